@@ -1,0 +1,1 @@
+"""Carrier bridges. The contract and the first carriers arrive with the local app."""

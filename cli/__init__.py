@@ -1,0 +1,1 @@
+"""The pbridge command line."""

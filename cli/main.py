@@ -1,0 +1,252 @@
+"""The ``pbridge`` command line.
+
+Every expected failure prints one line on stderr and exits with the code in
+:data:`EXIT_CODES`; nothing secret is ever taken from argv.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from pointerbridge.core import (
+    ArmorError,
+    BadSignatureError,
+    ChatKey,
+    ClmFormatError,
+    ClmTamperedError,
+    ClmWrongChatError,
+    ClmWrongSecretError,
+    Identity,
+    InvalidInputError,
+    MalformedError,
+    Message,
+    NonCanonicalError,
+    NotForThisChatError,
+    PaddingError,
+    PointerBridgeError,
+    Reassembler,
+    TamperedError,
+    TooLargeError,
+    TruncatedError,
+    UnknownVersionError,
+    find_pointers,
+    seal,
+    unseal,
+)
+from pointerbridge.core import benchmark as _benchmark
+from pointerbridge.core import clm as _clm
+
+from .secrets import SecretUnavailableError, read_secret
+
+__all__ = ["EXIT_CODES", "app", "main"]
+
+# Most specific first: the first match wins. Typer's own usage errors exit with 2.
+EXIT_CODES: list[tuple[type[PointerBridgeError], int]] = [
+    (InvalidInputError, 3),
+    (SecretUnavailableError, 4),
+    (NonCanonicalError, 11),
+    (ArmorError, 10),
+    (UnknownVersionError, 12),
+    (TruncatedError, 13),
+    (TooLargeError, 14),
+    (NotForThisChatError, 15),
+    (TamperedError, 16),
+    (PaddingError, 17),
+    (MalformedError, 18),
+    (BadSignatureError, 19),
+    (ClmFormatError, 20),
+    (ClmWrongSecretError, 21),
+    (ClmWrongChatError, 22),
+    (ClmTamperedError, 23),
+]
+EXIT_INTERNAL = 70
+_MAX_STDIN_BYTES = 64 * 1024 * 1024
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    help="Pointer Bridge: private chat over the chat systems you already use.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks print local variables, which can hold secrets: never.
+    pretty_exceptions_enable=False,
+)
+clm_app = typer.Typer(help="Read and write Chrono-Library Messenger pointers.", no_args_is_help=True)
+app.add_typer(clm_app, name="clm")
+
+
+def exit_code(exc: PointerBridgeError) -> int:
+    """The process exit code for an expected failure."""
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+
+
+def _one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except PointerBridgeError as exc:
+            typer.echo(f"pbridge: {exc}", err=True)
+            raise typer.Exit(exit_code(exc)) from None
+
+    return wrapper
+
+
+def _stdin_text() -> str:
+    data = sys.stdin.buffer.read(_MAX_STDIN_BYTES + 1)
+    if len(data) > _MAX_STDIN_BYTES:
+        raise TooLargeError(f"standard input is larger than {_MAX_STDIN_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError("standard input is not UTF-8 text") from None
+
+
+SecretFd = Annotated[
+    int | None, typer.Option("--secret-fd", help="Read the secret from this file descriptor.")
+]
+
+
+@clm_app.command("decode")
+@_one_line_errors
+def clm_decode(
+    chat: Annotated[str | None, typer.Option(help="The chat's name (CLM 2.0.2).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    legacy: Annotated[bool, typer.Option(help="A {c,e,d} pointer of CLM <= 2.0.1.")] = False,
+    chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id the pointer must carry.")] = None,
+    seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Read a CLM pointer from stdin; the secret comes from PBRIDGE_CHAT_SECRET or a prompt.
+
+    For --legacy the secret is CLM's master seed.
+    """
+    pointer = _stdin_text().strip()
+    if legacy:
+        if seed_suffix is None:
+            raise InvalidInputError("--legacy needs --seed-suffix")
+        seed = read_secret("Master seed", "PBRIDGE_CHAT_SECRET", secret_fd)
+        message = _clm.decode_legacy(pointer, seed, seed_suffix)
+        if chat_id is not None and message.chat != chat_id:
+            raise ClmWrongChatError(f"the pointer is for chat id {message.chat!r}, not {chat_id!r}")
+    else:
+        if chat is None:
+            raise InvalidInputError("--chat is required")
+        message = _clm.decode(pointer, chat, read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd))
+    if as_json:
+        fields = {"chat": message.chat, "username": message.username, "body": message.body}
+        typer.echo(json.dumps({**fields, "epoch": message.epoch}, ensure_ascii=False))
+    else:
+        typer.echo(f"{message.username}: {message.body}")
+
+
+@clm_app.command("encode")
+@_one_line_errors
+def clm_encode(
+    username: Annotated[str, typer.Option(help="The name to write into the pointer.")],
+    chat: Annotated[str | None, typer.Option(help="The chat's name (CLM 2.0.2).")] = None,
+    epoch: Annotated[int | None, typer.Option(help="Unix seconds (default: now).")] = None,
+    legacy: Annotated[bool, typer.Option(help="Write a {c,e,d} pointer of CLM <= 2.0.1.")] = False,
+    chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id.")] = None,
+    seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Write the message on stdin as a CLM pointer (for peers still on CLM)."""
+    body = _stdin_text().removesuffix("\n")
+    when = int(time.time()) if epoch is None else epoch
+    if when < 0:
+        raise InvalidInputError("--epoch is a non-negative number of seconds")
+    if legacy:
+        if chat_id is None or seed_suffix is None:
+            raise InvalidInputError("--legacy needs --chat-id and --seed-suffix")
+        seed = read_secret("Master seed", "PBRIDGE_CHAT_SECRET", secret_fd)
+        typer.echo(_clm.encode_legacy(chat_id, username, body, seed, seed_suffix, when))
+        return
+    if chat is None:
+        raise InvalidInputError("--chat is required")
+    secret = read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd)
+    typer.echo(_clm.encode(chat, username, body, secret, when))
+
+
+@app.command()
+@_one_line_errors
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,
+) -> None:
+    """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost."""
+    result = _benchmark.run(seconds)
+    typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
+
+
+def _demo_read(folder: Path, chat: ChatKey) -> list[Message]:
+    joiner = Reassembler()
+    messages: list[Message] = []
+    for path in sorted(folder.iterdir()):
+        for pointer in find_pointers(path.read_text(encoding="utf-8")):
+            done = joiner.add(unseal(chat, pointer))
+            if done is not None:
+                messages.append(done)
+    return messages
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+@app.command()
+@_one_line_errors
+def demo(
+    folder: Annotated[
+        Path | None, typer.Option(help="Shared folder to use (default: a temporary one).")
+    ] = None,
+) -> None:
+    """Two users, one chat, a shared folder: seal, carry and open pointers end to end.
+
+    Uses fixed demo secrets; the full local app (store, polling, bots) comes with the
+    next release. Nothing but pointers is written to the folder.
+    """
+    with tempfile.TemporaryDirectory(prefix="pbridge-demo-") as scratch:
+        shared = folder or Path(scratch)
+        shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+        typer.echo("deriving keys with Argon2id (64 MiB each) ...")
+        alice, bob = Identity.derive("alice", "demo phrase A"), Identity.derive("bob", "demo phrase B")
+        chat = ChatKey.derive("demo chat", "demo shared secret")
+        notes = [
+            (alice, "Hi Bob, this travelled as a pointer through a plain folder."),
+            (bob, "Got it. The folder only ever saw letters and digits."),
+            (alice, "A long one, split to fit a 4096-character carrier: " + "lorem ipsum " * 700),
+        ]
+        for number, (sender, text) in enumerate(notes):
+            pointers = seal(chat, sender, text, max_chars=4096)
+            _write_private(shared / f"{number:04d}-{sender.username}.txt", "\n".join(pointers) + "\n")
+            typer.echo(f"{sender.username} posted {len(pointers)} pointer(s), {sum(map(len, pointers))} chars")
+        sample = (shared / "0000-alice.txt").read_text(encoding="utf-8")
+        typer.echo(f"what the folder holds: {sample[:60]}...")
+        for message in _demo_read(shared, chat):
+            shown = message.body if len(message.body) < 90 else f"{message.body[:60]}... ({len(message.body)} chars)"
+            typer.echo(f"bob reads  {message.username} [{message.fingerprint[:11]}]: {shown}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; unexpected errors print one line, not a traceback."""
+    try:
+        app(args=argv, prog_name="pbridge")
+    except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it
+        if os.environ.get("PBRIDGE_DEBUG") == "1":
+            raise
+        typer.echo(f"pbridge: internal error ({type(exc).__name__}); PBRIDGE_DEBUG=1 shows more", err=True)
+        sys.exit(EXIT_INTERNAL)

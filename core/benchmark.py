@@ -1,0 +1,237 @@
+"""Codec benchmark: pb1 against its own primitives, against CLM, and pointer sizes.
+
+Run by ``pbridge bench`` and ``bench/codec.py``. Every figure is measured in the same
+process and run, so the ratio of pb1 to its primitive floor is meaningful on any machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import cryptography
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from . import clm
+from .armor import armor, dearmor
+from .keys import ChatKey, Identity
+from .padding import padded_length
+from .pointer import _FIXED_BYTES, AEAD_TAG_BYTES, Keyring, seal, unseal
+
+__all__ = ["run"]
+
+SIZES = (100, 1024, 4096)
+ROUTING_CHATS = (1, 100, 10_000)
+_TARGET_RATIO = 1.5
+_BODY_CHARS = "abcdefghij klmnopqrstuvwxyz ABCDEFGHIJ 0123456789.,"
+
+
+def _body(size: int) -> str:
+    return (_BODY_CHARS * (size // len(_BODY_CHARS) + 1))[:size]
+
+
+def _loops(fn: Callable[[], object], seconds: float) -> int:
+    fn()
+    start = time.perf_counter()
+    fn()
+    return max(1, int(seconds / max(time.perf_counter() - start, 1e-7)))
+
+
+def _timed(fns: dict[str, Callable[[], object]], seconds: float, rounds: int = 5) -> dict[str, float]:
+    """Seconds per call of each function, the best of ``rounds`` interleaved rounds.
+
+    Interleaving matters on a shared machine: a slow spell then hits every figure of a
+    round alike instead of one figure that is later compared with the others.
+    """
+    loops = {name: _loops(fn, seconds / rounds) for name, fn in fns.items()}
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(loops[name]):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / loops[name])
+    return best
+
+
+def _per_call(fn: Callable[[], object], seconds: float) -> float:
+    return _timed({"fn": fn}, seconds)["fn"]
+
+
+def _us(seconds: float) -> float:
+    return round(seconds * 1e6, 2)
+
+
+def _nip44_chars(size: int) -> int:
+    """NIP-44 v2 payload length: base64(version, 32-byte nonce, padded plaintext, MAC)."""
+    if size <= 32:
+        padded = 32
+    else:
+        next_power = 1 << (size - 1).bit_length()
+        chunk = 32 if next_power <= 256 else next_power // 8
+        padded = chunk * ((size - 1) // chunk + 1)
+    return 4 * -(-(1 + 32 + 2 + padded + 32) // 3)
+
+
+def _age_armored_chars(size: int) -> int:
+    """age v1, one X25519 recipient, ASCII armor: header 168 bytes, 16-byte nonce, chunks."""
+    chunks = max(1, -(-size // 65536))
+    b64 = 4 * -(-(168 + 16 + size + 16 * chunks) // 3)
+    begin, end = len("-----BEGIN AGE ENCRYPTED FILE-----\n"), len("-----END AGE ENCRYPTED FILE-----\n")
+    return begin + b64 + -(-b64 // 64) + end
+
+
+def _floor(chat: ChatKey, size: int) -> dict[str, Callable[[], object]]:
+    """Each primitive a 1-pointer seal+unseal of ``size`` body bytes must run, alone."""
+    inner = os.urandom(padded_length(_FIXED_BYTES + len("alice") + size))
+    nonce = os.urandom(16)
+    key = chat._message_key(nonce)
+    box = ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad")
+    signer = Ed25519PrivateKey.generate()
+    public = signer.public_key().public_bytes_raw()
+    message = inner[: len(inner) - 64]
+    signature = signer.sign(message)
+    payload = nonce + b"tag!" + box
+    text = armor(1, payload)
+    parts = {
+        "aead_encrypt": lambda: ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad"),
+        "aead_decrypt": lambda: ChaCha20Poly1305(key).decrypt(bytes(12), box, b"ad"),
+        "hkdf_x2": lambda: (chat._message_key(nonce), chat._message_key(nonce)),
+        "routing_tag_x2": lambda: (chat._routing_tag(nonce), chat._routing_tag(nonce)),
+        "ed25519_sign": lambda: signer.sign(message),
+        "ed25519_verify": lambda: Ed25519PublicKey.from_public_bytes(public).verify(signature, message),
+        "armor_encode": lambda: armor(1, payload),
+        "armor_decode": lambda: dearmor(text),
+    }
+    return parts
+
+
+def _codec(chat: ChatKey, me: Identity, seconds: float) -> dict[str, Any]:
+    bodies = {size: _body(size) for size in SIZES}
+    fns: dict[str, Callable[[], object]] = {}
+    for size, body in bodies.items():
+        fns[f"pb1 {size}"] = lambda b=body: unseal(chat, seal(chat, me, b)[0])  # type: ignore[misc]
+        fns[f"clm {size}"] = lambda b=body: clm.decode(  # type: ignore[misc]
+            clm.encode("general", "alice", b, "secret", 1), "general", "secret"
+        )
+    measured = _timed(fns, seconds * len(fns))
+    rows: dict[str, Any] = {}
+    for size, body in bodies.items():
+        pb1, old = measured[f"pb1 {size}"], measured[f"clm {size}"]
+        rows[str(size)] = {
+            "pb1_seal_unseal_us": _us(pb1),
+            "pb1_per_second": round(1 / pb1),
+            "clm_encode_decode_us": _us(old),
+            "clm_per_second": round(1 / old),
+            "pb1_chars": len(seal(chat, me, body)[0]),
+            "clm_chars": len(clm.encode("general", "alice", body, "secret", 1_758_411_713)),
+            "nip44_v2_chars": _nip44_chars(size),
+            "age_armored_chars": _age_armored_chars(size),
+        }
+    return rows
+
+
+def _routing(me: Identity, seconds: float) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    keys = [ChatKey(f"chat {i}", hashlib.sha256(b"bench %d" % i).digest()) for i in range(max(ROUTING_CHATS))]
+    for count in ROUTING_CHATS:
+        ring = Keyring(keys[:count])
+        last = keys[count - 1]  # the worst case: every other tag is computed first
+        pointer = seal(last, me, _body(100))[0]
+        per = _per_call(lambda: ring.unseal(pointer), seconds)  # noqa: B023
+        rows[str(count)] = {"unseal_us": _us(per), "per_chat_us": _us(per / count)}
+    return rows
+
+
+def _machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass  # not Linux: platform's answer stands
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "cryptography": cryptography.__version__,
+        "openssl": _openssl_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _openssl_version() -> str:
+    from cryptography.hazmat.backends.openssl.backend import backend
+
+    return str(backend.openssl_version_text())
+
+
+def run(seconds: float = 0.6) -> dict[str, Any]:
+    """Measure everything; ``seconds`` is the time spent on each figure."""
+    start = time.perf_counter()
+    chat = ChatKey.derive("bench", "bench secret")
+    argon2_ms = round((time.perf_counter() - start) * 1000, 1)
+    me = Identity(username="alice", seed=hashlib.sha256(b"bench identity").digest())
+    codec = _codec(chat, me, seconds)
+    body = _body(1024)
+    measured = _timed(
+        {"pb1": lambda: unseal(chat, seal(chat, me, body)[0]), **_floor(chat, 1024)}, seconds * 10
+    )
+    pb1_1k = _us(measured.pop("pb1"))
+    floor = {name: _us(value) for name, value in measured.items()}
+    floor_total = round(sum(floor.values()), 2)
+    ratio = round(pb1_1k / floor_total, 3)
+    return {
+        "machine": _machine(),
+        "argon2id_derive_ms": argon2_ms,
+        "codec": codec,
+        "floor_1k": {**floor, "total_us": floor_total},
+        "pb1_1k_interleaved_us": pb1_1k,
+        "ratio_1k": ratio,
+        "ratio_target": _TARGET_RATIO,
+        "ratio_met": ratio <= _TARGET_RATIO,
+        "chars_100b_target": 400,
+        "chars_100b_met": codec["100"]["pb1_chars"] <= 400,
+        "routing": _routing(me, seconds),
+        "aead_tag_bytes": AEAD_TAG_BYTES,
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    """The figures as a short human-readable report."""
+    m = result["machine"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+        f"cryptography {m['cryptography']} ({m['openssl']}), {m['date']}",
+        f"Argon2id chat key derivation: {result['argon2id_derive_ms']} ms",
+        "",
+        "body    pb1 seal+unseal        CLM 2.0.2 enc+dec      chars: pb1  CLM   NIP-44v2  age",
+    ]
+    for size, row in result["codec"].items():
+        lines.append(
+            f"{size:>5} B {row['pb1_seal_unseal_us']:>9} µs {row['pb1_per_second']:>7}/s"
+            f" {row['clm_encode_decode_us']:>9} µs {row['clm_per_second']:>7}/s"
+            f"    {row['pb1_chars']:>5} {row['clm_chars']:>5} {row['nip44_v2_chars']:>7} {row['age_armored_chars']:>6}"
+        )
+    floor = result["floor_1k"]
+    lines += ["", "primitive floor for a 1 KB body (µs):"]
+    lines += [f"  {name:<16} {value:>8}" for name, value in floor.items()]
+    verdict = "met" if result["ratio_met"] else "NOT met"
+    lines.append(f"pb1 seal+unseal, measured between them: {result['pb1_1k_interleaved_us']} µs")
+    lines.append(f"pb1 / floor = {result['ratio_1k']} (target <= {result['ratio_target']}: {verdict})")
+    lines += ["", "routing a 100 B pointer by tag (worst case: the matching chat is last):"]
+    for count, row in result["routing"].items():
+        lines.append(f"  {count:>6} chats: {row['unseal_us']:>10} µs per pointer ({row['per_chat_us']} µs per chat)")
+    return "\n".join(lines)
+
+
+def b64(data: bytes) -> str:
+    """Standard base64, used by the vector generator for readability."""
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,357 @@
+"""The pb1 pointer: seal a message for a chat, unseal it, split and join long ones.
+
+A pointer's payload is ``nonce(16) || routing tag(4) || ChaCha20-Poly1305 ciphertext``.
+The plaintext inside carries the sender's public key and Ed25519 signature, the send
+time, the username and the body, zero-padded to a Padmé bucket. Byte layout, key
+schedule and checking order are in ``docs/SPEC.md``; this module follows it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from .armor import MAX_PAYLOAD_BYTES, VERSION, armor, dearmor, max_payload_bytes
+from .errors import (
+    BadSignatureError,
+    InvalidInputError,
+    MalformedError,
+    NotForThisChatError,
+    PaddingError,
+    PointerError,
+    TamperedError,
+    TooLargeError,
+    TruncatedError,
+)
+from .keys import ROUTING_TAG_BYTES, ChatKey, Identity, fingerprint, normalize_username
+from .padding import MIN_PADDED, largest_padded_at_most, padded_length
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "Keyring",
+    "Message",
+    "Part",
+    "Reassembler",
+    "seal",
+    "unseal",
+]
+
+NONCE_BYTES = 16
+AEAD_TAG_BYTES = 16
+SIGNATURE_BYTES = 64
+PUBLIC_KEY_BYTES = 32
+MESSAGE_ID_BYTES = 16
+MAX_PARTS = 0xFFFF
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+FLAG_SPLIT = 0x01
+_ENVELOPE_BYTES = NONCE_BYTES + ROUTING_TAG_BYTES
+_MIN_PAYLOAD = _ENVELOPE_BYTES + MIN_PADDED + AEAD_TAG_BYTES
+_AD_LABEL = b"pb1"
+_SIGNATURE_LABEL = b"pb1 signature\x00"
+_AEAD_NONCE = bytes(12)  # every message has its own key, so a constant AEAD nonce is safe
+# flags, sent_at, sender key, username length, body length, signature
+_FIXED_BYTES = 1 + 8 + PUBLIC_KEY_BYTES + 1 + 4 + SIGNATURE_BYTES
+_SPLIT_BYTES = MESSAGE_ID_BYTES + 2 + 2
+_HEAD = struct.Struct(">BQ32sB")
+_SPLIT = struct.Struct(">16sHH")
+_U32 = struct.Struct(">I")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A whole message, authenticated: who sent it, when (their clock), and what."""
+
+    chat: str
+    username: str
+    sender_key: bytes
+    sent_at: datetime
+    body: str
+    id: str
+
+    @property
+    def fingerprint(self) -> str:
+        """The sender key's fingerprint, for comparing with what the sender shows."""
+        return fingerprint(self.sender_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One authenticated piece of a message that was split over several pointers."""
+
+    chat: str
+    username: str
+    sender_key: bytes
+    sent_at: datetime
+    message_id: str
+    index: int
+    count: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Content:
+    """Sealed fields before the signature, as bytes ready to sign."""
+
+    head: bytes
+    body: bytes
+
+    def signed(self, chat: ChatKey, nonce: bytes) -> bytes:
+        return b"".join((_SIGNATURE_LABEL, chat._chat_id, nonce, self.head, self.body))
+
+
+def _sent_at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _content(
+    sender: Identity, sent_ms: int, body: bytes, split: tuple[bytes, int, int] | None
+) -> _Content:
+    user = sender.username.encode("utf-8")
+    head = _HEAD.pack(FLAG_SPLIT if split else 0, sent_ms, sender.public_key, len(user)) + user
+    if split:
+        head += _SPLIT.pack(*split)
+    return _Content(head + _U32.pack(len(body)), body)
+
+
+def _encrypt(chat: ChatKey, nonce: bytes, inner: bytes) -> str:
+    tag = chat._routing_tag(nonce)
+    aead = ChaCha20Poly1305(chat._message_key(nonce))
+    ciphertext = aead.encrypt(_AEAD_NONCE, inner, _AD_LABEL + nonce + tag)
+    return armor(VERSION, nonce + tag + ciphertext)
+
+
+def _seal_content(chat: ChatKey, sender: Identity, nonce: bytes, content: _Content) -> str:
+    inner = content.head + content.body + sender._sign(content.signed(chat, nonce))
+    return _encrypt(chat, nonce, inner + bytes(padded_length(len(inner)) - len(inner)))
+
+
+def _part_capacity(fixed: int, max_chars: int | None) -> int:
+    payload = MAX_PAYLOAD_BYTES if max_chars is None else max_payload_bytes(max_chars)
+    bucket = largest_padded_at_most(payload - _ENVELOPE_BYTES - AEAD_TAG_BYTES)
+    return bucket - fixed if bucket else -1
+
+
+def _seal(
+    chat: ChatKey,
+    sender: Identity,
+    body: str,
+    max_chars: int | None,
+    random: Callable[[int], bytes],
+    sent_ms: int,
+) -> list[str]:
+    if not isinstance(body, str):
+        raise InvalidInputError("a message body is text")
+    data = body.encode("utf-8")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise TooLargeError(f"a message is at most {MAX_MESSAGE_BYTES} bytes, not {len(data)}")
+    fixed = _FIXED_BYTES + len(sender.username.encode("utf-8"))
+    if len(data) <= _part_capacity(fixed, max_chars):
+        return [_seal_content(chat, sender, random(NONCE_BYTES), _content(sender, sent_ms, data, None))]
+    chunk = _part_capacity(fixed + _SPLIT_BYTES, max_chars)
+    if chunk < 1:
+        raise InvalidInputError(f"max_chars={max_chars} cannot hold even one byte of a message")
+    count = -(-len(data) // chunk)
+    if count > MAX_PARTS:
+        raise TooLargeError(f"the message needs {count} pointers; the limit is {MAX_PARTS}")
+    message_id = random(MESSAGE_ID_BYTES)
+    return [
+        _seal_content(
+            chat,
+            sender,
+            random(NONCE_BYTES),
+            _content(sender, sent_ms, data[i * chunk : (i + 1) * chunk], (message_id, i, count)),
+        )
+        for i in range(count)
+    ]
+
+
+def seal(chat: ChatKey, sender: Identity, body: str, *, max_chars: int | None = None) -> list[str]:
+    """Seal ``body`` from ``sender`` into pointers for ``chat``.
+
+    Returns one pointer when the message fits, otherwise the parts of a split message,
+    each at most ``max_chars`` characters (default: the format's limit of 32 KiB payload).
+    """
+    if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 1):
+        raise InvalidInputError("max_chars is a positive number of characters")
+    return _seal(chat, sender, body, max_chars, os.urandom, time.time_ns() // 1_000_000)
+
+
+def _decrypt(chat: ChatKey, payload: bytes) -> tuple[bytes, bytes]:
+    """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
+    if len(payload) < _MIN_PAYLOAD:
+        raise TruncatedError(f"{len(payload)} bytes is shorter than any pb1 pointer")
+    nonce, tag = payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
+    if not chat._matches(nonce, tag):
+        raise NotForThisChatError(f"the pointer is not for chat {chat.name!r}, or the secret is wrong")
+    aead = ChaCha20Poly1305(chat._message_key(nonce))
+    try:
+        inner = aead.decrypt(_AEAD_NONCE, payload[_ENVELOPE_BYTES:], _AD_LABEL + nonce + tag)
+    except InvalidTag:
+        raise TamperedError("the pointer was altered: authenticated decryption failed") from None
+    return nonce, inner
+
+
+def _text(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedError(f"the {what} is not valid UTF-8") from None
+
+
+def _parse(chat: ChatKey, nonce: bytes, inner: bytes) -> Part | Message:
+    flags, sent_ms, sender_key, user_len = _HEAD.unpack_from(inner)
+    if flags & ~FLAG_SPLIT:
+        raise MalformedError(f"unknown flags 0x{flags:02x}")
+    pos = _HEAD.size + user_len
+    split = None
+    if flags & FLAG_SPLIT:
+        split = _SPLIT.unpack_from(inner, pos) if pos + _SPLIT.size <= len(inner) else None
+        if split is None:
+            raise MalformedError("the split header runs past the end")
+        pos += _SPLIT.size
+    if pos + 4 > len(inner):
+        raise MalformedError("the body length runs past the end")
+    (body_len,) = _U32.unpack_from(inner, pos)
+    head_end = pos + 4
+    end = head_end + body_len + SIGNATURE_BYTES
+    if end > len(inner):
+        raise MalformedError("the body runs past the end")
+    if len(inner) != padded_length(end) or inner[end:] != bytes(len(inner) - end):
+        raise PaddingError("the padding is not canonical zero padding")
+    user_bytes = inner[_HEAD.size : _HEAD.size + user_len]
+    username = _text(user_bytes, "username")
+    if not user_bytes or username != _normalized(username):
+        raise MalformedError("the username is empty or not in normalized form")
+    if split and not (split[2] >= 2 and split[1] < split[2]):
+        raise MalformedError(f"part {split[1]} of {split[2]} is impossible")
+    content = _Content(inner[:head_end], inner[head_end : head_end + body_len])
+    try:
+        Ed25519PublicKey.from_public_bytes(sender_key).verify(
+            inner[end - SIGNATURE_BYTES : end], content.signed(chat, nonce)
+        )
+    except (InvalidSignature, ValueError):
+        raise BadSignatureError(f"the signature of {username!r} does not verify") from None
+    sent_at = _sent_at(sent_ms)
+    if split:
+        message_id, index, count = split
+        return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, content.body)
+    body = _text(content.body, "message body")
+    return Message(chat.name, username, sender_key, sent_at, body, nonce.hex())
+
+
+def _normalized(username: str) -> str:
+    try:
+        return normalize_username(username)
+    except InvalidInputError:
+        raise MalformedError("the username is not a valid username") from None
+
+
+def _open(chat: ChatKey, payload: bytes) -> Part | Message:
+    nonce, inner = _decrypt(chat, payload)
+    return _parse(chat, nonce, inner)
+
+
+def unseal(chat: ChatKey, pointer: str) -> Part | Message:
+    """Open one pointer of ``chat``: a :class:`Message`, or a :class:`Part` of a split one.
+
+    Checks in the order of SPEC §7 and raises the matching :class:`PointerError` subclass.
+    """
+    _, payload = dearmor(pointer)
+    return _open(chat, payload)
+
+
+@dataclass(slots=True)
+class _Pending:
+    first: Part
+    pieces: dict[int, bytes]
+    size: int = 0
+
+
+class Reassembler:
+    """Joins the parts of split messages, in any order, into whole messages.
+
+    Parts are grouped by chat, sender key and message id; duplicates are ignored. Parts
+    that disagree about the message (count, time, username) raise :class:`MalformedError`.
+    """
+
+    def __init__(self, max_pending_bytes: int = 4 * MAX_MESSAGE_BYTES) -> None:
+        """Hold at most ``max_pending_bytes`` of incomplete messages."""
+        self._pending: dict[tuple[str, bytes, str], _Pending] = {}
+        self._max_pending = max_pending_bytes
+        self._pending_bytes = 0
+
+    @property
+    def pending(self) -> int:
+        """How many messages are waiting for more parts."""
+        return len(self._pending)
+
+    def add(self, item: Part | Message) -> Message | None:
+        """Take an unsealed pointer; return a message once it is complete, else ``None``."""
+        if isinstance(item, Message):
+            return item
+        key = (item.chat, item.sender_key, item.message_id)
+        entry = self._pending.get(key)
+        if entry is None:
+            entry = self._pending[key] = _Pending(item, {})
+        first = entry.first
+        if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
+            raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
+        if item.index in entry.pieces:
+            return None
+        if self._pending_bytes + len(item.data) > self._max_pending:
+            raise TooLargeError(f"incomplete messages exceed {self._max_pending} bytes")
+        entry.pieces[item.index] = item.data
+        entry.size += len(item.data)
+        self._pending_bytes += len(item.data)
+        if len(entry.pieces) < first.count:
+            return None
+        del self._pending[key]
+        self._pending_bytes -= entry.size
+        body = _text(b"".join(entry.pieces[i] for i in range(first.count)), "message body")
+        return Message(first.chat, first.username, first.sender_key, first.sent_at, body, first.message_id)
+
+
+class Keyring:
+    """The chats one person has unlocked; finds which chat a pointer belongs to.
+
+    Routing computes one keyed BLAKE2s per chat (~0.5 µs) and decrypts only for the
+    chat whose tag matches, so the cost of a pointer is one decryption however many
+    chats there are.
+    """
+
+    def __init__(self, chats: Iterable[ChatKey] = ()) -> None:
+        """Start with ``chats`` (more can be added)."""
+        self._chats: dict[str, ChatKey] = {}
+        for chat in chats:
+            self.add(chat)
+
+    def add(self, chat: ChatKey) -> None:
+        """Add or replace the key of a chat (by normalized name)."""
+        self._chats[chat.normalized_name] = chat
+
+    def __len__(self) -> int:
+        return len(self._chats)
+
+    def unseal(self, pointer: str) -> tuple[ChatKey, Part | Message]:
+        """Open a pointer of any known chat; raise :class:`NotForThisChatError` if none."""
+        _, payload = dearmor(pointer)
+        if len(payload) < _MIN_PAYLOAD:
+            raise TruncatedError(f"{len(payload)} bytes is shorter than any pb1 pointer")
+        nonce, tag = payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
+        failure: PointerError = NotForThisChatError("the pointer belongs to no unlocked chat")
+        for chat in self._chats.values():
+            if chat._matches(nonce, tag):
+                try:
+                    return chat, _open(chat, payload)
+                except TamperedError as exc:  # a 32-bit tag collides now and then
+                    failure = exc
+        raise failure
