@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
-
 from pointerbridge.core import (
     ArmorError,
     BadSignatureError,

@@ -28,12 +28,12 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "PREFIX",
     "Scan",
+    "armor",
     "dearmor",
     "encoded_length",
     "find_pointers",
     "max_payload_bytes",
     "scan_pointers",
-    "armor",
 ]
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -63,7 +63,8 @@ for _i, _pair in enumerate(_PAIRS):
 _IGNORABLE_CLASS = r"\s>\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _IGNORABLE = re.compile(f"[{_IGNORABLE_CLASS}]+")
 _NOT_ALPHABET = re.compile(r"[^0-9A-Za-z]")
-_CANDIDATE = re.compile(f"(?<![0-9A-Za-z])p[{_IGNORABLE_CLASS}]*b[{_IGNORABLE_CLASS}]*[1-9]")
+_START = re.compile(f"p[{_IGNORABLE_CLASS}]*b[{_IGNORABLE_CLASS}]*[1-9]")
+_CANDIDATE = re.compile(f"(?<![0-9A-Za-z]){_START.pattern}")
 _RUN = re.compile(f"[0-9A-Za-z{_IGNORABLE_CLASS}]*")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")
 
@@ -221,17 +222,18 @@ def scan_pointers(text: str) -> Scan:
     found: list[str] = []
     rejected: list[PointerError] = []
     pos = 0
-    while match := _CANDIDATE.search(text, pos):
+    glued = False  # a pointer may start right where the previous one ended
+    while match := (glued and _START.match(text, pos)) or _CANDIDATE.search(text, pos):
         try:
             compact, end = _extent(text, match.start())
             if compact[2] == ALPHABET[VERSION]:
                 dearmor(compact)
         except PointerError as exc:
             rejected.append(exc)
-            pos = match.end()
+            pos, glued = match.end(), False
             continue
         found.append(compact)
-        pos = end
+        pos, glued = end, True
     return Scan(found, rejected)
 
 

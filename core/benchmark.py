@@ -100,7 +100,7 @@ def _floor(chat: ChatKey, size: int) -> dict[str, Callable[[], object]]:
     signature = signer.sign(message)
     payload = nonce + b"tag!" + box
     text = armor(1, payload)
-    parts = {
+    parts: dict[str, Callable[[], object]] = {
         "aead_encrypt": lambda: ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad"),
         "aead_decrypt": lambda: ChaCha20Poly1305(key).decrypt(bytes(12), box, b"ad"),
         "hkdf_x2": lambda: (chat._message_key(nonce), chat._message_key(nonce)),

@@ -234,6 +234,7 @@ def _parse(chat: ChatKey, nonce: bytes, inner: bytes) -> Part | Message:
     if split and not (split[2] >= 2 and split[1] < split[2]):
         raise MalformedError(f"part {split[1]} of {split[2]} is impossible")
     content = _Content(inner[:head_end], inner[head_end : head_end + body_len])
+    body = "" if split else _text(content.body, "message body")
     try:
         Ed25519PublicKey.from_public_bytes(sender_key).verify(
             inner[end - SIGNATURE_BYTES : end], content.signed(chat, nonce)
@@ -244,7 +245,6 @@ def _parse(chat: ChatKey, nonce: bytes, inner: bytes) -> Part | Message:
     if split:
         message_id, index, count = split
         return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, content.body)
-    body = _text(content.body, "message body")
     return Message(chat.name, username, sender_key, sent_at, body, nonce.hex())
 
 

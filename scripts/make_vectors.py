@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pointerbridge.core import ChatKey, Identity, armor, pointer
-from pointerbridge.core.keys import _argon2, _CHAT_SALT_LABEL, _IDENTITY_SALT_LABEL
+from pointerbridge.core.keys import _CHAT_SALT_LABEL, _IDENTITY_SALT_LABEL, _argon2
 from pointerbridge.core.padding import padded_length
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "pb1.json"

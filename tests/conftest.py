@@ -1,0 +1,27 @@
+"""Shared keys. Tests of derivation itself derive for real; the rest use raw keys."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import raw_chat, raw_identity
+from pointerbridge.core import ChatKey, Identity
+
+
+@pytest.fixture(scope="session")
+def chat() -> ChatKey:
+    return raw_chat("general")
+
+
+@pytest.fixture(scope="session")
+def other_chat() -> ChatKey:
+    return raw_chat("other")
+
+
+@pytest.fixture(scope="session")
+def alice() -> Identity:
+    return raw_identity("alice")
+
+
+@pytest.fixture(scope="session")
+def bob() -> Identity:
+    return raw_identity("bob")

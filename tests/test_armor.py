@@ -1,0 +1,117 @@
+"""The text armor on its own: lengths, canonical form, and finding pointers in text."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pointerbridge.core import (
+    ArmorError,
+    NonCanonicalError,
+    TooLargeError,
+    TruncatedError,
+    UnknownVersionError,
+    find_pointers,
+    scan_pointers,
+)
+from pointerbridge.core.armor import (
+    ALPHABET,
+    MAX_INPUT_CHARS,
+    MAX_PAYLOAD_BYTES,
+    armor,
+    dearmor,
+    encoded_length,
+    max_payload_bytes,
+)
+
+
+@pytest.mark.parametrize("size", [*range(1, 70), 255, 256, 1000, MAX_PAYLOAD_BYTES])
+def test_round_trip_and_length(size: int) -> None:
+    data = os.urandom(size)
+    text = armor(1, data)
+    assert dearmor(text) == (1, data)
+    assert len(text) == encoded_length(size)
+    assert set(text) <= set(ALPHABET)
+
+
+def test_edge_values_round_trip() -> None:
+    for data in (bytes(32), b"\xff" * 32, b"\x00" * 31 + b"\x01", b"\xff" * 33):
+        assert dearmor(armor(1, data))[1] == data
+
+
+@given(st.integers(0, 50_000))
+def test_max_payload_bytes_is_tight(max_chars: int) -> None:
+    n = max_payload_bytes(max_chars)
+    if n:
+        assert encoded_length(n) <= max_chars
+    if n < MAX_PAYLOAD_BYTES:
+        assert encoded_length(n + 1) > max_chars
+
+
+def test_payload_limits_on_encode() -> None:
+    for size in (0, MAX_PAYLOAD_BYTES + 1):
+        with pytest.raises(TooLargeError):
+            armor(1, bytes(size))
+
+
+def test_noncanonical_blocks_are_refused() -> None:
+    text = armor(1, b"\xff" * 40)
+    with pytest.raises(NonCanonicalError):
+        dearmor(text[:6] + "z" * 43 + text[49:])
+    with pytest.raises(NonCanonicalError):
+        dearmor(text[:49] + "z" * (len(text) - 49))
+
+
+def test_header_errors() -> None:
+    good = armor(1, os.urandom(50))
+    with pytest.raises(UnknownVersionError):
+        dearmor("pb7" + good[3:])
+    with pytest.raises(ArmorError):
+        dearmor("PB1" + good[3:])
+    with pytest.raises(TruncatedError):
+        dearmor("pb1z")
+    with pytest.raises(TooLargeError):
+        dearmor("pb1zzz" + good[6:])
+    with pytest.raises(TooLargeError):
+        dearmor("pb1" + "0" * MAX_INPUT_CHARS)
+    with pytest.raises(ArmorError):
+        dearmor(good + "Z")
+    with pytest.raises(ArmorError):
+        dearmor(good[:20] + "-" + good[20:])
+    with pytest.raises(ArmorError):
+        dearmor(12345)  # type: ignore[arg-type]
+
+
+def test_find_in_a_chat_message_and_an_email() -> None:
+    a, b = armor(1, os.urandom(300)), armor(1, os.urandom(500))
+    assert find_pointers(f"here: {a}, and there: {b}!") == [a, b]
+    mail = "Hi,\n\nOn Tue Alice wrote:\n" + "\n".join(
+        "> > " + a[i : i + 72] for i in range(0, len(a), 72)) + "\n> \n> " + b + "\n-- \nsig"
+    assert find_pointers(mail) == [a, b]
+    assert find_pointers(a + "\n" + b) == [a, b]
+    assert find_pointers(a + b) == [a, b]  # glued: the length field separates them
+    assert find_pointers(a + "thanks") == [a]
+
+
+def test_find_skips_and_reports_lookalikes() -> None:
+    a = armor(1, os.urandom(300))
+    scan = scan_pointers(f"pb1 pencils, {a[:100]} cut off. Then pb12 and {a}")
+    assert scan.pointers == [a]
+    assert any(isinstance(e, TruncatedError) for e in scan.rejected)
+    assert find_pointers("xpb1" + a[3:]) == []
+
+
+def test_find_returns_later_versions_for_unseal_to_name() -> None:
+    a = armor(1, os.urandom(40))
+    future = "pb2" + a[3:]
+    assert find_pointers(f"new: {future} old: {a}") == [future, a]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=2000))
+def test_find_never_raises(text: str) -> None:
+    scan = scan_pointers(text)
+    for pointer in scan.pointers:
+        assert pointer.startswith("pb")

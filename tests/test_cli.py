@@ -1,0 +1,138 @@
+"""The pbridge command, run as a user runs it: a real process, real stdin and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pointerbridge.cli.main import EXIT_CODES
+
+# The console script beside this interpreter (a venv need not be activated), else PATH's.
+_BESIDE = Path(sys.executable).parent / "pbridge"
+PBRIDGE = str(_BESIDE) if _BESIDE.exists() else shutil.which("pbridge")
+CLM_POINTER = ('{"e": 1758411713, "n": "Vw5cvhB554xq8ESk", '
+               '"d": "6965bb042f38182fdd9c0bc7f87955c8eef10753fdfccf91381213e31e8a2700"}')
+SECRET = "correct horse battery staple"
+
+
+def run(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess[str]:
+    assert PBRIDGE, "pbridge is not installed: run the README's test command"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
+    return subprocess.run([PBRIDGE, *args], input=stdin, capture_output=True, text=True,
+                          env={**base, **(env or {})}, pass_fds=pass_fds, timeout=120,
+                          start_new_session=True)  # no controlling terminal: prompts must not hang
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "bench", "clm"):
+        assert command in result.stdout
+
+
+def test_clm_decode_plain_and_json() -> None:
+    env = {"PBRIDGE_CHAT_SECRET": SECRET}
+    plain = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER + "\n", env=env)
+    assert (plain.returncode, plain.stdout) == (0, "alice: Hello, Bob!\n")
+    as_json = run("clm", "decode", "--chat", "general", "--json", stdin=CLM_POINTER, env=env)
+    assert json.loads(as_json.stdout) == {"chat": "general", "username": "alice",
+                                          "body": "Hello, Bob!", "epoch": 1758411713}
+
+
+def _one_line_failure(result: subprocess.CompletedProcess[str], code: int) -> None:
+    assert result.returncode == code
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_clm_decode_failures_have_their_own_codes() -> None:
+    wrong = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER, env={"PBRIDGE_CHAT_SECRET": "nope"})
+    _one_line_failure(wrong, 21)
+    assert "nope" not in wrong.stderr
+    tampered = CLM_POINTER.replace('2700"', '2701"')
+    _one_line_failure(run("clm", "decode", "--chat", "general", stdin=tampered,
+                          env={"PBRIDGE_CHAT_SECRET": SECRET}), 23)
+    _one_line_failure(run("clm", "decode", "--chat", "other", stdin=CLM_POINTER,
+                          env={"PBRIDGE_CHAT_SECRET": SECRET}), 22)
+    _one_line_failure(run("clm", "decode", "--chat", "general", stdin="not json",
+                          env={"PBRIDGE_CHAT_SECRET": SECRET}), 20)
+
+
+def test_no_secret_and_no_terminal_is_a_clear_error() -> None:
+    result = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER)
+    _one_line_failure(result, 4)
+    assert "PBRIDGE_CHAT_SECRET" in result.stderr
+
+
+def test_secret_from_a_file_descriptor() -> None:
+    read_end, write_end = os.pipe()
+    os.write(write_end, SECRET.encode() + b"\n")
+    os.close(write_end)
+    try:
+        result = run("clm", "decode", "--chat", "general", "--secret-fd", str(read_end),
+                     stdin=CLM_POINTER, pass_fds=(read_end,))
+    finally:
+        os.close(read_end)
+    assert (result.returncode, result.stdout) == (0, "alice: Hello, Bob!\n")
+
+
+def test_clm_encode_matches_the_vector_and_round_trips() -> None:
+    env = {"PBRIDGE_CHAT_SECRET": SECRET}
+    encoded = run("clm", "encode", "--chat", "general", "--username", "alice", "--epoch", "1758411713",
+                  stdin="Hello, Bob!\n", env=env)
+    assert encoded.stdout.strip() == CLM_POINTER
+    body = "многострочное\nсообщение |¶| с разделителем"
+    again = run("clm", "encode", "--chat", "семья", "--username", "Алиса", stdin=body, env=env)
+    back = run("clm", "decode", "--chat", "семья", "--json", stdin=again.stdout, env=env)
+    assert json.loads(back.stdout)["body"] == body
+
+
+def test_clm_legacy_both_ways() -> None:
+    env = {"PBRIDGE_CHAT_SECRET": "master phrase"}
+    args = ("--legacy", "--seed-suffix", "general")
+    encoded = run("clm", "encode", "--username", "alice", "--chat-id", "1", "--epoch", "1758411713", *args,
+                  stdin="Hello, Bob!", env=env)
+    assert encoded.stdout.startswith('{"c": "1", "e": 1758411713, "d": "2f0c6b55')
+    decoded = run("clm", "decode", "--chat-id", "1", *args, stdin=encoded.stdout, env=env)
+    assert decoded.stdout == "alice: Hello, Bob!\n"
+    _one_line_failure(run("clm", "decode", "--chat-id", "2", *args, stdin=encoded.stdout, env=env), 22)
+
+
+def test_missing_options_are_usage_errors() -> None:
+    _one_line_failure(run("clm", "decode", stdin=CLM_POINTER, env={"PBRIDGE_CHAT_SECRET": "x"}), 3)
+    assert run("clm", "decode", "--bogus").returncode == 2
+
+
+def test_exit_codes_are_distinct() -> None:
+    codes = [code for _, code in EXIT_CODES]
+    assert len(codes) == len(set(codes)) and not {0, 1, 2, 70} & set(codes)
+
+
+def test_bench_json() -> None:
+    result = run("bench", "--json", "--seconds", "0.02")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data["codec"]) == {"100", "1024", "4096"}
+    assert data["codec"]["100"]["pb1_chars"] <= 400 and data["chars_100b_met"] is True
+    assert data["ratio_1k"] > 1.0 and data["floor_1k"]["ed25519_verify"] > 0
+    assert set(data["routing"]) == {"1", "100", "10000"}
+
+
+def test_demo_carries_messages_through_a_folder(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    result = run("demo", "--folder", str(shared))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("reads") == 3
+    files = sorted(shared.iterdir())
+    assert len(files) == 3
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600
+        text = path.read_text()
+        assert text.startswith("pb1") and "Bob" not in text and "lorem" not in text
+    assert shared.stat().st_mode & 0o777 == 0o700

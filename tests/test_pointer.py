@@ -1,0 +1,270 @@
+"""Sealing and opening pb1 pointers: round trips, every failure, hostile input."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from helpers import raw_chat, raw_identity
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pointerbridge.core import (
+    MAX_MESSAGE_BYTES,
+    ArmorError,
+    ChatKey,
+    Identity,
+    InvalidInputError,
+    Keyring,
+    MalformedError,
+    Message,
+    NotForThisChatError,
+    Part,
+    PointerError,
+    Reassembler,
+    TamperedError,
+    TooLargeError,
+    TruncatedError,
+    seal,
+    unseal,
+)
+from pointerbridge.core.armor import armor, dearmor
+
+BODIES = {
+    "empty": "",
+    "one byte": "a",
+    "100 B": "x" * 100,
+    "4 KB": "four kilobytes! " * 256,
+    "emoji": "🔐🌉 👩‍👩‍👧 👍🏽 ✉️",
+    "mixed scripts": "Привет · مرحبا · 你好 · नमस्ते · e\u0301 · Ελληνικά · עברית",
+}
+
+
+def open_all(chat: ChatKey, pointers: list[str]) -> Message:
+    joiner = Reassembler()
+    done = [m for m in (joiner.add(unseal(chat, p)) for p in pointers) if m is not None]
+    assert len(done) == 1 and joiner.pending == 0
+    return done[0]
+
+
+@pytest.mark.parametrize("name", BODIES)
+def test_round_trip(name: str, chat: ChatKey, alice: Identity) -> None:
+    before = datetime.now(UTC)
+    (pointer,) = seal(chat, alice, BODIES[name])
+    message = unseal(chat, pointer)
+    assert isinstance(message, Message)
+    assert message.body == BODIES[name]
+    assert (message.username, message.sender_key, message.chat) == ("alice", alice.public_key, "general")
+    assert before - timedelta(seconds=1) <= message.sent_at <= datetime.now(UTC)
+    assert message.fingerprint == alice.fingerprint
+    assert len(message.id) == 32
+
+
+def test_one_megabyte_is_split_and_joined(chat: ChatKey, alice: Identity) -> None:
+    body = ("1 MB of text, with ünïcödé and 🙂. " * 30000)[: 1 << 20]
+    pointers = seal(chat, alice, body, max_chars=4096)
+    assert len(pointers) > 250
+    assert all(len(p) <= 4096 for p in pointers)
+    message = open_all(chat, pointers[::-1])  # any order
+    assert message.body == body
+
+
+def test_default_limit_splits_only_beyond_32_kib(chat: ChatKey, alice: Identity) -> None:
+    assert len(seal(chat, alice, "y" * 30_000)) == 1
+    pointers = seal(chat, alice, "y" * 100_000)
+    assert len(pointers) == 4
+    assert open_all(chat, pointers).body == "y" * 100_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(0, 20_000), max_chars=st.integers(700, 9000))
+def test_every_part_fits_max_chars(size: int, max_chars: int) -> None:
+    chat, alice = raw_chat("limits"), raw_identity("alice")
+    pointers = seal(chat, alice, "é" * (size // 2) + "z" * (size % 2), max_chars=max_chars)
+    assert all(len(p) <= max_chars for p in pointers)
+    assert open_all(chat, pointers).body == "é" * (size // 2) + "z" * (size % 2)
+
+
+def test_too_small_max_chars_is_refused(chat: ChatKey, alice: Identity) -> None:
+    with pytest.raises(InvalidInputError):
+        seal(chat, alice, "x" * 1000, max_chars=300)
+    with pytest.raises(InvalidInputError):
+        seal(chat, alice, "x", max_chars=0)
+
+
+def test_oversized_message_is_refused(chat: ChatKey, alice: Identity) -> None:
+    with pytest.raises(TooLargeError):
+        seal(chat, alice, "z" * (MAX_MESSAGE_BYTES + 1))
+
+
+def test_body_must_be_text(chat: ChatKey, alice: Identity) -> None:
+    with pytest.raises(InvalidInputError):
+        seal(chat, alice, b"bytes")  # type: ignore[arg-type]
+
+
+def test_hundred_byte_pointer_is_short(chat: ChatKey, alice: Identity) -> None:
+    assert len(seal(chat, alice, "x" * 100)[0]) <= 400
+
+
+def test_same_body_twice_shares_nothing_visible(chat: ChatKey, alice: Identity) -> None:
+    a, b = seal(chat, alice, "same words"), seal(chat, alice, "same words")
+    pa, pb = dearmor(a[0])[1], dearmor(b[0])[1]
+    assert a != b and len(pa) == len(pb)  # the length bucket is the one shared fact
+    assert pa[:16] != pb[:16] and pa[16:20] != pb[16:20]
+    assert sum(x == y for x, y in zip(pa, pb, strict=True)) < len(pa) // 16  # ~1/256 by chance
+    # no run of 8 equal characters after the 6-character header
+    text_a, text_b = a[0][6:], b[0][6:]
+    assert not any(text_a[i : i + 8] in text_b for i in range(len(text_a) - 8))
+
+
+def test_wrong_secret_and_other_chat(alice: Identity) -> None:
+    right = ChatKey.derive("general", "correct horse")
+    wrong = ChatKey.derive("general", "correct horse!")
+    (pointer,) = seal(right, alice, "hello")
+    assert unseal(right, pointer).body == "hello"  # type: ignore[union-attr]
+    with pytest.raises(NotForThisChatError):
+        unseal(wrong, pointer)
+    with pytest.raises(NotForThisChatError):
+        unseal(raw_chat("general"), pointer)
+
+
+def test_chat_names_normalize_but_secrets_do_not() -> None:
+    a = ChatKey.derive("  Family\u00a0CHAT\u200b ", "se\u0301same")
+    b = ChatKey.derive("family chat", "s\u00e9same")  # NFC of the same secret
+    c = ChatKey.derive("family chat", "Sésame")
+    assert a._key == b._key != c._key
+    assert a.normalized_name == "family chat"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "a\x00b", "x" * 129])
+def test_bad_chat_names(bad: str) -> None:
+    with pytest.raises(InvalidInputError):
+        ChatKey(bad, bytes(32))
+
+
+def test_identity_is_reproducible_and_distinct() -> None:
+    a1 = Identity.derive("alice", "phrase one")
+    a2 = Identity.derive(" alice ", "phrase one")
+    b = Identity.derive("alice", "phrase two")
+    assert a1.public_key == a2.public_key != b.public_key
+    assert len(a1.fingerprint.split()) == 6 and a1.fingerprint != b.fingerprint
+
+
+def test_keys_never_serialize_or_show(chat: ChatKey, alice: Identity) -> None:
+    for obj in (chat, alice):
+        with pytest.raises(TypeError):
+            pickle.dumps(obj)
+    assert chat._key.hex() not in repr(chat) and "general" in repr(chat)
+    assert "alice" in repr(alice)
+
+
+def _expected_for_flipped_byte(index: int) -> type[PointerError]:
+    return NotForThisChatError if index < 20 else TamperedError
+
+
+def test_every_flipped_bit_is_caught(chat: ChatKey, alice: Identity) -> None:
+    payload = bytearray(dearmor(seal(chat, alice, "flip me")[0])[1])
+    for index in range(len(payload)):
+        for bit in range(8):
+            payload[index] ^= 1 << bit
+            with pytest.raises(_expected_for_flipped_byte(index)):
+                unseal(chat, armor(1, bytes(payload)))
+            payload[index] ^= 1 << bit
+
+
+def test_every_changed_character_is_caught(chat: ChatKey, alice: Identity) -> None:
+    (pointer,) = seal(chat, alice, "change me")
+    for i, ch in enumerate(pointer):
+        for new in {"0", "z", "A"} - {ch}:
+            with pytest.raises(PointerError):
+                unseal(chat, pointer[:i] + new + pointer[i + 1 :])
+
+
+def test_every_truncation_is_caught(chat: ChatKey, alice: Identity) -> None:
+    (pointer,) = seal(chat, alice, "cut me")
+    for end in range(1, len(pointer)):
+        with pytest.raises(TruncatedError):
+            unseal(chat, pointer[:end])
+    with pytest.raises(ArmorError):
+        unseal(chat, "")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_inserted_whitespace_and_quotes_are_ignored(data: st.DataObject, chat: ChatKey,
+                                                    alice: Identity) -> None:
+    (pointer,) = seal(chat, alice, "wrapped")
+    noise = st.sampled_from([" ", "\n", "\r\n", "\t", "\n> ", "\n> > ", "\u00a0", "\u200b", "\u00ad"])
+    positions = data.draw(st.lists(st.integers(0, len(pointer)), max_size=40))
+    text = pointer
+    for pos in sorted(positions, reverse=True):
+        text = text[:pos] + data.draw(noise) + text[pos:]
+    assert unseal(chat, text).body == "wrapped"  # type: ignore[union-attr]
+
+
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz \n>", max_size=600)
+    .map(lambda s: "pb1" + s),
+    st.binary(min_size=1, max_size=1200).map(lambda b: armor(1, b)),
+))
+def test_garbage_gives_a_documented_error(text: str, chat: ChatKey) -> None:
+    with pytest.raises(PointerError) as caught:
+        unseal(chat, text)
+    assert type(caught.value) is not PointerError and caught.value.expect != "error"
+
+
+def test_keyring_routes_to_the_right_chat(alice: Identity) -> None:
+    chats = [raw_chat(f"room {i}") for i in range(300)]
+    ring = Keyring(chats)
+    for target in (chats[0], chats[150], chats[-1]):
+        (pointer,) = seal(target, alice, f"to {target.name}")
+        found, message = ring.unseal(pointer)
+        assert found is target and message.body == f"to {target.name}"  # type: ignore[union-attr]
+    with pytest.raises(NotForThisChatError):
+        ring.unseal(seal(raw_chat("stranger"), alice, "?")[0])
+
+
+def test_keyring_reports_tampering_of_a_matching_chat(chat: ChatKey, alice: Identity) -> None:
+    payload = bytearray(dearmor(seal(chat, alice, "x")[0])[1])
+    payload[-1] ^= 1
+    with pytest.raises(TamperedError):
+        Keyring([raw_chat("a"), chat]).unseal(armor(1, bytes(payload)))
+
+
+def test_reassembler_ignores_duplicates_and_rejects_mixtures(chat: ChatKey, alice: Identity,
+                                                              bob: Identity) -> None:
+    first = seal(chat, alice, "a" * 3000, max_chars=1000)
+    joiner = Reassembler()
+    assert joiner.add(unseal(chat, first[0])) is None
+    assert joiner.add(unseal(chat, first[0])) is None
+    assert joiner.pending == 1
+    parts = [unseal(chat, p) for p in first[1:]]
+    assert all(isinstance(p, Part) for p in parts)
+    results = [joiner.add(p) for p in parts]
+    assert results[-1] is not None and results[-1].body == "a" * 3000 and joiner.pending == 0
+    # the same message id from another sender is another message, never mixed in
+    other = unseal(chat, seal(chat, bob, "b" * 3000, max_chars=1000)[0])
+    assert joiner.add(other) is None and joiner.pending == 1
+
+
+def test_reassembler_bounds_memory(chat: ChatKey, alice: Identity) -> None:
+    joiner = Reassembler(max_pending_bytes=1500)
+    pointers = seal(chat, alice, "m" * 5000, max_chars=1000)
+    joiner.add(unseal(chat, pointers[0]))
+    with pytest.raises(TooLargeError):
+        for p in pointers[1:-1]:
+            joiner.add(unseal(chat, p))
+
+
+def test_part_disagreeing_with_siblings_is_malformed(chat: ChatKey, alice: Identity) -> None:
+    joiner = Reassembler()
+    parts = [unseal(chat, p) for p in seal(chat, alice, "q" * 3000, max_chars=1000)]
+    first = parts[0]
+    assert isinstance(first, Part)
+    joiner.add(first)
+    forged = Part(first.chat, first.username, first.sender_key, first.sent_at, first.message_id,
+                  1, first.count + 1, b"zz")
+    with pytest.raises(MalformedError):
+        joiner.add(forged)

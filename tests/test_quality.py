@@ -1,0 +1,36 @@
+"""Lint and types are part of the suite, so CI enforces them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ruff_is_clean() -> None:
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_mypy_strict_is_clean() -> None:
+    env = {**os.environ, "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "typecheck")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_silent_exception_swallowing() -> None:
+    for folder in ("core", "bridges", "cli"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "except Exception: pass" not in text and "except: pass" not in text, path
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = next(line.strip() for line in ci.splitlines() if "pytest" in line)
+    assert command in readme
+    assert "pbridge demo" in readme
