@@ -33,6 +33,7 @@ from pointerbridge.core import (
     NotForThisChatError,
     PaddingError,
     PointerBridgeError,
+    PointerError,
     Reassembler,
     TamperedError,
     TooLargeError,
@@ -189,15 +190,21 @@ def bench(
     typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
 
 
-def _demo_read(folder: Path, chat: ChatKey) -> list[Message]:
+def _demo_read(folder: Path, chat: ChatKey) -> tuple[list[Message], int]:
+    """Every message in the folder's files, and how many pointers were not for ``chat``."""
     joiner = Reassembler()
     messages: list[Message] = []
+    skipped = 0
     for path in sorted(folder.iterdir()):
-        for pointer in find_pointers(path.read_text(encoding="utf-8")):
-            done = joiner.add(unseal(chat, pointer))
+        for pointer in find_pointers(path.read_text(encoding="utf-8", errors="replace")):
+            try:
+                done = joiner.add(unseal(chat, pointer))
+            except PointerError:
+                skipped += 1
+                continue
             if done is not None:
                 messages.append(done)
-    return messages
+    return messages, skipped
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -221,6 +228,8 @@ def demo(
     with tempfile.TemporaryDirectory(prefix="pbridge-demo-") as scratch:
         shared = folder or Path(scratch)
         shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if any(shared.iterdir()):
+            raise InvalidInputError(f"{shared} is not empty: the demo needs a folder of its own")
         typer.echo("deriving keys with Argon2id (64 MiB each) ...")
         alice, bob = Identity.derive("alice", "demo phrase A"), Identity.derive("bob", "demo phrase B")
         chat = ChatKey.derive("demo chat", "demo shared secret")
@@ -235,7 +244,10 @@ def demo(
             typer.echo(f"{sender.username} posted {len(pointers)} pointer(s), {sum(map(len, pointers))} chars")
         sample = (shared / "0000-alice.txt").read_text(encoding="utf-8")
         typer.echo(f"what the folder holds: {sample[:60]}...")
-        for message in _demo_read(shared, chat):
+        messages, skipped = _demo_read(shared, chat)
+        if skipped:
+            typer.echo(f"skipped {skipped} pointer(s) that are not for this chat")
+        for message in messages:
             shown = message.body if len(message.body) < 90 else f"{message.body[:60]}... ({len(message.body)} chars)"
             typer.echo(f"bob reads  {message.username} [{message.fingerprint[:11]}]: {shown}")
 

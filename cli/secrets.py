@@ -23,12 +23,14 @@ class SecretUnavailableError(PointerBridgeError):
 def _from_fd(fd: int) -> str:
     chunks: list[bytes] = []
     size = 0
-    while chunk := os.read(fd, 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > _MAX_SECRET_BYTES:
-            raise SecretUnavailableError(f"more than {_MAX_SECRET_BYTES} bytes on fd {fd}")
-    os.close(fd)
+    try:
+        while chunk := os.read(fd, 1024):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MAX_SECRET_BYTES:
+                raise SecretUnavailableError(f"more than {_MAX_SECRET_BYTES} bytes on fd {fd}")
+    finally:
+        os.close(fd)
     try:
         return b"".join(chunks).decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
@@ -60,4 +62,8 @@ def read_secret(prompt: str, env_var: str, fd: int | None, *, confirm: bool = Fa
         raise SecretUnavailableError(f"no terminal to ask for the {prompt.lower()}: set {env_var} or use --secret-fd")
     if not secret:
         raise SecretUnavailableError(f"the {prompt.lower()} is empty")
+    try:
+        secret.encode("utf-8")  # the environment can smuggle undecodable bytes in
+    except UnicodeEncodeError:
+        raise SecretUnavailableError(f"the {prompt.lower()} is not valid UTF-8") from None
     return secret

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import sys
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .errors import (
     ArmorError,
@@ -123,7 +125,7 @@ def armor(version: int, payload: bytes) -> str:
 
 def _read_header(compact: str) -> int:
     """Validate prefix, version and length of compact text; return the payload length."""
-    if not compact or not PREFIX.startswith(compact[: len(PREFIX)]):
+    if not compact.startswith(PREFIX):
         raise ArmorError("the text does not start with the pointer prefix 'pb'")
     if len(compact) < _HEADER_CHARS:
         raise TruncatedError("the text ends inside the pointer header")
@@ -178,37 +180,57 @@ def dearmor(text: str) -> tuple[int, bytes]:
     return VERSION, _decode_blocks(compact[_HEADER_CHARS:], length)
 
 
+_MAX_REJECTED_KEPT = 100
+
+
 @dataclass(frozen=True, slots=True)
 class Scan:
-    """What :func:`scan_pointers` found: pointers in order, and candidates it refused."""
+    """What :func:`scan_pointers` found: pointers in order, and candidates it refused.
+
+    ``rejected`` keeps the first 100 refusals; ``rejected_count`` counts them all.
+    """
 
     pointers: list[str]
     rejected: list[PointerError]
+    rejected_count: int
 
 
-def _extent(text: str, start: int) -> tuple[str, int]:
-    """The compact pointer starting at ``start`` and the index just past its last char."""
-    run_end = _RUN.match(text, start).end()  # type: ignore[union-attr]  # `*` always matches
-    pieces: list[str] = []
-    have = 0
-    need = _HEADER_CHARS
-    header_read = False
-    for m in _ALNUM_RUN.finditer(text, start, run_end):
-        pieces.append(m.group())
-        have += len(pieces[-1])
-        if have >= need and not header_read:
-            header = "".join(pieces)[:_HEADER_CHARS]
-            if header[2] == ALPHABET[VERSION]:
-                length = _read_header(header)
-            else:  # every version keeps the pb1 envelope, so later ones can be delimited
-                length = min(_decode_number(header[3:].encode("ascii")), MAX_PAYLOAD_BYTES)
-            need = encoded_length(length)
-            header_read = True
-        if have >= need and header_read:
-            cut = len(pieces[-1]) - (have - need)
-            pieces[-1] = pieces[-1][:cut]
-            return "".join(pieces), m.start() + cut
-    raise TruncatedError("the text ends before the pointer does")
+class _Run:
+    """A maximal stretch of alphabet and ignorable characters, compacted once.
+
+    Every candidate inside it is then located in O(log pieces), so scanning stays linear
+    in the text however many pointer-like fragments a hostile text packs into one run.
+    """
+
+    __slots__ = ("comp_starts", "compact", "end", "orig_starts", "start")
+
+    def __init__(self, text: str, start: int) -> None:
+        self.start = start
+        self.end = _RUN.match(text, start).end()  # type: ignore[union-attr]  # `*` always matches
+        pieces = list(_ALNUM_RUN.finditer(text, start, self.end))
+        self.orig_starts = [m.start() for m in pieces]
+        self.comp_starts = list(accumulate((len(m.group()) for m in pieces), initial=0))
+        self.compact = "".join(m.group() for m in pieces)
+
+    def to_compact(self, index: int) -> int:
+        """Compact index of the alphabet character at original ``index``."""
+        piece = bisect_right(self.orig_starts, index) - 1
+        return self.comp_starts[piece] + index - self.orig_starts[piece]
+
+    def to_original(self, index: int) -> int:
+        """Original index of the character at compact ``index``."""
+        piece = bisect_right(self.comp_starts, index) - 1
+        return self.orig_starts[piece] + index - self.comp_starts[piece]
+
+
+def _candidate_length(header: str) -> int:
+    """Payload length a candidate's header declares, for any version (§4 envelope)."""
+    if header[2] == ALPHABET[VERSION]:
+        return _read_header(header)
+    length = _decode_number(header[3:].encode("ascii"))
+    if not 1 <= length <= MAX_PAYLOAD_BYTES:
+        raise ArmorError(f"a later-version candidate declares an impossible length {length}")
+    return length
 
 
 def scan_pointers(text: str) -> Scan:
@@ -216,25 +238,45 @@ def scan_pointers(text: str) -> Scan:
 
     Each pointer is returned compact (ignorable characters removed), in the order found.
     Pointers of later versions are returned too: :func:`unseal` names their version.
+    Runs in time linear in ``len(text)``.
     """
+    if not isinstance(text, str):
+        raise ArmorError("pointers are found in text")
     if len(text) > 64 * MAX_INPUT_CHARS:
         raise TooLargeError(f"text of {len(text)} characters is refused unread")
     found: list[str] = []
     rejected: list[PointerError] = []
+    count = 0
+    run: _Run | None = None
     pos = 0
     glued = False  # a pointer may start right where the previous one ended
     while match := (glued and _START.match(text, pos)) or _CANDIDATE.search(text, pos):
+        if run is None or not run.start <= match.start() < run.end:
+            run = _Run(text, match.start())
+        begin = run.to_compact(match.start())
+        resume = match.end()
         try:
-            compact, end = _extent(text, match.start())
-            if compact[2] == ALPHABET[VERSION]:
-                dearmor(compact)
+            header = run.compact[begin : begin + _HEADER_CHARS]
+            if len(header) < _HEADER_CHARS:
+                raise TruncatedError("the text ends inside a pointer header")
+            stop = begin + encoded_length(_candidate_length(header))
+            if stop > len(run.compact):
+                raise TruncatedError("the text ends before the pointer does")
+            candidate = run.compact[begin:stop]
+            # A complete candidate is never re-scanned, valid or not: that keeps hostile
+            # text from costing a full decode per character.
+            resume = run.to_original(stop - 1) + 1
+            if header[2] == ALPHABET[VERSION]:
+                dearmor(candidate)
         except PointerError as exc:
-            rejected.append(exc)
-            pos, glued = match.end(), False
+            count += 1
+            if len(rejected) < _MAX_REJECTED_KEPT:
+                rejected.append(exc.with_traceback(None))
+            pos, glued = resume, False
             continue
-        found.append(compact)
-        pos, glued = end, True
-    return Scan(found, rejected)
+        found.append(candidate)
+        pos, glued = resume, True
+    return Scan(found, rejected, count)
 
 
 def find_pointers(text: str) -> list[str]:

@@ -13,9 +13,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 
-from .errors import ClmFormatError, ClmTamperedError, ClmWrongChatError, ClmWrongSecretError
+from .errors import ClmFormatError, ClmTamperedError, ClmWrongChatError, ClmWrongSecretError, InvalidInputError
 
 __all__ = [
     "ClmMessage",
@@ -30,6 +31,16 @@ __all__ = [
 
 SEPARATOR = "|¶|"
 MAX_POINTER_CHARS = 1 << 22  # CLM has no limit; 2 MiB of message is plenty for migration
+MAX_EPOCH = (1 << 63) - 1
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # the exception would carry the text (maybe a secret): drop it
+        raise InvalidInputError(f"the {what} is not valid Unicode text") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +71,19 @@ def _xor(data: bytes, stream: bytes) -> bytes:
 
 
 def _nonce(signed: str, epoch: int) -> str:
-    digest = hashlib.sha256(f"{signed}_{epoch}".encode()).digest()
+    digest = hashlib.sha256(_utf8(f"{signed}_{epoch}", "message")).digest()
     return base64.urlsafe_b64encode(digest[:12]).decode("ascii")
 
 
 def _seed(secret: str, epoch: int, nonce: str) -> bytes:
-    return hashlib.sha256(f"{secret}_{epoch}_{nonce}".encode()).digest()
+    return hashlib.sha256(_utf8(f"{secret}_{epoch}_{nonce}", "chat secret")).digest()
 
 
 def encode(chat_name: str, username: str, message: str, secret: str, epoch: int) -> str:
     """Write a CLM 2.0.2 pointer exactly as CLM's ``send_message`` would."""
     signed = f"#{chat_name}{SEPARATOR}{username}{SEPARATOR}{message}"
     nonce = _nonce(signed, epoch)
-    data = signed.encode("utf-8")
+    data = _utf8(signed, "message")
     cipher = _xor(data, keystream(_seed(secret, epoch, nonce), len(data)))
     return json.dumps({"e": epoch, "n": nonce, "d": cipher.hex()}, ensure_ascii=False)
 
@@ -82,23 +93,20 @@ def _load(pointer: str, keys: tuple[str, ...]) -> dict[str, object]:
         raise ClmFormatError("a CLM pointer is JSON text of reasonable size")
     try:
         obj = json.loads(pointer)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, or an integer too long to parse
         raise ClmFormatError("a CLM pointer is a JSON object") from None
     if not isinstance(obj, dict) or tuple(sorted(obj)) != tuple(sorted(keys)):
         raise ClmFormatError(f"a CLM pointer has exactly the keys {', '.join(keys)}")
     epoch = obj["e"]
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise ClmFormatError("'e' is a non-negative integer")
-    if not isinstance(obj["d"], str):
-        raise ClmFormatError("'d' is a hex string")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= MAX_EPOCH:
+        raise ClmFormatError("'e' is a non-negative 64-bit integer")
+    if not isinstance(obj["d"], str) or not _HEX.fullmatch(obj["d"]):
+        raise ClmFormatError("'d' is a string of hex byte pairs")
     return obj
 
 
 def _cipher(obj: dict[str, object]) -> bytes:
-    try:
-        return bytes.fromhex(str(obj["d"]))
-    except ValueError:
-        raise ClmFormatError("'d' is not hex") from None
+    return bytes.fromhex(str(obj["d"]))  # _load checked it is hex pairs
 
 
 def decode(pointer: str, chat_name: str, secret: str) -> ClmMessage:
@@ -111,8 +119,8 @@ def decode(pointer: str, chat_name: str, secret: str) -> ClmMessage:
     """
     obj = _load(pointer, ("e", "n", "d"))
     nonce, epoch = obj["n"], obj["e"]
-    if not isinstance(nonce, str) or len(nonce) != 16:
-        raise ClmFormatError("'n' is a 16-character nonce")
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+        raise ClmFormatError("'n' is a 16-character base64url nonce")
     assert isinstance(epoch, int)
     cipher = _cipher(obj)
     try:
@@ -133,8 +141,8 @@ def encode_legacy(
     chat_id: str, username: str, message: str, master_seed: str, seed_suffix: str, epoch: int
 ) -> str:
     """Write a legacy (CLM 0.1.0-2.0.1) ``{"c","e","d"}`` pointer."""
-    data = f"{username}: {message}".encode()
-    seed = f"{master_seed}_{seed_suffix}_{epoch}".encode()
+    data = _utf8(f"{username}: {message}", "message")
+    seed = _utf8(f"{master_seed}_{seed_suffix}_{epoch}", "master seed")
     cipher = _xor(data, keystream(seed, len(data)))
     return json.dumps({"c": chat_id, "e": epoch, "d": cipher.hex()})
 
@@ -147,7 +155,7 @@ def decode_legacy(pointer: str, master_seed: str, seed_suffix: str) -> ClmMessag
         raise ClmFormatError("'c' is a chat id string")
     assert isinstance(epoch, int)
     cipher = _cipher(obj)
-    seed = f"{master_seed}_{seed_suffix}_{epoch}".encode()
+    seed = _utf8(f"{master_seed}_{seed_suffix}_{epoch}", "master seed")
     try:
         text = _xor(cipher, keystream(seed, len(cipher))).decode("utf-8")
     except UnicodeDecodeError:
@@ -160,10 +168,10 @@ def decode_legacy(pointer: str, master_seed: str, seed_suffix: str) -> ClmMessag
 
 def auth_public_key(username: str, secret: str) -> str:
     """CLM 2.0.x's profile verifier: a fast unsalted HMAC, kept only to import profiles."""
-    mac = hmac.digest(b"clm-auth-key", f"{username}:{secret}".encode(), "sha256")
+    mac = hmac.digest(b"clm-auth-key", _utf8(f"{username}:{secret}", "secret"), "sha256")
     return base64.b64encode(mac).decode("ascii")
 
 
 def chat_secret_hash(chat_name: str, secret: str) -> str:
     """CLM 2.0.2's per-chat verifier (unsalted SHA-256), kept only to import chats."""
-    return hashlib.sha256(f"{chat_name}:{secret}".encode()).hexdigest()
+    return hashlib.sha256(_utf8(f"{chat_name}:{secret}", "secret")).hexdigest()

@@ -44,10 +44,12 @@ _FINGERPRINT_LABEL = b"pointerbridge pb1 fingerprint"
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-def _clean_name(name: str, what: str, limit: int) -> str:
+def _clean_name(name: str, what: str, limit: int, *, fold: bool) -> str:
     if not isinstance(name, str):
         raise InvalidInputError(f"{what} must be text")
     text = " ".join(unicodedata.normalize("NFKC", name).translate(_ZERO_WIDTH).split())
+    if fold:
+        text = text.casefold()
     if not text:
         raise InvalidInputError(f"{what} is empty")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
@@ -63,7 +65,7 @@ def normalize_chat_name(name: str) -> str:
     NFKC, zero-width characters removed, runs of whitespace collapsed to one space,
     trimmed, then case-folded: ``"  Family\u00a0Chat"`` and ``"family chat"`` are one chat.
     """
-    return _clean_name(name, "chat name", MAX_CHAT_NAME_BYTES).casefold()
+    return _clean_name(name, "chat name", MAX_CHAT_NAME_BYTES, fold=True)
 
 
 def normalize_username(name: str) -> str:
@@ -71,7 +73,7 @@ def normalize_username(name: str) -> str:
 
     Like :func:`normalize_chat_name` but case is kept: it is what peers see.
     """
-    return _clean_name(name, "username", MAX_USERNAME_BYTES)
+    return _clean_name(name, "username", MAX_USERNAME_BYTES, fold=False)
 
 
 def _secret_bytes(secret: str, what: str) -> bytes:
@@ -81,7 +83,10 @@ def _secret_bytes(secret: str, what: str) -> bytes:
     # but compatibility folding would merge secrets the user considers different.
     if not secret:
         raise InvalidInputError(f"{what} is empty")
-    return unicodedata.normalize("NFC", secret).encode("utf-8")
+    try:
+        return unicodedata.normalize("NFC", secret).encode("utf-8")
+    except UnicodeEncodeError:  # the exception would carry the secret itself: drop it
+        raise InvalidInputError(f"{what} is not valid Unicode text") from None
 
 
 def _argon2(label: bytes, name: str, secret: bytes) -> bytes:

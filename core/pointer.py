@@ -8,6 +8,7 @@ schedule and checking order are in ``docs/SPEC.md``; this module follows it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import time
@@ -31,7 +32,7 @@ from .errors import (
     TooLargeError,
     TruncatedError,
 )
-from .keys import ROUTING_TAG_BYTES, ChatKey, Identity, fingerprint, normalize_username
+from .keys import ROUTING_TAG_BYTES, ChatKey, Identity, fingerprint, normalize_chat_name, normalize_username
 from .padding import MIN_PADDED, largest_padded_at_most, padded_length
 
 __all__ = [
@@ -51,12 +52,15 @@ PUBLIC_KEY_BYTES = 32
 MESSAGE_ID_BYTES = 16
 MAX_PARTS = 0xFFFF
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_SENT_AT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last datetime Python has
+_PART_OVERHEAD = 256  # what the reassembler charges per part on top of its data
 
 FLAG_SPLIT = 0x01
 _ENVELOPE_BYTES = NONCE_BYTES + ROUTING_TAG_BYTES
 _MIN_PAYLOAD = _ENVELOPE_BYTES + MIN_PADDED + AEAD_TAG_BYTES
 _AD_LABEL = b"pb1"
 _SIGNATURE_LABEL = b"pb1 signature\x00"
+_ID_LABEL = b"pb1 message id\x00"
 _AEAD_NONCE = bytes(12)  # every message has its own key, so a constant AEAD nonce is safe
 # flags, sent_at, sender key, username length, body length, signature
 _FIXED_BYTES = 1 + 8 + PUBLIC_KEY_BYTES + 1 + 4 + SIGNATURE_BYTES
@@ -106,6 +110,11 @@ class _Content:
 
     def signed(self, chat: ChatKey, nonce: bytes) -> bytes:
         return b"".join((_SIGNATURE_LABEL, chat._chat_id, nonce, self.head, self.body))
+
+
+def _message_id(sender_key: bytes, unique: bytes) -> str:
+    """A message's id: bound to its sender, so no one else can claim the same id."""
+    return hashlib.sha256(_ID_LABEL + sender_key + unique).digest()[:16].hex()
 
 
 def _sent_at(ms: int) -> datetime:
@@ -211,6 +220,8 @@ def _parse(chat: ChatKey, nonce: bytes, inner: bytes) -> Part | Message:
     flags, sent_ms, sender_key, user_len = _HEAD.unpack_from(inner)
     if flags & ~FLAG_SPLIT:
         raise MalformedError(f"unknown flags 0x{flags:02x}")
+    if sent_ms > MAX_SENT_AT_MS:
+        raise MalformedError("the send time is after the year 9999")
     pos = _HEAD.size + user_len
     split = None
     if flags & FLAG_SPLIT:
@@ -245,7 +256,7 @@ def _parse(chat: ChatKey, nonce: bytes, inner: bytes) -> Part | Message:
     if split:
         message_id, index, count = split
         return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, content.body)
-    return Message(chat.name, username, sender_key, sent_at, body, nonce.hex())
+    return Message(chat.name, username, sender_key, sent_at, body, _message_id(sender_key, nonce))
 
 
 def _normalized(username: str) -> str:
@@ -298,26 +309,34 @@ class Reassembler:
         """Take an unsealed pointer; return a message once it is complete, else ``None``."""
         if isinstance(item, Message):
             return item
-        key = (item.chat, item.sender_key, item.message_id)
+        if not 0 <= item.index < item.count <= MAX_PARTS:
+            raise MalformedError(f"part {item.index} of {item.count} is impossible")
+        key = (normalize_chat_name(item.chat), item.sender_key, item.message_id)
         entry = self._pending.get(key)
+        if entry is not None:
+            first = entry.first
+            if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
+                raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
+            if item.index in entry.pieces:
+                return None
+        cost = len(item.data) + _PART_OVERHEAD
+        if self._pending_bytes + cost > self._max_pending:
+            raise TooLargeError(f"incomplete messages exceed {self._max_pending} bytes")
+        if (entry.size if entry else 0) + len(item.data) > MAX_MESSAGE_BYTES:
+            raise TooLargeError(f"message {item.message_id} grows beyond {MAX_MESSAGE_BYTES} bytes")
         if entry is None:
             entry = self._pending[key] = _Pending(item, {})
-        first = entry.first
-        if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
-            raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
-        if item.index in entry.pieces:
-            return None
-        if self._pending_bytes + len(item.data) > self._max_pending:
-            raise TooLargeError(f"incomplete messages exceed {self._max_pending} bytes")
         entry.pieces[item.index] = item.data
         entry.size += len(item.data)
-        self._pending_bytes += len(item.data)
-        if len(entry.pieces) < first.count:
+        self._pending_bytes += cost
+        if len(entry.pieces) < item.count:
             return None
         del self._pending[key]
-        self._pending_bytes -= entry.size
+        self._pending_bytes -= entry.size + _PART_OVERHEAD * item.count
+        first = entry.first
         body = _text(b"".join(entry.pieces[i] for i in range(first.count)), "message body")
-        return Message(first.chat, first.username, first.sender_key, first.sent_at, body, first.message_id)
+        message_id = _message_id(first.sender_key, bytes.fromhex(first.message_id))
+        return Message(first.chat, first.username, first.sender_key, first.sent_at, body, message_id)
 
 
 class Keyring:

@@ -58,9 +58,11 @@ def rearmor(data: bytes | bytearray) -> str:
     return armor.armor(1, bytes(data))
 
 
-def message_fields(body: str, nonce_hex: str, sender: Identity = ALICE) -> dict[str, Any]:
+def message_fields(body: str, unique_hex: str, sender: Identity = ALICE) -> dict[str, Any]:
+    """Expected fields; the id is SHA-256 over the sender key and nonce (or message id)."""
+    digest = hashlib.sha256(b"pb1 message id\0" + sender.public_key + bytes.fromhex(unique_hex))
     return {"username": sender.username, "sender_key": sender.public_key.hex(),
-            "sent_at_ms": SENT_MS, "body": body, "id": nonce_hex}
+            "sent_at_ms": SENT_MS, "body": body, "id": digest.digest()[:16].hex()}
 
 
 def craft(label: str, mutate: Callable[[bytes, bytes, bytes], tuple[bytes, bytes, bytes]],
@@ -204,6 +206,9 @@ def crypto_failures(base: str) -> list[dict[str, Any]]:
         head = h[:41] + bytes([len(user)]) + user + h[head_len:]
         return head, b, s
 
+    def far_future(h: bytes, b: bytes, s: bytes) -> tuple[bytes, bytes, bytes]:
+        return h[:1] + struct.pack(">Q", 2**64 - 1) + h[9:], b, s
+
     def long_body_len(h: bytes, b: bytes, s: bytes) -> tuple[bytes, bytes, bytes]:
         return h[:-4] + struct.pack(">I", 5000), b, s
 
@@ -239,6 +244,7 @@ def crypto_failures(base: str) -> list[dict[str, Any]]:
             "pad3", lambda n: signed_inner(n, head, padded_body, pad_to=content_len)), "padding"),
         unseal_vector("an unknown flag bit", craft("m1", set_flags), "malformed"),
         unseal_vector("body length past the end", craft("m2", long_body_len), "malformed"),
+        unseal_vector("send time after the year 9999", craft("m6", far_future), "malformed"),
         unseal_vector("body not UTF-8", craft("m3", bad_utf8, body="\u00e9\u00e9 body"), "malformed"),
         unseal_vector("username not normalized", craft("m4", denormal_user), "malformed"),
         unseal_vector("part index equal to the count", craft("m5", impossible_part, split=split), "malformed"),

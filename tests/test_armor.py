@@ -115,3 +115,21 @@ def test_find_never_raises(text: str) -> None:
     scan = scan_pointers(text)
     for pointer in scan.pointers:
         assert pointer.startswith("pb")
+
+
+def test_hostile_text_stays_linear_and_bounded() -> None:
+    # Quadratic scanning took minutes on inputs like these; linear scanning takes well under a second.
+    for text in ("pb17 " * 40_000, "pb1 " * 50_000, ("pb1" + "0Az" * 5 + " ") * 10_000):
+        scan = scan_pointers(text)
+        assert scan.rejected_count >= len(scan.rejected) and len(scan.rejected) <= 100
+        assert all(e.__traceback__ is None for e in scan.rejected)
+
+
+def test_later_versions_must_declare_a_possible_length() -> None:
+    assert find_pointers("pb2000") == []
+    assert find_pointers("pb2zzz" + "0" * 100) == []
+
+
+def test_scan_refuses_non_text() -> None:
+    with pytest.raises(ArmorError):
+        scan_pointers(b"pb1")  # type: ignore[arg-type]

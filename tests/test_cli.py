@@ -19,10 +19,10 @@ CLM_POINTER = ('{"e": 1758411713, "n": "Vw5cvhB554xq8ESk", '
 SECRET = "correct horse battery staple"
 
 
-def run(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+def run(*args: str, stdin: str = "", env: dict[str, str | bytes] | None = None,
         pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess[str]:
     assert PBRIDGE, "pbridge is not installed: run the README's test command"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
+    base: dict[str | bytes, str | bytes] = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
     return subprocess.run([PBRIDGE, *args], input=stdin, capture_output=True, text=True,
                           env={**base, **(env or {})}, pass_fds=pass_fds, timeout=120,
                           start_new_session=True)  # no controlling terminal: prompts must not hang
@@ -136,3 +136,16 @@ def test_demo_carries_messages_through_a_folder(tmp_path: Path) -> None:
         text = path.read_text()
         assert text.startswith("pb1") and "Bob" not in text and "lorem" not in text
     assert shared.stat().st_mode & 0o777 == 0o700
+
+
+def test_undecodable_secret_in_the_environment() -> None:
+    result = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER,
+                 env={"PBRIDGE_CHAT_SECRET": b"hunter2\xff"})
+    _one_line_failure(result, 4)
+    assert "hunter2" not in result.stderr
+
+
+def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
+    (tmp_path / "someone-elses.txt").write_text("hello")
+    _one_line_failure(run("demo", "--folder", str(tmp_path)), 3)
+    assert (tmp_path / "someone-elses.txt").read_text() == "hello"

@@ -80,7 +80,12 @@ def test_separator_inside_the_body_is_kept() -> None:
                                   '{"e": "1", "n": "0123456789abcdef", "d": "00"}',
                                   '{"e": 1, "n": "0123456789abcdef", "d": "zz"}',
                                   '{"e": 1, "n": "0123456789abcdef", "d": "00", "x": 1}',
-                                  "[" * 100000])
+                                  "[" * 100000,
+                                  '{"e": 0, "n": "\\ud800aaaaaaaaaaaaaaa", "d": "00"}',
+                                  '{"e": 0, "n": "ééééééééééééééééé", "d": "00"}',
+                                  '{"e": 0, "n": "0123456789abcdef", "d": "00 11"}',
+                                  '{"e": ' + "9" * 5000 + ', "n": "0123456789abcdef", "d": "00"}',
+                                  '{"e": 99999999999999999999, "n": "0123456789abcdef", "d": "00"}'])
 def test_format_errors(text: str) -> None:
     with pytest.raises(ClmFormatError):
         clm.decode(text, "general", "s")
@@ -90,3 +95,10 @@ def test_legacy_wrong_seed() -> None:
     v = next(v for v in VECTORS if v["kind"] == "pointer_v1")
     with pytest.raises(ClmWrongSecretError):
         clm.decode_legacy(v["pointer"], "wrong seed", v["seed_suffix"])
+
+
+def test_legacy_format_errors() -> None:
+    with pytest.raises(ClmFormatError):
+        clm.decode_legacy('{"c": 1, "e": 1, "d": "00"}', "seed", "general")
+    with pytest.raises(ClmFormatError):
+        clm.decode_legacy('{"c": "1", "e": ' + "1" * 5000 + ', "d": "00"}', "seed", "general")

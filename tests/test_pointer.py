@@ -182,11 +182,12 @@ def test_every_changed_character_is_caught(chat: ChatKey, alice: Identity) -> No
 
 def test_every_truncation_is_caught(chat: ChatKey, alice: Identity) -> None:
     (pointer,) = seal(chat, alice, "cut me")
-    for end in range(1, len(pointer)):
+    for end in range(2, len(pointer)):
         with pytest.raises(TruncatedError):
             unseal(chat, pointer[:end])
-    with pytest.raises(ArmorError):
-        unseal(chat, "")
+    for text in ("", "p"):
+        with pytest.raises(ArmorError):
+            unseal(chat, text)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -268,3 +269,56 @@ def test_part_disagreeing_with_siblings_is_malformed(chat: ChatKey, alice: Ident
                   1, first.count + 1, b"zz")
     with pytest.raises(MalformedError):
         joiner.add(forged)
+
+
+def test_message_ids_are_bound_to_the_sender(chat: ChatKey, alice: Identity, bob: Identity) -> None:
+    from pointerbridge.core import pointer as internals
+
+    same_random = [b"\x07" * 16]
+    a = internals._seal(chat, alice, "hi", None, lambda n: same_random[0][:n], 1)
+    b = internals._seal(chat, bob, "hi", None, lambda n: same_random[0][:n], 1)
+    assert unseal(chat, a[0]).id != unseal(chat, b[0]).id  # type: ignore[union-attr]
+
+
+def test_reassembler_refuses_messages_over_the_limit(chat: ChatKey, alice: Identity) -> None:
+    joiner = Reassembler()
+    sent_at = datetime.now(UTC)
+    big = b"x" * (MAX_MESSAGE_BYTES // 2 + 1)
+    joiner.add(Part("general", "alice", alice.public_key, sent_at, "ab" * 16, 0, 3, big))
+    with pytest.raises(TooLargeError):
+        joiner.add(Part("general", "alice", alice.public_key, sent_at, "ab" * 16, 1, 3, big))
+    assert joiner.pending == 1
+
+
+def test_reassembler_refusal_leaves_no_entry(chat: ChatKey, alice: Identity) -> None:
+    joiner = Reassembler(max_pending_bytes=100)
+    part = Part("general", "alice", alice.public_key, datetime.now(UTC), "cd" * 16, 0, 2, b"y" * 200)
+    with pytest.raises(TooLargeError):
+        joiner.add(part)
+    assert joiner.pending == 0
+
+
+def test_reassembler_refuses_impossible_parts(alice: Identity) -> None:
+    joiner = Reassembler()
+    for index, count in ((1, 1), (2, 2), (-1, 3), (0, 70000)):
+        with pytest.raises(MalformedError):
+            joiner.add(Part("general", "alice", alice.public_key, datetime.now(UTC), "ef" * 16, index, count, b"z"))
+
+
+def test_reassembler_groups_by_normalized_chat(alice: Identity) -> None:
+    joiner = Reassembler()
+    when = datetime.now(UTC)
+    joiner.add(Part("Family", "alice", alice.public_key, when, "01" * 16, 0, 2, b"a"))
+    done = joiner.add(Part("family", "alice", alice.public_key, when, "01" * 16, 1, 2, b"b"))
+    assert done is not None and done.body == "ab"
+
+
+def test_chat_name_limit_applies_after_case_folding() -> None:
+    with pytest.raises(InvalidInputError):
+        ChatKey("\u0390" * 64, bytes(32))  # 128 bytes, but 384 once case-folded
+
+
+def test_secrets_that_are_not_unicode_are_refused_without_echo() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        ChatKey.derive("general", "hunter2\ud800")
+    assert "hunter2" not in str(caught.value) and caught.value.__cause__ is None

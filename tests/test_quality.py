@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +37,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     command = next(line.strip() for line in ci.splitlines() if "pytest" in line)
     assert command in readme
     assert "pbridge demo" in readme
+
+
+def test_readme_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", readme, re.S)
+    assert code, "README.md has no python example"
+    exec(compile(code.group(1), "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["alice dinner at eight?", "a long letter "]
+    assert len(out[0].split()) == 6
