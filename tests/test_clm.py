@@ -15,7 +15,10 @@ from pointerbridge.core import (
     clm,
 )
 
+# CLM's own vectors live in the project's shared/ folder, beside the repository.
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "clm" / "clm-vectors.jsonl"
+if not SHARED.exists():
+    raise FileNotFoundError(f"CLM vectors not found at {SHARED}: shared/ must sit beside the repository")
 VECTORS = [json.loads(line) for line in SHARED.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
