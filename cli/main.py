@@ -249,7 +249,8 @@ def demo(
             typer.echo(f"skipped {skipped} pointer(s) that are not for this chat")
         for message in messages:
             shown = message.body if len(message.body) < 90 else f"{message.body[:60]}... ({len(message.body)} chars)"
-            typer.echo(f"bob reads  {message.username} [{message.fingerprint[:11]}]: {shown}")
+            reader = "bob" if message.username == "alice" else "alice"
+            typer.echo(f"{reader:>5} reads {message.username} [{message.fingerprint[:11]}]: {shown}")
 
 
 def main(argv: list[str] | None = None) -> None:

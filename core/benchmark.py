@@ -44,7 +44,7 @@ def _loops(fn: Callable[[], object], seconds: float) -> int:
     return max(1, int(seconds / max(time.perf_counter() - start, 1e-7)))
 
 
-def _timed(fns: dict[str, Callable[[], object]], seconds: float, rounds: int = 5) -> dict[str, float]:
+def _timed(fns: dict[str, Callable[[], object]], seconds: float, rounds: int = 7) -> dict[str, float]:
     """Seconds per call of each function, the best of ``rounds`` interleaved rounds.
 
     Interleaving matters on a shared machine: a slow spell then hits every figure of a

@@ -123,7 +123,7 @@ class ChatKey:
     identifier); derive once per session, keep in RAM, pass to :func:`seal`/:func:`unseal`.
     """
 
-    __slots__ = ("_chat_id", "_key", "_tag_key", "name", "normalized_name")
+    __slots__ = ("_chat_id", "_key", "_tag_key", "_tag_state", "name", "normalized_name")
 
     name: str
     normalized_name: str
@@ -136,6 +136,8 @@ class ChatKey:
         self.name = " ".join(name.split())
         self._key = key
         self._tag_key = _hkdf(key, b"pb1 routing tag")
+        # Keyed BLAKE2s spends a block on the key; copying this state skips it per pointer.
+        self._tag_state = hashlib.blake2s(key=self._tag_key)
         self._chat_id = _hkdf(key, b"pb1 chat id")
 
     @classmethod
@@ -146,7 +148,9 @@ class ChatKey:
         return cls(chat_name, key)
 
     def _routing_tag(self, nonce: bytes) -> bytes:
-        return hashlib.blake2s(nonce, key=self._tag_key).digest()[:ROUTING_TAG_BYTES]
+        state = self._tag_state.copy()
+        state.update(nonce)
+        return state.digest()[:ROUTING_TAG_BYTES]
 
     def _matches(self, nonce: bytes, tag: bytes) -> bool:
         return hmac.compare_digest(self._routing_tag(nonce), tag)
