@@ -6,7 +6,6 @@ process and run, so the ratio of pb1 to its primitive floor is meaningful on any
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import platform
@@ -231,7 +230,3 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"  {count:>6} chats: {row['unseal_us']:>10} µs per pointer ({row['per_chat_us']} µs per chat)")
     return "\n".join(lines)
 
-
-def b64(data: bytes) -> str:
-    """Standard base64, used by the vector generator for readability."""
-    return base64.b64encode(data).decode("ascii")

@@ -194,11 +194,16 @@ def seal(chat: ChatKey, sender: Identity, body: str, *, max_chars: int | None = 
     return _seal(chat, sender, body, max_chars, os.urandom, time.time_ns() // 1_000_000)
 
 
-def _decrypt(chat: ChatKey, payload: bytes) -> tuple[bytes, bytes]:
-    """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
+def _envelope(payload: bytes) -> tuple[bytes, bytes]:
+    """The nonce and routing tag of a payload long enough to be a pointer."""
     if len(payload) < _MIN_PAYLOAD:
         raise TruncatedError(f"{len(payload)} bytes is shorter than any pb1 pointer")
-    nonce, tag = payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
+    return payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
+
+
+def _decrypt(chat: ChatKey, payload: bytes) -> tuple[bytes, bytes]:
+    """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
+    nonce, tag = _envelope(payload)
     if not chat._matches(nonce, tag):
         raise NotForThisChatError(f"the pointer is not for chat {chat.name!r}, or the secret is wrong")
     aead = ChaCha20Poly1305(chat._message_key(nonce))
@@ -363,9 +368,7 @@ class Keyring:
     def unseal(self, pointer: str) -> tuple[ChatKey, Part | Message]:
         """Open a pointer of any known chat; raise :class:`NotForThisChatError` if none."""
         _, payload = dearmor(pointer)
-        if len(payload) < _MIN_PAYLOAD:
-            raise TruncatedError(f"{len(payload)} bytes is shorter than any pb1 pointer")
-        nonce, tag = payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
+        nonce, tag = _envelope(payload)
         failure: PointerError = NotForThisChatError("the pointer belongs to no unlocked chat")
         for chat in self._chats.values():
             if chat._matches(nonce, tag):
