@@ -6,39 +6,23 @@ Every expected failure prints one line on stderr and exits with the code in
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 from pointerbridge.core import (
-    ArmorError,
-    BadSignatureError,
     ChatKey,
-    ClmFormatError,
-    ClmTamperedError,
     ClmWrongChatError,
-    ClmWrongSecretError,
     Identity,
     InvalidInputError,
-    MalformedError,
     Message,
-    NonCanonicalError,
-    NotForThisChatError,
-    PaddingError,
-    PointerBridgeError,
     PointerError,
     Reassembler,
-    TamperedError,
-    TooLargeError,
-    TruncatedError,
-    UnknownVersionError,
     find_pointers,
     seal,
     unseal,
@@ -46,34 +30,12 @@ from pointerbridge.core import (
 from pointerbridge.core import benchmark as _benchmark
 from pointerbridge.core import clm as _clm
 
-from .secrets import SecretUnavailableError, read_secret
+from .common import HomeOption, SecretFd, stdin_text
+from .errors import EXIT_CODES, EXIT_INTERNAL, one_line_errors
+from .local import register
+from .secrets import read_secret
 
 __all__ = ["EXIT_CODES", "app", "main"]
-
-# Most specific first: the first match wins. Typer's own usage errors exit with 2.
-EXIT_CODES: list[tuple[type[PointerBridgeError], int]] = [
-    (InvalidInputError, 3),
-    (SecretUnavailableError, 4),
-    (NonCanonicalError, 11),
-    (ArmorError, 10),
-    (UnknownVersionError, 12),
-    (TruncatedError, 13),
-    (TooLargeError, 14),
-    (NotForThisChatError, 15),
-    (TamperedError, 16),
-    (PaddingError, 17),
-    (MalformedError, 18),
-    (BadSignatureError, 19),
-    (ClmFormatError, 20),
-    (ClmWrongSecretError, 21),
-    (ClmWrongChatError, 22),
-    (ClmTamperedError, 23),
-]
-EXIT_INTERNAL = 70
-_MAX_STDIN_BYTES = 64 * 1024 * 1024
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 app = typer.Typer(
     help="Pointer Bridge: private chat over the chat systems you already use.",
@@ -84,42 +46,17 @@ app = typer.Typer(
 )
 clm_app = typer.Typer(help="Read and write Chrono-Library Messenger pointers.", no_args_is_help=True)
 app.add_typer(clm_app, name="clm")
+register(app)
 
 
-def exit_code(exc: PointerBridgeError) -> int:
-    """The process exit code for an expected failure."""
-    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
-
-
-def _one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except PointerBridgeError as exc:
-            typer.echo(f"pbridge: {exc}", err=True)
-            raise typer.Exit(exit_code(exc)) from None
-
-    return wrapper
-
-
-def _stdin_text() -> str:
-    data = sys.stdin.buffer.read(_MAX_STDIN_BYTES + 1)
-    if len(data) > _MAX_STDIN_BYTES:
-        raise TooLargeError(f"standard input is larger than {_MAX_STDIN_BYTES} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInputError("standard input is not UTF-8 text") from None
-
-
-SecretFd = Annotated[
-    int | None, typer.Option("--secret-fd", help="Read the secret from this file descriptor.")
-]
+@app.callback()
+def _root(ctx: typer.Context, home: HomeOption = None) -> None:
+    """Pointer Bridge: private chat over the chat systems you already use."""
+    ctx.obj = home
 
 
 @clm_app.command("decode")
-@_one_line_errors
+@one_line_errors
 def clm_decode(
     chat: Annotated[str | None, typer.Option(help="The chat's name (CLM 2.0.2).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
@@ -132,7 +69,7 @@ def clm_decode(
 
     For --legacy the secret is CLM's master seed.
     """
-    pointer = _stdin_text().strip()
+    pointer = stdin_text().strip()
     if legacy:
         if seed_suffix is None:
             raise InvalidInputError("--legacy needs --seed-suffix")
@@ -152,7 +89,7 @@ def clm_decode(
 
 
 @clm_app.command("encode")
-@_one_line_errors
+@one_line_errors
 def clm_encode(
     username: Annotated[str, typer.Option(help="The name to write into the pointer.")],
     chat: Annotated[str | None, typer.Option(help="The chat's name (CLM 2.0.2).")] = None,
@@ -163,7 +100,7 @@ def clm_encode(
     secret_fd: SecretFd = None,
 ) -> None:
     """Write the message on stdin as a CLM pointer (for peers still on CLM)."""
-    body = _stdin_text().removesuffix("\n")
+    body = stdin_text().removesuffix("\n")
     when = int(time.time()) if epoch is None else epoch
     if when < 0:
         raise InvalidInputError("--epoch is a non-negative number of seconds")
@@ -180,7 +117,7 @@ def clm_encode(
 
 
 @app.command()
-@_one_line_errors
+@one_line_errors
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,
@@ -214,7 +151,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 @app.command()
-@_one_line_errors
+@one_line_errors
 def demo(
     folder: Annotated[
         Path | None, typer.Option(help="Shared folder to use (default: a temporary one).")

@@ -1,0 +1,383 @@
+"""The local app: one user's home, chats, outbox, polling and reading.
+
+The CLI and the console call this and hold no logic of their own. Keys are derived from
+typed secrets and live in the objects returned here, in RAM; the store gets pointers,
+verifiers and public keys only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hmac
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pointerbridge.bridges.base import Bridge, BridgeError, bridge_class
+from pointerbridge.core import (
+    ChatKey,
+    Identity,
+    InvalidInputError,
+    Message,
+    NotForThisChatError,
+    PointerBridgeError,
+    PointerError,
+    Reassembler,
+    find_pointers,
+    normalize_chat_name,
+    seal,
+)
+from pointerbridge.core.armor import dearmor
+from pointerbridge.core.config import Config, ConfigError, Home, load_config
+from pointerbridge.core.pointer import _envelope, _open
+from pointerbridge.core.store import ChatRow, Store, pointer_digest
+
+__all__ = [
+    "App",
+    "ChatNotFoundError",
+    "NotInitialisedError",
+    "PollBusyError",
+    "PollSummary",
+    "Shown",
+    "UnlockedChat",
+    "WrongSecretError",
+]
+
+
+class WrongSecretError(PointerBridgeError):
+    """The typed secret or master phrase does not match what this home knows."""
+
+
+class NotInitialisedError(PointerBridgeError):
+    """This home has no identity yet: run ``pbridge init``."""
+
+
+class ChatNotFoundError(PointerBridgeError):
+    """No chat of that name in this home."""
+
+
+class PollBusyError(PointerBridgeError):
+    """Another poll of this home is running."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockedChat:
+    """A chat whose secret was typed this session: its row and its key (RAM only)."""
+
+    row: ChatRow
+    key: ChatKey
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A message ready to show, with what the reader should know about its sender.
+
+    ``trust`` is ``"pinned"`` (the sender key seen before), ``"new"`` (first message
+    under this name: now pinned) or ``"changed"`` (the name was pinned to another key:
+    someone else, or a new identity; never show this as genuine).
+    """
+
+    message: Message
+    trust: str
+    pointer_ids: tuple[int, ...]
+    trashed: bool
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """What one ``poll`` did, per carrier."""
+
+    posted: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+_VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
+_CACHE_INFO = b"pointerbridge store: signature verified"
+
+
+def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key._key)
+
+
+class App:
+    """One user's home, opened. Close it (or use ``with``) when done."""
+
+    def __init__(self, home: Home) -> None:
+        """Open the home's config and store (creating the folders on first use)."""
+        home.create()
+        self.home = home
+        self.config: Config = load_config(home.config_path)
+        self.store = Store.open(home.store_path)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # identity ---------------------------------------------------------------------------
+
+    def init(self, username: str, master_phrase: str) -> Identity:
+        """Derive this user's identity and record its public half."""
+        identity = Identity.derive(username, master_phrase)
+        self.store.set_identity(identity.username, identity.public_key)
+        return identity
+
+    def username(self) -> str:
+        """The initialised username."""
+        known = self.store.identity()
+        if known is None:
+            raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
+        return known[0]
+
+    def unlock_identity(self, master_phrase: str) -> Identity:
+        """Re-derive the identity; refuse a master phrase that gives another key."""
+        known = self.store.identity()
+        if known is None:
+            raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
+        identity = Identity.derive(known[0], master_phrase)
+        if not hmac.compare_digest(identity.public_key, known[1]):
+            raise WrongSecretError("wrong master phrase")
+        return identity
+
+    # chats ------------------------------------------------------------------------------
+
+    def _check_carriers(self, carriers: Iterable[str]) -> list[str]:
+        names = list(dict.fromkeys(carriers))
+        for name in names:
+            if name not in self.config.carriers:
+                raise ConfigError(f"{self.home.config_path}: no carrier named {name!r} (pbridge carrier add)")
+        return names
+
+    def create_chat(self, name: str, secret: str, carriers: Iterable[str]) -> UnlockedChat:
+        """Create a chat: derive its key, store only a salted slow verifier."""
+        names = self._check_carriers(carriers)
+        if self.store.chat(normalize_chat_name(name)) is not None:
+            raise InvalidInputError(f"a chat named {name!r} exists already")
+        return self._add_chat(ChatKey.derive(name, secret), names)
+
+    def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
+        """Create a chat from received pointers, as CLM does: only if the secret opens one."""
+        key = ChatKey.derive(name, secret)
+        if not self.matching_pointers(text, key):
+            raise NotForThisChatError(f"none of these pointers is for chat {name!r} with that secret")
+        return self._add_chat(key, [])
+
+    def _add_chat(self, key: ChatKey, names: list[str]) -> UnlockedChat:
+        normalized = key.normalized_name
+        salt = os.urandom(16)
+        row = self.store.add_chat(key.name, normalized, salt, _derive(key, _VERIFIER_INFO, salt), names)
+        return UnlockedChat(row, key)
+
+    def chat_row(self, name: str) -> ChatRow:
+        """The stored chat called ``name``."""
+        row = self.store.chat(normalize_chat_name(name))
+        if row is None:
+            raise ChatNotFoundError(f"no chat named {name!r} (pbridge chat list)")
+        return row
+
+    def unlock_chat(self, name: str, secret: str) -> UnlockedChat:
+        """Derive the chat key and check it against the stored verifier (Argon2id first)."""
+        row = self.chat_row(name)
+        key = ChatKey.derive(row.name, secret)
+        for salt, verifier in self.store.verifiers(row.id):
+            if hmac.compare_digest(_derive(key, _VERIFIER_INFO, salt), verifier):
+                return UnlockedChat(row, key)
+        raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+
+    def delete_chat(self, name: str) -> None:
+        """Delete a chat and all its pointers."""
+        self.store.delete_chat(self.chat_row(name).id)
+
+    # sending ----------------------------------------------------------------------------
+
+    def bridge(self, carrier: str) -> Bridge:
+        """The configured bridge of a carrier."""
+        config = self.config.carriers.get(carrier)
+        if config is None:
+            raise ConfigError(f"{self.home.config_path}: no carrier named {carrier!r}")
+        return bridge_class(config.type).from_config(carrier, config.settings)
+
+    def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
+        """Seal ``body`` and queue its pointers for every carrier of the chat."""
+        bridges = [self.bridge(c) for c in chat.row.carriers]
+        limit = min((b.limits.max_pointer_chars for b in bridges), default=None)
+        pointers = seal(chat.key, sender, body, max_chars=limit)
+        items = [(p, dearmor(p)[1]) for p in pointers]
+        return self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers)
+
+    # polling ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _poll_lock(self) -> Iterator[None]:
+        fd = os.open(self.home.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PollBusyError("another poll of this home is running") from None
+            yield
+        finally:
+            os.close(fd)
+
+    def poll(self, carriers: Iterable[str] | None = None, *, fetch: bool = True) -> PollSummary:
+        """One run: post the outbox, then poll each carrier and store what it brings.
+
+        ``fetch=False`` only posts. A carrier's failure is recorded in the summary and the
+        run goes on with the next carrier: what was not posted stays in the outbox.
+        """
+        summary = PollSummary()
+        with self._poll_lock():
+            for name in list(carriers) if carriers is not None else list(self.config.carriers):
+                try:
+                    bridge = self.bridge(name)
+                    try:
+                        summary.posted[name] = self._flush(bridge)
+                        if fetch:
+                            summary.received[name], summary.skipped[name] = self._fetch(bridge)
+                    finally:
+                        bridge.close()
+                except BridgeError as exc:
+                    summary.errors[name] = str(exc)
+        return summary
+
+    def _flush(self, bridge: Bridge) -> int:
+        posted = 0
+        for pointer_id, text in self.store.outbox(bridge.name):
+            reference = bridge.post(text)
+            self.store.mark_posted(pointer_id, bridge.name, reference)
+            posted += 1
+        return posted
+
+    def _fetch(self, bridge: Bridge) -> tuple[int, int]:
+        result = bridge.poll(self.store.cursor(bridge.name))
+        items: list[tuple[str, bytes]] = []
+        skipped = result.skipped_foreign + result.skipped_malformed
+        for found in result.pointers:
+            try:
+                items.append((found.text, dearmor(found.text)[1]))
+            except PointerError:
+                skipped += 1  # a later version, or damaged in transit
+        new = self.store.add_pointers(items, "in", carrier=bridge.name)
+        self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
+        return len(new), skipped
+
+    def receive(self, text: str) -> tuple[int, int]:
+        """Store the pointers pasted in ``text``; return (new, already known)."""
+        items = [(p, dearmor(p)[1]) for p in find_pointers(text)]
+        new = self.store.add_pointers(items, "in")
+        return len(new), len(items) - len(new)
+
+    def matching_pointers(self, text: str, key: ChatKey) -> list[str]:
+        """The pointers in ``text`` whose routing tag is ``key``'s."""
+        out = []
+        for pointer in find_pointers(text):
+            nonce, tag = _envelope(dearmor(pointer)[1])
+            if key._matches(nonce, tag):
+                out.append(pointer)
+        return out
+
+    # reading ----------------------------------------------------------------------------
+
+    def _route(self, chat: UnlockedChat) -> None:
+        mine = []
+        for row in self.store.unrouted():
+            try:
+                nonce, tag = _envelope(row.payload)
+            except PointerError:
+                continue
+            if chat.key._matches(nonce, tag):
+                mine.append(row.id)
+        if mine:
+            self.store.assign(mine, chat.row.id)
+
+    def read(
+        self,
+        chat: UnlockedChat,
+        *,
+        include_trash: bool = False,
+        trash_only: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[list[Shown], int]:
+        """Decrypt a chat's history on demand; return (messages oldest first, refused count).
+
+        Each pointer's signature is verified once; afterwards a MAC under a key derived from
+        the chat key stands for the check (it cannot be forged without the chat key).
+        """
+        self._route(chat)
+        rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
+        cache_key = _derive(chat.key, _CACHE_INFO)
+        joiner = Reassembler()
+        done: list[tuple[Message, tuple[int, ...], bool]] = []
+        pending: dict[str, list[int]] = {}
+        refused = 0
+        newly_verified: list[tuple[int, bytes]] = []
+        for number, row in enumerate(rows):
+            if progress and number % 1000 == 0:
+                progress(number, len(rows))
+            mac = hmac.digest(cache_key, pointer_digest(row.text), "sha256")
+            cached = row.verified is not None and hmac.compare_digest(mac, row.verified)
+            try:
+                item = _open(chat.key, row.payload, verify=not cached)
+                message = joiner.add(item)
+            except PointerError:
+                refused += 1
+                continue
+            if not cached:
+                newly_verified.append((row.id, mac))
+            if isinstance(item, Message):
+                done.append((item, (row.id,), row.trashed))
+                continue
+            ids = pending.setdefault(item.message_id, [])
+            ids.append(row.id)
+            if message is not None:
+                done.append((message, tuple(pending.pop(item.message_id)), row.trashed))
+        if newly_verified:
+            self.store.set_verified(newly_verified)
+        return self._judge(chat, done), refused
+
+    def _judge(self, chat: UnlockedChat, done: list[tuple[Message, tuple[int, ...], bool]]) -> list[Shown]:
+        pins = self.store.pins(chat.row.id)
+        shown = []
+        for message, ids, trashed in sorted(done, key=lambda d: (d[0].sent_at, d[0].id)):
+            pinned = pins.get(message.username)
+            if pinned is None:
+                self.store.pin(chat.row.id, message.username, message.sender_key)
+                pins[message.username] = message.sender_key
+                trust = "new"
+            else:
+                trust = "pinned" if hmac.compare_digest(pinned, message.sender_key) else "changed"
+            shown.append(Shown(message, trust, ids, trashed))
+        return shown
+
+    def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
+        """Move messages (by id or unique id prefix) to the trash or back; return how many."""
+        ids = self._pointer_ids(chat, message_ids)
+        self.store.set_trashed(ids, trashed)
+        return len(ids)
+
+    def purge(self, chat: UnlockedChat, message_ids: Iterable[str]) -> int:
+        """Delete messages for good."""
+        ids = self._pointer_ids(chat, message_ids)
+        self.store.purge(ids)
+        return len(ids)
+
+    def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str]) -> list[int]:
+        shown, _ = self.read(chat, include_trash=True)
+        found: list[int] = []
+        for wanted in message_ids:
+            matches = [s for s in shown if s.message.id.startswith(wanted.lower())]
+            if len(matches) != 1:
+                raise InvalidInputError(f"{wanted!r} matches {len(matches)} messages; give more of the id")
+            found.extend(matches[0].pointer_ids)
+        return found
+

@@ -1,0 +1,36 @@
+"""Pieces every pbridge command uses: stdin, secrets options, the home option."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pointerbridge.core import InvalidInputError, TooLargeError
+
+__all__ = ["HomeOption", "PhraseFd", "SecretFd", "stdin_text"]
+
+_MAX_STDIN_BYTES = 64 * 1024 * 1024
+
+SecretFd = Annotated[
+    int | None, typer.Option("--secret-fd", help="Read the chat secret from this file descriptor.")
+]
+PhraseFd = Annotated[
+    int | None, typer.Option("--phrase-fd", help="Read the master phrase from this file descriptor.")
+]
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="PBRIDGE_HOME", help="Folder with config.toml and the store.", show_envvar=True),
+]
+
+
+def stdin_text() -> str:
+    """All of standard input as text (at most 64 MiB)."""
+    data = sys.stdin.buffer.read(_MAX_STDIN_BYTES + 1)
+    if len(data) > _MAX_STDIN_BYTES:
+        raise TooLargeError(f"standard input is larger than {_MAX_STDIN_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError("standard input is not UTF-8 text") from None

@@ -1,0 +1,281 @@
+"""The local app's commands: init, chats, carriers, send, poll, read, receive, trash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pointerbridge.app.service import App, Shown, UnlockedChat
+from pointerbridge.core import InvalidInputError, normalize_chat_name
+from pointerbridge.core.config import CarrierConfig, Home, save_config
+
+from .common import PhraseFd, SecretFd, stdin_text
+from .errors import one_line_errors
+from .secrets import read_secret
+
+__all__ = ["register"]
+
+chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
+carrier_app = typer.Typer(help="Add and list carriers (config.toml).", no_args_is_help=True)
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _open(ctx: typer.Context) -> App:
+    home: Path | None = ctx.find_root().obj
+    return App(Home.resolve(home))
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+def _phrase(fd: int | None, *, confirm: bool = False) -> str:
+    return read_secret("Master phrase", "PBRIDGE_MASTER_PHRASE", fd, confirm=confirm)
+
+
+def _secret(fd: int | None, *, confirm: bool = False) -> str:
+    return read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", fd, confirm=confirm)
+
+
+def init(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Option(help="The name your chats will see.")],
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Create this home's identity from a username and a master phrase (asked twice)."""
+    with _open(ctx) as app:
+        identity = app.init(username, _phrase(phrase_fd, confirm=True))
+        typer.echo(f"{identity.username}  fingerprint {identity.fingerprint}")
+
+
+def whoami(ctx: typer.Context, as_json: Json = False) -> None:
+    """Show this home's username and public key fingerprint."""
+    with _open(ctx) as app:
+        known = app.store.identity()
+        if known is None:
+            app.username()  # raises the "run init" error
+            return
+        from pointerbridge.core import fingerprint
+
+        data = {"username": known[0], "public_key": known[1].hex(), "fingerprint": fingerprint(known[1])}
+        _emit(data) if as_json else typer.echo(f"{data['username']}  fingerprint {data['fingerprint']}")
+
+
+@carrier_app.command("add")
+@one_line_errors
+def carrier_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A short name for this carrier.")],
+    carrier_type: Annotated[str, typer.Option("--type", help="Bridge type, e.g. files.")],
+    path: Annotated[Path | None, typer.Option(help="files: the shared folder.")] = None,
+    setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
+) -> None:
+    """Declare a carrier in config.toml (checked by its bridge before it is saved)."""
+    with _open(ctx) as app:
+        settings: dict[str, Any] = {"path": str(path.resolve())} if path else {}
+        for item in setting or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
+            settings[key] = value
+        carrier = CarrierConfig.model_validate({"type": carrier_type, **settings})
+        candidate = app.config.model_copy(update={"carriers": {**app.config.carriers, name: carrier}})
+        app.config = type(app.config).model_validate(candidate.model_dump())
+        app.bridge(name)  # the bridge validates its own settings
+        save_config(app.home.config_path, app.config)
+        typer.echo(f"carrier {name!r} ({carrier_type}) saved to {app.home.config_path}")
+
+
+@carrier_app.command("list")
+@one_line_errors
+def carrier_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """Show the configured carriers."""
+    with _open(ctx) as app:
+        carriers = app.config.carriers.items()
+        rows = [{"name": n, "type": c.type, "poll_every": c.poll_every, **c.settings} for n, c in carriers]
+        if as_json:
+            _emit(rows)
+        for row in [] if as_json else rows:
+            typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+@chat_app.command("create")
+@one_line_errors
+def chat_create(
+    ctx: typer.Context,
+    name: str,
+    carrier: Annotated[list[str], typer.Option("--carrier", help="Carrier(s) this chat travels on.")],
+    secret_fd: SecretFd = None,
+) -> None:
+    """Create a chat; its secret is asked twice and only a slow verifier is stored."""
+    with _open(ctx) as app:
+        app.username()
+        chat = app.create_chat(name, _secret(secret_fd, confirm=True), carrier)
+        typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
+
+
+@chat_app.command("list")
+@one_line_errors
+def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """List chats with their carriers."""
+    with _open(ctx) as app:
+        rows = [{"name": c.name, "carriers": c.carriers} for c in app.store.chats()]
+        if as_json:
+            _emit(rows)
+        for row in [] if as_json else rows:
+            typer.echo(f"{row['name']}  ({', '.join(row['carriers'])})")
+
+
+@chat_app.command("delete")
+@one_line_errors
+def chat_delete(
+    ctx: typer.Context, name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+) -> None:
+    """Delete a chat and all its pointers from this home (asks y/N)."""
+    with _open(ctx) as app:
+        row = app.chat_row(name)
+        if not yes and not typer.confirm(f"Delete chat {row.name!r} and all its messages?", default=False):
+            raise typer.Exit(1)
+        app.delete_chat(name)
+        typer.echo(f"chat {row.name!r} deleted")
+
+
+def _unlock(app: App, chat: str, secret_fd: int | None) -> UnlockedChat:
+    app.chat_row(chat)  # a missing chat is reported before a secret is asked for
+    return app.unlock_chat(chat, _secret(secret_fd))
+
+
+def send(
+    ctx: typer.Context,
+    chat: str,
+    text: Annotated[str, typer.Argument(help="The message, or - for stdin.")] = "-",
+    queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
+    secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Seal a message into the chat's outbox and post it now (unless --queue)."""
+    body = stdin_text().removesuffix("\n") if text == "-" else text
+    with _open(ctx) as app:
+        unlocked = _unlock(app, chat, secret_fd)
+        sender = app.unlock_identity(_phrase(phrase_fd))
+        ids = app.send(unlocked, sender, body)
+        line = f"queued {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
+        if not queue:
+            summary = app.poll(unlocked.row.carriers, fetch=False)
+            line += f"; posted {sum(summary.posted.values())}"
+            for name, error in summary.errors.items():
+                line += f"; {name}: {error} (kept in the outbox)"
+        typer.echo(line)
+
+
+def poll(ctx: typer.Context, as_json: Json = False) -> None:
+    """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
+    with _open(ctx) as app:
+        summary = app.poll()
+        data = {"posted": summary.posted, "received": summary.received, "skipped": summary.skipped,
+                "errors": summary.errors}
+        if as_json:
+            _emit(data)
+        else:
+            for name in app.config.carriers:
+                status = summary.errors.get(name) or (
+                    f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
+                    f"skipped {summary.skipped.get(name, 0)}")
+                typer.echo(f"{name}: {status}")
+        if summary.errors:
+            raise typer.Exit(25)
+
+
+_TRUST_MARK = {"pinned": "", "new": " (new key)", "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
+
+
+def _render(shown: Shown) -> dict[str, Any]:
+    m = shown.message
+    return {"id": m.id, "sent_at": m.sent_at.isoformat(), "username": m.username, "fingerprint": m.fingerprint,
+            "trust": shown.trust, "trashed": shown.trashed, "body": m.body}
+
+
+def read(
+    ctx: typer.Context,
+    chat: str,
+    limit: Annotated[int | None, typer.Option(help="Only the last N messages.", min=1)] = None,
+    search: Annotated[str | None, typer.Option(help="Only messages containing this (any case).")] = None,
+    trash: Annotated[bool, typer.Option("--trash", help="Show the trash instead.")] = False,
+    as_json: Json = False,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Decrypt and show a chat's messages (nothing decrypted is written anywhere)."""
+    with _open(ctx) as app:
+        unlocked = _unlock(app, chat, secret_fd)
+        shown, refused = app.read(unlocked, trash_only=trash, include_trash=bool(search))
+        if search:
+            needle = search.casefold()
+            shown = [s for s in shown if needle in s.message.body.casefold()]
+        if limit:
+            shown = shown[-limit:]
+        if as_json:
+            _emit({"messages": [_render(s) for s in shown], "refused": refused})
+            return
+        for s in shown:
+            when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
+            typer.echo(f"[{when}] {s.message.username}{_TRUST_MARK[s.trust]}: {s.message.body}  #{s.message.id[:8]}")
+        if refused:
+            typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
+
+
+def receive(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Text with pointers, or - for stdin.")] = "-",
+    chat: Annotated[str | None, typer.Option(help="Chat to open them with; created if new.")] = None,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Store the pointers in pasted text. With --chat, a new chat is created from them."""
+    pasted = stdin_text() if text == "-" else text
+    with _open(ctx) as app:
+        new, known = app.receive(pasted)
+        typer.echo(f"stored {new} new pointer(s), {known} already known")
+        if chat is None:
+            return
+        if app.store.chat(normalize_chat_name(chat)) is None:
+            created = app.join_by_receiving(chat, _secret(secret_fd), pasted)
+            typer.echo(f"chat {created.row.name!r} created from what you received")
+
+
+def _by_ids(action: str):  # type: ignore[no-untyped-def]
+    def command(
+        ctx: typer.Context,
+        chat: str,
+        ids: Annotated[list[str], typer.Argument(help="Message ids (or unique prefixes) from 'read'.")],
+        yes: Annotated[bool, typer.Option("--yes", help="purge: do not ask.")] = False,
+        secret_fd: SecretFd = None,
+    ) -> None:
+        with _open(ctx) as app:
+            unlocked = _unlock(app, chat, secret_fd)
+            if action == "purge":
+                if not yes and not typer.confirm(f"Delete {len(ids)} message(s) for good?", default=False):
+                    raise typer.Exit(1)
+                count = app.purge(unlocked, ids)
+            else:
+                count = app.set_trashed(unlocked, ids, action == "trash")
+            typer.echo(f"{action}: {len(ids)} message(s), {count} pointer(s)")
+
+    command.__doc__ = {
+        "trash": "Move messages to the trash (they stay searchable).",
+        "restore": "Bring messages back from the trash.",
+        "purge": "Delete messages for good (asks y/N).",
+    }[action]
+    return command
+
+
+def register(app: typer.Typer) -> None:
+    """Add the local app's commands to the pbridge command."""
+    for fn in (init, whoami, send, poll, read, receive):
+        app.command()(one_line_errors(fn))
+    for action in ("trash", "restore", "purge"):
+        app.command(action)(one_line_errors(_by_ids(action)))
+    app.add_typer(chat_app, name="chat")
+    app.add_typer(carrier_app, name="carrier")
+

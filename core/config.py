@@ -1,0 +1,142 @@
+"""The home folder and its config.toml: which carriers a user has, validated by pydantic.
+
+Secrets never live here: carriers name their credentials by reference (an environment
+variable or a 0600 file), and chat secrets and master phrases are typed, not configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+
+from .errors import PointerBridgeError
+
+__all__ = ["CarrierConfig", "Config", "ConfigError", "Home", "load_config", "save_config", "write_private"]
+
+_CARRIER_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+
+class ConfigError(PointerBridgeError):
+    """config.toml cannot be read or does not validate; the message names file and key."""
+
+
+class CarrierConfig(BaseModel):
+    """One carrier: its bridge ``type``, how often to poll, and the bridge's own settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    poll_every: int = Field(default=60, ge=5, le=86_400, description="seconds between daemon polls")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The keys this model does not know: the bridge validates them."""
+        return dict(self.model_extra or {})
+
+
+class Config(BaseModel):
+    """The whole config.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carriers: dict[str, CarrierConfig] = Field(default_factory=dict)
+
+    @field_validator("carriers")
+    @classmethod
+    def _names(cls, carriers: dict[str, CarrierConfig]) -> dict[str, CarrierConfig]:
+        for name in carriers:
+            if not re.match(_CARRIER_NAME, name):
+                raise ValueError(f"carrier name {name!r} must be 1-32 of a-z 0-9 _ -, starting alphanumeric")
+        return carriers
+
+
+def _where(error: ErrorDetails) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate config.toml; a missing file is an empty config."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{path}: {_where(first)}: {first['msg']}") from None
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file atomically (temporary file, fsync, rename) with mode 0600."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def save_config(path: Path, config: Config) -> None:
+    """Write config.toml atomically, 0600."""
+    import tomli_w
+
+    data = config.model_dump(mode="json", exclude_defaults=False)
+    write_private(path, tomli_w.dumps(data).encode("utf-8"))
+
+
+class Home:
+    """Where one user's config and store live: ``--home``, ``PBRIDGE_HOME``, or platformdirs."""
+
+    def __init__(self, config_dir: Path, data_dir: Path) -> None:
+        """Use these folders (created 0700 on first use)."""
+        self.config_dir = config_dir
+        self.data_dir = data_dir
+
+    @classmethod
+    def resolve(cls, home: Path | None = None) -> Home:
+        """``home`` if given, else ``$PBRIDGE_HOME``, else the platform's per-user folders."""
+        chosen = home or (Path(os.environ["PBRIDGE_HOME"]) if os.environ.get("PBRIDGE_HOME") else None)
+        if chosen is not None:
+            return cls(chosen, chosen)
+        import platformdirs
+
+        return cls(platformdirs.user_config_path("pointerbridge"), platformdirs.user_data_path("pointerbridge"))
+
+    @property
+    def config_path(self) -> Path:
+        """config.toml."""
+        return self.config_dir / "config.toml"
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite store."""
+        return self.data_dir / "store.db"
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock that keeps two polls of this home from overlapping."""
+        return self.data_dir / "poll.lock"
+
+    def create(self) -> None:
+        """Make the folders, private to the user."""
+        for folder in {self.config_dir, self.data_dir}:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)

@@ -1,0 +1,369 @@
+"""The local store: SQLite (WAL) holding pointers as carried, and nothing secret.
+
+It keeps pointers (text and the decoded ciphertext), which chat each belongs to once it is
+known, where each was posted or found, trash flags, chats with slow verifiers of their
+secrets, the user's public identity, sender keys pinned per chat, and carrier cursors.
+Plaintext, secrets and derived keys never enter it: history is decrypted on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PointerBridgeError
+
+__all__ = ["SCHEMA_VERSION", "ChatRow", "PointerRow", "Store", "StoreError", "pointer_digest"]
+
+
+class StoreError(PointerBridgeError):
+    """The store cannot be opened, is from a newer version, or an operation conflicts."""
+
+
+_MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        username TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        normalized_name TEXT NOT NULL UNIQUE,
+        carriers TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE verifiers (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        salt BLOB NOT NULL,
+        verifier BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE pointers (
+        id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+        chat_id INTEGER REFERENCES chats(id) ON DELETE CASCADE,
+        carrier TEXT,
+        carrier_ref TEXT,
+        received_at REAL NOT NULL,
+        trashed INTEGER NOT NULL DEFAULT 0,
+        verified BLOB
+    );
+    CREATE INDEX pointers_by_chat ON pointers(chat_id, id);
+    CREATE TABLE posts (
+        pointer_id INTEGER NOT NULL REFERENCES pointers(id) ON DELETE CASCADE,
+        carrier TEXT NOT NULL,
+        carrier_ref TEXT,
+        posted_at REAL,
+        PRIMARY KEY (pointer_id, carrier)
+    );
+    CREATE TABLE pins (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        first_seen REAL NOT NULL,
+        PRIMARY KEY (chat_id, username)
+    );
+    CREATE TABLE cursors (
+        carrier TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def pointer_digest(text: str) -> bytes:
+    """A pointer's identity in the store: SHA-256 of its compact text."""
+    return hashlib.sha256(text.encode("ascii")).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRow:
+    """A chat as stored: no key, only what is needed to check one."""
+
+    id: int
+    name: str
+    normalized_name: str
+    carriers: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PointerRow:
+    """A stored pointer."""
+
+    id: int
+    text: str
+    payload: bytes
+    direction: str
+    chat_id: int | None
+    carrier: str | None
+    received_at: float
+    trashed: bool
+    verified: bytes | None
+
+
+_POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified"
+
+
+def _pointer(row: tuple[object, ...]) -> PointerRow:
+    pid, text, payload, direction, chat_id, carrier, received, trashed, verified = row
+    return PointerRow(pid, text, payload, direction, chat_id, carrier, received, bool(trashed), verified)  # type: ignore[arg-type]
+
+
+class Store:
+    """One user's store. Open with :meth:`open`; use as a context manager to close it."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open connection; most callers want :meth:`open`."""
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating 0600 if needed) and migrate to the current schema."""
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
+            db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the store ({exc})") from None
+        store = cls(db, path)
+        store._migrate()
+        return store
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic, durable unit of work."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the file is at."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema {version} is newer than this pbridge ({SCHEMA_VERSION})")
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # identity ---------------------------------------------------------------------------
+
+    def identity(self) -> tuple[str, bytes] | None:
+        """(username, public key) of this home's user, if initialised."""
+        row = self._db.execute("SELECT username, public_key FROM identity").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def set_identity(self, username: str, public_key: bytes) -> None:
+        """Record the user's public identity (replacing an earlier one)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?)", (username, public_key, time.time()))
+
+    # chats ------------------------------------------------------------------------------
+
+    def add_chat(self, name: str, normalized_name: str, salt: bytes, verifier: bytes, carriers: list[str]) -> ChatRow:
+        """Create a chat with the verifier of its secret."""
+        now = time.time()
+        with self.transaction() as db:
+            try:
+                cur = db.execute(
+                    "INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
+                    (name, normalized_name, json.dumps(carriers), now),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a chat named {name!r} exists already") from None
+            chat_id = int(cur.lastrowid or 0)
+            db.execute(
+                "INSERT INTO verifiers (chat_id, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
+                (chat_id, salt, verifier, now),
+            )
+        return ChatRow(chat_id, name, normalized_name, carriers)
+
+    def chat(self, normalized_name: str) -> ChatRow | None:
+        """The chat with this normalized name."""
+        row = self._db.execute(
+            "SELECT id, name, normalized_name, carriers FROM chats WHERE normalized_name = ?", (normalized_name,)
+        ).fetchone()
+        return ChatRow(row[0], row[1], row[2], json.loads(row[3])) if row else None
+
+    def chats(self) -> list[ChatRow]:
+        """Every chat, by name."""
+        rows = self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY normalized_name")
+        return [ChatRow(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def verifiers(self, chat_id: int) -> list[tuple[bytes, bytes]]:
+        """(salt, verifier) pairs of a chat, newest first."""
+        rows = self._db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ? ORDER BY id DESC", (chat_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    def delete_chat(self, chat_id: int) -> None:
+        """Delete a chat and every pointer, pin and verifier of it."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    # pointers ---------------------------------------------------------------------------
+
+    def add_pointers(
+        self,
+        items: Iterable[tuple[str, bytes]],
+        direction: str,
+        *,
+        carrier: str | None = None,
+        chat_id: int | None = None,
+        post_to: Iterable[str] = (),
+    ) -> list[int]:
+        """Store (text, payload) pointers in one transaction; return the ids of new ones.
+
+        A pointer already stored (same text) is left as it is: carriers echo, crashes
+        repeat polls, and several carriers bring the same pointer.
+        """
+        now = time.time()
+        targets = list(post_to)
+        new: list[int] = []
+        with self.transaction() as db:
+            for text, payload in items:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (pointer_digest(text), text, payload, direction, chat_id, carrier, now),
+                )
+                if cur.rowcount:
+                    pid = int(cur.lastrowid or 0)
+                    new.append(pid)
+                    db.executemany(
+                        "INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets)
+                    )
+        return new
+
+    def outbox(self, carrier: str) -> list[tuple[int, str]]:
+        """(pointer id, text) waiting to be posted to ``carrier``, oldest first."""
+        rows = self._db.execute(
+            "SELECT p.id, p.text FROM posts o JOIN pointers p ON p.id = o.pointer_id"
+            " WHERE o.carrier = ? AND o.posted_at IS NULL ORDER BY p.id",
+            (carrier,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def outbox_depth(self) -> int:
+        """How many posts are waiting, over all carriers."""
+        return int(self._db.execute("SELECT count(*) FROM posts WHERE posted_at IS NULL").fetchone()[0])
+
+    def mark_posted(self, pointer_id: int, carrier: str, reference: str) -> None:
+        """Record that a pointer reached a carrier (durably, before the next post)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE posts SET carrier_ref = ?, posted_at = ? WHERE pointer_id = ? AND carrier = ?",
+                (reference, time.time(), pointer_id, carrier),
+            )
+
+    def unrouted(self) -> list[PointerRow]:
+        """Inbound pointers whose chat is not known yet."""
+        rows = self._db.execute(
+            f"SELECT {_POINTER_COLUMNS} FROM pointers WHERE chat_id IS NULL ORDER BY id"  # noqa: S608
+        )
+        return [_pointer(r) for r in rows]
+
+    def assign(self, pointer_ids: Iterable[int], chat_id: int) -> None:
+        """Record which chat pointers belong to (found by their routing tags)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE pointers SET chat_id = ? WHERE id = ?", ((chat_id, pid) for pid in pointer_ids))
+
+    def history(self, chat_id: int, *, include_trash: bool = False, trash_only: bool = False) -> list[PointerRow]:
+        """A chat's pointers in the order they were stored."""
+        where = "chat_id = ?" + (" AND trashed = 1" if trash_only else "" if include_trash else " AND trashed = 0")
+        rows = self._db.execute(f"SELECT {_POINTER_COLUMNS} FROM pointers WHERE {where} ORDER BY id", (chat_id,))  # noqa: S608
+        return [_pointer(r) for r in rows]
+
+    def set_trashed(self, pointer_ids: Iterable[int], trashed: bool) -> None:
+        """Move pointers to the trash or back."""
+        with self.transaction() as db:
+            db.executemany("UPDATE pointers SET trashed = ? WHERE id = ?", ((int(trashed), pid) for pid in pointer_ids))
+
+    def purge(self, pointer_ids: Iterable[int]) -> None:
+        """Delete pointers for good."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM pointers WHERE id = ?", ((pid,) for pid in pointer_ids))
+
+    def set_verified(self, marks: Iterable[tuple[int, bytes]]) -> None:
+        """Cache signature checks as (pointer id, MAC under the chat's cache key)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE pointers SET verified = ? WHERE id = ?", ((mac, pid) for pid, mac in marks))
+
+    def counts(self) -> dict[str, int]:
+        """Pointers by state, for status output."""
+        row = self._db.execute(
+            "SELECT count(*), sum(direction = 'in'), sum(chat_id IS NULL), sum(trashed) FROM pointers"
+        ).fetchone()
+        return {
+            "pointers": row[0] or 0,
+            "inbox": row[1] or 0,
+            "unrouted": row[2] or 0,
+            "trashed": row[3] or 0,
+            "outbox": self.outbox_depth(),
+        }
+
+    # pins -------------------------------------------------------------------------------
+
+    def pins(self, chat_id: int) -> dict[str, bytes]:
+        """username -> pinned public key, for one chat."""
+        rows = self._db.execute("SELECT username, public_key FROM pins WHERE chat_id = ?", (chat_id,))
+        return {r[0]: r[1] for r in rows}
+
+    def pin(self, chat_id: int, username: str, public_key: bytes) -> None:
+        """Pin a sender's key on first use (an existing pin is kept)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)", (chat_id, username, public_key, time.time())
+            )
+
+    # cursors ----------------------------------------------------------------------------
+
+    def cursor(self, carrier: str) -> str | None:
+        """The saved poll cursor of a carrier."""
+        row = self._db.execute("SELECT cursor FROM cursors WHERE carrier = ?", (carrier,)).fetchone()
+        return str(row[0]) if row else None
+
+    def save_cursor(self, carrier: str, cursor: str) -> None:
+        """Save a cursor; call only after what it covers is stored."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?, ?)", (carrier, cursor, time.time()))
