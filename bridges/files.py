@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pointerbridge.core.armor import MAX_POINTER_CHARS
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .base import Bridge, ConfigurationError, Limits, PollResult, RetryableError, extract
 
@@ -36,6 +36,8 @@ class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path
+    # Lower it to test splitting, or when the folder is also read by a tool with a limit.
+    max_pointer_chars: int = Field(default=MAX_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
 
     @field_validator("path")
     @classmethod
@@ -61,7 +63,7 @@ class FilesBridge(Bridge):
     @property
     def limits(self) -> Limits:
         """Files hold any pointer the format allows; posting is not rate-limited."""
-        return Limits(max_pointer_chars=MAX_POINTER_CHARS)
+        return Limits(max_pointer_chars=self.settings.max_pointer_chars)  # type: ignore[attr-defined]
 
     def _fail(self, exc: OSError, doing: str) -> Exception:
         if exc.errno in _CONFIG_ERRNOS:
@@ -73,7 +75,7 @@ class FilesBridge(Bridge):
         name = f"{time.time_ns():020d}-{secrets.token_hex(6)}.pb"
         temp = self.folder / f".{name}.tmp"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="ascii") as out:
                 out.write(pointer + "\n")
                 out.flush()

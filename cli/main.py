@@ -9,28 +9,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from pointerbridge.core import (
-    ChatKey,
     ClmWrongChatError,
-    Identity,
     InvalidInputError,
-    Message,
-    PointerError,
-    Reassembler,
-    find_pointers,
-    seal,
-    unseal,
 )
 from pointerbridge.core import benchmark as _benchmark
 from pointerbridge.core import clm as _clm
 
 from .common import HomeOption, SecretFd, stdin_text
+from .demo import demo
 from .errors import EXIT_CODES, EXIT_INTERNAL, one_line_errors
 from .local import register
 from .secrets import read_secret
@@ -47,6 +38,7 @@ app = typer.Typer(
 clm_app = typer.Typer(help="Read and write Chrono-Library Messenger pointers.", no_args_is_help=True)
 app.add_typer(clm_app, name="clm")
 register(app)
+app.command()(one_line_errors(demo))
 
 
 @app.callback()
@@ -125,69 +117,6 @@ def bench(
     """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost."""
     result = _benchmark.run(seconds)
     typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
-
-
-def _demo_read(folder: Path, chat: ChatKey) -> tuple[list[Message], int]:
-    """Every message in the folder's files, and how many pointers were not for ``chat``."""
-    joiner = Reassembler()
-    messages: list[Message] = []
-    skipped = 0
-    for path in sorted(folder.iterdir()):
-        for pointer in find_pointers(path.read_text(encoding="utf-8", errors="replace")):
-            try:
-                done = joiner.add(unseal(chat, pointer))
-            except PointerError:
-                skipped += 1
-                continue
-            if done is not None:
-                messages.append(done)
-    return messages, skipped
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-
-
-@app.command()
-@one_line_errors
-def demo(
-    folder: Annotated[
-        Path | None, typer.Option(help="Shared folder to use (default: a temporary one).")
-    ] = None,
-) -> None:
-    """Two users, one chat, a shared folder: seal, carry and open pointers end to end.
-
-    Uses fixed demo secrets; the full local app (store, polling, bots) comes with the
-    next release. Nothing but pointers is written to the folder.
-    """
-    with tempfile.TemporaryDirectory(prefix="pbridge-demo-") as scratch:
-        shared = folder or Path(scratch)
-        shared.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if any(shared.iterdir()):
-            raise InvalidInputError(f"{shared} is not empty: the demo needs a folder of its own")
-        typer.echo("deriving keys with Argon2id (64 MiB each) ...")
-        alice, bob = Identity.derive("alice", "demo phrase A"), Identity.derive("bob", "demo phrase B")
-        chat = ChatKey.derive("demo chat", "demo shared secret")
-        notes = [
-            (alice, "Hi Bob, this travelled as a pointer through a plain folder."),
-            (bob, "Got it. The folder only ever saw letters and digits."),
-            (alice, "A long one, split to fit a 4096-character carrier: " + "lorem ipsum " * 700),
-        ]
-        for number, (sender, text) in enumerate(notes):
-            pointers = seal(chat, sender, text, max_chars=4096)
-            _write_private(shared / f"{number:04d}-{sender.username}.txt", "\n".join(pointers) + "\n")
-            typer.echo(f"{sender.username} posted {len(pointers)} pointer(s), {sum(map(len, pointers))} chars")
-        sample = (shared / "0000-alice.txt").read_text(encoding="utf-8")
-        typer.echo(f"what the folder holds: {sample[:60]}...")
-        messages, skipped = _demo_read(shared, chat)
-        if skipped:
-            typer.echo(f"skipped {skipped} pointer(s) that are not for this chat")
-        for message in messages:
-            shown = message.body if len(message.body) < 90 else f"{message.body[:60]}... ({len(message.body)} chars)"
-            reader = "bob" if message.username == "alice" else "alice"
-            typer.echo(f"{reader:>5} reads {message.username} [{message.fingerprint[:11]}]: {shown}")
 
 
 def main(argv: list[str] | None = None) -> None:

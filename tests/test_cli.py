@@ -128,13 +128,13 @@ def test_demo_carries_messages_through_a_folder(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     result = run("demo", "--folder", str(shared))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("reads") == 3
+    assert "demo ok" in result.stdout and "bob reads alice" in result.stdout and "alice reads bob" in result.stdout
     files = sorted(shared.iterdir())
-    assert len(files) == 3
+    assert len(files) == 6  # Alice's short note, her long one in 4 parts, Bob's reply
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o600
         text = path.read_text()
-        assert text.startswith("pb1") and "Bob" not in text and "lorem" not in text
+        assert text.startswith("pb1") and "travelled as a pointer" not in text and "lorem ipsum" not in text
     assert shared.stat().st_mode & 0o777 == 0o700
 
 
