@@ -31,7 +31,7 @@ from pointerbridge.core import (
     seal,
 )
 from pointerbridge.core.armor import dearmor
-from pointerbridge.core.config import Config, ConfigError, Home, load_config
+from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.core.pointer import _envelope, _open
 from pointerbridge.core.store import ChatRow, Store, pointer_digest
 
@@ -96,6 +96,10 @@ class PollSummary:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
+    return bridge_class(config.type).from_config(name, config.settings)
+
+
 _VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
 _CACHE_INFO = b"pointerbridge store: signature verified"
 
@@ -107,10 +111,15 @@ def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
 class App:
     """One user's home, opened. Close it (or use ``with``) when done."""
 
-    def __init__(self, home: Home) -> None:
-        """Open the home's config and store (creating the folders on first use)."""
+    def __init__(self, home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None) -> None:
+        """Open the home's config and store (creating the folders on first use).
+
+        ``bridge_factory`` builds a carrier's bridge from its config; the default finds the
+        bridge by type in the ``pointerbridge.bridges`` entry points (tests wrap it).
+        """
         home.create()
         self.home = home
+        self._bridge_factory = bridge_factory or _default_bridge
         self.config: Config = load_config(home.config_path)
         self.store = Store.open(home.store_path)
 
@@ -205,7 +214,7 @@ class App:
         config = self.config.carriers.get(carrier)
         if config is None:
             raise ConfigError(f"{self.home.config_path}: no carrier named {carrier!r}")
-        return bridge_class(config.type).from_config(carrier, config.settings)
+        return self._bridge_factory(carrier, config)
 
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
         """Seal ``body`` and queue its pointers for every carrier of the chat."""

@@ -153,16 +153,18 @@ def send(
     chat: str,
     text: Annotated[str, typer.Argument(help="The message, or - for stdin.")] = "-",
     queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
+    lines: Annotated[bool, typer.Option("--lines", help="Each line of the text is a message.")] = False,
     secret_fd: SecretFd = None,
     phrase_fd: PhraseFd = None,
 ) -> None:
     """Seal a message into the chat's outbox and post it now (unless --queue)."""
     body = stdin_text().removesuffix("\n") if text == "-" else text
+    bodies = [line for line in body.split("\n") if line] if lines else [body]
     with _open(ctx) as app:
         unlocked = _unlock(app, chat, secret_fd)
         sender = app.unlock_identity(_phrase(phrase_fd))
-        ids = app.send(unlocked, sender, body)
-        line = f"queued {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
+        ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
+        line = f"queued {len(bodies)} message(s) in {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
         if not queue:
             summary = app.poll(unlocked.row.carriers, fetch=False)
             line += f"; posted {sum(summary.posted.values())}"

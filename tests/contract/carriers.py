@@ -1,0 +1,33 @@
+"""What a bridge provides to run the contract suite: a fresh carrier and a way to put
+arbitrary text on it. Add a bridge by adding a factory here and its name to FACTORIES."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pointerbridge.core.config import CarrierConfig
+
+
+@dataclass
+class CarrierUnderTest:
+    """A fresh, empty carrier for one test."""
+
+    config: CarrierConfig
+    inject: Callable[[str], None]  # put text on the carrier as a stranger or a person would
+
+
+def _files(tmp_path: Path) -> CarrierUnderTest:
+    folder = tmp_path / "shared-folder"
+    folder.mkdir()
+    counter = iter(range(10**6))
+
+    def inject(text: str) -> None:
+        (folder / f"zz-foreign-{next(counter)}.txt").write_text(text, encoding="utf-8")
+
+    config = CarrierConfig.model_validate({"type": "files", "path": str(folder), "max_pointer_chars": 2000})
+    return CarrierUnderTest(config, inject)
+
+
+FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {"files": _files}

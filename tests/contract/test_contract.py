@@ -1,0 +1,178 @@
+"""The bridge contract, run against every bridge (see conftest.py for how to add one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from carriers import CarrierUnderTest
+from helpers import raw_chat
+from pointerbridge.app.service import App, UnlockedChat
+from pointerbridge.bridges.base import Bridge, Limits, PollResult, RetryableError, bridge_class
+from pointerbridge.core import Identity, seal
+from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+
+SECRET = "contract secret"
+
+
+@dataclass
+class Faults:
+    """Failures to inject into a bridge: post number N fails, or the next poll fails."""
+
+    fail_post_at: int | None = None
+    fail_poll: bool = False
+    posts: int = field(default=0)
+
+
+class FaultyBridge(Bridge):
+    """A real bridge with injected carrier failures."""
+
+    carrier_type = "faulty"
+
+    def __init__(self, inner: Bridge, faults: Faults) -> None:
+        super().__init__(inner.name, inner.settings)
+        self.inner, self.faults = inner, faults
+
+    @property
+    def limits(self) -> Limits:
+        return self.inner.limits
+
+    def post(self, pointer: str) -> str:
+        self.faults.posts += 1
+        if self.faults.fail_post_at == self.faults.posts:
+            raise RetryableError(self.name, "injected failure while posting")
+        return self.inner.post(pointer)
+
+    def poll(self, cursor: str | None) -> PollResult:
+        if self.faults.fail_poll:
+            self.faults.fail_poll = False
+            raise RetryableError(self.name, "injected failure while polling")
+        return self.inner.poll(cursor)
+
+
+def _home(tmp_path: Path, user: str, carrier: CarrierUnderTest, faults: Faults | None = None) -> App:
+    home = Home(tmp_path / user, tmp_path / user)
+    home.create()
+    save_config(home.config_path, Config(carriers={"c": carrier.config}))
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        real = bridge_class(config.type).from_config(name, config.settings)
+        return FaultyBridge(real, faults) if faults else real
+
+    return App(home, factory)
+
+
+@pytest.fixture
+def pair(tmp_path: Path, carrier: CarrierUnderTest) -> tuple[App, Identity, UnlockedChat, App, UnlockedChat]:
+    alice, bob = _home(tmp_path, "alice", carrier), _home(tmp_path, "bob", carrier)
+    me = alice.init("alice", "alice phrase")
+    bob.init("bob", "bob phrase")
+    return alice, me, alice.create_chat("room", SECRET, ["c"]), bob, bob.create_chat("room", SECRET, ["c"])
+
+
+def _bodies(app: App, chat: UnlockedChat) -> list[str]:
+    shown, refused = app.read(chat)
+    assert refused == 0
+    return [s.message.body for s in shown]
+
+
+def test_post_then_poll_round_trip(carrier: CarrierUnderTest, tmp_path: Path) -> None:
+    bridge = bridge_class(carrier.config.type).from_config("c", carrier.config.settings)
+    me = Identity("alice", bytes(32))
+    (pointer,) = seal(raw_chat("x"), me, "hello")
+    reference = bridge.post(pointer)
+    result = bridge.poll(None)
+    assert [(r.text, r.reference) for r in result.pointers] == [(pointer, reference)]
+    again = bridge.poll(result.cursor)
+    assert again.pointers == []  # re-poll yields nothing new
+    bridge.close()
+
+
+def test_resume_from_a_saved_cursor(pair: tuple[App, Identity, UnlockedChat, App, UnlockedChat]) -> None:
+    alice, me, chat_a, bob, chat_b = pair
+    alice.send(chat_a, me, "one")
+    alice.poll(fetch=False)
+    assert bob.poll().received == {"c": 1}
+    alice.send(chat_a, me, "two")
+    alice.poll(fetch=False)
+    assert bob.poll().received == {"c": 1}  # only what came after the cursor
+    assert bob.poll().received == {"c": 0}
+    assert _bodies(bob, chat_b) == ["one", "two"]
+
+
+def test_crash_between_store_and_cursor_loses_and_duplicates_nothing(
+    pair: tuple[App, Identity, UnlockedChat, App, UnlockedChat], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, me, chat_a, bob, chat_b = pair
+    for body in ("a", "b", "c"):
+        alice.send(chat_a, me, body)
+    alice.poll(fetch=False)
+
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt("the machine lost power here")
+
+    monkeypatch.setattr(bob.store, "save_cursor", crash)
+    with pytest.raises(KeyboardInterrupt):
+        bob.poll()
+    monkeypatch.undo()
+    assert bob.store.cursor("c") is None
+    assert bob.poll().received == {"c": 0}  # everything read again, all already stored
+    assert _bodies(bob, chat_b) == ["a", "b", "c"]
+
+
+def test_foreign_and_malformed_text_is_skipped_and_counted(
+    pair: tuple[App, Identity, UnlockedChat, App, UnlockedChat], carrier: CarrierUnderTest
+) -> None:
+    alice, me, chat_a, bob, chat_b = pair
+    alice.send(chat_a, me, "real")
+    alice.poll(fetch=False)
+    carrier.inject("just a person saying hello")
+    (good,) = seal(chat_a.key, me, "damaged")
+    carrier.inject(f"look: {good[:200]}")
+    summary = bob.poll()
+    assert summary.received == {"c": 1} and summary.skipped["c"] >= 2
+    assert _bodies(bob, chat_b) == ["real"]
+
+
+def test_large_message_travels_as_several_pointers(
+    pair: tuple[App, Identity, UnlockedChat, App, UnlockedChat],
+) -> None:
+    alice, me, chat_a, bob, chat_b = pair
+    limit = alice.bridge("c").limits.max_pointer_chars
+    body = "big message " * (limit // 3)
+    ids = alice.send(chat_a, me, body)
+    assert len(ids) > 1
+    assert all(len(text) <= limit for _, text in alice.store.outbox("c"))
+    alice.poll(fetch=False)
+    bob.poll()
+    assert _bodies(bob, chat_b) == [body]
+
+
+@pytest.mark.parametrize("where", ["post", "poll"])
+def test_injected_failure_is_finished_by_the_next_run(
+    where: str, tmp_path: Path, carrier: CarrierUnderTest
+) -> None:
+    faults = Faults(fail_post_at=2 if where == "post" else None, fail_poll=where == "poll")
+    alice, bob = _home(tmp_path, "alice", carrier, faults), _home(tmp_path, "bob", carrier, faults)
+    me = alice.init("alice", "p")
+    bob.init("bob", "q")
+    chat_a, chat_b = alice.create_chat("room", SECRET, ["c"]), bob.create_chat("room", SECRET, ["c"])
+    for body in ("1", "2", "3"):
+        alice.send(chat_a, me, body)
+    first = alice.poll(fetch=where == "poll")
+    assert "c" in first.errors
+    if where == "post":
+        assert first.posted.get("c", 0) == 0 and len(alice.store.outbox("c")) == 2
+    else:
+        assert alice.store.cursor("c") is None and alice.store.outbox("c") == []
+    alice.poll()
+    assert alice.store.outbox("c") == []
+    bob.poll()
+    assert _bodies(bob, chat_b) == ["1", "2", "3"]
+
+
+def test_bridge_is_registered_as_an_entry_point(carrier: CarrierUnderTest) -> None:
+    cls: Callable[..., Bridge] = bridge_class(carrier.config.type)
+    assert cls.carrier_type == carrier.config.type  # type: ignore[attr-defined]

@@ -1,0 +1,151 @@
+"""The local app end to end through the CLI: two homes over a shared folder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from pointerbridge.app.service import App
+from pointerbridge.core import ChatKey, Identity
+from pointerbridge.core.config import Home
+from test_cli import run
+
+CHAT_SECRET = "tulips in the rain 7"
+PHRASES = {"alice": "alice master phrase 11", "bob": "bob master phrase 22", "mallory": "mallory phrase 33",
+           "carol": "carol master phrase 44"}
+BIG = "".join(f"line {i:06d} of the one-megabyte letter, with ünïcödé.\n" for i in range(20_000))[: 1 << 20]
+
+
+def pb(home: Path, user: str, *args: str, stdin: str = "", secret: str = CHAT_SECRET) -> dict[str, str]:
+    result = run("--home", str(home), *args, stdin=stdin,
+                 env={"PBRIDGE_MASTER_PHRASE": PHRASES[user], "PBRIDGE_CHAT_SECRET": secret})
+    return {"rc": str(result.returncode), "out": result.stdout, "err": result.stderr}
+
+
+def ok(home: Path, user: str, *args: str, stdin: str = "", secret: str = CHAT_SECRET) -> str:
+    result = pb(home, user, *args, stdin=stdin, secret=secret)
+    assert result["rc"] == "0", result
+    return result["out"]
+
+
+def setup_user(root: Path, user: str, shared: Path, username: str | None = None, secret: str = CHAT_SECRET) -> Path:
+    home = root / user
+    ok(home, user, "init", "--username", username or user)
+    ok(home, user, "carrier", "add", "shared", "--type", "files", "--path", str(shared), "--set",
+       "max_pointer_chars=4096")
+    ok(home, user, "chat", "create", "Family", "--carrier", "shared", secret=secret)
+    return home
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("e2e")
+    shared = root / "shared"
+    shared.mkdir()
+    homes = {u: setup_user(root, u, shared) for u in ("alice", "bob")}
+    many = "".join(f"message {i:03d} from alice\n" for i in range(199))
+    ok(homes["alice"], "alice", "send", "family", "-", "--lines", stdin=many)
+    ok(homes["alice"], "alice", "send", "family", "-", stdin=BIG)
+    ok(homes["bob"], "bob", "poll")
+    return {"root": root, "shared": shared, **homes}
+
+
+def test_every_message_arrives_once_in_order(session: dict[str, Path]) -> None:
+    data = json.loads(ok(session["bob"], "bob", "read", "family", "--json"))
+    bodies = [m["body"] for m in data["messages"]]
+    assert bodies == [f"message {i:03d} from alice" for i in range(199)] + [BIG]
+    assert {m["username"] for m in data["messages"]} == {"alice"}
+    assert {m["trust"] for m in data["messages"][1:]} == {"pinned"} and data["refused"] == 0
+    assert len({m["id"] for m in data["messages"]}) == 200
+    again = json.loads(ok(session["bob"], "bob", "read", "family", "--json"))  # from the verification cache
+    assert [m["body"] for m in again["messages"]] == bodies
+    assert json.loads(ok(session["bob"], "bob", "poll", "--json"))["received"] == {"shared": 0}
+
+
+def test_wrong_secret_is_refused_before_anything_is_shown(session: dict[str, Path]) -> None:
+    result = pb(session["bob"], "bob", "read", "family", secret="not the secret")
+    assert result["rc"] == "5" and result["out"] == "" and "wrong secret" in result["err"]
+    result = pb(session["bob"], "bob", "send", "family", "x", secret="not the secret")
+    assert result["rc"] == "5"
+
+
+def test_stranger_with_the_wrong_secret_sees_nothing(session: dict[str, Path]) -> None:
+    carol = setup_user(session["root"], "carol", session["shared"], secret="a guess")
+    ok(carol, "carol", "poll")
+    data = json.loads(ok(carol, "carol", "read", "family", "--json", secret="a guess"))
+    assert data["messages"] == []
+    pointer = next(session["shared"].iterdir()).read_text()
+    result = pb(carol, "carol", "receive", "--chat", "others", stdin=pointer, secret="another guess")
+    assert result["rc"] == "15" and "none of these pointers" in result["err"]
+
+
+def test_member_posting_under_another_name_is_flagged(session: dict[str, Path]) -> None:
+    mallory = setup_user(session["root"], "mallory", session["shared"], username="alice")
+    ok(mallory, "mallory", "send", "family", "pay mallory 900 euros")
+    ok(session["bob"], "bob", "poll")
+    data = json.loads(ok(session["bob"], "bob", "read", "family", "--json"))
+    forged = [m for m in data["messages"] if m["body"] == "pay mallory 900 euros"]
+    assert len(forged) == 1 and forged[0]["username"] == "alice" and forged[0]["trust"] == "changed"
+    text = ok(session["bob"], "bob", "read", "family", "--search", "mallory")
+    assert "KEY CHANGED" in text
+
+
+def test_trash_restore_purge(session: dict[str, Path]) -> None:
+    bob = session["bob"]
+    first = json.loads(ok(bob, "bob", "read", "family", "--json", "--limit", "1"))["messages"][0]
+    ok(bob, "bob", "trash", "family", first["id"][:10])
+    assert first["id"] not in ok(bob, "bob", "read", "family", "--json")
+    assert first["id"] in ok(bob, "bob", "read", "family", "--trash", "--json")
+    ok(bob, "bob", "restore", "family", first["id"][:10])
+    assert first["id"] in ok(bob, "bob", "read", "family", "--json")
+
+
+def test_nothing_secret_reaches_the_disk(session: dict[str, Path]) -> None:
+    bob_home = Home(session["bob"], session["bob"])
+    with App(bob_home) as app:  # held open, so the WAL file exists while we look
+        chat = app.unlock_chat("family", CHAT_SECRET)
+        app.read(chat)
+        assert Path(f"{bob_home.store_path}-wal").exists()
+        key = ChatKey.derive("family", CHAT_SECRET)
+        needles = [s.encode() for s in (*PHRASES.values(), CHAT_SECRET, "message 123 from alice",
+                                         "line 000042 of the one-megabyte letter", "pay mallory 900")]
+        for raw in (key._key, key._tag_key, key._chat_id):
+            needles += [raw, raw.hex().encode()]
+        for user in ("alice", "bob"):
+            ident = Identity.derive(user, PHRASES[user])
+            private = ident._private.private_bytes_raw()
+            needles += [private, private.hex().encode()]
+        files = [p for p in session["root"].rglob("*") if p.is_file()]
+        assert any(p.name.endswith("-wal") for p in files) and len(files) > 200
+        for path in files:
+            data = path.read_bytes()
+            for needle in needles:
+                assert needle not in data, f"{needle[:12]!r} found in {path}"
+
+
+def test_files_and_folders_are_private(session: dict[str, Path]) -> None:
+    for home in (session["alice"], session["bob"]):
+        assert home.stat().st_mode & 0o777 == 0o700
+        for path in home.iterdir():
+            assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_store_keeps_pointers_exactly_and_ignores_duplicates(session: dict[str, Path]) -> None:
+    db = sqlite3.connect(session["bob"] / "store.db")
+    texts = {row[0] for row in db.execute("SELECT text FROM pointers")}
+    on_carrier = {p.read_text().strip() for p in session["shared"].iterdir()}
+    assert texts <= on_carrier and len(texts) == len(on_carrier)
+    db.close()
+    before = len(texts)
+    pointer = next(iter(texts))
+    assert "0 new pointer(s), 1 already known" in ok(session["bob"], "bob", "receive", stdin=f"> {pointer}\n")
+    assert sqlite3.connect(session["bob"] / "store.db").execute("SELECT count(*) FROM pointers").fetchone()[0] == before
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[carriers.x]\ntype = "files"\npoll_every = 1\n')
+    result = pb(tmp_path, "alice", "carrier", "list")
+    assert result["rc"] == "9" and result["err"].count("\n") == 1
+    assert "config.toml" in result["err"] and "carriers.x.poll_every" in result["err"]
