@@ -1,0 +1,88 @@
+"""The shared-folder carrier's own promises, beyond the contract suite."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from helpers import raw_chat, raw_identity
+from pointerbridge.bridges.base import ConfigurationError
+from pointerbridge.bridges.files import FilesBridge
+from pointerbridge.core import seal
+
+
+def bridge(folder: Path) -> FilesBridge:
+    made = FilesBridge.from_config("shared", {"path": str(folder)})
+    assert isinstance(made, FilesBridge)
+    return made
+
+
+def pointer(text: str) -> str:
+    return seal(raw_chat("files"), raw_identity("alice"), text)[0]
+
+
+def test_names_sort_by_time_and_never_collide(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    names = [b.post(pointer("x")) for _ in range(300)]
+    assert len(set(names)) == 300 and names == sorted(names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temporary file left behind
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in tmp_path.iterdir())
+
+
+def test_late_file_with_an_old_name_is_still_found(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    b.post(pointer("now"))
+    first = b.poll(None)
+    late = pointer("sent from a machine whose clock is a year behind")
+    (tmp_path / "00000000000000000001-aaaaaaaaaaaa.pb").write_text(late)
+    second = b.poll(first.cursor)
+    assert [r.text for r in second.pointers] == [late]
+    assert b.poll(second.cursor).pointers == []
+
+
+def test_partial_file_is_read_again_once_complete(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    full = pointer("arrives in two halves")
+    target = tmp_path / "0001-partial.pb"
+    target.write_text(full[:150])
+    first = b.poll(None)
+    assert first.pointers == [] and first.skipped_malformed == 1
+    time.sleep(0.02)
+    target.write_text(full)
+    second = b.poll(first.cursor)
+    assert [r.text for r in second.pointers] == [full]
+
+
+def test_temporaries_are_ignored_and_foreign_files_counted(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    (tmp_path / ".syncthing.0001.pb.tmp").write_text(pointer("not yet"))
+    (tmp_path / "notes.txt").write_text("shopping list: eggs")
+    (tmp_path / "big.bin").write_bytes(b"\0" * (9 * 1024 * 1024))
+    (tmp_path / "subfolder").mkdir()
+    result = b.poll(None)
+    assert result.pointers == [] and result.skipped_foreign == 2
+
+
+def test_damaged_or_future_cursor_means_a_full_rescan(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    b.post(pointer("one"))
+    future = json.dumps({"v": 1, "ctime": time.time_ns() + 10**12, "seen": {}})
+    assert len(b.poll(future).pointers) == 1
+    assert len(b.poll("not json").pointers) == 1
+
+
+def test_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    b = bridge(tmp_path / "nope")
+    with pytest.raises(ConfigurationError):
+        b.poll(None)
+    with pytest.raises(ConfigurationError):
+        b.post(pointer("x"))
+
+
+def test_relative_path_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        FilesBridge.from_config("shared", {"path": "relative/folder"})
+    assert "carriers.shared.path" in str(caught.value)
+
