@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pointerbridge.app.service import App
 from pointerbridge.core import InvalidInputError
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+
+if TYPE_CHECKING:
+    from pointerbridge.app.service import App
 
 __all__ = ["demo"]
 
@@ -17,6 +18,9 @@ _LONG = "A long one, split to fit a 4096-character carrier: " + "lorem ipsum " *
 
 
 def _setup(root: Path, username: str, shared: Path, limit: int) -> App:
+    from pointerbridge.app.service import App
+    from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+
     home = Home(root / username, root / username)
     home.create()
     carrier = CarrierConfig.model_validate({"type": "files", "path": str(shared), "max_pointer_chars": limit})

@@ -7,73 +7,53 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
-from pointerbridge.app.service import ChatNotFoundError, NotInitialisedError, PollBusyError, WrongSecretError
-from pointerbridge.bridges.base import ConfigurationError, RetryableError
-from pointerbridge.core import (
-    ArmorError,
-    BadSignatureError,
-    ClmFormatError,
-    ClmTamperedError,
-    ClmWrongChatError,
-    ClmWrongSecretError,
-    InvalidInputError,
-    MalformedError,
-    NonCanonicalError,
-    NotForThisChatError,
-    PaddingError,
-    PointerBridgeError,
-    TamperedError,
-    TooLargeError,
-    TruncatedError,
-    UnknownVersionError,
-)
-from pointerbridge.core.config import ConfigError
-from pointerbridge.core.store import StoreError
-
-from .secrets import SecretUnavailableError
+from pointerbridge.core import PointerBridgeError
 
 __all__ = ["EXIT_CODES", "EXIT_INTERNAL", "exit_code", "one_line_errors"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Most specific first: the first match wins. Typer's own usage errors exit with 2.
-EXIT_CODES: list[tuple[type[PointerBridgeError], int]] = [
-    (InvalidInputError, 3),
-    (SecretUnavailableError, 4),
-    (WrongSecretError, 5),
-    (NotInitialisedError, 6),
-    (ChatNotFoundError, 7),
-    (StoreError, 8),
-    (ConfigError, 9),
-    (NonCanonicalError, 11),
-    (ArmorError, 10),
-    (UnknownVersionError, 12),
-    (TruncatedError, 13),
-    (TooLargeError, 14),
-    (NotForThisChatError, 15),
-    (TamperedError, 16),
-    (PaddingError, 17),
-    (MalformedError, 18),
-    (BadSignatureError, 19),
-    (ClmFormatError, 20),
-    (ClmWrongSecretError, 21),
-    (ClmWrongChatError, 22),
-    (ClmTamperedError, 23),
-    (ConfigurationError, 24),
-    (RetryableError, 25),
-    (PollBusyError, 26),
-]
+# By class name, so reporting an error never imports the module that defines it (a cheap
+# command stays cheap). An error's own class is looked up first, then its bases.
+# Typer's own usage errors exit with 2.
+EXIT_CODES: dict[str, int] = {
+    "InvalidInputError": 3,
+    "SecretUnavailableError": 4,
+    "WrongSecretError": 5,
+    "NotInitialisedError": 6,
+    "ChatNotFoundError": 7,
+    "StoreError": 8,
+    "ConfigError": 9,
+    "ArmorError": 10,
+    "NonCanonicalError": 11,
+    "UnknownVersionError": 12,
+    "TruncatedError": 13,
+    "TooLargeError": 14,
+    "NotForThisChatError": 15,
+    "TamperedError": 16,
+    "PaddingError": 17,
+    "MalformedError": 18,
+    "BadSignatureError": 19,
+    "ClmFormatError": 20,
+    "ClmWrongSecretError": 21,
+    "ClmWrongChatError": 22,
+    "ClmTamperedError": 23,
+    "ConfigurationError": 24,
+    "RetryableError": 25,
+    "PollBusyError": 26,
+}
 EXIT_INTERNAL = 70
-_MAX_STDIN_BYTES = 64 * 1024 * 1024
 
 
 def exit_code(exc: PointerBridgeError) -> int:
-    """The process exit code for an expected failure."""
-    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+    """The process exit code for an expected failure (1 for one without its own)."""
+    return next((EXIT_CODES[k.__name__] for k in type(exc).__mro__ if k.__name__ in EXIT_CODES), 1)
 
 
 def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Report a :class:`PointerBridgeError` as one stderr line and its exit code."""
+
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -83,5 +63,3 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exit_code(exc)) from None
 
     return wrapper
-
-

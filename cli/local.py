@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pointerbridge.app.service import App, Shown, UnlockedChat
-from pointerbridge.core import InvalidInputError, normalize_chat_name
-from pointerbridge.core.config import CarrierConfig, Home, save_config
+from pointerbridge.core import InvalidInputError
+
+if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    from pointerbridge.app.service import App, Shown, UnlockedChat
 
 from .common import PhraseFd, SecretFd, stdin_text
 from .errors import one_line_errors
@@ -24,6 +25,9 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _open(ctx: typer.Context) -> App:
+    from pointerbridge.app.service import App
+    from pointerbridge.core.config import Home
+
     home: Path | None = ctx.find_root().obj
     return App(Home.resolve(home))
 
@@ -74,6 +78,8 @@ def carrier_add(
     setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
 ) -> None:
     """Declare a carrier in config.toml (checked by its bridge before it is saved)."""
+    from pointerbridge.core.config import CarrierConfig, save_config
+
     with _open(ctx) as app:
         settings: dict[str, Any] = {"path": str(path.resolve())} if path else {}
         for item in setting or []:
@@ -235,6 +241,8 @@ def receive(
     secret_fd: SecretFd = None,
 ) -> None:
     """Store the pointers in pasted text. With --chat, a new chat is created from them."""
+    from pointerbridge.core import normalize_chat_name
+
     pasted = stdin_text() if text == "-" else text
     with _open(ctx) as app:
         new, known = app.receive(pasted)

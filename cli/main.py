@@ -17,8 +17,6 @@ from pointerbridge.core import (
     ClmWrongChatError,
     InvalidInputError,
 )
-from pointerbridge.core import benchmark as _benchmark
-from pointerbridge.core import clm as _clm
 
 from .common import HomeOption, SecretFd, stdin_text
 from .demo import demo
@@ -61,6 +59,8 @@ def clm_decode(
 
     For --legacy the secret is CLM's master seed.
     """
+    from pointerbridge.core import clm as _clm
+
     pointer = stdin_text().strip()
     if legacy:
         if seed_suffix is None:
@@ -92,6 +92,8 @@ def clm_encode(
     secret_fd: SecretFd = None,
 ) -> None:
     """Write the message on stdin as a CLM pointer (for peers still on CLM)."""
+    from pointerbridge.core import clm as _clm
+
     body = stdin_text().removesuffix("\n")
     when = int(time.time()) if epoch is None else epoch
     if when < 0:
@@ -115,6 +117,8 @@ def bench(
     seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,
 ) -> None:
     """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost."""
+    from pointerbridge.core import benchmark as _benchmark
+
     result = _benchmark.run(seconds)
     typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
 

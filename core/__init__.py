@@ -10,29 +10,60 @@ Nothing here touches the network or the disk. The whole public API::
     message = unseal(chat, pointers[0])                          # Message(body=...)
 """
 
-from .armor import MAX_PAYLOAD_BYTES, Scan, find_pointers, scan_pointers
-from .errors import (
-    ArmorError,
-    BadSignatureError,
-    ClmError,
-    ClmFormatError,
-    ClmTamperedError,
-    ClmWrongChatError,
-    ClmWrongSecretError,
-    InvalidInputError,
-    MalformedError,
-    NonCanonicalError,
-    NotForThisChatError,
-    PaddingError,
-    PointerBridgeError,
-    PointerError,
-    TamperedError,
-    TooLargeError,
-    TruncatedError,
-    UnknownVersionError,
-)
-from .keys import ChatKey, Identity, fingerprint, normalize_chat_name, normalize_username
-from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, Reassembler, seal, unseal
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .armor import MAX_PAYLOAD_BYTES, Scan, find_pointers, scan_pointers
+    from .errors import (
+        ArmorError,
+        BadSignatureError,
+        ClmError,
+        ClmFormatError,
+        ClmTamperedError,
+        ClmWrongChatError,
+        ClmWrongSecretError,
+        InvalidInputError,
+        MalformedError,
+        NonCanonicalError,
+        NotForThisChatError,
+        PaddingError,
+        PointerBridgeError,
+        PointerError,
+        TamperedError,
+        TooLargeError,
+        TruncatedError,
+        UnknownVersionError,
+    )
+    from .keys import ChatKey, Identity, fingerprint, normalize_chat_name, normalize_username
+    from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, Reassembler, seal, unseal
+
+# Where each public name lives. Loaded on first use, so a command that only moves pointers
+# (``pbridge poll``) never pays for the cryptography it does not run.
+_HOMES = {
+    "MAX_PAYLOAD_BYTES": "armor", "Scan": "armor", "find_pointers": "armor", "scan_pointers": "armor",
+    "ChatKey": "keys", "Identity": "keys", "fingerprint": "keys", "normalize_chat_name": "keys",
+    "normalize_username": "keys",
+    "MAX_MESSAGE_BYTES": "pointer", "Keyring": "pointer", "Message": "pointer", "Part": "pointer",
+    "Reassembler": "pointer", "seal": "pointer", "unseal": "pointer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        module = importlib.import_module(f".{_HOMES[name]}", __name__)
+    elif name[0].isupper() and name.endswith("Error"):
+        module = importlib.import_module(".errors", __name__)
+    elif name in ("armor", "benchmark", "clm", "config", "errors", "keys", "padding", "pointer", "store"):
+        return importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_MESSAGE_BYTES",

@@ -110,7 +110,7 @@ def test_missing_options_are_usage_errors() -> None:
 
 
 def test_exit_codes_are_distinct() -> None:
-    codes = [code for _, code in EXIT_CODES]
+    codes = list(EXIT_CODES.values())
     assert len(codes) == len(set(codes)) and not {0, 1, 2, 70} & set(codes)
 
 
@@ -149,3 +149,22 @@ def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
     (tmp_path / "someone-elses.txt").write_text("hello")
     _one_line_failure(run("demo", "--folder", str(tmp_path)), 3)
     assert (tmp_path / "someone-elses.txt").read_text() == "hello"
+
+
+def test_every_error_class_has_its_exit_code() -> None:
+    import pointerbridge.app.service as service
+    import pointerbridge.bridges.base as base
+    import pointerbridge.core.config as config
+    import pointerbridge.core.errors as errors
+    import pointerbridge.core.store as store
+    from pointerbridge.cli import secrets
+    from pointerbridge.core import PointerBridgeError
+
+    classes = {
+        obj.__name__
+        for module in (service, base, config, errors, store, secrets)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, PointerBridgeError)
+    }
+    abstract = {"PointerBridgeError", "PointerError", "ClmError", "BridgeError"}
+    assert classes - abstract == set(EXIT_CODES)
