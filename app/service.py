@@ -13,27 +13,20 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pointerbridge.bridges.base import Bridge, BridgeError, bridge_class
-from pointerbridge.core import (
-    ChatKey,
-    Identity,
-    InvalidInputError,
-    Message,
-    NotForThisChatError,
-    PointerBridgeError,
-    PointerError,
-    Reassembler,
-    find_pointers,
-    normalize_chat_name,
-    seal,
-)
-from pointerbridge.core.armor import dearmor
+from pointerbridge.core.armor import dearmor, find_pointers
 from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
-from pointerbridge.core.pointer import _envelope, _open
+from pointerbridge.core.errors import InvalidInputError, NotForThisChatError, PointerBridgeError, PointerError
 from pointerbridge.core.store import ChatRow, Store, pointer_digest
+
+if TYPE_CHECKING:
+    from pointerbridge.core.keys import ChatKey, Identity
+    from pointerbridge.core.pointer import Message
+
+# The cryptography (keys, pointer) is imported by the methods that use it, so that moving
+# pointers (poll) starts fast: it never derives, seals or opens anything.
 
 __all__ = [
     "App",
@@ -105,7 +98,9 @@ _CACHE_INFO = b"pointerbridge store: signature verified"
 
 
 def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key._key)
+    """HKDF-SHA256 of the chat key: HMAC twice, the whole of RFC 5869 for one block."""
+    prk = hmac.digest(salt or bytes(32), key._key, "sha256")
+    return hmac.digest(prk, info + b"\x01", "sha256")
 
 
 class App:
@@ -137,6 +132,8 @@ class App:
 
     def init(self, username: str, master_phrase: str) -> Identity:
         """Derive this user's identity and record its public half."""
+        from pointerbridge.core.keys import Identity
+
         identity = Identity.derive(username, master_phrase)
         self.store.set_identity(identity.username, identity.public_key)
         return identity
@@ -150,6 +147,8 @@ class App:
 
     def unlock_identity(self, master_phrase: str) -> Identity:
         """Re-derive the identity; refuse a master phrase that gives another key."""
+        from pointerbridge.core.keys import Identity
+
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
@@ -169,6 +168,8 @@ class App:
 
     def create_chat(self, name: str, secret: str, carriers: Iterable[str]) -> UnlockedChat:
         """Create a chat: derive its key, store only a salted slow verifier."""
+        from pointerbridge.core.keys import ChatKey, normalize_chat_name
+
         names = self._check_carriers(carriers)
         if self.store.chat(normalize_chat_name(name)) is not None:
             raise InvalidInputError(f"a chat named {name!r} exists already")
@@ -176,6 +177,8 @@ class App:
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
         """Create a chat from received pointers, as CLM does: only if the secret opens one."""
+        from pointerbridge.core.keys import ChatKey
+
         key = ChatKey.derive(name, secret)
         if not self.matching_pointers(text, key):
             raise NotForThisChatError(f"none of these pointers is for chat {name!r} with that secret")
@@ -189,6 +192,8 @@ class App:
 
     def chat_row(self, name: str) -> ChatRow:
         """The stored chat called ``name``."""
+        from pointerbridge.core.keys import normalize_chat_name
+
         row = self.store.chat(normalize_chat_name(name))
         if row is None:
             raise ChatNotFoundError(f"no chat named {name!r} (pbridge chat list)")
@@ -196,6 +201,8 @@ class App:
 
     def unlock_chat(self, name: str, secret: str) -> UnlockedChat:
         """Derive the chat key and check it against the stored verifier (Argon2id first)."""
+        from pointerbridge.core.keys import ChatKey
+
         row = self.chat_row(name)
         key = ChatKey.derive(row.name, secret)
         for salt, verifier in self.store.verifiers(row.id):
@@ -218,6 +225,8 @@ class App:
 
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
         """Seal ``body`` and queue its pointers for every carrier of the chat."""
+        from pointerbridge.core.pointer import seal
+
         bridges = [self.bridge(c) for c in chat.row.carriers]
         limit = min((b.limits.max_pointer_chars for b in bridges), default=None)
         pointers = seal(chat.key, sender, body, max_chars=limit)
@@ -288,6 +297,8 @@ class App:
 
     def matching_pointers(self, text: str, key: ChatKey) -> list[str]:
         """The pointers in ``text`` whose routing tag is ``key``'s."""
+        from pointerbridge.core.pointer import _envelope
+
         out = []
         for pointer in find_pointers(text):
             nonce, tag = _envelope(dearmor(pointer)[1])
@@ -298,6 +309,8 @@ class App:
     # reading ----------------------------------------------------------------------------
 
     def _route(self, chat: UnlockedChat) -> None:
+        from pointerbridge.core.pointer import _envelope
+
         mine = []
         for row in self.store.unrouted():
             try:
@@ -322,6 +335,8 @@ class App:
         Each pointer's signature is verified once; afterwards a MAC under a key derived from
         the chat key stands for the check (it cannot be forged without the chat key).
         """
+        from pointerbridge.core.pointer import Message, Reassembler, _open
+
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
         cache_key = _derive(chat.key, _CACHE_INFO)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from pointerbridge.core import PointerBridgeError, scan_pointers
@@ -147,6 +146,8 @@ class Bridge(ABC):
 
 def bridge_class(type_name: str) -> type[Bridge]:
     """The bridge registered for a carrier type, from the entry-point group."""
+    from importlib.metadata import entry_points  # costs ~15 ms: only when a bridge is needed
+
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == type_name:
             loaded = entry.load()
