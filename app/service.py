@@ -98,9 +98,9 @@ _CACHE_INFO = b"pointerbridge store: signature verified"
 
 
 def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
-    """HKDF-SHA256 of the chat key: HMAC twice, the whole of RFC 5869 for one block."""
-    prk = hmac.digest(salt or bytes(32), key._key, "sha256")
-    return hmac.digest(prk, info + b"\x01", "sha256")
+    from pointerbridge.core.keys import _hkdf
+
+    return _hkdf(key._key, info, salt)
 
 
 class App:

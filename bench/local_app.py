@@ -1,0 +1,141 @@
+"""Local-app benchmark: folder ingest, history re-read, idle poll. Usage:
+
+    python bench/local_app.py [--count 100000] [--json]
+
+1. Ingest: ``count`` pointers (one per file, ~300 B messages) lie in a shared folder; one
+   ``App.poll`` stores them all. Reports pointers/s and the process's peak memory.
+2. Re-read: the chat's full history is read twice; the second read (signatures already
+   verified, proof cached) is timed, beside the primitive floor for the same messages
+   (per-message key derivation + AEAD + armor decode, measured in this run) and the CLM
+   2.0.2 algorithm decoding the same texts.
+3. Idle poll: ``pbridge poll`` as a whole process on a carrier with nothing new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from pointerbridge.app.service import App
+from pointerbridge.core import ChatKey, Identity, clm
+from pointerbridge.core.armor import dearmor
+from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.core.pointer import _AD_LABEL, _AEAD_NONCE, NONCE_BYTES, _seal
+
+SECRET = "bench chat secret"
+
+
+def _home(root: Path, user: str, shared: Path) -> App:
+    home = Home(root / user, root / user)
+    home.create()
+    save_config(home.config_path, Config(carriers={"shared": CarrierConfig.model_validate(
+        {"type": "files", "path": str(shared)})}))
+    return App(home)
+
+
+def _fill(shared: Path, chat: ChatKey, sender: Identity, count: int) -> list[str]:
+    """Write ``count`` one-pointer files directly (generation is not what is measured)."""
+    pointers = []
+    start_ms = 1_790_000_000_000
+    for i in range(count):
+        body = f"message {i:06d}: " + "lorem ipsum dolor sit amet " * 10
+        (pointer,) = _seal(chat, sender, body[:300], None, os.urandom, start_ms + i)
+        (shared / f"{start_ms + i:020d}-{i:06d}.pb").write_text(pointer + "\n")
+        pointers.append(pointer)
+    return pointers
+
+
+def _floor(chat: ChatKey, pointers: list[str]) -> float:
+    """Seconds for key derivation + AEAD + armor decode of every pointer."""
+    start = time.perf_counter()
+    for pointer in pointers:
+        payload = dearmor(pointer)[1]
+        nonce, tag = payload[:NONCE_BYTES], payload[NONCE_BYTES:20]
+        ChaCha20Poly1305(chat._message_key(nonce)).decrypt(_AEAD_NONCE, payload[20:], _AD_LABEL + nonce + tag)
+    return time.perf_counter() - start
+
+
+def _clm_seconds(pointers: list[str]) -> float:
+    texts = [clm.encode("bench", "alice", f"message {i:06d}: " + "lorem ipsum dolor sit amet " * 10, SECRET, i)[:]
+             for i in range(len(pointers))]
+    start = time.perf_counter()
+    for text in texts:
+        clm.decode(text, "bench", SECRET)
+    return time.perf_counter() - start
+
+
+def _idle_poll(home: Path) -> list[float]:
+    pbridge = Path(sys.executable).parent / "pbridge"
+    times = []
+    for _ in range(7):
+        start = time.perf_counter()
+        subprocess.run([str(pbridge), "--home", str(home), "poll"], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run(count: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="pbridge-bench-") as scratch:
+        root = Path(scratch)
+        shared = root / "shared"
+        shared.mkdir()
+        alice = Identity("alice", hashlib.sha256(b"bench alice").digest())
+        bob = _home(root, "bob", shared)
+        bob.init("bob", "bench phrase")
+        chat = bob.create_chat("bench", SECRET, ["shared"])
+        pointers = _fill(shared, chat.key, alice, count)
+
+        start = time.perf_counter()
+        summary = bob.poll()
+        ingest = time.perf_counter() - start
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        start = time.perf_counter()
+        bob.read(chat)
+        first_read = time.perf_counter() - start
+        start = time.perf_counter()
+        again, refused = bob.read(chat)
+        reread = time.perf_counter() - start
+        assert len(again) == count and refused == 0 and summary.received["shared"] == count
+        floor = _floor(chat.key, pointers)
+        clm_decode = _clm_seconds(pointers)
+        bob.close()
+        polls = _idle_poll(root / "bob")
+    return {
+        "count": count,
+        "ingest_seconds": round(ingest, 2),
+        "ingest_pointers_per_second": round(count / ingest),
+        "peak_rss_mib_after_ingest": round(peak_mib, 1),
+        "first_read_seconds": round(first_read, 2),
+        "reread_seconds": round(reread, 2),
+        "reread_target_seconds": 2.0,
+        "floor_seconds": round(floor, 2),
+        "reread_vs_floor": round(reread / floor, 2),
+        "clm_decode_seconds": round(clm_decode, 2),
+        "idle_poll_seconds_median": round(statistics.median(polls), 3),
+        "idle_poll_seconds_min": round(min(polls), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.count)
+    print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
