@@ -19,7 +19,7 @@ from pointerbridge.bridges.base import Bridge, BridgeError, bridge_class
 from pointerbridge.core.armor import dearmor, find_pointers
 from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.core.errors import InvalidInputError, NotForThisChatError, PointerBridgeError, PointerError
-from pointerbridge.core.store import ChatRow, Store, pointer_digest
+from pointerbridge.core.store import ChatRow, Store
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey, Identity
@@ -348,7 +348,7 @@ class App:
         for number, row in enumerate(rows):
             if progress and number % 1000 == 0:
                 progress(number, len(rows))
-            mac = hmac.digest(cache_key, pointer_digest(row.text), "sha256")
+            mac = hmac.digest(cache_key, row.payload, "sha256")  # binds what is opened
             cached = row.verified is not None and hmac.compare_digest(mac, row.verified)
             try:
                 item = _open(chat.key, row.payload, verify=not cached)
@@ -359,12 +359,12 @@ class App:
             if not cached:
                 newly_verified.append((row.id, mac))
             if isinstance(item, Message):
-                done.append((item, (row.id,), row.trashed))
+                done.append((item, (row.id,), bool(row.trashed)))
                 continue
             ids = pending.setdefault(item.message_id, [])
             ids.append(row.id)
             if message is not None:
-                done.append((message, tuple(pending.pop(item.message_id)), row.trashed))
+                done.append((message, tuple(pending.pop(item.message_id)), bool(row.trashed)))
         if newly_verified:
             self.store.set_verified(newly_verified)
         return self._judge(chat, done), refused

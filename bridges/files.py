@@ -9,6 +9,10 @@ sets when the file appears (or changes) here and no sync tool can back-date. The
 is the ctime high-water mark plus the names seen just below it, so a file that arrives
 during a scan, or is rewritten after being seen partially, is read (again). The store
 deduplicates whatever is read twice.
+
+An idle poll costs one ``stat`` of the folder: if its mtime is the one recorded at the
+last full scan (and that was not within the last few seconds), nothing was added or
+renamed, and only files seen half-written are looked at again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import os
 import secrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pointerbridge.core.armor import MAX_POINTER_CHARS
@@ -88,19 +93,36 @@ class FilesBridge(Bridge):
 
     def poll(self, cursor: str | None) -> PollResult:
         """Read every file that appeared or changed since ``cursor``."""
-        high, seen = _parse_cursor(cursor)
+        state = _Cursor.parse(cursor)
         started = time.time_ns()
-        if high > started + _MARGIN_NS:  # the local clock went back: trust nothing, rescan
-            high, seen = 0, {}
-        threshold = high - _MARGIN_NS
-        result = PollResult([], "")
-        latest = high
-        kept: dict[str, int] = {}
+        if state.high > started + _MARGIN_NS:  # the local clock went back: trust nothing, rescan
+            state = _Cursor()
         try:
-            entries = list(os.scandir(self.folder))
+            folder_mtime = os.stat(self.folder).st_mtime_ns
         except OSError as exc:
             raise self._fail(exc, "list") from None
-        for entry in sorted(entries, key=lambda e: e.name):
+        result = PollResult([], "")
+        if state.folder_mtime == folder_mtime:
+            # Nothing was added, renamed or removed since the last full scan: only files
+            # seen half-written are looked at again (a sync tool may append in place).
+            self._retry(state, result)
+        else:
+            self._scan(state, started, result)
+            # A folder that changed within the margin may still be changing in this tick.
+            state.folder_mtime = folder_mtime if folder_mtime < started - _MARGIN_NS else None
+        result.cursor = state.dump()
+        return result
+
+    def _scan(self, state: _Cursor, started: int, result: PollResult) -> None:
+        threshold = state.high - _MARGIN_NS
+        latest = state.high
+        kept: dict[str, int] = {}
+        retry: dict[str, int] = {}
+        try:
+            entries = sorted(os.scandir(self.folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise self._fail(exc, "list") from None
+        for entry in entries:
             if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue  # our temporaries and sync tools' partial downloads
             try:
@@ -111,40 +133,76 @@ class FilesBridge(Bridge):
             latest = max(latest, ctime)
             if ctime >= threshold:
                 kept[entry.name] = ctime
-            if ctime < threshold or seen.get(entry.name) == ctime:
+            if entry.name in state.retry and state.retry[entry.name] == ctime:
+                retry[entry.name] = ctime  # still half-written: keep watching it
+            if ctime < threshold or state.seen.get(entry.name) == ctime:
                 continue
-            self._read(entry.path, entry.name, stat.st_size, result)
+            if self._read(entry.path, entry.name, stat.st_size, result):
+                retry[entry.name] = ctime
         # A file renamed in during this scan has a ctime after `started`: never skipped next time.
-        new_high = min(latest, started)
-        result.cursor = json.dumps(
-            {"v": 1, "ctime": new_high, "seen": {n: c for n, c in kept.items() if c >= new_high - _MARGIN_NS}},
-            separators=(",", ":"),
-            sort_keys=True,
-        )
-        return result
+        state.high = min(latest, started)
+        state.seen = {n: c for n, c in kept.items() if c >= state.high - _MARGIN_NS}
+        state.retry = retry
 
-    def _read(self, path: str, name: str, size: int, result: PollResult) -> None:
+    def _retry(self, state: _Cursor, result: PollResult) -> None:
+        for name, ctime in list(state.retry.items()):
+            path = self.folder / name
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                del state.retry[name]
+                continue
+            except OSError as exc:
+                raise self._fail(exc, "read") from None
+            if stat.st_ctime_ns == ctime:
+                continue
+            del state.retry[name]
+            if self._read(str(path), name, stat.st_size, result):
+                state.retry[name] = stat.st_ctime_ns
+
+    def _read(self, path: str, name: str, size: int, result: PollResult) -> bool:
+        """Add the file's pointers to ``result``; True if it holds a damaged or cut pointer."""
         if size > _MAX_FILE_BYTES:
             result.items += 1
             result.skipped_foreign += 1
-            return
+            return False
         try:
             with open(path, "rb") as handle:
                 data = handle.read(_MAX_FILE_BYTES + 1)
         except FileNotFoundError:
-            return
+            return False
         except OSError as exc:
             raise self._fail(exc, "read") from None
+        before = result.skipped_malformed
         extract(data.decode("utf-8", errors="replace"), name, result)
+        return result.skipped_malformed > before
 
 
-def _parse_cursor(cursor: str | None) -> tuple[int, dict[str, int]]:
-    if not cursor:
-        return 0, {}
-    try:
-        data = json.loads(cursor)
-        high = int(data["ctime"])
-        seen = {str(k): int(v) for k, v in dict(data["seen"]).items()}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return 0, {}  # an unreadable cursor costs a full rescan, never a lost pointer
-    return high, seen
+@dataclass
+class _Cursor:
+    """ctime high-water mark, names seen just below it, files seen half-written, and the
+    folder's mtime at the last full scan (None: the next poll must scan)."""
+
+    high: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+    retry: dict[str, int] = field(default_factory=dict)
+    folder_mtime: int | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> _Cursor:
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            return cls(
+                int(data["ctime"]),
+                {str(k): int(v) for k, v in dict(data["seen"]).items()},
+                {str(k): int(v) for k, v in dict(data.get("retry", {})).items()},
+                None if data.get("folder_mtime") is None else int(data["folder_mtime"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return cls()  # an unreadable cursor costs a full rescan, never a lost pointer
+
+    def dump(self) -> str:
+        data = {"v": 1, "ctime": self.high, "seen": self.seen, "retry": self.retry, "folder_mtime": self.folder_mtime}
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)

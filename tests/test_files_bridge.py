@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -86,3 +87,41 @@ def test_relative_path_is_refused() -> None:
         FilesBridge.from_config("shared", {"path": "relative/folder"})
     assert "carriers.shared.path" in str(caught.value)
 
+
+
+def _age_folder(folder: Path) -> None:
+    old = time.time_ns() - 60 * 10**9
+    os.utime(folder, ns=(old, old))
+
+
+def test_idle_poll_does_not_list_the_folder(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    for i in range(20):
+        b.post(pointer(f"m{i}"))
+    _age_folder(tmp_path)
+    first = b.poll(None)
+    assert len(first.pointers) == 20 and first.items == 20
+    idle = b.poll(first.cursor)
+    assert idle.pointers == [] and idle.items == 0  # one stat of the folder, nothing read
+    b.post(pointer("new"))
+    assert [r.text for r in b.poll(idle.cursor).pointers] == [pointer_text(tmp_path)]
+
+
+def pointer_text(folder: Path) -> str:
+    return max(folder.iterdir(), key=lambda p: p.name).read_text().strip()
+
+
+def test_half_written_file_is_watched_without_listing(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    full = pointer("appended in place by a sync tool")
+    target = tmp_path / "0001-partial.pb"
+    target.write_text(full[:100])
+    _age_folder(tmp_path)
+    first = b.poll(None)
+    assert first.pointers == [] and first.skipped_malformed == 1
+    time.sleep(0.02)
+    with open(target, "a") as handle:  # in place: the folder's mtime does not move
+        handle.write(full[100:])
+    second = b.poll(first.cursor)
+    assert [r.text for r in second.pointers] == [full] and second.items == 1
+    assert b.poll(second.cursor).items == 0
