@@ -280,9 +280,21 @@ def _by_ids(action: str):  # type: ignore[no-untyped-def]
     return command
 
 
+def daemon(ctx: typer.Context) -> None:
+    """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
+    import logging
+
+    from pointerbridge.app.daemon import run_daemon
+    from pointerbridge.core.config import Home
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    run_daemon(Home.resolve(ctx.find_root().obj))
+
+
 def register(app: typer.Typer) -> None:
     """Add the local app's commands to the pbridge command."""
-    for fn in (init, whoami, send, poll, read, receive):
+    for fn in (init, whoami, send, poll, read, receive, daemon):
         app.command()(one_line_errors(fn))
     for action in ("trash", "restore", "purge"):
         app.command(action)(one_line_errors(_by_ids(action)))

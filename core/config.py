@@ -33,6 +33,7 @@ class CarrierConfig(BaseModel):
 
     type: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     poll_every: int = Field(default=60, ge=5, le=86_400, description="seconds between daemon polls")
+    poll_cron: str | None = Field(default=None, description="crontab line; replaces poll_every in the daemon")
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def save_config(path: Path, config: Config) -> None:
     """Write config.toml atomically, 0600."""
     import tomli_w
 
-    data = config.model_dump(mode="json", exclude_defaults=False)
+    data = config.model_dump(mode="json", exclude_none=True)  # TOML has no null
     write_private(path, tomli_w.dumps(data).encode("utf-8"))
 
 

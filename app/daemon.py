@@ -1,0 +1,89 @@
+"""``pbridge daemon``: poll every carrier on its own schedule with APScheduler.
+
+Each carrier is a job (``poll_every`` seconds, or ``poll_cron`` as a crontab line, from
+config.toml) that flushes the outbox and polls, in one worker thread so runs never
+overlap; the home's poll lock also keeps a cron-run ``pbridge poll`` from overlapping.
+SIGTERM or SIGINT stops the scheduler; a poll already running finishes first (seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from pointerbridge.core.config import ConfigError, Home, load_config
+from pointerbridge.core.errors import PointerBridgeError
+
+from .service import App, PollBusyError
+
+__all__ = ["run_daemon"]
+
+log = logging.getLogger("pointerbridge.daemon")
+
+
+def _poll(home: Home, carrier: str) -> None:
+    try:
+        with App(home) as app:
+            summary = app.poll([carrier])
+    except PollBusyError:
+        log.warning("%s: skipped, another poll of this home is running", carrier)
+        return
+    except PointerBridgeError as exc:
+        log.error("%s: %s", carrier, exc)
+        return
+    if carrier in summary.errors:
+        log.error("%s: %s", carrier, summary.errors[carrier])
+    else:
+        log.info(
+            "%s: posted %d, received %d, skipped %d",
+            carrier,
+            summary.posted.get(carrier, 0),
+            summary.received.get(carrier, 0),
+            summary.skipped.get(carrier, 0),
+        )
+
+
+def _trigger(name: str, poll_every: int, poll_cron: str | None, config_path: str) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if poll_cron is None:
+        return IntervalTrigger(seconds=poll_every, timezone=UTC)
+    try:
+        return CronTrigger.from_crontab(poll_cron, timezone=UTC)
+    except ValueError as exc:
+        raise ConfigError(f"{config_path}: carriers.{name}.poll_cron: {exc}") from None
+
+
+def run_daemon(home: Home) -> None:
+    """Run until SIGTERM or SIGINT."""
+    try:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+    except ImportError:
+        raise ConfigError("the daemon needs APScheduler: pip install 'pointerbridge[daemon]'") from None
+    home.create()
+    config = load_config(home.config_path)
+    if not config.carriers:
+        raise ConfigError(f"{home.config_path}: no carriers to poll (pbridge carrier add)")
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+    )
+    for name, carrier in config.carriers.items():
+        trigger = _trigger(name, carrier.poll_every, carrier.poll_cron, str(home.config_path))
+        scheduler.add_job(_poll, trigger, args=[home, name], id=name, next_run_time=datetime.now(UTC))
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("polling %s", ", ".join(config.carriers))
+    scheduler.start()
+    log.info("stopped")

@@ -1,0 +1,47 @@
+"""The daemon polls on its own and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from test_cli import PBRIDGE, run
+from test_local_app import CHAT_SECRET, PHRASES, ok, setup_user
+
+
+def test_daemon_polls_and_stops_on_sigterm(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice, bob = setup_user(tmp_path, "alice", shared), setup_user(tmp_path, "bob", shared)
+    ok(alice, "alice", "send", "family", "delivered by the daemon")
+    assert PBRIDGE
+    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob), "daemon"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = run("--home", str(bob), "read", "family", "--json",
+                         env={"PBRIDGE_CHAT_SECRET": CHAT_SECRET, "PBRIDGE_MASTER_PHRASE": PHRASES["bob"]})
+            if status.returncode == 0 and json.loads(status.stdout)["messages"]:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the daemon did not poll within 30 s")
+        assert json.loads(status.stdout)["messages"][0]["body"] == "delivered by the daemon"
+        stopped = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+        assert time.monotonic() - stopped < 5
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    log = daemon.stderr.read() if daemon.stderr else ""
+    assert "shared: posted 0, received 1" in log and "stopping (SIGTERM)" in log
+    assert "delivered by the daemon" not in log and "pb1" not in log
+
+
+def test_daemon_without_carriers_is_a_config_error(tmp_path: Path) -> None:
+    result = run("--home", str(tmp_path), "daemon")
+    assert result.returncode == 9 and "no carriers" in result.stderr
