@@ -175,6 +175,26 @@ class App:
             raise InvalidInputError(f"a chat named {name!r} exists already")
         return self._add_chat(ChatKey.derive(name, secret), names)
 
+    def join_invite(self, invite_text: str, secret: str, paths: dict[str, str]) -> UnlockedChat:
+        """Join a chat from an invite: add its carriers (``paths`` overrides folder paths)
+        to config.toml where this home lacks them, then create the chat."""
+        from pointerbridge.app.invite import read_invite
+        from pointerbridge.core.config import save_config
+
+        invite = read_invite(invite_text)
+        carriers = dict(self.config.carriers)
+        for name, settings in invite.carriers.items():
+            if name in carriers:
+                continue  # this home's own settings for a carrier it already has win
+            merged = {**settings, **({"path": paths[name]} if name in paths else {})}
+            carriers[name] = CarrierConfig.model_validate(merged)
+        config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
+        for name in invite.carriers:
+            self._bridge_factory(name, config.carriers[name])  # each bridge checks its settings
+        self.config = config
+        save_config(self.home.config_path, config)
+        return self.create_chat(invite.chat, secret, list(invite.carriers))
+
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
         """Create a chat from received pointers, as CLM does: only if the secret opens one."""
         from pointerbridge.core.keys import ChatKey

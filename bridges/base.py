@@ -105,6 +105,8 @@ class Bridge(ABC):
 
     carrier_type: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]
+    # Settings an invite may carry to other members: coordinates, never credentials.
+    shareable_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, settings: BaseModel) -> None:
         """Use :meth:`from_config`; ``settings`` is an instance of ``Settings``."""

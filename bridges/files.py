@@ -58,6 +58,7 @@ class FilesBridge(Bridge):
 
     carrier_type = "files"
     Settings = _Settings
+    shareable_settings = ("path", "max_pointer_chars")  # the path is a hint: each member has their own
 
     @property
     def folder(self) -> Path:

@@ -135,6 +135,50 @@ def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
             typer.echo(f"{row['name']}  ({', '.join(row['carriers'])})")
 
 
+@chat_app.command("invite")
+@one_line_errors
+def chat_invite(
+    ctx: typer.Context,
+    name: str,
+    qr: Annotated[bool | None, typer.Option("--qr/--no-qr", help="Show a QR code (default: on a terminal).")] = None,
+) -> None:
+    """Print an invite (chat name and carriers, never the secret) and its QR code."""
+    import sys
+
+    from pointerbridge.app.invite import make_invite
+
+    with _open(ctx) as app:
+        text = make_invite(app.chat_row(name), app.config)
+    typer.echo(text)
+    if qr if qr is not None else sys.stdout.isatty():
+        import segno
+
+        segno.make(text, error="m").terminal(compact=True)
+    typer.echo("Tell the secret separately: in person, or on another channel.", err=True)
+
+
+@chat_app.command("join")
+@one_line_errors
+def chat_join(
+    ctx: typer.Context,
+    invite: Annotated[str, typer.Argument(help="The invite text, or - for stdin.")],
+    path: Annotated[list[str] | None, typer.Option("--path", help="CARRIER=FOLDER: your copy of a folder.")] = None,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Join a chat from an invite; the chat secret is asked twice."""
+    text = stdin_text() if invite == "-" else invite
+    paths = {}
+    for item in path or []:
+        carrier, sep, folder = item.partition("=")
+        if not sep:
+            raise InvalidInputError(f"--path {item!r} is not CARRIER=FOLDER")
+        paths[carrier] = str(Path(folder).expanduser().resolve())
+    with _open(ctx) as app:
+        app.username()
+        chat = app.join_invite(text, _secret(secret_fd, confirm=True), paths)
+        typer.echo(f"joined chat {chat.row.name!r} on {', '.join(chat.row.carriers)}")
+
+
 @chat_app.command("delete")
 @one_line_errors
 def chat_delete(

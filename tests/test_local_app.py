@@ -149,3 +149,20 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     result = pb(tmp_path, "alice", "carrier", "list")
     assert result["rc"] == "9" and result["err"].count("\n") == 1
     assert "config.toml" in result["err"] and "carriers.x.poll_every" in result["err"]
+
+
+def test_invite_and_join(session: dict[str, Path]) -> None:
+    invite = ok(session["alice"], "alice", "chat", "invite", "family", "--no-qr").strip()
+    assert invite.startswith("pbinvite1.") and CHAT_SECRET not in invite
+    with_qr = ok(session["alice"], "alice", "chat", "invite", "family", "--qr")
+    assert "▄" in with_qr or "█" in with_qr
+    dave = session["root"] / "dave"
+    PHRASES["dave"] = "dave master phrase 55"
+    ok(dave, "dave", "init", "--username", "dave")
+    ok(dave, "dave", "chat", "join", invite, "--path", f"shared={session['shared']}")
+    ok(dave, "dave", "poll")
+    data = json.loads(ok(dave, "dave", "read", "family", "--json"))
+    assert data["messages"][0]["body"] == "message 000 from alice"
+    assert json.loads(ok(dave, "dave", "carrier", "list", "--json"))[0]["path"] == str(session["shared"])
+    bad = pb(dave, "dave", "chat", "join", "pbinvite1.@@@")
+    assert bad["rc"] == "3" and "invite" in bad["err"]
