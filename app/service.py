@@ -93,6 +93,7 @@ def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
 
 
 _VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
+_STORE_BATCH = 1000  # pointers per transaction while storing a poll
 _CACHE_INFO = b"pointerbridge store: signature verified"
 
 
@@ -266,7 +267,13 @@ class App:
         finally:
             os.close(fd)
 
-    def poll(self, carriers: Iterable[str] | None = None, *, fetch: bool = True) -> PollSummary:
+    def poll(
+        self,
+        carriers: Iterable[str] | None = None,
+        *,
+        fetch: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PollSummary:
         """One run: post the outbox, then poll each carrier and store what it brings.
 
         ``fetch=False`` only posts. A carrier's failure is recorded in the summary and the
@@ -280,7 +287,7 @@ class App:
                     try:
                         summary.posted[name] = self._flush(bridge)
                         if fetch:
-                            summary.received[name], summary.skipped[name] = self._fetch(bridge)
+                            summary.received[name], summary.skipped[name] = self._fetch(bridge, progress)
                     finally:
                         bridge.close()
                 except BridgeError as exc:
@@ -295,18 +302,23 @@ class App:
             posted += 1
         return posted
 
-    def _fetch(self, bridge: Bridge) -> tuple[int, int]:
+    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> tuple[int, int]:
         result = bridge.poll(self.store.cursor(bridge.name))
-        items: list[tuple[str, bytes]] = []
         skipped = result.skipped_foreign + result.skipped_malformed
-        for found in result.pointers:
-            try:
-                items.append((found.text, dearmor(found.text)[1]))
-            except PointerError:
-                skipped += 1  # a later version, or damaged in transit
-        new = self.store.add_pointers(items, "in", carrier=bridge.name)
+        new = 0
+        found = result.pointers
+        for start in range(0, len(found), _STORE_BATCH):
+            items: list[tuple[str, bytes]] = []
+            for item in found[start : start + _STORE_BATCH]:
+                try:
+                    items.append((item.text, dearmor(item.text)[1]))
+                except PointerError:
+                    skipped += 1  # a later version, or damaged in transit
+            new += len(self.store.add_pointers(items, "in", carrier=bridge.name))
+            if progress:
+                progress(min(start + _STORE_BATCH, len(found)), len(found))
         self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
-        return len(new), skipped
+        return new, skipped
 
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
 
 from .common import PhraseFd, SecretFd, stdin_text
 from .errors import one_line_errors
+from .output import messages, progress, table
 from .secrets import read_secret
 
 __all__ = ["register"]
@@ -102,10 +103,7 @@ def carrier_list(ctx: typer.Context, as_json: Json = False) -> None:
     with _open(ctx) as app:
         carriers = app.config.carriers.items()
         rows = [{"name": n, "type": c.type, "poll_every": c.poll_every, **c.settings} for n, c in carriers]
-        if as_json:
-            _emit(rows)
-        for row in [] if as_json else rows:
-            typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+        _emit(rows) if as_json else table(rows, "carriers")
 
 
 @chat_app.command("create")
@@ -128,11 +126,8 @@ def chat_create(
 def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List chats with their carriers."""
     with _open(ctx) as app:
-        rows = [{"name": c.name, "carriers": c.carriers} for c in app.store.chats()]
-        if as_json:
-            _emit(rows)
-        for row in [] if as_json else rows:
-            typer.echo(f"{row['name']}  ({', '.join(row['carriers'])})")
+        rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers} for c in app.store.chats()]
+        _emit(rows) if as_json else table(rows, "chats")
 
 
 @chat_app.command("invite")
@@ -225,8 +220,8 @@ def send(
 
 def poll(ctx: typer.Context, as_json: Json = False) -> None:
     """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
-    with _open(ctx) as app:
-        summary = app.poll()
+    with _open(ctx) as app, progress("storing pointers") as report:
+        summary = app.poll(progress=report)
         data = {"posted": summary.posted, "received": summary.received, "skipped": summary.skipped,
                 "errors": summary.errors}
         if as_json:
@@ -239,9 +234,6 @@ def poll(ctx: typer.Context, as_json: Json = False) -> None:
                 typer.echo(f"{name}: {status}")
         if summary.errors:
             raise typer.Exit(25)
-
-
-_TRUST_MARK = {"pinned": "", "new": " (new key)", "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
 
 
 def _render(shown: Shown) -> dict[str, Any]:
@@ -262,7 +254,8 @@ def read(
     """Decrypt and show a chat's messages (nothing decrypted is written anywhere)."""
     with _open(ctx) as app:
         unlocked = _unlock(app, chat, secret_fd)
-        shown, refused = app.read(unlocked, trash_only=trash, include_trash=bool(search))
+        with progress("decrypting history") as report:
+            shown, refused = app.read(unlocked, trash_only=trash, include_trash=bool(search), progress=report)
         if search:
             needle = search.casefold()
             shown = [s for s in shown if needle in s.message.body.casefold()]
@@ -271,9 +264,7 @@ def read(
         if as_json:
             _emit({"messages": [_render(s) for s in shown], "refused": refused})
             return
-        for s in shown:
-            when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
-            typer.echo(f"[{when}] {s.message.username}{_TRUST_MARK[s.trust]}: {s.message.body}  #{s.message.id[:8]}")
+        messages(shown)
         if refused:
             typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
 

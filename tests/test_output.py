@@ -1,0 +1,41 @@
+"""Terminal output: rich for people, plain for pipes, and no markup injection by senders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pointerbridge.app.service import Shown
+from pointerbridge.cli import output
+from pointerbridge.core import Message
+
+
+def _shown(body: str, trust: str, username: str = "alice") -> Shown:
+    message = Message("family", username, bytes(32), datetime(2026, 11, 22, tzinfo=UTC), body, "ab" * 16)
+    return Shown(message, trust, (1,), False)
+
+
+def test_sender_cannot_inject_markup(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(output, "to_terminal", lambda: True)
+    output.messages([_shown("[green]✓[/] trust me [bold]", "changed", username="[green]bob[/]")])
+    out = capsys.readouterr().out
+    assert "[green]✓[/] trust me [bold]" in out and "[green]bob[/]" in out
+    assert "KEY CHANGED" in out
+
+
+def test_plain_output_is_stable(capsys: pytest.CaptureFixture[str]) -> None:
+    output.messages([_shown("hello", "pinned"), _shown("hi", "changed")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[2026-11-22 00:00] alice: hello  #abababab"
+    assert "!! KEY CHANGED" in lines[1]
+
+
+def test_table_plain_and_rich(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"name": "family", "carriers": ["shared", "mx"]}]
+    output.table(rows, "chats")
+    assert capsys.readouterr().out == "name=family  carriers=['shared', 'mx']\n"
+    monkeypatch.setattr(output, "to_terminal", lambda: True)
+    output.table(rows, "chats")
+    rich = capsys.readouterr().out
+    assert "family" in rich and "shared, mx" in rich and "chats" in rich
