@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hmac
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
 
 _VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
 _STORE_BATCH = 1000  # pointers per transaction while storing a poll
+_FLUSH_BUDGET = 20.0  # seconds one run may spend pacing posts to a rate-limited carrier
 _CACHE_INFO = b"pointerbridge store: signature verified"
 
 
@@ -295,10 +297,19 @@ class App:
         return summary
 
     def _flush(self, bridge: Bridge) -> int:
+        """Post the outbox at the carrier's pace; what does not fit this run's time budget
+        waits for the next run (a cron poll must not run for minutes)."""
+        interval = bridge.limits.min_post_interval
+        started = last = time.monotonic()
         posted = 0
         for pointer_id, text in self.store.outbox(bridge.name):
+            if posted and interval:
+                if time.monotonic() - started + interval > _FLUSH_BUDGET:
+                    break
+                time.sleep(max(0.0, last + interval - time.monotonic()))
             reference = bridge.post(text)
-            self.store.mark_posted(pointer_id, bridge.name, reference)
+            last = time.monotonic()
+            self.store.mark_posted(pointer_id, bridge.name, reference)  # durably, before the next post
             posted += 1
         return posted
 

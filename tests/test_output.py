@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from pointerbridge.app.service import Shown
 from pointerbridge.cli import output
 from pointerbridge.core import Message

@@ -176,3 +176,30 @@ def test_injected_failure_is_finished_by_the_next_run(
 def test_bridge_is_registered_as_an_entry_point(carrier: CarrierUnderTest) -> None:
     cls: Callable[..., Bridge] = bridge_class(carrier.config.type)
     assert cls.carrier_type == carrier.config.type  # type: ignore[attr-defined]
+
+
+def test_outbox_drains_at_the_carriers_pace(tmp_path: Path, carrier: CarrierUnderTest,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import pointerbridge.app.service as service
+
+    class Slow(FaultyBridge):
+        @property
+        def limits(self) -> Limits:
+            return Limits(self.inner.limits.max_pointer_chars, min_post_interval=0.2)
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        return Slow(bridge_class(config.type).from_config(name, config.settings), Faults())
+
+    home = Home(tmp_path / "alice", tmp_path / "alice")
+    home.create()
+    save_config(home.config_path, Config(carriers={"c": carrier.config}))
+    alice = App(home, factory)
+    me = alice.init("alice", "p")
+    chat = alice.create_chat("room", SECRET, ["c"])
+    for body in "abcde":
+        alice.send(chat, me, body)
+    monkeypatch.setattr(service, "_FLUSH_BUDGET", 0.5)
+    first = alice.poll(fetch=False)
+    assert 2 <= first.posted["c"] < 5 and alice.store.outbox("c")  # paced, the rest kept
+    monkeypatch.setattr(service, "_FLUSH_BUDGET", 5.0)
+    assert alice.poll(fetch=False).posted["c"] == 5 - first.posted["c"]
