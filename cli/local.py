@@ -275,14 +275,19 @@ def receive(
     chat: Annotated[str | None, typer.Option(help="Chat to open them with; created if new.")] = None,
     secret_fd: SecretFd = None,
 ) -> None:
-    """Store the pointers in pasted text. With --chat, a new chat is created from them."""
+    """Store the pointers in pasted text. With --chat (asked for on a terminal), a chat
+    that does not exist yet is created from them, as CLM does, if the secret opens one."""
+    import sys
+
     from pointerbridge.core import normalize_chat_name
 
     pasted = stdin_text() if text == "-" else text
     with _open(ctx) as app:
         new, known = app.receive(pasted)
         typer.echo(f"stored {new} new pointer(s), {known} already known")
-        if chat is None:
+        if chat is None and new and text != "-" and sys.stdin.isatty():
+            chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
+        if not chat:
             return
         if app.store.chat(normalize_chat_name(chat)) is None:
             created = app.join_by_receiving(chat, _secret(secret_fd), pasted)
