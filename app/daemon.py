@@ -34,6 +34,8 @@ def _poll(home: Home, carrier: str) -> None:
     except PointerBridgeError as exc:
         log.error("%s: %s", carrier, exc)
         return
+    for note in summary.notes.get(carrier, []):
+        log.warning("%s: %s", carrier, note)
     if carrier in summary.errors:
         log.error("%s: %s", carrier, summary.errors[carrier])
     else:

@@ -53,7 +53,7 @@ def read_invite(text: str) -> Invite:
     body = compact[len(PREFIX) :]
     try:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise InvalidInputError("the invite is damaged (it does not decode)") from None
     if not isinstance(data, dict) or data.get("v") != 1 or not isinstance(data.get("chat"), str):
         raise InvalidInputError("the invite is damaged or from a newer version")
@@ -62,4 +62,11 @@ def read_invite(text: str) -> Invite:
         isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("type"), str) for k, v in carriers.items()
     ):
         raise InvalidInputError("the invite's carriers are damaged")
-    return Invite(data["chat"], carriers)
+    return Invite(data["chat"], {name: _shareable(settings) for name, settings in carriers.items()})
+
+
+def _shareable(settings: dict[str, Any]) -> dict[str, Any]:
+    # What a bridge does not declare shareable never comes in from an invite, whoever made
+    # it: a hostile invite must not set credentials' locations or a carrier's behaviour.
+    shareable = bridge_class(settings["type"]).shareable_settings
+    return {"type": settings["type"], **{k: v for k, v in settings.items() if k in shareable}}

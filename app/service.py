@@ -14,12 +14,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import TYPE_CHECKING, NamedTuple
 
-from pointerbridge.bridges.base import Bridge, BridgeError, bridge_class
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class
 from pointerbridge.core.armor import dearmor, find_pointers
 from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
-from pointerbridge.core.errors import InvalidInputError, NotForThisChatError, PointerBridgeError, PointerError
+from pointerbridge.core.errors import (
+    InvalidInputError,
+    NotForThisChatError,
+    PointerBridgeError,
+    PointerError,
+    UnknownVersionError,
+)
 from pointerbridge.core.store import ChatRow, Store
 
 if TYPE_CHECKING:
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "App",
     "ChatNotFoundError",
+    "NoCarriersError",
     "NotInitialisedError",
     "PollBusyError",
     "PollSummary",
@@ -51,6 +59,10 @@ class NotInitialisedError(PointerBridgeError):
 
 class ChatNotFoundError(PointerBridgeError):
     """No chat of that name in this home."""
+
+
+class NoCarriersError(PointerBridgeError):
+    """The chat has no carrier to post to (it was created by receiving)."""
 
 
 class PollBusyError(PointerBridgeError):
@@ -87,6 +99,8 @@ class PollSummary:
     received: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # items a carrier could not read
+    to_fix: list[str] = field(default_factory=list)  # carriers whose error is their configuration
 
 
 def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
@@ -97,6 +111,18 @@ _VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
 _STORE_BATCH = 1000  # pointers per transaction while storing a poll
 _FLUSH_BUDGET = 20.0  # seconds one run may spend pacing posts to a rate-limited carrier
 _CACHE_INFO = b"pointerbridge store: signature verified"
+
+
+def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
+    """(text, payload) of found pointers. A later version's pointer is kept by its text
+    with an empty payload: this release cannot open it, a later one will find it stored."""
+    items = []
+    for text in texts:
+        try:
+            items.append((text, dearmor(text)[1]))
+        except UnknownVersionError:
+            items.append((text, b""))
+    return items
 
 
 def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
@@ -179,23 +205,36 @@ class App:
 
     def join_invite(self, invite_text: str, secret: str, paths: dict[str, str]) -> UnlockedChat:
         """Join a chat from an invite: add its carriers (``paths`` overrides folder paths)
-        to config.toml where this home lacks them, then create the chat."""
+        to config.toml where this home lacks them, then create the chat. config.toml is
+        written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
         from pointerbridge.core.config import save_config
+        from pydantic import ValidationError
 
         invite = read_invite(invite_text)
         carriers = dict(self.config.carriers)
-        for name, settings in invite.carriers.items():
-            if name in carriers:
-                continue  # this home's own settings for a carrier it already has win
-            merged = {**settings, **({"path": paths[name]} if name in paths else {})}
-            carriers[name] = CarrierConfig.model_validate(merged)
-        config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
+        try:
+            for name, settings in invite.carriers.items():
+                if name in carriers:
+                    continue  # this home's own settings for a carrier it already has win
+                merged = {**settings, **({"path": paths[name]} if name in paths else {})}
+                carriers[name] = CarrierConfig.model_validate(merged)
+            config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"the invite's carriers do not validate: {where}: {first['msg']}") from None
         for name in invite.carriers:
             self._bridge_factory(name, config.carriers[name])  # each bridge checks its settings
-        self.config = config
-        save_config(self.home.config_path, config)
-        return self.create_chat(invite.chat, secret, list(invite.carriers))
+        before, self.config = self.config, config
+        try:
+            chat = self.create_chat(invite.chat, secret, list(invite.carriers))
+        except BaseException:
+            self.config = before
+            raise
+        if config != before:
+            save_config(self.home.config_path, config)
+        return chat
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
         """Create a chat from received pointers, as CLM does: only if the secret opens one."""
@@ -232,6 +271,11 @@ class App:
                 return UnlockedChat(row, key)
         raise WrongSecretError(f"wrong secret for chat {row.name!r}")
 
+    def set_chat_carriers(self, name: str, carriers: Iterable[str]) -> ChatRow:
+        """Replace the carriers a chat's messages are posted to."""
+        row = self.chat_row(name)
+        return self.store.set_chat_carriers(row.id, self._check_carriers(carriers))
+
     def delete_chat(self, name: str) -> None:
         """Delete a chat and all its pointers."""
         self.store.delete_chat(self.chat_row(name).id)
@@ -249,6 +293,9 @@ class App:
         """Seal ``body`` and queue its pointers for every carrier of the chat."""
         from pointerbridge.core.pointer import seal
 
+        if not chat.row.carriers:
+            name = chat.row.name
+            raise NoCarriersError(f"chat {name!r} has no carriers (set them: pbridge chat carriers {name!r} --carrier C)")
         bridges = [self.bridge(c) for c in chat.row.carriers]
         limit = min((b.limits.max_pointer_chars for b in bridges), default=None)
         pointers = seal(chat.key, sender, body, max_chars=limit)
@@ -289,9 +336,14 @@ class App:
                     try:
                         summary.posted[name] = self._flush(bridge)
                         if fetch:
-                            summary.received[name], summary.skipped[name] = self._fetch(bridge, progress)
+                            summary.received[name], summary.skipped[name], notes = self._fetch(bridge, progress)
+                            if notes:
+                                summary.notes[name] = notes
                     finally:
                         bridge.close()
+                except ConfigurationError as exc:
+                    summary.errors[name] = f"{exc} (fix it in {self.home.config_path})"
+                    summary.to_fix.append(name)
                 except BridgeError as exc:
                     summary.errors[name] = str(exc)
         return summary
@@ -313,27 +365,22 @@ class App:
             posted += 1
         return posted
 
-    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> tuple[int, int]:
+    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> tuple[int, int, list[str]]:
         result = bridge.poll(self.store.cursor(bridge.name))
         skipped = result.skipped_foreign + result.skipped_malformed
         new = 0
         found = result.pointers
         for start in range(0, len(found), _STORE_BATCH):
-            items: list[tuple[str, bytes]] = []
-            for item in found[start : start + _STORE_BATCH]:
-                try:
-                    items.append((item.text, dearmor(item.text)[1]))
-                except PointerError:
-                    skipped += 1  # a later version, or damaged in transit
+            items = _storable(item.text for item in found[start : start + _STORE_BATCH])
             new += len(self.store.add_pointers(items, "in", carrier=bridge.name))
             if progress:
                 progress(min(start + _STORE_BATCH, len(found)), len(found))
         self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
-        return new, skipped
+        return new, skipped, result.notes
 
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""
-        items = [(p, dearmor(p)[1]) for p in find_pointers(text)]
+        items = _storable(find_pointers(text))
         new = self.store.add_pointers(items, "in")
         return len(new), len(items) - len(new)
 
@@ -342,8 +389,10 @@ class App:
         from pointerbridge.core.pointer import _envelope
 
         out = []
-        for pointer in find_pointers(text):
-            nonce, tag = _envelope(dearmor(pointer)[1])
+        for pointer, payload in _storable(find_pointers(text)):
+            if not payload:
+                continue  # a later version: this release cannot tell
+            nonce, tag = _envelope(payload)
             if key._matches(nonce, tag):
                 out.append(pointer)
         return out
@@ -384,15 +433,15 @@ class App:
         cache_key = _derive(chat.key, _CACHE_INFO)
         joiner = Reassembler()
         done: list[tuple[Message, tuple[int, ...], bool]] = []
-        pending: dict[str, list[int]] = {}
+        pending: dict[tuple[bytes, str], list[int]] = {}
         refused = 0
         newly_verified: list[tuple[int, bytes]] = []
         for number, row in enumerate(rows):
             if progress and number % 1000 == 0:
                 progress(number, len(rows))
-            # Nonce and AEAD tag identify the ciphertext: another one with the same pair
-            # would be a Poly1305 forgery. So the proof need not hash the whole payload.
-            mac = hmac.digest(cache_key, row.payload[:16] + row.payload[-16:], "sha256")
+            # Over the whole payload: a chat member knows the AEAD key, so nonce and tag
+            # alone would not pin the ciphertext. Keyed BLAKE2b of ~400 B costs ~1 µs.
+            mac = blake2b(row.payload, key=cache_key, digest_size=32).digest()
             cached = row.verified is not None and hmac.compare_digest(mac, row.verified)
             try:
                 item = _open(chat.key, row.payload, verify=not cached)
@@ -405,27 +454,34 @@ class App:
             if isinstance(item, Message):
                 done.append((item, (row.id,), bool(row.trashed)))
                 continue
-            ids = pending.setdefault(item.message_id, [])
-            ids.append(row.id)
+            part_of = (item.sender_key, item.message_id)  # as the reassembler groups them
+            pending.setdefault(part_of, []).append(row.id)
             if message is not None:
-                done.append((message, tuple(pending.pop(item.message_id)), bool(row.trashed)))
+                done.append((message, tuple(pending.pop(part_of)), bool(row.trashed)))
         if newly_verified:
             self.store.set_verified(newly_verified)
         return self._judge(chat, done), refused
 
     def _judge(self, chat: UnlockedChat, done: list[tuple[Message, tuple[int, ...], bool]]) -> list[Shown]:
+        # Trust on first use in the order pointers reached this store, never by the sent
+        # time a sender wrote: a forger must not win a name by backdating. This user's own
+        # name is pinned to their own key before anyone else can claim it.
         pins = self.store.pins(chat.row.id)
-        shown = []
-        for message, ids, trashed in sorted(done, key=lambda d: (d[0].sent_at, d[0].id)):
+        known = self.store.identity()
+        if known is not None and known[0] not in pins:
+            self.store.pin(chat.row.id, known[0], known[1])
+            pins[known[0]] = known[1]
+        trust: dict[int, str] = {}
+        for message, ids, _ in sorted(done, key=lambda d: min(d[1])):
             pinned = pins.get(message.username)
             if pinned is None:
                 self.store.pin(chat.row.id, message.username, message.sender_key)
                 pins[message.username] = message.sender_key
-                trust = "new"
+                trust[min(ids)] = "new"
             else:
-                trust = "pinned" if hmac.compare_digest(pinned, message.sender_key) else "changed"
-            shown.append(Shown(message, trust, ids, trashed))
-        return shown
+                trust[min(ids)] = "pinned" if hmac.compare_digest(pinned, message.sender_key) else "changed"
+        ordered = sorted(done, key=lambda d: (d[0].sent_at, d[0].id))
+        return [Shown(message, trust[min(ids)], ids, trashed) for message, ids, trashed in ordered]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
         """Move messages (by id or unique id prefix) to the trash or back; return how many."""

@@ -13,6 +13,14 @@ deduplicates whatever is read twice.
 An idle poll costs one ``stat`` of the folder: if its mtime is the one recorded at the
 last full scan (and that was not within the last few seconds), nothing was added or
 renamed, and only files seen half-written are looked at again.
+
+Two things make the poll read every file again (the store drops what it already has): the
+local wall clock stepping back (seen as the gap between wall time and time since boot
+shrinking), since files stamped in the stepped-back time would sort below the cursor; and
+a day passing since the last full read, for filesystems whose ctime a copy can preserve
+(FAT on a USB stick). A file that cannot be read (permissions) is noted and read again
+when its ctime changes (chmod changes it) or at the next full read; it never stops the
+carrier.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ __all__ = ["FilesBridge"]
 
 _MARGIN_NS = 5_000_000_000  # ctime granularity, scans and small clock steps all fit inside
 _MAX_FILE_BYTES = 8 * 1024 * 1024
+_DAY_NS = 86_400 * 1_000_000_000
 _CONFIG_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
@@ -43,6 +52,8 @@ class _Settings(BaseModel):
     path: Path
     # Lower it to test splitting, or when the folder is also read by a tool with a limit.
     max_pointer_chars: int = Field(default=MAX_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
+    # How often every file is read again whatever the cursor says (0: never).
+    full_scan_hours: float = Field(default=24.0, ge=0)
 
     @field_validator("path")
     @classmethod
@@ -87,6 +98,7 @@ class FilesBridge(Bridge):
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self.folder / name)
+            _fsync_folder(self.folder)  # the rename itself must survive a power cut
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise self._fail(exc, "write to") from None
@@ -96,8 +108,10 @@ class FilesBridge(Bridge):
         """Read every file that appeared or changed since ``cursor``."""
         state = _Cursor.parse(cursor)
         started = time.time_ns()
-        if state.high > started + _MARGIN_NS:  # the local clock went back: trust nothing, rescan
-            state = _Cursor()
+        offset = started - _since_boot_ns()
+        if self._must_read_all(state, started, offset):
+            state = _Cursor(full_at=started)
+        state.offset = offset
         try:
             folder_mtime = os.stat(self.folder).st_mtime_ns
         except OSError as exc:
@@ -105,7 +119,7 @@ class FilesBridge(Bridge):
         result = PollResult([], "")
         if state.folder_mtime == folder_mtime:
             # Nothing was added, renamed or removed since the last full scan: only files
-            # seen half-written are looked at again (a sync tool may append in place).
+            # seen half-written or unreadable are looked at again.
             self._retry(state, result)
         else:
             self._scan(state, started, result)
@@ -113,6 +127,14 @@ class FilesBridge(Bridge):
             state.folder_mtime = folder_mtime if folder_mtime < started - _MARGIN_NS else None
         result.cursor = state.dump()
         return result
+
+    def _must_read_all(self, state: _Cursor, now: int, offset: int) -> bool:
+        if state.high > now + _MARGIN_NS:
+            return True  # the cursor is in this clock's future
+        if state.offset is not None and offset < state.offset - _MARGIN_NS:
+            return True  # the wall clock stepped back since the last poll
+        every = self.settings.full_scan_hours * 3600 * 1_000_000_000  # type: ignore[attr-defined]
+        return bool(every) and not state.full_at <= now < state.full_at + every
 
     def _scan(self, state: _Cursor, started: int, result: PollResult) -> None:
         threshold = state.high - _MARGIN_NS
@@ -154,7 +176,8 @@ class FilesBridge(Bridge):
                 del state.retry[name]
                 continue
             except OSError as exc:
-                raise self._fail(exc, "read") from None
+                result.notes.append(f"cannot stat {name}: {exc.strerror}")
+                continue
             if stat.st_ctime_ns == ctime:
                 continue
             del state.retry[name]
@@ -162,7 +185,8 @@ class FilesBridge(Bridge):
                 state.retry[name] = stat.st_ctime_ns
 
     def _read(self, path: str, name: str, size: int, result: PollResult) -> bool:
-        """Add the file's pointers to ``result``; True if it holds a damaged or cut pointer."""
+        """Add the file's pointers to ``result``; True if it must be read again when it
+        changes: it holds a damaged or cut pointer, or could not be read."""
         if size > _MAX_FILE_BYTES:
             result.items += 1
             result.skipped_foreign += 1
@@ -173,21 +197,40 @@ class FilesBridge(Bridge):
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise self._fail(exc, "read") from None
+            result.notes.append(f"cannot read {name}: {exc.strerror}")
+            return True
         before = result.skipped_malformed
         extract(data.decode("utf-8", errors="replace"), name, result)
         return result.skipped_malformed > before
 
 
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _since_boot_ns() -> int:
+    # CLOCK_BOOTTIME counts suspend too (Linux); elsewhere the monotonic clock will do:
+    # it only has to move at the wall clock's pace between two polls.
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime_ns(clock) if clock is not None else time.monotonic_ns()
+
+
 @dataclass
 class _Cursor:
-    """ctime high-water mark, names seen just below it, files seen half-written, and the
-    folder's mtime at the last full scan (None: the next poll must scan)."""
+    """ctime high-water mark, names seen just below it, files to read again when they
+    change, the folder's mtime at the last scan (None: the next poll must scan), the
+    wall-clock minus boot-clock offset at the last poll, and when every file was last read."""
 
     high: int = 0
     seen: dict[str, int] = field(default_factory=dict)
     retry: dict[str, int] = field(default_factory=dict)
     folder_mtime: int | None = None
+    offset: int | None = None
+    full_at: int = 0
 
     @classmethod
     def parse(cls, text: str | None) -> _Cursor:
@@ -200,10 +243,13 @@ class _Cursor:
                 {str(k): int(v) for k, v in dict(data["seen"]).items()},
                 {str(k): int(v) for k, v in dict(data.get("retry", {})).items()},
                 None if data.get("folder_mtime") is None else int(data["folder_mtime"]),
+                None if data.get("offset") is None else int(data["offset"]),
+                int(data.get("full_at", 0)),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls()  # an unreadable cursor costs a full rescan, never a lost pointer
 
     def dump(self) -> str:
-        data = {"v": 1, "ctime": self.high, "seen": self.seen, "retry": self.retry, "folder_mtime": self.folder_mtime}
+        data = {"v": 1, "ctime": self.high, "seen": self.seen, "retry": self.retry,
+                "folder_mtime": self.folder_mtime, "offset": self.offset, "full_at": self.full_at}
         return json.dumps(data, separators=(",", ":"), sort_keys=True)

@@ -42,6 +42,7 @@ EXIT_CODES: dict[str, int] = {
     "ConfigurationError": 24,
     "RetryableError": 25,
     "PollBusyError": 26,
+    "NoCarriersError": 27,
 }
 EXIT_INTERNAL = 70
 

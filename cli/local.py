@@ -13,8 +13,8 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
 from .common import PhraseFd, SecretFd, stdin_text
-from .errors import one_line_errors
-from .output import messages, progress, table
+from .errors import EXIT_CODES, one_line_errors
+from .output import messages, progress, safe_text, table
 from .secrets import read_secret
 
 __all__ = ["register"]
@@ -130,6 +130,19 @@ def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
         _emit(rows) if as_json else table(rows, "chats")
 
 
+@chat_app.command("carriers")
+@one_line_errors
+def chat_carriers(
+    ctx: typer.Context,
+    name: str,
+    carrier: Annotated[list[str] | None, typer.Option("--carrier", help="Set the carrier(s) it travels on.")] = None,
+) -> None:
+    """Show a chat's carriers, or set them (a chat created by receiving starts with none)."""
+    with _open(ctx) as app:
+        row = app.set_chat_carriers(name, carrier) if carrier else app.chat_row(name)
+        typer.echo(", ".join(row.carriers) if row.carriers else "(none: set them with --carrier)")
+
+
 @chat_app.command("invite")
 @one_line_errors
 def chat_invite(
@@ -196,26 +209,47 @@ def _unlock(app: App, chat: str, secret_fd: int | None) -> UnlockedChat:
 def send(
     ctx: typer.Context,
     chat: str,
-    text: Annotated[str, typer.Argument(help="The message, or - for stdin.")] = "-",
+    text: Annotated[
+        str, typer.Argument(help="- (default): read the message from stdin, or ask on a terminal. Text here shows "
+                                 "in the process list and your shell history.")
+    ] = "-",
     queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
     lines: Annotated[bool, typer.Option("--lines", help="Each line of the text is a message.")] = False,
     secret_fd: SecretFd = None,
     phrase_fd: PhraseFd = None,
 ) -> None:
     """Seal a message into the chat's outbox and post it now (unless --queue)."""
-    body = stdin_text().removesuffix("\n") if text == "-" else text
-    bodies = [line for line in body.split("\n") if line] if lines else [body]
     with _open(ctx) as app:
         unlocked = _unlock(app, chat, secret_fd)
         sender = app.unlock_identity(_phrase(phrase_fd))
+        body = _message_text(text)
+        bodies = [line for line in body.split("\n") if line] if lines else [body]
         ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
         line = f"queued {len(bodies)} message(s) in {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
         if not queue:
-            summary = app.poll(unlocked.row.carriers, fetch=False)
+            from pointerbridge.app.service import PollBusyError
+
+            try:
+                summary = app.poll(unlocked.row.carriers, fetch=False)
+            except PollBusyError:
+                typer.echo(f"{line}; a poll is running and will post them")
+                return
             line += f"; posted {sum(summary.posted.values())}"
             for name, error in summary.errors.items():
                 line += f"; {name}: {error} (kept in the outbox)"
         typer.echo(line)
+
+
+def _message_text(text: str) -> str:
+    import sys
+
+    if text != "-":
+        typer.echo("note: a message given on the command line is visible to other users of this machine "
+                   "and kept in shell history; pipe it in or type it at the prompt instead", err=True)
+        return text
+    if sys.stdin.isatty():
+        typer.echo("Message (end with Ctrl-D on an empty line):", err=True)
+    return stdin_text().removesuffix("\n")
 
 
 def poll(ctx: typer.Context, as_json: Json = False) -> None:
@@ -223,7 +257,7 @@ def poll(ctx: typer.Context, as_json: Json = False) -> None:
     with _open(ctx) as app, progress("storing pointers") as report:
         summary = app.poll(progress=report)
         data = {"posted": summary.posted, "received": summary.received, "skipped": summary.skipped,
-                "errors": summary.errors}
+                "errors": summary.errors, "notes": summary.notes}
         if as_json:
             _emit(data)
         else:
@@ -232,8 +266,12 @@ def poll(ctx: typer.Context, as_json: Json = False) -> None:
                     f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
                     f"skipped {summary.skipped.get(name, 0)}")
                 typer.echo(f"{name}: {status}")
+                for note in summary.notes.get(name, []):
+                    typer.echo(f"{name}: {safe_text(note)}", err=True)
+        if summary.to_fix:
+            raise typer.Exit(EXIT_CODES["ConfigurationError"])
         if summary.errors:
-            raise typer.Exit(25)
+            raise typer.Exit(EXIT_CODES["RetryableError"])
 
 
 def _render(shown: Shown) -> dict[str, Any]:

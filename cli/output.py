@@ -7,6 +7,7 @@ must not be able to restyle the reader's terminal (or fake a "verified" mark) wi
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,9 +17,35 @@ import typer
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
-__all__ = ["messages", "progress", "table", "to_terminal"]
+__all__ = ["messages", "progress", "safe_text", "table", "to_terminal"]
 
 _PLAIN_MARK = {"pinned": "", "new": " (new key)", "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
+
+
+_INDENT = "\n    "  # continuation lines of a body: a body cannot fake the start of another message
+
+
+def _shown_char(char: str) -> str:
+    # Control and format characters (ESC, bidi overrides, zero-width marks) would let a
+    # sender move the cursor, recolour the terminal or reorder what the reader sees.
+    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"):
+        return f"\\u{ord(char):04x}" if ord(char) > 0xFF else f"\\x{ord(char):02x}"
+    return char
+
+
+def safe_text(text: str, *, multiline: bool = False) -> str:
+    """``text`` with control and format characters made visible (``\\x1b``, ``\\u202e``).
+
+    With ``multiline`` a newline stays a line break but the next line is indented, so a
+    message body cannot pass for a message of its own; otherwise it shows as ``\\x0a``.
+    """
+    if text.isprintable():
+        return text  # the common case, a C-speed check
+    if multiline:
+        return _INDENT.join(
+            "".join(map(_shown_char, line)) for line in text.replace("\r\n", "\n").split("\n")
+        )
+    return "".join(map(_shown_char, text))
 
 
 def to_terminal() -> bool:
@@ -30,7 +57,7 @@ def table(rows: list[dict[str, Any]], title: str) -> None:
     """Rows as a rich table on a terminal, else one ``key=value`` line per row."""
     if not to_terminal():
         for row in rows:
-            typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+            typer.echo("  ".join(f"{k}={safe_text(_joined(v, ','))}" for k, v in row.items()))
         return
     from rich.console import Console
     from rich.table import Table
@@ -44,10 +71,14 @@ def table(rows: list[dict[str, Any]], title: str) -> None:
     Console().print(grid)
 
 
+def _joined(value: Any, separator: str = ", ") -> str:
+    return separator.join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _cell(value: Any) -> str:
     from rich.markup import escape
 
-    return escape(", ".join(value) if isinstance(value, list) else str(value))
+    return escape(safe_text(_joined(value)))
 
 
 def messages(shown: list[Shown]) -> None:
@@ -55,7 +86,8 @@ def messages(shown: list[Shown]) -> None:
     if not to_terminal():
         for s in shown:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
-            typer.echo(f"[{when}] {s.message.username}{_PLAIN_MARK[s.trust]}: {s.message.body}  #{s.message.id[:8]}")
+            name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
+            typer.echo(f"[{when}] {name}{_PLAIN_MARK[s.trust]}: {body}  #{s.message.id[:8]}")
         return
     from rich.console import Console
     from rich.markup import escape
@@ -63,13 +95,14 @@ def messages(shown: list[Shown]) -> None:
     console = Console(highlight=False)
     for s in shown:
         when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
-        name = escape(s.message.username)
+        name = escape(safe_text(s.message.username))
         mark = {
             "pinned": "[green]✓[/]",
             "new": "[yellow](new key)[/]",
             "changed": "[bold white on red] KEY CHANGED: NOT VERIFIED AS THIS SENDER [/]",
         }[s.trust]
-        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark} {escape(s.message.body)} [dim]#{s.message.id[:8]}[/]")
+        body = escape(safe_text(s.message.body, multiline=True))
+        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark} {body} [dim]#{s.message.id[:8]}[/]")
 
 
 @contextmanager

@@ -17,11 +17,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import PointerBridgeError
 
 __all__ = ["SCHEMA_VERSION", "ChatRow", "PointerRow", "Store", "StoreError", "pointer_digest"]
+
+
+def _chat_row(row: tuple[Any, ...]) -> ChatRow:
+    return ChatRow(row[0], row[1], row[2], json.loads(row[3]))
 
 
 class StoreError(PointerBridgeError):
@@ -85,6 +89,10 @@ _MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 2: what was purged or deleted stays gone when a carrier brings it again
+    """
+    CREATE TABLE tombstones (digest BLOB PRIMARY KEY) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -139,6 +147,7 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA secure_delete=ON")  # purged pointers are overwritten, not left in free pages
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the store ({exc})") from None
         store = cls(db, path)
@@ -157,14 +166,22 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic, durable unit of work."""
-        self._db.execute("BEGIN IMMEDIATE")
+        """One atomic, durable unit of work. SQLite's own failures (another process holding
+        the write lock past the timeout, a full disk) become :class:`StoreError`; nothing of
+        the unit is kept."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreError(f"{self.path}: {exc}") from None
             raise
-        self._db.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -219,21 +236,30 @@ class Store:
         row = self._db.execute(
             "SELECT id, name, normalized_name, carriers FROM chats WHERE normalized_name = ?", (normalized_name,)
         ).fetchone()
-        return ChatRow(row[0], row[1], row[2], json.loads(row[3])) if row else None
+        return _chat_row(row) if row else None
 
     def chats(self) -> list[ChatRow]:
         """Every chat, by name."""
         rows = self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY normalized_name")
-        return [ChatRow(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        return [_chat_row(r) for r in rows]
 
     def verifiers(self, chat_id: int) -> list[tuple[bytes, bytes]]:
         """(salt, verifier) pairs of a chat, newest first."""
         rows = self._db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ? ORDER BY id DESC", (chat_id,))
         return [(r[0], r[1]) for r in rows]
 
-    def delete_chat(self, chat_id: int) -> None:
-        """Delete a chat and every pointer, pin and verifier of it."""
+    def set_chat_carriers(self, chat_id: int, carriers: list[str]) -> ChatRow:
+        """Replace a chat's carriers; return the updated row."""
         with self.transaction() as db:
+            db.execute("UPDATE chats SET carriers = ? WHERE id = ?", (json.dumps(carriers), chat_id))
+        row = self._db.execute("SELECT id, name, normalized_name, carriers FROM chats WHERE id = ?", (chat_id,))
+        return _chat_row(row.fetchone())
+
+    def delete_chat(self, chat_id: int) -> None:
+        """Delete a chat and every pointer, pin and verifier of it; its pointers are never
+        stored again."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO tombstones SELECT digest FROM pointers WHERE chat_id = ?", (chat_id,))
             db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
 
     # pointers ---------------------------------------------------------------------------
@@ -257,10 +283,11 @@ class Store:
         new: list[int] = []
         with self.transaction() as db:
             for text, payload in items:
+                digest = pointer_digest(text)
                 cur = db.execute(
                     "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (pointer_digest(text), text, payload, direction, chat_id, carrier, now),
+                    " SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
+                    (digest, text, payload, direction, chat_id, carrier, now, digest),
                 )
                 if cur.rowcount:
                     pid = int(cur.lastrowid or 0)
@@ -315,9 +342,11 @@ class Store:
             db.executemany("UPDATE pointers SET trashed = ? WHERE id = ?", ((int(trashed), pid) for pid in pointer_ids))
 
     def purge(self, pointer_ids: Iterable[int]) -> None:
-        """Delete pointers for good."""
+        """Delete pointers for good: a carrier that brings them again is ignored."""
+        ids = [(pid,) for pid in pointer_ids]
         with self.transaction() as db:
-            db.executemany("DELETE FROM pointers WHERE id = ?", ((pid,) for pid in pointer_ids))
+            db.executemany("INSERT OR IGNORE INTO tombstones SELECT digest FROM pointers WHERE id = ?", ids)
+            db.executemany("DELETE FROM pointers WHERE id = ?", ids)
 
     def set_verified(self, marks: Iterable[tuple[int, bytes]]) -> None:
         """Cache signature checks as (pointer id, MAC under the chat's cache key)."""

@@ -125,3 +125,66 @@ def test_half_written_file_is_watched_without_listing(tmp_path: Path) -> None:
     second = b.poll(first.cursor)
     assert [r.text for r in second.pointers] == [full] and second.items == 1
     assert b.poll(second.cursor).items == 0
+
+
+def _stale_cursor(b: FilesBridge, folder: Path, **changes: int) -> tuple[str, str]:
+    """A file the cursor's ctime mark has passed (as after a clock step), and that cursor."""
+    late = pointer("stamped while the clock was behind")
+    (folder / "0002-late.pb").write_text(late)
+    time.sleep(0.4)
+    state = json.loads(b.poll(None).cursor)
+    state["ctime"] = time.time_ns() + 4_800_000_000  # inside the "future" margin; the file is below it
+    state["seen"], state["folder_mtime"] = {}, None
+    state.update(changes)
+    return late, json.dumps(state)
+
+
+def test_wall_clock_stepping_back_means_a_full_rescan(tmp_path: Path) -> None:
+    from pointerbridge.bridges.files import _since_boot_ns
+
+    b = bridge(tmp_path)
+    late, cursor = _stale_cursor(b, tmp_path)
+    assert b.poll(cursor).pointers == []  # without a step the mark is trusted
+    offset = time.time_ns() - _since_boot_ns()
+    late, cursor = _stale_cursor(b, tmp_path, offset=offset + 60 * 10**9)  # the clock was 60 s ahead
+    assert [r.text for r in b.poll(cursor).pointers] == [late]
+
+
+def test_every_file_is_read_again_after_a_day(tmp_path: Path) -> None:
+    b = bridge(tmp_path)
+    late, cursor = _stale_cursor(b, tmp_path, full_at=time.time_ns() - 25 * 3600 * 10**9)
+    result = b.poll(cursor)
+    assert [r.text for r in result.pointers] == [late]
+    assert b.poll(result.cursor).pointers == []
+    never = FilesBridge.from_config("shared", {"path": str(tmp_path), "full_scan_hours": 0})
+    assert never.poll(cursor).pointers == []
+
+
+def test_an_unreadable_file_is_noted_and_read_once_it_can_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    from pointerbridge.bridges import files
+
+    b = bridge(tmp_path)
+    b.post(pointer("readable"))
+    locked = pointer("not readable yet")
+    (tmp_path / "0009-locked.pb").write_text(locked)
+    real_open = builtins.open
+
+    def refusing(path: str, *args: object, **kwargs: object) -> object:
+        if str(path).endswith("0009-locked.pb"):  # tests run as root: chmod 000 would not stop us
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(files, "open", refusing, raising=False)
+    first = b.poll(None)
+    assert len(first.pointers) == 1 and first.notes == ["cannot read 0009-locked.pb: Permission denied"]
+    monkeypatch.undo()
+    _age_folder(tmp_path)
+    second = b.poll(first.cursor)
+    assert second.pointers == [] and second.notes == []  # unchanged: not tried on every poll
+    time.sleep(0.02)
+    os.chmod(tmp_path / "0009-locked.pb", 0o644)  # fixing the permissions changes its ctime
+    assert [r.text for r in b.poll(second.cursor).pointers] == [locked]

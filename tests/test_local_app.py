@@ -166,3 +166,84 @@ def test_invite_and_join(session: dict[str, Path]) -> None:
     assert json.loads(ok(dave, "dave", "carrier", "list", "--json"))[0]["path"] == str(session["shared"])
     bad = pb(dave, "dave", "chat", "join", "pbinvite1.@@@")
     assert bad["rc"] == "3" and "invite" in bad["err"]
+
+
+def test_chat_created_by_receiving_gets_carriers_before_it_can_send(session: dict[str, Path]) -> None:
+    PHRASES["erin"] = "erin master phrase 66"
+    erin = session["root"] / "erin"
+    ok(erin, "erin", "init", "--username", "erin")
+    pointer = min(session["shared"].iterdir()).read_text()
+    assert "created from what you received" in ok(erin, "erin", "receive", "--chat", "family", stdin=pointer)
+    refused = pb(erin, "erin", "send", "family", stdin="hello?")
+    assert refused["rc"] == "27" and "chat carriers" in refused["err"]
+    ok(erin, "erin", "carrier", "add", "shared", "--type", "files", "--path", str(session["shared"]))
+    assert ok(erin, "erin", "chat", "carriers", "family").strip() == "(none: set them with --carrier)"
+    assert ok(erin, "erin", "chat", "carriers", "family", "--carrier", "shared").strip() == "shared"
+    sent = pb(erin, "erin", "send", "family", "hello from erin")
+    assert sent["rc"] == "0" and "visible to other users" in sent["err"]  # text in argv is warned about
+    ok(session["alice"], "alice", "poll")
+    data = json.loads(ok(session["alice"], "alice", "read", "family", "--json", "--search", "erin"))
+    assert [(m["username"], m["body"]) for m in data["messages"]] == [("erin", "hello from erin")]
+
+
+def test_a_later_version_pointer_is_kept_not_dropped(session: dict[str, Path]) -> None:
+    from pointerbridge.core.armor import ALPHABET
+
+    ok(session["bob"], "bob", "poll")  # whatever earlier tests posted
+    genuine = min(session["shared"].iterdir()).read_text().strip()
+    later = genuine[:2] + ALPHABET[2] + genuine[3:]  # a pb2 envelope: same shape, next version
+    (session["shared"] / "00000000000000000002-later.pb").write_text(later)
+    summary = json.loads(ok(session["bob"], "bob", "poll", "--json"))
+    assert summary["received"] == {"shared": 1} and summary["errors"] == {}
+    db = sqlite3.connect(session["bob"] / "store.db")
+    assert db.execute("SELECT count(*) FROM pointers WHERE text = ?", (later,)).fetchone()[0] == 1
+    db.close()
+    assert "0 new pointer(s), 1 already known" in ok(session["bob"], "bob", "receive", stdin=later)
+    assert json.loads(ok(session["bob"], "bob", "read", "family", "--json"))["refused"] == 0
+
+
+def test_send_while_a_poll_runs_queues_and_leaves_it_to_that_poll(session: dict[str, Path]) -> None:
+    import fcntl
+    import os
+
+    fd = os.open(session["alice"] / "poll.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a poll of alice's home would
+        sent = pb(session["alice"], "alice", "send", "family", stdin="sent during a poll")
+    finally:
+        os.close(fd)
+    assert sent["rc"] == "0" and "a poll is running and will post them" in sent["out"]
+    assert json.loads(ok(session["alice"], "alice", "poll", "--json"))["posted"] == {"shared": 1}
+
+
+def _invite(data: dict[str, object]) -> str:
+    import base64
+
+    return "pbinvite1." + base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def test_a_hostile_or_failed_join_leaves_the_config_alone(tmp_path: Path) -> None:
+    PHRASES["frank"] = "frank master phrase 77"
+    frank = tmp_path / "frank"
+    ok(frank, "frank", "init", "--username", "frank")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    hostile = _invite({"v": 1, "chat": "club", "carriers": {"x": {"type": "files", "path": str(folder),
+                                                                    "full_scan_hours": 0, "poll_every": 5}}})
+    ok(frank, "frank", "chat", "join", hostile)
+    carrier = json.loads(ok(frank, "frank", "carrier", "list", "--json"))[0]
+    assert "full_scan_hours" not in carrier and carrier["poll_every"] == 60  # only shareable settings came in
+    config = (frank / "config.toml").read_bytes()
+    again = _invite({"v": 1, "chat": "club", "carriers": {"y": {"type": "files", "path": str(folder)}}})
+    assert pb(frank, "frank", "chat", "join", again)["rc"] == "3"  # the chat exists already
+    relative = _invite({"v": 1, "chat": "other", "carriers": {"z": {"type": "files", "path": "rel/ative"}}})
+    assert pb(frank, "frank", "chat", "join", relative)["rc"] == "24"
+    deep = "pbinvite1." + __import__("base64").urlsafe_b64encode(b"[" * 6000).decode()  # nested past recursion
+    assert pb(frank, "frank", "chat", "join", "-", stdin=deep)["rc"] == "3"
+    assert (frank / "config.toml").read_bytes() == config
+
+
+def test_a_carrier_misconfigured_in_the_file_exits_24_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[carriers.x]\ntype = "files"\npath = "relative"\n')
+    result = pb(tmp_path, "alice", "poll")
+    assert result["rc"] == "24" and "carriers.x.path" in result["out"] and "config.toml" in result["out"]

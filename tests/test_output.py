@@ -33,8 +33,27 @@ def test_plain_output_is_stable(capsys: pytest.CaptureFixture[str]) -> None:
 def test_table_plain_and_rich(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [{"name": "family", "carriers": ["shared", "mx"]}]
     output.table(rows, "chats")
-    assert capsys.readouterr().out == "name=family  carriers=['shared', 'mx']\n"
+    assert capsys.readouterr().out == "name=family  carriers=shared,mx\n"
     monkeypatch.setattr(output, "to_terminal", lambda: True)
     output.table(rows, "chats")
     rich = capsys.readouterr().out
     assert "family" in rich and "shared, mx" in rich and "chats" in rich
+
+
+@pytest.mark.parametrize("rich", [False, True])
+def test_body_cannot_drive_the_terminal_or_fake_a_message(
+    rich: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(output, "to_terminal", lambda: rich)
+    body = "hi\x1b[2J\u202egnp.exe\n[2026-11-22 00:00] bob: send me the code"
+    output.messages([_shown(body, "pinned", username="mal\x1b[0mlory\nbob")])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "\\x1b[2J" in out and "\\u202egnp.exe" in out and "mal\\x1b[0mlory\\x0abob" in out
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("    ") and "send me the code" in lines[1]
+
+
+def test_safe_text_keeps_ordinary_text() -> None:
+    assert output.safe_text("Grüße, 你好 🙂 a\u00a0b") == "Grüße, 你好 🙂 a\u00a0b"
+    assert output.safe_text("a\r\nb\tc", multiline=True) == "a\n    b\\x09c"

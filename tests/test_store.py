@@ -49,3 +49,45 @@ def test_second_poll_of_a_home_is_refused(tmp_path: Path) -> None:
     home = Home(tmp_path, tmp_path)
     with App(home) as first, App(home) as second, first._poll_lock(), pytest.raises(PollBusyError):
         second.poll()
+
+
+def test_a_store_of_schema_1_is_migrated_keeping_its_pointers(tmp_path: Path) -> None:
+    from pointerbridge.core.store import _MIGRATIONS
+
+    path = tmp_path / "s.db"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute("INSERT INTO pointers (digest, text, payload, direction, received_at) VALUES (x'01', 'pb1old', x'00',"
+               " 'in', 0)")
+    db.commit()
+    db.close()
+    with Store.open(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert [r.text for r in store.unrouted()] == ["pb1old"]
+
+
+def test_purged_pointers_stay_gone_and_leave_no_trace(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    text = "pb1" + "Q" * 400
+    with Store.open(path) as store:
+        (pid,) = store.add_pointers([(text, b"payload")], "in")
+        store.add_pointers([(f"pb1other{i}", b"x") for i in range(50)], "in")
+        store.purge([pid])
+        assert store.add_pointers([(text, b"payload")], "in") == []  # a carrier brings it again
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert text.encode() not in data
+
+
+def test_a_write_lock_held_elsewhere_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        store._db.execute("PRAGMA busy_timeout = 50")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError, match="locked"):
+                store.add_pointers([("pb1abc", b"x")], "in")
+        finally:
+            other.execute("ROLLBACK")
+        assert store.add_pointers([("pb1abc", b"x")], "in") != []

@@ -1,0 +1,69 @@
+"""Trust on first use: who wins a username in a chat, and how parts are grouped."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from helpers import raw_identity
+from pointerbridge.app.service import App, UnlockedChat
+from pointerbridge.core import Identity
+from pointerbridge.core.config import Home
+from pointerbridge.core.pointer import _seal
+
+SECRET = "a shared secret for trust tests"
+YEAR_MS = 365 * 86_400_000
+
+
+def _home(tmp_path: Path, username: str) -> tuple[App, UnlockedChat]:
+    app = App(Home.resolve(tmp_path / username))
+    app.init(username, f"{username} phrase")  # Argon2id once per home
+    return app, app.create_chat("Family", SECRET, [])
+
+
+def _pointers(chat: UnlockedChat, username: str, body: str, sent_ms: int, key_seed: str = "") -> str:
+    sender = Identity(username, hashlib.sha256(f"identity {username}{key_seed}".encode()).digest())
+    return "\n".join(_seal(chat.key, sender, body, 2000, os.urandom, sent_ms))
+
+
+def test_a_backdated_forgery_does_not_win_the_name(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path, "bob")
+    now = 1_790_000_000_000
+    app.receive(_pointers(chat, "alice", "genuine, arrived first", now))
+    app.receive(_pointers(chat, "alice", "forged, dated a year earlier", now - YEAR_MS, key_seed="-mallory"))
+    shown, refused = app.read(chat)
+    trust = {s.message.body: s.trust for s in shown}
+    assert refused == 0
+    assert [s.message.body for s in shown] == ["forged, dated a year earlier", "genuine, arrived first"]
+    assert trust == {"genuine, arrived first": "new", "forged, dated a year earlier": "changed"}
+    app.close()
+
+
+def test_nobody_can_take_the_readers_own_name(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path, "bob")
+    app.receive(_pointers(chat, "bob", "I am bob, honest", 1_790_000_000_000, key_seed="-mallory"))
+    shown, _ = app.read(chat)
+    assert [s.trust for s in shown] == ["changed"]
+    app.close()
+
+
+def test_parts_of_two_senders_with_one_message_id_stay_apart(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path, "bob")
+    senders: list[list[str]] = []
+    for name, body in (("alice", "A" * 3000), ("carol", "C" * 3000)):
+        draws = iter([b"\x07" * 16])  # the message id is drawn first: the same for both senders
+
+        def fixed(n: int, draws: Iterator[bytes] = draws) -> bytes:
+            return next(draws, None) or os.urandom(n)
+
+        senders.append(_seal(chat.key, raw_identity(name), body, 2000, fixed, 1_790_000_000_000))
+    texts = [t for pair in zip(*senders, strict=True) for t in pair]  # stored interleaved
+    assert len(texts) > 2
+    app.receive("\n".join(texts))
+    shown, refused = app.read(chat)
+    assert refused == 0 and sorted(s.message.body[0] for s in shown) == ["A", "C"]
+    for s in shown:  # each message owns exactly its own parts
+        assert len(s.pointer_ids) == len(texts) // 2
+    app.close()
