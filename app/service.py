@@ -295,7 +295,7 @@ class App:
 
         if not chat.row.carriers:
             name = chat.row.name
-            raise NoCarriersError(f"chat {name!r} has no carriers (set them: pbridge chat carriers {name!r} --carrier C)")
+            raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
         bridges = [self.bridge(c) for c in chat.row.carriers]
         limit = min((b.limits.max_pointer_chars for b in bridges), default=None)
         pointers = seal(chat.key, sender, body, max_chars=limit)
