@@ -426,38 +426,42 @@ class App:
         Each pointer's signature is verified once; afterwards a MAC under a key derived from
         the chat key stands for the check (it cannot be forged without the chat key).
         """
-        from pointerbridge.core.pointer import Message, Reassembler, _open
+        from pointerbridge.core.pointer import Message, Part, Reassembler, _open
 
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
         cache_key = _derive(chat.key, _CACHE_INFO)
+        key = chat.key
         joiner = Reassembler()
         done: list[tuple[Message, tuple[int, ...], bool]] = []
         pending: dict[tuple[bytes, str], list[int]] = {}
         refused = 0
         newly_verified: list[tuple[int, bytes]] = []
-        for number, row in enumerate(rows):
-            if progress and number % 1000 == 0:
+        for number, (pointer_id, payload, trashed, verified) in enumerate(rows):
+            if progress and not number % 1000:
                 progress(number, len(rows))
             # Over the whole payload: a chat member knows the AEAD key, so nonce and tag
             # alone would not pin the ciphertext. Keyed BLAKE2b of ~400 B costs ~1 µs.
-            mac = blake2b(row.payload, key=cache_key, digest_size=32).digest()
-            cached = row.verified is not None and hmac.compare_digest(mac, row.verified)
+            mac = blake2b(payload, key=cache_key, digest_size=32).digest()
+            cached = verified is not None and hmac.compare_digest(mac, verified)
             try:
-                item = _open(chat.key, row.payload, verify=not cached)
+                item = _open(key, payload, verify=not cached)
+                if type(item) is Message:
+                    done.append((item, (pointer_id,), bool(trashed)))
+                    if not cached:
+                        newly_verified.append((pointer_id, mac))
+                    continue
                 message = joiner.add(item)
             except PointerError:
                 refused += 1
                 continue
             if not cached:
-                newly_verified.append((row.id, mac))
-            if isinstance(item, Message):
-                done.append((item, (row.id,), bool(row.trashed)))
-                continue
+                newly_verified.append((pointer_id, mac))
+            assert isinstance(item, Part)
             part_of = (item.sender_key, item.message_id)  # as the reassembler groups them
-            pending.setdefault(part_of, []).append(row.id)
+            pending.setdefault(part_of, []).append(pointer_id)
             if message is not None:
-                done.append((message, tuple(pending.pop(part_of)), bool(row.trashed)))
+                done.append((message, tuple(pending.pop(part_of)), bool(trashed)))
         if newly_verified:
             self.store.set_verified(newly_verified)
         return self._judge(chat, done), refused

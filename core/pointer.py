@@ -202,10 +202,10 @@ def _envelope(payload: bytes) -> tuple[bytes, bytes]:
     return payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
 
 
-def _decrypt(chat: ChatKey, payload: bytes) -> tuple[bytes, bytes]:
+def _decrypt(chat: ChatKey, payload: bytes, check_tag: bool = True) -> tuple[bytes, bytes]:
     """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
     nonce, tag = _envelope(payload)
-    if not chat._matches(nonce, tag):
+    if check_tag and not chat._matches(nonce, tag):
         raise NotForThisChatError(f"the pointer is not for chat {chat.name!r}, or the secret is wrong")
     aead = ChaCha20Poly1305(chat._message_key(nonce))
     try:
@@ -242,27 +242,28 @@ def _parse(chat: ChatKey, nonce: bytes, inner: bytes, verify: bool = True) -> Pa
     end = head_end + body_len + SIGNATURE_BYTES
     if end > len(inner):
         raise MalformedError("the body runs past the end")
-    if len(inner) != padded_length(end) or inner[end:] != bytes(len(inner) - end):
-        raise PaddingError("the padding is not canonical zero padding")
     user_bytes = inner[_HEAD.size : _HEAD.size + user_len]
     username = _text(user_bytes, "username")
-    if not user_bytes or username != _normalized(username):
-        raise MalformedError("the username is empty or not in normalized form")
+    if verify:  # a pointer opened with verify=False passed these checks before
+        if len(inner) != padded_length(end) or inner[end:] != bytes(len(inner) - end):
+            raise PaddingError("the padding is not canonical zero padding")
+        if not user_bytes or username != _normalized(username):
+            raise MalformedError("the username is empty or not in normalized form")
     if split and not (split[2] >= 2 and split[1] < split[2]):
         raise MalformedError(f"part {split[1]} of {split[2]} is impossible")
-    content = _Content(inner[:head_end], inner[head_end : head_end + body_len])
-    body = "" if split else _text(content.body, "message body")
-    try:
-        if verify:
+    data = inner[head_end : head_end + body_len]
+    body = "" if split else _text(data, "message body")
+    if verify:
+        try:
             Ed25519PublicKey.from_public_bytes(sender_key).verify(
-                inner[end - SIGNATURE_BYTES : end], content.signed(chat, nonce)
+                inner[end - SIGNATURE_BYTES : end], _Content(inner[:head_end], data).signed(chat, nonce)
             )
-    except (InvalidSignature, ValueError):
-        raise BadSignatureError(f"the signature of {username!r} does not verify") from None
+        except (InvalidSignature, ValueError):
+            raise BadSignatureError(f"the signature of {username!r} does not verify") from None
     sent_at = _sent_at(sent_ms)
     if split:
         message_id, index, count = split
-        return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, content.body)
+        return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, data)
     return Message(chat.name, username, sender_key, sent_at, body, _message_id(sender_key, nonce))
 
 
@@ -275,9 +276,11 @@ def _normalized(username: str) -> str:
 
 
 def _open(chat: ChatKey, payload: bytes, verify: bool = True) -> Part | Message:
-    """Open a dearmored payload. ``verify=False`` skips only the signature check: for a
-    caller that holds a proof, made with the chat key, that it verified this pointer before."""
-    nonce, inner = _decrypt(chat, payload)
+    """Open a dearmored payload. ``verify=False`` skips the checks a full open made before
+    (routing tag, padding, username form, signature) but never the AEAD: for a caller
+    that holds a proof, made with the chat key over this exact payload, that it opened
+    the pointer fully before."""
+    nonce, inner = _decrypt(chat, payload, check_tag=verify)
     return _parse(chat, nonce, inner, verify)
 
 
