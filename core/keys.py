@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Callable
 from typing import NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -102,9 +103,13 @@ def _argon2(label: bytes, name: str, secret: bytes) -> bytes:
 # hmac.digest's Python wrapper costs ~1 µs per call around OpenSSL's one-shot HMAC; two
 # calls per message on the read path. Fall back to it where _hashlib lacks the one-shot.
 try:
-    from _hashlib import hmac_digest as _hmac_sha256  # type: ignore[import-not-found,unused-ignore]
+    from _hashlib import hmac_digest as _one_shot  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # a Python built without OpenSSL
-    _hmac_sha256 = hmac.digest  # type: ignore[assignment]
+    _one_shot = hmac.digest  # type: ignore[assignment,unused-ignore]
+_hmac_sha256: Callable[[bytes, bytes, str], bytes] = _one_shot
+
+
+MESSAGE_KEY_INFO = b"pb1 message key"
 
 
 def _hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
@@ -168,7 +173,7 @@ class ChatKey:
         return hmac.compare_digest(self._routing_tag(nonce), tag)
 
     def _message_key(self, nonce: bytes) -> bytes:
-        return _hkdf(self._key, b"pb1 message key", salt=nonce)
+        return _hkdf(self._key, MESSAGE_KEY_INFO, salt=nonce)
 
     def __repr__(self) -> str:
         return f"ChatKey(name={self.name!r})"
