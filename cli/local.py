@@ -17,7 +17,7 @@ from .errors import EXIT_CODES, one_line_errors
 from .output import messages, progress, safe_text, table
 from .secrets import read_secret
 
-__all__ = ["register"]
+__all__ = ["register", "run_poll"]
 
 chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
 carrier_app = typer.Typer(help="Add and list carriers (config.toml).", no_args_is_help=True)
@@ -26,10 +26,13 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _open(ctx: typer.Context) -> App:
+    return _open_home(ctx.find_root().obj)
+
+
+def _open_home(home: Path | None) -> App:
     from pointerbridge.app.service import App
     from pointerbridge.core.config import Home
 
-    home: Path | None = ctx.find_root().obj
     return App(Home.resolve(home))
 
 
@@ -254,7 +257,12 @@ def _message_text(text: str) -> str:
 
 def poll(ctx: typer.Context, as_json: Json = False) -> None:
     """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
-    with _open(ctx) as app, progress("storing pointers") as report:
+    run_poll(ctx.find_root().obj, as_json)
+
+
+def run_poll(home: Path | None, as_json: bool) -> None:
+    """The poll command's work, also run by ``main``'s fast path for the cron line."""
+    with _open_home(home) as app, progress("storing pointers") as report:
         summary = app.poll(progress=report)
         data = {"posted": summary.posted, "received": summary.received, "skipped": summary.skipped,
                 "errors": summary.errors, "notes": summary.notes}

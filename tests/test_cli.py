@@ -168,3 +168,15 @@ def test_every_error_class_has_its_exit_code() -> None:
     }
     abstract = {"PointerBridgeError", "PointerError", "ClmError", "BridgeError"}
     assert classes - abstract == set(EXIT_CODES)
+
+
+def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
+    env = {"PBRIDGE_HOME": str(tmp_path / "env-home")}
+    for args in (("--home", str(tmp_path / "a"), "poll"), (f"--home={tmp_path / 'b'}", "poll", "--json"),
+                 ("poll",), ("poll", "--json", "--json")):
+        result = run(*args, env=env)
+        assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
+    assert (tmp_path / "env-home" / "store.db").exists() and (tmp_path / "b" / "store.db").exists()
+    assert run("poll", "--json", env=env).stdout.startswith('{"posted": {}')
+    assert "Usage: pbridge poll" in run("poll", "--help").stdout  # anything else goes through Typer
+    assert run("poll", "extra").returncode == 2
