@@ -24,6 +24,12 @@ __all__ = ["run_daemon"]
 log = logging.getLogger("pointerbridge.daemon")
 
 
+def _loggable(text: str) -> str:
+    # Carriers' texts (file names, server messages) come from other people: one log line
+    # each, with no control characters that could forge another line or drive a terminal.
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _poll(home: Home, carrier: str) -> None:
     try:
         with App(home) as app:
@@ -32,12 +38,12 @@ def _poll(home: Home, carrier: str) -> None:
         log.warning("%s: skipped, another poll of this home is running", carrier)
         return
     except PointerBridgeError as exc:
-        log.error("%s: %s", carrier, exc)
+        log.error("%s: %s", carrier, _loggable(str(exc)))
         return
     for note in summary.notes.get(carrier, []):
-        log.warning("%s: %s", carrier, note)
+        log.warning("%s: %s", carrier, _loggable(note))
     if carrier in summary.errors:
-        log.error("%s: %s", carrier, summary.errors[carrier])
+        log.error("%s: %s", carrier, _loggable(summary.errors[carrier]))
     else:
         log.info(
             "%s: posted %d, received %d, skipped %d",

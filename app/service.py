@@ -232,8 +232,13 @@ class App:
         except BaseException:
             self.config = before
             raise
-        if config != before:
-            save_config(self.home.config_path, config)
+        try:
+            if config != before:
+                save_config(self.home.config_path, config)
+        except BaseException:  # a chat whose carriers were not saved is undone, not left half-joined
+            self.store.delete_chat(chat.row.id)
+            self.config = before
+            raise
         return chat
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:

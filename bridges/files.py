@@ -18,9 +18,8 @@ Two things make the poll read every file again (the store drops what it already 
 local wall clock stepping back (seen as the gap between wall time and time since boot
 shrinking), since files stamped in the stepped-back time would sort below the cursor; and
 a day passing since the last full read, for filesystems whose ctime a copy can preserve
-(FAT on a USB stick). A file that cannot be read (permissions) is noted and read again
-when its ctime changes (chmod changes it) or at the next full read; it never stops the
-carrier.
+(FAT on a USB stick). A file that cannot be read (permissions, an I/O error on a network
+mount) is noted and tried again on every poll; it never stops the carrier.
 """
 
 from __future__ import annotations
@@ -42,7 +41,10 @@ __all__ = ["FilesBridge"]
 
 _MARGIN_NS = 5_000_000_000  # ctime granularity, scans and small clock steps all fit inside
 _MAX_FILE_BYTES = 8 * 1024 * 1024
-_DAY_NS = 86_400 * 1_000_000_000
+# Retry marks: a partial file is read again when its ctime changes; an unreadable one
+# (permissions, EIO on a network mount, a cloud placeholder) on every poll.
+_PARTIAL = 0
+_UNREADABLE = -1
 _CONFIG_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
@@ -156,12 +158,14 @@ class FilesBridge(Bridge):
             latest = max(latest, ctime)
             if ctime >= threshold:
                 kept[entry.name] = ctime
-            if entry.name in state.retry and state.retry[entry.name] == ctime:
+            watched = state.retry.get(entry.name)
+            if watched == ctime:
                 retry[entry.name] = ctime  # still half-written: keep watching it
-            if ctime < threshold or state.seen.get(entry.name) == ctime:
+            if watched != _UNREADABLE and (ctime < threshold or state.seen.get(entry.name) == ctime):
                 continue
-            if self._read(entry.path, entry.name, stat.st_size, result):
-                retry[entry.name] = ctime
+            again = self._read(entry.path, entry.name, stat.st_size, result)
+            if again is not None:
+                retry[entry.name] = again if again == _UNREADABLE else ctime
         # A file renamed in during this scan has a ctime after `started`: never skipped next time.
         state.high = min(latest, started)
         state.seen = {n: c for n, c in kept.items() if c >= state.high - _MARGIN_NS}
@@ -176,38 +180,45 @@ class FilesBridge(Bridge):
                 del state.retry[name]
                 continue
             except OSError as exc:
-                result.notes.append(f"cannot stat {name}: {exc.strerror}")
+                result.notes.append(f"cannot stat {name!r}: {exc.strerror}")
                 continue
             if stat.st_ctime_ns == ctime:
                 continue
             del state.retry[name]
-            if self._read(str(path), name, stat.st_size, result):
-                state.retry[name] = stat.st_ctime_ns
+            again = self._read(str(path), name, stat.st_size, result)
+            if again is not None:
+                state.retry[name] = again if again == _UNREADABLE else stat.st_ctime_ns
 
-    def _read(self, path: str, name: str, size: int, result: PollResult) -> bool:
-        """Add the file's pointers to ``result``; True if it must be read again when it
-        changes: it holds a damaged or cut pointer, or could not be read."""
+    def _read(self, path: str, name: str, size: int, result: PollResult) -> int | None:
+        """Add the file's pointers to ``result``. Return None when done with the file,
+        ``_PARTIAL`` when it holds a damaged or cut pointer (read it again once it
+        changes), ``_UNREADABLE`` when it could not be read (try again every poll)."""
         if size > _MAX_FILE_BYTES:
             result.items += 1
             result.skipped_foreign += 1
-            return False
+            return None
         try:
             with open(path, "rb") as handle:
                 data = handle.read(_MAX_FILE_BYTES + 1)
         except FileNotFoundError:
-            return False
+            return None
         except OSError as exc:
-            result.notes.append(f"cannot read {name}: {exc.strerror}")
-            return True
+            result.notes.append(f"cannot read {name!r}: {exc.strerror}")
+            return _UNREADABLE
         before = result.skipped_malformed
         extract(data.decode("utf-8", errors="replace"), name, result)
-        return result.skipped_malformed > before
+        return _PARTIAL if result.skipped_malformed > before else None
 
 
 def _fsync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        # Some filesystems (VirtualBox shares, some FUSE) cannot fsync a folder: the file
+        # is in place all the same, and failing the post would write it again each poll.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(fd)
 

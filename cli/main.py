@@ -162,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
             one_line_errors(run_poll)(*cron)
         except typer.Exit as stop:
             sys.exit(stop.exit_code)
+        except KeyboardInterrupt:  # as Typer's own path reports it
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
     except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it
         if os.environ.get("PBRIDGE_DEBUG") == "1":
             raise

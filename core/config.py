@@ -100,7 +100,10 @@ def save_config(path: Path, config: Config) -> None:
     import tomli_w
 
     data = config.model_dump(mode="json", exclude_none=True)  # TOML has no null
-    write_private(path, tomli_w.dumps(data).encode("utf-8"))
+    try:
+        write_private(path, tomli_w.dumps(data).encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
 
 
 class Home:

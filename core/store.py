@@ -261,6 +261,7 @@ class Store:
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO tombstones SELECT digest FROM pointers WHERE chat_id = ?", (chat_id,))
             db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        self._checkpoint()
 
     # pointers ---------------------------------------------------------------------------
 
@@ -350,6 +351,15 @@ class Store:
         with self.transaction() as db:
             db.executemany("INSERT OR IGNORE INTO tombstones SELECT digest FROM pointers WHERE id = ?", ids)
             db.executemany("DELETE FROM pointers WHERE id = ?", ids)
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        # secure_delete zeroes freed pages in the database file; the WAL still holds the
+        # old pages until a checkpoint copies them over and truncates it.
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def set_verified(self, marks: Iterable[tuple[int, bytes]]) -> None:
         """Cache signature checks as (pointer id, MAC under the chat's cache key)."""

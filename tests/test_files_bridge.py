@@ -160,7 +160,7 @@ def test_every_file_is_read_again_after_a_day(tmp_path: Path) -> None:
     assert never.poll(cursor).pointers == []
 
 
-def test_an_unreadable_file_is_noted_and_read_once_it_can_be(
+def test_an_unreadable_file_is_noted_and_tried_on_every_poll(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import builtins
@@ -175,16 +175,36 @@ def test_an_unreadable_file_is_noted_and_read_once_it_can_be(
 
     def refusing(path: str, *args: object, **kwargs: object) -> object:
         if str(path).endswith("0009-locked.pb"):  # tests run as root: chmod 000 would not stop us
-            raise PermissionError(13, "Permission denied")
+            raise OSError(5, "Input/output error")  # as a network mount fails, ctime unchanged
         return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(files, "open", refusing, raising=False)
     first = b.poll(None)
-    assert len(first.pointers) == 1 and first.notes == ["cannot read 0009-locked.pb: Permission denied"]
-    monkeypatch.undo()
+    assert len(first.pointers) == 1 and first.notes == ["cannot read '0009-locked.pb': Input/output error"]
     _age_folder(tmp_path)
-    second = b.poll(first.cursor)
-    assert second.pointers == [] and second.notes == []  # unchanged: not tried on every poll
-    time.sleep(0.02)
-    os.chmod(tmp_path / "0009-locked.pb", 0o644)  # fixing the permissions changes its ctime
-    assert [r.text for r in b.poll(second.cursor).pointers] == [locked]
+    second = b.poll(first.cursor)  # the idle path: the folder did not change
+    assert second.pointers == [] and len(second.notes) == 1 and second.items == 0
+    monkeypatch.undo()  # the mount recovers; the file itself never changed
+    third = b.poll(second.cursor)
+    assert [r.text for r in third.pointers] == [locked] and third.notes == []
+    assert b.poll(third.cursor).pointers == []
+    (tmp_path / "0010-new.pb").write_text(pointer("forces a full scan"))
+    monkeypatch.setattr(files, "open", refusing, raising=False)
+    fourth = b.poll(first.cursor)  # the scan path retries it too, old ctime or not
+    assert len(fourth.notes) == 1
+
+
+def test_a_folder_that_cannot_be_fsynced_still_takes_posts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    real_fsync = os.fsync
+
+    def picky(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", picky)
+    b = bridge(tmp_path)
+    name = b.post(pointer("posted once"))
+    assert [p.name for p in tmp_path.iterdir()] == [name]

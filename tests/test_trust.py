@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from helpers import raw_identity
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity
@@ -66,4 +67,30 @@ def test_parts_of_two_senders_with_one_message_id_stay_apart(tmp_path: Path) -> 
     assert refused == 0 and sorted(s.message.body[0] for s in shown) == ["A", "C"]
     for s in shown:  # each message owns exactly its own parts
         assert len(s.pointer_ids) == len(texts) // 2
+    app.close()
+
+
+def test_a_join_whose_config_cannot_be_saved_is_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import json
+
+    from pointerbridge.core import config as config_module
+    from pointerbridge.core.config import ConfigError
+
+    app = App(Home.resolve(tmp_path / "gina"))
+    app.init("gina", "gina phrase")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    data = {"v": 1, "chat": "club", "carriers": {"x": {"type": "files", "path": str(folder)}}}
+    invite = "pbinvite1." + base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    def full_disk(path: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(config_module, "write_private", full_disk)
+    with pytest.raises(ConfigError, match="No space left"):
+        app.join_invite(invite, SECRET, {})
+    assert app.store.chats() == [] and app.config.carriers == {}
+    monkeypatch.undo()
+    assert app.join_invite(invite, SECRET, {}).row.carriers == ["x"]  # nothing half-done blocks a retry
     app.close()
