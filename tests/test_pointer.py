@@ -322,3 +322,31 @@ def test_secrets_that_are_not_unicode_are_refused_without_echo() -> None:
     with pytest.raises(InvalidInputError) as caught:
         ChatKey.derive("general", "hunter2\ud800")
     assert "hunter2" not in str(caught.value) and caught.value.__cause__ is None
+
+
+def test_the_short_hmac_is_hmac_sha256() -> None:
+    import hmac
+    import os
+
+    from pointerbridge.core.keys import _short_hmac
+
+    for length in range(65):
+        key, message = os.urandom(length), os.urandom(length * 3)
+        assert _short_hmac(key, message) == hmac.digest(key, message, "sha256")
+    with pytest.raises(ValueError):
+        _short_hmac(bytes(65), b"")
+
+
+def test_reopening_a_known_pointer_gives_the_same_message() -> None:
+    from pointerbridge.core.armor import dearmor
+    from pointerbridge.core.pointer import _open
+
+    chat, alice = raw_chat("known"), raw_identity("alice")
+    for body in ("", "hello", "ünïcödé " * 40, "x" * 5000):
+        for pointer in seal(chat, alice, body, max_chars=2000):
+            payload = dearmor(pointer)[1]
+            assert _open(chat, payload, verify=False) == _open(chat, payload)
+    tampered = bytearray(dearmor(seal(chat, alice, "hi")[0])[1])
+    tampered[40] ^= 1
+    with pytest.raises(TamperedError):
+        _open(chat, bytes(tampered), verify=False)  # the AEAD is never skipped
