@@ -6,7 +6,6 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import typer
 from pointerbridge.core import PointerBridgeError
 
 __all__ = ["EXIT_CODES", "EXIT_INTERNAL", "exit_code", "one_line_errors"]
@@ -60,6 +59,8 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except PointerBridgeError as exc:
+            import typer  # here, so that the typer-free cron path can use this module
+
             typer.echo(f"pbridge: {exc}", err=True)
             raise typer.Exit(exit_code(exc)) from None
 

@@ -13,11 +13,11 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
 from .common import PhraseFd, SecretFd, stdin_text
-from .errors import EXIT_CODES, one_line_errors
-from .output import messages, progress, safe_text, table
+from .errors import one_line_errors
+from .output import messages, progress, table
 from .secrets import read_secret
 
-__all__ = ["register", "run_poll"]
+__all__ = ["register"]
 
 chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
 carrier_app = typer.Typer(help="Add and list carriers (config.toml).", no_args_is_help=True)
@@ -257,29 +257,11 @@ def _message_text(text: str) -> str:
 
 def poll(ctx: typer.Context, as_json: Json = False) -> None:
     """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
-    run_poll(ctx.find_root().obj, as_json)
+    from .cron import run_poll
 
-
-def run_poll(home: Path | None, as_json: bool) -> None:
-    """The poll command's work, also run by ``main``'s fast path for the cron line."""
-    with _open_home(home) as app, progress("storing pointers") as report:
-        summary = app.poll(progress=report)
-        data = {"posted": summary.posted, "received": summary.received, "skipped": summary.skipped,
-                "errors": summary.errors, "notes": summary.notes}
-        if as_json:
-            _emit(data)
-        else:
-            for name in app.config.carriers:
-                status = summary.errors.get(name) or (
-                    f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
-                    f"skipped {summary.skipped.get(name, 0)}")
-                typer.echo(f"{name}: {status}")
-                for note in summary.notes.get(name, []):
-                    typer.echo(f"{name}: {safe_text(note)}", err=True)
-        if summary.to_fix:
-            raise typer.Exit(EXIT_CODES["ConfigurationError"])
-        if summary.errors:
-            raise typer.Exit(EXIT_CODES["RetryableError"])
+    code = run_poll(ctx.find_root().obj, as_json)
+    if code:
+        raise typer.Exit(code)
 
 
 def _render(shown: Shown) -> dict[str, Any]:

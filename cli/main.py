@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -129,42 +128,10 @@ def bench(
     typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
 
 
-def _cron_poll(args: list[str]) -> tuple[Path | None, bool] | None:
-    """(home, json) if ``args`` is exactly ``[--home DIR] poll [--json]``, else None.
-
-    The line cron runs every minute skips Typer: building its parameter adapters costs
-    more than an idle poll itself. Anything else, including --help, goes through Typer.
-    """
-    home: Path | None = None
-    rest = list(args)
-    if rest[:1] == ["--home"] and len(rest) >= 2:
-        home, rest = Path(rest[1]), rest[2:]
-    elif rest and rest[0].startswith("--home="):
-        home, rest = Path(rest[0].removeprefix("--home=")), rest[1:]
-    if rest == ["poll"]:
-        return home, False
-    if rest == ["poll", "--json"]:
-        return home, True
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; unexpected errors print one line, not a traceback."""
-    args = sys.argv[1:] if argv is None else argv
     try:
-        cron = _cron_poll(args)
-        if cron is None:
-            app(args=args, prog_name="pbridge")
-            return
-        from .local import run_poll
-
-        try:
-            one_line_errors(run_poll)(*cron)
-        except typer.Exit as stop:
-            sys.exit(stop.exit_code)
-        except KeyboardInterrupt:  # as Typer's own path reports it
-            typer.echo("Aborted!", err=True)
-            sys.exit(1)
+        app(args=argv, prog_name="pbridge")
     except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it
         if os.environ.get("PBRIDGE_DEBUG") == "1":
             raise

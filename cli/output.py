@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
@@ -57,7 +55,7 @@ def table(rows: list[dict[str, Any]], title: str) -> None:
     """Rows as a rich table on a terminal, else one ``key=value`` line per row."""
     if not to_terminal():
         for row in rows:
-            typer.echo("  ".join(f"{k}={safe_text(_joined(v, ','))}" for k, v in row.items()))
+            print("  ".join(f"{k}={safe_text(_joined(v, ','))}" for k, v in row.items()))
         return
     from rich.console import Console
     from rich.table import Table
@@ -87,7 +85,7 @@ def messages(shown: list[Shown]) -> None:
         for s in shown:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
             name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
-            typer.echo(f"[{when}] {name}{_PLAIN_MARK[s.trust]}: {body}  #{s.message.id[:8]}")
+            print(f"[{when}] {name}{_PLAIN_MARK[s.trust]}: {body}  #{s.message.id[:8]}")
         return
     from rich.console import Console
     from rich.markup import escape

@@ -180,3 +180,13 @@ def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
     assert run("poll", "--json", env=env).stdout.startswith('{"posted": {}')
     assert "Usage: pbridge poll" in run("poll", "--help").stdout  # anything else goes through Typer
     assert run("poll", "extra").returncode == 2
+
+
+def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path) -> None:
+    code = ("import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
+            "from pointerbridge.cli.cron import entry\n"
+            "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
+            "loaded = [m for m in sys.modules if m.startswith(('typer', 'cryptography', 'rich'))]\n"
+            "assert not loaded, loaded")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
