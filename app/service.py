@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from hashlib import blake2b
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -455,32 +455,30 @@ class App:
         rows: list[tuple[int, bytes, int, bytes | None]],
         progress: Callable[[int, int], None] | None,
     ) -> tuple[list[_Opened], int]:
-        from pointerbridge.core.pointer import Message, Part, Reassembler, _open, _open_known
+        from pointerbridge.app.opening import CHUNK, open_chunks
+        from pointerbridge.core.pointer import Message, Part, Reassembler
 
-        key = chat.key
-        cache_key = _derive(key, _CACHE_INFO)
         joiner = Reassembler()
+        chat_name = chat.key.name
         done: list[_Opened] = []
         pending: dict[tuple[bytes, str], list[int]] = {}
         refused = 0
         newly_verified: list[tuple[int, bytes]] = []
-        for start in range(0, len(rows), 1000):
+        for number, chunk in enumerate(open_chunks(chat.key, _derive(chat.key, _CACHE_INFO), rows)):
+            start = number * CHUNK
             if progress:
                 progress(start, len(rows))
-            for pointer_id, payload, trashed, verified in rows[start : start + 1000]:
-                # Over the whole payload: a chat member knows the AEAD key, so nonce and
-                # tag alone would not pin the ciphertext. Keyed BLAKE2b of ~400 B: ~1 µs.
-                mac = blake2b(payload, key=cache_key, digest_size=32).digest()
-                known = verified is not None and hmac.compare_digest(mac, verified)
-                try:
-                    item = _open_known(key, payload) if known else _open(key, payload)
-                except PointerError:
+            for (pointer_id, _, trashed, _), (item, proof) in zip(rows[start : start + CHUNK], chunk, strict=True):
+                if item is None:
                     refused += 1
                     continue
-                if not known:
-                    newly_verified.append((pointer_id, mac))
-                if type(item) is Message:
-                    done.append((pointer_id, item, (pointer_id,), bool(trashed)))
+                if proof is not None:
+                    newly_verified.append((pointer_id, proof))
+                if type(item) is tuple:
+                    username, sender_key, sent_ms, body, message_id = item
+                    sent_at = datetime.fromtimestamp(sent_ms / 1000, UTC)
+                    whole = Message(chat_name, username, sender_key, sent_at, body, message_id)
+                    done.append((pointer_id, whole, (pointer_id,), bool(trashed)))
                     continue
                 assert isinstance(item, Part)
                 try:

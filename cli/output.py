@@ -111,10 +111,12 @@ def progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
         return
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+    # Refreshed by our own calls, not by rich's refresh thread: a read of a long history
+    # forks worker processes, which is only safe while no other thread runs.
+    with Progress(transient=True, auto_refresh=False) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, refresh=True)
 
         yield update

@@ -57,3 +57,14 @@ def test_body_cannot_drive_the_terminal_or_fake_a_message(
 def test_safe_text_keeps_ordinary_text() -> None:
     assert output.safe_text("Grüße, 你好 🙂 a\u00a0b") == "Grüße, 你好 🙂 a\u00a0b"
     assert output.safe_text("a\r\nb\tc", multiline=True) == "a\n    b\\x09c"
+
+
+def test_the_progress_bar_runs_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import threading
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with output.progress("decrypting history") as update:
+        assert update is not None
+        update(500, 1000)
+        assert threading.active_count() == 1  # a read may fork workers while the bar shows

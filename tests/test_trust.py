@@ -94,3 +94,34 @@ def test_a_join_whose_config_cannot_be_saved_is_undone(tmp_path: Path, monkeypat
     monkeypatch.undo()
     assert app.join_invite(invite, SECRET, {}).row.carriers == ["x"]  # nothing half-done blocks a retry
     app.close()
+
+
+def test_a_history_opened_by_worker_processes_equals_one_opened_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from pointerbridge.app import opening
+
+    app, chat = _home(tmp_path, "bob")
+    texts = [_pointers(chat, "alice", f"message {i}", 1_790_000_000_000 + i) for i in range(40)]
+    texts.append(_pointers(chat, "carol", "C" * 5000, 1_790_000_000_100))  # split into parts
+    app.receive("\n".join(texts))
+    db = sqlite3.connect(tmp_path / "bob" / "store.db")
+    (payload,) = db.execute("SELECT payload FROM pointers WHERE id = 5").fetchone()
+    tampered = payload[:60] + bytes([payload[60] ^ 1]) + payload[61:]
+    db.execute("UPDATE pointers SET payload = ? WHERE id = 5", (tampered,))
+    db.commit()
+    db.close()
+    app.read(chat)  # verifies, stores the proofs and pins the senders
+    expected = app.read(chat)  # one process, from the proofs
+    monkeypatch.setattr(opening, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(opening, "CHUNK", 7)
+    assert opening._workers(50) >= 2 or (os.cpu_count() or 1) < 2
+    forked = app.read(chat)  # worker processes, from the proofs
+    assert forked == expected and expected[1] == 1 and len(expected[0]) == 40
+    assert {s.message.body[0] for s in forked[0]} == {"m", "C"}
+    app.store._db.execute("UPDATE pointers SET verified = NULL")
+    assert app.read(chat) == expected  # full opens (signatures) in the workers too
+    assert app.read(chat) == expected
+    app.close()
