@@ -3,16 +3,12 @@ arbitrary text on it. Add a bridge by adding a factory here and its name to FACT
 
 from __future__ import annotations
 
-import atexit
-import itertools
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pointerbridge.core.config import CarrierConfig
-from servers.synapse import Synapse
+from servers.synapse import matrix_room
 
 
 @dataclass
@@ -35,39 +31,8 @@ def _files(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(config, inject)
 
 
-_synapse: Synapse | None = None
-_accounts = itertools.count()
-
-
-def _server() -> Synapse:
-    """One Synapse for the whole session (fresh users and rooms per test)."""
-    global _synapse
-    if _synapse is None:
-        server = Synapse(Path(tempfile.mkdtemp(prefix="pbridge-synapse-")))
-        server.start()
-        atexit.register(server.stop)
-        _synapse = server
-    return _synapse
-
-
 def _matrix(tmp_path: Path) -> CarrierUnderTest:
-    server = _server()
-    name = f"bot{next(_accounts)}x{os.getpid()}"
-    account = server.register(name, "bot-password")
-    token = account["access_token"]
-    room = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
-    variable = f"PBRIDGE_TEST_MATRIX_TOKEN_{name.upper()}"
-    os.environ[variable] = token
-    counter = itertools.count()
-
-    def inject(text: str) -> None:  # a person in the room types (or pastes) this
-        path = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/person{next(counter)}"
-        server.request("PUT", path, {"msgtype": "m.text", "body": text}, token)
-
-    config = CarrierConfig.model_validate({
-        "type": "matrix", "homeserver": server.url, "user_id": account["user_id"], "device_id": account["device_id"],
-        "access_token_env": variable, "room_id": room, "start": "history", "max_pointer_chars": 2000,
-    })
+    config, inject = matrix_room()
     return CarrierUnderTest(config, inject)
 
 

@@ -10,19 +10,25 @@ needs it fails, it never skips.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pointerbridge.core.config import CarrierConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("PBRIDGE_SYNAPSE_VENV", ROOT / ".cache" / "synapse-venv"))
@@ -184,3 +190,41 @@ def _request(method: str, url: str, body: dict[str, Any] | None = None, token: s
             return result
     except urllib.error.HTTPError as exc:
         raise RuntimeError(f"{method} {url}: HTTP {exc.code}: {exc.read()[:500]!r}") from None
+
+
+_synapse: Synapse | None = None
+_accounts = itertools.count()
+
+
+def shared_server() -> Synapse:
+    """One Synapse for the whole session (fresh users and rooms per test)."""
+    global _synapse
+    if _synapse is None:
+        server = Synapse(Path(tempfile.mkdtemp(prefix="pbridge-synapse-")))
+        server.start()
+        atexit.register(server.stop)
+        _synapse = server
+    return _synapse
+
+
+def matrix_room() -> tuple[CarrierConfig, Callable[[str], None]]:
+    """A fresh bot account and room on the session's server: the carrier's config (token
+    in an environment variable) and a way for "a person" to post text in the room."""
+    server = shared_server()
+    name = f"bot{next(_accounts)}x{os.getpid()}"
+    account = server.register(name, "bot-password")
+    token = account["access_token"]
+    room = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
+    variable = f"PBRIDGE_TEST_MATRIX_TOKEN_{name.upper()}"
+    os.environ[variable] = token
+    counter = itertools.count()
+
+    def inject(text: str) -> None:  # a person in the room types (or pastes) this
+        path = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/person{next(counter)}"
+        server.request("PUT", path, {"msgtype": "m.text", "body": text}, token)
+
+    config = CarrierConfig.model_validate({
+        "type": "matrix", "homeserver": server.url, "user_id": account["user_id"], "device_id": account["device_id"],
+        "access_token_env": variable, "room_id": room, "start": "history", "max_pointer_chars": 2000,
+    })
+    return config, inject
