@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -456,7 +455,7 @@ class App:
         progress: Callable[[int, int], None] | None,
     ) -> tuple[list[_Opened], int]:
         from pointerbridge.app.opening import CHUNK, open_chunks
-        from pointerbridge.core.pointer import Message, Part, Reassembler
+        from pointerbridge.core.pointer import Part, Reassembler, _from_fields
 
         joiner = Reassembler()
         chat_name = chat.key.name
@@ -475,10 +474,7 @@ class App:
                 if proof is not None:
                     newly_verified.append((pointer_id, proof))
                 if type(item) is tuple:
-                    username, sender_key, sent_ms, body, message_id = item
-                    sent_at = datetime.fromtimestamp(sent_ms / 1000, UTC)
-                    whole = Message(chat_name, username, sender_key, sent_at, body, message_id)
-                    done.append((pointer_id, whole, (pointer_id,), bool(trashed)))
+                    done.append((pointer_id, _from_fields(chat_name, item), (pointer_id,), bool(trashed)))
                     continue
                 assert isinstance(item, Part)
                 try:

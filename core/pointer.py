@@ -307,8 +307,7 @@ def _open_known(chat: ChatKey, payload: bytes) -> Part | Message:
     """``_open(chat, payload, verify=False)``, the re-read path."""
     fields = _known_fields(chat, payload)
     if type(fields) is tuple:
-        username, sender_key, sent_ms, body, message_id = fields
-        return Message(chat.name, username, sender_key, datetime.fromtimestamp(sent_ms / 1000, UTC), body, message_id)
+        return _from_fields(chat.name, fields)
     return fields  # type: ignore[return-value]  # a Part
 
 
@@ -340,6 +339,12 @@ def _known_fields(chat: ChatKey, payload: bytes) -> Part | MessageFields:
     except UnicodeDecodeError:
         raise MalformedError("the username or message body is not valid UTF-8") from None
     return username, sender_key, sent_ms, body, sha256(_ID_LABEL + sender_key + nonce).digest()[:16].hex()
+
+
+def _from_fields(chat_name: str, fields: MessageFields) -> Message:
+    """The message ``_known_fields`` described."""
+    username, sender_key, sent_ms, body, message_id = fields
+    return Message(chat_name, username, sender_key, datetime.fromtimestamp(sent_ms / 1000, UTC), body, message_id)
 
 
 def _fields(message: Message) -> MessageFields:
