@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class
 from pointerbridge.core.armor import dearmor, find_pointers
@@ -48,6 +48,16 @@ __all__ = [
     "UnlockedChat",
     "WrongSecretError",
 ]
+
+
+class _Printable(dict[str, Any]):
+    """Invite values for a one-line hint: printable characters only, a gap shown as ?."""
+
+    def __getitem__(self, key: str) -> str:
+        return "".join(c if c.isprintable() else "?" for c in str(self.get(key, "?")))[:200]
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 class WrongSecretError(PointerBridgeError):
@@ -97,11 +107,19 @@ class PollSummary:
     """What one ``poll`` did, per carrier."""
 
     posted: dict[str, int] = field(default_factory=dict)
-    received: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)  # new pointers stored
+    known: dict[str, int] = field(default_factory=dict)  # pointers found that were stored already
     skipped: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)  # items a carrier could not read
     to_fix: list[str] = field(default_factory=list)  # carriers whose error is their configuration
+
+
+class _Fetched(NamedTuple):
+    new: int
+    known: int
+    skipped: int
+    notes: list[str]
 
 
 def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
@@ -209,31 +227,20 @@ class App:
         return self._add_chat(ChatKey.derive(name, secret), names)
 
     def join_invite(self, invite_text: str, secret: str, paths: dict[str, str]) -> UnlockedChat:
-        """Join a chat from an invite: add its carriers (``paths`` overrides folder paths)
-        to config.toml where this home lacks them, then create the chat. config.toml is
-        written only once the chat exists: a failed join changes nothing."""
+        """Join a chat from an invite: use this home's carrier where it has one of that name
+        or reaching the same place (the same Matrix room), else add the invite's carrier
+        (``paths`` overrides folder paths) to config.toml; then create the chat. config.toml
+        is written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
         from pointerbridge.core.config import save_config
-        from pydantic import ValidationError
 
         invite = read_invite(invite_text)
         carriers = dict(self.config.carriers)
-        try:
-            for name, settings in invite.carriers.items():
-                if name in carriers:
-                    continue  # this home's own settings for a carrier it already has win
-                merged = {**settings, **({"path": paths[name]} if name in paths else {})}
-                carriers[name] = CarrierConfig.model_validate(merged)
-            config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInputError(f"the invite's carriers do not validate: {where}: {first['msg']}") from None
-        for name in invite.carriers:
-            self._bridge_factory(name, config.carriers[name])  # each bridge checks its settings
+        names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
+        config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
         before, self.config = self.config, config
         try:
-            chat = self.create_chat(invite.chat, secret, list(invite.carriers))
+            chat = self.create_chat(invite.chat, secret, names)
         except BaseException:
             self.config = before
             raise
@@ -245,6 +252,34 @@ class App:
             self.config = before
             raise
         return chat
+
+    def _carrier_for(
+        self, name: str, shared: dict[str, Any], paths: dict[str, str], carriers: dict[str, CarrierConfig]
+    ) -> str:
+        """This home's name for an invite's carrier, adding it to ``carriers`` if new."""
+        from pydantic import ValidationError
+
+        if name in carriers:
+            return name  # this home's own settings for a carrier it already has win
+        kind = bridge_class(shared["type"])
+        for local, config in carriers.items():
+            if config.type == shared["type"] and kind.same_place(config.settings, shared):
+                return local
+        merged = {**shared, **({"path": paths[name]} if name in paths else {})}
+        try:
+            carriers[name] = CarrierConfig.model_validate(merged)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"the invite's carrier {name!r}: {where}: {first['msg']}") from None
+        try:
+            self._bridge_factory(name, carriers[name])  # the bridge checks its settings
+        except ConfigurationError as exc:
+            if not kind.setup_hint:
+                raise
+            hint = kind.setup_hint.format_map(_Printable({**shared, "name": name}))
+            raise ConfigurationError(name, f"this home cannot reach it yet: {hint}") from exc
+        return name
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
         """Create a chat from received pointers, as CLM does: only if the secret opens one."""
@@ -346,9 +381,10 @@ class App:
                     try:
                         summary.posted[name] = self._flush(bridge)
                         if fetch:
-                            summary.received[name], summary.skipped[name], notes = self._fetch(bridge, progress)
-                            if notes:
-                                summary.notes[name] = notes
+                            found = self._fetch(bridge, progress)
+                            summary.received[name], summary.known[name], summary.skipped[name] = found[:3]
+                            if found.notes:
+                                summary.notes[name] = found.notes
                     finally:
                         bridge.close()
                 except ConfigurationError as exc:
@@ -375,7 +411,7 @@ class App:
             posted += 1
         return posted
 
-    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> tuple[int, int, list[str]]:
+    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> _Fetched:
         result = bridge.poll(self.store.cursor(bridge.name))
         skipped = result.skipped_foreign + result.skipped_malformed
         new = 0
@@ -386,7 +422,7 @@ class App:
             if progress:
                 progress(min(start + _STORE_BATCH, len(found)), len(found))
         self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
-        return new, skipped, result.notes
+        return _Fetched(new, len(found) - new, skipped, result.notes)
 
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,14 +171,15 @@ def run(count: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=100_000)
+def cli(run_with: Callable[[int], dict[str, Any]], default_count: int, doc: str | None) -> None:
+    """A benchmark script's command line: ``[--count N] [--json]``; prints the figures."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=default_count)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.count)
+    result = run_with(args.count)
     print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 
 if __name__ == "__main__":
-    main()
+    cli(run, 100_000, __doc__)

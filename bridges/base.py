@@ -107,6 +107,9 @@ class Bridge(ABC):
     Settings: ClassVar[type[BaseModel]]
     # Settings an invite may carry to other members: coordinates, never credentials.
     shareable_settings: ClassVar[tuple[str, ...]] = ()
+    # What a member must do first when an invite's settings are not enough on their own
+    # (formatted with the invite's settings and ``name``); empty: nothing.
+    setup_hint: ClassVar[str] = ""
 
     def __init__(self, name: str, settings: BaseModel) -> None:
         """Use :meth:`from_config`; ``settings`` is an instance of ``Settings``."""
@@ -123,6 +126,12 @@ class Bridge(ABC):
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigurationError(name, f"carriers.{name}.{where}: {first['msg']}") from None
         return cls(name, parsed)
+
+    @classmethod
+    def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
+        """Whether this home's carrier settings ``mine`` reach the place an invite's
+        ``shared`` settings describe (so joining reuses the carrier). Default: cannot tell."""
+        return False
 
     @property
     @abstractmethod

@@ -10,28 +10,33 @@ the cursor): an idle poll is one request. When the timeline comes back ``limited
 events than the filter's limit arrived), the gap is read forward with ``/messages`` from
 the stored token, so no event is missed. Pointers are found in any message's body by
 :func:`~pointerbridge.core.find_pointers`, so one pasted by a person is picked up too.
-The client is opened per call sequence and always closed.
+One client serves a bridge's posts and polls; :meth:`MatrixBridge.close`, which the app
+calls after every run, closes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import stat
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import Bridge, ConfigurationError, Limits, PollResult, RetryableError, extract
 
-__all__ = ["MatrixBridge"]
+__all__ = ["MatrixBridge", "MatrixLogin", "log_in", "log_out"]
 
 _EVENT_LIMIT_SAFE_CHARS = 32_000  # Matrix caps an event at 64 KiB of JSON
 _PAGE = 500  # events per /messages page when a sync was limited
 _TIMELINE_LIMIT = 100
+_MESSAGES_ONLY = json.dumps({"types": ["m.room.message"], "lazy_load_members": True}, separators=(",", ":"))
 _MARK = "org.pointerbridge.pointer"  # content field marking our posts (finding does not rely on it)
 
 
@@ -64,6 +69,15 @@ class MatrixBridge(Bridge):
     carrier_type = "matrix"
     Settings = _Settings
     shareable_settings = ("homeserver", "room_id", "max_pointer_chars")
+    setup_hint = (
+        "log your own bot in first: pbridge carrier login matrix {name} --homeserver {homeserver} --user BOT "
+        "--room {room_id}"
+    )
+
+    @classmethod
+    def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
+        """The same room (a room id names one room across all homeservers)."""
+        return bool(mine.get("room_id")) and mine.get("room_id") == shared.get("room_id")
 
     @property
     def _s(self) -> _Settings:
@@ -75,17 +89,57 @@ class MatrixBridge(Bridge):
         """An event holds up to 32,000 pointer characters; posting pace as configured."""
         return Limits(max_pointer_chars=self._s.max_pointer_chars, min_post_interval=self._s.post_interval)
 
+    def __init__(self, name: str, settings: BaseModel) -> None:
+        """Use :meth:`from_config`. The connection opens on first use and lasts until :meth:`close`."""
+        super().__init__(name, settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+
     def post(self, pointer: str) -> str:
         """Send the pointer as a message; return the event id."""
-        event_id: str = asyncio.run(self._with_client(lambda client: self._post(client, pointer)))
+        event_id: str = self._run(lambda client: self._post(client, pointer))
         return event_id
 
     def poll(self, cursor: str | None) -> PollResult:
         """Every message since ``cursor`` (None: from ``start``)."""
-        result: PollResult = asyncio.run(self._with_client(lambda client: self._poll(client, cursor)))
+        result: PollResult = self._run(lambda client: self._poll(client, cursor))
         return result
 
+    def close(self) -> None:
+        """Close the HTTP session and its event loop (the app calls this after every run)."""
+        loop, client, self._loop, self._client = self._loop, self._client, None, None
+        if loop is None:
+            return
+        try:
+            if client is not None:
+                loop.run_until_complete(client.close())
+        finally:
+            loop.close()
+
     # -- the async part ---------------------------------------------------------------------
+
+    def _run(self, work: Any) -> Any:
+        # One loop and one client for the bridge's life: a run of posts reuses the connection
+        # (a fresh client per post cost ~15 ms more than the post itself on a busy machine).
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self._guarded(work))
+
+    async def _guarded(self, work: Any) -> Any:
+        import aiohttp
+
+        try:
+            if self._client is None:
+                self._client = self._connect()
+            return await work(self._client)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryableError(self.name, f"{self._s.homeserver} unreachable ({type(exc).__name__})") from None
+
+    def _connect(self) -> Any:
+        s = self._s
+        client = _client(s.homeserver, s.user_id, s.timeout, s.device_id)
+        client.restore_login(s.user_id, s.device_id, self._token())
+        return client
 
     def _token(self) -> str:
         s = self._s
@@ -104,98 +158,66 @@ class MatrixBridge(Bridge):
         except OSError as exc:
             raise ConfigurationError(self.name, f"cannot read {path}: {exc.strerror}") from None
 
-    async def _with_client(self, work: Any) -> Any:
-        import aiohttp
-        from nio import AsyncClient, AsyncClientConfig
-
-        s = self._s
-        config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=s.timeout)
-        client = AsyncClient(s.homeserver, s.user_id, device_id=s.device_id, config=config)
-        client.restore_login(s.user_id, s.device_id, self._token())
-        try:
-            return await work(client)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryableError(self.name, f"{s.homeserver} unreachable ({type(exc).__name__})") from None
-        finally:
-            await client.close()
-
     async def _call(self, request: Any, what: str) -> Any:
-        """Run one nio request, honouring 429 up to ``max_retry_wait`` in all; map errors."""
-        from nio import ErrorResponse
-
-        waited = 0.0
-        while True:
-            response = await request()
-            status = getattr(getattr(response, "transport_response", None), "status", 200)
-            if not isinstance(response, ErrorResponse) and status < 400:
-                return response
-            code = getattr(response, "status_code", None)
-            if status == 429 or code == "M_LIMIT_EXCEEDED":
-                wait = (getattr(response, "retry_after_ms", None) or 1000) / 1000
-                if waited + wait > self._s.max_retry_wait:
-                    raise RetryableError(self.name, f"{what}: rate limited for {wait:.1f} s", retry_after=wait)
-                waited += wait
-                await asyncio.sleep(wait)
-                continue
-            message = getattr(response, "message", "") or f"HTTP {status}"
-            if status in (401, 403) or code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
-                raise ConfigurationError(self.name, f"{what}: refused ({code or status}: {message})")
-            if status == 404 or code == "M_NOT_FOUND":
-                raise ConfigurationError(self.name, f"{what}: room {self._s.room_id} not found ({message})")
-            raise RetryableError(self.name, f"{what}: {code or status}: {message}")
+        return await _call(self.name, request, what, self._s.max_retry_wait, self._s.room_id)
 
     async def _post(self, client: Any, pointer: str) -> str:
         content = {"msgtype": self._s.msgtype, "body": pointer, _MARK: 1}
         transaction = "pb-" + hashlib.sha256(pointer.encode("ascii")).hexdigest()[:32]
         response = await self._call(
-            lambda: client.room_send(self._s.room_id, "m.room.message", content, tx_id=transaction), "posting"
+            lambda: _nio(client.room_send(self._s.room_id, "m.room.message", content, tx_id=transaction)), "posting"
         )
         return str(response.event_id)
 
     async def _poll(self, client: Any, cursor: str | None) -> PollResult:
         state = _parse_cursor(cursor)
+        place = {"room": self._s.room_id, "user": self._s.user_id}
+        if any(state.get(key, value) != value for key, value in place.items()):
+            state = {}  # now another room or account: the old filter and sync token do not apply
+        state.update(place)
         if state.get("filter") is None:
             state["filter"] = await self._upload_filter(client)
         since = state.get("since")
-        response = await self._call(
-            lambda: client.sync(timeout=1, since=since, sync_filter=state["filter"], full_state=False), "polling"
-        )
-        room = response.rooms.join.get(self._s.room_id)
-        timeline = room.timeline if room else None
-        events: list[Any] = list(timeline.events) if timeline else []
+        sync_path = _path("/sync", since=since, timeout=1, filter=state["filter"])
+        answer = await self._call(lambda: _get_json(client, sync_path), "polling")
+        timeline = _dig(answer, "rooms", "join", self._s.room_id, "timeline")
+        events = _events(timeline)
         if since is None and self._s.start == "history":
-            events = await self._page(client, timeline.prev_batch if timeline else None, "b") + events
+            events = await self._page(client, timeline.get("prev_batch"), "b") + events
         elif since is None:
             events = []  # "now": begin after what is already in the room
-        elif timeline is not None and timeline.limited:
+        elif timeline.get("limited"):
             events = await self._page(client, since, "f")  # the whole gap, from the stored token
         result = PollResult([], "")
         seen: set[str] = set()
         for event in events:
-            if event.event_id in seen:
+            event_id = event.get("event_id")
+            if not isinstance(event_id, str) or event_id in seen:
                 continue  # a page boundary and the sync timeline may overlap
-            seen.add(event.event_id)
-            body = getattr(event, "source", {}).get("content", {}).get("body")
-            if getattr(event, "source", {}).get("type") == "m.room.message" and isinstance(body, str):
-                extract(body, str(event.event_id), result)
-        state["since"] = response.next_batch
+            seen.add(event_id)
+            content = event.get("content")
+            body = content.get("body") if isinstance(content, dict) else None
+            if event.get("type") == "m.room.message" and isinstance(body, str):
+                extract(body, event_id, result)
+        if not isinstance(answer.get("next_batch"), str):
+            raise RetryableError(self.name, "polling: the homeserver's answer has no next_batch")
+        state["since"] = answer["next_batch"]
         result.cursor = json.dumps(state, sort_keys=True)
         return result
 
-    async def _page(self, client: Any, token: str | None, direction: str) -> list[Any]:
+    async def _page(self, client: Any, token: str | None, direction: str) -> list[dict[str, Any]]:
         """Room events from ``token``: forward to the live end, or back to the room's start
         (returned oldest first either way)."""
-        events: list[Any] = []
-        room = self._s.room_id
+        events: list[dict[str, Any]] = []
+        endpoint = f"/rooms/{quote(self._s.room_id, safe='')}/messages"
         while token is not None:
-            response = await self._call(
-                lambda start=token: client.room_messages(room, start=start, direction=direction, limit=_PAGE),
-                "reading history",
-            )
-            events.extend(response.chunk)
-            if not response.chunk or response.end in (None, token):
+            path = _path(endpoint, **{"from": token, "dir": direction, "limit": _PAGE, "filter": _MESSAGES_ONLY})
+            page = await self._call(lambda path=path: _get_json(client, path), "reading history")
+            chunk = _events(page, "chunk")
+            events.extend(chunk)
+            if not chunk or page.get("end") in (None, token):
                 break
-            token = response.end
+            token = page["end"]
         return events if direction == "f" else events[::-1]
 
     async def _upload_filter(self, client: Any) -> str:
@@ -207,10 +229,23 @@ class MatrixBridge(Bridge):
             "account_data": {"types": []},
         }
         response = await self._call(
-            lambda: client.upload_filter(room=room, presence={"types": []}, account_data={"types": []}),
+            lambda: _nio(client.upload_filter(room=room, presence={"types": []}, account_data={"types": []})),
             "setting up the sync filter",
         )
         return str(response.filter_id)
+
+
+def _dig(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """``data[k1][k2]...``, or {} where the homeserver's answer has no such object."""
+    for key in keys:
+        found = data.get(key)
+        data = found if isinstance(found, dict) else {}
+    return data
+
+
+def _events(data: dict[str, Any], key: str = "events") -> list[dict[str, Any]]:
+    found = data.get(key)
+    return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
 
 
 def _parse_cursor(cursor: str | None) -> dict[str, Any]:
@@ -221,3 +256,164 @@ def _parse_cursor(cursor: str | None) -> dict[str, Any]:
     except ValueError:
         return {}  # an unreadable cursor costs a fresh start, never a crash
     return data if isinstance(data, dict) else {}
+
+
+def _client(homeserver: str, user: str, timeout: float, device_id: str | None = None) -> Any:
+    from nio import AsyncClient, AsyncClientConfig
+
+    # nio warns about each error answer it then returns; this module reports those itself,
+    # as one line naming the carrier, so nio's own warnings would only say it twice.
+    logging.getLogger("nio.responses").setLevel(logging.ERROR)
+
+    # No retries inside nio: it would sleep through 429s and timeouts without bound.
+    config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=timeout)
+    return AsyncClient(homeserver, user, device_id=device_id, config=config)
+
+
+class _Answer(NamedTuple):
+    """One homeserver answer, however it was read: the value, or what went wrong."""
+
+    ok: bool
+    value: Any
+    status: int = 200
+    code: str | None = None  # the Matrix errcode
+    message: str = ""
+    retry_after_ms: int | None = None
+
+
+async def _nio(request: Any) -> _Answer:
+    """A nio call's response as an :class:`_Answer`."""
+    from nio import ErrorResponse
+
+    response = await request
+    # nio parses some 5xx answers into "successful" empty responses: the status tells.
+    status = getattr(getattr(response, "transport_response", None), "status", 200)
+    if not isinstance(response, ErrorResponse) and status < 400:
+        return _Answer(True, response, status)
+    retry = getattr(response, "retry_after_ms", None)
+    return _Answer(False, None, status, getattr(response, "status_code", None), getattr(response, "message", ""),
+                   retry)
+
+
+async def _get_json(client: Any, path: str) -> _Answer:
+    """GET a client-API path and return its JSON unparsed by nio. For the bulk reads of a
+    poll: nio validates each event against its schemas three times over, which cost more
+    than the homeserver's own work for a page of 500 events."""
+    headers = {"Authorization": f"Bearer {client.access_token}"}
+    async with await client.send("GET", path, headers=headers) as response:
+        try:
+            body = await response.json(content_type=None)
+        except ValueError:
+            body = None
+        status = int(response.status)
+    if status < 400 and isinstance(body, dict):
+        return _Answer(True, body, status)
+    error = body if isinstance(body, dict) else {}
+    message = str(error.get("error") or ("not JSON" if status < 400 else ""))
+    return _Answer(False, None, status if status >= 400 else 502, error.get("errcode"), message,
+                   error.get("retry_after_ms"))
+
+
+def _path(endpoint: str, **query: Any) -> str:
+    return f"/_matrix/client/v3{endpoint}?" + urlencode({k: v for k, v in query.items() if v is not None})
+
+
+async def _call(carrier: str, request: Any, what: str, max_wait: float, room: str | None = None) -> Any:
+    """Run one request (a function returning an :class:`_Answer`), honouring 429 up to
+    ``max_wait`` seconds in all; return its value or raise :class:`RetryableError` (try
+    later) or :class:`ConfigurationError` (a person must act)."""
+    waited = 0.0
+    while True:
+        answer: _Answer = await request()
+        if answer.ok:
+            return answer.value
+        status, code = answer.status, answer.code
+        if status == 429 or code == "M_LIMIT_EXCEEDED":
+            wait = (answer.retry_after_ms or 1000) / 1000
+            if waited + wait > max_wait:
+                raise RetryableError(carrier, f"{what}: rate limited for {wait:.1f} s", retry_after=wait)
+            waited += wait
+            await asyncio.sleep(wait)
+            continue
+        message = answer.message or f"HTTP {status}"
+        if status in (401, 403) or code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
+            raise ConfigurationError(carrier, f"{what}: refused ({code or status}: {message})")
+        if status == 404 or code == "M_NOT_FOUND":
+            where = f"room {room} not found" if room else "not found"
+            raise ConfigurationError(carrier, f"{what}: {where} ({message})")
+        raise RetryableError(carrier, f"{what}: {code or status}: {message}")
+
+
+class MatrixLogin(NamedTuple):
+    """What a password login gives: the account, its new device, its token, and the room."""
+
+    user_id: str
+    device_id: str
+    access_token: str
+    room_id: str
+
+
+def log_in(
+    carrier: str,
+    homeserver: str,
+    user: str,
+    password: str,
+    *,
+    room: str | None = None,
+    create_room: bool = False,
+    invite: tuple[str, ...] = (),
+    device_name: str = "pointer-bridge",
+    timeout: float = 30.0,
+) -> MatrixLogin:
+    """Log in with a password (used once, never kept) and join ``room`` (an id or alias) or
+    create a private room inviting ``invite``. A failure after login logs the new device out
+    again, so no stray token is left on the server."""
+    if (room is None) == (not create_room):
+        raise ConfigurationError(carrier, "give a room to join, or ask to create one")
+    return asyncio.run(_log_in(carrier, homeserver, user, password, room, invite, device_name, timeout))
+
+
+async def _log_in(carrier: str, homeserver: str, user: str, password: str, room: str | None,
+                  invite: tuple[str, ...], device_name: str, timeout: float) -> MatrixLogin:
+    import aiohttp
+
+    client = _client(homeserver, user, timeout)
+    try:
+        answer = await _call(carrier, lambda: _nio(client.login(password=password, device_name=device_name)),
+                             "login", 0)
+        try:
+            if room is None:
+                created = await _call(carrier, lambda: _nio(client.room_create(name="pointers", invite=invite)),
+                                      "creating the room", 0)
+                room_id = str(created.room_id)
+            else:
+                room_id = str((await _call(carrier, lambda: _nio(client.join(room)), "joining", 0, room)).room_id)
+        except BaseException:
+            # The error that matters is the one propagating; an unreachable server cannot
+            # be told to forget the token, so it is dropped with the client.
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                await client.logout()
+            raise
+        return MatrixLogin(str(answer.user_id), str(answer.device_id), str(answer.access_token), room_id)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})") from None
+    finally:
+        await client.close()
+
+
+def log_out(carrier: str, homeserver: str, user_id: str, device_id: str, token: str, timeout: float = 30.0) -> None:
+    """End a device's session on the server, so its token stops working."""
+    asyncio.run(_log_out(carrier, homeserver, user_id, device_id, token, timeout))
+
+
+async def _log_out(carrier: str, homeserver: str, user_id: str, device_id: str, token: str, timeout: float) -> None:
+    import aiohttp
+
+    client = _client(homeserver, user_id, timeout, device_id)
+    client.restore_login(user_id, device_id, token)
+    try:
+        await _call(carrier, lambda: _nio(client.logout()), "logging out", 0)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})") from None
+    finally:
+        await client.close()

@@ -20,7 +20,10 @@ from .secrets import read_secret
 __all__ = ["register"]
 
 chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
-carrier_app = typer.Typer(help="Add and list carriers (config.toml).", no_args_is_help=True)
+carrier_app = typer.Typer(help="Add, log in and list carriers (config.toml).", no_args_is_help=True)
+login_app = typer.Typer(help="Log a carrier's bot account in: the password is asked, never stored.",
+                        no_args_is_help=True)
+carrier_app.add_typer(login_app, name="login")
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -97,6 +100,40 @@ def carrier_add(
         app.bridge(name)  # the bridge validates its own settings
         save_config(app.home.config_path, app.config)
         typer.echo(f"carrier {name!r} ({carrier_type}) saved to {app.home.config_path}")
+
+
+@login_app.command("matrix")
+@one_line_errors
+def login_matrix(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The carrier's name (new, or one to log in again).")],
+    homeserver: Annotated[str | None, typer.Option(help="e.g. https://matrix.example.org")] = None,
+    user: Annotated[str | None, typer.Option(help="The bot account: @bot:example.org or bot.")] = None,
+    room: Annotated[str | None, typer.Option(help="Join this room: its id (!...) or alias (#...).")] = None,
+    create_room: Annotated[bool, typer.Option("--create-room", help="Create a private room instead.")] = False,
+    invite: Annotated[list[str] | None, typer.Option(help="With --create-room: invite this user id.")] = None,
+    start: Annotated[str, typer.Option(help="Where the first poll begins: history or now.")] = "history",
+    device_name: Annotated[str, typer.Option(help="The device name other members may see.")] = "pointer-bridge",
+    password_fd: Annotated[
+        int | None, typer.Option("--password-fd", help="Read the password from this file descriptor.")
+    ] = None,
+) -> None:
+    """Log a Matrix bot in with a password (asked, or PBRIDGE_MATRIX_PASSWORD); keep only
+    the token it gets, in a 0600 file, and the device id, in config.toml."""
+    from pointerbridge.app.login import matrix_login
+
+    if start not in ("history", "now"):
+        raise InvalidInputError("--start is history or now")
+    with _open(ctx) as app:
+        done = matrix_login(
+            app, name, lambda: read_secret("Matrix password", "PBRIDGE_MATRIX_PASSWORD", password_fd),
+            homeserver=homeserver, user=user, room=room, create_room=create_room, invite=tuple(invite or ()),
+            start=start, device_name=device_name,
+        )
+    typer.echo(f"carrier {name!r}: {done.user_id}, device {done.device_id}, room {done.room_id}")
+    typer.echo(f"token saved in {done.token_file} (0600); the password was not stored")
+    for note in done.notes:
+        typer.echo(f"note: {note}", err=True)
 
 
 @carrier_app.command("list")

@@ -51,6 +51,9 @@ class FaultyBridge(Bridge):
             raise RetryableError(self.name, "injected failure while polling")
         return self.inner.poll(cursor)
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 def _home(tmp_path: Path, user: str, carrier: CarrierUnderTest, faults: Faults | None = None) -> App:
     home = Home(tmp_path / user, tmp_path / user)

@@ -69,8 +69,11 @@ def _free_port() -> int:
 class Synapse:
     """One homeserver process in ``folder``; ``start``, ``stop`` and ``start`` again keep its data."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, message_rate: dict[str, float] | None = None) -> None:
+        """``message_rate`` ({"per_second", "burst_count"}) turns on Synapse's limit on
+        sending messages, which is otherwise lifted."""
         self.folder = folder
+        self._message_rate = message_rate
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
@@ -111,6 +114,7 @@ class Synapse:
             "presence": {"enabled": False},
             "filter_timeline_limit": 1000,
             **limits,
+            **({"rc_message": self._message_rate} if self._message_rate else {}),
             "rc_login": {"address": _UNLIMITED, "account": _UNLIMITED, "failed_attempts": _UNLIMITED},
             "rc_joins": {"local": _UNLIMITED, "remote": _UNLIMITED},
             "rc_invites": {"per_room": _UNLIMITED, "per_user": _UNLIMITED, "per_issuer": _UNLIMITED},
