@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pointerbridge.bridges.base import BridgeError
-from pointerbridge.core.config import CarrierConfig, ConfigError, save_config, write_private
+from pointerbridge.core.config import CarrierConfig, Config, ConfigError, save_config, write_private
 from pointerbridge.core.errors import InvalidInputError
+from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import App
@@ -59,6 +60,7 @@ def matrix_login(
     asked only once the other arguments are known to be usable."""
     from pointerbridge.bridges.matrix import MatrixBridge, log_in
 
+    _check_name(name)
     existing = app.config.carriers.get(name)
     if existing is not None and existing.type != "matrix":
         raise InvalidInputError(f"carrier {name!r} is a {existing.type} carrier, not matrix")
@@ -82,8 +84,8 @@ def matrix_login(
     settings = {k: v for k, v in old.items() if k != "access_token_env"}
     settings.update(homeserver=homeserver, user_id=login.user_id, device_id=login.device_id,
                     room_id=login.room_id, access_token_file=str(path))
-    if start is not None:
-        settings["start"] = start
+    if start is not None or existing is None:
+        settings["start"] = start or "history"  # a new bot reads what the room already holds
     base = existing.model_dump(exclude_none=True) if existing is not None else {}
     carrier = CarrierConfig.model_validate({**{k: base[k] for k in ("poll_every", "poll_cron") if k in base},
                                             "type": "matrix", **settings})
@@ -97,6 +99,14 @@ def matrix_login(
     if old.get("device_id") and old["device_id"] != login.device_id:
         _log_out_old(name, old, old_token, done)
     return done
+
+
+def _check_name(name: str) -> None:
+    """The carrier's name, checked before a password is asked or a token kept under it."""
+    try:
+        Config.model_validate({"carriers": {name: {"type": "matrix"}}})
+    except ValidationError as exc:
+        raise InvalidInputError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
 
 def _save(app: App, name: str, carrier: CarrierConfig, path: Path, token: str) -> None:
@@ -114,7 +124,7 @@ def _save(app: App, name: str, carrier: CarrierConfig, path: Path, token: str) -
         write_private(path, token.encode("utf-8") + b"\n")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
-    config = app.config.model_copy(update={"carriers": {**app.config.carriers, name: carrier}})
+    config = Config.model_validate({"carriers": {**app.config.carriers, name: carrier}})
     try:
         save_config(app.home.config_path, config)
     except BaseException:
@@ -143,7 +153,7 @@ def _old_token(old: dict[str, Any]) -> str | None:
     if old.get("access_token_file"):
         try:
             return Path(old["access_token_file"]).read_text(encoding="utf-8").strip() or None
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None  # reported as "still logged in" once the new login is saved
     return None
 

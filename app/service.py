@@ -51,10 +51,13 @@ __all__ = [
 
 
 class _Printable(dict[str, Any]):
-    """Invite values for a one-line hint: printable characters only, a gap shown as ?."""
+    """Invite values for a one-line command hint: printable characters only, each quoted
+    for the shell (an invite is someone else's text), a gap shown as ?."""
 
     def __getitem__(self, key: str) -> str:
-        return "".join(c if c.isprintable() else "?" for c in str(self.get(key, "?")))[:200]
+        import shlex
+
+        return shlex.quote("".join(c if c.isprintable() else "?" for c in str(self.get(key, "?")))[:200])
 
     def __missing__(self, key: str) -> str:
         return "?"
@@ -233,11 +236,16 @@ class App:
         is written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
         from pointerbridge.core.config import save_config
+        from pydantic import ValidationError
 
         invite = read_invite(invite_text)
         carriers = dict(self.config.carriers)
         names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
-        config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
+        try:
+            config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
+        except ValidationError as exc:  # a carrier name this home cannot use
+            first = exc.errors()[0]
+            raise InvalidInputError(f"the invite's carriers: {first['msg'].removeprefix('Value error, ')}") from None
         before, self.config = self.config, config
         try:
             chat = self.create_chat(invite.chat, secret, names)

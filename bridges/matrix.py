@@ -35,6 +35,7 @@ __all__ = ["MatrixBridge", "MatrixLogin", "log_in", "log_out"]
 
 _EVENT_LIMIT_SAFE_CHARS = 32_000  # Matrix caps an event at 64 KiB of JSON
 _PAGE = 500  # events per /messages page when a sync was limited
+_MAX_PAGES = 100  # pages per poll: a longer gap is read on by the next poll
 _TIMELINE_LIMIT = 100
 _MESSAGES_ONLY = json.dumps({"types": ["m.room.message"], "lazy_load_members": True}, separators=(",", ":"))
 _MARK = "org.pointerbridge.pointer"  # content field marking our posts (finding does not rely on it)
@@ -147,16 +148,19 @@ class MatrixBridge(Bridge):
             token = os.environ.get(s.access_token_env, "")
             if not token:
                 raise ConfigurationError(self.name, f"environment variable {s.access_token_env} is not set")
-            return token
+            return _checked_token(self.name, token, f"environment variable {s.access_token_env}")
         path = s.access_token_file
         assert path is not None
         try:
             info = path.stat()
             if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise ConfigurationError(self.name, f"{path} must be readable by you only (chmod 600)")
-            return path.read_text(encoding="utf-8").strip()
+            token = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigurationError(self.name, f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(self.name, f"{path} does not hold an access token (not UTF-8)") from None
+        return _checked_token(self.name, token, str(path))
 
     async def _call(self, request: Any, what: str) -> Any:
         return await _call(self.name, request, what, self._s.max_retry_wait, self._s.room_id)
@@ -182,43 +186,52 @@ class MatrixBridge(Bridge):
         answer = await self._call(lambda: _get_json(client, sync_path), "polling")
         timeline = _dig(answer, "rooms", "join", self._s.room_id, "timeline")
         events = _events(timeline)
+        result = PollResult([], "")
+        gap = state.pop("gap", None)
         if since is None and self._s.start == "history":
-            events = await self._page(client, timeline.get("prev_batch"), "b") + events
+            older, unread = await self._page(client, timeline.get("prev_batch"), "b")
+            events = older + events
+            if unread is not None:
+                result.notes.append(f"the room's history is longer than {_MAX_PAGES * _PAGE} messages: "
+                                    "the oldest were not read")
         elif since is None:
             events = []  # "now": begin after what is already in the room
-        elif timeline.get("limited"):
-            events = await self._page(client, since, "f")  # the whole gap, from the stored token
-        result = PollResult([], "")
-        seen: set[str] = set()
-        for event in events:
-            event_id = event.get("event_id")
-            if not isinstance(event_id, str) or event_id in seen:
-                continue  # a page boundary and the sync timeline may overlap
-            seen.add(event_id)
-            content = event.get("content")
-            body = content.get("body") if isinstance(content, dict) else None
-            if event.get("type") == "m.room.message" and isinstance(body, str):
-                extract(body, event_id, result)
+        elif isinstance(gap, str) or timeline.get("limited"):
+            # The whole gap, from the stored token (or where the last run stopped reading it).
+            events, unread = await self._page(client, gap if isinstance(gap, str) else since, "f")
+            if unread is not None:  # too long for one run: the next run reads on from here
+                _extract(events, result)
+                result.cursor = json.dumps({**state, "gap": unread}, sort_keys=True)
+                return result
+        _extract(events, result)
         if not isinstance(answer.get("next_batch"), str):
             raise RetryableError(self.name, "polling: the homeserver's answer has no next_batch")
         state["since"] = answer["next_batch"]
         result.cursor = json.dumps(state, sort_keys=True)
         return result
 
-    async def _page(self, client: Any, token: str | None, direction: str) -> list[dict[str, Any]]:
-        """Room events from ``token``: forward to the live end, or back to the room's start
-        (returned oldest first either way)."""
+    async def _page(self, client: Any, token: str | None, direction: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Room events from ``token``, forward to the live end or back to the room's start,
+        oldest first either way, and the token to read on from if ``_MAX_PAGES`` pages were
+        not enough (a poll's memory and time stay bounded, whatever the server says)."""
         events: list[dict[str, Any]] = []
         endpoint = f"/rooms/{quote(self._s.room_id, safe='')}/messages"
-        while token is not None:
+        unread = None
+        for _ in range(_MAX_PAGES):
+            if token is None:
+                break
             path = _path(endpoint, **{"from": token, "dir": direction, "limit": _PAGE, "filter": _MESSAGES_ONLY})
             page = await self._call(lambda path=path: _get_json(client, path), "reading history")
             chunk = _events(page, "chunk")
             events.extend(chunk)
-            if not chunk or page.get("end") in (None, token):
+            end = page.get("end")
+            if not chunk or not isinstance(end, str) or end == token:
+                token = None
                 break
-            token = page["end"]
-        return events if direction == "f" else events[::-1]
+            token = end
+        else:
+            unread = token
+        return (events if direction == "f" else events[::-1]), unread
 
     async def _upload_filter(self, client: Any) -> str:
         room = {
@@ -233,6 +246,20 @@ class MatrixBridge(Bridge):
             "setting up the sync filter",
         )
         return str(response.filter_id)
+
+
+def _extract(events: list[dict[str, Any]], result: PollResult) -> None:
+    """The pointers in the bodies of message events, each event once."""
+    seen: set[str] = set()
+    for event in events:
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or event_id in seen:
+            continue  # a page boundary and the sync timeline may overlap
+        seen.add(event_id)
+        content = event.get("content")
+        body = content.get("body") if isinstance(content, dict) else None
+        if event.get("type") == "m.room.message" and isinstance(body, str):
+            extract(body, event_id, result)
 
 
 def _dig(data: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -258,6 +285,13 @@ def _parse_cursor(cursor: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _checked_token(carrier: str, token: str, where: str) -> str:
+    """An access token fit for an HTTP header: printable ASCII, no spaces (never echoed)."""
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        raise ConfigurationError(carrier, f"{where} does not hold an access token (empty or not printable ASCII)")
+    return token
+
+
 def _client(homeserver: str, user: str, timeout: float, device_id: str | None = None) -> Any:
     from nio import AsyncClient, AsyncClientConfig
 
@@ -278,21 +312,23 @@ class _Answer(NamedTuple):
     status: int = 200
     code: str | None = None  # the Matrix errcode
     message: str = ""
-    retry_after_ms: int | None = None
+    retry_after_ms: float | None = None
 
 
 async def _nio(request: Any) -> _Answer:
     """A nio call's response as an :class:`_Answer`."""
     from nio import ErrorResponse
 
-    response = await request
+    try:
+        response = await request
+    except (ValueError, RecursionError):  # a body nio cannot decode (bad UTF-8, absurd nesting)
+        return _Answer(False, None, 502, message="the answer is not readable JSON")
     # nio parses some 5xx answers into "successful" empty responses: the status tells.
     status = getattr(getattr(response, "transport_response", None), "status", 200)
     if not isinstance(response, ErrorResponse) and status < 400:
         return _Answer(True, response, status)
-    retry = getattr(response, "retry_after_ms", None)
-    return _Answer(False, None, status, getattr(response, "status_code", None), getattr(response, "message", ""),
-                   retry)
+    return _error(status, getattr(response, "status_code", None), getattr(response, "message", ""),
+                  getattr(response, "retry_after_ms", None))
 
 
 async def _get_json(client: Any, path: str) -> _Answer:
@@ -303,15 +339,27 @@ async def _get_json(client: Any, path: str) -> _Answer:
     async with await client.send("GET", path, headers=headers) as response:
         try:
             body = await response.json(content_type=None)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reason
             body = None
         status = int(response.status)
     if status < 400 and isinstance(body, dict):
         return _Answer(True, body, status)
     error = body if isinstance(body, dict) else {}
-    message = str(error.get("error") or ("not JSON" if status < 400 else ""))
-    return _Answer(False, None, status if status >= 400 else 502, error.get("errcode"), message,
-                   error.get("retry_after_ms"))
+    message = error.get("error") or ("the answer is not a JSON object" if status < 400 else "")
+    return _error(status if status >= 400 else 502, error.get("errcode"), message, error.get("retry_after_ms"))
+
+
+def _error(status: int, code: Any, message: Any, retry_after_ms: Any) -> _Answer:
+    """An error answer, with what the server said made safe to print on one line and a
+    retry delay that is a sane number or nothing."""
+    retry = retry_after_ms if isinstance(retry_after_ms, int | float) and not isinstance(retry_after_ms, bool) else None
+    if retry is not None and not 0 <= retry < 1e9:  # also drops NaN
+        retry = None
+    return _Answer(False, None, status, _printable(code, 60) or None, _printable(message, 200), retry)
+
+
+def _printable(text: Any, limit: int) -> str:
+    return "".join(c if c.isprintable() else "?" for c in str(text or ""))[:limit]
 
 
 def _path(endpoint: str, **query: Any) -> str:
@@ -329,7 +377,8 @@ async def _call(carrier: str, request: Any, what: str, max_wait: float, room: st
             return answer.value
         status, code = answer.status, answer.code
         if status == 429 or code == "M_LIMIT_EXCEEDED":
-            wait = (answer.retry_after_ms or 1000) / 1000
+            # At least 50 ms: a server answering "retry after 0" cannot spin this loop.
+            wait = max(0.05, (1000 if answer.retry_after_ms is None else answer.retry_after_ms) / 1000)
             if waited + wait > max_wait:
                 raise RetryableError(carrier, f"{what}: rate limited for {wait:.1f} s", retry_after=wait)
             waited += wait
@@ -388,13 +437,14 @@ async def _log_in(carrier: str, homeserver: str, user: str, password: str, room:
                 room_id = str(created.room_id)
             else:
                 room_id = str((await _call(carrier, lambda: _nio(client.join(room)), "joining", 0, room)).room_id)
+            token = _checked_token(carrier, str(answer.access_token), "the homeserver's login answer")
+            return MatrixLogin(str(answer.user_id), str(answer.device_id), token, room_id)
         except BaseException:
-            # The error that matters is the one propagating; an unreachable server cannot
-            # be told to forget the token, so it is dropped with the client.
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            # The error that matters is the one propagating; a server that cannot be told
+            # to forget the token now (unreachable, garbled) has it dropped with the client.
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError, RecursionError):
                 await client.logout()
             raise
-        return MatrixLogin(str(answer.user_id), str(answer.device_id), str(answer.access_token), room_id)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})") from None
     finally:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
 
 from .common import PhraseFd, SecretFd, stdin_text
 from .errors import one_line_errors
-from .output import messages, progress, table
+from .output import messages, progress, safe_text, table
 from .secrets import read_secret
 
 __all__ = ["register"]
@@ -112,7 +112,9 @@ def login_matrix(
     room: Annotated[str | None, typer.Option(help="Join this room: its id (!...) or alias (#...).")] = None,
     create_room: Annotated[bool, typer.Option("--create-room", help="Create a private room instead.")] = False,
     invite: Annotated[list[str] | None, typer.Option(help="With --create-room: invite this user id.")] = None,
-    start: Annotated[str, typer.Option(help="Where the first poll begins: history or now.")] = "history",
+    start: Annotated[
+        str | None, typer.Option(help="Where the first poll begins: history (new carrier's default) or now.")
+    ] = None,
     device_name: Annotated[str, typer.Option(help="The device name other members may see.")] = "pointer-bridge",
     password_fd: Annotated[
         int | None, typer.Option("--password-fd", help="Read the password from this file descriptor.")
@@ -122,7 +124,7 @@ def login_matrix(
     the token it gets, in a 0600 file, and the device id, in config.toml."""
     from pointerbridge.app.login import matrix_login
 
-    if start not in ("history", "now"):
+    if start not in (None, "history", "now"):
         raise InvalidInputError("--start is history or now")
     with _open(ctx) as app:
         done = matrix_login(
@@ -130,10 +132,10 @@ def login_matrix(
             homeserver=homeserver, user=user, room=room, create_room=create_room, invite=tuple(invite or ()),
             start=start, device_name=device_name,
         )
-    typer.echo(f"carrier {name!r}: {done.user_id}, device {done.device_id}, room {done.room_id}")
+    typer.echo(safe_text(f"carrier {name!r}: {done.user_id}, device {done.device_id}, room {done.room_id}"))
     typer.echo(f"token saved in {done.token_file} (0600); the password was not stored")
     for note in done.notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(safe_text(f"note: {note}"), err=True)
 
 
 @carrier_app.command("list")

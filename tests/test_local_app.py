@@ -240,6 +240,9 @@ def test_a_hostile_or_failed_join_leaves_the_config_alone(tmp_path: Path) -> Non
     assert pb(frank, "frank", "chat", "join", relative)["rc"] == "24"
     deep = "pbinvite1." + __import__("base64").urlsafe_b64encode(b"[" * 6000).decode()  # nested past recursion
     assert pb(frank, "frank", "chat", "join", "-", stdin=deep)["rc"] == "3"
+    badly_named = _invite({"v": 1, "chat": "named", "carriers": {"Bad Name": {"type": "files", "path": str(folder)}}})
+    refused = pb(frank, "frank", "chat", "join", badly_named)
+    assert refused["rc"] == "3" and "carrier name" in refused["err"] and "Traceback" not in refused["err"]
     assert (frank / "config.toml").read_bytes() == config
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from helpers import raw_chat, raw_identity
@@ -88,3 +89,35 @@ def test_a_post_retried_after_a_lost_answer_is_not_duplicated(make_bridge: MakeB
     assert [r.text for r in bridge.poll(start.cursor).pointers] == [pointer]
     assert json.loads(bridge.poll(start.cursor).cursor)["since"]
     assert shared_server().url.startswith("http://127.0.0.1:")
+
+
+def test_a_gap_longer_than_one_poll_may_read_is_finished_by_the_next(
+    make_bridge: MakeBridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pointerbridge.bridges import matrix
+
+    bridge, _ = make_bridge()
+    start = bridge.poll(None)
+    pointers = [p for i in range(150) for p in seal(raw_chat("long"), raw_identity("alice"), f"m{i}")]
+    for pointer in pointers:
+        bridge.post(pointer)
+    monkeypatch.setattr(matrix, "_MAX_PAGES", 2)
+    monkeypatch.setattr(matrix, "_PAGE", 50)
+    first = bridge.poll(start.cursor)  # two pages of fifty, then stop: memory and time stay bounded
+    assert [r.text for r in first.pointers] == pointers[:100]
+    assert json.loads(first.cursor)["since"] == json.loads(start.cursor)["since"]  # the gap is not done
+    second = bridge.poll(first.cursor)
+    assert [r.text for r in second.pointers] == pointers[100:]
+    assert bridge.poll(second.cursor).pointers == []
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"", b"two words", b"line\nbreak"])
+def test_a_token_file_without_a_usable_token_is_a_configuration_error(
+    make_bridge: MakeBridge, tmp_path: Path, content: bytes
+) -> None:
+    token = tmp_path / "mx.token"
+    token.write_bytes(content)
+    token.chmod(0o600)
+    bridge, _ = make_bridge(access_token_env=None, access_token_file=str(token))
+    with pytest.raises(ConfigurationError, match="does not hold an access token"):
+        bridge.poll(None)

