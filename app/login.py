@@ -15,9 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pointerbridge.bridges.base import BridgeError
-from pointerbridge.core.config import CarrierConfig, Config, ConfigError, save_config, write_private
+from pointerbridge.core.config import (
+    CarrierConfig,
+    Config,
+    ConfigError,
+    save_config,
+    valid_carrier_name,
+    write_private,
+)
 from pointerbridge.core.errors import InvalidInputError
-from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import App
@@ -103,10 +109,8 @@ def matrix_login(
 
 def _check_name(name: str) -> None:
     """The carrier's name, checked before a password is asked or a token kept under it."""
-    try:
-        Config.model_validate({"carriers": {name: {"type": "matrix"}}})
-    except ValidationError as exc:
-        raise InvalidInputError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    if not valid_carrier_name(name):
+        raise InvalidInputError(f"carrier name {name!r} must be 1-32 of a-z 0-9 _ -, starting alphanumeric")
 
 
 def _save(app: App, name: str, carrier: CarrierConfig, path: Path, token: str) -> None:
@@ -148,14 +152,16 @@ def _forget(name: str, homeserver: str, user_id: str, device_id: str, token: str
 
 def _old_token(old: dict[str, Any]) -> str | None:
     """The token the carrier used until now, if this home can read it."""
+    token = None
     if old.get("access_token_env"):
-        return os.environ.get(old["access_token_env"]) or None
-    if old.get("access_token_file"):
+        token = os.environ.get(old["access_token_env"])
+    elif old.get("access_token_file"):
         try:
-            return Path(old["access_token_file"]).read_text(encoding="utf-8").strip() or None
+            token = Path(old["access_token_file"]).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
             return None  # reported as "still logged in" once the new login is saved
-    return None
+    usable = token and token.isascii() and token.isprintable() and " " not in token
+    return token if usable else None
 
 
 def _log_out_old(name: str, old: dict[str, Any], token: str | None, done: LoginDone) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class
 from pointerbridge.core.armor import dearmor, find_pointers
-from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
+from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config, valid_carrier_name
 from pointerbridge.core.errors import (
     InvalidInputError,
     NotForThisChatError,
@@ -48,6 +48,10 @@ __all__ = [
     "UnlockedChat",
     "WrongSecretError",
 ]
+
+
+def _printable_name(name: str) -> str:
+    return repr("".join(c if c.isprintable() else "?" for c in name)[:40])
 
 
 class _Printable(dict[str, Any]):
@@ -269,6 +273,8 @@ class App:
 
         if name in carriers:
             return name  # this home's own settings for a carrier it already has win
+        if not valid_carrier_name(name):  # before any hint tells the user to use this name
+            raise InvalidInputError(f"the invite's carrier name {_printable_name(name)} cannot be used here")
         kind = bridge_class(shared["type"])
         for local, config in carriers.items():
             if config.type == shared["type"] and kind.same_place(config.settings, shared):

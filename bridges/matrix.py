@@ -36,6 +36,10 @@ __all__ = ["MatrixBridge", "MatrixLogin", "log_in", "log_out"]
 _EVENT_LIMIT_SAFE_CHARS = 32_000  # Matrix caps an event at 64 KiB of JSON
 _PAGE = 500  # events per /messages page when a sync was limited
 _MAX_PAGES = 100  # pages per poll: a longer gap is read on by the next poll
+# What decoding an answer's body raises: bad JSON or UTF-8, a charset Python does not
+# know (LookupError), nesting deeper than the parser's recursion.
+_UNDECODABLE = (ValueError, LookupError, RecursionError)
+_LOGIN_RETRY_WAIT = 10.0  # seconds of 429 a login (someone waiting at the prompt) sits out
 _TIMELINE_LIMIT = 100
 _MESSAGES_ONLY = json.dumps({"types": ["m.room.message"], "lazy_load_members": True}, separators=(",", ":"))
 _MARK = "org.pointerbridge.pointer"  # content field marking our posts (finding does not rely on it)
@@ -95,6 +99,7 @@ class MatrixBridge(Bridge):
         super().__init__(name, settings)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
+        self._budget = _Budget(0.0)
 
     def post(self, pointer: str) -> str:
         """Send the pointer as a message; return the event id."""
@@ -124,6 +129,7 @@ class MatrixBridge(Bridge):
         # (a fresh client per post cost ~15 ms more than the post itself on a busy machine).
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+        self._budget = _Budget(self._s.max_retry_wait)  # for all of this post's or poll's requests
         return self._loop.run_until_complete(self._guarded(work))
 
     async def _guarded(self, work: Any) -> Any:
@@ -163,7 +169,7 @@ class MatrixBridge(Bridge):
         return _checked_token(self.name, token, str(path))
 
     async def _call(self, request: Any, what: str) -> Any:
-        return await _call(self.name, request, what, self._s.max_retry_wait, self._s.room_id)
+        return await _call(self.name, request, what, self._budget, self._s.room_id)
 
     async def _post(self, client: Any, pointer: str) -> str:
         content = {"msgtype": self._s.msgtype, "body": pointer, _MARK: 1}
@@ -321,7 +327,7 @@ async def _nio(request: Any) -> _Answer:
 
     try:
         response = await request
-    except (ValueError, RecursionError):  # a body nio cannot decode (bad UTF-8, absurd nesting)
+    except _UNDECODABLE:  # a body nio cannot decode (bad UTF-8, unknown charset, absurd nesting)
         return _Answer(False, None, 502, message="the answer is not readable JSON")
     # nio parses some 5xx answers into "successful" empty responses: the status tells.
     status = getattr(getattr(response, "transport_response", None), "status", 200)
@@ -339,7 +345,7 @@ async def _get_json(client: Any, path: str) -> _Answer:
     async with await client.send("GET", path, headers=headers) as response:
         try:
             body = await response.json(content_type=None)
-        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reason
+        except _UNDECODABLE:  # not JSON, not in its charset, or nested past reason
             body = None
         status = int(response.status)
     if status < 400 and isinstance(body, dict):
@@ -366,11 +372,17 @@ def _path(endpoint: str, **query: Any) -> str:
     return f"/_matrix/client/v3{endpoint}?" + urlencode({k: v for k, v in query.items() if v is not None})
 
 
-async def _call(carrier: str, request: Any, what: str, max_wait: float, room: str | None = None) -> Any:
+class _Budget:
+    """Seconds of 429 waiting one post or poll may still spend, over all its requests."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+
+
+async def _call(carrier: str, request: Any, what: str, budget: _Budget, room: str | None = None) -> Any:
     """Run one request (a function returning an :class:`_Answer`), honouring 429 up to
-    ``max_wait`` seconds in all; return its value or raise :class:`RetryableError` (try
+    what is left of ``budget``; return its value or raise :class:`RetryableError` (try
     later) or :class:`ConfigurationError` (a person must act)."""
-    waited = 0.0
     while True:
         answer: _Answer = await request()
         if answer.ok:
@@ -379,16 +391,16 @@ async def _call(carrier: str, request: Any, what: str, max_wait: float, room: st
         if status == 429 or code == "M_LIMIT_EXCEEDED":
             # At least 50 ms: a server answering "retry after 0" cannot spin this loop.
             wait = max(0.05, (1000 if answer.retry_after_ms is None else answer.retry_after_ms) / 1000)
-            if waited + wait > max_wait:
+            if wait > budget.left:
                 raise RetryableError(carrier, f"{what}: rate limited for {wait:.1f} s", retry_after=wait)
-            waited += wait
+            budget.left -= wait
             await asyncio.sleep(wait)
             continue
         message = answer.message or f"HTTP {status}"
         if status in (401, 403) or code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
             raise ConfigurationError(carrier, f"{what}: refused ({code or status}: {message})")
         if status == 404 or code == "M_NOT_FOUND":
-            where = f"room {room} not found" if room else "not found"
+            where = f"room {_printable(room, 200)} not found" if room else "not found"
             raise ConfigurationError(carrier, f"{what}: {where} ({message})")
         raise RetryableError(carrier, f"{what}: {code or status}: {message}")
 
@@ -427,22 +439,24 @@ async def _log_in(carrier: str, homeserver: str, user: str, password: str, room:
     import aiohttp
 
     client = _client(homeserver, user, timeout)
+    budget = _Budget(_LOGIN_RETRY_WAIT)
     try:
         answer = await _call(carrier, lambda: _nio(client.login(password=password, device_name=device_name)),
-                             "login", 0)
+                             "login", budget)
         try:
             if room is None:
                 created = await _call(carrier, lambda: _nio(client.room_create(name="pointers", invite=invite)),
-                                      "creating the room", 0)
+                                      "creating the room", budget)
                 room_id = str(created.room_id)
             else:
-                room_id = str((await _call(carrier, lambda: _nio(client.join(room)), "joining", 0, room)).room_id)
+                joined = await _call(carrier, lambda: _nio(client.join(room)), "joining", budget, room)
+                room_id = str(joined.room_id)
             token = _checked_token(carrier, str(answer.access_token), "the homeserver's login answer")
             return MatrixLogin(str(answer.user_id), str(answer.device_id), token, room_id)
         except BaseException:
             # The error that matters is the one propagating; a server that cannot be told
             # to forget the token now (unreachable, garbled) has it dropped with the client.
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError, RecursionError):
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, *_UNDECODABLE):
                 await client.logout()
             raise
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -462,7 +476,7 @@ async def _log_out(carrier: str, homeserver: str, user_id: str, device_id: str, 
     client = _client(homeserver, user_id, timeout, device_id)
     client.restore_login(user_id, device_id, token)
     try:
-        await _call(carrier, lambda: _nio(client.logout()), "logging out", 0)
+        await _call(carrier, lambda: _nio(client.logout()), "logging out", _Budget(_LOGIN_RETRY_WAIT))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})") from None
     finally:

@@ -17,9 +17,18 @@ from pydantic_core import ErrorDetails
 
 from .errors import PointerBridgeError
 
-__all__ = ["CarrierConfig", "Config", "ConfigError", "Home", "load_config", "save_config", "write_private"]
+__all__ = [
+    "CarrierConfig",
+    "Config",
+    "ConfigError",
+    "Home",
+    "load_config",
+    "save_config",
+    "valid_carrier_name",
+    "write_private",
+]
 
-_CARRIER_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+_CARRIER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 class ConfigError(PointerBridgeError):
@@ -52,9 +61,14 @@ class Config(BaseModel):
     @classmethod
     def _names(cls, carriers: dict[str, CarrierConfig]) -> dict[str, CarrierConfig]:
         for name in carriers:
-            if not re.match(_CARRIER_NAME, name):
+            if not valid_carrier_name(name):
                 raise ValueError(f"carrier name {name!r} must be 1-32 of a-z 0-9 _ -, starting alphanumeric")
         return carriers
+
+
+def valid_carrier_name(name: str) -> bool:
+    """Whether ``name`` can name a carrier (it also names the carrier's token file)."""
+    return _CARRIER_NAME.fullmatch(name) is not None
 
 
 def _where(error: ErrorDetails) -> str:

