@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pointerbridge.bridges.base import BridgeError
+from pointerbridge.bridges.base import BridgeError, printable
 from pointerbridge.core.config import (
+    CARRIER_NAME_RULE,
     CarrierConfig,
     Config,
     ConfigError,
@@ -110,7 +111,7 @@ def matrix_login(
 def _check_name(name: str) -> None:
     """The carrier's name, checked before a password is asked or a token kept under it."""
     if not valid_carrier_name(name):
-        raise InvalidInputError(f"carrier name {name!r} must be 1-32 of a-z 0-9 _ -, starting alphanumeric")
+        raise InvalidInputError(f"{printable(name, 40)!r}: {CARRIER_NAME_RULE}")
 
 
 def _save(app: App, name: str, carrier: CarrierConfig, path: Path, token: str) -> None:

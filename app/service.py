@@ -18,9 +18,17 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class, printable
 from pointerbridge.core.armor import dearmor, find_pointers
-from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config, valid_carrier_name
+from pointerbridge.core.config import (
+    CARRIER_NAME_RULE,
+    CarrierConfig,
+    Config,
+    ConfigError,
+    Home,
+    load_config,
+    valid_carrier_name,
+)
 from pointerbridge.core.errors import (
     InvalidInputError,
     NotForThisChatError,
@@ -50,10 +58,6 @@ __all__ = [
 ]
 
 
-def _printable_name(name: str) -> str:
-    return repr("".join(c if c.isprintable() else "?" for c in name)[:40])
-
-
 class _Printable(dict[str, Any]):
     """Invite values for a one-line command hint: printable characters only, each quoted
     for the shell (an invite is someone else's text), a gap shown as ?."""
@@ -61,7 +65,7 @@ class _Printable(dict[str, Any]):
     def __getitem__(self, key: str) -> str:
         import shlex
 
-        return shlex.quote("".join(c if c.isprintable() else "?" for c in str(self.get(key, "?")))[:200])
+        return shlex.quote(printable(self.get(key, "?"), 200))
 
     def __missing__(self, key: str) -> str:
         return "?"
@@ -240,16 +244,11 @@ class App:
         is written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
         from pointerbridge.core.config import save_config
-        from pydantic import ValidationError
 
         invite = read_invite(invite_text)
         carriers = dict(self.config.carriers)
         names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
-        try:
-            config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
-        except ValidationError as exc:  # a carrier name this home cannot use
-            first = exc.errors()[0]
-            raise InvalidInputError(f"the invite's carriers: {first['msg'].removeprefix('Value error, ')}") from None
+        config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
         before, self.config = self.config, config
         try:
             chat = self.create_chat(invite.chat, secret, names)
@@ -274,7 +273,7 @@ class App:
         if name in carriers:
             return name  # this home's own settings for a carrier it already has win
         if not valid_carrier_name(name):  # before any hint tells the user to use this name
-            raise InvalidInputError(f"the invite's carrier name {_printable_name(name)} cannot be used here")
+            raise InvalidInputError(f"the invite's carrier name {printable(name, 40)!r}: {CARRIER_NAME_RULE}")
         kind = bridge_class(shared["type"])
         for local, config in carriers.items():
             if config.type == shared["type"] and kind.same_place(config.settings, shared):

@@ -29,6 +29,7 @@ __all__ = [
     "RetryableError",
     "bridge_class",
     "extract",
+    "printable",
 ]
 
 ENTRY_POINT_GROUP = "pointerbridge.bridges"
@@ -88,6 +89,13 @@ class PollResult:
     skipped_malformed: int = 0  # pointer-like text that is not a valid pointer
     items: int = 0  # items (files, messages, mails) looked at
     notes: list[str] = field(default_factory=list)
+
+
+def printable(text: object, limit: int) -> str:
+    """``text`` for one line of a message: at most ``limit`` characters, anything that is
+    not printable (newlines, escape sequences) shown as ``?``. For words that come from
+    someone else: a server's error, an invite's values."""
+    return "".join(c if c.isprintable() else "?" for c in str(text or ""))[:limit]
 
 
 def extract(text: str, reference: str, result: PollResult) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import Bridge, ConfigurationError, Limits, PollResult, RetryableError, extract
+from .base import Bridge, ConfigurationError, Limits, PollResult, RetryableError, extract, printable
 
 __all__ = ["MatrixBridge", "MatrixLogin", "log_in", "log_out"]
 
@@ -361,11 +361,8 @@ def _error(status: int, code: Any, message: Any, retry_after_ms: Any) -> _Answer
     retry = retry_after_ms if isinstance(retry_after_ms, int | float) and not isinstance(retry_after_ms, bool) else None
     if retry is not None and not 0 <= retry < 1e9:  # also drops NaN
         retry = None
-    return _Answer(False, None, status, _printable(code, 60) or None, _printable(message, 200), retry)
+    return _Answer(False, None, status, printable(code, 60) or None, printable(message, 200), retry)
 
-
-def _printable(text: Any, limit: int) -> str:
-    return "".join(c if c.isprintable() else "?" for c in str(text or ""))[:limit]
 
 
 def _path(endpoint: str, **query: Any) -> str:
@@ -400,7 +397,7 @@ async def _call(carrier: str, request: Any, what: str, budget: _Budget, room: st
         if status in (401, 403) or code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
             raise ConfigurationError(carrier, f"{what}: refused ({code or status}: {message})")
         if status == 404 or code == "M_NOT_FOUND":
-            where = f"room {_printable(room, 200)} not found" if room else "not found"
+            where = f"room {printable(room, 200)} not found" if room else "not found"
             raise ConfigurationError(carrier, f"{what}: {where} ({message})")
         raise RetryableError(carrier, f"{what}: {code or status}: {message}")
 

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from .errors import PointerBridgeError
 
 __all__ = [
+    "CARRIER_NAME_RULE",
     "CarrierConfig",
     "Config",
     "ConfigError",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 _CARRIER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+CARRIER_NAME_RULE = "a carrier name is 1-32 of a-z 0-9 _ -, starting alphanumeric"
 
 
 class ConfigError(PointerBridgeError):
@@ -62,7 +64,7 @@ class Config(BaseModel):
     def _names(cls, carriers: dict[str, CarrierConfig]) -> dict[str, CarrierConfig]:
         for name in carriers:
             if not valid_carrier_name(name):
-                raise ValueError(f"carrier name {name!r} must be 1-32 of a-z 0-9 _ -, starting alphanumeric")
+                raise ValueError(f"{name!r}: {CARRIER_NAME_RULE}")
         return carriers
 
 
