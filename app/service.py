@@ -133,12 +133,17 @@ class _Fetched(NamedTuple):
     notes: list[str]
 
 
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+
 def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
     return bridge_class(config.type).from_config(name, config.settings)
 
 
 _VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
 _STORE_BATCH = 1000  # pointers per transaction while storing a poll
+_MAX_ROUNDS = 100  # polls of one carrier in one run while it says there is more
 _FLUSH_BUDGET = 20.0  # seconds one run may spend pacing posts to a rate-limited carrier
 _CACHE_INFO = b"pointerbridge store: signature verified"
 
@@ -425,17 +430,27 @@ class App:
         return posted
 
     def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> _Fetched:
-        result = bridge.poll(self.store.cursor(bridge.name))
-        skipped = result.skipped_foreign + result.skipped_malformed
-        new = 0
-        found = result.pointers
-        for start in range(0, len(found), _STORE_BATCH):
-            items = _storable(item.text for item in found[start : start + _STORE_BATCH])
-            new += len(self.store.add_pointers(items, "in", carrier=bridge.name))
-            if progress:
-                progress(min(start + _STORE_BATCH, len(found)), len(found))
-        self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
-        return _Fetched(new, len(found) - new, skipped, result.notes)
+        new = known = skipped = 0
+        notes: list[str] = []
+        for _ in range(_MAX_ROUNDS):  # a carrier that hands out batches says when there is more
+            result = bridge.poll(self.store.cursor(bridge.name))
+            skipped += result.skipped_foreign + result.skipped_malformed
+            found = result.pointers
+            stored = 0
+            for start in range(0, len(found), _STORE_BATCH):
+                items = _storable(item.text for item in found[start : start + _STORE_BATCH])
+                stored += len(self.store.add_pointers(items, "in", carrier=bridge.name))
+                if progress:
+                    progress(min(start + _STORE_BATCH, len(found)), len(found))
+            for since in result.repost_since:  # queued before the cursor moves past the request
+                count = self.store.repost_since(bridge.name, since)
+                notes.append(f"a member asked for what was posted since {_when(since)}: {count} pointer(s) queued")
+            self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
+            new, known = new + stored, known + len(found) - stored
+            notes += result.notes
+            if not result.more:
+                break
+        return _Fetched(new, known, skipped, notes)
 
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""

@@ -11,25 +11,35 @@ Third-party carriers register a :class:`Bridge` subclass under the entry-point g
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import stat
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pointerbridge.core import PointerBridgeError, scan_pointers
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "AsyncBridge",
     "Bridge",
     "BridgeError",
     "Capabilities",
     "ConfigurationError",
     "Limits",
+    "NetworkSettings",
     "PollResult",
     "Received",
     "RetryableError",
     "bridge_class",
     "extract",
+    "json_cursor",
     "printable",
+    "read_credential",
 ]
 
 ENTRY_POINT_GROUP = "pointerbridge.bridges"
@@ -89,6 +99,39 @@ class PollResult:
     skipped_malformed: int = 0  # pointer-like text that is not a valid pointer
     items: int = 0  # items (files, messages, mails) looked at
     notes: list[str] = field(default_factory=list)
+    more: bool = False  # the carrier has more now: store these, save the cursor, poll again
+    # Members asked to have everything posted since these times posted again (their copy
+    # of the carrier lost it: Telegram keeps updates 24 hours). Unix seconds.
+    repost_since: list[float] = field(default_factory=list)
+
+
+def read_credential(carrier: str, env_var: str | None, path: Path | None) -> tuple[str, str]:
+    """A credential given by reference: the value of ``env_var``, else the stripped text of
+    ``path``, which must be readable by its owner only. Returns (value, where it came from)
+    for the caller's own checks; an empty value comes back empty, never as an error here."""
+    if env_var is not None:
+        return os.environ.get(env_var, ""), f"environment variable {env_var}"
+    if path is None:
+        raise ConfigurationError(carrier, "no credential configured")
+    try:
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigurationError(carrier, f"{path} must be readable by you only (chmod 600)")
+        return path.read_text(encoding="utf-8").strip(), str(path)
+    except OSError as exc:
+        raise ConfigurationError(carrier, f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        return "", str(path)  # not text: the caller says it holds no usable credential
+
+
+def json_cursor(cursor: str | None) -> dict[str, Any]:
+    """A cursor a bridge keeps as a JSON object; an unreadable one is a fresh start, never a crash."""
+    if not cursor:
+        return {}
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def printable(text: object, limit: int) -> str:
@@ -131,8 +174,8 @@ class Bridge(ABC):
             parsed = cls.Settings.model_validate(settings)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigurationError(name, f"carriers.{name}.{where}: {first['msg']}") from None
+            where = ".".join(["carriers", name, *(str(p) for p in first["loc"])])
+            raise ConfigurationError(name, f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
         return cls(name, parsed)
 
     @classmethod
@@ -159,6 +202,11 @@ class Bridge(ABC):
     def poll(self, cursor: str | None) -> PollResult:
         """Pointers found since ``cursor`` (``None``: from the start) and the next cursor."""
 
+    def check(self) -> list[str]:
+        """Reach the carrier once to check the settings; return lines telling the user what
+        it is and what they must still do by hand. Default: nothing to check."""
+        return []
+
     def close(self) -> None:  # noqa: B027  # optional hook: most bridges hold nothing open
         """Release connections; the default has none."""
 
@@ -175,3 +223,65 @@ def bridge_class(type_name: str) -> type[Bridge]:
             return loaded
     known = sorted(e.name for e in entry_points(group=ENTRY_POINT_GROUP))
     raise ConfigurationError(type_name, f"unknown carrier type {type_name!r} (known: {', '.join(known)})")
+
+
+class NetworkSettings(BaseModel):
+    """Settings every carrier reached over a network has: a request timeout, the longest
+    rate-limit wait honoured inside one run, and exactly one credential source, named by
+    ``credential_fields`` (an environment variable's name, or a 0600 file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    credential_fields: ClassVar[tuple[str, str]]
+
+    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds per request
+    max_retry_wait: float = Field(default=10.0, ge=0, le=120)  # longest 429 wait honoured inside one run
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> NetworkSettings:
+        env, file = self.credential_fields
+        if (getattr(self, env) is None) == (getattr(self, file) is None):
+            raise ValueError(f"give exactly one of {env} and {file}")
+        return self
+
+
+class AsyncBridge(Bridge):
+    """A bridge over an asyncio client library: one event loop and one connected client for
+    the bridge's life, so that a run of posts reuses the connection; :meth:`close`, which
+    the app calls after every run, ends both. Subclasses connect in :meth:`_connect`,
+    disconnect in :meth:`_disconnect`, and may wrap :meth:`_attempt` to map their errors."""
+
+    def __init__(self, name: str, settings: BaseModel) -> None:
+        """Use :meth:`from_config`. The client connects on first use."""
+        super().__init__(name, settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+
+    @abstractmethod
+    async def _connect(self) -> Any:
+        """A connected client."""
+
+    @abstractmethod
+    async def _disconnect(self, client: Any) -> None:
+        """Release what ``_connect`` opened."""
+
+    def _run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Run ``work(client)`` to completion on the bridge's loop."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self._attempt(work))
+
+    async def _attempt(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        if self._client is None:
+            self._client = await self._connect()
+        return await work(self._client)
+
+    def close(self) -> None:
+        """Disconnect the client and close the event loop."""
+        loop, client, self._loop, self._client = self._loop, self._client, None, None
+        if loop is None:
+            return
+        try:
+            if client is not None:
+                loop.run_until_complete(self._disconnect(client))
+        finally:
+            loop.close()

@@ -21,15 +21,24 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import stat
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
-from .base import Bridge, ConfigurationError, Limits, PollResult, RetryableError, extract, printable
+from .base import (
+    AsyncBridge,
+    ConfigurationError,
+    Limits,
+    NetworkSettings,
+    PollResult,
+    RetryableError,
+    extract,
+    json_cursor,
+    printable,
+    read_credential,
+)
 
 __all__ = ["MatrixBridge", "MatrixLogin", "log_in", "log_out"]
 
@@ -45,8 +54,8 @@ _MESSAGES_ONLY = json.dumps({"types": ["m.room.message"], "lazy_load_members": T
 _MARK = "org.pointerbridge.pointer"  # content field marking our posts (finding does not rely on it)
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Settings(NetworkSettings):
+    credential_fields = ("access_token_env", "access_token_file")
 
     homeserver: str = Field(pattern=r"^https?://")
     user_id: str = Field(pattern=r"^@[^:]+:.+$")
@@ -58,17 +67,9 @@ class _Settings(BaseModel):
     msgtype: Literal["m.text", "m.notice"] = "m.text"
     max_pointer_chars: int = Field(default=_EVENT_LIMIT_SAFE_CHARS, ge=1000, le=_EVENT_LIMIT_SAFE_CHARS)
     post_interval: float = Field(default=0.0, ge=0, le=60)  # seconds between posts, for a strict server
-    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds per request
-    max_retry_wait: float = Field(default=10.0, ge=0, le=120)  # longest 429 wait honoured inside one run
-
-    @model_validator(mode="after")
-    def _one_token_source(self) -> _Settings:
-        if (self.access_token_env is None) == (self.access_token_file is None):
-            raise ValueError("give exactly one of access_token_env and access_token_file")
-        return self
 
 
-class MatrixBridge(Bridge):
+class MatrixBridge(AsyncBridge):
     """One Matrix room, reached as one bot account."""
 
     carrier_type = "matrix"
@@ -97,8 +98,6 @@ class MatrixBridge(Bridge):
     def __init__(self, name: str, settings: BaseModel) -> None:
         """Use :meth:`from_config`. The connection opens on first use and lasts until :meth:`close`."""
         super().__init__(name, settings)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: Any = None
         self._budget = _Budget(0.0)
 
     def post(self, pointer: str) -> str:
@@ -111,62 +110,30 @@ class MatrixBridge(Bridge):
         result: PollResult = self._run(lambda client: self._poll(client, cursor))
         return result
 
-    def close(self) -> None:
-        """Close the HTTP session and its event loop (the app calls this after every run)."""
-        loop, client, self._loop, self._client = self._loop, self._client, None, None
-        if loop is None:
-            return
-        try:
-            if client is not None:
-                loop.run_until_complete(client.close())
-        finally:
-            loop.close()
-
     # -- the async part ---------------------------------------------------------------------
 
-    def _run(self, work: Any) -> Any:
-        # One loop and one client for the bridge's life: a run of posts reuses the connection
-        # (a fresh client per post cost ~15 ms more than the post itself on a busy machine).
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        self._budget = _Budget(self._s.max_retry_wait)  # for all of this post's or poll's requests
-        return self._loop.run_until_complete(self._guarded(work))
-
-    async def _guarded(self, work: Any) -> Any:
+    async def _attempt(self, work: Any) -> Any:
+        # (A fresh client per post cost ~15 ms more than the post itself on a busy machine.)
         import aiohttp
 
+        self._budget = _Budget(self._s.max_retry_wait)  # for all of this post's or poll's requests
         try:
-            if self._client is None:
-                self._client = self._connect()
-            return await work(self._client)
+            return await super()._attempt(work)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryableError(self.name, f"{self._s.homeserver} unreachable ({type(exc).__name__})") from None
 
-    def _connect(self) -> Any:
+    async def _connect(self) -> Any:
         s = self._s
         client = _client(s.homeserver, s.user_id, s.timeout, s.device_id)
         client.restore_login(s.user_id, s.device_id, self._token())
         return client
 
+    async def _disconnect(self, client: Any) -> None:
+        await client.close()
+
     def _token(self) -> str:
-        s = self._s
-        if s.access_token_env is not None:
-            token = os.environ.get(s.access_token_env, "")
-            if not token:
-                raise ConfigurationError(self.name, f"environment variable {s.access_token_env} is not set")
-            return _checked_token(self.name, token, f"environment variable {s.access_token_env}")
-        path = s.access_token_file
-        assert path is not None
-        try:
-            info = path.stat()
-            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ConfigurationError(self.name, f"{path} must be readable by you only (chmod 600)")
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigurationError(self.name, f"cannot read {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigurationError(self.name, f"{path} does not hold an access token (not UTF-8)") from None
-        return _checked_token(self.name, token, str(path))
+        token, where = read_credential(self.name, self._s.access_token_env, self._s.access_token_file)
+        return _checked_token(self.name, token, where)
 
     async def _call(self, request: Any, what: str) -> Any:
         return await _call(self.name, request, what, self._budget, self._s.room_id)
@@ -180,7 +147,7 @@ class MatrixBridge(Bridge):
         return str(response.event_id)
 
     async def _poll(self, client: Any, cursor: str | None) -> PollResult:
-        state = _parse_cursor(cursor)
+        state = json_cursor(cursor)
         place = {"room": self._s.room_id, "user": self._s.user_id}
         if any(state.get(key, value) != value for key, value in place.items()):
             state = {}  # now another room or account: the old filter and sync token do not apply
@@ -279,16 +246,6 @@ def _dig(data: dict[str, Any], *keys: str) -> dict[str, Any]:
 def _events(data: dict[str, Any], key: str = "events") -> list[dict[str, Any]]:
     found = data.get(key)
     return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
-
-
-def _parse_cursor(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        data = json.loads(cursor)
-    except ValueError:
-        return {}  # an unreadable cursor costs a fresh start, never a crash
-    return data if isinstance(data, dict) else {}
 
 
 def _checked_token(carrier: str, token: str, where: str) -> str:

@@ -97,9 +97,15 @@ def carrier_add(
         carrier = CarrierConfig.model_validate({"type": carrier_type, **settings})
         candidate = app.config.model_copy(update={"carriers": {**app.config.carriers, name: carrier}})
         app.config = type(app.config).model_validate(candidate.model_dump())
-        app.bridge(name)  # the bridge validates its own settings
+        bridge = app.bridge(name)  # the bridge validates its own settings
+        try:
+            lines = bridge.check()  # and, where it can, that they work
+        finally:
+            bridge.close()
         save_config(app.home.config_path, app.config)
         typer.echo(f"carrier {name!r} ({carrier_type}) saved to {app.home.config_path}")
+        for line in lines:
+            typer.echo(safe_text(line))
 
 
 @login_app.command("matrix")

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from helpers import raw_chat, raw_identity
 from pointerbridge.core import ChatKey, Identity
+from servers.telegram import BotApiServer
+
+
+@pytest.fixture
+def bot_api() -> Iterator[BotApiServer]:
+    """A Telegram Bot API test server of this test's own, with Telegram's rate limits."""
+    api = BotApiServer()
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
 
 
 @pytest.fixture(scope="session")

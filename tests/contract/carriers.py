@@ -9,14 +9,24 @@ from pathlib import Path
 
 from pointerbridge.core.config import CarrierConfig
 from servers.synapse import matrix_room
+from servers.telegram import BotApiServer, telegram_group
 
 
 @dataclass
 class CarrierUnderTest:
-    """A fresh, empty carrier for one test."""
+    """A fresh, empty carrier for one test: one member's config, the other member's (the
+    same, unless the carrier needs an account each: a Telegram bot never sees its own posts)
+    and a way to put text on it."""
 
     config: CarrierConfig
     inject: Callable[[str], None]  # put text on the carrier as a stranger or a person would
+    peer: CarrierConfig | None = None
+    close: Callable[[], None] = lambda: None  # stop what the factory started
+
+    @property
+    def other(self) -> CarrierConfig:
+        """The config the second member uses."""
+        return self.peer or self.config
 
 
 def _files(tmp_path: Path) -> CarrierUnderTest:
@@ -36,4 +46,13 @@ def _matrix(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(config, inject)
 
 
-FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {"files": _files, "matrix": _matrix}
+def _telegram(tmp_path: Path) -> CarrierUnderTest:
+    # A server per test, without rate limits (the pacing has tests of its own): its thread
+    # must not outlive the test, or forking readers elsewhere would see a second thread.
+    server = BotApiServer(rate_limits=False)
+    server.start()
+    (alice, bob), say = telegram_group(server, 2)
+    return CarrierUnderTest(alice, say, bob, server.stop)
+
+
+FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {"files": _files, "matrix": _matrix, "telegram": _telegram}

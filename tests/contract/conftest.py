@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,5 +10,9 @@ from carriers import FACTORIES, CarrierUnderTest
 
 
 @pytest.fixture(params=sorted(FACTORIES))
-def carrier(request: pytest.FixtureRequest, tmp_path: Path) -> CarrierUnderTest:
-    return FACTORIES[request.param](tmp_path)
+def carrier(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CarrierUnderTest]:
+    made = FACTORIES[request.param](tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()

@@ -58,7 +58,7 @@ class FaultyBridge(Bridge):
 def _home(tmp_path: Path, user: str, carrier: CarrierUnderTest, faults: Faults | None = None) -> App:
     home = Home(tmp_path / user, tmp_path / user)
     home.create()
-    save_config(home.config_path, Config(carriers={"c": carrier.config}))
+    save_config(home.config_path, Config(carriers={"c": carrier.config if user == "alice" else carrier.other}))
 
     def factory(name: str, config: CarrierConfig) -> Bridge:
         real = bridge_class(config.type).from_config(name, config.settings)
@@ -83,14 +83,16 @@ def _bodies(app: App, chat: UnlockedChat) -> list[str]:
 
 def test_post_then_poll_round_trip(carrier: CarrierUnderTest, tmp_path: Path) -> None:
     bridge = bridge_class(carrier.config.type).from_config("c", carrier.config.settings)
+    reader = bridge_class(carrier.other.type).from_config("c", carrier.other.settings)
     me = Identity("alice", bytes(32))
     (pointer,) = seal(raw_chat("x"), me, "hello")
     reference = bridge.post(pointer)
-    result = bridge.poll(None)
+    result = reader.poll(None)
     assert [(r.text, r.reference) for r in result.pointers] == [(pointer, reference)]
-    again = bridge.poll(result.cursor)
+    again = reader.poll(result.cursor)
     assert again.pointers == []  # re-poll yields nothing new
     bridge.close()
+    reader.close()
 
 
 def test_resume_from_a_saved_cursor(pair: tuple[App, Identity, UnlockedChat, App, UnlockedChat]) -> None:

@@ -1,0 +1,282 @@
+"""A Telegram chat as carrier, through python-telegram-bot's ``Bot`` (no ``Application``):
+each user's own bot posts pointers as plain text and reads them with one-shot
+``getUpdates``. See ../shared/recipes/telegram-botapi.md for the rules this follows.
+
+- **Who sees what.** A bot never receives its own posts, and other bots' posts only with
+  Bot-to-Bot mode on and admin rights in the group, so every member runs a bot of their
+  own. Only messages from the configured chat count, plus anything the people listed in
+  ``private_from`` send (forward, paste) to the bot in private.
+- **Cursor.** ``{"offset": next update id, "polled_at": time}``. Asking with an offset
+  confirms, and so deletes, every update below it on Telegram's side. So a poll asks with
+  the stored offset, which confirms only what an earlier poll's app has already stored,
+  and reads one batch of at most 100; ``more`` tells the app to store it and poll again.
+- **The 24-hour window.** Telegram drops unconfirmed updates after 24 hours. Each poll
+  notes a gap approaching that, and one past it (pointers may be lost: see the README's
+  catch-up).
+- **Pace.** Telegram allows about one message a second per chat and 20 a minute per
+  group; ``post_interval`` (3.1 s by default) keeps under both, and the app's outbox
+  drains over several runs when there is more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from .base import (
+    AsyncBridge,
+    ConfigurationError,
+    Limits,
+    NetworkSettings,
+    PollResult,
+    RetryableError,
+    extract,
+    json_cursor,
+    printable,
+    read_credential,
+)
+
+__all__ = ["TelegramBridge"]
+
+MAX_TEXT = 4096
+_BATCH = 100  # the most getUpdates returns at once
+_KINDS = ["message", "channel_post"]
+_WARN_AFTER = 20 * 3600.0  # a poll gap past this is noted: Telegram keeps updates 24 hours
+_LOST_AFTER = 24 * 3600.0
+CATCH_UP_PREFIX = "pbcatchup1"  # "pbcatchup1 SINCE": post again what you posted since SINCE (unix seconds)
+_CATCH_UP_REACH = 30 * 86400.0  # the furthest back a request may reach
+
+
+class _Settings(NetworkSettings):
+    credential_fields = ("token_env", "token_file")
+
+    token_env: str | None = None  # the name of an environment variable holding the bot token
+    token_file: Path | None = None  # or a 0600 file holding it
+    chat_id: int  # the group, channel or private chat the pointers travel in
+    private_from: list[int] = Field(default_factory=list)  # people whose private messages to the bot count
+    base_url: str = Field(default="https://api.telegram.org/bot", pattern=r"^https?://")
+    base_file_url: str = Field(default="https://api.telegram.org/file/bot", pattern=r"^https?://")
+    max_pointer_chars: int = Field(default=MAX_TEXT, ge=500, le=MAX_TEXT)
+    post_interval: float = Field(default=3.1, ge=0, le=60)  # 20 a minute per group, with a margin
+
+
+class TelegramBridge(AsyncBridge):
+    """One Telegram chat, reached as this user's own bot."""
+
+    carrier_type = "telegram"
+    Settings = _Settings
+    shareable_settings = ("chat_id", "max_pointer_chars")
+    setup_hint = (
+        "add your own bot to the group first (admin, privacy off, Bot-to-Bot mode on): "
+        "pbridge carrier add {name} --type telegram --set chat_id={chat_id} --set token_env=VAR"
+    )
+
+    @classmethod
+    def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
+        """The same chat id."""
+        return mine.get("chat_id") is not None and str(mine.get("chat_id")) == str(shared.get("chat_id"))
+
+    @property
+    def _s(self) -> _Settings:
+        settings: _Settings = self.settings  # type: ignore[assignment]
+        return settings
+
+    @property
+    def limits(self) -> Limits:
+        """4,096 characters a message; one post every ``post_interval`` seconds."""
+        return Limits(max_pointer_chars=self._s.max_pointer_chars, min_post_interval=self._s.post_interval)
+
+    def post(self, pointer: str) -> str:
+        """Send the pointer as a plain-text message; return ``chat_id/message_id``."""
+        result: str = self._run(lambda bot: self._post(bot, pointer))
+        return result
+
+    def poll(self, cursor: str | None) -> PollResult:
+        """One batch of updates from the stored offset (``more`` when there may be more)."""
+        with self._poll_lock():
+            result: PollResult = self._run(lambda bot: self._poll(bot, cursor))
+        return result
+
+    def check(self) -> list[str]:
+        """getMe: the token works; name the bot and the steps only the user can take."""
+        me: dict[str, Any] = self._run(_me)
+        name = printable(me.get("username"), 64)
+        lines = [f"bot @{name} (id {me.get('id')})"]
+        if self._s.chat_id < 0:
+            lines += [
+                f"in the group or channel {self._s.chat_id}, which no API can do for you:",
+                f"  - add @{name} and make it an admin (it needs no rights beyond posting)",
+                f"  - @BotFather: /setprivacy -> @{name} -> Disable (then remove and re-add the bot)",
+                f"  - @BotFather: Bot Settings -> @{name} -> Bot-to-Bot Communication -> On",
+                "  - every member does the same with their own bot: bots never see their own posts",
+            ]
+        return lines
+
+    # -- the async part ---------------------------------------------------------------------
+
+    def _token(self) -> str:
+        token, where = read_credential(self.name, self._s.token_env, self._s.token_file)
+        head, _, tail = token.partition(":")
+        if not (head.isdigit() and tail and token.isascii() and token.isprintable() and " " not in token):
+            raise ConfigurationError(self.name, f"{where} does not hold a bot token (ID:SECRET from @BotFather)")
+        return token
+
+    @contextlib.contextmanager
+    def _poll_lock(self) -> Iterator[None]:
+        """One getUpdates at a time per bot on this machine (Telegram answers a second one
+        with 409, and confirming offsets from two pollers loses updates)."""
+        digest = hashlib.sha256(self._token().encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"pointerbridge-telegram-{os.getuid()}-{digest}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RetryableError(self.name, "another poll of this bot is running") from None
+            yield
+        finally:
+            os.close(fd)
+
+    async def _attempt(self, work: Any) -> Any:
+        import telegram
+
+        waited = 0.0
+        while True:
+            try:
+                return await super()._attempt(work)
+            except telegram.error.RetryAfter as exc:
+                wait = _seconds(exc)
+                if waited + wait > self._s.max_retry_wait:
+                    raise RetryableError(self.name, f"rate limited for {wait:.0f} s", retry_after=wait) from None
+                waited += wait
+                await asyncio.sleep(wait)
+            except telegram.error.TelegramError as exc:
+                raise self._mapped(exc) from None
+
+    async def _connect(self) -> Any:
+        import telegram
+        from telegram.request import HTTPXRequest
+
+        # httpx logs every request's URL at INFO, and the URL holds the bot token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        # PTB 22 warns, from inside RetryAfter itself, that retry_after becomes a timedelta;
+        # _seconds reads either, so the warning would only reach a cron log as noise.
+        warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=UserWarning)
+        s = self._s
+        request = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
+        polling = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
+        bot = telegram.Bot(self._token(), base_url=s.base_url, base_file_url=s.base_file_url, request=request,
+                           get_updates_request=polling)
+        try:
+            await bot.initialize()  # getMe: checks the token
+        except BaseException:
+            await bot.shutdown()
+            raise
+        return bot
+
+    async def _disconnect(self, client: Any) -> None:
+        await client.shutdown()
+
+    def _mapped(self, exc: Exception) -> Exception:
+        from telegram import error
+
+        # Never str(exc) for these: PTB puts the token into InvalidToken's message, and a
+        # network error's text can carry the URL, which holds the token.
+        if isinstance(exc, error.InvalidToken):
+            return ConfigurationError(self.name, "Telegram refused the bot token (check it with @BotFather)")
+        if isinstance(exc, error.Conflict):
+            return ConfigurationError(self.name, "another program polls this bot, or it has a webhook "
+                                                 f"(409: {printable(exc.message, 200)}); one bot per home")
+        if isinstance(exc, error.Forbidden):
+            return ConfigurationError(self.name, f"chat {self._s.chat_id}: {printable(exc.message, 200)}")
+        if isinstance(exc, error.BadRequest):
+            if "chat not found" in exc.message.lower():
+                return ConfigurationError(self.name, f"chat {self._s.chat_id} not found (is the bot in it?)")
+            return RetryableError(self.name, f"Telegram refused a request: {printable(exc.message, 200)}")
+        if isinstance(exc, error.NetworkError):  # TimedOut included
+            return RetryableError(self.name, f"Telegram unreachable ({type(exc).__name__})")
+        return RetryableError(self.name, f"Telegram error ({type(exc).__name__})")
+
+    async def _post(self, bot: Any, pointer: str) -> str:
+        from telegram import LinkPreviewOptions
+
+        message = await bot.send_message(self._s.chat_id, pointer, link_preview_options=LinkPreviewOptions(True))
+        return f"{message.chat.id}/{message.message_id}"
+
+    async def _poll(self, bot: Any, cursor: str | None) -> PollResult:
+        from telegram import LinkPreviewOptions
+
+        state = json_cursor(cursor)
+        offset = state.get("offset")
+        updates = await bot.get_updates(offset=offset if isinstance(offset, int) else None, limit=_BATCH, timeout=0,
+                                        allowed_updates=_KINDS)
+        result = PollResult([], "")
+        now = time.time()
+        for update in updates:
+            message = update.message or update.channel_post
+            if message is None or not self._counts(message):
+                continue
+            text = "\n".join(t for t in (message.text, message.caption) if t)
+            since = _catch_up_request(text, now)
+            if since is not None:
+                result.repost_since.append(since)
+                continue
+            extract(text, f"{message.chat.id}/{message.message_id}", result)
+        last = state.get("polled_at")
+        if isinstance(last, int | float) and now - last > _LOST_AFTER:
+            # Telegram has dropped what arrived while this bot was away: ask the others'
+            # bots to post again what they posted since (an hour's margin before) then.
+            since = int(last) - 3600
+            await bot.send_message(self._s.chat_id, f"{CATCH_UP_PREFIX} {since}",
+                                   link_preview_options=LinkPreviewOptions(True))
+            result.notes.append(f"{(now - last) / 3600:.0f} h since the last poll, longer than Telegram keeps "
+                                "updates: asked the other members' bots to post again what they posted since then")
+        elif isinstance(last, int | float) and now - last > _WARN_AFTER:
+            result.notes.append(f"{(now - last) / 3600:.0f} h since the last poll: after 24 h Telegram drops what "
+                                "is unread (a later poll will ask the others to post it again)")
+        if updates:
+            state["offset"] = updates[-1].update_id + 1
+        state["polled_at"] = now
+        result.more = len(updates) >= _BATCH
+        result.cursor = json.dumps(state, sort_keys=True)
+        return result
+
+    def _counts(self, message: Any) -> bool:
+        if message.chat.id == self._s.chat_id:
+            return True
+        sender = message.from_user.id if message.from_user else None
+        return message.chat.type == "private" and sender in self._s.private_from
+
+
+async def _me(bot: Any) -> dict[str, Any]:
+    me: dict[str, Any] = bot.bot.to_dict()  # fetched by entering the bot's context
+    return me
+
+
+def _catch_up_request(text: str, now: float) -> float | None:
+    """The time a catch-up request asks from, if ``text`` is one (and a sane one)."""
+    prefix, _, since = text.strip().partition(" ")
+    if prefix != CATCH_UP_PREFIX or not since.isdigit() or len(since) > 12:
+        return None
+    value = float(since)
+    return value if now - _CATCH_UP_REACH <= value <= now else None
+
+
+def _seconds(exc: Any) -> float:
+    value = exc.retry_after
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    return min(max(seconds, 0.05), 86_400.0)

@@ -1,0 +1,400 @@
+"""A Telegram Bot API server for tests: real HTTP on 127.0.0.1, spoken to by the real
+``telegram.Bot`` through ``base_url``. No public fake fits python-telegram-bot 22, and no
+live Telegram is reachable here (see ../shared/recipes/telegram-botapi.md).
+
+It keeps Telegram's rules, so that a bridge cannot pass against a server kinder than the
+real one:
+
+- **Visibility.** A bot never gets its own posts. Another bot's message in a group reaches a
+  bot only if it has Bot-to-Bot mode on and is an admin with Group Privacy off; without
+  admin rights, only ``/cmd@bot`` commands and replies to it. A person's message reaches a
+  bot with privacy off or admin rights, else only its commands and replies. Channel posts
+  reach admin bots (another bot's, only with Bot-to-Bot mode). A private chat's messages
+  reach its bot.
+- **getUpdates.** Per-bot queues; an update is confirmed by asking with a higher offset; a
+  negative offset keeps the last N and forgets the rest; unconfirmed updates expire after
+  24 hours of the server's clock, which tests move with :meth:`BotApiServer.advance`;
+  ``allowed_updates`` persists; a second concurrent getUpdates, or one while a webhook is
+  set, gets 409.
+- **Limits.** Text of 1-4096 characters; per bot and chat at most one message a second,
+  and in a group at most 20 a minute; over that, 429 with ``parameters.retry_after``.
+- **Faults.** :meth:`BotApiServer.fail` makes the next calls of a method answer an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pointerbridge.core.config import CarrierConfig
+
+UPDATE_TTL = 24 * 3600.0
+MAX_TEXT = 4096
+_RAW_PARAMETERS = {"text", "caption", "url", "secret_token"}  # sent as raw strings, never JSON
+
+
+@dataclass
+class BotAccount:
+    """One bot: its token and BotFather settings, and its update queue."""
+
+    id: int
+    username: str
+    token: str
+    bot_to_bot: bool = False
+    privacy: bool = True  # Group Privacy, on by default at BotFather
+    queue: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (created at, update)
+    next_update_id: int = 0
+    allowed_updates: list[str] | None = None
+    webhook: str = ""
+    polling: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def user(self) -> dict[str, Any]:
+        return {"id": self.id, "is_bot": True, "first_name": self.username, "username": self.username}
+
+
+@dataclass
+class Chat:
+    """A group, channel or private chat, with its members (user id -> "admin" or "member")."""
+
+    id: int
+    type: str
+    title: str
+    members: dict[int, str] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    sends: dict[int, list[float]] = field(default_factory=dict)  # bot id -> times it posted
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        data["title" if self.type != "private" else "first_name"] = self.title
+        return data
+
+
+class BotApiError(Exception):
+    """An error answer: HTTP status, description, optional retry_after."""
+
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status, self.description, self.retry_after = status, description, retry_after
+
+
+class BotApiServer:
+    """The server; ``start`` it, make bots and chats, hand ``base_url`` to ``telegram.Bot``."""
+
+    def __init__(self, *, rate_limits: bool = True) -> None:
+        """``rate_limits=False`` only for suites that test something else (the bridge
+        contract): the limits are pinned by this server's own tests."""
+        self.rate_limits = rate_limits
+        self.skew = 0.0  # seconds the server's clock is ahead of the real one
+        self.bots: dict[str, BotAccount] = {}
+        self.chats: dict[int, Chat] = {}
+        self.people: dict[int, str] = {}
+        self._faults: dict[str, list[BotApiError]] = {}
+        self.refused: list[tuple[str, int]] = []  # (method, status) of every error answered
+        self._ids = itertools.count(7_000_000_001)
+        self._chat_ids = itertools.count(1_000_000_000_001)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread = threading.Thread()
+        self.port = 0
+
+    # -- the world the tests set up -------------------------------------------------------
+
+    def clock(self) -> float:
+        """The server's time: real time plus what tests advanced it by."""
+        return time.time() + self.skew
+
+    def advance(self, seconds: float) -> None:
+        """Move the server's clock forward (24-hour expiry, rate-limit windows)."""
+        self.skew += seconds
+
+    def add_bot(self, username: str, *, bot_to_bot: bool = False, privacy: bool = True) -> BotAccount:
+        """A new bot with a token of the real shape, ``ID:SECRET``."""
+        bot_id = next(self._ids)
+        token = f"{bot_id}:AA{username}-{bot_id:x}"
+        with self._lock:
+            bot = BotAccount(bot_id, username, token, bot_to_bot, privacy, next_update_id=(bot_id % 9000) * 1000)
+            self.bots[token] = bot
+        return bot
+
+    def add_person(self, name: str) -> int:
+        """A human account; returns its user id."""
+        person = next(self._ids)
+        self.people[person] = name
+        return person
+
+    def add_chat(self, title: str, kind: str = "supergroup", members: dict[int, str] | None = None) -> Chat:
+        """A group or channel with the given members (id -> "admin" or "member")."""
+        chat = Chat(-next(self._chat_ids), kind, title, dict(members or {}))
+        with self._lock:
+            self.chats[chat.id] = chat
+        return chat
+
+    def private_chat(self, bot: BotAccount, person: int) -> Chat:
+        """The private chat between a person and a bot (its id is the person's)."""
+        chat = Chat(person, "private", self.people[person], {person: "member", bot.id: "member"})
+        with self._lock:
+            self.chats[chat.id] = chat
+        return chat
+
+    def say(self, chat: Chat, person: int, text: str, *, reply_to: int | None = None,
+            forwarded: bool = False) -> dict[str, Any]:
+        """A person posts ``text`` in ``chat``; it is delivered as Telegram would."""
+        sender = {"id": person, "is_bot": False, "first_name": self.people[person]}
+        with self._lock:
+            return self._post(chat, sender, text, reply_to, forwarded)
+
+    def fail(self, method: str, status: int, description: str = "", *, times: int = 1,
+             retry_after: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` (any bot) answer this error."""
+        error = BotApiError(status, description or f"injected {status}", retry_after)
+        with self._lock:
+            self._faults.setdefault(method, []).extend([error] * times)
+
+    # -- running ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """For ``telegram.Bot(token, base_url=...)``."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """For ``telegram.Bot(token, base_file_url=...)``."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    def start(self) -> None:
+        """Serve on a free port from a thread of its own."""
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def serve() -> None:
+            app = web.Application()
+            app.router.add_route("*", "/bot{token}/{method}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(serve(), self._loop)
+        if not ready.wait(10):
+            raise RuntimeError("the test Bot API server did not start")
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._loop is None:
+            return
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._loop = None
+
+    # -- the HTTP side ---------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        token, method = request.match_info["token"], request.match_info["method"]
+        params = await _parameters(request)
+        bot = self.bots.get(token)
+        try:
+            if bot is None:
+                raise BotApiError(401, "Unauthorized")
+            bot.calls.append(method)
+            with self._lock:
+                faults = self._faults.get(method)
+                if faults:
+                    raise faults.pop(0)
+            if method == "getUpdates":
+                result = await self._get_updates(bot, params)
+            else:
+                with self._lock:
+                    result = self._call(bot, method, params)
+        except BotApiError as error:
+            self.refused.append((method, error.status))
+            body: dict[str, Any] = {"ok": False, "error_code": error.status, "description": error.description}
+            if error.retry_after is not None:
+                body["parameters"] = {"retry_after": error.retry_after}
+            return web.json_response(body, status=error.status)
+        return web.json_response({"ok": True, "result": result})
+
+    def _call(self, bot: BotAccount, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {**bot.user(), "can_join_groups": True, "can_read_all_group_messages": not bot.privacy,
+                    "supports_inline_queries": False}
+        if method == "sendMessage":
+            return self._send(bot, params)
+        if method == "setWebhook":
+            bot.webhook = str(params.get("url", ""))
+            return True
+        if method == "deleteWebhook":
+            bot.webhook = ""
+            return True
+        if method == "getWebhookInfo":
+            return {"url": bot.webhook, "has_custom_certificate": False, "pending_update_count": len(bot.queue)}
+        raise BotApiError(404, "Not Found: method not found")
+
+    def _send(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self.chats.get(_int(params.get("chat_id")))
+        if chat is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        role = chat.members.get(bot.id)
+        if role is None or (chat.type == "channel" and role != "admin"):
+            raise BotApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise BotApiError(400, "Bad Request: message text is empty")
+        if len(text.encode("utf-16-le")) // 2 > MAX_TEXT:  # Telegram counts UTF-16 code units
+            raise BotApiError(400, "Bad Request: message is too long")
+        if self.rate_limits:
+            self._rate_limit(bot, chat)
+        reply_to = params.get("reply_to_message_id")
+        return self._post(chat, bot.user(), text, _int(reply_to) if reply_to is not None else None, False)
+
+    def _rate_limit(self, bot: BotAccount, chat: Chat) -> None:
+        now = self.clock()
+        sent = [t for t in chat.sends.get(bot.id, []) if t > now - 60]
+        chat.sends[bot.id] = sent
+        waits = []
+        if sent and sent[-1] > now - 1:
+            waits.append(sent[-1] + 1 - now)
+        if chat.type in ("group", "supergroup") and len(sent) >= 20:
+            waits.append(sent[-20] + 60 - now)
+        if waits:
+            raise BotApiError(429, "Too Many Requests: retry later", retry_after=max(1, math.ceil(max(waits))))
+        sent.append(now)
+
+    def _post(self, chat: Chat, sender: dict[str, Any], text: str, reply_to: int | None,
+              forwarded: bool) -> dict[str, Any]:
+        message: dict[str, Any] = {"message_id": len(chat.messages) + 1, "date": int(self.clock()),
+                                   "chat": chat.as_json(), "text": text}
+        if chat.type != "channel":
+            message["from"] = sender
+        if reply_to is not None:
+            replied = next((m for m in chat.messages if m["message_id"] == reply_to), None)
+            if replied is not None:
+                message["reply_to_message"] = replied
+        if forwarded:
+            message["forward_date"] = int(self.clock())
+        chat.messages.append(message)
+        for bot in self.bots.values():
+            if bot.id in chat.members and self._sees(bot, chat, sender, message):
+                kind = "channel_post" if chat.type == "channel" else "message"
+                update = {"update_id": bot.next_update_id, kind: message}
+                bot.next_update_id += 1
+                bot.queue.append((self.clock(), update))
+        return message
+
+    def _sees(self, bot: BotAccount, chat: Chat, sender: dict[str, Any], message: dict[str, Any]) -> bool:
+        if sender["id"] == bot.id:
+            return False  # never its own posts
+        admin = chat.members.get(bot.id) == "admin"
+        if chat.type == "private":
+            return True
+        if chat.type == "channel":
+            return admin and (not sender["is_bot"] or bot.bot_to_bot)
+        addressed = message["text"].split(maxsplit=1)[0].endswith(f"@{bot.username}") and message["text"][0] == "/"
+        addressed = addressed or message.get("reply_to_message", {}).get("from", {}).get("id") == bot.id
+        if sender["is_bot"]:
+            return bot.bot_to_bot and ((admin and not bot.privacy) or addressed)
+        return admin or not bot.privacy or addressed
+
+    async def _get_updates(self, bot: BotAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._lock:
+            if bot.webhook:
+                raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+            if bot.polling:
+                raise BotApiError(409, "Conflict: terminated by other getUpdates request")
+            bot.polling = True
+        try:
+            deadline = time.monotonic() + min(max(float(params.get("timeout") or 0), 0), 50)
+            while True:
+                with self._lock:
+                    found = self._take(bot, params)
+                if found or time.monotonic() >= deadline:
+                    return found
+                await asyncio.sleep(0.05)
+        finally:
+            bot.polling = False
+
+    def _take(self, bot: BotAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+        now = self.clock()
+        bot.queue = [(at, u) for at, u in bot.queue if at > now - UPDATE_TTL]  # 24 hours, then gone
+        if "allowed_updates" in params and params["allowed_updates"] is not None:
+            bot.allowed_updates = list(params["allowed_updates"]) or None
+        offset = _int(params.get("offset") or 0)
+        if offset < 0:
+            bot.queue = bot.queue[offset:]  # the last -offset; all before them are forgotten
+        elif offset > 0:
+            bot.queue = [(at, u) for at, u in bot.queue if u["update_id"] >= offset]
+        limit = min(max(_int(params.get("limit") or 100), 1), 100)
+        wanted = [u for _, u in bot.queue if bot.allowed_updates is None or any(k in u for k in bot.allowed_updates)]
+        return wanted[:limit]
+
+
+async def _parameters(request: web.Request) -> dict[str, Any]:
+    """The call's parameters, decoded as python-telegram-bot sends them: strings raw,
+    everything else JSON."""
+    raw: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            raw.update(await request.json())
+        else:
+            raw.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _RAW_PARAMETERS or not isinstance(value, str):
+            params[key] = value
+            continue
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BotApiError(400, f"Bad Request: {value!r} is not a number") from None
+
+
+_names = itertools.count()
+
+
+def telegram_group(server: BotApiServer, members: int = 2) -> tuple[list[CarrierConfig], Callable[[str], None]]:
+    """A fresh supergroup on ``server`` with ``members`` bots set up as the README says
+    (admin, privacy off, Bot-to-Bot mode on), each bot's carrier config (token in an
+    environment variable), and a way for a person in the group to post text."""
+    person = server.add_person("Pat")
+    bots = [server.add_bot(f"pb{next(_names)}_{os.getpid()}_bot", bot_to_bot=True, privacy=False)
+            for _ in range(members)]
+    group = server.add_chat("pointers", members={person: "member", **{b.id: "admin" for b in bots}})
+    configs = []
+    for bot in bots:
+        variable = f"PBRIDGE_TEST_TELEGRAM_{bot.username.upper()}"
+        os.environ[variable] = bot.token
+        configs.append(CarrierConfig.model_validate({
+            "type": "telegram", "token_env": variable, "chat_id": group.id, "base_url": server.base_url,
+            "base_file_url": server.base_file_url, "post_interval": 0, "max_pointer_chars": 2000,
+        }))
+
+    def say(text: str) -> None:
+        server.say(group, person, text)
+
+    return configs, say

@@ -1,0 +1,210 @@
+"""The Telegram carrier's own promises, beyond the contract suite, against the test Bot API
+server with Telegram's rate limits on."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import raw_chat, raw_identity
+from pointerbridge.app.service import App
+from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
+from pointerbridge.core import seal
+from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from servers.telegram import BotAccount, BotApiServer, Chat
+from test_cli import run
+
+
+def _settings(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> dict[str, Any]:
+    variable = f"PBRIDGE_TEST_TG_{bot.id}"
+    os.environ[variable] = bot.token
+    return {"token_env": variable, "chat_id": chat.id, "base_url": server.base_url,
+            "base_file_url": server.base_file_url, **changes}
+
+
+def _bridge(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> Bridge:
+    return bridge_class("telegram").from_config("tg", _settings(server, bot, chat, **changes))
+
+
+def _group(server: BotApiServer, *bots: BotAccount) -> tuple[Chat, int]:
+    person = server.add_person("Pat")
+    return server.add_chat("circle", members={person: "member", **{b.id: "admin" for b in bots}}), person
+
+
+def test_a_poll_takes_batches_until_the_queue_is_empty(bot_api: BotApiServer, tmp_path: Path) -> None:
+    bot = bot_api.add_bot("reader_bot", bot_to_bot=True, privacy=False)
+    group, person = _group(bot_api, bot)
+    pointers = [p for i in range(250) for p in seal(raw_chat("batches"), raw_identity("alice"), f"m{i}")]
+    for pointer in pointers:
+        bot_api.say(group, person, pointer)
+    home = Home(tmp_path, tmp_path)
+    home.create()
+    save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
+        {"type": "telegram", **_settings(bot_api, bot, group)})}))
+    with App(home) as app:
+        assert app.poll().received == {"tg": 250}  # three getUpdates of at most 100, each stored first
+        assert app.poll().received == {"tg": 0}
+        stored = [text for (text,) in app.store._db.execute("SELECT text FROM pointers ORDER BY id")]
+    assert stored == pointers
+    assert bot.calls.count("getUpdates") == 3 + 1  # 100, 100, 50; the next run's confirms the last 50
+
+
+def test_only_the_configured_chat_and_the_owners_private_messages_count(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("picky_bot", bot_to_bot=True, privacy=False)
+    group, person = _group(bot_api, bot)
+    other, _ = _group(bot_api, bot)
+    stranger = bot_api.add_person("Stranger")
+    one, two, three, four = (seal(raw_chat("c"), raw_identity("a"), f"m{i}")[0] for i in range(4))
+    bot_api.say(group, person, f"here: {one}")
+    bot_api.say(other, person, two)  # another group the bot is in
+    bot_api.say(bot_api.private_chat(bot, person), person, three, forwarded=True)  # the owner forwards
+    bot_api.say(bot_api.private_chat(bot, stranger), stranger, four)
+    bridge = _bridge(bot_api, bot, group, private_from=[person])
+    try:
+        assert [r.text for r in bridge.poll(None).pointers] == [one, three]
+    finally:
+        bridge.close()
+
+
+def test_a_bot_without_bot_to_bot_mode_sees_no_other_bot(bot_api: BotApiServer) -> None:
+    alice = bot_api.add_bot("alice_bot", bot_to_bot=True, privacy=False)
+    deaf = bot_api.add_bot("deaf_bot", privacy=False)
+    group, _ = _group(bot_api, alice, deaf)
+    sender, reader = _bridge(bot_api, alice, group), _bridge(bot_api, deaf, group)
+    try:
+        sender.post(seal(raw_chat("c"), raw_identity("a"), "hello")[0])
+        assert reader.poll(None).pointers == []
+    finally:
+        sender.close()
+        reader.close()
+
+
+def test_rate_limits_are_honoured_within_a_bound(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("paced_bot")
+    group, _ = _group(bot_api, bot)
+    patient, hasty = _bridge(bot_api, bot, group), _bridge(bot_api, bot, group, max_retry_wait=0)
+    pointers = [seal(raw_chat("c"), raw_identity("a"), f"m{i}")[0] for i in range(3)]
+    try:
+        patient.post(pointers[0])
+        started = time.monotonic()
+        patient.post(pointers[1])  # within a second of the first: 429 retry_after 1, waited out
+        assert 0.9 < time.monotonic() - started < 5
+        with pytest.raises(RetryableError, match="rate limited") as refused:
+            hasty.post(pointers[2])
+        assert refused.value.retry_after == 1
+    finally:
+        patient.close()
+        hasty.close()
+    assert len(group.messages) == 2
+
+
+def test_conflicts_and_bad_tokens_are_configuration_errors_that_never_show_the_token(
+    bot_api: BotApiServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = bot_api.add_bot("conflict_bot")
+    group, _ = _group(bot_api, bot)
+    bridge = _bridge(bot_api, bot, group)
+    bot_api.fail("getUpdates", 409, "Conflict: terminated by other getUpdates request")
+    with pytest.raises(ConfigurationError, match="another program polls this bot"):
+        bridge.poll(None)
+    wrong = bridge_class("telegram").from_config("tg", _settings(bot_api, bot, group, token_env="PBRIDGE_TEST_TG_BAD"))
+    os.environ["PBRIDGE_TEST_TG_BAD"] = "12345:not-a-real-token"
+    with pytest.raises(ConfigurationError, match="refused the bot token") as refused:
+        wrong.poll(None)
+    assert "not-a-real-token" not in str(refused.value) and bot.token not in capsys.readouterr().err
+    bot_api.fail("sendMessage", 502, "Bad Gateway")
+    with pytest.raises(RetryableError, match=r"unreachable|error"):
+        bridge.post(seal(raw_chat("c"), raw_identity("a"), "x")[0])
+    bridge.close()
+    wrong.close()
+
+
+def test_a_second_poll_of_one_bot_on_this_machine_waits_its_turn(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("locked_bot")
+    group, _ = _group(bot_api, bot)
+    digest = hashlib.sha256(bot.token.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"pointerbridge-telegram-{os.getuid()}-{digest}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another poll holds it
+        with pytest.raises(RetryableError, match="another poll of this bot"):
+            _bridge(bot_api, bot, group).poll(None)
+        assert "getUpdates" not in bot.calls
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize(("hours", "note"), [(1, None), (21, "after 24 h"), (25, "asked the other members")])
+def test_a_gap_near_or_past_telegrams_24_hours_is_noted(bot_api: BotApiServer, hours: int, note: str | None) -> None:
+    bot = bot_api.add_bot("gap_bot")
+    group, _ = _group(bot_api, bot)
+    bridge = _bridge(bot_api, bot, group)
+    cursor = json.dumps({"offset": None, "polled_at": time.time() - hours * 3600})
+    notes = bridge.poll(cursor).notes
+    bridge.close()
+    assert (note is None and notes == []) or (note is not None and len(notes) == 1 and note in notes[0])
+
+
+def test_carrier_add_checks_the_token_and_says_what_only_the_user_can_do(bot_api: BotApiServer,
+                                                                         tmp_path: Path) -> None:
+    bot = bot_api.add_bot("added_bot")
+    group, _ = _group(bot_api, bot)
+    env = {"PBRIDGE_TEST_TG_ADD": bot.token}
+    args = ["--home", str(tmp_path), "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
+            "--set", "token_env=PBRIDGE_TEST_TG_ADD", "--set", f"base_url={bot_api.base_url}"]
+    added = run(*args, env=env)
+    assert added.returncode == 0, added
+    assert "bot @added_bot" in added.stdout and "Bot-to-Bot" in added.stdout and "admin" in added.stdout
+    assert bot.token not in added.stdout + added.stderr
+    refused = run(*args[:4], "tg2", *args[5:], env={"PBRIDGE_TEST_TG_ADD": "999:wrong"})
+    assert refused.returncode == 24 and "refused the bot token" in refused.stderr and "999:wrong" not in refused.stderr
+    assert "tg2" not in (tmp_path / "config.toml").read_text()
+
+
+def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path: Path) -> None:
+    server = BotApiServer(rate_limits=False)  # pacing is another test's subject
+    server.start()
+    try:
+        alice_bot = server.add_bot("alice_cu_bot", bot_to_bot=True, privacy=False)
+        bob_bot = server.add_bot("bob_cu_bot", bot_to_bot=True, privacy=False)
+        group, _ = _group(server, alice_bot, bob_bot)
+        apps = {}
+        for user, bot in (("alice", alice_bot), ("bob", bob_bot)):
+            home = Home(tmp_path / user, tmp_path / user)
+            home.create()
+            settings = _settings(server, bot, group, post_interval=0)
+            carrier = CarrierConfig.model_validate({"type": "telegram", **settings})
+            save_config(home.config_path, Config(carriers={"tg": carrier}))
+            apps[user] = App(home)
+        alice, bob = apps["alice"], apps["bob"]
+        me = alice.init("alice", "alice phrase")
+        bob.init("bob", "bob phrase")
+        chat_a = alice.create_chat("club", "club secret", ["tg"])
+        chat_b = bob.create_chat("club", "club secret", ["tg"])
+        assert bob.poll().errors == {}  # Bob's bot has polled once; then it is away
+        for body in ("one", "two", "three"):
+            alice.send(chat_a, me, body)
+        assert alice.poll().posted == {"tg": 3}
+        server.advance(25 * 3600)  # Telegram drops Bob's unread updates
+        state = json.loads(bob.store.cursor("tg") or "{}")
+        bob.store.save_cursor("tg", json.dumps({**state, "polled_at": time.time() - 25 * 3600}))
+
+        away = bob.poll()
+        assert away.received == {"tg": 0} and "asked the other members" in away.notes["tg"][0]
+        answered = alice.poll()  # sees the request: its own three go back into the outbox
+        assert "3 pointer(s) queued" in answered.notes["tg"][0]
+        assert alice.poll().posted == {"tg": 3}
+        assert bob.poll().received == {"tg": 3}
+        assert [s.message.body for s in bob.read(chat_b)[0]] == ["one", "two", "three"]
+        assert alice.poll().notes == {}  # a request is answered once
+        for app in apps.values():
+            app.close()
+    finally:
+        server.stop()

@@ -1,0 +1,124 @@
+"""The Telegram carrier end to end through the CLI: three users, each with a bot of their own
+in one supergroup, on the test Bot API server with Telegram's rate limits on.
+
+The commands run in this process (``pbridge``'s own entry), so that the app's pacing clock
+can be the server's: a "cron run" every simulated minute, pacing sleeps that move the
+server's clock instead of the test's wall time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pointerbridge.app import service
+from pointerbridge.cli.main import main
+from servers.telegram import BotApiServer
+
+USERS = ("alice", "bob", "carol")
+SECRET = "a circle of three"
+BIG = "".join(f"line {i:04d} of a twenty-kilobyte letter, ünïcödé.\n" for i in range(500))[:20_000]
+
+
+class _ServerTime:
+    """``time`` as the app's pacing sees it: sleeping moves the test server's clock."""
+
+    def __init__(self, server: BotApiServer) -> None:
+        self.server, self.now = server, 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.server.advance(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        import time
+
+        return getattr(time, name)
+
+
+class Pbridge:
+    """Runs ``pbridge --home HOME ...`` in this process, as USER (phrase, chat secret)."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.root, self.monkeypatch, self.capsys = root, monkeypatch, capsys
+
+    def __call__(self, user: str, *args: str, stdin: str = "", code: int = 0) -> str:
+        self.monkeypatch.setenv("PBRIDGE_MASTER_PHRASE", f"{user}'s master phrase")
+        self.monkeypatch.setenv("PBRIDGE_CHAT_SECRET", SECRET)
+        self.monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+        self.capsys.readouterr()
+        with pytest.raises(SystemExit) as ended:
+            main(["--home", str(self.root / user), *args])
+        out, err = self.capsys.readouterr()
+        assert ended.value.code in (None, code) if code == 0 else ended.value.code == code, (args, out, err)
+        return out
+
+
+@pytest.fixture
+def circle(bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> tuple[Pbridge, BotApiServer]:
+    monkeypatch.setattr(service, "time", _ServerTime(bot_api))
+    pbridge = Pbridge(tmp_path, monkeypatch, capsys)
+    bots = {u: bot_api.add_bot(f"{u}_circle_bot", bot_to_bot=True, privacy=False) for u in USERS}
+    group = bot_api.add_chat("circle", members={b.id: "admin" for b in bots.values()})
+    for user, bot in bots.items():
+        monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
+        pbridge(user, "init", "--username", user)
+        pbridge(user, "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
+                "--set", f"token_env=PBRIDGE_TG_{user.upper()}", "--set", f"base_url={bot_api.base_url}")
+    pbridge("alice", "chat", "create", "Circle", "--carrier", "tg")
+    invite = pbridge("alice", "chat", "invite", "circle", "--no-qr").strip()
+    for user in ("bob", "carol"):
+        pbridge(user, "chat", "join", invite)
+    return pbridge, bot_api
+
+
+def _cron(pbridge: Pbridge, server: BotApiServer, rounds: int) -> dict[str, dict[str, int]]:
+    """``rounds`` simulated minutes, each user's cron poll once a minute; totals per user."""
+    totals = {u: {"posted": 0, "received": 0, "known": 0} for u in USERS}
+    for _ in range(rounds):
+        server.advance(60)
+        for user in USERS:
+            data = json.loads(pbridge(user, "poll", "--json", code=0))
+            for key in totals[user]:
+                totals[user][key] += sum(data[key].values())
+    return totals
+
+
+def test_three_users_100_messages_each_arrive_once_in_order_without_a_429(
+    circle: tuple[Pbridge, BotApiServer],
+) -> None:
+    pbridge, server = circle
+    sent = {u: [f"{u} says {i:02d}" for i in range(99)] for u in USERS}
+    for user in USERS:
+        pbridge(user, "send", "circle", "-", "--lines", "--queue", stdin="\n".join(sent[user]))
+        pbridge(user, "send", "circle", "-", "--queue", stdin=BIG + user)  # split under 4,096 characters
+        sent[user].append(BIG + user)
+    totals = _cron(pbridge, server, rounds=20)
+    assert [status for _, status in server.refused] == []  # paced: Telegram never had to say 429
+    for user in USERS:
+        others = [u for u in USERS if u != user]
+        assert totals[user]["received"] == sum(totals[o]["posted"] for o in others)
+        assert totals[user]["known"] == 0 and totals[user]["posted"] >= 100 + 5
+        shown = json.loads(pbridge(user, "read", "circle", "--json"))["messages"]
+        for sender in USERS:
+            assert [m["body"] for m in shown if m["username"] == sender] == sent[sender]
+    assert json.loads(pbridge("alice", "poll", "--json"))["received"] == {"tg": 0}
+
+
+def test_a_429_drawn_anyway_leaves_the_rest_for_later_runs(circle: tuple[Pbridge, BotApiServer]) -> None:
+    pbridge, server = circle
+    pbridge("alice", "send", "circle", "-", "--lines", "--queue", stdin="\n".join(f"m{i}" for i in range(10)))
+    server.fail("sendMessage", 429, "Too Many Requests: retry after 120", retry_after=120)
+    server.advance(60)
+    first = json.loads(pbridge("alice", "poll", "--json", code=25))
+    assert "rate limited" in first["errors"]["tg"] and first["posted"].get("tg", 0) == 0
+    totals = _cron(pbridge, server, rounds=3)
+    assert totals["alice"]["posted"] == 10 and totals["bob"]["received"] == 10

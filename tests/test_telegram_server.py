@@ -1,0 +1,168 @@
+"""The test Bot API server keeps Telegram's rules, driven by the real ``telegram.Bot``: a
+bridge must not pass against a server kinder than Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import telegram
+from servers.telegram import UPDATE_TTL, BotAccount, BotApiServer
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+
+
+def client(server: BotApiServer, account: BotAccount | str) -> telegram.Bot:
+    token = account if isinstance(account, str) else account.token
+    return telegram.Bot(token, base_url=server.base_url, base_file_url=server.base_file_url)
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+async def _updates(server: BotApiServer, account: BotAccount, **kwargs: Any) -> list[telegram.Update]:
+    async with client(server, account) as bot:
+        return list(await bot.get_updates(timeout=0, **kwargs))
+
+
+async def _send(server: BotApiServer, account: BotAccount, chat_id: int, text: str) -> telegram.Message:
+    async with client(server, account) as bot:
+        return await bot.send_message(chat_id, text)
+
+
+def texts(updates: list[telegram.Update]) -> list[str]:
+    return [str((u.message or u.channel_post).text) for u in updates]  # type: ignore[union-attr]
+
+
+def test_get_me_and_an_unknown_token(bot_api: BotApiServer) -> None:
+    alice = bot_api.add_bot("alice_pb_bot")
+
+    async def me() -> telegram.User:
+        async with client(bot_api, alice) as bot:
+            return bot.bot
+
+    assert run(me()).username == "alice_pb_bot"
+    with pytest.raises(InvalidToken):
+        run(_updates(bot_api, BotAccount(1, "nobody", "1:nope")))
+
+
+def test_who_sees_what_in_a_group(bot_api: BotApiServer) -> None:
+    seer = bot_api.add_bot("seer_bot", bot_to_bot=True, privacy=False)  # admin, privacy off, Bot-to-Bot: all
+    plain = bot_api.add_bot("plain_bot", bot_to_bot=True)  # a member only: commands and replies
+    deaf = bot_api.add_bot("deaf_bot", privacy=False)  # admin but no Bot-to-Bot mode: no bots at all
+    person = bot_api.add_person("Alice")
+    group = bot_api.add_chat("circle", members={seer.id: "admin", plain.id: "member", deaf.id: "admin",
+                                                person: "member"})
+    run(_send(bot_api, seer, group.id, "from seer"))
+    run(_send(bot_api, plain, group.id, "from plain"))
+    bot_api.say(group, person, "from a person")
+    bot_api.say(group, person, "/ping@plain_bot")
+    assert texts(run(_updates(bot_api, seer))) == ["from plain", "from a person", "/ping@plain_bot"]
+    assert texts(run(_updates(bot_api, plain))) == ["/ping@plain_bot"]  # never its own post
+    assert texts(run(_updates(bot_api, deaf))) == ["from a person", "/ping@plain_bot"]
+
+
+def test_channels_and_private_chats(bot_api: BotApiServer) -> None:
+    admin = bot_api.add_bot("admin_bot")
+    person = bot_api.add_person("Bob")
+    channel = bot_api.add_chat("news", kind="channel", members={admin.id: "admin", person: "admin"})
+    bot_api.say(channel, person, "posted")
+    updates = run(_updates(bot_api, admin, allowed_updates=["message", "channel_post"]))
+    assert [u.channel_post.text for u in updates if u.channel_post] == ["posted"]
+    private = bot_api.private_chat(admin, person)
+    bot_api.say(private, person, "forwarded pointer", forwarded=True)
+    assert texts(run(_updates(bot_api, admin, offset=updates[-1].update_id + 1))) == ["forwarded pointer"]
+    member = bot_api.add_bot("member_bot")
+    channel.members[member.id] = "member"
+    with pytest.raises(Forbidden):
+        run(_send(bot_api, member, channel.id, "not an admin"))
+
+
+def test_offsets_confirm_forget_and_expire(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("queue_bot", privacy=False)
+    person = bot_api.add_person("Carol")
+    group = bot_api.add_chat("q", members={bot.id: "member", person: "member"})
+    for i in range(5):
+        bot_api.say(group, person, f"m{i}")
+    first = run(_updates(bot_api, bot))
+    assert texts(first) == ["m0", "m1", "m2", "m3", "m4"]
+    assert texts(run(_updates(bot_api, bot))) == texts(first)  # not confirmed yet: given again
+    assert texts(run(_updates(bot_api, bot, offset=first[2].update_id))) == ["m2", "m3", "m4"]
+    assert texts(run(_updates(bot_api, bot))) == ["m2", "m3", "m4"]  # m0, m1 confirmed: gone
+    assert texts(run(_updates(bot_api, bot, offset=-1))) == ["m4"]  # the last one; the rest forgotten
+    assert texts(run(_updates(bot_api, bot))) == ["m4"]
+    bot_api.say(group, person, "late")
+    bot_api.advance(UPDATE_TTL + 3600)  # a poller offline for 25 hours
+    assert run(_updates(bot_api, bot)) == []
+    bot_api.say(group, person, "fresh")
+    assert texts(run(_updates(bot_api, bot, limit=1))) == ["fresh"]
+
+
+def test_allowed_updates_persist(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("filter_bot", privacy=False)
+    person = bot_api.add_person("Dan")
+    group = bot_api.add_chat("f", members={bot.id: "member", person: "member"})
+    bot_api.say(group, person, "hidden")
+    assert run(_updates(bot_api, bot, allowed_updates=["channel_post"])) == []
+    assert run(_updates(bot_api, bot)) == []  # still only channel posts
+    assert texts(run(_updates(bot_api, bot, allowed_updates=["message"]))) == ["hidden"]
+
+
+def test_text_limits(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("long_bot")
+    group = bot_api.add_chat("t", members={bot.id: "member"})
+    assert run(_send(bot_api, bot, group.id, "x" * 4096)).text == "x" * 4096
+    bot_api.advance(2)
+    with pytest.raises(BadRequest, match="too long"):
+        run(_send(bot_api, bot, group.id, "x" * 4097))
+    with pytest.raises(BadRequest, match="too long"):
+        run(_send(bot_api, bot, group.id, "\U0001f600" * 2049))  # two UTF-16 units each
+    with pytest.raises(BadRequest, match="empty"):
+        run(_send(bot_api, bot, group.id, " "))
+
+
+def test_rate_limits_answer_429_with_retry_after(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("fast_bot")
+    group = bot_api.add_chat("r", members={bot.id: "member"})
+    run(_send(bot_api, bot, group.id, "one"))
+    with pytest.raises(RetryAfter) as too_fast:
+        run(_send(bot_api, bot, group.id, "two"))
+    assert too_fast.value.retry_after == 1
+    for i in range(19):  # one a second: within the per-chat limit, up to 20 a minute
+        bot_api.advance(1.01)
+        run(_send(bot_api, bot, group.id, f"paced {i}"))
+    bot_api.advance(1.01)
+    with pytest.raises(RetryAfter) as per_minute:
+        run(_send(bot_api, bot, group.id, "the 21st in a minute"))
+    assert 35 <= per_minute.value.retry_after <= 41
+    bot_api.advance(per_minute.value.retry_after)
+    run(_send(bot_api, bot, group.id, "after waiting"))
+
+
+def test_conflicts_and_injected_faults(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("busy_bot")
+
+    async def parallel() -> None:
+        async with client(bot_api, bot) as one, client(bot_api, bot) as two:
+            slow = asyncio.create_task(one.get_updates(timeout=2))
+            await asyncio.sleep(0.3)
+            with pytest.raises(Conflict):
+                await two.get_updates(timeout=0)
+            assert await slow == ()
+
+    run(parallel())
+
+    async def webhook() -> None:
+        async with client(bot_api, bot) as api:
+            await api.set_webhook("https://example.org/hook")
+            with pytest.raises(Conflict, match="webhook"):
+                await api.get_updates(timeout=0)
+            await api.delete_webhook()
+            assert await api.get_updates(timeout=0) == ()
+
+    run(webhook())
+    bot_api.fail("getUpdates", 502, "Bad Gateway")
+    with pytest.raises(NetworkError):
+        run(_updates(bot_api, bot))
+    assert run(_updates(bot_api, bot)) == []  # one fault, then normal again
