@@ -397,12 +397,20 @@ class App:
                 try:
                     bridge = self.bridge(name)
                     try:
-                        summary.posted[name] = self._flush(bridge)
+                        unposted: BridgeError | None = None
+                        try:
+                            summary.posted[name] = self._flush(bridge)
+                        except BridgeError as exc:
+                            # Reading must not wait on posting: a carrier that drops what
+                            # is not read in time (Telegram, 24 hours) would lose it.
+                            unposted = exc
                         if fetch:
                             found = self._fetch(bridge, progress)
                             summary.received[name], summary.known[name], summary.skipped[name] = found[:3]
                             if found.notes:
                                 summary.notes[name] = found.notes
+                        if unposted is not None:
+                            raise unposted
                     finally:
                         bridge.close()
                 except ConfigurationError as exc:
@@ -442,9 +450,10 @@ class App:
                 stored += len(self.store.add_pointers(items, "in", carrier=bridge.name))
                 if progress:
                     progress(min(start + _STORE_BATCH, len(found)), len(found))
-            for since in result.repost_since:  # queued before the cursor moves past the request
-                count = self.store.repost_since(bridge.name, since)
-                notes.append(f"a member asked for what was posted since {_when(since)}: {count} pointer(s) queued")
+            for since, until in result.repost_since:  # queued before the cursor moves past the request
+                count = self.store.repost_since(bridge.name, since, until)
+                notes.append(f"a member asked for what was posted from {_when(since)} to {_when(until)}: "
+                             f"{count} pointer(s) queued")
             self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
             new, known = new + stored, known + len(found) - stored
             notes += result.notes

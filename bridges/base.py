@@ -100,9 +100,9 @@ class PollResult:
     items: int = 0  # items (files, messages, mails) looked at
     notes: list[str] = field(default_factory=list)
     more: bool = False  # the carrier has more now: store these, save the cursor, poll again
-    # Members asked to have everything posted since these times posted again (their copy
-    # of the carrier lost it: Telegram keeps updates 24 hours). Unix seconds.
-    repost_since: list[float] = field(default_factory=list)
+    # Members asked to have what was posted between these times (Unix seconds) posted
+    # again: their copy of the carrier lost it (Telegram keeps updates 24 hours).
+    repost_since: list[tuple[float, float]] = field(default_factory=list)
 
 
 def read_credential(carrier: str, env_var: str | None, path: Path | None) -> tuple[str, str]:

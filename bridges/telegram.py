@@ -218,42 +218,55 @@ class TelegramBridge(AsyncBridge):
         return f"{message.chat.id}/{message.message_id}"
 
     async def _poll(self, bot: Any, cursor: str | None) -> PollResult:
-        from telegram import LinkPreviewOptions
-
         state = json_cursor(cursor)
-        offset = state.get("offset")
-        updates = await bot.get_updates(offset=offset if isinstance(offset, int) else None, limit=_BATCH, timeout=0,
-                                        allowed_updates=_KINDS)
-        result = PollResult([], "")
         now = time.time()
+        last = state.get("polled_at")
+        gap = now - last if isinstance(last, int | float) else 0.0
+        offset = state.get("offset")
+        if gap > _LOST_AFTER or not isinstance(offset, int):
+            # Everything an old offset would confirm has expired, and after a week without
+            # updates Telegram may restart its ids below it: an old offset would hide them.
+            offset = None
+        updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
+        result = PollResult([], "")
         for update in updates:
             message = update.message or update.channel_post
             if message is None or not self._counts(message):
                 continue
             text = "\n".join(t for t in (message.text, message.caption) if t)
-            since = _catch_up_request(text, now)
-            if since is not None:
-                result.repost_since.append(since)
+            request = _catch_up_request(message, text, self._s.chat_id, now)
+            if request is not None:
+                result.repost_since.append(request)
                 continue
             extract(text, f"{message.chat.id}/{message.message_id}", result)
-        last = state.get("polled_at")
-        if isinstance(last, int | float) and now - last > _LOST_AFTER:
-            # Telegram has dropped what arrived while this bot was away: ask the others'
-            # bots to post again what they posted since (an hour's margin before) then.
-            since = int(last) - 3600
-            await bot.send_message(self._s.chat_id, f"{CATCH_UP_PREFIX} {since}",
-                                   link_preview_options=LinkPreviewOptions(True))
-            result.notes.append(f"{(now - last) / 3600:.0f} h since the last poll, longer than Telegram keeps "
-                                "updates: asked the other members' bots to post again what they posted since then")
-        elif isinstance(last, int | float) and now - last > _WARN_AFTER:
-            result.notes.append(f"{(now - last) / 3600:.0f} h since the last poll: after 24 h Telegram drops what "
-                                "is unread (a later poll will ask the others to post it again)")
+        if gap > _LOST_AFTER:
+            assert isinstance(last, int | float)
+            result.notes.append(await self._ask_for_catch_up(bot, last, now))
+        elif gap > _WARN_AFTER:
+            result.notes.append(f"{gap / 3600:.0f} h since the last poll: after 24 h Telegram drops what is unread "
+                                "(a later poll will ask the others to post it again)")
         if updates:
             state["offset"] = updates[-1].update_id + 1
         state["polled_at"] = now
         result.more = len(updates) >= _BATCH
         result.cursor = json.dumps(state, sort_keys=True)
         return result
+
+    async def _ask_for_catch_up(self, bot: Any, last: float, now: float) -> str:
+        """Telegram has dropped what arrived while this bot was away: ask the other members'
+        bots to post again what they posted since (an hour before) then. A failed request
+        is a note, not a failed poll: the batch read now must still be stored."""
+        from telegram import LinkPreviewOptions
+        from telegram.error import TelegramError
+
+        since = int(max(last - 3600, now - _CATCH_UP_REACH + 3600))
+        hours = f"{(now - last) / 3600:.0f} h since the last poll, longer than Telegram keeps updates"
+        try:
+            await bot.send_message(self._s.chat_id, f"{CATCH_UP_PREFIX} {since}",
+                                   link_preview_options=LinkPreviewOptions(True))
+        except TelegramError as exc:
+            return f"{hours}; asking the others to post it again failed: {self._mapped(exc)}"
+        return f"{hours}: asked the other members' bots to post again what they posted since then"
 
     def _counts(self, message: Any) -> bool:
         if message.chat.id == self._s.chat_id:
@@ -267,13 +280,18 @@ async def _me(bot: Any) -> dict[str, Any]:
     return me
 
 
-def _catch_up_request(text: str, now: float) -> float | None:
-    """The time a catch-up request asks from, if ``text`` is one (and a sane one)."""
+def _catch_up_request(message: Any, text: str, chat_id: int, now: float) -> tuple[float, float] | None:
+    """(since, until) if ``message`` is a catch-up request: posted by a member's bot in the
+    chat itself (not forwarded, not a person), asking back at most ``_CATCH_UP_REACH``.
+    ``until`` is when it was posted, so a request never re-queues what came after it."""
     prefix, _, since = text.strip().partition(" ")
     if prefix != CATCH_UP_PREFIX or not since.isdigit() or len(since) > 12:
         return None
-    value = float(since)
-    return value if now - _CATCH_UP_REACH <= value <= now else None
+    sender = message.from_user
+    if message.chat.id != chat_id or sender is None or not sender.is_bot or message.forward_origin is not None:
+        return None
+    value, until = float(since), message.date.timestamp()
+    return (value, until) if now - _CATCH_UP_REACH <= value <= until else None
 
 
 def _seconds(exc: Any) -> float:

@@ -319,13 +319,13 @@ class Store:
                 (reference, time.time(), pointer_id, carrier),
             )
 
-    def repost_since(self, carrier: str, since: float) -> int:
-        """Put this home's pointers posted to ``carrier`` at or after ``since`` back into the
-        outbox (a member whose carrier lost them asked); return how many."""
+    def repost_since(self, carrier: str, since: float, until: float) -> int:
+        """Put this home's pointers posted to ``carrier`` from ``since`` to ``until`` back
+        into the outbox (a member whose carrier lost them asked); return how many."""
         with self.transaction() as db:
             changed = db.execute(
-                "UPDATE posts SET posted_at = NULL, carrier_ref = NULL WHERE carrier = ? AND posted_at >= ?",
-                (carrier, since),
+                "UPDATE posts SET posted_at = NULL, carrier_ref = NULL WHERE carrier = ? AND posted_at BETWEEN ? AND ?",
+                (carrier, since, until),
             ).rowcount
         return int(changed)
 

@@ -174,7 +174,7 @@ def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path:
     try:
         alice_bot = server.add_bot("alice_cu_bot", bot_to_bot=True, privacy=False)
         bob_bot = server.add_bot("bob_cu_bot", bot_to_bot=True, privacy=False)
-        group, _ = _group(server, alice_bot, bob_bot)
+        group, person = _group(server, alice_bot, bob_bot)
         apps = {}
         for user, bot in (("alice", alice_bot), ("bob", bob_bot)):
             home = Home(tmp_path / user, tmp_path / user)
@@ -196,9 +196,11 @@ def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path:
         state = json.loads(bob.store.cursor("tg") or "{}")
         bob.store.save_cursor("tg", json.dumps({**state, "polled_at": time.time() - 25 * 3600}))
 
+        server.say(group, person, f"pbcatchup1 {int(time.time()) - 3600}")  # a person's: not a request
         away = bob.poll()
         assert away.received == {"tg": 0} and "asked the other members" in away.notes["tg"][0]
         answered = alice.poll()  # sees the request: its own three go back into the outbox
+        assert [n for n in answered.notes["tg"] if "queued" in n] == [answered.notes["tg"][0]]  # the bot's only
         assert "3 pointer(s) queued" in answered.notes["tg"][0]
         assert alice.poll().posted == {"tg": 3}
         assert bob.poll().received == {"tg": 3}
@@ -208,3 +210,21 @@ def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path:
             app.close()
     finally:
         server.stop()
+
+
+def test_a_failed_post_does_not_stop_the_poll_from_reading(bot_api: BotApiServer, tmp_path: Path) -> None:
+    bot = bot_api.add_bot("stubborn_bot", bot_to_bot=True, privacy=False)
+    group, person = _group(bot_api, bot)
+    home = Home(tmp_path, tmp_path)
+    home.create()
+    save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
+        {"type": "telegram", **_settings(bot_api, bot, group)})}))
+    with App(home) as app:
+        me = app.init("me", "my phrase")
+        chat = app.create_chat("c", "chat secret", ["tg"])
+        app.send(chat, me, "waits")
+        bot_api.say(group, person, seal(chat.key, raw_identity("friend"), "arrives")[0])
+        bot_api.fail("sendMessage", 403, "Forbidden: bot was kicked")
+        summary = app.poll()  # Telegram drops what is not read within a day: read even so
+        assert "tg" in summary.errors and summary.received == {"tg": 1}
+        assert len(app.store.outbox("tg")) == 1

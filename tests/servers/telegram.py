@@ -14,8 +14,8 @@ real one:
 - **getUpdates.** Per-bot queues; an update is confirmed by asking with a higher offset; a
   negative offset keeps the last N and forgets the rest; unconfirmed updates expire after
   24 hours of the server's clock, which tests move with :meth:`BotApiServer.advance`;
-  ``allowed_updates`` persists; a second concurrent getUpdates, or one while a webhook is
-  set, gets 409.
+  ``allowed_updates`` persists; a newer getUpdates ends an older one still waiting with
+  409, and one while a webhook is set gets 409.
 - **Limits.** Text of 1-4096 characters; per bot and chat at most one message a second,
   and in a group at most 20 a minute; over that, 429 with ``parameters.retry_after``.
 - **Faults.** :meth:`BotApiServer.fail` makes the next calls of a method answer an error.
@@ -55,7 +55,7 @@ class BotAccount:
     next_update_id: int = 0
     allowed_updates: list[str] | None = None
     webhook: str = ""
-    polling: bool = False
+    polls: int = 0  # getUpdates calls so far: a newer one ends an older one still waiting
     calls: list[str] = field(default_factory=list)
 
     def user(self) -> dict[str, Any]:
@@ -97,6 +97,7 @@ class BotApiServer:
         self.skew = 0.0  # seconds the server's clock is ahead of the real one
         self.bots: dict[str, BotAccount] = {}
         self.chats: dict[int, Chat] = {}
+        self.private: dict[tuple[int, int], Chat] = {}  # (bot id, person id) -> their chat
         self.people: dict[int, str] = {}
         self._faults: dict[str, list[BotApiError]] = {}
         self.refused: list[tuple[str, int]] = []  # (method, status) of every error answered
@@ -141,10 +142,11 @@ class BotApiServer:
         return chat
 
     def private_chat(self, bot: BotAccount, person: int) -> Chat:
-        """The private chat between a person and a bot (its id is the person's)."""
+        """The private chat between a person and a bot. Its id is the person's id, as each
+        bot sees it, so it is kept per bot."""
         chat = Chat(person, "private", self.people[person], {person: "member", bot.id: "member"})
         with self._lock:
-            self.chats[chat.id] = chat
+            self.private[(bot.id, person)] = chat
         return chat
 
     def say(self, chat: Chat, person: int, text: str, *, reply_to: int | None = None,
@@ -249,7 +251,8 @@ class BotApiServer:
         raise BotApiError(404, "Not Found: method not found")
 
     def _send(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self.chats.get(_int(params.get("chat_id")))
+        chat_id = _int(params.get("chat_id"))
+        chat = self.private.get((bot.id, chat_id)) or self.chats.get(chat_id)
         if chat is None:
             raise BotApiError(400, "Bad Request: chat not found")
         role = chat.members.get(bot.id)
@@ -289,7 +292,8 @@ class BotApiServer:
             if replied is not None:
                 message["reply_to_message"] = replied
         if forwarded:
-            message["forward_date"] = int(self.clock())
+            message["forward_origin"] = {"type": "hidden_user", "date": int(self.clock()) - 60,
+                                         "sender_user_name": "someone"}
         chat.messages.append(message)
         for bot in self.bots.values():
             if bot.id in chat.members and self._sees(bot, chat, sender, message):
@@ -317,19 +321,18 @@ class BotApiServer:
         with self._lock:
             if bot.webhook:
                 raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active")
-            if bot.polling:
-                raise BotApiError(409, "Conflict: terminated by other getUpdates request")
-            bot.polling = True
-        try:
-            deadline = time.monotonic() + min(max(float(params.get("timeout") or 0), 0), 50)
-            while True:
-                with self._lock:
-                    found = self._take(bot, params)
-                if found or time.monotonic() >= deadline:
-                    return found
-                await asyncio.sleep(0.05)
-        finally:
-            bot.polling = False
+            bot.polls += 1
+            mine = bot.polls
+        deadline = time.monotonic() + min(max(float(params.get("timeout") or 0), 0), 50)
+        while True:
+            with self._lock:
+                if bot.polls != mine:  # as Telegram does: the newer request is served, the older ended
+                    raise BotApiError(409, "Conflict: terminated by other getUpdates request; make sure that "
+                                           "only one bot instance is running")
+                found = self._take(bot, params)
+            if found or time.monotonic() >= deadline:
+                return found
+            await asyncio.sleep(0.05)
 
     def _take(self, bot: BotAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
         now = self.clock()
