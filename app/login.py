@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pointerbridge.bridges.base import BridgeError, printable
+from pointerbridge.bridges.base import BridgeError, ConfigurationError, header_safe, printable, read_credential
 from pointerbridge.core.config import (
     CARRIER_NAME_RULE,
     CarrierConfig,
@@ -153,16 +153,14 @@ def _forget(name: str, homeserver: str, user_id: str, device_id: str, token: str
 
 def _old_token(old: dict[str, Any]) -> str | None:
     """The token the carrier used until now, if this home can read it."""
-    token = None
-    if old.get("access_token_env"):
-        token = os.environ.get(old["access_token_env"])
-    elif old.get("access_token_file"):
-        try:
-            token = Path(old["access_token_file"]).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            return None  # reported as "still logged in" once the new login is saved
-    usable = token and token.isascii() and token.isprintable() and " " not in token
-    return token if usable else None
+    env, file = old.get("access_token_env"), old.get("access_token_file")
+    if not env and not file:
+        return None
+    try:
+        token, _ = read_credential("old login", env or None, None if env else Path(str(file)))
+    except ConfigurationError:
+        return None  # reported as "still logged in" once the new login is saved
+    return token if header_safe(token) else None
 
 
 def _log_out_old(name: str, old: dict[str, Any], token: str | None, done: LoginDone) -> None:

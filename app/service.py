@@ -67,9 +67,6 @@ class _Printable(dict[str, Any]):
 
         return shlex.quote(printable(self.get(key, "?"), 200))
 
-    def __missing__(self, key: str) -> str:
-        return "?"
-
 
 class WrongSecretError(PointerBridgeError):
     """The typed secret or master phrase does not match what this home knows."""

@@ -37,6 +37,7 @@ __all__ = [
     "RetryableError",
     "bridge_class",
     "extract",
+    "header_safe",
     "json_cursor",
     "printable",
     "read_credential",
@@ -121,6 +122,11 @@ def read_credential(carrier: str, env_var: str | None, path: Path | None) -> tup
         raise ConfigurationError(carrier, f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         return "", str(path)  # not text: the caller says it holds no usable credential
+
+
+def header_safe(token: str) -> bool:
+    """Whether a credential can go into an HTTP header: non-empty printable ASCII, no spaces."""
+    return bool(token) and token.isascii() and token.isprintable() and " " not in token
 
 
 def json_cursor(cursor: str | None) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from .base import (
     PollResult,
     RetryableError,
     extract,
+    header_safe,
     json_cursor,
     printable,
     read_credential,
@@ -250,7 +251,7 @@ def _events(data: dict[str, Any], key: str = "events") -> list[dict[str, Any]]:
 
 def _checked_token(carrier: str, token: str, where: str) -> str:
     """An access token fit for an HTTP header: printable ASCII, no spaces (never echoed)."""
-    if not token or not token.isascii() or not token.isprintable() or " " in token:
+    if not header_safe(token):
         raise ConfigurationError(carrier, f"{where} does not hold an access token (empty or not printable ASCII)")
     return token
 

@@ -45,6 +45,7 @@ from .base import (
     PollResult,
     RetryableError,
     extract,
+    header_safe,
     json_cursor,
     printable,
     read_credential,
@@ -131,7 +132,7 @@ class TelegramBridge(AsyncBridge):
     def _token(self) -> str:
         token, where = read_credential(self.name, self._s.token_env, self._s.token_file)
         head, _, tail = token.partition(":")
-        if not (head.isdigit() and tail and token.isascii() and token.isprintable() and " " not in token):
+        if not (head.isdigit() and tail and header_safe(token)):
             raise ConfigurationError(self.name, f"{where} does not hold a bot token (ID:SECRET from @BotFather)")
         return token
 
@@ -276,7 +277,7 @@ class TelegramBridge(AsyncBridge):
 
 
 async def _me(bot: Any) -> dict[str, Any]:
-    me: dict[str, Any] = bot.bot.to_dict()  # fetched by entering the bot's context
+    me: dict[str, Any] = bot.bot.to_dict()  # fetched by initialize() when the bot connected
     return me
 
 
