@@ -55,6 +55,7 @@ __all__ = [
     "Shown",
     "UnlockedChat",
     "WrongSecretError",
+    "carrier_clashes",
 ]
 
 
@@ -136,6 +137,32 @@ def _when(seconds: float) -> str:
 
 def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
     return bridge_class(config.type).from_config(name, config.settings)
+
+
+def carrier_clashes(
+    config: Config, factory: Callable[[str, CarrierConfig], Bridge] = _default_bridge
+) -> dict[str, str]:
+    """Carriers that hold the same thing (one Telegram bot), each with a message naming
+    the others. A carrier whose settings are broken is left to its own error."""
+    holders: dict[str, list[str]] = {}
+    for name, carrier in config.carriers.items():
+        try:
+            bridge = factory(name, carrier)
+            try:
+                claim = bridge.claim()
+            finally:
+                bridge.close()
+        except BridgeError:
+            continue
+        if claim is not None:
+            holders.setdefault(claim, []).append(name)
+    clashes = {}
+    for claim, names in holders.items():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(repr(n) for n in names if n != name)
+            clashes[name] = (f"uses the same {claim} as {others}: one bot can have one poller only (each would "
+                             "delete what the other has not read yet); give each carrier a bot of its own")
+    return clashes
 
 
 _VERIFIER_INFO = b"pointerbridge store: chat secret verifier"
@@ -349,6 +376,10 @@ class App:
             raise ConfigError(f"{self.home.config_path}: no carrier named {carrier!r}")
         return self._bridge_factory(carrier, config)
 
+    def clashes(self) -> dict[str, str]:
+        """This home's carriers that would take each other's updates (see :func:`carrier_clashes`)."""
+        return carrier_clashes(self.config, self._bridge_factory)
+
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
         """Seal ``body`` and queue its pointers for every carrier of the chat."""
         from pointerbridge.core.pointer import seal
@@ -390,8 +421,11 @@ class App:
         """
         summary = PollSummary()
         with self._poll_lock():
+            clashes = self.clashes()
             for name in list(carriers) if carriers is not None else list(self.config.carriers):
                 try:
+                    if name in clashes:
+                        raise ConfigurationError(name, clashes[name])
                     bridge = self.bridge(name)
                     try:
                         unposted: BridgeError | None = None
@@ -418,18 +452,25 @@ class App:
         return summary
 
     def _flush(self, bridge: Bridge) -> int:
-        """Post the outbox at the carrier's pace; what does not fit this run's time budget
-        waits for the next run (a cron poll must not run for minutes)."""
+        """Post the outbox at the carrier's pace, counted from this home's last post to it
+        in any run (a ``send`` right after a poll must wait too); what does not fit this
+        run's time budget waits for the next run (a cron poll must not run for minutes)."""
+        outbox = self.store.outbox(bridge.name)
         interval = bridge.limits.min_post_interval
-        started = last = time.monotonic()
+        if not outbox:
+            return 0
+        started = time.monotonic()
+        previous = self.store.last_posted(bridge.name) if interval else None
+        # The wall clock only places the last run's post; within a run, the monotonic one.
+        due = started + (min(max(previous + interval - time.time(), 0.0), interval) if previous is not None else 0.0)
         posted = 0
-        for pointer_id, text in self.store.outbox(bridge.name):
-            if posted and interval:
-                if time.monotonic() - started + interval > _FLUSH_BUDGET:
+        for pointer_id, text in outbox:
+            if interval:
+                if posted and due - started > _FLUSH_BUDGET:
                     break
-                time.sleep(max(0.0, last + interval - time.monotonic()))
+                time.sleep(max(0.0, due - time.monotonic()))
             reference = bridge.post(text)
-            last = time.monotonic()
+            due = time.monotonic() + interval
             self.store.mark_posted(pointer_id, bridge.name, reference)  # durably, before the next post
             posted += 1
         return posted
@@ -580,7 +621,8 @@ class App:
                 trust.append("new")
             else:
                 trust.append("pinned" if hmac.compare_digest(pinned, message.sender_key) else "changed")
-        order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][1].id))
+        # Equal send times (another sender's clock, or a burst) fall back on arrival order.
+        order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
         return [Shown(done[i][1], trust[i], done[i][2], done[i][3]) for i in order]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:

@@ -12,6 +12,7 @@ Third-party carriers register a :class:`Bridge` subclass under the entry-point g
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import stat
@@ -19,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pointerbridge.core import PointerBridgeError, scan_pointers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,6 +31,7 @@ __all__ = [
     "BridgeError",
     "Capabilities",
     "ConfigurationError",
+    "Finding",
     "Limits",
     "NetworkSettings",
     "PollResult",
@@ -104,6 +106,18 @@ class PollResult:
     # Members asked to have what was posted between these times (Unix seconds) posted
     # again: their copy of the carrier lost it (Telegram keeps updates 24 hours).
     repost_since: list[tuple[float, float]] = field(default_factory=list)
+
+
+class Finding(NamedTuple):
+    """One line of ``pbridge doctor``: what was checked, how it stands, and what it means.
+
+    ``status`` is ``"ok"``, ``"warn"`` (works, but the user should look: exit 0) or
+    ``"fail"`` (does not work: doctor exits non-zero).
+    """
+
+    check: str
+    status: str
+    detail: str
 
 
 def read_credential(carrier: str, env_var: str | None, path: Path | None) -> tuple[str, str]:
@@ -213,12 +227,27 @@ class Bridge(ABC):
         it is and what they must still do by hand. Default: nothing to check."""
         return []
 
+    def diagnose(self, cursor: str | None) -> list[Finding]:
+        """What ``pbridge doctor`` says of this carrier, given its saved ``cursor``: reach it
+        once (never posting, never moving a cursor) and tell what works and what does not.
+        Default: :meth:`check`. Errors a bridge raises here are reported as failures."""
+        lines = self.check()
+        return [Finding("reachable", "ok", "; ".join(lines) if lines else "reached")]
+
+    def claim(self) -> str | None:
+        """Something this carrier holds that no other carrier of a home may hold too (a bot
+        account that only one poller may use), or None. Two carriers with one claim are
+        refused: they would take each other's updates."""
+        return None
+
     def close(self) -> None:  # noqa: B027  # optional hook: most bridges hold nothing open
         """Release connections; the default has none."""
 
 
+@functools.cache
 def bridge_class(type_name: str) -> type[Bridge]:
-    """The bridge registered for a carrier type, from the entry-point group."""
+    """The bridge registered for a carrier type, from the entry-point group (looked up
+    once per process: a poll builds each carrier's bridge more than once)."""
     from importlib.metadata import entry_points  # costs ~15 ms: only when a bridge is needed
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):

@@ -35,7 +35,7 @@ from pathlib import Path
 from pointerbridge.core.armor import MAX_POINTER_CHARS
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .base import Bridge, ConfigurationError, Limits, PollResult, RetryableError, extract
+from .base import Bridge, ConfigurationError, Finding, Limits, PollResult, RetryableError, extract
 
 __all__ = ["FilesBridge"]
 
@@ -105,6 +105,14 @@ class FilesBridge(Bridge):
             temp.unlink(missing_ok=True)
             raise self._fail(exc, "write to") from None
         return name
+
+    def diagnose(self, cursor: str | None) -> list[Finding]:
+        """The folder exists and this user can list it and write to it."""
+        if not self.folder.is_dir():
+            return [Finding("folder", "fail", f"{self.folder} is not a folder (is it mounted, synced?)")]
+        if not os.access(self.folder, os.R_OK | os.W_OK | os.X_OK):
+            return [Finding("folder", "fail", f"cannot read and write {self.folder} (permissions)")]
+        return [Finding("folder", "ok", f"{self.folder} can be read and written")]
 
     def poll(self, cursor: str | None) -> PollResult:
         """Read every file that appeared or changed since ``cursor``."""

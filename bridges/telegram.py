@@ -6,7 +6,9 @@ each user's own bot posts pointers as plain text and reads them with one-shot
   Bot-to-Bot mode on and admin rights in the group, so every member runs a bot of their
   own. Only messages from the configured chat count, plus anything the people listed in
   ``private_from`` send (forward, paste) to the bot in private.
-- **Cursor.** ``{"offset": next update id, "polled_at": time}``. Asking with an offset
+- **Cursor.** ``{"offset": next update id, "polled_at": time, "polls": count,
+  "peers_seen_at": time}``: the last two tell ``pbridge doctor`` whether this bot has ever
+  seen another bot's post (Telegram does not say whether Bot-to-Bot mode is on). Asking with an offset
   confirms, and so deletes, every update below it on Telegram's side. So a poll asks with
   the stored offset, which confirms only what an earlier poll's app has already stored,
   and reads one batch of at most 100; ``more`` tells the app to store it and poll again.
@@ -40,6 +42,7 @@ from pydantic import Field
 from .base import (
     AsyncBridge,
     ConfigurationError,
+    Finding,
     Limits,
     NetworkSettings,
     PollResult,
@@ -60,6 +63,8 @@ _WARN_AFTER = 20 * 3600.0  # a poll gap past this is noted: Telegram keeps updat
 _LOST_AFTER = 24 * 3600.0
 CATCH_UP_PREFIX = "pbcatchup1"  # "pbcatchup1 SINCE": post again what you posted since SINCE (unix seconds)
 _CATCH_UP_REACH = 30 * 86400.0  # the furthest back a request may reach
+_POLLS_TO_TELL = 3  # polls without another bot's post before doctor suspects Bot-to-Bot mode is off
+_ADMIN = ("administrator", "creator")
 
 
 class _Settings(NetworkSettings):
@@ -90,6 +95,11 @@ class TelegramBridge(AsyncBridge):
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
         """The same chat id."""
         return mine.get("chat_id") is not None and str(mine.get("chat_id")) == str(shared.get("chat_id"))
+
+    def __init__(self, name: str, settings: Any) -> None:
+        """Use :meth:`from_config`. The token is read on first use."""
+        super().__init__(name, settings)
+        self._read_token: str | None = None
 
     @property
     def _s(self) -> _Settings:
@@ -127,14 +137,27 @@ class TelegramBridge(AsyncBridge):
             ]
         return lines
 
+    def diagnose(self, cursor: str | None) -> list[Finding]:
+        """The token, the bot's place in the chat (admin, privacy, a webhook), whether it
+        has seen other bots' posts, and the 24-hour window. Never calls getUpdates."""
+        findings: list[Finding] = self._run(lambda bot: self._diagnose(bot, json_cursor(cursor)))
+        return findings
+
     # -- the async part ---------------------------------------------------------------------
 
+    def claim(self) -> str:
+        """The bot account: two carriers polling one bot would confirm, and so delete, each
+        other's updates."""
+        return f"telegram bot {self._token().partition(':')[0]}"
+
     def _token(self) -> str:
-        token, where = read_credential(self.name, self._s.token_env, self._s.token_file)
-        head, _, tail = token.partition(":")
-        if not (head.isdigit() and tail and header_safe(token)):
-            raise ConfigurationError(self.name, f"{where} does not hold a bot token (ID:SECRET from @BotFather)")
-        return token
+        if self._read_token is None:  # once per run: the lock, the claim and the client all need it
+            token, where = read_credential(self.name, self._s.token_env, self._s.token_file)
+            head, _, tail = token.partition(":")
+            if not (head.isdigit() and tail and header_safe(token)):
+                raise ConfigurationError(self.name, f"{where} does not hold a bot token (ID:SECRET from @BotFather)")
+            self._read_token = token
+        return self._read_token
 
     @contextlib.contextmanager
     def _poll_lock(self) -> Iterator[None]:
@@ -234,6 +257,8 @@ class TelegramBridge(AsyncBridge):
             message = update.message or update.channel_post
             if message is None or not self._counts(message):
                 continue
+            if message.chat.id == self._s.chat_id and message.from_user is not None and message.from_user.is_bot:
+                state["peers_seen_at"] = now  # Bot-to-Bot mode works: doctor's evidence
             text = "\n".join(t for t in (message.text, message.caption) if t)
             request = _catch_up_request(message, text, self._s.chat_id, now)
             if request is not None:
@@ -249,9 +274,44 @@ class TelegramBridge(AsyncBridge):
         if updates:
             state["offset"] = updates[-1].update_id + 1
         state["polled_at"] = now
+        state["polls"] = _count(state.get("polls")) + 1
         result.more = len(updates) >= _BATCH
         result.cursor = json.dumps(state, sort_keys=True)
         return result
+
+    async def _diagnose(self, bot: Any, state: dict[str, Any]) -> list[Finding]:
+        from telegram.error import TelegramError
+
+        me = bot.bot  # fetched by initialize(): the token works
+        name = printable(me.username, 64)
+        findings = [Finding("token", "ok", f"accepted: bot @{name} (id {me.id})")]
+        webhook = await bot.get_webhook_info()
+        if webhook.url:
+            findings.append(Finding("webhook", "fail", "a webhook is set, so getUpdates cannot work: delete it "
+                                                       "(deleteWebhook) or give this home another bot"))
+        if self._s.chat_id < 0:
+            try:
+                findings += await self._place(bot, me, name, state)
+            except TelegramError as exc:
+                findings.append(Finding("chat", "fail", str(self._mapped(exc))))
+        return [*findings, _window(state, time.time())]
+
+    async def _place(self, bot: Any, me: Any, name: str, state: dict[str, Any]) -> list[Finding]:
+        """The bot in its group or channel: admin, privacy off, other members' bots seen."""
+        chat = await bot.get_chat(self._s.chat_id)
+        title = f"{chat.type} {printable(chat.title, 64)!r}"
+        admins = await bot.get_chat_administrators(self._s.chat_id)
+        if not any(a.user.id == me.id and a.status in _ADMIN for a in admins):
+            return [Finding("admin", "fail", f"@{name} is not an admin of the {title}: it sees no other bot's posts "
+                                             "(make it an admin; it needs no rights beyond posting)")]
+        findings = [Finding("admin", "ok", f"@{name} is an admin of the {title}")]
+        if chat.type == "channel":
+            return findings  # privacy and other bots' posts are a group's questions
+        if not me.can_read_all_group_messages:
+            findings.append(Finding("privacy", "fail", f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
+                                                       "Disable, then remove the bot from the group and add it again"))
+        peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
+        return [*findings, _peers(name, peers, state, time.time())]
 
     async def _ask_for_catch_up(self, bot: Any, last: float, now: float) -> str:
         """Telegram has dropped what arrived while this bot was away: ask the other members'
@@ -293,6 +353,49 @@ def _catch_up_request(message: Any, text: str, chat_id: int, now: float) -> tupl
         return None
     value, until = float(since), message.date.timestamp()
     return (value, until) if now - _CATCH_UP_REACH <= value <= until else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds / 3600:.0f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+
+
+def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Finding:
+    """Bot-to-Bot mode, judged from what the bot has seen: Telegram tells no bot whether it
+    is on, and without it the other members' bots' posts never arrive."""
+    seen, polls = state.get("peers_seen_at"), _count(state.get("polls"))
+    if isinstance(seen, int | float):
+        return Finding("bot-to-bot", "ok", f"@{name} saw another bot's post {_ago(max(now - seen, 0))} ago")
+    if not peers:
+        return Finding("bot-to-bot", "warn", "no other member's bot is an admin here yet: no pointer can reach "
+                                             f"@{name} until each member adds their own bot as an admin")
+    others = ", ".join(peers[:5]) + (f" and {len(peers) - 5} more" if len(peers) > 5 else "")
+    if polls < _POLLS_TO_TELL:
+        return Finding("bot-to-bot", "ok", f"{polls} poll(s) so far: too early to tell whether @{name} sees "
+                                           f"the posts of {others}")
+    return Finding("bot-to-bot", "warn", f"@{name} has seen no post of {others} in {polls} polls. If they have "
+                                         f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
+                                         "does not tell a bot): @BotFather -> Bot Settings -> "
+                                         f"@{name} -> Bot-to-Bot Communication -> On")
+
+
+def _window(state: dict[str, Any], now: float) -> Finding:
+    """Telegram keeps a bot's unread updates 24 hours: how much of that the last poll left."""
+    last = state.get("polled_at")
+    if not isinstance(last, int | float):
+        return Finding("24-hour window", "ok", "not polled yet")
+    gap = max(now - last, 0.0)
+    if gap > _LOST_AFTER:
+        return Finding("24-hour window", "fail", f"last poll {_ago(gap)} ago: Telegram has dropped what arrived "
+                                                 "before the last 24 h (the next poll asks the others to post it "
+                                                 "again)")
+    if gap > _WARN_AFTER:
+        return Finding("24-hour window", "warn", f"last poll {_ago(gap)} ago: Telegram drops unread updates after "
+                                                 "24 h; poll now (is cron or the daemon running?)")
+    return Finding("24-hour window", "ok", f"last poll {_ago(gap)} ago")
 
 
 def _seconds(exc: Any) -> float:

@@ -42,6 +42,7 @@ EXIT_CODES: dict[str, int] = {
     "RetryableError": 25,
     "PollBusyError": 26,
     "NoCarriersError": 27,
+    "CheckFailedError": 28,
 }
 EXIT_INTERNAL = 70
 

@@ -98,6 +98,11 @@ def carrier_add(
         candidate = app.config.model_copy(update={"carriers": {**app.config.carriers, name: carrier}})
         app.config = type(app.config).model_validate(candidate.model_dump())
         bridge = app.bridge(name)  # the bridge validates its own settings
+        clash = app.clashes().get(name)
+        if clash is not None:
+            from pointerbridge.bridges.base import ConfigurationError
+
+            raise ConfigurationError(name, clash)
         try:
             lines = bridge.check()  # and, where it can, that they work
         finally:
@@ -393,6 +398,23 @@ def _by_ids(action: str):  # type: ignore[no-untyped-def]
     return command
 
 
+def doctor(ctx: typer.Context, as_json: Json = False) -> None:
+    """Check this home: folders, config, store, and each carrier (reached once; nothing is
+    posted or changed). Exits 28 if any check fails; warnings exit 0."""
+    from pointerbridge.app.doctor import CheckFailedError, run_checks
+    from pointerbridge.core.config import Home
+
+    checks = run_checks(Home.resolve(ctx.find_root().obj))
+    failed = sum(c.finding.status == "fail" for c in checks)
+    if as_json:
+        _emit({"ok": not failed, "checks": [{"scope": c.scope, **c.finding._asdict()} for c in checks]})
+    else:
+        for scope, finding in checks:
+            typer.echo(safe_text(f"{finding.status:<4}  {scope}: {finding.check}: {finding.detail}"))
+    if failed:
+        raise CheckFailedError(f"{failed} check(s) failed")
+
+
 def daemon(ctx: typer.Context) -> None:
     """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
     import logging
@@ -407,7 +429,7 @@ def daemon(ctx: typer.Context) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the local app's commands to the pbridge command."""
-    for fn in (init, whoami, send, poll, read, receive, daemon):
+    for fn in (init, whoami, send, poll, read, receive, doctor, daemon):
         app.command()(one_line_errors(fn))
     for action in ("trash", "restore", "purge"):
         app.command(action)(one_line_errors(_by_ids(action)))

@@ -209,7 +209,15 @@ def seal(chat: ChatKey, sender: Identity, body: str, *, max_chars: int | None = 
     """
     if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 1):
         raise InvalidInputError("max_chars is a positive number of characters")
-    return _seal(chat, sender, body, max_chars, os.urandom, time.time_ns() // 1_000_000)
+    global _last_sent_ms
+    # Readers order messages by their send time: a burst sealed within one millisecond
+    # (``send --lines``) must keep the order it was written in, so each seal of this
+    # process is at least a millisecond after the one before.
+    _last_sent_ms = max(time.time_ns() // 1_000_000, _last_sent_ms + 1)
+    return _seal(chat, sender, body, max_chars, os.urandom, _last_sent_ms)
+
+
+_last_sent_ms = 0
 
 
 def _envelope(payload: bytes) -> tuple[bytes, bytes]:

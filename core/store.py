@@ -319,6 +319,11 @@ class Store:
                 (reference, time.time(), pointer_id, carrier),
             )
 
+    def last_posted(self, carrier: str) -> float | None:
+        """When this home last posted to ``carrier`` (Unix seconds), if it ever did."""
+        row = self._db.execute("SELECT max(posted_at) FROM posts WHERE carrier = ?", (carrier,)).fetchone()
+        return float(row[0]) if row[0] is not None else None
+
     def repost_since(self, carrier: str, since: float, until: float) -> int:
         """Put this home's pointers posted to ``carrier`` from ``since`` to ``until`` back
         into the outbox (a member whose carrier lost them asked); return how many."""
@@ -409,6 +414,11 @@ class Store:
         """The saved poll cursor of a carrier."""
         row = self._db.execute("SELECT cursor FROM cursors WHERE carrier = ?", (carrier,)).fetchone()
         return str(row[0]) if row else None
+
+    def polled_at(self, carrier: str) -> float | None:
+        """When a poll of ``carrier`` last completed (its cursor was saved), if ever."""
+        row = self._db.execute("SELECT updated_at FROM cursors WHERE carrier = ?", (carrier,)).fetchone()
+        return float(row[0]) if row else None
 
     def save_cursor(self, carrier: str, cursor: str) -> None:
         """Save a cursor; call only after what it covers is stored."""

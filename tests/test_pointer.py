@@ -60,6 +60,11 @@ def test_round_trip(name: str, chat: ChatKey, alice: Identity) -> None:
     assert len(message.id) == 32
 
 
+def test_a_burst_of_seals_has_strictly_increasing_send_times(chat: ChatKey, alice: Identity) -> None:
+    times = [unseal(chat, seal(chat, alice, f"m{i}")[0]).sent_at for i in range(50)]  # well within 50 ms
+    assert all(a < b for a, b in zip(times, times[1:], strict=False))
+
+
 def test_one_megabyte_is_split_and_joined(chat: ChatKey, alice: Identity) -> None:
     body = ("1 MB of text, with ünïcödé and 🙂. " * 30000)[: 1 << 20]
     pointers = seal(chat, alice, body, max_chars=4096)

@@ -163,7 +163,9 @@ def test_carrier_add_checks_the_token_and_says_what_only_the_user_can_do(bot_api
     assert added.returncode == 0, added
     assert "bot @added_bot" in added.stdout and "Bot-to-Bot" in added.stdout and "admin" in added.stdout
     assert bot.token not in added.stdout + added.stderr
-    refused = run(*args[:4], "tg2", *args[5:], env={"PBRIDGE_TEST_TG_ADD": "999:wrong"})
+    wrong = [a.replace("PBRIDGE_TEST_TG_ADD", "PBRIDGE_TEST_TG_WRONG") for a in args[5:]]
+    refused = run(*args[:4], "tg2", *wrong,
+                  env={"PBRIDGE_TEST_TG_ADD": bot.token, "PBRIDGE_TEST_TG_WRONG": "999:wrong"})
     assert refused.returncode == 24 and "refused the bot token" in refused.stderr and "999:wrong" not in refused.stderr
     assert "tg2" not in (tmp_path / "config.toml").read_text()
 
@@ -228,3 +230,93 @@ def test_a_failed_post_does_not_stop_the_poll_from_reading(bot_api: BotApiServer
         summary = app.poll()  # Telegram drops what is not read within a day: read even so
         assert "tg" in summary.errors and summary.received == {"tg": 1}
         assert len(app.store.outbox("tg")) == 1
+
+
+def _findings(bridge: Bridge, cursor: str | None = None) -> dict[str, tuple[str, str]]:
+    try:
+        return {f.check: (f.status, f.detail) for f in bridge.diagnose(cursor)}
+    finally:
+        bridge.close()
+
+
+def test_diagnose_tells_a_bot_without_bot_to_bot_mode_from_one_that_has_it(bot_api: BotApiServer) -> None:
+    alice = bot_api.add_bot("talker_bot", bot_to_bot=True, privacy=False)
+    bob = bot_api.add_bot("hearer_bot", bot_to_bot=True, privacy=False)
+    deaf = bot_api.add_bot("unhearing_bot", privacy=False)
+    group, _ = _group(bot_api, alice, bob, deaf)
+    sender = _bridge(bot_api, alice, group)
+    sender.post(seal(raw_chat("c"), raw_identity("a"), "hello")[0])
+    sender.close()
+    cursors = {}
+    for bot in (bob, deaf):
+        cursor = None
+        for _ in range(3):
+            reader = _bridge(bot_api, bot, group)
+            cursor = reader.poll(cursor).cursor
+            reader.close()
+        cursors[bot.username] = cursor
+    heard = _findings(_bridge(bot_api, bob, group), cursors["hearer_bot"])
+    assert heard["token"][0] == heard["admin"][0] == heard["bot-to-bot"][0] == "ok"
+    assert "privacy" not in heard and "saw another bot's post" in heard["bot-to-bot"][1]
+    unheard = _findings(_bridge(bot_api, deaf, group), cursors["unhearing_bot"])
+    status, detail = unheard["bot-to-bot"]
+    assert status == "warn" and "Bot-to-Bot Communication mode is off for @unhearing_bot" in detail
+    assert "@talker_bot" in detail and "@hearer_bot" in detail and "in 3 polls" in detail
+    early = _findings(_bridge(bot_api, deaf, group))  # never polled: too early to blame anything
+    assert early["bot-to-bot"][0] == "ok" and "too early" in early["bot-to-bot"][1]
+
+
+def test_diagnose_finds_what_the_user_must_fix_in_telegram(bot_api: BotApiServer) -> None:
+    member = bot_api.add_bot("member_only_bot", bot_to_bot=True, privacy=False)
+    private = bot_api.add_bot("private_mode_bot", bot_to_bot=True)  # Group Privacy still on
+    hooked = bot_api.add_bot("hooked_bot", bot_to_bot=True, privacy=False)
+    alone = bot_api.add_bot("lonely_bot", bot_to_bot=True, privacy=False)
+    group, _ = _group(bot_api, private, hooked)
+    group.members[member.id] = "member"
+    solo, _ = _group(bot_api, alone)
+    hooked.webhook = "https://example.invalid/hook"
+    assert _findings(_bridge(bot_api, member, group))["admin"][0] == "fail"
+    assert _findings(_bridge(bot_api, private, group))["privacy"] == (
+        "fail", "Group Privacy is on for @private_mode_bot: @BotFather /setprivacy -> Disable, then remove the "
+                "bot from the group and add it again")
+    assert _findings(_bridge(bot_api, hooked, group))["webhook"][0] == "fail"
+    outside = _findings(_bridge(bot_api, alone, group))  # not in that group at all
+    assert outside["chat"][0] == "fail" and "not found" in outside["chat"][1]
+    lonely = _findings(_bridge(bot_api, alone, solo))["bot-to-bot"]
+    assert lonely[0] == "warn" and "no other member's bot" in lonely[1]
+
+
+@pytest.mark.parametrize(("hours", "status"), [(2, "ok"), (23, "warn"), (25, "fail")])
+def test_diagnose_measures_the_24_hour_window(bot_api: BotApiServer, hours: int, status: str) -> None:
+    bot = bot_api.add_bot("window_bot", bot_to_bot=True, privacy=False)
+    group, _ = _group(bot_api, bot)
+    cursor = json.dumps({"offset": 5, "polled_at": time.time() - hours * 3600})
+    window = _findings(_bridge(bot_api, bot, group), cursor)["24-hour window"]
+    assert window[0] == status and f"last poll {hours} h ago" in window[1]
+    assert bot.calls.count("getUpdates") == 0  # diagnosing never confirms updates
+
+
+def test_two_carriers_on_one_bot_are_refused(bot_api: BotApiServer, tmp_path: Path) -> None:
+    bot = bot_api.add_bot("shared_bot", bot_to_bot=True, privacy=False)
+    group, _ = _group(bot_api, bot)
+    other, _ = _group(bot_api, bot)
+    os.environ["PBRIDGE_TEST_TG_COPY"] = bot.token  # the same token under another name
+    home = Home(tmp_path, tmp_path)
+    home.create()
+    save_config(home.config_path, Config(carriers={
+        "tg": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, group)}),
+        "tg2": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, other),
+                                             "token_env": "PBRIDGE_TEST_TG_COPY"}),
+        "files": CarrierConfig.model_validate({"type": "files", "path": str(tmp_path)}),
+    }))
+    with App(home) as app:
+        summary = app.poll()
+    assert sorted(summary.to_fix) == ["tg", "tg2"] and "files" not in summary.errors
+    assert "uses the same telegram bot" in summary.errors["tg"] and "'tg2'" in summary.errors["tg"]
+    assert "getUpdates" not in bot.calls
+    env = {"PBRIDGE_TEST_TG_ADD2": bot.token, "PBRIDGE_TEST_TG_COPY": bot.token}
+    refused = run("--home", str(tmp_path), "carrier", "add", "tg3", "--type", "telegram", "--set",
+                  f"chat_id={group.id}", "--set", "token_env=PBRIDGE_TEST_TG_ADD2", "--set",
+                  f"base_url={bot_api.base_url}", env=env)
+    assert refused.returncode == 24 and "uses the same telegram bot" in refused.stderr
+    assert "tg3" not in (tmp_path / "config.toml").read_text()

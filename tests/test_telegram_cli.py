@@ -8,6 +8,7 @@ server's clock instead of the test's wall time.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import sys
@@ -16,7 +17,9 @@ from typing import Any
 
 import pytest
 from pointerbridge.app import service
+from pointerbridge.bridges import telegram as telegram_bridge
 from pointerbridge.cli.main import main
+from pointerbridge.core import keys, store
 from servers.telegram import BotApiServer
 
 USERS = ("alice", "bob", "carol")
@@ -25,13 +28,17 @@ BIG = "".join(f"line {i:04d} of a twenty-kilobyte letter, ünïcödé.\n" for i 
 
 
 class _ServerTime:
-    """``time`` as the app's pacing sees it: sleeping moves the test server's clock."""
+    """``time`` as the app, the store and the bridge see it: the server's clock, which
+    sleeping moves forward."""
 
     def __init__(self, server: BotApiServer) -> None:
         self.server, self.now = server, 1000.0
 
     def monotonic(self) -> float:
         return self.now
+
+    def time(self) -> float:
+        return self.server.clock()
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
@@ -48,6 +55,7 @@ class Pbridge:
 
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
         self.root, self.monkeypatch, self.capsys = root, monkeypatch, capsys
+        self.err = ""  # the last command's stderr
 
     def __call__(self, user: str, *args: str, stdin: str = "", code: int = 0) -> str:
         self.monkeypatch.setenv("PBRIDGE_MASTER_PHRASE", f"{user}'s master phrase")
@@ -57,6 +65,7 @@ class Pbridge:
         with pytest.raises(SystemExit) as ended:
             main(["--home", str(self.root / user), *args])
         out, err = self.capsys.readouterr()
+        self.err = err
         assert ended.value.code in (None, code) if code == 0 else ended.value.code == code, (args, out, err)
         return out
 
@@ -64,7 +73,9 @@ class Pbridge:
 @pytest.fixture
 def circle(bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
            capsys: pytest.CaptureFixture[str]) -> tuple[Pbridge, BotApiServer]:
-    monkeypatch.setattr(service, "time", _ServerTime(bot_api))
+    clock = _ServerTime(bot_api)
+    for module in (service, store, telegram_bridge):
+        monkeypatch.setattr(module, "time", clock)
     pbridge = Pbridge(tmp_path, monkeypatch, capsys)
     bots = {u: bot_api.add_bot(f"{u}_circle_bot", bot_to_bot=True, privacy=False) for u in USERS}
     group = bot_api.add_chat("circle", members={b.id: "admin" for b in bots.values()})
@@ -122,3 +133,81 @@ def test_a_429_drawn_anyway_leaves_the_rest_for_later_runs(circle: tuple[Pbridge
     assert "rate limited" in first["errors"]["tg"] and first["posted"].get("tg", 0) == 0
     totals = _cron(pbridge, server, rounds=3)
     assert totals["alice"]["posted"] == 10 and totals["bob"]["received"] == 10
+
+
+def _join(pbridge: Pbridge, server: BotApiServer, user: str, **bot_settings: bool) -> None:
+    """Another member, with a bot of their own made an admin of the circle's group."""
+    bot = server.add_bot(f"{user}_circle_bot", **bot_settings)
+    group = next(iter(server.chats.values()))
+    group.members[bot.id] = "admin"
+    pbridge.monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
+    pbridge(user, "init", "--username", user)
+    pbridge(user, "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
+            "--set", f"token_env=PBRIDGE_TG_{user.upper()}", "--set", f"base_url={server.base_url}")
+    pbridge(user, "chat", "join", pbridge("alice", "chat", "invite", "circle", "--no-qr").strip())
+
+
+def _doctor(pbridge: Pbridge, user: str, code: int = 0) -> dict[str, tuple[str, str]]:
+    data = json.loads(pbridge(user, "doctor", "--json", code=code))
+    assert data["ok"] is (code == 0)
+    return {f"{c['scope']} {c['check']}": (c["status"], c["detail"]) for c in data["checks"]}
+
+
+def test_a_bot_without_bot_to_bot_mode_sees_nothing_and_doctor_says_why(
+    circle: tuple[Pbridge, BotApiServer],
+) -> None:
+    pbridge, server = circle
+    _join(pbridge, server, "dave", privacy=False)  # an admin with privacy off, but Bot-to-Bot mode never turned on
+    pbridge("alice", "send", "circle", "-", "--lines", stdin="one\ntwo")
+    totals = _cron(pbridge, server, rounds=3)
+    assert totals["bob"]["received"] == 2
+    dave = [json.loads(pbridge("dave", "poll", "--json"))["received"]["tg"] for _ in range(3)]
+    assert dave == [0, 0, 0] and "getUpdates" in server.bots[server_token(server, "dave")].calls
+    status, detail = _doctor(pbridge, "dave")["tg bot-to-bot"]  # a warning: it may just be a quiet group
+    assert status == "warn" and "Bot-to-Bot Communication mode is off for @dave_circle_bot" in detail
+    assert "@alice_circle_bot" in detail and "in 3 polls" in detail
+    plain = pbridge("dave", "doctor")
+    assert "warn  tg: bot-to-bot: @dave_circle_bot has seen no post" in plain
+    heard = _doctor(pbridge, "bob")
+    assert heard["tg bot-to-bot"][0] == "ok" and "saw another bot's post" in heard["tg bot-to-bot"][1]
+    assert all(status == "ok" for status, _ in heard.values()), heard
+
+
+def server_token(server: BotApiServer, user: str) -> str:
+    return next(t for t, b in server.bots.items() if b.username == f"{user}_circle_bot")
+
+
+def test_a_poll_after_25_hours_reports_the_gap_and_the_catch_up_brings_back_what_was_missed(
+    circle: tuple[Pbridge, BotApiServer],
+) -> None:
+    pbridge, server = circle
+    _cron(pbridge, server, rounds=1)  # every bot has polled; then Bob's is away
+    pbridge("alice", "send", "circle", "-", "--lines", stdin="one\ntwo\nthree")
+    for _ in range(5):  # 25 hours in which Alice's and Carol's bots poll every 5 hours
+        server.advance(5 * 3600)
+        for user in ("alice", "carol"):
+            pbridge(user, "poll")
+    assert _doctor(pbridge, "bob", code=28)["tg 24-hour window"][0] == "fail"
+    assert "received 0" in pbridge("bob", "poll")  # Telegram has dropped the three
+    assert "25 h since the last poll" in pbridge.err and "asked the other members' bots" in pbridge.err
+    pbridge("carol", "poll")
+    assert "0 pointer(s) queued" in pbridge.err  # Carol posted nothing in that time
+    pbridge("alice", "poll")
+    assert "3 pointer(s) queued" in pbridge.err
+    server.advance(60)
+    assert json.loads(pbridge("alice", "poll", "--json"))["posted"] == {"tg": 3}
+    assert json.loads(pbridge("bob", "poll", "--json"))["received"] == {"tg": 3}
+    shown = json.loads(pbridge("bob", "read", "circle", "--json"))["messages"]
+    assert [m["body"] for m in shown] == ["one", "two", "three"]
+    assert _doctor(pbridge, "bob")["tg 24-hour window"][0] == "ok"
+
+
+def test_a_burst_of_60_sends_never_draws_a_429(circle: tuple[Pbridge, BotApiServer],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pbridge, server = circle
+    monkeypatch.setattr(keys, "_argon2", functools.cache(keys._argon2))  # the subject is pacing, not Argon2id
+    for i in range(60):  # each send posts at once, paced from the previous run's post
+        assert "posted 1" in pbridge("alice", "send", "circle", "-", stdin=f"burst {i}")
+    assert [status for _, status in server.refused] == []
+    totals = _cron(pbridge, server, rounds=2)
+    assert totals["bob"]["received"] == totals["carol"]["received"] == 60

@@ -166,3 +166,27 @@ def test_conflicts_and_injected_faults(bot_api: BotApiServer) -> None:
     with pytest.raises(NetworkError):
         run(_updates(bot_api, bot))
     assert run(_updates(bot_api, bot)) == []  # one fault, then normal again
+
+
+def test_chat_and_administrators_answer_members_only(bot_api: BotApiServer) -> None:
+    admin = bot_api.add_bot("boss_bot")
+    member = bot_api.add_bot("plain_member_bot")
+    outsider = bot_api.add_bot("outsider_bot")
+    person = bot_api.add_person("Pat")
+    group = bot_api.add_chat("circle", members={admin.id: "admin", member.id: "member", person: "admin"})
+    channel = bot_api.add_chat("news", kind="channel", members={admin.id: "admin", member.id: "member"})
+
+    async def ask(account: BotAccount, chat_id: int) -> tuple[str, list[tuple[int, str, bool]]]:
+        async with client(bot_api, account) as bot:
+            chat = await bot.get_chat(chat_id)
+            admins = await bot.get_chat_administrators(chat_id)
+            return chat.type, [(a.user.id, a.status, a.user.is_bot) for a in admins]
+
+    kind, admins = run(ask(member, group.id))
+    assert kind == "supergroup" and sorted(admins) == sorted([(admin.id, "administrator", True),
+                                                              (person, "administrator", False)])
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        run(ask(outsider, group.id))
+    with pytest.raises(BadRequest, match=r"(?i)inaccessible"):  # a channel shows its admins to admins only
+        run(ask(member, channel.id))
+    assert run(ask(admin, channel.id)) == ("channel", [(admin.id, "administrator", True)])

@@ -125,3 +125,13 @@ def test_a_history_opened_by_worker_processes_equals_one_opened_here(
     assert app.read(chat) == expected  # full opens (signatures) in the workers too
     assert app.read(chat) == expected
     app.close()
+
+
+def test_messages_sent_in_the_same_millisecond_keep_their_arrival_order(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path, "bob")
+    bodies = [f"line {i}" for i in range(30)]  # one sender, one millisecond: ids alone would shuffle them
+    for body in bodies:
+        app.receive(_pointers(chat, "alice", body, 1_790_000_000_000))
+    shown, _ = app.read(chat)
+    assert [s.message.body for s in shown] == bodies
+    app.close()

@@ -16,6 +16,9 @@ real one:
   24 hours of the server's clock, which tests move with :meth:`BotApiServer.advance`;
   ``allowed_updates`` persists; a newer getUpdates ends an older one still waiting with
   409, and one while a webhook is set gets 409.
+- **Chats.** getChat and getChatAdministrators answer a member only ("chat not found"
+  otherwise); a channel's administrators, an admin only. Nothing tells a bot whether its
+  own Bot-to-Bot mode is on, as on Telegram.
 - **Limits.** Text of 1-4096 characters; per bot and chat at most one message a second,
   and in a group at most 20 a minute; over that, 429 with ``parameters.retry_after``.
 - **Faults.** :meth:`BotApiServer.fail` makes the next calls of a method answer an error.
@@ -40,6 +43,10 @@ from pointerbridge.core.config import CarrierConfig
 UPDATE_TTL = 24 * 3600.0
 MAX_TEXT = 4096
 _RAW_PARAMETERS = {"text", "caption", "url", "secret_token"}  # sent as raw strings, never JSON
+_GIFT_KINDS = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels")
+_ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+                 "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+                 "can_edit_stories", "can_delete_stories")
 
 
 @dataclass
@@ -248,7 +255,33 @@ class BotApiServer:
             return True
         if method == "getWebhookInfo":
             return {"url": bot.webhook, "has_custom_certificate": False, "pending_update_count": len(bot.queue)}
+        if method == "getChat":
+            chat = self._visible_chat(bot, params)
+            return {**chat.as_json(), "accent_color_id": 0, "max_reaction_count": 11,
+                    "accepted_gift_types": dict.fromkeys(_GIFT_KINDS, False)}
+        if method == "getChatAdministrators":
+            chat = self._visible_chat(bot, params)
+            if chat.type == "channel" and chat.members.get(bot.id) != "admin":
+                raise BotApiError(400, "Bad Request: member list is inaccessible")
+            return [self._member(chat, user) for user, role in chat.members.items() if role == "admin"]
         raise BotApiError(404, "Not Found: method not found")
+
+    def _visible_chat(self, bot: BotAccount, params: dict[str, Any]) -> Chat:
+        """The chat a bot asks about: Telegram answers only a member (or the private chat's bot)."""
+        chat_id = _int(params.get("chat_id"))
+        chat = self.private.get((bot.id, chat_id)) or self.chats.get(chat_id)
+        if chat is None or bot.id not in chat.members:
+            raise BotApiError(400, "Bad Request: chat not found")
+        return chat
+
+    def _member(self, chat: Chat, user: int) -> dict[str, Any]:
+        account = next((b for b in self.bots.values() if b.id == user), None)
+        who = account.user() if account else {"id": user, "is_bot": False, "first_name": self.people.get(user, "?")}
+        if chat.members[user] != "admin":
+            return {"status": "member", "user": who}
+        rights = dict.fromkeys(_ADMIN_RIGHTS, False)
+        return {"status": "administrator", "user": who, "can_be_edited": False, "is_anonymous": False,
+                **rights, "can_post_messages": chat.type == "channel"}
 
     def _send(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _int(params.get("chat_id"))

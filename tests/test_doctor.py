@@ -1,0 +1,116 @@
+"""``pbridge doctor``: one line per check, nothing changed, exit 28 on any failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from pointerbridge.app.doctor import run_checks
+from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from servers.telegram import BotApiServer
+from test_cli import run
+
+
+def _home(tmp_path: Path, **carriers: dict[str, Any]) -> Path:
+    home = tmp_path / "home"
+    made = run("--home", str(home), "init", "--username", "alice", env={"PBRIDGE_MASTER_PHRASE": "phrase"})
+    assert made.returncode == 0, made
+    save_config(home / "config.toml", Config(carriers={
+        name: CarrierConfig.model_validate(settings) for name, settings in carriers.items()}))
+    return home
+
+
+def _doctor(home: Path, code: int = 0, env: dict[str, str | bytes] | None = None) -> dict[str, tuple[str, str]]:
+    result = run("--home", str(home), "doctor", "--json", env=env)
+    assert result.returncode == code, result
+    data = json.loads(result.stdout)
+    assert data["ok"] is (code == 0)
+    return {f"{c['scope']} {c['check']}": (c["status"], c["detail"]) for c in data["checks"]}
+
+
+def test_a_healthy_home_passes_every_check(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    home = _home(tmp_path, shared={"type": "files", "path": str(shared)})
+    assert run("--home", str(home), "poll").returncode == 0
+    found = _doctor(home)
+    assert all(status == "ok" for status, _ in found.values()), found
+    assert set(found) >= {"home folders", "home config", "home store integrity", "home schema", "home identity",
+                          "shared folder", "shared last poll"}
+    assert "0 pointer(s) waiting" in found["shared last poll"][1]
+    plain = run("--home", str(home), "doctor")
+    assert plain.returncode == 0 and "ok    shared: folder: " in plain.stdout
+
+
+def test_a_home_that_does_not_exist_fails_and_is_not_created(tmp_path: Path) -> None:
+    found = _doctor(tmp_path / "nowhere", code=28)
+    assert found["home folders"][0] == "fail" and "pbridge init" in found["home folders"][1]
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_loose_permissions_are_reported_and_left_as_they_are(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    os.chmod(home, 0o755)
+    found = _doctor(home, code=28)
+    assert found["home folders"] == ("fail", f"{home} is mode 0755, not 0700 (chmod 700 {home})")
+    assert (home.stat().st_mode & 0o777) == 0o755  # doctor only looks
+
+
+def test_a_world_readable_credential_file_fails(tmp_path: Path) -> None:
+    token = tmp_path / "tg.token"
+    token.write_text("12345:secret-token-text\n")
+    os.chmod(token, 0o644)
+    home = _home(tmp_path, tg={"type": "telegram", "chat_id": -100, "token_file": str(token),
+                               "base_url": "http://127.0.0.1:9/bot"})
+    result = run("--home", str(home), "doctor")
+    assert result.returncode == 28 and "fail  tg: settings:" in result.stdout and "chmod 600" in result.stdout
+    assert "secret-token-text" not in result.stdout + result.stderr
+
+
+def test_a_corrupted_store_fails(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    store = home / "store.db"
+    data = bytearray(store.read_bytes())
+    data[100:4096] = os.urandom(4096 - 100)  # the schema page, past the header
+    store.write_bytes(bytes(data))
+    found = _doctor(home, code=28)
+    assert any(status == "fail" and key.startswith("home store") for key, (status, _) in found.items()), found
+
+
+def test_an_unreachable_carrier_fails_as_retryable(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    home = _home(tmp_path, tg={"type": "telegram", "chat_id": -100, "token_env": "PBRIDGE_TEST_DOCTOR_TG",
+                               "base_url": f"http://127.0.0.1:{port}/bot"})
+    found = _doctor(home, code=28, env={"PBRIDGE_TEST_DOCTOR_TG": "12345:abc"})
+    status, detail = found["tg reachable"]
+    assert status == "fail" and "unreachable now" in detail and "12345:abc" not in detail
+
+
+def test_a_missing_folder_and_two_carriers_on_one_bot_fail(tmp_path: Path) -> None:
+    server = BotApiServer(rate_limits=False)
+    server.start()
+    try:
+        bot = server.add_bot("twice_bot", bot_to_bot=True, privacy=False)
+        group = server.add_chat("g", members={bot.id: "admin"})
+        os.environ["PBRIDGE_TEST_DOCTOR_ONE"] = os.environ["PBRIDGE_TEST_DOCTOR_TWO"] = bot.token
+        tg = {"type": "telegram", "chat_id": group.id, "base_url": server.base_url}
+        home = Home(tmp_path, tmp_path)
+        home.create()
+        save_config(home.config_path, Config(carriers={
+            "one": CarrierConfig.model_validate({**tg, "token_env": "PBRIDGE_TEST_DOCTOR_ONE"}),
+            "two": CarrierConfig.model_validate({**tg, "token_env": "PBRIDGE_TEST_DOCTOR_TWO"}),
+            "gone": CarrierConfig.model_validate({"type": "files", "path": str(tmp_path / "missing")}),
+        }))
+        found = {f"{c.scope} {c.finding.check}": c.finding for c in run_checks(home)}
+    finally:
+        server.stop()
+    assert found["one settings"].status == found["two settings"].status == "fail"
+    assert "same telegram bot" in found["one settings"].detail
+    assert found["gone folder"].status == "fail" and "not a folder" in found["gone folder"].detail
+    assert found["home store"].status == "fail"  # no store: this home was never initialised
+    assert "getUpdates" not in bot.calls and "getMe" not in bot.calls  # a clash is not even reached
