@@ -1,7 +1,7 @@
 """``pbridge doctor``: is this home fit to run? One finding per check.
 
-Doctor only looks: it creates no folder, fixes no permission, migrates no store, posts
-nothing and moves no cursor (a Telegram bot's getUpdates is never called: it would
+Doctor only looks: it creates no folder, fixes no permission, opens the store read-only
+(so never migrates it), posts nothing and moves no cursor (a Telegram bot's getUpdates is never called: it would
 confirm updates the next poll has not stored). Each carrier's bridge reaches its carrier
 once through :meth:`Bridge.diagnose`, with a short request timeout.
 """
@@ -15,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from pointerbridge.bridges.base import Bridge, BridgeError, Finding, NetworkSettings, RetryableError, bridge_class
+from pointerbridge.bridges.base import (
+    Bridge,
+    BridgeError,
+    Finding,
+    NetworkSettings,
+    RetryableError,
+    bridge_class,
+    elapsed,
+)
 from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.core.store import SCHEMA_VERSION, Store, StoreError
@@ -68,24 +76,19 @@ def _config(home: Home) -> tuple[Finding, Config | None]:
     return Finding("config", "ok", f"{len(config.carriers)} carrier(s) in {home.config_path}"), config
 
 
-def _store(home: Home) -> list[Finding]:
-    """The store file, opened read-only: integrity, schema version, identity."""
-    path = home.store_path
-    if not path.exists():
-        return [Finding("store", "fail", f"{path} does not exist: run 'pbridge init'")]
+def _store(store: Store) -> list[Finding]:
+    """The store, read only: its file's mode, integrity, schema version, identity."""
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        try:
-            problems = [row[0] for row in db.execute("PRAGMA integrity_check(5)")]
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            identity = db.execute("SELECT username FROM identity").fetchone() if version else None
-        finally:
-            db.close()
+        problems = store.integrity_problems()
+        version = store.schema_version
+        identity = store.identity() if version else None
     except sqlite3.DatabaseError as exc:
-        return [Finding("store", "fail", f"{path}: {exc} (restore it from a backup, or move it away and rejoin)")]
-    findings = [_private_store(path)]
-    if problems != ["ok"]:
-        findings.append(Finding("store integrity", "fail", f"{path}: {'; '.join(problems)[:300]}"))
+        return [Finding("store", "fail", f"{store.path}: {exc} (restore it from a backup, or move it away and "
+                                         "rejoin)")]
+    loose = _private(store.path, 0o600)
+    findings = [Finding("store file", "warn", loose) if loose else Finding("store file", "ok", "0600")]
+    if problems:
+        findings.append(Finding("store integrity", "fail", f"{store.path}: {'; '.join(problems)[:300]}"))
     else:
         findings.append(Finding("store integrity", "ok", "PRAGMA integrity_check: ok"))
     if version > SCHEMA_VERSION:
@@ -100,15 +103,6 @@ def _store(home: Home) -> list[Finding]:
     return findings
 
 
-def _private_store(path: Path) -> Finding:
-    loose = _private(path, 0o600)
-    return Finding("store file", "warn", loose) if loose else Finding("store file", "ok", "0600")
-
-
-def _ago(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
-
-
 def _carrier(name: str, carrier: CarrierConfig, store: Store | None, clash: str | None,
              factory: Callable[[str, CarrierConfig], Bridge]) -> list[Finding]:
     if clash is not None:
@@ -117,34 +111,43 @@ def _carrier(name: str, carrier: CarrierConfig, store: Store | None, clash: str 
         bridge = factory(name, _quick(carrier))
     except BridgeError as exc:
         return [Finding("settings", "fail", str(exc))]
-    cursor = store.cursor(name) if store else None
+    seen = _seen(store, name)
     try:
-        findings = bridge.diagnose(cursor)
+        findings = bridge.diagnose(seen[0] if seen else None)
     except RetryableError as exc:
         findings = [Finding("reachable", "fail", f"unreachable now: {exc}")]
     except BridgeError as exc:  # the carrier refused the settings or the credential
         findings = [Finding("settings", "fail", str(exc))]
     finally:
         bridge.close()
-    if store is not None:
-        polled = store.polled_at(name)
-        waiting = len(store.outbox(name))
-        when = f"{_ago(max(time.time() - polled, 0))} ago" if polled is not None else "never polled yet"
+    if seen is not None:
+        _, polled, waiting = seen
+        when = f"{elapsed(time.time() - polled)} ago" if polled is not None else "never polled yet"
         findings.append(Finding("last poll", "ok" if polled is not None else "warn",
                                 f"{when}; {waiting} pointer(s) waiting to be posted"))
     return findings
 
 
+def _seen(store: Store | None, name: str) -> tuple[str | None, float | None, int] | None:
+    """(cursor, last poll, outbox depth) of a carrier, if the store can tell."""
+    if store is None:
+        return None
+    try:
+        return store.cursor(name), store.polled_at(name), store.waiting(name)
+    except sqlite3.DatabaseError:
+        return None  # the store's own checks have said what is wrong with it
+
+
 def _quick(carrier: CarrierConfig) -> CarrierConfig:
-    """The carrier with a request timeout of at most ``_TIMEOUT``, where it has one."""
+    """The carrier with a request timeout and a rate-limit wait of at most ``_TIMEOUT``
+    each, where it has them: doctor must answer in seconds."""
     try:
         network = issubclass(bridge_class(carrier.type).Settings, NetworkSettings)
-        timeout = float(carrier.settings.get("timeout", _TIMEOUT + 1))
+        settings = carrier.settings
+        quick = {k: _TIMEOUT for k in ("timeout", "max_retry_wait") if float(settings.get(k, _TIMEOUT + 1)) > _TIMEOUT}
     except (BridgeError, TypeError, ValueError):
         return carrier  # building the bridge says what is wrong
-    if network and timeout > _TIMEOUT:
-        return CarrierConfig.model_validate({**carrier.model_dump(), "timeout": _TIMEOUT})
-    return carrier
+    return CarrierConfig.model_validate({**carrier.model_dump(), **quick}) if network and quick else carrier
 
 
 def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None) -> list[Checked]:
@@ -156,23 +159,25 @@ def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge
         return out
     found, config = _config(home)
     out.append(Checked("home", found))
-    store_findings = _store(home)
-    out += [Checked("home", f) for f in store_findings]
-    if config is None:
-        return out
-    store = None
-    if all(f.status == "ok" for f in store_findings if f.check in ("store", "schema")):  # never migrates
-        try:
-            store = Store.open(home.store_path)
-        except StoreError as exc:
-            out.append(Checked("home", Finding("store", "fail", str(exc))))
     try:
-        clashes = carrier_clashes(config, factory)
-        for name, carrier in config.carriers.items():
-            out += [Checked(name, f) for f in _carrier(name, carrier, store, clashes.get(name), factory)]
+        opened: Store | None = Store.open_readonly(home.store_path)
+    except StoreError as exc:
+        opened = None
+        out.append(Checked("home", Finding("store", "fail", f"{exc}: run 'pbridge init'")))
+    try:
+        store = opened
+        if opened is not None:
+            findings = _store(opened)
+            out += [Checked("home", f) for f in findings]
+            if any(f.status == "fail" for f in findings if f.check in ("store", "store integrity", "schema")):
+                store = None  # damaged or too new: nothing more is read from it
+        if config is not None:
+            clashes = carrier_clashes(config, factory)
+            for name, carrier in config.carriers.items():
+                out += [Checked(name, f) for f in _carrier(name, carrier, store, clashes.get(name), factory)]
+            if not config.carriers:
+                out.append(Checked("home", Finding("carriers", "warn", "none yet: pbridge carrier add")))
     finally:
-        if store is not None:
-            store.close()
-    if not config.carriers:
-        out.append(Checked("home", Finding("carriers", "warn", "none yet: pbridge carrier add")))
+        if opened is not None:
+            opened.close()
     return out

@@ -466,7 +466,7 @@ class App:
         posted = 0
         for pointer_id, text in outbox:
             if interval:
-                if posted and due - started > _FLUSH_BUDGET:
+                if due - started > _FLUSH_BUDGET:  # the first post's wait counts too
                     break
                 time.sleep(max(0.0, due - time.monotonic()))
             reference = bridge.post(text)

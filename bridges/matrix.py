@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from .base import (
     AsyncBridge,
     ConfigurationError,
+    Finding,
     Limits,
     NetworkSettings,
     PollResult,
@@ -111,7 +112,27 @@ class MatrixBridge(AsyncBridge):
         result: PollResult = self._run(lambda client: self._poll(client, cursor))
         return result
 
+    def diagnose(self, cursor: str | None) -> list[Finding]:
+        """whoami (the token works, for this account) and the room among the joined ones."""
+        findings: list[Finding] = self._run(self._diagnose)
+        return findings
+
     # -- the async part ---------------------------------------------------------------------
+
+    async def _diagnose(self, client: Any) -> list[Finding]:
+        me = await self._call(lambda: _get_json(client, _path("/account/whoami")), "checking the token")
+        if me.get("user_id") != self._s.user_id:
+            return [Finding("token", "fail", f"the token is {printable(me.get('user_id'), 200)}'s, "
+                                             f"not {self._s.user_id}'s")]
+        findings = [Finding("token", "ok", f"accepted for {self._s.user_id}")]
+        rooms = await self._call(lambda: _get_json(client, _path("/joined_rooms")), "listing rooms")
+        if self._s.room_id in (rooms.get("joined_rooms") or []):
+            findings.append(Finding("room", "ok", f"{self._s.user_id} is in {printable(self._s.room_id, 200)}"))
+        else:
+            findings.append(Finding("room", "fail", f"{self._s.user_id} has not joined "
+                                                    f"{printable(self._s.room_id, 200)} (invite it, then log in "
+                                                    "again with --room)"))
+        return findings
 
     async def _attempt(self, work: Any) -> Any:
         # (A fresh client per post cost ~15 ms more than the post itself on a busy machine.)

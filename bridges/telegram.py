@@ -37,6 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pointerbridge.core.armor import find_pointers
 from pydantic import Field
 
 from .base import (
@@ -47,6 +48,7 @@ from .base import (
     NetworkSettings,
     PollResult,
     RetryableError,
+    elapsed,
     extract,
     header_safe,
     json_cursor,
@@ -225,6 +227,9 @@ class TelegramBridge(AsyncBridge):
         if isinstance(exc, error.Conflict):
             return ConfigurationError(self.name, "another program polls this bot, or it has a webhook "
                                                  f"(409: {printable(exc.message, 200)}); one bot per home")
+        if isinstance(exc, error.ChatMigrated):
+            return ConfigurationError(self.name, f"chat {self._s.chat_id} became the supergroup "
+                                                 f"{exc.new_chat_id}: set chat_id = {exc.new_chat_id}")
         if isinstance(exc, error.Forbidden):
             return ConfigurationError(self.name, f"chat {self._s.chat_id}: {printable(exc.message, 200)}")
         if isinstance(exc, error.BadRequest):
@@ -243,6 +248,8 @@ class TelegramBridge(AsyncBridge):
 
     async def _poll(self, bot: Any, cursor: str | None) -> PollResult:
         state = json_cursor(cursor)
+        if state.get("chat") != self._s.chat_id:  # another chat now: what was seen says nothing of it
+            state = {"chat": self._s.chat_id, **{k: v for k, v in state.items() if k in ("offset", "polled_at")}}
         now = time.time()
         last = state.get("polled_at")
         gap = now - last if isinstance(last, int | float) else 0.0
@@ -257,9 +264,9 @@ class TelegramBridge(AsyncBridge):
             message = update.message or update.channel_post
             if message is None or not self._counts(message):
                 continue
-            if message.chat.id == self._s.chat_id and message.from_user is not None and message.from_user.is_bot:
-                state["peers_seen_at"] = now  # Bot-to-Bot mode works: doctor's evidence
             text = "\n".join(t for t in (message.text, message.caption) if t)
+            if message.chat.id == self._s.chat_id and _from_a_bot(message, text):
+                state["peers_seen_at"] = now  # Bot-to-Bot mode works: doctor's evidence
             request = _catch_up_request(message, text, self._s.chat_id, now)
             if request is not None:
                 result.repost_since.append(request)
@@ -299,15 +306,13 @@ class TelegramBridge(AsyncBridge):
     async def _place(self, bot: Any, me: Any, name: str, state: dict[str, Any]) -> list[Finding]:
         """The bot in its group or channel: admin, privacy off, other members' bots seen."""
         chat = await bot.get_chat(self._s.chat_id)
-        title = f"{chat.type} {printable(chat.title, 64)!r}"
-        admins = await bot.get_chat_administrators(self._s.chat_id)
+        title = f"{printable(chat.type, 20)} {printable(chat.title, 64)!r}"
+        admins = await bot.get_chat_administrators(self._s.chat_id, return_bots=True)  # others' bots too
         if not any(a.user.id == me.id and a.status in _ADMIN for a in admins):
             return [Finding("admin", "fail", f"@{name} is not an admin of the {title}: it sees no other bot's posts "
                                              "(make it an admin; it needs no rights beyond posting)")]
         findings = [Finding("admin", "ok", f"@{name} is an admin of the {title}")]
-        if chat.type == "channel":
-            return findings  # privacy and other bots' posts are a group's questions
-        if not me.can_read_all_group_messages:
+        if chat.type != "channel" and not me.can_read_all_group_messages:  # privacy is a group's question
             findings.append(Finding("privacy", "fail", f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
                                                        "Disable, then remove the bot from the group and add it again"))
         peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
@@ -359,8 +364,12 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def _ago(seconds: float) -> str:
-    return f"{seconds / 3600:.0f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+def _from_a_bot(message: Any, text: str) -> bool:
+    """Whether another bot posted ``message``: its sender says so in a group; a channel post
+    names no sender, and one that carries a pointer is taken as a member's bot's."""
+    if message.from_user is not None:
+        return bool(message.from_user.is_bot)
+    return message.chat.type == "channel" and bool(find_pointers(text))
 
 
 def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Finding:
@@ -368,7 +377,7 @@ def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Fi
     is on, and without it the other members' bots' posts never arrive."""
     seen, polls = state.get("peers_seen_at"), _count(state.get("polls"))
     if isinstance(seen, int | float):
-        return Finding("bot-to-bot", "ok", f"@{name} saw another bot's post {_ago(max(now - seen, 0))} ago")
+        return Finding("bot-to-bot", "ok", f"@{name} saw another bot's post {elapsed(max(now - seen, 0))} ago")
     if not peers:
         return Finding("bot-to-bot", "warn", "no other member's bot is an admin here yet: no pointer can reach "
                                              f"@{name} until each member adds their own bot as an admin")
@@ -389,13 +398,13 @@ def _window(state: dict[str, Any], now: float) -> Finding:
         return Finding("24-hour window", "ok", "not polled yet")
     gap = max(now - last, 0.0)
     if gap > _LOST_AFTER:
-        return Finding("24-hour window", "fail", f"last poll {_ago(gap)} ago: Telegram has dropped what arrived "
+        return Finding("24-hour window", "fail", f"last poll {elapsed(gap)} ago: Telegram has dropped what arrived "
                                                  "before the last 24 h (the next poll asks the others to post it "
                                                  "again)")
     if gap > _WARN_AFTER:
-        return Finding("24-hour window", "warn", f"last poll {_ago(gap)} ago: Telegram drops unread updates after "
+        return Finding("24-hour window", "warn", f"last poll {elapsed(gap)} ago: Telegram drops unread updates after "
                                                  "24 h; poll now (is cron or the daemon running?)")
-    return Finding("24-hour window", "ok", f"last poll {_ago(gap)} ago")
+    return Finding("24-hour window", "ok", f"last poll {elapsed(gap)} ago")
 
 
 def _seconds(exc: Any) -> float:

@@ -154,6 +154,23 @@ class Store:
         store._migrate()
         return store
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store:
+        """Open an existing store only to read it: nothing is created, set or migrated
+        (``pbridge doctor``). Reads of a damaged file raise ``sqlite3.DatabaseError``."""
+        if not path.exists():
+            raise StoreError(f"{path} does not exist")
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the store ({exc})") from None
+        return cls(db, path)
+
+    def integrity_problems(self, most: int = 5) -> list[str]:
+        """What ``PRAGMA integrity_check`` finds (at most ``most`` lines); empty: none."""
+        rows = [str(row[0]) for row in self._db.execute(f"PRAGMA integrity_check({int(most)})")]
+        return [] if rows == ["ok"] else rows
+
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
@@ -306,6 +323,11 @@ class Store:
             (carrier,),
         )
         return [(r[0], r[1]) for r in rows]
+
+    def waiting(self, carrier: str) -> int:
+        """How many pointers wait to be posted to ``carrier``."""
+        query = "SELECT count(*) FROM posts WHERE carrier = ? AND posted_at IS NULL"
+        return int(self._db.execute(query, (carrier,)).fetchone()[0])
 
     def outbox_depth(self) -> int:
         """How many posts are waiting, over all carriers."""

@@ -114,3 +114,23 @@ def test_a_missing_folder_and_two_carriers_on_one_bot_fail(tmp_path: Path) -> No
     assert found["gone folder"].status == "fail" and "not a folder" in found["gone folder"].detail
     assert found["home store"].status == "fail"  # no store: this home was never initialised
     assert "getUpdates" not in bot.calls and "getMe" not in bot.calls  # a clash is not even reached
+
+
+def test_a_store_damaged_past_its_schema_page_fails_without_a_crash(tmp_path: Path) -> None:
+    from pointerbridge.core.store import Store
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    home = _home(tmp_path, shared={"type": "files", "path": str(shared)})
+    with Store.open(home / "store.db") as store:  # enough rows for pages beyond the schema's
+        store.add_pointers([(f"pb1{i:06d}" + "x" * 400, os.urandom(300)) for i in range(300)], "in")
+        store.save_cursor("shared", "{}")
+        store._checkpoint()
+    path = home / "store.db"
+    data = bytearray(path.read_bytes())
+    assert len(data) > 20 * 4096
+    data[10 * 4096 : 14 * 4096] = os.urandom(4 * 4096)  # table pages, not the schema on page 1
+    path.write_bytes(bytes(data))
+    result = run("--home", str(home), "doctor")
+    assert result.returncode == 28, result  # a failed check, not an internal error (70)
+    assert "fail  home: store" in result.stdout and "ok    shared: folder" in result.stdout

@@ -121,3 +121,19 @@ def test_a_token_file_without_a_usable_token_is_a_configuration_error(
     bridge, _ = make_bridge(access_token_env=None, access_token_file=str(token))
     with pytest.raises(ConfigurationError, match="does not hold an access token"):
         bridge.poll(None)
+
+
+def test_diagnose_checks_the_token_and_the_room(make_bridge: MakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    good, settings = make_bridge()
+    found = {f.check: f for f in good.diagnose(None)}
+    assert found["token"].status == found["room"].status == "ok"
+    _, theirs = make_bridge()  # another bot's room, which this bot never joined
+    elsewhere = bridge_class("matrix").from_config("mx", {**settings, "room_id": theirs["room_id"]})
+    try:
+        room = {f.check: f for f in elsewhere.diagnose(None)}["room"]
+        assert room.status == "fail" and "has not joined" in room.detail
+    finally:
+        elsewhere.close()
+    monkeypatch.setenv("PBRIDGE_TEST_MATRIX_WRONG", "syt_not_a_real_token")
+    with pytest.raises(ConfigurationError, match="refused"):
+        make_bridge(access_token_env="PBRIDGE_TEST_MATRIX_WRONG")[0].diagnose(None)

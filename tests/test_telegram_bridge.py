@@ -320,3 +320,36 @@ def test_two_carriers_on_one_bot_are_refused(bot_api: BotApiServer, tmp_path: Pa
                   f"base_url={bot_api.base_url}", env=env)
     assert refused.returncode == 24 and "uses the same telegram bot" in refused.stderr
     assert "tg3" not in (tmp_path / "config.toml").read_text()
+
+
+def test_in_a_channel_another_bots_pointer_is_the_evidence_of_bot_to_bot_mode(bot_api: BotApiServer) -> None:
+    alice = bot_api.add_bot("channel_poster_bot", bot_to_bot=True, privacy=False)
+    bob = bot_api.add_bot("channel_reader_bot", bot_to_bot=True, privacy=False)
+    channel = bot_api.add_chat("news", kind="channel", members={alice.id: "admin", bob.id: "admin"})
+    sender, reader = _bridge(bot_api, alice, channel), _bridge(bot_api, bob, channel)
+    sender.post(seal(raw_chat("c"), raw_identity("a"), "on the channel")[0])
+    sender.close()
+    cursor = reader.poll(None).cursor
+    reader.close()
+    found = _findings(_bridge(bot_api, bob, channel), cursor)
+    assert found["admin"][0] == found["bot-to-bot"][0] == "ok" and "privacy" not in found
+
+
+def test_a_first_post_that_would_wait_past_the_runs_budget_waits_for_the_next_run(
+    bot_api: BotApiServer, tmp_path: Path
+) -> None:
+    bot = bot_api.add_bot("slow_pace_bot", bot_to_bot=True, privacy=False)
+    group, _ = _group(bot_api, bot)
+    home = Home(tmp_path, tmp_path)
+    home.create()
+    save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
+        {"type": "telegram", **_settings(bot_api, bot, group, post_interval=45)})}))
+    with App(home) as app:
+        me = app.init("me", "my phrase")
+        chat = app.create_chat("c", "chat secret", ["tg"])
+        for body in ("first", "second"):
+            app.send(chat, me, body)
+        started = time.monotonic()
+        assert app.poll(fetch=False).posted == {"tg": 1}  # the second would wait 45 s: the next run's
+        assert app.poll(fetch=False).posted == {"tg": 0}  # 45 s after the last post have not passed
+        assert time.monotonic() - started < 5 and len(app.store.outbox("tg")) == 1

@@ -176,15 +176,16 @@ def test_chat_and_administrators_answer_members_only(bot_api: BotApiServer) -> N
     group = bot_api.add_chat("circle", members={admin.id: "admin", member.id: "member", person: "admin"})
     channel = bot_api.add_chat("news", kind="channel", members={admin.id: "admin", member.id: "member"})
 
-    async def ask(account: BotAccount, chat_id: int) -> tuple[str, list[tuple[int, str, bool]]]:
+    async def ask(account: BotAccount, chat_id: int, bots: bool = True) -> tuple[str, list[tuple[int, str, bool]]]:
         async with client(bot_api, account) as bot:
             chat = await bot.get_chat(chat_id)
-            admins = await bot.get_chat_administrators(chat_id)
+            admins = await bot.get_chat_administrators(chat_id, return_bots=bots or None)
             return chat.type, [(a.user.id, a.status, a.user.is_bot) for a in admins]
 
     kind, admins = run(ask(member, group.id))
     assert kind == "supergroup" and sorted(admins) == sorted([(admin.id, "administrator", True),
                                                               (person, "administrator", False)])
+    assert run(ask(member, group.id, bots=False))[1] == [(person, "administrator", False)]  # other bots left out
     with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         run(ask(outsider, group.id))
     with pytest.raises(BadRequest, match=r"(?i)inaccessible"):  # a channel shows its admins to admins only

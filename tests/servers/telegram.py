@@ -17,8 +17,8 @@ real one:
   ``allowed_updates`` persists; a newer getUpdates ends an older one still waiting with
   409, and one while a webhook is set gets 409.
 - **Chats.** getChat and getChatAdministrators answer a member only ("chat not found"
-  otherwise); a channel's administrators, an admin only. Nothing tells a bot whether its
-  own Bot-to-Bot mode is on, as on Telegram.
+  otherwise); a channel's administrators, an admin only; other bots among them only with
+  ``return_bots``. Nothing tells a bot whether its own Bot-to-Bot mode is on, as on Telegram.
 - **Limits.** Text of 1-4096 characters; per bot and chat at most one message a second,
   and in a group at most 20 a minute; over that, 429 with ``parameters.retry_after``.
 - **Faults.** :meth:`BotApiServer.fail` makes the next calls of a method answer an error.
@@ -263,7 +263,9 @@ class BotApiServer:
             chat = self._visible_chat(bot, params)
             if chat.type == "channel" and chat.members.get(bot.id) != "admin":
                 raise BotApiError(400, "Bad Request: member list is inaccessible")
-            return [self._member(chat, user) for user, role in chat.members.items() if role == "admin"]
+            bots = params.get("return_bots") is True  # by default Telegram leaves out every other bot
+            return [self._member(chat, user) for user, role in chat.members.items()
+                    if role == "admin" and (bots or user == bot.id or not self._is_bot(user))]
         raise BotApiError(404, "Not Found: method not found")
 
     def _visible_chat(self, bot: BotAccount, params: dict[str, Any]) -> Chat:
@@ -273,6 +275,9 @@ class BotApiServer:
         if chat is None or bot.id not in chat.members:
             raise BotApiError(400, "Bad Request: chat not found")
         return chat
+
+    def _is_bot(self, user: int) -> bool:
+        return any(b.id == user for b in self.bots.values())
 
     def _member(self, chat: Chat, user: int) -> dict[str, Any]:
         account = next((b for b in self.bots.values() if b.id == user), None)
