@@ -129,6 +129,7 @@ class _Fetched(NamedTuple):
     known: int
     skipped: int
     notes: list[str]
+    failed: BridgeError | None  # a later round failed: what earlier rounds stored is counted all the same
 
 
 def _when(seconds: float) -> str:
@@ -440,6 +441,8 @@ class App:
                             summary.received[name], summary.known[name], summary.skipped[name] = found[:3]
                             if found.notes:
                                 summary.notes[name] = found.notes
+                            if found.failed is not None:
+                                raise found.failed
                         if unposted is not None:
                             raise unposted
                     finally:
@@ -478,8 +481,13 @@ class App:
     def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> _Fetched:
         new = known = skipped = 0
         notes: list[str] = []
-        for _ in range(_MAX_ROUNDS):  # a carrier that hands out batches says when there is more
-            result = bridge.poll(self.store.cursor(bridge.name))
+        for round_ in range(_MAX_ROUNDS):  # a carrier that hands out batches says when there is more
+            try:
+                result = bridge.poll(self.store.cursor(bridge.name))
+            except BridgeError as exc:
+                if not round_:
+                    raise
+                return _Fetched(new, known, skipped, notes, exc)
             skipped += result.skipped_foreign + result.skipped_malformed
             found = result.pointers
             stored = 0
@@ -497,7 +505,7 @@ class App:
             notes += result.notes
             if not result.more:
                 break
-        return _Fetched(new, known, skipped, notes)
+        return _Fetched(new, known, skipped, notes, None)
 
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""

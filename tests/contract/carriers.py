@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pointerbridge.core.config import CarrierConfig
+from servers.dovecot import email_pair
 from servers.synapse import matrix_room
 from servers.telegram import BotApiServer, telegram_group
 
@@ -55,4 +56,11 @@ def _telegram(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(alice, say, bob, server.stop)
 
 
-FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {"files": _files, "matrix": _matrix, "telegram": _telegram}
+def _email(tmp_path: Path) -> CarrierUnderTest:
+    alice, bob, inject = email_pair()  # a mailbox each, on one Dovecot for the session
+    return CarrierUnderTest(alice, inject, bob)
+
+
+FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {
+    "email": _email, "files": _files, "matrix": _matrix, "telegram": _telegram,
+}

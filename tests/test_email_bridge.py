@@ -1,0 +1,223 @@
+"""The e-mail carrier's own promises against a real Dovecot and its SMTP front, beyond the
+contract suite: UIDVALIDITY, mails people write, outages, marking and moving, errors."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import raw_chat, raw_identity
+from pointerbridge.app.service import App
+from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
+from pointerbridge.core import seal
+from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from servers.dovecot import DOMAIN, MailServer, email_pair, mailbox_config, shared_mail_server
+
+
+@pytest.fixture
+def server() -> MailServer:
+    return shared_mail_server()
+
+
+def _bridge(config: CarrierConfig, **changes: Any) -> Bridge:
+    return bridge_class("email").from_config("mail", {**config.settings, **changes})
+
+
+def _app(tmp_path: Path, name: str, config: CarrierConfig) -> App:
+    home = Home(tmp_path / name, tmp_path / name)
+    home.create()
+    save_config(home.config_path, Config(carriers={"mail": config}))
+    return App(home)
+
+
+def _pointers(count: int, prefix: str = "m") -> list[str]:
+    return [seal(raw_chat("mail"), raw_identity("alice"), f"{prefix}{i}")[0] for i in range(count)]
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[Bridge, Bridge, CarrierConfig]]:
+    alice, bob, _ = email_pair()
+    sender, reader = _bridge(alice), _bridge(bob)
+    yield sender, reader, bob
+    sender.close()
+    reader.close()
+
+
+def _user(config: CarrierConfig) -> str:
+    return str(config.settings["username"])
+
+
+def test_a_uidvalidity_change_between_polls_loses_and_duplicates_nothing(
+    server: MailServer, tmp_path: Path, pair: tuple[Bridge, Bridge, CarrierConfig]
+) -> None:
+    sender, _, bob_config = pair
+    first, second = _pointers(5, "a"), _pointers(4, "b")
+    for pointer in first:
+        sender.post(pointer)
+    with _app(tmp_path, "bob", bob_config) as bob:
+        assert bob.poll().received == {"mail": 5}
+        server.doveadm("mailbox", "update", "--uid-validity", "4242", "-u", _user(bob_config), "INBOX")
+        for pointer in second:
+            sender.post(pointer)
+        summary = bob.poll()
+        assert summary.received == {"mail": 4} and summary.known == {"mail": 5}  # all read again, kept once
+        assert "UIDVALIDITY changed" in summary.notes["mail"][0]
+        assert bob.poll().received == {"mail": 0} and bob.poll().known == {"mail": 0}
+        stored = [t for (t,) in bob.store._db.execute("SELECT text FROM pointers ORDER BY id")]
+    assert stored == first + second
+
+
+def test_a_pointer_quoted_in_an_html_reply_is_found(server: MailServer,
+                                                    pair: tuple[Bridge, Bridge, CarrierConfig]) -> None:
+    _, reader, bob_config = pair
+    pointer, other = _pointers(2, "quoted")
+    wrapped = "<br>\n".join("&gt; " + pointer[i : i + 60] for i in range(0, len(pointer), 60))
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = f"pat@{DOMAIN}", f"{_user(bob_config)}@{DOMAIN}", "Re: hi"
+    reply.set_content("See my answer below (plain part has no pointer).\n")
+    reply.add_alternative(f"<html><body><p>Sure!</p><blockquote type=cite>{wrapped}</blockquote></body></html>",
+                          subtype="html", cte="quoted-printable")
+    forward = EmailMessage()
+    forward["From"], forward["To"], forward["Subject"] = f"pat@{DOMAIN}", f"{_user(bob_config)}@{DOMAIN}", "Fwd"
+    forward.set_content(f"forwarded:\n> {other}\n", charset="utf-16", cte="base64")
+    for mail in (reply, forward):
+        server.deliver(_user(bob_config), mail.as_bytes())
+    result = reader.poll(None)
+    assert [r.text for r in result.pointers] == [pointer, other] and result.items == 2
+
+
+def test_dovecot_stopped_mid_poll_is_retryable_and_the_next_poll_completes(
+    server: MailServer, tmp_path: Path, pair: tuple[Bridge, Bridge, CarrierConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pointerbridge.bridges.email as email_bridge
+
+    sender, _, bob_config = pair
+    pointers = _pointers(25)
+    for pointer in pointers:
+        sender.post(pointer)
+    monkeypatch.setattr(email_bridge, "_BATCH", 10)  # three batches: Dovecot goes away after the first
+    real_read = email_bridge.EmailBridge._read
+    reads = []
+
+    def read_then_stop(self: Any, imap: Any, uids: list[int], small: set[int], result: Any) -> list[int]:
+        if reads:
+            server.stop_imap()
+        reads.append(len(uids))
+        return real_read(self, imap, uids, small, result)
+
+    monkeypatch.setattr(email_bridge.EmailBridge, "_read", read_then_stop)
+    with _app(tmp_path, "bob", bob_config) as bob:
+        try:
+            summary = bob.poll()
+        finally:
+            server.start_imap()
+        assert "unavailable" in summary.errors["mail"] and summary.received == {"mail": 10}
+        monkeypatch.setattr(email_bridge.EmailBridge, "_read", real_read)
+        assert bob.poll().received == {"mail": 15}
+        stored = [t for (t,) in bob.store._db.execute("SELECT text FROM pointers ORDER BY id")]
+    assert stored == pointers
+
+
+@pytest.mark.parametrize("after", ["seen", "move"])
+def test_mails_with_pointers_are_marked_or_moved_on_the_next_poll_and_others_are_left(
+    server: MailServer, after: str
+) -> None:
+    alice, bob, inject = email_pair()
+    sender = _bridge(alice)
+    changes = {"after": after, "move_to": "Pointers"} if after == "move" else {"after": after}
+    if after == "move":
+        server.doveadm("mailbox", "create", "-u", _user(bob), "Pointers")
+    reader = _bridge(bob, **changes)
+    try:
+        sender.post(_pointers(1)[0])
+        inject("a person's mail, no pointer in it")
+        first = reader.poll(None)
+        assert len(first.pointers) == 1 and _flags(server, bob) == {"": 2}  # nothing touched before storing
+        reader.poll(first.cursor)
+        expected = {"": 1, "\\Seen": 1} if after == "seen" else {"": 1}
+        assert _flags(server, bob) == expected
+        if after == "move":
+            assert _flags(server, bob, "Pointers") == {"": 1}
+    finally:
+        sender.close()
+        reader.close()
+
+
+def _flags(server: MailServer, config: CarrierConfig, folder: str = "INBOX") -> dict[str, int]:
+    """How many mails of a folder carry which flags (as doveadm sees them)."""
+    out = server.doveadm("-f", "flow", "fetch", "-u", _user(config), "flags", "mailbox", folder)
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        # \Recent belongs to a session, not to the mail
+        flags = " ".join(f for f in line.removeprefix("flags=").split() if f != "\\Recent")
+        counts[flags] = counts.get(flags, 0) + 1
+    return counts
+
+
+def test_wrong_password_folder_and_server_are_told_apart(server: MailServer) -> None:
+    alice, _, _ = email_pair()
+    os.environ["PBRIDGE_TEST_MAIL_WRONG"] = "not the password"
+    wrong = _bridge(alice, password_env="PBRIDGE_TEST_MAIL_WRONG")
+    with pytest.raises(ConfigurationError, match="refused the login"):
+        wrong.poll(None)
+    with pytest.raises(ConfigurationError, match=r"SMTP .* refused the login"):
+        wrong.post(_pointers(1)[0])
+    with pytest.raises(ConfigurationError, match="no folder 'Nowhere'"):
+        _bridge(alice, folder="Nowhere").poll(None)
+    with pytest.raises(RetryableError, match="unavailable"):
+        _bridge(alice, imap_port=1).poll(None)
+    with pytest.raises(RetryableError, match="unavailable"):
+        _bridge(alice, smtp_port=1).post(_pointers(1)[0])
+    for bridge in (wrong,):
+        bridge.close()
+
+
+def test_a_password_never_travels_in_clear_beyond_this_machine() -> None:
+    server = shared_mail_server()
+    config = mailbox_config(server, "x", ["x", "y"])
+    with pytest.raises(ConfigurationError, match=r"only to 127\.0\.0\.1"):
+        _bridge(config, imap_host="mail.example.org")
+    with pytest.raises(ConfigurationError, match="needs move_to"):
+        _bridge(config, after="move")
+    with pytest.raises(ConfigurationError, match="not a plain address"):
+        _bridge(config, to="bob@example.org, Eve <eve@example.org>")
+
+
+def test_an_idle_poll_is_four_imap_commands(pair: tuple[Bridge, Bridge, CarrierConfig],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    sender, reader, _ = pair
+    sender.post(_pointers(1)[0])
+    cursor = reader.poll(None).cursor
+    reader.close()
+    commands: list[str] = []
+    real = imaplib.IMAP4._command
+
+    def counting(self: imaplib.IMAP4, name: str, *args: Any) -> Any:
+        commands.append(name)
+        return real(self, name, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "_command", counting)
+    again = reader.poll(cursor)
+    reader.close()
+    assert again.pointers == [] and commands == ["CAPABILITY", "LOGIN", "EXAMINE", "LOGOUT"]  # UIDNEXT: no SEARCH
+
+
+def test_a_mail_larger_than_the_limit_is_noted_not_downloaded(server: MailServer) -> None:
+    alice, bob, _ = email_pair()
+    sender, reader = _bridge(alice), _bridge(bob, max_mail_bytes=64 * 1024)
+    try:
+        big = EmailMessage()
+        big["From"], big["To"], big["Subject"] = f"pat@{DOMAIN}", f"{_user(bob)}@{DOMAIN}", "photos"
+        big.set_content("x" * 100_000)
+        server.deliver(_user(bob), big.as_bytes())
+        sender.post(_pointers(1)[0])
+        result = reader.poll(None)
+        assert len(result.pointers) == 1 and any("larger than max_mail_bytes" in n for n in result.notes)
+    finally:
+        sender.close()
+        reader.close()
