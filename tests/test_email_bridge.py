@@ -104,11 +104,11 @@ def test_dovecot_stopped_mid_poll_is_retryable_and_the_next_poll_completes(
     real_read = email_bridge.EmailBridge._read
     reads = []
 
-    def read_then_stop(self: Any, imap: Any, uids: list[int], small: set[int], result: Any) -> list[int]:
+    def read_then_stop(self: Any, imap: Any, uids: list[int], result: Any) -> list[int]:
         if reads:
             server.stop_imap()
         reads.append(len(uids))
-        return real_read(self, imap, uids, small, result)
+        return real_read(self, imap, uids, result)
 
     monkeypatch.setattr(email_bridge.EmailBridge, "_read", read_then_stop)
     with _app(tmp_path, "bob", bob_config) as bob:
@@ -221,3 +221,137 @@ def test_a_mail_larger_than_the_limit_is_noted_not_downloaded(server: MailServer
     finally:
         sender.close()
         reader.close()
+
+
+def _raw(to: str, body: str, *, headers: str = "", content_type: str = "text/plain; charset=utf-8") -> bytes:
+    return (f"From: x@{DOMAIN}\r\nTo: {to}\r\nSubject: s\r\n{headers}Content-Type: {content_type}\r\n\r\n"
+            f"{body}\r\n").encode("latin-1")
+
+
+def test_hostile_mails_are_noted_and_passed_over_never_the_end_of_the_poll(
+    server: MailServer, pair: tuple[Bridge, Bridge, CarrierConfig]
+) -> None:
+    sender, reader, bob_config = pair
+    bob = _user(bob_config)
+    nested = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(1000))
+    hostile = [
+        _raw(bob, "broken id", headers="Message-ID: <\r\n"),
+        _raw(bob, "broken id", headers="Message-ID: <a@[\r\n"),
+        _raw(bob, "deep", content_type='multipart/mixed; boundary="top"') + nested.encode(),
+        _raw(bob, "odd charset " + "\u00e9", content_type="text/plain; charset=idna"),
+        _raw(bob, "<!--" * 100_000, content_type="text/html; charset=us-ascii"),  # quadratic for HTMLParser
+    ]
+    for mail in hostile:
+        server.deliver(bob, mail)
+    (good,) = _pointers(1, "after the hostile ones")
+    sender.post(good)
+    result = reader.poll(None)
+    assert [r.text for r in result.pointers] == [good] and result.items == len(hostile) + 1
+    again = reader.poll(result.cursor)  # the cursor moved past them
+    assert again.pointers == [] and again.items == 0
+
+
+def test_recipients_refused_for_good_are_told_and_the_mail_counts_as_posted(server: MailServer) -> None:
+    alice, bob, _ = email_pair()
+    members = [*alice.settings["to"], f"refusedbox@{DOMAIN}"]
+    sender, reader = _bridge(alice, to=members), _bridge(bob)
+    deferring = _bridge(alice, to=[*alice.settings["to"], f"deferredbox@{DOMAIN}"])
+    try:
+        (pointer,) = _pointers(1, "partly refused")
+        assert sender.post(pointer).startswith("<pb-")  # Bob got it: sending again would only repeat it
+        assert [r.text for r in reader.poll(None).pointers] == [pointer]
+        note = sender.poll(None).notes
+        assert any("refused refusedbox@" in n for n in note)
+        with pytest.raises(RetryableError, match="deferred deferredbox@"):  # 4xx: try again later, all of it
+            deferring.post(pointer)
+    finally:
+        for bridge in (sender, reader, deferring):
+            bridge.close()
+
+
+def test_a_non_ascii_password_is_a_configuration_error_that_shows_none_of_it() -> None:
+    alice, _, _ = email_pair()
+    os.environ["PBRIDGE_TEST_MAIL_UNICODE"] = "pässwörd"
+    bridge = _bridge(alice, password_env="PBRIDGE_TEST_MAIL_UNICODE")
+    with pytest.raises(ConfigurationError, match="cannot send") as refused:
+        bridge.poll(None)
+    assert "ä" not in str(refused.value) and "pässwörd" not in str(refused.value)
+
+
+def test_tls_settings_that_cannot_work_are_configuration_errors() -> None:
+    alice, _, _ = email_pair()  # the test server speaks no TLS at all
+    with pytest.raises(ConfigurationError, match="does not offer STARTTLS"):
+        _bridge(alice, imap_security="starttls").poll(None)
+    with pytest.raises(ConfigurationError, match="does not offer STARTTLS"):
+        _bridge(alice, smtp_security="starttls").post(_pointers(1)[0])
+    with pytest.raises(ConfigurationError, match="TLS failed"):
+        _bridge(alice, imap_security="tls").poll(None)
+    findings = {f.check: f.status for f in _bridge(alice, password_env="PBRIDGE_TEST_MAIL_WRONG").diagnose(None)}
+    assert findings == {"imap": "fail", "smtp": "fail"}  # both told, neither raised
+
+
+def test_an_idle_poll_stays_four_commands_after_the_newest_mail_is_deleted(
+    server: MailServer, pair: tuple[Bridge, Bridge, CarrierConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender, reader, bob_config = pair
+    for pointer in _pointers(2, "kept or deleted"):
+        sender.post(pointer)
+    cursor = reader.poll(None).cursor
+    server.doveadm("expunge", "-u", _user(bob_config), "mailbox", "INBOX", "uid", "2")
+    cursor = reader.poll(cursor).cursor
+    reader.close()
+    commands: list[str] = []
+    real = imaplib.IMAP4._command
+
+    def counting(self: imaplib.IMAP4, name: str, *args: Any) -> Any:
+        commands.append(name)
+        return real(self, name, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "_command", counting)
+    assert reader.poll(cursor).pointers == []
+    reader.close()
+    assert commands == ["CAPABILITY", "LOGIN", "EXAMINE", "LOGOUT"]
+
+
+def test_without_move_read_mails_are_copied_and_flagged_deleted(server: MailServer) -> None:
+    alice, bob, _ = email_pair()
+    server.doveadm("mailbox", "create", "-u", _user(bob), "Pointers")
+    sender, reader = _bridge(alice), _bridge(bob, after="move", move_to="Pointers")
+    try:
+        sender.post(_pointers(1, "no MOVE here")[0])
+        first = reader.poll(None)
+        reader._capabilities -= {"MOVE", "UIDPLUS"}  # type: ignore[attr-defined]  # an old server
+        reader.poll(first.cursor)
+        assert _flags(server, bob) == {"\\Deleted": 1} and _flags(server, bob, "Pointers") == {"": 1}
+    finally:
+        sender.close()
+        reader.close()
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[MailServer]:
+    """A mail server that speaks TLS as providers do, with a certificate of its own CA."""
+    served = MailServer(tls=True)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.mark.parametrize(("imap", "smtp"), [("tls", "starttls"), ("starttls", "tls")])
+def test_tls_and_starttls_with_the_servers_own_ca(tls_server: MailServer, imap: str, smtp: str) -> None:
+    ports = {"imap_port": tls_server.imaps_port if imap == "tls" else tls_server.imap_port,
+             "smtp_port": tls_server.smtp_tls_port if smtp == "tls" else tls_server.smtp_starttls_port}
+    users = [f"tls{imap}{n}x{os.getpid()}" for n in ("a", "b")]
+    alice, bob = (mailbox_config(tls_server, u, users, imap_security=imap, smtp_security=smtp,
+                                 tls_ca_file=str(tls_server.ca_file), **ports) for u in users)
+    sender, reader = _bridge(alice), _bridge(bob)
+    untrusting = _bridge(bob, tls_ca_file=None)
+    try:
+        (pointer,) = _pointers(1, f"over {imap} and {smtp}")
+        sender.post(pointer)
+        assert [r.text for r in reader.poll(None).pointers] == [pointer]
+        with pytest.raises(ConfigurationError, match="certificate does not verify"):
+            untrusting.poll(None)
+    finally:
+        for bridge in (sender, reader, untrusting):
+            bridge.close()

@@ -71,7 +71,7 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -91,7 +91,8 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps}
   }}
 }}
 service lmtp {{
@@ -106,14 +107,62 @@ protocol lmtp {{
 """
 
 
-class MailServer:
-    """Dovecot and its SMTP front; ``stop_imap`` and ``start_imap`` keep the mailboxes."""
+def _certificates(folder: Path) -> Path:
+    """A CA of the test's own and a certificate it signed for 127.0.0.1, as ``ca.pem``,
+    ``cert.pem`` and ``key.pem`` in ``folder``; returns the CA's path (for tls_ca_file)."""
+    import datetime
 
-    def __init__(self) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pointer bridge test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    import ipaddress
+
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])).issuer_name(ca_name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    os.chmod(folder / "key.pem", 0o600)
+    return folder / "ca.pem"
+
+
+class MailServer:
+    """Dovecot and its SMTP front; ``stop_imap`` and ``start_imap`` keep the mailboxes.
+
+    With ``tls``, as a real provider: IMAP offers STARTTLS on ``imap_port`` and implicit
+    TLS on ``imaps_port``; SMTP offers STARTTLS on ``smtp_starttls_port`` and implicit TLS
+    on ``smtp_tls_port``, with a certificate from a CA of the test's own (``ca_file``)."""
+
+    def __init__(self, *, tls: bool = False) -> None:
         """Ports and folders; nothing runs until :meth:`start`."""
         self.folder = Path(tempfile.mkdtemp(prefix="pbridge-dovecot-"))
         self.run_dir = Path(tempfile.mkdtemp(prefix="pbd-", dir="/tmp"))  # unix sockets: a short path
         self.imap_port, self.lmtp_port, self.smtp_port = _free_port(), _free_port(), _free_port()
+        self.tls = tls
+        self.imaps_port = _free_port() if tls else 0
+        self.smtp_starttls_port, self.smtp_tls_port = (_free_port(), _free_port()) if tls else (0, 0)
+        self.ca_file: Path | None = None
         self.config = self.folder / "dovecot.conf"
         self._dovecot: subprocess.Popen[bytes] | None = None
         self._smtp: subprocess.Popen[bytes] | None = None
@@ -127,8 +176,13 @@ class MailServer:
         (self.folder / "state").mkdir(exist_ok=True)
         (self.folder / "mail").mkdir(exist_ok=True)
         shutil.chown(self.folder / "mail", "mail", "mail")
+        ssl_lines = "ssl = no"
+        if self.tls:
+            self.ca_file = _certificates(self.folder)
+            ssl_lines = f"ssl = yes\nssl_cert = <{self.folder / 'cert.pem'}\nssl_key = <{self.folder / 'key.pem'}"
         self.config.write_text(_CONFIG.format(d=self.folder, run=self.run_dir, imap=self.imap_port,
-                                              lmtp=self.lmtp_port, password=PASSWORD))
+                                              imaps=self.imaps_port, lmtp=self.lmtp_port, password=PASSWORD,
+                                              ssl=ssl_lines))
         self.start_imap()
         self._start_smtp()
 
@@ -175,6 +229,7 @@ class MailServer:
                 smtp.stderr.close()
         self.stop_imap()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)  # mailboxes, keys and the config with the password
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of Dovecot's log, for failure messages."""
@@ -196,20 +251,25 @@ class MailServer:
     def _start_smtp(self, timeout: float = 30.0) -> None:
         script = Path(__file__).with_name("smtp_front.py")
         env = {**os.environ, "PBRIDGE_TEST_SMTP_PASSWORD": PASSWORD, "PYTHONWARNINGS": "ignore"}
-        self._smtp = subprocess.Popen([sys.executable, str(script), str(self.smtp_port), str(self.lmtp_port)],
+        ports = [self.smtp_port, self.lmtp_port, *([self.smtp_starttls_port, self.smtp_tls_port] if self.tls else [])]
+        if self.tls:
+            env["PBRIDGE_TEST_SMTP_CERT"] = str(self.folder)
+        self._smtp = subprocess.Popen([sys.executable, str(script), *map(str, ports)],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        waiting = [p for p in (self.smtp_port, self.smtp_starttls_port, self.smtp_tls_port) if p]
+        while waiting and time.monotonic() < deadline:
             if self._smtp.poll() is not None:
                 said = self._smtp.stderr.read().decode(errors="replace") if self._smtp.stderr else ""
                 raise MailServerUnavailable(f"the SMTP front exited with {self._smtp.returncode}: {said[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1) as probe:
-                    if probe.recv(100).startswith(b"220"):
-                        return
+                with socket.create_connection(("127.0.0.1", waiting[-1]), timeout=1):
+                    waiting.pop()  # the front starts them in order: the last one listening means all are
+                    waiting.clear()
             except OSError:
                 time.sleep(0.05)
-        raise MailServerUnavailable(f"the SMTP front did not answer within {timeout:.0f} s")
+        if waiting:
+            raise MailServerUnavailable(f"the SMTP front did not answer within {timeout:.0f} s")
 
 
 _server: MailServer | None = None
