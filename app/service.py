@@ -452,6 +452,7 @@ class App:
                     summary.to_fix.append(name)
                 except BridgeError as exc:
                     summary.errors[name] = str(exc)
+                self.store.record_run(name, summary.errors.get(name))  # for `pbridge status`
         return summary
 
     def _flush(self, bridge: Bridge) -> int:
@@ -506,6 +507,18 @@ class App:
             if not result.more:
                 break
         return _Fetched(new, known, skipped, notes, None)
+
+    def status(self) -> dict[str, Any]:
+        """What a monitoring system scrapes: the store's counts and, per carrier, what
+        waits to be posted and how its last runs went (Unix times; None: never)."""
+        runs = self.store.runs()
+        carriers = {}
+        for name, config in self.config.carriers.items():
+            ok_at, error, error_at = runs.get(name, (None, None, None))
+            carriers[name] = {"type": config.type, "waiting": self.store.waiting(name),
+                              "last_poll": self.store.polled_at(name), "last_ok": ok_at,
+                              "last_error": error, "last_error_at": error_at}
+        return {**self.store.counts(), "carriers": carriers}
 
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""

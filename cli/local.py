@@ -415,6 +415,45 @@ def doctor(ctx: typer.Context, as_json: Json = False) -> None:
         raise CheckFailedError(f"{failed} check(s) failed")
 
 
+def status(ctx: typer.Context, as_json: Json = False) -> None:
+    """Outbox and inbox sizes, and per carrier: waiting posts, last poll, last error."""
+    import time
+
+    with _open(ctx) as app:
+        data = app.status()
+    if as_json:
+        _emit(data)
+        return
+
+    def when(seconds: float | None) -> str:
+        return "never" if seconds is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+    typer.echo(f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}), "
+               f"outbox {data['outbox']}, trashed {data['trashed']}")
+    for name, c in data["carriers"].items():
+        error = f"; last error {when(c['last_error_at'])}: {c['last_error']}" if c["last_error"] else ""
+        typer.echo(safe_text(f"{name} ({c['type']}): {c['waiting']} waiting, last poll {when(c['last_poll'])}{error}"))
+
+
+def export(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The file to write (0600).")]) -> None:
+    """Write this home's store to a file: pointers, chats (verifiers only), cursors. It
+    holds nothing secret (docs/EXPORT.md)."""
+    from pointerbridge.app.backup import export_store
+
+    with _open(ctx) as app:
+        count = export_store(app.store, file)
+    typer.echo(f"exported {count} record(s) to {file}")
+
+
+def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A file from 'pbridge export'.")]) -> None:
+    """Add an export to this home; what it has already stays (importing twice adds nothing)."""
+    from pointerbridge.app.backup import import_store
+
+    with _open(ctx) as app:
+        added = import_store(app.store, file)
+    typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in added.items()))
+
+
 def daemon(ctx: typer.Context) -> None:
     """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
     import logging
@@ -429,8 +468,9 @@ def daemon(ctx: typer.Context) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the local app's commands to the pbridge command."""
-    for fn in (init, whoami, send, poll, read, receive, doctor, daemon):
+    for fn in (init, whoami, send, poll, read, receive, status, doctor, export, daemon):
         app.command()(one_line_errors(fn))
+    app.command("import")(one_line_errors(import_))
     for action in ("trash", "restore", "purge"):
         app.command(action)(one_line_errors(_by_ids(action)))
     app.add_typer(chat_app, name="chat")

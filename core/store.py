@@ -93,6 +93,15 @@ _MIGRATIONS: list[str] = [
     """
     CREATE TABLE tombstones (digest BLOB PRIMARY KEY) WITHOUT ROWID;
     """,
+    # 3: how each carrier's last runs went, for `pbridge status`
+    """
+    CREATE TABLE carrier_runs (
+        carrier TEXT PRIMARY KEY,
+        ok_at REAL,
+        error TEXT,
+        error_at REAL
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -416,6 +425,114 @@ class Store:
             "outbox": self.outbox_depth(),
         }
 
+    # export and import -------------------------------------------------------------------
+
+    def export_records(self) -> Iterator[dict[str, Any]]:
+        """Everything kept here but caches, as plain records (bytes as hex), oldest first:
+        the identity, chats with their verifiers, pins, pointers with their posts, cursors
+        and tombstones. Nothing in it is secret; it is what a thief of the store has."""
+        known = self.identity()
+        if known is not None:
+            yield {"kind": "identity", "username": known[0], "public_key": known[1].hex()}
+        names = {}
+        for row in self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY id").fetchall():
+            names[row[0]] = row[2]
+            verifiers = self._db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ? ORDER BY id",
+                                         (row[0],)).fetchall()
+            yield {"kind": "chat", "name": row[1], "normalized_name": row[2], "carriers": json.loads(row[3]),
+                   "verifiers": [{"salt": v[0].hex(), "verifier": v[1].hex()} for v in verifiers]}
+        for row in self._db.execute("SELECT chat_id, username, public_key, first_seen FROM pins").fetchall():
+            yield {"kind": "pin", "chat": names[row[0]], "username": row[1], "public_key": row[2].hex(),
+                   "first_seen": row[3]}
+        posts: dict[int, list[dict[str, Any]]] = {}
+        for row in self._db.execute("SELECT pointer_id, carrier, carrier_ref, posted_at FROM posts"):
+            posts.setdefault(row[0], []).append({"carrier": row[1], "carrier_ref": row[2], "posted_at": row[3]})
+        columns = "id, text, direction, chat_id, carrier, carrier_ref, received_at, trashed"
+        for row in self._db.execute(f"SELECT {columns} FROM pointers ORDER BY id"):  # noqa: S608
+            yield {"kind": "pointer", "text": row[1], "direction": row[2], "chat": names.get(row[3]),
+                   "carrier": row[4], "carrier_ref": row[5], "received_at": row[6], "trashed": bool(row[7]),
+                   "posts": posts.get(row[0], [])}
+        for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
+            yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
+        for (digest,) in self._db.execute("SELECT digest FROM tombstones"):
+            yield {"kind": "tombstone", "digest": digest.hex()}
+
+    def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+        """Add exported records in one transaction; return how many of each kind were new.
+        What is here already stays as it is (a pointer, a verifier, a pin, a cursor), so
+        importing twice adds nothing. Pointer records carry their ``payload`` (bytes)."""
+        added = {"chats": 0, "verifiers": 0, "pins": 0, "pointers": 0, "cursors": 0, "tombstones": 0}
+        chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
+        with self.transaction() as db:
+            for record in records:
+                kind = record["kind"]
+                if kind == "identity":
+                    self._import_identity(db, record)
+                elif kind == "chat":
+                    self._import_chat(db, record, chats, added)
+                elif kind == "pin":
+                    cur = db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
+                                     (chats[record["chat"]], record["username"], bytes.fromhex(record["public_key"]),
+                                      record["first_seen"]))
+                    added["pins"] += cur.rowcount
+                elif kind == "pointer":
+                    added["pointers"] += self._import_pointer(db, record, chats)
+                elif kind == "cursor":
+                    cur = db.execute("INSERT OR IGNORE INTO cursors VALUES (?, ?, ?)",
+                                     (record["carrier"], record["cursor"], record["updated_at"]))
+                    added["cursors"] += cur.rowcount
+                elif kind == "tombstone":
+                    added["tombstones"] += db.execute("INSERT OR IGNORE INTO tombstones VALUES (?)",
+                                                      (bytes.fromhex(record["digest"]),)).rowcount
+        return added
+
+    @staticmethod
+    def _import_identity(db: sqlite3.Connection, record: dict[str, Any]) -> None:
+        key = bytes.fromhex(record["public_key"])
+        here = db.execute("SELECT username, public_key FROM identity").fetchone()
+        if here is None:
+            db.execute("INSERT INTO identity VALUES (1, ?, ?, ?)", (record["username"], key, time.time()))
+        elif (here[0], here[1]) != (record["username"], key):
+            raise StoreError(f"this home is {here[0]!r}'s, the export is {record['username']!r}'s (another identity)")
+
+    @staticmethod
+    def _import_chat(
+        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], added: dict[str, int]
+    ) -> None:
+        normalized = record["normalized_name"]
+        if normalized not in chats:
+            cur = db.execute("INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
+                             (record["name"], normalized, json.dumps(record["carriers"]), time.time()))
+            chats[normalized] = int(cur.lastrowid or 0)
+            added["chats"] += 1
+        have = {(bytes(r[0]), bytes(r[1])) for r in
+                db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ?", (chats[normalized],))}
+        for item in record["verifiers"]:
+            pair = (bytes.fromhex(item["salt"]), bytes.fromhex(item["verifier"]))
+            if pair not in have:
+                db.execute("INSERT INTO verifiers (chat_id, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
+                           (chats[normalized], *pair, time.time()))
+                have.add(pair)
+                added["verifiers"] += 1
+
+    @staticmethod
+    def _import_pointer(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+        digest = pointer_digest(record["text"])
+        chat_id = chats.get(record["chat"]) if record["chat"] is not None else None
+        cur = db.execute(
+            "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, carrier_ref,"
+            " received_at, trashed) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            " WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
+            (digest, record["text"], record["payload"], record["direction"], chat_id, record["carrier"],
+             record["carrier_ref"], record["received_at"], int(record["trashed"]), digest),
+        )
+        if not cur.rowcount:
+            return 0
+        pid = int(cur.lastrowid or 0)
+        db.executemany("INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?)",
+                       ((pid, p["carrier"], p["carrier_ref"], p["posted_at"]) for p in record["posts"]))
+        return 1
+
     # pins -------------------------------------------------------------------------------
 
     def pins(self, chat_id: int) -> dict[str, bytes]:
@@ -436,6 +553,21 @@ class Store:
         """The saved poll cursor of a carrier."""
         row = self._db.execute("SELECT cursor FROM cursors WHERE carrier = ?", (carrier,)).fetchone()
         return str(row[0]) if row else None
+
+    def record_run(self, carrier: str, error: str | None) -> None:
+        """Note how a run of ``carrier`` ended: well, or with this one-line error."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO carrier_runs (carrier) VALUES (?)", (carrier,))
+            if error is None:
+                db.execute("UPDATE carrier_runs SET ok_at = ? WHERE carrier = ?", (now, carrier))
+            else:
+                db.execute("UPDATE carrier_runs SET error = ?, error_at = ? WHERE carrier = ?", (error, now, carrier))
+
+    def runs(self) -> dict[str, tuple[float | None, str | None, float | None]]:
+        """carrier -> (last good run, last error, when it happened)."""
+        rows = self._db.execute("SELECT carrier, ok_at, error, error_at FROM carrier_runs")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     def polled_at(self, carrier: str) -> float | None:
         """When a poll of ``carrier`` last completed (its cursor was saved), if ever."""

@@ -51,19 +51,25 @@ def test_second_poll_of_a_home_is_refused(tmp_path: Path) -> None:
         second.poll()
 
 
-def test_a_store_of_schema_1_is_migrated_keeping_its_pointers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_a_store_of_every_earlier_schema_is_migrated_keeping_its_data(tmp_path: Path, version: int) -> None:
     from pointerbridge.core.store import _MIGRATIONS
 
     path = tmp_path / "s.db"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.executescript(";".join(_MIGRATIONS[:version]) + f"; PRAGMA user_version = {version};")
     db.execute("INSERT INTO pointers (digest, text, payload, direction, received_at) VALUES (x'01', 'pb1old', x'00',"
                " 'in', 0)")
+    db.execute("INSERT INTO cursors VALUES ('c', '{\"at\": 1}', 5)")
     db.commit()
     db.close()
     with Store.open(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
-        assert [r.text for r in store.unrouted()] == ["pb1old"]
+        assert store.schema_version == SCHEMA_VERSION == 3
+        assert [r.text for r in store.unrouted()] == ["pb1old"] and store.cursor("c") == '{"at": 1}'
+        store.record_run("c", None)  # what the newer schema added works
+        store.record_run("c", "carrier 'c': down")
+        ok_at, error, error_at = store.runs()["c"]
+        assert ok_at is not None and error == "carrier 'c': down" and error_at is not None
 
 
 def test_purged_pointers_stay_gone_and_leave_no_trace(tmp_path: Path) -> None:

@@ -1,0 +1,163 @@
+"""``pbridge export`` and ``pbridge import``: a home's store as a file of JSON lines.
+
+The file holds what the store holds but caches: the public identity, chats with their
+slow verifiers, pinned sender keys, every pointer exactly as carried (ciphertext) with
+where it was posted, carrier cursors and tombstones. No plaintext, secret or derived key
+is in the store, so none is in the file either: it is safe to keep anywhere (a thief learns
+what a thief of the store learns, docs/SPEC.md §9). The format is in docs/EXPORT.md.
+
+Importing checks every line before anything is written, adds in one transaction, and
+keeps what the home has already: importing the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pointerbridge.core.armor import dearmor
+from pointerbridge.core.errors import InvalidInputError, PointerError, UnknownVersionError
+from pointerbridge.core.store import SCHEMA_VERSION, Store
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+__all__ = ["FORMAT", "export_store", "import_store"]
+
+FORMAT = "pointerbridge-export"
+VERSION = 1
+_HEX = r"^([0-9a-f]{2})*$"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Identity(_Record):
+    kind: Literal["identity"]
+    username: str
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _Verifier(_Record):
+    salt: str = Field(pattern=_HEX)
+    verifier: str = Field(pattern=_HEX)
+
+
+class _Chat(_Record):
+    kind: Literal["chat"]
+    name: str
+    normalized_name: str
+    carriers: list[str]
+    verifiers: list[_Verifier] = Field(min_length=1)
+
+
+class _Pin(_Record):
+    kind: Literal["pin"]
+    chat: str
+    username: str
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    first_seen: float
+
+
+class _Post(_Record):
+    carrier: str
+    carrier_ref: str | None
+    posted_at: float | None
+
+
+class _Pointer(_Record):
+    kind: Literal["pointer"]
+    text: str = Field(min_length=1)
+    direction: Literal["in", "out"]
+    chat: str | None
+    carrier: str | None
+    carrier_ref: str | None
+    received_at: float
+    trashed: bool
+    posts: list[_Post]
+
+
+class _Cursor(_Record):
+    kind: Literal["cursor"]
+    carrier: str
+    cursor: str
+    updated_at: float
+
+
+class _Tombstone(_Record):
+    kind: Literal["tombstone"]
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+_ANY = TypeAdapter(Annotated[_Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone, Field(discriminator="kind")])
+
+
+def export_store(store: Store, path: Path) -> int:
+    """Write the store to ``path`` (0600, atomically); return the number of records."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
+            out.write(json.dumps(header) + "\n")
+            for record in store.export_records():
+                out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise InvalidInputError(f"{path}: cannot be written ({exc.strerror})") from None
+    return count
+
+
+def import_store(store: Store, path: Path) -> dict[str, int]:
+    """Check every line of the file at ``path``, then add it to ``store``; return what was new."""
+    records = list(_read(path))
+    chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
+    chats |= {c.normalized_name for c in store.chats()}
+    for record in records:
+        wanted = record.get("chat")
+        if wanted is not None and wanted not in chats:
+            raise InvalidInputError(f"{path}: a {record['kind']} of chat {wanted!r}, which the file does not hold")
+    return store.import_records(records)
+
+
+def _read(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot be read ({exc})") from None
+    if not lines or _header(lines[0]) != (FORMAT, VERSION):
+        raise InvalidInputError(f"{path}: not a {FORMAT} file of version {VERSION}")
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            record = _ANY.validate_json(line).model_dump()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"{path}, line {number}: {where}: {first['msg']}") from None
+        if record["kind"] == "pointer":
+            record["payload"] = _payload(record["text"], path, number)
+        yield record
+
+
+def _header(line: str) -> tuple[Any, Any]:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None, None
+    return (header.get("format"), header.get("version")) if isinstance(header, dict) else (None, None)
+
+
+def _payload(text: str, path: Path, number: int) -> bytes:
+    try:
+        return dearmor(text)[1]
+    except UnknownVersionError:
+        return b""  # kept by its text, as a poll keeps it: a later release opens it
+    except PointerError as exc:
+        raise InvalidInputError(f"{path}, line {number}: not a pointer ({exc})") from None

@@ -1,0 +1,97 @@
+"""``pbridge export`` / ``pbridge import``: nothing secret in the file, nothing lost or
+doubled on the way, and a bad file refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers import raw_identity
+from pointerbridge.app.backup import export_store, import_store
+from pointerbridge.app.service import App
+from pointerbridge.core import seal
+from pointerbridge.core.config import Home
+from pointerbridge.core.errors import InvalidInputError
+from pointerbridge.core.store import StoreError
+from test_cli import run
+
+SECRET = "the chat secret of the backup test"
+
+
+def _home(root: Path, name: str) -> App:
+    app = App(Home(root / name, root / name))
+    app.init("bob", "bob's phrase")
+    return app
+
+
+def test_10000_pointers_exported_and_imported_read_the_same(tmp_path: Path) -> None:
+    source = _home(tmp_path, "old")
+    chat = source.create_chat("Family", SECRET, [])
+    senders = [raw_identity(n) for n in ("alice", "carol")]
+    texts = [p for i in range(10_000) for p in seal(chat.key, senders[i % 2], f"message {i}")]
+    for start in range(0, len(texts), 2500):
+        source.receive("\n".join(texts[start : start + 2500]))
+    before, refused = source.read(chat)
+    source.set_trashed(chat, [before[7].message.id], True)
+    source.store.save_cursor("shared", '{"high": 12}')
+    export = tmp_path / "backup.jsonl"
+    assert export_store(source.store, export) > 10_000
+    assert export.stat().st_mode & 0o777 == 0o600
+    assert SECRET not in export.read_text() and "bob's phrase" not in export.read_text()
+
+    target = _home(tmp_path, "new")
+    added = import_store(target.store, export)
+    assert added["pointers"] == 10_000 and added["chats"] == 1 and added["cursors"] == 1
+    assert all(count == 0 for count in import_store(target.store, export).values())  # twice: nothing new
+    moved = target.unlock_chat("family", SECRET)  # the verifier came along
+    after, refused_after = target.read(moved, include_trash=True)
+    shown_before, _ = source.read(chat, include_trash=True)
+    assert refused == refused_after == 0
+    assert [(s.message.id, s.message.body, s.trust, s.trashed) for s in after] == \
+           [(s.message.id, s.message.body, s.trust, s.trashed) for s in shown_before]
+    assert target.store.cursor("shared") == '{"high": 12}'
+    source.close()
+    target.close()
+
+
+def test_another_identitys_export_or_a_bad_file_changes_nothing(tmp_path: Path) -> None:
+    source = _home(tmp_path, "mine")
+    source.create_chat("c", SECRET, [])
+    export = tmp_path / "backup.jsonl"
+    export_store(source.store, export)
+    stranger = App(Home(tmp_path / "theirs", tmp_path / "theirs"))
+    stranger.init("eve", "eve's phrase")
+    with pytest.raises(StoreError, match="another identity"):
+        import_store(stranger.store, export)
+    assert stranger.store.chats() == []  # the chat line before the refusal was not kept
+    lines = export.read_text().splitlines()
+    broken = tmp_path / "broken.jsonl"
+    for bad, message in ((lines[1:], "not a pointerbridge-export"),
+                         ([*lines, '{"kind": "pointer", "text": 5}'], "line"),
+                         ([*lines, '{"kind": "pointer", "text": "pb1nope", "direction": "in", "chat": null, '
+                                   '"carrier": null, "carrier_ref": null, "received_at": 1.0, "trashed": false, '
+                                   '"posts": []}'], "not a pointer"),
+                         ([*lines, '{"kind": "pin", "chat": "elsewhere", "username": "x", "public_key": "' + "0" * 64
+                           + '", "first_seen": 1.0}'], "does not hold")):
+        broken.write_text("\n".join(bad) + "\n")
+        with pytest.raises(InvalidInputError, match=message):
+            import_store(stranger.store, broken)
+    source.close()
+    stranger.close()
+
+
+def test_export_and_import_through_the_cli(tmp_path: Path) -> None:
+    env: dict[str, str | bytes] = {"PBRIDGE_MASTER_PHRASE": "phrase", "PBRIDGE_CHAT_SECRET": SECRET}
+    assert run("--home", str(tmp_path / "a"), "init", "--username", "al", env=env).returncode == 0
+    assert run("--home", str(tmp_path / "a"), "chat", "create", "c", "--carrier", "x", env=env).returncode == 9
+    exported = run("--home", str(tmp_path / "a"), "export", str(tmp_path / "a.jsonl"))
+    assert exported.returncode == 0 and "exported 1 record(s)" in exported.stdout
+    first = run("--home", str(tmp_path / "b"), "import", str(tmp_path / "a.jsonl"))
+    assert first.returncode == 0 and "imported: 0 new chats" in first.stdout
+    (tmp_path / "junk.jsonl").write_text("junk\n")
+    refused = run("--home", str(tmp_path / "b"), "import", str(tmp_path / "junk.jsonl"))
+    assert refused.returncode == 3 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert json.loads((tmp_path / "a.jsonl").read_text().splitlines()[1])["kind"] == "identity"
+    assert os.stat(tmp_path / "a.jsonl").st_mode & 0o777 == 0o600
