@@ -19,9 +19,34 @@ from pointerbridge.core.errors import PointerBridgeError
 
 from .service import App, PollBusyError
 
-__all__ = ["run_daemon"]
+__all__ = ["JsonLines", "run_daemon", "setup_logging"]
 
 log = logging.getLogger("pointerbridge.daemon")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line (``time``, ``level``, ``logger``, ``message``), for a log
+    collector. Messages are the same escaped one-liners a person sees: no secret, body or
+    pointer text is ever logged above DEBUG."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        fields = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                  "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        return json.dumps(fields, ensure_ascii=False)
+
+
+def setup_logging(*, as_json: bool) -> None:
+    """Configure the ``pointerbridge`` logger tree on stderr: human lines, or JSON lines."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines() if as_json else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("apscheduler", "httpx", "nio", "aiohttp"):  # libraries' INFO lines can carry URLs (tokens)
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _loggable(text: str) -> str:

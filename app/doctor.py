@@ -33,6 +33,7 @@ from .service import _default_bridge, carrier_clashes
 __all__ = ["CheckFailedError", "Checked", "run_checks"]
 
 _TIMEOUT = 10.0  # seconds per request to a carrier, at most, while diagnosing
+_CLOCK_SLACK = 300.0  # seconds the store's newest time may be ahead of the clock
 
 
 class CheckFailedError(PointerBridgeError):
@@ -100,7 +101,20 @@ def _store(store: Store) -> list[Finding]:
         findings.append(Finding("schema", "ok", f"version {version}"))
     findings.append(Finding("identity", "ok", f"username {identity[0]!r}") if identity
                     else Finding("identity", "fail", "no identity yet: run 'pbridge init'"))
+    if version >= 1:
+        findings.append(_clock(store))
     return findings
+
+
+def _clock(store: Store) -> Finding:
+    """This machine's clock against the newest time the store wrote: one far behind it
+    has stepped back (carriers' windows, pacing and catch-up requests all read it)."""
+    newest = store.newest_time()
+    ahead = (newest or 0.0) - time.time()
+    if ahead > _CLOCK_SLACK:
+        return Finding("clock", "warn", f"the store has a time {elapsed(ahead)} ahead of this clock: did the clock "
+                                        "step back? (check NTP)")
+    return Finding("clock", "ok", "not behind anything the store recorded")
 
 
 def _carrier(name: str, carrier: CarrierConfig, store: Store | None, clash: str | None,

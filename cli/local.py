@@ -454,15 +454,15 @@ def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A fil
     typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in added.items()))
 
 
-def daemon(ctx: typer.Context) -> None:
+def daemon(
+    ctx: typer.Context,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines (for a log collector).")] = False,
+) -> None:
     """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
-    import logging
-
-    from pointerbridge.app.daemon import run_daemon
+    from pointerbridge.app.daemon import run_daemon, setup_logging
     from pointerbridge.core.config import Home
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    setup_logging(as_json=log_json)
     run_daemon(Home.resolve(ctx.find_root().obj))
 
 

@@ -569,6 +569,14 @@ class Store:
         rows = self._db.execute("SELECT carrier, ok_at, error, error_at FROM carrier_runs")
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
+    def newest_time(self) -> float | None:
+        """The latest time this store wrote anywhere (a received pointer, a post, a cursor)."""
+        row = self._db.execute(
+            "SELECT max(t) FROM (SELECT max(received_at) AS t FROM pointers UNION ALL SELECT max(posted_at) FROM posts"
+            " UNION ALL SELECT max(updated_at) FROM cursors)"
+        ).fetchone()
+        return float(row[0]) if row[0] is not None else None
+
     def polled_at(self, carrier: str) -> float | None:
         """When a poll of ``carrier`` last completed (its cursor was saved), if ever."""
         row = self._db.execute("SELECT updated_at FROM cursors WHERE carrier = ?", (carrier,)).fetchone()

@@ -45,3 +45,25 @@ def test_daemon_polls_and_stops_on_sigterm(tmp_path: Path) -> None:
 def test_daemon_without_carriers_is_a_config_error(tmp_path: Path) -> None:
     result = run("--home", str(tmp_path), "daemon")
     assert result.returncode == 9 and "no carriers" in result.stderr
+
+
+def test_daemon_logs_json_lines_with_log_json(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice, bob = setup_user(tmp_path, "alice", shared), setup_user(tmp_path, "bob", shared)
+    ok(alice, "alice", "send", "family", "a body that must never be logged")
+    assert PBRIDGE
+    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob), "daemon", "--log-json"], stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    lines = (daemon.stderr.read() if daemon.stderr else "").splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {r["level"] for r in records} <= {"info", "warning", "error"} and all(r["time"] for r in records)
+    messages = [r["message"] for r in records if r["logger"] == "pointerbridge.daemon"]
+    assert "shared: posted 0, received 1, skipped 0" in messages and "stopping (SIGTERM)" in messages
+    assert not any("never be logged" in line or "pb1" in line for line in lines)

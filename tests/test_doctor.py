@@ -134,3 +134,17 @@ def test_a_store_damaged_past_its_schema_page_fails_without_a_crash(tmp_path: Pa
     result = run("--home", str(home), "doctor")
     assert result.returncode == 28, result  # a failed check, not an internal error (70)
     assert "fail  home: store" in result.stdout and "ok    shared: folder" in result.stdout
+
+
+def test_a_clock_behind_what_the_store_recorded_is_a_warning(tmp_path: Path) -> None:
+    import time
+
+    from pointerbridge.core.store import Store
+
+    home = _home(tmp_path)
+    assert _doctor(home)["home clock"][0] == "ok"
+    with Store.open(home / "store.db") as store:
+        store.save_cursor("elsewhere", "{}")
+        store._db.execute("UPDATE cursors SET updated_at = ?", (time.time() + 3 * 3600,))  # written before a step back
+    status, detail = _doctor(home)["home clock"]
+    assert status == "warn" and "3 h ahead of this clock" in detail
