@@ -28,10 +28,14 @@ __all__ = ["FORMAT", "export_store", "import_store"]
 FORMAT = "pointerbridge-export"
 VERSION = 1
 _HEX = r"^([0-9a-f]{2})*$"
+_ORDER = {"identity": 0, "chat": 1, "pin": 2, "tombstone": 3, "pointer": 4, "cursor": 5}  # tombstones first
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+_Time = Annotated[float, Field(ge=0, le=1e11)]  # Unix seconds, up to year 5138
 
 
 class _Identity(_Record):
@@ -41,8 +45,8 @@ class _Identity(_Record):
 
 
 class _Verifier(_Record):
-    salt: str = Field(pattern=_HEX)
-    verifier: str = Field(pattern=_HEX)
+    salt: str = Field(pattern=_HEX, min_length=32)
+    verifier: str = Field(pattern=_HEX, min_length=64)
 
 
 class _Chat(_Record):
@@ -58,13 +62,13 @@ class _Pin(_Record):
     chat: str
     username: str
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    first_seen: float
+    first_seen: _Time
 
 
 class _Post(_Record):
     carrier: str
     carrier_ref: str | None
-    posted_at: float | None
+    posted_at: _Time | None
 
 
 class _Pointer(_Record):
@@ -74,7 +78,7 @@ class _Pointer(_Record):
     chat: str | None
     carrier: str | None
     carrier_ref: str | None
-    received_at: float
+    received_at: _Time
     trashed: bool
     posts: list[_Post]
 
@@ -83,7 +87,7 @@ class _Cursor(_Record):
     kind: Literal["cursor"]
     carrier: str
     cursor: str
-    updated_at: float
+    updated_at: _Time
 
 
 class _Tombstone(_Record):
@@ -99,7 +103,8 @@ def export_store(store: Store, path: Path) -> int:
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = 0
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        temp.unlink(missing_ok=True)  # a leftover, or a planted link: never followed
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
             out.write(json.dumps(header) + "\n")
@@ -112,12 +117,15 @@ def export_store(store: Store, path: Path) -> int:
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise InvalidInputError(f"{path}: cannot be written ({exc.strerror})") from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return count
 
 
 def import_store(store: Store, path: Path) -> dict[str, int]:
     """Check every line of the file at ``path``, then add it to ``store``; return what was new."""
-    records = list(_read(path))
+    records = sorted(_read(path), key=lambda r: _ORDER[r["kind"]])  # stable: file order within a kind
     chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
     chats |= {c.normalized_name for c in store.chats()}
     for record in records:
@@ -143,7 +151,18 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
             raise InvalidInputError(f"{path}, line {number}: {where}: {first['msg']}") from None
         if record["kind"] == "pointer":
             record["payload"] = _payload(record["text"], path, number)
+        if record["kind"] == "chat" and _normalized(record["name"]) != record["normalized_name"]:
+            raise InvalidInputError(f"{path}, line {number}: normalized_name is not the chat name's")
         yield record
+
+
+def _normalized(name: str) -> str | None:
+    from pointerbridge.core.keys import normalize_chat_name
+
+    try:
+        return normalize_chat_name(name)
+    except InvalidInputError:
+        return None
 
 
 def _header(line: str) -> tuple[Any, Any]:

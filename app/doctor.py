@@ -34,6 +34,7 @@ __all__ = ["CheckFailedError", "Checked", "run_checks"]
 
 _TIMEOUT = 10.0  # seconds per request to a carrier, at most, while diagnosing
 _CLOCK_SLACK = 300.0  # seconds the store's newest time may be ahead of the clock
+_STALLED = 86_400.0  # seconds without a poll after which a carrier fails the check
 
 
 class CheckFailedError(PointerBridgeError):
@@ -135,11 +136,21 @@ def _carrier(name: str, carrier: CarrierConfig, store: Store | None, clash: str 
     finally:
         bridge.close()
     if seen is not None:
-        _, polled, waiting = seen
-        when = f"{elapsed(time.time() - polled)} ago" if polled is not None else "never polled yet"
-        findings.append(Finding("last poll", "ok" if polled is not None else "warn",
-                                f"{when}; {waiting} pointer(s) waiting to be posted"))
+        findings.append(_last_poll(seen[1], seen[2], carrier.poll_every))
     return findings
+
+
+def _last_poll(polled: float | None, waiting: int, poll_every: int) -> Finding:
+    """How long ago the carrier was last polled: a warning past three of its intervals
+    (is the timer, cron or daemon running?), a failure past a day (a health check sees a
+    stalled bot)."""
+    tail = f"{waiting} pointer(s) waiting to be posted"
+    if polled is None:
+        return Finding("last poll", "warn", f"never polled yet; {tail}")
+    gap = time.time() - polled
+    status = "fail" if gap > _STALLED else "warn" if gap > 3 * poll_every + 120 else "ok"
+    hint = "" if status == "ok" else " (is the timer, cron line or daemon running?)"
+    return Finding("last poll", status, f"{elapsed(gap)} ago{hint}; {tail}")
 
 
 def _seen(store: Store | None, name: str) -> tuple[str | None, float | None, int] | None:

@@ -431,7 +431,8 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
     typer.echo(f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}), "
                f"outbox {data['outbox']}, trashed {data['trashed']}")
     for name, c in data["carriers"].items():
-        error = f"; last error {when(c['last_error_at'])}: {c['last_error']}" if c["last_error"] else ""
+        current = c["last_error"] and (c["last_ok"] is None or c["last_error_at"] > c["last_ok"])
+        error = f"; failing since {when(c['last_error_at'])}: {c['last_error']}" if current else ""
         typer.echo(safe_text(f"{name} ({c['type']}): {c['waiting']} waiting, last poll {when(c['last_poll'])}{error}"))
 
 

@@ -430,7 +430,15 @@ class Store:
     def export_records(self) -> Iterator[dict[str, Any]]:
         """Everything kept here but caches, as plain records (bytes as hex), oldest first:
         the identity, chats with their verifiers, pins, pointers with their posts, cursors
-        and tombstones. Nothing in it is secret; it is what a thief of the store has."""
+        and tombstones. Nothing in it is secret; it is what a thief of the store has. One
+        read transaction: a poll writing meanwhile is not half in it."""
+        self._db.execute("BEGIN")
+        try:
+            yield from self._records()
+        finally:
+            self._db.execute("COMMIT")
+
+    def _records(self) -> Iterator[dict[str, Any]]:
         known = self.identity()
         if known is not None:
             yield {"kind": "identity", "username": known[0], "public_key": known[1].hex()}
@@ -444,6 +452,8 @@ class Store:
         for row in self._db.execute("SELECT chat_id, username, public_key, first_seen FROM pins").fetchall():
             yield {"kind": "pin", "chat": names[row[0]], "username": row[1], "public_key": row[2].hex(),
                    "first_seen": row[3]}
+        for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
+            yield {"kind": "tombstone", "digest": digest.hex()}
         posts: dict[int, list[dict[str, Any]]] = {}
         for row in self._db.execute("SELECT pointer_id, carrier, carrier_ref, posted_at FROM posts"):
             posts.setdefault(row[0], []).append({"carrier": row[1], "carrier_ref": row[2], "posted_at": row[3]})
@@ -454,8 +464,6 @@ class Store:
                    "posts": posts.get(row[0], [])}
         for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
             yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
-        for (digest,) in self._db.execute("SELECT digest FROM tombstones"):
-            yield {"kind": "tombstone", "digest": digest.hex()}
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
         """Add exported records in one transaction; return how many of each kind were new.

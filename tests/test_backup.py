@@ -74,7 +74,11 @@ def test_another_identitys_export_or_a_bad_file_changes_nothing(tmp_path: Path) 
                                    '"carrier": null, "carrier_ref": null, "received_at": 1.0, "trashed": false, '
                                    '"posts": []}'], "not a pointer"),
                          ([*lines, '{"kind": "pin", "chat": "elsewhere", "username": "x", "public_key": "' + "0" * 64
-                           + '", "first_seen": 1.0}'], "does not hold")):
+                           + '", "first_seen": 1.0}'], "does not hold"),
+                         ([*lines, '{"kind": "cursor", "carrier": "c", "cursor": "{}", "updated_at": NaN}'],
+                          "updated_at"),
+                         ([*lines, '{"kind": "cursor", "carrier": "c", "cursor": "{}", "updated_at": 1e400}'],
+                          "updated_at")):
         broken.write_text("\n".join(bad) + "\n")
         with pytest.raises(InvalidInputError, match=message):
             import_store(stranger.store, broken)
@@ -95,3 +99,26 @@ def test_export_and_import_through_the_cli(tmp_path: Path) -> None:
     assert refused.returncode == 3 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
     assert json.loads((tmp_path / "a.jsonl").read_text().splitlines()[1])["kind"] == "identity"
     assert os.stat(tmp_path / "a.jsonl").st_mode & 0o777 == 0o600
+
+
+def test_a_purged_pointer_in_the_file_stays_purged(tmp_path: Path) -> None:
+    source = _home(tmp_path, "old")
+    chat = source.create_chat("c", SECRET, [])
+    kept, purged = (seal(chat.key, raw_identity("alice"), body)[0] for body in ("kept", "purged"))
+    source.receive(f"{kept}\n{purged}")
+    shown, _ = source.read(chat)
+    source.purge(chat, [s.message.id for s in shown if s.message.body == "purged"])
+    export = tmp_path / "backup.jsonl"
+    export_store(source.store, export)
+    lines = export.read_text().splitlines()
+    pointer = json.dumps({"kind": "pointer", "text": purged, "direction": "in", "chat": "c", "carrier": None,
+                          "carrier_ref": None, "received_at": 1.0, "trashed": False, "posts": []})
+    tombstones = [line for line in lines if '"tombstone"' in line]
+    assert len(tombstones) == 1
+    reordered = tmp_path / "reordered.jsonl"  # the purged pointer back in, before its tombstone
+    reordered.write_text("\n".join([line for line in lines if line not in tombstones] + [pointer, *tombstones]))
+    target = _home(tmp_path, "new")
+    assert import_store(target.store, reordered)["pointers"] == 1
+    assert [s.message.body for s in target.read(target.unlock_chat("c", SECRET))[0]] == ["kept"]
+    source.close()
+    target.close()

@@ -4,6 +4,7 @@ engine or cluster runs here: deploy/README.md says what is not tested)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -144,12 +145,18 @@ def test_the_crontab_line_runs_as_written(installed: Path, tmp_path: Path) -> No
     (tmp_path / ".local" / "bin" / "pbridge").symlink_to(installed / "pbridge")  # where pip --user puts it
     env = _env(HOME=str(tmp_path), PATH="/usr/bin:/bin")  # cron's environment: HOME, a short PATH
     _home(installed, env, tmp_path / "shared")
+    other = tmp_path / "a home $named in the credentials"  # a value with a space and a $: read as data
+    _home(installed, {**env, "PBRIDGE_HOME": str(other)}, tmp_path / "shared")
     credentials = tmp_path / ".config" / "pointerbridge" / "credentials.env"
-    credentials.write_text("PBRIDGE_TEST_FROM_CREDENTIALS=1\n")
+    credentials.write_text(f"# tokens\n\nPBRIDGE_HOME={other}\nnot a line; rm -rf /\n")
     credentials.chmod(0o600)
     done = subprocess.run(["/bin/sh", "-c", fields[5]], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout == done.stderr == ""
     assert "shared: posted 0" in (tmp_path / ".local" / "state" / "pbridge.log").read_text()
+    for home, polled in ((other, True), (None, False)):  # the home the file named was polled, not the default
+        status = _run([str(installed / "pbridge"), "status", "--json"],
+                      {**env, **({"PBRIDGE_HOME": str(home)} if home else {})})
+        assert (json.loads(status.stdout)["carriers"]["shared"]["last_ok"] is not None) is polled
 
 
 def _dockerfile() -> dict[str, list[str]]:
@@ -164,8 +171,6 @@ def _dockerfile() -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_the_image_runs_as_a_user_and_its_commands_exist(installed: Path, tmp_path: Path) -> None:
-    import json
-
     docker = _dockerfile()
     assert len(docker["FROM"]) == 2 and all("slim" in f for f in docker["FROM"])  # two stages, slim
     user = docker["USER"][-1].split(":")[0]
@@ -210,7 +215,9 @@ def test_the_cronjob_polls_once_a_minute_never_twice_at_once(installed: Path, tm
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in pod["volumes"]}
     home = next(e["value"] for e in container["env"] if e["name"] == "PBRIDGE_HOME")
-    assert claims[next(n for n, p in mounts.items() if p == home)] == docs["PersistentVolumeClaim"]["metadata"]["name"]
+    volume = next(n for n, p in mounts.items() if home.startswith(p + "/"))
+    assert claims[volume] == docs["PersistentVolumeClaim"]["metadata"]["name"]
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"  # the home's 0600 files stay so
     assert all(v == "replace-me" for v in docs["Secret"]["stringData"].values())  # no real credential committed
     env = _env(PBRIDGE_HOME=str(tmp_path / "data"), PATH=f"{installed}:/usr/bin:/bin")
     _home(installed, env, tmp_path / "shared")

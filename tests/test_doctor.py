@@ -148,3 +148,21 @@ def test_a_clock_behind_what_the_store_recorded_is_a_warning(tmp_path: Path) -> 
         store._db.execute("UPDATE cursors SET updated_at = ?", (time.time() + 3 * 3600,))  # written before a step back
     status, detail = _doctor(home)["home clock"]
     assert status == "warn" and "3 h ahead of this clock" in detail
+
+
+def test_a_carrier_not_polled_for_a_day_fails_so_a_health_check_sees_a_stalled_bot(tmp_path: Path) -> None:
+    import time
+
+    from pointerbridge.core.store import Store
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    home = _home(tmp_path, shared={"type": "files", "path": str(shared)})
+    assert run("--home", str(home), "poll").returncode == 0
+    with Store.open(home / "store.db") as store:
+        store._db.execute("UPDATE cursors SET updated_at = ?", (time.time() - 10 * 60,))
+    assert _doctor(home)["shared last poll"][0] == "warn"  # three intervals missed: look
+    with Store.open(home / "store.db") as store:
+        store._db.execute("UPDATE cursors SET updated_at = ?", (time.time() - 25 * 3600,))
+    status, detail = _doctor(home, code=28)["shared last poll"]
+    assert status == "fail" and "25 h ago" in detail and "running?" in detail
