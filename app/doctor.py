@@ -110,7 +110,10 @@ def _store(store: Store) -> list[Finding]:
 def _clock(store: Store) -> Finding:
     """This machine's clock against the newest time the store wrote: one far behind it
     has stepped back (carriers' windows, pacing and catch-up requests all read it)."""
-    newest = store.newest_time()
+    try:
+        newest = store.newest_time()
+    except sqlite3.DatabaseError as exc:  # a damaged table the integrity check named already
+        return Finding("clock", "warn", f"cannot compare with the store ({exc})")
     ahead = (newest or 0.0) - time.time()
     if ahead > _CLOCK_SLACK:
         return Finding("clock", "warn", f"the store has a time {elapsed(ahead)} ahead of this clock: did the clock "
