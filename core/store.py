@@ -102,6 +102,10 @@ _MIGRATIONS: list[str] = [
         error_at REAL
     ) WITHOUT ROWID;
     """,
+    # 4: a poll finds a carrier's outbox and its last post without reading every post
+    """
+    CREATE INDEX posts_by_carrier ON posts(carrier, posted_at);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
