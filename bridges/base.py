@@ -179,7 +179,8 @@ def extract(text: str, reference: str, result: PollResult) -> None:
 
 
 class Bridge(ABC):
-    """One configured carrier. Subclasses define ``carrier_type``, ``Settings``, post and poll."""
+    """One configured carrier. Subclasses define ``carrier_type``, ``Settings``, post and
+    poll; ``limits`` comes from the settings unless a subclass says otherwise."""
 
     carrier_type: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]
@@ -212,9 +213,15 @@ class Bridge(ABC):
         return False
 
     @property
-    @abstractmethod
     def limits(self) -> Limits:
-        """The carrier's size and rate limits."""
+        """The carrier's size and rate limits. Default: the settings' ``max_pointer_chars``
+        and ``post_interval`` (seconds between posts; none: unpaced). A bridge whose
+        settings name them otherwise overrides this."""
+        settings = self.settings
+        if not hasattr(settings, "max_pointer_chars"):
+            raise TypeError(f"{type(self).__name__} must define limits: its settings have no max_pointer_chars")
+        return Limits(max_pointer_chars=settings.max_pointer_chars,
+                      min_post_interval=getattr(settings, "post_interval", 0.0))
 
     @property
     def capabilities(self) -> Capabilities:

@@ -52,7 +52,6 @@ from .base import (
     BridgeError,
     ConfigurationError,
     Finding,
-    Limits,
     NetworkSettings,
     PollResult,
     RetryableError,
@@ -177,10 +176,6 @@ class EmailBridge(Bridge):
         settings: _Settings = self.settings  # type: ignore[assignment]
         return settings
 
-    @property
-    def limits(self) -> Limits:
-        """A pointer of up to 32,000 characters a mail; pace as configured."""
-        return Limits(max_pointer_chars=self._s.max_pointer_chars, min_post_interval=self._s.post_interval)
 
     # -- posting ------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from pointerbridge.core.armor import MAX_POINTER_CHARS
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .base import Bridge, ConfigurationError, Finding, Limits, PollResult, RetryableError, extract
+from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, extract
 
 __all__ = ["FilesBridge"]
 
@@ -79,10 +79,6 @@ class FilesBridge(Bridge):
         path: Path = self.settings.path  # type: ignore[attr-defined]
         return path
 
-    @property
-    def limits(self) -> Limits:
-        """Files hold any pointer the format allows; posting is not rate-limited."""
-        return Limits(max_pointer_chars=self.settings.max_pointer_chars)  # type: ignore[attr-defined]
 
     def _fail(self, exc: OSError, doing: str) -> Exception:
         if exc.errno in _CONFIG_ERRNOS:

@@ -31,7 +31,6 @@ from .base import (
     AsyncBridge,
     ConfigurationError,
     Finding,
-    Limits,
     NetworkSettings,
     PollResult,
     RetryableError,
@@ -92,10 +91,6 @@ class MatrixBridge(AsyncBridge):
         settings: _Settings = self.settings  # type: ignore[assignment]
         return settings
 
-    @property
-    def limits(self) -> Limits:
-        """An event holds up to 32,000 pointer characters; posting pace as configured."""
-        return Limits(max_pointer_chars=self._s.max_pointer_chars, min_post_interval=self._s.post_interval)
 
     def __init__(self, name: str, settings: BaseModel) -> None:
         """Use :meth:`from_config`. The connection opens on first use and lasts until :meth:`close`."""

@@ -44,7 +44,6 @@ from .base import (
     AsyncBridge,
     ConfigurationError,
     Finding,
-    Limits,
     NetworkSettings,
     PollResult,
     RetryableError,
@@ -108,10 +107,6 @@ class TelegramBridge(AsyncBridge):
         settings: _Settings = self.settings  # type: ignore[assignment]
         return settings
 
-    @property
-    def limits(self) -> Limits:
-        """4,096 characters a message; one post every ``post_interval`` seconds."""
-        return Limits(max_pointer_chars=self._s.max_pointer_chars, min_post_interval=self._s.post_interval)
 
     def post(self, pointer: str) -> str:
         """Send the pointer as a plain-text message; return ``chat_id/message_id``."""
