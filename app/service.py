@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "App",
     "ChatNotFoundError",
+    "ChatOverview",
     "NoCarriersError",
     "NotInitialisedError",
     "PollBusyError",
@@ -122,6 +123,15 @@ class PollSummary:
     errors: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)  # items a carrier could not read
     to_fix: list[str] = field(default_factory=list)  # carriers whose error is their configuration
+
+
+class ChatOverview(NamedTuple):
+    """A chat at a glance: ``unread`` pointers received since it was last read, and when
+    its newest pointer arrived (None: it has none)."""
+
+    row: ChatRow
+    unread: int
+    last_activity: float | None
 
 
 class _Fetched(NamedTuple):
@@ -667,4 +677,52 @@ class App:
                 raise InvalidInputError(f"{wanted!r} matches {len(matches)} messages; give more of the id")
             found.extend(matches[0].pointer_ids)
         return found
+
+    # for the console (and any front end): chats at a glance, acting on shown messages --------
+
+    def route(self, chat: UnlockedChat) -> None:
+        """Sort the pointers no chat has claimed yet into ``chat`` where its key opens them."""
+        self._route(chat)
+
+    def chat_overview(self) -> list[ChatOverview]:
+        """Every chat with its unread count and last activity, the most recent first."""
+        activity = self.store.activity()
+        items = [ChatOverview(row, *activity.get(row.id, (0, None))) for row in self.store.chats()]
+        return sorted(items, key=lambda item: -(item.last_activity or 0.0))
+
+    def mark_seen(self, chat: UnlockedChat) -> None:
+        """The chat has been read up to its newest pointer: its unread count drops to 0."""
+        self.store.mark_seen(chat.row.id)
+
+    def search(self, chat: UnlockedChat, needle: str) -> list[Shown]:
+        """Messages of the chat containing ``needle`` (any case), trash included, oldest first."""
+        folded = needle.casefold()
+        shown, _ = self.read(chat, include_trash=True)
+        return [s for s in shown if folded in s.message.body.casefold()]
+
+    def trash_messages(self, chat: UnlockedChat, shown: Iterable[Shown], trashed: bool) -> int:
+        """Move messages read from ``chat`` to the trash or back; return how many pointers."""
+        ids = self._own_pointers(chat, shown)
+        self.store.set_trashed(ids, trashed)
+        return len(ids)
+
+    def purge_messages(self, chat: UnlockedChat, shown: Iterable[Shown]) -> int:
+        """Delete messages read from ``chat`` for good; return how many pointers."""
+        ids = self._own_pointers(chat, shown)
+        self.store.purge(ids)
+        return len(ids)
+
+    def clear_history(self, chat: UnlockedChat) -> int:
+        """Delete every message of the chat for good (the chat stays); return how many pointers."""
+        ids = self.store.chat_pointer_ids(chat.row.id)
+        self.store.purge(ids)
+        return len(ids)
+
+    def _own_pointers(self, chat: UnlockedChat, shown: Iterable[Shown]) -> list[int]:
+        # A front end hands back what it was shown; pointers of another chat are refused.
+        mine = set(self.store.chat_pointer_ids(chat.row.id))
+        ids = [pid for s in shown for pid in s.pointer_ids]
+        if not mine.issuperset(ids):
+            raise InvalidInputError(f"those messages are not in chat {chat.row.name!r}")
+        return ids
 

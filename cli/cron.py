@@ -65,9 +65,18 @@ def run_poll(home: Path | None, as_json: bool) -> int:
     return EXIT_CODES["RetryableError"] if summary.errors else 0
 
 
+def _console_line(args: list[str]) -> bool:
+    """Whether ``args`` name no command (``[--home DIR]``) and a person sits at a terminal."""
+    rest = args[2:] if args[:1] == ["--home"] and len(args) >= 2 else args
+    rest = rest[1:] if rest[:1] and rest[0].startswith("--home=") else rest
+    return not rest and sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def entry() -> None:
-    """The ``pbridge`` console script."""
+    """The ``pbridge`` console script: a bare ``pbridge`` on a terminal opens the console."""
     args = sys.argv[1:]
+    if _console_line(args):
+        args = [*args, "console"]
     cron = cron_line(args)
     if cron is None:
         from .main import main

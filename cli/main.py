@@ -117,6 +117,19 @@ def clm_encode(
 
 @app.command()
 @one_line_errors
+def console(ctx: typer.Context) -> None:
+    """Open the interactive console (what a bare ``pbridge`` on a terminal does)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InvalidInputError("the console needs a terminal; the other commands work from scripts")
+    from pointerbridge.console import run_console
+
+    code = run_console(ctx.find_root().obj)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+@one_line_errors
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,

@@ -106,6 +106,13 @@ _MIGRATIONS: list[str] = [
     """
     CREATE INDEX posts_by_carrier ON posts(carrier, posted_at);
     """,
+    # 5: how far each chat has been read, for unread counts
+    """
+    CREATE TABLE chat_reads (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        seen_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -428,6 +435,25 @@ class Store:
             "trashed": row[3] or 0,
             "outbox": self.outbox_depth(),
         }
+
+    def activity(self) -> dict[int, tuple[int, float]]:
+        """chat id -> (pointers received since the chat was last read, when its newest arrived)."""
+        rows = self._db.execute(
+            "SELECT p.chat_id, sum(p.direction = 'in' AND p.trashed = 0 AND p.id > coalesce(r.seen_id, 0)),"
+            " max(p.received_at) FROM pointers p LEFT JOIN chat_reads r ON r.chat_id = p.chat_id"
+            " WHERE p.chat_id IS NOT NULL GROUP BY p.chat_id"
+        )
+        return {row[0]: (row[1] or 0, row[2]) for row in rows}
+
+    def mark_seen(self, chat_id: int) -> None:
+        """Note that a chat has been read up to its newest pointer."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO chat_reads SELECT ?, coalesce(max(id), 0) FROM pointers"
+                       " WHERE chat_id = ?", (chat_id, chat_id))
+
+    def chat_pointer_ids(self, chat_id: int) -> list[int]:
+        """Every pointer id of a chat, trash included."""
+        return [r[0] for r in self._db.execute("SELECT id FROM pointers WHERE chat_id = ?", (chat_id,))]
 
     # export and import -------------------------------------------------------------------
 

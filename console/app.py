@@ -1,0 +1,200 @@
+"""The console app: the session (identity and unlocked chats, RAM only) and background polling."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pointerbridge.app.service import App, PollBusyError, PollSummary, UnlockedChat
+from pointerbridge.core import PointerBridgeError
+from rich.text import Text
+from textual import work
+from textual.app import App as TextualApp
+from textual.binding import Binding, BindingType
+
+from .dialogs import Field, Form
+
+if TYPE_CHECKING:
+    from pointerbridge.bridges.base import Bridge
+    from pointerbridge.core.config import CarrierConfig, Home
+    from pointerbridge.core.keys import Identity
+
+__all__ = ["ConsoleApp", "Refreshable"]
+
+_CSS = """
+.dialog { width: 72; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+ModalScreen { align: center middle; }
+.title { text-style: bold; margin-bottom: 1; }
+.note { color: $text-muted; margin-bottom: 1; }
+.error { color: $error; }
+.buttons { height: auto; margin-top: 1; }
+.buttons Button { margin-right: 2; }
+#history { height: 1fr; }
+#composer { dock: bottom; }
+#chat-title, #hint { height: auto; padding: 0 1; color: $text-muted; }
+"""
+
+
+class Refreshable(Protocol):
+    """A screen that shows stored data and reloads it after a background poll."""
+
+    def refresh_data(self) -> None:
+        """Reload what the screen shows from the store."""
+
+
+class ConsoleApp(TextualApp[None]):
+    """Pointer Bridge's interactive console over one home."""
+
+    TITLE = "Pointer Bridge"
+    CSS = _CSS
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+g", "poll_now", "Poll now"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        home: Home,
+        *,
+        poll_every: float | None = None,
+        bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None,
+    ) -> None:
+        """``poll_every``: seconds between background polls (None: the shortest
+        ``poll_every`` of this home's carriers; 0: no background polling)."""
+        super().__init__()
+        self.home = home
+        self._bridge_factory = bridge_factory
+        self.service = App(home, bridge_factory)
+        self.identity: Identity | None = None
+        self.unlocked: dict[int, UnlockedChat] = {}
+        carriers = self.service.config.carriers.values()
+        self.poll_every = poll_every if poll_every is not None else min((c.poll_every for c in carriers), default=0)
+        self.last_summary: PollSummary | None = None
+        self.polls = 0  # background polls finished (tests wait on it)
+        self._polling = False
+        self.error_line: str | None = None  # the one line an unexpected error ended the app with
+
+    # the session --------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.service.store.identity() is None:
+            fields = [Field("username", "Your username (the name your chats will see)"),
+                      Field("phrase", "Master phrase", secret=True, confirm=True)]
+            form = Form("Create your identity", fields, ok="Create",
+                        note="Your identity is derived from these two; nothing of it is stored but its public key.",
+                        run=lambda v: self.service.init(v["username"], v["phrase"]))
+        else:
+            form = Form(f"Unlock {self.service.username()}", [Field("phrase", "Master phrase", secret=True)],
+                        ok="Unlock", run=lambda v: self.service.unlock_identity(v["phrase"]))
+        self.push_screen(form, self._start)
+
+    def _start(self, identity: Identity | None) -> None:
+        if identity is None:
+            self.exit()
+            return
+        from .chats import ChatListScreen
+
+        self.identity = identity
+        self.push_screen(ChatListScreen())
+        if self.poll_every:
+            self.set_interval(self.poll_every, self.action_poll_now)
+            self.action_poll_now()
+
+    def remember(self, chat: UnlockedChat) -> UnlockedChat:
+        """Keep an unlocked chat for the session; post a waiting key-rotation notice into it."""
+        self.unlocked[chat.row.id] = chat
+        if self.identity is not None and self.service.post_notice(chat, self.identity):
+            self.post_soon(chat.row.carriers)
+        return chat
+
+    def forget(self, chat_id: int) -> None:
+        """Drop a chat's key from the session (it was deleted)."""
+        self.unlocked.pop(chat_id, None)
+
+    def refresh_screens(self) -> None:
+        """Reload every open screen that shows stored data."""
+        for chat in list(self.unlocked.values()):
+            self.service.route(chat)
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "refresh_data", None)
+            if refresh is not None:
+                refresh()
+
+    def on_unmount(self) -> None:
+        self.unlocked.clear()
+        self.identity = None
+        self.service.close()
+
+    # polling, in a thread with its own store connection --------------------------------
+
+    def action_poll_now(self) -> None:
+        """Post the outbox and fetch from every carrier, in the background."""
+        if not self._polling:  # a timer tick during a slow poll waits for the next tick
+            self._polling = True
+            self._poll(None, True)
+
+    def post_soon(self, carriers: list[str]) -> None:
+        """Post what waits for these carriers now, in the background."""
+        if carriers:
+            self._poll(carriers, False)
+
+    @work(thread=True, group="poll", exclusive=False)
+    def _poll(self, carriers: list[str] | None, fetch: bool) -> None:
+        try:
+            with App(self.home, self._bridge_factory) as bot:
+                summary = bot.poll(carriers, fetch=fetch)
+        except PollBusyError:
+            self.call_from_thread(self._note, fetch, "another poll of this home is running; it posts and fetches")
+            return
+        except PointerBridgeError as exc:
+            self.call_from_thread(self._note, fetch, f"poll failed: {exc}")
+            return
+        self.call_from_thread(self._polled, summary, fetch)
+
+    def _polled(self, summary: PollSummary, fetch: bool) -> None:
+        if fetch:
+            self._polling = False
+            self.last_summary = summary
+            self.polls += 1
+        new, posted = sum(summary.received.values()), sum(summary.posted.values())
+        line = f"{'polled' if fetch else 'posted'} {time.strftime('%H:%M:%S')}: {posted} posted"
+        if fetch:
+            line += f", {new} new"
+        if summary.errors:
+            line += f"; {len(summary.errors)} carrier(s) failed (Carriers screen)"
+        self.sub_title = line
+        if new or posted:
+            self.refresh_screens()
+
+    def _note(self, fetch: bool, line: str) -> None:
+        if fetch:
+            self._polling = False
+        self.sub_title = line
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's own report is a traceback with local variables, which can hold a typed
+        # secret or a decrypted message: one line instead, and the exit code the CLI uses.
+        if os.environ.get("PBRIDGE_DEBUG") == "1":
+            super()._handle_exception(error)
+            return
+        from pointerbridge.cli.errors import EXIT_INTERNAL, exit_code
+
+        if isinstance(error, PointerBridgeError):
+            code, line = exit_code(error), f"pbridge: {error}"
+        else:
+            code, line = EXIT_INTERNAL, f"pbridge: internal error ({type(error).__name__}); PBRIDGE_DEBUG=1 shows more"
+        self.error_line = line
+        if self._exception is None:  # what run_test re-raises in tests
+            self._exception = error
+            self._exception_event.set()
+        self.exit(return_code=code, message=Text(line))
+
+    def action_help(self) -> None:
+        """Show the keys of every screen."""
+        from .help import HelpScreen
+
+        self.push_screen(HelpScreen())

@@ -1,0 +1,159 @@
+"""A chat: its history, newest at the bottom, loaded a page at a time; a composer below."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from pointerbridge.cli.output import safe_text
+from pointerbridge.core import PointerBridgeError
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from .render import message_line
+
+if TYPE_CHECKING:
+    from pointerbridge.app.service import Shown, UnlockedChat
+
+    from .app import ConsoleApp
+
+__all__ = ["PAGE", "ChatScreen"]
+
+PAGE = 200  # pointers per page: a 100,000-message chat opens as fast as a short one
+
+
+class ChatScreen(Screen[None]):
+    """History (decrypted on demand, RAM only) and a composer. Enter sends."""
+
+    app: ConsoleApp
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Chats"),
+        Binding("tab", "switch", "History/compose", show=False),
+        Binding("ctrl+o", "older", "Older"),
+        Binding("ctrl+f", "search", "Search"),
+        Binding("ctrl+t", "trash_view", "Trash"),
+        Binding("ctrl+e", "settings", "Settings"),
+        Binding("delete,t", "trash", "Trash message"),
+    ]
+
+    def __init__(self, chat: UnlockedChat) -> None:
+        super().__init__()
+        self.chat = chat
+        self.shown: list[Shown] = []
+        self._older: int | None = None
+        self._limit = PAGE
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="chat-title")
+        yield OptionList(id="history")
+        yield Input(placeholder="Write a message; Enter sends", id="composer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        self.query_one("#composer", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.chat = self.app.unlocked.get(self.chat.row.id, self.chat)  # rekeyed in settings
+        self.refresh_data()
+
+    # history ---------------------------------------------------------------------------
+
+    def refresh_data(self) -> None:
+        """Reload the pages shown so far (new messages appear at the bottom)."""
+        page = self.app.service.read_page(self.chat, limit=self._limit)
+        self._older = page.older
+        self._show(page.messages, keep_bottom=True)
+        self.app.service.mark_seen(self.chat)
+        notes = []
+        if page.refused:
+            notes.append(f"{page.refused} pointer(s) failed their checks and are not shown")
+        if self._older is not None:
+            notes.append("ctrl+o: older messages")
+        title = f"{safe_text(self.chat.row.name)} · {', '.join(self.chat.row.carriers) or 'no carriers'}"
+        self.query_one("#chat-title", Static).update(" · ".join([title, *notes]))
+
+    def _show(self, shown: list[Shown], *, keep_bottom: bool) -> None:
+        history = self.query_one(OptionList)
+        before = history.highlighted
+        grown = len(shown) - len(self.shown)
+        self.shown = shown
+        history.clear_options()
+        history.add_options([Option(message_line(s), id=s.message.id) for s in shown])
+        if not shown:
+            return
+        if keep_bottom or before is None:
+            history.highlighted = len(shown) - 1
+        else:
+            history.highlighted = min(len(shown) - 1, max(0, before + grown))
+        history.scroll_to_highlight()
+
+    def action_older(self) -> None:
+        """Load the page before the oldest shown."""
+        if self._older is None:
+            self.notify("this is the start of the chat")
+            return
+        page = self.app.service.read_page(self.chat, before=self._older, limit=PAGE)
+        self._older = page.older
+        self._limit += PAGE
+        history = self.query_one(OptionList)
+        history.highlighted = 0
+        self._show(page.messages + self.shown, keep_bottom=False)
+
+    def action_switch(self) -> None:
+        """Move between the history and the composer."""
+        composer = self.query_one("#composer", Input)
+        (self.query_one(OptionList) if composer.has_focus else composer).focus()
+
+    # actions ---------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#composer")
+    def _send(self, event: Input.Submitted) -> None:
+        body = event.value
+        if not body.strip():
+            return
+        assert self.app.identity is not None
+        try:
+            self.app.service.send(self.chat, self.app.identity, body)
+        except PointerBridgeError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        event.input.value = ""
+        self.refresh_data()
+        self.app.post_soon(self.chat.row.carriers)
+
+    def _highlighted(self) -> Shown | None:
+        index = self.query_one(OptionList).highlighted
+        return self.shown[index] if index is not None and index < len(self.shown) else None
+
+    def action_trash(self) -> None:
+        """Move the highlighted message to the trash (restore it from the Trash screen)."""
+        if self.query_one("#composer", Input).has_focus:
+            return
+        shown = self._highlighted()
+        if shown is not None:
+            self.app.service.trash_messages(self.chat, [shown], True)
+            self.notify("moved to the trash (ctrl+t shows it)")
+            self.refresh_data()
+
+    def action_search(self) -> None:
+        """Search this chat, trash included."""
+        from .find import SearchScreen
+
+        self.app.push_screen(SearchScreen(self.chat))
+
+    def action_trash_view(self) -> None:
+        """This chat's trash: restore or delete for good."""
+        from .find import TrashScreen
+
+        self.app.push_screen(TrashScreen(self.chat))
+
+    def action_settings(self) -> None:
+        """Carriers, invite, secret, delete."""
+        from .settings import ChatSettingsScreen
+
+        self.app.push_screen(ChatSettingsScreen(self.chat))

@@ -1,0 +1,152 @@
+"""Small modal dialogs: a form of a few fields (secrets masked), and a yes/no question.
+
+A typed secret lives in the dialog's input only until it is handed back; the input is
+cleared as the dialog closes, so the widget tree keeps no copy of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pointerbridge.core import PointerBridgeError
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+__all__ = ["Confirm", "Field", "Form"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One input of a :class:`Form`. ``confirm`` asks for it twice (a new secret)."""
+
+    key: str
+    label: str
+    secret: bool = False
+    confirm: bool = False
+    value: str = ""
+    optional: bool = False
+
+
+class Form(ModalScreen[Any]):
+    """A few labelled inputs; Enter on the last one (or OK) submits, Escape returns None.
+
+    With ``run``, submitting calls it with the values: what it returns is the dialog's
+    result, and a :class:`PointerBridgeError` it raises (a wrong secret) is shown under
+    the fields, keeping the dialog open. Without, the result is the values themselves.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        fields: list[Field],
+        *,
+        note: str = "",
+        ok: str = "OK",
+        run: Callable[[dict[str, str]], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._fields = fields
+        self._note = note
+        self._ok = ok
+        self._run = run
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="title")
+            if self._note:
+                yield Label(self._note, classes="note")
+            for field in self._fields:
+                yield Label(field.label)
+                yield Input(value=field.value, password=field.secret, id=f"f-{field.key}")
+                if field.confirm:
+                    yield Label(f"{field.label} (again)")
+                    yield Input(password=field.secret, id=f"f-{field.key}-again")
+            yield Label("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button(self._ok, variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def _inputs(self) -> list[Input]:
+        return list(self.query(Input))
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        inputs = self._inputs()
+        position = inputs.index(event.input)
+        if position + 1 < len(inputs):
+            inputs[position + 1].focus()
+        else:
+            self._submit()
+
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        values: dict[str, str] = {}
+        for field in self._fields:
+            value = self.query_one(f"#f-{field.key}", Input).value
+            if not value.strip() and not field.optional:
+                self._fail(f"{field.label}: please type something")
+                return
+            if field.confirm and value != self.query_one(f"#f-{field.key}-again", Input).value:
+                self._fail(f"{field.label}: the two entries differ")
+                return
+            values[field.key] = value
+        result: Any = values
+        if self._run is not None:
+            try:
+                result = self._run(values)
+            except PointerBridgeError as exc:
+                self._fail(str(exc))
+                return
+        self._clear()
+        self.dismiss(result)
+
+    def _fail(self, message: str) -> None:
+        self.query_one("#error", Label).update(message)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without a result."""
+        self._clear()
+        self.dismiss(None)
+
+    def _clear(self) -> None:
+        for widget in self._inputs():
+            widget.value = ""
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; No is the default (Enter on No, Escape, or n)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._question, classes="title")
+            with Horizontal(classes="buttons"):
+                yield Button("No", variant="primary", id="no")
+                yield Button("Yes, for good", variant="error", id="yes")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        """Answer the question."""
+        self.dismiss(answer)

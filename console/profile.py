@@ -1,0 +1,75 @@
+"""Your profile: username, fingerprint, and changing the master phrase (a new identity)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from pointerbridge.cli.output import safe_text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Label, Static
+
+from .dialogs import Field, Form
+
+if TYPE_CHECKING:
+    from pointerbridge.core.keys import Identity
+
+    from .app import ConsoleApp
+
+__all__ = ["ProfileScreen"]
+
+
+class ProfileScreen(Screen[None]):
+    """Who you are to your chats, and how to become someone new."""
+
+    app: ConsoleApp
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Label("Profile", classes="title")
+            yield Static("", id="who")
+            yield Static("", id="pending")
+            yield Button("Change master phrase", id="rotate")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Show the identity and the rotation notices still waiting."""
+        identity = self.app.identity
+        assert identity is not None
+        self.query_one("#who", Static).update(
+            f"Username: {safe_text(identity.username)}\nFingerprint: {identity.fingerprint}\n"
+            "Compare the fingerprint with what your peers see next to your name.")
+        pending = self.app.service.pending_notices()
+        self.query_one("#pending", Static).update(
+            f"Key-change notices still to post (each goes out when you next open or write in the chat): "
+            f"{', '.join(map(safe_text, pending))}" if pending else "")
+
+    @on(Button.Pressed, "#rotate")
+    def _rotate(self) -> None:
+        note = ("A new master phrase gives you a new key. Each chat gets a notice signed by your old key, "
+                "so your peers' apps accept the new one without a warning.")
+        fields = [Field("current", "Current master phrase", secret=True),
+                  Field("new", "New master phrase", secret=True, confirm=True)]
+
+        def rotate(values: dict[str, str]) -> Identity:
+            old = self.app.service.unlock_identity(values["current"])
+            return self.app.service.rotate_identity(old, values["new"])
+
+        self.app.push_screen(Form("Change master phrase", fields, note=note, ok="Change", run=rotate), self._rotated)
+
+    def _rotated(self, identity: Identity | None) -> None:
+        if identity is None:
+            return
+        self.app.identity = identity
+        for chat in list(self.app.unlocked.values()):
+            self.app.remember(chat)  # posts the notice into every chat open this session
+        self.notify(f"new fingerprint {identity.fingerprint}")
+        self.refresh_data()

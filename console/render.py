@@ -1,0 +1,71 @@
+"""How a message, a trust mark and a time look on screen.
+
+Everything a sender wrote goes through :func:`~pointerbridge.cli.output.safe_text` and into
+a :class:`rich.text.Text` as plain text, never as markup: a body must not restyle the screen
+or fake a "verified" mark.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pointerbridge.cli.output import safe_text
+from pointerbridge.core import fingerprint
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from pointerbridge.app.service import Shown
+
+__all__ = ["TRUST_MARKS", "ago", "message_line", "short_time"]
+
+# (mark, style): a verified key gets a quiet tick, a changed one a loud warning.
+TRUST_MARKS: dict[str, tuple[str, str]] = {
+    "pinned": ("✓", "green"),
+    "new": ("(new key)", "yellow"),
+    "rotated": ("(changed key, signed by the old one)", "cyan"),
+    "retired": ("(old key)", "yellow"),
+    "changed": (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
+}
+
+
+def short_time(when: datetime) -> str:
+    """A message's time: the hour today, the date otherwise (local time)."""
+    local = when.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def ago(seconds: float | None, now: float | None = None) -> str:
+    """A Unix time as "3 min ago" ("never" for None)."""
+    if seconds is None:
+        return "never"
+    gap = max(0.0, (time.time() if now is None else now) - seconds)
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if gap >= size:
+            return f"{int(gap // size)} {unit} ago"
+    return "just now"
+
+
+def message_line(shown: Shown) -> Text:
+    """One message: time, sender, trust mark, body (continuation lines indented), trash mark."""
+    m = shown.message
+    line = Text()
+    line.append(short_time(m.sent_at), style="dim")
+    line.append(" ")
+    notice = getattr(shown, "notice", None)
+    if notice is not None:
+        line.append(f"— {safe_text(m.username)} changed key: now {fingerprint(notice.new_key)}, "
+                    "signed by the old key —", style="cyan")
+        return line
+    line.append(safe_text(m.username), style="bold")
+    mark, style = TRUST_MARKS.get(shown.trust, TRUST_MARKS["changed"])
+    line.append(" ")
+    line.append(mark, style=style)
+    line.append(" ")
+    line.append(safe_text(m.body, multiline=True))
+    if shown.trashed:
+        line.append("  (in trash)", style="dim italic")
+    return line

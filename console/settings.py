@@ -1,0 +1,137 @@
+"""A chat's settings: carriers, invite (with a QR code), a new secret, clear, delete."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar
+
+from pointerbridge.cli.output import safe_text
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Label, SelectionList, Static, TextArea
+
+from .dialogs import Confirm, Field, Form
+
+if TYPE_CHECKING:
+    from pointerbridge.app.service import UnlockedChat
+
+    from .app import ConsoleApp
+
+__all__ = ["ChatSettingsScreen", "InviteScreen", "qr_text"]
+
+
+def qr_text(data: str) -> Text:
+    """``data`` as a QR code in half blocks, dark on light (what phone cameras expect)."""
+    import segno
+
+    rows = [list(row) for row in segno.make(data, error="m").matrix_iter(border=2)]
+    if len(rows) % 2:
+        rows.append([0] * len(rows[0]))
+    glyphs = {(1, 1): "█", (1, 0): "▀", (0, 1): "▄", (0, 0): " "}
+    lines = ["".join(glyphs[(bool(a), bool(b))] for a, b in zip(top, bottom, strict=True))
+             for top, bottom in zip(rows[::2], rows[1::2], strict=True)]
+    return Text("\n".join(lines), style="black on white")
+
+
+class InviteScreen(ModalScreen[None]):
+    """The chat's invite: its name and carriers, never the secret."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Close")]
+
+    def __init__(self, invite: str) -> None:
+        super().__init__()
+        self._invite = invite
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog"):
+            yield Label("Invite: give it to the people joining; tell the secret separately.", classes="title")
+            yield TextArea(self._invite, read_only=True, id="invite", soft_wrap=True)
+            yield Static(qr_text(self._invite), id="qr")
+            yield Button("Close", id="close")
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.dismiss(None)
+
+
+class ChatSettingsScreen(Screen[None]):
+    """What a chat posts to, how others join it, and its secret."""
+
+    app: ConsoleApp
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, chat: UnlockedChat) -> None:
+        super().__init__()
+        self.chat = chat
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            yield Label(f"Chat {safe_text(self.chat.row.name)}", classes="title")
+            yield Label("Carriers its messages are posted to (space toggles):")
+            selected = set(self.chat.row.carriers)
+            yield SelectionList[str](*[(name, name, name in selected) for name in self.app.service.config.carriers],
+                                     id="carriers")
+            with Horizontal(classes="buttons"):
+                yield Button("Save carriers", id="save")
+                yield Button("Invite + QR", id="invite")
+                yield Button("Change secret", id="rekey")
+            with Horizontal(classes="buttons"):
+                yield Button("Clear history", id="clear", variant="warning")
+                yield Button("Delete chat", id="delete", variant="error")
+        yield Footer()
+
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        chosen = self.query_one(SelectionList).selected
+        row = self.app.service.set_chat_carriers(self.chat.row.name, chosen)
+        self.chat = self.app.remember(replace(self.chat, row=row))
+        self.notify(f"posting to {', '.join(row.carriers) or 'no carrier'}")
+
+    @on(Button.Pressed, "#invite")
+    def _invite(self) -> None:
+        from pointerbridge.app.invite import make_invite
+
+        self.app.push_screen(InviteScreen(make_invite(self.app.service.chat_row(self.chat.row.name),
+                                                       self.app.service.config)))
+
+    @on(Button.Pressed, "#rekey")
+    def _rekey(self) -> None:
+        note = ("New messages are sealed with the new secret; older history stays readable with the old one. "
+                "Tell the members the new secret: each changes it in their own home.")
+        form = Form("Change the chat secret", [Field("secret", "New chat secret", secret=True, confirm=True)],
+                    note=note, ok="Change", run=lambda v: self.app.service.rekey_chat(self.chat, v["secret"]))
+
+        def done(chat: UnlockedChat | None) -> None:
+            if chat is not None:
+                self.chat = self.app.remember(chat)
+                self.notify("the chat has a new secret")
+
+        self.app.push_screen(form, done)
+
+    @on(Button.Pressed, "#clear")
+    def _clear(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                count = self.app.service.clear_history(self.chat)
+                self.notify(f"{count} pointer(s) deleted for good")
+
+        self.app.push_screen(Confirm(f"Delete every message of {safe_text(self.chat.row.name)} for good?"), answered)
+
+    @on(Button.Pressed, "#delete")
+    def _delete(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.service.delete_chat(self.chat.row.name)
+                self.app.forget(self.chat.row.id)
+                from .chats import ChatListScreen
+
+                while not isinstance(self.app.screen, ChatListScreen):
+                    self.app.pop_screen()
+                self.app.notify("chat deleted")
+
+        self.app.push_screen(Confirm(f"Delete chat {safe_text(self.chat.row.name)} and all its messages?"), answered)
