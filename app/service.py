@@ -54,6 +54,7 @@ __all__ = [
     "PollBusyError",
     "PollSummary",
     "Shown",
+    "StaleSecretError",
     "UnlockedChat",
     "WrongSecretError",
     "carrier_clashes",
@@ -90,12 +91,28 @@ class PollBusyError(PointerBridgeError):
     """Another poll of this home is running."""
 
 
+class StaleSecretError(PointerBridgeError):
+    """The chat was unlocked with one of its earlier secrets: it reads, it does not send
+    or rekey (the chat's secret was changed since)."""
+
+
 @dataclass(frozen=True, slots=True)
 class UnlockedChat:
-    """A chat whose secret was typed this session: its row and its key (RAM only)."""
+    """A chat whose secret was typed this session: its row and its key (RAM only).
+
+    ``current`` says whether ``key`` is the chat's newest secret (only then can it send);
+    ``older`` holds the chat's other secrets unlocked this session, for reading only.
+    """
 
     row: ChatRow
     key: ChatKey
+    current: bool = True
+    older: tuple[ChatKey, ...] = ()
+
+    @property
+    def keys(self) -> tuple[ChatKey, ...]:
+        """Every key unlocked for this chat: ``key`` first, then ``older``."""
+        return (self.key, *self.older)
 
 
 class Shown(NamedTuple):
@@ -359,15 +376,65 @@ class App:
         return row
 
     def unlock_chat(self, name: str, secret: str) -> UnlockedChat:
-        """Derive the chat key and check it against the stored verifier (Argon2id first)."""
+        """Derive the chat key and check it against the stored verifiers (Argon2id first).
+
+        Any of the chat's secrets opens it; ``current`` tells whether it was the newest.
+        """
         from pointerbridge.core.keys import ChatKey
 
         row = self.chat_row(name)
         key = ChatKey.derive(row.name, secret)
-        for salt, verifier in self.store.verifiers(row.id):
-            if hmac.compare_digest(_derive(key, _VERIFIER_INFO, salt), verifier):
-                return UnlockedChat(row, key)
-        raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+        index = self._verifier_index(row, key)
+        if index is None:
+            raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+        return UnlockedChat(row, key, current=index == 0)
+
+    def _verifier_index(self, row: ChatRow, key: ChatKey) -> int | None:
+        """Which of the chat's verifiers ``key`` matches (0: the newest), if any. Every
+        verifier is checked, so the time taken does not tell which one matched."""
+        found = None
+        for index, (salt, verifier) in enumerate(self.store.verifiers(row.id)):
+            if hmac.compare_digest(_derive(key, _VERIFIER_INFO, salt), verifier) and found is None:
+                found = index
+        return found
+
+    def add_secret(self, chat: UnlockedChat, secret: str) -> UnlockedChat:
+        """Unlock another of the chat's secrets (an earlier one, or the current one) too:
+        the result reads pointers under every key unlocked so far. If ``secret`` is the
+        current one, it becomes the result's ``key`` (it sends) and the previous key
+        moves to ``older``."""
+        from pointerbridge.core.keys import ChatKey
+
+        key = ChatKey.derive(chat.row.name, secret)
+        index = self._verifier_index(chat.row, key)
+        if index is None:
+            raise WrongSecretError(f"wrong secret for chat {chat.row.name!r}")
+        if any(hmac.compare_digest(key._key, k._key) for k in chat.keys):
+            return chat  # unlocked already
+        if index == 0:
+            return UnlockedChat(chat.row, key, current=True, older=chat.keys)
+        return UnlockedChat(chat.row, chat.key, current=chat.current, older=(*chat.older, key))
+
+    def rekey_chat(self, chat: UnlockedChat, new_secret: str) -> UnlockedChat:
+        """Give the chat a new secret: new pointers are sealed under it, older history
+        stays readable with the earlier ones (their verifiers are kept). ``chat`` must
+        hold the current secret; a secret this chat had before is refused. Returns the
+        chat unlocked with the new key (the earlier keys in ``older``)."""
+        from pointerbridge.core.keys import ChatKey
+
+        self._check_current(chat)
+        key = ChatKey.derive(chat.row.name, new_secret)
+        if self._verifier_index(chat.row, key) is not None:
+            raise InvalidInputError(f"chat {chat.row.name!r} had that secret before: choose a new one")
+        salt = os.urandom(16)
+        self.store.add_verifier(chat.row.id, salt, _derive(key, _VERIFIER_INFO, salt))
+        return UnlockedChat(chat.row, key, current=True, older=chat.keys)
+
+    def _check_current(self, chat: UnlockedChat) -> None:
+        # Against the store, not only the flag: another process may have rekeyed since.
+        if not chat.current or self._verifier_index(chat.row, chat.key) != 0:
+            raise StaleSecretError(f"the secret of chat {chat.row.name!r} was changed: unlock it with the current "
+                                   "one to send")
 
     def set_chat_carriers(self, name: str, carriers: Iterable[str]) -> ChatRow:
         """Replace the carriers a chat's messages are posted to."""
@@ -395,6 +462,7 @@ class App:
         """Seal ``body`` and queue its pointers for every carrier of the chat."""
         from pointerbridge.core.pointer import seal
 
+        self._check_current(chat)
         if not chat.row.carriers:
             name = chat.row.name
             raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
@@ -552,15 +620,18 @@ class App:
     # reading ----------------------------------------------------------------------------
 
     def _route(self, chat: UnlockedChat) -> None:
+        """Assign to the chat the unrouted pointers whose routing tag is one of its
+        unlocked keys' (a pointer under a secret not unlocked stays unrouted)."""
         from pointerbridge.core.pointer import _envelope
 
+        keys = chat.keys
         mine = []
         for row in self.store.unrouted():
             try:
                 nonce, tag = _envelope(row.payload)
             except PointerError:
                 continue
-            if chat.key._matches(nonce, tag):
+            if any(key._matches(nonce, tag) for key in keys):
                 mine.append(row.id)
         if mine:
             self.store.assign(mine, chat.row.id)
@@ -575,63 +646,128 @@ class App:
     ) -> tuple[list[Shown], int]:
         """Decrypt a chat's history on demand; return (messages oldest first, refused count).
 
-        Each pointer is opened fully (signature included) once; afterwards a MAC over its
-        payload, under a key derived from the chat key, stands for the checks (it cannot
-        be forged without the chat key). The AEAD runs on every read.
+        Each pointer is opened with the unlocked key whose routing tag it carries. Each is
+        opened fully (signature included) once; afterwards a MAC over its payload, under
+        a key derived from that chat key, stands for the checks (it cannot be forged
+        without the chat key). The AEAD runs on every read. Pointers under a secret of
+        this chat that was not unlocked are not refused: :meth:`locked_count` counts them.
         """
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
+        done, refused, _ = self._open_all(chat, rows, progress)
+        return self._judge(chat, done), refused
+
+    def locked_count(self, chat: UnlockedChat, *, include_trash: bool = False, trash_only: bool = False) -> int:
+        """How many of the chat's pointers (as :meth:`read` with the same flags sees them)
+        are under a secret of this chat that ``chat`` does not hold (before or after a
+        rekey): reading with that secret, or :meth:`add_secret`, shows them. Free when
+        every secret of the chat is unlocked."""
+        if self._all_unlocked(chat):
+            return 0
+        rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
+        return sum(self._under_other(chat.keys, row[1]) for row in rows)
+
+    def _all_unlocked(self, chat: UnlockedChat) -> bool:
+        return len(self.store.verifiers(chat.row.id)) <= len(chat.keys)
+
+    @staticmethod
+    def _under_other(keys: tuple[ChatKey, ...], payload: bytes) -> bool:
+        """Whether a well-formed payload's routing tag is none of ``keys``'."""
+        from pointerbridge.core.pointer import _envelope
+
+        try:
+            nonce, tag = _envelope(payload)
+        except PointerError:
+            return False  # malformed: refused, whatever the secret
+        return not any(key._matches(nonce, tag) for key in keys)
+
+    def _open_all(
+        self,
+        chat: UnlockedChat,
+        rows: list[tuple[int, bytes, int, bytes | None]],
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[list[_Opened], int, int]:
         collecting = gc.isenabled()
         gc.disable()  # 100,000 messages allocate no cycles: collector passes would be pure cost
         try:
-            done, refused = self._open_rows(chat, rows, progress)
+            return self._open_rows(chat, rows, progress)
         finally:
             if collecting:
                 gc.enable()
-        return self._judge(chat, done), refused
+
+    @staticmethod
+    def _by_key(
+        keys: tuple[ChatKey, ...], rows: list[tuple[int, bytes, int, bytes | None]]
+    ) -> list[tuple[ChatKey, list[tuple[int, bytes, int, bytes | None]]]]:
+        """Rows grouped by the key whose routing tag they carry, each group in stored
+        order; rows of no key go with the first (they fail there and are sorted out)."""
+        from pointerbridge.core.pointer import _envelope
+
+        if len(keys) == 1:
+            return [(keys[0], rows)]  # one key: no tag check here, opening checks it
+        groups: dict[int, list[tuple[int, bytes, int, bytes | None]]] = {}
+        for row in rows:
+            index = 0
+            try:
+                nonce, tag = _envelope(row[1])
+                index = next((i for i, key in enumerate(keys) if key._matches(nonce, tag)), 0)
+            except PointerError:
+                pass  # refused when opened
+            groups.setdefault(index, []).append(row)
+        return [(keys[i], group) for i, group in sorted(groups.items())]
 
     def _open_rows(
         self,
         chat: UnlockedChat,
         rows: list[tuple[int, bytes, int, bytes | None]],
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[list[_Opened], int]:
+    ) -> tuple[list[_Opened], int, int]:
+        """Open rows under the chat's unlocked keys: (messages, refused, locked), where
+        locked counts pointers under a secret of the chat that was not unlocked."""
         from pointerbridge.app.opening import CHUNK, open_chunks
         from pointerbridge.core.pointer import Part, Reassembler, _from_fields
 
-        joiner = Reassembler()
-        chat_name = chat.key.name
         done: list[_Opened] = []
-        pending: dict[tuple[bytes, str], list[int]] = {}
-        refused = 0
+        refused = locked = 0
         newly_verified: list[tuple[int, bytes]] = []
-        for number, chunk in enumerate(open_chunks(chat.key, _derive(chat.key, _CACHE_INFO), rows)):
-            start = number * CHUNK
-            if progress:
-                progress(start, len(rows))
-            for (pointer_id, _, trashed, _), (item, proof) in zip(rows[start : start + CHUNK], chunk, strict=True):
-                if item is None:
-                    refused += 1
-                    continue
-                if proof is not None:
-                    newly_verified.append((pointer_id, proof))
-                if type(item) is tuple:
-                    done.append((pointer_id, _from_fields(chat_name, item), (pointer_id,), bool(trashed)))
-                    continue
-                assert isinstance(item, Part)
-                try:
-                    message = joiner.add(item)
-                except PointerError:
-                    refused += 1
-                    continue
-                part_of = (item.sender_key, item.message_id)  # as the reassembler groups them
-                pending.setdefault(part_of, []).append(pointer_id)
-                if message is not None:
-                    ids = tuple(pending.pop(part_of))
-                    done.append((min(ids), message, ids, bool(trashed)))
+        everything = self._all_unlocked(chat)
+        offset = 0
+        for key, group in self._by_key(chat.keys, rows):
+            joiner = Reassembler()  # one per key: parts of one message share its key
+            chat_name = key.name
+            pending: dict[tuple[bytes, str], list[int]] = {}
+            for number, chunk in enumerate(open_chunks(key, _derive(key, _CACHE_INFO), group)):
+                start = number * CHUNK
+                if progress:
+                    progress(offset + start, len(rows))
+                rows_here = group[start : start + CHUNK]
+                for (pointer_id, payload, trashed, _), (item, proof) in zip(rows_here, chunk, strict=True):
+                    if item is None:
+                        if not everything and self._under_other(chat.keys, payload):
+                            locked += 1  # under a secret not unlocked: not a failed check
+                        else:
+                            refused += 1
+                        continue
+                    if proof is not None:
+                        newly_verified.append((pointer_id, proof))
+                    if type(item) is tuple:
+                        done.append((pointer_id, _from_fields(chat_name, item), (pointer_id,), bool(trashed)))
+                        continue
+                    assert isinstance(item, Part)
+                    try:
+                        message = joiner.add(item)
+                    except PointerError:
+                        refused += 1
+                        continue
+                    part_of = (item.sender_key, item.message_id)  # as the reassembler groups them
+                    pending.setdefault(part_of, []).append(pointer_id)
+                    if message is not None:
+                        ids = tuple(pending.pop(part_of))
+                        done.append((min(ids), message, ids, bool(trashed)))
+            offset += len(group)
         if newly_verified:
             self.store.set_verified(newly_verified)
-        return done, refused
+        return done, refused, locked
 
     def _judge(self, chat: UnlockedChat, done: list[_Opened]) -> list[Shown]:
         # Trust on first use in the order pointers reached this store, never by the sent

@@ -43,6 +43,7 @@ EXIT_CODES: dict[str, int] = {
     "PollBusyError": 26,
     "NoCarriersError": 27,
     "CheckFailedError": 28,
+    "StaleSecretError": 29,
 }
 EXIT_INTERNAL = 70
 

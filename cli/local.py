@@ -254,6 +254,26 @@ def chat_delete(
         typer.echo(f"chat {row.name!r} deleted")
 
 
+@chat_app.command("rekey")
+@one_line_errors
+def chat_rekey(
+    ctx: typer.Context,
+    name: str,
+    secret_fd: SecretFd = None,
+    new_secret_fd: Annotated[
+        int | None, typer.Option("--new-secret-fd", help="Read the new chat secret from this file descriptor.")
+    ] = None,
+) -> None:
+    """Give a chat a new secret (asked twice; or PBRIDGE_NEW_CHAT_SECRET): new messages use
+    it, older history stays readable with the old one. Each member rekeys their own home."""
+    with _open(ctx) as app:
+        unlocked = _unlock(app, name, secret_fd)
+        new_secret = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
+        chat = app.rekey_chat(unlocked, new_secret)
+        typer.echo(f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable "
+                   "with the old one")
+
+
 def _unlock(app: App, chat: str, secret_fd: int | None) -> UnlockedChat:
     app.chat_row(chat)  # a missing chat is reported before a secret is asked for
     return app.unlock_chat(chat, _secret(secret_fd))
@@ -339,12 +359,16 @@ def read(
             shown = [s for s in shown if needle in s.message.body.casefold()]
         if limit:
             shown = shown[-limit:]
+        locked = app.locked_count(unlocked, trash_only=trash, include_trash=bool(search))
         if as_json:
-            _emit({"messages": [_render(s) for s in shown], "refused": refused})
+            _emit({"messages": [_render(s) for s in shown], "refused": refused, "other_secret": locked})
             return
         messages(shown)
         if refused:
             typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
+        if locked:
+            typer.echo(f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "
+                       f"{safe_text(unlocked.row.name)}' with that secret shows them)", err=True)
 
 
 def receive(

@@ -285,6 +285,12 @@ class Store:
         rows = self._db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ? ORDER BY id DESC", (chat_id,))
         return [(r[0], r[1]) for r in rows]
 
+    def add_verifier(self, chat_id: int, salt: bytes, verifier: bytes) -> None:
+        """Add a verifier of a new secret of a chat (a rekey): the newest is the current one."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO verifiers (chat_id, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
+                       (chat_id, salt, verifier, time.time()))
+
     def set_chat_carriers(self, chat_id: int, carriers: list[str]) -> ChatRow:
         """Replace a chat's carriers; return the updated row."""
         with self.transaction() as db:
