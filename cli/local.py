@@ -274,6 +274,22 @@ def chat_rekey(
                    "with the old one")
 
 
+@chat_app.command("clear")
+@one_line_errors
+def chat_clear(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Delete every message of a chat for good, keeping the chat (asks y/N)."""
+    with _open(ctx) as app:
+        unlocked = _unlock(app, name, secret_fd)
+        if not yes and not typer.confirm(f"Delete every message of {unlocked.row.name!r} for good?", default=False):
+            raise typer.Exit(1)
+        typer.echo(f"chat {unlocked.row.name!r}: {app.clear_history(unlocked)} pointer(s) deleted for good")
+
+
 def _unlock(app: App, chat: str, secret_fd: int | None) -> UnlockedChat:
     app.chat_row(chat)  # a missing chat is reported before a secret is asked for
     return app.unlock_chat(chat, _secret(secret_fd))

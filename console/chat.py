@@ -45,6 +45,7 @@ class ChatScreen(Screen[None]):
         self.shown: list[Shown] = []
         self._older: int | None = None
         self._limit = PAGE
+        self._locked = 0  # pointers under a secret of this chat not typed this session
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,12 +55,17 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._count_locked()
         self.refresh_data()
         self.query_one("#composer", Input).focus()
 
     def on_screen_resume(self) -> None:
-        self.chat = self.app.unlocked.get(self.chat.row.id, self.chat)  # rekeyed in settings
+        self.chat = self.app.unlocked.get(self.chat.row.id, self.chat)  # rekeyed, or a secret added, in settings
+        self._count_locked()
         self.refresh_data()
+
+    def _count_locked(self) -> None:
+        self._locked = self.app.service.locked_count(self.chat)  # free unless the chat had several secrets
 
     # history ---------------------------------------------------------------------------
 
@@ -72,6 +78,10 @@ class ChatScreen(Screen[None]):
         notes = []
         if page.refused:
             notes.append(f"{page.refused} pointer(s) failed their checks and are not shown")
+        if self._locked:
+            notes.append(f"{self._locked} pointer(s) under another secret of this chat: ctrl+e, Add a secret")
+        if not self.chat.current:
+            notes.append("unlocked with an earlier secret: reading only")
         if self._older is not None:
             notes.append("ctrl+o: older messages")
         title = f"{safe_text(self.chat.row.name)} · {', '.join(self.chat.row.carriers) or 'no carriers'}"

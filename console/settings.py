@@ -80,6 +80,7 @@ class ChatSettingsScreen(Screen[None]):
                 yield Button("Save carriers", id="save")
                 yield Button("Invite + QR", id="invite")
                 yield Button("Change secret", id="rekey")
+                yield Button("Add a secret", id="add-secret")
             with Horizontal(classes="buttons"):
                 yield Button("Clear history", id="clear", variant="warning")
                 yield Button("Delete chat", id="delete", variant="error")
@@ -110,6 +111,19 @@ class ChatSettingsScreen(Screen[None]):
             if chat is not None:
                 self.chat = self.app.remember(chat)
                 self.notify("the chat has a new secret")
+
+        self.app.push_screen(form, done)
+
+    @on(Button.Pressed, "#add-secret")
+    def _add_secret(self) -> None:
+        note = "Another secret this chat had (or has now): its messages are shown too."
+        form = Form("Add a secret of this chat", [Field("secret", "Chat secret", secret=True)], note=note,
+                    ok="Add", run=lambda v: self.app.service.add_secret(self.chat, v["secret"]))
+
+        def done(chat: UnlockedChat | None) -> None:
+            if chat is not None:
+                self.chat = self.app.remember(chat)
+                self.notify(f"{len(chat.keys)} secret(s) of this chat unlocked")
 
         self.app.push_screen(form, done)
 

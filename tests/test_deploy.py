@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import debian_command
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -96,14 +96,7 @@ def test_each_units_command_line_runs_and_exits_as_documented(installed: Path, u
 
 
 def _systemd_analyze() -> str:
-    found = shutil.which("systemd-analyze")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "systemd"]):
-            subprocess.run(step, check=True, capture_output=True, env=env, timeout=600)
-        found = shutil.which("systemd-analyze")
-    assert found, "systemd-analyze is missing and cannot be installed here (apt-get install systemd)"
-    return found
+    return debian_command("systemd-analyze", "systemd")
 
 
 @pytest.mark.parametrize("scope", ["system", "user"])

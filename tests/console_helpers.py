@@ -1,0 +1,76 @@
+"""Homes and pilot helpers for the console tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pointerbridge.app.service import App, UnlockedChat
+from pointerbridge.console.app import ConsoleApp
+from pointerbridge.core.config import Home
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+PHRASES = {"alice": "alice master phrase 11", "bob": "bob master phrase 22", "carol": "carol master phrase 33"}
+SECRET = "tulips in the rain 7"
+SIZE = (110, 32)
+
+
+def make_home(root: Path, user: str, shared: Path, *, poll_every: int = 60, init: bool = True) -> Home:
+    """A home with a files carrier ``shared`` on ``shared`` and (unless not ``init``) an identity."""
+    home = Home.resolve(root / user)
+    home.create()
+    home.config_path.write_text(f'[carriers.shared]\ntype = "files"\npath = "{shared}"\npoll_every = {poll_every}\n')
+    home.config_path.chmod(0o600)
+    if init:
+        with App(home) as app:
+            app.init(user, PHRASES[user])
+    return home
+
+
+def with_chat(home: Home, user: str, name: str = "Family", secret: str = SECRET, bodies: tuple[str, ...] = ()) -> None:
+    """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted)."""
+    with App(home) as app:
+        chat = app.create_chat(name, secret, ["shared"])
+        send(app, chat, user, bodies)
+
+
+def send(app: App, chat: UnlockedChat, user: str, bodies: tuple[str, ...] | list[str]) -> None:
+    """Send and post ``bodies`` as ``user``."""
+    if bodies:
+        identity = app.unlock_identity(PHRASES[user])
+        for body in bodies:
+            app.send(chat, identity, body)
+        app.poll(fetch=False)
+
+
+def keys(text: str) -> list[str]:
+    """Key names that type ``text`` (letters, digits, spaces)."""
+    return ["space" if c == " " else c for c in text]
+
+
+async def fill(pilot: Pilot[None], **values: str) -> None:
+    """Fill the open form's fields (``phrase_again`` is the confirmation of ``phrase``) and submit."""
+    screen = pilot.app.screen
+    for key, value in values.items():
+        screen.query_one(f"#f-{key.replace('_', '-')}", Input).value = value
+    list(screen.query(Input))[-1].focus()  # Enter on the last field submits (two quick clicks would be a double click)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let background workers finish and their results reach the screen."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def unlock(pilot: Pilot[None], user: str) -> None:
+    """Answer the master phrase dialog the console opens with."""
+    await pilot.pause()
+    await fill(pilot, phrase=PHRASES[user])
+
+
+def console(home: Home, poll_every: float = 0) -> ConsoleApp:
+    """A console on ``home`` (no background polling unless asked)."""
+    return ConsoleApp(home, poll_every=poll_every)

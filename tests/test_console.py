@@ -1,0 +1,345 @@
+"""The console, driven by Textual's pilot over real homes sharing a folder."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from console_helpers import PHRASES, SECRET, SIZE, console, fill, keys, make_home, send, settle, unlock, with_chat
+from pointerbridge.app.service import App
+from pointerbridge.console.chat import PAGE, ChatScreen
+from pointerbridge.console.chats import ChatListScreen
+from pointerbridge.console.dialogs import Confirm, Form
+from pointerbridge.console.find import SearchScreen, TrashScreen
+from pointerbridge.console.profile import ProfileScreen
+from pointerbridge.console.receive import ReceiveScreen
+from pointerbridge.console.settings import ChatSettingsScreen, InviteScreen
+from pointerbridge.core.config import Home
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Label, Static, TextArea
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+def drive(home: Home, scenario: Callable[[Pilot[None]], Awaitable[None]], poll_every: float = 0) -> None:
+    async def main() -> None:
+        app = console(home, poll_every)
+        async with app.run_test(size=SIZE) as pilot:
+            await scenario(pilot)
+
+    asyncio.run(main())
+
+
+def read(home: Home, user: str, secret: str = SECRET, chat: str = "Family") -> list[tuple[str, str, str]]:
+    with App(home) as app:
+        app.poll()
+        shown, refused = app.read(app.unlock_chat(chat, secret), include_trash=True)
+        assert refused == 0
+        return [(s.message.username, s.trust, s.message.body) for s in shown]
+
+
+def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared, init=False)
+    bob = make_home(tmp_path, "bob", shared)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, Form)
+        await fill(pilot, username="alice", phrase="one phrase", phrase_again="another phrase")
+        assert "differ" in str(pilot.app.screen.query_one("#error", Label).render())
+        await fill(pilot, username="alice", phrase=PHRASES["alice"], phrase_again=PHRASES["alice"])
+        assert isinstance(pilot.app.screen, ChatListScreen), pilot.app.screen.query_one("#error", Label).render()
+        assert "No chats yet" in str(pilot.app.screen.query_one("#hint", Static).render())
+        await pilot.press("n")
+        await fill(pilot, name="Family", secret=SECRET, secret_again=SECRET, carriers="shared")
+        assert isinstance(pilot.app.screen, ChatScreen)
+        await pilot.press(*keys("dinner at eight"), "enter")
+        await settle(pilot)
+        assert [s.message.body for s in pilot.app.screen.shown] == ["dinner at eight"]
+        await pilot.press("escape")
+        table = pilot.app.screen.query_one(DataTable)
+        assert table.row_count == 1 and table.get_row_at(0)[0] == "Family"
+
+    drive(alice, scenario)
+    with App(bob) as app:
+        app.create_chat("Family", SECRET, ["shared"])
+    assert read(bob, "bob") == [("alice", "new", "dinner at eight")]
+
+
+def test_a_wrong_master_phrase_keeps_the_dialog_open(tmp_path: Path, shared: Path) -> None:
+    home = make_home(tmp_path, "alice", shared)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        await fill(pilot, phrase="not my phrase")
+        assert isinstance(pilot.app.screen, Form)
+        assert "wrong master phrase" in str(pilot.app.screen.query_one("#error", Label).render())
+        await fill(pilot, phrase=PHRASES["alice"])
+        assert isinstance(pilot.app.screen, ChatListScreen)
+
+    drive(home, scenario)
+
+
+def test_a_pasted_pointer_of_an_unknown_chat_creates_it(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", tmp_path / "elsewhere")
+    with_chat(alice, "alice", bodies=("hello from alice",))
+    pasted = "Alice wrote:\n> " + "\n> ".join(_texts(alice))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot, "bob")
+        await pilot.press("r")
+        screen = pilot.app.screen
+        assert isinstance(screen, ReceiveScreen)
+        screen.query_one(TextArea).load_text(pasted)
+        await pilot.press("ctrl+s")
+        result = str(screen.query_one("#result", Label).render())
+        assert "stored 1 new pointer(s)" in result and "1 for a chat not open now" in result
+        await pilot.click("#new-chat")
+        await fill(pilot, name="Family", secret="a wrong secret")
+        assert "none of these pointers" in str(pilot.app.screen.query_one("#error", Label).render())
+        await fill(pilot, name="Family", secret=SECRET)
+        chat = pilot.app.screen
+        assert isinstance(chat, ChatScreen)
+        assert [(s.message.username, s.message.body) for s in chat.shown] == [("alice", "hello from alice")]
+
+    drive(bob, scenario)
+
+
+def _texts(home: Home) -> list[str]:
+    with sqlite3.connect(home.store_path) as db:
+        return [row[0] for row in db.execute("SELECT text FROM pointers ORDER BY id")]
+
+
+async def _open_family(pilot: Pilot[None], user: str, secret: str = SECRET) -> ChatScreen:
+    await unlock(pilot, user)
+    await pilot.press("enter")
+    await fill(pilot, secret=secret)
+    screen = pilot.app.screen
+    assert isinstance(screen, ChatScreen)
+    return screen
+
+
+def test_search_trash_restore_and_purge(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    with_chat(alice, "alice", bodies=("lunch at noon", "Dinner at eight", "a walk after dinner?"))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        chat = await _open_family(pilot, "alice")
+        await pilot.press("ctrl+f")
+        assert isinstance(pilot.app.screen, SearchScreen)
+        await pilot.press(*keys("DINNER"), "enter")
+        await settle(pilot)
+        search = pilot.app.screen
+        assert [s.message.body for s in search.shown] == ["Dinner at eight", "a walk after dinner?"]
+        await pilot.press("up", "t")  # trash "Dinner at eight" from the results
+        await settle(pilot)
+        assert [s.trashed for s in search.shown] == [True, False]  # the trash is searched too
+        await pilot.press("escape")
+        assert [s.message.body for s in chat.shown] == ["lunch at noon", "a walk after dinner?"]
+        await pilot.press("ctrl+t")
+        trash = pilot.app.screen
+        assert isinstance(trash, TrashScreen) and [s.message.body for s in trash.shown] == ["Dinner at eight"]
+        await pilot.press("r")
+        assert trash.shown == []
+        await pilot.press("escape")
+        assert [s.message.body for s in chat.shown] == ["lunch at noon", "Dinner at eight", "a walk after dinner?"]
+        await pilot.press("tab", "up", "up", "t")  # from the composer to the history: trash "lunch at noon"
+        await pilot.press("ctrl+t")
+        await pilot.press("d")
+        assert isinstance(pilot.app.screen, Confirm)
+        await pilot.press("n")  # the default is no: nothing deleted
+        assert [s.message.body for s in pilot.app.screen.shown] == ["lunch at noon"]
+        await pilot.press("d", "y")
+        assert pilot.app.screen.shown == []
+
+    drive(alice, scenario)
+    assert [body for _, _, body in read(alice, "alice")] == ["Dinner at eight", "a walk after dinner?"]
+    with sqlite3.connect(alice.store_path) as db:
+        assert db.execute("SELECT count(*) FROM tombstones").fetchone()[0] == 1
+
+
+def test_history_loads_a_page_at_a_time(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    count = 2 * PAGE + 50
+    with App(alice) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+        send(app, chat, "alice", [f"message {i:04d}" for i in range(count)])
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        chat = await _open_family(pilot, "alice")
+        assert [s.message.body for s in chat.shown] == [f"message {i:04d}" for i in range(count - PAGE, count)]
+        assert "ctrl+o: older messages" in str(chat.query_one("#chat-title", Static).render())
+        await pilot.press("ctrl+o")
+        assert len(chat.shown) == 2 * PAGE
+        await pilot.press("ctrl+o")
+        assert [s.message.body for s in chat.shown] == [f"message {i:04d}" for i in range(count)]
+        assert "older" not in str(chat.query_one("#chat-title", Static).render())
+
+    drive(alice, scenario)
+
+
+def test_bobs_message_appears_in_alices_open_chat_after_a_background_poll(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", shared)
+    with_chat(alice, "alice", bodies=("are you there?",))
+    with App(bob) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await _open_family(pilot, "alice")
+        assert [s.message.body for s in screen.shown] == ["are you there?"]
+        with App(bob) as app:
+            send(app, chat, "bob", ["yes, here"])
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if len(screen.shown) == 2:
+                break
+        assert [(s.message.username, s.message.body) for s in screen.shown][-1] == ("bob", "yes, here")
+        assert pilot.app.polls >= 1 and "polled" in pilot.app.sub_title
+        await pilot.press("escape")
+        assert pilot.app.screen.query_one(DataTable).get_row_at(0)[1] == ""  # read: nothing unread
+
+    drive(alice, scenario, poll_every=0.2)
+
+
+def test_unread_counts_and_a_locked_chat(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", shared)
+    with_chat(bob, "bob", bodies=("one", "two", "three"))
+    with App(alice) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+        app.poll()
+        app.read(chat)  # routes bob's pointers into the chat
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot, "alice")
+        row = pilot.app.screen.query_one(DataTable).get_row_at(0)
+        assert row[0] == "Family 🔒" and row[1] == "3"
+        await pilot.press("enter")
+        await fill(pilot, secret=SECRET)
+        await pilot.press("escape")
+        row = pilot.app.screen.query_one(DataTable).get_row_at(0)
+        assert row[0] == "Family" and row[1] == ""
+
+    drive(alice, scenario)
+
+
+def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    with_chat(alice, "alice", bodies=("before the change",))
+    new_secret = "a brand new secret 9"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        chat = await _open_family(pilot, "alice")
+        await pilot.press("ctrl+e")
+        assert isinstance(pilot.app.screen, ChatSettingsScreen)
+        await pilot.click("#invite")
+        invite = pilot.app.screen
+        assert isinstance(invite, InviteScreen)
+        assert invite.query_one(TextArea).text.startswith("pbinvite1")
+        assert SECRET not in invite.query_one(TextArea).text
+        assert "█" in str(invite.query_one("#qr", Static).render())
+        await pilot.press("escape")
+        await pilot.click("#rekey")
+        await fill(pilot, secret=new_secret, secret_again=new_secret)
+        assert isinstance(pilot.app.screen, ChatSettingsScreen)
+        await pilot.press("escape")
+        await pilot.press(*keys("after the change"), "enter")
+        await settle(pilot)
+        assert [s.message.body for s in chat.shown] == ["before the change", "after the change"]
+        await pilot.press("ctrl+e")
+        await pilot.click("#delete")
+        await pilot.press("y")
+        assert isinstance(pilot.app.screen, ChatListScreen)
+        assert pilot.app.screen.query_one(DataTable).row_count == 0
+
+    bob = make_home(tmp_path, "bob", shared)
+    with App(bob) as app:
+        old = app.create_chat("Family", SECRET, ["shared"])
+    drive(alice, scenario)
+    with App(bob) as app:
+        app.poll()
+        assert [s.message.body for s in app.read(old)[0]] == ["before the change"]  # the new one needs the new secret
+        newer = app.rekey_chat(app.unlock_chat("Family", SECRET), new_secret)
+        assert [s.message.body for s in app.read(newer)[0]] == ["before the change", "after the change"]
+    with App(alice) as app:
+        assert app.store.chats() == []
+
+
+def test_profile_changes_the_master_phrase_and_peers_repin_without_a_warning(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", shared)
+    with_chat(alice, "alice", bodies=("with my first key",))
+    with App(bob) as app:
+        app.create_chat("Family", SECRET, ["shared"])
+    assert read(bob, "bob") == [("alice", "new", "with my first key")]
+    new_phrase = "alice second phrase 12"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        chat = await _open_family(pilot, "alice")
+        before = pilot.app.identity.fingerprint
+        await pilot.press("escape", "p")
+        assert isinstance(pilot.app.screen, ProfileScreen)
+        assert before in str(pilot.app.screen.query_one("#who", Static).render())
+        await pilot.click("#rotate")
+        await fill(pilot, current=PHRASES["bob"], new=new_phrase, new_again=new_phrase)
+        assert "wrong master phrase" in str(pilot.app.screen.query_one("#error", Label).render())
+        await fill(pilot, current=PHRASES["alice"], new=new_phrase, new_again=new_phrase)
+        assert pilot.app.identity.fingerprint != before
+        assert pilot.app.identity.fingerprint in str(pilot.app.screen.query_one("#who", Static).render())
+        await pilot.press("escape", "enter")
+        await pilot.press(*keys("with my second key"), "enter")
+        await settle(pilot)
+        assert [s.trust for s in chat.shown] == ["pinned", "rotated", "pinned"]
+
+    drive(alice, scenario)
+    after = [(trust, body) for _, trust, body in read(bob, "bob")][1:]
+    assert after == [("rotated", _notice_body(bob)), ("pinned", "with my second key")]
+
+
+def _notice_body(home: Home) -> str:
+    with App(home) as app:
+        shown, _ = app.read(app.unlock_chat("Family", SECRET))
+        return next(s.message.body for s in shown if s.trust == "rotated")
+
+
+def test_an_unexpected_error_ends_the_console_with_one_line_and_no_locals(tmp_path: Path, shared: Path) -> None:
+    home = make_home(tmp_path, "alice", shared)
+    with_chat(home, "alice")
+    app = console(home)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await unlock(pilot, "alice")
+
+            def broken() -> None:
+                secret_local = "do not print me"  # noqa: F841
+                raise RuntimeError("boom")
+
+            pilot.app.screen.refresh_data = broken  # type: ignore[method-assign]
+            pilot.app.call_later(pilot.app.refresh_screens)
+            await pilot.pause()
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(main())
+    assert app.return_code == 70
+    assert app.error_line == "pbridge: internal error (RuntimeError); PBRIDGE_DEBUG=1 shows more"
+
+
+def test_the_console_needs_a_terminal(tmp_path: Path) -> None:
+    from test_cli import run
+
+    result = run("--home", str(tmp_path / "home"), "console")
+    assert (result.returncode, result.stdout) == (3, "")
+    assert result.stderr == "pbridge: the console needs a terminal; the other commands work from scripts\n"
+    bare = run("--home", str(tmp_path / "home"))  # no command and no terminal: the help, as before
+    assert "Usage" in bare.stdout + bare.stderr and "console" in bare.stdout + bare.stderr

@@ -1,0 +1,101 @@
+"""The real console in a real terminal: tmux runs a bare ``pbridge`` (which opens the
+console on a terminal) for Alice, keys are typed with send-keys and the screen read with
+capture-pane; Bob, in another home over the same folder, writes from the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from console_helpers import PHRASES, SECRET, make_home, with_chat
+from helpers import debian_command
+from test_cli import PBRIDGE, run
+
+
+class Tmux:
+    """One tmux server of its own (``-L``), one session, one window."""
+
+    def __init__(self, binary: str, socket: str) -> None:
+        self.binary, self.socket = binary, socket
+
+    def __call__(self, *args: str) -> str:
+        done = subprocess.run([self.binary, "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def type(self, text: str) -> None:
+        self("send-keys", "-t", "pb", "-l", text)  # literally: no key names
+
+    def press(self, *keys: str) -> None:
+        self("send-keys", "-t", "pb", *keys)
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "pb")
+
+    def wait_for(self, text: str, seconds: float = 30.0) -> str:
+        deadline = time.monotonic() + seconds
+        while True:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} did not appear within {seconds} s; the screen:\n{shown}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    server = Tmux(debian_command("tmux", "tmux"), f"pbtest-{os.getpid()}")
+    yield server
+    subprocess.run([server.binary, "-L", server.socket, "kill-server"], capture_output=True, timeout=30)
+
+
+def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    alice = make_home(tmp_path, "alice", shared, poll_every=5)
+    bob = make_home(tmp_path, "bob", shared, poll_every=5)
+    bob_home = str(tmp_path / "bob")
+    with_chat(alice, "alice", bodies=("is anyone there",))
+    with_chat(bob, "bob")  # Bob has the chat too; he writes from the command line
+    assert PBRIDGE
+    # No secret on the command line: the phrase and the chat secret are typed into the app.
+    clean = "env -u PBRIDGE_MASTER_PHRASE -u PBRIDGE_CHAT_SECRET TERM=xterm-256color"
+    command = f"{clean} {PBRIDGE} --home {tmp_path / 'alice'}"
+    tmux("new-session", "-d", "-s", "pb", "-x", "120", "-y", "36", command)
+    tmux.wait_for("Master phrase")
+    tmux.type(PHRASES["alice"])
+    tmux.press("Enter")
+    tmux.wait_for("Family")
+    tmux.press("Enter")
+    tmux.wait_for("Chat secret")
+    tmux.type(SECRET)
+    tmux.press("Enter")
+    tmux.wait_for("is anyone there")
+    assert PHRASES["alice"] not in tmux.screen() and SECRET not in tmux.screen()
+
+    sent = run("--home", bob_home, "send", "family", stdin="hello alice from bob",
+               env={"PBRIDGE_MASTER_PHRASE": PHRASES["bob"], "PBRIDGE_CHAT_SECRET": SECRET})
+    assert sent.returncode == 0, sent.stderr
+    screen = tmux.wait_for("hello alice from bob")  # a background poll brought it into the open chat
+    assert "bob" in screen and "polled" in screen
+
+    tmux.type("hi bob, got it")
+    tmux.press("Enter")
+    tmux.wait_for("posted")
+    read = run("--home", bob_home, "poll")
+    assert read.returncode == 0, read.stderr
+    history = run("--home", bob_home, "read", "family", env={"PBRIDGE_CHAT_SECRET": SECRET})
+    assert "alice: hi bob, got it" in history.stdout
+
+    tmux.press("C-q")
+    deadline = time.monotonic() + 10
+    while "pb" in subprocess.run([tmux.binary, "-L", tmux.socket, "list-sessions"], capture_output=True,
+                                 text=True, timeout=30).stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = subprocess.run([tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True, timeout=30)
+    assert gone.returncode != 0, "ctrl+q did not end the console"
