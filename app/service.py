@@ -41,6 +41,7 @@ from pointerbridge.core.store import ChatRow, Store
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey, Identity
     from pointerbridge.core.pointer import Message
+    from pointerbridge.core.rotation import RotationNotice
 
 # The cryptography (keys, pointer) is imported by the methods that use it, so that moving
 # pointers (poll) starts fast: it never derives, seals or opens anything.
@@ -117,15 +118,20 @@ class UnlockedChat:
 class Shown(NamedTuple):
     """A message ready to show, with what the reader should know about its sender.
 
-    ``trust`` is ``"pinned"`` (the sender key seen before), ``"new"`` (first message
-    under this name: now pinned) or ``"changed"`` (the name was pinned to another key:
-    someone else, or a new identity; never show this as genuine).
+    ``trust`` is ``"pinned"`` (the sender key seen before, or the one its owner rotated
+    to), ``"new"`` (first message under this name: now pinned), ``"rotated"`` (a
+    rotation notice, signed by the name's trusted key, that moves the name to the key
+    this message is sealed by: ``notice`` holds it), ``"retired"`` (sent with a key its
+    owner has since replaced: genuine, but old; show it mildly) or ``"changed"`` (the
+    name was pinned to another key: someone else, or a new identity without a notice;
+    never show this as genuine).
     """
 
     message: Message
     trust: str
     pointer_ids: tuple[int, ...]
     trashed: bool
+    notice: RotationNotice | None = None
 
 
 @dataclass(slots=True)
@@ -265,6 +271,53 @@ class App:
         if not hmac.compare_digest(identity.public_key, known[1]):
             raise WrongSecretError("wrong master phrase")
         return identity
+
+    def rotate_identity(self, old: Identity, new_master_phrase: str) -> Identity:
+        """Replace this home's identity by the one ``new_master_phrase`` gives (same
+        username). ``old`` must be the current identity. In one transaction: every chat
+        pins the old key for this user where it had no pin yet, and gets a rotation notice
+        signed by the old key, posted (by the new identity) before the next message there
+        (:meth:`post_notice`); the store's identity becomes the new key."""
+        from pointerbridge.core.keys import Identity
+        from pointerbridge.core.rotation import make_notice, notice_body
+
+        known = self.store.identity()
+        if known is None:
+            raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
+        if not hmac.compare_digest(old.public_key, known[1]) or old.username != known[0]:
+            raise WrongSecretError("that is not this home's current identity")
+        waiting = self.pending_notices()
+        if waiting:
+            # The next notice must be signed by the key the waiting one names, which is
+            # not held any more once it is replaced: post the waiting ones first.
+            raise InvalidInputError(f"rotation notices still wait in {', '.join(map(repr, waiting))}: post them "
+                                    "first (pbridge identity notify CHAT)")
+        new = Identity.derive(old.username, new_master_phrase)
+        if hmac.compare_digest(new.public_key, old.public_key):
+            raise InvalidInputError("the new master phrase gives the same key: choose another one")
+        self.store.rotate_identity(old.username, old.public_key, new.public_key, notice_body(make_notice(old, new)))
+        return new
+
+    def pending_notices(self) -> list[str]:
+        """Names of the chats whose rotation notice is not posted yet."""
+        return self.store.pending_notices()
+
+    def post_notice(self, chat: UnlockedChat, identity: Identity) -> bool:
+        """Queue the chat's pending rotation notice, sealed by ``identity`` (this home's
+        current one), for the chat's carriers; return whether there was one to queue. It
+        waits while the chat has no carriers or ``chat`` holds an earlier secret."""
+        from pointerbridge.core.pointer import seal
+
+        body = self.store.pending_notice(chat.row.id)
+        if body is None or not chat.row.carriers or not chat.current:
+            return False
+        known = self.store.identity()
+        if known is None or not hmac.compare_digest(identity.public_key, known[1]):
+            raise WrongSecretError("the notice is posted by this home's current identity: give its master phrase")
+        pointers = seal(chat.key, identity, body, max_chars=self._max_chars(chat))
+        items = [(p, dearmor(p)[1]) for p in pointers]
+        self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=True)
+        return True
 
     # chats ------------------------------------------------------------------------------
 
@@ -449,18 +502,22 @@ class App:
         return carrier_clashes(self.config, self._bridge_factory)
 
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
-        """Seal ``body`` and queue its pointers for every carrier of the chat."""
+        """Seal ``body`` and queue its pointers for every carrier of the chat (after the
+        chat's pending rotation notice, if there is one)."""
         from pointerbridge.core.pointer import seal
 
         self._check_current(chat)
         if not chat.row.carriers:
             name = chat.row.name
             raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
-        bridges = [self.bridge(c) for c in chat.row.carriers]
-        limit = min((b.limits.max_pointer_chars for b in bridges), default=None)
-        pointers = seal(chat.key, sender, body, max_chars=limit)
+        self.post_notice(chat, sender)  # a new key's first message in a chat follows its notice
+        pointers = seal(chat.key, sender, body, max_chars=self._max_chars(chat))
         items = [(p, dearmor(p)[1]) for p in pointers]
         return self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers)
+
+    def _max_chars(self, chat: UnlockedChat) -> int | None:
+        bridges = [self.bridge(c) for c in chat.row.carriers]
+        return min((b.limits.max_pointer_chars for b in bridges), default=None)
 
     # polling ----------------------------------------------------------------------------
 
@@ -759,28 +816,77 @@ class App:
             self.store.set_verified(newly_verified)
         return done, refused, locked
 
-    def _judge(self, chat: UnlockedChat, done: list[_Opened]) -> list[Shown]:
+    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
         # Trust on first use in the order pointers reached this store, never by the sent
         # time a sender wrote: a forger must not win a name by backdating. This user's own
-        # name is pinned to their own key before anyone else can claim it.
+        # name is pinned to their own key before anyone else can claim it. A name moves to
+        # a new key only by a rotation notice its current key signed, at the notice's
+        # place in arrival order; rotations accepted before are replayed from the store,
+        # so trashing or purging a notice changes nothing. ``persist=False`` (a page of
+        # history) judges against what is stored and stores nothing new.
+        from pointerbridge.core.rotation import RotationError, parse_notice
+
         pins = self.store.pins(chat.row.id)
         known = self.store.identity()
         if known is not None and known[0] not in pins:
             self.store.pin(chat.row.id, known[0], known[1])
             pins[known[0]] = known[1]
+        current = dict(pins)  # username -> the key it has now, at this point of the walk
+        retired: dict[str, list[bytes]] = {}
+        stored = self.store.rotations(chat.row.id)
+        replayed = {(name, old) for name, old, _, _ in stored}
+        upcoming = iter(stored)
+        next_rotation = next(upcoming, None)
+
+        def rotate(name: str, old: bytes, new: bytes) -> None:
+            current[name] = new
+            retired.setdefault(name, []).append(old)
+
         done.sort(key=itemgetter(0))  # arrival order (first pointer id)
         trust: list[str] = []
-        for _, message, _, _ in done:
-            pinned = pins.get(message.username)
+        notices: list[RotationNotice | None] = []
+        for first_id, message, _, _ in done:
+            while next_rotation is not None and next_rotation[3] < first_id:
+                name, old, new, _ = next_rotation
+                if name not in current or hmac.compare_digest(current[name], old):
+                    rotate(name, old, new)
+                next_rotation = next(upcoming, None)
+            name, key = message.username, message.sender_key
+            pinned = current.get(name)
+            try:
+                notice = parse_notice(message.body)
+            except RotationError:
+                notice = None  # a broken or forged notice is judged as the message it is
+            if notice is not None and pinned is not None and notice.username == name \
+                    and hmac.compare_digest(notice.new_key, key):
+                if hmac.compare_digest(notice.old_key, pinned):
+                    rotate(name, pinned, key)
+                    if persist and (name, pinned) not in replayed:
+                        self.store.add_rotation(chat.row.id, name, pinned, key, first_id)
+                        replayed.add((name, pinned))
+                    accepted = True
+                else:  # the same rotation, applied already (a stored one replayed just before, or a copy)
+                    accepted = hmac.compare_digest(pinned, key) and any(
+                        hmac.compare_digest(old, notice.old_key) for old in retired.get(name, ()))
+                if accepted:
+                    trust.append("rotated")
+                    notices.append(notice)
+                    continue
+            notices.append(None)
             if pinned is None:
-                self.store.pin(chat.row.id, message.username, message.sender_key)
-                pins[message.username] = pinned = message.sender_key
+                if persist:
+                    self.store.pin(chat.row.id, name, key)
+                current[name] = key
                 trust.append("new")
+            elif hmac.compare_digest(pinned, key):
+                trust.append("pinned")
+            elif any(hmac.compare_digest(old, key) for old in retired.get(name, ())):
+                trust.append("retired")
             else:
-                trust.append("pinned" if hmac.compare_digest(pinned, message.sender_key) else "changed")
+                trust.append("changed")
         # Equal send times (another sender's clock, or a burst) fall back on arrival order.
         order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
-        return [Shown(done[i][1], trust[i], done[i][2], done[i][3]) for i in order]
+        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i]) for i in order]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
         """Move messages (by id or unique id prefix) to the trash or back; return how many."""
