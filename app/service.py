@@ -51,6 +51,7 @@ __all__ = [
     "ChatNotFoundError",
     "NoCarriersError",
     "NotInitialisedError",
+    "Page",
     "PollBusyError",
     "PollSummary",
     "Shown",
@@ -132,6 +133,25 @@ class Shown(NamedTuple):
     pointer_ids: tuple[int, ...]
     trashed: bool
     notice: RotationNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a chat's history (:meth:`App.read_page`).
+
+    ``messages`` oldest first; ``refused``: pointers of the page that failed their checks;
+    ``older``: pass it as ``before=`` for the previous page (None: this page reaches the
+    chat's first pointer); ``unsettled``: some trust marks of the page are provisional (a
+    sender with no stored pin yet, or pointers no full :meth:`App.read` has judged: a
+    rotation notice among them is only stored by one); ``locked``: pointers of the page
+    under a secret of the chat that was not unlocked.
+    """
+
+    messages: list[Shown]
+    refused: int
+    older: int | None
+    unsettled: bool
+    locked: int = 0
 
 
 @dataclass(slots=True)
@@ -701,8 +721,56 @@ class App:
         """
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
-        done, refused, _ = self._open_all(chat, rows, progress)
-        return self._judge(chat, done), refused
+        done, refused, _, _ = self._open_all(chat, rows, progress)
+        shown = self._judge(chat, done)
+        if rows and not trash_only:  # the trash alone is not the chat's history
+            self.store.set_judged(chat.row.id, rows[-1][0])
+        return shown, refused
+
+    def read_page(
+        self,
+        chat: UnlockedChat,
+        *,
+        before: int | None = None,
+        limit: int = 200,
+        include_trash: bool = False,
+        trash_only: bool = False,
+    ) -> Page:
+        """The last ``limit`` pointers of the chat below pointer id ``before`` (None: the
+        newest), opened and judged: one index range scan, however long the history.
+
+        A split message belongs to the page holding its last part: a page whose messages
+        miss earlier parts reaches further down for them (at most ``4 * limit`` pointers
+        more), and ``older`` then starts below what it took. A message still incomplete
+        is left out (a full :meth:`read` shows it). Trust is judged against the stored
+        pins and rotations; nothing new is pinned or stored unless the page reaches the
+        chat's first pointer (see :attr:`Page.unsettled`).
+        """
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError("a page holds at least one pointer")
+        self._route(chat)
+        flags = {"include_trash": include_trash or trash_only, "trash_only": trash_only}
+        rows = self.store.history_page(chat.row.id, before, limit + 1, **flags)
+        more = len(rows) > limit
+        rows = rows[1:] if more else rows
+        budget = 4 * limit
+        done, refused, locked, incomplete = self._open_all(chat, rows, None)
+        while incomplete and more and budget > 0:
+            wanted = min(budget, max(64, 2 * incomplete))
+            extra = self.store.history_page(chat.row.id, rows[0][0], wanted + 1, **flags)
+            more = len(extra) > wanted
+            extra = extra[1:] if more else extra
+            budget -= len(extra)
+            rows = extra + rows
+            done, refused, locked, incomplete = self._open_all(chat, rows, None)
+        older = rows[0][0] if more and rows else None
+        shown = self._judge(chat, done, persist=older is None)
+        if older is None and rows and not trash_only:
+            self.store.set_judged(chat.row.id, rows[-1][0])
+        pins = self.store.pins(chat.row.id)
+        judged = self.store.judged_through(chat.row.id)
+        unsettled = bool(rows) and (rows[-1][0] > judged or any(s.message.username not in pins for s in shown))
+        return Page(shown, refused, older, unsettled, locked)
 
     def locked_count(self, chat: UnlockedChat, *, include_trash: bool = False, trash_only: bool = False) -> int:
         """How many of the chat's pointers (as :meth:`read` with the same flags sees them)
@@ -733,7 +801,7 @@ class App:
         chat: UnlockedChat,
         rows: list[tuple[int, bytes, int, bytes | None]],
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[list[_Opened], int, int]:
+    ) -> tuple[list[_Opened], int, int, int]:
         collecting = gc.isenabled()
         gc.disable()  # 100,000 messages allocate no cycles: collector passes would be pure cost
         try:
@@ -768,9 +836,10 @@ class App:
         chat: UnlockedChat,
         rows: list[tuple[int, bytes, int, bytes | None]],
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[list[_Opened], int, int]:
-        """Open rows under the chat's unlocked keys: (messages, refused, locked), where
-        locked counts pointers under a secret of the chat that was not unlocked."""
+    ) -> tuple[list[_Opened], int, int, int]:
+        """Open rows under the chat's unlocked keys: (messages, refused, locked, parts of
+        messages still incomplete), where locked counts pointers under a secret of the
+        chat that was not unlocked."""
         from pointerbridge.app.opening import CHUNK, open_chunks
         from pointerbridge.core.pointer import Part, Reassembler, _from_fields
 
@@ -778,7 +847,7 @@ class App:
         refused = locked = 0
         newly_verified: list[tuple[int, bytes]] = []
         everything = self._all_unlocked(chat)
-        offset = 0
+        offset = incomplete = 0
         for key, group in self._by_key(chat.keys, rows):
             joiner = Reassembler()  # one per key: parts of one message share its key
             chat_name = key.name
@@ -812,9 +881,10 @@ class App:
                         ids = tuple(pending.pop(part_of))
                         done.append((min(ids), message, ids, bool(trashed)))
             offset += len(group)
+            incomplete += sum(map(len, pending.values()))
         if newly_verified:
             self.store.set_verified(newly_verified)
-        return done, refused, locked
+        return done, refused, locked, incomplete
 
     def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
         # Trust on first use in the order pointers reached this store, never by the sent

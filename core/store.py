@@ -107,7 +107,8 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX posts_by_carrier ON posts(carrier, posted_at);
     """,
     # 5: identity rotation: the notice each chat still waits for, and the rotations
-    # accepted per chat (trust replays them even after their notice is trashed or purged)
+    # accepted per chat (trust replays them even after their notice is trashed or purged);
+    # how far a full read has judged each chat (a page of history beyond it is provisional)
     """
     CREATE TABLE rotation_out (
         chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
@@ -120,6 +121,10 @@ _MIGRATIONS: list[str] = [
         new_key BLOB NOT NULL,
         at_pointer INTEGER NOT NULL,
         PRIMARY KEY (chat_id, username, old_key)
+    );
+    CREATE TABLE judged (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        through INTEGER NOT NULL
     );
     """,
 ]
@@ -416,6 +421,30 @@ class Store:
         where = "chat_id = ?" + (" AND trashed = 1" if trash_only else "" if include_trash else " AND trashed = 0")
         query = f"SELECT id, payload, trashed, verified FROM pointers WHERE {where} ORDER BY id"  # noqa: S608
         return self._db.execute(query, (chat_id,)).fetchall()
+
+    def history_page(
+        self, chat_id: int, before: int | None, limit: int, *, include_trash: bool = False, trash_only: bool = False
+    ) -> list[tuple[int, bytes, int, bytes | None]]:
+        """The last ``limit`` rows of :meth:`history` with an id below ``before`` (None: all),
+        in stored order: an index range scan, however long the history."""
+        where = "chat_id = ? AND id < ?" + (" AND trashed = 1" if trash_only else "" if include_trash
+                                           else " AND trashed = 0")
+        query = (f"SELECT id, payload, trashed, verified FROM pointers WHERE {where}"  # noqa: S608
+                 " ORDER BY id DESC LIMIT ?")
+        rows = self._db.execute(query, (chat_id, (1 << 63) - 1 if before is None else before, limit)).fetchall()
+        rows.reverse()
+        return rows
+
+    def judged_through(self, chat_id: int) -> int:
+        """The highest pointer id a full read of the chat has judged (0: none)."""
+        row = self._db.execute("SELECT through FROM judged WHERE chat_id = ?", (chat_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_judged(self, chat_id: int, through: int) -> None:
+        """Record that a full read judged (pinned, rotated) the chat up to pointer ``through``."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO judged VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE"
+                       " SET through = max(through, excluded.through)", (chat_id, through))
 
     def set_trashed(self, pointer_ids: Iterable[int], trashed: bool) -> None:
         """Move pointers to the trash or back."""
