@@ -252,6 +252,8 @@ class App:
         self._bridge_factory = bridge_factory or _default_bridge
         self.config: Config = load_config(home.config_path)
         self.store = Store.open(home.store_path)
+        # chat id -> (the keys that routed it, the last unrouted pointer id they looked at)
+        self._routed: dict[int, tuple[tuple[ChatKey, ...], int]] = {}
 
     def close(self) -> None:
         """Close the store."""
@@ -507,6 +509,7 @@ class App:
     def delete_chat(self, name: str) -> None:
         """Delete a chat and all its pointers."""
         self.store.delete_chat(self.chat_row(name).id)
+        self._routed.clear()  # freed ids can be given again: rescan from the start
 
     # sending ----------------------------------------------------------------------------
 
@@ -692,8 +695,14 @@ class App:
         from pointerbridge.core.pointer import _envelope
 
         keys = chat.keys
+        # What these very keys (the same objects, kept alive here) already looked at stays
+        # unrouted for them: a page read must not rescan another chat's pointers each time.
+        seen_keys, after = self._routed.get(chat.row.id, ((), 0))
+        if len(seen_keys) != len(keys) or any(a is not b for a, b in zip(seen_keys, keys, strict=False)):
+            after = 0
         mine = []
-        for row in self.store.unrouted():
+        rows = self.store.unrouted(after)
+        for row in rows:
             try:
                 nonce, tag = _envelope(row.payload)
             except PointerError:
@@ -702,6 +711,10 @@ class App:
                 mine.append(row.id)
         if mine:
             self.store.assign(mine, chat.row.id)
+        if rows:
+            self._routed[chat.row.id] = (keys, rows[-1].id)
+        elif after == 0:
+            self._routed[chat.row.id] = (keys, 0)
 
     def read(
         self,
@@ -968,6 +981,7 @@ class App:
         """Delete messages for good."""
         ids = self._pointer_ids(chat, message_ids)
         self.store.purge(ids)
+        self._routed.clear()  # freed ids can be given again: rescan from the start
         return len(ids)
 
     def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str]) -> list[int]:

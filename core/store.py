@@ -401,10 +401,11 @@ class Store:
             ).rowcount
         return int(changed)
 
-    def unrouted(self) -> list[PointerRow]:
-        """Inbound pointers whose chat is not known yet."""
+    def unrouted(self, after: int = 0) -> list[PointerRow]:
+        """Inbound pointers whose chat is not known yet (with an id above ``after``)."""
         rows = self._db.execute(
-            f"SELECT {_POINTER_COLUMNS} FROM pointers WHERE chat_id IS NULL ORDER BY id"  # noqa: S608
+            f"SELECT {_POINTER_COLUMNS} FROM pointers WHERE chat_id IS NULL AND id > ? ORDER BY id",  # noqa: S608
+            (after,),
         )
         return list(map(PointerRow._make, rows))
 

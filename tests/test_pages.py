@@ -109,3 +109,31 @@ def test_a_page_is_new_pointers_unsettled_and_checks_its_limit(chat_app: tuple[A
     assert page.messages[-1].message.body == "a late one" and page.unsettled  # no full read judged it yet
     with pytest.raises(InvalidInputError):
         app.read_page(chat, limit=0)
+
+
+def test_pointers_of_a_chat_not_unlocked_are_scanned_once(chat_app: tuple[App, UnlockedChat]) -> None:
+    from helpers import raw_chat
+
+    app, chat = chat_app
+    other = raw_chat("elsewhere")
+    dave = raw_identity("dave")
+    app.receive("\n".join(_seal(other, dave, f"not ours {i}", None, os.urandom, 1_800_000_000_000 + i)[0]
+                          for i in range(50)))
+    calls: list[int] = []
+    unrouted = app.store.unrouted
+
+    def counted(after: int = 0) -> list[object]:
+        rows = unrouted(after)
+        calls.append(len(rows))
+        return rows  # type: ignore[return-value]
+
+    app.store.unrouted = counted  # type: ignore[method-assign]
+    try:
+        app.read_page(chat, limit=10)
+        app.read_page(chat, limit=10)
+        assert calls[-1] == 0  # the second page looked at nothing already looked at
+        app.receive("\n".join(_seal(chat.key, raw_identity("alice"), "fresh", None, os.urandom, 1_900_000_000_000)))
+        assert app.read_page(chat, limit=10).messages[-1].message.body == "fresh" and calls[-1] == 1
+    finally:
+        del app.store.unrouted
+    assert app.store.counts()["unrouted"] == 50
