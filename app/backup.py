@@ -28,7 +28,9 @@ __all__ = ["FORMAT", "export_store", "import_store"]
 FORMAT = "pointerbridge-export"
 VERSION = 1
 _HEX = r"^([0-9a-f]{2})*$"
-_ORDER = {"identity": 0, "chat": 1, "pin": 2, "tombstone": 3, "pointer": 4, "cursor": 5}  # tombstones first
+# tombstones before pointers; rotations after them (they name a pointer by its digest)
+_ORDER = {"identity": 0, "chat": 1, "pin": 2, "tombstone": 3, "pointer": 4, "cursor": 5, "rotation": 6,
+          "rotation_out": 7}
 
 
 class _Record(BaseModel):
@@ -95,7 +97,23 @@ class _Tombstone(_Record):
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-_ANY = TypeAdapter(Annotated[_Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone, Field(discriminator="kind")])
+class _Rotation(_Record):
+    kind: Literal["rotation"]
+    chat: str
+    username: str
+    old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _RotationOut(_Record):
+    kind: Literal["rotation_out"]
+    chat: str
+    body: str = Field(max_length=1000)
+
+
+_ANY = TypeAdapter(Annotated[_Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut,
+                             Field(discriminator="kind")])
 
 
 def export_store(store: Store, path: Path) -> int:
@@ -153,7 +171,22 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
             record["payload"] = _payload(record["text"], path, number)
         if record["kind"] == "chat" and _normalized(record["name"]) != record["normalized_name"]:
             raise InvalidInputError(f"{path}, line {number}: normalized_name is not the chat name's")
+        if record["kind"] == "rotation" and record["old_key"] == record["new_key"]:
+            raise InvalidInputError(f"{path}, line {number}: a rotation to the same key")
+        if record["kind"] == "rotation_out":
+            _check_notice(record["body"], path, number)
         yield record
+
+
+def _check_notice(body: str, path: Path, number: int) -> None:
+    from pointerbridge.core.rotation import RotationError, parse_notice
+
+    try:
+        if parse_notice(body) is not None:
+            return
+    except RotationError as exc:
+        raise InvalidInputError(f"{path}, line {number}: body: {exc}") from None
+    raise InvalidInputError(f"{path}, line {number}: body: not a rotation notice")
 
 
 def _normalized(name: str) -> str | None:

@@ -41,6 +41,7 @@ from pointerbridge.core.store import ChatRow, Store
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey, Identity
     from pointerbridge.core.pointer import Message
+    from pointerbridge.core.rotation import RotationNotice
 
 # The cryptography (keys, pointer) is imported by the methods that use it, so that moving
 # pointers (poll) starts fast: it never derives, seals or opens anything.
@@ -51,6 +52,7 @@ __all__ = [
     "ChatOverview",
     "NoCarriersError",
     "NotInitialisedError",
+    "Page",
     "PollBusyError",
     "PollSummary",
     "Shown",
@@ -118,15 +120,39 @@ class UnlockedChat:
 class Shown(NamedTuple):
     """A message ready to show, with what the reader should know about its sender.
 
-    ``trust`` is ``"pinned"`` (the sender key seen before), ``"new"`` (first message
-    under this name: now pinned) or ``"changed"`` (the name was pinned to another key:
-    someone else, or a new identity; never show this as genuine).
+    ``trust`` is ``"pinned"`` (the sender key seen before, or the one its owner rotated
+    to), ``"new"`` (first message under this name: now pinned), ``"rotated"`` (a
+    rotation notice, signed by the name's trusted key, that moves the name to the key
+    this message is sealed by: ``notice`` holds it), ``"retired"`` (sent with a key its
+    owner has since replaced: genuine, but old; show it mildly) or ``"changed"`` (the
+    name was pinned to another key: someone else, or a new identity without a notice;
+    never show this as genuine).
     """
 
     message: Message
     trust: str
     pointer_ids: tuple[int, ...]
     trashed: bool
+    notice: RotationNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a chat's history (:meth:`App.read_page`).
+
+    ``messages`` oldest first; ``refused``: pointers of the page that failed their checks;
+    ``older``: pass it as ``before=`` for the previous page (None: this page reaches the
+    chat's first pointer); ``unsettled``: some trust marks of the page are provisional (a
+    sender with no stored pin yet, or pointers no full :meth:`App.read` has judged: a
+    rotation notice among them is only stored by one); ``locked``: pointers of the page
+    under a secret of the chat that was not unlocked.
+    """
+
+    messages: list[Shown]
+    refused: int
+    older: int | None
+    unsettled: bool
+    locked: int = 0
 
 
 @dataclass(slots=True)
@@ -236,6 +262,8 @@ class App:
         self._bridge_factory = bridge_factory or _default_bridge
         self.config: Config = load_config(home.config_path)
         self.store = Store.open(home.store_path)
+        # chat id -> (the keys that routed it, the last unrouted pointer id they looked at)
+        self._routed: dict[int, tuple[tuple[ChatKey, ...], int]] = {}
 
     def close(self) -> None:
         """Close the store."""
@@ -275,6 +303,53 @@ class App:
         if not hmac.compare_digest(identity.public_key, known[1]):
             raise WrongSecretError("wrong master phrase")
         return identity
+
+    def rotate_identity(self, old: Identity, new_master_phrase: str) -> Identity:
+        """Replace this home's identity by the one ``new_master_phrase`` gives (same
+        username). ``old`` must be the current identity. In one transaction: every chat
+        pins the old key for this user where it had no pin yet, and gets a rotation notice
+        signed by the old key, posted (by the new identity) before the next message there
+        (:meth:`post_notice`); the store's identity becomes the new key."""
+        from pointerbridge.core.keys import Identity
+        from pointerbridge.core.rotation import make_notice, notice_body
+
+        known = self.store.identity()
+        if known is None:
+            raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
+        if not hmac.compare_digest(old.public_key, known[1]) or old.username != known[0]:
+            raise WrongSecretError("that is not this home's current identity")
+        waiting = self.pending_notices()
+        if waiting:
+            # The next notice must be signed by the key the waiting one names, which is
+            # not held any more once it is replaced: post the waiting ones first.
+            raise InvalidInputError(f"rotation notices still wait in {', '.join(map(repr, waiting))}: post them "
+                                    "first (pbridge identity notify CHAT)")
+        new = Identity.derive(old.username, new_master_phrase)
+        if hmac.compare_digest(new.public_key, old.public_key):
+            raise InvalidInputError("the new master phrase gives the same key: choose another one")
+        self.store.rotate_identity(old.username, old.public_key, new.public_key, notice_body(make_notice(old, new)))
+        return new
+
+    def pending_notices(self) -> list[str]:
+        """Names of the chats whose rotation notice is not posted yet."""
+        return self.store.pending_notices()
+
+    def post_notice(self, chat: UnlockedChat, identity: Identity) -> bool:
+        """Queue the chat's pending rotation notice, sealed by ``identity`` (this home's
+        current one), for the chat's carriers; return whether there was one to queue. It
+        waits while the chat has no carriers or ``chat`` holds an earlier secret."""
+        from pointerbridge.core.pointer import seal
+
+        body = self.store.pending_notice(chat.row.id)
+        if body is None or not chat.row.carriers or not chat.current:
+            return False
+        known = self.store.identity()
+        if known is None or not hmac.compare_digest(identity.public_key, known[1]):
+            raise WrongSecretError("the notice is posted by this home's current identity: give its master phrase")
+        pointers = seal(chat.key, identity, body, max_chars=self._max_chars(chat))
+        items = [(p, dearmor(p)[1]) for p in pointers]
+        self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=True)
+        return True
 
     # chats ------------------------------------------------------------------------------
 
@@ -444,6 +519,7 @@ class App:
     def delete_chat(self, name: str) -> None:
         """Delete a chat and all its pointers."""
         self.store.delete_chat(self.chat_row(name).id)
+        self._routed.clear()  # freed ids can be given again: rescan from the start
 
     # sending ----------------------------------------------------------------------------
 
@@ -459,18 +535,22 @@ class App:
         return carrier_clashes(self.config, self._bridge_factory)
 
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
-        """Seal ``body`` and queue its pointers for every carrier of the chat."""
+        """Seal ``body`` and queue its pointers for every carrier of the chat (after the
+        chat's pending rotation notice, if there is one)."""
         from pointerbridge.core.pointer import seal
 
         self._check_current(chat)
         if not chat.row.carriers:
             name = chat.row.name
             raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
-        bridges = [self.bridge(c) for c in chat.row.carriers]
-        limit = min((b.limits.max_pointer_chars for b in bridges), default=None)
-        pointers = seal(chat.key, sender, body, max_chars=limit)
+        self.post_notice(chat, sender)  # a new key's first message in a chat follows its notice
+        pointers = seal(chat.key, sender, body, max_chars=self._max_chars(chat))
         items = [(p, dearmor(p)[1]) for p in pointers]
         return self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers)
+
+    def _max_chars(self, chat: UnlockedChat) -> int | None:
+        bridges = [self.bridge(c) for c in chat.row.carriers]
+        return min((b.limits.max_pointer_chars for b in bridges), default=None)
 
     # polling ----------------------------------------------------------------------------
 
@@ -625,8 +705,14 @@ class App:
         from pointerbridge.core.pointer import _envelope
 
         keys = chat.keys
+        # What these very keys (the same objects, kept alive here) already looked at stays
+        # unrouted for them: a page read must not rescan another chat's pointers each time.
+        seen_keys, after = self._routed.get(chat.row.id, ((), 0))
+        if len(seen_keys) != len(keys) or any(a is not b for a, b in zip(seen_keys, keys, strict=False)):
+            after = 0
         mine = []
-        for row in self.store.unrouted():
+        rows = self.store.unrouted(after)
+        for row in rows:
             try:
                 nonce, tag = _envelope(row.payload)
             except PointerError:
@@ -635,6 +721,10 @@ class App:
                 mine.append(row.id)
         if mine:
             self.store.assign(mine, chat.row.id)
+        if rows:
+            self._routed[chat.row.id] = (keys, rows[-1].id)
+        elif after == 0:
+            self._routed[chat.row.id] = (keys, 0)
 
     def read(
         self,
@@ -654,8 +744,56 @@ class App:
         """
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
-        done, refused, _ = self._open_all(chat, rows, progress)
-        return self._judge(chat, done), refused
+        done, refused, _, _ = self._open_all(chat, rows, progress)
+        shown = self._judge(chat, done)
+        if rows and not trash_only:  # the trash alone is not the chat's history
+            self.store.set_judged(chat.row.id, rows[-1][0])
+        return shown, refused
+
+    def read_page(
+        self,
+        chat: UnlockedChat,
+        *,
+        before: int | None = None,
+        limit: int = 200,
+        include_trash: bool = False,
+        trash_only: bool = False,
+    ) -> Page:
+        """The last ``limit`` pointers of the chat below pointer id ``before`` (None: the
+        newest), opened and judged: one index range scan, however long the history.
+
+        A split message belongs to the page holding its last part: a page whose messages
+        miss earlier parts reaches further down for them (at most ``4 * limit`` pointers
+        more), and ``older`` then starts below what it took. A message still incomplete
+        is left out (a full :meth:`read` shows it). Trust is judged against the stored
+        pins and rotations; nothing new is pinned or stored unless the page reaches the
+        chat's first pointer (see :attr:`Page.unsettled`).
+        """
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError("a page holds at least one pointer")
+        self._route(chat)
+        flags = {"include_trash": include_trash or trash_only, "trash_only": trash_only}
+        rows = self.store.history_page(chat.row.id, before, limit + 1, **flags)
+        more = len(rows) > limit
+        rows = rows[1:] if more else rows
+        budget = 4 * limit
+        done, refused, locked, incomplete = self._open_all(chat, rows, None)
+        while incomplete and more and budget > 0:
+            wanted = min(budget, max(64, 2 * incomplete))
+            extra = self.store.history_page(chat.row.id, rows[0][0], wanted + 1, **flags)
+            more = len(extra) > wanted
+            extra = extra[1:] if more else extra
+            budget -= len(extra)
+            rows = extra + rows
+            done, refused, locked, incomplete = self._open_all(chat, rows, None)
+        older = rows[0][0] if more and rows else None
+        shown = self._judge(chat, done, persist=older is None)
+        if older is None and rows and not trash_only:
+            self.store.set_judged(chat.row.id, rows[-1][0])
+        pins = self.store.pins(chat.row.id)
+        judged = self.store.judged_through(chat.row.id)
+        unsettled = bool(rows) and (rows[-1][0] > judged or any(s.message.username not in pins for s in shown))
+        return Page(shown, refused, older, unsettled, locked)
 
     def locked_count(self, chat: UnlockedChat, *, include_trash: bool = False, trash_only: bool = False) -> int:
         """How many of the chat's pointers (as :meth:`read` with the same flags sees them)
@@ -686,7 +824,7 @@ class App:
         chat: UnlockedChat,
         rows: list[tuple[int, bytes, int, bytes | None]],
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[list[_Opened], int, int]:
+    ) -> tuple[list[_Opened], int, int, int]:
         collecting = gc.isenabled()
         gc.disable()  # 100,000 messages allocate no cycles: collector passes would be pure cost
         try:
@@ -721,9 +859,10 @@ class App:
         chat: UnlockedChat,
         rows: list[tuple[int, bytes, int, bytes | None]],
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[list[_Opened], int, int]:
-        """Open rows under the chat's unlocked keys: (messages, refused, locked), where
-        locked counts pointers under a secret of the chat that was not unlocked."""
+    ) -> tuple[list[_Opened], int, int, int]:
+        """Open rows under the chat's unlocked keys: (messages, refused, locked, parts of
+        messages still incomplete), where locked counts pointers under a secret of the
+        chat that was not unlocked."""
         from pointerbridge.app.opening import CHUNK, open_chunks
         from pointerbridge.core.pointer import Part, Reassembler, _from_fields
 
@@ -731,7 +870,7 @@ class App:
         refused = locked = 0
         newly_verified: list[tuple[int, bytes]] = []
         everything = self._all_unlocked(chat)
-        offset = 0
+        offset = incomplete = 0
         for key, group in self._by_key(chat.keys, rows):
             joiner = Reassembler()  # one per key: parts of one message share its key
             chat_name = key.name
@@ -765,32 +904,82 @@ class App:
                         ids = tuple(pending.pop(part_of))
                         done.append((min(ids), message, ids, bool(trashed)))
             offset += len(group)
+            incomplete += sum(map(len, pending.values()))
         if newly_verified:
             self.store.set_verified(newly_verified)
-        return done, refused, locked
+        return done, refused, locked, incomplete
 
-    def _judge(self, chat: UnlockedChat, done: list[_Opened]) -> list[Shown]:
+    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
         # Trust on first use in the order pointers reached this store, never by the sent
         # time a sender wrote: a forger must not win a name by backdating. This user's own
-        # name is pinned to their own key before anyone else can claim it.
+        # name is pinned to their own key before anyone else can claim it. A name moves to
+        # a new key only by a rotation notice its current key signed, at the notice's
+        # place in arrival order; rotations accepted before are replayed from the store,
+        # so trashing or purging a notice changes nothing. ``persist=False`` (a page of
+        # history) judges against what is stored and stores nothing new.
+        from pointerbridge.core.rotation import RotationError, parse_notice
+
         pins = self.store.pins(chat.row.id)
         known = self.store.identity()
         if known is not None and known[0] not in pins:
             self.store.pin(chat.row.id, known[0], known[1])
             pins[known[0]] = known[1]
+        current = dict(pins)  # username -> the key it has now, at this point of the walk
+        retired: dict[str, list[bytes]] = {}
+        stored = self.store.rotations(chat.row.id)
+        replayed = {(name, old) for name, old, _, _ in stored}
+        upcoming = iter(stored)
+        next_rotation = next(upcoming, None)
+
+        def rotate(name: str, old: bytes, new: bytes) -> None:
+            current[name] = new
+            retired.setdefault(name, []).append(old)
+
         done.sort(key=itemgetter(0))  # arrival order (first pointer id)
         trust: list[str] = []
-        for _, message, _, _ in done:
-            pinned = pins.get(message.username)
+        notices: list[RotationNotice | None] = []
+        for first_id, message, _, _ in done:
+            while next_rotation is not None and next_rotation[3] < first_id:
+                name, old, new, _ = next_rotation
+                if name not in current or hmac.compare_digest(current[name], old):
+                    rotate(name, old, new)
+                next_rotation = next(upcoming, None)
+            name, key = message.username, message.sender_key
+            pinned = current.get(name)
+            try:
+                notice = parse_notice(message.body)
+            except RotationError:
+                notice = None  # a broken or forged notice is judged as the message it is
+            if notice is not None and pinned is not None and notice.username == name \
+                    and hmac.compare_digest(notice.new_key, key):
+                if hmac.compare_digest(notice.old_key, pinned):
+                    rotate(name, pinned, key)
+                    if persist and (name, pinned) not in replayed:
+                        self.store.add_rotation(chat.row.id, name, pinned, key, first_id)
+                        replayed.add((name, pinned))
+                    accepted = True
+                else:  # the same rotation, applied already (a stored one replayed just before, or a copy)
+                    accepted = hmac.compare_digest(pinned, key) and any(
+                        hmac.compare_digest(old, notice.old_key) for old in retired.get(name, ()))
+                if accepted:
+                    trust.append("rotated")
+                    notices.append(notice)
+                    continue
+            notices.append(None)
             if pinned is None:
-                self.store.pin(chat.row.id, message.username, message.sender_key)
-                pins[message.username] = pinned = message.sender_key
+                if persist:
+                    self.store.pin(chat.row.id, name, key)
+                current[name] = key
                 trust.append("new")
+            elif hmac.compare_digest(pinned, key):
+                trust.append("pinned")
+            elif any(hmac.compare_digest(old, key) for old in retired.get(name, ())):
+                trust.append("retired")
             else:
-                trust.append("pinned" if hmac.compare_digest(pinned, message.sender_key) else "changed")
+                trust.append("changed")
         # Equal send times (another sender's clock, or a burst) fall back on arrival order.
         order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
-        return [Shown(done[i][1], trust[i], done[i][2], done[i][3]) for i in order]
+        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i]) for i in order]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
         """Move messages (by id or unique id prefix) to the trash or back; return how many."""
@@ -802,6 +991,7 @@ class App:
         """Delete messages for good."""
         ids = self._pointer_ids(chat, message_ids)
         self.store.purge(ids)
+        self._routed.clear()  # freed ids can be given again: rescan from the start
         return len(ids)
 
     def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str]) -> list[int]:

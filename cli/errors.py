@@ -44,6 +44,7 @@ EXIT_CODES: dict[str, int] = {
     "NoCarriersError": 27,
     "CheckFailedError": 28,
     "StaleSecretError": 29,
+    "RotationError": 30,
 }
 EXIT_INTERNAL = 70
 

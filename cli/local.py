@@ -20,6 +20,8 @@ from .secrets import read_secret
 __all__ = ["register"]
 
 chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
+identity_app = typer.Typer(help="Rotate your identity (a new master phrase) and tell your chats.",
+                           no_args_is_help=True)
 carrier_app = typer.Typer(help="Add, log in and list carriers (config.toml).", no_args_is_help=True)
 login_app = typer.Typer(help="Log a carrier's bot account in: the password is asked, never stored.",
                         no_args_is_help=True)
@@ -313,20 +315,78 @@ def send(
         sender = app.unlock_identity(_phrase(phrase_fd))
         body = _message_text(text)
         bodies = [line for line in body.split("\n") if line] if lines else [body]
+        noticed = app.store.pending_notice(unlocked.row.id) is not None
         ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
         line = f"queued {len(bodies)} message(s) in {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
-        if not queue:
-            from pointerbridge.app.service import PollBusyError
+        if noticed:
+            line += ", after your key rotation notice"
+        _post_now(app, unlocked, line, queue)
 
-            try:
-                summary = app.poll(unlocked.row.carriers, fetch=False)
-            except PollBusyError:
-                typer.echo(f"{line}; a poll is running and will post them")
-                return
-            line += f"; posted {sum(summary.posted.values())}"
-            for name, error in summary.errors.items():
-                line += f"; {name}: {error} (kept in the outbox)"
-        typer.echo(line)
+
+def _post_now(app: App, unlocked: UnlockedChat, line: str, queue: bool) -> None:
+    """Post what was just queued (unless --queue) and print ``line`` with the outcome."""
+    if not queue:
+        from pointerbridge.app.service import PollBusyError
+
+        try:
+            summary = app.poll(unlocked.row.carriers, fetch=False)
+        except PollBusyError:
+            typer.echo(f"{line}; a poll is running and will post them")
+            return
+        line += f"; posted {sum(summary.posted.values())}"
+        for name, error in summary.errors.items():
+            line += f"; {name}: {error} (kept in the outbox)"
+    typer.echo(line)
+
+
+@identity_app.command("rotate")
+@one_line_errors
+def identity_rotate(
+    ctx: typer.Context,
+    phrase_fd: PhraseFd = None,
+    new_phrase_fd: Annotated[
+        int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
+    ] = None,
+) -> None:
+    """Change your master phrase, and so your key (same username): asks the current phrase,
+    then the new one twice (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a notice, signed
+    by the old key, that lets its members re-pin you."""
+    with _open(ctx) as app:
+        old = app.unlock_identity(_phrase(phrase_fd))
+        new_phrase = read_secret("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, confirm=True)
+        new = app.rotate_identity(old, new_phrase)
+        typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
+        waiting = len(app.pending_notices())
+        typer.echo(f"rotation notices wait in {waiting} chat(s): each is posted with your next message there "
+                   "(or: pbridge identity notify CHAT)")
+
+
+@identity_app.command("notify")
+@one_line_errors
+def identity_notify(
+    ctx: typer.Context,
+    chat: str,
+    queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
+    secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Post a chat's pending key rotation notice now (asks the chat secret and your NEW
+    master phrase)."""
+    with _open(ctx) as app:
+        unlocked = _unlock(app, chat, secret_fd)
+        if app.store.pending_notice(unlocked.row.id) is None:
+            typer.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
+            return
+        sender = app.unlock_identity(_phrase(phrase_fd))
+        if not app.post_notice(unlocked, sender):
+            from pointerbridge.app.service import NoCarriersError, StaleSecretError
+
+            if not unlocked.current:
+                raise StaleSecretError(f"the secret of chat {unlocked.row.name!r} was changed: unlock it with the "
+                                       "current one to post")
+            raise NoCarriersError(f"chat {unlocked.row.name!r} has no carriers: pbridge chat carriers "
+                                  f"{unlocked.row.name!r} --carrier C")
+        _post_now(app, unlocked, f"queued the rotation notice for {', '.join(unlocked.row.carriers)}", queue)
 
 
 def _message_text(text: str) -> str:
@@ -352,8 +412,11 @@ def poll(ctx: typer.Context, as_json: Json = False) -> None:
 
 def _render(shown: Shown) -> dict[str, Any]:
     m = shown.message
-    return {"id": m.id, "sent_at": m.sent_at.isoformat(), "username": m.username, "fingerprint": m.fingerprint,
+    data = {"id": m.id, "sent_at": m.sent_at.isoformat(), "username": m.username, "fingerprint": m.fingerprint,
             "trust": shown.trust, "trashed": shown.trashed, "body": m.body}
+    if shown.notice is not None:
+        data["rotated_from"] = shown.notice.old_key.hex()
+    return data
 
 
 def read(
@@ -515,5 +578,6 @@ def register(app: typer.Typer) -> None:
     for action in ("trash", "restore", "purge"):
         app.command(action)(one_line_errors(_by_ids(action)))
     app.add_typer(chat_app, name="chat")
+    app.add_typer(identity_app, name="identity")
     app.add_typer(carrier_app, name="carrier")
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["messages", "progress", "safe_text", "table", "to_terminal"]
 
-_PLAIN_MARK = {"pinned": "", "new": " (new key)", "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
+_PLAIN_MARK = {"pinned": "", "new": " (new key)", "retired": " (their old key)",
+               "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
 
 
 _INDENT = "\n    "  # continuation lines of a body: a body cannot fake the start of another message
@@ -85,6 +86,9 @@ def messages(shown: list[Shown]) -> None:
         for s in shown:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
             name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
+            if s.trust == "rotated":
+                print(f"[{when}] {_rotated(name, s)}  #{s.message.id[:8]}")
+                continue
             print(f"[{when}] {name}{_PLAIN_MARK[s.trust]}: {body}  #{s.message.id[:8]}")
         return
     from rich.console import Console
@@ -94,13 +98,23 @@ def messages(shown: list[Shown]) -> None:
     for s in shown:
         when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
         name = escape(safe_text(s.message.username))
+        if s.trust == "rotated":
+            console.print(f"[dim]{when}[/] [cyan]{escape(_rotated(safe_text(s.message.username), s))}[/] "
+                          f"[dim]#{s.message.id[:8]}[/]")
+            continue
         mark = {
             "pinned": "[green]✓[/]",
             "new": "[yellow](new key)[/]",
+            "retired": "[dim](their old key)[/]",
             "changed": "[bold white on red] KEY CHANGED: NOT VERIFIED AS THIS SENDER [/]",
         }[s.trust]
         body = escape(safe_text(s.message.body, multiline=True))
         console.print(f"[dim]{when}[/] [bold]{name}[/] {mark} {body} [dim]#{s.message.id[:8]}[/]")
+
+
+def _rotated(name: str, shown: Shown) -> str:
+    """The line an accepted rotation notice shows as (the sender key is the new one)."""
+    return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key) --"
 
 
 @contextmanager

@@ -106,12 +106,31 @@ _MIGRATIONS: list[str] = [
     """
     CREATE INDEX posts_by_carrier ON posts(carrier, posted_at);
     """,
-    # 5: how far each chat has been read, for unread counts
+    # 5: identity rotation: the notice each chat still waits for, and the rotations
+    # accepted per chat (trust replays them even after their notice is trashed or purged);
+    # how far a full read has judged each chat (a page of history beyond it is provisional);
+    # how far each chat has been read, for unread counts
     """
+    CREATE TABLE rotation_out (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE rotations (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        old_key BLOB NOT NULL,
+        new_key BLOB NOT NULL,
+        at_pointer INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, username, old_key)
+    );
+    CREATE TABLE judged (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        through INTEGER NOT NULL
+    );
     CREATE TABLE chat_reads (
         chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
         seen_id INTEGER NOT NULL
-    ) WITHOUT ROWID;
+    );
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -316,11 +335,14 @@ class Store:
         carrier: str | None = None,
         chat_id: int | None = None,
         post_to: Iterable[str] = (),
+        posts_notice: bool = False,
     ) -> list[int]:
         """Store (text, payload) pointers in one transaction; return the ids of new ones.
 
         A pointer already stored (same text) is left as it is: carriers echo, crashes
-        repeat polls, and several carriers bring the same pointer.
+        repeat polls, and several carriers bring the same pointer. ``posts_notice``: these
+        pointers carry the chat's pending rotation notice, which the same transaction
+        clears (a crash cannot post it twice, or lose it).
         """
         now = time.time()
         targets = list(post_to)
@@ -339,6 +361,8 @@ class Store:
                     db.executemany(
                         "INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets)
                     )
+            if posts_notice:
+                db.execute("DELETE FROM rotation_out WHERE chat_id = ?", (chat_id,))
         return new
 
     def outbox(self, carrier: str) -> list[tuple[int, str]]:
@@ -382,10 +406,11 @@ class Store:
             ).rowcount
         return int(changed)
 
-    def unrouted(self) -> list[PointerRow]:
-        """Inbound pointers whose chat is not known yet."""
+    def unrouted(self, after: int = 0) -> list[PointerRow]:
+        """Inbound pointers whose chat is not known yet (with an id above ``after``)."""
         rows = self._db.execute(
-            f"SELECT {_POINTER_COLUMNS} FROM pointers WHERE chat_id IS NULL ORDER BY id"  # noqa: S608
+            f"SELECT {_POINTER_COLUMNS} FROM pointers WHERE chat_id IS NULL AND id > ? ORDER BY id",  # noqa: S608
+            (after,),
         )
         return list(map(PointerRow._make, rows))
 
@@ -402,6 +427,30 @@ class Store:
         where = "chat_id = ?" + (" AND trashed = 1" if trash_only else "" if include_trash else " AND trashed = 0")
         query = f"SELECT id, payload, trashed, verified FROM pointers WHERE {where} ORDER BY id"  # noqa: S608
         return self._db.execute(query, (chat_id,)).fetchall()
+
+    def history_page(
+        self, chat_id: int, before: int | None, limit: int, *, include_trash: bool = False, trash_only: bool = False
+    ) -> list[tuple[int, bytes, int, bytes | None]]:
+        """The last ``limit`` rows of :meth:`history` with an id below ``before`` (None: all),
+        in stored order: an index range scan, however long the history."""
+        where = "chat_id = ? AND id < ?" + (" AND trashed = 1" if trash_only else "" if include_trash
+                                           else " AND trashed = 0")
+        query = (f"SELECT id, payload, trashed, verified FROM pointers WHERE {where}"  # noqa: S608
+                 " ORDER BY id DESC LIMIT ?")
+        rows = self._db.execute(query, (chat_id, (1 << 63) - 1 if before is None else before, limit)).fetchall()
+        rows.reverse()
+        return rows
+
+    def judged_through(self, chat_id: int) -> int:
+        """The highest pointer id a full read of the chat has judged (0: none)."""
+        row = self._db.execute("SELECT through FROM judged WHERE chat_id = ?", (chat_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_judged(self, chat_id: int, through: int) -> None:
+        """Record that a full read judged (pinned, rotated) the chat up to pointer ``through``."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO judged VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE"
+                       " SET through = max(through, excluded.through)", (chat_id, through))
 
     def set_trashed(self, pointer_ids: Iterable[int], trashed: bool) -> None:
         """Move pointers to the trash or back."""
@@ -500,12 +549,25 @@ class Store:
                    "posts": posts.get(row[0], [])}
         for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
             yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
+        # A rotation's place is a pointer id, which another store numbers differently: it
+        # travels as the digest of the chat's first pointer from there on (the notice, or
+        # the next one if the notice was purged); null: after every pointer of the chat.
+        rotations = self._db.execute("SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations"
+                                     " ORDER BY chat_id, at_pointer").fetchall()
+        for chat_id, username, old_key, new_key, at_pointer in rotations:
+            at = self._db.execute("SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1",
+                                  (chat_id, at_pointer)).fetchone()
+            yield {"kind": "rotation", "chat": names[chat_id], "username": username, "old_key": old_key.hex(),
+                   "new_key": new_key.hex(), "at": at[0].hex() if at else None}
+        for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
+            yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
         """Add exported records in one transaction; return how many of each kind were new.
         What is here already stays as it is (a pointer, a verifier, a pin, a cursor), so
         importing twice adds nothing. Pointer records carry their ``payload`` (bytes)."""
-        added = {"chats": 0, "verifiers": 0, "pins": 0, "pointers": 0, "cursors": 0, "tombstones": 0}
+        added = {"chats": 0, "verifiers": 0, "pins": 0, "pointers": 0, "cursors": 0, "tombstones": 0,
+                 "rotations": 0, "rotation notices": 0}
         chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
         with self.transaction() as db:
             for record in records:
@@ -528,7 +590,29 @@ class Store:
                 elif kind == "tombstone":
                     added["tombstones"] += db.execute("INSERT OR IGNORE INTO tombstones VALUES (?)",
                                                       (bytes.fromhex(record["digest"]),)).rowcount
+                elif kind == "rotation":
+                    added["rotations"] += self._import_rotation(db, record, chats)
+                elif kind == "rotation_out":
+                    added["rotation notices"] += db.execute("INSERT OR IGNORE INTO rotation_out VALUES (?, ?)",
+                                                            (chats[record["chat"]], record["body"])).rowcount
         return added
+
+    @staticmethod
+    def _import_rotation(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+        """Add a rotation just before the pointer its ``at`` digest names (imported before
+        it), or after every pointer stored if there is none."""
+        # A rotation applies to the messages whose first pointer id is above at_pointer:
+        # one below the named pointer puts it just before that one.
+        found = None
+        if record["at"] is not None:
+            found = db.execute("SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(record["at"]),)
+                               ).fetchone()
+        if found is None:
+            found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
+        cur = db.execute("INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
+                         (chats[record["chat"]], record["username"], bytes.fromhex(record["old_key"]),
+                          bytes.fromhex(record["new_key"]), int(found[0])))
+        return int(cur.rowcount)
 
     @staticmethod
     def _import_identity(db: sqlite3.Connection, record: dict[str, Any]) -> None:
@@ -590,6 +674,41 @@ class Store:
             db.execute(
                 "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)", (chat_id, username, public_key, time.time())
             )
+
+    # identity rotation ------------------------------------------------------------------
+
+    def rotate_identity(self, username: str, old_key: bytes, new_key: bytes, notice: str) -> None:
+        """In one transaction: pin ``old_key`` for ``username`` in every chat that has no
+        pin for it yet (their old messages stay pinned), queue ``notice`` for every chat,
+        and make ``new_key`` this home's identity."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO pins SELECT id, ?, ?, ? FROM chats", (username, old_key, now))
+            db.execute("INSERT OR REPLACE INTO rotation_out SELECT id, ? FROM chats", (notice,))
+            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?)", (username, new_key, now))
+
+    def pending_notice(self, chat_id: int) -> str | None:
+        """The rotation notice body a chat still waits for, if any."""
+        row = self._db.execute("SELECT body FROM rotation_out WHERE chat_id = ?", (chat_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def pending_notices(self) -> list[str]:
+        """Names of the chats whose rotation notice is not posted yet."""
+        rows = self._db.execute("SELECT c.name FROM rotation_out r JOIN chats c ON c.id = r.chat_id ORDER BY c.name")
+        return [r[0] for r in rows]
+
+    def rotations(self, chat_id: int) -> list[tuple[str, bytes, bytes, int]]:
+        """(username, old key, new key, first pointer id of the notice) of the rotations
+        accepted in a chat, in arrival order."""
+        rows = self._db.execute("SELECT username, old_key, new_key, at_pointer FROM rotations WHERE chat_id = ?"
+                                " ORDER BY at_pointer", (chat_id,))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def add_rotation(self, chat_id: int, username: str, old_key: bytes, new_key: bytes, at_pointer: int) -> None:
+        """Record an accepted rotation (one per chat, username and old key)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
+                       (chat_id, username, old_key, new_key, at_pointer))
 
     # cursors ----------------------------------------------------------------------------
 

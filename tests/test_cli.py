@@ -157,13 +157,14 @@ def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.bridges.base as base
     import pointerbridge.core.config as config
     import pointerbridge.core.errors as errors
+    import pointerbridge.core.rotation as rotation
     import pointerbridge.core.store as store
     from pointerbridge.cli import secrets
     from pointerbridge.core import PointerBridgeError
 
     classes = {
         obj.__name__
-        for module in (doctor, service, base, config, errors, store, secrets)
+        for module in (doctor, service, base, config, errors, rotation, store, secrets)
         for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, PointerBridgeError)
     }
