@@ -25,6 +25,7 @@ __all__ = ["ConsoleApp", "Refreshable"]
 
 _CSS = """
 .dialog { width: 72; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+.dialog.help { width: 100; }
 ModalScreen { align: center middle; }
 .title { text-style: bold; margin-bottom: 1; }
 .note { color: $text-muted; margin-bottom: 1; }

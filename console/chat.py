@@ -35,7 +35,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "older", "Older"),
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+t", "trash_view", "Trash"),
-        Binding("ctrl+e", "settings", "Settings"),
+        Binding("ctrl+s", "settings", "Settings"),
         Binding("delete,t", "trash", "Trash message"),
     ]
 
@@ -46,6 +46,7 @@ class ChatScreen(Screen[None]):
         self._older: int | None = None
         self._limit = PAGE
         self._locked = 0  # pointers under a secret of this chat not typed this session
+        self._refused = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -55,12 +56,12 @@ class ChatScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._count_locked()
-        self.refresh_data()
-        self.query_one("#composer", Input).focus()
+        self.query_one("#composer", Input).focus()  # the history loads as the screen resumes, first time too
 
     def on_screen_resume(self) -> None:
-        self.chat = self.app.unlocked.get(self.chat.row.id, self.chat)  # rekeyed, or a secret added, in settings
+        if self.chat.row.id not in self.app.unlocked:
+            return  # deleted in its settings: on the way back to the chat list
+        self.chat = self.app.unlocked[self.chat.row.id]  # rekeyed, or a secret added, in settings
         self._count_locked()
         self.refresh_data()
 
@@ -71,15 +72,21 @@ class ChatScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         """Reload the pages shown so far (new messages appear at the bottom)."""
+        if self.chat.row.id not in self.app.unlocked:
+            return
         page = self.app.service.read_page(self.chat, limit=self._limit)
         self._older = page.older
         self._show(page.messages, keep_bottom=True)
         self.app.service.mark_seen(self.chat)
+        self._refused = page.refused
+        self._update_title()
+
+    def _update_title(self) -> None:
         notes = []
-        if page.refused:
-            notes.append(f"{page.refused} pointer(s) failed their checks and are not shown")
+        if self._refused:
+            notes.append(f"{self._refused} pointer(s) failed their checks and are not shown")
         if self._locked:
-            notes.append(f"{self._locked} pointer(s) under another secret of this chat: ctrl+e, Add a secret")
+            notes.append(f"{self._locked} pointer(s) under another secret of this chat: ctrl+s, Add a secret")
         if not self.chat.current:
             notes.append("unlocked with an earlier secret: reading only")
         if self._older is not None:
@@ -110,9 +117,11 @@ class ChatScreen(Screen[None]):
         page = self.app.service.read_page(self.chat, before=self._older, limit=PAGE)
         self._older = page.older
         self._limit += PAGE
+        self._refused += page.refused
         history = self.query_one(OptionList)
         history.highlighted = 0
         self._show(page.messages + self.shown, keep_bottom=False)
+        self._update_title()
 
     def action_switch(self) -> None:
         """Move between the history and the composer."""

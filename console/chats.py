@@ -49,8 +49,8 @@ class ChatListScreen(Screen[None]):
         Binding("r", "receive", "Receive"),
         Binding("c", "carriers", "Carriers"),
         Binding("p", "profile", "Profile"),
-        Binding("question_mark", "app.help", "Help"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -62,8 +62,7 @@ class ChatListScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_data()
-        self.query_one(DataTable).focus()
+        self.query_one(DataTable).focus()  # the rows load as the screen resumes, first time too
 
     def on_screen_resume(self) -> None:
         self.refresh_data()
@@ -76,7 +75,7 @@ class ChatListScreen(Screen[None]):
         overview = self.app.service.chat_overview()
         for item in overview:
             unread = str(item.unread) if item.unread else ""
-            locked = "" if item.row.id in self.app.unlocked else " 🔒"
+            locked = "" if item.row.id in self.app.unlocked else " (locked)"
             table.add_row(safe_text(item.row.name) + locked, unread, ", ".join(item.row.carriers) or "(none)",
                           ago(item.last_activity), key=item.row.normalized_name)
         if overview:
@@ -84,7 +83,7 @@ class ChatListScreen(Screen[None]):
         waiting = self.app.service.store.counts().get("unrouted", 0)
         hint = "" if overview else "No chats yet: n creates one, j joins from an invite, r receives pasted pointers."
         if waiting:
-            hint += f" {waiting} pointer(s) not yet sorted into a chat: open chats (🔒) to sort them."
+            hint += f" {waiting} pointer(s) not yet sorted into a chat: open the (locked) chats to sort them."
         self.query_one("#hint", Static).update(hint.strip())
 
     def _selected(self) -> str | None:

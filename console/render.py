@@ -65,7 +65,9 @@ def message_line(shown: Shown) -> Text:
     line.append(" ")
     line.append(mark, style=style)
     line.append(" ")
-    line.append(safe_text(m.body, multiline=True))
+    # Continuation lines stay indented (a body cannot pass for a message of its own); with
+    # no-break spaces, as the list's wrapping drops ordinary leading spaces.
+    line.append(safe_text(m.body, multiline=True).replace("\n    ", "\n" + "\u00a0" * 4))
     if shown.trashed:
         line.append("  (in trash)", style="dim italic")
     return line

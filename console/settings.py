@@ -140,8 +140,8 @@ class ChatSettingsScreen(Screen[None]):
     def _delete(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
+                self.app.forget(self.chat.row.id)  # first: no screen reloads a chat that is gone
                 self.app.service.delete_chat(self.chat.row.name)
-                self.app.forget(self.chat.row.id)
                 from .chats import ChatListScreen
 
                 while not isinstance(self.app.screen, ChatListScreen):

@@ -86,7 +86,7 @@ def test_help(snap_compare: Snap, home: Home) -> None:
 
 def test_chat_settings(snap_compare: Snap, home: Home) -> None:
     async def settings(pilot: Pilot[None]) -> None:
-        await pilot.press("ctrl+e")
+        await pilot.press("ctrl+s")
 
     assert snap_compare(console(home), terminal_size=SIZE, run_before=_after(_open_family, settings))
 

@@ -25,10 +25,11 @@ def test_wheel_installs_only_pointerbridge(tmp_path: Path) -> None:
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip())
     top_level = {p.name for p in site.iterdir()}
-    assert "pointerbridge" in top_level and not {"core", "bridges", "cli"} & top_level
+    assert "pointerbridge" in top_level and not {"core", "bridges", "app", "cli", "console"} & top_level
     assert not (site / "core").exists() and not (site / "bridges").exists()
     assert (site / "pointerbridge" / "core" / "__init__.py").exists()
     assert (site / "pointerbridge" / "bridges" / "__init__.py").exists()
+    assert (site / "pointerbridge" / "console" / "app.py").exists()
     check = "import pointerbridge.core as c; print(c.seal.__module__)"
     out = subprocess.run([str(python), "-c", check], check=True, capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.strip() == "pointerbridge.core.pointer"

@@ -25,7 +25,7 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_no_silent_exception_swallowing() -> None:
-    for folder in ("core", "bridges", "cli"):
+    for folder in ("core", "bridges", "app", "cli", "console"):
         for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             assert "except Exception: pass" not in text and "except: pass" not in text, path
