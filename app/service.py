@@ -745,8 +745,9 @@ class App:
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
         done, refused, _, _ = self._open_all(chat, rows, progress)
-        shown = self._judge(chat, done)
-        if rows and not trash_only:  # the trash alone is not the chat's history
+        # The trash alone is not the chat's history: judging it must not pin or store anything.
+        shown = self._judge(chat, done, persist=not trash_only)
+        if rows and not trash_only:
             self.store.set_judged(chat.row.id, rows[-1][0])
         return shown, refused
 
@@ -794,6 +795,19 @@ class App:
         judged = self.store.judged_through(chat.row.id)
         unsettled = bool(rows) and (rows[-1][0] > judged or any(s.message.username not in pins for s in shown))
         return Page(shown, refused, older, unsettled, locked)
+
+    def settle(self, chat: UnlockedChat) -> None:
+        """Judge for good, in arrival order, the pointers no full read has judged yet (all
+        of them the first time), so that pages of history stop being ``unsettled``: new
+        names are pinned and rotation notices stored. The stored pins and rotations are
+        the state of the walk up to the judged mark, so only what came after it is read.
+        (A split message whose first parts were judged incomplete is not judged again.)"""
+        self._route(chat)
+        rows = self.store.history(chat.row.id, after=self.store.judged_through(chat.row.id))
+        if rows:
+            done, _, _, _ = self._open_all(chat, rows, None)
+            self._judge(chat, done)
+            self.store.set_judged(chat.row.id, rows[-1][0])
 
     def locked_count(self, chat: UnlockedChat, *, include_trash: bool = False, trash_only: bool = False) -> int:
         """How many of the chat's pointers (as :meth:`read` with the same flags sees them)
@@ -991,7 +1005,6 @@ class App:
         """Delete messages for good."""
         ids = self._pointer_ids(chat, message_ids)
         self.store.purge(ids)
-        self._routed.clear()  # freed ids can be given again: rescan from the start
         return len(ids)
 
     def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str]) -> list[int]:
@@ -1012,19 +1025,26 @@ class App:
 
     def chat_overview(self) -> list[ChatOverview]:
         """Every chat with its unread count and last activity, the most recent first."""
-        activity = self.store.activity()
-        items = [ChatOverview(row, *activity.get(row.id, (0, None))) for row in self.store.chats()]
+        items = [ChatOverview(row, *self.store.activity(row.id)) for row in self.store.chats()]
         return sorted(items, key=lambda item: -(item.last_activity or 0.0))
 
     def mark_seen(self, chat: UnlockedChat) -> None:
         """The chat has been read up to its newest pointer: its unread count drops to 0."""
         self.store.mark_seen(chat.row.id)
 
-    def search(self, chat: UnlockedChat, needle: str) -> list[Shown]:
-        """Messages of the chat containing ``needle`` (any case), trash included, oldest first."""
+    def search(
+        self,
+        chat: UnlockedChat,
+        needle: str,
+        *,
+        trash_only: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[list[Shown], int]:
+        """Messages of the chat containing ``needle`` (any case), trash included (or only
+        the trash), oldest first; and how many pointers were refused (as :meth:`read`)."""
         folded = needle.casefold()
-        shown, _ = self.read(chat, include_trash=True)
-        return [s for s in shown if folded in s.message.body.casefold()]
+        shown, refused = self.read(chat, include_trash=True, trash_only=trash_only, progress=progress)
+        return [s for s in shown if folded in s.message.body.casefold()], refused
 
     def trash_messages(self, chat: UnlockedChat, shown: Iterable[Shown], trashed: bool) -> int:
         """Move messages read from ``chat`` to the trash or back; return how many pointers."""
@@ -1038,11 +1058,14 @@ class App:
         self.store.purge(ids)
         return len(ids)
 
-    def clear_history(self, chat: UnlockedChat) -> int:
-        """Delete every message of the chat for good (the chat stays); return how many pointers."""
-        ids = self.store.chat_pointer_ids(chat.row.id)
+    def clear_history(self, chat: UnlockedChat) -> tuple[int, int]:
+        """Delete every message of the chat for good (the chat stays), but for pointers
+        still waiting to be posted (a key-rotation notice among them must reach the
+        members); return (pointers deleted, pointers kept to be posted)."""
+        waiting = self.store.chat_pointer_ids(chat.row.id, waiting=True)
+        ids = [pid for pid in self.store.chat_pointer_ids(chat.row.id) if pid not in waiting]
         self.store.purge(ids)
-        return len(ids)
+        return len(ids), len(waiting)
 
     def _own_pointers(self, chat: UnlockedChat, shown: Iterable[Shown]) -> list[int]:
         # A front end hands back what it was shown; pointers of another chat are refused.

@@ -11,7 +11,9 @@ headless console driven by Textual's pilot (the same code a terminal runs):
    Argon2id, then one page: routing, opening and judging ``PAGE`` pointers);
 3. older page: ctrl+o, until the page before shows;
 4. the same first page through ``App.read_page`` alone, first read (signatures verified)
-   and re-read (proofs cached), without the UI.
+   and re-read (proofs cached), without the UI;
+5. ``App.settle`` over the whole chat (what the console runs in the background for a
+   chat no full read has judged).
 """
 
 from __future__ import annotations
@@ -64,12 +66,15 @@ def _build(root: Path, count: int) -> Home:
                 batch = []
         if batch:
             app.store.add_pointers(batch, "in", carrier="shared")
-        app.read_page(chat, limit=PAGE)  # routes the chat's pointers (a poll and an earlier session did)
+        app.settle(chat)  # routed, read and judged once: an earlier session did
     return home
 
 
-async def _until(pilot: Any, done: Any, seconds: float = 60.0) -> float:
+async def _timed(pilot: Any, key: str, done: Any, seconds: float = 60.0) -> float:
+    """Seconds from pressing ``key`` until ``done()`` (the press itself included: the
+    pilot returns once the app has handled it)."""
     started = time.perf_counter()
+    await pilot.press(key)
     while not done():
         await pilot.pause(0.001)
         if time.perf_counter() - started > seconds:
@@ -82,18 +87,30 @@ async def _console(home: Home) -> dict[str, float]:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         app.screen.query_one("#f-phrase", Input).value = PHRASE
-        await pilot.press("enter")
-        unlock = await _until(pilot, lambda: isinstance(app.screen, ChatListScreen))
+        unlock = await _timed(pilot, "enter", lambda: isinstance(app.screen, ChatListScreen))
         await pilot.press("enter")
         await pilot.pause()
         app.screen.query_one("#f-secret", Input).value = SECRET
-        await pilot.press("enter")
-        first = await _until(pilot, lambda: isinstance(app.screen, ChatScreen) and len(app.screen.shown) > 0)
+        first = await _timed(pilot, "enter", lambda: isinstance(app.screen, ChatScreen) and len(app.screen.shown) > 0)
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        await pilot.press("ctrl+o")
-        older = await _until(pilot, lambda: len(screen.shown) >= 2 * PAGE)
+        older = await _timed(pilot, "ctrl+o", lambda: len(screen.shown) >= 2 * PAGE)
         return {"unlock_to_chat_list_s": unlock, "secret_to_first_screen_s": first, "older_page_s": older}
+
+
+def _settle(home: Home) -> dict[str, float]:
+    """After _read_page, no proof is cached: the first settle verifies every signature
+    (a chat received but never read); the second is a chat read before, judged anew."""
+    out = {}
+    with App(home) as app:
+        chat = app.unlock_chat("Family", SECRET)
+        for figure in ("settle_unread_chat_s", "settle_read_chat_s"):
+            with app.store.transaction() as db:  # as if no full read had judged the chat
+                db.execute("DELETE FROM judged")
+            started = time.perf_counter()
+            app.settle(chat)
+            out[figure] = time.perf_counter() - started
+    return out
 
 
 def _read_page(home: Home) -> dict[str, float]:
@@ -120,6 +137,7 @@ def main() -> None:
         result: dict[str, Any] = {"messages": args.count, "page": PAGE, "build_s": time.perf_counter() - started}
         result.update(asyncio.run(_console(home)))
         result.update(_read_page(home))
+        result.update(_settle(home))
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
         json.dump(result, sys.stdout, indent=2)

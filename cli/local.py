@@ -289,7 +289,9 @@ def chat_clear(
         unlocked = _unlock(app, name, secret_fd)
         if not yes and not typer.confirm(f"Delete every message of {unlocked.row.name!r} for good?", default=False):
             raise typer.Exit(1)
-        typer.echo(f"chat {unlocked.row.name!r}: {app.clear_history(unlocked)} pointer(s) deleted for good")
+        deleted, kept = app.clear_history(unlocked)
+        line = f"chat {unlocked.row.name!r}: {deleted} pointer(s) deleted for good"
+        typer.echo(line + (f"; {kept} still waiting to be posted were kept" if kept else ""))
 
 
 def _unlock(app: App, chat: str, secret_fd: int | None) -> UnlockedChat:
@@ -432,10 +434,10 @@ def read(
     with _open(ctx) as app:
         unlocked = _unlock(app, chat, secret_fd)
         with progress("decrypting history") as report:
-            shown, refused = app.read(unlocked, trash_only=trash, include_trash=bool(search), progress=report)
-        if search:
-            needle = search.casefold()
-            shown = [s for s in shown if needle in s.message.body.casefold()]
+            if search:
+                shown, refused = app.search(unlocked, search, trash_only=trash, progress=report)
+            else:
+                shown, refused = app.read(unlocked, trash_only=trash, progress=report)
         if limit:
             shown = shown[-limit:]
         locked = app.locked_count(unlocked, trash_only=trash, include_trash=bool(search))

@@ -8,9 +8,27 @@ console holds no logic of its own that the CLI lacks: every action is a call int
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
 from pathlib import Path
 
-__all__ = ["run_console"]
+__all__ = ["quiet_textual", "run_console"]
+
+# Textual's debugging aids write every key pressed (a typed secret) and every message
+# (decrypted bodies) to a log file, a keys.log in the working folder, or a devtools socket.
+_TEXTUAL_DEBUG = ("TEXTUAL", "TEXTUAL_LOG", "TEXTUAL_DEBUG", "TEXTUAL_DEVTOOLS_HOST", "TEXTUAL_DEVTOOLS_PORT",
+                  "TEXTUAL_DEVTOOLS_KEY")
+
+
+def quiet_textual(environ: MutableMapping[str, str]) -> list[str]:
+    """Remove Textual's logging and devtools switches from ``environ`` (unless
+    ``PBRIDGE_DEBUG=1``); return the names removed. Textual reads them on import."""
+    if environ.get("PBRIDGE_DEBUG") == "1":
+        return []
+    found = [name for name in environ if name in _TEXTUAL_DEBUG or name.startswith("TEXTUAL_DEVTOOLS")]
+    for name in found:
+        del environ[name]
+    return found
 
 
 def run_console(home: Path | None) -> int:
@@ -18,6 +36,7 @@ def run_console(home: Path | None) -> int:
     and return its exit code (0, or the code of the error that ended it)."""
     from pointerbridge.core.config import Home
 
+    quiet_textual(os.environ)  # before Textual is imported
     from .app import ConsoleApp
 
     app = ConsoleApp(Home.resolve(home))

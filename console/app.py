@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from pointerbridge.app.service import App, PollBusyError, PollSummary, UnlockedChat
+from pointerbridge.cli.output import safe_text
 from pointerbridge.core import PointerBridgeError
 from rich.text import Text
 from textual import work
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity
 
 __all__ = ["ConsoleApp", "Refreshable"]
+
+_T = TypeVar("_T")
 
 _CSS = """
 .dialog { width: 72; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
@@ -77,6 +80,7 @@ class ConsoleApp(TextualApp[None]):
         self.last_summary: PollSummary | None = None
         self.polls = 0  # background polls finished (tests wait on it)
         self._polling = False
+        self._post_after: set[str] = set()  # carriers to post to once the running poll is done
         self.error_line: str | None = None  # the one line an unexpected error ended the app with
 
     # the session --------------------------------------------------------------------
@@ -105,10 +109,21 @@ class ConsoleApp(TextualApp[None]):
             self.set_interval(self.poll_every, self.action_poll_now)
             self.action_poll_now()
 
+    def attempt(self, action: Callable[[], _T]) -> _T | None:
+        """Run ``action``; an expected failure (a chat deleted from the CLI meanwhile, a
+        carrier's configuration) is shown as a notification and gives None. An event
+        handler that raised would end the app: Textual stops a widget that raises."""
+        try:
+            return action()
+        except PointerBridgeError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return None
+
     def remember(self, chat: UnlockedChat) -> UnlockedChat:
         """Keep an unlocked chat for the session; post a waiting key-rotation notice into it."""
         self.unlocked[chat.row.id] = chat
-        if self.identity is not None and self.service.post_notice(chat, self.identity):
+        identity = self.identity
+        if identity is not None and self.attempt(lambda: self.service.post_notice(chat, identity)):
             self.post_soon(chat.row.carriers)
         return chat
 
@@ -117,13 +132,13 @@ class ConsoleApp(TextualApp[None]):
         self.unlocked.pop(chat_id, None)
 
     def refresh_screens(self) -> None:
-        """Reload every open screen that shows stored data."""
+        """Reload the screen in front if it shows stored data (the others reload as they
+        come back to the front: a search or a list hidden behind a chat costs nothing)."""
         for chat in list(self.unlocked.values()):
             self.service.route(chat)
-        for screen in self.screen_stack:
-            refresh = getattr(screen, "refresh_data", None)
-            if refresh is not None:
-                refresh()
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
 
     def on_unmount(self) -> None:
         self.unlocked.clear()
@@ -139,9 +154,14 @@ class ConsoleApp(TextualApp[None]):
             self._poll(None, True)
 
     def post_soon(self, carriers: list[str]) -> None:
-        """Post what waits for these carriers now, in the background."""
-        if carriers:
-            self._poll(carriers, False)
+        """Post what waits for these carriers now, in the background (after the running
+        poll, if one is running: it may be past its posting already)."""
+        if not carriers:
+            return
+        if self._polling:
+            self._post_after.update(carriers)
+            return
+        self._poll(carriers, False)
 
     @work(thread=True, group="poll", exclusive=False)
     def _poll(self, carriers: list[str] | None, fetch: bool) -> None:
@@ -149,6 +169,8 @@ class ConsoleApp(TextualApp[None]):
             with App(self.home, self._bridge_factory) as bot:
                 summary = bot.poll(carriers, fetch=fetch)
         except PollBusyError:
+            if not fetch and carriers:  # another process polls (cron): post again in a moment
+                self.call_from_thread(self.set_timer, 2.0, lambda: self.post_soon(carriers))
             self.call_from_thread(self._note, fetch, "another poll of this home is running; it posts and fetches")
             return
         except PointerBridgeError as exc:
@@ -161,6 +183,7 @@ class ConsoleApp(TextualApp[None]):
             self._polling = False
             self.last_summary = summary
             self.polls += 1
+            self._post_waiting()
         new, posted = sum(summary.received.values()), sum(summary.posted.values())
         line = f"{'polled' if fetch else 'posted'} {time.strftime('%H:%M:%S')}: {posted} posted"
         if fetch:
@@ -174,7 +197,13 @@ class ConsoleApp(TextualApp[None]):
     def _note(self, fetch: bool, line: str) -> None:
         if fetch:
             self._polling = False
-        self.sub_title = line
+            self._post_waiting()
+        self.sub_title = safe_text(line)
+
+    def _post_waiting(self) -> None:
+        if self._post_after:
+            carriers, self._post_after = sorted(self._post_after), set()
+            self.post_soon(carriers)
 
     def _handle_exception(self, error: Exception) -> None:
         # Textual's own report is a traceback with local variables, which can hold a typed
@@ -183,7 +212,10 @@ class ConsoleApp(TextualApp[None]):
             super()._handle_exception(error)
             return
         from pointerbridge.cli.errors import EXIT_INTERNAL, exit_code
+        from textual.worker import WorkerFailed
 
+        if isinstance(error, WorkerFailed) and isinstance(error.error, Exception):
+            error = error.error  # a background thread's own exception
         if isinstance(error, PointerBridgeError):
             code, line = exit_code(error), f"pbridge: {error}"
         else:

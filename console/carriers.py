@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from pointerbridge.cli.output import safe_text
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -29,10 +30,10 @@ class CarriersScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[str] = DataTable(id="carriers", cursor_type="row")
+        table: DataTable[Text] = DataTable(id="carriers", cursor_type="row")
         table.add_columns("carrier", "type", "waiting", "last poll", "last good run", "error")
         yield table
-        yield Static("", id="hint")
+        yield Static("", id="hint", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -45,8 +46,9 @@ class CarriersScreen(Screen[None]):
         table.clear()
         carriers = self.app.service.status()["carriers"]
         for name, item in carriers.items():
-            table.add_row(name, item["type"], str(item["waiting"]), ago(item["last_poll"]), ago(item["last_ok"]),
-                          safe_text(item["last_error"] or ""), key=name)
+            cells = (name, item["type"], str(item["waiting"]), ago(item["last_poll"]), ago(item["last_ok"]),
+                     safe_text(item["last_error"] or ""))
+            table.add_row(*map(Text, cells), key=name)  # Text: a cell's str would be markup
         summary = self.app.last_summary
         hint = "No carriers: add one with pbridge carrier add." if not carriers else ""
         if summary is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from pointerbridge.app.service import App
 from pointerbridge.cli.output import safe_text
 from pointerbridge.core import PointerBridgeError
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -47,11 +48,14 @@ class ChatScreen(Screen[None]):
         self._limit = PAGE
         self._locked = 0  # pointers under a secret of this chat not typed this session
         self._refused = 0
+        self._unsettled = False
+        self._locked_for = 0  # how many keys the locked count was made with
+        self._settling_for = 0  # the newest pointer a settle was started for
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="chat-title")
-        yield OptionList(id="history")
+        yield Static("", id="chat-title", markup=False)
+        yield OptionList(id="history", markup=False)
         yield Input(placeholder="Write a message; Enter sends", id="composer")
         yield Footer()
 
@@ -62,11 +66,10 @@ class ChatScreen(Screen[None]):
         if self.chat.row.id not in self.app.unlocked:
             return  # deleted in its settings: on the way back to the chat list
         self.chat = self.app.unlocked[self.chat.row.id]  # rekeyed, or a secret added, in settings
-        self._count_locked()
+        if len(self.chat.keys) != self._locked_for:  # a full scan, but only when the keys changed
+            self._locked_for = len(self.chat.keys)
+            self._locked = self.app.service.locked_count(self.chat)  # free unless the chat had several secrets
         self.refresh_data()
-
-    def _count_locked(self) -> None:
-        self._locked = self.app.service.locked_count(self.chat)  # free unless the chat had several secrets
 
     # history ---------------------------------------------------------------------------
 
@@ -76,8 +79,14 @@ class ChatScreen(Screen[None]):
             return
         page = self.app.service.read_page(self.chat, limit=self._limit)
         self._older = page.older
-        self._show(page.messages, keep_bottom=True)
-        self.app.service.mark_seen(self.chat)
+        self._unsettled = page.unsettled
+        self._show(page.messages, keep_bottom=self._at_bottom())
+        newest = max((max(s.pointer_ids) for s in page.messages), default=0)
+        if page.unsettled and newest > self._settling_for:  # once per new arrival, not in a loop
+            self._settling_for = newest
+            self._settle()
+        if self.is_current:  # not while it waits behind its settings or a search
+            self.app.service.mark_seen(self.chat)
         self._refused = page.refused
         self._update_title()
 
@@ -89,10 +98,16 @@ class ChatScreen(Screen[None]):
             notes.append(f"{self._locked} pointer(s) under another secret of this chat: ctrl+s, Add a secret")
         if not self.chat.current:
             notes.append("unlocked with an earlier secret: reading only")
+        if self._unsettled:
+            notes.append("checking senders against the whole history…")
         if self._older is not None:
             notes.append("ctrl+o: older messages")
         title = f"{safe_text(self.chat.row.name)} · {', '.join(self.chat.row.carriers) or 'no carriers'}"
         self.query_one("#chat-title", Static).update(" · ".join([title, *notes]))
+
+    def _at_bottom(self) -> bool:
+        index = self.query_one(OptionList).highlighted
+        return index is None or index >= len(self.shown) - 1
 
     def _show(self, shown: list[Shown], *, keep_bottom: bool) -> None:
         history = self.query_one(OptionList)
@@ -100,7 +115,8 @@ class ChatScreen(Screen[None]):
         grown = len(shown) - len(self.shown)
         self.shown = shown
         history.clear_options()
-        history.add_options([Option(message_line(s), id=s.message.id) for s in shown])
+        # No option ids: a sender can give two messages one id (it is theirs to choose).
+        history.add_options([Option(message_line(s, provisional=self._unsettled)) for s in shown])
         if not shown:
             return
         if keep_bottom or before is None:
@@ -109,10 +125,22 @@ class ChatScreen(Screen[None]):
             history.highlighted = min(len(shown) - 1, max(0, before + grown))
         history.scroll_to_highlight()
 
+    @work(thread=True, group="settle")
+    def _settle(self) -> None:
+        # Pins new names and stores rotation notices in arrival order, once, in the
+        # background: a page alone must not decide them (see Page.unsettled).
+        try:
+            with App(self.app.home) as judge:  # a thread needs its own store connection
+                judge.settle(self.chat)
+        except PointerBridgeError as exc:
+            self.app.call_from_thread(self.notify, f"checking senders failed: {exc}", severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.refresh_data)
+
     def action_older(self) -> None:
         """Load the page before the oldest shown."""
         if self._older is None:
-            self.notify("this is the start of the chat")
+            self.notify("this is the start of the chat", markup=False)
             return
         page = self.app.service.read_page(self.chat, before=self._older, limit=PAGE)
         self._older = page.older
@@ -139,7 +167,7 @@ class ChatScreen(Screen[None]):
         try:
             self.app.service.send(self.chat, self.app.identity, body)
         except PointerBridgeError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         event.input.value = ""
         self.refresh_data()
@@ -154,10 +182,12 @@ class ChatScreen(Screen[None]):
         if self.query_one("#composer", Input).has_focus:
             return
         shown = self._highlighted()
-        if shown is not None:
-            self.app.service.trash_messages(self.chat, [shown], True)
-            self.notify("moved to the trash (ctrl+t shows it)")
-            self.refresh_data()
+        if shown is None:
+            return
+        moved = self.app.attempt(lambda: self.app.service.trash_messages(self.chat, [shown], True))
+        if moved is not None:
+            self.notify("moved to the trash (ctrl+t shows it)", markup=False)
+        self.refresh_data()
 
     def action_search(self) -> None:
         """Search this chat, trash included."""

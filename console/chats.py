@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from pointerbridge.cli.output import safe_text
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -25,7 +26,9 @@ def open_chat(app: ConsoleApp, name: str) -> None:
     """Open a chat's screen, asking for its secret first if this session has not had it."""
     from .chat import ChatScreen
 
-    row = app.service.chat_row(name)
+    row = app.attempt(lambda: app.service.chat_row(name))  # deleted from the CLI meanwhile: said, not fatal
+    if row is None:
+        return
     if row.id in app.unlocked:
         app.push_screen(ChatScreen(app.unlocked[row.id]))
         return
@@ -55,10 +58,10 @@ class ChatListScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[str] = DataTable(id="chats", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(id="chats", cursor_type="row", zebra_stripes=True)
         table.add_columns("chat", "unread", "carriers", "last activity")
         yield table
-        yield Static("", id="hint")
+        yield Static("", id="hint", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -76,11 +79,12 @@ class ChatListScreen(Screen[None]):
         for item in overview:
             unread = str(item.unread) if item.unread else ""
             locked = "" if item.row.id in self.app.unlocked else " (locked)"
-            table.add_row(safe_text(item.row.name) + locked, unread, ", ".join(item.row.carriers) or "(none)",
-                          ago(item.last_activity), key=item.row.normalized_name)
+            cells = (safe_text(item.row.name) + locked, unread, ", ".join(item.row.carriers) or "(none)",
+                     ago(item.last_activity))
+            table.add_row(*map(Text, cells), key=item.row.normalized_name)  # Text: a cell's str would be markup
         if overview:
             table.move_cursor(row=min(selected, len(overview) - 1))
-        waiting = self.app.service.store.counts().get("unrouted", 0)
+        waiting = self.app.service.store.unrouted_count()
         hint = "" if overview else "No chats yet: n creates one, j joins from an invite, r receives pasted pointers."
         if waiting:
             hint += f" {waiting} pointer(s) not yet sorted into a chat: open the (locked) chats to sort them."

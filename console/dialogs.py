@@ -61,16 +61,16 @@ class Form(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._title, classes="title")
+            yield Label(self._title, classes="title", markup=False)
             if self._note:
-                yield Label(self._note, classes="note")
+                yield Label(self._note, classes="note", markup=False)
             for field in self._fields:
-                yield Label(field.label)
+                yield Label(field.label, markup=False)
                 yield Input(value=field.value, password=field.secret, id=f"f-{field.key}")
                 if field.confirm:
-                    yield Label(f"{field.label} (again)")
+                    yield Label(f"{field.label} (again)", markup=False)
                     yield Input(password=field.secret, id=f"f-{field.key}-again")
-            yield Label("", id="error", classes="error")
+            yield Label("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(self._ok, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -135,7 +135,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._question, classes="title")
+            yield Label(self._question, classes="title", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("No", variant="primary", id="no")
                 yield Button("Yes, for good", variant="error", id="yes")

@@ -45,7 +45,7 @@ class _MessageList(Screen[None]):
         self.shown = shown
         results = self.query_one(OptionList)
         results.clear_options()
-        results.add_options([Option(message_line(s), id=s.message.id) for s in shown])
+        results.add_options([Option(message_line(s)) for s in shown])  # no ids: a sender can repeat one
         if shown:
             results.highlighted = len(shown) - 1
         self.query_one("#summary", Static).update(summary)
@@ -61,16 +61,16 @@ class _MessageList(Screen[None]):
         """Bring the highlighted message back from the trash."""
         shown = self._highlighted()
         if shown is not None and shown.trashed:
-            self.app.service.trash_messages(self.chat, [shown], False)
-            self.notify("restored")
+            if self.app.attempt(lambda: self.app.service.trash_messages(self.chat, [shown], False)) is not None:
+                self.notify("restored", markup=False)
             self.refresh_data()
 
     def action_trash(self) -> None:
         """Move the highlighted message to the trash."""
         shown = self._highlighted()
         if shown is not None and not shown.trashed:
-            self.app.service.trash_messages(self.chat, [shown], True)
-            self.notify("moved to the trash")
+            if self.app.attempt(lambda: self.app.service.trash_messages(self.chat, [shown], True)) is not None:
+                self.notify("moved to the trash", markup=False)
             self.refresh_data()
 
     def action_purge(self) -> None:
@@ -81,8 +81,8 @@ class _MessageList(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.app.service.purge_messages(self.chat, [shown])
-                self.notify("deleted for good")
+                if self.app.attempt(lambda: self.app.service.purge_messages(self.chat, [shown])) is not None:
+                    self.notify("deleted for good", markup=False)
                 self.refresh_data()
 
         self.app.push_screen(Confirm("Delete this message for good? It cannot be restored."), answered)
@@ -102,8 +102,8 @@ class SearchScreen(_MessageList):
         yield Header()
         yield Input(placeholder=f"Search {safe_text(self.chat.row.name)} (trash included); Enter searches",
                     id="needle")
-        yield Static("", id="summary")
-        yield OptionList(id="results")
+        yield Static("", id="summary", markup=False)
+        yield OptionList(id="results", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -125,11 +125,14 @@ class SearchScreen(_MessageList):
     def _run(self, needle: str) -> None:
         try:
             with App(self.app.home) as reader:  # a thread needs its own store connection
-                found = reader.search(self.chat, needle)
+                found, _ = reader.search(self.chat, needle)
         except PointerBridgeError as exc:
-            self.app.call_from_thread(self.query_one("#summary", Static).update, f"search failed: {exc}")
+            self.app.call_from_thread(self._summary, f"search failed: {exc}")
             return
         self.app.call_from_thread(self._found, found)
+
+    def _summary(self, line: str) -> None:
+        self.query_one("#summary", Static).update(line)
 
     def _found(self, found: list[Shown]) -> None:
         self._fill(found, f"{len(found)} message(s) found; r restore, t trash, d delete for good")
@@ -142,8 +145,8 @@ class TrashScreen(_MessageList):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="summary")
-        yield OptionList(id="results")
+        yield Static("", id="summary", markup=False)
+        yield OptionList(id="results", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -31,9 +31,9 @@ class ProfileScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll():
-            yield Label("Profile", classes="title")
-            yield Static("", id="who")
-            yield Static("", id="pending")
+            yield Label("Profile", classes="title", markup=False)
+            yield Static("", id="who", markup=False)
+            yield Static("", id="pending", markup=False)
             yield Button("Change master phrase", id="rotate")
         yield Footer()
 
@@ -71,5 +71,5 @@ class ProfileScreen(Screen[None]):
         self.app.identity = identity
         for chat in list(self.app.unlocked.values()):
             self.app.remember(chat)  # posts the notice into every chat open this session
-        self.notify(f"new fingerprint {identity.fingerprint}")
+        self.notify(f"new fingerprint {identity.fingerprint}", markup=False)
         self.refresh_data()

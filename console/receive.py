@@ -35,9 +35,9 @@ class ReceiveScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Label("Paste text with pointers (from any chat, mail or file), then ctrl+s.")
+        yield Label("Paste text with pointers (from any chat, mail or file), then ctrl+s.", markup=False)
         yield TextArea(id="paste")
-        yield Label("", id="result")
+        yield Label("", id="result", markup=False)
         with Horizontal(classes="buttons"):
             yield Button("Store pointers", variant="primary", id="store")
             yield Button("Open as a new chat", id="new-chat", disabled=True)
@@ -50,9 +50,13 @@ class ReceiveScreen(Screen[None]):
     def action_store(self) -> None:
         """Store the pasted pointers and sort them into the chats open this session."""
         text = self.query_one(TextArea).text
-        new, known = self.app.service.receive(text)
+        stored = self.app.attempt(lambda: self.app.service.receive(text))
+        if stored is None:
+            return
+        new, known = stored
         self.app.refresh_screens()
-        sorted_ = {c.row.name: len(self.app.service.matching_pointers(text, c.key))
+        service = self.app.service
+        sorted_ = {c.row.name: sum(len(service.matching_pointers(text, key)) for key in c.keys)
                    for c in self.app.unlocked.values()}
         found = new + known
         unsorted = found - sum(sorted_.values())

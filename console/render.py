@@ -49,19 +49,27 @@ def ago(seconds: float | None, now: float | None = None) -> str:
     return "just now"
 
 
-def message_line(shown: Shown) -> Text:
-    """One message: time, sender, trust mark, body (continuation lines indented), trash mark."""
+_PROVISIONAL = ("…", "dim")
+
+
+def message_line(shown: Shown, *, provisional: bool = False) -> Text:
+    """One message: time, sender, trust mark, body (continuation lines indented), trash mark.
+
+    ``provisional``: the marks are not settled yet (a page of history before the whole
+    chat was judged): every mark but a changed key shows as "…", never as a tick."""
     m = shown.message
     line = Text()
     line.append(short_time(m.sent_at), style="dim")
     line.append(" ")
-    notice = getattr(shown, "notice", None)
-    if notice is not None:
+    notice = shown.notice
+    if notice is not None and not provisional:
         line.append(f"— {safe_text(m.username)} changed key: now {fingerprint(notice.new_key)}, "
                     "signed by the old key —", style="cyan")
         return line
     line.append(safe_text(m.username), style="bold")
     mark, style = TRUST_MARKS.get(shown.trust, TRUST_MARKS["changed"])
+    if provisional and shown.trust != "changed":
+        mark, style = _PROVISIONAL
     line.append(" ")
     line.append(mark, style=style)
     line.append(" ")

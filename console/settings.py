@@ -71,8 +71,8 @@ class ChatSettingsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll():
-            yield Label(f"Chat {safe_text(self.chat.row.name)}", classes="title")
-            yield Label("Carriers its messages are posted to (space toggles):")
+            yield Label(f"Chat {safe_text(self.chat.row.name)}", classes="title", markup=False)
+            yield Label("Carriers its messages are posted to (space toggles):", markup=False)
             selected = set(self.chat.row.carriers)
             yield SelectionList[str](*[(name, name, name in selected) for name in self.app.service.config.carriers],
                                      id="carriers")
@@ -89,16 +89,20 @@ class ChatSettingsScreen(Screen[None]):
     @on(Button.Pressed, "#save")
     def _save(self) -> None:
         chosen = self.query_one(SelectionList).selected
-        row = self.app.service.set_chat_carriers(self.chat.row.name, chosen)
+        row = self.app.attempt(lambda: self.app.service.set_chat_carriers(self.chat.row.name, chosen))
+        if row is None:
+            return
         self.chat = self.app.remember(replace(self.chat, row=row))
-        self.notify(f"posting to {', '.join(row.carriers) or 'no carrier'}")
+        self.notify(f"posting to {', '.join(row.carriers) or 'no carrier'}", markup=False)
 
     @on(Button.Pressed, "#invite")
     def _invite(self) -> None:
         from pointerbridge.app.invite import make_invite
 
-        self.app.push_screen(InviteScreen(make_invite(self.app.service.chat_row(self.chat.row.name),
-                                                       self.app.service.config)))
+        service = self.app.service
+        invite = self.app.attempt(lambda: make_invite(service.chat_row(self.chat.row.name), service.config))
+        if invite is not None:
+            self.app.push_screen(InviteScreen(invite))
 
     @on(Button.Pressed, "#rekey")
     def _rekey(self) -> None:
@@ -110,7 +114,7 @@ class ChatSettingsScreen(Screen[None]):
         def done(chat: UnlockedChat | None) -> None:
             if chat is not None:
                 self.chat = self.app.remember(chat)
-                self.notify("the chat has a new secret")
+                self.notify("the chat has a new secret", markup=False)
 
         self.app.push_screen(form, done)
 
@@ -123,29 +127,32 @@ class ChatSettingsScreen(Screen[None]):
         def done(chat: UnlockedChat | None) -> None:
             if chat is not None:
                 self.chat = self.app.remember(chat)
-                self.notify(f"{len(chat.keys)} secret(s) of this chat unlocked")
+                self.notify(f"{len(chat.keys)} secret(s) of this chat unlocked", markup=False)
 
         self.app.push_screen(form, done)
 
     @on(Button.Pressed, "#clear")
     def _clear(self) -> None:
         def answered(yes: bool | None) -> None:
-            if yes:
-                count = self.app.service.clear_history(self.chat)
-                self.notify(f"{count} pointer(s) deleted for good")
+            done = self.app.attempt(lambda: self.app.service.clear_history(self.chat)) if yes else None
+            if done is not None:
+                kept = f"; {done[1]} still waiting to be posted were kept" if done[1] else ""
+                self.notify(f"{done[0]} pointer(s) deleted for good{kept}", markup=False)
 
-        self.app.push_screen(Confirm(f"Delete every message of {safe_text(self.chat.row.name)} for good?"), answered)
+        question = (f"Delete every message of {safe_text(self.chat.row.name)} for good? "
+                    "(What still waits to be posted is kept.)")
+        self.app.push_screen(Confirm(question), answered)
 
     @on(Button.Pressed, "#delete")
     def _delete(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self.app.forget(self.chat.row.id)  # first: no screen reloads a chat that is gone
-                self.app.service.delete_chat(self.chat.row.name)
+                self.app.attempt(lambda: self.app.service.delete_chat(self.chat.row.name))
                 from .chats import ChatListScreen
 
                 while not isinstance(self.app.screen, ChatListScreen):
                     self.app.pop_screen()
-                self.app.notify("chat deleted")
+                self.app.notify("chat deleted", markup=False)
 
         self.app.push_screen(Confirm(f"Delete chat {safe_text(self.chat.row.name)} and all its messages?"), answered)

@@ -132,6 +132,33 @@ _MIGRATIONS: list[str] = [
         seen_id INTEGER NOT NULL
     );
     """,
+    # 6: a pointer id is never given twice (rotations, the judged mark and read marks hold
+    # ids: a purged newest pointer's id handed to a new arrival would sort it before them).
+    # The table is rebuilt with AUTOINCREMENT, its sequence set past every id any table holds.
+    """
+    CREATE TABLE pointers_v6 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        digest BLOB NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+        chat_id INTEGER REFERENCES chats(id) ON DELETE CASCADE,
+        carrier TEXT,
+        carrier_ref TEXT,
+        received_at REAL NOT NULL,
+        trashed INTEGER NOT NULL DEFAULT 0,
+        verified BLOB
+    );
+    INSERT INTO pointers_v6 SELECT id, digest, text, payload, direction, chat_id, carrier, carrier_ref,
+        received_at, trashed, verified FROM pointers;
+    DROP TABLE pointers;
+    ALTER TABLE pointers_v6 RENAME TO pointers;
+    CREATE INDEX pointers_by_chat ON pointers(chat_id, id);
+    DELETE FROM sqlite_sequence WHERE name = 'pointers';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'pointers', max(
+        (SELECT coalesce(max(id), 0) FROM pointers), (SELECT coalesce(max(at_pointer), 0) FROM rotations),
+        (SELECT coalesce(max(through), 0) FROM judged), (SELECT coalesce(max(seen_id), 0) FROM chat_reads));
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -248,12 +275,22 @@ class Store:
         version = self.schema_version
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema {version} is newer than this pbridge ({SCHEMA_VERSION})")
-        for number in range(version, SCHEMA_VERSION):
-            with self.transaction() as db:
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+        if version == SCHEMA_VERSION:
+            return
+        # Off while tables are rebuilt (dropping the old pointers table must not cascade to
+        # its posts); checked before each migration commits. It cannot change inside one.
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number in range(version, SCHEMA_VERSION):
+                with self.transaction() as db:
+                    for statement in _MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    if db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                        raise StoreError(f"{self.path}: migration {number + 1} broke a reference; nothing changed")
+                    db.execute(f"PRAGMA user_version = {number + 1}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
 
     # identity ---------------------------------------------------------------------------
 
@@ -420,13 +457,15 @@ class Store:
             db.executemany("UPDATE pointers SET chat_id = ? WHERE id = ?", ((chat_id, pid) for pid in pointer_ids))
 
     def history(
-        self, chat_id: int, *, include_trash: bool = False, trash_only: bool = False
+        self, chat_id: int, *, include_trash: bool = False, trash_only: bool = False, after: int = 0
     ) -> list[tuple[int, bytes, int, bytes | None]]:
-        """(id, payload, trashed, verified) of a chat's pointers in stored order: only what
-        reading needs, as plain tuples (a re-read of 100,000 pointers builds each one)."""
-        where = "chat_id = ?" + (" AND trashed = 1" if trash_only else "" if include_trash else " AND trashed = 0")
+        """(id, payload, trashed, verified) of a chat's pointers with an id above ``after``,
+        in stored order: only what reading needs, as plain tuples (a re-read of 100,000
+        pointers builds each one)."""
+        where = "chat_id = ? AND id > ?" + (" AND trashed = 1" if trash_only else "" if include_trash
+                                           else " AND trashed = 0")
         query = f"SELECT id, payload, trashed, verified FROM pointers WHERE {where} ORDER BY id"  # noqa: S608
-        return self._db.execute(query, (chat_id,)).fetchall()
+        return self._db.execute(query, (chat_id, after)).fetchall()
 
     def history_page(
         self, chat_id: int, before: int | None, limit: int, *, include_trash: bool = False, trash_only: bool = False
@@ -491,14 +530,19 @@ class Store:
             "outbox": self.outbox_depth(),
         }
 
-    def activity(self) -> dict[int, tuple[int, float]]:
-        """chat id -> (pointers received since the chat was last read, when its newest arrived)."""
-        rows = self._db.execute(
-            "SELECT p.chat_id, sum(p.direction = 'in' AND p.trashed = 0 AND p.id > coalesce(r.seen_id, 0)),"
-            " max(p.received_at) FROM pointers p LEFT JOIN chat_reads r ON r.chat_id = p.chat_id"
-            " WHERE p.chat_id IS NOT NULL GROUP BY p.chat_id"
-        )
-        return {row[0]: (row[1] or 0, row[2]) for row in rows}
+    def activity(self, chat_id: int) -> tuple[int, float | None]:
+        """(pointers received since the chat was last read, when its newest arrived): two
+        range reads of the chat's index, however long its history."""
+        newest = self._db.execute("SELECT received_at FROM pointers WHERE chat_id = ? ORDER BY id DESC LIMIT 1",
+                                  (chat_id,)).fetchone()
+        unread = self._db.execute(
+            "SELECT count(*) FROM pointers WHERE chat_id = ? AND direction = 'in' AND trashed = 0 AND id > "
+            "coalesce((SELECT seen_id FROM chat_reads WHERE chat_id = ?), 0)", (chat_id, chat_id)).fetchone()[0]
+        return unread, (float(newest[0]) if newest else None)
+
+    def unrouted_count(self) -> int:
+        """How many pointers no chat has claimed yet (an index range)."""
+        return int(self._db.execute("SELECT count(*) FROM pointers WHERE chat_id IS NULL").fetchone()[0])
 
     def mark_seen(self, chat_id: int) -> None:
         """Note that a chat has been read up to its newest pointer."""
@@ -506,9 +550,13 @@ class Store:
             db.execute("INSERT OR REPLACE INTO chat_reads SELECT ?, coalesce(max(id), 0) FROM pointers"
                        " WHERE chat_id = ?", (chat_id, chat_id))
 
-    def chat_pointer_ids(self, chat_id: int) -> list[int]:
-        """Every pointer id of a chat, trash included."""
-        return [r[0] for r in self._db.execute("SELECT id FROM pointers WHERE chat_id = ?", (chat_id,))]
+    def chat_pointer_ids(self, chat_id: int, *, waiting: bool = False) -> set[int]:
+        """Every pointer id of a chat, trash included (``waiting``: only those some carrier
+        has still to post)."""
+        query = "SELECT id FROM pointers WHERE chat_id = ?"
+        if waiting:
+            query += " AND id IN (SELECT pointer_id FROM posts WHERE posted_at IS NULL)"
+        return {r[0] for r in self._db.execute(query, (chat_id,))}
 
     # export and import -------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pointerbridge.console.receive import ReceiveScreen
 from pointerbridge.console.settings import ChatSettingsScreen, InviteScreen
 from pointerbridge.core.config import Home
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Label, Static, TextArea
+from textual.widgets import DataTable, Label, OptionList, Static, TextArea
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(t
         assert [s.message.body for s in pilot.app.screen.shown] == ["dinner at eight"]
         await pilot.press("escape")
         table = pilot.app.screen.query_one(DataTable)
-        assert table.row_count == 1 and table.get_row_at(0)[0] == "Family"
+        assert table.row_count == 1 and str(table.get_row_at(0)[0]) == "Family"
 
     drive(alice, scenario)
     with App(bob) as app:
@@ -206,7 +206,7 @@ def test_bobs_message_appears_in_alices_open_chat_after_a_background_poll(tmp_pa
         assert [(s.message.username, s.message.body) for s in screen.shown][-1] == ("bob", "yes, here")
         assert pilot.app.polls >= 1 and "polled" in pilot.app.sub_title
         await pilot.press("escape")
-        assert pilot.app.screen.query_one(DataTable).get_row_at(0)[1] == ""  # read: nothing unread
+        assert str(pilot.app.screen.query_one(DataTable).get_row_at(0)[1]) == ""  # read: nothing unread
 
     drive(alice, scenario, poll_every=0.2)
 
@@ -222,12 +222,12 @@ def test_unread_counts_and_a_locked_chat(tmp_path: Path, shared: Path) -> None:
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot, "alice")
-        row = pilot.app.screen.query_one(DataTable).get_row_at(0)
+        row = [str(cell) for cell in pilot.app.screen.query_one(DataTable).get_row_at(0)]
         assert row[0] == "Family (locked)" and row[1] == "3"
         await pilot.press("enter")
         await fill(pilot, secret=SECRET)
         await pilot.press("escape")
-        row = pilot.app.screen.query_one(DataTable).get_row_at(0)
+        row = [str(cell) for cell in pilot.app.screen.query_one(DataTable).get_row_at(0)]
         assert row[0] == "Family" and row[1] == ""
 
     drive(alice, scenario)
@@ -314,7 +314,9 @@ def _notice_body(home: Home) -> str:
         return next(s.message.body for s in shown if s.trust == "rotated")
 
 
-def test_an_unexpected_error_ends_the_console_with_one_line_and_no_locals(tmp_path: Path, shared: Path) -> None:
+def test_an_unexpected_error_ends_the_console_with_one_line_and_no_locals(
+    tmp_path: Path, shared: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     home = make_home(tmp_path, "alice", shared)
     with_chat(home, "alice")
     app = console(home)
@@ -335,6 +337,8 @@ def test_an_unexpected_error_ends_the_console_with_one_line_and_no_locals(tmp_pa
         asyncio.run(main())
     assert app.return_code == 70
     assert app.error_line == "pbridge: internal error (RuntimeError); PBRIDGE_DEBUG=1 shows more"
+    printed = capfd.readouterr()
+    assert "do not print me" not in printed.out + printed.err and "Traceback" not in printed.out + printed.err
 
 
 def test_the_console_needs_a_terminal(tmp_path: Path) -> None:
@@ -345,3 +349,127 @@ def test_the_console_needs_a_terminal(tmp_path: Path) -> None:
     assert result.stderr == "pbridge: the console needs a terminal; the other commands work from scripts\n"
     bare = run("--home", str(tmp_path / "home"))  # no command and no terminal: a usage error, as before
     assert bare.returncode == 2 and "Missing command" in bare.stderr
+
+
+def test_names_and_bodies_show_as_text_never_as_markup(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    name, body = "[b]Club[/b]", "[reverse]fake ✓[/reverse] [link=http://x]y[/link]"
+    with_chat(alice, "alice", name=name, bodies=(body,))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot, "alice")
+        assert str(pilot.app.screen.query_one(DataTable).get_row_at(0)[0]) == f"{name} (locked)"
+        await pilot.press("enter")
+        assert name in str(pilot.app.screen.query_one(".title", Label).render())  # the secret dialog's title
+        await fill(pilot, secret=SECRET)
+        chat = pilot.app.screen
+        assert isinstance(chat, ChatScreen)
+        assert str(chat.query_one("#chat-title", Static).render()).startswith(f"{name} · shared")
+        prompt = chat.query_one("#history", OptionList).get_option_at_index(0).prompt
+        assert body in str(prompt)
+
+    drive(alice, scenario)
+
+
+def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", shared)
+    with App(alice) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+        send(app, chat, "alice", [f"old {i}" for i in range(PAGE + 50)])
+        newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12")
+        app.send(chat, newer, "with my new key")
+        app.poll(fetch=False)
+    with App(bob) as app:
+        app.create_chat("Family", SECRET, ["shared"])
+        app.poll()  # stored, never read: no pin for alice, nothing judged
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await _open_family(pilot, "bob")
+        await settle(pilot)  # the background judge, then the page again
+        assert [(s.message.body[:4], s.trust) for s in screen.shown][-2:] == [("alic", "rotated"),
+                                                                              ("with", "pinned")]
+        assert "checking" not in str(screen.query_one("#chat-title", Static).render())
+
+    drive(bob, scenario)
+    with App(bob) as app:
+        assert set(app.store.pins(app.chat_row("Family").id)) == {"alice", "bob"}
+
+
+def test_two_messages_with_one_id_do_not_break_the_chat(tmp_path: Path, shared: Path) -> None:
+    from pointerbridge.core.armor import dearmor
+    from pointerbridge.core.pointer import _seal
+
+    alice = make_home(tmp_path, "alice", shared)
+    with App(alice) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+        me = app.unlock_identity(PHRASES["alice"])
+        same_nonce = [_seal(chat.key, me, body, None, lambda n: b"\x07" * n, 1_790_000_000_000)[0]
+                      for body in ("first", "second")]  # a sender chooses its nonce, so its message id too
+        app.store.add_pointers([(p, dearmor(p)[1]) for p in same_nonce], "in")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        chat = await _open_family(pilot, "alice")
+        assert sorted(s.message.body for s in chat.shown) == ["first", "second"]
+        assert len({s.message.id for s in chat.shown}) == 1
+
+    drive(alice, scenario)
+
+
+def test_a_chat_deleted_elsewhere_is_said_not_fatal(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    with_chat(alice, "alice")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot, "alice")
+        with App(alice) as other:  # the CLI, meanwhile
+            other.delete_chat("Family")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ChatListScreen) and pilot.app.return_code is None
+        assert any("no chat named" in str(n.message) for n in pilot.app._notifications)
+
+    drive(alice, scenario)
+
+
+def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    with App(alice) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+        send(app, chat, "alice", ["posted already"])
+        newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12")
+        assert app.post_notice(chat, newer)  # queued, not posted yet
+        assert app.clear_history(chat) == (1, 1)
+        app.poll(fetch=False)
+    bob = make_home(tmp_path, "bob", shared)
+    with App(bob) as app:
+        app.create_chat("Family", SECRET, ["shared"])
+    assert [trust for _, trust, _ in read(bob, "bob")] == ["new", "rotated"]  # the notice still went out
+
+
+def test_textuals_logging_switches_are_dropped_before_the_console_starts() -> None:
+    from pointerbridge.console import quiet_textual
+
+    env = {"TEXTUAL_LOG": "/tmp/x.log", "TEXTUAL": "devtools,debug", "TEXTUAL_DEBUG": "1",
+           "TEXTUAL_DEVTOOLS_PORT": "8081", "TEXTUAL_COLOR_SYSTEM": "truecolor", "HOME": "/root"}
+    assert sorted(quiet_textual(env)) == ["TEXTUAL", "TEXTUAL_DEBUG", "TEXTUAL_DEVTOOLS_PORT", "TEXTUAL_LOG"]
+    assert env == {"TEXTUAL_COLOR_SYSTEM": "truecolor", "HOME": "/root"}
+    kept = {"PBRIDGE_DEBUG": "1", "TEXTUAL_LOG": "/tmp/x.log"}
+    assert quiet_textual(kept) == [] and "TEXTUAL_LOG" in kept
+
+
+def test_reading_only_the_trash_pins_nothing(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", shared)
+    with_chat(alice, "alice", bodies=("first", "second"))
+    with App(bob) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"])
+        app.poll()
+        app.route(chat)
+        first = min(app.store.chat_pointer_ids(chat.row.id))
+        app.store.set_trashed([first], True)
+        shown, _ = app.read(chat, trash_only=True)
+        assert [s.message.body for s in shown] == ["first"]
+        assert "alice" not in app.store.pins(chat.row.id)  # the trash alone is not the arrival order
+        shown, _ = app.read(chat, include_trash=True)
+        assert [s.trust for s in shown] == ["new", "pinned"] and "alice" in app.store.pins(chat.row.id)

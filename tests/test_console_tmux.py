@@ -64,7 +64,9 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
     with_chat(bob, "bob")  # Bob has the chat too; he writes from the command line
     assert PBRIDGE
     # No secret on the command line: the phrase and the chat secret are typed into the app.
-    clean = "env -u PBRIDGE_MASTER_PHRASE -u PBRIDGE_CHAT_SECRET TERM=xterm-256color"
+    # Textual's debug switches would log every key (the secrets typed): the console drops them.
+    clean = (f"cd {tmp_path} && env -u PBRIDGE_MASTER_PHRASE -u PBRIDGE_CHAT_SECRET TERM=xterm-256color "
+             f"TEXTUAL_LOG={tmp_path / 'textual.log'} TEXTUAL_DEBUG=1 TEXTUAL=devtools")
     command = f"{clean} {PBRIDGE} --home {tmp_path / 'alice'}"
     tmux("new-session", "-d", "-s", "pb", "-x", "120", "-y", "36", command)
     tmux.wait_for("Master phrase")
@@ -99,3 +101,4 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
         time.sleep(0.2)
     gone = subprocess.run([tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True, timeout=30)
     assert gone.returncode != 0, "ctrl+q did not end the console"
+    assert not (tmp_path / "textual.log").exists() and not (tmp_path / "keys.log").exists()

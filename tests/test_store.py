@@ -64,12 +64,37 @@ def test_a_store_of_every_earlier_schema_is_migrated_keeping_its_data(tmp_path: 
     db.commit()
     db.close()
     with Store.open(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         assert [r.text for r in store.unrouted()] == ["pb1old"] and store.cursor("c") == '{"at": 1}'
         store.record_run("c", None)  # what the newer schema added works
         store.record_run("c", "carrier 'c': down")
         ok_at, error, error_at = store.runs()["c"]
         assert ok_at is not None and error == "carrier 'c': down" and error_at is not None
+
+
+def test_schema_6_keeps_posts_through_the_rebuild_and_never_gives_an_id_twice(tmp_path: Path) -> None:
+    from pointerbridge.core.store import _MIGRATIONS
+
+    path = tmp_path / "s.db"
+    db = sqlite3.connect(path)
+    db.executescript(";".join(_MIGRATIONS[:5]) + "; PRAGMA user_version = 5;")
+    db.execute("INSERT INTO chats (id, name, normalized_name, created_at) VALUES (1, 'c', 'c', 0)")
+    for pid in (1, 2, 3):
+        db.execute("INSERT INTO pointers (id, digest, text, payload, direction, chat_id, received_at)"
+                   " VALUES (?, ?, ?, x'00', 'out', 1, 0)", (pid, bytes([pid]), f"pb1p{pid}"))
+        db.execute("INSERT INTO posts (pointer_id, carrier) VALUES (?, 'shared')", (pid,))
+    db.execute("DELETE FROM posts WHERE pointer_id = 3")  # purged before the upgrade (as the cascade would)
+    db.execute("DELETE FROM pointers WHERE id = 3")  # and its id still held here:
+    db.execute("INSERT INTO judged VALUES (1, 3)")
+    db.commit()
+    db.close()
+    with Store.open(path) as store:
+        assert store.schema_version == 6
+        assert store.outbox("shared") == [(1, "pb1p1"), (2, "pb1p2")]  # the rebuild did not cascade to posts
+        (new,) = store.add_pointers([("pb1next", b"x")], "in")
+        assert new == 4  # past the judged mark, not 3
+        store.purge([new])
+        assert store.add_pointers([("pb1again", b"x")], "in") == [5]  # a purged newest id is not given again
 
 
 def test_purged_pointers_stay_gone_and_leave_no_trace(tmp_path: Path) -> None:
@@ -104,5 +129,5 @@ def test_published_migrations_are_never_edited() -> None:
     from pointerbridge.core.store import _MIGRATIONS
 
     # Stores in the wild were made by these texts: change the schema by adding a migration.
-    pinned = ["1cc4732c", "7259fd41", "40dd43c4", "d88f581c", "63b0493e"]
+    pinned = ["1cc4732c", "7259fd41", "40dd43c4", "d88f581c", "63b0493e", "9b2dbb34"]
     assert [hashlib.sha256(m.encode()).hexdigest()[:8] for m in _MIGRATIONS[: len(pinned)]] == pinned
