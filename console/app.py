@@ -137,7 +137,7 @@ class ConsoleApp(TextualApp[None]):
         for chat in list(self.unlocked.values()):
             self.service.route(chat)
         refresh = getattr(self.screen, "refresh_data", None)
-        if refresh is not None:
+        if refresh is not None and getattr(self.screen, "refresh_on_poll", True):
             refresh()
 
     def on_unmount(self) -> None:
@@ -191,7 +191,7 @@ class ConsoleApp(TextualApp[None]):
         if summary.errors:
             line += f"; {len(summary.errors)} carrier(s) failed (Carriers screen)"
         self.sub_title = line
-        if new or posted:
+        if fetch or posted:  # a carriers screen shows the poll itself, even when nothing came
             self.refresh_screens()
 
     def _note(self, fetch: bool, line: str) -> None:

@@ -94,6 +94,8 @@ class _MessageList(Screen[None]):
 class SearchScreen(_MessageList):
     """Messages of one chat containing some text (any case), trash included."""
 
+    refresh_on_poll = False  # a search reads the whole history: again only when asked
+
     def __init__(self, chat: UnlockedChat) -> None:
         super().__init__(chat)
         self._needle = ""

@@ -473,3 +473,33 @@ def test_reading_only_the_trash_pins_nothing(tmp_path: Path, shared: Path) -> No
         assert "alice" not in app.store.pins(chat.row.id)  # the trash alone is not the arrival order
         shown, _ = app.read(chat, include_trash=True)
         assert [s.trust for s in shown] == ["new", "pinned"] and "alice" in app.store.pins(chat.row.id)
+
+
+def test_carriers_screen_polls_now_and_a_chat_is_joined_from_an_invite(tmp_path: Path, shared: Path) -> None:
+    from pointerbridge.app.invite import make_invite
+    from pointerbridge.console.carriers import CarriersScreen
+
+    alice = make_home(tmp_path, "alice", shared)
+    bob = make_home(tmp_path, "bob", shared)
+    with_chat(alice, "alice", bodies=("welcome, bob",))
+    with App(alice) as app:
+        invite = make_invite(app.chat_row("Family"), app.config)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot, "bob")
+        await pilot.press("c")
+        screen = pilot.app.screen
+        assert isinstance(screen, CarriersScreen)
+        assert [str(c) for c in screen.query_one(DataTable).get_row_at(0)][:4] == ["shared", "files", "0", "never"]
+        await pilot.press("g")
+        await settle(pilot)
+        assert pilot.app.polls == 1
+        assert str(screen.query_one(DataTable).get_row_at(0)[3]) == "just now"
+        await pilot.press("escape", "j")
+        await fill(pilot, invite=invite, secret=SECRET, secret_again=SECRET)
+        chat = pilot.app.screen
+        assert isinstance(chat, ChatScreen) and chat.chat.row.carriers == ["shared"]
+        await settle(pilot)
+        assert [(s.message.username, s.message.body) for s in chat.shown] == [("alice", "welcome, bob")]
+
+    drive(bob, scenario)

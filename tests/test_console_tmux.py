@@ -102,3 +102,9 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
     gone = subprocess.run([tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True, timeout=30)
     assert gone.returncode != 0, "ctrl+q did not end the console"
     assert not (tmp_path / "textual.log").exists() and not (tmp_path / "keys.log").exists()
+    # Nothing typed or read in the console reached Alice's disk (store, WAL, config, anything).
+    for path in (tmp_path / "alice").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (PHRASES["alice"], SECRET, "hi bob, got it", "hello alice from bob", "is anyone there"):
+                assert secret.encode() not in data, (path, secret)
