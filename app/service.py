@@ -1069,9 +1069,8 @@ class App:
 
     def _own_pointers(self, chat: UnlockedChat, shown: Iterable[Shown]) -> list[int]:
         # A front end hands back what it was shown; pointers of another chat are refused.
-        mine = set(self.store.chat_pointer_ids(chat.row.id))
         ids = [pid for s in shown for pid in s.pointer_ids]
-        if not mine.issuperset(ids):
+        if not self.store.all_in_chat(chat.row.id, ids):
             raise InvalidInputError(f"those messages are not in chat {chat.row.name!r}")
         return ids
 

@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
-__all__ = ["messages", "progress", "safe_text", "table", "to_terminal"]
+__all__ = ["TRUST_MARKS", "messages", "progress", "rotated_line", "safe_text", "table", "to_terminal"]
+
+# What a terminal shows after a sender's name, by trust (text, rich style): the command
+# line's coloured output and the console share it. A verified key gets a quiet tick, a
+# changed one a loud warning.
+TRUST_MARKS: dict[str, tuple[str, str]] = {
+    "pinned": ("✓", "green"),
+    "new": ("(new key)", "yellow"),
+    "rotated": ("(changed key, signed by the old one)", "cyan"),
+    "retired": ("(old key)", "yellow"),
+    "changed": (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
+}
 
 _PLAIN_MARK = {"pinned": "", "new": " (new key)", "retired": " (their old key)",
                "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
@@ -87,7 +98,7 @@ def messages(shown: list[Shown]) -> None:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
             name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
             if s.trust == "rotated":
-                print(f"[{when}] {_rotated(name, s)}  #{s.message.id[:8]}")
+                print(f"[{when}] {rotated_line(s)}  #{s.message.id[:8]}")
                 continue
             print(f"[{when}] {name}{_PLAIN_MARK[s.trust]}: {body}  #{s.message.id[:8]}")
         return
@@ -99,21 +110,17 @@ def messages(shown: list[Shown]) -> None:
         when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
         name = escape(safe_text(s.message.username))
         if s.trust == "rotated":
-            console.print(f"[dim]{when}[/] [cyan]{escape(_rotated(safe_text(s.message.username), s))}[/] "
-                          f"[dim]#{s.message.id[:8]}[/]")
+            console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/] [dim]#{s.message.id[:8]}[/]")
             continue
-        mark = {
-            "pinned": "[green]✓[/]",
-            "new": "[yellow](new key)[/]",
-            "retired": "[dim](their old key)[/]",
-            "changed": "[bold white on red] KEY CHANGED: NOT VERIFIED AS THIS SENDER [/]",
-        }[s.trust]
+        text, style = TRUST_MARKS[s.trust]
+        mark = f"[{style}]{escape(text)}[/]"
         body = escape(safe_text(s.message.body, multiline=True))
         console.print(f"[dim]{when}[/] [bold]{name}[/] {mark} {body} [dim]#{s.message.id[:8]}[/]")
 
 
-def _rotated(name: str, shown: Shown) -> str:
+def rotated_line(shown: Shown) -> str:
     """The line an accepted rotation notice shows as (the sender key is the new one)."""
+    name = safe_text(shown.message.username)
     return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key) --"
 
 

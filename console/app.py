@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pointerbridge.app.service import App, PollBusyError, PollSummary, UnlockedChat
 from pointerbridge.cli.output import safe_text
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pointerbridge.core.config import CarrierConfig, Home
     from pointerbridge.core.keys import Identity
 
-__all__ = ["ConsoleApp", "Refreshable"]
+__all__ = ["ConsoleApp"]
 
 _T = TypeVar("_T")
 
@@ -39,13 +39,6 @@ ModalScreen { align: center middle; }
 #composer { dock: bottom; }
 #chat-title, #hint { height: auto; padding: 0 1; color: $text-muted; }
 """
-
-
-class Refreshable(Protocol):
-    """A screen that shows stored data and reloads it after a background poll."""
-
-    def refresh_data(self) -> None:
-        """Reload what the screen shows from the store."""
 
 
 class ConsoleApp(TextualApp[None]):

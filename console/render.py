@@ -11,24 +11,13 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pointerbridge.cli.output import safe_text
-from pointerbridge.core import fingerprint
+from pointerbridge.cli.output import TRUST_MARKS, rotated_line, safe_text
 from rich.text import Text
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
-__all__ = ["TRUST_MARKS", "ago", "message_line", "short_time"]
-
-# (mark, style): a verified key gets a quiet tick, a changed one a loud warning.
-TRUST_MARKS: dict[str, tuple[str, str]] = {
-    "pinned": ("✓", "green"),
-    "new": ("(new key)", "yellow"),
-    "rotated": ("(changed key, signed by the old one)", "cyan"),
-    "retired": ("(old key)", "yellow"),
-    "changed": (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
-}
-
+__all__ = ["ago", "message_line", "short_time"]
 
 def short_time(when: datetime) -> str:
     """A message's time: the hour today, the date otherwise (local time)."""
@@ -61,10 +50,8 @@ def message_line(shown: Shown, *, provisional: bool = False) -> Text:
     line = Text()
     line.append(short_time(m.sent_at), style="dim")
     line.append(" ")
-    notice = shown.notice
-    if notice is not None and not provisional:
-        line.append(f"— {safe_text(m.username)} changed key: now {fingerprint(notice.new_key)}, "
-                    "signed by the old key —", style="cyan")
+    if shown.notice is not None and not provisional:
+        line.append(rotated_line(shown), style="cyan")
         return line
     line.append(safe_text(m.username), style="bold")
     mark, style = TRUST_MARKS.get(shown.trust, TRUST_MARKS["changed"])

@@ -163,6 +163,10 @@ _MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+def _trash_filter(include_trash: bool, trash_only: bool) -> str:
+    return " AND trashed = 1" if trash_only else "" if include_trash else " AND trashed = 0"
+
+
 def pointer_digest(text: str) -> bytes:
     """A pointer's identity in the store: SHA-256 of its compact text."""
     return hashlib.sha256(text.encode("ascii")).digest()
@@ -462,8 +466,7 @@ class Store:
         """(id, payload, trashed, verified) of a chat's pointers with an id above ``after``,
         in stored order: only what reading needs, as plain tuples (a re-read of 100,000
         pointers builds each one)."""
-        where = "chat_id = ? AND id > ?" + (" AND trashed = 1" if trash_only else "" if include_trash
-                                           else " AND trashed = 0")
+        where = "chat_id = ? AND id > ?" + _trash_filter(include_trash, trash_only)
         query = f"SELECT id, payload, trashed, verified FROM pointers WHERE {where} ORDER BY id"  # noqa: S608
         return self._db.execute(query, (chat_id, after)).fetchall()
 
@@ -472,8 +475,7 @@ class Store:
     ) -> list[tuple[int, bytes, int, bytes | None]]:
         """The last ``limit`` rows of :meth:`history` with an id below ``before`` (None: all),
         in stored order: an index range scan, however long the history."""
-        where = "chat_id = ? AND id < ?" + (" AND trashed = 1" if trash_only else "" if include_trash
-                                           else " AND trashed = 0")
+        where = "chat_id = ? AND id < ?" + _trash_filter(include_trash, trash_only)
         query = (f"SELECT id, payload, trashed, verified FROM pointers WHERE {where}"  # noqa: S608
                  " ORDER BY id DESC LIMIT ?")
         rows = self._db.execute(query, (chat_id, (1 << 63) - 1 if before is None else before, limit)).fetchall()
@@ -545,10 +547,23 @@ class Store:
         return int(self._db.execute("SELECT count(*) FROM pointers WHERE chat_id IS NULL").fetchone()[0])
 
     def mark_seen(self, chat_id: int) -> None:
-        """Note that a chat has been read up to its newest pointer."""
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO chat_reads SELECT ?, coalesce(max(id), 0) FROM pointers"
-                       " WHERE chat_id = ?", (chat_id, chat_id))
+        """Note that a chat has been read up to its newest pointer (written only when that
+        moved: a chat on screen is marked after every poll)."""
+        newest, seen = self._db.execute(
+            "SELECT (SELECT coalesce(max(id), 0) FROM pointers WHERE chat_id = ?),"
+            " (SELECT seen_id FROM chat_reads WHERE chat_id = ?)", (chat_id, chat_id)).fetchone()
+        if seen != newest:
+            with self.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO chat_reads VALUES (?, ?)", (chat_id, newest))
+
+    def all_in_chat(self, chat_id: int, pointer_ids: Iterable[int]) -> bool:
+        """Whether every one of ``pointer_ids`` is a pointer of this chat (reads only those)."""
+        ids = set(pointer_ids)
+        found = 0
+        for pid in ids:
+            found += self._db.execute("SELECT count(*) FROM pointers WHERE id = ? AND chat_id = ?",
+                                      (pid, chat_id)).fetchone()[0]
+        return found == len(ids)
 
     def chat_pointer_ids(self, chat_id: int, *, waiting: bool = False) -> set[int]:
         """Every pointer id of a chat, trash included (``waiting``: only those some carrier
