@@ -29,8 +29,16 @@ FORMAT = "pointerbridge-export"
 VERSION = 1
 _HEX = r"^([0-9a-f]{2})*$"
 # tombstones before pointers; rotations after them (they name a pointer by its digest)
-_ORDER = {"identity": 0, "chat": 1, "pin": 2, "tombstone": 3, "pointer": 4, "cursor": 5, "rotation": 6,
-          "rotation_out": 7}
+_ORDER = {
+    "identity": 0,
+    "chat": 1,
+    "pin": 2,
+    "tombstone": 3,
+    "pointer": 4,
+    "cursor": 5,
+    "rotation": 6,
+    "rotation_out": 7,
+}
 
 
 class _Record(BaseModel):
@@ -44,11 +52,13 @@ class _Identity(_Record):
     kind: Literal["identity"]
     username: str
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    recovery: str | None = Field(default=None, pattern=r"^[0-9a-f]{20}$")  # absent before schema 7
 
 
 class _Verifier(_Record):
     salt: str = Field(pattern=_HEX, min_length=32)
     verifier: str = Field(pattern=_HEX, min_length=64)
+    key_salt: str | None = Field(default=None, pattern=r"^([0-9a-f]{2}){16,32}$")  # absent: an open chat
 
 
 class _Chat(_Record):
@@ -112,8 +122,12 @@ class _RotationOut(_Record):
     body: str = Field(max_length=1000)
 
 
-_ANY = TypeAdapter(Annotated[_Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut,
-                             Field(discriminator="kind")])
+_ANY = TypeAdapter(
+    Annotated[
+        _Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut,
+        Field(discriminator="kind"),
+    ]
+)
 
 
 def export_store(store: Store, path: Path) -> int:

@@ -36,10 +36,10 @@ from pointerbridge.core.errors import (
     PointerError,
     UnknownVersionError,
 )
-from pointerbridge.core.store import ChatRow, Store
+from pointerbridge.core.store import ChatRow, Store, Verifier
 
 if TYPE_CHECKING:
-    from pointerbridge.core.keys import ChatKey, Identity
+    from pointerbridge.core.keys import ChatKey, Identity, RecoveryCode
     from pointerbridge.core.pointer import Message
     from pointerbridge.core.rotation import RotationNotice
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 # pointers (poll) starts fast: it never derives, seals or opens anything.
 
 __all__ = [
+    "OPEN_CHAT_COST",
     "App",
     "ChatNotFoundError",
     "ChatOverview",
@@ -71,6 +72,14 @@ class _Printable(dict[str, Any]):
         import shlex
 
         return shlex.quote(printable(self.get(key, "?"), 200))
+
+
+# Said by every front-end wherever an open chat is made: what giving up the random salt costs.
+OPEN_CHAT_COST = (
+    "an open chat's key is salted by its name alone: anyone who sees one of its pointers can test guesses of the "
+    "secret offline, and a dictionary computed once for this name serves every chat of that name. Only a strong "
+    "secret protects it."
+)
 
 
 class WrongSecretError(PointerBridgeError):
@@ -214,8 +223,10 @@ def carrier_clashes(
     for claim, names in holders.items():
         for name in names if len(names) > 1 else ():
             others = ", ".join(repr(n) for n in names if n != name)
-            clashes[name] = (f"uses the same {claim} as {others}: one bot can have one poller only (each would "
-                             "delete what the other has not read yet); give each carrier a bot of its own")
+            clashes[name] = (
+                f"uses the same {claim} as {others}: one bot can have one poller only (each would "
+                "delete what the other has not read yet); give each carrier a bot of its own"
+            )
     return clashes
 
 
@@ -248,6 +259,25 @@ def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
     return _hkdf(key._key, info, salt)
 
 
+def _verifier(key: ChatKey) -> Verifier:
+    """A new verifier of ``key``: a random salt for the check, and the key's own salt."""
+    salt = os.urandom(16)
+    return Verifier(salt, _derive(key, _VERIFIER_INFO, salt), key.salt)
+
+
+def _new_recovery_code() -> RecoveryCode:
+    """A fresh recovery code at the identity memory cost: the default, or less where
+    ``PBRIDGE_IDENTITY_MEMORY_MIB`` says so (a small machine; the test suite)."""
+    from pointerbridge.core.keys import IDENTITY_MEMORY_CHOICES, IDENTITY_MEMORY_MIB, RecoveryCode
+
+    wanted = os.environ.get("PBRIDGE_IDENTITY_MEMORY_MIB", "").strip()
+    if not wanted:
+        return RecoveryCode.new(IDENTITY_MEMORY_MIB)
+    if not wanted.isdigit() or int(wanted) not in IDENTITY_MEMORY_CHOICES:
+        raise InvalidInputError(f"PBRIDGE_IDENTITY_MEMORY_MIB is one of {IDENTITY_MEMORY_CHOICES}, not {wanted!r}")
+    return RecoveryCode.new(int(wanted))
+
+
 class App:
     """One user's home, opened. Close it (or use ``with``) when done."""
 
@@ -277,13 +307,33 @@ class App:
 
     # identity ---------------------------------------------------------------------------
 
-    def init(self, username: str, master_phrase: str) -> Identity:
-        """Derive this user's identity and record its public half."""
+    def init(self, username: str, master_phrase: str, *, recovery: RecoveryCode | None = None) -> Identity:
+        """Derive this user's identity and record its public half and recovery code.
+
+        ``recovery``: the code shown when the identity was first made (regenerating it on
+        another machine); None makes a new identity with a fresh code (:meth:`recovery_code`).
+        """
         from pointerbridge.core.keys import Identity
 
-        identity = Identity.derive(username, master_phrase)
-        self.store.set_identity(identity.username, identity.public_key)
+        code = recovery if recovery is not None else _new_recovery_code()
+        identity = Identity.derive(username, master_phrase, code)
+        self.store.set_identity(identity.username, identity.public_key, code.to_bytes())
         return identity
+
+    def recovery_code(self) -> RecoveryCode | None:
+        """The identity's recovery code (None: an identity of the first, unsalted schedule)."""
+        from pointerbridge.core.keys import RecoveryCode
+
+        raw = self.store.recovery()
+        return RecoveryCode.from_bytes(raw) if raw is not None else None
+
+    def _derive_identity(self, username: str, master_phrase: str) -> Identity:
+        from pointerbridge.core.keys import Identity
+
+        code = self.recovery_code()
+        if code is None:
+            return Identity.derive_unsalted(username, master_phrase)
+        return Identity.derive(username, master_phrase, code)
 
     def username(self) -> str:
         """The initialised username."""
@@ -294,12 +344,11 @@ class App:
 
     def unlock_identity(self, master_phrase: str) -> Identity:
         """Re-derive the identity; refuse a master phrase that gives another key."""
-        from pointerbridge.core.keys import Identity
 
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
-        identity = Identity.derive(known[0], master_phrase)
+        identity = self._derive_identity(known[0], master_phrase)
         if not hmac.compare_digest(identity.public_key, known[1]):
             raise WrongSecretError("wrong master phrase")
         return identity
@@ -322,12 +371,21 @@ class App:
         if waiting:
             # The next notice must be signed by the key the waiting one names, which is
             # not held any more once it is replaced: post the waiting ones first.
-            raise InvalidInputError(f"rotation notices still wait in {', '.join(map(repr, waiting))}: post them "
-                                    "first (pbridge identity notify CHAT)")
-        new = Identity.derive(old.username, new_master_phrase)
-        if hmac.compare_digest(new.public_key, old.public_key):
+            raise InvalidInputError(
+                f"rotation notices still wait in {', '.join(map(repr, waiting))}: post them "
+                "first (pbridge identity notify CHAT)"
+            )
+        # The old phrase again would make a new key under a new salt, but the salt is no
+        # secret: whoever learnt the phrase would hold the new key too. Tried under the
+        # current schedule (one more Argon2id), so it is refused whatever the salt.
+        if hmac.compare_digest(self._derive_identity(old.username, new_master_phrase).public_key, old.public_key):
             raise InvalidInputError("the new master phrase gives the same key: choose another one")
-        self.store.rotate_identity(old.username, old.public_key, new.public_key, notice_body(make_notice(old, new)))
+        # A rotation always lands on the salted schedule: it is how identities made
+        # before recovery codes move to one.
+        code = _new_recovery_code()
+        new = Identity.derive(old.username, new_master_phrase, code)
+        body = notice_body(make_notice(old, new))
+        self.store.rotate_identity(old.username, old.public_key, new.public_key, body, code.to_bytes())
         return new
 
     def pending_notices(self) -> list[str]:
@@ -360,14 +418,25 @@ class App:
                 raise ConfigError(f"{self.home.config_path}: no carrier named {name!r} (pbridge carrier add)")
         return names
 
-    def create_chat(self, name: str, secret: str, carriers: Iterable[str]) -> UnlockedChat:
-        """Create a chat: derive its key, store only a salted slow verifier."""
-        from pointerbridge.core.keys import ChatKey, normalize_chat_name
+    def create_chat(
+        self, name: str, secret: str, carriers: Iterable[str], *, open_chat: bool = False, salt: bytes | None = None
+    ) -> UnlockedChat:
+        """Create a chat: derive its key, store only a salted slow verifier.
+
+        The key is salted with a fresh random salt (or ``salt``, an invite's), which its
+        invite carries. ``open_chat=True`` makes an open chat instead (CLM's model: name and
+        secret alone; see :meth:`ChatKey.derive_open` for what that costs).
+        """
+        from pointerbridge.core.keys import ChatKey, new_chat_salt, normalize_chat_name
 
         names = self._check_carriers(carriers)
         if self.store.chat(normalize_chat_name(name)) is not None:
             raise InvalidInputError(f"a chat named {name!r} exists already")
-        return self._add_chat(ChatKey.derive(name, secret), names)
+        if open_chat:
+            if salt is not None:
+                raise InvalidInputError("an open chat has no salt")
+            return self._add_chat(ChatKey.derive_open(name, secret), names)
+        return self._add_chat(ChatKey.derive(name, secret, salt if salt is not None else new_chat_salt()), names)
 
     def join_invite(self, invite_text: str, secret: str, paths: dict[str, str]) -> UnlockedChat:
         """Join a chat from an invite: use this home's carrier where it has one of that name
@@ -376,14 +445,19 @@ class App:
         is written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
         from pointerbridge.core.config import save_config
+        from pointerbridge.core.keys import normalize_chat_name
 
         invite = read_invite(invite_text)
+        normalized = normalize_chat_name(invite.chat)
+        if self.store.chat(normalized) is not None:
+            raise InvalidInputError(f"a chat named {invite.chat!r} exists already here (if its secret changed: "
+                                    "pbridge chat rekey CHAT --invite INVITE)")
         carriers = dict(self.config.carriers)
         names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
         config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
         before, self.config = self.config, config
         try:
-            chat = self.create_chat(invite.chat, secret, names)
+            chat = self.create_chat(invite.chat, secret, names, open_chat=invite.salt is None, salt=invite.salt)
         except BaseException:
             self.config = before
             raise
@@ -427,18 +501,17 @@ class App:
         return name
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
-        """Create a chat from received pointers, as CLM does: only if the secret opens one."""
+        """Create an open chat from received pointers, as CLM does: only if the secret opens
+        one. (A chat with a random salt is joined from its invite, which carries the salt.)"""
         from pointerbridge.core.keys import ChatKey
 
-        key = ChatKey.derive(name, secret)
+        key = ChatKey.derive_open(name, secret)
         if not self.matching_pointers(text, key):
             raise NotForThisChatError(f"none of these pointers is for chat {name!r} with that secret")
         return self._add_chat(key, [])
 
     def _add_chat(self, key: ChatKey, names: list[str]) -> UnlockedChat:
-        normalized = key.normalized_name
-        salt = os.urandom(16)
-        row = self.store.add_chat(key.name, normalized, salt, _derive(key, _VERIFIER_INFO, salt), names)
+        row = self.store.add_chat(key.name, key.normalized_name, _verifier(key), names)
         return UnlockedChat(row, key)
 
     def chat_row(self, name: str) -> ChatRow:
@@ -455,20 +528,37 @@ class App:
 
         Any of the chat's secrets opens it; ``current`` tells whether it was the newest.
         """
-        from pointerbridge.core.keys import ChatKey
 
         row = self.chat_row(name)
-        key = ChatKey.derive(row.name, secret)
-        index = self._verifier_index(row, key)
-        if index is None:
-            raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+        key, index = self._derive_known(row, secret)
         return UnlockedChat(row, key, current=index == 0)
+
+    def _derive_known(self, row: ChatRow, secret: str) -> tuple[ChatKey, int]:
+        """The key ``secret`` gives and the index of the verifier it matches (0: the
+        current secret); WrongSecretError if it is none of the chat's secrets."""
+        found = self._match_secret(row, secret)
+        if found is None:
+            raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+        return found
+
+    def _match_secret(self, row: ChatRow, secret: str) -> tuple[ChatKey, int] | None:
+        """Try ``secret`` under each key salt the chat's secrets were derived with, the
+        current one's first: an Argon2id each, so one for a chat never rekeyed or opened
+        with its current secret."""
+        from pointerbridge.core.keys import ChatKey
+
+        for key_salt in dict.fromkeys(v.key_salt for v in self.store.verifiers(row.id)):
+            key = ChatKey.derive(row.name, secret, key_salt) if key_salt else ChatKey.derive_open(row.name, secret)
+            index = self._verifier_index(row, key)
+            if index is not None:
+                return key, index
+        return None
 
     def _verifier_index(self, row: ChatRow, key: ChatKey) -> int | None:
         """Which of the chat's verifiers ``key`` matches (0: the newest), if any. Every
         verifier is checked, so the time taken does not tell which one matched."""
         found = None
-        for index, (salt, verifier) in enumerate(self.store.verifiers(row.id)):
+        for index, (salt, verifier, _) in enumerate(self.store.verifiers(row.id)):
             if hmac.compare_digest(_derive(key, _VERIFIER_INFO, salt), verifier) and found is None:
                 found = index
         return found
@@ -478,38 +568,37 @@ class App:
         the result reads pointers under every key unlocked so far. If ``secret`` is the
         current one, it becomes the result's ``key`` (it sends) and the previous key
         moves to ``older``."""
-        from pointerbridge.core.keys import ChatKey
-
-        key = ChatKey.derive(chat.row.name, secret)
-        index = self._verifier_index(chat.row, key)
-        if index is None:
-            raise WrongSecretError(f"wrong secret for chat {chat.row.name!r}")
-        if any(hmac.compare_digest(key._key, k._key) for k in chat.keys):
+        key, index = self._derive_known(chat.row, secret)
+        if any(key.same_key(k) for k in chat.keys):
             return chat  # unlocked already
         if index == 0:
             return UnlockedChat(chat.row, key, current=True, older=chat.keys)
         return UnlockedChat(chat.row, chat.key, current=chat.current, older=(*chat.older, key))
 
-    def rekey_chat(self, chat: UnlockedChat, new_secret: str) -> UnlockedChat:
+    def rekey_chat(self, chat: UnlockedChat, new_secret: str, *, salt: bytes | None = None) -> UnlockedChat:
         """Give the chat a new secret: new pointers are sealed under it, older history
         stays readable with the earlier ones (their verifiers are kept). ``chat`` must
-        hold the current secret; a secret this chat had before is refused. Returns the
-        chat unlocked with the new key (the earlier keys in ``older``)."""
-        from pointerbridge.core.keys import ChatKey
+        hold the current secret; a secret this chat had before is refused. The new key
+        gets a fresh random salt (the member who rekeys first; the chat's new invite
+        carries it) or ``salt``, taken from that invite by the other members: so a rekey
+        also moves an open chat to a salted key. Returns the chat unlocked with the new
+        key (the earlier keys in ``older``)."""
+        from pointerbridge.core.keys import ChatKey, new_chat_salt
 
         self._check_current(chat)
-        key = ChatKey.derive(chat.row.name, new_secret)
-        if self._verifier_index(chat.row, key) is not None:
+        if self._match_secret(chat.row, new_secret) is not None:
             raise InvalidInputError(f"chat {chat.row.name!r} had that secret before: choose a new one")
-        salt = os.urandom(16)
-        self.store.add_verifier(chat.row.id, salt, _derive(key, _VERIFIER_INFO, salt))
-        return UnlockedChat(chat.row, key, current=True, older=chat.keys)
+        key = ChatKey.derive(chat.row.name, new_secret, salt if salt is not None else new_chat_salt())
+        self.store.add_verifier(chat.row.id, _verifier(key))
+        row = self.chat_row(chat.row.name)
+        return UnlockedChat(row, key, current=True, older=chat.keys)
 
     def _check_current(self, chat: UnlockedChat) -> None:
         # Against the store, not only the flag: another process may have rekeyed since.
         if not chat.current or self._verifier_index(chat.row, chat.key) != 0:
-            raise StaleSecretError(f"the secret of chat {chat.row.name!r} was changed: unlock it with the current "
-                                   "one to send")
+            raise StaleSecretError(
+                f"the secret of chat {chat.row.name!r} was changed: unlock it with the current one to send"
+            )
 
     def set_chat_carriers(self, name: str, carriers: Iterable[str]) -> ChatRow:
         """Replace the carriers a chat's messages are posted to."""
@@ -657,8 +746,10 @@ class App:
                     progress(min(start + _STORE_BATCH, len(found)), len(found))
             for since, until in result.repost_since:  # queued before the cursor moves past the request
                 count = self.store.repost_since(bridge.name, since, until)
-                notes.append(f"a member asked for what was posted from {_when(since)} to {_when(until)}: "
-                             f"{count} pointer(s) queued")
+                notes.append(
+                    f"a member asked for what was posted from {_when(since)} to {_when(until)}: "
+                    f"{count} pointer(s) queued"
+                )
             self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
             new, known = new + stored, known + len(found) - stored
             notes += result.notes
@@ -673,9 +764,14 @@ class App:
         carriers = {}
         for name, config in self.config.carriers.items():
             ok_at, error, error_at = runs.get(name, (None, None, None))
-            carriers[name] = {"type": config.type, "waiting": self.store.waiting(name),
-                              "last_poll": self.store.polled_at(name), "last_ok": ok_at,
-                              "last_error": error, "last_error_at": error_at}
+            carriers[name] = {
+                "type": config.type,
+                "waiting": self.store.waiting(name),
+                "last_poll": self.store.polled_at(name),
+                "last_ok": ok_at,
+                "last_error": error,
+                "last_error_at": error_at,
+            }
         return {**self.store.counts(), "carriers": carriers}
 
     def receive(self, text: str) -> tuple[int, int]:
@@ -964,8 +1060,12 @@ class App:
                 notice = parse_notice(message.body)
             except RotationError:
                 notice = None  # a broken or forged notice is judged as the message it is
-            if notice is not None and pinned is not None and notice.username == name \
-                    and hmac.compare_digest(notice.new_key, key):
+            if (
+                notice is not None
+                and pinned is not None
+                and notice.username == name
+                and hmac.compare_digest(notice.new_key, key)
+            ):
                 if hmac.compare_digest(notice.old_key, pinned):
                     rotate(name, pinned, key)
                     if persist and (name, pinned) not in replayed:
@@ -974,7 +1074,8 @@ class App:
                     accepted = True
                 else:  # the same rotation, applied already (a stored one replayed just before, or a copy)
                     accepted = hmac.compare_digest(pinned, key) and any(
-                        hmac.compare_digest(old, notice.old_key) for old in retired.get(name, ()))
+                        hmac.compare_digest(old, notice.old_key) for old in retired.get(name, ())
+                    )
                 if accepted:
                     trust.append("rotated")
                     notices.append(notice)
@@ -1073,4 +1174,3 @@ class App:
         if not self.store.all_in_chat(chat.row.id, ids):
             raise InvalidInputError(f"those messages are not in chat {chat.row.name!r}")
         return ids
-

@@ -71,7 +71,8 @@ def _measure(root: Path, server: MailServer, count: int) -> dict[str, Any]:
     home = Home(root / "bob", root / "bob")
     home.create()
     save_config(home.config_path, Config(carriers={"mail": bob}))
-    chat, sender_id = ChatKey.derive("bench", "bench chat secret"), Identity.derive("alice", "bench phrase")
+    chat = ChatKey.derive("bench", "bench chat secret", bytes(16))
+    sender_id = Identity.derive_unsalted("alice", "bench phrase")
     pointers = [p for i in range(count) for p in seal(chat, sender_id, f"message {i:06d}: " + "lorem ipsum " * 24)]
     sender = bridge_class("email").from_config("mail", alice.settings)
     try:

@@ -54,12 +54,16 @@ def demo(
         if any(shared.iterdir()):
             raise InvalidInputError(f"{shared} is not empty: the demo needs a folder of its own")
         typer.echo(f"homes in {root}, shared folder {shared}")
-        typer.echo("deriving identities and chat keys with Argon2id (64 MiB, ~150 ms each) ...")
+        typer.echo("deriving identities (Argon2id, 512 MiB) and chat keys (64 MiB) ...")
         with _setup(root, "alice", shared, limit) as alice, _setup(root, "bob", shared, limit) as bob:
             me_a = alice.init("alice", "demo master phrase of alice")
             me_b = bob.init("bob", "demo master phrase of bob")
+            from pointerbridge.app.invite import make_invite
+
             chat_a = alice.create_chat("demo chat", "demo chat secret", ["shared"])
-            chat_b = bob.create_chat("Demo Chat", "demo chat secret", ["shared"])
+            invite = make_invite(chat_a.row, alice.config)  # carries the chat's random salt, never its secret
+            typer.echo(f"alice created the chat; bob joins with its invite {invite[:28]}...")
+            chat_b = bob.join_invite(invite, "demo chat secret", {})
             sent_a = ["Hi Bob, this travelled as a pointer through a plain folder.", _LONG]
             for body in sent_a:
                 alice.send(chat_a, me_a, body)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pointerbridge.app.service import OPEN_CHAT_COST
 from pointerbridge.core import InvalidInputError
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
@@ -57,11 +58,23 @@ def init(
     ctx: typer.Context,
     username: Annotated[str, typer.Option(help="The name your chats will see.")],
     phrase_fd: PhraseFd = None,
+    recovery_code: Annotated[
+        str | None,
+        typer.Option("--recovery-code", help="Regenerate the identity 'init' made elsewhere: the code it showed."),
+    ] = None,
 ) -> None:
-    """Create this home's identity from a username and a master phrase (asked twice)."""
+    """Create this home's identity from a username and a master phrase (asked twice), or
+    regenerate one made on another machine (with its recovery code)."""
+    from pointerbridge.core import RecoveryCode
+
+    code = RecoveryCode.parse(recovery_code) if recovery_code is not None else None
     with _open(ctx) as app:
-        identity = app.init(username, _phrase(phrase_fd, confirm=True))
+        identity = app.init(username, _phrase(phrase_fd, confirm=code is None), recovery=code)
         typer.echo(f"{identity.username}  fingerprint {identity.fingerprint}")
+        shown = app.recovery_code()
+        typer.echo(f"recovery code {shown}")
+        typer.echo("(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
+                   "regenerates this identity)")
 
 
 def whoami(ctx: typer.Context, as_json: Json = False) -> None:
@@ -73,8 +86,15 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
             return
         from pointerbridge.core import fingerprint
 
-        data = {"username": known[0], "public_key": known[1].hex(), "fingerprint": fingerprint(known[1])}
-        _emit(data) if as_json else typer.echo(f"{data['username']}  fingerprint {data['fingerprint']}")
+        code = app.recovery_code()
+        data = {"username": known[0], "public_key": known[1].hex(), "fingerprint": fingerprint(known[1]),
+                "recovery_code": code.text if code else None}
+        if as_json:
+            _emit(data)
+            return
+        typer.echo(f"{data['username']}  fingerprint {data['fingerprint']}")
+        typer.echo(f"recovery code {code}" if code else "no recovery code: this identity is salted by its username "
+                   "alone (made before recovery codes); 'pbridge identity rotate' moves it to a stronger one")
 
 
 @carrier_app.command("add")
@@ -168,12 +188,22 @@ def chat_create(
     name: str,
     carrier: Annotated[list[str], typer.Option("--carrier", help="Carrier(s) this chat travels on.")],
     secret_fd: SecretFd = None,
+    open_chat: Annotated[
+        bool, typer.Option("--open", help="An open chat (CLM's model): joined by name and secret alone. Weaker.")
+    ] = False,
 ) -> None:
-    """Create a chat; its secret is asked twice and only a slow verifier is stored."""
+    """Create a chat; its secret is asked twice and only a slow verifier is stored. Prints
+    the invite that others join with (it carries the chat's random salt, never the secret)."""
+    from pointerbridge.app.invite import make_invite
+
     with _open(ctx) as app:
         app.username()
-        chat = app.create_chat(name, _secret(secret_fd, confirm=True), carrier)
+        if open_chat:
+            typer.echo(f"warning: {OPEN_CHAT_COST}", err=True)
+        chat = app.create_chat(name, _secret(secret_fd, confirm=True), carrier, open_chat=open_chat)
         typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
+        typer.echo(make_invite(chat.row, app.config))
+        typer.echo("Others join with that invite (pbridge chat join); tell the secret separately.", err=True)
 
 
 @chat_app.command("list")
@@ -181,8 +211,12 @@ def chat_create(
 def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List chats with their carriers."""
     with _open(ctx) as app:
-        rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers} for c in app.store.chats()]
-        _emit(rows) if as_json else table(rows, "chats")
+        rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers, "open": c.is_open}
+                                      for c in app.store.chats()]
+        if as_json:
+            _emit(rows)
+            return
+        table([{**r, "open": "open: weaker key" if r["open"] else ""} for r in rows], "chats")
 
 
 @chat_app.command("carriers")
@@ -265,15 +299,34 @@ def chat_rekey(
     new_secret_fd: Annotated[
         int | None, typer.Option("--new-secret-fd", help="Read the new chat secret from this file descriptor.")
     ] = None,
+    invite: Annotated[
+        str | None, typer.Option("--invite", help="The new invite of the member who rekeyed first (- for stdin).")
+    ] = None,
 ) -> None:
     """Give a chat a new secret (asked twice; or PBRIDGE_NEW_CHAT_SECRET): new messages use
-    it, older history stays readable with the old one. Each member rekeys their own home."""
+    it, older history stays readable with the old one. Each member rekeys their own home:
+    the first prints a new invite (a new random salt), the others rekey with --invite."""
+    from pointerbridge.app.invite import make_invite
+
+    salt = _rekey_salt(name, invite)
     with _open(ctx) as app:
         unlocked = _unlock(app, name, secret_fd)
         new_secret = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
-        chat = app.rekey_chat(unlocked, new_secret)
+        chat = app.rekey_chat(unlocked, new_secret, salt=salt)
         typer.echo(f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable "
                    "with the old one")
+        if salt is None:
+            typer.echo(make_invite(chat.row, app.config))
+            typer.echo("The other members rekey with that invite: pbridge chat rekey CHAT --invite INVITE", err=True)
+
+
+def _rekey_salt(name: str, invite: str | None) -> bytes | None:
+    """The new key's salt from the invite of the member who rekeyed first (None: make one)."""
+    if invite is None:
+        return None
+    from pointerbridge.app.invite import rekey_salt
+
+    return rekey_salt(name, stdin_text() if invite == "-" else invite)
 
 
 @chat_app.command("clear")
@@ -358,6 +411,8 @@ def identity_rotate(
         new_phrase = read_secret("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, confirm=True)
         new = app.rotate_identity(old, new_phrase)
         typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
+        typer.echo(f"recovery code {app.recovery_code()}")
+        typer.echo("(a new recovery code: keep it with your new master phrase)")
         waiting = len(app.pending_notices())
         typer.echo(f"rotation notices wait in {waiting} chat(s): each is posted with your next message there "
                    "(or: pbridge identity notify CHAT)")
@@ -475,6 +530,8 @@ def receive(
         if app.store.chat(normalize_chat_name(chat)) is None:
             created = app.join_by_receiving(chat, _secret(secret_fd), pasted)
             typer.echo(f"chat {created.row.name!r} created from what you received")
+            typer.echo(f"warning: {created.row.name!r} is an open chat: {OPEN_CHAT_COST} "
+                       "'pbridge chat rekey' moves it to a salted key.", err=True)
 
 
 def _by_ids(action: str):  # type: ignore[no-untyped-def]

@@ -79,7 +79,8 @@ class ConsoleApp(TextualApp[None]):
     # the session --------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.service.store.identity() is None:
+        self.made_identity = self.service.store.identity() is None
+        if self.made_identity:
             fields = [Field("username", "Your username (the name your chats will see)"),
                       Field("phrase", "Master phrase", secret=True, confirm=True)]
             form = Form("Create your identity", fields, ok="Create",
@@ -98,6 +99,10 @@ class ConsoleApp(TextualApp[None]):
 
         self.identity = identity
         self.push_screen(ChatListScreen())
+        code = self.service.recovery_code()
+        if self.made_identity and code is not None:
+            self.notify(f"Your recovery code: {code}. Keep it with your master phrase: on another machine it "
+                        "regenerates you (also shown in your profile, p).", timeout=60, markup=False)
         if self.poll_every:
             self.set_interval(self.poll_every, self.action_poll_now)
             self.action_poll_now()

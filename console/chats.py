@@ -79,7 +79,8 @@ class ChatListScreen(Screen[None]):
         for item in overview:
             unread = str(item.unread) if item.unread else ""
             locked = "" if item.row.id in self.app.unlocked else " (locked)"
-            cells = (safe_text(item.row.name) + locked, unread, ", ".join(item.row.carriers) or "(none)",
+            weaker = " (open: weaker key)" if item.row.is_open else ""
+            cells = (safe_text(item.row.name) + weaker + locked, unread, ", ".join(item.row.carriers) or "(none)",
                      ago(item.last_activity))
             table.add_row(*map(Text, cells), key=item.row.normalized_name)  # Text: a cell's str would be markup
         if overview:

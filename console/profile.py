@@ -44,8 +44,12 @@ class ProfileScreen(Screen[None]):
         """Show the identity and the rotation notices still waiting."""
         identity = self.app.identity
         assert identity is not None
+        code = self.app.service.recovery_code()
+        recovery = (f"Recovery code: {code} (with your username and phrase, it regenerates you on another machine)"
+                    if code else "No recovery code: your key is salted by your username alone (made before recovery "
+                    "codes); changing your master phrase moves it to a stronger one.")
         self.query_one("#who", Static).update(
-            f"Username: {safe_text(identity.username)}\nFingerprint: {identity.fingerprint}\n"
+            f"Username: {safe_text(identity.username)}\nFingerprint: {identity.fingerprint}\n{recovery}\n"
             "Compare the fingerprint with what your peers see next to your name.")
         pending = self.app.service.pending_notices()
         self.query_one("#pending", Static).update(

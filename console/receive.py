@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from pointerbridge.app.service import OPEN_CHAT_COST
 from pointerbridge.core import normalize_chat_name
 from textual import on
 from textual.app import ComposeResult
@@ -70,7 +71,8 @@ class ReceiveScreen(Screen[None]):
     @on(Button.Pressed, "#new-chat")
     def _new_chat(self) -> None:
         text = self.query_one(TextArea).text
-        note = "The chat's name and secret, as its members told you. A chat of that name here is opened instead."
+        note = ("The chat's name and secret, as its members told you. A chat of that name here is opened instead. "
+                f"A new one is an open chat: {OPEN_CHAT_COST} (A chat made with an invite is joined from it: j.)")
         fields = [Field("name", "Chat name"), Field("secret", "Chat secret", secret=True)]
 
         def join(values: dict[str, str]) -> UnlockedChat:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
+from pointerbridge.app.invite import rekey_salt
 from pointerbridge.cli.output import safe_text
 from rich.text import Text
 from textual import on
@@ -107,9 +108,16 @@ class ChatSettingsScreen(Screen[None]):
     @on(Button.Pressed, "#rekey")
     def _rekey(self) -> None:
         note = ("New messages are sealed with the new secret; older history stays readable with the old one. "
-                "Tell the members the new secret: each changes it in their own home.")
-        form = Form("Change the chat secret", [Field("secret", "New chat secret", secret=True, confirm=True)],
-                    note=note, ok="Change", run=lambda v: self.app.service.rekey_chat(self.chat, v["secret"]))
+                "The first member to change it leaves the invite empty, then shares the chat's new invite (i) "
+                "and tells the new secret; the others paste that invite here.")
+        fields = [Field("secret", "New chat secret", secret=True, confirm=True),
+                  Field("invite", "The new invite, if another member changed the secret first", optional=True)]
+
+        def rekey(values: dict[str, str]) -> UnlockedChat:
+            salt = rekey_salt(self.chat.row.name, values["invite"]) if values["invite"].strip() else None
+            return self.app.service.rekey_chat(self.chat, values["secret"], salt=salt)
+
+        form = Form("Change the chat secret", fields, note=note, ok="Change", run=rekey)
 
         def done(chat: UnlockedChat | None) -> None:
             if chat is not None:

@@ -2,10 +2,11 @@
 
 Nothing here touches the network or the disk. The whole public API::
 
-    from pointerbridge.core import ChatKey, Identity, seal, unseal, find_pointers
+    from pointerbridge.core import ChatKey, Identity, RecoveryCode, new_chat_salt, seal, unseal
 
-    chat = ChatKey.derive("family", "our shared secret")      # Argon2id, ~150 ms
-    me = Identity.derive("alice", "my master phrase")
+    salt = new_chat_salt()                                       # the chat's, carried by its invite
+    chat = ChatKey.derive("family", "our shared secret", salt)   # Argon2id, ~150 ms
+    me = Identity.derive("alice", "my master phrase", RecoveryCode.new())
     pointers = seal(chat, me, "dinner at eight?")               # ['pb14Xo...']
     message = unseal(chat, pointers[0])                          # Message(body=...)
 """
@@ -37,7 +38,15 @@ if TYPE_CHECKING:
         TruncatedError,
         UnknownVersionError,
     )
-    from .keys import ChatKey, Identity, fingerprint, normalize_chat_name, normalize_username
+    from .keys import (
+        ChatKey,
+        Identity,
+        RecoveryCode,
+        fingerprint,
+        new_chat_salt,
+        normalize_chat_name,
+        normalize_username,
+    )
     from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, Reassembler, seal, unseal
 
 # Where each public name lives. Loaded on first use, so a command that only moves pointers
@@ -45,7 +54,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "MAX_PAYLOAD_BYTES": "armor", "Scan": "armor", "find_pointers": "armor", "scan_pointers": "armor",
     "ChatKey": "keys", "Identity": "keys", "fingerprint": "keys", "normalize_chat_name": "keys",
-    "normalize_username": "keys",
+    "normalize_username": "keys", "RecoveryCode": "keys", "new_chat_salt": "keys",
     "MAX_MESSAGE_BYTES": "pointer", "Keyring": "pointer", "Message": "pointer", "Part": "pointer",
     "Reassembler": "pointer", "seal": "pointer", "unseal": "pointer",
 }
@@ -88,6 +97,7 @@ __all__ = [
     "PointerBridgeError",
     "PointerError",
     "Reassembler",
+    "RecoveryCode",
     "Scan",
     "TamperedError",
     "TooLargeError",
@@ -95,6 +105,7 @@ __all__ = [
     "UnknownVersionError",
     "find_pointers",
     "fingerprint",
+    "new_chat_salt",
     "normalize_chat_name",
     "normalize_username",
     "scan_pointers",

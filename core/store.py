@@ -21,11 +21,18 @@ from typing import Any, NamedTuple
 
 from .errors import PointerBridgeError
 
-__all__ = ["SCHEMA_VERSION", "ChatRow", "PointerRow", "Store", "StoreError", "pointer_digest"]
+__all__ = ["SCHEMA_VERSION", "ChatRow", "PointerRow", "Store", "StoreError", "Verifier", "pointer_digest"]
 
 
 def _chat_row(row: tuple[Any, ...]) -> ChatRow:
-    return ChatRow(row[0], row[1], row[2], json.loads(row[3]))
+    return ChatRow(row[0], row[1], row[2], json.loads(row[3]), row[4])
+
+
+# A chat's columns and the random key salt of its current (newest) secret: NULL for an open chat.
+_CHAT_COLUMNS = (
+    "id, name, normalized_name, carriers,"
+    " (SELECT key_salt FROM verifiers v WHERE v.chat_id = chats.id ORDER BY v.id DESC LIMIT 1)"
+)
 
 
 class StoreError(PointerBridgeError):
@@ -159,6 +166,12 @@ _MIGRATIONS: list[str] = [
         (SELECT coalesce(max(id), 0) FROM pointers), (SELECT coalesce(max(at_pointer), 0) FROM rotations),
         (SELECT coalesce(max(through), 0) FROM judged), (SELECT coalesce(max(seen_id), 0) FROM chat_reads));
     """,
+    # 7: per-secret random salts of chat keys (NULL: an open chat's key, salted by name
+    # alone) and the identity's recovery code (NULL: the first, username-salted schedule)
+    """
+    ALTER TABLE verifiers ADD COLUMN key_salt BLOB;
+    ALTER TABLE identity ADD COLUMN recovery BLOB;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -180,6 +193,21 @@ class ChatRow:
     name: str
     normalized_name: str
     carriers: list[str]
+    salt: bytes | None  # the current secret's random key salt; None: an open chat
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the chat's current key is an open chat's (salted by its name alone)."""
+        return self.salt is None
+
+
+class Verifier(NamedTuple):
+    """A check of one of a chat's secrets: a salted slow hash of the key, and the random
+    salt that key was derived with (None: an open chat's key)."""
+
+    salt: bytes
+    verifier: bytes
+    key_salt: bytes | None
 
 
 class PointerRow(NamedTuple):
@@ -303,14 +331,21 @@ class Store:
         row = self._db.execute("SELECT username, public_key FROM identity").fetchone()
         return (row[0], row[1]) if row else None
 
-    def set_identity(self, username: str, public_key: bytes) -> None:
-        """Record the user's public identity (replacing an earlier one)."""
+    def recovery(self) -> bytes | None:
+        """The identity's recovery code as bytes (None: the first schedule, or no identity)."""
+        row = self._db.execute("SELECT recovery FROM identity").fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def set_identity(self, username: str, public_key: bytes, recovery: bytes | None = None) -> None:
+        """Record the user's public identity and its recovery code (replacing an earlier one)."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?)", (username, public_key, time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, public_key, time.time(), recovery)
+            )
 
     # chats ------------------------------------------------------------------------------
 
-    def add_chat(self, name: str, normalized_name: str, salt: bytes, verifier: bytes, carriers: list[str]) -> ChatRow:
+    def add_chat(self, name: str, normalized_name: str, check: Verifier, carriers: list[str]) -> ChatRow:
         """Create a chat with the verifier of its secret."""
         now = time.time()
         with self.transaction() as db:
@@ -323,39 +358,44 @@ class Store:
                 raise StoreError(f"a chat named {name!r} exists already") from None
             chat_id = int(cur.lastrowid or 0)
             db.execute(
-                "INSERT INTO verifiers (chat_id, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
-                (chat_id, salt, verifier, now),
+                "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, *check, now),
             )
-        return ChatRow(chat_id, name, normalized_name, carriers)
+        return ChatRow(chat_id, name, normalized_name, carriers, check.key_salt)
 
     def chat(self, normalized_name: str) -> ChatRow | None:
         """The chat with this normalized name."""
         row = self._db.execute(
-            "SELECT id, name, normalized_name, carriers FROM chats WHERE normalized_name = ?", (normalized_name,)
+            f"SELECT {_CHAT_COLUMNS} FROM chats WHERE normalized_name = ?",  # noqa: S608
+            (normalized_name,),
         ).fetchone()
         return _chat_row(row) if row else None
 
     def chats(self) -> list[ChatRow]:
         """Every chat, by name."""
-        rows = self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY normalized_name")
+        rows = self._db.execute(f"SELECT {_CHAT_COLUMNS} FROM chats ORDER BY normalized_name")  # noqa: S608
         return [_chat_row(r) for r in rows]
 
-    def verifiers(self, chat_id: int) -> list[tuple[bytes, bytes]]:
-        """(salt, verifier) pairs of a chat, newest first."""
-        rows = self._db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ? ORDER BY id DESC", (chat_id,))
-        return [(r[0], r[1]) for r in rows]
+    def verifiers(self, chat_id: int) -> list[Verifier]:
+        """The verifiers of a chat's secrets, newest (the current secret's) first."""
+        rows = self._db.execute(
+            "SELECT salt, verifier, key_salt FROM verifiers WHERE chat_id = ? ORDER BY id DESC", (chat_id,)
+        )
+        return [Verifier(r[0], r[1], r[2]) for r in rows]
 
-    def add_verifier(self, chat_id: int, salt: bytes, verifier: bytes) -> None:
+    def add_verifier(self, chat_id: int, check: Verifier) -> None:
         """Add a verifier of a new secret of a chat (a rekey): the newest is the current one."""
         with self.transaction() as db:
-            db.execute("INSERT INTO verifiers (chat_id, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
-                       (chat_id, salt, verifier, time.time()))
+            db.execute(
+                "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, *check, time.time()),
+            )
 
     def set_chat_carriers(self, chat_id: int, carriers: list[str]) -> ChatRow:
         """Replace a chat's carriers; return the updated row."""
         with self.transaction() as db:
             db.execute("UPDATE chats SET carriers = ? WHERE id = ?", (json.dumps(carriers), chat_id))
-        row = self._db.execute("SELECT id, name, normalized_name, carriers FROM chats WHERE id = ?", (chat_id,))
+        row = self._db.execute(f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,))  # noqa: S608
         return _chat_row(row.fetchone())
 
     def delete_chat(self, chat_id: int) -> None:
@@ -399,9 +439,7 @@ class Store:
                 if cur.rowcount:
                     pid = int(cur.lastrowid or 0)
                     new.append(pid)
-                    db.executemany(
-                        "INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets)
-                    )
+                    db.executemany("INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets))
             if posts_notice:
                 db.execute("DELETE FROM rotation_out WHERE chat_id = ?", (chat_id,))
         return new
@@ -476,8 +514,10 @@ class Store:
         """The last ``limit`` rows of :meth:`history` with an id below ``before`` (None: all),
         in stored order: an index range scan, however long the history."""
         where = "chat_id = ? AND id < ?" + _trash_filter(include_trash, trash_only)
-        query = (f"SELECT id, payload, trashed, verified FROM pointers WHERE {where}"  # noqa: S608
-                 " ORDER BY id DESC LIMIT ?")
+        query = (
+            f"SELECT id, payload, trashed, verified FROM pointers WHERE {where}"  # noqa: S608
+            " ORDER BY id DESC LIMIT ?"
+        )
         rows = self._db.execute(query, (chat_id, (1 << 63) - 1 if before is None else before, limit)).fetchall()
         rows.reverse()
         return rows
@@ -490,8 +530,11 @@ class Store:
     def set_judged(self, chat_id: int, through: int) -> None:
         """Record that a full read judged (pinned, rotated) the chat up to pointer ``through``."""
         with self.transaction() as db:
-            db.execute("INSERT INTO judged VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE"
-                       " SET through = max(through, excluded.through)", (chat_id, through))
+            db.execute(
+                "INSERT INTO judged VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE"
+                " SET through = max(through, excluded.through)",
+                (chat_id, through),
+            )
 
     def set_trashed(self, pointer_ids: Iterable[int], trashed: bool) -> None:
         """Move pointers to the trash or back."""
@@ -535,11 +578,14 @@ class Store:
     def activity(self, chat_id: int) -> tuple[int, float | None]:
         """(pointers received since the chat was last read, when its newest arrived): two
         range reads of the chat's index, however long its history."""
-        newest = self._db.execute("SELECT received_at FROM pointers WHERE chat_id = ? ORDER BY id DESC LIMIT 1",
-                                  (chat_id,)).fetchone()
+        newest = self._db.execute(
+            "SELECT received_at FROM pointers WHERE chat_id = ? ORDER BY id DESC LIMIT 1", (chat_id,)
+        ).fetchone()
         unread = self._db.execute(
             "SELECT count(*) FROM pointers WHERE chat_id = ? AND direction = 'in' AND trashed = 0 AND id > "
-            "coalesce((SELECT seen_id FROM chat_reads WHERE chat_id = ?), 0)", (chat_id, chat_id)).fetchone()[0]
+            "coalesce((SELECT seen_id FROM chat_reads WHERE chat_id = ?), 0)",
+            (chat_id, chat_id),
+        ).fetchone()[0]
         return unread, (float(newest[0]) if newest else None)
 
     def unrouted_count(self) -> int:
@@ -551,7 +597,9 @@ class Store:
         moved: a chat on screen is marked after every poll)."""
         newest, seen = self._db.execute(
             "SELECT (SELECT coalesce(max(id), 0) FROM pointers WHERE chat_id = ?),"
-            " (SELECT seen_id FROM chat_reads WHERE chat_id = ?)", (chat_id, chat_id)).fetchone()
+            " (SELECT seen_id FROM chat_reads WHERE chat_id = ?)",
+            (chat_id, chat_id),
+        ).fetchone()
         if seen != newest:
             with self.transaction() as db:
                 db.execute("INSERT OR REPLACE INTO chat_reads VALUES (?, ?)", (chat_id, newest))
@@ -561,8 +609,9 @@ class Store:
         ids = set(pointer_ids)
         found = 0
         for pid in ids:
-            found += self._db.execute("SELECT count(*) FROM pointers WHERE id = ? AND chat_id = ?",
-                                      (pid, chat_id)).fetchone()[0]
+            found += self._db.execute(
+                "SELECT count(*) FROM pointers WHERE id = ? AND chat_id = ?", (pid, chat_id)
+            ).fetchone()[0]
         return found == len(ids)
 
     def chat_pointer_ids(self, chat_id: int, *, waiting: bool = False) -> set[int]:
@@ -589,17 +638,39 @@ class Store:
     def _records(self) -> Iterator[dict[str, Any]]:
         known = self.identity()
         if known is not None:
-            yield {"kind": "identity", "username": known[0], "public_key": known[1].hex()}
+            recovery = self.recovery()
+            yield {
+                "kind": "identity",
+                "username": known[0],
+                "public_key": known[1].hex(),
+                "recovery": recovery.hex() if recovery else None,
+            }
         names = {}
         for row in self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY id").fetchall():
             names[row[0]] = row[2]
-            verifiers = self._db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ? ORDER BY id",
-                                         (row[0],)).fetchall()
-            yield {"kind": "chat", "name": row[1], "normalized_name": row[2], "carriers": json.loads(row[3]),
-                   "verifiers": [{"salt": v[0].hex(), "verifier": v[1].hex()} for v in verifiers]}
+            verifiers = reversed(self.verifiers(row[0]))  # oldest first: the import keeps their order
+            yield {
+                "kind": "chat",
+                "name": row[1],
+                "normalized_name": row[2],
+                "carriers": json.loads(row[3]),
+                "verifiers": [
+                    {
+                        "salt": v.salt.hex(),
+                        "verifier": v.verifier.hex(),
+                        "key_salt": v.key_salt.hex() if v.key_salt else None,
+                    }
+                    for v in verifiers
+                ],
+            }
         for row in self._db.execute("SELECT chat_id, username, public_key, first_seen FROM pins").fetchall():
-            yield {"kind": "pin", "chat": names[row[0]], "username": row[1], "public_key": row[2].hex(),
-                   "first_seen": row[3]}
+            yield {
+                "kind": "pin",
+                "chat": names[row[0]],
+                "username": row[1],
+                "public_key": row[2].hex(),
+                "first_seen": row[3],
+            }
         for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
             yield {"kind": "tombstone", "digest": digest.hex()}
         posts: dict[int, list[dict[str, Any]]] = {}
@@ -607,21 +678,37 @@ class Store:
             posts.setdefault(row[0], []).append({"carrier": row[1], "carrier_ref": row[2], "posted_at": row[3]})
         columns = "id, text, direction, chat_id, carrier, carrier_ref, received_at, trashed"
         for row in self._db.execute(f"SELECT {columns} FROM pointers ORDER BY id"):  # noqa: S608
-            yield {"kind": "pointer", "text": row[1], "direction": row[2], "chat": names.get(row[3]),
-                   "carrier": row[4], "carrier_ref": row[5], "received_at": row[6], "trashed": bool(row[7]),
-                   "posts": posts.get(row[0], [])}
+            yield {
+                "kind": "pointer",
+                "text": row[1],
+                "direction": row[2],
+                "chat": names.get(row[3]),
+                "carrier": row[4],
+                "carrier_ref": row[5],
+                "received_at": row[6],
+                "trashed": bool(row[7]),
+                "posts": posts.get(row[0], []),
+            }
         for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
             yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
         # A rotation's place is a pointer id, which another store numbers differently: it
         # travels as the digest of the chat's first pointer from there on (the notice, or
         # the next one if the notice was purged); null: after every pointer of the chat.
-        rotations = self._db.execute("SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations"
-                                     " ORDER BY chat_id, at_pointer").fetchall()
+        rotations = self._db.execute(
+            "SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations ORDER BY chat_id, at_pointer"
+        ).fetchall()
         for chat_id, username, old_key, new_key, at_pointer in rotations:
-            at = self._db.execute("SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1",
-                                  (chat_id, at_pointer)).fetchone()
-            yield {"kind": "rotation", "chat": names[chat_id], "username": username, "old_key": old_key.hex(),
-                   "new_key": new_key.hex(), "at": at[0].hex() if at else None}
+            at = self._db.execute(
+                "SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1", (chat_id, at_pointer)
+            ).fetchone()
+            yield {
+                "kind": "rotation",
+                "chat": names[chat_id],
+                "username": username,
+                "old_key": old_key.hex(),
+                "new_key": new_key.hex(),
+                "at": at[0].hex() if at else None,
+            }
         for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
             yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
 
@@ -629,8 +716,16 @@ class Store:
         """Add exported records in one transaction; return how many of each kind were new.
         What is here already stays as it is (a pointer, a verifier, a pin, a cursor), so
         importing twice adds nothing. Pointer records carry their ``payload`` (bytes)."""
-        added = {"chats": 0, "verifiers": 0, "pins": 0, "pointers": 0, "cursors": 0, "tombstones": 0,
-                 "rotations": 0, "rotation notices": 0}
+        added = {
+            "chats": 0,
+            "verifiers": 0,
+            "pins": 0,
+            "pointers": 0,
+            "cursors": 0,
+            "tombstones": 0,
+            "rotations": 0,
+            "rotation notices": 0,
+        }
         chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
         with self.transaction() as db:
             for record in records:
@@ -640,24 +735,34 @@ class Store:
                 elif kind == "chat":
                     self._import_chat(db, record, chats, added)
                 elif kind == "pin":
-                    cur = db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
-                                     (chats[record["chat"]], record["username"], bytes.fromhex(record["public_key"]),
-                                      record["first_seen"]))
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
+                        (
+                            chats[record["chat"]],
+                            record["username"],
+                            bytes.fromhex(record["public_key"]),
+                            record["first_seen"],
+                        ),
+                    )
                     added["pins"] += cur.rowcount
                 elif kind == "pointer":
                     added["pointers"] += self._import_pointer(db, record, chats)
                 elif kind == "cursor":
-                    cur = db.execute("INSERT OR IGNORE INTO cursors VALUES (?, ?, ?)",
-                                     (record["carrier"], record["cursor"], record["updated_at"]))
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO cursors VALUES (?, ?, ?)",
+                        (record["carrier"], record["cursor"], record["updated_at"]),
+                    )
                     added["cursors"] += cur.rowcount
                 elif kind == "tombstone":
-                    added["tombstones"] += db.execute("INSERT OR IGNORE INTO tombstones VALUES (?)",
-                                                      (bytes.fromhex(record["digest"]),)).rowcount
+                    added["tombstones"] += db.execute(
+                        "INSERT OR IGNORE INTO tombstones VALUES (?)", (bytes.fromhex(record["digest"]),)
+                    ).rowcount
                 elif kind == "rotation":
                     added["rotations"] += self._import_rotation(db, record, chats)
                 elif kind == "rotation_out":
-                    added["rotation notices"] += db.execute("INSERT OR IGNORE INTO rotation_out VALUES (?, ?)",
-                                                            (chats[record["chat"]], record["body"])).rowcount
+                    added["rotation notices"] += db.execute(
+                        "INSERT OR IGNORE INTO rotation_out VALUES (?, ?)", (chats[record["chat"]], record["body"])
+                    ).rowcount
         return added
 
     @staticmethod
@@ -668,21 +773,30 @@ class Store:
         # one below the named pointer puts it just before that one.
         found = None
         if record["at"] is not None:
-            found = db.execute("SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(record["at"]),)
-                               ).fetchone()
+            found = db.execute(
+                "SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(record["at"]),)
+            ).fetchone()
         if found is None:
             found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
-        cur = db.execute("INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
-                         (chats[record["chat"]], record["username"], bytes.fromhex(record["old_key"]),
-                          bytes.fromhex(record["new_key"]), int(found[0])))
+        cur = db.execute(
+            "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
+            (
+                chats[record["chat"]],
+                record["username"],
+                bytes.fromhex(record["old_key"]),
+                bytes.fromhex(record["new_key"]),
+                int(found[0]),
+            ),
+        )
         return int(cur.rowcount)
 
     @staticmethod
     def _import_identity(db: sqlite3.Connection, record: dict[str, Any]) -> None:
         key = bytes.fromhex(record["public_key"])
+        recovery = bytes.fromhex(record["recovery"]) if record.get("recovery") else None
         here = db.execute("SELECT username, public_key FROM identity").fetchone()
         if here is None:
-            db.execute("INSERT INTO identity VALUES (1, ?, ?, ?)", (record["username"], key, time.time()))
+            db.execute("INSERT INTO identity VALUES (1, ?, ?, ?, ?)", (record["username"], key, time.time(), recovery))
         elif (here[0], here[1]) != (record["username"], key):
             raise StoreError(f"this home is {here[0]!r}'s, the export is {record['username']!r}'s (another identity)")
 
@@ -692,17 +806,24 @@ class Store:
     ) -> None:
         normalized = record["normalized_name"]
         if normalized not in chats:
-            cur = db.execute("INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
-                             (record["name"], normalized, json.dumps(record["carriers"]), time.time()))
+            cur = db.execute(
+                "INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
+                (record["name"], normalized, json.dumps(record["carriers"]), time.time()),
+            )
             chats[normalized] = int(cur.lastrowid or 0)
             added["chats"] += 1
-        have = {(bytes(r[0]), bytes(r[1])) for r in
-                db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ?", (chats[normalized],))}
+        have = {
+            (bytes(r[0]), bytes(r[1]))
+            for r in db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ?", (chats[normalized],))
+        }
         for item in record["verifiers"]:
             pair = (bytes.fromhex(item["salt"]), bytes.fromhex(item["verifier"]))
+            key_salt = bytes.fromhex(item["key_salt"]) if item.get("key_salt") else None
             if pair not in have:
-                db.execute("INSERT INTO verifiers (chat_id, salt, verifier, created_at) VALUES (?, ?, ?, ?)",
-                           (chats[normalized], *pair, time.time()))
+                db.execute(
+                    "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (chats[normalized], *pair, key_salt, time.time()),
+                )
                 have.add(pair)
                 added["verifiers"] += 1
 
@@ -714,14 +835,26 @@ class Store:
             "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, carrier_ref,"
             " received_at, trashed) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
-            (digest, record["text"], record["payload"], record["direction"], chat_id, record["carrier"],
-             record["carrier_ref"], record["received_at"], int(record["trashed"]), digest),
+            (
+                digest,
+                record["text"],
+                record["payload"],
+                record["direction"],
+                chat_id,
+                record["carrier"],
+                record["carrier_ref"],
+                record["received_at"],
+                int(record["trashed"]),
+                digest,
+            ),
         )
         if not cur.rowcount:
             return 0
         pid = int(cur.lastrowid or 0)
-        db.executemany("INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?)",
-                       ((pid, p["carrier"], p["carrier_ref"], p["posted_at"]) for p in record["posts"]))
+        db.executemany(
+            "INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?)",
+            ((pid, p["carrier"], p["carrier_ref"], p["posted_at"]) for p in record["posts"]),
+        )
         return 1
 
     # pins -------------------------------------------------------------------------------
@@ -734,21 +867,21 @@ class Store:
     def pin(self, chat_id: int, username: str, public_key: bytes) -> None:
         """Pin a sender's key on first use (an existing pin is kept)."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)", (chat_id, username, public_key, time.time())
-            )
+            db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)", (chat_id, username, public_key, time.time()))
 
     # identity rotation ------------------------------------------------------------------
 
-    def rotate_identity(self, username: str, old_key: bytes, new_key: bytes, notice: str) -> None:
+    def rotate_identity(
+        self, username: str, old_key: bytes, new_key: bytes, notice: str, recovery: bytes | None
+    ) -> None:
         """In one transaction: pin ``old_key`` for ``username`` in every chat that has no
         pin for it yet (their old messages stay pinned), queue ``notice`` for every chat,
-        and make ``new_key`` this home's identity."""
+        and make ``new_key`` (with its recovery code) this home's identity."""
         now = time.time()
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO pins SELECT id, ?, ?, ? FROM chats", (username, old_key, now))
             db.execute("INSERT OR REPLACE INTO rotation_out SELECT id, ? FROM chats", (notice,))
-            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?)", (username, new_key, now))
+            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, new_key, now, recovery))
 
     def pending_notice(self, chat_id: int) -> str | None:
         """The rotation notice body a chat still waits for, if any."""
@@ -763,15 +896,19 @@ class Store:
     def rotations(self, chat_id: int) -> list[tuple[str, bytes, bytes, int]]:
         """(username, old key, new key, first pointer id of the notice) of the rotations
         accepted in a chat, in arrival order."""
-        rows = self._db.execute("SELECT username, old_key, new_key, at_pointer FROM rotations WHERE chat_id = ?"
-                                " ORDER BY at_pointer", (chat_id,))
+        rows = self._db.execute(
+            "SELECT username, old_key, new_key, at_pointer FROM rotations WHERE chat_id = ? ORDER BY at_pointer",
+            (chat_id,),
+        )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def add_rotation(self, chat_id: int, username: str, old_key: bytes, new_key: bytes, at_pointer: int) -> None:
         """Record an accepted rotation (one per chat, username and old key)."""
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
-                       (chat_id, username, old_key, new_key, at_pointer))
+            db.execute(
+                "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
+                (chat_id, username, old_key, new_key, at_pointer),
+            )
 
     # cursors ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pointerbridge.core import ChatKey, Identity, armor, pointer
-from pointerbridge.core.keys import _CHAT_SALT_LABEL, _IDENTITY_SALT_LABEL, _argon2
+from pointerbridge.core.keys import _CHAT_SALT_LABEL, _IDENTITY_SALT_LABEL, _argon2, _argon2_salt
 from pointerbridge.core.padding import padded_length
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "pb1.json"
@@ -38,10 +38,11 @@ class Drbg:
         return out[:n]
 
 
-CHAT = ChatKey.derive("general", "correct horse battery staple")
-OTHER = ChatKey.derive("other", "another secret")
-ALICE = Identity.derive("alice", "alice's master phrase")
-MALLORY = Identity.derive("mallory", "mallory's master phrase")
+# pb1's vectors use the first (open, unsalted) key schedules; keys2.json has the second.
+CHAT = ChatKey.derive_open("general", "correct horse battery staple")
+OTHER = ChatKey.derive_open("other", "another secret")
+ALICE = Identity.derive_unsalted("alice", "alice's master phrase")
+MALLORY = Identity.derive_unsalted("mallory", "mallory's master phrase")
 CHAT_KEY_HEX = CHAT._key.hex()
 
 
@@ -119,15 +120,15 @@ def success(name: str, body: str, label: str, transform: Callable[[str], str] = 
 def kdf_vectors() -> list[dict[str, Any]]:
     out = []
     for name, secret in (("general", "correct horse battery staple"), ("  Family\u00a0CHAT ", "se\u0301same")):
-        key = ChatKey.derive(name, secret)
+        key = ChatKey.derive_open(name, secret)
         out.append({"kind": "chat_key", "name": f"chat key for {name!r}", "chat_name": name,
                     "secret": secret, "expect": "success", "normalized_name": key.normalized_name,
                     "argon2_salt": hashlib.sha256(_CHAT_SALT_LABEL + b"\0" + key.normalized_name.encode()).hexdigest(),
                     "chat_key": key._key.hex(), "routing_tag_key": key._tag_key.hex(),
                     "chat_id": key._chat_id.hex()})
     for user, phrase in (("alice", "alice's master phrase"), ("Алиса", "фраза")):
-        ident = Identity.derive(user, phrase)
-        seed = _argon2(_IDENTITY_SALT_LABEL, ident.username, phrase.encode())
+        ident = Identity.derive_unsalted(user, phrase)
+        seed = _argon2(_argon2_salt(_IDENTITY_SALT_LABEL, ident.username, None), phrase.encode())
         out.append({"kind": "identity", "name": f"identity of {user!r}", "username": user,
                     "master_phrase": phrase, "expect": "success", "seed": seed.hex(),
                     "public_key": ident.public_key.hex(), "fingerprint": ident.fingerprint})
@@ -140,8 +141,9 @@ def seal_vectors() -> list[dict[str, Any]]:
                                   ("seal 1000 bytes split at 700 chars", "split me " * 111 + "!", 700)):
         rng = Drbg(name)
         pointers = pointer._seal(CHAT, ALICE, body, max_chars, rng, SENT_MS)
+        seed = _argon2(_argon2_salt(_IDENTITY_SALT_LABEL, "alice", None), b"alice's master phrase")
         out.append({"kind": "seal", "name": name, "chat_key": CHAT_KEY_HEX, "chat_name": CHAT.name,
-                    "sender_seed": _argon2(_IDENTITY_SALT_LABEL, "alice", b"alice's master phrase").hex(),
+                    "sender_seed": seed.hex(),
                     "username": "alice", "body": body, "sent_at_ms": SENT_MS, "max_chars": max_chars,
                     "random": bytes(rng.drawn).hex(), "expect": "success", "pointers": pointers})
     return out

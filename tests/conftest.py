@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from helpers import raw_chat, raw_identity
 from pointerbridge.core import ChatKey, Identity
 from servers.telegram import BotApiServer
+
+# New identities in tests (every `pbridge init`, in-process or in a subprocess, which
+# inherits this) use the smallest identity cost a recovery code can name, 64 MiB, instead
+# of 512 MiB: hundreds of unlocks would otherwise add minutes. tests/test_keys2.py checks
+# the default cost without it.
+os.environ["PBRIDGE_IDENTITY_MEMORY_MIB"] = "64"
 
 
 @pytest.fixture

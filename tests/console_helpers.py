@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pointerbridge.app.service import App, UnlockedChat
@@ -27,11 +28,22 @@ def make_home(root: Path, user: str, shared: Path, *, poll_every: int = 60, init
     return home
 
 
-def with_chat(home: Home, user: str, name: str = "Family", secret: str = SECRET, bodies: tuple[str, ...] = ()) -> None:
-    """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted)."""
+def with_chat(
+    home: Home, user: str, name: str = "Family", secret: str = SECRET, bodies: tuple[str, ...] = (),
+    *, open_chat: bool = False,
+) -> None:
+    """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted).
+    Every home gets the same salt for a name, as if all had joined one invite;
+    ``open_chat``: an open chat instead (CLM's model, joined by receiving)."""
     with App(home) as app:
-        chat = app.create_chat(name, secret, ["shared"])
+        salt = None if open_chat else chat_salt(name)
+        chat = app.create_chat(name, secret, ["shared"], open_chat=open_chat, salt=salt)
         send(app, chat, user, bodies)
+
+
+def chat_salt(name: str) -> bytes:
+    """The salt every test home uses for chat ``name`` (an invite's, in real use)."""
+    return hashlib.sha256(b"test chat salt " + name.encode()).digest()[:16]
 
 
 def send(app: App, chat: UnlockedChat, user: str, bodies: tuple[str, ...] | list[str]) -> None:

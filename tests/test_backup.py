@@ -20,9 +20,11 @@ from test_cli import run
 SECRET = "the chat secret of the backup test"
 
 
-def _home(root: Path, name: str) -> App:
+def _home(root: Path, name: str, same_as: App | None = None) -> App:
+    """Bob's home; ``same_as``: Bob's identity on another machine (regenerated with the
+    recovery code that home shows)."""
     app = App(Home(root / name, root / name))
-    app.init("bob", "bob's phrase")
+    app.init("bob", "bob's phrase", recovery=same_as.recovery_code() if same_as else None)
     return app
 
 
@@ -41,7 +43,7 @@ def test_10000_pointers_exported_and_imported_read_the_same(tmp_path: Path) -> N
     assert export.stat().st_mode & 0o777 == 0o600
     assert SECRET not in export.read_text() and "bob's phrase" not in export.read_text()
 
-    target = _home(tmp_path, "new")
+    target = _home(tmp_path, "new", same_as=source)
     added = import_store(target.store, export)
     assert added["pointers"] == 10_000 and added["chats"] == 1 and added["cursors"] == 1
     assert all(count == 0 for count in import_store(target.store, export).values())  # twice: nothing new
@@ -117,7 +119,7 @@ def test_a_purged_pointer_in_the_file_stays_purged(tmp_path: Path) -> None:
     assert len(tombstones) == 1
     reordered = tmp_path / "reordered.jsonl"  # the purged pointer back in, before its tombstone
     reordered.write_text("\n".join([line for line in lines if line not in tombstones] + [pointer, *tombstones]))
-    target = _home(tmp_path, "new")
+    target = _home(tmp_path, "new", same_as=source)
     assert import_store(target.store, reordered)["pointers"] == 1
     assert [s.message.body for s in target.read(target.unlock_chat("c", SECRET))[0]] == ["kept"]
     source.close()

@@ -22,7 +22,9 @@ SECRET = "correct horse battery staple"
 def run(*args: str, stdin: str = "", env: dict[str, str | bytes] | None = None,
         pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess[str]:
     assert PBRIDGE, "pbridge is not installed: run the README's test command"
-    base: dict[str | bytes, str | bytes] = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
+    # The caller's PBRIDGE_ variables stay out, but for the test suite's identity cost (conftest.py).
+    base: dict[str | bytes, str | bytes] = {k: v for k, v in os.environ.items()
+                                            if not k.startswith("PBRIDGE_") or k == "PBRIDGE_IDENTITY_MEMORY_MIB"}
     return subprocess.run([PBRIDGE, *args], input=stdin, capture_output=True, text=True,
                           env={**base, **(env or {})}, pass_fds=pass_fds, timeout=120,
                           start_new_session=True)  # no controlling terminal: prompts must not hang

@@ -8,7 +8,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from console_helpers import PHRASES, SECRET, SIZE, console, fill, keys, make_home, send, settle, unlock, with_chat
+from console_helpers import (
+    PHRASES,
+    SECRET,
+    SIZE,
+    chat_salt,
+    console,
+    fill,
+    keys,
+    make_home,
+    send,
+    settle,
+    unlock,
+    with_chat,
+)
+from pointerbridge.app.invite import make_invite, rekey_salt
 from pointerbridge.app.service import App
 from pointerbridge.console.chat import PAGE, ChatScreen
 from pointerbridge.console.chats import ChatListScreen
@@ -69,8 +83,10 @@ def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(t
         assert table.row_count == 1 and str(table.get_row_at(0)[0]) == "Family"
 
     drive(alice, scenario)
+    with App(alice) as app:
+        invite = make_invite(app.chat_row("Family"), app.config)
     with App(bob) as app:
-        app.create_chat("Family", SECRET, ["shared"])
+        app.join_invite(invite, SECRET, {})  # the console made the chat's salt; its invite carries it
     assert read(bob, "bob") == [("alice", "new", "dinner at eight")]
 
 
@@ -91,7 +107,7 @@ def test_a_wrong_master_phrase_keeps_the_dialog_open(tmp_path: Path, shared: Pat
 def test_a_pasted_pointer_of_an_unknown_chat_creates_it(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", tmp_path / "elsewhere")
-    with_chat(alice, "alice", bodies=("hello from alice",))
+    with_chat(alice, "alice", bodies=("hello from alice",), open_chat=True)  # CLM's model: joined by receiving
     pasted = "Alice wrote:\n> " + "\n> ".join(_texts(alice))
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -171,7 +187,7 @@ def test_history_loads_a_page_at_a_time(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     count = 2 * PAGE + 50
     with App(alice) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", [f"message {i:04d}" for i in range(count)])
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -192,7 +208,7 @@ def test_bobs_message_appears_in_alices_open_chat_after_a_background_poll(tmp_pa
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("are you there?",))
     with App(bob) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
 
     async def scenario(pilot: Pilot[None]) -> None:
         screen = await _open_family(pilot, "alice")
@@ -216,7 +232,7 @@ def test_unread_counts_and_a_locked_chat(tmp_path: Path, shared: Path) -> None:
     bob = make_home(tmp_path, "bob", shared)
     with_chat(bob, "bob", bodies=("one", "two", "three"))
     with App(alice) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.poll()
         app.read(chat)  # routes bob's pointers into the chat
 
@@ -237,6 +253,7 @@ def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: 
     alice = make_home(tmp_path, "alice", shared)
     with_chat(alice, "alice", bodies=("before the change",))
     new_secret = "a brand new secret 9"
+    new_invite: list[str] = []
 
     async def scenario(pilot: Pilot[None]) -> None:
         chat = await _open_family(pilot, "alice")
@@ -252,6 +269,9 @@ def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: 
         await pilot.click("#rekey")
         await fill(pilot, secret=new_secret, secret_again=new_secret)
         assert isinstance(pilot.app.screen, ChatSettingsScreen)
+        await pilot.click("#invite")  # the new invite, with the new key's salt, for the other members
+        new_invite.append(pilot.app.screen.query_one(TextArea).text)
+        await pilot.press("escape")
         await pilot.press("escape")
         await pilot.press(*keys("after the change"), "enter")
         await settle(pilot)
@@ -264,12 +284,13 @@ def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: 
 
     bob = make_home(tmp_path, "bob", shared)
     with App(bob) as app:
-        old = app.create_chat("Family", SECRET, ["shared"])
+        old = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     drive(alice, scenario)
     with App(bob) as app:
         app.poll()
         assert [s.message.body for s in app.read(old)[0]] == ["before the change"]  # the new one needs the new secret
-        newer = app.rekey_chat(app.unlock_chat("Family", SECRET), new_secret)
+        newer = app.rekey_chat(app.unlock_chat("Family", SECRET), new_secret,
+                               salt=rekey_salt("Family", new_invite[0]))
         assert [s.message.body for s in app.read(newer)[0]] == ["before the change", "after the change"]
     with App(alice) as app:
         assert app.store.chats() == []
@@ -280,7 +301,7 @@ def test_profile_changes_the_master_phrase_and_peers_repin_without_a_warning(tmp
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("with my first key",))
     with App(bob) as app:
-        app.create_chat("Family", SECRET, ["shared"])
+        app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     assert read(bob, "bob") == [("alice", "new", "with my first key")]
     new_phrase = "alice second phrase 12"
 
@@ -375,13 +396,13 @@ def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: P
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
     with App(alice) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", [f"old {i}" for i in range(PAGE + 50)])
         newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12")
         app.send(chat, newer, "with my new key")
         app.poll(fetch=False)
     with App(bob) as app:
-        app.create_chat("Family", SECRET, ["shared"])
+        app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.poll()  # stored, never read: no pin for alice, nothing judged
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -402,7 +423,7 @@ def test_two_messages_with_one_id_do_not_break_the_chat(tmp_path: Path, shared: 
 
     alice = make_home(tmp_path, "alice", shared)
     with App(alice) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         me = app.unlock_identity(PHRASES["alice"])
         same_nonce = [_seal(chat.key, me, body, None, lambda n: b"\x07" * n, 1_790_000_000_000)[0]
                       for body in ("first", "second")]  # a sender chooses its nonce, so its message id too
@@ -435,7 +456,7 @@ def test_a_chat_deleted_elsewhere_is_said_not_fatal(tmp_path: Path, shared: Path
 def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     with App(alice) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", ["posted already"])
         newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12")
         assert app.post_notice(chat, newer)  # queued, not posted yet
@@ -443,7 +464,7 @@ def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared
         app.poll(fetch=False)
     bob = make_home(tmp_path, "bob", shared)
     with App(bob) as app:
-        app.create_chat("Family", SECRET, ["shared"])
+        app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     assert [trust for _, trust, _ in read(bob, "bob")] == ["new", "rotated"]  # the notice still went out
 
 
@@ -463,7 +484,7 @@ def test_reading_only_the_trash_pins_nothing(tmp_path: Path, shared: Path) -> No
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("first", "second"))
     with App(bob) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.poll()
         app.route(chat)
         first = min(app.store.chat_pointer_ids(chat.row.id))

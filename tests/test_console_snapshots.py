@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import PHRASES, SECRET, SIZE, console, fill, make_home, unlock
+from console_helpers import PHRASES, SECRET, SIZE, chat_salt, console, fill, make_home, unlock
 from helpers import raw_identity
 from pointerbridge.app.service import App
 from pointerbridge.core import Identity
@@ -41,7 +41,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     alice = make_home(tmp_path, "alice", shared)
     impostor = Identity("bob", hashlib.sha256(b"not bob").digest())
     with App(alice) as app:
-        family = app.create_chat("Family", SECRET, ["shared"])
+        family = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.create_chat("Book club", "another secret 5", [])
         me = app.unlock_identity(PHRASES["alice"])
         for sender, body in ((me, "Dinner at eight?"), (raw_identity("bob"), "Yes! I'll bring bread.\nAnd wine."),

@@ -124,8 +124,8 @@ def test_same_body_twice_shares_nothing_visible(chat: ChatKey, alice: Identity) 
 
 
 def test_wrong_secret_and_other_chat(alice: Identity) -> None:
-    right = ChatKey.derive("general", "correct horse")
-    wrong = ChatKey.derive("general", "correct horse!")
+    right = ChatKey.derive_open("general", "correct horse")
+    wrong = ChatKey.derive_open("general", "correct horse!")
     (pointer,) = seal(right, alice, "hello")
     assert unseal(right, pointer).body == "hello"  # type: ignore[union-attr]
     with pytest.raises(NotForThisChatError):
@@ -135,9 +135,9 @@ def test_wrong_secret_and_other_chat(alice: Identity) -> None:
 
 
 def test_chat_names_normalize_but_secrets_do_not() -> None:
-    a = ChatKey.derive("  Family\u00a0CHAT\u200b ", "se\u0301same")
-    b = ChatKey.derive("family chat", "s\u00e9same")  # NFC of the same secret
-    c = ChatKey.derive("family chat", "Sésame")
+    a = ChatKey.derive_open("  Family\u00a0CHAT\u200b ", "se\u0301same")
+    b = ChatKey.derive_open("family chat", "s\u00e9same")  # NFC of the same secret
+    c = ChatKey.derive_open("family chat", "Sésame")
     assert a._key == b._key != c._key
     assert a.normalized_name == "family chat"
 
@@ -149,9 +149,9 @@ def test_bad_chat_names(bad: str) -> None:
 
 
 def test_identity_is_reproducible_and_distinct() -> None:
-    a1 = Identity.derive("alice", "phrase one")
-    a2 = Identity.derive(" alice ", "phrase one")
-    b = Identity.derive("alice", "phrase two")
+    a1 = Identity.derive_unsalted("alice", "phrase one")
+    a2 = Identity.derive_unsalted(" alice ", "phrase one")
+    b = Identity.derive_unsalted("alice", "phrase two")
     assert a1.public_key == a2.public_key != b.public_key
     assert len(a1.fingerprint.split()) == 6 and a1.fingerprint != b.fingerprint
 
@@ -326,7 +326,7 @@ def test_chat_name_limit_applies_after_case_folding() -> None:
 
 def test_secrets_that_are_not_unicode_are_refused_without_echo() -> None:
     with pytest.raises(InvalidInputError) as caught:
-        ChatKey.derive("general", "hunter2\ud800")
+        ChatKey.derive_open("general", "hunter2\ud800")
     assert "hunter2" not in str(caught.value) and caught.value.__cause__ is None
 
 

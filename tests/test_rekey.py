@@ -15,14 +15,15 @@ OLD = "the old chat secret 1"
 NEW = "the new chat secret 2"
 
 
-def _home(root: Path, user: str, shared: Path) -> tuple[App, Identity, UnlockedChat]:
+def _home(root: Path, user: str, shared: Path, salt: bytes | None = None) -> tuple[App, Identity, UnlockedChat]:
+    """A home with chat Family; ``salt``: joined from the invite of a chat with that salt."""
     home = Home(root / user, root / user)
     home.create()
     carrier = CarrierConfig.model_validate({"type": "files", "path": str(shared)})
     save_config(home.config_path, Config(carriers={"shared": carrier}))
     app = App(home)
     identity = app.init(user, f"{user} phrase")
-    return app, identity, app.create_chat("Family", OLD, ["shared"])
+    return app, identity, app.create_chat("Family", OLD, ["shared"], salt=salt)
 
 
 def _bodies(app: App, chat: UnlockedChat) -> list[str]:
@@ -35,7 +36,7 @@ def test_rekey_reading_and_sending_across_secrets(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     alice, alice_id, old_chat = _home(tmp_path, "alice", shared)
-    bob, _, bob_old = _home(tmp_path, "bob", shared)
+    bob, _, bob_old = _home(tmp_path, "bob", shared, salt=old_chat.key.salt)
     alice.send(old_chat, alice_id, "one, under the old secret")
     new_chat = alice.rekey_chat(old_chat, NEW)
     assert new_chat.current and len(new_chat.older) == 1
@@ -72,7 +73,7 @@ def test_rekey_reading_and_sending_across_secrets(tmp_path: Path) -> None:
     bob.poll()  # bob has not rekeyed: the old history reads, the new pointer is not his yet
     assert _bodies(bob, bob_old) == ["one, under the old secret"]
     assert bob.locked_count(bob_old) == 0 and bob.store.counts()["unrouted"] == 1
-    bob_new = bob.rekey_chat(bob_old, NEW)  # told the new secret out of band
+    bob_new = bob.rekey_chat(bob_old, NEW, salt=new_chat.key.salt)  # the new secret told, the new invite shared
     assert _bodies(bob, bob_new) == ["one, under the old secret", "two, under the new secret"]
     assert bob.store.counts()["unrouted"] == 0  # routed to the chat once the new key was unlocked
     shown, _ = bob.read(bob_new)

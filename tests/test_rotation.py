@@ -72,7 +72,8 @@ def _home(root: Path, user: str, shared: Path, username: str | None = None) -> t
     save_config(home.config_path, Config(carriers={"shared": carrier}))
     app = App(home)
     identity = app.init(username or user, f"{user} phrase")
-    return app, identity, app.create_chat("Family", SECRET, ["shared"])
+    # Every home gets the same salt, as if all had joined one invite.
+    return app, identity, app.create_chat("Family", SECRET, ["shared"], salt=bytes(range(16)))
 
 
 def _marks(app: App, chat: UnlockedChat) -> list[tuple[str, str]]:
@@ -212,14 +213,14 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     assert kinds.count("rotation") == 1 and kinds.count("rotation_out") == 1
 
     target = App(Home.resolve(tmp_path / "target"))
-    target.init("bob", "bob phrase")
+    target.init("bob", "bob phrase", recovery=source.recovery_code())  # bob on another machine
     added = import_store(target.store, export)
     assert added["rotations"] == 1 and added["rotation notices"] == 1
     moved = target.unlock_chat("family", SECRET)
     assert [(s.message.body, s.trust) for s in target.read(moved)[0]] == [("before", "pinned"), ("after", "pinned")]
     assert target.pending_notices() == ["Family"]
     other = App(Home.resolve(tmp_path / "other"))  # the notice itself came along this time
-    other.init("bob", "bob phrase")
+    other.init("bob", "bob phrase", recovery=source.recovery_code())
     import_store(other.store, with_notice)
     marks = [(s.message.body.split("\n")[0], s.trust) for s in other.read(other.unlock_chat("family", SECRET))[0]]
     assert [t for _, t in marks] == ["pinned", "rotated", "pinned"]

@@ -189,7 +189,7 @@ def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path:
         me = alice.init("alice", "alice phrase")
         bob.init("bob", "bob phrase")
         chat_a = alice.create_chat("club", "club secret", ["tg"])
-        chat_b = bob.create_chat("club", "club secret", ["tg"])
+        chat_b = bob.create_chat("club", "club secret", ["tg"], salt=chat_a.key.salt)  # as the invite says
         assert bob.poll().errors == {}  # Bob's bot has polled once; then it is away
         for body in ("one", "two", "three"):
             alice.send(chat_a, me, body)

@@ -72,7 +72,8 @@ def pair(tmp_path: Path, carrier: CarrierUnderTest) -> tuple[App, Identity, Unlo
     alice, bob = _home(tmp_path, "alice", carrier), _home(tmp_path, "bob", carrier)
     me = alice.init("alice", "alice phrase")
     bob.init("bob", "bob phrase")
-    return alice, me, alice.create_chat("room", SECRET, ["c"]), bob, bob.create_chat("room", SECRET, ["c"])
+    chat = alice.create_chat("room", SECRET, ["c"])
+    return alice, me, chat, bob, bob.create_chat("room", SECRET, ["c"], salt=chat.key.salt)  # as its invite says
 
 
 def _bodies(app: App, chat: UnlockedChat) -> list[str]:
@@ -163,7 +164,8 @@ def test_injected_failure_is_finished_by_the_next_run(
     alice, bob = _home(tmp_path, "alice", carrier, faults), _home(tmp_path, "bob", carrier, faults)
     me = alice.init("alice", "p")
     bob.init("bob", "q")
-    chat_a, chat_b = alice.create_chat("room", SECRET, ["c"]), bob.create_chat("room", SECRET, ["c"])
+    chat_a = alice.create_chat("room", SECRET, ["c"])
+    chat_b = bob.create_chat("room", SECRET, ["c"], salt=chat_a.key.salt)  # as the invite says
     for body in ("1", "2", "3"):
         alice.send(chat_a, me, body)
     first = alice.poll(fetch=where == "poll")
