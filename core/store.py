@@ -159,6 +159,23 @@ _MIGRATIONS: list[str] = [
         (SELECT coalesce(max(id), 0) FROM pointers), (SELECT coalesce(max(at_pointer), 0) FROM rotations),
         (SELECT coalesce(max(through), 0) FROM judged), (SELECT coalesce(max(seen_id), 0) FROM chat_reads));
     """,
+    # rotation conflicts (issue 15): an old key that signed notices naming different new
+    # keys for one name in a chat froze that name there. One row per new key it named,
+    # placed at its notice's first pointer id; ``chosen`` marks the key the user re-pinned
+    # after verifying in person (at most one per name and old key). Kept after the
+    # notices are trashed or purged, so the name stays frozen. (Another branch may also
+    # add a migration 7: the merger renumbers; this one stands alone.)
+    """
+    CREATE TABLE rotation_conflicts (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        old_key BLOB NOT NULL,
+        new_key BLOB NOT NULL,
+        at_pointer INTEGER NOT NULL,
+        chosen INTEGER NOT NULL DEFAULT 0 CHECK (chosen IN (0, 1)),
+        PRIMARY KEY (chat_id, username, old_key, new_key)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -772,6 +789,38 @@ class Store:
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
                        (chat_id, username, old_key, new_key, at_pointer))
+
+    def conflicts(self, chat_id: int) -> list[tuple[str, bytes, bytes, int, bool]]:
+        """(username, old key, new key, first pointer id of its notice, chosen) of every new
+        key an equivocating old key named in a chat, in arrival order."""
+        rows = self._db.execute("SELECT username, old_key, new_key, at_pointer, chosen FROM rotation_conflicts"
+                                " WHERE chat_id = ? ORDER BY at_pointer", (chat_id,))
+        return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def add_conflicts(self, chat_id: int, rows: Iterable[tuple[str, bytes, bytes, int, bool]]) -> None:
+        """Record rotation conflicts (a row already stored stays as it is)."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO rotation_conflicts VALUES (?, ?, ?, ?, ?, 0)",
+                           ((chat_id, *row[:4]) for row in rows))
+
+    def conflict_keys(self, chat_id: int, username: str) -> list[bytes]:
+        """The new keys conflicting notices named for ``username`` in a chat."""
+        rows = self._db.execute("SELECT new_key FROM rotation_conflicts WHERE chat_id = ? AND username = ?"
+                                " ORDER BY at_pointer", (chat_id, username))
+        return [r[0] for r in rows]
+
+    def choose_conflict_key(self, chat_id: int, username: str, new_key: bytes) -> None:
+        """Mark ``new_key`` the chosen one of the conflicts naming it (and no other of the
+        same old key)."""
+        with self.transaction() as db:
+            db.execute("UPDATE rotation_conflicts SET chosen = (new_key = ?) WHERE chat_id = ? AND username = ?"
+                       " AND old_key IN (SELECT old_key FROM rotation_conflicts WHERE chat_id = ? AND username = ?"
+                       " AND new_key = ?)", (new_key, chat_id, username, chat_id, username, new_key))
+
+    def received_at(self, pointer_id: int) -> float | None:
+        """When a pointer reached this store (Unix seconds), if it is stored."""
+        row = self._db.execute("SELECT received_at FROM pointers WHERE id = ?", (pointer_id,)).fetchone()
+        return float(row[0]) if row else None
 
     # cursors ----------------------------------------------------------------------------
 
