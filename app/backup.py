@@ -30,7 +30,7 @@ VERSION = 1
 _HEX = r"^([0-9a-f]{2})*$"
 # tombstones before pointers; rotations after them (they name a pointer by its digest)
 _ORDER = {"identity": 0, "chat": 1, "pin": 2, "tombstone": 3, "pointer": 4, "cursor": 5, "rotation": 6,
-          "rotation_out": 7}
+          "rotation_out": 7, "rotation_conflict": 8}
 
 
 class _Record(BaseModel):
@@ -112,8 +112,18 @@ class _RotationOut(_Record):
     body: str = Field(max_length=1000)
 
 
-_ANY = TypeAdapter(Annotated[_Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut,
-                             Field(discriminator="kind")])
+class _RotationConflict(_Record):
+    kind: Literal["rotation_conflict"]
+    chat: str
+    username: str
+    old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
+    chosen: bool
+
+
+_ANY = TypeAdapter(Annotated[_Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut
+                             | _RotationConflict, Field(discriminator="kind")])
 
 
 def export_store(store: Store, path: Path) -> int:
@@ -171,7 +181,7 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
             record["payload"] = _payload(record["text"], path, number)
         if record["kind"] == "chat" and _normalized(record["name"]) != record["normalized_name"]:
             raise InvalidInputError(f"{path}, line {number}: normalized_name is not the chat name's")
-        if record["kind"] == "rotation" and record["old_key"] == record["new_key"]:
+        if record["kind"] in ("rotation", "rotation_conflict") and record["old_key"] == record["new_key"]:
             raise InvalidInputError(f"{path}, line {number}: a rotation to the same key")
         if record["kind"] == "rotation_out":
             _check_notice(record["body"], path, number)

@@ -81,8 +81,12 @@ class TrustWalk:
         self.known_conflicts = {(c.username, c.old_key, c.new_key) for c in conflicts}
         self._rotations = sorted(rotations, key=lambda r: r.at_pointer)
         self._replayed = {(r.username, r.old_key) for r in rotations}
-        unresolved = (c for c in conflicts if (c.username, c.old_key) not in self.chosen)
-        self._conflicts = sorted(unresolved, key=lambda c: c.at_pointer)
+        # An unresolved conflict freezes its name from the first notice its old key signed:
+        # the accepted rotation's, if this home accepted one, else the earliest conflicting one.
+        unresolved = self.conflict_groups - self.chosen.keys()
+        starts = [(c.at_pointer, c.username) for c in conflicts if (c.username, c.old_key) in unresolved]
+        starts += [(r.at_pointer + 1, r.username) for r in rotations if (r.username, r.old_key) in unresolved]
+        self._freezes = sorted(starts)
         self._arrived = arrived
         self._ids: list[tuple[str, int]] = []  # (username, first pointer id) per verdict
         self.verdicts: list[tuple[str, RotationNotice | None]] = []
@@ -111,8 +115,8 @@ class TrustWalk:
             new = self.chosen.get((name, old), new)
             if name not in self.current or _same(self.current[name], old):
                 self._rotate(name, old, new, at)
-        while self._conflicts and self._conflicts[0].at_pointer <= first_id:
-            self.frozen.add(self._conflicts.pop(0).username)
+        while self._freezes and self._freezes[0][0] <= first_id:
+            self.frozen.add(self._freezes.pop(0)[1])
 
     def _notice(self, first_id: int, message: Message) -> RotationNotice | None:
         """The notice the message carries, if it is one for its own name sealed by the key
@@ -139,8 +143,8 @@ class TrustWalk:
         if group in self.chosen:
             if not _same(self.chosen[group], new):
                 return False  # the user re-pinned another key this old key named
-        elif earlier is not None and not _same(earlier[0], new):
-            self._freeze(name, old, earlier, (new, first_id))
+        elif group in self.conflict_groups or (earlier is not None and not _same(earlier[0], new)):
+            self._freeze(name, old, [earlier] if earlier is not None else [], (new, first_id))
             return True
         if _same(pinned, old):
             self._rotate(name, old, new, first_id)
@@ -152,16 +156,18 @@ class TrustWalk:
         self.verdicts.append(("rotated", notice))
         return True
 
-    def _freeze(self, name: str, old: bytes, first: tuple[bytes, int], second: tuple[bytes, int]) -> None:
-        """The old key named two new keys: freeze the name from the first notice on, the
-        messages judged since included."""
+    def _freeze(self, name: str, old: bytes, earlier: list[tuple[bytes, int]], this: tuple[bytes, int]) -> None:
+        """The old key named two new keys (``earlier``: the one it moved the name to in this
+        walk, if any): freeze the name from the first of their notices on, the messages
+        judged since included."""
         self.frozen.add(name)
         self.conflict_groups.add((name, old))
-        for new, at in (first, second):
+        for new, at in (*earlier, this):
             self._record_conflict(name, old, new, at)
         self.verdicts.append(("conflict", None))
+        start = min(at for _, at in (*earlier, this))
         for index, (who, first_id) in enumerate(self._ids):
-            if who == name and first_id >= first[1]:
+            if who == name and first_id >= start:
                 self.verdicts[index] = ("conflict", None)
 
     def _record_conflict(self, name: str, old: bytes, new: bytes, at: int) -> None:

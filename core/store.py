@@ -594,8 +594,8 @@ class Store:
 
     def export_records(self) -> Iterator[dict[str, Any]]:
         """Everything kept here but caches, as plain records (bytes as hex), oldest first:
-        the identity, chats with their verifiers, pins, pointers with their posts, cursors
-        and tombstones. Nothing in it is secret; it is what a thief of the store has. One
+        the identity, chats with their verifiers, pins, pointers with their posts, cursors,
+        tombstones, rotations, waiting notices and rotation conflicts. Nothing in it is secret; it is what a thief of the store has. One
         read transaction: a poll writing meanwhile is not half in it."""
         self._db.execute("BEGIN")
         try:
@@ -635,20 +635,34 @@ class Store:
         rotations = self._db.execute("SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations"
                                      " ORDER BY chat_id, at_pointer").fetchall()
         for chat_id, username, old_key, new_key, at_pointer in rotations:
-            at = self._db.execute("SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1",
-                                  (chat_id, at_pointer)).fetchone()
             yield {"kind": "rotation", "chat": names[chat_id], "username": username, "old_key": old_key.hex(),
-                   "new_key": new_key.hex(), "at": at[0].hex() if at else None}
+                   "new_key": new_key.hex(), "at": self._digest_from(chat_id, at_pointer)}
         for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
             yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
+        conflicts = self._db.execute("SELECT chat_id, username, old_key, new_key, at_pointer, chosen FROM"
+                                     " rotation_conflicts ORDER BY chat_id, at_pointer").fetchall()
+        for chat_id, username, old_key, new_key, at_pointer, chosen in conflicts:
+            yield {"kind": "rotation_conflict", "chat": names[chat_id], "username": username,
+                   "old_key": old_key.hex(), "new_key": new_key.hex(), "at": self._digest_from(chat_id, at_pointer),
+                   "chosen": bool(chosen)}
+
+    def _digest_from(self, chat_id: int, at_pointer: int) -> str | None:
+        """The digest (hex) of the chat's first pointer from ``at_pointer`` on; None: none."""
+        at = self._db.execute("SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1",
+                              (chat_id, at_pointer)).fetchone()
+        return at[0].hex() if at else None
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
         """Add exported records in one transaction; return how many of each kind were new.
         What is here already stays as it is (a pointer, a verifier, a pin, a cursor), so
         importing twice adds nothing. Pointer records carry their ``payload`` (bytes)."""
         added = {"chats": 0, "verifiers": 0, "pins": 0, "pointers": 0, "cursors": 0, "tombstones": 0,
-                 "rotations": 0, "rotation notices": 0}
+                 "rotations": 0, "rotation notices": 0, "rotation conflicts": 0}
         chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
+        # (chat, name, old key) this home has judged already: a file cannot choose for it.
+        judged = {(r[0], r[1], bytes(r[2])) for r in self._db.execute(
+            "SELECT chat_id, username, old_key FROM rotations UNION SELECT chat_id, username, old_key"
+            " FROM rotation_conflicts")}
         with self.transaction() as db:
             for record in records:
                 kind = record["kind"]
@@ -675,23 +689,48 @@ class Store:
                 elif kind == "rotation_out":
                     added["rotation notices"] += db.execute("INSERT OR IGNORE INTO rotation_out VALUES (?, ?)",
                                                             (chats[record["chat"]], record["body"])).rowcount
+                elif kind == "rotation_conflict":
+                    added["rotation conflicts"] += self._import_conflict(db, record, chats, judged)
         return added
+
+    @staticmethod
+    def _import_conflict(
+        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], judged: set[tuple[int, str, bytes]]
+    ) -> int:
+        """Add a conflict row at the pointer its ``at`` digest names (a conflict freezes a
+        name from its notice on, the notice included; a rotation applies after it). Its ``chosen``
+        mark counts only where this home had neither a rotation nor a conflict for that
+        name and old key, as a rotation is imported only where the home has none: a file
+        cannot pick a key this home judged otherwise."""
+        chat_id, old_key = chats[record["chat"]], bytes.fromhex(record["old_key"])
+        chosen = int(record["chosen"] and (chat_id, record["username"], old_key) not in judged)
+        cur = db.execute(
+            "INSERT OR IGNORE INTO rotation_conflicts SELECT ?, ?, ?, ?, ?, ? * NOT EXISTS (SELECT 1 FROM"
+            " rotation_conflicts WHERE chat_id = ? AND username = ? AND old_key = ? AND chosen = 1)",
+            (chat_id, record["username"], old_key, bytes.fromhex(record["new_key"]), Store._place(db, record["at"]) + 1,
+             chosen, chat_id, record["username"], old_key))
+        return int(cur.rowcount)
+
+    @staticmethod
+    def _place(db: sqlite3.Connection, digest: str | None) -> int:
+        """The pointer id just below the pointer ``digest`` names, or the highest stored
+        (it names none here): what a rotation's or a conflict's at_pointer is."""
+        # A rotation applies to the messages whose first pointer id is above at_pointer:
+        # one below the named pointer puts it just before that one.
+        found = None
+        if digest is not None:
+            found = db.execute("SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(digest),)).fetchone()
+        if found is None:
+            found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
+        return int(found[0])
 
     @staticmethod
     def _import_rotation(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
         """Add a rotation just before the pointer its ``at`` digest names (imported before
         it), or after every pointer stored if there is none."""
-        # A rotation applies to the messages whose first pointer id is above at_pointer:
-        # one below the named pointer puts it just before that one.
-        found = None
-        if record["at"] is not None:
-            found = db.execute("SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(record["at"]),)
-                               ).fetchone()
-        if found is None:
-            found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
         cur = db.execute("INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
                          (chats[record["chat"]], record["username"], bytes.fromhex(record["old_key"]),
-                          bytes.fromhex(record["new_key"]), int(found[0])))
+                          bytes.fromhex(record["new_key"]), Store._place(db, record["at"])))
         return int(cur.rowcount)
 
     @staticmethod
