@@ -125,9 +125,12 @@ class Shown(NamedTuple):
     to), ``"new"`` (first message under this name: now pinned), ``"rotated"`` (a
     rotation notice, signed by the name's trusted key, that moves the name to the key
     this message is sealed by: ``notice`` holds it), ``"retired"`` (sent with a key its
-    owner has since replaced: genuine, but old; show it mildly) or ``"changed"`` (the
-    name was pinned to another key: someone else, or a new identity without a notice;
-    never show this as genuine).
+    owner has since replaced, arriving after the rotation: a device not yet updated, or
+    someone holding the old phrase; show it as a warning), ``"conflict"`` (the name is
+    frozen: its old key signed two rotations naming different new keys, so its phrase
+    leaked; neither side is genuine until the user re-pins after verifying in person,
+    :meth:`App.trust_key`) or ``"changed"`` (the name was pinned to another key: someone
+    else, or a new identity without a notice; never show this as genuine).
     """
 
     message: Message

@@ -389,7 +389,7 @@ def identity_rotate(
         old = app.unlock_identity(_phrase(phrase_fd))
         new_phrase = read_secret("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, confirm=True)
         # Every secret is checked before anything changes: a wrong one leaves the old key.
-        unlocked = [_unlock(app, name, secret_fd) for name in chat] if chat else _ask_chats(app)
+        unlocked = [_unlock(app, name, secret_fd) for name in dict.fromkeys(chat)] if chat else _ask_chats(app)
         new = app.rotate_identity(old, new_phrase, chats=unlocked)
         typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
         waiting = app.pending_notices()

@@ -595,8 +595,9 @@ class Store:
     def export_records(self) -> Iterator[dict[str, Any]]:
         """Everything kept here but caches, as plain records (bytes as hex), oldest first:
         the identity, chats with their verifiers, pins, pointers with their posts, cursors,
-        tombstones, rotations, waiting notices and rotation conflicts. Nothing in it is secret; it is what a thief of the store has. One
-        read transaction: a poll writing meanwhile is not half in it."""
+        tombstones, rotations, waiting notices and rotation conflicts. Nothing in it is
+        secret; it is what a thief of the store has. One read transaction: a poll writing
+        meanwhile is not half in it."""
         self._db.execute("BEGIN")
         try:
             yield from self._records()

@@ -97,8 +97,10 @@ def test_a_conflict_survives_purging_both_notices_and_shows_on_a_page(tmp_path: 
     _receive(app, chat, ATTACKER, "and later")
     assert _trusts(app.read(chat)[0]) == ["pinned", "conflict", "conflict", "conflict"]
     page = app.read_page(chat, limit=2)
-    assert [(s.message.body, s.trust) for s in page.messages] == [("that was not me", "conflict"),
-                                                                  ("and later", "conflict")]
+    assert [(s.message.body, s.trust) for s in page.messages] == [
+        ("that was not me", "conflict"),
+        ("and later", "conflict"),
+    ]
     app.close()
     again = App(Home.resolve(tmp_path / "bob"))  # a new session reads the stored conflict
     unlocked = again.unlock_chat("family", SECRET)
@@ -108,8 +110,14 @@ def test_a_conflict_survives_purging_both_notices_and_shows_on_a_page(tmp_path: 
 
 def test_re_pinning_the_verified_key_settles_the_name(tmp_path: Path) -> None:
     app, chat = _bob(tmp_path)
-    for sender, body in ((OLD, "hello"), (ATTACKER, _notice(ATTACKER)), (ATTACKER, "send the money to me"),
-                         (OWNER, _notice(OWNER)), (OWNER, "that was not me"), (OLD, "from the old key")):
+    for sender, body in (
+        (OLD, "hello"),
+        (ATTACKER, _notice(ATTACKER)),
+        (ATTACKER, "send the money to me"),
+        (OWNER, _notice(OWNER)),
+        (OWNER, "that was not me"),
+        (OLD, "from the old key"),
+    ):
         _receive(app, chat, sender, body)
     assert set(_trusts(app.read(chat)[0])[1:]) == {"conflict"}
     with pytest.raises(InvalidInputError, match="the keys: "):
@@ -127,8 +135,12 @@ def test_conflicts_travel_in_an_export_and_a_file_cannot_choose_for_a_home(tmp_p
     from pointerbridge.app.backup import export_store, import_store
 
     source, chat = _bob(tmp_path, "source")
-    for sender, body in ((OLD, "hello"), (ATTACKER, _notice(ATTACKER)), (OWNER, _notice(OWNER)),
-                         (OWNER, "that was not me")):
+    for sender, body in (
+        (OLD, "hello"),
+        (ATTACKER, _notice(ATTACKER)),
+        (OWNER, _notice(OWNER)),
+        (OWNER, "that was not me"),
+    ):
         _receive(source, chat, sender, body)
     shown = source.read(chat)[0]
     source.purge(chat, [shown[1].message.id, shown[2].message.id])
@@ -249,20 +261,34 @@ def test_identity_rotate_posts_to_the_chats_named_and_says_which_wait(tmp_path: 
 
 def test_the_command_line_shows_a_conflict_and_re_pins_after_verifying(tmp_path: Path) -> None:
     app, chat = _bob(tmp_path)
-    for sender, body in ((OLD, "hello"), (ATTACKER, _notice(ATTACKER)), (OWNER, _notice(OWNER)),
-                         (OWNER, "that was not me")):
+    for sender, body in (
+        (OLD, "hello"),
+        (ATTACKER, _notice(ATTACKER)),
+        (OWNER, _notice(OWNER)),
+        (OWNER, "that was not me"),
+    ):
         _receive(app, chat, sender, body)
     app.close()
     home = tmp_path / "bob"
     code, out, _ = _pb(home, "read", "family", phrase="bob phrase")
     assert code == 0
     lines = out.splitlines()
-    assert len([line for line in lines if "!! KEY CONFLICT: the old key signed two different rotations: its "
-                "phrase leaked; verify in person !!" in line]) == 3
+    assert (
+        len(
+            [
+                line
+                for line in lines
+                if "!! KEY CONFLICT: the old key signed two different rotations: its "
+                "phrase leaked; verify in person !!" in line
+            ]
+        )
+        == 3
+    )
     code, _, err = _pb(home, "chat", "trust", "family", "alice", "--fingerprint", "1 2 3", phrase="bob phrase")
     assert code != 0 and fingerprint(OWNER.public_key) in err
-    code, out, _ = _pb(home, "chat", "trust", "family", "alice", "--fingerprint", fingerprint(OWNER.public_key),
-                       phrase="bob phrase")
+    code, out, _ = _pb(
+        home, "chat", "trust", "family", "alice", "--fingerprint", fingerprint(OWNER.public_key), phrase="bob phrase"
+    )
     assert code == 0 and fingerprint(OWNER.public_key) in out
     data = json.loads(_pb(home, "read", "family", "--json", phrase="bob phrase")[1])
     assert [m["trust"] for m in data["messages"]] == ["pinned", "changed", "rotated", "pinned"]
