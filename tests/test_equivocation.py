@@ -63,6 +63,9 @@ def test_an_attacker_who_posts_first_and_the_owner_are_both_shown_as_conflict(tm
     # Before: the attacker's notice `rotated`, their message `pinned`, the owner `changed`.
     assert _trusts(shown) == ["new", "conflict", "conflict", "conflict", "conflict", "conflict", "new"]
     assert all(s.notice is None for s in shown)
+    from pointerbridge.console.render import message_line
+
+    assert "KEY CONFLICT: the old key signed two different rotations" in message_line(shown[3]).plain
     assert app.store.rotations(chat.row.id)[0][2] == ATTACKER.public_key  # what was accepted first stays stored
     assert {row[2] for row in app.store.conflicts(chat.row.id)} == {ATTACKER.public_key, OWNER.public_key}
     app.close()
@@ -292,3 +295,52 @@ def test_the_command_line_shows_a_conflict_and_re_pins_after_verifying(tmp_path:
     assert code == 0 and fingerprint(OWNER.public_key) in out
     data = json.loads(_pb(home, "read", "family", "--json", phrase="bob phrase")[1])
     assert [m["trust"] for m in data["messages"]] == ["pinned", "changed", "rotated", "pinned"]
+
+
+def _on_terminal(args: list[str], env: dict[str, str], answers: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run pbridge on a pseudo-terminal of its own, typing each answer once its prompt shows."""
+    import pty
+    import select
+
+    from test_cli import PBRIDGE
+
+    assert PBRIDGE
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: pbridge, with the terminal as its controlling one
+        os.execve(PBRIDGE, [PBRIDGE, *args], {**base, **env})
+    seen, start = b"", 0
+    pending = list(answers)
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, f"no output for 60 s; so far: {seen.decode(errors='replace')}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if pending and pending[0][0].encode() in seen[start:]:
+            start = seen.index(pending[0][0].encode(), start) + len(pending[0][0])
+            os.write(fd, pending.pop(0)[1].encode() + b"\r")
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    assert not pending, f"prompts never shown: {pending}"
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_identity_rotate_on_a_terminal_asks_each_chats_secret_and_skips_on_enter(tmp_path: Path) -> None:
+    home, shared = tmp_path / "home", tmp_path / "shared"
+    shared.mkdir()
+    one, two = "first phrase 1", "second phrase 2"
+    assert _pb(home, "init", "--username", "alice", phrase=one)[0] == 0
+    assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared), phrase=one)[0] == 0
+    assert _pb(home, "chat", "create", "Family", "--carrier", "shared", phrase=one)[0] == 0
+    assert _pb(home, "chat", "create", "Work", "--carrier", "shared", phrase=one, secret="work secret 12")[0] == 0
+    env = {"PBRIDGE_MASTER_PHRASE": one, "PBRIDGE_NEW_MASTER_PHRASE": two}
+    answers = [("Secret of chat 'Family'", SECRET), ("Secret of chat 'Work'", "")]
+    code, out = _on_terminal(["--home", str(home), "identity", "rotate"], env, answers)
+    assert code == 0, out
+    assert "queued the rotation notice in 'Family'; posted 1" in out
+    assert "rotation notices wait in 1 chat(s) ('Work')" in out
