@@ -941,22 +941,6 @@ class App:
             self.store.set_verified(newly_verified)
         return done, refused, locked, incomplete
 
-    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
-        # Trust in arrival order (app/trust.py has the rules). This user's own name is
-        # pinned to their own key before anyone else can claim it. ``persist=False`` (a
-        # page of history) judges against what is stored and stores nothing new.
-        walk = self._trust_walk(chat)
-        done.sort(key=itemgetter(0))  # arrival order (first pointer id)
-        for first_id, message, _, _ in done:
-            walk.judge(first_id, message)
-        if persist:
-            self._store_walk(chat, walk)
-        trust = [verdict[0] for verdict in walk.verdicts]
-        notices = [verdict[1] for verdict in walk.verdicts]
-        # Equal send times (another sender's clock, or a burst) fall back on arrival order.
-        order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
-        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i]) for i in order]
-
     def _trust_walk(self, chat: UnlockedChat) -> TrustWalk:
         """A trust walk starting from what the store holds for the chat."""
         from pointerbridge.app.trust import StoredConflict, StoredRotation, TrustWalk
@@ -999,6 +983,22 @@ class App:
             raise InvalidInputError(f"no key {username!r} was moved to has that fingerprint (the keys: {choices})")
         self.store.choose_conflict_key(row.id, username, found[0])
         return found[0]
+
+    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
+        # Trust in arrival order (app/trust.py has the rules). This user's own name is
+        # pinned to their own key before anyone else can claim it. ``persist=False`` (a
+        # page of history) judges against what is stored and stores nothing new.
+        walk = self._trust_walk(chat)
+        done.sort(key=itemgetter(0))  # arrival order (first pointer id)
+        for first_id, message, _, _ in done:
+            walk.judge(first_id, message)
+        if persist:
+            self._store_walk(chat, walk)
+        trust = [verdict[0] for verdict in walk.verdicts]
+        notices = [verdict[1] for verdict in walk.verdicts]
+        # Equal send times (another sender's clock, or a burst) fall back on arrival order.
+        order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
+        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i]) for i in order]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
         """Move messages (by id or unique id prefix) to the trash or back; return how many."""

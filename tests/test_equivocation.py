@@ -84,6 +84,20 @@ def test_the_owner_first_and_a_later_attacker_freeze_the_name_too(tmp_path: Path
     app.close()
 
 
+def test_a_trashed_accepted_notice_still_catches_the_second_one(tmp_path: Path) -> None:
+    app, chat = _bob(tmp_path)
+    _receive(app, chat, OLD, "hello")
+    _receive(app, chat, OWNER, _notice(OWNER))
+    shown = app.read(chat)[0]
+    assert _trusts(shown) == ["new", "rotated"]
+    app.set_trashed(chat, [shown[1].message.id], True)
+    _receive(app, chat, ATTACKER, _notice(ATTACKER))
+    _receive(app, chat, ATTACKER, "trust me instead")
+    assert _trusts(app.read(chat)[0]) == ["pinned", "conflict", "conflict"]
+    assert [t for _, t in _marks(app, chat)] == ["pinned", "conflict", "conflict", "conflict"]  # the trash too
+    app.close()
+
+
 def test_a_conflict_survives_purging_both_notices_and_shows_on_a_page(tmp_path: Path) -> None:
     app, chat = _bob(tmp_path)
     _receive(app, chat, OLD, "hello")
