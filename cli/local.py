@@ -404,7 +404,8 @@ def identity_rotate(
 
 
 def _ask_chats(app: App) -> list[UnlockedChat]:
-    """On a terminal, each chat's secret in turn (Enter skips it); elsewhere none."""
+    """On a terminal, the secret of each chat with carriers in turn (Enter skips it);
+    elsewhere none."""
     import getpass
     import sys
 
@@ -414,6 +415,8 @@ def _ask_chats(app: App) -> list[UnlockedChat]:
 
     unlocked = []
     for row in app.store.chats():
+        if not row.carriers:
+            continue  # nowhere to post it: it waits for the chat's carriers and next message
         secret = getpass.getpass(f"Secret of chat {safe_text(row.name)!r} to post the notice now (Enter: with your "
                                  "next message there): ")
         if not secret:
