@@ -38,6 +38,7 @@ _ORDER = {
     "cursor": 5,
     "rotation": 6,
     "rotation_out": 7,
+    "rotation_conflict": 8,
 }
 
 
@@ -122,9 +123,19 @@ class _RotationOut(_Record):
     body: str = Field(max_length=1000)
 
 
+class _RotationConflict(_Record):
+    kind: Literal["rotation_conflict"]
+    chat: str
+    username: str
+    old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
+    chosen: bool
+
+
 _ANY = TypeAdapter(
     Annotated[
-        _Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut,
+        _Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut | _RotationConflict,
         Field(discriminator="kind"),
     ]
 )
@@ -185,7 +196,7 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
             record["payload"] = _payload(record["text"], path, number)
         if record["kind"] == "chat" and _normalized(record["name"]) != record["normalized_name"]:
             raise InvalidInputError(f"{path}, line {number}: normalized_name is not the chat name's")
-        if record["kind"] == "rotation" and record["old_key"] == record["new_key"]:
+        if record["kind"] in ("rotation", "rotation_conflict") and record["old_key"] == record["new_key"]:
             raise InvalidInputError(f"{path}, line {number}: a rotation to the same key")
         if record["kind"] == "rotation_out":
             _check_notice(record["body"], path, number)

@@ -39,6 +39,7 @@ from pointerbridge.core.errors import (
 from pointerbridge.core.store import ChatRow, Store, Verifier
 
 if TYPE_CHECKING:
+    from pointerbridge.app.trust import TrustWalk
     from pointerbridge.core.keys import ChatKey, Identity, RecoveryCode
     from pointerbridge.core.pointer import Message
     from pointerbridge.core.rotation import RotationNotice
@@ -133,9 +134,12 @@ class Shown(NamedTuple):
     to), ``"new"`` (first message under this name: now pinned), ``"rotated"`` (a
     rotation notice, signed by the name's trusted key, that moves the name to the key
     this message is sealed by: ``notice`` holds it), ``"retired"`` (sent with a key its
-    owner has since replaced: genuine, but old; show it mildly) or ``"changed"`` (the
-    name was pinned to another key: someone else, or a new identity without a notice;
-    never show this as genuine).
+    owner has since replaced, arriving after the rotation: a device not yet updated, or
+    someone holding the old phrase; show it as a warning), ``"conflict"`` (the name is
+    frozen: its old key signed two rotations naming different new keys, so its phrase
+    leaked; neither side is genuine until the user re-pins after verifying in person,
+    :meth:`App.trust_key`) or ``"changed"`` (the name was pinned to another key: someone
+    else, or a new identity without a notice; never show this as genuine).
     """
 
     message: Message
@@ -353,12 +357,14 @@ class App:
             raise WrongSecretError("wrong master phrase")
         return identity
 
-    def rotate_identity(self, old: Identity, new_master_phrase: str) -> Identity:
+    def rotate_identity(self, old: Identity, new_master_phrase: str, chats: Iterable[UnlockedChat] = ()) -> Identity:
         """Replace this home's identity by the one ``new_master_phrase`` gives (same
         username). ``old`` must be the current identity. In one transaction: every chat
         pins the old key for this user where it had no pin yet, and gets a rotation notice
-        signed by the old key, posted (by the new identity) before the next message there
-        (:meth:`post_notice`); the store's identity becomes the new key."""
+        signed by the old key; the store's identity becomes the new key. The notice is
+        queued at once (:meth:`post_notice`) in each of ``chats`` (unlocked with their
+        current secret, and with carriers); the others' wait for the next message there
+        (:meth:`pending_notices` names them)."""
         from pointerbridge.core.keys import Identity
         from pointerbridge.core.rotation import make_notice, notice_body
 
@@ -386,7 +392,17 @@ class App:
         new = Identity.derive(old.username, new_master_phrase, code)
         body = notice_body(make_notice(old, new))
         self.store.rotate_identity(old.username, old.public_key, new.public_key, body, code.to_bytes())
+        self._post_notices(chats, new)
         return new
+
+    def _post_notices(self, chats: Iterable[UnlockedChat], identity: Identity) -> None:
+        for chat in chats:
+            try:
+                self.post_notice(chat, identity)
+            except PointerBridgeError:
+                # The rotation is done: a chat whose carrier is misconfigured keeps its
+                # notice waiting (pending_notices reports it) rather than hide the others'.
+                continue
 
     def pending_notices(self) -> list[str]:
         """Names of the chats whose rotation notice is not posted yet."""
@@ -450,8 +466,10 @@ class App:
         invite = read_invite(invite_text)
         normalized = normalize_chat_name(invite.chat)
         if self.store.chat(normalized) is not None:
-            raise InvalidInputError(f"a chat named {invite.chat!r} exists already here (if its secret changed: "
-                                    "pbridge chat rekey CHAT --invite INVITE)")
+            raise InvalidInputError(
+                f"a chat named {invite.chat!r} exists already here (if its secret changed: "
+                "pbridge chat rekey CHAT --invite INVITE)"
+            )
         carriers = dict(self.config.carriers)
         names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
         config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
@@ -1019,79 +1037,62 @@ class App:
             self.store.set_verified(newly_verified)
         return done, refused, locked, incomplete
 
-    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
-        # Trust on first use in the order pointers reached this store, never by the sent
-        # time a sender wrote: a forger must not win a name by backdating. This user's own
-        # name is pinned to their own key before anyone else can claim it. A name moves to
-        # a new key only by a rotation notice its current key signed, at the notice's
-        # place in arrival order; rotations accepted before are replayed from the store,
-        # so trashing or purging a notice changes nothing. ``persist=False`` (a page of
-        # history) judges against what is stored and stores nothing new.
-        from pointerbridge.core.rotation import RotationError, parse_notice
+    def _trust_walk(self, chat: UnlockedChat) -> TrustWalk:
+        """A trust walk starting from what the store holds for the chat."""
+        from pointerbridge.app.trust import StoredConflict, StoredRotation, TrustWalk
 
         pins = self.store.pins(chat.row.id)
         known = self.store.identity()
         if known is not None and known[0] not in pins:
             self.store.pin(chat.row.id, known[0], known[1])
             pins[known[0]] = known[1]
-        current = dict(pins)  # username -> the key it has now, at this point of the walk
-        retired: dict[str, list[bytes]] = {}
-        stored = self.store.rotations(chat.row.id)
-        replayed = {(name, old) for name, old, _, _ in stored}
-        upcoming = iter(stored)
-        next_rotation = next(upcoming, None)
+        rotations = [StoredRotation(*row) for row in self.store.rotations(chat.row.id)]
+        conflicts = [StoredConflict(*row) for row in self.store.conflicts(chat.row.id)]
+        return TrustWalk(pins, rotations, conflicts, self.store.received_at)
 
-        def rotate(name: str, old: bytes, new: bytes) -> None:
-            current[name] = new
-            retired.setdefault(name, []).append(old)
+    def _store_walk(self, chat: UnlockedChat, walk: TrustWalk) -> None:
+        """Store the pins, rotations and conflicts a full walk found (a crash between
+        them is harmless: the next full read finds the rest again)."""
+        for name, key in walk.new_pins.items():
+            self.store.pin(chat.row.id, name, key)
+        for rotation in walk.new_rotations:
+            self.store.add_rotation(chat.row.id, *rotation)
+        if walk.new_conflicts:
+            self.store.add_conflicts(chat.row.id, walk.new_conflicts)
 
+    def trust_key(self, chat_name: str, username: str, fingerprint: str) -> bytes:
+        """Settle a frozen name (a rotation conflict, docs/KEYS.md): after verifying in
+        person, re-pin ``username`` in the chat to the key with ``fingerprint``, one of
+        the keys the leaked old key named. Its notice becomes the accepted rotation, the
+        other keys' messages show as changed. Return the key."""
+        from pointerbridge.core.keys import fingerprint as fingerprint_of
+
+        row = self.chat_row(chat_name)
+        named = self.store.conflict_keys(row.id, username)
+        if not named:
+            raise InvalidInputError(
+                f"{username!r} is not frozen by a key conflict in chat {row.name!r}: nothing to re-pin"
+            )
+        wanted = "".join(ch for ch in fingerprint if ch.isdigit())
+        found = [key for key in named if fingerprint_of(key).replace(" ", "") == wanted]
+        if not found:
+            choices = "; ".join(fingerprint_of(key) for key in named)
+            raise InvalidInputError(f"no key {username!r} was moved to has that fingerprint (the keys: {choices})")
+        self.store.choose_conflict_key(row.id, username, found[0])
+        return found[0]
+
+    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
+        # Trust in arrival order (app/trust.py has the rules). This user's own name is
+        # pinned to their own key before anyone else can claim it. ``persist=False`` (a
+        # page of history) judges against what is stored and stores nothing new.
+        walk = self._trust_walk(chat)
         done.sort(key=itemgetter(0))  # arrival order (first pointer id)
-        trust: list[str] = []
-        notices: list[RotationNotice | None] = []
         for first_id, message, _, _ in done:
-            while next_rotation is not None and next_rotation[3] < first_id:
-                name, old, new, _ = next_rotation
-                if name not in current or hmac.compare_digest(current[name], old):
-                    rotate(name, old, new)
-                next_rotation = next(upcoming, None)
-            name, key = message.username, message.sender_key
-            pinned = current.get(name)
-            try:
-                notice = parse_notice(message.body)
-            except RotationError:
-                notice = None  # a broken or forged notice is judged as the message it is
-            if (
-                notice is not None
-                and pinned is not None
-                and notice.username == name
-                and hmac.compare_digest(notice.new_key, key)
-            ):
-                if hmac.compare_digest(notice.old_key, pinned):
-                    rotate(name, pinned, key)
-                    if persist and (name, pinned) not in replayed:
-                        self.store.add_rotation(chat.row.id, name, pinned, key, first_id)
-                        replayed.add((name, pinned))
-                    accepted = True
-                else:  # the same rotation, applied already (a stored one replayed just before, or a copy)
-                    accepted = hmac.compare_digest(pinned, key) and any(
-                        hmac.compare_digest(old, notice.old_key) for old in retired.get(name, ())
-                    )
-                if accepted:
-                    trust.append("rotated")
-                    notices.append(notice)
-                    continue
-            notices.append(None)
-            if pinned is None:
-                if persist:
-                    self.store.pin(chat.row.id, name, key)
-                current[name] = key
-                trust.append("new")
-            elif hmac.compare_digest(pinned, key):
-                trust.append("pinned")
-            elif any(hmac.compare_digest(old, key) for old in retired.get(name, ())):
-                trust.append("retired")
-            else:
-                trust.append("changed")
+            walk.judge(first_id, message)
+        if persist:
+            self._store_walk(chat, walk)
+        trust = [verdict[0] for verdict in walk.verdicts]
+        notices = [verdict[1] for verdict in walk.verdicts]
         # Equal send times (another sender's clock, or a burst) fall back on arrival order.
         order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
         return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i]) for i in order]

@@ -347,6 +347,24 @@ def chat_clear(
         typer.echo(line + (f"; {kept} still waiting to be posted were kept" if kept else ""))
 
 
+@chat_app.command("trust")
+@one_line_errors
+def chat_trust(
+    ctx: typer.Context,
+    name: str,
+    username: str,
+    fingerprint: Annotated[str, typer.Option(help="The key's fingerprint, as its owner read it to you in person.")],
+) -> None:
+    """Re-pin a name frozen by a key conflict (its old key signed two different rotations)
+    to the key you verified in person: that key's messages show as its own again, the
+    other's as changed."""
+    from pointerbridge.core import fingerprint as fingerprint_of
+
+    with _open(ctx) as app:
+        key = app.trust_key(name, username, fingerprint)
+        typer.echo(f"{safe_text(username)} in chat {app.chat_row(name).name!r} is pinned to {fingerprint_of(key)}")
+
+
 def _unlock(app: App, chat: str, secret_fd: int | None) -> UnlockedChat:
     app.chat_row(chat)  # a missing chat is reported before a secret is asked for
     return app.unlock_chat(chat, _secret(secret_fd))
@@ -380,11 +398,16 @@ def send(
 
 def _post_now(app: App, unlocked: UnlockedChat, line: str, queue: bool) -> None:
     """Post what was just queued (unless --queue) and print ``line`` with the outcome."""
+    _post_to(app, unlocked.row.carriers, line, queue)
+
+
+def _post_to(app: App, carriers: list[str], line: str, queue: bool) -> None:
+    """Post what waits for ``carriers`` (unless --queue) and print ``line`` with the outcome."""
     if not queue:
         from pointerbridge.app.service import PollBusyError
 
         try:
-            summary = app.poll(unlocked.row.carriers, fetch=False)
+            summary = app.poll(carriers, fetch=False)
         except PollBusyError:
             typer.echo(f"{line}; a poll is running and will post them")
             return
@@ -398,24 +421,66 @@ def _post_now(app: App, unlocked: UnlockedChat, line: str, queue: bool) -> None:
 @one_line_errors
 def identity_rotate(
     ctx: typer.Context,
+    chat: Annotated[
+        list[str] | None,
+        typer.Option("--chat", help="Post the notice to this chat at once (repeat; its secret is asked, or "
+                                    "PBRIDGE_CHAT_SECRET / --secret-fd for one chat)."),
+    ] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Only queue the notices; the next poll posts.")] = False,
     phrase_fd: PhraseFd = None,
     new_phrase_fd: Annotated[
         int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
     ] = None,
+    secret_fd: SecretFd = None,
 ) -> None:
     """Change your master phrase, and so your key (same username): asks the current phrase,
     then the new one twice (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a notice, signed
-    by the old key, that lets its members re-pin you."""
+    by the old key, that lets its members re-pin you: posted at once in the chats whose
+    secret you give (--chat, or asked chat by chat on a terminal, Enter skips), with your
+    next message in the others."""
     with _open(ctx) as app:
         old = app.unlock_identity(_phrase(phrase_fd))
         new_phrase = read_secret("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, confirm=True)
-        new = app.rotate_identity(old, new_phrase)
+        # Every secret is checked before anything changes: a wrong one leaves the old key.
+        unlocked = [_unlock(app, name, secret_fd) for name in dict.fromkeys(chat)] if chat else _ask_chats(app)
+        new = app.rotate_identity(old, new_phrase, chats=unlocked)
         typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
         typer.echo(f"recovery code {app.recovery_code()}")
         typer.echo("(a new recovery code: keep it with your new master phrase)")
-        waiting = len(app.pending_notices())
-        typer.echo(f"rotation notices wait in {waiting} chat(s): each is posted with your next message there "
-                   "(or: pbridge identity notify CHAT)")
+        waiting = app.pending_notices()
+        queued = [c for c in unlocked if c.row.name not in waiting]
+        if queued:
+            carriers = sorted({name for c in queued for name in c.row.carriers})
+            names = ", ".join(repr(c.row.name) for c in queued)
+            _post_to(app, carriers, f"queued the rotation notice in {names}", queue)
+        if waiting:
+            typer.echo(f"rotation notices wait in {len(waiting)} chat(s) ({', '.join(map(repr, waiting))}): each is "
+                       "posted with your next message there (or: pbridge identity notify CHAT)")
+
+
+def _ask_chats(app: App) -> list[UnlockedChat]:
+    """On a terminal, the secret of each chat with carriers in turn (Enter skips it);
+    elsewhere none."""
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        return []
+    from pointerbridge.app.service import WrongSecretError
+
+    unlocked = []
+    for row in app.store.chats():
+        if not row.carriers:
+            continue  # nowhere to post it: it waits for the chat's carriers and next message
+        secret = getpass.getpass(f"Secret of chat {safe_text(row.name)!r} to post the notice now (Enter: with your "
+                                 "next message there): ")
+        if not secret:
+            continue
+        try:
+            unlocked.append(app.unlock_chat(row.name, secret))
+        except WrongSecretError:
+            typer.echo(f"wrong secret for chat {safe_text(row.name)!r}: its notice waits", err=True)
+    return unlocked
 
 
 @identity_app.command("notify")

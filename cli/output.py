@@ -18,18 +18,25 @@ if TYPE_CHECKING:
 __all__ = ["TRUST_MARKS", "messages", "progress", "rotated_line", "safe_text", "table", "to_terminal"]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
-# line's coloured output and the console share it. A verified key gets a quiet tick, a
-# changed one a loud warning.
+# line's coloured output and the console share it. A verified key gets a quiet tick; a
+# changed key, a leaked old key (two different rotations signed by it) and a message
+# under a key its owner replaced get loud warnings: each may be someone else.
 TRUST_MARKS: dict[str, tuple[str, str]] = {
     "pinned": ("✓", "green"),
     "new": ("(new key)", "yellow"),
     "rotated": ("(changed key, signed by the old one)", "cyan"),
-    "retired": ("(old key)", "yellow"),
+    "retired": (" sent with their OLD key after they changed it: someone may hold their old phrase ",
+                "bold black on yellow"),
     "changed": (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
+    "conflict": (" KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
+                 "bold white on magenta"),
 }
 
-_PLAIN_MARK = {"pinned": "", "new": " (new key)", "retired": " (their old key)",
-               "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!"}
+_PLAIN_MARK = {"pinned": "", "new": " (new key)",
+               "retired": " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
+               "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
+               "conflict": " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify "
+                           "in person !!"}
 
 
 _INDENT = "\n    "  # continuation lines of a body: a body cannot fake the start of another message
@@ -121,7 +128,9 @@ def messages(shown: list[Shown]) -> None:
 def rotated_line(shown: Shown) -> str:
     """The line an accepted rotation notice shows as (the sender key is the new one)."""
     name = safe_text(shown.message.username)
-    return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key) --"
+    # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
+    signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
+    return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"
 
 
 @contextmanager

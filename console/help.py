@@ -23,14 +23,17 @@ HELP: list[tuple[str, str]] = [
     ("Search, trash", "r restore · t trash · d delete for good (asks first)"),
     ("Chat settings", "carriers · invite with QR code · change secret · add an earlier secret · "
                       "clear history · delete chat"),
-    ("Profile", "fingerprint · change master phrase (your peers get a notice signed by the old key)"),
+    ("Profile", "fingerprint · change master phrase (each chat open in this session gets a notice signed "
+                "by the old key at once, the others with your next message there)"),
     ("Carriers", "g poll now · what waits to be posted, the last poll and the last error of each"),
     ("", ""),
     ("✓", "the sender's key is the one first seen under that name"),
     ("(new key)", "the first message under that name"),
     ("(changed key, …)", "a key change signed by the sender's old key"),
-    ("(old key)", "sent with a key its owner has since replaced"),
+    ("OLD key", "sent with a key its owner replaced, after the change: someone may hold their old phrase"),
     ("KEY CHANGED", "someone else, or a new key with no notice: not this sender"),
+    ("KEY CONFLICT", "the old key signed two different key changes: its phrase leaked; verify in person, then "
+                     "pbridge chat trust CHAT NAME --fingerprint ..."),
     ("", ""),
     ("", "Nothing you type or read is written to disk; the store keeps pointers as carried."),
 ]

@@ -53,7 +53,7 @@ class ProfileScreen(Screen[None]):
             "Compare the fingerprint with what your peers see next to your name.")
         pending = self.app.service.pending_notices()
         self.query_one("#pending", Static).update(
-            f"Key-change notices still to post (each goes out when you next open or write in the chat): "
+            f"Key-change notices still to post (each goes out when you next open the chat here, or write in it): "
             f"{', '.join(map(safe_text, pending))}" if pending else "")
 
     @on(Button.Pressed, "#rotate")
@@ -65,7 +65,8 @@ class ProfileScreen(Screen[None]):
 
         def rotate(values: dict[str, str]) -> Identity:
             old = self.app.service.unlock_identity(values["current"])
-            return self.app.service.rotate_identity(old, values["new"])
+            # The chats unlocked this session get their notice at once; the others wait.
+            return self.app.service.rotate_identity(old, values["new"], chats=list(self.app.unlocked.values()))
 
         self.app.push_screen(Form("Change master phrase", fields, note=note, ok="Change", run=rotate), self._rotated)
 
@@ -73,7 +74,8 @@ class ProfileScreen(Screen[None]):
         if identity is None:
             return
         self.app.identity = identity
-        for chat in list(self.app.unlocked.values()):
-            self.app.remember(chat)  # posts the notice into every chat open this session
-        self.notify(f"new fingerprint {identity.fingerprint}", markup=False)
+        self.app.post_soon(sorted({c for chat in self.app.unlocked.values() for c in chat.row.carriers}))
+        waiting = self.app.service.pending_notices()
+        note = f"; notices wait in {len(waiting)} chat(s) not open now, until you open them" if waiting else ""
+        self.notify(f"new fingerprint {identity.fingerprint}{note}", markup=False)
         self.refresh_data()

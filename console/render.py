@@ -39,23 +39,25 @@ def ago(seconds: float | None, now: float | None = None) -> str:
 
 
 _PROVISIONAL = ("…", "dim")
+_LOUD = ("changed", "conflict", "retired")  # warnings show at once, settled or not
 
 
 def message_line(shown: Shown, *, provisional: bool = False) -> Text:
     """One message: time, sender, trust mark, body (continuation lines indented), trash mark.
 
     ``provisional``: the marks are not settled yet (a page of history before the whole
-    chat was judged): every mark but a changed key shows as "…", never as a tick."""
+    chat was judged): every mark but the warnings (a changed key, a key conflict, an old key) shows as "…",
+    never as a tick."""
     m = shown.message
     line = Text()
     line.append(short_time(m.sent_at), style="dim")
     line.append(" ")
-    if shown.notice is not None and not provisional:
+    if shown.trust == "rotated" and shown.notice is not None and not provisional:
         line.append(rotated_line(shown), style="cyan")
         return line
     line.append(safe_text(m.username), style="bold")
     mark, style = TRUST_MARKS.get(shown.trust, TRUST_MARKS["changed"])
-    if provisional and shown.trust != "changed":
+    if provisional and shown.trust not in _LOUD:
         mark, style = _PROVISIONAL
     line.append(" ")
     line.append(mark, style=style)

@@ -172,6 +172,22 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE verifiers ADD COLUMN key_salt BLOB;
     ALTER TABLE identity ADD COLUMN recovery BLOB;
     """,
+    # 8: rotation conflicts: an old key that signed notices naming different new
+    # keys for one name in a chat froze that name there. One row per new key it named,
+    # placed at its notice's first pointer id; ``chosen`` marks the key the user re-pinned
+    # after verifying in person (at most one per name and old key). Kept after the
+    # notices are trashed or purged, so the name stays frozen.
+    """
+    CREATE TABLE rotation_conflicts (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        old_key BLOB NOT NULL,
+        new_key BLOB NOT NULL,
+        at_pointer INTEGER NOT NULL,
+        chosen INTEGER NOT NULL DEFAULT 0 CHECK (chosen IN (0, 1)),
+        PRIMARY KEY (chat_id, username, old_key, new_key)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -626,9 +642,10 @@ class Store:
 
     def export_records(self) -> Iterator[dict[str, Any]]:
         """Everything kept here but caches, as plain records (bytes as hex), oldest first:
-        the identity, chats with their verifiers, pins, pointers with their posts, cursors
-        and tombstones. Nothing in it is secret; it is what a thief of the store has. One
-        read transaction: a poll writing meanwhile is not half in it."""
+        the identity, chats with their verifiers, pins, pointers with their posts, cursors,
+        tombstones, rotations, waiting notices and rotation conflicts. Nothing in it is
+        secret; it is what a thief of the store has. One read transaction: a poll writing
+        meanwhile is not half in it."""
         self._db.execute("BEGIN")
         try:
             yield from self._records()
@@ -698,19 +715,37 @@ class Store:
             "SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations ORDER BY chat_id, at_pointer"
         ).fetchall()
         for chat_id, username, old_key, new_key, at_pointer in rotations:
-            at = self._db.execute(
-                "SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1", (chat_id, at_pointer)
-            ).fetchone()
             yield {
                 "kind": "rotation",
                 "chat": names[chat_id],
                 "username": username,
                 "old_key": old_key.hex(),
                 "new_key": new_key.hex(),
-                "at": at[0].hex() if at else None,
+                "at": self._digest_from(chat_id, at_pointer),
             }
         for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
             yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
+        conflicts = self._db.execute(
+            "SELECT chat_id, username, old_key, new_key, at_pointer, chosen FROM"
+            " rotation_conflicts ORDER BY chat_id, at_pointer"
+        ).fetchall()
+        for chat_id, username, old_key, new_key, at_pointer, chosen in conflicts:
+            yield {
+                "kind": "rotation_conflict",
+                "chat": names[chat_id],
+                "username": username,
+                "old_key": old_key.hex(),
+                "new_key": new_key.hex(),
+                "at": self._digest_from(chat_id, at_pointer),
+                "chosen": bool(chosen),
+            }
+
+    def _digest_from(self, chat_id: int, at_pointer: int) -> str | None:
+        """The digest (hex) of the chat's first pointer from ``at_pointer`` on; None: none."""
+        at = self._db.execute(
+            "SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1", (chat_id, at_pointer)
+        ).fetchone()
+        return at[0].hex() if at else None
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
         """Add exported records in one transaction; return how many of each kind were new.
@@ -725,8 +760,17 @@ class Store:
             "tombstones": 0,
             "rotations": 0,
             "rotation notices": 0,
+            "rotation conflicts": 0,
         }
         chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
+        # (chat, name, old key) this home has judged already: a file cannot choose for it.
+        judged = {
+            (r[0], r[1], bytes(r[2]))
+            for r in self._db.execute(
+                "SELECT chat_id, username, old_key FROM rotations UNION SELECT chat_id, username, old_key"
+                " FROM rotation_conflicts"
+            )
+        }
         with self.transaction() as db:
             for record in records:
                 kind = record["kind"]
@@ -763,21 +807,55 @@ class Store:
                     added["rotation notices"] += db.execute(
                         "INSERT OR IGNORE INTO rotation_out VALUES (?, ?)", (chats[record["chat"]], record["body"])
                     ).rowcount
+                elif kind == "rotation_conflict":
+                    added["rotation conflicts"] += self._import_conflict(db, record, chats, judged)
         return added
+
+    @staticmethod
+    def _import_conflict(
+        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], judged: set[tuple[int, str, bytes]]
+    ) -> int:
+        """Add a conflict row at the pointer its ``at`` digest names (a conflict freezes a
+        name from its notice on, the notice included; a rotation applies after it). Its ``chosen``
+        mark counts only where this home had neither a rotation nor a conflict for that
+        name and old key, as a rotation is imported only where the home has none: a file
+        cannot pick a key this home judged otherwise."""
+        chat_id, old_key = chats[record["chat"]], bytes.fromhex(record["old_key"])
+        chosen = int(record["chosen"] and (chat_id, record["username"], old_key) not in judged)
+        cur = db.execute(
+            "INSERT OR IGNORE INTO rotation_conflicts SELECT ?, ?, ?, ?, ?, ? * NOT EXISTS (SELECT 1 FROM"
+            " rotation_conflicts WHERE chat_id = ? AND username = ? AND old_key = ? AND chosen = 1)",
+            (
+                chat_id,
+                record["username"],
+                old_key,
+                bytes.fromhex(record["new_key"]),
+                Store._place(db, record["at"]) + 1,
+                chosen,
+                chat_id,
+                record["username"],
+                old_key,
+            ),
+        )
+        return int(cur.rowcount)
+
+    @staticmethod
+    def _place(db: sqlite3.Connection, digest: str | None) -> int:
+        """The pointer id just below the pointer ``digest`` names, or the highest stored
+        (it names none here): what a rotation's or a conflict's at_pointer is."""
+        # A rotation applies to the messages whose first pointer id is above at_pointer:
+        # one below the named pointer puts it just before that one.
+        found = None
+        if digest is not None:
+            found = db.execute("SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(digest),)).fetchone()
+        if found is None:
+            found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
+        return int(found[0])
 
     @staticmethod
     def _import_rotation(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
         """Add a rotation just before the pointer its ``at`` digest names (imported before
         it), or after every pointer stored if there is none."""
-        # A rotation applies to the messages whose first pointer id is above at_pointer:
-        # one below the named pointer puts it just before that one.
-        found = None
-        if record["at"] is not None:
-            found = db.execute(
-                "SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(record["at"]),)
-            ).fetchone()
-        if found is None:
-            found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
         cur = db.execute(
             "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
             (
@@ -785,7 +863,7 @@ class Store:
                 record["username"],
                 bytes.fromhex(record["old_key"]),
                 bytes.fromhex(record["new_key"]),
-                int(found[0]),
+                Store._place(db, record["at"]),
             ),
         )
         return int(cur.rowcount)
@@ -909,6 +987,48 @@ class Store:
                 "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
                 (chat_id, username, old_key, new_key, at_pointer),
             )
+
+    def conflicts(self, chat_id: int) -> list[tuple[str, bytes, bytes, int, bool]]:
+        """(username, old key, new key, first pointer id of its notice, chosen) of every new
+        key an equivocating old key named in a chat, in arrival order."""
+        rows = self._db.execute(
+            "SELECT username, old_key, new_key, at_pointer, chosen FROM rotation_conflicts"
+            " WHERE chat_id = ? ORDER BY at_pointer",
+            (chat_id,),
+        )
+        return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def add_conflicts(self, chat_id: int, rows: Iterable[tuple[str, bytes, bytes, int, bool]]) -> None:
+        """Record rotation conflicts (a row already stored stays as it is)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO rotation_conflicts VALUES (?, ?, ?, ?, ?, 0)",
+                ((chat_id, *row[:4]) for row in rows),
+            )
+
+    def conflict_keys(self, chat_id: int, username: str) -> list[bytes]:
+        """The new keys conflicting notices named for ``username`` in a chat."""
+        rows = self._db.execute(
+            "SELECT new_key FROM rotation_conflicts WHERE chat_id = ? AND username = ? ORDER BY at_pointer",
+            (chat_id, username),
+        )
+        return [r[0] for r in rows]
+
+    def choose_conflict_key(self, chat_id: int, username: str, new_key: bytes) -> None:
+        """Mark ``new_key`` the chosen one of the conflicts naming it (and no other of the
+        same old key)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE rotation_conflicts SET chosen = (new_key = ?) WHERE chat_id = ? AND username = ?"
+                " AND old_key IN (SELECT old_key FROM rotation_conflicts WHERE chat_id = ? AND username = ?"
+                " AND new_key = ?)",
+                (new_key, chat_id, username, chat_id, username, new_key),
+            )
+
+    def received_at(self, pointer_id: int) -> float | None:
+        """When a pointer reached this store (Unix seconds), if it is stored."""
+        row = self._db.execute("SELECT received_at FROM pointers WHERE id = ?", (pointer_id,)).fetchone()
+        return float(row[0]) if row else None
 
     # cursors ----------------------------------------------------------------------------
 

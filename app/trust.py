@@ -1,0 +1,197 @@
+"""The trust walk of one chat: who each message is from, judged in arrival order (pure).
+
+Trust on first use in the order pointers reached the store, never by the sent time a
+sender wrote: a forger must not win a name by backdating. A name moves to a new key only
+by a rotation notice its current key signed, at the notice's place in arrival order;
+rotations accepted before are replayed from the store, so trashing or purging a notice
+changes nothing.
+
+An old key that signed two notices naming different new keys for one name has leaked
+(its owner rotates once; someone else holds the old phrase): from the first of those
+notices on, the name is **frozen** in the chat and everything under it is ``conflict``,
+until the user re-pins one of the named keys after verifying it in person (a stored
+conflict with a ``chosen`` key). docs/KEYS.md has the rules; this module reads and writes
+nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+from pointerbridge.core.rotation import MARKER
+
+if TYPE_CHECKING:
+    from pointerbridge.core.pointer import Message
+    from pointerbridge.core.rotation import RotationNotice
+
+__all__ = ["FUTURE_SLACK_MS", "StoredConflict", "StoredRotation", "TrustWalk"]
+
+# A notice may be dated this much after it reached this store (clocks disagree); one dated
+# later claims a rotation that has not happened yet, and is not accepted.
+FUTURE_SLACK_MS = 86_400_000
+
+
+class StoredRotation(NamedTuple):
+    """An accepted rotation: ``username`` moved from ``old_key`` to ``new_key`` at the
+    message whose first pointer id is ``at_pointer``."""
+
+    username: str
+    old_key: bytes
+    new_key: bytes
+    at_pointer: int
+
+
+class StoredConflict(NamedTuple):
+    """One new key an equivocating ``old_key`` named for ``username``, at its notice's
+    first pointer id; ``chosen``: the key the user re-pinned after verifying in person."""
+
+    username: str
+    old_key: bytes
+    new_key: bytes
+    at_pointer: int
+    chosen: bool = False
+
+
+def _same(a: bytes | None, b: bytes | None) -> bool:
+    return a is not None and b is not None and hmac.compare_digest(a, b)
+
+
+class TrustWalk:
+    """Judge a chat's messages one by one, in arrival order (:meth:`judge`).
+
+    Starts from the stored pins, rotations and conflicts; ``arrived`` gives a pointer's
+    arrival time (Unix seconds) for the date check of notices. Afterwards ``verdicts``
+    holds (trust, accepted notice) per judged message, in the order judged, and
+    ``new_pins``, ``new_rotations`` and ``new_conflicts`` what the store does not hold yet.
+    """
+
+    def __init__(
+        self,
+        pins: dict[str, bytes],
+        rotations: list[StoredRotation],
+        conflicts: list[StoredConflict],
+        arrived: Callable[[int], float | None],
+    ) -> None:
+        self.current = dict(pins)  # username -> the key it has now, at this point of the walk
+        self.retired: dict[str, list[bytes]] = {}
+        self.rotated_to: dict[tuple[str, bytes], tuple[bytes, int]] = {}  # (name, old) -> (new, at)
+        self.chosen = {(c.username, c.old_key): c.new_key for c in conflicts if c.chosen}
+        self.frozen: set[str] = set()
+        self.conflict_groups = {(c.username, c.old_key) for c in conflicts}
+        self.known_conflicts = {(c.username, c.old_key, c.new_key) for c in conflicts}
+        self._rotations = sorted(rotations, key=lambda r: r.at_pointer)
+        self._replayed = {(r.username, r.old_key) for r in rotations}
+        # An unresolved conflict freezes its name from the first notice its old key signed:
+        # the accepted rotation's, if this home accepted one, else the earliest conflicting one.
+        unresolved = self.conflict_groups - self.chosen.keys()
+        starts = [(c.at_pointer, c.username) for c in conflicts if (c.username, c.old_key) in unresolved]
+        starts += [(r.at_pointer + 1, r.username) for r in rotations if (r.username, r.old_key) in unresolved]
+        self._freezes = sorted(starts)
+        self._arrived = arrived
+        self._ids: list[tuple[str, int]] = []  # (username, first pointer id) per verdict
+        self.verdicts: list[tuple[str, RotationNotice | None]] = []
+        self.new_pins: dict[str, bytes] = {}
+        self.new_rotations: list[StoredRotation] = []
+        self.new_conflicts: list[StoredConflict] = []
+
+    def judge(self, first_id: int, message: Message) -> None:
+        """Judge the next message in arrival order (``first_id``: its first pointer id)."""
+        if self._rotations or self._freezes:
+            self._replay(first_id)
+        name = message.username
+        self._ids.append((name, first_id))
+        notice = self._notice(first_id, message) if MARKER in message.body else None  # rare: skip the call
+        if name in self.frozen:
+            if notice is not None and (name, notice.old_key) in self.conflict_groups:
+                self._record_conflict(name, notice.old_key, notice.new_key, first_id)
+            self.verdicts.append(("conflict", None))
+        elif notice is None or not self._by_notice(first_id, name, notice):
+            self.verdicts.append((self._ordinary(name, message.sender_key), None))
+
+    def _replay(self, first_id: int) -> None:
+        # A stored rotation applies after its notice (the notice itself is judged as it
+        # comes); a stored conflict freezes the name from its first notice on.
+        while self._rotations and self._rotations[0].at_pointer < first_id:
+            name, old, new, at = self._rotations.pop(0)
+            new = self.chosen.get((name, old), new)
+            if name not in self.current or _same(self.current[name], old):
+                self._rotate(name, old, new, at + 1)  # what it covers starts above at_pointer
+        while self._freezes and self._freezes[0][0] <= first_id:
+            self.frozen.add(self._freezes.pop(0)[1])
+
+    def _notice(self, first_id: int, message: Message) -> RotationNotice | None:
+        """The notice the message carries, if it is one for its own name sealed by the key
+        it names and not dated in the future; a broken or forged one is judged as the
+        ordinary message it is."""
+        from pointerbridge.core.rotation import RotationError, parse_notice
+
+        try:
+            notice = parse_notice(message.body)
+        except RotationError:
+            return None
+        if notice is None or notice.username != message.username or not _same(notice.new_key, message.sender_key):
+            return None
+        arrived = self._arrived(first_id)
+        if arrived is not None and notice.at.timestamp() * 1000 > arrived * 1000 + FUTURE_SLACK_MS:
+            return None
+        return notice
+
+    def _by_notice(self, first_id: int, name: str, notice: RotationNotice) -> bool:
+        """Judge a notice signed by a key trusted for the name; False: it is not one."""
+        old, new, pinned = notice.old_key, notice.new_key, self.current.get(name)
+        group = (name, old)
+        earlier = self.rotated_to.get(group)
+        if group in self.chosen:
+            if not _same(self.chosen[group], new):
+                return False  # the user re-pinned another key this old key named
+        elif group in self.conflict_groups or (earlier is not None and not _same(earlier[0], new)):
+            self._freeze(name, old, [earlier] if earlier is not None else [], (new, first_id))
+            return True
+        if _same(pinned, old):
+            self._rotate(name, old, new, first_id)
+            if group not in self._replayed:
+                self.new_rotations.append(StoredRotation(name, old, new, first_id))
+                self._replayed.add(group)
+        elif not (_same(pinned, new) and earlier is not None):
+            return False  # not the name's key, nor a copy of the rotation applied already
+        self.verdicts.append(("rotated", notice))
+        return True
+
+    def _freeze(self, name: str, old: bytes, earlier: list[tuple[bytes, int]], this: tuple[bytes, int]) -> None:
+        """The old key named two new keys (``earlier``: the one it moved the name to in this
+        walk, if any): freeze the name from the first of their notices on, the messages
+        judged since included."""
+        self.frozen.add(name)
+        self.conflict_groups.add((name, old))
+        for new, at in (*earlier, this):
+            self._record_conflict(name, old, new, at)
+        self.verdicts.append(("conflict", None))
+        start = min(at for _, at in (*earlier, this))
+        for index, (who, first_id) in enumerate(self._ids):
+            if who == name and first_id >= start:
+                self.verdicts[index] = ("conflict", None)
+
+    def _record_conflict(self, name: str, old: bytes, new: bytes, at: int) -> None:
+        if (name, old, new) not in self.known_conflicts:
+            self.known_conflicts.add((name, old, new))
+            self.new_conflicts.append(StoredConflict(name, old, new, at))
+
+    def _rotate(self, name: str, old: bytes, new: bytes, at: int) -> None:
+        self.current[name] = new
+        self.retired.setdefault(name, []).append(old)
+        self.rotated_to[(name, old)] = (new, at)
+
+    def _ordinary(self, name: str, key: bytes) -> str:
+        pinned = self.current.get(name)
+        if pinned == key:  # the common case first (public keys: no timing to hide)
+            return "pinned"
+        if pinned is None:
+            self.current[name] = self.new_pins[name] = key
+            return "new"
+        if _same(pinned, key):
+            return "pinned"
+        if any(_same(old, key) for old in self.retired.get(name, ())):
+            return "retired"
+        return "changed"
