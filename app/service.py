@@ -277,10 +277,13 @@ class App:
 
     # identity ---------------------------------------------------------------------------
 
-    def init(self, username: str, master_phrase: str) -> Identity:
-        """Derive this user's identity and record its public half."""
+    def init(self, username: str, master_phrase: str, *, allow_weak: bool = False) -> Identity:
+        """Derive this user's identity and record its public half. A master phrase
+        estimated weak is refused unless ``allow_weak`` (:mod:`.secret_policy`)."""
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import Identity
 
+        check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
         identity = Identity.derive(username, master_phrase)
         self.store.set_identity(identity.username, identity.public_key)
         return identity
@@ -291,6 +294,11 @@ class App:
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
         return known[0]
+
+    def _guessable(self, *words: str) -> tuple[str, ...]:
+        """``words`` and this home's username: what an attacker tries first in a new secret."""
+        known = self.store.identity()
+        return (*words, known[0]) if known is not None else words
 
     def unlock_identity(self, master_phrase: str) -> Identity:
         """Re-derive the identity; refuse a master phrase that gives another key."""
@@ -304,15 +312,18 @@ class App:
             raise WrongSecretError("wrong master phrase")
         return identity
 
-    def rotate_identity(self, old: Identity, new_master_phrase: str) -> Identity:
+    def rotate_identity(self, old: Identity, new_master_phrase: str, *, allow_weak: bool = False) -> Identity:
         """Replace this home's identity by the one ``new_master_phrase`` gives (same
         username). ``old`` must be the current identity. In one transaction: every chat
         pins the old key for this user where it had no pin yet, and gets a rotation notice
         signed by the old key, posted (by the new identity) before the next message there
-        (:meth:`post_notice`); the store's identity becomes the new key."""
+        (:meth:`post_notice`); the store's identity becomes the new key. A new phrase
+        estimated weak is refused unless ``allow_weak``."""
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import Identity
         from pointerbridge.core.rotation import make_notice, notice_body
 
+        check_strength(new_master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(old.username,))
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
@@ -360,10 +371,13 @@ class App:
                 raise ConfigError(f"{self.home.config_path}: no carrier named {name!r} (pbridge carrier add)")
         return names
 
-    def create_chat(self, name: str, secret: str, carriers: Iterable[str]) -> UnlockedChat:
-        """Create a chat: derive its key, store only a salted slow verifier."""
+    def create_chat(self, name: str, secret: str, carriers: Iterable[str], *, allow_weak: bool = False) -> UnlockedChat:
+        """Create a chat: derive its key, store only a salted slow verifier. A secret
+        estimated weak is refused unless ``allow_weak`` (:mod:`.secret_policy`)."""
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import ChatKey, normalize_chat_name
 
+        check_strength(secret, what="chat secret", allow_weak=allow_weak, user_inputs=self._guessable(name))
         names = self._check_carriers(carriers)
         if self.store.chat(normalize_chat_name(name)) is not None:
             raise InvalidInputError(f"a chat named {name!r} exists already")
@@ -383,7 +397,8 @@ class App:
         config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
         before, self.config = self.config, config
         try:
-            chat = self.create_chat(invite.chat, secret, names)
+            # The secret was chosen by whoever made the chat: joining checks nothing.
+            chat = self.create_chat(invite.chat, secret, names, allow_weak=True)
         except BaseException:
             self.config = before
             raise
@@ -490,13 +505,17 @@ class App:
             return UnlockedChat(chat.row, key, current=True, older=chat.keys)
         return UnlockedChat(chat.row, chat.key, current=chat.current, older=(*chat.older, key))
 
-    def rekey_chat(self, chat: UnlockedChat, new_secret: str) -> UnlockedChat:
+    def rekey_chat(self, chat: UnlockedChat, new_secret: str, *, allow_weak: bool = False) -> UnlockedChat:
         """Give the chat a new secret: new pointers are sealed under it, older history
         stays readable with the earlier ones (their verifiers are kept). ``chat`` must
         hold the current secret; a secret this chat had before is refused. Returns the
-        chat unlocked with the new key (the earlier keys in ``older``)."""
+        chat unlocked with the new key (the earlier keys in ``older``). A new secret
+        estimated weak is refused unless ``allow_weak``."""
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import ChatKey
 
+        words = self._guessable(chat.row.name)
+        check_strength(new_secret, what="chat secret", allow_weak=allow_weak, user_inputs=words)
         self._check_current(chat)
         key = ChatKey.derive(chat.row.name, new_secret)
         if self._verifier_index(chat.row, key) is not None:

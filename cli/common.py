@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from pointerbridge.core import InvalidInputError, TooLargeError
 
-__all__ = ["HomeOption", "PhraseFd", "SecretFd", "stdin_text"]
+__all__ = ["HomeOption", "PhraseFd", "SecretFd", "WeakSecretOk", "stdin_text"]
 
 _MAX_STDIN_BYTES = 64 * 1024 * 1024
 
@@ -18,6 +18,11 @@ SecretFd = Annotated[
 ]
 PhraseFd = Annotated[
     int | None, typer.Option("--phrase-fd", help="Read the master phrase from this file descriptor.")
+]
+WeakSecretOk = Annotated[
+    bool,
+    typer.Option("--weak-secret-ok", help="Accept a new secret or phrase the strength estimate calls weak (under 60 "
+                 "bits): it then falls to a GPU attacker as the estimate says."),
 ]
 HomeOption = Annotated[
     Path | None,

@@ -12,10 +12,10 @@ from pointerbridge.core import InvalidInputError
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
-from .common import PhraseFd, SecretFd, stdin_text
+from .common import PhraseFd, SecretFd, WeakSecretOk, stdin_text
 from .errors import one_line_errors
 from .output import messages, progress, safe_text, table
-from .secrets import read_secret
+from .secrets import new_secret, read_secret
 
 __all__ = ["register"]
 
@@ -53,14 +53,37 @@ def _secret(fd: int | None, *, confirm: bool = False) -> str:
     return read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", fd, confirm=confirm)
 
 
+_CHAT_ADVICE = ("Tell it to the members in person or on another channel (never with the invite); it is "
+                  "not stored anywhere. Clear this screen once it is noted.")
+_PHRASE_ADVICE = ("Write it down and keep it safe: your identity is derived from it, and nothing can recover it. "
+                  "Clear this screen once it is noted.")
+
+
+def _new_secret(prompt: str, env_var: str, fd: int | None, allow_weak: bool, words: tuple[str, ...]) -> str:
+    from pointerbridge.app.secret_policy import generate_chat_secret
+
+    return new_secret(prompt, env_var, fd, generate=generate_chat_secret, advice=_CHAT_ADVICE,
+                      allow_weak=allow_weak, user_inputs=words)
+
+
+def _new_phrase(prompt: str, env_var: str, fd: int | None, allow_weak: bool, words: tuple[str, ...]) -> str:
+    from pointerbridge.app.secret_policy import generate_master_phrase
+
+    return new_secret(prompt, env_var, fd, generate=generate_master_phrase, advice=_PHRASE_ADVICE,
+                      allow_weak=allow_weak, user_inputs=words)
+
+
 def init(
     ctx: typer.Context,
     username: Annotated[str, typer.Option(help="The name your chats will see.")],
     phrase_fd: PhraseFd = None,
+    weak_secret_ok: WeakSecretOk = False,
 ) -> None:
-    """Create this home's identity from a username and a master phrase (asked twice)."""
+    """Create this home's identity from a username and a master phrase (a generated one
+    is offered; one typed is asked twice and refused if weak)."""
     with _open(ctx) as app:
-        identity = app.init(username, _phrase(phrase_fd, confirm=True))
+        phrase = _new_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", phrase_fd, weak_secret_ok, (username,))
+        identity = app.init(username, phrase, allow_weak=weak_secret_ok)
         typer.echo(f"{identity.username}  fingerprint {identity.fingerprint}")
 
 
@@ -168,11 +191,14 @@ def chat_create(
     name: str,
     carrier: Annotated[list[str], typer.Option("--carrier", help="Carrier(s) this chat travels on.")],
     secret_fd: SecretFd = None,
+    weak_secret_ok: WeakSecretOk = False,
 ) -> None:
-    """Create a chat; its secret is asked twice and only a slow verifier is stored."""
+    """Create a chat; a generated secret is offered (one typed is asked twice and refused
+    if weak); only a slow verifier is stored."""
     with _open(ctx) as app:
-        app.username()
-        chat = app.create_chat(name, _secret(secret_fd, confirm=True), carrier)
+        words = (name, app.username())
+        secret = _new_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd, weak_secret_ok, words)
+        chat = app.create_chat(name, secret, carrier, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
 
 
@@ -265,13 +291,16 @@ def chat_rekey(
     new_secret_fd: Annotated[
         int | None, typer.Option("--new-secret-fd", help="Read the new chat secret from this file descriptor.")
     ] = None,
+    weak_secret_ok: WeakSecretOk = False,
 ) -> None:
-    """Give a chat a new secret (asked twice; or PBRIDGE_NEW_CHAT_SECRET): new messages use
-    it, older history stays readable with the old one. Each member rekeys their own home."""
+    """Give a chat a new secret (a generated one offered; or PBRIDGE_NEW_CHAT_SECRET): new
+    messages use it, older history stays readable with the old one. Each member rekeys
+    their own home."""
     with _open(ctx) as app:
         unlocked = _unlock(app, name, secret_fd)
-        new_secret = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
-        chat = app.rekey_chat(unlocked, new_secret)
+        words = (unlocked.row.name, app.username())
+        fresh = _new_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, weak_secret_ok, words)
+        chat = app.rekey_chat(unlocked, fresh, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable "
                    "with the old one")
 
@@ -349,14 +378,16 @@ def identity_rotate(
     new_phrase_fd: Annotated[
         int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
     ] = None,
+    weak_secret_ok: WeakSecretOk = False,
 ) -> None:
     """Change your master phrase, and so your key (same username): asks the current phrase,
-    then the new one twice (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a notice, signed
-    by the old key, that lets its members re-pin you."""
+    then offers a generated new one (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a
+    notice, signed by the old key, that lets its members re-pin you."""
     with _open(ctx) as app:
         old = app.unlock_identity(_phrase(phrase_fd))
-        new_phrase = read_secret("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, confirm=True)
-        new = app.rotate_identity(old, new_phrase)
+        fresh = _new_phrase("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, weak_secret_ok,
+                            (old.username,))
+        new = app.rotate_identity(old, fresh, allow_weak=weak_secret_ok)
         typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
         waiting = len(app.pending_notices())
         typer.echo(f"rotation notices wait in {waiting} chat(s): each is posted with your next message there "
