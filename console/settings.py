@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Label, SelectionList, Static, TextArea
 
-from .dialogs import Confirm, Field, Form
+from .dialogs import Confirm, Field, Form, weak_ok
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import UnlockedChat
@@ -106,10 +106,13 @@ class ChatSettingsScreen(Screen[None]):
 
     @on(Button.Pressed, "#rekey")
     def _rekey(self) -> None:
+        from pointerbridge.app.secret_policy import generate_chat_secret
+
         note = ("New messages are sealed with the new secret; older history stays readable with the old one. "
                 "Tell the members the new secret: each changes it in their own home.")
-        form = Form("Change the chat secret", [Field("secret", "New chat secret", secret=True, confirm=True)],
-                    note=note, ok="Change", run=lambda v: self.app.service.rekey_chat(self.chat, v["secret"]))
+        field = Field("secret", "New chat secret", secret=True, confirm=True, generated=generate_chat_secret())
+        form = Form("Change the chat secret", [field], note=note, ok="Change",
+                    run=lambda v: self.app.service.rekey_chat(self.chat, v["secret"], allow_weak=weak_ok(v)))
 
         def done(chat: UnlockedChat | None) -> None:
             if chat is not None:
