@@ -12,7 +12,7 @@ from pointerbridge.core import InvalidInputError
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
-from .common import PhraseFd, SecretFd, WeakSecretOk, stdin_text
+from .common import PhraseFd, SecretFd, ShowPhraseFd, ShowSecretFd, WeakSecretOk, stdin_text
 from .errors import one_line_errors
 from .output import messages, progress, safe_text, table
 from .secrets import new_secret, read_secret
@@ -59,18 +59,24 @@ _PHRASE_ADVICE = ("Write it down and keep it safe: your identity is derived from
                   "Clear this screen once it is noted.")
 
 
-def _new_secret(prompt: str, env_var: str, fd: int | None, allow_weak: bool, words: tuple[str, ...]) -> str:
+def _new_secret(
+    prompt: str, env_var: str, fds: tuple[int | None, int | None], allow_weak: bool, words: tuple[str, ...]
+) -> str:
+    """A new chat secret; ``fds``: the one to read it from, the one to write a generated one to."""
     from pointerbridge.app.secret_policy import generate_chat_secret
 
-    return new_secret(prompt, env_var, fd, generate=generate_chat_secret, advice=_CHAT_ADVICE,
-                      allow_weak=allow_weak, user_inputs=words)
+    return new_secret(prompt, env_var, fds[0], generate=generate_chat_secret, advice=_CHAT_ADVICE,
+                      allow_weak=allow_weak, user_inputs=words, show_fd=fds[1])
 
 
-def _new_phrase(prompt: str, env_var: str, fd: int | None, allow_weak: bool, words: tuple[str, ...]) -> str:
+def _new_phrase(
+    prompt: str, env_var: str, fds: tuple[int | None, int | None], allow_weak: bool, words: tuple[str, ...]
+) -> str:
+    """A new master phrase; ``fds``: the one to read it from, the one to write a generated one to."""
     from pointerbridge.app.secret_policy import generate_master_phrase
 
-    return new_secret(prompt, env_var, fd, generate=generate_master_phrase, advice=_PHRASE_ADVICE,
-                      allow_weak=allow_weak, user_inputs=words)
+    return new_secret(prompt, env_var, fds[0], generate=generate_master_phrase, advice=_PHRASE_ADVICE,
+                      allow_weak=allow_weak, user_inputs=words, show_fd=fds[1])
 
 
 def init(
@@ -78,11 +84,13 @@ def init(
     username: Annotated[str, typer.Option(help="The name your chats will see.")],
     phrase_fd: PhraseFd = None,
     weak_secret_ok: WeakSecretOk = False,
+    show_phrase_fd: ShowPhraseFd = None,
 ) -> None:
     """Create this home's identity from a username and a master phrase (a generated one
     is offered; one typed is asked twice and refused if weak)."""
     with _open(ctx) as app:
-        phrase = _new_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", phrase_fd, weak_secret_ok, (username,))
+        fds = (phrase_fd, show_phrase_fd)
+        phrase = _new_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
         identity = app.init(username, phrase, allow_weak=weak_secret_ok)
         typer.echo(f"{identity.username}  fingerprint {identity.fingerprint}")
 
@@ -192,12 +200,13 @@ def chat_create(
     carrier: Annotated[list[str], typer.Option("--carrier", help="Carrier(s) this chat travels on.")],
     secret_fd: SecretFd = None,
     weak_secret_ok: WeakSecretOk = False,
+    show_secret_fd: ShowSecretFd = None,
 ) -> None:
     """Create a chat; a generated secret is offered (one typed is asked twice and refused
     if weak); only a slow verifier is stored."""
     with _open(ctx) as app:
         words = (name, app.username())
-        secret = _new_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd, weak_secret_ok, words)
+        secret = _new_secret("Chat secret", "PBRIDGE_CHAT_SECRET", (secret_fd, show_secret_fd), weak_secret_ok, words)
         chat = app.create_chat(name, secret, carrier, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
 
@@ -292,6 +301,7 @@ def chat_rekey(
         int | None, typer.Option("--new-secret-fd", help="Read the new chat secret from this file descriptor.")
     ] = None,
     weak_secret_ok: WeakSecretOk = False,
+    show_secret_fd: ShowSecretFd = None,
 ) -> None:
     """Give a chat a new secret (a generated one offered; or PBRIDGE_NEW_CHAT_SECRET): new
     messages use it, older history stays readable with the old one. Each member rekeys
@@ -299,7 +309,8 @@ def chat_rekey(
     with _open(ctx) as app:
         unlocked = _unlock(app, name, secret_fd)
         words = (unlocked.row.name, app.username())
-        fresh = _new_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, weak_secret_ok, words)
+        fds = (new_secret_fd, show_secret_fd)
+        fresh = _new_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", fds, weak_secret_ok, words)
         chat = app.rekey_chat(unlocked, fresh, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable "
                    "with the old one")
@@ -379,14 +390,15 @@ def identity_rotate(
         int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
     ] = None,
     weak_secret_ok: WeakSecretOk = False,
+    show_phrase_fd: ShowPhraseFd = None,
 ) -> None:
     """Change your master phrase, and so your key (same username): asks the current phrase,
     then offers a generated new one (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a
     notice, signed by the old key, that lets its members re-pin you."""
     with _open(ctx) as app:
         old = app.unlock_identity(_phrase(phrase_fd))
-        fresh = _new_phrase("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, weak_secret_ok,
-                            (old.username,))
+        fds = (new_phrase_fd, show_phrase_fd)
+        fresh = _new_phrase("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", fds, weak_secret_ok, (old.username,))
         new = app.rotate_identity(old, fresh, allow_weak=weak_secret_ok)
         typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
         waiting = len(app.pending_notices())

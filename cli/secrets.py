@@ -10,7 +10,7 @@ import getpass
 import os
 from collections.abc import Callable
 
-from pointerbridge.core import PointerBridgeError
+from pointerbridge.core import InvalidInputError, PointerBridgeError
 
 __all__ = ["SecretUnavailableError", "new_secret", "read_secret"]
 
@@ -86,6 +86,17 @@ def _offer(prompt: str, generated: str, advice: str) -> str:
     return typed
 
 
+def _deliver(fd: int, secret: str) -> None:
+    """Write a generated secret and a newline to ``fd`` (a pipe a script reads) and close it."""
+    data = (secret + "\n").encode()
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+        os.close(fd)
+    except OSError as exc:
+        raise SecretUnavailableError(f"cannot write the generated secret to fd {fd}: {exc.strerror}") from None
+
+
 def new_secret(
     prompt: str,
     env_var: str,
@@ -95,13 +106,22 @@ def new_secret(
     advice: str,
     allow_weak: bool,
     user_inputs: tuple[str, ...],
+    show_fd: int | None = None,
 ) -> str:
-    """A new secret (a chat's, a master phrase): from ``fd`` or ``env_var``, else on a
-    terminal a generated one offered first (Enter takes it) or one typed twice. Anything
-    but the generated one is estimated, and refused if weak unless ``allow_weak``; with
-    no secret given and no terminal, :class:`SecretUnavailableError`."""
+    """A new secret (a chat's, a master phrase): with ``show_fd``, a generated one written
+    there; else from ``fd`` or ``env_var``; else on a terminal a generated one offered
+    first (Enter takes it) or one typed twice. Anything but a generated one is estimated,
+    and refused if weak unless ``allow_weak``; with no secret given and no terminal,
+    :class:`SecretUnavailableError`."""
     from pointerbridge.app.secret_policy import check_strength
 
+    if show_fd is not None:
+        if fd is not None:
+            raise InvalidInputError("a generated secret is written to the --show-*-fd descriptor: read none from "
+                                    "another descriptor too")
+        generated = generate()
+        _deliver(show_fd, generated)
+        return generated
     if fd is None and env_var not in os.environ and _tty_available():
         generated = generate()
         secret = _offer(prompt, generated, advice)

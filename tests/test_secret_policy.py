@@ -180,6 +180,39 @@ def test_the_cli_refuses_weak_secrets_from_the_environment_and_a_descriptor(tmp_
     assert run("--home", home, "chat", "create", "other", "--carrier", "sh", env=strong).returncode == 0
 
 
+def _run_showing(*args: str, env: dict[str, str | bytes]) -> tuple[object, str]:
+    """Run pbridge with ``--show-*-fd`` on a pipe; return the result and what the pipe got."""
+    read_end, write_end = os.pipe()
+    try:
+        result = run(*args, str(write_end), env=env, pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as pipe:
+        return result, pipe.read()
+
+
+def test_scripts_get_a_generated_secret_on_a_descriptor(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    weak = {"PBRIDGE_MASTER_PHRASE": "hunter2"}  # an explicit --show-phrase-fd wins over the environment
+    made, phrase_line = _run_showing("--home", home, "init", "--username", "al", "--show-phrase-fd", env=weak)
+    phrase = phrase_line.removesuffix("\n")
+    assert getattr(made, "returncode", None) == 0 and len(phrase.split(" ")) == 12
+    assert phrase not in str(getattr(made, "stdout", "")) + str(getattr(made, "stderr", ""))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert run("--home", home, "carrier", "add", "sh", "--type", "files", "--path", str(shared)).returncode == 0
+    env: dict[str, str | bytes] = {"PBRIDGE_MASTER_PHRASE": phrase}
+    created, secret_line = _run_showing(
+        "--home", home, "chat", "create", "family", "--carrier", "sh", "--show-secret-fd", env=env
+    )
+    secret = secret_line.removesuffix("\n")
+    assert getattr(created, "returncode", None) == 0 and set(secret.split(" ")) <= set(wordlist())
+    assert secret not in str(getattr(created, "stdout", "")) + str(getattr(created, "stderr", ""))
+    assert run("--home", home, "read", "family", env={**env, "PBRIDGE_CHAT_SECRET": secret}).returncode == 0
+    both = run("--home", home, "chat", "create", "x", "--carrier", "sh", "--secret-fd", "0", "--show-secret-fd", "1")
+    assert both.returncode == EXIT_CODES["InvalidInputError"] and both.stdout == ""
+
+
 class Terminal:
     """``pbridge`` on a pseudo-terminal of its own (its controlling terminal: /dev/tty)."""
 
