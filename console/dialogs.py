@@ -72,7 +72,11 @@ class Form(ModalScreen[Any]):
         self._run = run
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # Scrolls: a generated phrase, a refusal and its checkbox make a tall form, and the
+        # buttons and the refusal must stay reachable on a 24-line terminal. Not a
+        # VerticalScroll: that takes the focus the first input should have.
+        with Vertical(classes="dialog") as dialog:
+            dialog.styles.overflow_y = "auto"
             yield Label(self._title, classes="title", markup=False)
             if self._note:
                 yield Label(self._note, classes="note", markup=False)
@@ -80,7 +84,7 @@ class Form(ModalScreen[Any]):
                 yield Label(field.label, markup=False)
                 if field.generated:
                     yield Label(f"generated: {field.generated}", id=f"g-{field.key}", classes="generated", markup=False)
-                    yield Label("(it is in the fields below: keep it, or type your own in both)", classes="note")
+                    yield Label("(in the fields below: keep it, or type your own in both)", markup=False)
                 yield Input(value=field.value or field.generated, password=field.secret, id=f"f-{field.key}")
                 if field.confirm:
                     yield Label(f"{field.label} (again)", markup=False)
@@ -141,6 +145,7 @@ class Form(ModalScreen[Any]):
         if not self.query("#weak-ok"):
             box = Checkbox("Use it anyway: I accept that it can be guessed as estimated", id="weak-ok")
             self.query_one(".dialog", Vertical).mount(box, after="#error")
+        self.query_one("#error", Label).scroll_visible()
 
     @on(Input.Changed)
     def _secret_changed(self, event: Input.Changed) -> None:
@@ -157,6 +162,8 @@ class Form(ModalScreen[Any]):
     def _clear(self) -> None:
         for widget in self._inputs():
             widget.value = ""
+        for label in self.query(".generated").results(Label):
+            label.update("")
 
 
 class Confirm(ModalScreen[bool]):
