@@ -54,9 +54,9 @@ CHAT_SECRET_WORDS = 6
 MASTER_PHRASE_WORDS = 12
 GUESSES_PER_SECOND = (10_000, 100_000)  # one GPU, Argon2id at 64 MiB: a slow and a fast attacker
 _FARM = 1_000  # GPUs: what a determined attacker rents for a while
-# zxcvbn's matching grows faster than linearly with length and refuses long input. A
-# prefix is never easier to guess than the whole (whoever has the whole has the prefix;
-# the converse is not true), so estimating the first 100 characters can only under-rate.
+# zxcvbn's matching grows faster than linearly with length and refuses long input, so it
+# sees the first 100 characters only. That is safe: guessing the whole secret means
+# guessing those 100 characters along the way, so their estimate can only under-rate it.
 _ESTIMATED_CHARS = 100
 _WORDS = re.compile(r"[\s\-_.,]+")
 _LARGE = (("trillion", 1e12), ("billion", 1e9), ("million", 1e6))
@@ -94,6 +94,11 @@ def wordlist() -> tuple[str, ...]:
     return words
 
 
+@cache
+def _known() -> frozenset[str]:
+    return frozenset(wordlist())
+
+
 def _generate(count: int) -> str:
     words = wordlist()
     return " ".join(secrets.choice(words) for _ in range(count))
@@ -123,10 +128,9 @@ def _wordlist_bits(secret: str) -> float | None:
     zxcvbn does not know the list and rates such phrases far higher than an attacker
     who tries it first would need."""
     words = [w for w in _WORDS.split(secret.lower()) if w]
-    known = set(wordlist())
-    if not words or any(w not in known for w in words):
+    if not words or any(w not in _known() for w in words):
         return None
-    return len(words) * math.log2(len(known))
+    return len(words) * math.log2(len(_known()))
 
 
 def _duration(seconds: float) -> str:
