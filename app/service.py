@@ -311,14 +311,21 @@ class App:
 
     # identity ---------------------------------------------------------------------------
 
-    def init(self, username: str, master_phrase: str, *, recovery: RecoveryCode | None = None) -> Identity:
+    def init(
+        self, username: str, master_phrase: str, *, recovery: RecoveryCode | None = None, allow_weak: bool = False
+    ) -> Identity:
         """Derive this user's identity and record its public half and recovery code.
 
         ``recovery``: the code shown when the identity was first made (regenerating it on
         another machine); None makes a new identity with a fresh code (:meth:`recovery_code`).
+        A new master phrase estimated weak is refused unless ``allow_weak``
+        (:mod:`.secret_policy`); one regenerated with its code is not judged again.
         """
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import Identity
 
+        if recovery is None:
+            check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
         code = recovery if recovery is not None else _new_recovery_code()
         identity = Identity.derive(username, master_phrase, code)
         self.store.set_identity(identity.username, identity.public_key, code.to_bytes())
@@ -346,9 +353,13 @@ class App:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
         return known[0]
 
+    def _guessable(self, *words: str) -> tuple[str, ...]:
+        """``words`` and this home's username: what an attacker tries first in a new secret."""
+        known = self.store.identity()
+        return (*words, known[0]) if known is not None else words
+
     def unlock_identity(self, master_phrase: str) -> Identity:
         """Re-derive the identity; refuse a master phrase that gives another key."""
-
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
@@ -357,17 +368,22 @@ class App:
             raise WrongSecretError("wrong master phrase")
         return identity
 
-    def rotate_identity(self, old: Identity, new_master_phrase: str, chats: Iterable[UnlockedChat] = ()) -> Identity:
+    def rotate_identity(
+        self, old: Identity, new_master_phrase: str, chats: Iterable[UnlockedChat] = (), *, allow_weak: bool = False
+    ) -> Identity:
         """Replace this home's identity by the one ``new_master_phrase`` gives (same
         username). ``old`` must be the current identity. In one transaction: every chat
         pins the old key for this user where it had no pin yet, and gets a rotation notice
         signed by the old key; the store's identity becomes the new key. The notice is
         queued at once (:meth:`post_notice`) in each of ``chats`` (unlocked with their
         current secret, and with carriers); the others' wait for the next message there
-        (:meth:`pending_notices` names them)."""
+        (:meth:`pending_notices` names them). A new phrase estimated weak is refused
+        unless ``allow_weak``."""
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import Identity
         from pointerbridge.core.rotation import make_notice, notice_body
 
+        check_strength(new_master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(old.username,))
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
@@ -435,16 +451,26 @@ class App:
         return names
 
     def create_chat(
-        self, name: str, secret: str, carriers: Iterable[str], *, open_chat: bool = False, salt: bytes | None = None
+        self,
+        name: str,
+        secret: str,
+        carriers: Iterable[str],
+        *,
+        open_chat: bool = False,
+        salt: bytes | None = None,
+        allow_weak: bool = False,
     ) -> UnlockedChat:
         """Create a chat: derive its key, store only a salted slow verifier.
 
         The key is salted with a fresh random salt (or ``salt``, an invite's), which its
         invite carries. ``open_chat=True`` makes an open chat instead (CLM's model: name and
-        secret alone; see :meth:`ChatKey.derive_open` for what that costs).
+        secret alone; see :meth:`ChatKey.derive_open` for what that costs). A secret
+        estimated weak is refused unless ``allow_weak`` (:mod:`.secret_policy`).
         """
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import ChatKey, new_chat_salt, normalize_chat_name
 
+        check_strength(secret, what="chat secret", allow_weak=allow_weak, user_inputs=self._guessable(name))
         names = self._check_carriers(carriers)
         if self.store.chat(normalize_chat_name(name)) is not None:
             raise InvalidInputError(f"a chat named {name!r} exists already")
@@ -475,7 +501,10 @@ class App:
         config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
         before, self.config = self.config, config
         try:
-            chat = self.create_chat(invite.chat, secret, names, open_chat=invite.salt is None, salt=invite.salt)
+            # The secret was chosen by whoever made the chat: joining checks nothing.
+            chat = self.create_chat(
+                invite.chat, secret, names, open_chat=invite.salt is None, salt=invite.salt, allow_weak=True
+            )
         except BaseException:
             self.config = before
             raise
@@ -593,16 +622,23 @@ class App:
             return UnlockedChat(chat.row, key, current=True, older=chat.keys)
         return UnlockedChat(chat.row, chat.key, current=chat.current, older=(*chat.older, key))
 
-    def rekey_chat(self, chat: UnlockedChat, new_secret: str, *, salt: bytes | None = None) -> UnlockedChat:
+    def rekey_chat(
+        self, chat: UnlockedChat, new_secret: str, *, salt: bytes | None = None, allow_weak: bool = False
+    ) -> UnlockedChat:
         """Give the chat a new secret: new pointers are sealed under it, older history
         stays readable with the earlier ones (their verifiers are kept). ``chat`` must
         hold the current secret; a secret this chat had before is refused. The new key
         gets a fresh random salt (the member who rekeys first; the chat's new invite
         carries it) or ``salt``, taken from that invite by the other members: so a rekey
         also moves an open chat to a salted key. Returns the chat unlocked with the new
-        key (the earlier keys in ``older``)."""
+        key (the earlier keys in ``older``). A new secret estimated weak is refused unless
+        ``allow_weak``."""
+        from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import ChatKey, new_chat_salt
 
+        if salt is None:  # the first to rekey chooses; the others take what was chosen, as a join does
+            words = self._guessable(chat.row.name)
+            check_strength(new_secret, what="chat secret", allow_weak=allow_weak, user_inputs=words)
         self._check_current(chat)
         if self._match_secret(chat.row, new_secret) is not None:
             raise InvalidInputError(f"chat {chat.row.name!r} had that secret before: choose a new one")

@@ -51,9 +51,9 @@ def _build(root: Path, count: int) -> Home:
     save_config(home.config_path, Config(carriers={"shared": CarrierConfig.model_validate(
         {"type": "files", "path": str(shared)})}))
     with App(home) as app:
-        me = app.init("alice", PHRASE)
+        me = app.init("alice", PHRASE, allow_weak=True)
         bob = Identity("bob", os.urandom(32))
-        chat = app.create_chat("Family", SECRET, ["shared"])
+        chat = app.create_chat("Family", SECRET, ["shared"], allow_weak=True)
         start_ms = 1_790_000_000_000
         batch: list[tuple[str, bytes]] = []
         for i in range(count):

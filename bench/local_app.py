@@ -132,8 +132,8 @@ def run(count: int) -> dict[str, Any]:
         shared.mkdir()
         alice = Identity("alice", hashlib.sha256(b"bench alice").digest())
         bob = _home(root, "bob", shared)
-        bob.init("bob", "bench phrase")
-        chat = bob.create_chat("bench", SECRET, ["shared"])
+        bob.init("bob", "bench phrase", allow_weak=True)
+        chat = bob.create_chat("bench", SECRET, ["shared"], allow_weak=True)
         pointers = _fill(shared, chat.key, alice, count)
 
         start = time.perf_counter()

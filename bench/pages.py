@@ -39,8 +39,8 @@ def _ms(call: Any, rounds: int = 7) -> float:
 def run(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pbridge-bench-") as scratch:
         app = App(Home(Path(scratch), Path(scratch)))
-        app.init("bob", "bench phrase")
-        chat = app.create_chat("bench", SECRET, [])
+        app.init("bob", "bench phrase", allow_weak=True)
+        chat = app.create_chat("bench", SECRET, [], allow_weak=True)
         senders = [Identity(n, hashlib.sha256(n.encode()).digest()) for n in ("alice", "carol")]
         body = "lorem ipsum dolor sit amet " * 8
         start = time.perf_counter()

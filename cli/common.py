@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from pointerbridge.core import InvalidInputError, TooLargeError
 
-__all__ = ["HomeOption", "PhraseFd", "SecretFd", "stdin_text"]
+__all__ = ["HomeOption", "PhraseFd", "SecretFd", "ShowPhraseFd", "ShowSecretFd", "WeakSecretOk", "stdin_text"]
 
 _MAX_STDIN_BYTES = 64 * 1024 * 1024
 
@@ -18,6 +18,22 @@ SecretFd = Annotated[
 ]
 PhraseFd = Annotated[
     int | None, typer.Option("--phrase-fd", help="Read the master phrase from this file descriptor.")
+]
+WeakSecretOk = Annotated[
+    bool,
+    typer.Option("--weak-secret-ok", help="Accept a new secret or phrase the strength estimate calls weak (under 60 "
+                 "bits): it then falls to a GPU attacker as the estimate says."),
+]
+ShowSecretFd = Annotated[
+    int | None,
+    typer.Option("--show-secret-fd", help="Generate the new chat secret and write it to this file descriptor (for "
+                 "scripts: a pipe to whatever keeps or passes it on), instead of asking; it holds only if the "
+                 "command exits 0."),
+]
+ShowPhraseFd = Annotated[
+    int | None,
+    typer.Option("--show-phrase-fd", help="Generate the new master phrase and write it to this file descriptor (for "
+                 "scripts: a pipe to whatever keeps it), instead of asking; it holds only if the command exits 0."),
 ]
 HomeOption = Annotated[
     Path | None,

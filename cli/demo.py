@@ -45,8 +45,11 @@ def demo(
     """Two users, two homes, one shared folder: Alice sends, Bob polls and reads, and back.
 
     Exits 0 only if each read exactly what the other sent. The homes are temporary and
-    the demo's secrets are fixed; nothing but pointers reaches the folder.
+    the demo's secrets generated (never shown); nothing but pointers reaches the folder.
     """
+    from pointerbridge.app.invite import make_invite
+    from pointerbridge.app.secret_policy import generate_chat_secret, generate_master_phrase
+
     with tempfile.TemporaryDirectory(prefix="pbridge-demo-") as scratch:
         root = Path(scratch)
         shared = folder or root / "shared"
@@ -56,14 +59,13 @@ def demo(
         typer.echo(f"homes in {root}, shared folder {shared}")
         typer.echo("deriving identities (Argon2id, 512 MiB) and chat keys (64 MiB) ...")
         with _setup(root, "alice", shared, limit) as alice, _setup(root, "bob", shared, limit) as bob:
-            me_a = alice.init("alice", "demo master phrase of alice")
-            me_b = bob.init("bob", "demo master phrase of bob")
-            from pointerbridge.app.invite import make_invite
-
-            chat_a = alice.create_chat("demo chat", "demo chat secret", ["shared"])
+            me_a = alice.init("alice", generate_master_phrase())
+            me_b = bob.init("bob", generate_master_phrase())
+            secret = generate_chat_secret()  # as Alice would tell Bob in person
+            chat_a = alice.create_chat("demo chat", secret, ["shared"])
             invite = make_invite(chat_a.row, alice.config)  # carries the chat's random salt, never its secret
             typer.echo(f"alice created the chat; bob joins with its invite {invite[:28]}...")
-            chat_b = bob.join_invite(invite, "demo chat secret", {})
+            chat_b = bob.join_invite(invite, secret, {})
             sent_a = ["Hi Bob, this travelled as a pointer through a plain folder.", _LONG]
             for body in sent_a:
                 alice.send(chat_a, me_a, body)
@@ -71,11 +73,11 @@ def demo(
             typer.echo(f"alice posted {summary.posted['shared']} pointer(s)")
             summary = bob.poll()
             typer.echo(f"bob polled: {summary.received['shared']} new pointer(s)")
-            got_b = _show("bob", bob, "demo chat", "demo chat secret")
+            got_b = _show("bob", bob, "demo chat", secret)
             bob.send(chat_b, me_b, "Got it. The folder only ever saw letters and digits.")
             bob.poll(fetch=False)
             alice.poll()
-            got_a = _show("alice", alice, "demo chat", "demo chat secret")
+            got_a = _show("alice", alice, "demo chat", secret)
             sample = sorted(shared.iterdir())[0].read_text(encoding="ascii")
             typer.echo(f"what the folder holds: {sample[:60]}...")
         if got_b != sent_a or got_a[-1:] != ["Got it. The folder only ever saw letters and digits."]:

@@ -45,6 +45,7 @@ EXIT_CODES: dict[str, int] = {
     "CheckFailedError": 28,
     "StaleSecretError": 29,
     "RotationError": 30,
+    "WeakSecretError": 31,
 }
 EXIT_INTERNAL = 70
 

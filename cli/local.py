@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pointerbridge.app.service import OPEN_CHAT_COST
 from pointerbridge.core import InvalidInputError
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.service import App, Shown, UnlockedChat
+    from pointerbridge.core import RecoveryCode
 
-from .common import PhraseFd, SecretFd, stdin_text
+from .common import PhraseFd, SecretFd, ShowPhraseFd, ShowSecretFd, WeakSecretOk, stdin_text
 from .errors import one_line_errors
 from .output import messages, progress, safe_text, table
-from .secrets import read_secret
+from .secrets import new_secret, read_secret
 
 __all__ = ["register"]
 
@@ -54,6 +54,32 @@ def _secret(fd: int | None, *, confirm: bool = False) -> str:
     return read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", fd, confirm=confirm)
 
 
+_CHAT_ADVICE = ("Tell it to the members in person or on another channel (never with the invite); it is "
+                  "not stored anywhere. Clear this screen once it is noted.")
+_PHRASE_ADVICE = ("Write it down and keep it safe: your identity is derived from it, and nothing can recover it. "
+                  "Clear this screen once it is noted.")
+
+
+def _new_secret(
+    prompt: str, env_var: str, fds: tuple[int | None, int | None], allow_weak: bool, words: tuple[str, ...]
+) -> str:
+    """A new chat secret; ``fds``: the one to read it from, the one to write a generated one to."""
+    from pointerbridge.app.secret_policy import generate_chat_secret
+
+    return new_secret(prompt, env_var, fds[0], generate=generate_chat_secret, advice=_CHAT_ADVICE,
+                      allow_weak=allow_weak, user_inputs=words, show_fd=fds[1])
+
+
+def _new_phrase(
+    prompt: str, env_var: str, fds: tuple[int | None, int | None], allow_weak: bool, words: tuple[str, ...]
+) -> str:
+    """A new master phrase; ``fds``: the one to read it from, the one to write a generated one to."""
+    from pointerbridge.app.secret_policy import generate_master_phrase
+
+    return new_secret(prompt, env_var, fds[0], generate=generate_master_phrase, advice=_PHRASE_ADVICE,
+                      allow_weak=allow_weak, user_inputs=words, show_fd=fds[1])
+
+
 def init(
     ctx: typer.Context,
     username: Annotated[str, typer.Option(help="The name your chats will see.")],
@@ -62,19 +88,33 @@ def init(
         str | None,
         typer.Option("--recovery-code", help="Regenerate the identity 'init' made elsewhere: the code it showed."),
     ] = None,
+    weak_secret_ok: WeakSecretOk = False,
+    show_phrase_fd: ShowPhraseFd = None,
 ) -> None:
-    """Create this home's identity from a username and a master phrase (asked twice), or
-    regenerate one made on another machine (with its recovery code)."""
+    """Create this home's identity from a username and a master phrase (a generated one
+    is offered; one typed is asked twice and refused if weak), or regenerate one made on
+    another machine (its phrase and the recovery code it showed)."""
     from pointerbridge.core import RecoveryCode
 
     code = RecoveryCode.parse(recovery_code) if recovery_code is not None else None
     with _open(ctx) as app:
-        identity = app.init(username, _phrase(phrase_fd, confirm=code is None), recovery=code)
-        typer.echo(f"{identity.username}  fingerprint {identity.fingerprint}")
-        shown = app.recovery_code()
-        typer.echo(f"recovery code {shown}")
+        if code is not None:  # the phrase exists already: asked, not generated or judged again
+            phrase = _phrase(phrase_fd)
+        else:
+            fds = (phrase_fd, show_phrase_fd)
+            phrase = _new_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
+        identity = app.init(username, phrase, recovery=code, allow_weak=weak_secret_ok)
+        typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
         typer.echo("(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
                    "regenerates this identity)")
+
+
+def _who(username: str, fingerprint: str, code: RecoveryCode | None) -> str:
+    """One line: who this home is, the fingerprint to compare, the code to regenerate it."""
+    if code is None:
+        return (f"{username}  fingerprint {fingerprint}  no recovery code (made before them: 'pbridge identity "
+                "rotate' moves it to a stronger key)")
+    return f"{username}  fingerprint {fingerprint}  recovery code {code}"
 
 
 def whoami(ctx: typer.Context, as_json: Json = False) -> None:
@@ -92,9 +132,7 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         if as_json:
             _emit(data)
             return
-        typer.echo(f"{data['username']}  fingerprint {data['fingerprint']}")
-        typer.echo(f"recovery code {code}" if code else "no recovery code: this identity is salted by its username "
-                   "alone (made before recovery codes); 'pbridge identity rotate' moves it to a stronger one")
+        typer.echo(_who(known[0], fingerprint(known[1]), code))
 
 
 @carrier_app.command("add")
@@ -191,16 +229,22 @@ def chat_create(
     open_chat: Annotated[
         bool, typer.Option("--open", help="An open chat (CLM's model): joined by name and secret alone. Weaker.")
     ] = False,
+    weak_secret_ok: WeakSecretOk = False,
+    show_secret_fd: ShowSecretFd = None,
 ) -> None:
-    """Create a chat; its secret is asked twice and only a slow verifier is stored. Prints
-    the invite that others join with (it carries the chat's random salt, never the secret)."""
+    """Create a chat; a generated secret is offered (one typed is asked twice and refused
+    if weak); only a slow verifier is stored. Prints the invite that others join with (it
+    carries the chat's random salt, never the secret)."""
     from pointerbridge.app.invite import make_invite
 
     with _open(ctx) as app:
-        app.username()
+        words = (name, app.username())
         if open_chat:
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
             typer.echo(f"warning: {OPEN_CHAT_COST}", err=True)
-        chat = app.create_chat(name, _secret(secret_fd, confirm=True), carrier, open_chat=open_chat)
+        secret = _new_secret("Chat secret", "PBRIDGE_CHAT_SECRET", (secret_fd, show_secret_fd), weak_secret_ok, words)
+        chat = app.create_chat(name, secret, carrier, open_chat=open_chat, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
         typer.echo(make_invite(chat.row, app.config))
         typer.echo("Others join with that invite (pbridge chat join); tell the secret separately.", err=True)
@@ -302,17 +346,25 @@ def chat_rekey(
     invite: Annotated[
         str | None, typer.Option("--invite", help="The new invite of the member who rekeyed first (- for stdin).")
     ] = None,
+    weak_secret_ok: WeakSecretOk = False,
+    show_secret_fd: ShowSecretFd = None,
 ) -> None:
-    """Give a chat a new secret (asked twice; or PBRIDGE_NEW_CHAT_SECRET): new messages use
-    it, older history stays readable with the old one. Each member rekeys their own home:
-    the first prints a new invite (a new random salt), the others rekey with --invite."""
+    """Give a chat a new secret (a generated one offered; or PBRIDGE_NEW_CHAT_SECRET): new
+    messages use it, older history stays readable with the old one. Each member rekeys
+    their own home: the first prints a new invite (a new random salt), the others rekey
+    with --invite and the secret they were told."""
     from pointerbridge.app.invite import make_invite
 
     salt = _rekey_salt(name, invite)
     with _open(ctx) as app:
         unlocked = _unlock(app, name, secret_fd)
-        new_secret = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
-        chat = app.rekey_chat(unlocked, new_secret, salt=salt)
+        if salt is not None:  # told by the first member: asked, not generated
+            fresh = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
+        else:
+            words = (unlocked.row.name, app.username())
+            fds = (new_secret_fd, show_secret_fd)
+            fresh = _new_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", fds, weak_secret_ok, words)
+        chat = app.rekey_chat(unlocked, fresh, salt=salt, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable "
                    "with the old one")
         if salt is None:
@@ -432,20 +484,22 @@ def identity_rotate(
         int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
     ] = None,
     secret_fd: SecretFd = None,
+    weak_secret_ok: WeakSecretOk = False,
+    show_phrase_fd: ShowPhraseFd = None,
 ) -> None:
     """Change your master phrase, and so your key (same username): asks the current phrase,
-    then the new one twice (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a notice, signed
-    by the old key, that lets its members re-pin you: posted at once in the chats whose
-    secret you give (--chat, or asked chat by chat on a terminal, Enter skips), with your
-    next message in the others."""
+    then offers a generated new one (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a
+    notice, signed by the old key, that lets its members re-pin you: posted at once in the
+    chats whose secret you give (--chat, or asked chat by chat on a terminal, Enter skips),
+    with your next message in the others."""
     with _open(ctx) as app:
         old = app.unlock_identity(_phrase(phrase_fd))
-        new_phrase = read_secret("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", new_phrase_fd, confirm=True)
+        fds = (new_phrase_fd, show_phrase_fd)
+        fresh = _new_phrase("New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", fds, weak_secret_ok, (old.username,))
         # Every secret is checked before anything changes: a wrong one leaves the old key.
         unlocked = [_unlock(app, name, secret_fd) for name in dict.fromkeys(chat)] if chat else _ask_chats(app)
-        new = app.rotate_identity(old, new_phrase, chats=unlocked)
-        typer.echo(f"{new.username}  fingerprint {new.fingerprint}")
-        typer.echo(f"recovery code {app.recovery_code()}")
+        new = app.rotate_identity(old, fresh, chats=unlocked, allow_weak=weak_secret_ok)
+        typer.echo(_who(new.username, new.fingerprint, app.recovery_code()))
         typer.echo("(a new recovery code: keep it with your new master phrase)")
         waiting = app.pending_notices()
         queued = [c for c in unlocked if c.row.name not in waiting]
@@ -595,6 +649,8 @@ def receive(
         if app.store.chat(normalize_chat_name(chat)) is None:
             created = app.join_by_receiving(chat, _secret(secret_fd), pasted)
             typer.echo(f"chat {created.row.name!r} created from what you received")
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
             typer.echo(f"warning: {created.row.name!r} is an open chat: {OPEN_CHAT_COST} "
                        "'pbridge chat rekey' moves it to a salted key.", err=True)
 

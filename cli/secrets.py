@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 
-from pointerbridge.core import PointerBridgeError
+from pointerbridge.core import InvalidInputError, PointerBridgeError
 
-__all__ = ["SecretUnavailableError", "read_secret"]
+__all__ = ["SecretUnavailableError", "new_secret", "read_secret"]
+
+WEAK_OK_HINT = "pass --weak-secret-ok to use it anyway"
 
 _MAX_SECRET_BYTES = 4096
 
@@ -66,4 +69,66 @@ def read_secret(prompt: str, env_var: str, fd: int | None, *, confirm: bool = Fa
         secret.encode("utf-8")  # the environment can smuggle undecodable bytes in
     except UnicodeEncodeError:
         raise SecretUnavailableError(f"the {prompt.lower()} is not valid UTF-8") from None
+    return secret
+
+
+def _offer(prompt: str, generated: str, advice: str) -> str:
+    """Show a generated secret on the terminal and return it, or the one typed instead."""
+    # The terminal itself, never stdout: a redirected stdout (a log, a pipe, a file) would
+    # keep the secret; /dev/tty is only a screen.
+    with open("/dev/tty", "w", encoding="utf-8") as tty:
+        tty.write(f"A generated {prompt.lower()}:\n\n    {generated}\n\n{advice}\n")
+    typed = getpass.getpass(f"Press Enter to use it, or type your own {prompt.lower()}: ")
+    if not typed:
+        return generated
+    if getpass.getpass(f"{prompt} (again): ") != typed:
+        raise SecretUnavailableError("the two entries differ")
+    return typed
+
+
+def _deliver(fd: int, secret: str) -> None:
+    """Write a generated secret and a newline to ``fd`` (a pipe a script reads) and close it."""
+    data = (secret + "\n").encode()
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+        os.close(fd)
+    except OSError as exc:
+        raise SecretUnavailableError(f"cannot write the generated secret to fd {fd}: {exc.strerror}") from None
+
+
+def new_secret(
+    prompt: str,
+    env_var: str,
+    fd: int | None,
+    *,
+    generate: Callable[[], str],
+    advice: str,
+    allow_weak: bool,
+    user_inputs: tuple[str, ...],
+    show_fd: int | None = None,
+) -> str:
+    """A new secret (a chat's, a master phrase): with ``show_fd``, a generated one written
+    there; else from ``fd`` or ``env_var``; else on a terminal a generated one offered
+    first (Enter takes it) or one typed twice. Anything but a generated one is estimated,
+    and refused if weak unless ``allow_weak``; with no secret given and no terminal,
+    :class:`SecretUnavailableError`."""
+    from pointerbridge.app.secret_policy import check_strength
+
+    if show_fd is not None:
+        if fd is not None:
+            raise InvalidInputError("a generated secret is written to the --show-*-fd descriptor: read none from "
+                                    "another descriptor too")
+        generated = generate()
+        _deliver(show_fd, generated)
+        return generated
+    if fd is None and env_var not in os.environ and _tty_available():
+        generated = generate()
+        secret = _offer(prompt, generated, advice)
+        if secret == generated:
+            return secret
+    else:
+        secret = read_secret(prompt, env_var, fd)  # no terminal and nothing given: refused there
+    what = prompt.lower().removeprefix("new ")
+    check_strength(secret, what=what, allow_weak=allow_weak, user_inputs=user_inputs, hint=WEAK_OK_HINT)
     return secret

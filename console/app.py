@@ -15,7 +15,7 @@ from textual import work
 from textual.app import App as TextualApp
 from textual.binding import Binding, BindingType
 
-from .dialogs import Field, Form
+from .dialogs import Field, Form, weak_ok
 
 if TYPE_CHECKING:
     from pointerbridge.bridges.base import Bridge
@@ -81,11 +81,14 @@ class ConsoleApp(TextualApp[None]):
     def on_mount(self) -> None:
         self.made_identity = self.service.store.identity() is None
         if self.made_identity:
+            from pointerbridge.app.secret_policy import generate_master_phrase
+
             fields = [Field("username", "Your username (the name your chats will see)"),
-                      Field("phrase", "Master phrase", secret=True, confirm=True)]
+                      Field("phrase", "Master phrase", secret=True, confirm=True, generated=generate_master_phrase())]
             form = Form("Create your identity", fields, ok="Create",
-                        note="Your identity is derived from these two; nothing of it is stored but its public key.",
-                        run=lambda v: self.service.init(v["username"], v["phrase"]))
+                        note="Your identity is derived from these two; nothing of it is stored but its public key. "
+                             "Write the master phrase down and keep it safe: nothing can recover it.",
+                        run=lambda v: self.service.init(v["username"], v["phrase"], allow_weak=weak_ok(v)))
         else:
             form = Form(f"Unlock {self.service.username()}", [Field("phrase", "Master phrase", secret=True)],
                         ok="Unlock", run=lambda v: self.service.unlock_identity(v["phrase"]))

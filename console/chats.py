@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from .dialogs import Field, Form
+from .dialogs import Field, Form, weak_ok
 from .render import ago
 
 if TYPE_CHECKING:
@@ -109,16 +109,20 @@ class ChatListScreen(Screen[None]):
 
     def action_new(self) -> None:
         """Create a chat: a name, its secret twice, and the carriers to post to."""
+        from pointerbridge.app.secret_policy import generate_chat_secret
+
         carriers = ", ".join(self.app.service.config.carriers) or "none yet: pbridge carrier add"
-        fields = [Field("name", "Chat name"), Field("secret", "Chat secret", secret=True, confirm=True),
+        secret = Field("secret", "Chat secret", secret=True, confirm=True, generated=generate_chat_secret())
+        fields = [Field("name", "Chat name"), secret,
                   Field("carriers", f"Carriers, comma-separated ({carriers})", optional=True,
                         value=",".join(self.app.service.config.carriers))]
 
         def create(values: dict[str, str]) -> UnlockedChat:
             names = [c.strip() for c in values["carriers"].split(",") if c.strip()]
-            return self.app.service.create_chat(values["name"], values["secret"], names)
+            return self.app.service.create_chat(values["name"], values["secret"], names, allow_weak=weak_ok(values))
 
-        self.app.push_screen(Form("New chat", fields, ok="Create", run=create), self._created)
+        note = "Tell the secret to the members in person or on another channel, never with the invite."
+        self.app.push_screen(Form("New chat", fields, note=note, ok="Create", run=create), self._created)
 
     def _created(self, chat: UnlockedChat | None) -> None:
         if chat is not None:

@@ -1,7 +1,9 @@
 """Small modal dialogs: a form of a few fields (secrets masked), and a yes/no question.
 
 A typed secret lives in the dialog's input only until it is handed back; the input is
-cleared as the dialog closes, so the widget tree keeps no copy of it.
+cleared as the dialog closes, so the widget tree keeps no copy of it. A new secret comes
+generated (shown, and in its inputs already); one typed instead that the app refuses as
+weak can still be used after an explicit "use it anyway".
 """
 
 from __future__ import annotations
@@ -10,20 +12,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pointerbridge.app.secret_policy import WeakSecretError
 from pointerbridge.core import PointerBridgeError
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Checkbox, Input, Label
 
-__all__ = ["Confirm", "Field", "Form"]
+__all__ = ["Confirm", "Field", "Form", "weak_ok"]
+
+_WEAK_OK = "weak_ok"  # the values key of the "use it anyway" checkbox, once it is shown
+
+
+def weak_ok(values: dict[str, str]) -> bool:
+    """Whether the user ticked "use it anyway" after a weak secret was refused."""
+    return values.get(_WEAK_OK) == "yes"
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One input of a :class:`Form`. ``confirm`` asks for it twice (a new secret)."""
+    """One input of a :class:`Form`. ``confirm`` asks for it twice (a new secret);
+    ``generated`` is a new secret offered: shown, and in the input(s) unless replaced."""
 
     key: str
     label: str
@@ -31,6 +42,7 @@ class Field:
     confirm: bool = False
     value: str = ""
     optional: bool = False
+    generated: str = ""
 
 
 class Form(ModalScreen[Any]):
@@ -60,16 +72,23 @@ class Form(ModalScreen[Any]):
         self._run = run
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # Scrolls: a generated phrase, a refusal and its checkbox make a tall form, and the
+        # buttons and the refusal must stay reachable on a 24-line terminal. Not a
+        # VerticalScroll: that takes the focus the first input should have.
+        with Vertical(classes="dialog") as dialog:
+            dialog.styles.overflow_y = "auto"
             yield Label(self._title, classes="title", markup=False)
             if self._note:
                 yield Label(self._note, classes="note", markup=False)
             for field in self._fields:
                 yield Label(field.label, markup=False)
-                yield Input(value=field.value, password=field.secret, id=f"f-{field.key}")
+                if field.generated:
+                    yield Label(f"generated: {field.generated}", id=f"g-{field.key}", classes="generated", markup=False)
+                    yield Label("(in the fields below: keep it, or type your own in both)", markup=False)
+                yield Input(value=field.value or field.generated, password=field.secret, id=f"f-{field.key}")
                 if field.confirm:
                     yield Label(f"{field.label} (again)", markup=False)
-                    yield Input(password=field.secret, id=f"f-{field.key}-again")
+                    yield Input(value=field.generated, password=field.secret, id=f"f-{field.key}-again")
             yield Label("", id="error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(self._ok, variant="primary", id="ok")
@@ -99,10 +118,15 @@ class Form(ModalScreen[Any]):
                 self._fail(f"{field.label}: the two entries differ")
                 return
             values[field.key] = value
+        values.update(self._weak_ok())
         result: Any = values
         if self._run is not None:
             try:
                 result = self._run(values)
+            except WeakSecretError as exc:
+                self._fail(str(exc))
+                self._offer_weak_ok()
+                return
             except PointerBridgeError as exc:
                 self._fail(str(exc))
                 return
@@ -111,6 +135,23 @@ class Form(ModalScreen[Any]):
 
     def _fail(self, message: str) -> None:
         self.query_one("#error", Label).update(message)
+
+    def _weak_ok(self) -> dict[str, str]:
+        boxes = self.query("#weak-ok").results(Checkbox)
+        return {_WEAK_OK: "yes" if any(box.value for box in boxes) else ""}
+
+    def _offer_weak_ok(self) -> None:
+        """Show the "use it anyway" checkbox (once), under the refusal."""
+        if not self.query("#weak-ok"):
+            box = Checkbox("Use it anyway: I accept that it can be guessed as estimated", id="weak-ok")
+            self.query_one(".dialog", Vertical).mount(box, after="#error")
+        self.query_one("#error", Label).scroll_visible()
+
+    @on(Input.Changed)
+    def _secret_changed(self, event: Input.Changed) -> None:
+        # Consent was for the secret refused: another one typed is estimated afresh.
+        for box in self.query("#weak-ok").results(Checkbox):
+            box.value = False
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -121,6 +162,8 @@ class Form(ModalScreen[Any]):
     def _clear(self) -> None:
         for widget in self._inputs():
             widget.value = ""
+        for label in self.query(".generated").results(Label):
+            label.update("")
 
 
 class Confirm(ModalScreen[bool]):

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Static
 
-from .dialogs import Field, Form
+from .dialogs import Field, Form, weak_ok
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity
@@ -58,15 +58,18 @@ class ProfileScreen(Screen[None]):
 
     @on(Button.Pressed, "#rotate")
     def _rotate(self) -> None:
+        from pointerbridge.app.secret_policy import generate_master_phrase
+
         note = ("A new master phrase gives you a new key. Each chat gets a notice signed by your old key, "
-                "so your peers' apps accept the new one without a warning.")
+                "so your peers' apps accept the new one without a warning. Write the new phrase down.")
         fields = [Field("current", "Current master phrase", secret=True),
-                  Field("new", "New master phrase", secret=True, confirm=True)]
+                  Field("new", "New master phrase", secret=True, confirm=True, generated=generate_master_phrase())]
 
         def rotate(values: dict[str, str]) -> Identity:
             old = self.app.service.unlock_identity(values["current"])
             # The chats unlocked this session get their notice at once; the others wait.
-            return self.app.service.rotate_identity(old, values["new"], chats=list(self.app.unlocked.values()))
+            chats = list(self.app.unlocked.values())
+            return self.app.service.rotate_identity(old, values["new"], chats=chats, allow_weak=weak_ok(values))
 
         self.app.push_screen(Form("Change master phrase", fields, note=note, ok="Change", run=rotate), self._rotated)
 

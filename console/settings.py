@@ -15,7 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Label, SelectionList, Static, TextArea
 
-from .dialogs import Confirm, Field, Form
+from .dialogs import Confirm, Field, Form, weak_ok
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import UnlockedChat
@@ -107,15 +107,18 @@ class ChatSettingsScreen(Screen[None]):
 
     @on(Button.Pressed, "#rekey")
     def _rekey(self) -> None:
+        from pointerbridge.app.secret_policy import generate_chat_secret
+
         note = ("New messages are sealed with the new secret; older history stays readable with the old one. "
                 "The first member to change it leaves the invite empty, then shares the chat's new invite (i) "
-                "and tells the new secret; the others paste that invite here.")
-        fields = [Field("secret", "New chat secret", secret=True, confirm=True),
+                "and tells the new secret; the others paste that invite here, with the secret they were told "
+                "in place of the generated one.")
+        fields = [Field("secret", "New chat secret", secret=True, confirm=True, generated=generate_chat_secret()),
                   Field("invite", "The new invite, if another member changed the secret first", optional=True)]
 
         def rekey(values: dict[str, str]) -> UnlockedChat:
             salt = rekey_salt(self.chat.row.name, values["invite"]) if values["invite"].strip() else None
-            return self.app.service.rekey_chat(self.chat, values["secret"], salt=salt)
+            return self.app.service.rekey_chat(self.chat, values["secret"], salt=salt, allow_weak=weak_ok(values))
 
         form = Form("Change the chat secret", fields, note=note, ok="Change", run=rekey)
 

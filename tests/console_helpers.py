@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 PHRASES = {"alice": "alice master phrase 11", "bob": "bob master phrase 22", "carol": "carol master phrase 33"}
-SECRET = "tulips in the rain 7"
+SECRET = "tulips in the rain 7 by the old mill"
 SIZE = (110, 32)
 
 
@@ -24,7 +24,7 @@ def make_home(root: Path, user: str, shared: Path, *, poll_every: int = 60, init
     home.config_path.chmod(0o600)
     if init:
         with App(home) as app:
-            app.init(user, PHRASES[user])
+            app.init(user, PHRASES[user], allow_weak=True)  # weak: kept, the snapshots show their keys
     return home
 
 

@@ -24,13 +24,13 @@ def _home(root: Path, name: str, same_as: App | None = None) -> App:
     """Bob's home; ``same_as``: Bob's identity on another machine (regenerated with the
     recovery code that home shows)."""
     app = App(Home(root / name, root / name))
-    app.init("bob", "bob's phrase", recovery=same_as.recovery_code() if same_as else None)
+    app.init("bob", "bob's phrase", recovery=same_as.recovery_code() if same_as else None, allow_weak=True)
     return app
 
 
 def test_10000_pointers_exported_and_imported_read_the_same(tmp_path: Path) -> None:
     source = _home(tmp_path, "old")
-    chat = source.create_chat("Family", SECRET, [])
+    chat = source.create_chat("Family", SECRET, [], allow_weak=True)
     senders = [raw_identity(n) for n in ("alice", "carol")]
     texts = [p for i in range(10_000) for p in seal(chat.key, senders[i % 2], f"message {i}")]
     for start in range(0, len(texts), 2500):
@@ -60,11 +60,11 @@ def test_10000_pointers_exported_and_imported_read_the_same(tmp_path: Path) -> N
 
 def test_another_identitys_export_or_a_bad_file_changes_nothing(tmp_path: Path) -> None:
     source = _home(tmp_path, "mine")
-    source.create_chat("c", SECRET, [])
+    source.create_chat("c", SECRET, [], allow_weak=True)
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
     stranger = App(Home(tmp_path / "theirs", tmp_path / "theirs"))
-    stranger.init("eve", "eve's phrase")
+    stranger.init("eve", "eve's phrase", allow_weak=True)
     with pytest.raises(StoreError, match="another identity"):
         import_store(stranger.store, export)
     assert stranger.store.chats() == []  # the chat line before the refusal was not kept
@@ -90,7 +90,7 @@ def test_another_identitys_export_or_a_bad_file_changes_nothing(tmp_path: Path) 
 
 def test_export_and_import_through_the_cli(tmp_path: Path) -> None:
     env: dict[str, str | bytes] = {"PBRIDGE_MASTER_PHRASE": "phrase", "PBRIDGE_CHAT_SECRET": SECRET}
-    assert run("--home", str(tmp_path / "a"), "init", "--username", "al", env=env).returncode == 0
+    assert run("--home", str(tmp_path / "a"), "init", "--username", "al", "--weak-secret-ok", env=env).returncode == 0
     assert run("--home", str(tmp_path / "a"), "chat", "create", "c", "--carrier", "x", env=env).returncode == 9
     exported = run("--home", str(tmp_path / "a"), "export", str(tmp_path / "a.jsonl"))
     assert exported.returncode == 0 and "exported 1 record(s)" in exported.stdout
@@ -105,7 +105,7 @@ def test_export_and_import_through_the_cli(tmp_path: Path) -> None:
 
 def test_a_purged_pointer_in_the_file_stays_purged(tmp_path: Path) -> None:
     source = _home(tmp_path, "old")
-    chat = source.create_chat("c", SECRET, [])
+    chat = source.create_chat("c", SECRET, [], allow_weak=True)
     kept, purged = (seal(chat.key, raw_identity("alice"), body)[0] for body in ("kept", "purged"))
     source.receive(f"{kept}\n{purged}")
     shown, _ = source.read(chat)

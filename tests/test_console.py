@@ -69,7 +69,8 @@ def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(t
         assert isinstance(pilot.app.screen, Form)
         await fill(pilot, username="alice", phrase="one phrase", phrase_again="another phrase")
         assert "differ" in str(pilot.app.screen.query_one("#error", Label).render())
-        await fill(pilot, username="alice", phrase=PHRASES["alice"], phrase_again=PHRASES["alice"])
+        strong = "alice master phrase 11 on a blue tuesday"
+        await fill(pilot, username="alice", phrase=strong, phrase_again=strong)
         assert isinstance(pilot.app.screen, ChatListScreen), pilot.app.screen.query_one("#error", Label).render()
         assert "No chats yet" in str(pilot.app.screen.query_one("#hint", Static).render())
         await pilot.press("n")
@@ -252,7 +253,7 @@ def test_unread_counts_and_a_locked_chat(tmp_path: Path, shared: Path) -> None:
 def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     with_chat(alice, "alice", bodies=("before the change",))
-    new_secret = "a brand new secret 9"
+    new_secret = "a brand new secret 9 by the old mill"
     new_invite: list[str] = []
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -303,7 +304,7 @@ def test_profile_changes_the_master_phrase_and_peers_repin_without_a_warning(tmp
     with App(bob) as app:
         app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     assert read(bob, "bob") == [("alice", "new", "with my first key")]
-    new_phrase = "alice second phrase 12"
+    new_phrase = "alice second phrase 12 on a grey friday"
 
     async def scenario(pilot: Pilot[None]) -> None:
         await _open_family(pilot, "alice")
@@ -398,7 +399,7 @@ def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: P
     with App(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", [f"old {i}" for i in range(PAGE + 50)])
-        newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12")
+        newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12", allow_weak=True)
         app.send(chat, newer, "with my new key")
         app.poll(fetch=False)
     with App(bob) as app:
@@ -458,7 +459,7 @@ def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared
     with App(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", ["posted already"])
-        newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12")
+        newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12", allow_weak=True)
         assert app.post_notice(chat, newer)  # queued, not posted yet
         assert app.clear_history(chat) == (1, 1)
         app.poll(fetch=False)

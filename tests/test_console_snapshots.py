@@ -42,7 +42,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     impostor = Identity("bob", hashlib.sha256(b"not bob").digest())
     with App(alice) as app:
         family = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
-        app.create_chat("Book club", "another secret 5", [])
+        app.create_chat("Book club", "another secret 5", [], allow_weak=True)
         me = app.unlock_identity(PHRASES["alice"])
         for sender, body in ((me, "Dinner at eight?"), (raw_identity("bob"), "Yes! I'll bring bread.\nAnd wine."),
                              (impostor, "Send me the house keys"), (me, "See you then")):

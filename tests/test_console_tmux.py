@@ -108,3 +108,41 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
             data = path.read_bytes()
             for secret in (PHRASES["alice"], SECRET, "hi bob, got it", "hello alice from bob", "is anyone there"):
                 assert secret.encode() not in data, (path, secret)
+
+
+def test_a_chat_made_in_the_console_with_its_generated_secret_leaves_it_off_the_disk(
+    tmp_path: Path, tmux: Tmux
+) -> None:
+    import re
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    make_home(tmp_path, "alice", shared)
+    clean = f"cd {tmp_path} && env -u PBRIDGE_MASTER_PHRASE -u PBRIDGE_CHAT_SECRET TERM=xterm-256color"
+    tmux("new-session", "-d", "-s", "pb", "-x", "120", "-y", "36", f"{clean} {PBRIDGE} --home {tmp_path / 'alice'}")
+    tmux.wait_for("Master phrase")
+    tmux.type(PHRASES["alice"])
+    tmux.press("Enter")
+    tmux.wait_for("No chats yet")
+    tmux.press("n")
+    found = re.search(r"generated: ((?:[a-z-]+ ){5}[a-z-]+)", tmux.wait_for("generated:"))
+    assert found, tmux.screen()
+    generated = found.group(1)
+    tmux.type("Family")
+    for _ in ("to the secret, as generated", "its confirmation, as generated", "the carriers, as offered", "submit"):
+        time.sleep(0.5)  # as a person types: each Enter moves the focus, which a burst of keys outruns
+        tmux.press("Enter")
+    tmux.wait_for("Write a message")
+    tmux.press("C-q")
+    deadline = time.monotonic() + 10
+    while subprocess.run([tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True,
+                         timeout=30).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    from pointerbridge.app.service import App
+    from pointerbridge.core.config import Home
+
+    with App(Home.resolve(tmp_path / "alice")) as app:
+        assert app.unlock_chat("Family", generated).current
+    for path in (tmp_path / "alice").rglob("*"):
+        if path.is_file():
+            assert generated.encode() not in path.read_bytes(), path

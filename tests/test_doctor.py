@@ -16,7 +16,8 @@ from test_cli import run
 
 def _home(tmp_path: Path, **carriers: dict[str, Any]) -> Path:
     home = tmp_path / "home"
-    made = run("--home", str(home), "init", "--username", "alice", env={"PBRIDGE_MASTER_PHRASE": "phrase"})
+    made = run("--home", str(home), "init", "--username", "alice", "--weak-secret-ok",
+               env={"PBRIDGE_MASTER_PHRASE": "phrase"})
     assert made.returncode == 0, made
     save_config(home / "config.toml", Config(carriers={
         name: CarrierConfig.model_validate(settings) for name, settings in carriers.items()}))

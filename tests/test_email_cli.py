@@ -31,7 +31,7 @@ def _members(tmp_path: Path, chat: str) -> dict[str, str]:
     users = {u: f"{u}{chat.lower()}{os.getpid()}" for u in ("alice", "bob")}
     members = ",".join(f"{login}@{DOMAIN}" for login in users.values())
     for user, login in users.items():
-        _pbridge(tmp_path, user, "init", "--username", user)
+        _pbridge(tmp_path, user, "init", "--username", user, "--weak-secret-ok")
         added = _pbridge(tmp_path, user, "carrier", "add", "mail", "--type", "email",
                          "--set", f"address={login}@{DOMAIN}", "--set", f"to={members}", "--set", f"username={login}",
                          "--set", "password_env=PBRIDGE_MAIL_PASSWORD",
@@ -39,7 +39,7 @@ def _members(tmp_path: Path, chat: str) -> dict[str, str]:
                          "--set", "imap_security=none", "--set", "smtp_host=127.0.0.1",
                          "--set", f"smtp_port={server.smtp_port}", "--set", "smtp_security=none")
         assert "UIDVALIDITY" in added and "accepts the login" in added
-    _pbridge(tmp_path, "alice", "chat", "create", chat, "--carrier", "mail")
+    _pbridge(tmp_path, "alice", "chat", "create", chat, "--carrier", "mail", "--weak-secret-ok")
     invite = _pbridge(tmp_path, "alice", "chat", "invite", chat, "--no-qr").strip()
     assert f"joined chat {chat!r} on mail" in _pbridge(tmp_path, "bob", "chat", "join", invite)  # his own mailbox
     return users

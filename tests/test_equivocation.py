@@ -17,7 +17,8 @@ from pointerbridge.core.pointer import _seal
 from pointerbridge.core.rotation import make_notice, notice_body
 from test_cli import run
 
-SECRET = "equivocation chat secret"
+SECRET = "the equivocation chat secret of the family 7"
+WORK = "the work chat secret of the weekly meeting 12"
 OLD = raw_identity("alice")  # the key whose phrase leaked
 ATTACKER = Identity("alice", b"\x0b" * 32)  # the one who holds the leaked phrase
 OWNER = Identity("alice", b"\x0c" * 32)  # alice's real new key
@@ -236,15 +237,15 @@ def test_rotation_posts_at_once_to_the_chats_it_is_given(tmp_path: Path) -> None
     shared = tmp_path / "shared"
     shared.mkdir()
     alice = _files_home(tmp_path, "alice", shared)
-    old = alice.init("alice", "alice phrase")
+    old = alice.init("alice", "alice phrase", allow_weak=True)
     family = alice.create_chat("Family", SECRET, ["shared"])
-    alice.create_chat("Work", "a work secret", ["shared"])
+    alice.create_chat("Work", "a work secret", ["shared"], allow_weak=True)
     alice.send(family, old, "hello")
-    new = alice.rotate_identity(old, "alice new phrase", chats=[family])
+    new = alice.rotate_identity(old, "alice new phrase", chats=[family], allow_weak=True)
     assert alice.pending_notices() == ["Work"]  # its secret was not at hand: it waits for the next message
     alice.poll()
     bob = _files_home(tmp_path, "bob", shared)
-    bob.init("bob", "bob phrase")
+    bob.init("bob", "bob phrase", allow_weak=True)
     chat = bob.create_chat("Family", SECRET, ["shared"], salt=family.key.salt)  # as the invite says
     bob.poll()
     shown = bob.read(chat)[0]
@@ -265,11 +266,11 @@ def _pb(home: Path, *args: str, phrase: str, new: str | None = None, secret: str
 def test_identity_rotate_posts_to_the_chats_named_and_says_which_wait(tmp_path: Path) -> None:
     home, shared = tmp_path / "home", tmp_path / "shared"
     shared.mkdir()
-    one, two = "first phrase 1", "second phrase 2"
+    one, two = "alice's first master phrase of the tests", "alice's second master phrase of the tests"
     assert _pb(home, "init", "--username", "alice", phrase=one)[0] == 0
     assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared), phrase=one)[0] == 0
     assert _pb(home, "chat", "create", "Family", "--carrier", "shared", phrase=one)[0] == 0
-    assert _pb(home, "chat", "create", "Work", "--carrier", "shared", phrase=one, secret="work secret 12")[0] == 0
+    assert _pb(home, "chat", "create", "Work", "--carrier", "shared", phrase=one, secret=WORK)[0] == 0
     code, _, err = _pb(home, "identity", "rotate", "--chat", "family", phrase=one, new=two, secret="wrong")
     assert code == 5 and "wrong secret" in err
     assert json.loads(_pb(home, "whoami", "--json", phrase=one)[1])  # nothing changed: the old phrase still opens
@@ -353,11 +354,11 @@ def _on_terminal(args: list[str], env: dict[str, str], answers: list[tuple[str, 
 def test_identity_rotate_on_a_terminal_asks_each_chats_secret_and_skips_on_enter(tmp_path: Path) -> None:
     home, shared = tmp_path / "home", tmp_path / "shared"
     shared.mkdir()
-    one, two = "first phrase 1", "second phrase 2"
+    one, two = "alice's first master phrase of the tests", "alice's second master phrase of the tests"
     assert _pb(home, "init", "--username", "alice", phrase=one)[0] == 0
     assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared), phrase=one)[0] == 0
     assert _pb(home, "chat", "create", "Family", "--carrier", "shared", phrase=one)[0] == 0
-    assert _pb(home, "chat", "create", "Work", "--carrier", "shared", phrase=one, secret="work secret 12")[0] == 0
+    assert _pb(home, "chat", "create", "Work", "--carrier", "shared", phrase=one, secret=WORK)[0] == 0
     env = {"PBRIDGE_MASTER_PHRASE": one, "PBRIDGE_NEW_MASTER_PHRASE": two}
     answers = [("Secret of chat 'Family'", SECRET), ("Secret of chat 'Work'", "")]
     code, out = _on_terminal(["--home", str(home), "identity", "rotate"], env, answers)

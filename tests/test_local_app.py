@@ -31,7 +31,7 @@ def ok(home: Path, user: str, *args: str, stdin: str = "", secret: str = CHAT_SE
 
 def setup_user(root: Path, user: str, shared: Path, username: str | None = None, secret: str = CHAT_SECRET) -> Path:
     home = root / user
-    ok(home, user, "init", "--username", username or user)
+    ok(home, user, "init", "--username", username or user, "--weak-secret-ok")
     ok(home, user, "carrier", "add", "shared", "--type", "files", "--path", str(shared), "--set",
        "max_pointer_chars=4096")
     # The first user of a shared folder creates the chat; the others join with its invite,
@@ -42,7 +42,8 @@ def setup_user(root: Path, user: str, shared: Path, username: str | None = None,
     if invite.exists():
         ok(home, user, "chat", "join", invite.read_text(), secret=secret)
     else:
-        created = ok(home, user, "chat", "create", "Family", "--carrier", "shared", "--open", secret=secret)
+        created = ok(home, user, "chat", "create", "Family", "--carrier", "shared", "--open", "--weak-secret-ok",
+                     secret=secret)
         invite.write_text(created.splitlines()[-1])
     return home
 
@@ -167,7 +168,7 @@ def test_invite_and_join(session: dict[str, Path]) -> None:
     assert "▄" in with_qr or "█" in with_qr
     dave = session["root"] / "dave"
     PHRASES["dave"] = "dave master phrase 55"
-    ok(dave, "dave", "init", "--username", "dave")
+    ok(dave, "dave", "init", "--username", "dave", "--weak-secret-ok")
     ok(dave, "dave", "chat", "join", invite, "--path", f"shared={session['shared']}")
     ok(dave, "dave", "poll")
     data = json.loads(ok(dave, "dave", "read", "family", "--json"))
@@ -180,7 +181,7 @@ def test_invite_and_join(session: dict[str, Path]) -> None:
 def test_chat_created_by_receiving_gets_carriers_before_it_can_send(session: dict[str, Path]) -> None:
     PHRASES["erin"] = "erin master phrase 66"
     erin = session["root"] / "erin"
-    ok(erin, "erin", "init", "--username", "erin")
+    ok(erin, "erin", "init", "--username", "erin", "--weak-secret-ok")
     pointer = min(session["shared"].iterdir()).read_text()
     assert "created from what you received" in ok(erin, "erin", "receive", "--chat", "family", stdin=pointer)
     refused = pb(erin, "erin", "send", "family", stdin="hello?")
@@ -234,7 +235,7 @@ def _invite(data: dict[str, object]) -> str:
 def test_a_hostile_or_failed_join_leaves_the_config_alone(tmp_path: Path) -> None:
     PHRASES["frank"] = "frank master phrase 77"
     frank = tmp_path / "frank"
-    ok(frank, "frank", "init", "--username", "frank")
+    ok(frank, "frank", "init", "--username", "frank", "--weak-secret-ok")
     folder = tmp_path / "folder"
     folder.mkdir()
     hostile = _invite({"v": 1, "chat": "club", "carriers": {"x": {"type": "files", "path": str(folder),

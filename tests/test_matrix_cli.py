@@ -58,11 +58,11 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     alice, bob = root / "alice", root / "bob"
     alice_bot, bob_bot = bot(server, "alicebot"), bot(server, "bobbot")
     for home, user in ((alice, "alice"), (bob, "bob")):
-        ok(home, user, "init", "--username", user)
+        ok(home, user, "init", "--username", user, "--weak-secret-ok")
     login_ok(alice, "mx", "--homeserver", server.url, "--user", alice_bot, "--create-room",
              "--invite", f"@{bob_bot}:localhost")
     room_id = load_config(alice / "config.toml").carriers["mx"].settings["room_id"]
-    ok(alice, "alice", "chat", "create", "Family", "--carrier", "mx")
+    ok(alice, "alice", "chat", "create", "Family", "--carrier", "mx", "--weak-secret-ok")
     invite = ok(alice, "alice", "chat", "invite", "family", "--no-qr").strip()
     # Bob names his carrier differently: the invite finds it by its room.
     login_ok(bob, "home-room", "--homeserver", server.url, "--user", bob_bot, "--room", room_id, "--start", "now")
@@ -101,7 +101,7 @@ def test_a_member_who_logs_in_later_reads_the_room_history(room: dict[str, objec
     alice_token = (Path(str(room["alice"])) / "tokens" / "mx.token").read_text().strip()
     server.request("POST", f"/_matrix/client/v3/rooms/{room['room_id']}/invite", {"user_id": f"@{carol_bot}:localhost"},
                    alice_token)
-    ok(carol, "carol", "init", "--username", "carol")
+    ok(carol, "carol", "init", "--username", "carol", "--weak-secret-ok")
     login_ok(carol, "mx", "--homeserver", server.url, "--user", carol_bot, "--room", str(room["room_id"]))
     ok(carol, "carol", "chat", "join", str(room["invite"]))
     got = poll(carol, "carol")  # start = history (the login's default): pages back through the room
@@ -183,7 +183,7 @@ def test_bad_login_arguments_fail_before_the_password_is_asked(tmp_path: Path) -
 
 def test_joining_a_matrix_chat_without_a_bot_says_how(room: dict[str, object], tmp_path: Path) -> None:
     dave = tmp_path / "dave"
-    ok(dave, "alice", "init", "--username", "dave")
+    ok(dave, "alice", "init", "--username", "dave", "--weak-secret-ok")
     result = pb(dave, "alice", "chat", "join", str(room["invite"]), secret=CHAT_SECRET)
     assert result["rc"] == "24" and "pbridge carrier login matrix mx" in result["err"]
     assert str(room["room_id"]) in result["err"] and not (dave / "config.toml").exists()

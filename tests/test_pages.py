@@ -30,8 +30,8 @@ def _all_pages(app: App, chat: UnlockedChat, limit: int, **flags: bool) -> tuple
 @pytest.fixture(scope="module")
 def chat_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, UnlockedChat]:
     app = App(Home.resolve(tmp_path_factory.mktemp("pages") / "bob"))
-    app.init("bob", "bob phrase")
-    chat = app.create_chat("Family", SECRET, [])
+    app.init("bob", "bob phrase", allow_weak=True)
+    chat = app.create_chat("Family", SECRET, [], allow_weak=True)
     alice, carol = raw_identity("alice"), raw_identity("carol")
     mallory = Identity("carol", b"\x0b" * 32)  # carol's name, another key: flagged
     texts: list[str] = []

@@ -22,8 +22,8 @@ def _home(root: Path, user: str, shared: Path, salt: bytes | None = None) -> tup
     carrier = CarrierConfig.model_validate({"type": "files", "path": str(shared)})
     save_config(home.config_path, Config(carriers={"shared": carrier}))
     app = App(home)
-    identity = app.init(user, f"{user} phrase")
-    return app, identity, app.create_chat("Family", OLD, ["shared"], salt=salt)
+    identity = app.init(user, f"{user} phrase", allow_weak=True)
+    return app, identity, app.create_chat("Family", OLD, ["shared"], salt=salt, allow_weak=True)
 
 
 def _bodies(app: App, chat: UnlockedChat) -> list[str]:
@@ -38,7 +38,7 @@ def test_rekey_reading_and_sending_across_secrets(tmp_path: Path) -> None:
     alice, alice_id, old_chat = _home(tmp_path, "alice", shared)
     bob, _, bob_old = _home(tmp_path, "bob", shared, salt=old_chat.key.salt)
     alice.send(old_chat, alice_id, "one, under the old secret")
-    new_chat = alice.rekey_chat(old_chat, NEW)
+    new_chat = alice.rekey_chat(old_chat, NEW, allow_weak=True)
     assert new_chat.current and len(new_chat.older) == 1
     alice.send(new_chat, alice_id, "two, under the new secret")
     alice.poll()
@@ -58,7 +58,7 @@ def test_rekey_reading_and_sending_across_secrets(tmp_path: Path) -> None:
     with pytest.raises(StaleSecretError):
         alice.send(only_old, alice_id, "stale")
     with pytest.raises(StaleSecretError):
-        alice.rekey_chat(only_old, "a third secret")
+        alice.rekey_chat(only_old, "a third secret", allow_weak=True)
 
     both = alice.add_secret(only_old, NEW)  # the current one: it becomes the sending key
     assert both.current and both.older[0] is only_old.key
@@ -68,7 +68,7 @@ def test_rekey_reading_and_sending_across_secrets(tmp_path: Path) -> None:
     with pytest.raises(WrongSecretError):
         alice.add_secret(both, "never this chat's")
     with pytest.raises(InvalidInputError, match="had that secret before"):
-        alice.rekey_chat(both, OLD)
+        alice.rekey_chat(both, OLD, allow_weak=True)
 
     bob.poll()  # bob has not rekeyed: the old history reads, the new pointer is not his yet
     assert _bodies(bob, bob_old) == ["one, under the old secret"]
@@ -87,7 +87,7 @@ def test_trash_and_purge_work_across_secrets(tmp_path: Path) -> None:
     shared.mkdir()
     alice, alice_id, old_chat = _home(tmp_path, "alice", shared)
     alice.send(old_chat, alice_id, "old")
-    chat = alice.rekey_chat(old_chat, NEW)
+    chat = alice.rekey_chat(old_chat, NEW, allow_weak=True)
     alice.send(chat, alice_id, "new")
     shown, _ = alice.read(chat)
     old_id = next(s.message.id for s in shown if s.message.body == "old")
@@ -111,18 +111,18 @@ def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     shared = tmp_path / "shared"
     shared.mkdir()
-    assert _pb(home, "init", "--username", "alice")[0] == 0
+    assert _pb(home, "init", "--username", "alice", "--weak-secret-ok")[0] == 0
     assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
-    assert _pb(home, "chat", "create", "Family", "--carrier", "shared")[0] == 0
+    assert _pb(home, "chat", "create", "Family", "--carrier", "shared", "--weak-secret-ok")[0] == 0
     assert _pb(home, "send", "family", "--queue", stdin="before")[0] == 0
 
-    code, _, err = _pb(home, "chat", "rekey", "family", secret="not the secret", new=NEW)
+    code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", secret="not the secret", new=NEW)
     assert code == 5 and "wrong secret" in err and err.count("\n") == 1
-    code, out, _ = _pb(home, "chat", "rekey", "family", new=NEW)
+    code, out, _ = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new=NEW)
     assert code == 0 and "new pointers use the new secret" in out
-    code, _, err = _pb(home, "chat", "rekey", "family", new="another one")  # OLD is no longer current
+    code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new="another one")  # OLD: not current
     assert code == 29 and "unlock it with the current one" in err
-    code, _, err = _pb(home, "chat", "rekey", "family", secret=NEW, new=OLD)
+    code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", secret=NEW, new=OLD)
     assert code == 3 and "had that secret before" in err
     code, _, err = _pb(home, "send", "family", "--queue", stdin="stale")
     assert code == 29 and err.count("\n") == 1
@@ -140,7 +140,7 @@ def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     os.write(write_end, b"third secret\n")
     os.close(write_end)
-    result = run("--home", str(home), "chat", "rekey", "family", "--new-secret-fd", str(read_end),
+    result = run("--home", str(home), "chat", "rekey", "family", "--weak-secret-ok", "--new-secret-fd", str(read_end),
                  env={"PBRIDGE_MASTER_PHRASE": "cli phrase", "PBRIDGE_CHAT_SECRET": NEW}, pass_fds=(read_end,))
     os.close(read_end)
     assert result.returncode == 0, result.stderr

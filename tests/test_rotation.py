@@ -48,8 +48,8 @@ def _receive(app: App, chat: UnlockedChat, sender: Identity, body: str, sent_ms:
 
 def test_a_notice_that_does_not_match_its_message_is_not_accepted(tmp_path: Path) -> None:
     app = App(Home.resolve(tmp_path / "bob"))
-    app.init("bob", "bob phrase")
-    chat = app.create_chat("Family", SECRET, [])
+    app.init("bob", "bob phrase", allow_weak=True)
+    chat = app.create_chat("Family", SECRET, [], allow_weak=True)
     old, new = raw_identity("alice"), Identity("alice", b"\x06" * 32)
     body = notice_body(make_notice(old, new))
     at = 1_790_000_000_000
@@ -71,9 +71,9 @@ def _home(root: Path, user: str, shared: Path, username: str | None = None) -> t
     carrier = CarrierConfig.model_validate({"type": "files", "path": str(shared)})
     save_config(home.config_path, Config(carriers={"shared": carrier}))
     app = App(home)
-    identity = app.init(username or user, f"{user} phrase")
+    identity = app.init(username or user, f"{user} phrase", allow_weak=True)
     # Every home gets the same salt, as if all had joined one invite.
-    return app, identity, app.create_chat("Family", SECRET, ["shared"], salt=bytes(range(16)))
+    return app, identity, app.create_chat("Family", SECRET, ["shared"], salt=bytes(range(16)), allow_weak=True)
 
 
 def _marks(app: App, chat: UnlockedChat) -> list[tuple[str, str]]:
@@ -93,14 +93,15 @@ def test_peers_repin_a_rotated_identity_and_forgeries_stay_flagged(tmp_path: Pat
     assert _marks(bob, bob_chat) == [("hello from my old key", "new")]
 
     with pytest.raises(WrongSecretError):
-        alice.rotate_identity(raw_identity("alice"), "alice new phrase")  # not this home's identity
+        # not this home's identity
+        alice.rotate_identity(raw_identity("alice"), "alice new phrase", allow_weak=True)
     with pytest.raises(InvalidInputError, match="same key"):
-        alice.rotate_identity(alice_old, "alice phrase")
-    alice_new = alice.rotate_identity(alice_old, "alice new phrase")
+        alice.rotate_identity(alice_old, "alice phrase", allow_weak=True)
+    alice_new = alice.rotate_identity(alice_old, "alice new phrase", allow_weak=True)
     assert alice_new.public_key != alice_old.public_key and alice.pending_notices() == ["Family"]
     assert alice.store.identity() == ("alice", alice_new.public_key)
     with pytest.raises(InvalidInputError, match="still wait"):  # the waiting notice goes out first
-        alice.rotate_identity(alice_new, "a third phrase")
+        alice.rotate_identity(alice_new, "a third phrase", allow_weak=True)
     alice.send(alice_chat, alice_new, "hello from my new key")
     assert alice.pending_notices() == []
     alice.poll()
@@ -158,16 +159,16 @@ def test_identity_rotate_on_the_command_line(tmp_path: Path) -> None:
     home, shared = tmp_path / "home", tmp_path / "shared"
     shared.mkdir()
     one, two, three = "first phrase 1", "second phrase 2", "third phrase 3"
-    assert _pb(home, "init", "--username", "alice", phrase=one)[0] == 0
+    assert _pb(home, "init", "--username", "alice", "--weak-secret-ok", phrase=one)[0] == 0
     assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared), phrase=one)[0] == 0
-    assert _pb(home, "chat", "create", "Family", "--carrier", "shared", phrase=one)[0] == 0
+    assert _pb(home, "chat", "create", "Family", "--carrier", "shared", "--weak-secret-ok", phrase=one)[0] == 0
     assert _pb(home, "send", "family", phrase=one, stdin="before")[0] == 0
     before = _pb(home, "whoami", phrase=one)[1]
     old_key = json.loads(_pb(home, "whoami", "--json", phrase=one)[1])["public_key"]
 
-    code, _, err = _pb(home, "identity", "rotate", phrase="not my phrase", new=two)
+    code, _, err = _pb(home, "identity", "rotate", "--weak-secret-ok", phrase="not my phrase", new=two)
     assert code == 5 and "wrong master phrase" in err and err.count("\n") == 1
-    code, out, _ = _pb(home, "identity", "rotate", phrase=one, new=two)
+    code, out, _ = _pb(home, "identity", "rotate", "--weak-secret-ok", phrase=one, new=two)
     assert code == 0 and "rotation notices wait in 1 chat(s)" in out
     after = _pb(home, "whoami", phrase=two)[1]
     assert after != before and after.split("fingerprint ")[1] in out
@@ -181,7 +182,7 @@ def test_identity_rotate_on_the_command_line(tmp_path: Path) -> None:
     text = _pb(home, "read", "family", phrase=two)[1]
     assert "-- alice changed key: now " in text and "KEY CHANGED" not in text
 
-    assert _pb(home, "identity", "rotate", phrase=two, new=three)[0] == 0
+    assert _pb(home, "identity", "rotate", "--weak-secret-ok", phrase=two, new=three)[0] == 0
     code, out, _ = _pb(home, "identity", "notify", "family", phrase=three)
     assert code == 0 and "queued the rotation notice" in out and "posted 1" in out
     assert "no rotation notice waits" in _pb(home, "identity", "notify", "family", phrase=three)[1]
@@ -193,8 +194,8 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     from pointerbridge.app.backup import export_store, import_store
 
     source = App(Home.resolve(tmp_path / "source"))
-    source.init("bob", "bob phrase")
-    chat = source.create_chat("Family", SECRET, [])
+    source.init("bob", "bob phrase", allow_weak=True)
+    chat = source.create_chat("Family", SECRET, [], allow_weak=True)
     old, new = raw_identity("alice"), Identity("alice", b"\x0a" * 32)
     body = notice_body(make_notice(old, new))
     at = 1_790_000_000_000

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.invite import make_invite, read_invite
+from pointerbridge.app.secret_policy import generate_chat_secret
 from pointerbridge.app.service import App, WrongSecretError
 from pointerbridge.core import (
     ChatKey,
@@ -29,7 +30,7 @@ from pointerbridge.core.armor import dearmor
 from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
 from test_cli import run
 
-SECRET = "mantis oblong tweezers unvaried giddy crunchy"
+SECRET = generate_chat_secret()
 PHRASES = {"alice": "alice phrase of the salted tests", "bob": "bob phrase of the salted tests"}
 
 
@@ -112,8 +113,8 @@ def test_rekey_moves_an_open_chat_to_a_salted_key_that_members_take_from_the_inv
     alice, bob = _app(tmp_path, "alice", shared), _app(tmp_path, "bob", shared)
     me = alice.init("alice", PHRASES["alice"])
     bob.init("bob", PHRASES["bob"])
-    chat = alice.create_chat("Family", "old open secret 1", ["shared"], open_chat=True)
-    bob_chat = bob.join_invite(make_invite(chat.row, alice.config), "old open secret 1", {})
+    chat = alice.create_chat("Family", "the old open secret of the family 1", ["shared"], open_chat=True)
+    bob_chat = bob.join_invite(make_invite(chat.row, alice.config), "the old open secret of the family 1", {})
     assert chat.row.is_open and bob_chat.row.is_open
     new = alice.rekey_chat(chat, SECRET)
     assert not new.row.is_open and new.key.salt is not None
@@ -130,9 +131,9 @@ def test_rekey_moves_an_open_chat_to_a_salted_key_that_members_take_from_the_inv
     assert [s.message.body for s in bob.read(bob_new)[0]] == ["under the salted key"]
     # The same secret again is refused, even though a new salt would make it a new key.
     with pytest.raises(InvalidInputError, match="had that secret before"):
-        alice.rekey_chat(new, "old open secret 1")
+        alice.rekey_chat(new, "the old open secret of the family 1")
     # Any of the chat's secrets still unlocks it (each under its own salt).
-    assert alice.unlock_chat("family", "old open secret 1").key.same_key(chat.key)
+    assert alice.unlock_chat("family", "the old open secret of the family 1").key.same_key(chat.key)
     assert alice.unlock_chat("family", SECRET).current
     with pytest.raises(WrongSecretError):
         alice.unlock_chat("family", "neither of them")
@@ -179,14 +180,15 @@ def test_an_identity_made_before_recovery_codes_unlocks_and_rotation_salts_it(tm
 def test_schema_7_keeps_existing_chats_as_open_ones(tmp_path: Path) -> None:
     app = _app(tmp_path, "alice", tmp_path)
     app.init("alice", PHRASES["alice"])
-    app.create_chat("Family", "an old chat's secret", [], open_chat=True)
+    app.create_chat("Family", "an old chat's secret from last spring", [], open_chat=True)
     app.close()
     # What a schema-6 store holds: the same rows without the new columns' values.
     with sqlite3.connect(Home(tmp_path / "alice", tmp_path / "alice").store_path) as db:
         assert db.execute("SELECT count(*) FROM verifiers WHERE key_salt IS NULL").fetchone() == (1,)
     app = _app(tmp_path, "alice", tmp_path)
-    chat = app.unlock_chat("family", "an old chat's secret")
-    assert chat.row.is_open and chat.key.same_key(ChatKey.derive_open("Family", "an old chat's secret"))
+    old_secret = "an old chat's secret from last spring"
+    chat = app.unlock_chat("family", old_secret)
+    assert chat.row.is_open and chat.key.same_key(ChatKey.derive_open("Family", old_secret))
 
 
 def _pb(home: Path, *args: str, secret: str = SECRET, phrase: str = PHRASES["alice"]) -> tuple[int, str, str]:
@@ -200,7 +202,7 @@ def test_the_command_line_creates_salted_chats_with_invites_and_marks_open_ones(
     shared, alice, bob = tmp_path / "shared", tmp_path / "alice", tmp_path / "bob"
     shared.mkdir()
     rc, out, _ = _pb(alice, "init", "--username", "alice")
-    assert rc == 0 and "recovery code " in out
+    assert rc == 0 and "  recovery code " in out.splitlines()[0]
     code = out.split("recovery code ", 1)[1].split()[0]
     assert json.loads(_pb(alice, "whoami", "--json")[1])["recovery_code"] == code
     for home, user in ((alice, "alice"), (bob, "bob")):
@@ -239,21 +241,21 @@ def test_the_command_line_rekeys_with_the_first_members_invite(tmp_path: Path) -
     for home, user in ((alice, "alice"), (bob, "bob")):
         assert _pb(home, "init", "--username", user, phrase=PHRASES[user])[0] == 0
         assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
-    invite = _pb(alice, "chat", "create", "Family", "--carrier", "shared", secret="first secret 1")[1]
-    assert _pb(bob, "chat", "join", invite.splitlines()[-1], secret="first secret 1", phrase=PHRASES["bob"])[0] == 0
+    first = "the first secret of the family chat 1"
+    invite = _pb(alice, "chat", "create", "Family", "--carrier", "shared", secret=first)[1]
+    assert _pb(bob, "chat", "join", invite.splitlines()[-1], secret=first, phrase=PHRASES["bob"])[0] == 0
     env = {"PBRIDGE_NEW_CHAT_SECRET": SECRET}
-    first = run("--home", str(alice), "chat", "rekey", "Family",
-                env={"PBRIDGE_CHAT_SECRET": "first secret 1", **env})
-    assert first.returncode == 0, first.stderr
-    new_invite = first.stdout.splitlines()[-1]
+    rekeyed = run("--home", str(alice), "chat", "rekey", "Family", env={"PBRIDGE_CHAT_SECRET": first, **env})
+    assert rekeyed.returncode == 0, rekeyed.stderr
+    new_invite = rekeyed.stdout.splitlines()[-1]
     assert read_invite(new_invite).salt not in (None, read_invite(invite.splitlines()[-1]).salt)
     follow = run("--home", str(bob), "chat", "rekey", "Family", "--invite", new_invite,
-                 env={"PBRIDGE_CHAT_SECRET": "first secret 1", **env})
+                 env={"PBRIDGE_CHAT_SECRET": first, **env})
     assert follow.returncode == 0, follow.stderr
     assert _pb(alice, "send", "family", "after the rekey")[0] == 0
     assert _pb(alice, "poll")[0] == 0 and _pb(bob, "poll", phrase=PHRASES["bob"])[0] == 0
     read = json.loads(_pb(bob, "read", "family", "--json", phrase=PHRASES["bob"])[1])
     assert [m["body"] for m in read["messages"]] == ["after the rekey"]
-    wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", invite.splitlines()[-1][:-3] + "xyz",
-                env={"PBRIDGE_CHAT_SECRET": SECRET, "PBRIDGE_NEW_CHAT_SECRET": "third one 3"})
+    third = {"PBRIDGE_CHAT_SECRET": SECRET, "PBRIDGE_NEW_CHAT_SECRET": "a third one for the weekly family chat 3"}
+    wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", invite.splitlines()[-1][:-3] + "xyz", env=third)
     assert wrong.returncode == 3

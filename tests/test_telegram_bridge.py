@@ -186,9 +186,9 @@ def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path:
             save_config(home.config_path, Config(carriers={"tg": carrier}))
             apps[user] = App(home)
         alice, bob = apps["alice"], apps["bob"]
-        me = alice.init("alice", "alice phrase")
-        bob.init("bob", "bob phrase")
-        chat_a = alice.create_chat("club", "club secret", ["tg"])
+        me = alice.init("alice", "alice phrase", allow_weak=True)
+        bob.init("bob", "bob phrase", allow_weak=True)
+        chat_a = alice.create_chat("club", "club secret", ["tg"], allow_weak=True)
         chat_b = bob.create_chat("club", "club secret", ["tg"], salt=chat_a.key.salt)  # as the invite says
         assert bob.poll().errors == {}  # Bob's bot has polled once; then it is away
         for body in ("one", "two", "three"):
@@ -222,8 +222,8 @@ def test_a_failed_post_does_not_stop_the_poll_from_reading(bot_api: BotApiServer
     save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
         {"type": "telegram", **_settings(bot_api, bot, group)})}))
     with App(home) as app:
-        me = app.init("me", "my phrase")
-        chat = app.create_chat("c", "chat secret", ["tg"])
+        me = app.init("me", "my phrase", allow_weak=True)
+        chat = app.create_chat("c", "chat secret", ["tg"], allow_weak=True)
         app.send(chat, me, "waits")
         bot_api.say(group, person, seal(chat.key, raw_identity("friend"), "arrives")[0])
         bot_api.fail("sendMessage", 403, "Forbidden: bot was kicked")
@@ -345,8 +345,8 @@ def test_a_first_post_that_would_wait_past_the_runs_budget_waits_for_the_next_ru
     save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
         {"type": "telegram", **_settings(bot_api, bot, group, post_interval=45)})}))
     with App(home) as app:
-        me = app.init("me", "my phrase")
-        chat = app.create_chat("c", "chat secret", ["tg"])
+        me = app.init("me", "my phrase", allow_weak=True)
+        chat = app.create_chat("c", "chat secret", ["tg"], allow_weak=True)
         for body in ("first", "second"):
             app.send(chat, me, body)
         started = time.monotonic()

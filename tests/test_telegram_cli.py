@@ -81,10 +81,10 @@ def circle(bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     group = bot_api.add_chat("circle", members={b.id: "admin" for b in bots.values()})
     for user, bot in bots.items():
         monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
-        pbridge(user, "init", "--username", user)
+        pbridge(user, "init", "--username", user, "--weak-secret-ok")
         pbridge(user, "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
                 "--set", f"token_env=PBRIDGE_TG_{user.upper()}", "--set", f"base_url={bot_api.base_url}")
-    pbridge("alice", "chat", "create", "Circle", "--carrier", "tg")
+    pbridge("alice", "chat", "create", "Circle", "--carrier", "tg", "--weak-secret-ok")
     invite = pbridge("alice", "chat", "invite", "circle", "--no-qr").strip()
     for user in ("bob", "carol"):
         pbridge(user, "chat", "join", invite)
@@ -141,7 +141,7 @@ def _join(pbridge: Pbridge, server: BotApiServer, user: str, **bot_settings: boo
     group = next(iter(server.chats.values()))
     group.members[bot.id] = "admin"
     pbridge.monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
-    pbridge(user, "init", "--username", user)
+    pbridge(user, "init", "--username", user, "--weak-secret-ok")
     pbridge(user, "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
             "--set", f"token_env=PBRIDGE_TG_{user.upper()}", "--set", f"base_url={server.base_url}")
     pbridge(user, "chat", "join", pbridge("alice", "chat", "invite", "circle", "--no-qr").strip())

@@ -20,8 +20,8 @@ YEAR_MS = 365 * 86_400_000
 
 def _home(tmp_path: Path, username: str) -> tuple[App, UnlockedChat]:
     app = App(Home.resolve(tmp_path / username))
-    app.init(username, f"{username} phrase")  # Argon2id once per home
-    return app, app.create_chat("Family", SECRET, [])
+    app.init(username, f"{username} phrase", allow_weak=True)  # Argon2id once per home
+    return app, app.create_chat("Family", SECRET, [], allow_weak=True)
 
 
 def _pointers(chat: UnlockedChat, username: str, body: str, sent_ms: int, key_seed: str = "") -> str:
@@ -78,7 +78,7 @@ def test_a_join_whose_config_cannot_be_saved_is_undone(tmp_path: Path, monkeypat
     from pointerbridge.core.config import ConfigError
 
     app = App(Home.resolve(tmp_path / "gina"))
-    app.init("gina", "gina phrase")
+    app.init("gina", "gina phrase", allow_weak=True)
     folder = tmp_path / "folder"
     folder.mkdir()
     data = {"v": 1, "chat": "club", "carriers": {"x": {"type": "files", "path": str(folder)}}}

@@ -70,9 +70,9 @@ def _home(tmp_path: Path, user: str, carrier: CarrierUnderTest, faults: Faults |
 @pytest.fixture
 def pair(tmp_path: Path, carrier: CarrierUnderTest) -> tuple[App, Identity, UnlockedChat, App, UnlockedChat]:
     alice, bob = _home(tmp_path, "alice", carrier), _home(tmp_path, "bob", carrier)
-    me = alice.init("alice", "alice phrase")
-    bob.init("bob", "bob phrase")
-    chat = alice.create_chat("room", SECRET, ["c"])
+    me = alice.init("alice", "alice phrase", allow_weak=True)
+    bob.init("bob", "bob phrase", allow_weak=True)
+    chat = alice.create_chat("room", SECRET, ["c"], allow_weak=True)
     return alice, me, chat, bob, bob.create_chat("room", SECRET, ["c"], salt=chat.key.salt)  # as its invite says
 
 
@@ -162,10 +162,10 @@ def test_injected_failure_is_finished_by_the_next_run(
 ) -> None:
     faults = Faults(fail_post_at=2 if where == "post" else None, fail_poll=where == "poll")
     alice, bob = _home(tmp_path, "alice", carrier, faults), _home(tmp_path, "bob", carrier, faults)
-    me = alice.init("alice", "p")
-    bob.init("bob", "q")
-    chat_a = alice.create_chat("room", SECRET, ["c"])
-    chat_b = bob.create_chat("room", SECRET, ["c"], salt=chat_a.key.salt)  # as the invite says
+    me = alice.init("alice", "p", allow_weak=True)
+    bob.init("bob", "q", allow_weak=True)
+    chat_a = alice.create_chat("room", SECRET, ["c"], allow_weak=True)
+    chat_b = bob.create_chat("room", SECRET, ["c"], salt=chat_a.key.salt, allow_weak=True)  # as the invite says
     for body in ("1", "2", "3"):
         alice.send(chat_a, me, body)
     first = alice.poll(fetch=where == "poll")
@@ -201,8 +201,8 @@ def test_outbox_drains_at_the_carriers_pace(tmp_path: Path, carrier: CarrierUnde
     home.create()
     save_config(home.config_path, Config(carriers={"c": carrier.config}))
     alice = App(home, factory)
-    me = alice.init("alice", "p")
-    chat = alice.create_chat("room", SECRET, ["c"])
+    me = alice.init("alice", "p", allow_weak=True)
+    chat = alice.create_chat("room", SECRET, ["c"], allow_weak=True)
     for body in "abcde":
         alice.send(chat, me, body)
     monkeypatch.setattr(service, "_FLUSH_BUDGET", 0.5)
