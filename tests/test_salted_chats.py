@@ -257,5 +257,6 @@ def test_the_command_line_rekeys_with_the_first_members_invite(tmp_path: Path) -
     read = json.loads(_pb(bob, "read", "family", "--json", phrase=PHRASES["bob"])[1])
     assert [m["body"] for m in read["messages"]] == ["after the rekey"]
     third = {"PBRIDGE_CHAT_SECRET": SECRET, "PBRIDGE_NEW_CHAT_SECRET": "a third one for the weekly family chat 3"}
-    wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", invite.splitlines()[-1][:-3] + "xyz", env=third)
+    damaged = invite.splitlines()[-1][:-3] + "xyz"
+    wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", damaged, env=third)
     assert wrong.returncode == 3
