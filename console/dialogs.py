@@ -101,8 +101,14 @@ class Form(ModalScreen[Any]):
     def _next(self, event: Input.Submitted) -> None:
         inputs = self._inputs()
         position = inputs.index(event.input)
+        # Keys reach the input focused when they are read, before this handler moves the
+        # focus: Enters typed quickly (or pasted) all come from the first input. The focus
+        # is set here at once (not deferred, as Widget.focus is), so a later Enter from an
+        # input before the focused one was meant for the focused one.
+        if isinstance(self.focused, Input) and self.focused in inputs:
+            position = max(position, inputs.index(self.focused))
         if position + 1 < len(inputs):
-            inputs[position + 1].focus()
+            self.set_focus(inputs[position + 1])
         else:
             self._submit()
 

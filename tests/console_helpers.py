@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.console.app import ConsoleApp
 from pointerbridge.core.config import Home
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 PHRASES = {"alice": "alice master phrase 11", "bob": "bob master phrase 22", "carol": "carol master phrase 33"}
 SECRET = "tulips in the rain 7 by the old mill"
@@ -68,6 +71,29 @@ async def fill(pilot: Pilot[None], **values: str) -> None:
     list(screen.query(Input))[-1].focus()  # Enter on the last field submits (two quick clicks would be a double click)
     await pilot.press("enter")
     await settle(pilot)
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
+    """Let the app run until ``condition()`` holds, failing after ``seconds`` (a bound for a
+    loaded machine, not a guess at how long it takes: it returns as soon as it holds)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {seconds} s")
+        await pilot.pause(0.05)
+
+
+async def chat_list(pilot: Pilot[None]) -> DataTable[Any]:
+    """The chat list's table, once its screen is the one shown and has loaded its rows."""
+    from pointerbridge.console.chats import ChatListScreen
+
+    def shown() -> bool:
+        screen = pilot.app.screen
+        return isinstance(screen, ChatListScreen) and bool(screen.query(DataTable)) and \
+            screen.query_one(DataTable).row_count > 0
+
+    await until(pilot, shown, "the chat list with its rows")
+    return pilot.app.screen.query_one(DataTable)
 
 
 async def settle(pilot: Pilot[None]) -> None:

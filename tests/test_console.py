@@ -12,6 +12,7 @@ from console_helpers import (
     PHRASES,
     SECRET,
     SIZE,
+    chat_list,
     chat_salt,
     console,
     fill,
@@ -20,6 +21,7 @@ from console_helpers import (
     send,
     settle,
     unlock,
+    until,
     with_chat,
 )
 from pointerbridge.app.invite import make_invite, rekey_salt
@@ -80,7 +82,7 @@ def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(t
         await settle(pilot)
         assert [s.message.body for s in pilot.app.screen.shown] == ["dinner at eight"]
         await pilot.press("escape")
-        table = pilot.app.screen.query_one(DataTable)
+        table = await chat_list(pilot)
         assert table.row_count == 1 and str(table.get_row_at(0)[0]) == "Family"
 
     drive(alice, scenario)
@@ -216,14 +218,12 @@ def test_bobs_message_appears_in_alices_open_chat_after_a_background_poll(tmp_pa
         assert [s.message.body for s in screen.shown] == ["are you there?"]
         with App(bob) as app:
             send(app, chat, "bob", ["yes, here"])
-        for _ in range(400):  # up to 20 s on a loaded machine; typically 0.2 s
-            await pilot.pause(0.05)
-            if len(screen.shown) == 2:
-                break
+        await until(pilot, lambda: len(screen.shown) == 2, "bob's message on alice's screen")  # typically 0.2 s
         assert [(s.message.username, s.message.body) for s in screen.shown][-1] == ("bob", "yes, here")
         assert pilot.app.polls >= 1 and "polled" in pilot.app.sub_title
         await pilot.press("escape")
-        assert str(pilot.app.screen.query_one(DataTable).get_row_at(0)[1]) == ""  # read: nothing unread
+        table = await chat_list(pilot)  # the list is mounted and loaded after escape, not at once
+        assert str(table.get_row_at(0)[1]) == ""  # read: nothing unread
 
     drive(alice, scenario, poll_every=0.2)
 
@@ -244,7 +244,7 @@ def test_unread_counts_and_a_locked_chat(tmp_path: Path, shared: Path) -> None:
         await pilot.press("enter")
         await fill(pilot, secret=SECRET)
         await pilot.press("escape")
-        row = [str(cell) for cell in pilot.app.screen.query_one(DataTable).get_row_at(0)]
+        row = [str(cell) for cell in (await chat_list(pilot)).get_row_at(0)]
         assert row[0] == "Family" and row[1] == ""
 
     drive(alice, scenario)

@@ -189,7 +189,7 @@ def test_a_member_offline_past_24_hours_gets_the_pointers_posted_again(tmp_path:
         me = alice.init("alice", "alice phrase", allow_weak=True)
         bob.init("bob", "bob phrase", allow_weak=True)
         chat_a = alice.create_chat("club", "club secret", ["tg"], allow_weak=True)
-        chat_b = bob.create_chat("club", "club secret", ["tg"], salt=chat_a.key.salt)  # as the invite says
+        chat_b = bob.create_chat("club", "club secret", ["tg"], salt=chat_a.key.salt, allow_weak=True)  # the invite
         assert bob.poll().errors == {}  # Bob's bot has polled once; then it is away
         for body in ("one", "two", "three"):
             alice.send(chat_a, me, body)

@@ -73,7 +73,8 @@ def pair(tmp_path: Path, carrier: CarrierUnderTest) -> tuple[App, Identity, Unlo
     me = alice.init("alice", "alice phrase", allow_weak=True)
     bob.init("bob", "bob phrase", allow_weak=True)
     chat = alice.create_chat("room", SECRET, ["c"], allow_weak=True)
-    return alice, me, chat, bob, bob.create_chat("room", SECRET, ["c"], salt=chat.key.salt)  # as its invite says
+    joined = bob.create_chat("room", SECRET, ["c"], salt=chat.key.salt, allow_weak=True)  # as its invite says
+    return alice, me, chat, bob, joined
 
 
 def _bodies(app: App, chat: UnlockedChat) -> list[str]:
