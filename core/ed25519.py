@@ -23,13 +23,15 @@ _Y_MASK = (1 << 255) - 1
 # y = ±1 where x = 0): y = 1 (the identity, order 1), p - 1 (order 2), 0 (order 4), and
 # the two of order 8. A y of p or more is refused as non-canonical before this set is
 # asked, which covers the non-canonical encodings of these points too.
-SMALL_ORDER_Y = frozenset({
-    1,
-    _P - 1,
-    0,
-    0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
-    0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,
-})
+SMALL_ORDER_Y = frozenset(
+    {
+        1,
+        _P - 1,
+        0,
+        0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
+        0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,
+    }
+)
 
 
 def is_strict_public_key(key: bytes) -> bool:

@@ -197,6 +197,7 @@ class PointerRow(NamedTuple):
 
 
 _POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified"
+_READ_COLUMNS = "id, payload, trashed, verified, received_at"  # what reading a chat's history needs
 
 
 class Store:
@@ -462,21 +463,21 @@ class Store:
 
     def history(
         self, chat_id: int, *, include_trash: bool = False, trash_only: bool = False, after: int = 0
-    ) -> list[tuple[int, bytes, int, bytes | None]]:
-        """(id, payload, trashed, verified) of a chat's pointers with an id above ``after``,
-        in stored order: only what reading needs, as plain tuples (a re-read of 100,000
-        pointers builds each one)."""
+    ) -> list[tuple[int, bytes, int, bytes | None, float]]:
+        """(id, payload, trashed, verified, received_at) of a chat's pointers with an id
+        above ``after``, in stored order: only what reading needs, as plain tuples (a
+        re-read of 100,000 pointers builds each one)."""
         where = "chat_id = ? AND id > ?" + _trash_filter(include_trash, trash_only)
-        query = f"SELECT id, payload, trashed, verified FROM pointers WHERE {where} ORDER BY id"  # noqa: S608
+        query = f"SELECT {_READ_COLUMNS} FROM pointers WHERE {where} ORDER BY id"  # noqa: S608
         return self._db.execute(query, (chat_id, after)).fetchall()
 
     def history_page(
         self, chat_id: int, before: int | None, limit: int, *, include_trash: bool = False, trash_only: bool = False
-    ) -> list[tuple[int, bytes, int, bytes | None]]:
+    ) -> list[tuple[int, bytes, int, bytes | None, float]]:
         """The last ``limit`` rows of :meth:`history` with an id below ``before`` (None: all),
         in stored order: an index range scan, however long the history."""
         where = "chat_id = ? AND id < ?" + _trash_filter(include_trash, trash_only)
-        query = (f"SELECT id, payload, trashed, verified FROM pointers WHERE {where}"  # noqa: S608
+        query = (f"SELECT {_READ_COLUMNS} FROM pointers WHERE {where}"  # noqa: S608
                  " ORDER BY id DESC LIMIT ?")
         rows = self._db.execute(query, (chat_id, (1 << 63) - 1 if before is None else before, limit)).fetchall()
         rows.reverse()
@@ -515,7 +516,8 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from None
 
     def set_verified(self, marks: Iterable[tuple[int, bytes]]) -> None:
-        """Cache signature checks as (pointer id, MAC under the chat's cache key)."""
+        """Cache full checks as (pointer id, MAC under the reader's proof key: see
+        ``app/opening.py``)."""
         with self.transaction() as db:
             db.executemany("UPDATE pointers SET verified = ? WHERE id = ?", ((mac, pid) for pid, mac in marks))
 
