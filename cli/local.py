@@ -418,6 +418,8 @@ def _render(shown: Shown) -> dict[str, Any]:
             "trust": shown.trust, "trashed": shown.trashed, "body": m.body}
     if shown.notice is not None:
         data["rotated_from"] = shown.notice.old_key.hex()
+    if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
+        data["arrived_late_seconds"] = round(shown.arrived_late.total_seconds(), 3)
     return data
 
 
