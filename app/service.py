@@ -245,7 +245,7 @@ _Row = tuple[int, bytes, int, "bytes | None", float]
 _Opened = tuple[int, "Message", tuple[int, ...], bool, float]
 
 
-def _display_order(done: list[_Opened]) -> tuple[list[int], list[timedelta | None]]:
+def _display_order(done: list[_Opened], floor: float = float("-inf")) -> tuple[list[int], list[timedelta | None]]:
     """Where each message of ``done`` (in arrival order) is shown, and which are flagged.
 
     A message is placed at its send time, but never before a message that reached this
@@ -255,12 +255,12 @@ def _display_order(done: list[_Opened]) -> tuple[list[int], list[timedelta | Non
     whose send time had to be moved is flagged with the time from that send time to its
     arrival. A backlog arriving at once (a first poll, days offline) keeps its send-time
     order unflagged: nothing in it arrived more than ``_SKEW`` before the rest.
+    ``floor``: where the messages before ``done`` (a page's) hold it, at least.
     One pass in arrival order (~1 µs a message)."""
     count = len(done)
     positions = [0.0] * count
     late: list[timedelta | None] = [None] * count
-    floor = float("-inf")  # the latest place among messages that arrived > _SKEW before this one
-    behind = 0
+    behind = 0  # floor: the latest place among messages that arrived > _SKEW before this one
     for i, (_, message, _, _, received) in enumerate(done):
         while behind < i and done[behind][4] < received - _SKEW:
             floor = max(floor, positions[behind])
@@ -838,7 +838,8 @@ class App:
         more), and ``older`` then starts below what it took. A message still incomplete
         is left out (a full :meth:`read` shows it). Trust is judged against the stored
         pins and rotations; nothing new is pinned or stored unless the page reaches the
-        chat's first pointer (see :attr:`Page.unsettled`).
+        chat's first pointer (see :attr:`Page.unsettled`). Send times are held to arrival
+        as in :meth:`read`; what arrived before the page counts by its receipt time.
         """
         if not isinstance(limit, int) or limit < 1:
             raise InvalidInputError("a page holds at least one pointer")
@@ -861,7 +862,12 @@ class App:
         if not trash_only:  # the pointers of this chat's tag that do not open, in the page's range
             top = (1 << 63) if before is None else before
             refused += sum((older or 0) < pid < top for pid in self._doubtful.get(chat.row.id, ()))
-        shown = self._judge(chat, done, persist=older is None)
+        # A backdated message is held below what arrived an hour before it on earlier pages too.
+        first = min((item[4] for item in done), default=None)
+        floor = None
+        if older is not None and first is not None:
+            floor = self.store.received_before(chat.row.id, older, first - _SKEW)
+        shown = self._judge(chat, done, persist=older is None, floor=float("-inf") if floor is None else floor)
         if older is None and rows and not trash_only:
             self.store.set_judged(chat.row.id, rows[-1][0])
         pins = self.store.pins(chat.row.id)
@@ -1018,7 +1024,9 @@ class App:
             self.store.set_verified(newly_verified)
         return done, refused, locked, incomplete
 
-    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
+    def _judge(
+        self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True, floor: float = float("-inf")
+    ) -> list[Shown]:
         # Trust on first use in the order pointers reached this store, never by the sent
         # time a sender wrote: a forger must not win a name by backdating. This user's own
         # name is pinned to their own key before anyone else can claim it. A name moves to
@@ -1088,7 +1096,7 @@ class App:
                 trust.append("changed")
         # By send time, held to arrival where it is not believable (flagged); equal send
         # times (another sender's clock, or a burst) fall back on arrival order.
-        order, late = _display_order(done)
+        order, late = _display_order(done, floor)
         return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i], late[i]) for i in order]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:

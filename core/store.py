@@ -483,6 +483,17 @@ class Store:
         rows.reverse()
         return rows
 
+    def received_before(self, chat_id: int, before: int, until: float) -> float | None:
+        """When the chat's newest pointer below id ``before`` that arrived before ``until``
+        was received (None: there is none). Ids grow with arrival, so the backward index
+        scan stops at once unless many pointers arrived just before ``until``."""
+        row = self._db.execute(
+            "SELECT received_at FROM pointers WHERE chat_id = ? AND id < ? AND received_at < ?"
+            " ORDER BY id DESC LIMIT 1",
+            (chat_id, before, until),
+        ).fetchone()
+        return float(row[0]) if row else None
+
     def judged_through(self, chat_id: int) -> int:
         """The highest pointer id a full read of the chat has judged (0: none)."""
         row = self._db.execute("SELECT through FROM judged WHERE chat_id = ?", (chat_id,)).fetchone()

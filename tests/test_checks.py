@@ -185,6 +185,10 @@ def test_a_backdated_message_is_held_to_its_arrival_and_flagged(tmp_path: Path) 
     assert future is not None and -timedelta(days=1) <= future < -timedelta(hours=23)
     page = app.read_page(chat, limit=10)
     assert [s.message.body for s in page.messages] == bodies
+    # A page that holds the backdated message but not what arrived before it flags it too.
+    page = app.read_page(chat, limit=3)
+    assert [s.message.body for s in page.messages] == bodies[2:]
+    assert [s.arrived_late for s in page.messages] == [backdated, None, future]
     app.close()
 
 
