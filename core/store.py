@@ -484,15 +484,24 @@ class Store:
         return rows
 
     def received_before(self, chat_id: int, before: int, until: float) -> float | None:
-        """When the chat's newest pointer below id ``before`` that arrived before ``until``
-        was received (None: there is none). Ids grow with arrival, so the backward index
-        scan stops at once unless many pointers arrived just before ``until``."""
-        row = self._db.execute(
-            "SELECT received_at FROM pointers WHERE chat_id = ? AND id < ? AND received_at < ?"
-            " ORDER BY id DESC LIMIT 1",
-            (chat_id, before, until),
-        ).fetchone()
-        return float(row[0]) if row else None
+        """When the newest of the chat's pointers below id ``before`` that arrived before
+        ``until`` was received (None: none did). A pointer's id is given as it is stored,
+        so receipt times grow with ids (but for a clock set back): a binary search over
+        ids, ~17 index lookups for 100,000 pointers, where a scan for ``received_at <
+        until`` would read every row of a history that arrived within the hour."""
+        query = "SELECT id, received_at FROM pointers WHERE chat_id = ? AND id <= ? ORDER BY id DESC LIMIT 1"
+        low, high, found = 0, before - 1, None
+        while low <= high:
+            middle = (low + high) // 2
+            row = self._db.execute(query, (chat_id, middle)).fetchone()
+            if row is None:
+                low = middle + 1  # no pointer of the chat at or below middle
+            elif row[1] < until:
+                found = float(row[1])
+                low = middle + 1
+            else:
+                high = row[0] - 1
+        return found
 
     def judged_through(self, chat_id: int) -> int:
         """The highest pointer id a full read of the chat has judged (0: none)."""
