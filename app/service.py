@@ -256,21 +256,27 @@ def _display_order(done: list[_Opened], floor: float = float("-inf")) -> tuple[l
     arrival. A backlog arriving at once (a first poll, days offline) keeps its send-time
     order unflagged: nothing in it arrived more than ``_SKEW`` before the rest.
     ``floor``: where the messages before ``done`` (a page's) hold it, at least.
-    One pass in arrival order (~1 µs a message)."""
+    One pass in arrival order (~0.5 µs a message, about what sorting by send time costs)."""
     count = len(done)
-    positions = [0.0] * count
+    positions = [item[1].sent_at.timestamp() for item in done]  # most keep their send time
+    received = [item[4] for item in done]
     late: list[timedelta | None] = [None] * count
     behind = 0  # floor: the latest place among messages that arrived > _SKEW before this one
-    for i, (_, message, _, _, received) in enumerate(done):
-        while behind < i and done[behind][4] < received - _SKEW:
-            floor = max(floor, positions[behind])
+    for i in range(count):
+        while behind < i and received[behind] < received[i] - _SKEW:
+            if positions[behind] > floor:
+                floor = positions[behind]
             behind += 1
-        sent = message.sent_at.timestamp()
-        place = floor if sent < floor else min(sent, received + _SKEW)
-        if place != sent:
-            late[i] = datetime.fromtimestamp(received, UTC) - message.sent_at
-        positions[i] = place
-    return sorted(range(count), key=lambda i: (positions[i], done[i][0])), late
+        sent = positions[i]
+        if sent < floor:
+            positions[i] = floor
+        elif sent > received[i] + _SKEW:
+            positions[i] = received[i] + _SKEW
+        else:
+            continue
+        late[i] = datetime.fromtimestamp(received[i], UTC) - done[i][1].sent_at
+    # done is in arrival order and the sort is stable: equal places keep arrival order.
+    return sorted(range(count), key=positions.__getitem__), late
 
 
 def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
