@@ -1061,7 +1061,7 @@ class App:
         done.sort(key=itemgetter(0))  # arrival order (first pointer id)
         trust: list[str] = []
         notices: list[RotationNotice | None] = []
-        for first_id, message, *_ in done:
+        for first_id, message, _, _, _ in done:
             while next_rotation is not None and next_rotation[3] < first_id:
                 name, old, new, _ = next_rotation
                 if name not in current or hmac.compare_digest(current[name], old):
