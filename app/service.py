@@ -868,10 +868,11 @@ class App:
         if not trash_only:  # the pointers of this chat's tag that do not open, in the page's range
             top = (1 << 63) if before is None else before
             refused += sum((older or 0) < pid < top for pid in self._doubtful.get(chat.row.id, ()))
-        # A backdated message is held below what arrived an hour before it on earlier pages too.
-        first = min((item[4] for item in done), default=None)
+        # A backdated message is held below what arrived an hour before it on earlier pages
+        # too: asked of the store only if a send time on the page is that early.
+        first = min((item[4] for item in done), default=0.0)
         floor = None
-        if older is not None and first is not None:
+        if older is not None and any(item[1].sent_at.timestamp() < first - _SKEW for item in done):
             floor = self.store.received_before(chat.row.id, older, first - _SKEW)
         shown = self._judge(chat, done, persist=older is None, floor=float("-inf") if floor is None else floor)
         if older is None and rows and not trash_only:
