@@ -45,6 +45,7 @@ EXIT_CODES: dict[str, int] = {
     "CheckFailedError": 28,
     "StaleSecretError": 29,
     "RotationError": 30,
+    "WeakKeyError": 31,  # a small-order or non-canonical sender key (a BadSignatureError, SPEC §7 step 8)
 }
 EXIT_INTERNAL = 70
 
