@@ -60,8 +60,10 @@ def _write_proofs(store: Path, proof_keys: list[bytes]) -> None:
     db = sqlite3.connect(store)
     for pid, payload in db.execute("SELECT id, payload FROM pointers").fetchall():
         for proof_key in proof_keys:
-            db.execute("UPDATE pointers SET verified = ? WHERE id = ?",
-                       (blake2b(payload, key=proof_key, digest_size=32).digest(), pid))
+            db.execute(
+                "UPDATE pointers SET verified = ? WHERE id = ?",
+                (blake2b(payload, key=proof_key, digest_size=32).digest(), pid),
+            )
     db.commit()
     db.close()
 
@@ -88,8 +90,11 @@ def test_a_member_who_writes_the_proof_column_cannot_pass_a_forgery(tmp_path: Pa
     assert refused == 1
     stored = reader.store._db.execute("SELECT verified FROM pointers ORDER BY id").fetchall()
     if with_identity:  # the genuine pointer's proof is the reader's own now; the forgery has none of the reader's
-        mine = blake2b(dearmor(reader.store._db.execute("SELECT text FROM pointers WHERE id = 1").fetchone()[0])[1],
-                       key=reader._proof_key(again.key) or b"", digest_size=32).digest()
+        mine = blake2b(
+            dearmor(reader.store._db.execute("SELECT text FROM pointers WHERE id = 1").fetchone()[0])[1],
+            key=reader._proof_key(again.key) or b"",
+            digest_size=32,
+        ).digest()
         assert stored[0][0] == mine
     else:  # no identity unlocked: nothing is trusted, nothing new is stored
         assert reader._proof_key(again.key) is None
