@@ -1015,6 +1015,11 @@ class App:
                             if part_of in joined:
                                 equivocated.add(joined.pop(part_of))
                         continue
+                    if part_of in joined:  # a copy of a part of a message joined already: one of its pointers
+                        at = joined[part_of]
+                        first_id, whole, ids_before, was_trashed, first_receipt = done[at]
+                        done[at] = (first_id, whole, (*ids_before, pointer_id), was_trashed, first_receipt)
+                        continue
                     ids, first_receipt = pending.get(part_of, ([], received))
                     ids.append(pointer_id)
                     pending[part_of] = (ids, min(first_receipt, received))

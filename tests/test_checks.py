@@ -226,3 +226,18 @@ def test_the_command_line_shows_a_late_message(tmp_path: Path) -> None:
     data = json.loads(run(*args, "--json", env=env).stdout)
     late = [m.get("arrived_late_seconds") for m in data["messages"]]
     assert late[0] is None and late[1] is not None and late[1] >= 3 * 86_400
+
+
+def test_a_resealed_copy_of_a_part_belongs_to_the_message_it_repeats(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path)
+    alice = _identity("alice")
+    one, two = (_seal(chat.key, alice, "A" * 3000, 1000, _first_draw(b"\x43" * 16), NOW_MS) for _ in range(2))
+    assert one != two  # the same parts under fresh nonces
+    for text in [*one, two[0]]:
+        app.receive(text)
+    shown, refused = app.read(chat)
+    assert [s.message.body for s in shown] == ["A" * 3000] and refused == 0
+    assert len(shown[0].pointer_ids) == len(one) + 1  # trashing or purging it takes the copy too
+    page = app.read_page(chat, limit=len(one) + 1)
+    assert [s.message.body for s in page.messages] == ["A" * 3000] and page.older is None
+    app.close()
