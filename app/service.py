@@ -812,9 +812,13 @@ class App:
 
         Each pointer is opened with the unlocked key whose routing tag it carries. Each is
         opened fully (signature included) once; afterwards a MAC over its payload, under
-        a key derived from that chat key, stands for the checks (it cannot be forged
-        without the chat key). The AEAD runs on every read. Pointers under a secret of
-        this chat that was not unlocked are not refused: :meth:`locked_count` counts them.
+        a key from this reader's identity and that chat key, stands for the checks (no
+        member can forge it: they hold the chat key, not the reader's master phrase). With
+        no identity unlocked this session, every read opens every pointer fully. The AEAD
+        runs on every read. Pointers under a secret of this chat that was not unlocked are
+        not refused: :meth:`locked_count` counts them; pointers with this chat's routing
+        tag whose AEAD does not open are left unrouted and counted as refused. Messages
+        come in send-time order held to arrival (:attr:`Shown.arrived_late`).
         """
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
