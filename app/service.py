@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -140,6 +141,11 @@ class Shown(NamedTuple):
     leaked; neither side is genuine until the user re-pins after verifying in person,
     :meth:`App.trust_key`) or ``"changed"`` (the name was pinned to another key: someone
     else, or a new identity without a notice; never show this as genuine).
+
+    ``arrived_late`` is set when the send time the sender wrote is not believable beside
+    when the message reached this store (SPEC §9): the time from the claimed send time
+    to the first receipt (negative: it claims a time more than an hour after it arrived).
+    Such a message is shown at its place in arrival order, not at the time it claims.
     """
 
     message: Message
@@ -147,6 +153,7 @@ class Shown(NamedTuple):
     pointer_ids: tuple[int, ...]
     trashed: bool
     notice: RotationNotice | None = None
+    arrived_late: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +246,52 @@ _STORE_BATCH = 1000  # pointers per transaction while storing a poll
 _MAX_ROUNDS = 100  # polls of one carrier in one run while it says there is more
 _FLUSH_BUDGET = 20.0  # seconds one run may spend pacing posts to a rate-limited carrier
 _CACHE_INFO = b"pointerbridge store: signature verified"
+_PROOF_INFO = b"pointerbridge store: proof of a full open"
+_READER_PURPOSE = b"store proofs"
+# How far a send time may stray from arrival before it is not believed (clocks, carriers'
+# delays between members): a message never sorts before one that reached this store more
+# than this before it, nor later than this after its own arrival.
+_SKEW = 3600.0
+
+# A stored pointer as reading needs it: (id, payload, trashed, proof, received at).
+_Row = tuple[int, bytes, int, "bytes | None", float]
+# A message opened from the store: (first pointer id, message, its pointer ids, trashed,
+# first receipt: the earliest received_at of its pointers).
+_Opened = tuple[int, "Message", tuple[int, ...], bool, float]
 
 
-# A message opened from the store: (first pointer id, message, its pointer ids, trashed).
-_Opened = tuple[int, "Message", tuple[int, ...], bool]
+def _display_order(done: list[_Opened], floor: float = float("-inf")) -> tuple[list[int], list[timedelta | None]]:
+    """Where each message of ``done`` (in arrival order) is shown, and which are flagged.
+
+    A message is placed at its send time, but never before a message that reached this
+    store more than ``_SKEW`` before it (a backdated message cannot slip into history read
+    before it arrived) nor more than ``_SKEW`` after its own first receipt (a message
+    from "the future" cannot stay last); ties go by arrival (first pointer id). A message
+    whose send time had to be moved is flagged with the time from that send time to its
+    arrival. A backlog arriving at once (a first poll, days offline) keeps its send-time
+    order unflagged: nothing in it arrived more than ``_SKEW`` before the rest.
+    ``floor``: where the messages before ``done`` (a page's) hold it, at least.
+    One pass in arrival order (~0.5 µs a message, about what sorting by send time costs)."""
+    count = len(done)
+    positions = [item[1].sent_at.timestamp() for item in done]  # most keep their send time
+    received = [item[4] for item in done]
+    late: list[timedelta | None] = [None] * count
+    behind = 0  # floor: the latest place among messages that arrived > _SKEW before this one
+    for i in range(count):
+        while behind < i and received[behind] < received[i] - _SKEW:
+            if positions[behind] > floor:
+                floor = positions[behind]
+            behind += 1
+        sent = positions[i]
+        if sent < floor:
+            positions[i] = floor
+        elif sent > received[i] + _SKEW:
+            positions[i] = received[i] + _SKEW
+        else:
+            continue
+        late[i] = datetime.fromtimestamp(received[i], UTC) - done[i][1].sent_at
+    # done is in arrival order and the sort is stable: equal places keep arrival order.
+    return sorted(range(count), key=positions.__getitem__), late
 
 
 def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
@@ -258,8 +307,6 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
 
 
 def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
-    from pointerbridge.core.keys import _hkdf
-
     return _hkdf(key._key, info, salt)
 
 
@@ -282,6 +329,12 @@ def _new_recovery_code() -> RecoveryCode:
     return RecoveryCode.new(int(wanted))
 
 
+def _hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    from pointerbridge.core.keys import _hkdf as hkdf
+
+    return hkdf(key, info, salt)
+
+
 class App:
     """One user's home, opened. Close it (or use ``with``) when done."""
 
@@ -298,6 +351,12 @@ class App:
         self.store = Store.open(home.store_path)
         # chat id -> (the keys that routed it, the last unrouted pointer id they looked at)
         self._routed: dict[int, tuple[tuple[ChatKey, ...], int]] = {}
+        # chat id -> unrouted pointers whose routing tag is the chat's but whose AEAD does
+        # not open under it: altered, or another chat's with a colliding tag (refused here)
+        self._doubtful: dict[int, set[int]] = {}
+        # The reader's own key for the store's proofs (app/opening.py), from the identity
+        # unlocked this session; None: every read verifies every signature.
+        self._reader: bytes | None = None
 
     def close(self) -> None:
         """Close the store."""
@@ -329,7 +388,12 @@ class App:
         code = recovery if recovery is not None else _new_recovery_code()
         identity = Identity.derive(username, master_phrase, code)
         self.store.set_identity(identity.username, identity.public_key, code.to_bytes())
+        self._remember_reader(identity)
         return identity
+
+    def _remember_reader(self, identity: Identity) -> None:
+        # Only the identity's holder makes the proofs that let a re-read skip signatures.
+        self._reader = identity.local_key(_READER_PURPOSE)
 
     def recovery_code(self) -> RecoveryCode | None:
         """The identity's recovery code (None: an identity of the first, unsalted schedule)."""
@@ -366,6 +430,7 @@ class App:
         identity = self._derive_identity(known[0], master_phrase)
         if not hmac.compare_digest(identity.public_key, known[1]):
             raise WrongSecretError("wrong master phrase")
+        self._remember_reader(identity)
         return identity
 
     def rotate_identity(
@@ -409,6 +474,7 @@ class App:
         body = notice_body(make_notice(old, new))
         self.store.rotate_identity(old.username, old.public_key, new.public_key, body, code.to_bytes())
         self._post_notices(chats, new)
+        self._remember_reader(new)
         return new
 
     def _post_notices(self, chats: Iterable[UnlockedChat], identity: Identity) -> None:
@@ -835,24 +901,27 @@ class App:
         return len(new), len(items) - len(new)
 
     def matching_pointers(self, text: str, key: ChatKey) -> list[str]:
-        """The pointers in ``text`` whose routing tag is ``key``'s."""
-        from pointerbridge.core.pointer import _envelope
+        """The pointers in ``text`` sealed under ``key``: routing tag and AEAD (a tag
+        alone collides, by chance or made to)."""
+        from pointerbridge.core.pointer import belongs_to
 
         out = []
         for pointer, payload in _storable(find_pointers(text)):
             if not payload:
                 continue  # a later version: this release cannot tell
-            nonce, tag = _envelope(payload)
-            if key._matches(nonce, tag):
+            if belongs_to(key, payload):
                 out.append(pointer)
         return out
 
     # reading ----------------------------------------------------------------------------
 
     def _route(self, chat: UnlockedChat) -> None:
-        """Assign to the chat the unrouted pointers whose routing tag is one of its
-        unlocked keys' (a pointer under a secret not unlocked stays unrouted)."""
-        from pointerbridge.core.pointer import _envelope
+        """Assign to the chat the unrouted pointers sealed under one of its unlocked keys
+        (routing tag, then AEAD: a tag that matches by chance or on purpose must not take
+        another chat's pointer); a pointer under a secret not unlocked stays unrouted.
+        Those whose tag matches but whose AEAD fails stay unrouted too, and are counted
+        as refused by this chat's reads."""
+        from pointerbridge.core.pointer import belongs_to, tag_matches
 
         keys = chat.keys
         # What these very keys (the same objects, kept alive here) already looked at stays
@@ -860,15 +929,20 @@ class App:
         seen_keys, after = self._routed.get(chat.row.id, ((), 0))
         if len(seen_keys) != len(keys) or any(a is not b for a, b in zip(seen_keys, keys, strict=False)):
             after = 0
+        if after == 0:
+            self._doubtful[chat.row.id] = set()
+        doubtful = self._doubtful.setdefault(chat.row.id, set())
         mine = []
         rows = self.store.unrouted(after)
         for row in rows:
-            try:
-                nonce, tag = _envelope(row.payload)
-            except PointerError:
+            tagged = [key for key in keys if tag_matches(key, row.payload)]  # one BLAKE2s a key
+            if not tagged:
                 continue
-            if any(key._matches(nonce, tag) for key in keys):
+            if any(belongs_to(key, row.payload) for key in tagged):  # an AEAD open (~3 µs)
                 mine.append(row.id)
+                doubtful.discard(row.id)
+            else:
+                doubtful.add(row.id)
         if mine:
             self.store.assign(mine, chat.row.id)
         if rows:
@@ -888,13 +962,19 @@ class App:
 
         Each pointer is opened with the unlocked key whose routing tag it carries. Each is
         opened fully (signature included) once; afterwards a MAC over its payload, under
-        a key derived from that chat key, stands for the checks (it cannot be forged
-        without the chat key). The AEAD runs on every read. Pointers under a secret of
-        this chat that was not unlocked are not refused: :meth:`locked_count` counts them.
+        a key from this reader's identity and that chat key, stands for the checks (no
+        member can forge it: they hold the chat key, not the reader's master phrase). With
+        no identity unlocked this session, every read opens every pointer fully. The AEAD
+        runs on every read. Pointers under a secret of this chat that was not unlocked are
+        not refused: :meth:`locked_count` counts them; pointers with this chat's routing
+        tag whose AEAD does not open are left unrouted and counted as refused. Messages
+        come in send-time order held to arrival (:attr:`Shown.arrived_late`).
         """
         self._route(chat)
         rows = self.store.history(chat.row.id, include_trash=include_trash or trash_only, trash_only=trash_only)
         done, refused, _, _ = self._open_all(chat, rows, progress)
+        if not trash_only:
+            refused += len(self._doubtful.get(chat.row.id, ()))
         # The trash alone is not the chat's history: judging it must not pin or store anything.
         shown = self._judge(chat, done, persist=not trash_only)
         if rows and not trash_only:
@@ -918,7 +998,8 @@ class App:
         more), and ``older`` then starts below what it took. A message still incomplete
         is left out (a full :meth:`read` shows it). Trust is judged against the stored
         pins and rotations; nothing new is pinned or stored unless the page reaches the
-        chat's first pointer (see :attr:`Page.unsettled`).
+        chat's first pointer (see :attr:`Page.unsettled`). Send times are held to arrival
+        as in :meth:`read`; what arrived before the page counts by its receipt time.
         """
         if not isinstance(limit, int) or limit < 1:
             raise InvalidInputError("a page holds at least one pointer")
@@ -938,7 +1019,16 @@ class App:
             rows = extra + rows
             done, refused, locked, incomplete = self._open_all(chat, rows, None)
         older = rows[0][0] if more and rows else None
-        shown = self._judge(chat, done, persist=older is None)
+        if not trash_only:  # the pointers of this chat's tag that do not open, in the page's range
+            top = (1 << 63) if before is None else before
+            refused += sum((older or 0) < pid < top for pid in self._doubtful.get(chat.row.id, ()))
+        # A backdated message is held below what arrived an hour before it on earlier pages
+        # too: asked of the store only if a send time on the page is that early.
+        first = min((item[4] for item in done), default=0.0)
+        floor = None
+        if older is not None and any(item[1].sent_at.timestamp() < first - _SKEW for item in done):
+            floor = self.store.received_before(chat.row.id, older, first - _SKEW)
+        shown = self._judge(chat, done, persist=older is None, floor=float("-inf") if floor is None else floor)
         if older is None and rows and not trash_only:
             self.store.set_judged(chat.row.id, rows[-1][0])
         pins = self.store.pins(chat.row.id)
@@ -986,7 +1076,7 @@ class App:
     def _open_all(
         self,
         chat: UnlockedChat,
-        rows: list[tuple[int, bytes, int, bytes | None]],
+        rows: list[_Row],
         progress: Callable[[int, int], None] | None,
     ) -> tuple[list[_Opened], int, int, int]:
         collecting = gc.isenabled()
@@ -998,16 +1088,14 @@ class App:
                 gc.enable()
 
     @staticmethod
-    def _by_key(
-        keys: tuple[ChatKey, ...], rows: list[tuple[int, bytes, int, bytes | None]]
-    ) -> list[tuple[ChatKey, list[tuple[int, bytes, int, bytes | None]]]]:
+    def _by_key(keys: tuple[ChatKey, ...], rows: list[_Row]) -> list[tuple[ChatKey, list[_Row]]]:
         """Rows grouped by the key whose routing tag they carry, each group in stored
         order; rows of no key go with the first (they fail there and are sorted out)."""
         from pointerbridge.core.pointer import _envelope
 
         if len(keys) == 1:
             return [(keys[0], rows)]  # one key: no tag check here, opening checks it
-        groups: dict[int, list[tuple[int, bytes, int, bytes | None]]] = {}
+        groups: dict[int, list[_Row]] = {}
         for row in rows:
             index = 0
             try:
@@ -1018,15 +1106,24 @@ class App:
             groups.setdefault(index, []).append(row)
         return [(keys[i], group) for i, group in sorted(groups.items())]
 
+    def _proof_key(self, key: ChatKey) -> bytes | None:
+        """The key of the store's proofs for ``key``'s pointers: the reader's own (from the
+        identity unlocked this session) bound to the chat key; None: no identity unlocked,
+        so no proof is made or trusted (see app/opening.py)."""
+        if self._reader is None:
+            return None
+        return _hkdf(self._reader, _PROOF_INFO, salt=_derive(key, _CACHE_INFO))
+
     def _open_rows(
         self,
         chat: UnlockedChat,
-        rows: list[tuple[int, bytes, int, bytes | None]],
+        rows: list[_Row],
         progress: Callable[[int, int], None] | None,
     ) -> tuple[list[_Opened], int, int, int]:
         """Open rows under the chat's unlocked keys: (messages, refused, locked, parts of
         messages still incomplete), where locked counts pointers under a secret of the
-        chat that was not unlocked."""
+        chat that was not unlocked. A split message whose sender gave one part two texts
+        is refused whole, every pointer of it counted as refused."""
         from pointerbridge.app.opening import CHUNK, open_chunks
         from pointerbridge.core.pointer import Part, Reassembler, _from_fields
 
@@ -1035,16 +1132,18 @@ class App:
         newly_verified: list[tuple[int, bytes]] = []
         everything = self._all_unlocked(chat)
         offset = incomplete = 0
+        equivocated: set[int] = set()  # where in done joined messages refused afterwards are
         for key, group in self._by_key(chat.keys, rows):
             joiner = Reassembler()  # one per key: parts of one message share its key
             chat_name = key.name
-            pending: dict[tuple[bytes, str], list[int]] = {}
-            for number, chunk in enumerate(open_chunks(key, _derive(key, _CACHE_INFO), group)):
+            pending: dict[tuple[bytes, str], tuple[list[int], float]] = {}  # ids and first receipt
+            joined: dict[tuple[bytes, str], int] = {}  # where in done a joined message is
+            for number, chunk in enumerate(open_chunks(key, self._proof_key(key), group)):
                 start = number * CHUNK
                 if progress:
                     progress(offset + start, len(rows))
                 rows_here = group[start : start + CHUNK]
-                for (pointer_id, payload, trashed, _), (item, proof) in zip(rows_here, chunk, strict=True):
+                for (pointer_id, payload, trashed, _, received), (item, proof) in zip(rows_here, chunk, strict=True):
                     if item is None:
                         if not everything and self._under_other(chat.keys, payload):
                             locked += 1  # under a secret not unlocked: not a failed check
@@ -1054,21 +1153,37 @@ class App:
                     if proof is not None:
                         newly_verified.append((pointer_id, proof))
                     if type(item) is tuple:
-                        done.append((pointer_id, _from_fields(chat_name, item), (pointer_id,), bool(trashed)))
+                        message = _from_fields(chat_name, item)
+                        done.append((pointer_id, message, (pointer_id,), bool(trashed), received))
                         continue
                     assert isinstance(item, Part)
+                    part_of = (item.sender_key, item.message_id)  # as the reassembler groups them
                     try:
-                        message = joiner.add(item)
+                        joined_message = joiner.add(item)
                     except PointerError:
                         refused += 1
+                        if joiner.refuses(item):  # two texts under one id: the message is refused whole
+                            refused += len(pending.pop(part_of, ((), 0.0))[0])
+                            if part_of in joined:
+                                equivocated.add(joined.pop(part_of))
                         continue
-                    part_of = (item.sender_key, item.message_id)  # as the reassembler groups them
-                    pending.setdefault(part_of, []).append(pointer_id)
-                    if message is not None:
-                        ids = tuple(pending.pop(part_of))
-                        done.append((min(ids), message, ids, bool(trashed)))
+                    if part_of in joined:  # a copy of a part of a message joined already: one of its pointers
+                        at = joined[part_of]
+                        first_id, whole, ids_before, was_trashed, first_receipt = done[at]
+                        done[at] = (first_id, whole, (*ids_before, pointer_id), was_trashed, first_receipt)
+                        continue
+                    ids, first_receipt = pending.get(part_of, ([], received))
+                    ids.append(pointer_id)
+                    pending[part_of] = (ids, min(first_receipt, received))
+                    if joined_message is not None:
+                        del pending[part_of]
+                        joined[part_of] = len(done)
+                        done.append((min(ids), joined_message, tuple(ids), bool(trashed), min(first_receipt, received)))
             offset += len(group)
-            incomplete += sum(map(len, pending.values()))
+            incomplete += sum(len(ids) for ids, _ in pending.values())
+        if equivocated:
+            refused += sum(len(done[i][2]) for i in equivocated)
+            done = [item for i, item in enumerate(done) if i not in equivocated]
         if newly_verified:
             self.store.set_verified(newly_verified)
         return done, refused, locked, incomplete
@@ -1117,21 +1232,24 @@ class App:
         self.store.choose_conflict_key(row.id, username, found[0])
         return found[0]
 
-    def _judge(self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True) -> list[Shown]:
+    def _judge(
+        self, chat: UnlockedChat, done: list[_Opened], *, persist: bool = True, floor: float = float("-inf")
+    ) -> list[Shown]:
         # Trust in arrival order (app/trust.py has the rules). This user's own name is
         # pinned to their own key before anyone else can claim it. ``persist=False`` (a
         # page of history) judges against what is stored and stores nothing new.
         walk = self._trust_walk(chat)
         done.sort(key=itemgetter(0))  # arrival order (first pointer id)
-        for first_id, message, _, _ in done:
+        for first_id, message, _, _, _ in done:
             walk.judge(first_id, message)
         if persist:
             self._store_walk(chat, walk)
         trust = [verdict[0] for verdict in walk.verdicts]
         notices = [verdict[1] for verdict in walk.verdicts]
-        # Equal send times (another sender's clock, or a burst) fall back on arrival order.
-        order = sorted(range(len(done)), key=lambda i: (done[i][1].sent_at, done[i][0]))
-        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i]) for i in order]
+        # By send time, held to arrival where it is not believable (flagged); equal send
+        # times (another sender's clock, or a burst) fall back on arrival order.
+        order, late = _display_order(done, floor)
+        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i], late[i]) for i in order]
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
         """Move messages (by id or unique id prefix) to the trash or back; return how many."""

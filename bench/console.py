@@ -103,6 +103,7 @@ def _settle(home: Home) -> dict[str, float]:
     (a chat received but never read); the second is a chat read before, judged anew."""
     out = {}
     with App(home) as app:
+        app.unlock_identity(PHRASE)  # as the console does first: the reader's proofs need it
         chat = app.unlock_chat("Family", SECRET)
         for figure in ("settle_unread_chat_s", "settle_read_chat_s"):
             with app.store.transaction() as db:  # as if no full read had judged the chat
@@ -115,6 +116,7 @@ def _settle(home: Home) -> dict[str, float]:
 
 def _read_page(home: Home) -> dict[str, float]:
     with App(home) as app:
+        app.unlock_identity(PHRASE)  # as the console does first: the reader's proofs need it
         chat = app.unlock_chat("Family", SECRET)
         with app.store.transaction() as db:  # forget the proofs: a first read verifies every signature
             db.execute("UPDATE pointers SET verified = NULL")

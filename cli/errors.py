@@ -46,6 +46,7 @@ EXIT_CODES: dict[str, int] = {
     "StaleSecretError": 29,
     "RotationError": 30,
     "WeakSecretError": 31,
+    "WeakKeyError": 32,  # a small-order or non-canonical sender key (a BadSignatureError, SPEC §7 step 8)
 }
 EXIT_INTERNAL = 70
 

@@ -592,6 +592,8 @@ def _render(shown: Shown) -> dict[str, Any]:
             "trust": shown.trust, "trashed": shown.trashed, "body": m.body}
     if shown.notice is not None:
         data["rotated_from"] = shown.notice.old_key.hex()
+    if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
+        data["arrived_late_seconds"] = round(shown.arrived_late.total_seconds(), 3)
     return data
 
 
@@ -603,9 +605,18 @@ def read(
     trash: Annotated[bool, typer.Option("--trash", help="Show the trash instead.")] = False,
     as_json: Json = False,
     secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
-    """Decrypt and show a chat's messages (nothing decrypted is written anywhere)."""
+    """Decrypt and show a chat's messages (nothing decrypted is written anywhere).
+
+    Given the master phrase (--phrase-fd or PBRIDGE_MASTER_PHRASE; never asked for),
+    signatures checked on an earlier read are not checked again: the store's proofs of
+    them are keyed by it. Without it every signature is verified (slower, as safe)."""
+    import os
+
     with _open(ctx) as app:
+        if (phrase_fd is not None or "PBRIDGE_MASTER_PHRASE" in os.environ) and app.store.identity() is not None:
+            app.unlock_identity(_phrase(phrase_fd))
         unlocked = _unlock(app, chat, secret_fd)
         with progress("decrypting history") as report:
             if search:

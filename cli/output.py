@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
-__all__ = ["TRUST_MARKS", "messages", "progress", "rotated_line", "safe_text", "table", "to_terminal"]
+__all__ = ["TRUST_MARKS", "late_note", "messages", "progress", "rotated_line", "safe_text", "table", "to_terminal"]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
 # line's coloured output and the console share it. A verified key gets a quiet tick; a
@@ -98,11 +98,33 @@ def _cell(value: Any) -> str:
     return escape(safe_text(_joined(value)))
 
 
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{int(seconds)} seconds"
+
+
+def late_note(shown: Shown) -> str | None:
+    """What the reader is told when a message's send time is not believable beside its
+    arrival (``Shown.arrived_late``): it is shown where it arrived, not where it claims."""
+    late = shown.arrived_late
+    if late is None:
+        return None
+    seconds = late.total_seconds()
+    if seconds > 0:
+        return f"sent {_span(seconds)} before it arrived"
+    return f"sent {_span(-seconds)} after it arrived: in the future"
+
+
 def messages(shown: list[Shown]) -> None:
     """A chat's messages: coloured with trust marks on a terminal, plain lines otherwise."""
     if not to_terminal():
         for s in shown:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
+            note = late_note(s)
+            when = f"{when}, {note}" if note else when
             name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
             if s.trust == "rotated":
                 print(f"[{when}] {rotated_line(s)}  #{s.message.id[:8]}")
@@ -115,6 +137,9 @@ def messages(shown: list[Shown]) -> None:
     console = Console(highlight=False)
     for s in shown:
         when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
+        note = late_note(s)
+        if note:  # the time the sender wrote is not believed: say so beside it
+            when = f"{when}[/] [yellow]({note})[/][dim]"
         name = escape(safe_text(s.message.username))
         if s.trust == "rotated":
             console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/] [dim]#{s.message.id[:8]}[/]")

@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pointerbridge.cli.output import TRUST_MARKS, rotated_line, safe_text
+from pointerbridge.cli.output import TRUST_MARKS, late_note, rotated_line, safe_text
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -52,6 +52,10 @@ def message_line(shown: Shown, *, provisional: bool = False) -> Text:
     line = Text()
     line.append(short_time(m.sent_at), style="dim")
     line.append(" ")
+    note = late_note(shown)
+    if note:  # the time the sender wrote is not believed: the message sits where it arrived
+        line.append(f"({note})", style="yellow")
+        line.append(" ")
     if shown.trust == "rotated" and shown.notice is not None and not provisional:
         line.append(rotated_line(shown), style="cyan")
         return line

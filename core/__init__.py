@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         TooLargeError,
         TruncatedError,
         UnknownVersionError,
+        WeakKeyError,
     )
     from .keys import (
         ChatKey,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
         normalize_chat_name,
         normalize_username,
     )
-    from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, Reassembler, seal, unseal
+    from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, Reassembler, belongs_to, seal, unseal
 
 # Where each public name lives. Loaded on first use, so a command that only moves pointers
 # (``pbridge poll``) never pays for the cryptography it does not run.
@@ -56,7 +57,7 @@ _HOMES = {
     "ChatKey": "keys", "Identity": "keys", "fingerprint": "keys", "normalize_chat_name": "keys",
     "normalize_username": "keys", "RecoveryCode": "keys", "new_chat_salt": "keys",
     "MAX_MESSAGE_BYTES": "pointer", "Keyring": "pointer", "Message": "pointer", "Part": "pointer",
-    "Reassembler": "pointer", "seal": "pointer", "unseal": "pointer",
+    "Reassembler": "pointer", "belongs_to": "pointer", "seal": "pointer", "unseal": "pointer",
 }
 
 
@@ -65,7 +66,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_HOMES[name]}", __name__)
     elif name[0].isupper() and name.endswith("Error"):
         module = importlib.import_module(".errors", __name__)
-    elif name in ("armor", "benchmark", "clm", "config", "errors", "keys", "padding", "pointer", "store"):
+    elif name in ("armor", "benchmark", "clm", "config", "ed25519", "errors", "keys", "padding", "pointer", "store"):
         return importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -103,6 +104,8 @@ __all__ = [
     "TooLargeError",
     "TruncatedError",
     "UnknownVersionError",
+    "WeakKeyError",
+    "belongs_to",
     "find_pointers",
     "fingerprint",
     "new_chat_salt",

@@ -26,6 +26,7 @@ __all__ = [
     "TooLargeError",
     "TruncatedError",
     "UnknownVersionError",
+    "WeakKeyError",
 ]
 
 
@@ -103,6 +104,11 @@ class BadSignatureError(PointerError):
     """The sender's Ed25519 signature does not verify."""
 
     expect = "signature"
+
+
+class WeakKeyError(BadSignatureError):
+    """The sender key is of small order or not canonically encoded: no seed gives such a
+    key, and OpenSSL accepts forged signatures under some (SPEC §7 step 8)."""
 
 
 class ClmError(PointerBridgeError):

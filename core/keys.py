@@ -304,6 +304,12 @@ class Identity:
     def _sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
 
+    def local_key(self, purpose: bytes) -> bytes:
+        """A 32-byte key for this user's own machine, never sent or stored:
+        HKDF(seed, "pb1 local key" || 0x00 || purpose). Only the master phrase gives it,
+        so a chat member (who holds the chat key) cannot make what it authenticates."""
+        return _hkdf(self._private.private_bytes_raw(), b"pb1 local key\x00" + purpose)
+
     def __repr__(self) -> str:
         return f"Identity(username={self.username!r}, fingerprint={self.fingerprint!r})"
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .ed25519 import is_strict_public_key
 from .errors import InvalidInputError, PointerBridgeError
 from .keys import Identity, normalize_username
 
@@ -122,6 +123,10 @@ def parse_notice(body: str) -> RotationNotice | None:
         raise RotationError("the sentence of a rotation notice does not name its user")
     if old_key == new_key:
         raise RotationError("a rotation notice names the same key twice")
+    if not (is_strict_public_key(old_key) and is_strict_public_key(new_key)):
+        # OpenSSL would take (identity, 0) as the identity key's signature of anything:
+        # a notice "from" a small-order key would move any name pinned to it.
+        raise RotationError("a rotation notice names a key of small order or not canonically encoded")
     try:
         Ed25519PublicKey.from_public_bytes(old_key).verify(signature, _statement(username, old_key, new_key, at_ms))
     except (InvalidSignature, ValueError):

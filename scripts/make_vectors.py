@@ -51,6 +51,19 @@ def seal_with(body: str, label: str, *, chat: ChatKey = CHAT, sender: Identity =
     return pointer._seal(chat, sender, body, max_chars, Drbg(label), SENT_MS)
 
 
+def legacy_split(body: str, label: str, max_chars: int) -> list[str]:
+    """The parts a sealer before balanced splitting (SPEC §8) made: every part as full as
+    it fits, the last one shorter. The join vectors keep them, so old split pointers are
+    shown to join; the randomness is drawn as the sealer draws it (message id, nonces)."""
+    rng = Drbg(label)
+    data = body.encode()
+    chunk = pointer._part_capacity(pointer._FIXED_BYTES + len(ALICE.username) + pointer._SPLIT_BYTES, max_chars)
+    count = -(-len(data) // chunk)
+    message_id = rng(16)
+    return [pointer._seal_content(CHAT, ALICE, rng(16), pointer._content(
+        ALICE, SENT_MS, data[i * chunk : (i + 1) * chunk], (message_id, i, count))) for i in range(count)]
+
+
 def payload(text: str) -> bytearray:
     return bytearray(armor.dearmor(text)[1])
 
@@ -259,7 +272,7 @@ def crypto_failures(base: str) -> list[dict[str, Any]]:
 
 def join_vectors() -> list[dict[str, Any]]:
     body = "Ein langer Brief. " * 40
-    parts = seal_with(body, "join", max_chars=500)
+    parts = legacy_split(body, "join", 500)
     msg_id = Drbg("join")(16).hex()
     expected = message_fields(body, msg_id)
     chunk = pointer._part_capacity(pointer._FIXED_BYTES + len("alice") + pointer._SPLIT_BYTES, 500)
@@ -298,10 +311,45 @@ def find_vectors() -> list[dict[str, Any]]:
     ]
 
 
+def review_vectors() -> list[dict[str, Any]]:
+    """Added after the cryptographic review (issue 15), after every earlier vector so
+    their ids stay as they were: small-order and non-canonical sender keys (refused before
+    the signature is checked: OpenSSL takes (identity, 0) under the identity point for
+    any message) and a split message whose sender gave one index two texts."""
+    identity_point = bytes([1]) + bytes(31)
+    identity_signature = identity_point + bytes(32)  # R = the identity, S = 0
+
+    def key_vector(name: str, label: str, key: bytes) -> dict[str, Any]:
+        nonce = Drbg(label)(16)
+        user = ALICE.username.encode()
+        body = b"signed by nobody"
+        head = pointer._HEAD.pack(0, SENT_MS, key, len(user)) + user + pointer._U32.pack(len(body))
+        inner = head + body + identity_signature
+        text = pointer._encrypt(CHAT, nonce, inner + bytes(padded_length(len(inner)) - len(inner)))
+        return unseal_vector(name, text, "signature")
+
+    p = 2**255 - 19
+    message_id = Drbg("equivocation")(16)
+    first, second = (craft(f"eq{i}", lambda h, b, s: (h, b, s), body=piece, split=(message_id, i, 2))
+                     for i, piece in enumerate(("the first half, ", "then the second")))
+    other_first = craft("eq0 other", lambda h, b, s: (h, b, s), body="ANOTHER first h.", split=(message_id, 0, 2))
+    return [
+        key_vector("a sender key of small order (the identity point, signature (identity, 0))", "weak1",
+                   identity_point),
+        key_vector("a sender key of order 8", "weak8",
+                   bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")),
+        key_vector("a sender key not canonically encoded (y = p + 1, the identity again)", "weakp",
+                   (p + 1).to_bytes(32, "little")),
+        {"kind": "join", "name": "two parts with one index and different data", "chat_name": CHAT.name,
+         "chat_key": CHAT_KEY_HEX, "pointers": [first, other_first, second], "expect": "malformed"},
+    ]
+
+
 def build() -> dict[str, Any]:
     base = seal_with("the base pointer for failure vectors", "base")[0]
     vectors = [*kdf_vectors(), *seal_vectors(), *unseal_successes(), *armor_failures(base),
-               *crypto_failures(base), *join_vectors(), *find_vectors()]
+               *crypto_failures(base), *join_vectors(), *find_vectors(),
+               *review_vectors()]
     for number, vector in enumerate(vectors, 1):
         vector["id"] = number
     return {"format": "pb1 test vectors", "spec": "docs/SPEC.md", "generator": "scripts/make_vectors.py",

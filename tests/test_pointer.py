@@ -356,3 +356,97 @@ def test_reopening_a_known_pointer_gives_the_same_message() -> None:
     tampered[40] ^= 1
     with pytest.raises(TamperedError):
         _open(chat, bytes(tampered), verify=False)  # the AEAD is never skipped
+
+
+# Review findings (issue 15, item 7) --------------------------------------------------------
+
+_IDENTITY_POINT = bytes([1]) + bytes(31)  # (0, 1): the identity, of order 1
+_SMALL_ORDER_ENCODINGS = [
+    _IDENTITY_POINT,
+    bytes([1]) + bytes(30) + b"\x80",  # the identity again, with the sign bit of x = 0 set
+    bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # order 2
+    bytes(32),  # order 4
+    bytes(31) + b"\x80",
+    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  # order 8
+    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+    bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+    bytes.fromhex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # p: 0, not canonical
+    bytes.fromhex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # p + 1: the identity
+]
+_IDENTITY_SIGNATURE = _IDENTITY_POINT + bytes(32)  # R = identity, S = 0
+
+
+def _pointer_from_key(chat: ChatKey, key: bytes, signature: bytes, body: bytes = b"I am alice") -> str:
+    from pointerbridge.core import pointer as internals
+    from pointerbridge.core.padding import padded_length
+
+    user = b"alice"
+    head = internals._HEAD.pack(0, 1_790_000_000_000, key, len(user)) + user + internals._U32.pack(len(body))
+    inner = head + body + signature
+    return internals._encrypt(chat, bytes(range(16)), inner + bytes(padded_length(len(inner)) - len(inner)))
+
+
+def test_openssl_takes_the_identity_key_signature_that_pointers_refuse(chat: ChatKey) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from pointerbridge.core import BadSignatureError, WeakKeyError
+    from pointerbridge.core.ed25519 import is_strict_public_key, verify
+
+    # Why the check exists: OpenSSL verifies (identity, 0) under the identity for anything.
+    Ed25519PublicKey.from_public_bytes(_IDENTITY_POINT).verify(_IDENTITY_SIGNATURE, b"any message at all")
+    for key in _SMALL_ORDER_ENCODINGS:
+        assert not is_strict_public_key(key), key.hex()
+        assert not verify(key, _IDENTITY_SIGNATURE, b"x")
+        with pytest.raises(WeakKeyError) as caught:
+            unseal(chat, _pointer_from_key(chat, key, _IDENTITY_SIGNATURE))
+        assert isinstance(caught.value, BadSignatureError) and caught.value.expect == "signature"
+    y_at_least_p = (2**255 - 19 + 5).to_bytes(32, "little")  # y = 5 + p: not canonical
+    assert not is_strict_public_key(y_at_least_p)
+    assert is_strict_public_key(raw_identity("alice").public_key)
+
+
+@pytest.mark.parametrize("size", [1000, 2345, 3000, 5001, 12_345, 40_000])
+def test_the_parts_of_a_split_message_all_pad_to_one_bucket(chat: ChatKey, alice: Identity, size: int) -> None:
+    body = "s" * size
+    pointers = seal(chat, alice, body, max_chars=1000)
+    assert len(pointers) >= 2
+    lengths = {len(dearmor(p)[1]) for p in pointers}
+    assert len(lengths) == 1, lengths  # the last part does not tell the length
+    parts = [unseal(chat, p) for p in pointers]
+    sizes = [len(p.data) for p in parts if isinstance(p, Part)]
+    assert max(sizes) - min(sizes) <= 1
+    # the fewest parts that fit: one fewer would need a part above the limit
+    from pointerbridge.core import pointer as internals
+
+    capacity = internals._part_capacity(internals._FIXED_BYTES + 5 + internals._SPLIT_BYTES, 1000)
+    assert len(pointers) == -(-size // capacity)
+    assert open_all(chat, pointers).body == body
+
+
+def test_a_split_message_whose_parts_equivocate_is_refused(chat: ChatKey, alice: Identity) -> None:
+    from pointerbridge.core import pointer as internals
+
+    # One message id and one send time, two texts: what an equivocating sender would post.
+    first = internals._seal(chat, alice, "A" * 3000, 1000, lambda n: b"\x42" * n, 7)
+    other = internals._seal(chat, alice, "B" * 3000, 1000, lambda n: b"\x42" * n, 7)
+    assert len(first) == len(other) >= 2
+    a = [unseal(chat, p) for p in first]
+    b = [unseal(chat, p) for p in other]
+    assert isinstance(a[0], Part) and isinstance(b[0], Part) and a[0].message_id == b[0].message_id
+    # Before the message is complete: the second part 0 is refused, and so is the message.
+    joiner = Reassembler()
+    assert joiner.add(a[0]) is None
+    with pytest.raises(MalformedError):
+        joiner.add(b[0])
+    assert joiner.refuses(a[0]) and joiner.pending == 0
+    for part in a[1:]:
+        with pytest.raises(MalformedError):
+            joiner.add(part)
+    # After it is complete: a different part for it refuses it too, and a copy is ignored.
+    joiner = Reassembler()
+    done = [joiner.add(p) for p in a]
+    assert done[-1] is not None and done[-1].body == "A" * 3000
+    assert joiner.add(a[0]) is None and not joiner.refuses(a[0])
+    with pytest.raises(MalformedError):
+        joiner.add(b[1])
+    assert joiner.refuses(b[1])

@@ -234,3 +234,27 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
         import_store(target.store, bad)
     source.close()
     target.close()
+
+
+_IDENTITY_POINT = bytes([1]) + bytes(31)  # (0, 1): the identity, of order 1
+_IDENTITY_SIGNATURE = _IDENTITY_POINT + bytes(32)  # R = identity, S = 0: "valid" for any message
+
+
+@pytest.mark.parametrize("which", ["old", "new"])
+def test_a_rotation_notice_naming_a_small_order_key_is_refused(which: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from pointerbridge.core.rotation import _statement
+
+    real = raw_identity("alice")
+    at_ms = 1_790_000_000_000
+    if which == "old":  # a forged notice "signed" by the identity point
+        old, new, signature = _IDENTITY_POINT, real.public_key, _IDENTITY_SIGNATURE
+        Ed25519PublicKey.from_public_bytes(old).verify(signature, _statement("alice", old, new, at_ms))  # OpenSSL: fine
+    else:  # a real key moving its name to a key that "signs" everything
+        old, new = real.public_key, _IDENTITY_POINT
+        signature = real._sign(_statement("alice", old, new, at_ms))
+    raw = bytes([5]) + b"alice" + old + new + at_ms.to_bytes(8, "big") + signature
+    body = (f"alice changed their key; this notice is signed by the old one.\n"
+            f"{MARKER}{base64.urlsafe_b64encode(raw).decode().rstrip('=')}")
+    with pytest.raises(RotationError, match="small order"):
+        parse_notice(body)
