@@ -28,10 +28,10 @@ NOW_MS = int(time.time() * 1000)
 DAY_MS = 86_400_000
 
 
-def _home(tmp_path: Path, username: str = "bob") -> tuple[App, UnlockedChat]:
+def _home(tmp_path: Path, username: str = "bob", *, open_chat: bool = False) -> tuple[App, UnlockedChat]:
     app = App(Home.resolve(tmp_path / username))
-    app.init(username, f"{username} phrase")
-    return app, app.create_chat("Family", SECRET, [])
+    app.init(username, f"{username} phrase", allow_weak=True)
+    return app, app.create_chat("Family", SECRET, [], open_chat=open_chat)
 
 
 def _identity(username: str, seed: str = "") -> Identity:
@@ -128,7 +128,7 @@ def _tag_collision(chat: UnlockedChat) -> str:
 
 
 def test_a_tag_collision_is_neither_routed_nor_used_to_create_a_chat(tmp_path: Path) -> None:
-    app, chat = _home(tmp_path)
+    app, chat = _home(tmp_path, open_chat=True)  # an open chat: the one kind joined by receiving
     stray = _tag_collision(chat)
     genuine = _pointers(chat, _identity("alice"), "for the family", NOW_MS)
     app.receive(stray + "\n" + genuine)
