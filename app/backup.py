@@ -67,7 +67,9 @@ class _Chat(_Record):
     name: str
     normalized_name: str
     carriers: list[str]
-    verifiers: list[_Verifier] = Field(min_length=1)
+    # A chat has a verifier per secret it ever had; each salt among them costs an unlock an
+    # Argon2id, so a file cannot bring more than a lifetime of rekeys.
+    verifiers: list[_Verifier] = Field(min_length=1, max_length=64)
 
 
 class _Pin(_Record):
@@ -200,7 +202,18 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
             raise InvalidInputError(f"{path}, line {number}: a rotation to the same key")
         if record["kind"] == "rotation_out":
             _check_notice(record["body"], path, number)
+        if record["kind"] == "identity" and record["recovery"] is not None:
+            _check_recovery(record["recovery"], path, number)
         yield record
+
+
+def _check_recovery(text: str, path: Path, number: int) -> None:
+    from pointerbridge.core.keys import RecoveryCode
+
+    try:
+        RecoveryCode.from_bytes(bytes.fromhex(text))
+    except InvalidInputError:
+        raise InvalidInputError(f"{path}, line {number}: the identity's recovery code is damaged") from None
 
 
 def _check_notice(body: str, path: Path, number: int) -> None:

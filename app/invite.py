@@ -67,9 +67,10 @@ def read_invite(text: str) -> Invite:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except (binascii.Error, ValueError, RecursionError):
         raise InvalidInputError("the invite is damaged (it does not decode)") from None
-    if not isinstance(data, dict) or data.get("v") not in (1, 2) or not isinstance(data.get("chat"), str):
+    version = data.get("v") if isinstance(data, dict) else None
+    if type(version) is not int or version not in (1, 2) or not isinstance(data.get("chat"), str):
         raise InvalidInputError("the invite is damaged or from a newer version")
-    salt = _salt(data) if data["v"] == 2 else None
+    salt = _salt(data) if version == 2 else None
     carriers = data.get("carriers")
     if not isinstance(carriers, dict) or not all(
         isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("type"), str) for k, v in carriers.items()

@@ -371,23 +371,51 @@ class App:
     # identity ---------------------------------------------------------------------------
 
     def init(
-        self, username: str, master_phrase: str, *, recovery: RecoveryCode | None = None, allow_weak: bool = False
+        self,
+        username: str,
+        master_phrase: str,
+        *,
+        recovery: RecoveryCode | None = None,
+        unsalted: bool = False,
+        allow_weak: bool = False,
     ) -> Identity:
         """Derive this user's identity and record its public half and recovery code.
 
         ``recovery``: the code shown when the identity was first made (regenerating it on
-        another machine); None makes a new identity with a fresh code (:meth:`recovery_code`).
-        A new master phrase estimated weak is refused unless ``allow_weak``
-        (:mod:`.secret_policy`); one regenerated with its code is not judged again.
+        another machine); ``unsalted``: regenerate an identity made before recovery codes
+        (SPEC §2.3's first schedule); neither: a new identity with a fresh code
+        (:meth:`recovery_code`). A new master phrase estimated weak is refused unless
+        ``allow_weak`` (:mod:`.secret_policy`); one regenerated is not judged again. A home
+        keeps its identity: init again gives it back only if it is the same one (a new one
+        would leave every chat's pin behind without a notice: that is ``rotate_identity``).
         """
         from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import Identity
 
-        if recovery is None:
-            check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
-        code = recovery if recovery is not None else _new_recovery_code()
-        identity = Identity.derive(username, master_phrase, code)
-        self.store.set_identity(identity.username, identity.public_key, code.to_bytes())
+        if recovery is not None and unsalted:
+            raise InvalidInputError("an identity is regenerated with its recovery code or without one, not both")
+        known = self.store.identity()
+        code = recovery
+        if known is not None and recovery is None and not unsalted:
+            identity = self._derive_identity(username, master_phrase)  # the same identity again: a no-op
+        else:
+            if recovery is None and not unsalted:  # a new identity: its phrase is judged, its code drawn
+                check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
+                code = _new_recovery_code()
+            identity = (
+                Identity.derive_unsalted(username, master_phrase)
+                if code is None
+                else Identity.derive(username, master_phrase, code)
+            )
+        if known is not None and not (
+            known[0] == identity.username and hmac.compare_digest(known[1], identity.public_key)
+        ):
+            raise InvalidInputError(
+                f"this home is {known[0]!r}'s already, and that is another identity (another name, phrase or "
+                "recovery code): to change your master phrase, pbridge identity rotate (it tells your chats)"
+            )
+        if known is None:
+            self.store.set_identity(identity.username, identity.public_key, code.to_bytes() if code else None)
         self._remember_reader(identity)
         return identity
 
@@ -706,7 +734,16 @@ class App:
             words = self._guessable(chat.row.name)
             check_strength(new_secret, what="chat secret", allow_weak=allow_weak, user_inputs=words)
         self._check_current(chat)
-        if self._match_secret(chat.row, new_secret) is not None:
+        salts = [v.key_salt for v in self.store.verifiers(chat.row.id)]
+        if salt is not None and salt in salts:
+            raise InvalidInputError(
+                f"that invite is chat {chat.row.name!r}'s from before: ask for the one the new secret came with"
+            )
+        found = self._match_secret(chat.row, new_secret)
+        # Taking the first member's salt for the secret this home already took under a
+        # salt of its own (rekeyed without the invite) corrects it; anything else repeats.
+        correcting = found is not None and salt is not None and found[1] == 0
+        if found is not None and not correcting:
             raise InvalidInputError(f"chat {chat.row.name!r} had that secret before: choose a new one")
         key = ChatKey.derive(chat.row.name, new_secret, salt if salt is not None else new_chat_salt())
         self.store.add_verifier(chat.row.id, _verifier(key))

@@ -86,7 +86,8 @@ def init(
     phrase_fd: PhraseFd = None,
     recovery_code: Annotated[
         str | None,
-        typer.Option("--recovery-code", help="Regenerate the identity 'init' made elsewhere: the code it showed."),
+        typer.Option("--recovery-code", help="Regenerate the identity 'init' made elsewhere: the code it showed "
+                     "('none': one made before recovery codes)."),
     ] = None,
     weak_secret_ok: WeakSecretOk = False,
     show_phrase_fd: ShowPhraseFd = None,
@@ -96,14 +97,16 @@ def init(
     another machine (its phrase and the recovery code it showed)."""
     from pointerbridge.core import RecoveryCode
 
-    code = RecoveryCode.parse(recovery_code) if recovery_code is not None else None
+    unsalted = recovery_code is not None and recovery_code.strip().lower() == "none"
+    code = RecoveryCode.parse(recovery_code) if recovery_code is not None and not unsalted else None
     with _open(ctx) as app:
-        if code is not None:  # the phrase exists already: asked, not generated or judged again
-            phrase = _phrase(phrase_fd)
+        if code is not None or unsalted:
+            # The phrase exists already: asked (twice: no stored key here tells a typo), not generated or judged.
+            phrase = _phrase(phrase_fd, confirm=True)
         else:
             fds = (phrase_fd, show_phrase_fd)
             phrase = _new_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
-        identity = app.init(username, phrase, recovery=code, allow_weak=weak_secret_ok)
+        identity = app.init(username, phrase, recovery=code, unsalted=unsalted, allow_weak=weak_secret_ok)
         typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
         typer.echo("(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
                    "regenerates this identity)")
@@ -318,6 +321,10 @@ def chat_join(
         app.username()
         chat = app.join_invite(text, _secret(secret_fd, confirm=True), paths)
         typer.echo(f"joined chat {chat.row.name!r} on {', '.join(chat.row.carriers)}")
+        if chat.row.is_open:  # an invite of version 1, or one stripped of its salt: say what that costs
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
+            typer.echo(f"warning: that invite is an open chat's (no salt): {OPEN_CHAT_COST}", err=True)
 
 
 @chat_app.command("delete")

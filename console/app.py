@@ -84,15 +84,27 @@ class ConsoleApp(TextualApp[None]):
             from pointerbridge.app.secret_policy import generate_master_phrase
 
             fields = [Field("username", "Your username (the name your chats will see)"),
-                      Field("phrase", "Master phrase", secret=True, confirm=True, generated=generate_master_phrase())]
+                      Field("phrase", "Master phrase", secret=True, confirm=True, generated=generate_master_phrase()),
+                      Field("recovery", "Recovery code: only to regenerate an identity made on another machine "
+                            "('none' for one made before codes)", optional=True)]
             form = Form("Create your identity", fields, ok="Create",
-                        note="Your identity is derived from these two; nothing of it is stored but its public key. "
-                             "Write the master phrase down and keep it safe: nothing can recover it.",
-                        run=lambda v: self.service.init(v["username"], v["phrase"], allow_weak=weak_ok(v)))
+                        note="Your identity is derived from your username, master phrase and a random recovery code; "
+                             "nothing of it is stored but its public key and the code. Write the master phrase down "
+                             "and keep it safe: nothing can recover it.",
+                        run=self._init)
         else:
             form = Form(f"Unlock {self.service.username()}", [Field("phrase", "Master phrase", secret=True)],
                         ok="Unlock", run=lambda v: self.service.unlock_identity(v["phrase"]))
         self.push_screen(form, self._start)
+
+    def _init(self, values: dict[str, str]) -> Identity:
+        from pointerbridge.core import RecoveryCode
+
+        typed = values["recovery"].strip()
+        unsalted = typed.lower() == "none"
+        code = RecoveryCode.parse(typed) if typed and not unsalted else None
+        return self.service.init(values["username"], values["phrase"], recovery=code, unsalted=unsalted,
+                                 allow_weak=weak_ok(values))
 
     def _start(self, identity: Identity | None) -> None:
         if identity is None:

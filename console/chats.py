@@ -125,6 +125,11 @@ class ChatListScreen(Screen[None]):
         self.app.push_screen(Form("New chat", fields, note=note, ok="Create", run=create), self._created)
 
     def _created(self, chat: UnlockedChat | None) -> None:
+        if chat is not None and chat.row.is_open:  # joined from an invite without a salt: say what that costs
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
+            self.notify(f"{chat.row.name} is an open chat: {OPEN_CHAT_COST}", severity="warning", timeout=30,
+                        markup=False)
         if chat is not None:
             self.app.remember(chat)
             self.refresh_data()

@@ -260,3 +260,89 @@ def test_the_command_line_rekeys_with_the_first_members_invite(tmp_path: Path) -
     damaged = invite.splitlines()[-1][:-3] + "xyz"
     wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", damaged, env=third)
     assert wrong.returncode == 3
+
+
+def test_init_keeps_a_homes_identity_and_regenerates_old_ones(tmp_path: Path) -> None:
+    home = tmp_path / "alice"
+    first = _pb(home, "init", "--username", "alice")
+    again = _pb(home, "init", "--username", "alice")
+    assert first[0] == again[0] == 0 and first[1].splitlines()[0] == again[1].splitlines()[0]  # the same one
+    other = _pb(home, "init", "--username", "alice", phrase="another master phrase of alice's tests")
+    assert other[0] == 3 and "identity rotate" in other[2]
+    assert _pb(home, "whoami")[1].splitlines()[0] == first[1].splitlines()[0]  # unchanged
+    # An identity made before recovery codes, on a new machine: --recovery-code none.
+    old = Identity.derive_unsalted("alice", PHRASES["alice"])
+    laptop = tmp_path / "laptop"
+    rc, out, _ = _pb(laptop, "init", "--username", "alice", "--recovery-code", "none")
+    assert rc == 0 and old.fingerprint in out and "no recovery code" in out
+
+
+def test_joining_an_invite_without_a_salt_says_it_is_an_open_chat(tmp_path: Path) -> None:
+    import base64
+
+    shared, alice, bob = tmp_path / "shared", tmp_path / "alice", tmp_path / "bob"
+    shared.mkdir()
+    for home, user in ((alice, "alice"), (bob, "bob")):
+        assert _pb(home, "init", "--username", user, phrase=PHRASES[user])[0] == 0
+        assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
+    invite = _pb(alice, "chat", "create", "Family", "--carrier", "shared")[1].splitlines()[-1]
+    body = invite[len("pbinvite1."):]
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    for stripped in ({**{k: v for k, v in data.items() if k != "salt"}, "v": 1}, {**data, "v": True}):
+        text = "pbinvite1." + base64.urlsafe_b64encode(json.dumps(stripped).encode()).decode().rstrip("=")
+        if stripped["v"] is True:
+            assert _pb(bob, "chat", "join", text, phrase=PHRASES["bob"])[0] == 3  # not a version: refused
+            continue
+        rc, _, err = _pb(bob, "chat", "join", text, phrase=PHRASES["bob"])
+        assert rc == 0 and "open chat" in err and "offline" in err
+
+
+def test_a_stale_invite_is_refused_and_a_rekey_under_a_wrong_salt_can_be_corrected(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice, carol = _app(tmp_path, "alice", shared), _app(tmp_path, "carol", shared)
+    me = alice.init("alice", PHRASES["alice"])
+    carol.init("carol", "carol's master phrase for the salted tests")
+    chat = alice.create_chat("Family", SECRET, ["shared"])
+    old_invite = make_invite(chat.row, alice.config)
+    carols = carol.join_invite(old_invite, SECRET, {})
+    new_secret = generate_chat_secret()
+    new = alice.rekey_chat(chat, new_secret)
+    from pointerbridge.app.invite import rekey_salt
+
+    with pytest.raises(InvalidInputError, match="from before"):
+        carol.rekey_chat(carols, new_secret, salt=rekey_salt("family", old_invite))
+    wrong = carol.rekey_chat(carols, new_secret)  # without the invite: a salt of her own
+    assert not wrong.key.same_key(new.key)
+    fixed = carol.rekey_chat(wrong, new_secret, salt=rekey_salt("family", make_invite(new.row, alice.config)))
+    assert fixed.key.same_key(new.key) and carol.unlock_chat("family", new_secret).key.same_key(new.key)
+    alice.send(new, me, "after the rekey")
+    alice.poll(fetch=False)
+    carol.poll()
+    assert [s.message.body for s in carol.read(fixed)[0]] == ["after the rekey"]
+
+
+def test_an_import_cannot_bring_a_damaged_recovery_code_or_endless_verifiers(tmp_path: Path) -> None:
+    from pointerbridge.app.backup import export_store, import_store
+
+    source = _app(tmp_path, "alice", tmp_path)
+    source.init("alice", PHRASES["alice"])
+    source.create_chat("Family", SECRET, [])
+    export = tmp_path / "backup.jsonl"
+    export_store(source.store, export)
+    lines = export.read_text().splitlines()
+    records = [json.loads(line) for line in lines[1:]]
+    identity = next(r for r in records if r["kind"] == "identity")
+    chat = next(r for r in records if r["kind"] == "chat")
+    for name, change in (("recovery", lambda: identity.update(recovery="ff" + identity["recovery"][2:])),
+                         ("verifiers", lambda: chat.update(verifiers=chat["verifiers"] * 65))):
+        saved = json.dumps(identity), json.dumps(chat)
+        change()
+        doctored = tmp_path / f"doctored-{name}.jsonl"
+        doctored.write_text("\n".join([lines[0], *map(json.dumps, records)]) + "\n")
+        identity.update(json.loads(saved[0]))
+        chat.update(json.loads(saved[1]))
+        target = _app(tmp_path, f"target-{name}", tmp_path)
+        with pytest.raises(InvalidInputError):
+            import_store(target.store, doctored)
+        assert target.store.identity() is None and target.store.chats() == []  # nothing half-imported
