@@ -32,16 +32,21 @@ class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         import json
 
-        fields = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                  "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        fields = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         return json.dumps(fields, ensure_ascii=False)
 
 
 def setup_logging(*, as_json: bool) -> None:
     """Configure the ``pointerbridge`` logger tree on stderr: human lines, or JSON lines."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonLines() if as_json else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

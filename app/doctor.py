@@ -85,8 +85,7 @@ def _store(store: Store) -> list[Finding]:
         version = store.schema_version
         identity = store.identity() if version else None
     except sqlite3.DatabaseError as exc:
-        return [Finding("store", "fail", f"{store.path}: {exc} (restore it from a backup, or move it away and "
-                                         "rejoin)")]
+        return [Finding("store", "fail", f"{store.path}: {exc} (restore it from a backup, or move it away and rejoin)")]
     loose = _private(store.path, 0o600)
     findings = [Finding("store file", "warn", loose) if loose else Finding("store file", "ok", "0600")]
     if problems:
@@ -96,12 +95,16 @@ def _store(store: Store) -> list[Finding]:
     if version > SCHEMA_VERSION:
         findings.append(Finding("schema", "fail", f"version {version} is newer than this pbridge ({SCHEMA_VERSION})"))
     elif version < SCHEMA_VERSION:
-        findings.append(Finding("schema", "warn", f"version {version}: the next command migrates it to "
-                                                  f"{SCHEMA_VERSION}"))
+        findings.append(
+            Finding("schema", "warn", f"version {version}: the next command migrates it to {SCHEMA_VERSION}")
+        )
     else:
         findings.append(Finding("schema", "ok", f"version {version}"))
-    findings.append(Finding("identity", "ok", f"username {identity[0]!r}") if identity
-                    else Finding("identity", "fail", "no identity yet: run 'pbridge init'"))
+    findings.append(
+        Finding("identity", "ok", f"username {identity[0]!r}")
+        if identity
+        else Finding("identity", "fail", "no identity yet: run 'pbridge init'")
+    )
     if version >= 1:
         findings.append(_clock(store))
     return findings
@@ -116,13 +119,21 @@ def _clock(store: Store) -> Finding:
         return Finding("clock", "warn", f"cannot compare with the store ({exc})")
     ahead = (newest or 0.0) - time.time()
     if ahead > _CLOCK_SLACK:
-        return Finding("clock", "warn", f"the store has a time {elapsed(ahead)} ahead of this clock: did the clock "
-                                        "step back? (check NTP)")
+        return Finding(
+            "clock",
+            "warn",
+            f"the store has a time {elapsed(ahead)} ahead of this clock: did the clock step back? (check NTP)",
+        )
     return Finding("clock", "ok", "not behind anything the store recorded")
 
 
-def _carrier(name: str, carrier: CarrierConfig, store: Store | None, clash: str | None,
-             factory: Callable[[str, CarrierConfig], Bridge]) -> list[Finding]:
+def _carrier(
+    name: str,
+    carrier: CarrierConfig,
+    store: Store | None,
+    clash: str | None,
+    factory: Callable[[str, CarrierConfig], Bridge],
+) -> list[Finding]:
     if clash is not None:
         return [Finding("settings", "fail", clash)]
     try:

@@ -85,17 +85,24 @@ def matrix_login(
     if room is not None and not room.startswith(("!", "#")):
         raise InvalidInputError(f"--room {room!r} is neither a room id (!...) nor an alias (#...)")
     old_token = _old_token(old)  # read before a new login replaces its file
-    login = log_in(name, homeserver, user, password(), room=room, create_room=create_room, invite=invite,
-                   device_name=device_name)
+    login = log_in(
+        name, homeserver, user, password(), room=room, create_room=create_room, invite=invite, device_name=device_name
+    )
     path = token_path(app, name)
     settings = {k: v for k, v in old.items() if k != "access_token_env"}
-    settings.update(homeserver=homeserver, user_id=login.user_id, device_id=login.device_id,
-                    room_id=login.room_id, access_token_file=str(path))
+    settings.update(
+        homeserver=homeserver,
+        user_id=login.user_id,
+        device_id=login.device_id,
+        room_id=login.room_id,
+        access_token_file=str(path),
+    )
     if start is not None or existing is None:
         settings["start"] = start or "history"  # a new bot reads what the room already holds
     base = existing.model_dump(exclude_none=True) if existing is not None else {}
-    carrier = CarrierConfig.model_validate({**{k: base[k] for k in ("poll_every", "poll_cron") if k in base},
-                                            "type": "matrix", **settings})
+    carrier = CarrierConfig.model_validate(
+        {**{k: base[k] for k in ("poll_every", "poll_cron") if k in base}, "type": "matrix", **settings}
+    )
     done = LoginDone(name, login.user_id, login.device_id, login.room_id, path)
     try:
         MatrixBridge.from_config(name, carrier.settings)  # the bridge checks its settings

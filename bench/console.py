@@ -48,8 +48,10 @@ def _build(root: Path, count: int) -> Home:
     home.create()
     shared = root / "shared"
     shared.mkdir()
-    save_config(home.config_path, Config(carriers={"shared": CarrierConfig.model_validate(
-        {"type": "files", "path": str(shared)})}))
+    save_config(
+        home.config_path,
+        Config(carriers={"shared": CarrierConfig.model_validate({"type": "files", "path": str(shared)})}),
+    )
     with App(home) as app:
         me = app.init("alice", PHRASE, allow_weak=True)
         bob = Identity("bob", os.urandom(32))
@@ -58,8 +60,9 @@ def _build(root: Path, count: int) -> Home:
         batch: list[tuple[str, bytes]] = []
         for i in range(count):
             sender = me if i % 2 else bob
-            (pointer,) = _seal(chat.key, sender, f"message {i:06d}: " + "lorem ipsum dolor " * 8, None, os.urandom,
-                               start_ms + i)
+            (pointer,) = _seal(
+                chat.key, sender, f"message {i:06d}: " + "lorem ipsum dolor " * 8, None, os.urandom, start_ms + i
+            )
             batch.append((pointer, dearmor(pointer)[1]))
             if len(batch) == 10_000:
                 app.store.add_pointers(batch, "in", carrier="shared")

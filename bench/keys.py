@@ -61,8 +61,11 @@ def run(rounds: int) -> dict[str, Any]:
     identities = {}
     for memory in IDENTITY_MEMORY_CHOICES:
         code = RecoveryCode.new(memory)
-        identities[f"{memory} MiB"] = _pair(lambda c=code: Identity.derive("alice", "a phrase of the benchmark", c),
-                                            _floor(memory * 1024, IDENTITY_ITERATIONS), rounds)
+        identities[f"{memory} MiB"] = _pair(
+            lambda c=code: Identity.derive("alice", "a phrase of the benchmark", c),
+            _floor(memory * 1024, IDENTITY_ITERATIONS),
+            rounds,
+        )
     salt = bytes(16)
     chat_floor = _floor(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS)
     return {

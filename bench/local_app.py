@@ -43,8 +43,10 @@ SECRET = "bench chat secret"
 def _home(root: Path, user: str, shared: Path) -> App:
     home = Home(root / user, root / user)
     home.create()
-    save_config(home.config_path, Config(carriers={"shared": CarrierConfig.model_validate(
-        {"type": "files", "path": str(shared)})}))
+    save_config(
+        home.config_path,
+        Config(carriers={"shared": CarrierConfig.model_validate({"type": "files", "path": str(shared)})}),
+    )
     return App(home)
 
 
@@ -71,8 +73,10 @@ def _floor(chat: ChatKey, pointers: list[str]) -> float:
 
 
 def _clm_seconds(pointers: list[str]) -> float:
-    texts = [clm.encode("bench", "alice", f"message {i:06d}: " + "lorem ipsum dolor sit amet " * 10, SECRET, i)[:]
-             for i in range(len(pointers))]
+    texts = [
+        clm.encode("bench", "alice", f"message {i:06d}: " + "lorem ipsum dolor sit amet " * 10, SECRET, i)[:]
+        for i in range(len(pointers))
+    ]
     start = time.perf_counter()
     for text in texts:
         clm.decode(text, "bench", SECRET)

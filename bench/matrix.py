@@ -69,8 +69,12 @@ def _idle_process_polls(home: Path) -> list[float]:
     times = []
     for _ in range(5):
         start = time.perf_counter()
-        subprocess.run([str(pbridge), "--home", str(home), "poll"], check=True, capture_output=True,
-                       env={**os.environ, "PBRIDGE_HOME": ""})
+        subprocess.run(
+            [str(pbridge), "--home", str(home), "poll"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PBRIDGE_HOME": ""},
+        )
         times.append(time.perf_counter() - start)
     return times
 
@@ -90,10 +94,16 @@ def _measure(root: Path, server: Synapse, count: int) -> dict[str, Any]:
     account = server.register("benchbot", "bench-password")
     os.environ[_TOKEN_ENV] = account["access_token"]
     room = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "bench"}, account["access_token"])
-    carrier = CarrierConfig.model_validate({
-        "type": "matrix", "homeserver": server.url, "user_id": account["user_id"], "device_id": account["device_id"],
-        "access_token_env": _TOKEN_ENV, "room_id": room["room_id"],
-    })
+    carrier = CarrierConfig.model_validate(
+        {
+            "type": "matrix",
+            "homeserver": server.url,
+            "user_id": account["user_id"],
+            "device_id": account["device_id"],
+            "access_token_env": _TOKEN_ENV,
+            "room_id": room["room_id"],
+        }
+    )
     home = Home(root / "bob", root / "bob")
     home.create()
     save_config(home.config_path, Config(carriers={"mx": carrier}))

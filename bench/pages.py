@@ -46,8 +46,10 @@ def run(count: int) -> dict[str, Any]:
         start = time.perf_counter()
         for first in range(0, count, 10_000):
             batch = range(first, min(first + 10_000, count))
-            texts = [_seal(chat.key, senders[i % 2], f"message {i:06d}: {body}", None, os.urandom,
-                           1_790_000_000_000 + i)[0] for i in batch]
+            texts = [
+                _seal(chat.key, senders[i % 2], f"message {i:06d}: {body}", None, os.urandom, 1_790_000_000_000 + i)[0]
+                for i in batch
+            ]
             app.receive("\n".join(texts))
         build = time.perf_counter() - start
         start = time.perf_counter()
@@ -63,9 +65,15 @@ def run(count: int) -> dict[str, Any]:
         middle = _ms(lambda: app.read_page(chat, before=middle_before, limit=200))
         stored = app.store.counts()["pointers"]
         app.close()
-    return {"count": stored, "build_seconds": round(build, 1), "routing_all_seconds": round(routing, 2),
-            "first_page_cold_ms": round(cold, 2),
-            "newest_page_ms": warm, "middle_page_ms": middle, "target_ms": 100}
+    return {
+        "count": stored,
+        "build_seconds": round(build, 1),
+        "routing_all_seconds": round(routing, 2),
+        "first_page_cold_ms": round(cold, 2),
+        "newest_page_ms": warm,
+        "middle_page_ms": middle,
+        "target_ms": 100,
+    }
 
 
 if __name__ == "__main__":

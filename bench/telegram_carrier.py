@@ -57,9 +57,15 @@ def _measure(root: Path, server: BotApiServer, count: int) -> dict[str, Any]:
     carriers = {}
     for name, bot in (("bob", bob_bot), ("alice", alice_bot)):
         os.environ[f"PBRIDGE_BENCH_TG_{name.upper()}"] = bot.token
-        carriers[name] = CarrierConfig.model_validate({
-            "type": "telegram", "token_env": f"PBRIDGE_BENCH_TG_{name.upper()}", "chat_id": group.id,
-            "base_url": server.base_url, "post_interval": 0})
+        carriers[name] = CarrierConfig.model_validate(
+            {
+                "type": "telegram",
+                "token_env": f"PBRIDGE_BENCH_TG_{name.upper()}",
+                "chat_id": group.id,
+                "base_url": server.base_url,
+                "post_interval": 0,
+            }
+        )
     home = Home(root / "bob", root / "bob")
     home.create()
     save_config(home.config_path, Config(carriers={"tg": carriers["bob"]}))
@@ -82,8 +88,12 @@ def _measure(root: Path, server: BotApiServer, count: int) -> dict[str, Any]:
     doctor = []
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "pbridge"), "--home", str(root / "bob"), "doctor"],
-                       check=True, capture_output=True, env={**os.environ, "PBRIDGE_HOME": ""})
+        subprocess.run(
+            [str(Path(sys.executable).parent / "pbridge"), "--home", str(root / "bob"), "doctor"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PBRIDGE_HOME": ""},
+        )
         doctor.append(time.perf_counter() - start)
     sender = bridge_class("telegram").from_config("tg", carriers["alice"].settings)
     posts = pointers[: min(200, len(pointers))]

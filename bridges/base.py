@@ -220,8 +220,9 @@ class Bridge(ABC):
         settings = self.settings
         if not hasattr(settings, "max_pointer_chars"):
             raise TypeError(f"{type(self).__name__} must define limits: its settings have no max_pointer_chars")
-        return Limits(max_pointer_chars=settings.max_pointer_chars,
-                      min_post_interval=getattr(settings, "post_interval", 0.0))
+        return Limits(
+            max_pointer_chars=settings.max_pointer_chars, min_post_interval=getattr(settings, "post_interval", 0.0)
+        )
 
     @property
     def capabilities(self) -> Capabilities:

@@ -71,8 +71,7 @@ _WINDOW = 20_000  # UIDs per UID SEARCH: an answer line stays far below imaplib'
 _PARTS = 500  # MIME parts read per mail, at most
 # The email package's own failures on hostile mails (bad headers, deep nesting, odd
 # charsets): such a mail is noted and passed over, never the end of the poll.
-_UNPARSABLE = (MessageError, ValueError, LookupError, IndexError, TypeError, AttributeError, NameError,
-               RecursionError)
+_UNPARSABLE = (MessageError, ValueError, LookupError, IndexError, TypeError, AttributeError, NameError, RecursionError)
 _LOGIN_LATER = ("[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]", "[LIMIT]")  # RFC 5530: try again, change nothing
 _LINE = 76
 _PORTS = {"imap": {"tls": 993, "starttls": 143, "none": 143}, "smtp": {"tls": 465, "starttls": 587, "none": 25}}
@@ -165,6 +164,7 @@ class EmailBridge(Bridge):
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
         """The same members' addresses."""
+
         def members(settings: dict[str, Any]) -> set[str]:
             value = settings.get("to") or []
             return {a.strip().lower() for a in (value.split(",") if isinstance(value, str) else value)}
@@ -175,7 +175,6 @@ class EmailBridge(Bridge):
     def _s(self) -> _Settings:
         settings: _Settings = self.settings  # type: ignore[assignment]
         return settings
-
 
     # -- posting ------------------------------------------------------------------------------
 
@@ -297,8 +296,7 @@ class EmailBridge(Bridge):
         if typ == "OK" and writable and imap.untagged_responses.get("READ-ONLY"):
             raise ConfigurationError(self.name, f"folder {self._s.folder!r} is read-only: after = 'keep' reads it")
         if typ != "OK":
-            raise ConfigurationError(self.name, f"no folder {self._s.folder!r} "
-                                                f"({printable(_text(data), 200)})")
+            raise ConfigurationError(self.name, f"no folder {self._s.folder!r} ({printable(_text(data), 200)})")
         validity = _first_int(imap.response("UIDVALIDITY")[1])
         if validity is None:
             raise RetryableError(self.name, "the IMAP server gave no UIDVALIDITY")
@@ -342,8 +340,10 @@ class EmailBridge(Bridge):
         for command, *args in steps:
             typ, data = imap.uid(command, *args)
             if typ != "OK":
-                raise ConfigurationError(self.name, f"cannot {command.lower()} read mails "
-                                                    f"({printable(_text(data), 200)}): check after and move_to")
+                raise ConfigurationError(
+                    self.name,
+                    f"cannot {command.lower()} read mails ({printable(_text(data), 200)}): check after and move_to",
+                )
 
     def _imap_client(self) -> imaplib.IMAP4:
         if self._imap is not None:
@@ -357,23 +357,26 @@ class EmailBridge(Bridge):
         try:
             if s.imap_security == "starttls":
                 if "STARTTLS" not in client.capabilities:
-                    raise ConfigurationError(self.name, f"IMAP {s.imap_host} does not offer STARTTLS "
-                                                        "(set imap_security)")
+                    raise ConfigurationError(
+                        self.name, f"IMAP {s.imap_host} does not offer STARTTLS (set imap_security)"
+                    )
                 client.starttls(s.tls())
             client.login(s.username, self._secret())
         except imaplib.IMAP4.error as exc:
             _release(client.shutdown)
             if isinstance(exc, imaplib.IMAP4.abort) or any(code in str(exc) for code in _LOGIN_LATER):
-                raise RetryableError(self.name, f"IMAP {s.imap_host} cannot log in now: "
-                                                f"{printable(exc, 200)}") from None
+                raise RetryableError(
+                    self.name, f"IMAP {s.imap_host} cannot log in now: {printable(exc, 200)}"
+                ) from None
             raise ConfigurationError(self.name, f"IMAP {s.imap_host} refused the login of {s.username!r}") from None
         except BaseException:
             _release(client.shutdown)
             raise
         # The login's answer names what the server offers now (MOVE, UIDPLUS): not before.
         offered = [d for d in client.untagged_responses.pop("CAPABILITY", []) if isinstance(d, bytes)]
-        self._capabilities = set(offered[-1].decode("ascii", "replace").upper().split()) if offered \
-            else set(client.capabilities)
+        self._capabilities = (
+            set(offered[-1].decode("ascii", "replace").upper().split()) if offered else set(client.capabilities)
+        )
         self._imap = client
         return client
 
@@ -399,8 +402,10 @@ class EmailBridge(Bridge):
             if not password:
                 raise ConfigurationError(self.name, f"{where} holds no password")
             if not (password.isascii() and password.isprintable()):  # what IMAP LOGIN and AUTH PLAIN can carry
-                raise ConfigurationError(self.name, f"the password in {where} has characters IMAP LOGIN cannot send "
-                                                    "(non-ASCII or control characters)")
+                raise ConfigurationError(
+                    self.name,
+                    f"the password in {where} has characters IMAP LOGIN cannot send (non-ASCII or control characters)",
+                )
             self._password = password
         return self._password
 
@@ -422,8 +427,13 @@ class EmailBridge(Bridge):
             except (imaplib.IMAP4.error, OSError, EOFError) as exc:
                 self._drop_imap()
                 raise self._imap_error(exc) from None
-            findings.append(Finding("imap", "ok", f"{self._s.username} at {self._s.imap_host}: folder "
-                                                  f"{self._s.folder!r} (UIDVALIDITY {validity})"))
+            findings.append(
+                Finding(
+                    "imap",
+                    "ok",
+                    f"{self._s.username} at {self._s.imap_host}: folder {self._s.folder!r} (UIDVALIDITY {validity})",
+                )
+            )
         except BridgeError as exc:
             findings.append(Finding("imap", "fail", str(exc)))
         try:

@@ -79,7 +79,6 @@ class FilesBridge(Bridge):
         path: Path = self.settings.path  # type: ignore[attr-defined]
         return path
 
-
     def _fail(self, exc: OSError, doing: str) -> Exception:
         if exc.errno in _CONFIG_ERRNOS:
             return ConfigurationError(self.name, f"cannot {doing} {self.folder}: {exc.strerror}")
@@ -265,6 +264,13 @@ class _Cursor:
             return cls()  # an unreadable cursor costs a full rescan, never a lost pointer
 
     def dump(self) -> str:
-        data = {"v": 1, "ctime": self.high, "seen": self.seen, "retry": self.retry,
-                "folder_mtime": self.folder_mtime, "offset": self.offset, "full_at": self.full_at}
+        data = {
+            "v": 1,
+            "ctime": self.high,
+            "seen": self.seen,
+            "retry": self.retry,
+            "folder_mtime": self.folder_mtime,
+            "offset": self.offset,
+            "full_at": self.full_at,
+        }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)

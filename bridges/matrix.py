@@ -91,7 +91,6 @@ class MatrixBridge(AsyncBridge):
         settings: _Settings = self.settings  # type: ignore[assignment]
         return settings
 
-
     def __init__(self, name: str, settings: BaseModel) -> None:
         """Use :meth:`from_config`. The connection opens on first use and lasts until :meth:`close`."""
         super().__init__(name, settings)
@@ -117,16 +116,23 @@ class MatrixBridge(AsyncBridge):
     async def _diagnose(self, client: Any) -> list[Finding]:
         me = await self._call(lambda: _get_json(client, _path("/account/whoami")), "checking the token")
         if me.get("user_id") != self._s.user_id:
-            return [Finding("token", "fail", f"the token is {printable(me.get('user_id'), 200)}'s, "
-                                             f"not {self._s.user_id}'s")]
+            return [
+                Finding("token", "fail", f"the token is {printable(me.get('user_id'), 200)}'s, not {self._s.user_id}'s")
+            ]
         findings = [Finding("token", "ok", f"accepted for {self._s.user_id}")]
         rooms = await self._call(lambda: _get_json(client, _path("/joined_rooms")), "listing rooms")
         if self._s.room_id in (rooms.get("joined_rooms") or []):
             findings.append(Finding("room", "ok", f"{self._s.user_id} is in {printable(self._s.room_id, 200)}"))
         else:
-            findings.append(Finding("room", "fail", f"{self._s.user_id} has not joined "
-                                                    f"{printable(self._s.room_id, 200)} (invite it, then log in "
-                                                    "again with --room)"))
+            findings.append(
+                Finding(
+                    "room",
+                    "fail",
+                    f"{self._s.user_id} has not joined "
+                    f"{printable(self._s.room_id, 200)} (invite it, then log in "
+                    "again with --room)",
+                )
+            )
         return findings
 
     async def _attempt(self, work: Any) -> Any:
@@ -182,8 +188,9 @@ class MatrixBridge(AsyncBridge):
             older, unread = await self._page(client, timeline.get("prev_batch"), "b")
             events = older + events
             if unread is not None:
-                result.notes.append(f"the room's history is longer than {_MAX_PAGES * _PAGE} messages: "
-                                    "the oldest were not read")
+                result.notes.append(
+                    f"the room's history is longer than {_MAX_PAGES * _PAGE} messages: the oldest were not read"
+                )
         elif since is None:
             events = []  # "now": begin after what is already in the room
         elif isinstance(gap, str) or timeline.get("limited"):
@@ -307,8 +314,12 @@ async def _nio(request: Any) -> _Answer:
     status = getattr(getattr(response, "transport_response", None), "status", 200)
     if not isinstance(response, ErrorResponse) and status < 400:
         return _Answer(True, response, status)
-    return _error(status, getattr(response, "status_code", None), getattr(response, "message", ""),
-                  getattr(response, "retry_after_ms", None))
+    return _error(
+        status,
+        getattr(response, "status_code", None),
+        getattr(response, "message", ""),
+        getattr(response, "retry_after_ms", None),
+    )
 
 
 async def _get_json(client: Any, path: str) -> _Answer:
@@ -336,7 +347,6 @@ def _error(status: int, code: Any, message: Any, retry_after_ms: Any) -> _Answer
     if retry is not None and not 0 <= retry < 1e9:  # also drops NaN
         retry = None
     return _Answer(False, None, status, printable(code, 60) or None, printable(message, 200), retry)
-
 
 
 def _path(endpoint: str, **query: Any) -> str:
@@ -405,19 +415,32 @@ def log_in(
     return asyncio.run(_log_in(carrier, homeserver, user, password, room, invite, device_name, timeout))
 
 
-async def _log_in(carrier: str, homeserver: str, user: str, password: str, room: str | None,
-                  invite: tuple[str, ...], device_name: str, timeout: float) -> MatrixLogin:
+async def _log_in(
+    carrier: str,
+    homeserver: str,
+    user: str,
+    password: str,
+    room: str | None,
+    invite: tuple[str, ...],
+    device_name: str,
+    timeout: float,
+) -> MatrixLogin:
     import aiohttp
 
     client = _client(homeserver, user, timeout)
     budget = _Budget(_LOGIN_RETRY_WAIT)
     try:
-        answer = await _call(carrier, lambda: _nio(client.login(password=password, device_name=device_name)),
-                             "login", budget)
+        answer = await _call(
+            carrier, lambda: _nio(client.login(password=password, device_name=device_name)), "login", budget
+        )
         try:
             if room is None:
-                created = await _call(carrier, lambda: _nio(client.room_create(name="pointers", invite=invite)),
-                                      "creating the room", budget)
+                created = await _call(
+                    carrier,
+                    lambda: _nio(client.room_create(name="pointers", invite=invite)),
+                    "creating the room",
+                    budget,
+                )
                 room_id = str(created.room_id)
             else:
                 joined = await _call(carrier, lambda: _nio(client.join(room)), "joining", budget, room)

@@ -107,7 +107,6 @@ class TelegramBridge(AsyncBridge):
         settings: _Settings = self.settings  # type: ignore[assignment]
         return settings
 
-
     def post(self, pointer: str) -> str:
         """Send the pointer as a plain-text message; return ``chat_id/message_id``."""
         result: str = self._run(lambda bot: self._post(bot, pointer))
@@ -200,8 +199,13 @@ class TelegramBridge(AsyncBridge):
         s = self._s
         request = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
         polling = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
-        bot = telegram.Bot(self._token(), base_url=s.base_url, base_file_url=s.base_file_url, request=request,
-                           get_updates_request=polling)
+        bot = telegram.Bot(
+            self._token(),
+            base_url=s.base_url,
+            base_file_url=s.base_file_url,
+            request=request,
+            get_updates_request=polling,
+        )
         try:
             await bot.initialize()  # getMe: checks the token
         except BaseException:
@@ -220,11 +224,16 @@ class TelegramBridge(AsyncBridge):
         if isinstance(exc, error.InvalidToken):
             return ConfigurationError(self.name, "Telegram refused the bot token (check it with @BotFather)")
         if isinstance(exc, error.Conflict):
-            return ConfigurationError(self.name, "another program polls this bot, or it has a webhook "
-                                                 f"(409: {printable(exc.message, 200)}); one bot per home")
+            return ConfigurationError(
+                self.name,
+                "another program polls this bot, or it has a webhook "
+                f"(409: {printable(exc.message, 200)}); one bot per home",
+            )
         if isinstance(exc, error.ChatMigrated):
-            return ConfigurationError(self.name, f"chat {self._s.chat_id} became the supergroup "
-                                                 f"{exc.new_chat_id}: set chat_id = {exc.new_chat_id}")
+            return ConfigurationError(
+                self.name,
+                f"chat {self._s.chat_id} became the supergroup {exc.new_chat_id}: set chat_id = {exc.new_chat_id}",
+            )
         if isinstance(exc, error.Forbidden):
             return ConfigurationError(self.name, f"chat {self._s.chat_id}: {printable(exc.message, 200)}")
         if isinstance(exc, error.BadRequest):
@@ -271,8 +280,10 @@ class TelegramBridge(AsyncBridge):
             assert isinstance(last, int | float)
             result.notes.append(await self._ask_for_catch_up(bot, last, now))
         elif gap > _WARN_AFTER:
-            result.notes.append(f"{gap / 3600:.0f} h since the last poll: after 24 h Telegram drops what is unread "
-                                "(a later poll will ask the others to post it again)")
+            result.notes.append(
+                f"{gap / 3600:.0f} h since the last poll: after 24 h Telegram drops what is unread "
+                "(a later poll will ask the others to post it again)"
+            )
         if updates:
             state["offset"] = updates[-1].update_id + 1
         state["polled_at"] = now
@@ -289,8 +300,14 @@ class TelegramBridge(AsyncBridge):
         findings = [Finding("token", "ok", f"accepted: bot @{name} (id {me.id})")]
         webhook = await bot.get_webhook_info()
         if webhook.url:
-            findings.append(Finding("webhook", "fail", "a webhook is set, so getUpdates cannot work: delete it "
-                                                       "(deleteWebhook) or give this home another bot"))
+            findings.append(
+                Finding(
+                    "webhook",
+                    "fail",
+                    "a webhook is set, so getUpdates cannot work: delete it "
+                    "(deleteWebhook) or give this home another bot",
+                )
+            )
         if self._s.chat_id < 0:
             try:
                 findings += await self._place(bot, me, name, state)
@@ -304,12 +321,24 @@ class TelegramBridge(AsyncBridge):
         title = f"{printable(chat.type, 20)} {printable(chat.title, 64)!r}"
         admins = await bot.get_chat_administrators(self._s.chat_id, return_bots=True)  # others' bots too
         if not any(a.user.id == me.id and a.status in _ADMIN for a in admins):
-            return [Finding("admin", "fail", f"@{name} is not an admin of the {title}: it sees no other bot's posts "
-                                             "(make it an admin; it needs no rights beyond posting)")]
+            return [
+                Finding(
+                    "admin",
+                    "fail",
+                    f"@{name} is not an admin of the {title}: it sees no other bot's posts "
+                    "(make it an admin; it needs no rights beyond posting)",
+                )
+            ]
         findings = [Finding("admin", "ok", f"@{name} is an admin of the {title}")]
         if chat.type != "channel" and not me.can_read_all_group_messages:  # privacy is a group's question
-            findings.append(Finding("privacy", "fail", f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
-                                                       "Disable, then remove the bot from the group and add it again"))
+            findings.append(
+                Finding(
+                    "privacy",
+                    "fail",
+                    f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
+                    "Disable, then remove the bot from the group and add it again",
+                )
+            )
         peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
         return [*findings, _peers(name, peers, state, time.time())]
 
@@ -323,8 +352,9 @@ class TelegramBridge(AsyncBridge):
         since = int(max(last - 3600, now - _CATCH_UP_REACH + 3600))
         hours = f"{(now - last) / 3600:.0f} h since the last poll, longer than Telegram keeps updates"
         try:
-            await bot.send_message(self._s.chat_id, f"{CATCH_UP_PREFIX} {since}",
-                                   link_preview_options=LinkPreviewOptions(True))
+            await bot.send_message(
+                self._s.chat_id, f"{CATCH_UP_PREFIX} {since}", link_preview_options=LinkPreviewOptions(True)
+            )
         except TelegramError as exc:
             return f"{hours}; asking the others to post it again failed: {self._mapped(exc)}"
         return f"{hours}: asked the other members' bots to post again what they posted since then"
@@ -374,16 +404,25 @@ def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Fi
     if isinstance(seen, int | float):
         return Finding("bot-to-bot", "ok", f"@{name} saw another bot's post {elapsed(max(now - seen, 0))} ago")
     if not peers:
-        return Finding("bot-to-bot", "warn", "no other member's bot is an admin here yet: no pointer can reach "
-                                             f"@{name} until each member adds their own bot as an admin")
+        return Finding(
+            "bot-to-bot",
+            "warn",
+            "no other member's bot is an admin here yet: no pointer can reach "
+            f"@{name} until each member adds their own bot as an admin",
+        )
     others = ", ".join(peers[:5]) + (f" and {len(peers) - 5} more" if len(peers) > 5 else "")
     if polls < _POLLS_TO_TELL:
-        return Finding("bot-to-bot", "ok", f"{polls} poll(s) so far: too early to tell whether @{name} sees "
-                                           f"the posts of {others}")
-    return Finding("bot-to-bot", "warn", f"@{name} has seen no post of {others} in {polls} polls. If they have "
-                                         f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
-                                         "does not tell a bot): @BotFather -> Bot Settings -> "
-                                         f"@{name} -> Bot-to-Bot Communication -> On")
+        return Finding(
+            "bot-to-bot", "ok", f"{polls} poll(s) so far: too early to tell whether @{name} sees the posts of {others}"
+        )
+    return Finding(
+        "bot-to-bot",
+        "warn",
+        f"@{name} has seen no post of {others} in {polls} polls. If they have "
+        f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
+        "does not tell a bot): @BotFather -> Bot Settings -> "
+        f"@{name} -> Bot-to-Bot Communication -> On",
+    )
 
 
 def _window(state: dict[str, Any], now: float) -> Finding:
@@ -393,12 +432,20 @@ def _window(state: dict[str, Any], now: float) -> Finding:
         return Finding("24-hour window", "ok", "not polled yet")
     gap = max(now - last, 0.0)
     if gap > _LOST_AFTER:
-        return Finding("24-hour window", "fail", f"last poll {elapsed(gap)} ago: Telegram has dropped what arrived "
-                                                 "before the last 24 h (the next poll asks the others to post it "
-                                                 "again)")
+        return Finding(
+            "24-hour window",
+            "fail",
+            f"last poll {elapsed(gap)} ago: Telegram has dropped what arrived "
+            "before the last 24 h (the next poll asks the others to post it "
+            "again)",
+        )
     if gap > _WARN_AFTER:
-        return Finding("24-hour window", "warn", f"last poll {elapsed(gap)} ago: Telegram drops unread updates after "
-                                                 "24 h; poll now (is cron or the daemon running?)")
+        return Finding(
+            "24-hour window",
+            "warn",
+            f"last poll {elapsed(gap)} ago: Telegram drops unread updates after "
+            "24 h; poll now (is cron or the daemon running?)",
+        )
     return Finding("24-hour window", "ok", f"last poll {elapsed(gap)} ago")
 
 

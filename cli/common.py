@@ -13,27 +13,32 @@ __all__ = ["HomeOption", "PhraseFd", "SecretFd", "ShowPhraseFd", "ShowSecretFd",
 
 _MAX_STDIN_BYTES = 64 * 1024 * 1024
 
-SecretFd = Annotated[
-    int | None, typer.Option("--secret-fd", help="Read the chat secret from this file descriptor.")
-]
-PhraseFd = Annotated[
-    int | None, typer.Option("--phrase-fd", help="Read the master phrase from this file descriptor.")
-]
+SecretFd = Annotated[int | None, typer.Option("--secret-fd", help="Read the chat secret from this file descriptor.")]
+PhraseFd = Annotated[int | None, typer.Option("--phrase-fd", help="Read the master phrase from this file descriptor.")]
 WeakSecretOk = Annotated[
     bool,
-    typer.Option("--weak-secret-ok", help="Accept a new secret or phrase the strength estimate calls weak (under 60 "
-                 "bits): it then falls to a GPU attacker as the estimate says."),
+    typer.Option(
+        "--weak-secret-ok",
+        help="Accept a new secret or phrase the strength estimate calls weak (under 60 "
+        "bits): it then falls to a GPU attacker as the estimate says.",
+    ),
 ]
 ShowSecretFd = Annotated[
     int | None,
-    typer.Option("--show-secret-fd", help="Generate the new chat secret and write it to this file descriptor (for "
-                 "scripts: a pipe to whatever keeps or passes it on), instead of asking; it holds only if the "
-                 "command exits 0."),
+    typer.Option(
+        "--show-secret-fd",
+        help="Generate the new chat secret and write it to this file descriptor (for "
+        "scripts: a pipe to whatever keeps or passes it on), instead of asking; it holds only if the "
+        "command exits 0.",
+    ),
 ]
 ShowPhraseFd = Annotated[
     int | None,
-    typer.Option("--show-phrase-fd", help="Generate the new master phrase and write it to this file descriptor (for "
-                 "scripts: a pipe to whatever keeps it), instead of asking; it holds only if the command exits 0."),
+    typer.Option(
+        "--show-phrase-fd",
+        help="Generate the new master phrase and write it to this file descriptor (for "
+        "scripts: a pipe to whatever keeps it), instead of asking; it holds only if the command exits 0.",
+    ),
 ]
 HomeOption = Annotated[
     Path | None,

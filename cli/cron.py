@@ -49,14 +49,21 @@ def run_poll(home: Path | None, as_json: bool) -> int:
         print(f"pbridge: {exc}", file=sys.stderr)
         return exit_code(exc)
     if as_json:
-        data = {"posted": summary.posted, "received": summary.received, "known": summary.known,
-                "skipped": summary.skipped, "errors": summary.errors, "notes": summary.notes}
+        data = {
+            "posted": summary.posted,
+            "received": summary.received,
+            "known": summary.known,
+            "skipped": summary.skipped,
+            "errors": summary.errors,
+            "notes": summary.notes,
+        }
         print(json.dumps(data, ensure_ascii=False))
     else:
         for name in carriers:
             status = summary.errors.get(name) or (
                 f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
-                f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}")
+                f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}"
+            )
             print(f"{name}: {safe_text(status)}")
             for note in summary.notes.get(name, []):
                 print(f"{name}: {safe_text(note)}", file=sys.stderr)

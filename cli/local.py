@@ -21,11 +21,11 @@ from .secrets import new_secret, read_secret
 __all__ = ["register"]
 
 chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
-identity_app = typer.Typer(help="Rotate your identity (a new master phrase) and tell your chats.",
-                           no_args_is_help=True)
+identity_app = typer.Typer(help="Rotate your identity (a new master phrase) and tell your chats.", no_args_is_help=True)
 carrier_app = typer.Typer(help="Add, log in and list carriers (config.toml).", no_args_is_help=True)
-login_app = typer.Typer(help="Log a carrier's bot account in: the password is asked, never stored.",
-                        no_args_is_help=True)
+login_app = typer.Typer(
+    help="Log a carrier's bot account in: the password is asked, never stored.", no_args_is_help=True
+)
 carrier_app.add_typer(login_app, name="login")
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -54,10 +54,14 @@ def _secret(fd: int | None, *, confirm: bool = False) -> str:
     return read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", fd, confirm=confirm)
 
 
-_CHAT_ADVICE = ("Tell it to the members in person or on another channel (never with the invite); it is "
-                  "not stored anywhere. Clear this screen once it is noted.")
-_PHRASE_ADVICE = ("Write it down and keep it safe: your identity is derived from it, and nothing can recover it. "
-                  "Clear this screen once it is noted.")
+_CHAT_ADVICE = (
+    "Tell it to the members in person or on another channel (never with the invite); it is "
+    "not stored anywhere. Clear this screen once it is noted."
+)
+_PHRASE_ADVICE = (
+    "Write it down and keep it safe: your identity is derived from it, and nothing can recover it. "
+    "Clear this screen once it is noted."
+)
 
 
 def _new_secret(
@@ -66,8 +70,16 @@ def _new_secret(
     """A new chat secret; ``fds``: the one to read it from, the one to write a generated one to."""
     from pointerbridge.app.secret_policy import generate_chat_secret
 
-    return new_secret(prompt, env_var, fds[0], generate=generate_chat_secret, advice=_CHAT_ADVICE,
-                      allow_weak=allow_weak, user_inputs=words, show_fd=fds[1])
+    return new_secret(
+        prompt,
+        env_var,
+        fds[0],
+        generate=generate_chat_secret,
+        advice=_CHAT_ADVICE,
+        allow_weak=allow_weak,
+        user_inputs=words,
+        show_fd=fds[1],
+    )
 
 
 def _new_phrase(
@@ -76,8 +88,16 @@ def _new_phrase(
     """A new master phrase; ``fds``: the one to read it from, the one to write a generated one to."""
     from pointerbridge.app.secret_policy import generate_master_phrase
 
-    return new_secret(prompt, env_var, fds[0], generate=generate_master_phrase, advice=_PHRASE_ADVICE,
-                      allow_weak=allow_weak, user_inputs=words, show_fd=fds[1])
+    return new_secret(
+        prompt,
+        env_var,
+        fds[0],
+        generate=generate_master_phrase,
+        advice=_PHRASE_ADVICE,
+        allow_weak=allow_weak,
+        user_inputs=words,
+        show_fd=fds[1],
+    )
 
 
 def init(
@@ -86,8 +106,11 @@ def init(
     phrase_fd: PhraseFd = None,
     recovery_code: Annotated[
         str | None,
-        typer.Option("--recovery-code", help="Regenerate the identity 'init' made elsewhere: the code it showed "
-                     "('none': one made before recovery codes)."),
+        typer.Option(
+            "--recovery-code",
+            help="Regenerate the identity 'init' made elsewhere: the code it showed "
+            "('none': one made before recovery codes).",
+        ),
     ] = None,
     weak_secret_ok: WeakSecretOk = False,
     show_phrase_fd: ShowPhraseFd = None,
@@ -108,15 +131,19 @@ def init(
             phrase = _new_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
         identity = app.init(username, phrase, recovery=code, unsalted=unsalted, allow_weak=weak_secret_ok)
         typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
-        typer.echo("(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
-                   "regenerates this identity)")
+        typer.echo(
+            "(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
+            "regenerates this identity)"
+        )
 
 
 def _who(username: str, fingerprint: str, code: RecoveryCode | None) -> str:
     """One line: who this home is, the fingerprint to compare, the code to regenerate it."""
     if code is None:
-        return (f"{username}  fingerprint {fingerprint}  no recovery code (made before them: 'pbridge identity "
-                "rotate' moves it to a stronger key)")
+        return (
+            f"{username}  fingerprint {fingerprint}  no recovery code (made before them: 'pbridge identity "
+            "rotate' moves it to a stronger key)"
+        )
     return f"{username}  fingerprint {fingerprint}  recovery code {code}"
 
 
@@ -130,8 +157,12 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         from pointerbridge.core import fingerprint
 
         code = app.recovery_code()
-        data = {"username": known[0], "public_key": known[1].hex(), "fingerprint": fingerprint(known[1]),
-                "recovery_code": code.text if code else None}
+        data = {
+            "username": known[0],
+            "public_key": known[1].hex(),
+            "fingerprint": fingerprint(known[1]),
+            "recovery_code": code.text if code else None,
+        }
         if as_json:
             _emit(data)
             return
@@ -202,9 +233,16 @@ def login_matrix(
         raise InvalidInputError("--start is history or now")
     with _open(ctx) as app:
         done = matrix_login(
-            app, name, lambda: read_secret("Matrix password", "PBRIDGE_MATRIX_PASSWORD", password_fd),
-            homeserver=homeserver, user=user, room=room, create_room=create_room, invite=tuple(invite or ()),
-            start=start, device_name=device_name,
+            app,
+            name,
+            lambda: read_secret("Matrix password", "PBRIDGE_MATRIX_PASSWORD", password_fd),
+            homeserver=homeserver,
+            user=user,
+            room=room,
+            create_room=create_room,
+            invite=tuple(invite or ()),
+            start=start,
+            device_name=device_name,
         )
     typer.echo(safe_text(f"carrier {name!r}: {done.user_id}, device {done.device_id}, room {done.room_id}"))
     typer.echo(f"token saved in {done.token_file} (0600); the password was not stored")
@@ -258,8 +296,9 @@ def chat_create(
 def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List chats with their carriers."""
     with _open(ctx) as app:
-        rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers, "open": c.is_open}
-                                      for c in app.store.chats()]
+        rows: list[dict[str, Any]] = [
+            {"name": c.name, "carriers": c.carriers, "open": c.is_open} for c in app.store.chats()
+        ]
         if as_json:
             _emit(rows)
             return
@@ -372,8 +411,9 @@ def chat_rekey(
             fds = (new_secret_fd, show_secret_fd)
             fresh = _new_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", fds, weak_secret_ok, words)
         chat = app.rekey_chat(unlocked, fresh, salt=salt, allow_weak=weak_secret_ok)
-        typer.echo(f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable "
-                   "with the old one")
+        typer.echo(
+            f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable with the old one"
+        )
         if salt is None:
             typer.echo(make_invite(chat.row, app.config))
             typer.echo("The other members rekey with that invite: pbridge chat rekey CHAT --invite INVITE", err=True)
@@ -433,8 +473,11 @@ def send(
     ctx: typer.Context,
     chat: str,
     text: Annotated[
-        str, typer.Argument(help="- (default): read the message from stdin, or ask on a terminal. Text here shows "
-                                 "in the process list and your shell history.")
+        str,
+        typer.Argument(
+            help="- (default): read the message from stdin, or ask on a terminal. Text here shows "
+            "in the process list and your shell history."
+        ),
     ] = "-",
     queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
     lines: Annotated[bool, typer.Option("--lines", help="Each line of the text is a message.")] = False,
@@ -482,8 +525,11 @@ def identity_rotate(
     ctx: typer.Context,
     chat: Annotated[
         list[str] | None,
-        typer.Option("--chat", help="Post the notice to this chat at once (repeat; its secret is asked, or "
-                                    "PBRIDGE_CHAT_SECRET / --secret-fd for one chat)."),
+        typer.Option(
+            "--chat",
+            help="Post the notice to this chat at once (repeat; its secret is asked, or "
+            "PBRIDGE_CHAT_SECRET / --secret-fd for one chat).",
+        ),
     ] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Only queue the notices; the next poll posts.")] = False,
     phrase_fd: PhraseFd = None,
@@ -515,8 +561,10 @@ def identity_rotate(
             names = ", ".join(repr(c.row.name) for c in queued)
             _post_to(app, carriers, f"queued the rotation notice in {names}", queue)
         if waiting:
-            typer.echo(f"rotation notices wait in {len(waiting)} chat(s) ({', '.join(map(repr, waiting))}): each is "
-                       "posted with your next message there (or: pbridge identity notify CHAT)")
+            typer.echo(
+                f"rotation notices wait in {len(waiting)} chat(s) ({', '.join(map(repr, waiting))}): each is "
+                "posted with your next message there (or: pbridge identity notify CHAT)"
+            )
 
 
 def _ask_chats(app: App) -> list[UnlockedChat]:
@@ -533,8 +581,9 @@ def _ask_chats(app: App) -> list[UnlockedChat]:
     for row in app.store.chats():
         if not row.carriers:
             continue  # nowhere to post it: it waits for the chat's carriers and next message
-        secret = getpass.getpass(f"Secret of chat {safe_text(row.name)!r} to post the notice now (Enter: with your "
-                                 "next message there): ")
+        secret = getpass.getpass(
+            f"Secret of chat {safe_text(row.name)!r} to post the notice now (Enter: with your next message there): "
+        )
         if not secret:
             continue
         try:
@@ -565,10 +614,12 @@ def identity_notify(
             from pointerbridge.app.service import NoCarriersError, StaleSecretError
 
             if not unlocked.current:
-                raise StaleSecretError(f"the secret of chat {unlocked.row.name!r} was changed: unlock it with the "
-                                       "current one to post")
-            raise NoCarriersError(f"chat {unlocked.row.name!r} has no carriers: pbridge chat carriers "
-                                  f"{unlocked.row.name!r} --carrier C")
+                raise StaleSecretError(
+                    f"the secret of chat {unlocked.row.name!r} was changed: unlock it with the current one to post"
+                )
+            raise NoCarriersError(
+                f"chat {unlocked.row.name!r} has no carriers: pbridge chat carriers {unlocked.row.name!r} --carrier C"
+            )
         _post_now(app, unlocked, f"queued the rotation notice for {', '.join(unlocked.row.carriers)}", queue)
 
 
@@ -576,8 +627,11 @@ def _message_text(text: str) -> str:
     import sys
 
     if text != "-":
-        typer.echo("note: a message given on the command line is visible to other users of this machine "
-                   "and kept in shell history; pipe it in or type it at the prompt instead", err=True)
+        typer.echo(
+            "note: a message given on the command line is visible to other users of this machine "
+            "and kept in shell history; pipe it in or type it at the prompt instead",
+            err=True,
+        )
         return text
     if sys.stdin.isatty():
         typer.echo("Message (end with Ctrl-D on an empty line):", err=True)
@@ -595,8 +649,15 @@ def poll(ctx: typer.Context, as_json: Json = False) -> None:
 
 def _render(shown: Shown) -> dict[str, Any]:
     m = shown.message
-    data = {"id": m.id, "sent_at": m.sent_at.isoformat(), "username": m.username, "fingerprint": m.fingerprint,
-            "trust": shown.trust, "trashed": shown.trashed, "body": m.body}
+    data = {
+        "id": m.id,
+        "sent_at": m.sent_at.isoformat(),
+        "username": m.username,
+        "fingerprint": m.fingerprint,
+        "trust": shown.trust,
+        "trashed": shown.trashed,
+        "body": m.body,
+    }
     if shown.notice is not None:
         data["rotated_from"] = shown.notice.old_key.hex()
     if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
@@ -640,8 +701,11 @@ def read(
         if refused:
             typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
         if locked:
-            typer.echo(f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "
-                       f"{safe_text(unlocked.row.name)}' with that secret shows them)", err=True)
+            typer.echo(
+                f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "
+                f"{safe_text(unlocked.row.name)}' with that secret shows them)",
+                err=True,
+            )
 
 
 def receive(
@@ -669,8 +733,11 @@ def receive(
             typer.echo(f"chat {created.row.name!r} created from what you received")
             from pointerbridge.app.service import OPEN_CHAT_COST
 
-            typer.echo(f"warning: {created.row.name!r} is an open chat: {OPEN_CHAT_COST} "
-                       "'pbridge chat rekey' moves it to a salted key.", err=True)
+            typer.echo(
+                f"warning: {created.row.name!r} is an open chat: {OPEN_CHAT_COST} "
+                "'pbridge chat rekey' moves it to a salted key.",
+                err=True,
+            )
 
 
 def _by_ids(action: str):  # type: ignore[no-untyped-def]
@@ -729,8 +796,10 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
     def when(seconds: float | None) -> str:
         return "never" if seconds is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
-    typer.echo(f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}), "
-               f"outbox {data['outbox']}, trashed {data['trashed']}")
+    typer.echo(
+        f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}), "
+        f"outbox {data['outbox']}, trashed {data['trashed']}"
+    )
     for name, c in data["carriers"].items():
         current = c["last_error"] and (c["last_ok"] is None or c["last_error_at"] > c["last_ok"])
         error = f"; failing since {when(c['last_error_at'])}: {c['last_error']}" if current else ""
@@ -778,4 +847,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(chat_app, name="chat")
     app.add_typer(identity_app, name="identity")
     app.add_typer(carrier_app, name="carrier")
-

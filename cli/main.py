@@ -26,9 +26,13 @@ from .secrets import read_secret
 
 __all__ = ["EXIT_CODES", "app", "main"]
 
-_EPILOG = "Exit codes: 0 ok, 1 declined, 2 usage, " + ", ".join(
-    f"{code} {name.removesuffix('Error')}" for name, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1])
-) + f", {EXIT_INTERNAL} internal error."
+_EPILOG = (
+    "Exit codes: 0 ok, 1 declined, 2 usage, "
+    + ", ".join(
+        f"{code} {name.removesuffix('Error')}" for name, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1])
+    )
+    + f", {EXIT_INTERNAL} internal error."
+)
 
 app = typer.Typer(
     help="Pointer Bridge: private chat over the chat systems you already use.",

@@ -25,18 +25,24 @@ TRUST_MARKS: dict[str, tuple[str, str]] = {
     "pinned": ("✓", "green"),
     "new": ("(new key)", "yellow"),
     "rotated": ("(changed key, signed by the old one)", "cyan"),
-    "retired": (" sent with their OLD key after they changed it: someone may hold their old phrase ",
-                "bold black on yellow"),
+    "retired": (
+        " sent with their OLD key after they changed it: someone may hold their old phrase ",
+        "bold black on yellow",
+    ),
     "changed": (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
-    "conflict": (" KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
-                 "bold white on magenta"),
+    "conflict": (
+        " KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
+        "bold white on magenta",
+    ),
 }
 
-_PLAIN_MARK = {"pinned": "", "new": " (new key)",
-               "retired": " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
-               "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
-               "conflict": " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify "
-                           "in person !!"}
+_PLAIN_MARK = {
+    "pinned": "",
+    "new": " (new key)",
+    "retired": " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
+    "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
+    "conflict": " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person !!",
+}
 
 
 _INDENT = "\n    "  # continuation lines of a body: a body cannot fake the start of another message
@@ -59,9 +65,7 @@ def safe_text(text: str, *, multiline: bool = False) -> str:
     if text.isprintable():
         return text  # the common case, a C-speed check
     if multiline:
-        return _INDENT.join(
-            "".join(map(_shown_char, line)) for line in text.replace("\r\n", "\n").split("\n")
-        )
+        return _INDENT.join("".join(map(_shown_char, line)) for line in text.replace("\r\n", "\n").split("\n"))
     return "".join(map(_shown_char, text))
 
 

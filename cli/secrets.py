@@ -117,8 +117,9 @@ def new_secret(
 
     if show_fd is not None:
         if fd is not None:
-            raise InvalidInputError("a generated secret is written to the --show-*-fd descriptor: read none from "
-                                    "another descriptor too")
+            raise InvalidInputError(
+                "a generated secret is written to the --show-*-fd descriptor: read none from another descriptor too"
+            )
         generated = generate()
         _deliver(show_fd, generated)
         return generated

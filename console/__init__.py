@@ -16,8 +16,14 @@ __all__ = ["quiet_textual", "run_console"]
 
 # Textual's debugging aids write every key pressed (a typed secret) and every message
 # (decrypted bodies) to a log file, a keys.log in the working folder, or a devtools socket.
-_TEXTUAL_DEBUG = ("TEXTUAL", "TEXTUAL_LOG", "TEXTUAL_DEBUG", "TEXTUAL_DEVTOOLS_HOST", "TEXTUAL_DEVTOOLS_PORT",
-                  "TEXTUAL_DEVTOOLS_KEY")
+_TEXTUAL_DEBUG = (
+    "TEXTUAL",
+    "TEXTUAL_LOG",
+    "TEXTUAL_DEBUG",
+    "TEXTUAL_DEVTOOLS_HOST",
+    "TEXTUAL_DEVTOOLS_PORT",
+    "TEXTUAL_DEVTOOLS_KEY",
+)
 
 
 def quiet_textual(environ: MutableMapping[str, str]) -> list[str]:

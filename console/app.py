@@ -83,18 +83,32 @@ class ConsoleApp(TextualApp[None]):
         if self.made_identity:
             from pointerbridge.app.secret_policy import generate_master_phrase
 
-            fields = [Field("username", "Your username (the name your chats will see)"),
-                      Field("phrase", "Master phrase", secret=True, confirm=True, generated=generate_master_phrase()),
-                      Field("recovery", "Recovery code: only to regenerate an identity made on another machine "
-                            "('none' for one made before codes)", optional=True)]
-            form = Form("Create your identity", fields, ok="Create",
-                        note="Your identity is derived from your username, master phrase and a random recovery code; "
-                             "nothing of it is stored but its public key and the code. Write the master phrase down "
-                             "and keep it safe: nothing can recover it.",
-                        run=self._init)
+            fields = [
+                Field("username", "Your username (the name your chats will see)"),
+                Field("phrase", "Master phrase", secret=True, confirm=True, generated=generate_master_phrase()),
+                Field(
+                    "recovery",
+                    "Recovery code: only to regenerate an identity made on another machine "
+                    "('none' for one made before codes)",
+                    optional=True,
+                ),
+            ]
+            form = Form(
+                "Create your identity",
+                fields,
+                ok="Create",
+                note="Your identity is derived from your username, master phrase and a random recovery code; "
+                "nothing of it is stored but its public key and the code. Write the master phrase down "
+                "and keep it safe: nothing can recover it.",
+                run=self._init,
+            )
         else:
-            form = Form(f"Unlock {self.service.username()}", [Field("phrase", "Master phrase", secret=True)],
-                        ok="Unlock", run=lambda v: self.service.unlock_identity(v["phrase"]))
+            form = Form(
+                f"Unlock {self.service.username()}",
+                [Field("phrase", "Master phrase", secret=True)],
+                ok="Unlock",
+                run=lambda v: self.service.unlock_identity(v["phrase"]),
+            )
         self.push_screen(form, self._start)
 
     def _init(self, values: dict[str, str]) -> Identity:
@@ -103,8 +117,9 @@ class ConsoleApp(TextualApp[None]):
         typed = values["recovery"].strip()
         unsalted = typed.lower() == "none"
         code = RecoveryCode.parse(typed) if typed and not unsalted else None
-        return self.service.init(values["username"], values["phrase"], recovery=code, unsalted=unsalted,
-                                 allow_weak=weak_ok(values))
+        return self.service.init(
+            values["username"], values["phrase"], recovery=code, unsalted=unsalted, allow_weak=weak_ok(values)
+        )
 
     def _start(self, identity: Identity | None) -> None:
         if identity is None:
@@ -116,8 +131,12 @@ class ConsoleApp(TextualApp[None]):
         self.push_screen(ChatListScreen())
         code = self.service.recovery_code()
         if self.made_identity and code is not None:
-            self.notify(f"Your recovery code: {code}. Keep it with your master phrase: on another machine it "
-                        "regenerates you (also shown in your profile, p).", timeout=60, markup=False)
+            self.notify(
+                f"Your recovery code: {code}. Keep it with your master phrase: on another machine it "
+                "regenerates you (also shown in your profile, p).",
+                timeout=60,
+                markup=False,
+            )
         if self.poll_every:
             self.set_interval(self.poll_every, self.action_poll_now)
             self.action_poll_now()

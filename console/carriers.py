@@ -46,8 +46,14 @@ class CarriersScreen(Screen[None]):
         table.clear()
         carriers = self.app.service.status()["carriers"]
         for name, item in carriers.items():
-            cells = (name, item["type"], str(item["waiting"]), ago(item["last_poll"]), ago(item["last_ok"]),
-                     safe_text(item["last_error"] or ""))
+            cells = (
+                name,
+                item["type"],
+                str(item["waiting"]),
+                ago(item["last_poll"]),
+                ago(item["last_ok"]),
+                safe_text(item["last_error"] or ""),
+            )
             table.add_row(*map(Text, cells), key=name)  # Text: a cell's str would be markup
         summary = self.app.last_summary
         hint = "No carriers: add one with pbridge carrier add." if not carriers else ""

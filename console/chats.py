@@ -37,8 +37,15 @@ def open_chat(app: ConsoleApp, name: str) -> None:
         if chat is not None:
             app.push_screen(ChatScreen(app.remember(chat)))
 
-    app.push_screen(Form(f"Open chat {safe_text(row.name)}", [Field("secret", "Chat secret", secret=True)],
-                         ok="Open", run=lambda v: app.service.unlock_chat(row.name, v["secret"])), opened)
+    app.push_screen(
+        Form(
+            f"Open chat {safe_text(row.name)}",
+            [Field("secret", "Chat secret", secret=True)],
+            ok="Open",
+            run=lambda v: app.service.unlock_chat(row.name, v["secret"]),
+        ),
+        opened,
+    )
 
 
 class ChatListScreen(Screen[None]):
@@ -80,8 +87,12 @@ class ChatListScreen(Screen[None]):
             unread = str(item.unread) if item.unread else ""
             locked = "" if item.row.id in self.app.unlocked else " (locked)"
             weaker = " (open: weaker key)" if item.row.is_open else ""
-            cells = (safe_text(item.row.name) + weaker + locked, unread, ", ".join(item.row.carriers) or "(none)",
-                     ago(item.last_activity))
+            cells = (
+                safe_text(item.row.name) + weaker + locked,
+                unread,
+                ", ".join(item.row.carriers) or "(none)",
+                ago(item.last_activity),
+            )
             table.add_row(*map(Text, cells), key=item.row.normalized_name)  # Text: a cell's str would be markup
         if overview:
             table.move_cursor(row=min(selected, len(overview) - 1))
@@ -113,9 +124,16 @@ class ChatListScreen(Screen[None]):
 
         carriers = ", ".join(self.app.service.config.carriers) or "none yet: pbridge carrier add"
         secret = Field("secret", "Chat secret", secret=True, confirm=True, generated=generate_chat_secret())
-        fields = [Field("name", "Chat name"), secret,
-                  Field("carriers", f"Carriers, comma-separated ({carriers})", optional=True,
-                        value=",".join(self.app.service.config.carriers))]
+        fields = [
+            Field("name", "Chat name"),
+            secret,
+            Field(
+                "carriers",
+                f"Carriers, comma-separated ({carriers})",
+                optional=True,
+                value=",".join(self.app.service.config.carriers),
+            ),
+        ]
 
         def create(values: dict[str, str]) -> UnlockedChat:
             names = [c.strip() for c in values["carriers"].split(",") if c.strip()]
@@ -128,8 +146,9 @@ class ChatListScreen(Screen[None]):
         if chat is not None and chat.row.is_open:  # joined from an invite without a salt: say what that costs
             from pointerbridge.app.service import OPEN_CHAT_COST
 
-            self.notify(f"{chat.row.name} is an open chat: {OPEN_CHAT_COST}", severity="warning", timeout=30,
-                        markup=False)
+            self.notify(
+                f"{chat.row.name} is an open chat: {OPEN_CHAT_COST}", severity="warning", timeout=30, markup=False
+            )
         if chat is not None:
             self.app.remember(chat)
             self.refresh_data()
@@ -138,9 +157,15 @@ class ChatListScreen(Screen[None]):
     def action_join(self) -> None:
         """Join a chat from an invite someone gave you (the secret is told separately)."""
         fields = [Field("invite", "Invite (pbinvite1...)"), Field("secret", "Chat secret", secret=True, confirm=True)]
-        self.app.push_screen(Form("Join a chat", fields, ok="Join",
-                                  run=lambda v: self.app.service.join_invite(v["invite"].strip(), v["secret"], {})),
-                             self._created)
+        self.app.push_screen(
+            Form(
+                "Join a chat",
+                fields,
+                ok="Join",
+                run=lambda v: self.app.service.join_invite(v["invite"].strip(), v["secret"], {}),
+            ),
+            self._created,
+        )
 
     def action_receive(self) -> None:
         """Paste text with pointers."""

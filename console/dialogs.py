@@ -176,7 +176,9 @@ class Confirm(ModalScreen[bool]):
     """A yes/no question; No is the default (Enter on No, Escape, or n)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
+        Binding("escape,n", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()

@@ -102,8 +102,7 @@ class SearchScreen(_MessageList):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder=f"Search {safe_text(self.chat.row.name)} (trash included); Enter searches",
-                    id="needle")
+        yield Input(placeholder=f"Search {safe_text(self.chat.row.name)} (trash included); Enter searches", id="needle")
         yield Static("", id="summary", markup=False)
         yield OptionList(id="results", markup=False)
         yield Footer()
@@ -158,6 +157,9 @@ class TrashScreen(_MessageList):
     def refresh_data(self) -> None:
         """Reload the trash."""
         shown, _ = self.app.service.read(self.chat, trash_only=True)
-        summary = (f"{len(shown)} message(s) in the trash of {safe_text(self.chat.row.name)}: "
-                   "r restore, d delete for good" if shown else "The trash is empty.")
+        summary = (
+            f"{len(shown)} message(s) in the trash of {safe_text(self.chat.row.name)}: r restore, d delete for good"
+            if shown
+            else "The trash is empty."
+        )
         self._fill(shown, summary)

@@ -15,16 +15,26 @@ __all__ = ["HELP", "HelpScreen"]
 
 HELP: list[tuple[str, str]] = [
     ("Everywhere", "F1 help · ctrl+g poll now · ctrl+q quit · Escape back · the mouse works too"),
-    ("Chats", "Enter open · n new chat · j join from an invite · r receive pasted pointers · "
-              "c carriers · p profile · q quit"),
-    ("A chat", "type, then Enter sends · Tab history/composer · ctrl+o older messages · "
-               "ctrl+f search (trash included) · ctrl+t trash · ctrl+s settings · "
-               "t or Delete (in the history) moves a message to the trash"),
+    (
+        "Chats",
+        "Enter open · n new chat · j join from an invite · r receive pasted pointers · c carriers · p profile · q quit",
+    ),
+    (
+        "A chat",
+        "type, then Enter sends · Tab history/composer · ctrl+o older messages · "
+        "ctrl+f search (trash included) · ctrl+t trash · ctrl+s settings · "
+        "t or Delete (in the history) moves a message to the trash",
+    ),
     ("Search, trash", "r restore · t trash · d delete for good (asks first)"),
-    ("Chat settings", "carriers · invite with QR code · change secret · add an earlier secret · "
-                      "clear history · delete chat"),
-    ("Profile", "fingerprint · change master phrase (each chat open in this session gets a notice signed "
-                "by the old key at once, the others with your next message there)"),
+    (
+        "Chat settings",
+        "carriers · invite with QR code · change secret · add an earlier secret · clear history · delete chat",
+    ),
+    (
+        "Profile",
+        "fingerprint · change master phrase (each chat open in this session gets a notice signed "
+        "by the old key at once, the others with your next message there)",
+    ),
     ("Carriers", "g poll now · what waits to be posted, the last poll and the last error of each"),
     ("", ""),
     ("✓", "the sender's key is the one first seen under that name"),
@@ -32,8 +42,11 @@ HELP: list[tuple[str, str]] = [
     ("(changed key, …)", "a key change signed by the sender's old key"),
     ("OLD key", "sent with a key its owner replaced, after the change: someone may hold their old phrase"),
     ("KEY CHANGED", "someone else, or a new key with no notice: not this sender"),
-    ("KEY CONFLICT", "the old key signed two different key changes: its phrase leaked; verify in person, then "
-                     "pbridge chat trust CHAT NAME --fingerprint ..."),
+    (
+        "KEY CONFLICT",
+        "the old key signed two different key changes: its phrase leaked; verify in person, then "
+        "pbridge chat trust CHAT NAME --fingerprint ...",
+    ),
     ("", ""),
     ("", "Nothing you type or read is written to disk; the store keeps pointers as carried."),
 ]

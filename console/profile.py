@@ -45,25 +45,36 @@ class ProfileScreen(Screen[None]):
         identity = self.app.identity
         assert identity is not None
         code = self.app.service.recovery_code()
-        recovery = (f"Recovery code: {code} (with your username and phrase, it regenerates you on another machine)"
-                    if code else "No recovery code: your key is salted by your username alone (made before recovery "
-                    "codes); changing your master phrase moves it to a stronger one.")
+        recovery = (
+            f"Recovery code: {code} (with your username and phrase, it regenerates you on another machine)"
+            if code
+            else "No recovery code: your key is salted by your username alone (made before recovery "
+            "codes); changing your master phrase moves it to a stronger one."
+        )
         self.query_one("#who", Static).update(
             f"Username: {safe_text(identity.username)}\nFingerprint: {identity.fingerprint}\n{recovery}\n"
-            "Compare the fingerprint with what your peers see next to your name.")
+            "Compare the fingerprint with what your peers see next to your name."
+        )
         pending = self.app.service.pending_notices()
         self.query_one("#pending", Static).update(
             f"Key-change notices still to post (each goes out when you next open the chat here, or write in it): "
-            f"{', '.join(map(safe_text, pending))}" if pending else "")
+            f"{', '.join(map(safe_text, pending))}"
+            if pending
+            else ""
+        )
 
     @on(Button.Pressed, "#rotate")
     def _rotate(self) -> None:
         from pointerbridge.app.secret_policy import generate_master_phrase
 
-        note = ("A new master phrase gives you a new key. Each chat gets a notice signed by your old key, "
-                "so your peers' apps accept the new one without a warning. Write the new phrase down.")
-        fields = [Field("current", "Current master phrase", secret=True),
-                  Field("new", "New master phrase", secret=True, confirm=True, generated=generate_master_phrase())]
+        note = (
+            "A new master phrase gives you a new key. Each chat gets a notice signed by your old key, "
+            "so your peers' apps accept the new one without a warning. Write the new phrase down."
+        )
+        fields = [
+            Field("current", "Current master phrase", secret=True),
+            Field("new", "New master phrase", secret=True, confirm=True, generated=generate_master_phrase()),
+        ]
 
         def rotate(values: dict[str, str]) -> Identity:
             old = self.app.service.unlock_identity(values["current"])

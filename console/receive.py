@@ -57,8 +57,10 @@ class ReceiveScreen(Screen[None]):
         new, known = stored
         self.app.refresh_screens()
         service = self.app.service
-        sorted_ = {c.row.name: sum(len(service.matching_pointers(text, key)) for key in c.keys)
-                   for c in self.app.unlocked.values()}
+        sorted_ = {
+            c.row.name: sum(len(service.matching_pointers(text, key)) for key in c.keys)
+            for c in self.app.unlocked.values()
+        }
         found = new + known
         unsorted = found - sum(sorted_.values())
         parts = [f"stored {new} new pointer(s), {known} already known"]
@@ -71,8 +73,10 @@ class ReceiveScreen(Screen[None]):
     @on(Button.Pressed, "#new-chat")
     def _new_chat(self) -> None:
         text = self.query_one(TextArea).text
-        note = ("The chat's name and secret, as its members told you. A chat of that name here is opened instead. "
-                f"A new one is an open chat: {OPEN_CHAT_COST} (A chat made with an invite is joined from it: j.)")
+        note = (
+            "The chat's name and secret, as its members told you. A chat of that name here is opened instead. "
+            f"A new one is an open chat: {OPEN_CHAT_COST} (A chat made with an invite is joined from it: j.)"
+        )
         fields = [Field("name", "Chat name"), Field("secret", "Chat secret", secret=True)]
 
         def join(values: dict[str, str]) -> UnlockedChat:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ago", "message_line", "short_time"]
 
+
 def short_time(when: datetime) -> str:
     """A message's time: the hour today, the date otherwise (local time)."""
     local = when.astimezone()

@@ -33,8 +33,10 @@ def qr_text(data: str) -> Text:
     if len(rows) % 2:
         rows.append([0] * len(rows[0]))
     glyphs = {(1, 1): "█", (1, 0): "▀", (0, 1): "▄", (0, 0): " "}
-    lines = ["".join(glyphs[(bool(a), bool(b))] for a, b in zip(top, bottom, strict=True))
-             for top, bottom in zip(rows[::2], rows[1::2], strict=True)]
+    lines = [
+        "".join(glyphs[(bool(a), bool(b))] for a, b in zip(top, bottom, strict=True))
+        for top, bottom in zip(rows[::2], rows[1::2], strict=True)
+    ]
     return Text("\n".join(lines), style="black on white")
 
 
@@ -75,8 +77,9 @@ class ChatSettingsScreen(Screen[None]):
             yield Label(f"Chat {safe_text(self.chat.row.name)}", classes="title", markup=False)
             yield Label("Carriers its messages are posted to (space toggles):", markup=False)
             selected = set(self.chat.row.carriers)
-            yield SelectionList[str](*[(name, name, name in selected) for name in self.app.service.config.carriers],
-                                     id="carriers")
+            yield SelectionList[str](
+                *[(name, name, name in selected) for name in self.app.service.config.carriers], id="carriers"
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Save carriers", id="save")
                 yield Button("Invite + QR", id="invite")
@@ -109,12 +112,16 @@ class ChatSettingsScreen(Screen[None]):
     def _rekey(self) -> None:
         from pointerbridge.app.secret_policy import generate_chat_secret
 
-        note = ("New messages are sealed with the new secret; older history stays readable with the old one. "
-                "The first member to change it leaves the invite empty, then shares the chat's new invite (i) "
-                "and tells the new secret; the others paste that invite here, with the secret they were told "
-                "in place of the generated one.")
-        fields = [Field("secret", "New chat secret", secret=True, confirm=True, generated=generate_chat_secret()),
-                  Field("invite", "The new invite, if another member changed the secret first", optional=True)]
+        note = (
+            "New messages are sealed with the new secret; older history stays readable with the old one. "
+            "The first member to change it leaves the invite empty, then shares the chat's new invite (i) "
+            "and tells the new secret; the others paste that invite here, with the secret they were told "
+            "in place of the generated one."
+        )
+        fields = [
+            Field("secret", "New chat secret", secret=True, confirm=True, generated=generate_chat_secret()),
+            Field("invite", "The new invite, if another member changed the secret first", optional=True),
+        ]
 
         def rekey(values: dict[str, str]) -> UnlockedChat:
             salt = rekey_salt(self.chat.row.name, values["invite"]) if values["invite"].strip() else None
@@ -132,8 +139,13 @@ class ChatSettingsScreen(Screen[None]):
     @on(Button.Pressed, "#add-secret")
     def _add_secret(self) -> None:
         note = "Another secret this chat had (or has now): its messages are shown too."
-        form = Form("Add a secret of this chat", [Field("secret", "Chat secret", secret=True)], note=note,
-                    ok="Add", run=lambda v: self.app.service.add_secret(self.chat, v["secret"]))
+        form = Form(
+            "Add a secret of this chat",
+            [Field("secret", "Chat secret", secret=True)],
+            note=note,
+            ok="Add",
+            run=lambda v: self.app.service.add_secret(self.chat, v["secret"]),
+        )
 
         def done(chat: UnlockedChat | None) -> None:
             if chat is not None:
@@ -150,8 +162,10 @@ class ChatSettingsScreen(Screen[None]):
                 kept = f"; {done[1]} still waiting to be posted were kept" if done[1] else ""
                 self.notify(f"{done[0]} pointer(s) deleted for good{kept}", markup=False)
 
-        question = (f"Delete every message of {safe_text(self.chat.row.name)} for good? "
-                    "(What still waits to be posted is kept.)")
+        question = (
+            f"Delete every message of {safe_text(self.chat.row.name)} for good? "
+            "(What still waits to be posted is kept.)"
+        )
         self.app.push_screen(Confirm(question), answered)
 
     @on(Button.Pressed, "#delete")

@@ -53,11 +53,25 @@ if TYPE_CHECKING:
 # Where each public name lives. Loaded on first use, so a command that only moves pointers
 # (``pbridge poll``) never pays for the cryptography it does not run.
 _HOMES = {
-    "MAX_PAYLOAD_BYTES": "armor", "Scan": "armor", "find_pointers": "armor", "scan_pointers": "armor",
-    "ChatKey": "keys", "Identity": "keys", "fingerprint": "keys", "normalize_chat_name": "keys",
-    "normalize_username": "keys", "RecoveryCode": "keys", "new_chat_salt": "keys",
-    "MAX_MESSAGE_BYTES": "pointer", "Keyring": "pointer", "Message": "pointer", "Part": "pointer",
-    "Reassembler": "pointer", "belongs_to": "pointer", "seal": "pointer", "unseal": "pointer",
+    "MAX_PAYLOAD_BYTES": "armor",
+    "Scan": "armor",
+    "find_pointers": "armor",
+    "scan_pointers": "armor",
+    "ChatKey": "keys",
+    "Identity": "keys",
+    "fingerprint": "keys",
+    "normalize_chat_name": "keys",
+    "normalize_username": "keys",
+    "RecoveryCode": "keys",
+    "new_chat_salt": "keys",
+    "MAX_MESSAGE_BYTES": "pointer",
+    "Keyring": "pointer",
+    "Message": "pointer",
+    "Part": "pointer",
+    "Reassembler": "pointer",
+    "belongs_to": "pointer",
+    "seal": "pointer",
+    "unseal": "pointer",
 }
 
 

@@ -71,9 +71,7 @@ _RUN = re.compile(f"[0-9A-Za-z{_IGNORABLE_CLASS}]*")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")
 
 MAX_POINTER_CHARS = (
-    _HEADER_CHARS
-    + (MAX_PAYLOAD_BYTES // _BLOCK_BYTES) * _BLOCK_CHARS
-    + _CHARS_FOR[MAX_PAYLOAD_BYTES % _BLOCK_BYTES]
+    _HEADER_CHARS + (MAX_PAYLOAD_BYTES // _BLOCK_BYTES) * _BLOCK_CHARS + _CHARS_FOR[MAX_PAYLOAD_BYTES % _BLOCK_BYTES]
 )
 # Input larger than this is refused unread: room for a line break or quote after every char.
 MAX_INPUT_CHARS = 4 * MAX_POINTER_CHARS

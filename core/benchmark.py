@@ -180,9 +180,7 @@ def run(seconds: float = 0.6) -> dict[str, Any]:
     me = Identity(username="alice", seed=hashlib.sha256(b"bench identity").digest())
     codec = _codec(chat, me, seconds)
     body = _body(1024)
-    measured = _timed(
-        {"pb1": lambda: unseal(chat, seal(chat, me, body)[0]), **_floor(chat, 1024)}, seconds * 10
-    )
+    measured = _timed({"pb1": lambda: unseal(chat, seal(chat, me, body)[0]), **_floor(chat, 1024)}, seconds * 10)
     pb1_1k = _us(measured.pop("pb1"))
     floor = {name: _us(value) for name, value in measured.items()}
     floor_total = round(sum(floor.values()), 2)
@@ -229,4 +227,3 @@ def render(result: dict[str, Any]) -> str:
     for count, row in result["routing"].items():
         lines.append(f"  {count:>6} chats: {row['unseal_us']:>10} µs per pointer ({row['per_chat_us']} µs per chat)")
     return "\n".join(lines)
-

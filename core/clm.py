@@ -137,9 +137,7 @@ def decode(pointer: str, chat_name: str, secret: str) -> ClmMessage:
     return ClmMessage(fields[0], fields[1], fields[2], epoch)
 
 
-def encode_legacy(
-    chat_id: str, username: str, message: str, master_seed: str, seed_suffix: str, epoch: int
-) -> str:
+def encode_legacy(chat_id: str, username: str, message: str, master_seed: str, seed_suffix: str, epoch: int) -> str:
     """Write a legacy (CLM 0.1.0-2.0.1) ``{"c","e","d"}`` pointer."""
     data = _utf8(f"{username}: {message}", "message")
     seed = _utf8(f"{master_seed}_{seed_suffix}_{epoch}", "master seed")

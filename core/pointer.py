@@ -143,9 +143,7 @@ def _sent_at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _content(
-    sender: Identity, sent_ms: int, body: bytes, split: tuple[bytes, int, int] | None
-) -> _Content:
+def _content(sender: Identity, sent_ms: int, body: bytes, split: tuple[bytes, int, int] | None) -> _Content:
     user = sender.username.encode("utf-8")
     head = _HEAD.pack(FLAG_SPLIT if split else 0, sent_ms, sender.public_key, len(user)) + user
     if split:

@@ -87,8 +87,9 @@ def make_notice(old: Identity, new: Identity, at: datetime | None = None) -> Rot
 def notice_body(notice: RotationNotice) -> str:
     """The message body that carries ``notice``: a sentence for people, a line for programs."""
     name = notice.username.encode("utf-8")
-    raw = b"".join((bytes([len(name)]), name, notice.old_key, notice.new_key, _ms(notice.at).to_bytes(8, "big"),
-                    notice.signature))
+    raw = b"".join(
+        (bytes([len(name)]), name, notice.old_key, notice.new_key, _ms(notice.at).to_bytes(8, "big"), notice.signature)
+    )
     return f"{_sentence(notice.username)}\n{MARKER}{base64.urlsafe_b64encode(raw).decode('ascii').rstrip('=')}"
 
 

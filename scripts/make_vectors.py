@@ -46,8 +46,9 @@ MALLORY = Identity.derive_unsalted("mallory", "mallory's master phrase")
 CHAT_KEY_HEX = CHAT._key.hex()
 
 
-def seal_with(body: str, label: str, *, chat: ChatKey = CHAT, sender: Identity = ALICE,
-              max_chars: int | None = None) -> list[str]:
+def seal_with(
+    body: str, label: str, *, chat: ChatKey = CHAT, sender: Identity = ALICE, max_chars: int | None = None
+) -> list[str]:
     return pointer._seal(chat, sender, body, max_chars, Drbg(label), SENT_MS)
 
 
@@ -60,8 +61,15 @@ def legacy_split(body: str, label: str, max_chars: int) -> list[str]:
     chunk = pointer._part_capacity(pointer._FIXED_BYTES + len(ALICE.username) + pointer._SPLIT_BYTES, max_chars)
     count = -(-len(data) // chunk)
     message_id = rng(16)
-    return [pointer._seal_content(CHAT, ALICE, rng(16), pointer._content(
-        ALICE, SENT_MS, data[i * chunk : (i + 1) * chunk], (message_id, i, count))) for i in range(count)]
+    return [
+        pointer._seal_content(
+            CHAT,
+            ALICE,
+            rng(16),
+            pointer._content(ALICE, SENT_MS, data[i * chunk : (i + 1) * chunk], (message_id, i, count)),
+        )
+        for i in range(count)
+    ]
 
 
 def payload(text: str) -> bytearray:
@@ -75,13 +83,23 @@ def rearmor(data: bytes | bytearray) -> str:
 def message_fields(body: str, unique_hex: str, sender: Identity = ALICE) -> dict[str, Any]:
     """Expected fields; the id is SHA-256 over the sender key and nonce (or message id)."""
     digest = hashlib.sha256(b"pb1 message id\0" + sender.public_key + bytes.fromhex(unique_hex))
-    return {"username": sender.username, "sender_key": sender.public_key.hex(),
-            "sent_at_ms": SENT_MS, "body": body, "id": digest.digest()[:16].hex()}
+    return {
+        "username": sender.username,
+        "sender_key": sender.public_key.hex(),
+        "sent_at_ms": SENT_MS,
+        "body": body,
+        "id": digest.digest()[:16].hex(),
+    }
 
 
-def craft(label: str, mutate: Callable[[bytes, bytes, bytes], tuple[bytes, bytes, bytes]],
-          body: str = "crafted", split: tuple[bytes, int, int] | None = None,
-          sign_chat: ChatKey = CHAT, signer: Identity = ALICE) -> str:
+def craft(
+    label: str,
+    mutate: Callable[[bytes, bytes, bytes], tuple[bytes, bytes, bytes]],
+    body: str = "crafted",
+    split: tuple[bytes, int, int] | None = None,
+    sign_chat: ChatKey = CHAT,
+    signer: Identity = ALICE,
+) -> str:
     """Seal by hand: mutate(head, body, signature) may change any part before encryption."""
     rng = Drbg(label)
     nonce = rng(16)
@@ -101,8 +119,7 @@ def craft_inner(label: str, build: Callable[[bytes], bytes]) -> str:
     return pointer._encrypt(CHAT, nonce, build(nonce))
 
 
-def signed_inner(nonce: bytes, head: bytes, body: bytes, pad_to: int | None = None,
-                 pad_byte: int = 0) -> bytes:
+def signed_inner(nonce: bytes, head: bytes, body: bytes, pad_to: int | None = None, pad_byte: int = 0) -> bytes:
     sig = ALICE._sign(pointer._Content(head, body).signed(CHAT, nonce))
     inner = head + body + sig
     size = padded_length(len(inner)) if pad_to is None else pad_to
@@ -120,8 +137,15 @@ def wrap_quoted(text: str, width: int = 70) -> str:
 
 
 def unseal_vector(name: str, text: str, expect: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "unseal", "name": name, "chat_name": CHAT.name, "chat_key": CHAT_KEY_HEX,
-            "pointer": text, "expect": expect, **extra}
+    return {
+        "kind": "unseal",
+        "name": name,
+        "chat_name": CHAT.name,
+        "chat_key": CHAT_KEY_HEX,
+        "pointer": text,
+        "expect": expect,
+        **extra,
+    }
 
 
 def success(name: str, body: str, label: str, transform: Callable[[str], str] = str) -> dict[str, Any]:
@@ -134,31 +158,64 @@ def kdf_vectors() -> list[dict[str, Any]]:
     out = []
     for name, secret in (("general", "correct horse battery staple"), ("  Family\u00a0CHAT ", "se\u0301same")):
         key = ChatKey.derive_open(name, secret)
-        out.append({"kind": "chat_key", "name": f"chat key for {name!r}", "chat_name": name,
-                    "secret": secret, "expect": "success", "normalized_name": key.normalized_name,
-                    "argon2_salt": hashlib.sha256(_CHAT_SALT_LABEL + b"\0" + key.normalized_name.encode()).hexdigest(),
-                    "chat_key": key._key.hex(), "routing_tag_key": key._tag_key.hex(),
-                    "chat_id": key._chat_id.hex()})
+        out.append(
+            {
+                "kind": "chat_key",
+                "name": f"chat key for {name!r}",
+                "chat_name": name,
+                "secret": secret,
+                "expect": "success",
+                "normalized_name": key.normalized_name,
+                "argon2_salt": hashlib.sha256(_CHAT_SALT_LABEL + b"\0" + key.normalized_name.encode()).hexdigest(),
+                "chat_key": key._key.hex(),
+                "routing_tag_key": key._tag_key.hex(),
+                "chat_id": key._chat_id.hex(),
+            }
+        )
     for user, phrase in (("alice", "alice's master phrase"), ("Алиса", "фраза")):
         ident = Identity.derive_unsalted(user, phrase)
         seed = _argon2(_argon2_salt(_IDENTITY_SALT_LABEL, ident.username, None), phrase.encode())
-        out.append({"kind": "identity", "name": f"identity of {user!r}", "username": user,
-                    "master_phrase": phrase, "expect": "success", "seed": seed.hex(),
-                    "public_key": ident.public_key.hex(), "fingerprint": ident.fingerprint})
+        out.append(
+            {
+                "kind": "identity",
+                "name": f"identity of {user!r}",
+                "username": user,
+                "master_phrase": phrase,
+                "expect": "success",
+                "seed": seed.hex(),
+                "public_key": ident.public_key.hex(),
+                "fingerprint": ident.fingerprint,
+            }
+        )
     return out
 
 
 def seal_vectors() -> list[dict[str, Any]]:
     out = []
-    for name, body, max_chars in (("seal an empty body", "", None), ("seal 100 bytes", "x" * 100, None),
-                                  ("seal 1000 bytes split at 700 chars", "split me " * 111 + "!", 700)):
+    for name, body, max_chars in (
+        ("seal an empty body", "", None),
+        ("seal 100 bytes", "x" * 100, None),
+        ("seal 1000 bytes split at 700 chars", "split me " * 111 + "!", 700),
+    ):
         rng = Drbg(name)
         pointers = pointer._seal(CHAT, ALICE, body, max_chars, rng, SENT_MS)
         seed = _argon2(_argon2_salt(_IDENTITY_SALT_LABEL, "alice", None), b"alice's master phrase")
-        out.append({"kind": "seal", "name": name, "chat_key": CHAT_KEY_HEX, "chat_name": CHAT.name,
-                    "sender_seed": seed.hex(),
-                    "username": "alice", "body": body, "sent_at_ms": SENT_MS, "max_chars": max_chars,
-                    "random": bytes(rng.drawn).hex(), "expect": "success", "pointers": pointers})
+        out.append(
+            {
+                "kind": "seal",
+                "name": name,
+                "chat_key": CHAT_KEY_HEX,
+                "chat_name": CHAT.name,
+                "sender_seed": seed.hex(),
+                "username": "alice",
+                "body": body,
+                "sent_at_ms": SENT_MS,
+                "max_chars": max_chars,
+                "random": bytes(rng.drawn).hex(),
+                "expect": "success",
+                "pointers": pointers,
+            }
+        )
     return out
 
 
@@ -175,10 +232,15 @@ def unseal_successes() -> list[dict[str, Any]]:
         success("fills the smallest bucket exactly", edge, "sedge"),
         success("one byte over the smallest bucket", edge + "e", "sedge1"),
         success("wrapped at 70 columns and quoted with '> '", "quoted", "squote", wrap_quoted),
-        success("spaces, tabs and CRLF inside", "spaced", "sspace",
-                lambda t: t[:10] + " \t" + t[10:50] + "\r\n" + t[50:]),
-        success("zero-width space, NBSP and soft hyphen inside", "zw", "szw",
-                lambda t: t[:5] + "\u200b" + t[5:40] + "\u00a0" + t[40:90] + "\u00ad" + t[90:]),
+        success(
+            "spaces, tabs and CRLF inside", "spaced", "sspace", lambda t: t[:10] + " \t" + t[10:50] + "\r\n" + t[50:]
+        ),
+        success(
+            "zero-width space, NBSP and soft hyphen inside",
+            "zw",
+            "szw",
+            lambda t: t[:5] + "\u200b" + t[5:40] + "\u00a0" + t[40:90] + "\u00ad" + t[90:],
+        ),
     ]
 
 
@@ -195,15 +257,15 @@ def armor_failures(base: str) -> list[dict[str, Any]]:
         unseal_vector("declared length zero", "pb1000", "armor"),
         unseal_vector("empty text", "", "armor"),
         unseal_vector("a full block above 2^256", too_long_block, "noncanonical"),
-        unseal_vector("a last block above its byte count", full[: len(full) - last_len] + "z" * last_len,
-                      "noncanonical"),
+        unseal_vector(
+            "a last block above its byte count", full[: len(full) - last_len] + "z" * last_len, "noncanonical"
+        ),
         unseal_vector("version 2", "pb2" + base[3:], "version"),
         unseal_vector("version Z", "pbZ" + base[3:], "version"),
         unseal_vector("ten characters missing", base[:-10], "truncated"),
         unseal_vector("only the prefix", "pb1", "truncated"),
         unseal_vector("a valid armor too short for pb1", rearmor(data[:200]), "truncated"),
-        unseal_vector("declared length above 32 KiB", "pb1" + armor._encode_number(40000, 3) + base[6:],
-                      "oversize"),
+        unseal_vector("declared length above 32 KiB", "pb1" + armor._encode_number(40000, 3) + base[6:], "oversize"),
     ]
 
 
@@ -249,14 +311,24 @@ def crypto_failures(base: str) -> list[dict[str, Any]]:
         unseal_vector("a bit flipped in the routing tag", flip(base, 17, 5), "no_match"),
         unseal_vector("a bit flipped in the ciphertext", flip(base, 60), "aead"),
         unseal_vector("a bit flipped in the AEAD tag", flip(base, len(data) - 1, 7), "aead"),
-        unseal_vector("the last byte cut and re-armored", rearmor(payload(seal_with("y" * 300, "cut")[0])[:-1]),
-                      "aead"),
-        unseal_vector("a non-zero padding byte", craft_inner(
-            "pad1", lambda n: signed_inner(n, head, padded_body, pad_byte=1)), "padding"),
-        unseal_vector("padded one bucket too far", craft_inner(
-            "pad2", lambda n: signed_inner(n, head, padded_body, pad_to=padded_length(bucket + 1))), "padding"),
-        unseal_vector("no padding where the bucket needs some", craft_inner(
-            "pad3", lambda n: signed_inner(n, head, padded_body, pad_to=content_len)), "padding"),
+        unseal_vector(
+            "the last byte cut and re-armored", rearmor(payload(seal_with("y" * 300, "cut")[0])[:-1]), "aead"
+        ),
+        unseal_vector(
+            "a non-zero padding byte",
+            craft_inner("pad1", lambda n: signed_inner(n, head, padded_body, pad_byte=1)),
+            "padding",
+        ),
+        unseal_vector(
+            "padded one bucket too far",
+            craft_inner("pad2", lambda n: signed_inner(n, head, padded_body, pad_to=padded_length(bucket + 1))),
+            "padding",
+        ),
+        unseal_vector(
+            "no padding where the bucket needs some",
+            craft_inner("pad3", lambda n: signed_inner(n, head, padded_body, pad_to=content_len)),
+            "padding",
+        ),
         unseal_vector("an unknown flag bit", craft("m1", set_flags), "malformed"),
         unseal_vector("body length past the end", craft("m2", long_body_len), "malformed"),
         unseal_vector("send time after the year 9999", craft("m6", far_future), "malformed"),
@@ -265,8 +337,7 @@ def crypto_failures(base: str) -> list[dict[str, Any]]:
         unseal_vector("part index equal to the count", craft("m5", impossible_part, split=split), "malformed"),
         unseal_vector("a bit flipped in the signature", craft("g1", flip_sig), "signature"),
         unseal_vector("another sender key", craft("g2", other_key), "signature"),
-        unseal_vector("signed for another chat", craft("g3", lambda h, b, s: (h, b, s), sign_chat=OTHER),
-                      "signature"),
+        unseal_vector("signed for another chat", craft("g3", lambda h, b, s: (h, b, s), sign_chat=OTHER), "signature"),
     ]
 
 
@@ -276,38 +347,89 @@ def join_vectors() -> list[dict[str, Any]]:
     msg_id = Drbg("join")(16).hex()
     expected = message_fields(body, msg_id)
     chunk = pointer._part_capacity(pointer._FIXED_BYTES + len("alice") + pointer._SPLIT_BYTES, 500)
-    one_part = unseal_vector("one part of a split message", parts[1], "success", part={
-        "username": "alice", "sender_key": ALICE.public_key.hex(), "sent_at_ms": SENT_MS,
-        "message_id": msg_id, "index": 1, "count": len(parts), "data": body.encode()[chunk : 2 * chunk].hex()})
-    mismatched = craft("j3", lambda h, b, s: (h, b, s), body="x",
-                       split=(bytes.fromhex(msg_id), 0, len(parts) + 1))
+    one_part = unseal_vector(
+        "one part of a split message",
+        parts[1],
+        "success",
+        part={
+            "username": "alice",
+            "sender_key": ALICE.public_key.hex(),
+            "sent_at_ms": SENT_MS,
+            "message_id": msg_id,
+            "index": 1,
+            "count": len(parts),
+            "data": body.encode()[chunk : 2 * chunk].hex(),
+        },
+    )
+    mismatched = craft("j3", lambda h, b, s: (h, b, s), body="x", split=(bytes.fromhex(msg_id), 0, len(parts) + 1))
     pieces = (b"\xc3", b"A")  # half of a two-byte character, then a letter
-    halves = [craft(f"j4{i}", lambda h, b, s, piece=pieces[i]: (h, piece, s), body=".",
-                    split=(b"\x11" * 16, i, 2)) for i in range(2)]
+    halves = [
+        craft(f"j4{i}", lambda h, b, s, piece=pieces[i]: (h, piece, s), body=".", split=(b"\x11" * 16, i, 2))
+        for i in range(2)
+    ]
     return [
         one_part,
-        {"kind": "join", "name": f"{len(parts)} parts in order", "chat_name": CHAT.name, "chat_key": CHAT_KEY_HEX,
-         "pointers": parts, "expect": "success", "message": expected},
-        {"kind": "join", "name": "the same parts in reverse order", "chat_name": CHAT.name,
-         "chat_key": CHAT_KEY_HEX, "pointers": parts[::-1], "expect": "success", "message": expected},
-        {"kind": "join", "name": "a part that disagrees about the count", "chat_name": CHAT.name,
-         "chat_key": CHAT_KEY_HEX, "pointers": [parts[0], mismatched], "expect": "malformed"},
-        {"kind": "join", "name": "parts that join into invalid UTF-8", "chat_name": CHAT.name,
-         "chat_key": CHAT_KEY_HEX, "pointers": halves,
-         "expect": "malformed"},
+        {
+            "kind": "join",
+            "name": f"{len(parts)} parts in order",
+            "chat_name": CHAT.name,
+            "chat_key": CHAT_KEY_HEX,
+            "pointers": parts,
+            "expect": "success",
+            "message": expected,
+        },
+        {
+            "kind": "join",
+            "name": "the same parts in reverse order",
+            "chat_name": CHAT.name,
+            "chat_key": CHAT_KEY_HEX,
+            "pointers": parts[::-1],
+            "expect": "success",
+            "message": expected,
+        },
+        {
+            "kind": "join",
+            "name": "a part that disagrees about the count",
+            "chat_name": CHAT.name,
+            "chat_key": CHAT_KEY_HEX,
+            "pointers": [parts[0], mismatched],
+            "expect": "malformed",
+        },
+        {
+            "kind": "join",
+            "name": "parts that join into invalid UTF-8",
+            "chat_name": CHAT.name,
+            "chat_key": CHAT_KEY_HEX,
+            "pointers": halves,
+            "expect": "malformed",
+        },
     ]
 
 
 def find_vectors() -> list[dict[str, Any]]:
     a, b = seal_with("first", "f1")[0], seal_with("second", "f2")[0]
     return [
-        {"kind": "find", "name": "a pointer inside a sentence", "text": f"look: {a} - nice?", "expect": "success",
-         "pointers": [a]},
-        {"kind": "find", "name": "two pointers in a quoted, wrapped e-mail reply",
-         "text": f"On Monday Bob wrote:\n{wrap_quoted(a, 60)}\n>\n{wrap_quoted(b, 64)}\n\nThanks!",
-         "expect": "success", "pointers": [a, b]},
-        {"kind": "find", "name": "pointer-like words that are not pointers",
-         "text": "pb1 is a lead pencil; pb12 and xpb1" + a[3:50] + " too", "expect": "success", "pointers": []},
+        {
+            "kind": "find",
+            "name": "a pointer inside a sentence",
+            "text": f"look: {a} - nice?",
+            "expect": "success",
+            "pointers": [a],
+        },
+        {
+            "kind": "find",
+            "name": "two pointers in a quoted, wrapped e-mail reply",
+            "text": f"On Monday Bob wrote:\n{wrap_quoted(a, 60)}\n>\n{wrap_quoted(b, 64)}\n\nThanks!",
+            "expect": "success",
+            "pointers": [a, b],
+        },
+        {
+            "kind": "find",
+            "name": "pointer-like words that are not pointers",
+            "text": "pb1 is a lead pencil; pb12 and xpb1" + a[3:50] + " too",
+            "expect": "success",
+            "pointers": [],
+        },
     ]
 
 
@@ -330,30 +452,56 @@ def review_vectors() -> list[dict[str, Any]]:
 
     p = 2**255 - 19
     message_id = Drbg("equivocation")(16)
-    first, second = (craft(f"eq{i}", lambda h, b, s: (h, b, s), body=piece, split=(message_id, i, 2))
-                     for i, piece in enumerate(("the first half, ", "then the second")))
+    first, second = (
+        craft(f"eq{i}", lambda h, b, s: (h, b, s), body=piece, split=(message_id, i, 2))
+        for i, piece in enumerate(("the first half, ", "then the second"))
+    )
     other_first = craft("eq0 other", lambda h, b, s: (h, b, s), body="ANOTHER first h.", split=(message_id, 0, 2))
     return [
-        key_vector("a sender key of small order (the identity point, signature (identity, 0))", "weak1",
-                   identity_point),
-        key_vector("a sender key of order 8", "weak8",
-                   bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")),
-        key_vector("a sender key not canonically encoded (y = p + 1, the identity again)", "weakp",
-                   (p + 1).to_bytes(32, "little")),
-        {"kind": "join", "name": "two parts with one index and different data", "chat_name": CHAT.name,
-         "chat_key": CHAT_KEY_HEX, "pointers": [first, other_first, second], "expect": "malformed"},
+        key_vector(
+            "a sender key of small order (the identity point, signature (identity, 0))", "weak1", identity_point
+        ),
+        key_vector(
+            "a sender key of order 8",
+            "weak8",
+            bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+        ),
+        key_vector(
+            "a sender key not canonically encoded (y = p + 1, the identity again)",
+            "weakp",
+            (p + 1).to_bytes(32, "little"),
+        ),
+        {
+            "kind": "join",
+            "name": "two parts with one index and different data",
+            "chat_name": CHAT.name,
+            "chat_key": CHAT_KEY_HEX,
+            "pointers": [first, other_first, second],
+            "expect": "malformed",
+        },
     ]
 
 
 def build() -> dict[str, Any]:
     base = seal_with("the base pointer for failure vectors", "base")[0]
-    vectors = [*kdf_vectors(), *seal_vectors(), *unseal_successes(), *armor_failures(base),
-               *crypto_failures(base), *join_vectors(), *find_vectors(),
-               *review_vectors()]
+    vectors = [
+        *kdf_vectors(),
+        *seal_vectors(),
+        *unseal_successes(),
+        *armor_failures(base),
+        *crypto_failures(base),
+        *join_vectors(),
+        *find_vectors(),
+        *review_vectors(),
+    ]
     for number, vector in enumerate(vectors, 1):
         vector["id"] = number
-    return {"format": "pb1 test vectors", "spec": "docs/SPEC.md", "generator": "scripts/make_vectors.py",
-            "vectors": vectors}
+    return {
+        "format": "pb1 test vectors",
+        "spec": "docs/SPEC.md",
+        "generator": "scripts/make_vectors.py",
+        "vectors": vectors,
+    }
 
 
 def render() -> bytes:

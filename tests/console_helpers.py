@@ -32,8 +32,13 @@ def make_home(root: Path, user: str, shared: Path, *, poll_every: int = 60, init
 
 
 def with_chat(
-    home: Home, user: str, name: str = "Family", secret: str = SECRET, bodies: tuple[str, ...] = (),
-    *, open_chat: bool = False,
+    home: Home,
+    user: str,
+    name: str = "Family",
+    secret: str = SECRET,
+    bodies: tuple[str, ...] = (),
+    *,
+    open_chat: bool = False,
 ) -> None:
     """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted).
     Every home gets the same salt for a name, as if all had joined one invite;
@@ -89,8 +94,11 @@ async def chat_list(pilot: Pilot[None]) -> DataTable[Any]:
 
     def shown() -> bool:
         screen = pilot.app.screen
-        return isinstance(screen, ChatListScreen) and bool(screen.query(DataTable)) and \
-            screen.query_one(DataTable).row_count > 0
+        return (
+            isinstance(screen, ChatListScreen)
+            and bool(screen.query(DataTable))
+            and screen.query_one(DataTable).row_count > 0
+        )
 
     await until(pilot, shown, "the chat list with its rows")
     return pilot.app.screen.query_one(DataTable)

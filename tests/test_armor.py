@@ -87,8 +87,13 @@ def test_header_errors() -> None:
 def test_find_in_a_chat_message_and_an_email() -> None:
     a, b = armor(1, os.urandom(300)), armor(1, os.urandom(500))
     assert find_pointers(f"here: {a}, and there: {b}!") == [a, b]
-    mail = "Hi,\n\nOn Tue Alice wrote:\n" + "\n".join(
-        "> > " + a[i : i + 72] for i in range(0, len(a), 72)) + "\n> \n> " + b + "\n-- \nsig"
+    mail = (
+        "Hi,\n\nOn Tue Alice wrote:\n"
+        + "\n".join("> > " + a[i : i + 72] for i in range(0, len(a), 72))
+        + "\n> \n> "
+        + b
+        + "\n-- \nsig"
+    )
     assert find_pointers(mail) == [a, b]
     assert find_pointers(a + "\n" + b) == [a, b]
     assert find_pointers(a + b) == [a, b]  # glued: the length field separates them

@@ -51,8 +51,9 @@ def test_10000_pointers_exported_and_imported_read_the_same(tmp_path: Path) -> N
     after, refused_after = target.read(moved, include_trash=True)
     shown_before, _ = source.read(chat, include_trash=True)
     assert refused == refused_after == 0
-    assert [(s.message.id, s.message.body, s.trust, s.trashed) for s in after] == \
-           [(s.message.id, s.message.body, s.trust, s.trashed) for s in shown_before]
+    assert [(s.message.id, s.message.body, s.trust, s.trashed) for s in after] == [
+        (s.message.id, s.message.body, s.trust, s.trashed) for s in shown_before
+    ]
     assert target.store.cursor("shared") == '{"high": 12}'
     source.close()
     target.close()
@@ -70,17 +71,30 @@ def test_another_identitys_export_or_a_bad_file_changes_nothing(tmp_path: Path) 
     assert stranger.store.chats() == []  # the chat line before the refusal was not kept
     lines = export.read_text().splitlines()
     broken = tmp_path / "broken.jsonl"
-    for bad, message in ((lines[1:], "not a pointerbridge-export"),
-                         ([*lines, '{"kind": "pointer", "text": 5}'], "line"),
-                         ([*lines, '{"kind": "pointer", "text": "pb1nope", "direction": "in", "chat": null, '
-                                   '"carrier": null, "carrier_ref": null, "received_at": 1.0, "trashed": false, '
-                                   '"posts": []}'], "not a pointer"),
-                         ([*lines, '{"kind": "pin", "chat": "elsewhere", "username": "x", "public_key": "' + "0" * 64
-                           + '", "first_seen": 1.0}'], "does not hold"),
-                         ([*lines, '{"kind": "cursor", "carrier": "c", "cursor": "{}", "updated_at": NaN}'],
-                          "updated_at"),
-                         ([*lines, '{"kind": "cursor", "carrier": "c", "cursor": "{}", "updated_at": 1e400}'],
-                          "updated_at")):
+    for bad, message in (
+        (lines[1:], "not a pointerbridge-export"),
+        ([*lines, '{"kind": "pointer", "text": 5}'], "line"),
+        (
+            [
+                *lines,
+                '{"kind": "pointer", "text": "pb1nope", "direction": "in", "chat": null, '
+                '"carrier": null, "carrier_ref": null, "received_at": 1.0, "trashed": false, '
+                '"posts": []}',
+            ],
+            "not a pointer",
+        ),
+        (
+            [
+                *lines,
+                '{"kind": "pin", "chat": "elsewhere", "username": "x", "public_key": "'
+                + "0" * 64
+                + '", "first_seen": 1.0}',
+            ],
+            "does not hold",
+        ),
+        ([*lines, '{"kind": "cursor", "carrier": "c", "cursor": "{}", "updated_at": NaN}'], "updated_at"),
+        ([*lines, '{"kind": "cursor", "carrier": "c", "cursor": "{}", "updated_at": 1e400}'], "updated_at"),
+    ):
         broken.write_text("\n".join(bad) + "\n")
         with pytest.raises(InvalidInputError, match=message):
             import_store(stranger.store, broken)
@@ -113,8 +127,19 @@ def test_a_purged_pointer_in_the_file_stays_purged(tmp_path: Path) -> None:
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
     lines = export.read_text().splitlines()
-    pointer = json.dumps({"kind": "pointer", "text": purged, "direction": "in", "chat": "c", "carrier": None,
-                          "carrier_ref": None, "received_at": 1.0, "trashed": False, "posts": []})
+    pointer = json.dumps(
+        {
+            "kind": "pointer",
+            "text": purged,
+            "direction": "in",
+            "chat": "c",
+            "carrier": None,
+            "carrier_ref": None,
+            "received_at": 1.0,
+            "trashed": False,
+            "posts": [],
+        }
+    )
     tombstones = [line for line in lines if '"tombstone"' in line]
     assert len(tombstones) == 1
     reordered = tmp_path / "reordered.jsonl"  # the purged pointer back in, before its tombstone

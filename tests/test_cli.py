@@ -14,20 +14,31 @@ from pointerbridge.cli.main import EXIT_CODES
 # The console script beside this interpreter (a venv need not be activated), else PATH's.
 _BESIDE = Path(sys.executable).parent / "pbridge"
 PBRIDGE = str(_BESIDE) if _BESIDE.exists() else shutil.which("pbridge")
-CLM_POINTER = ('{"e": 1758411713, "n": "Vw5cvhB554xq8ESk", '
-               '"d": "6965bb042f38182fdd9c0bc7f87955c8eef10753fdfccf91381213e31e8a2700"}')
+CLM_POINTER = (
+    '{"e": 1758411713, "n": "Vw5cvhB554xq8ESk", '
+    '"d": "6965bb042f38182fdd9c0bc7f87955c8eef10753fdfccf91381213e31e8a2700"}'
+)
 SECRET = "correct horse battery staple"
 
 
-def run(*args: str, stdin: str = "", env: dict[str, str | bytes] | None = None,
-        pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str = "", env: dict[str, str | bytes] | None = None, pass_fds: tuple[int, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     assert PBRIDGE, "pbridge is not installed: run the README's test command"
     # The caller's PBRIDGE_ variables stay out, but for the test suite's identity cost (conftest.py).
-    base: dict[str | bytes, str | bytes] = {k: v for k, v in os.environ.items()
-                                            if not k.startswith("PBRIDGE_") or k == "PBRIDGE_IDENTITY_MEMORY_MIB"}
-    return subprocess.run([PBRIDGE, *args], input=stdin, capture_output=True, text=True,
-                          env={**base, **(env or {})}, pass_fds=pass_fds, timeout=120,
-                          start_new_session=True)  # no controlling terminal: prompts must not hang
+    base: dict[str | bytes, str | bytes] = {
+        k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_") or k == "PBRIDGE_IDENTITY_MEMORY_MIB"
+    }
+    return subprocess.run(
+        [PBRIDGE, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        pass_fds=pass_fds,
+        timeout=120,
+        start_new_session=True,
+    )  # no controlling terminal: prompts must not hang
 
 
 def test_help_lists_the_commands() -> None:
@@ -42,8 +53,12 @@ def test_clm_decode_plain_and_json() -> None:
     plain = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER + "\n", env=env)
     assert (plain.returncode, plain.stdout) == (0, "alice: Hello, Bob!\n")
     as_json = run("clm", "decode", "--chat", "general", "--json", stdin=CLM_POINTER, env=env)
-    assert json.loads(as_json.stdout) == {"chat": "general", "username": "alice",
-                                          "body": "Hello, Bob!", "epoch": 1758411713}
+    assert json.loads(as_json.stdout) == {
+        "chat": "general",
+        "username": "alice",
+        "body": "Hello, Bob!",
+        "epoch": 1758411713,
+    }
 
 
 def _one_line_failure(result: subprocess.CompletedProcess[str], code: int) -> None:
@@ -58,12 +73,15 @@ def test_clm_decode_failures_have_their_own_codes() -> None:
     _one_line_failure(wrong, 21)
     assert "nope" not in wrong.stderr
     tampered = CLM_POINTER.replace('2700"', '2701"')
-    _one_line_failure(run("clm", "decode", "--chat", "general", stdin=tampered,
-                          env={"PBRIDGE_CHAT_SECRET": SECRET}), 23)
-    _one_line_failure(run("clm", "decode", "--chat", "other", stdin=CLM_POINTER,
-                          env={"PBRIDGE_CHAT_SECRET": SECRET}), 22)
-    _one_line_failure(run("clm", "decode", "--chat", "general", stdin="not json",
-                          env={"PBRIDGE_CHAT_SECRET": SECRET}), 20)
+    _one_line_failure(
+        run("clm", "decode", "--chat", "general", stdin=tampered, env={"PBRIDGE_CHAT_SECRET": SECRET}), 23
+    )
+    _one_line_failure(
+        run("clm", "decode", "--chat", "other", stdin=CLM_POINTER, env={"PBRIDGE_CHAT_SECRET": SECRET}), 22
+    )
+    _one_line_failure(
+        run("clm", "decode", "--chat", "general", stdin="not json", env={"PBRIDGE_CHAT_SECRET": SECRET}), 20
+    )
 
 
 def test_no_secret_and_no_terminal_is_a_clear_error() -> None:
@@ -77,8 +95,9 @@ def test_secret_from_a_file_descriptor() -> None:
     os.write(write_end, SECRET.encode() + b"\n")
     os.close(write_end)
     try:
-        result = run("clm", "decode", "--chat", "general", "--secret-fd", str(read_end),
-                     stdin=CLM_POINTER, pass_fds=(read_end,))
+        result = run(
+            "clm", "decode", "--chat", "general", "--secret-fd", str(read_end), stdin=CLM_POINTER, pass_fds=(read_end,)
+        )
     finally:
         os.close(read_end)
     assert (result.returncode, result.stdout) == (0, "alice: Hello, Bob!\n")
@@ -86,8 +105,18 @@ def test_secret_from_a_file_descriptor() -> None:
 
 def test_clm_encode_matches_the_vector_and_round_trips() -> None:
     env = {"PBRIDGE_CHAT_SECRET": SECRET}
-    encoded = run("clm", "encode", "--chat", "general", "--username", "alice", "--epoch", "1758411713",
-                  stdin="Hello, Bob!\n", env=env)
+    encoded = run(
+        "clm",
+        "encode",
+        "--chat",
+        "general",
+        "--username",
+        "alice",
+        "--epoch",
+        "1758411713",
+        stdin="Hello, Bob!\n",
+        env=env,
+    )
     assert encoded.stdout.strip() == CLM_POINTER
     body = "многострочное\nсообщение |¶| с разделителем"
     again = run("clm", "encode", "--chat", "семья", "--username", "Алиса", stdin=body, env=env)
@@ -98,8 +127,19 @@ def test_clm_encode_matches_the_vector_and_round_trips() -> None:
 def test_clm_legacy_both_ways() -> None:
     env = {"PBRIDGE_CHAT_SECRET": "master phrase"}
     args = ("--legacy", "--seed-suffix", "general")
-    encoded = run("clm", "encode", "--username", "alice", "--chat-id", "1", "--epoch", "1758411713", *args,
-                  stdin="Hello, Bob!", env=env)
+    encoded = run(
+        "clm",
+        "encode",
+        "--username",
+        "alice",
+        "--chat-id",
+        "1",
+        "--epoch",
+        "1758411713",
+        *args,
+        stdin="Hello, Bob!",
+        env=env,
+    )
     assert encoded.stdout.startswith('{"c": "1", "e": 1758411713, "d": "2f0c6b55')
     decoded = run("clm", "decode", "--chat-id", "1", *args, stdin=encoded.stdout, env=env)
     assert decoded.stdout == "alice: Hello, Bob!\n"
@@ -141,8 +181,7 @@ def test_demo_carries_messages_through_a_folder(tmp_path: Path) -> None:
 
 
 def test_undecodable_secret_in_the_environment() -> None:
-    result = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER,
-                 env={"PBRIDGE_CHAT_SECRET": b"hunter2\xff"})
+    result = run("clm", "decode", "--chat", "general", stdin=CLM_POINTER, env={"PBRIDGE_CHAT_SECRET": b"hunter2\xff"})
     _one_line_failure(result, 4)
     assert "hunter2" not in result.stderr
 
@@ -177,8 +216,12 @@ def test_every_error_class_has_its_exit_code() -> None:
 
 def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
     env = {"PBRIDGE_HOME": str(tmp_path / "env-home")}
-    for args in (("--home", str(tmp_path / "a"), "poll"), (f"--home={tmp_path / 'b'}", "poll", "--json"),
-                 ("poll",), ("poll", "--json", "--json")):
+    for args in (
+        ("--home", str(tmp_path / "a"), "poll"),
+        (f"--home={tmp_path / 'b'}", "poll", "--json"),
+        ("poll",),
+        ("poll", "--json", "--json"),
+    ):
         result = run(*args, env=env)
         assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
     assert (tmp_path / "env-home" / "store.db").exists() and (tmp_path / "b" / "store.db").exists()
@@ -188,10 +231,12 @@ def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
 
 
 def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path) -> None:
-    code = ("import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
-            "from pointerbridge.cli.cron import entry\n"
-            "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
-            "loaded = [m for m in sys.modules if m.startswith(('typer', 'cryptography', 'rich'))]\n"
-            "assert not loaded, loaded")
+    code = (
+        "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
+        "from pointerbridge.cli.cron import entry\n"
+        "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
+        "loaded = [m for m in sys.modules if m.startswith(('typer', 'cryptography', 'rich'))]\n"
+        "assert not loaded, loaded"
+    )
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

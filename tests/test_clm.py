@@ -28,10 +28,16 @@ def test_shared_vector(v: dict[str, Any]) -> None:
         assert clm.encode(v["chat_name"], v["username"], v["message"], v["chat_secret"], v["epoch"]) == v["pointer"]
         got = clm.decode(v["pointer"], v["chat_name"], v["chat_secret"])
         assert (got.chat, got.username, got.body, got.epoch) == (
-            v["chat_name"], v["username"], v["message"], v["epoch"])
+            v["chat_name"],
+            v["username"],
+            v["message"],
+            v["epoch"],
+        )
     elif v["kind"] == "pointer_v1":
-        assert clm.encode_legacy(v["chat_id"], v["username"], v["message"], v["master_seed"],
-                                 v["seed_suffix"], v["epoch"]) == v["pointer"]
+        assert (
+            clm.encode_legacy(v["chat_id"], v["username"], v["message"], v["master_seed"], v["seed_suffix"], v["epoch"])
+            == v["pointer"]
+        )
         got = clm.decode_legacy(v["pointer"], v["master_seed"], v["seed_suffix"])
         assert (got.chat, got.username, got.body) == (v["chat_id"], v["username"], v["message"])
     elif v["kind"] == "auth":
@@ -79,16 +85,24 @@ def test_separator_inside_the_body_is_kept() -> None:
     assert clm.decode(pointer, "c", "s").body == "a |¶| b"
 
 
-@pytest.mark.parametrize("text", ["", "[]", "{}", '{"e": 1, "n": "x", "d": "00"}',
-                                  '{"e": "1", "n": "0123456789abcdef", "d": "00"}',
-                                  '{"e": 1, "n": "0123456789abcdef", "d": "zz"}',
-                                  '{"e": 1, "n": "0123456789abcdef", "d": "00", "x": 1}',
-                                  "[" * 100000,
-                                  '{"e": 0, "n": "\\ud800aaaaaaaaaaaaaaa", "d": "00"}',
-                                  '{"e": 0, "n": "ééééééééééééééééé", "d": "00"}',
-                                  '{"e": 0, "n": "0123456789abcdef", "d": "00 11"}',
-                                  '{"e": ' + "9" * 5000 + ', "n": "0123456789abcdef", "d": "00"}',
-                                  '{"e": 99999999999999999999, "n": "0123456789abcdef", "d": "00"}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        "{}",
+        '{"e": 1, "n": "x", "d": "00"}',
+        '{"e": "1", "n": "0123456789abcdef", "d": "00"}',
+        '{"e": 1, "n": "0123456789abcdef", "d": "zz"}',
+        '{"e": 1, "n": "0123456789abcdef", "d": "00", "x": 1}',
+        "[" * 100000,
+        '{"e": 0, "n": "\\ud800aaaaaaaaaaaaaaa", "d": "00"}',
+        '{"e": 0, "n": "ééééééééééééééééé", "d": "00"}',
+        '{"e": 0, "n": "0123456789abcdef", "d": "00 11"}',
+        '{"e": ' + "9" * 5000 + ', "n": "0123456789abcdef", "d": "00"}',
+        '{"e": 99999999999999999999, "n": "0123456789abcdef", "d": "00"}',
+    ],
+)
 def test_format_errors(text: str) -> None:
     with pytest.raises(ClmFormatError):
         clm.decode(text, "general", "s")

@@ -290,8 +290,7 @@ def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: 
     with App(bob) as app:
         app.poll()
         assert [s.message.body for s in app.read(old)[0]] == ["before the change"]  # the new one needs the new secret
-        newer = app.rekey_chat(app.unlock_chat("Family", SECRET), new_secret,
-                               salt=rekey_salt("Family", new_invite[0]))
+        newer = app.rekey_chat(app.unlock_chat("Family", SECRET), new_secret, salt=rekey_salt("Family", new_invite[0]))
         assert [s.message.body for s in app.read(newer)[0]] == ["before the change", "after the change"]
     with App(alice) as app:
         assert app.store.chats() == []
@@ -409,8 +408,7 @@ def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: P
     async def scenario(pilot: Pilot[None]) -> None:
         screen = await _open_family(pilot, "bob")
         await settle(pilot)  # the background judge, then the page again
-        assert [(s.message.body[:4], s.trust) for s in screen.shown][-2:] == [("alic", "rotated"),
-                                                                              ("with", "pinned")]
+        assert [(s.message.body[:4], s.trust) for s in screen.shown][-2:] == [("alic", "rotated"), ("with", "pinned")]
         assert "checking" not in str(screen.query_one("#chat-title", Static).render())
 
     drive(bob, scenario)
@@ -426,8 +424,9 @@ def test_two_messages_with_one_id_do_not_break_the_chat(tmp_path: Path, shared: 
     with App(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         me = app.unlock_identity(PHRASES["alice"])
-        same_nonce = [_seal(chat.key, me, body, None, lambda n: b"\x07" * n, 1_790_000_000_000)[0]
-                      for body in ("first", "second")]  # a sender chooses its nonce, so its message id too
+        same_nonce = [
+            _seal(chat.key, me, body, None, lambda n: b"\x07" * n, 1_790_000_000_000)[0] for body in ("first", "second")
+        ]  # a sender chooses its nonce, so its message id too
         app.store.add_pointers([(p, dearmor(p)[1]) for p in same_nonce], "in")
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -472,8 +471,14 @@ def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared
 def test_textuals_logging_switches_are_dropped_before_the_console_starts() -> None:
     from pointerbridge.console import quiet_textual
 
-    env = {"TEXTUAL_LOG": "/tmp/x.log", "TEXTUAL": "devtools,debug", "TEXTUAL_DEBUG": "1",
-           "TEXTUAL_DEVTOOLS_PORT": "8081", "TEXTUAL_COLOR_SYSTEM": "truecolor", "HOME": "/root"}
+    env = {
+        "TEXTUAL_LOG": "/tmp/x.log",
+        "TEXTUAL": "devtools,debug",
+        "TEXTUAL_DEBUG": "1",
+        "TEXTUAL_DEVTOOLS_PORT": "8081",
+        "TEXTUAL_COLOR_SYSTEM": "truecolor",
+        "HOME": "/root",
+    }
     assert sorted(quiet_textual(env)) == ["TEXTUAL", "TEXTUAL_DEBUG", "TEXTUAL_DEVTOOLS_PORT", "TEXTUAL_LOG"]
     assert env == {"TEXTUAL_COLOR_SYSTEM": "truecolor", "HOME": "/root"}
     kept = {"PBRIDGE_DEBUG": "1", "TEXTUAL_LOG": "/tmp/x.log"}

@@ -44,8 +44,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
         family = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.create_chat("Book club", "another secret 5", [], allow_weak=True)
         me = app.unlock_identity(PHRASES["alice"])
-        for sender, body in ((me, "Dinner at eight?"), (raw_identity("bob"), "Yes! I'll bring bread.\nAnd wine."),
-                             (impostor, "Send me the house keys"), (me, "See you then")):
+        for sender, body in (
+            (me, "Dinner at eight?"),
+            (raw_identity("bob"), "Yes! I'll bring bread.\nAnd wine."),
+            (impostor, "Send me the house keys"),
+            (me, "See you then"),
+        ):
             app.send(family, sender, body)
     yield alice
     time.tzset()

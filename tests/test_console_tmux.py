@@ -65,8 +65,10 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
     assert PBRIDGE
     # No secret on the command line: the phrase and the chat secret are typed into the app.
     # Textual's debug switches would log every key (the secrets typed): the console drops them.
-    clean = (f"cd {tmp_path} && env -u PBRIDGE_MASTER_PHRASE -u PBRIDGE_CHAT_SECRET TERM=xterm-256color "
-             f"TEXTUAL_LOG={tmp_path / 'textual.log'} TEXTUAL_DEBUG=1 TEXTUAL=devtools")
+    clean = (
+        f"cd {tmp_path} && env -u PBRIDGE_MASTER_PHRASE -u PBRIDGE_CHAT_SECRET TERM=xterm-256color "
+        f"TEXTUAL_LOG={tmp_path / 'textual.log'} TEXTUAL_DEBUG=1 TEXTUAL=devtools"
+    )
     command = f"{clean} {PBRIDGE} --home {tmp_path / 'alice'}"
     tmux("new-session", "-d", "-s", "pb", "-x", "120", "-y", "36", command)
     tmux.wait_for("Master phrase")
@@ -80,8 +82,14 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
     tmux.wait_for("is anyone there")
     assert PHRASES["alice"] not in tmux.screen() and SECRET not in tmux.screen()
 
-    sent = run("--home", bob_home, "send", "family", stdin="hello alice from bob",
-               env={"PBRIDGE_MASTER_PHRASE": PHRASES["bob"], "PBRIDGE_CHAT_SECRET": SECRET})
+    sent = run(
+        "--home",
+        bob_home,
+        "send",
+        "family",
+        stdin="hello alice from bob",
+        env={"PBRIDGE_MASTER_PHRASE": PHRASES["bob"], "PBRIDGE_CHAT_SECRET": SECRET},
+    )
     assert sent.returncode == 0, sent.stderr
     screen = tmux.wait_for("hello alice from bob")  # a background poll brought it into the open chat
     assert "bob" in screen and "polled" in screen
@@ -96,8 +104,13 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
 
     tmux.press("C-q")
     deadline = time.monotonic() + 10
-    while "pb" in subprocess.run([tmux.binary, "-L", tmux.socket, "list-sessions"], capture_output=True,
-                                 text=True, timeout=30).stdout and time.monotonic() < deadline:
+    while (
+        "pb"
+        in subprocess.run(
+            [tmux.binary, "-L", tmux.socket, "list-sessions"], capture_output=True, text=True, timeout=30
+        ).stdout
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     gone = subprocess.run([tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True, timeout=30)
     assert gone.returncode != 0, "ctrl+q did not end the console"
@@ -135,8 +148,13 @@ def test_a_chat_made_in_the_console_with_its_generated_secret_leaves_it_off_the_
     tmux.wait_for("Write a message")
     tmux.press("C-q")
     deadline = time.monotonic() + 10
-    while subprocess.run([tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True,
-                         timeout=30).returncode == 0 and time.monotonic() < deadline:
+    while (
+        subprocess.run(
+            [tmux.binary, "-L", tmux.socket, "has-session", "-t", "pb"], capture_output=True, timeout=30
+        ).returncode
+        == 0
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     from pointerbridge.app.service import App
     from pointerbridge.core.config import Home

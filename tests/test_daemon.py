@@ -22,8 +22,14 @@ def test_daemon_polls_and_stops_on_sigterm(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            status = run("--home", str(bob), "read", "family", "--json",
-                         env={"PBRIDGE_CHAT_SECRET": CHAT_SECRET, "PBRIDGE_MASTER_PHRASE": PHRASES["bob"]})
+            status = run(
+                "--home",
+                str(bob),
+                "read",
+                "family",
+                "--json",
+                env={"PBRIDGE_CHAT_SECRET": CHAT_SECRET, "PBRIDGE_MASTER_PHRASE": PHRASES["bob"]},
+            )
             if status.returncode == 0 and json.loads(status.stdout)["messages"]:
                 break
             time.sleep(0.3)

@@ -30,12 +30,29 @@ SECRETS = {"PBRIDGE_MASTER_PHRASE": "deploy phrase", "PBRIDGE_CHAT_SECRET": "dep
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin folder of a fresh venv with the wheel (and its daemon extra) installed."""
     root = tmp_path_factory.mktemp("deploy")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(root / "dist"), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (root / "dist").glob("pointerbridge-*.whl")
     venv.create(root / "venv", with_pip=True)
-    done = subprocess.run([str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
-                           f"{wheel}[daemon]"], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}[daemon]"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return root / "venv" / "bin"
 
@@ -48,11 +65,14 @@ def _env(**extra: str) -> dict[str, str]:
 def _home(bin_dir: Path, env: dict[str, str], shared: Path) -> None:
     """A home with an identity, a files carrier and a chat, made by the installed pbridge."""
     shared.mkdir(parents=True, exist_ok=True)
-    for args in (["init", "--username", "ops", "--weak-secret-ok"],
-                 ["carrier", "add", "shared", "--type", "files", "--path", str(shared)],
-                 ["chat", "create", "ops", "--carrier", "shared", "--weak-secret-ok"]):
-        done = subprocess.run([str(bin_dir / "pbridge"), *args], env={**env, **SECRETS}, capture_output=True,
-                              text=True, timeout=60)
+    for args in (
+        ["init", "--username", "ops", "--weak-secret-ok"],
+        ["carrier", "add", "shared", "--type", "files", "--path", str(shared)],
+        ["chat", "create", "ops", "--carrier", "shared", "--weak-secret-ok"],
+    ):
+        done = subprocess.run(
+            [str(bin_dir / "pbridge"), *args], env={**env, **SECRETS}, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, (args, done.stderr)
 
 
@@ -88,8 +108,11 @@ def test_each_units_command_line_runs_and_exits_as_documented(installed: Path, u
         env["PBRIDGE_HOME"] = str(home)  # /var/lib/pointerbridge, as StateDirectory= makes it
     _home(installed, env, tmp_path / "shared")
     (command,) = keys["ExecStart"]
-    argv = shlex.split(command.replace("/usr/local/bin/pbridge", str(installed / "pbridge"))
-                       .replace("%h/.local/bin/pbridge", str(installed / "pbridge")))
+    argv = shlex.split(
+        command.replace("/usr/local/bin/pbridge", str(installed / "pbridge")).replace(
+            "%h/.local/bin/pbridge", str(installed / "pbridge")
+        )
+    )
     daemon = argv[-1] == "daemon"
     done = _run(argv, env, seconds=3 if daemon else None)
     assert done.returncode == 0, (done.stdout, done.stderr)
@@ -106,12 +129,20 @@ def test_the_units_pass_systemd_analyze_verify_without_a_warning(installed: Path
     copies = []
     for unit in UNITS if scope == "system" else USER_UNITS:
         copy = tmp_path / unit.name  # the same unit, its pbridge the one installed for this test
-        copy.write_text(unit.read_text().replace("/usr/local/bin/pbridge", str(installed / "pbridge"))
-                        .replace("%h/.local/bin/pbridge", str(installed / "pbridge")))
+        copy.write_text(
+            unit.read_text()
+            .replace("/usr/local/bin/pbridge", str(installed / "pbridge"))
+            .replace("%h/.local/bin/pbridge", str(installed / "pbridge"))
+        )
         copies.append(str(copy))
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    done = subprocess.run([analyze, *(["--user"] if scope == "user" else []), "verify", "--man=no", *copies],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [analyze, *(["--user"] if scope == "user" else []), "verify", "--man=no", *copies],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
 
 
@@ -119,9 +150,16 @@ def test_the_system_units_are_hardened() -> None:
     for name in ("pointerbridge-poll.service", "pointerbridge-daemon.service"):
         unit = DEPLOY / "systemd" / name
         keys = _unit(unit)
-        for key, value in (("User", "pointerbridge"), ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
-                           ("ProtectHome", "yes"), ("PrivateTmp", "yes"), ("UMask", "0077"),
-                           ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"), ("CapabilityBoundingSet", "")):
+        for key, value in (
+            ("User", "pointerbridge"),
+            ("NoNewPrivileges", "yes"),
+            ("ProtectSystem", "strict"),
+            ("ProtectHome", "yes"),
+            ("PrivateTmp", "yes"),
+            ("UMask", "0077"),
+            ("RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"),
+            ("CapabilityBoundingSet", ""),
+        ):
             assert keys.get(key) == [value], (unit.name, key)
         assert keys["EnvironmentFile"] == ["-/etc/pointerbridge/credentials.env"]
     timer = _unit(DEPLOY / "systemd" / "pointerbridge-poll.timer")
@@ -130,8 +168,9 @@ def test_the_system_units_are_hardened() -> None:
 
 @pytest.mark.slow
 def test_the_crontab_line_runs_as_written(installed: Path, tmp_path: Path) -> None:
-    (line,) = [x for x in (DEPLOY / "cron" / "pointerbridge.crontab").read_text().splitlines()
-               if x and not x.startswith("#")]
+    (line,) = [
+        x for x in (DEPLOY / "cron" / "pointerbridge.crontab").read_text().splitlines() if x and not x.startswith("#")
+    ]
     fields = line.split(maxsplit=5)
     assert fields[:5] == ["*"] * 5
     (tmp_path / ".local" / "bin").mkdir(parents=True)
@@ -148,8 +187,9 @@ def test_the_crontab_line_runs_as_written(installed: Path, tmp_path: Path) -> No
     assert done.returncode == 0 and done.stdout == done.stderr == ""
     assert "shared: posted 0" in (tmp_path / ".local" / "state" / "pbridge.log").read_text()
     for home, polled in ((other, True), (None, False)):  # the home the file named was polled, not the default
-        status = _run([str(installed / "pbridge"), "status", "--json"],
-                      {**env, **({"PBRIDGE_HOME": str(home)} if home else {})})
+        status = _run(
+            [str(installed / "pbridge"), "status", "--json"], {**env, **({"PBRIDGE_HOME": str(home)} if home else {})}
+        )
         assert (json.loads(status.stdout)["carriers"]["shared"]["last_ok"] is not None) is polled
 
 

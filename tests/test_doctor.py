@@ -16,11 +16,14 @@ from test_cli import run
 
 def _home(tmp_path: Path, **carriers: dict[str, Any]) -> Path:
     home = tmp_path / "home"
-    made = run("--home", str(home), "init", "--username", "alice", "--weak-secret-ok",
-               env={"PBRIDGE_MASTER_PHRASE": "phrase"})
+    made = run(
+        "--home", str(home), "init", "--username", "alice", "--weak-secret-ok", env={"PBRIDGE_MASTER_PHRASE": "phrase"}
+    )
     assert made.returncode == 0, made
-    save_config(home / "config.toml", Config(carriers={
-        name: CarrierConfig.model_validate(settings) for name, settings in carriers.items()}))
+    save_config(
+        home / "config.toml",
+        Config(carriers={name: CarrierConfig.model_validate(settings) for name, settings in carriers.items()}),
+    )
     return home
 
 
@@ -39,8 +42,15 @@ def test_a_healthy_home_passes_every_check(tmp_path: Path) -> None:
     assert run("--home", str(home), "poll").returncode == 0
     found = _doctor(home)
     assert all(status == "ok" for status, _ in found.values()), found
-    assert set(found) >= {"home folders", "home config", "home store integrity", "home schema", "home identity",
-                          "shared folder", "shared last poll"}
+    assert set(found) >= {
+        "home folders",
+        "home config",
+        "home store integrity",
+        "home schema",
+        "home identity",
+        "shared folder",
+        "shared last poll",
+    }
     assert "0 pointer(s) waiting" in found["shared last poll"][1]
     plain = run("--home", str(home), "doctor")
     assert plain.returncode == 0 and "ok    shared: folder: " in plain.stdout
@@ -64,8 +74,10 @@ def test_a_world_readable_credential_file_fails(tmp_path: Path) -> None:
     token = tmp_path / "tg.token"
     token.write_text("12345:secret-token-text\n")
     os.chmod(token, 0o644)
-    home = _home(tmp_path, tg={"type": "telegram", "chat_id": -100, "token_file": str(token),
-                               "base_url": "http://127.0.0.1:9/bot"})
+    home = _home(
+        tmp_path,
+        tg={"type": "telegram", "chat_id": -100, "token_file": str(token), "base_url": "http://127.0.0.1:9/bot"},
+    )
     result = run("--home", str(home), "doctor")
     assert result.returncode == 28 and "fail  tg: settings:" in result.stdout and "chmod 600" in result.stdout
     assert "secret-token-text" not in result.stdout + result.stderr
@@ -85,8 +97,15 @@ def test_an_unreachable_carrier_fails_as_retryable(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    home = _home(tmp_path, tg={"type": "telegram", "chat_id": -100, "token_env": "PBRIDGE_TEST_DOCTOR_TG",
-                               "base_url": f"http://127.0.0.1:{port}/bot"})
+    home = _home(
+        tmp_path,
+        tg={
+            "type": "telegram",
+            "chat_id": -100,
+            "token_env": "PBRIDGE_TEST_DOCTOR_TG",
+            "base_url": f"http://127.0.0.1:{port}/bot",
+        },
+    )
     found = _doctor(home, code=28, env={"PBRIDGE_TEST_DOCTOR_TG": "12345:abc"})
     status, detail = found["tg reachable"]
     assert status == "fail" and "unreachable now" in detail and "12345:abc" not in detail
@@ -102,11 +121,16 @@ def test_a_missing_folder_and_two_carriers_on_one_bot_fail(tmp_path: Path) -> No
         tg = {"type": "telegram", "chat_id": group.id, "base_url": server.base_url}
         home = Home(tmp_path, tmp_path)
         home.create()
-        save_config(home.config_path, Config(carriers={
-            "one": CarrierConfig.model_validate({**tg, "token_env": "PBRIDGE_TEST_DOCTOR_ONE"}),
-            "two": CarrierConfig.model_validate({**tg, "token_env": "PBRIDGE_TEST_DOCTOR_TWO"}),
-            "gone": CarrierConfig.model_validate({"type": "files", "path": str(tmp_path / "missing")}),
-        }))
+        save_config(
+            home.config_path,
+            Config(
+                carriers={
+                    "one": CarrierConfig.model_validate({**tg, "token_env": "PBRIDGE_TEST_DOCTOR_ONE"}),
+                    "two": CarrierConfig.model_validate({**tg, "token_env": "PBRIDGE_TEST_DOCTOR_TWO"}),
+                    "gone": CarrierConfig.model_validate({"type": "files", "path": str(tmp_path / "missing")}),
+                }
+            ),
+        )
         found = {f"{c.scope} {c.finding.check}": c.finding for c in run_checks(home)}
     finally:
         server.stop()

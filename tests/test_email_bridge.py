@@ -72,16 +72,20 @@ def test_a_uidvalidity_change_between_polls_loses_and_duplicates_nothing(
     assert stored == first + second
 
 
-def test_a_pointer_quoted_in_an_html_reply_is_found(server: MailServer,
-                                                    pair: tuple[Bridge, Bridge, CarrierConfig]) -> None:
+def test_a_pointer_quoted_in_an_html_reply_is_found(
+    server: MailServer, pair: tuple[Bridge, Bridge, CarrierConfig]
+) -> None:
     _, reader, bob_config = pair
     pointer, other = _pointers(2, "quoted")
     wrapped = "<br>\n".join("&gt; " + pointer[i : i + 60] for i in range(0, len(pointer), 60))
     reply = EmailMessage()
     reply["From"], reply["To"], reply["Subject"] = f"pat@{DOMAIN}", f"{_user(bob_config)}@{DOMAIN}", "Re: hi"
     reply.set_content("See my answer below (plain part has no pointer).\n")
-    reply.add_alternative(f"<html><body><p>Sure!</p><blockquote type=cite>{wrapped}</blockquote></body></html>",
-                          subtype="html", cte="quoted-printable")
+    reply.add_alternative(
+        f"<html><body><p>Sure!</p><blockquote type=cite>{wrapped}</blockquote></body></html>",
+        subtype="html",
+        cte="quoted-printable",
+    )
     forward = EmailMessage()
     forward["From"], forward["To"], forward["Subject"] = f"pat@{DOMAIN}", f"{_user(bob_config)}@{DOMAIN}", "Fwd"
     forward.set_content(f"forwarded:\n> {other}\n", charset="utf-16", cte="base64")
@@ -189,8 +193,12 @@ def test_a_password_never_travels_in_clear_beyond_this_machine() -> None:
 
 
 @pytest.mark.parametrize("newest_deleted", [False, True])
-def test_an_idle_poll_is_four_imap_commands(server: MailServer, pair: tuple[Bridge, Bridge, CarrierConfig],
-                                            monkeypatch: pytest.MonkeyPatch, newest_deleted: bool) -> None:
+def test_an_idle_poll_is_four_imap_commands(
+    server: MailServer,
+    pair: tuple[Bridge, Bridge, CarrierConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    newest_deleted: bool,
+) -> None:
     sender, reader, bob_config = pair
     for pointer in _pointers(2, "kept or deleted"):
         sender.post(pointer)
@@ -229,8 +237,9 @@ def test_a_mail_larger_than_the_limit_is_noted_not_downloaded(server: MailServer
 
 
 def _raw(to: str, body: str, *, headers: str = "", content_type: str = "text/plain; charset=utf-8") -> bytes:
-    return (f"From: x@{DOMAIN}\r\nTo: {to}\r\nSubject: s\r\n{headers}Content-Type: {content_type}\r\n\r\n"
-            f"{body}\r\n").encode("latin-1")
+    return (
+        f"From: x@{DOMAIN}\r\nTo: {to}\r\nSubject: s\r\n{headers}Content-Type: {content_type}\r\n\r\n{body}\r\n"
+    ).encode("latin-1")
 
 
 def test_hostile_mails_are_noted_and_passed_over_never_the_end_of_the_poll(
@@ -321,11 +330,17 @@ def tls_server() -> Iterator[MailServer]:
 
 @pytest.mark.parametrize(("imap", "smtp"), [("tls", "starttls"), ("starttls", "tls")])
 def test_tls_and_starttls_with_the_servers_own_ca(tls_server: MailServer, imap: str, smtp: str) -> None:
-    ports = {"imap_port": tls_server.imaps_port if imap == "tls" else tls_server.imap_port,
-             "smtp_port": tls_server.smtp_tls_port if smtp == "tls" else tls_server.smtp_starttls_port}
+    ports = {
+        "imap_port": tls_server.imaps_port if imap == "tls" else tls_server.imap_port,
+        "smtp_port": tls_server.smtp_tls_port if smtp == "tls" else tls_server.smtp_starttls_port,
+    }
     users = [f"tls{imap}{n}x{os.getpid()}" for n in ("a", "b")]
-    alice, bob = (mailbox_config(tls_server, u, users, imap_security=imap, smtp_security=smtp,
-                                 tls_ca_file=str(tls_server.ca_file), **ports) for u in users)
+    alice, bob = (
+        mailbox_config(
+            tls_server, u, users, imap_security=imap, smtp_security=smtp, tls_ca_file=str(tls_server.ca_file), **ports
+        )
+        for u in users
+    )
     sender, reader = _bridge(alice), _bridge(bob)
     untrusting = _bridge(bob, tls_ca_file=None)
     try:

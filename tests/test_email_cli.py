@@ -14,8 +14,11 @@ LETTER = "".join(f"line {i:05d} of a one-megabyte letter.\n" for i in range(30_0
 
 
 def _env(user: str) -> dict[str, str | bytes]:
-    return {"PBRIDGE_MASTER_PHRASE": f"{user}'s phrase", "PBRIDGE_CHAT_SECRET": "mail secret",
-            "PBRIDGE_MAIL_PASSWORD": PASSWORD}
+    return {
+        "PBRIDGE_MASTER_PHRASE": f"{user}'s phrase",
+        "PBRIDGE_CHAT_SECRET": "mail secret",
+        "PBRIDGE_MAIL_PASSWORD": PASSWORD,
+    }
 
 
 def _pbridge(home: Path, user: str, *args: str, stdin: str = "", code: int = 0) -> str:
@@ -32,12 +35,35 @@ def _members(tmp_path: Path, chat: str) -> dict[str, str]:
     members = ",".join(f"{login}@{DOMAIN}" for login in users.values())
     for user, login in users.items():
         _pbridge(tmp_path, user, "init", "--username", user, "--weak-secret-ok")
-        added = _pbridge(tmp_path, user, "carrier", "add", "mail", "--type", "email",
-                         "--set", f"address={login}@{DOMAIN}", "--set", f"to={members}", "--set", f"username={login}",
-                         "--set", "password_env=PBRIDGE_MAIL_PASSWORD",
-                         "--set", "imap_host=127.0.0.1", "--set", f"imap_port={server.imap_port}",
-                         "--set", "imap_security=none", "--set", "smtp_host=127.0.0.1",
-                         "--set", f"smtp_port={server.smtp_port}", "--set", "smtp_security=none")
+        added = _pbridge(
+            tmp_path,
+            user,
+            "carrier",
+            "add",
+            "mail",
+            "--type",
+            "email",
+            "--set",
+            f"address={login}@{DOMAIN}",
+            "--set",
+            f"to={members}",
+            "--set",
+            f"username={login}",
+            "--set",
+            "password_env=PBRIDGE_MAIL_PASSWORD",
+            "--set",
+            "imap_host=127.0.0.1",
+            "--set",
+            f"imap_port={server.imap_port}",
+            "--set",
+            "imap_security=none",
+            "--set",
+            "smtp_host=127.0.0.1",
+            "--set",
+            f"smtp_port={server.smtp_port}",
+            "--set",
+            "smtp_security=none",
+        )
         assert "UIDVALIDITY" in added and "accepts the login" in added
     _pbridge(tmp_path, "alice", "chat", "create", chat, "--carrier", "mail", "--weak-secret-ok")
     invite = _pbridge(tmp_path, "alice", "chat", "invite", chat, "--no-qr").strip()
@@ -79,14 +105,16 @@ def test_uidvalidity_an_html_reply_and_an_outage_through_the_cli(tmp_path: Path)
     _pbridge(tmp_path, "alice", "send", "trouble", "--queue", stdin="five, forwarded by hand")
     # The queued pointer, quoted in an HTML reply as Alice's mail client would write it.
     with sqlite3.connect(tmp_path / "alice" / "store.db") as db:
-        (pointer,) = db.execute("SELECT p.text FROM posts o JOIN pointers p ON p.id = o.pointer_id"
-                                " WHERE o.posted_at IS NULL").fetchone()
+        (pointer,) = db.execute(
+            "SELECT p.text FROM posts o JOIN pointers p ON p.id = o.pointer_id WHERE o.posted_at IS NULL"
+        ).fetchone()
     reply = EmailMessage()
     reply["From"], reply["To"], reply["Subject"] = f"{users['alice']}@{DOMAIN}", f"{users['bob']}@{DOMAIN}", "Re: x"
     reply.set_content("see below")
     quoted = "<br>".join("&gt; " + pointer[i : i + 70] for i in range(0, len(pointer), 70))
-    reply.add_alternative(f"<p>As I wrote:</p><blockquote>{quoted}</blockquote>", subtype="html",
-                          cte="quoted-printable")
+    reply.add_alternative(
+        f"<p>As I wrote:</p><blockquote>{quoted}</blockquote>", subtype="html", cte="quoted-printable"
+    )
     server.deliver(users["bob"], reply.as_bytes())
 
     server.stop_imap()

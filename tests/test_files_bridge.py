@@ -88,7 +88,6 @@ def test_relative_path_is_refused() -> None:
     assert "carriers.shared.path" in str(caught.value)
 
 
-
 def _age_folder(folder: Path) -> None:
     old = time.time_ns() - 60 * 10**9
     os.utime(folder, ns=(old, old))
@@ -160,9 +159,7 @@ def test_every_file_is_read_again_after_a_day(tmp_path: Path) -> None:
     assert never.poll(cursor).pointers == []
 
 
-def test_an_unreadable_file_is_noted_and_tried_on_every_poll(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unreadable_file_is_noted_and_tried_on_every_poll(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
 
     from pointerbridge.bridges import files

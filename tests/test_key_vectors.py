@@ -26,7 +26,10 @@ def _replay(v: dict[str, Any]) -> None:
         assert key.normalized_name == v["normalized_name"]
         assert _argon2_salt(_SALTED_CHAT_LABEL, key.normalized_name, key.salt).hex() == v["argon2_salt"]
         assert (key._key.hex(), key._tag_key.hex(), key._chat_id.hex()) == (
-            v["chat_key"], v["routing_tag_key"], v["chat_id"])
+            v["chat_key"],
+            v["routing_tag_key"],
+            v["chat_id"],
+        )
     elif kind == "identity_salted":
         code = RecoveryCode.parse(v["recovery_code"])
         assert code.memory_mib == v["memory_mib"]
@@ -66,8 +69,9 @@ def test_same_name_and_secret_with_another_salt_is_an_unrelated_key() -> None:
 
 def test_the_file_is_what_the_script_writes_and_the_spec_pins(tmp_path: Path) -> None:
     out = tmp_path / "keys2.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_key_vectors.py"), str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_key_vectors.py"), str(out)], check=True, capture_output=True
+    )
     assert out.read_bytes() == VECTORS.read_bytes()
     spec = (ROOT / "docs" / "SPEC.md").read_text(encoding="utf-8")
     pinned = re.search(r"keys2\.json` \(sha256 `([0-9a-f]{64})`\)", spec)

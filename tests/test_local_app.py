@@ -12,14 +12,23 @@ from pointerbridge.core.config import Home
 from test_cli import run
 
 CHAT_SECRET = "tulips in the rain 7"
-PHRASES = {"alice": "alice master phrase 11", "bob": "bob master phrase 22", "mallory": "mallory phrase 33",
-           "carol": "carol master phrase 44"}
+PHRASES = {
+    "alice": "alice master phrase 11",
+    "bob": "bob master phrase 22",
+    "mallory": "mallory phrase 33",
+    "carol": "carol master phrase 44",
+}
 BIG = "".join(f"line {i:06d} of the one-megabyte letter, with ünïcödé.\n" for i in range(20_000))[: 1 << 20]
 
 
 def pb(home: Path, user: str, *args: str, stdin: str = "", secret: str = CHAT_SECRET) -> dict[str, str]:
-    result = run("--home", str(home), *args, stdin=stdin,
-                 env={"PBRIDGE_MASTER_PHRASE": PHRASES[user], "PBRIDGE_CHAT_SECRET": secret})
+    result = run(
+        "--home",
+        str(home),
+        *args,
+        stdin=stdin,
+        env={"PBRIDGE_MASTER_PHRASE": PHRASES[user], "PBRIDGE_CHAT_SECRET": secret},
+    )
     return {"rc": str(result.returncode), "out": result.stdout, "err": result.stderr}
 
 
@@ -32,8 +41,19 @@ def ok(home: Path, user: str, *args: str, stdin: str = "", secret: str = CHAT_SE
 def setup_user(root: Path, user: str, shared: Path, username: str | None = None, secret: str = CHAT_SECRET) -> Path:
     home = root / user
     ok(home, user, "init", "--username", username or user, "--weak-secret-ok")
-    ok(home, user, "carrier", "add", "shared", "--type", "files", "--path", str(shared), "--set",
-       "max_pointer_chars=4096")
+    ok(
+        home,
+        user,
+        "carrier",
+        "add",
+        "shared",
+        "--type",
+        "files",
+        "--path",
+        str(shared),
+        "--set",
+        "max_pointer_chars=4096",
+    )
     # The first user of a shared folder creates the chat; the others join with its invite,
     # kept beside the folder (it holds no secret). The chat is an open one (CLM's model),
     # because these tests also join it by receiving (test_chat_created_by_receiving_...);
@@ -42,8 +62,9 @@ def setup_user(root: Path, user: str, shared: Path, username: str | None = None,
     if invite.exists():
         ok(home, user, "chat", "join", invite.read_text(), secret=secret)
     else:
-        created = ok(home, user, "chat", "create", "Family", "--carrier", "shared", "--open", "--weak-secret-ok",
-                     secret=secret)
+        created = ok(
+            home, user, "chat", "create", "Family", "--carrier", "shared", "--open", "--weak-secret-ok", secret=secret
+        )
         invite.write_text(created.splitlines()[-1])
     return home
 
@@ -118,8 +139,16 @@ def test_nothing_secret_reaches_the_disk(session: dict[str, Path]) -> None:
         app.read(chat)
         assert Path(f"{bob_home.store_path}-wal").exists()
         key = chat.key
-        needles = [s.encode() for s in (*PHRASES.values(), CHAT_SECRET, "message 123 from alice",
-                                         "line 000042 of the one-megabyte letter", "pay mallory 900")]
+        needles = [
+            s.encode()
+            for s in (
+                *PHRASES.values(),
+                CHAT_SECRET,
+                "message 123 from alice",
+                "line 000042 of the one-megabyte letter",
+                "pay mallory 900",
+            )
+        ]
         for raw in (key._key, key._tag_key, key._chat_id):
             needles += [raw, raw.hex().encode()]
         for user in ("alice", "bob"):
@@ -238,8 +267,13 @@ def test_a_hostile_or_failed_join_leaves_the_config_alone(tmp_path: Path) -> Non
     ok(frank, "frank", "init", "--username", "frank", "--weak-secret-ok")
     folder = tmp_path / "folder"
     folder.mkdir()
-    hostile = _invite({"v": 1, "chat": "club", "carriers": {"x": {"type": "files", "path": str(folder),
-                                                                    "full_scan_hours": 0, "poll_every": 5}}})
+    hostile = _invite(
+        {
+            "v": 1,
+            "chat": "club",
+            "carriers": {"x": {"type": "files", "path": str(folder), "full_scan_hours": 0, "poll_every": 5}},
+        }
+    )
     ok(frank, "frank", "chat", "join", hostile)
     carrier = json.loads(ok(frank, "frank", "carrier", "list", "--json"))[0]
     assert "full_scan_hours" not in carrier and carrier["poll_every"] == 60  # only shareable settings came in

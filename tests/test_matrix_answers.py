@@ -48,13 +48,21 @@ def hostile() -> Iterator[type[_Hostile]]:
         server.server_close()
 
 
-def _poll(handler: type[_Hostile], status: int, body: bytes, room: str = "!room:example.org",
-          **settings: object) -> BridgeError:
+def _poll(
+    handler: type[_Hostile], status: int, body: bytes, room: str = "!room:example.org", **settings: object
+) -> BridgeError:
     handler.answer = (status, body)
-    bridge = bridge_class("matrix").from_config("mx", {
-        "homeserver": handler.url, "user_id": "@bot:example.org", "device_id": "DEV",  # type: ignore[attr-defined]
-        "access_token_env": "PBRIDGE_TEST_HOSTILE_TOKEN", "room_id": room, **settings,
-    })
+    bridge = bridge_class("matrix").from_config(
+        "mx",
+        {
+            "homeserver": handler.url,
+            "user_id": "@bot:example.org",
+            "device_id": "DEV",  # type: ignore[attr-defined]
+            "access_token_env": "PBRIDGE_TEST_HOSTILE_TOKEN",
+            "room_id": room,
+            **settings,
+        },
+    )
     cursor = json.dumps({"filter": "1", "since": "s1", "room": room, "user": "@bot:example.org"})
     try:
         with pytest.raises(BridgeError) as failure:
@@ -69,8 +77,9 @@ def _token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PBRIDGE_TEST_HOSTILE_TOKEN", "syt_hostile_test_token")
 
 
-@pytest.mark.parametrize("body", [b"not json", b"\xff\xfe\x00", b"[" * 100_000 + b"]" * 100_000, b"[1, 2]",
-                                  b'{"rooms": []}'])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"\xff\xfe\x00", b"[" * 100_000 + b"]" * 100_000, b"[1, 2]", b'{"rooms": []}']
+)
 def test_an_unreadable_answer_is_retryable(hostile: type[_Hostile], body: bytes) -> None:
     error = _poll(hostile, 200, body)
     assert isinstance(error, RetryableError)

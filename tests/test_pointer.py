@@ -198,8 +198,7 @@ def test_every_truncation_is_caught(chat: ChatKey, alice: Identity) -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_inserted_whitespace_and_quotes_are_ignored(data: st.DataObject, chat: ChatKey,
-                                                    alice: Identity) -> None:
+def test_inserted_whitespace_and_quotes_are_ignored(data: st.DataObject, chat: ChatKey, alice: Identity) -> None:
     (pointer,) = seal(chat, alice, "wrapped")
     noise = st.sampled_from([" ", "\n", "\r\n", "\t", "\n> ", "\n> > ", "\u00a0", "\u200b", "\u00ad"])
     positions = data.draw(st.lists(st.integers(0, len(pointer)), max_size=40))
@@ -210,12 +209,15 @@ def test_inserted_whitespace_and_quotes_are_ignored(data: st.DataObject, chat: C
 
 
 @settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(
-    st.text(max_size=300),
-    st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz \n>", max_size=600)
-    .map(lambda s: "pb1" + s),
-    st.binary(min_size=1, max_size=1200).map(lambda b: armor(1, b)),
-))
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz \n>", max_size=600).map(
+            lambda s: "pb1" + s
+        ),
+        st.binary(min_size=1, max_size=1200).map(lambda b: armor(1, b)),
+    )
+)
 def test_garbage_gives_a_documented_error(text: str, chat: ChatKey) -> None:
     with pytest.raises(PointerError) as caught:
         unseal(chat, text)
@@ -240,8 +242,7 @@ def test_keyring_reports_tampering_of_a_matching_chat(chat: ChatKey, alice: Iden
         Keyring([raw_chat("a"), chat]).unseal(armor(1, bytes(payload)))
 
 
-def test_reassembler_ignores_duplicates_and_rejects_mixtures(chat: ChatKey, alice: Identity,
-                                                              bob: Identity) -> None:
+def test_reassembler_ignores_duplicates_and_rejects_mixtures(chat: ChatKey, alice: Identity, bob: Identity) -> None:
     first = seal(chat, alice, "a" * 3000, max_chars=1000)
     joiner = Reassembler()
     assert joiner.add(unseal(chat, first[0])) is None
@@ -271,8 +272,9 @@ def test_part_disagreeing_with_siblings_is_malformed(chat: ChatKey, alice: Ident
     first = parts[0]
     assert isinstance(first, Part)
     joiner.add(first)
-    forged = Part(first.chat, first.username, first.sender_key, first.sent_at, first.message_id,
-                  1, first.count + 1, b"zz")
+    forged = Part(
+        first.chat, first.username, first.sender_key, first.sent_at, first.message_id, 1, first.count + 1, b"zz"
+    )
     with pytest.raises(MalformedError):
         joiner.add(forged)
 

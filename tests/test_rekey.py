@@ -140,7 +140,17 @@ def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     os.write(write_end, b"third secret\n")
     os.close(write_end)
-    result = run("--home", str(home), "chat", "rekey", "family", "--weak-secret-ok", "--new-secret-fd", str(read_end),
-                 env={"PBRIDGE_MASTER_PHRASE": "cli phrase", "PBRIDGE_CHAT_SECRET": NEW}, pass_fds=(read_end,))
+    result = run(
+        "--home",
+        str(home),
+        "chat",
+        "rekey",
+        "family",
+        "--weak-secret-ok",
+        "--new-secret-fd",
+        str(read_end),
+        env={"PBRIDGE_MASTER_PHRASE": "cli phrase", "PBRIDGE_CHAT_SECRET": NEW},
+        pass_fds=(read_end,),
+    )
     os.close(read_end)
     assert result.returncode == 0, result.stderr

@@ -29,7 +29,7 @@ def test_a_notice_round_trips_and_is_bound_to_the_old_key() -> None:
     assert parse_notice(body) == notice
     assert (notice.old_key, notice.new_key) == (old.public_key, new.public_key)
     assert parse_notice("just a message mentioning pb-rotate-1 in passing") is None
-    raw = bytearray(base64.urlsafe_b64decode(second[len(MARKER):] + "=="))
+    raw = bytearray(base64.urlsafe_b64decode(second[len(MARKER) :] + "=="))
     raw[-1] ^= 1  # the signature's last byte
     forged = f"{first}\n{MARKER}{base64.urlsafe_b64encode(bytes(raw)).decode().rstrip('=')}"
     with pytest.raises(RotationError, match="not signed by the old key"):
@@ -59,7 +59,10 @@ def test_a_notice_that_does_not_match_its_message_is_not_accepted(tmp_path: Path
     shown, refused = app.read(chat)
     assert refused == 0
     assert [(s.message.username, s.trust, s.notice) for s in shown] == [
-        ("alice", "new", None), ("alice", "changed", None), ("carol", "new", None)]
+        ("alice", "new", None),
+        ("alice", "changed", None),
+        ("carol", "new", None),
+    ]
     _receive(app, chat, new, "from the new key, without its notice", at + 3)
     assert app.read(chat)[0][-1].trust == "changed"
     app.close()
@@ -254,7 +257,9 @@ def test_a_rotation_notice_naming_a_small_order_key_is_refused(which: str) -> No
         old, new = real.public_key, _IDENTITY_POINT
         signature = real._sign(_statement("alice", old, new, at_ms))
     raw = bytes([5]) + b"alice" + old + new + at_ms.to_bytes(8, "big") + signature
-    body = (f"alice changed their key; this notice is signed by the old one.\n"
-            f"{MARKER}{base64.urlsafe_b64encode(raw).decode().rstrip('=')}")
+    body = (
+        f"alice changed their key; this notice is signed by the old one.\n"
+        f"{MARKER}{base64.urlsafe_b64encode(raw).decode().rstrip('=')}"
+    )
     with pytest.raises(RotationError, match="small order"):
         parse_notice(body)

@@ -37,8 +37,10 @@ PHRASES = {"alice": "alice phrase of the salted tests", "bob": "bob phrase of th
 def _app(root: Path, user: str, shared: Path) -> App:
     home = Home(root / user, root / user)
     home.create()
-    save_config(home.config_path, Config(carriers={"shared": CarrierConfig.model_validate(
-        {"type": "files", "path": str(shared)})}))
+    save_config(
+        home.config_path,
+        Config(carriers={"shared": CarrierConfig.model_validate({"type": "files", "path": str(shared)})}),
+    )
     return App(home)
 
 
@@ -192,9 +194,16 @@ def test_schema_7_keeps_existing_chats_as_open_ones(tmp_path: Path) -> None:
 
 
 def _pb(home: Path, *args: str, secret: str = SECRET, phrase: str = PHRASES["alice"]) -> tuple[int, str, str]:
-    result = run("--home", str(home), *args,
-                 env={"PBRIDGE_MASTER_PHRASE": phrase, "PBRIDGE_CHAT_SECRET": secret,
-                      "PBRIDGE_IDENTITY_MEMORY_MIB": os.environ["PBRIDGE_IDENTITY_MEMORY_MIB"]})
+    result = run(
+        "--home",
+        str(home),
+        *args,
+        env={
+            "PBRIDGE_MASTER_PHRASE": phrase,
+            "PBRIDGE_CHAT_SECRET": secret,
+            "PBRIDGE_IDENTITY_MEMORY_MIB": os.environ["PBRIDGE_IDENTITY_MEMORY_MIB"],
+        },
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -229,7 +238,8 @@ def test_the_command_line_creates_salted_chats_with_invites_and_marks_open_ones(
     elsewhere = tmp_path / "alice-laptop"
     rc, out, _ = _pb(elsewhere, "init", "--username", "alice", "--recovery-code", code.lower())
     assert rc == 0 and json.loads(_pb(elsewhere, "whoami", "--json")[1]) == json.loads(
-        _pb(alice, "whoami", "--json")[1])
+        _pb(alice, "whoami", "--json")[1]
+    )
     mistyped = code[:-1] + ("A" if code[-1] != "A" else "B")
     typo = _pb(tmp_path / "x", "init", "--username", "alice", "--recovery-code", mistyped)
     assert typo[0] == 3 and "mistyped" in typo[2] and not (tmp_path / "x").exists()
@@ -249,8 +259,9 @@ def test_the_command_line_rekeys_with_the_first_members_invite(tmp_path: Path) -
     assert rekeyed.returncode == 0, rekeyed.stderr
     new_invite = rekeyed.stdout.splitlines()[-1]
     assert read_invite(new_invite).salt not in (None, read_invite(invite.splitlines()[-1]).salt)
-    follow = run("--home", str(bob), "chat", "rekey", "Family", "--invite", new_invite,
-                 env={"PBRIDGE_CHAT_SECRET": first, **env})
+    follow = run(
+        "--home", str(bob), "chat", "rekey", "Family", "--invite", new_invite, env={"PBRIDGE_CHAT_SECRET": first, **env}
+    )
     assert follow.returncode == 0, follow.stderr
     assert _pb(alice, "send", "family", "after the rekey")[0] == 0
     assert _pb(alice, "poll")[0] == 0 and _pb(bob, "poll", phrase=PHRASES["bob"])[0] == 0
@@ -286,7 +297,7 @@ def test_joining_an_invite_without_a_salt_says_it_is_an_open_chat(tmp_path: Path
         assert _pb(home, "init", "--username", user, phrase=PHRASES[user])[0] == 0
         assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
     invite = _pb(alice, "chat", "create", "Family", "--carrier", "shared")[1].splitlines()[-1]
-    body = invite[len("pbinvite1."):]
+    body = invite[len("pbinvite1.") :]
     data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     for stripped in ({**{k: v for k, v in data.items() if k != "salt"}, "v": 1}, {**data, "v": True}):
         text = "pbinvite1." + base64.urlsafe_b64encode(json.dumps(stripped).encode()).decode().rstrip("=")
@@ -334,8 +345,10 @@ def test_an_import_cannot_bring_a_damaged_recovery_code_or_endless_verifiers(tmp
     records = [json.loads(line) for line in lines[1:]]
     identity = next(r for r in records if r["kind"] == "identity")
     chat = next(r for r in records if r["kind"] == "chat")
-    for name, change in (("recovery", lambda: identity.update(recovery="ff" + identity["recovery"][2:])),
-                         ("verifiers", lambda: chat.update(verifiers=chat["verifiers"] * 65))):
+    for name, change in (
+        ("recovery", lambda: identity.update(recovery="ff" + identity["recovery"][2:])),
+        ("verifiers", lambda: chat.update(verifiers=chat["verifiers"] * 65)),
+    ):
         saved = json.dumps(identity), json.dumps(chat)
         change()
         doctored = tmp_path / f"doctored-{name}.jsonl"

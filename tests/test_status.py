@@ -12,13 +12,21 @@ def test_status_tells_the_outbox_the_last_poll_and_the_last_error(tmp_path: Path
     env: dict[str, str | bytes] = {"PBRIDGE_MASTER_PHRASE": "phrase", "PBRIDGE_CHAT_SECRET": "status secret"}
     home, shared = str(tmp_path / "home"), tmp_path / "shared"
     shared.mkdir()
-    for args in (("init", "--username", "al", "--weak-secret-ok"),
-                 ("carrier", "add", "sh", "--type", "files", "--path", str(shared)),
-                 ("chat", "create", "c", "--carrier", "sh", "--weak-secret-ok")):
+    for args in (
+        ("init", "--username", "al", "--weak-secret-ok"),
+        ("carrier", "add", "sh", "--type", "files", "--path", str(shared)),
+        ("chat", "create", "c", "--carrier", "sh", "--weak-secret-ok"),
+    ):
         assert run("--home", home, *args, env=env).returncode == 0
     never = json.loads(run("--home", home, "status", "--json").stdout)["carriers"]["sh"]
-    assert never == {"type": "files", "waiting": 0, "last_poll": None, "last_ok": None, "last_error": None,
-                     "last_error_at": None}
+    assert never == {
+        "type": "files",
+        "waiting": 0,
+        "last_poll": None,
+        "last_ok": None,
+        "last_error": None,
+        "last_error_at": None,
+    }
     assert run("--home", home, "send", "c", "--queue", stdin="hello", env=env).returncode == 0
     shared.rename(tmp_path / "gone")
     assert run("--home", home, "poll").returncode == 24

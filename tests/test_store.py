@@ -58,8 +58,9 @@ def test_a_store_of_every_earlier_schema_is_migrated_keeping_its_data(tmp_path: 
     path = tmp_path / "s.db"
     db = sqlite3.connect(path)
     db.executescript(";".join(_MIGRATIONS[:version]) + f"; PRAGMA user_version = {version};")
-    db.execute("INSERT INTO pointers (digest, text, payload, direction, received_at) VALUES (x'01', 'pb1old', x'00',"
-               " 'in', 0)")
+    db.execute(
+        "INSERT INTO pointers (digest, text, payload, direction, received_at) VALUES (x'01', 'pb1old', x'00', 'in', 0)"
+    )
     db.execute("INSERT INTO cursors VALUES ('c', '{\"at\": 1}', 5)")
     db.commit()
     db.close()
@@ -80,8 +81,11 @@ def test_schema_6_keeps_posts_through_the_rebuild_and_never_gives_an_id_twice(tm
     db.executescript(";".join(_MIGRATIONS[:5]) + "; PRAGMA user_version = 5;")
     db.execute("INSERT INTO chats (id, name, normalized_name, created_at) VALUES (1, 'c', 'c', 0)")
     for pid in (1, 2, 3):
-        db.execute("INSERT INTO pointers (id, digest, text, payload, direction, chat_id, received_at)"
-                   " VALUES (?, ?, ?, x'00', 'out', 1, 0)", (pid, bytes([pid]), f"pb1p{pid}"))
+        db.execute(
+            "INSERT INTO pointers (id, digest, text, payload, direction, chat_id, received_at)"
+            " VALUES (?, ?, ?, x'00', 'out', 1, 0)",
+            (pid, bytes([pid]), f"pb1p{pid}"),
+        )
         db.execute("INSERT INTO posts (pointer_id, carrier) VALUES (?, 'shared')", (pid,))
     db.execute("DELETE FROM posts WHERE pointer_id = 3")  # purged before the upgrade (as the cascade would)
     db.execute("DELETE FROM pointers WHERE id = 3")  # and its id still held here:

@@ -25,8 +25,13 @@ from test_cli import run
 def _settings(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> dict[str, Any]:
     variable = f"PBRIDGE_TEST_TG_{bot.id}"
     os.environ[variable] = bot.token
-    return {"token_env": variable, "chat_id": chat.id, "base_url": server.base_url,
-            "base_file_url": server.base_file_url, **changes}
+    return {
+        "token_env": variable,
+        "chat_id": chat.id,
+        "base_url": server.base_url,
+        "base_file_url": server.base_file_url,
+        **changes,
+    }
 
 
 def _bridge(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> Bridge:
@@ -46,8 +51,10 @@ def test_a_poll_takes_batches_until_the_queue_is_empty(bot_api: BotApiServer, tm
         bot_api.say(group, person, pointer)
     home = Home(tmp_path, tmp_path)
     home.create()
-    save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
-        {"type": "telegram", **_settings(bot_api, bot, group)})}))
+    save_config(
+        home.config_path,
+        Config(carriers={"tg": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, group)})}),
+    )
     with App(home) as app:
         assert app.poll().received == {"tg": 250}  # three getUpdates of at most 100, each stored first
         assert app.poll().received == {"tg": 0}
@@ -152,20 +159,33 @@ def test_a_gap_near_or_past_telegrams_24_hours_is_noted(bot_api: BotApiServer, h
     assert (note is None and notes == []) or (note is not None and len(notes) == 1 and note in notes[0])
 
 
-def test_carrier_add_checks_the_token_and_says_what_only_the_user_can_do(bot_api: BotApiServer,
-                                                                         tmp_path: Path) -> None:
+def test_carrier_add_checks_the_token_and_says_what_only_the_user_can_do(bot_api: BotApiServer, tmp_path: Path) -> None:
     bot = bot_api.add_bot("added_bot")
     group, _ = _group(bot_api, bot)
     env = {"PBRIDGE_TEST_TG_ADD": bot.token}
-    args = ["--home", str(tmp_path), "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
-            "--set", "token_env=PBRIDGE_TEST_TG_ADD", "--set", f"base_url={bot_api.base_url}"]
+    args = [
+        "--home",
+        str(tmp_path),
+        "carrier",
+        "add",
+        "tg",
+        "--type",
+        "telegram",
+        "--set",
+        f"chat_id={group.id}",
+        "--set",
+        "token_env=PBRIDGE_TEST_TG_ADD",
+        "--set",
+        f"base_url={bot_api.base_url}",
+    ]
     added = run(*args, env=env)
     assert added.returncode == 0, added
     assert "bot @added_bot" in added.stdout and "Bot-to-Bot" in added.stdout and "admin" in added.stdout
     assert bot.token not in added.stdout + added.stderr
     wrong = [a.replace("PBRIDGE_TEST_TG_ADD", "PBRIDGE_TEST_TG_WRONG") for a in args[5:]]
-    refused = run(*args[:4], "tg2", *wrong,
-                  env={"PBRIDGE_TEST_TG_ADD": bot.token, "PBRIDGE_TEST_TG_WRONG": "999:wrong"})
+    refused = run(
+        *args[:4], "tg2", *wrong, env={"PBRIDGE_TEST_TG_ADD": bot.token, "PBRIDGE_TEST_TG_WRONG": "999:wrong"}
+    )
     assert refused.returncode == 24 and "refused the bot token" in refused.stderr and "999:wrong" not in refused.stderr
     assert "tg2" not in (tmp_path / "config.toml").read_text()
 
@@ -219,8 +239,10 @@ def test_a_failed_post_does_not_stop_the_poll_from_reading(bot_api: BotApiServer
     group, person = _group(bot_api, bot)
     home = Home(tmp_path, tmp_path)
     home.create()
-    save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
-        {"type": "telegram", **_settings(bot_api, bot, group)})}))
+    save_config(
+        home.config_path,
+        Config(carriers={"tg": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, group)})}),
+    )
     with App(home) as app:
         me = app.init("me", "my phrase", allow_weak=True)
         chat = app.create_chat("c", "chat secret", ["tg"], allow_weak=True)
@@ -277,8 +299,10 @@ def test_diagnose_finds_what_the_user_must_fix_in_telegram(bot_api: BotApiServer
     hooked.webhook = "https://example.invalid/hook"
     assert _findings(_bridge(bot_api, member, group))["admin"][0] == "fail"
     assert _findings(_bridge(bot_api, private, group))["privacy"] == (
-        "fail", "Group Privacy is on for @private_mode_bot: @BotFather /setprivacy -> Disable, then remove the "
-                "bot from the group and add it again")
+        "fail",
+        "Group Privacy is on for @private_mode_bot: @BotFather /setprivacy -> Disable, then remove the "
+        "bot from the group and add it again",
+    )
     assert _findings(_bridge(bot_api, hooked, group))["webhook"][0] == "fail"
     outside = _findings(_bridge(bot_api, alone, group))  # not in that group at all
     assert outside["chat"][0] == "fail" and "not found" in outside["chat"][1]
@@ -303,21 +327,40 @@ def test_two_carriers_on_one_bot_are_refused(bot_api: BotApiServer, tmp_path: Pa
     os.environ["PBRIDGE_TEST_TG_COPY"] = bot.token  # the same token under another name
     home = Home(tmp_path, tmp_path)
     home.create()
-    save_config(home.config_path, Config(carriers={
-        "tg": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, group)}),
-        "tg2": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, other),
-                                             "token_env": "PBRIDGE_TEST_TG_COPY"}),
-        "files": CarrierConfig.model_validate({"type": "files", "path": str(tmp_path)}),
-    }))
+    save_config(
+        home.config_path,
+        Config(
+            carriers={
+                "tg": CarrierConfig.model_validate({"type": "telegram", **_settings(bot_api, bot, group)}),
+                "tg2": CarrierConfig.model_validate(
+                    {"type": "telegram", **_settings(bot_api, bot, other), "token_env": "PBRIDGE_TEST_TG_COPY"}
+                ),
+                "files": CarrierConfig.model_validate({"type": "files", "path": str(tmp_path)}),
+            }
+        ),
+    )
     with App(home) as app:
         summary = app.poll()
     assert sorted(summary.to_fix) == ["tg", "tg2"] and "files" not in summary.errors
     assert "uses the same telegram bot" in summary.errors["tg"] and "'tg2'" in summary.errors["tg"]
     assert "getUpdates" not in bot.calls
     env = {"PBRIDGE_TEST_TG_ADD2": bot.token, "PBRIDGE_TEST_TG_COPY": bot.token}
-    refused = run("--home", str(tmp_path), "carrier", "add", "tg3", "--type", "telegram", "--set",
-                  f"chat_id={group.id}", "--set", "token_env=PBRIDGE_TEST_TG_ADD2", "--set",
-                  f"base_url={bot_api.base_url}", env=env)
+    refused = run(
+        "--home",
+        str(tmp_path),
+        "carrier",
+        "add",
+        "tg3",
+        "--type",
+        "telegram",
+        "--set",
+        f"chat_id={group.id}",
+        "--set",
+        "token_env=PBRIDGE_TEST_TG_ADD2",
+        "--set",
+        f"base_url={bot_api.base_url}",
+        env=env,
+    )
     assert refused.returncode == 24 and "uses the same telegram bot" in refused.stderr
     assert "tg3" not in (tmp_path / "config.toml").read_text()
 
@@ -342,8 +385,16 @@ def test_a_first_post_that_would_wait_past_the_runs_budget_waits_for_the_next_ru
     group, _ = _group(bot_api, bot)
     home = Home(tmp_path, tmp_path)
     home.create()
-    save_config(home.config_path, Config(carriers={"tg": CarrierConfig.model_validate(
-        {"type": "telegram", **_settings(bot_api, bot, group, post_interval=45)})}))
+    save_config(
+        home.config_path,
+        Config(
+            carriers={
+                "tg": CarrierConfig.model_validate(
+                    {"type": "telegram", **_settings(bot_api, bot, group, post_interval=45)}
+                )
+            }
+        ),
+    )
     with App(home) as app:
         me = app.init("me", "my phrase", allow_weak=True)
         chat = app.create_chat("c", "chat secret", ["tg"], allow_weak=True)

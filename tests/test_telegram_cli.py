@@ -71,8 +71,9 @@ class Pbridge:
 
 
 @pytest.fixture
-def circle(bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-           capsys: pytest.CaptureFixture[str]) -> tuple[Pbridge, BotApiServer]:
+def circle(
+    bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[Pbridge, BotApiServer]:
     clock = _ServerTime(bot_api)
     for module in (service, store, telegram_bridge):
         monkeypatch.setattr(module, "time", clock)
@@ -82,8 +83,20 @@ def circle(bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for user, bot in bots.items():
         monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
         pbridge(user, "init", "--username", user, "--weak-secret-ok")
-        pbridge(user, "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
-                "--set", f"token_env=PBRIDGE_TG_{user.upper()}", "--set", f"base_url={bot_api.base_url}")
+        pbridge(
+            user,
+            "carrier",
+            "add",
+            "tg",
+            "--type",
+            "telegram",
+            "--set",
+            f"chat_id={group.id}",
+            "--set",
+            f"token_env=PBRIDGE_TG_{user.upper()}",
+            "--set",
+            f"base_url={bot_api.base_url}",
+        )
     pbridge("alice", "chat", "create", "Circle", "--carrier", "tg", "--weak-secret-ok")
     invite = pbridge("alice", "chat", "invite", "circle", "--no-qr").strip()
     for user in ("bob", "carol"):
@@ -142,8 +155,20 @@ def _join(pbridge: Pbridge, server: BotApiServer, user: str, **bot_settings: boo
     group.members[bot.id] = "admin"
     pbridge.monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
     pbridge(user, "init", "--username", user, "--weak-secret-ok")
-    pbridge(user, "carrier", "add", "tg", "--type", "telegram", "--set", f"chat_id={group.id}",
-            "--set", f"token_env=PBRIDGE_TG_{user.upper()}", "--set", f"base_url={server.base_url}")
+    pbridge(
+        user,
+        "carrier",
+        "add",
+        "tg",
+        "--type",
+        "telegram",
+        "--set",
+        f"chat_id={group.id}",
+        "--set",
+        f"token_env=PBRIDGE_TG_{user.upper()}",
+        "--set",
+        f"base_url={server.base_url}",
+    )
     pbridge(user, "chat", "join", pbridge("alice", "chat", "invite", "circle", "--no-qr").strip())
 
 
@@ -202,8 +227,9 @@ def test_a_poll_after_25_hours_reports_the_gap_and_the_catch_up_brings_back_what
     assert _doctor(pbridge, "bob")["tg 24-hour window"][0] == "ok"
 
 
-def test_a_burst_of_60_sends_never_draws_a_429(circle: tuple[Pbridge, BotApiServer],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_burst_of_60_sends_never_draws_a_429(
+    circle: tuple[Pbridge, BotApiServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pbridge, server = circle
     monkeypatch.setattr(keys, "_argon2", functools.cache(keys._argon2))  # the subject is pacing, not Argon2id
     for i in range(60):  # each send posts at once, paced from the previous run's post

@@ -52,8 +52,9 @@ def test_who_sees_what_in_a_group(bot_api: BotApiServer) -> None:
     plain = bot_api.add_bot("plain_bot", bot_to_bot=True)  # a member only: commands and replies
     deaf = bot_api.add_bot("deaf_bot", privacy=False)  # admin but no Bot-to-Bot mode: no bots at all
     person = bot_api.add_person("Alice")
-    group = bot_api.add_chat("circle", members={seer.id: "admin", plain.id: "member", deaf.id: "admin",
-                                                person: "member"})
+    group = bot_api.add_chat(
+        "circle", members={seer.id: "admin", plain.id: "member", deaf.id: "admin", person: "member"}
+    )
     run(_send(bot_api, seer, group.id, "from seer"))
     run(_send(bot_api, plain, group.id, "from plain"))
     bot_api.say(group, person, "from a person")
@@ -183,8 +184,9 @@ def test_chat_and_administrators_answer_members_only(bot_api: BotApiServer) -> N
             return chat.type, [(a.user.id, a.status, a.user.is_bot) for a in admins]
 
     kind, admins = run(ask(member, group.id))
-    assert kind == "supergroup" and sorted(admins) == sorted([(admin.id, "administrator", True),
-                                                              (person, "administrator", False)])
+    assert kind == "supergroup" and sorted(admins) == sorted(
+        [(admin.id, "administrator", True), (person, "administrator", False)]
+    )
     assert run(ask(member, group.id, bots=False))[1] == [(person, "administrator", False)]  # other bots left out
     with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         run(ask(outsider, group.id))

@@ -51,7 +51,10 @@ def _replay(v: dict[str, Any]) -> None:
         key = ChatKey.derive_open(v["chat_name"], v["secret"])
         assert key.normalized_name == v["normalized_name"]
         assert (key._key.hex(), key._tag_key.hex(), key._chat_id.hex()) == (
-            v["chat_key"], v["routing_tag_key"], v["chat_id"])
+            v["chat_key"],
+            v["routing_tag_key"],
+            v["chat_id"],
+        )
         return
     if kind == "identity":
         ident = Identity.derive_unsalted(v["username"], v["master_phrase"])
@@ -88,8 +91,7 @@ def _replay(v: dict[str, Any]) -> None:
         if "part" in v:
             assert isinstance(result, Part)
             want = v["part"]
-            assert (result.message_id, result.index, result.count) == (
-                want["message_id"], want["index"], want["count"])
+            assert (result.message_id, result.index, result.count) == (want["message_id"], want["index"], want["count"])
             assert result.data.hex() == want["data"]
         return
     if kind == "join":
@@ -118,8 +120,19 @@ def test_vector(vector: dict[str, Any]) -> None:
 def test_vectors_cover_every_outcome() -> None:
     expects = {v["expect"] for v in DATA}
     assert len(DATA) >= 40
-    assert expects == {"success", "armor", "noncanonical", "version", "truncated", "oversize",
-                       "no_match", "aead", "padding", "malformed", "signature"}
+    assert expects == {
+        "success",
+        "armor",
+        "noncanonical",
+        "version",
+        "truncated",
+        "oversize",
+        "no_match",
+        "aead",
+        "padding",
+        "malformed",
+        "signature",
+    }
     assert {v["kind"] for v in DATA} == {"chat_key", "identity", "seal", "unseal", "join", "find"}
 
 
@@ -132,6 +145,7 @@ def test_spec_pins_the_vector_file() -> None:
 
 def test_generator_reproduces_the_file(tmp_path: Path) -> None:
     out = tmp_path / "pb1.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_vectors.py"), str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_vectors.py"), str(out)], check=True, capture_output=True
+    )
     assert out.read_bytes() == VECTORS.read_bytes()

@@ -62,5 +62,8 @@ def _email(tmp_path: Path) -> CarrierUnderTest:
 
 
 FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {
-    "email": _email, "files": _files, "matrix": _matrix, "telegram": _telegram,
+    "email": _email,
+    "files": _files,
+    "matrix": _matrix,
+    "telegram": _telegram,
 }

@@ -158,9 +158,7 @@ def test_large_message_travels_as_several_pointers(
 
 
 @pytest.mark.parametrize("where", ["post", "poll"])
-def test_injected_failure_is_finished_by_the_next_run(
-    where: str, tmp_path: Path, carrier: CarrierUnderTest
-) -> None:
+def test_injected_failure_is_finished_by_the_next_run(where: str, tmp_path: Path, carrier: CarrierUnderTest) -> None:
     faults = Faults(fail_post_at=2 if where == "post" else None, fail_poll=where == "poll")
     alice, bob = _home(tmp_path, "alice", carrier, faults), _home(tmp_path, "bob", carrier, faults)
     me = alice.init("alice", "p", allow_weak=True)
@@ -186,8 +184,9 @@ def test_bridge_is_registered_as_an_entry_point(carrier: CarrierUnderTest) -> No
     assert cls.carrier_type == carrier.config.type  # type: ignore[attr-defined]
 
 
-def test_outbox_drains_at_the_carriers_pace(tmp_path: Path, carrier: CarrierUnderTest,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outbox_drains_at_the_carriers_pace(
+    tmp_path: Path, carrier: CarrierUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pointerbridge.app.service as service
 
     class Slow(FaultyBridge):

@@ -43,11 +43,14 @@ def dovecot_binary() -> str:
     found = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if not found:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise MailServerUnavailable("Dovecot is not installed and this is not root on Debian: "
-                                        f"apt-get install {' '.join(_PACKAGES)}")
+            raise MailServerUnavailable(
+                f"Dovecot is not installed and this is not root on Debian: apt-get install {' '.join(_PACKAGES)}"
+            )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (["apt-get", "update", "-qq"],
-                     ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *_PACKAGES]):
+        for step in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *_PACKAGES],
+        ):
             done = subprocess.run(step, capture_output=True, text=True, env=env, timeout=600)
             if done.returncode != 0:
                 raise MailServerUnavailable(f"{' '.join(step)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -120,29 +123,43 @@ def _certificates(folder: Path) -> Path:
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pointer bridge test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     import ipaddress
 
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])).issuer_name(ca_name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     os.chmod(folder / "key.pem", 0o600)
     return folder / "ca.pem"
 
@@ -180,16 +197,28 @@ class MailServer:
         if self.tls:
             self.ca_file = _certificates(self.folder)
             ssl_lines = f"ssl = yes\nssl_cert = <{self.folder / 'cert.pem'}\nssl_key = <{self.folder / 'key.pem'}"
-        self.config.write_text(_CONFIG.format(d=self.folder, run=self.run_dir, imap=self.imap_port,
-                                              imaps=self.imaps_port, lmtp=self.lmtp_port, password=PASSWORD,
-                                              ssl=ssl_lines))
+        self.config.write_text(
+            _CONFIG.format(
+                d=self.folder,
+                run=self.run_dir,
+                imap=self.imap_port,
+                imaps=self.imaps_port,
+                lmtp=self.lmtp_port,
+                password=PASSWORD,
+                ssl=ssl_lines,
+            )
+        )
         self.start_imap()
         self._start_smtp()
 
     def start_imap(self, timeout: float = 30.0) -> None:
         """Run Dovecot in the foreground of a child process; wait until IMAP answers."""
-        self._dovecot = subprocess.Popen([self.binary, "-F", "-c", str(self.config)], start_new_session=True,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._dovecot = subprocess.Popen(
+            [self.binary, "-F", "-c", str(self.config)],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._dovecot.poll() is not None:
@@ -254,8 +283,9 @@ class MailServer:
         ports = [self.smtp_port, self.lmtp_port, *([self.smtp_starttls_port, self.smtp_tls_port] if self.tls else [])]
         if self.tls:
             env["PBRIDGE_TEST_SMTP_CERT"] = str(self.folder)
-        self._smtp = subprocess.Popen([sys.executable, str(script), *map(str, ports)],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._smtp = subprocess.Popen(
+            [sys.executable, str(script), *map(str, ports)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout
         waiting = [p for p in (self.smtp_port, self.smtp_starttls_port, self.smtp_tls_port) if p]
         while waiting and time.monotonic() < deadline:
@@ -291,12 +321,22 @@ def mailbox_config(server: MailServer, user: str, members: list[str], **changes:
     """An email carrier's config for ``user``'s own mailbox on ``server``, mailing ``members``."""
     variable = "PBRIDGE_TEST_MAIL_PASSWORD"
     os.environ[variable] = PASSWORD
-    return CarrierConfig.model_validate({
-        "type": "email", "address": f"{user}@{DOMAIN}", "to": [f"{m}@{DOMAIN}" for m in members],
-        "username": user, "password_env": variable, "imap_host": "127.0.0.1", "imap_port": server.imap_port,
-        "imap_security": "none", "smtp_host": "127.0.0.1", "smtp_port": server.smtp_port, "smtp_security": "none",
-        **changes,
-    })
+    return CarrierConfig.model_validate(
+        {
+            "type": "email",
+            "address": f"{user}@{DOMAIN}",
+            "to": [f"{m}@{DOMAIN}" for m in members],
+            "username": user,
+            "password_env": variable,
+            "imap_host": "127.0.0.1",
+            "imap_port": server.imap_port,
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": server.smtp_port,
+            "smtp_security": "none",
+            **changes,
+        }
+    )
 
 
 def email_pair(max_pointer_chars: int = 2000) -> tuple[CarrierConfig, CarrierConfig, Callable[[str], None]]:
@@ -309,8 +349,10 @@ def email_pair(max_pointer_chars: int = 2000) -> tuple[CarrierConfig, CarrierCon
     counter = itertools.count()
 
     def inject(text: str) -> None:  # a person writes to the member (a forward, a reply, spam)
-        mail = (f"From: someone@{DOMAIN}\r\nTo: {bob}@{DOMAIN}\r\nSubject: hello {next(counter)}\r\n"
-                f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n")
+        mail = (
+            f"From: someone@{DOMAIN}\r\nTo: {bob}@{DOMAIN}\r\nSubject: hello {next(counter)}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+        )
         server.deliver(bob, mail.encode("utf-8"))
 
     return configs[0], configs[1], inject

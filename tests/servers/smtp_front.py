@@ -26,8 +26,7 @@ class _Relay:
     def __init__(self, lmtp_port: int) -> None:
         self.lmtp_port = lmtp_port
 
-    async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str,
-                          _options: list[str]) -> str:
+    async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str, _options: list[str]) -> str:
         # As a real server answers an unknown or over-quota mailbox: by the address's name.
         if address.startswith("refused"):
             return "550 5.1.1 no such mailbox"
@@ -55,6 +54,7 @@ class _Relay:
 def main(smtp_port: int, lmtp_port: int, password: str, tls_ports: list[int], certs: str | None) -> None:
     """Serve until SIGTERM: plain SMTP on ``smtp_port``; with ``certs`` (a folder with
     cert.pem and key.pem) also STARTTLS on ``tls_ports[0]`` and implicit TLS on ``tls_ports[1]``."""
+
     def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and data.password == password.encode()
         return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 235 or 535 itself
@@ -66,8 +66,10 @@ def main(smtp_port: int, lmtp_port: int, password: str, tls_ports: list[int], ce
     if certs is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem"))
-        controllers += [Controller(relay, port=tls_ports[0], tls_context=context, require_starttls=True, **common),
-                        _ImplicitTls(relay, port=tls_ports[1], ssl_context=context, auth_require_tls=False, **common)]
+        controllers += [
+            Controller(relay, port=tls_ports[0], tls_context=context, require_starttls=True, **common),
+            _ImplicitTls(relay, port=tls_ports[1], ssl_context=context, auth_require_tls=False, **common),
+        ]
     for controller in controllers:
         controller.start()
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
@@ -84,12 +86,19 @@ class _ImplicitTls(Controller):
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # its own test certificate
         import socket
 
-        with socket.create_connection((self.hostname, self.port), 1.0) as raw, \
-                context.wrap_socket(raw, server_hostname=self.hostname) as conn:
+        with (
+            socket.create_connection((self.hostname, self.port), 1.0) as raw,
+            context.wrap_socket(raw, server_hostname=self.hostname) as conn,
+        ):
             conn.recv(1024)
 
 
 if __name__ == "__main__":
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # for sigwait, in every thread
-    main(int(sys.argv[1]), int(sys.argv[2]), os.environ["PBRIDGE_TEST_SMTP_PASSWORD"],
-         [int(p) for p in sys.argv[3:]], os.environ.get("PBRIDGE_TEST_SMTP_CERT"))
+    main(
+        int(sys.argv[1]),
+        int(sys.argv[2]),
+        os.environ["PBRIDGE_TEST_SMTP_PASSWORD"],
+        [int(p) for p in sys.argv[3:]],
+        os.environ.get("PBRIDGE_TEST_SMTP_CERT"),
+    )

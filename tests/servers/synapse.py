@@ -83,13 +83,27 @@ class Synapse:
     def _write_config(self) -> None:
         d = self.folder
         d.mkdir(parents=True, exist_ok=True)
-        log = {"version": 1, "disable_existing_loggers": False,
-               "handlers": {"file": {"class": "logging.FileHandler", "filename": str(d / "homeserver.log")}},
-               "root": {"level": "WARNING", "handlers": ["file"]}}
+        log = {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {"file": {"class": "logging.FileHandler", "filename": str(d / "homeserver.log")}},
+            "root": {"level": "WARNING", "handlers": ["file"]},
+        }
         (d / "log.yaml").write_text(json.dumps(log))
-        limits = {name: _UNLIMITED for name in ("rc_message", "rc_registration", "rc_room_creation",
-                                                 "rc_joins_per_room", "rc_3pid_validation", "rc_user_directory",
-                                                 "rc_profile", "rc_delayed_event_mgmt", "rc_media_create")}
+        limits = {
+            name: _UNLIMITED
+            for name in (
+                "rc_message",
+                "rc_registration",
+                "rc_room_creation",
+                "rc_joins_per_room",
+                "rc_3pid_validation",
+                "rc_user_directory",
+                "rc_profile",
+                "rc_delayed_event_mgmt",
+                "rc_media_create",
+            )
+        }
         config = {
             "server_name": "localhost",
             "public_baseurl": f"{self.url}/",
@@ -98,8 +112,16 @@ class Synapse:
             "media_store_path": str(d / "media"),
             "log_config": str(d / "log.yaml"),
             "database": {"name": "sqlite3", "args": {"database": str(d / "homeserver.db")}},
-            "listeners": [{"port": self.port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
-                           "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}],
+            "listeners": [
+                {
+                    "port": self.port,
+                    "bind_addresses": ["127.0.0.1"],
+                    "type": "http",
+                    "tls": False,
+                    "x_forwarded": False,
+                    "resources": [{"names": ["client"], "compress": False}],
+                }
+            ],
             "report_stats": False,
             "registration_shared_secret": _REGISTRATION_SECRET,
             "macaroon_secret_key": "test-macaroon",
@@ -128,7 +150,9 @@ class Synapse:
         self._stderr = open(self.folder / "stderr.log", "ab")  # noqa: SIM115  # closed by stop()
         self._process = subprocess.Popen(
             [str(python), "-m", "synapse.app.homeserver", "-c", str(self.folder / "homeserver.yaml")],
-            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=self._stderr,
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -176,8 +200,9 @@ class Synapse:
         body = {"nonce": nonce, "username": username, "password": password, "admin": admin, "mac": mac}
         return _request("POST", endpoint, body)
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None,
-                token: str | None = None) -> dict[str, Any]:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """A client-API call as a test needs it (setting up rooms, checking state)."""
         return _request(method, self.url + path, body, token)
 
@@ -227,8 +252,16 @@ def matrix_room() -> tuple[CarrierConfig, Callable[[str], None]]:
         path = f"/_matrix/client/v3/rooms/{room}/send/m.room.message/person{next(counter)}"
         server.request("PUT", path, {"msgtype": "m.text", "body": text}, token)
 
-    config = CarrierConfig.model_validate({
-        "type": "matrix", "homeserver": server.url, "user_id": account["user_id"], "device_id": account["device_id"],
-        "access_token_env": variable, "room_id": room, "start": "history", "max_pointer_chars": 2000,
-    })
+    config = CarrierConfig.model_validate(
+        {
+            "type": "matrix",
+            "homeserver": server.url,
+            "user_id": account["user_id"],
+            "device_id": account["device_id"],
+            "access_token_env": variable,
+            "room_id": room,
+            "start": "history",
+            "max_pointer_chars": 2000,
+        }
+    )
     return config, inject

@@ -44,9 +44,18 @@ UPDATE_TTL = 24 * 3600.0
 MAX_TEXT = 4096
 _RAW_PARAMETERS = {"text", "caption", "url", "secret_token"}  # sent as raw strings, never JSON
 _GIFT_KINDS = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels")
-_ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
-                 "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
-                 "can_edit_stories", "can_delete_stories")
+_ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
 
 
 @dataclass
@@ -156,15 +165,17 @@ class BotApiServer:
             self.private[(bot.id, person)] = chat
         return chat
 
-    def say(self, chat: Chat, person: int, text: str, *, reply_to: int | None = None,
-            forwarded: bool = False) -> dict[str, Any]:
+    def say(
+        self, chat: Chat, person: int, text: str, *, reply_to: int | None = None, forwarded: bool = False
+    ) -> dict[str, Any]:
         """A person posts ``text`` in ``chat``; it is delivered as Telegram would."""
         sender = {"id": person, "is_bot": False, "first_name": self.people[person]}
         with self._lock:
             return self._post(chat, sender, text, reply_to, forwarded)
 
-    def fail(self, method: str, status: int, description: str = "", *, times: int = 1,
-             retry_after: int | None = None) -> None:
+    def fail(
+        self, method: str, status: int, description: str = "", *, times: int = 1, retry_after: int | None = None
+    ) -> None:
         """The next ``times`` calls of ``method`` (any bot) answer this error."""
         error = BotApiError(status, description or f"injected {status}", retry_after)
         with self._lock:
@@ -243,8 +254,12 @@ class BotApiServer:
 
     def _call(self, bot: BotAccount, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
-            return {**bot.user(), "can_join_groups": True, "can_read_all_group_messages": not bot.privacy,
-                    "supports_inline_queries": False}
+            return {
+                **bot.user(),
+                "can_join_groups": True,
+                "can_read_all_group_messages": not bot.privacy,
+                "supports_inline_queries": False,
+            }
         if method == "sendMessage":
             return self._send(bot, params)
         if method == "setWebhook":
@@ -257,15 +272,22 @@ class BotApiServer:
             return {"url": bot.webhook, "has_custom_certificate": False, "pending_update_count": len(bot.queue)}
         if method == "getChat":
             chat = self._visible_chat(bot, params)
-            return {**chat.as_json(), "accent_color_id": 0, "max_reaction_count": 11,
-                    "accepted_gift_types": dict.fromkeys(_GIFT_KINDS, False)}
+            return {
+                **chat.as_json(),
+                "accent_color_id": 0,
+                "max_reaction_count": 11,
+                "accepted_gift_types": dict.fromkeys(_GIFT_KINDS, False),
+            }
         if method == "getChatAdministrators":
             chat = self._visible_chat(bot, params)
             if chat.type == "channel" and chat.members.get(bot.id) != "admin":
                 raise BotApiError(400, "Bad Request: member list is inaccessible")
             bots = params.get("return_bots") is True  # by default Telegram leaves out every other bot
-            return [self._member(chat, user) for user, role in chat.members.items()
-                    if role == "admin" and (bots or user == bot.id or not self._is_bot(user))]
+            return [
+                self._member(chat, user)
+                for user, role in chat.members.items()
+                if role == "admin" and (bots or user == bot.id or not self._is_bot(user))
+            ]
         raise BotApiError(404, "Not Found: method not found")
 
     def _visible_chat(self, bot: BotAccount, params: dict[str, Any]) -> Chat:
@@ -285,8 +307,14 @@ class BotApiServer:
         if chat.members[user] != "admin":
             return {"status": "member", "user": who}
         rights = dict.fromkeys(_ADMIN_RIGHTS, False)
-        return {"status": "administrator", "user": who, "can_be_edited": False, "is_anonymous": False,
-                **rights, "can_post_messages": chat.type == "channel"}
+        return {
+            "status": "administrator",
+            "user": who,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            **rights,
+            "can_post_messages": chat.type == "channel",
+        }
 
     def _send(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _int(params.get("chat_id"))
@@ -319,10 +347,15 @@ class BotApiServer:
             raise BotApiError(429, "Too Many Requests: retry later", retry_after=max(1, math.ceil(max(waits))))
         sent.append(now)
 
-    def _post(self, chat: Chat, sender: dict[str, Any], text: str, reply_to: int | None,
-              forwarded: bool) -> dict[str, Any]:
-        message: dict[str, Any] = {"message_id": len(chat.messages) + 1, "date": int(self.clock()),
-                                   "chat": chat.as_json(), "text": text}
+    def _post(
+        self, chat: Chat, sender: dict[str, Any], text: str, reply_to: int | None, forwarded: bool
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": len(chat.messages) + 1,
+            "date": int(self.clock()),
+            "chat": chat.as_json(),
+            "text": text,
+        }
         if chat.type != "channel":
             message["from"] = sender
         if reply_to is not None:
@@ -330,8 +363,11 @@ class BotApiServer:
             if replied is not None:
                 message["reply_to_message"] = replied
         if forwarded:
-            message["forward_origin"] = {"type": "hidden_user", "date": int(self.clock()) - 60,
-                                         "sender_user_name": "someone"}
+            message["forward_origin"] = {
+                "type": "hidden_user",
+                "date": int(self.clock()) - 60,
+                "sender_user_name": "someone",
+            }
         chat.messages.append(message)
         for bot in self.bots.values():
             if bot.id in chat.members and self._sees(bot, chat, sender, message):
@@ -365,8 +401,11 @@ class BotApiServer:
         while True:
             with self._lock:
                 if bot.polls != mine:  # as Telegram does: the newer request is served, the older ended
-                    raise BotApiError(409, "Conflict: terminated by other getUpdates request; make sure that "
-                                           "only one bot instance is running")
+                    raise BotApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make sure that "
+                        "only one bot instance is running",
+                    )
                 found = self._take(bot, params)
             if found or time.monotonic() >= deadline:
                 return found
@@ -423,17 +462,27 @@ def telegram_group(server: BotApiServer, members: int = 2) -> tuple[list[Carrier
     (admin, privacy off, Bot-to-Bot mode on), each bot's carrier config (token in an
     environment variable), and a way for a person in the group to post text."""
     person = server.add_person("Pat")
-    bots = [server.add_bot(f"pb{next(_names)}_{os.getpid()}_bot", bot_to_bot=True, privacy=False)
-            for _ in range(members)]
+    bots = [
+        server.add_bot(f"pb{next(_names)}_{os.getpid()}_bot", bot_to_bot=True, privacy=False) for _ in range(members)
+    ]
     group = server.add_chat("pointers", members={person: "member", **{b.id: "admin" for b in bots}})
     configs = []
     for bot in bots:
         variable = f"PBRIDGE_TEST_TELEGRAM_{bot.username.upper()}"
         os.environ[variable] = bot.token
-        configs.append(CarrierConfig.model_validate({
-            "type": "telegram", "token_env": variable, "chat_id": group.id, "base_url": server.base_url,
-            "base_file_url": server.base_file_url, "post_interval": 0, "max_pointer_chars": 2000,
-        }))
+        configs.append(
+            CarrierConfig.model_validate(
+                {
+                    "type": "telegram",
+                    "token_env": variable,
+                    "chat_id": group.id,
+                    "base_url": server.base_url,
+                    "base_file_url": server.base_file_url,
+                    "post_interval": 0,
+                    "max_pointer_chars": 2000,
+                }
+            )
+        )
 
     def say(text: str) -> None:
         server.say(group, person, text)
