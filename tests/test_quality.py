@@ -18,6 +18,14 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout
 
 
+def test_ruff_format_is_clean() -> None:
+    # One formatter for the tree: a file it would rewrite fails here, not in a reviewer's diff.
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_strict_is_clean() -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(ROOT / "scripts" / "typecheck")], capture_output=True, text=True, env=env)
