@@ -97,7 +97,7 @@ def _open_forked(start: int) -> list[Opened]:
 
 
 def _open_range(key: ChatKey, proof_key: bytes | None, rows: list[Row], start: int) -> list[Opened]:
-    from pointerbridge.core.pointer import Message, _fields, _known_fields, _open
+    from pointerbridge.core.pointer import Message, message_fields, open_known_fields, open_payload
 
     out: list[Opened] = []
     for _, payload, _, proof, _ in rows[start : start + CHUNK]:
@@ -108,11 +108,11 @@ def _open_range(key: ChatKey, proof_key: bytes | None, rows: list[Row], start: i
                 # tag alone would not pin the ciphertext.
                 mac = blake2b(payload, key=proof_key, digest_size=32).digest()
                 if proof is not None and hmac.compare_digest(mac, proof):
-                    out.append((_known_fields(key, payload), None))
+                    out.append((open_known_fields(key, payload), None))
                     continue
-            item = _open(key, payload)
+            item = open_payload(key, payload)
         except PointerError:
             out.append((None, None))
             continue
-        out.append((_fields(item) if isinstance(item, Message) else item, mac))
+        out.append((message_fields(item) if isinstance(item, Message) else item, mac))
     return out

@@ -307,7 +307,7 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
 
 
 def _derive(key: ChatKey, info: bytes, salt: bytes | None = None) -> bytes:
-    return _hkdf(key._key, info, salt)
+    return key.subkey(info, salt)
 
 
 def _verifier(key: ChatKey) -> Verifier:
@@ -330,7 +330,7 @@ def _new_recovery_code() -> RecoveryCode:
 
 
 def _hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
-    from pointerbridge.core.keys import _hkdf as hkdf
+    from pointerbridge.core.keys import hkdf  # here, not at the top: polling never loads the cryptography
 
     return hkdf(key, info, salt)
 
@@ -1102,10 +1102,10 @@ class App:
     @staticmethod
     def _under_other(keys: tuple[ChatKey, ...], payload: bytes) -> bool:
         """Whether a well-formed payload's routing tag is none of ``keys``'."""
-        from pointerbridge.core.pointer import _envelope
+        from pointerbridge.core.pointer import envelope
 
         try:
-            nonce, tag = _envelope(payload)
+            nonce, tag = envelope(payload)
         except PointerError:
             return False  # malformed: refused, whatever the secret
         return not any(key._matches(nonce, tag) for key in keys)
@@ -1128,7 +1128,7 @@ class App:
     def _by_key(keys: tuple[ChatKey, ...], rows: list[_Row]) -> list[tuple[ChatKey, list[_Row]]]:
         """Rows grouped by the key whose routing tag they carry, each group in stored
         order; rows of no key go with the first (they fail there and are sorted out)."""
-        from pointerbridge.core.pointer import _envelope
+        from pointerbridge.core.pointer import envelope
 
         if len(keys) == 1:
             return [(keys[0], rows)]  # one key: no tag check here, opening checks it
@@ -1136,7 +1136,7 @@ class App:
         for row in rows:
             index = 0
             try:
-                nonce, tag = _envelope(row[1])
+                nonce, tag = envelope(row[1])
                 index = next((i for i, key in enumerate(keys) if key._matches(nonce, tag)), 0)
             except PointerError:
                 pass  # refused when opened
@@ -1162,7 +1162,7 @@ class App:
         chat that was not unlocked. A split message whose sender gave one part two texts
         is refused whole, every pointer of it counted as refused."""
         from pointerbridge.app.opening import CHUNK, open_chunks
-        from pointerbridge.core.pointer import Part, Reassembler, _from_fields
+        from pointerbridge.core.pointer import Part, Reassembler, message_from_fields
 
         done: list[_Opened] = []
         refused = locked = 0
@@ -1190,7 +1190,7 @@ class App:
                     if proof is not None:
                         newly_verified.append((pointer_id, proof))
                     if type(item) is tuple:
-                        message = _from_fields(chat_name, item)
+                        message = message_from_fields(chat_name, item)
                         done.append((pointer_id, message, (pointer_id,), bool(trashed), received))
                         continue
                     assert isinstance(item, Part)

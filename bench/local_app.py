@@ -91,7 +91,7 @@ def _machine_factor() -> dict[str, float]:
     """How much slower than the reference this machine runs right now: the geometric mean
     of measured / reference for the brief's primitives. Shared cloud machines vary by 3x
     from one day to the next; this makes seconds comparable across runs."""
-    from pointerbridge.core.keys import _hkdf
+    from pointerbridge.core.keys import hkdf
 
     key, nonce = os.urandom(32), os.urandom(16)
     signer = Identity("alice", key)
@@ -100,7 +100,7 @@ def _machine_factor() -> dict[str, float]:
 
     public = Ed25519PublicKey.from_public_bytes(signer.public_key)
     work = {
-        "hkdf": lambda: _hkdf(key, b"pb1 message key", nonce),
+        "hkdf": lambda: hkdf(key, b"pb1 message key", nonce),
         "ed25519_sign": lambda: signer._sign(b"x" * 300),
         "ed25519_verify": lambda: public.verify(signature, b"x" * 300),
     }

@@ -39,6 +39,7 @@ __all__ = [
     "Identity",
     "RecoveryCode",
     "fingerprint",
+    "hkdf",
     "new_chat_salt",
     "normalize_chat_name",
     "normalize_username",
@@ -162,7 +163,7 @@ def _short_hmac(key: bytes, message: bytes) -> bytes:
 MESSAGE_KEY_INFO = b"pb1 message key"
 
 
-def _hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+def hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
     """HKDF-SHA256 (RFC 5869) with a 32-byte output: one Extract, one Expand block.
 
     Written with ``hmac.digest`` because building cryptography's HKDF object costs more
@@ -208,10 +209,10 @@ class ChatKey:
         self.name = " ".join(name.split())
         self.salt = None if salt is None else _check_chat_salt(salt)
         self._key = key
-        self._tag_key = _hkdf(key, b"pb1 routing tag")
+        self._tag_key = hkdf(key, b"pb1 routing tag")
         # Keyed BLAKE2s spends a block on the key; copying this state skips it per pointer.
         self._tag_state = hashlib.blake2s(key=self._tag_key)
-        self._chat_id = _hkdf(key, b"pb1 chat id")
+        self._chat_id = hkdf(key, b"pb1 chat id")
 
     @classmethod
     def derive(cls, chat_name: str, secret: str, salt: bytes) -> ChatKey:
@@ -241,6 +242,11 @@ class ChatKey:
         """Whether ``other`` holds the same key (compared in constant time)."""
         return hmac.compare_digest(self._key, other._key)
 
+    def subkey(self, info: bytes, salt: bytes | None = None) -> bytes:
+        """A 32-byte key derived from this chat key for one purpose (HKDF, ``info`` names
+        the purpose): what an app keys its own checks with, never the chat key itself."""
+        return hkdf(self._key, info, salt)
+
     def _routing_tag(self, nonce: bytes) -> bytes:
         state = self._tag_state.copy()
         state.update(nonce)
@@ -250,7 +256,7 @@ class ChatKey:
         return hmac.compare_digest(self._routing_tag(nonce), tag)
 
     def _message_key(self, nonce: bytes) -> bytes:
-        return _hkdf(self._key, MESSAGE_KEY_INFO, salt=nonce)
+        return hkdf(self._key, MESSAGE_KEY_INFO, salt=nonce)
 
     def __repr__(self) -> str:
         return f"ChatKey(name={self.name!r})"
@@ -308,7 +314,7 @@ class Identity:
         """A 32-byte key for this user's own machine, never sent or stored:
         HKDF(seed, "pb1 local key" || 0x00 || purpose). Only the master phrase gives it,
         so a chat member (who holds the chat key) cannot make what it authenticates."""
-        return _hkdf(self._private.private_bytes_raw(), b"pb1 local key\x00" + purpose)
+        return hkdf(self._private.private_bytes_raw(), b"pb1 local key\x00" + purpose)
 
     def __repr__(self) -> str:
         return f"Identity(username={self.username!r}, fingerprint={self.fingerprint!r})"

@@ -53,9 +53,15 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "Keyring",
     "Message",
+    "MessageFields",
     "Part",
     "Reassembler",
     "belongs_to",
+    "envelope",
+    "message_fields",
+    "message_from_fields",
+    "open_known_fields",
+    "open_payload",
     "seal",
     "tag_matches",
     "unseal",
@@ -239,7 +245,7 @@ def seal(chat: ChatKey, sender: Identity, body: str, *, max_chars: int | None = 
 _last_sent_ms = 0
 
 
-def _envelope(payload: bytes) -> tuple[bytes, bytes]:
+def envelope(payload: bytes) -> tuple[bytes, bytes]:
     """The nonce and routing tag of a payload long enough to be a pointer."""
     if len(payload) < _MIN_PAYLOAD:
         raise TruncatedError(f"{len(payload)} bytes is shorter than any pb1 pointer")
@@ -248,7 +254,7 @@ def _envelope(payload: bytes) -> tuple[bytes, bytes]:
 
 def _decrypt(chat: ChatKey, payload: bytes, check_tag: bool = True) -> tuple[bytes, bytes]:
     """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
-    nonce, tag = _envelope(payload)
+    nonce, tag = envelope(payload)
     if check_tag and not chat._matches(nonce, tag):
         raise NotForThisChatError(f"the pointer is not for chat {chat.name!r}, or the secret is wrong")
     aead = ChaCha20Poly1305(chat._message_key(nonce))
@@ -321,11 +327,11 @@ def _normalized(username: str) -> str:
         raise MalformedError("the username is not a valid username") from None
 
 
-def _open(chat: ChatKey, payload: bytes, verify: bool = True) -> Part | Message:
+def open_payload(chat: ChatKey, payload: bytes, verify: bool = True) -> Part | Message:
     """Open a dearmored payload. ``verify=False`` skips the checks a full open made before
     (routing tag, padding, username form, signature) but never the AEAD: for a caller
-    that holds a proof, made with the chat key over this exact payload, that it opened
-    the pointer fully before."""
+    that holds its own proof over this exact payload that it opened the pointer fully
+    before (one no other member can make: SPEC §9)."""
     if not verify:
         return _open_known(chat, payload)
     nonce, inner = _decrypt(chat, payload)
@@ -333,22 +339,25 @@ def _open(chat: ChatKey, payload: bytes, verify: bool = True) -> Part | Message:
 
 
 def _open_known(chat: ChatKey, payload: bytes) -> Part | Message:
-    """``_open(chat, payload, verify=False)``, the re-read path."""
-    fields = _known_fields(chat, payload)
+    """``open_payload(chat, payload, verify=False)``, the re-read path."""
+    fields = open_known_fields(chat, payload)
     if type(fields) is tuple:
-        return _from_fields(chat.name, fields)
+        return message_from_fields(chat.name, fields)
     return fields  # type: ignore[return-value]  # a Part
 
 
 MessageFields = tuple[str, bytes, int, str, str]  # username, sender key, sent ms, body, message id
 
 
-def _known_fields(chat: ChatKey, payload: bytes) -> Part | MessageFields:
+def open_known_fields(chat: ChatKey, payload: bytes) -> Part | MessageFields:
+    """Open a payload known to have passed every check before (the caller holds its own
+    proof of that): the AEAD only. A whole message comes back as plain fields (cheap to
+    send between processes, :func:`message_from_fields` makes the message), a part as a
+    :class:`Part`."""
     # The re-read path, ~100,000 times per history: one function, no re-checks of what
     # the proof covers; the layout is the one _parse validated when the proof was made.
-    # A whole message comes back as plain fields: cheap to send between processes.
     nonce = payload[:NONCE_BYTES]
-    key = _short_hmac(_short_hmac(nonce, chat._key), _MESSAGE_KEY_EXPAND)  # keys._hkdf, inlined
+    key = _short_hmac(_short_hmac(nonce, chat._key), _MESSAGE_KEY_EXPAND)  # keys.hkdf, inlined
     try:
         inner = ChaCha20Poly1305(key).decrypt(
             _AEAD_NONCE, payload[_ENVELOPE_BYTES:], _AD_LABEL + payload[:_ENVELOPE_BYTES]
@@ -370,14 +379,14 @@ def _known_fields(chat: ChatKey, payload: bytes) -> Part | MessageFields:
     return username, sender_key, sent_ms, body, sha256(_ID_LABEL + sender_key + nonce).digest()[:16].hex()
 
 
-def _from_fields(chat_name: str, fields: MessageFields) -> Message:
-    """The message ``_known_fields`` described."""
+def message_from_fields(chat_name: str, fields: MessageFields) -> Message:
+    """The message ``open_known_fields`` described."""
     username, sender_key, sent_ms, body, message_id = fields
     return Message(chat_name, username, sender_key, datetime.fromtimestamp(sent_ms / 1000, UTC), body, message_id)
 
 
-def _fields(message: Message) -> MessageFields:
-    """A message as the fields ``_known_fields`` gives (the time back in exact milliseconds)."""
+def message_fields(message: Message) -> MessageFields:
+    """A message as the fields ``open_known_fields`` gives (the time back in exact milliseconds)."""
     sent_ms = (message.sent_at - _EPOCH) // _MILLISECOND
     return message.username, message.sender_key, sent_ms, message.body, message.id
 
@@ -388,7 +397,7 @@ def unseal(chat: ChatKey, pointer: str) -> Part | Message:
     Checks in the order of SPEC §7 and raises the matching :class:`PointerError` subclass.
     """
     _, payload = dearmor(pointer)
-    return _open(chat, payload)
+    return open_payload(chat, payload)
 
 
 def tag_matches(chat: ChatKey, payload: bytes) -> bool:
@@ -534,12 +543,12 @@ class Keyring:
     def unseal(self, pointer: str) -> tuple[ChatKey, Part | Message]:
         """Open a pointer of any known chat; raise :class:`NotForThisChatError` if none."""
         _, payload = dearmor(pointer)
-        nonce, tag = _envelope(payload)
+        nonce, tag = envelope(payload)
         failure: PointerError = NotForThisChatError("the pointer belongs to no unlocked chat")
         for chat in self._chats.values():
             if chat._matches(nonce, tag):
                 try:
-                    return chat, _open(chat, payload)
+                    return chat, open_payload(chat, payload)
                 except TamperedError as exc:  # a 32-bit tag collides now and then
                     failure = exc
         raise failure

@@ -19,7 +19,7 @@ from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, NotForThisChatError, pointer
 from pointerbridge.core.armor import armor, dearmor
 from pointerbridge.core.config import Home
-from pointerbridge.core.keys import _hkdf
+from pointerbridge.core.keys import hkdf
 from pointerbridge.core.padding import padded_length
 from pointerbridge.core.pointer import _seal
 
@@ -79,7 +79,7 @@ def test_a_member_who_writes_the_proof_column_cannot_pass_a_forgery(tmp_path: Pa
     app.close()
     # Mallory holds the chat key, so she can compute any key derived from it alone: the
     # proof key of the earlier scheme among them.
-    cache_key = _hkdf(chat.key._key, b"pointerbridge store: signature verified")
+    cache_key = hkdf(chat.key._key, b"pointerbridge store: signature verified")
     _write_proofs(tmp_path / "bob" / "store.db", [cache_key])
     reader = App(Home.resolve(tmp_path / "bob"))
     if with_identity:
@@ -108,13 +108,13 @@ def test_proofs_still_spare_the_signature_for_the_reader_who_made_them(
     app.receive(_pointers(chat, _identity("alice"), "hello", NOW_MS))
     assert [s.message.body for s in app.read(chat)[0]] == ["hello"]  # verified once, proof stored
     opened: list[bytes] = []
-    real_open = pointer._open
+    real_open = pointer.open_payload
 
     def counting_open(chat_key: object, payload: bytes, verify: bool = True) -> object:
         opened.append(payload)
         return real_open(chat_key, payload, verify)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pointer, "_open", counting_open)
+    monkeypatch.setattr(pointer, "open_payload", counting_open)
     assert [s.message.body for s in app.read(chat)[0]] == ["hello"]
     assert opened == []  # from the reader's own proof: no full open, no signature check
     app.close()

@@ -347,17 +347,17 @@ def test_the_short_hmac_is_hmac_sha256() -> None:
 
 def test_reopening_a_known_pointer_gives_the_same_message() -> None:
     from pointerbridge.core.armor import dearmor
-    from pointerbridge.core.pointer import _open
+    from pointerbridge.core.pointer import open_payload
 
     chat, alice = raw_chat("known"), raw_identity("alice")
     for body in ("", "hello", "ünïcödé " * 40, "x" * 5000):
         for pointer in seal(chat, alice, body, max_chars=2000):
             payload = dearmor(pointer)[1]
-            assert _open(chat, payload, verify=False) == _open(chat, payload)
+            assert open_payload(chat, payload, verify=False) == open_payload(chat, payload)
     tampered = bytearray(dearmor(seal(chat, alice, "hi")[0])[1])
     tampered[40] ^= 1
     with pytest.raises(TamperedError):
-        _open(chat, bytes(tampered), verify=False)  # the AEAD is never skipped
+        open_payload(chat, bytes(tampered), verify=False)  # the AEAD is never skipped
 
 
 # Review findings (issue 15, item 7) --------------------------------------------------------

@@ -26,6 +26,25 @@ def test_ruff_format_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_no_package_imports_another_packages_private_names() -> None:
+    # A name with a leading underscore is its module's own: another package that needs it
+    # needs a public API instead (core's hkdf, ChatKey.subkey, pointer.open_payload, ...).
+    import ast
+
+    packages = ("core", "bridges", "app", "cli", "console")
+    found = []
+    for folder in packages:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                    continue
+                parts = node.module.split(".")
+                if parts[0] != "pointerbridge" or len(parts) < 2 or parts[1] == folder:
+                    continue
+                found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names if a.name[0] == "_"]
+    assert found == []
+
+
 def test_mypy_strict_is_clean() -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(ROOT / "scripts" / "typecheck")], capture_output=True, text=True, env=env)
