@@ -45,6 +45,34 @@ def test_no_package_imports_another_packages_private_names() -> None:
     assert found == []
 
 
+def test_imports_follow_the_architecture_table() -> None:
+    # docs/ARCHITECTURE.md's table is the rule: each package imports only the packages its row names.
+    import ast
+
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    allowed = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in ("core", "bridges", "app", "cli", "console"):
+            allowed[cells[0]] = {name.strip() for name in cells[2].split(",")}
+    assert set(allowed) == {"core", "bridges", "app", "cli", "console"}, allowed
+    found = []
+    for package, may in allowed.items():
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    modules = [node.module]
+                elif isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                else:
+                    continue
+                for module in modules:
+                    parts = module.split(".")
+                    if parts[0] == "pointerbridge" and len(parts) > 1 and parts[1] not in may:
+                        found.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert found == []
+
+
 def test_mypy_strict_is_clean() -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(ROOT / "scripts" / "typecheck")], capture_output=True, text=True, env=env)
