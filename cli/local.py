@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -70,16 +71,7 @@ def _new_secret(
     """A new chat secret; ``fds``: the one to read it from, the one to write a generated one to."""
     from pointerbridge.app.secret_policy import generate_chat_secret
 
-    return new_secret(
-        prompt,
-        env_var,
-        fds[0],
-        generate=generate_chat_secret,
-        advice=_CHAT_ADVICE,
-        allow_weak=allow_weak,
-        user_inputs=words,
-        show_fd=fds[1],
-    )
+    return _new(prompt, env_var, fds, allow_weak, words, generate_chat_secret, _CHAT_ADVICE)
 
 
 def _new_phrase(
@@ -88,12 +80,24 @@ def _new_phrase(
     """A new master phrase; ``fds``: the one to read it from, the one to write a generated one to."""
     from pointerbridge.app.secret_policy import generate_master_phrase
 
+    return _new(prompt, env_var, fds, allow_weak, words, generate_master_phrase, _PHRASE_ADVICE)
+
+
+def _new(
+    prompt: str,
+    env_var: str,
+    fds: tuple[int | None, int | None],
+    allow_weak: bool,
+    words: tuple[str, ...],
+    generate: Callable[[], str],
+    advice: str,
+) -> str:
     return new_secret(
         prompt,
         env_var,
         fds[0],
-        generate=generate_master_phrase,
-        advice=_PHRASE_ADVICE,
+        generate=generate,
+        advice=advice,
         allow_weak=allow_weak,
         user_inputs=words,
         show_fd=fds[1],
