@@ -13,14 +13,14 @@ keeps what the home has already: importing the same file twice adds nothing.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.errors import InvalidInputError, PointerError, UnknownVersionError
-from pointerbridge.core.store import SCHEMA_VERSION, Store
+from pointerbridge.home.private_file import write_private_with
+from pointerbridge.home.store import SCHEMA_VERSION, Store
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = ["FORMAT", "export_store", "import_store"]
@@ -145,26 +145,20 @@ _ANY = TypeAdapter(
 
 def export_store(store: Store, path: Path) -> int:
     """Write the store to ``path`` (0600, atomically); return the number of records."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = 0
+
+    def write(out: BinaryIO) -> None:
+        nonlocal count
+        header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
+        out.write(json.dumps(header).encode("utf-8") + b"\n")
+        for record in store.export_records():
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+            count += 1
+
     try:
-        temp.unlink(missing_ok=True)  # a leftover, or a planted link: never followed
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
-            out.write(json.dumps(header) + "\n")
-            for record in store.export_records():
-                out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
+        write_private_with(path, write)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise InvalidInputError(f"{path}: cannot be written ({exc.strerror})") from None
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
     return count
 
 

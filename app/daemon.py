@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from pointerbridge.core.config import ConfigError, Home, load_config
 from pointerbridge.core.errors import PointerBridgeError
+from pointerbridge.home.config import ConfigError, Home, load_config
 
 from .service import App, PollBusyError
 

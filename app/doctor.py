@@ -24,9 +24,9 @@ from pointerbridge.bridges.base import (
     bridge_class,
     elapsed,
 )
-from pointerbridge.core.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.core.errors import PointerBridgeError
-from pointerbridge.core.store import SCHEMA_VERSION, Store, StoreError
+from pointerbridge.home.config import CarrierConfig, Config, ConfigError, Home, load_config
+from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError
 
 from .service import _default_bridge, carrier_clashes
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pointerbridge.bridges.base import bridge_class, printable
-from pointerbridge.core.config import Config
 from pointerbridge.core.errors import InvalidInputError
-from pointerbridge.core.store import ChatRow
+from pointerbridge.home.config import Config
+from pointerbridge.home.store import ChatRow
 
 __all__ = ["PREFIX", "Invite", "make_invite", "read_invite", "rekey_salt"]
 

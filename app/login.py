@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pointerbridge.bridges.base import BridgeError, ConfigurationError, header_safe, printable, read_credential
-from pointerbridge.core.config import (
+from pointerbridge.core.errors import InvalidInputError
+from pointerbridge.home.config import (
     CARRIER_NAME_RULE,
     CarrierConfig,
     Config,
     ConfigError,
     save_config,
     valid_carrier_name,
-    write_private,
 )
-from pointerbridge.core.errors import InvalidInputError
+from pointerbridge.home.private_file import write_private
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import App

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class, printable
 from pointerbridge.core.armor import dearmor, find_pointers
-from pointerbridge.core.config import (
+from pointerbridge.core.errors import (
+    InvalidInputError,
+    NotForThisChatError,
+    PointerBridgeError,
+    PointerError,
+    UnknownVersionError,
+)
+from pointerbridge.home.config import (
     CARRIER_NAME_RULE,
     CarrierConfig,
     Config,
@@ -30,14 +37,7 @@ from pointerbridge.core.config import (
     load_config,
     valid_carrier_name,
 )
-from pointerbridge.core.errors import (
-    InvalidInputError,
-    NotForThisChatError,
-    PointerBridgeError,
-    PointerError,
-    UnknownVersionError,
-)
-from pointerbridge.core.store import ChatRow, Store, Verifier
+from pointerbridge.home.store import ChatRow, Direction, Store, Verifier
 
 if TYPE_CHECKING:
     from pointerbridge.app.trust import TrustWalk
@@ -532,7 +532,7 @@ class App:
             raise WrongSecretError("the notice is posted by this home's current identity: give its master phrase")
         pointers = seal(chat.key, identity, body, max_chars=self._max_chars(chat))
         items = [(p, dearmor(p)[1]) for p in pointers]
-        self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=True)
+        self.store.add_pointers(items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=True)
         return True
 
     # chats ------------------------------------------------------------------------------
@@ -580,8 +580,8 @@ class App:
         (``paths`` overrides folder paths) to config.toml; then create the chat. config.toml
         is written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
-        from pointerbridge.core.config import save_config
         from pointerbridge.core.keys import normalize_chat_name
+        from pointerbridge.home.config import save_config
 
         invite = read_invite(invite_text)
         normalized = normalize_chat_name(invite.chat)
@@ -792,7 +792,7 @@ class App:
         self.post_notice(chat, sender)  # a new key's first message in a chat follows its notice
         pointers = seal(chat.key, sender, body, max_chars=self._max_chars(chat))
         items = [(p, dearmor(p)[1]) for p in pointers]
-        return self.store.add_pointers(items, "out", chat_id=chat.row.id, post_to=chat.row.carriers)
+        return self.store.add_pointers(items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers)
 
     def _max_chars(self, chat: UnlockedChat) -> int | None:
         bridges = [self.bridge(c) for c in chat.row.carriers]
@@ -898,7 +898,7 @@ class App:
             stored = 0
             for start in range(0, len(found), _STORE_BATCH):
                 items = _storable(item.text for item in found[start : start + _STORE_BATCH])
-                stored += len(self.store.add_pointers(items, "in", carrier=bridge.name))
+                stored += len(self.store.add_pointers(items, Direction.IN, carrier=bridge.name))
                 if progress:
                     progress(min(start + _STORE_BATCH, len(found)), len(found))
             for since, until in result.repost_since:  # queued before the cursor moves past the request
@@ -934,7 +934,7 @@ class App:
     def receive(self, text: str) -> tuple[int, int]:
         """Store the pointers pasted in ``text``; return (new, already known)."""
         items = _storable(find_pointers(text))
-        new = self.store.add_pointers(items, "in")
+        new = self.store.add_pointers(items, Direction.IN)
         return len(new), len(items) - len(new)
 
     def matching_pointers(self, text: str, key: ChatKey) -> list[str]:

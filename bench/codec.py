@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from pointerbridge.core import benchmark
+from pointerbridge.app import benchmark
 
 
 def main() -> None:

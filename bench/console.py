@@ -35,8 +35,8 @@ from pointerbridge.console.chat import PAGE, ChatScreen
 from pointerbridge.console.chats import ChatListScreen
 from pointerbridge.core import Identity
 from pointerbridge.core.armor import dearmor
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
 from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from textual.widgets import Input
 
 PHRASE = "bench master phrase"

@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from pointerbridge.app.service import App
 from pointerbridge.core import ChatKey, Identity, clm
 from pointerbridge.core.armor import dearmor
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
 from pointerbridge.core.pointer import _AD_LABEL, _AEAD_NONCE, NONCE_BYTES, _seal
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 
 SECRET = "bench chat secret"
 

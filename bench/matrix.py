@@ -33,7 +33,7 @@ from local_app import _machine_factor, cli
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import bridge_class
 from pointerbridge.core import ChatKey, Identity, seal
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.synapse import Synapse
 
 _TOKEN_ENV = "PBRIDGE_BENCH_MATRIX_TOKEN"

@@ -21,8 +21,8 @@ from typing import Any
 from local_app import cli
 from pointerbridge.app.service import App
 from pointerbridge.core import Identity
-from pointerbridge.core.config import Home
 from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import Home
 
 SECRET = "bench chat secret"
 

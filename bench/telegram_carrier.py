@@ -35,7 +35,7 @@ from matrix import _idle_process_polls, _timed
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import bridge_class
 from pointerbridge.core import ChatKey, Identity, seal
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotApiServer
 
 

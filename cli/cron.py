@@ -39,7 +39,7 @@ def cron_line(args: list[str]) -> tuple[Path | None, bool] | None:
 def run_poll(home: Path | None, as_json: bool) -> int:
     """One poll of a home, printed; return the exit code (expected failures print one line)."""
     from pointerbridge.app.service import App
-    from pointerbridge.core.config import Home
+    from pointerbridge.home.config import Home
 
     try:
         with App(Home.resolve(home)) as app, progress("storing pointers") as report:

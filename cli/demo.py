@@ -19,7 +19,7 @@ _LONG = "A long one, split to fit a 4096-character carrier: " + "lorem ipsum " *
 
 def _setup(root: Path, username: str, shared: Path, limit: int) -> App:
     from pointerbridge.app.service import App
-    from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+    from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 
     home = Home(root / username, root / username)
     home.create()

@@ -38,7 +38,7 @@ def _open(ctx: typer.Context) -> App:
 
 def _open_home(home: Path | None) -> App:
     from pointerbridge.app.service import App
-    from pointerbridge.core.config import Home
+    from pointerbridge.home.config import Home
 
     return App(Home.resolve(home))
 
@@ -183,7 +183,7 @@ def carrier_add(
     setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
 ) -> None:
     """Declare a carrier in config.toml (checked by its bridge before it is saved)."""
-    from pointerbridge.core.config import CarrierConfig, save_config
+    from pointerbridge.home.config import CarrierConfig, save_config
 
     with _open(ctx) as app:
         settings: dict[str, Any] = {"path": str(path.resolve())} if path else {}
@@ -774,7 +774,7 @@ def doctor(ctx: typer.Context, as_json: Json = False) -> None:
     """Check this home: folders, config, store, and each carrier (reached once; nothing is
     posted or changed). Exits 28 if any check fails; warnings exit 0."""
     from pointerbridge.app.doctor import CheckFailedError, run_checks
-    from pointerbridge.core.config import Home
+    from pointerbridge.home.config import Home
 
     checks = run_checks(Home.resolve(ctx.find_root().obj))
     failed = sum(c.finding.status == "fail" for c in checks)
@@ -835,7 +835,7 @@ def daemon(
 ) -> None:
     """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
     from pointerbridge.app.daemon import run_daemon, setup_logging
-    from pointerbridge.core.config import Home
+    from pointerbridge.home.config import Home
 
     setup_logging(as_json=log_json)
     run_daemon(Home.resolve(ctx.find_root().obj))

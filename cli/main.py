@@ -139,7 +139,7 @@ def bench(
     seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,
 ) -> None:
     """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost."""
-    from pointerbridge.core import benchmark as _benchmark
+    from pointerbridge.app import benchmark as _benchmark
 
     result = _benchmark.run(seconds)
     typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))

@@ -40,7 +40,7 @@ def quiet_textual(environ: MutableMapping[str, str]) -> list[str]:
 def run_console(home: Path | None) -> int:
     """Open the console on ``home`` (None: the default home), run it until the user quits,
     and return its exit code (0, or the code of the error that ended it)."""
-    from pointerbridge.core.config import Home
+    from pointerbridge.home.config import Home
 
     quiet_textual(os.environ)  # before Textual is imported
     from .app import ConsoleApp

@@ -19,8 +19,8 @@ from .dialogs import Field, Form, weak_ok
 
 if TYPE_CHECKING:
     from pointerbridge.bridges.base import Bridge
-    from pointerbridge.core.config import CarrierConfig, Home
     from pointerbridge.core.keys import Identity
+    from pointerbridge.home.config import CarrierConfig, Home
 
 __all__ = ["ConsoleApp"]
 

@@ -80,7 +80,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_HOMES[name]}", __name__)
     elif name[0].isupper() and name.endswith("Error"):
         module = importlib.import_module(".errors", __name__)
-    elif name in ("armor", "benchmark", "clm", "config", "ed25519", "errors", "keys", "padding", "pointer", "store"):
+    elif name in ("armor", "clm", "ed25519", "errors", "keys", "padding", "pointer", "rotation"):
         return importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,7 +58,7 @@ def legacy_split(body: str, label: str, max_chars: int) -> list[str]:
     shown to join; the randomness is drawn as the sealer draws it (message id, nonces)."""
     rng = Drbg(label)
     data = body.encode()
-    chunk = pointer._part_capacity(pointer._FIXED_BYTES + len(ALICE.username) + pointer._SPLIT_BYTES, max_chars)
+    chunk = pointer._part_capacity(pointer.FIXED_BYTES + len(ALICE.username) + pointer._SPLIT_BYTES, max_chars)
     count = -(-len(data) // chunk)
     message_id = rng(16)
     return [
@@ -221,7 +221,7 @@ def seal_vectors() -> list[dict[str, Any]]:
 
 def unseal_successes() -> list[dict[str, Any]]:
     mixed = "Привет, мир · مرحبا · 你好 · नमस्ते · e\u0301 · 🙂👍🏽"
-    edge = "e" * (240 - pointer._FIXED_BYTES - len("alice"))
+    edge = "e" * (240 - pointer.FIXED_BYTES - len("alice"))
     return [
         success("empty body", "", "s0"),
         success("one byte", "a", "s1"),
@@ -346,7 +346,7 @@ def join_vectors() -> list[dict[str, Any]]:
     parts = legacy_split(body, "join", 500)
     msg_id = Drbg("join")(16).hex()
     expected = message_fields(body, msg_id)
-    chunk = pointer._part_capacity(pointer._FIXED_BYTES + len("alice") + pointer._SPLIT_BYTES, 500)
+    chunk = pointer._part_capacity(pointer.FIXED_BYTES + len("alice") + pointer._SPLIT_BYTES, 500)
     one_part = unseal_vector(
         "one part of a split message",
         parts[1],

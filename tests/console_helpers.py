@@ -10,7 +10,7 @@ from typing import Any
 
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.console.app import ConsoleApp
-from pointerbridge.core.config import Home
+from pointerbridge.home.config import Home
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 

@@ -12,9 +12,9 @@ from helpers import raw_identity
 from pointerbridge.app.backup import export_store, import_store
 from pointerbridge.app.service import App
 from pointerbridge.core import seal
-from pointerbridge.core.config import Home
 from pointerbridge.core.errors import InvalidInputError
-from pointerbridge.core.store import StoreError
+from pointerbridge.home.config import Home
+from pointerbridge.home.store import StoreError
 from test_cli import run
 
 SECRET = "the chat secret of the backup test"

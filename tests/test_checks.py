@@ -18,10 +18,10 @@ import pytest
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, NotForThisChatError, pointer
 from pointerbridge.core.armor import armor, dearmor
-from pointerbridge.core.config import Home
 from pointerbridge.core.keys import hkdf
 from pointerbridge.core.padding import padded_length
 from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import Home
 
 SECRET = "a shared secret for the review checks"
 NOW_MS = int(time.time() * 1000)

@@ -197,10 +197,10 @@ def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.app.secret_policy as secret_policy
     import pointerbridge.app.service as service
     import pointerbridge.bridges.base as base
-    import pointerbridge.core.config as config
     import pointerbridge.core.errors as errors
     import pointerbridge.core.rotation as rotation
-    import pointerbridge.core.store as store
+    import pointerbridge.home.config as config
+    import pointerbridge.home.store as store
     from pointerbridge.cli import secrets
     from pointerbridge.core import PointerBridgeError
 

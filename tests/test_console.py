@@ -33,7 +33,7 @@ from pointerbridge.console.find import SearchScreen, TrashScreen
 from pointerbridge.console.profile import ProfileScreen
 from pointerbridge.console.receive import ReceiveScreen
 from pointerbridge.console.settings import ChatSettingsScreen, InviteScreen
-from pointerbridge.core.config import Home
+from pointerbridge.home.config import Home
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Label, OptionList, Static, TextArea
 

@@ -15,7 +15,7 @@ from helpers import raw_identity
 from pointerbridge.app.service import App
 from pointerbridge.core import Identity
 from pointerbridge.core import pointer as _pointer
-from pointerbridge.core.config import Home
+from pointerbridge.home.config import Home
 from textual.pilot import Pilot
 
 SENT = 1_767_348_000_000  # 2026-01-02 10:00 UTC: messages show a fixed date, not today's

@@ -157,7 +157,7 @@ def test_a_chat_made_in_the_console_with_its_generated_secret_leaves_it_off_the_
     ):
         time.sleep(0.2)
     from pointerbridge.app.service import App
-    from pointerbridge.core.config import Home
+    from pointerbridge.home.config import Home
 
     with App(Home.resolve(tmp_path / "alice")) as app:
         assert app.unlock_chat("Family", generated).current

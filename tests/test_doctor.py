@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pointerbridge.app.doctor import run_checks
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotApiServer
 from test_cli import run
 
@@ -142,7 +142,7 @@ def test_a_missing_folder_and_two_carriers_on_one_bot_fail(tmp_path: Path) -> No
 
 
 def test_a_store_damaged_past_its_schema_page_fails_without_a_crash(tmp_path: Path) -> None:
-    from pointerbridge.core.store import Store
+    from pointerbridge.home.store import Store
 
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -164,7 +164,7 @@ def test_a_store_damaged_past_its_schema_page_fails_without_a_crash(tmp_path: Pa
 def test_a_clock_behind_what_the_store_recorded_is_a_warning(tmp_path: Path) -> None:
     import time
 
-    from pointerbridge.core.store import Store
+    from pointerbridge.home.store import Store
 
     home = _home(tmp_path)
     assert _doctor(home)["home clock"][0] == "ok"
@@ -178,7 +178,7 @@ def test_a_clock_behind_what_the_store_recorded_is_a_warning(tmp_path: Path) -> 
 def test_a_carrier_not_polled_for_a_day_fails_so_a_health_check_sees_a_stalled_bot(tmp_path: Path) -> None:
     import time
 
-    from pointerbridge.core.store import Store
+    from pointerbridge.home.store import Store
 
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -15,7 +15,7 @@ from helpers import raw_chat, raw_identity
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
 from pointerbridge.core import seal
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.dovecot import DOMAIN, MailServer, email_pair, mailbox_config, shared_mail_server
 
 

@@ -12,9 +12,9 @@ import pytest
 from helpers import raw_identity
 from pointerbridge.app.service import App, Shown, UnlockedChat
 from pointerbridge.core import Identity, InvalidInputError, RecoveryCode, fingerprint
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
 from pointerbridge.core.pointer import _seal
 from pointerbridge.core.rotation import make_notice, notice_body
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from test_cli import run
 
 SECRET = "the equivocation chat secret of the family 7"

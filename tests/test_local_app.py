@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.service import App
-from pointerbridge.core.config import Home
+from pointerbridge.home.config import Home
 from test_cli import run
 
 CHAT_SECRET = "tulips in the rain 7"

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pointerbridge.core.config import load_config
+from pointerbridge.home.config import load_config
 from servers.synapse import Synapse, shared_server
 from test_cli import run
 from test_local_app import CHAT_SECRET, _invite, ok, pb

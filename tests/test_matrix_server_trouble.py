@@ -16,7 +16,7 @@ from pointerbridge.app.service import App
 from pointerbridge.bridges import matrix
 from pointerbridge.bridges.base import RetryableError, bridge_class
 from pointerbridge.core import seal
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.synapse import Synapse
 
 

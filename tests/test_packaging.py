@@ -34,7 +34,8 @@ def test_wheel_installs_only_pointerbridge(tmp_path: Path) -> None:
         ).stdout.strip()
     )
     top_level = {p.name for p in site.iterdir()}
-    assert "pointerbridge" in top_level and not {"core", "bridges", "app", "cli", "console"} & top_level
+    assert "pointerbridge" in top_level and not {"core", "home", "bridges", "app", "cli", "console"} & top_level
+    assert (site / "pointerbridge" / "home" / "store" / "__init__.py").exists()
     assert not (site / "core").exists() and not (site / "bridges").exists()
     assert (site / "pointerbridge" / "core" / "__init__.py").exists()
     assert (site / "pointerbridge" / "bridges" / "__init__.py").exists()

@@ -8,8 +8,8 @@ import pytest
 from helpers import raw_identity
 from pointerbridge.app.service import App, Page, Shown, UnlockedChat
 from pointerbridge.core import Identity, InvalidInputError
-from pointerbridge.core.config import Home
 from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import Home
 
 SECRET = "paged chat secret"
 

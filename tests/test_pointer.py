@@ -420,7 +420,7 @@ def test_the_parts_of_a_split_message_all_pad_to_one_bucket(chat: ChatKey, alice
     # the fewest parts that fit: one fewer would need a part above the limit
     from pointerbridge.core import pointer as internals
 
-    capacity = internals._part_capacity(internals._FIXED_BYTES + 5 + internals._SPLIT_BYTES, 1000)
+    capacity = internals._part_capacity(internals.FIXED_BYTES + 5 + internals._SPLIT_BYTES, 1000)
     assert len(pointers) == -(-size // capacity)
     assert open_all(chat, pointers).body == body
 

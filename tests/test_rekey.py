@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pointerbridge.app.service import App, StaleSecretError, UnlockedChat, WrongSecretError
 from pointerbridge.core import Identity, InvalidInputError
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from test_cli import run
 
 OLD = "the old chat secret 1"

@@ -11,9 +11,9 @@ import pytest
 from helpers import raw_identity
 from pointerbridge.app.service import App, Shown, UnlockedChat, WrongSecretError
 from pointerbridge.core import Identity, InvalidInputError
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
 from pointerbridge.core.pointer import _seal
 from pointerbridge.core.rotation import MARKER, RotationError, make_notice, notice_body, parse_notice
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from test_cli import run
 
 SECRET = "rotation chat secret"

@@ -27,7 +27,7 @@ from pointerbridge.core import (
     unseal,
 )
 from pointerbridge.core.armor import dearmor
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from test_cli import run
 
 SECRET = generate_chat_secret()

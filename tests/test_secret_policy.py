@@ -26,7 +26,7 @@ from pointerbridge.cli.main import EXIT_CODES
 from pointerbridge.console.chat import ChatScreen
 from pointerbridge.console.chats import ChatListScreen
 from pointerbridge.console.dialogs import Form
-from pointerbridge.core.config import Home
+from pointerbridge.home.config import Home
 from test_cli import PBRIDGE, run
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Label

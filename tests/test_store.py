@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.service import App, PollBusyError
-from pointerbridge.core.config import Home
-from pointerbridge.core.store import SCHEMA_VERSION, Store, StoreError
+from pointerbridge.home.config import Home
+from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError
 
 
 def test_new_store_is_private_wal_and_current(tmp_path: Path) -> None:
@@ -53,11 +53,11 @@ def test_second_poll_of_a_home_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
 def test_a_store_of_every_earlier_schema_is_migrated_keeping_its_data(tmp_path: Path, version: int) -> None:
-    from pointerbridge.core.store import _MIGRATIONS
+    from pointerbridge.home.store.schema import MIGRATIONS
 
     path = tmp_path / "s.db"
     db = sqlite3.connect(path)
-    db.executescript(";".join(_MIGRATIONS[:version]) + f"; PRAGMA user_version = {version};")
+    db.executescript(";".join(MIGRATIONS[:version]) + f"; PRAGMA user_version = {version};")
     db.execute(
         "INSERT INTO pointers (digest, text, payload, direction, received_at) VALUES (x'01', 'pb1old', x'00', 'in', 0)"
     )
@@ -74,11 +74,11 @@ def test_a_store_of_every_earlier_schema_is_migrated_keeping_its_data(tmp_path: 
 
 
 def test_schema_6_keeps_posts_through_the_rebuild_and_never_gives_an_id_twice(tmp_path: Path) -> None:
-    from pointerbridge.core.store import _MIGRATIONS
+    from pointerbridge.home.store.schema import MIGRATIONS
 
     path = tmp_path / "s.db"
     db = sqlite3.connect(path)
-    db.executescript(";".join(_MIGRATIONS[:5]) + "; PRAGMA user_version = 5;")
+    db.executescript(";".join(MIGRATIONS[:5]) + "; PRAGMA user_version = 5;")
     db.execute("INSERT INTO chats (id, name, normalized_name, created_at) VALUES (1, 'c', 'c', 0)")
     for pid in (1, 2, 3):
         db.execute(
@@ -130,8 +130,8 @@ def test_a_write_lock_held_elsewhere_is_a_store_error(tmp_path: Path) -> None:
 def test_published_migrations_are_never_edited() -> None:
     import hashlib
 
-    from pointerbridge.core.store import _MIGRATIONS
+    from pointerbridge.home.store.schema import MIGRATIONS
 
     # Stores in the wild were made by these texts: change the schema by adding a migration.
     pinned = ["1cc4732c", "7259fd41", "40dd43c4", "d88f581c", "63b0493e", "9b2dbb34", "dc511cee", "28da1304"]
-    assert [hashlib.sha256(m.encode()).hexdigest()[:8] for m in _MIGRATIONS[: len(pinned)]] == pinned
+    assert [hashlib.sha256(m.encode()).hexdigest()[:8] for m in MIGRATIONS[: len(pinned)]] == pinned

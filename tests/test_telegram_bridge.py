@@ -17,7 +17,7 @@ from helpers import raw_chat, raw_identity
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
 from pointerbridge.core import seal
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotAccount, BotApiServer, Chat
 from test_cli import run
 

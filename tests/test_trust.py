@@ -11,8 +11,8 @@ import pytest
 from helpers import raw_identity
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity
-from pointerbridge.core.config import Home
 from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import Home
 
 SECRET = "a shared secret for trust tests"
 YEAR_MS = 365 * 86_400_000
@@ -74,8 +74,8 @@ def test_a_join_whose_config_cannot_be_saved_is_undone(tmp_path: Path, monkeypat
     import base64
     import json
 
-    from pointerbridge.core import config as config_module
-    from pointerbridge.core.config import ConfigError
+    from pointerbridge.home import config as config_module
+    from pointerbridge.home.config import ConfigError
 
     app = App(Home.resolve(tmp_path / "gina"))
     app.init("gina", "gina phrase", allow_weak=True)

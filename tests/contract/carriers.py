@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pointerbridge.core.config import CarrierConfig
+from pointerbridge.home.config import CarrierConfig
 from servers.dovecot import email_pair
 from servers.synapse import matrix_room
 from servers.telegram import BotApiServer, telegram_group

@@ -12,7 +12,7 @@ from helpers import raw_chat
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.bridges.base import Bridge, Limits, PollResult, RetryableError, bridge_class
 from pointerbridge.core import Identity, seal
-from pointerbridge.core.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 
 SECRET = "contract secret"
 

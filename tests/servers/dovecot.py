@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pointerbridge.core.config import CarrierConfig
+from pointerbridge.home.config import CarrierConfig
 
 PASSWORD = "secret"
 DOMAIN = "mail.test"

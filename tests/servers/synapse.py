@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pointerbridge.core.config import CarrierConfig
+from pointerbridge.home.config import CarrierConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("PBRIDGE_SYNAPSE_VENV", ROOT / ".cache" / "synapse-venv"))

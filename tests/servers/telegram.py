@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from pointerbridge.core.config import CarrierConfig
+from pointerbridge.home.config import CarrierConfig
 
 UPDATE_TTL = 24 * 3600.0
 MAX_TEXT = 4096

@@ -17,12 +17,11 @@ from typing import Any
 import cryptography
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
-from . import clm
-from .armor import armor, dearmor
-from .keys import ChatKey, Identity
-from .padding import padded_length
-from .pointer import _FIXED_BYTES, AEAD_TAG_BYTES, Keyring, seal, unseal
+from pointerbridge.core import clm
+from pointerbridge.core.armor import armor, dearmor
+from pointerbridge.core.keys import ChatKey, Identity
+from pointerbridge.core.padding import padded_length
+from pointerbridge.core.pointer import AEAD_TAG_BYTES, FIXED_BYTES, Keyring, seal, unseal
 
 __all__ = ["run"]
 
@@ -89,7 +88,7 @@ def _age_armored_chars(size: int) -> int:
 
 def _floor(chat: ChatKey, size: int) -> dict[str, Callable[[], object]]:
     """Each primitive a 1-pointer seal+unseal of ``size`` body bytes must run, alone."""
-    inner = os.urandom(padded_length(_FIXED_BYTES + len("alice") + size))
+    inner = os.urandom(padded_length(FIXED_BYTES + len("alice") + size))
     nonce = os.urandom(16)
     key = chat._message_key(nonce)
     box = ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad")

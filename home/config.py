@@ -12,10 +12,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pointerbridge.core.errors import PointerBridgeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from .errors import PointerBridgeError
+from .private_file import write_private
 
 __all__ = [
     "CARRIER_NAME_RULE",
@@ -26,7 +27,6 @@ __all__ = [
     "load_config",
     "save_config",
     "valid_carrier_name",
-    "write_private",
 ]
 
 _CARRIER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -94,21 +94,6 @@ def load_config(path: Path) -> Config:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"{path}: {_where(first)}: {first['msg']}") from None
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file atomically (temporary file, fsync, rename) with mode 0600."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def save_config(path: Path, config: Config) -> None:

@@ -1,0 +1,121 @@
+"""Opening, closing, migrating and transactions: what every family of tables builds on."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+from .rows import StoreError
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["StoreBase"]
+
+
+class StoreBase:
+    """A connection to one user's store; the table families below add their methods."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open connection; most callers want :meth:`open`."""
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        """Open (creating 0600 if needed) and migrate to the current schema."""
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA secure_delete=ON")  # purged pointers are overwritten, not left in free pages
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the store ({exc})") from None
+        store = cls(db, path)
+        store._migrate()
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Self:
+        """Open an existing store only to read it: nothing is created, set or migrated
+        (``pbridge doctor``). Reads of a damaged file raise ``sqlite3.DatabaseError``."""
+        if not path.exists():
+            raise StoreError(f"{path} does not exist")
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the store ({exc})") from None
+        return cls(db, path)
+
+    def integrity_problems(self, most: int = 5) -> list[str]:
+        """What ``PRAGMA integrity_check`` finds (at most ``most`` lines); empty: none."""
+        rows = [str(row[0]) for row in self._db.execute(f"PRAGMA integrity_check({int(most)})")]
+        return [] if rows == ["ok"] else rows
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic, durable unit of work. SQLite's own failures (another process holding
+        the write lock past the timeout, a full disk) become :class:`StoreError`; nothing of
+        the unit is kept."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StoreError(f"{self.path}: {exc}") from None
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the file is at."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema {version} is newer than this pbridge ({SCHEMA_VERSION})")
+        if version == SCHEMA_VERSION:
+            return
+        # Off while tables are rebuilt (dropping the old pointers table must not cascade to
+        # its posts); checked before each migration commits. It cannot change inside one.
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number in range(version, SCHEMA_VERSION):
+                with self.transaction() as db:
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    if db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                        raise StoreError(f"{self.path}: migration {number + 1} broke a reference; nothing changed")
+                    db.execute(f"PRAGMA user_version = {number + 1}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
+
+    def _checkpoint(self) -> None:
+        # secure_delete zeroes freed pages in the database file; the WAL still holds the
+        # old pages until a checkpoint copies them over and truncates it.
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None

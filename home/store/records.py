@@ -1,0 +1,315 @@
+"""Export and import: the whole store as plain records (bytes as hex), and adding such
+records back without letting a file change what this home has judged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .chats import ChatTables
+from .rows import StoreError, pointer_digest
+
+__all__ = ["Records"]
+
+
+class Records(ChatTables):
+    """Export every table but caches as records; import records in one transaction."""
+
+    def export_records(self) -> Iterator[dict[str, Any]]:
+        """Everything kept here but caches, as plain records (bytes as hex), oldest first:
+        the identity, chats with their verifiers, pins, pointers with their posts, cursors,
+        tombstones, rotations, waiting notices and rotation conflicts. Nothing in it is
+        secret; it is what a thief of the store has. One read transaction: a poll writing
+        meanwhile is not half in it."""
+        self._db.execute("BEGIN")
+        try:
+            yield from self._records()
+        finally:
+            self._db.execute("COMMIT")
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        known = self.identity()
+        if known is not None:
+            recovery = self.recovery()
+            yield {
+                "kind": "identity",
+                "username": known.username,
+                "public_key": known.public_key.hex(),
+                "recovery": recovery.hex() if recovery else None,
+            }
+        names = {}
+        for row in self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY id").fetchall():
+            names[row[0]] = row[2]
+            verifiers = reversed(self.verifiers(row[0]))  # oldest first: the import keeps their order
+            yield {
+                "kind": "chat",
+                "name": row[1],
+                "normalized_name": row[2],
+                "carriers": json.loads(row[3]),
+                "verifiers": [
+                    {
+                        "salt": v.salt.hex(),
+                        "verifier": v.verifier.hex(),
+                        "key_salt": v.key_salt.hex() if v.key_salt else None,
+                    }
+                    for v in verifiers
+                ],
+            }
+        for row in self._db.execute("SELECT chat_id, username, public_key, first_seen FROM pins").fetchall():
+            yield {
+                "kind": "pin",
+                "chat": names[row[0]],
+                "username": row[1],
+                "public_key": row[2].hex(),
+                "first_seen": row[3],
+            }
+        for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
+            yield {"kind": "tombstone", "digest": digest.hex()}
+        posts: dict[int, list[dict[str, Any]]] = {}
+        for row in self._db.execute("SELECT pointer_id, carrier, carrier_ref, posted_at FROM posts"):
+            posts.setdefault(row[0], []).append({"carrier": row[1], "carrier_ref": row[2], "posted_at": row[3]})
+        columns = "id, text, direction, chat_id, carrier, carrier_ref, received_at, trashed"
+        for row in self._db.execute(f"SELECT {columns} FROM pointers ORDER BY id"):  # noqa: S608
+            yield {
+                "kind": "pointer",
+                "text": row[1],
+                "direction": row[2],
+                "chat": names.get(row[3]),
+                "carrier": row[4],
+                "carrier_ref": row[5],
+                "received_at": row[6],
+                "trashed": bool(row[7]),
+                "posts": posts.get(row[0], []),
+            }
+        for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
+            yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
+        # A rotation's place is a pointer id, which another store numbers differently: it
+        # travels as the digest of the chat's first pointer from there on (the notice, or
+        # the next one if the notice was purged); null: after every pointer of the chat.
+        rotations = self._db.execute(
+            "SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations ORDER BY chat_id, at_pointer"
+        ).fetchall()
+        for chat_id, username, old_key, new_key, at_pointer in rotations:
+            yield {
+                "kind": "rotation",
+                "chat": names[chat_id],
+                "username": username,
+                "old_key": old_key.hex(),
+                "new_key": new_key.hex(),
+                "at": self._digest_from(chat_id, at_pointer),
+            }
+        for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
+            yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
+        conflicts = self._db.execute(
+            "SELECT chat_id, username, old_key, new_key, at_pointer, chosen FROM"
+            " rotation_conflicts ORDER BY chat_id, at_pointer"
+        ).fetchall()
+        for chat_id, username, old_key, new_key, at_pointer, chosen in conflicts:
+            yield {
+                "kind": "rotation_conflict",
+                "chat": names[chat_id],
+                "username": username,
+                "old_key": old_key.hex(),
+                "new_key": new_key.hex(),
+                "at": self._digest_from(chat_id, at_pointer),
+                "chosen": bool(chosen),
+            }
+
+    def _digest_from(self, chat_id: int, at_pointer: int) -> str | None:
+        """The digest (hex) of the chat's first pointer from ``at_pointer`` on; None: none."""
+        at = self._db.execute(
+            "SELECT digest FROM pointers WHERE chat_id = ? AND id >= ? ORDER BY id LIMIT 1", (chat_id, at_pointer)
+        ).fetchone()
+        return at[0].hex() if at else None
+
+    def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
+        """Add exported records in one transaction; return how many of each kind were new.
+        What is here already stays as it is (a pointer, a verifier, a pin, a cursor), so
+        importing twice adds nothing. Pointer records carry their ``payload`` (bytes)."""
+        added = {
+            "chats": 0,
+            "verifiers": 0,
+            "pins": 0,
+            "pointers": 0,
+            "cursors": 0,
+            "tombstones": 0,
+            "rotations": 0,
+            "rotation notices": 0,
+            "rotation conflicts": 0,
+        }
+        chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
+        # (chat, name, old key) this home has judged already: a file cannot choose for it.
+        judged = {
+            (r[0], r[1], bytes(r[2]))
+            for r in self._db.execute(
+                "SELECT chat_id, username, old_key FROM rotations UNION SELECT chat_id, username, old_key"
+                " FROM rotation_conflicts"
+            )
+        }
+        with self.transaction() as db:
+            for record in records:
+                kind = record["kind"]
+                if kind == "identity":
+                    self._import_identity(db, record)
+                elif kind == "chat":
+                    self._import_chat(db, record, chats, added)
+                elif kind == "pin":
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
+                        (
+                            chats[record["chat"]],
+                            record["username"],
+                            bytes.fromhex(record["public_key"]),
+                            record["first_seen"],
+                        ),
+                    )
+                    added["pins"] += cur.rowcount
+                elif kind == "pointer":
+                    added["pointers"] += self._import_pointer(db, record, chats)
+                elif kind == "cursor":
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO cursors VALUES (?, ?, ?)",
+                        (record["carrier"], record["cursor"], record["updated_at"]),
+                    )
+                    added["cursors"] += cur.rowcount
+                elif kind == "tombstone":
+                    added["tombstones"] += db.execute(
+                        "INSERT OR IGNORE INTO tombstones VALUES (?)", (bytes.fromhex(record["digest"]),)
+                    ).rowcount
+                elif kind == "rotation":
+                    added["rotations"] += self._import_rotation(db, record, chats)
+                elif kind == "rotation_out":
+                    added["rotation notices"] += db.execute(
+                        "INSERT OR IGNORE INTO rotation_out VALUES (?, ?)", (chats[record["chat"]], record["body"])
+                    ).rowcount
+                elif kind == "rotation_conflict":
+                    added["rotation conflicts"] += self._import_conflict(db, record, chats, judged)
+        return added
+
+    @staticmethod
+    def _import_conflict(
+        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], judged: set[tuple[int, str, bytes]]
+    ) -> int:
+        """Add a conflict row at the pointer its ``at`` digest names (a conflict freezes a
+        name from its notice on, the notice included; a rotation applies after it). Its ``chosen``
+        mark counts only where this home had neither a rotation nor a conflict for that
+        name and old key, as a rotation is imported only where the home has none: a file
+        cannot pick a key this home judged otherwise."""
+        chat_id, old_key = chats[record["chat"]], bytes.fromhex(record["old_key"])
+        chosen = int(record["chosen"] and (chat_id, record["username"], old_key) not in judged)
+        cur = db.execute(
+            "INSERT OR IGNORE INTO rotation_conflicts SELECT ?, ?, ?, ?, ?, ? * NOT EXISTS (SELECT 1 FROM"
+            " rotation_conflicts WHERE chat_id = ? AND username = ? AND old_key = ? AND chosen = 1)",
+            (
+                chat_id,
+                record["username"],
+                old_key,
+                bytes.fromhex(record["new_key"]),
+                Records._place(db, record["at"]) + 1,
+                chosen,
+                chat_id,
+                record["username"],
+                old_key,
+            ),
+        )
+        return int(cur.rowcount)
+
+    @staticmethod
+    def _place(db: sqlite3.Connection, digest: str | None) -> int:
+        """The pointer id just below the pointer ``digest`` names, or the highest stored
+        (it names none here): what a rotation's or a conflict's at_pointer is."""
+        # A rotation applies to the messages whose first pointer id is above at_pointer:
+        # one below the named pointer puts it just before that one.
+        found = None
+        if digest is not None:
+            found = db.execute("SELECT id - 1 FROM pointers WHERE digest = ?", (bytes.fromhex(digest),)).fetchone()
+        if found is None:
+            found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
+        return int(found[0])
+
+    @staticmethod
+    def _import_rotation(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+        """Add a rotation just before the pointer its ``at`` digest names (imported before
+        it), or after every pointer stored if there is none."""
+        cur = db.execute(
+            "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
+            (
+                chats[record["chat"]],
+                record["username"],
+                bytes.fromhex(record["old_key"]),
+                bytes.fromhex(record["new_key"]),
+                Records._place(db, record["at"]),
+            ),
+        )
+        return int(cur.rowcount)
+
+    @staticmethod
+    def _import_identity(db: sqlite3.Connection, record: dict[str, Any]) -> None:
+        key = bytes.fromhex(record["public_key"])
+        recovery = bytes.fromhex(record["recovery"]) if record.get("recovery") else None
+        here = db.execute("SELECT username, public_key FROM identity").fetchone()
+        if here is None:
+            db.execute("INSERT INTO identity VALUES (1, ?, ?, ?, ?)", (record["username"], key, time.time(), recovery))
+        elif (here[0], here[1]) != (record["username"], key):
+            raise StoreError(f"this home is {here[0]!r}'s, the export is {record['username']!r}'s (another identity)")
+
+    @staticmethod
+    def _import_chat(
+        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], added: dict[str, int]
+    ) -> None:
+        normalized = record["normalized_name"]
+        if normalized not in chats:
+            cur = db.execute(
+                "INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
+                (record["name"], normalized, json.dumps(record["carriers"]), time.time()),
+            )
+            chats[normalized] = int(cur.lastrowid or 0)
+            added["chats"] += 1
+        have = {
+            (bytes(r[0]), bytes(r[1]))
+            for r in db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ?", (chats[normalized],))
+        }
+        for item in record["verifiers"]:
+            pair = (bytes.fromhex(item["salt"]), bytes.fromhex(item["verifier"]))
+            key_salt = bytes.fromhex(item["key_salt"]) if item.get("key_salt") else None
+            if pair not in have:
+                db.execute(
+                    "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (chats[normalized], *pair, key_salt, time.time()),
+                )
+                have.add(pair)
+                added["verifiers"] += 1
+
+    @staticmethod
+    def _import_pointer(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+        digest = pointer_digest(record["text"])
+        chat_id = chats.get(record["chat"]) if record["chat"] is not None else None
+        cur = db.execute(
+            "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, carrier_ref,"
+            " received_at, trashed) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            " WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
+            (
+                digest,
+                record["text"],
+                record["payload"],
+                record["direction"],
+                chat_id,
+                record["carrier"],
+                record["carrier_ref"],
+                record["received_at"],
+                int(record["trashed"]),
+                digest,
+            ),
+        )
+        if not cur.rowcount:
+            return 0
+        pid = int(cur.lastrowid or 0)
+        db.executemany(
+            "INSERT OR IGNORE INTO posts VALUES (?, ?, ?, ?)",
+            ((pid, p["carrier"], p["carrier_ref"], p["posted_at"]) for p in record["posts"]),
+        )
+        return 1

@@ -1,0 +1,135 @@
+"""What the store hands out: typed rows, the store's error, and the SQL column lists its
+queries share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from pointerbridge.core.errors import PointerBridgeError
+
+__all__ = [
+    "ChatRow",
+    "ConflictRow",
+    "Direction",
+    "IdentityRow",
+    "PointerRow",
+    "RotationRow",
+    "RunRow",
+    "StoreError",
+    "Verifier",
+    "pointer_digest",
+]
+
+
+class StoreError(PointerBridgeError):
+    """The store cannot be opened, is from a newer version, or an operation conflicts."""
+
+
+class Direction(StrEnum):
+    """Which way a stored pointer went: one this home received, or one it sealed."""
+
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRow:
+    """A chat as stored: no key, only what is needed to check one."""
+
+    id: int
+    name: str
+    normalized_name: str
+    carriers: list[str]
+    salt: bytes | None  # the current secret's random key salt; None: an open chat
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the chat's current key is an open chat's (salted by its name alone)."""
+        return self.salt is None
+
+
+class Verifier(NamedTuple):
+    """A check of one of a chat's secrets: a salted slow hash of the key, and the random
+    salt that key was derived with (None: an open chat's key)."""
+
+    salt: bytes
+    verifier: bytes
+    key_salt: bytes | None
+
+
+class PointerRow(NamedTuple):
+    """A stored pointer (a tuple: history reads build 100,000 of these)."""
+
+    id: int
+    text: str
+    payload: bytes
+    direction: str
+    chat_id: int | None
+    carrier: str | None
+    received_at: float
+    trashed: int
+    verified: bytes | None
+
+
+class IdentityRow(NamedTuple):
+    """This home's user as stored: a name and a public key (never the phrase or a key)."""
+
+    username: str
+    public_key: bytes
+
+
+class RotationRow(NamedTuple):
+    """An accepted identity rotation in a chat: from the notice's first pointer on, ``username``
+    signs with ``new_key`` instead of ``old_key``."""
+
+    username: str
+    old_key: bytes
+    new_key: bytes
+    at_pointer: int
+
+
+class ConflictRow(NamedTuple):
+    """A new key an equivocating old key named in a chat, and whether the user chose it."""
+
+    username: str
+    old_key: bytes
+    new_key: bytes
+    at_pointer: int
+    chosen: bool
+
+
+class RunRow(NamedTuple):
+    """How a carrier's runs went: the last good one, the last error and when it happened."""
+
+    ok_at: float | None
+    error: str | None
+    error_at: float | None
+
+
+def pointer_digest(text: str) -> bytes:
+    """A pointer's identity in the store: SHA-256 of its compact text."""
+    return hashlib.sha256(text.encode("ascii")).digest()
+
+
+def _chat_row(row: tuple[Any, ...]) -> ChatRow:
+    return ChatRow(row[0], row[1], row[2], json.loads(row[3]), row[4])
+
+
+# A chat's columns and the random key salt of its current (newest) secret: NULL for an open chat.
+_CHAT_COLUMNS = (
+    "id, name, normalized_name, carriers,"
+    " (SELECT key_salt FROM verifiers v WHERE v.chat_id = chats.id ORDER BY v.id DESC LIMIT 1)"
+)
+
+_POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified"
+
+_READ_COLUMNS = "id, payload, trashed, verified, received_at"  # what reading a chat's history needs
+
+
+def _trash_filter(include_trash: bool, trash_only: bool) -> str:
+    return " AND trashed = 1" if trash_only else "" if include_trash else " AND trashed = 0"

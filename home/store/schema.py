@@ -1,0 +1,161 @@
+"""The store's schema: every migration ever published, in order.
+
+A published migration never changes (``tests/test_store.py`` pins each by its hash); a
+change of schema is a new migration at the end.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        username TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        normalized_name TEXT NOT NULL UNIQUE,
+        carriers TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE verifiers (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        salt BLOB NOT NULL,
+        verifier BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE pointers (
+        id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+        chat_id INTEGER REFERENCES chats(id) ON DELETE CASCADE,
+        carrier TEXT,
+        carrier_ref TEXT,
+        received_at REAL NOT NULL,
+        trashed INTEGER NOT NULL DEFAULT 0,
+        verified BLOB
+    );
+    CREATE INDEX pointers_by_chat ON pointers(chat_id, id);
+    CREATE TABLE posts (
+        pointer_id INTEGER NOT NULL REFERENCES pointers(id) ON DELETE CASCADE,
+        carrier TEXT NOT NULL,
+        carrier_ref TEXT,
+        posted_at REAL,
+        PRIMARY KEY (pointer_id, carrier)
+    );
+    CREATE TABLE pins (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        first_seen REAL NOT NULL,
+        PRIMARY KEY (chat_id, username)
+    );
+    CREATE TABLE cursors (
+        carrier TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
+    # 2: what was purged or deleted stays gone when a carrier brings it again
+    """
+    CREATE TABLE tombstones (digest BLOB PRIMARY KEY) WITHOUT ROWID;
+    """,
+    # 3: how each carrier's last runs went, for `pbridge status`
+    """
+    CREATE TABLE carrier_runs (
+        carrier TEXT PRIMARY KEY,
+        ok_at REAL,
+        error TEXT,
+        error_at REAL
+    ) WITHOUT ROWID;
+    """,
+    # 4: a poll finds a carrier's outbox and its last post without reading every post
+    """
+    CREATE INDEX posts_by_carrier ON posts(carrier, posted_at);
+    """,
+    # 5: identity rotation: the notice each chat still waits for, and the rotations
+    # accepted per chat (trust replays them even after their notice is trashed or purged);
+    # how far a full read has judged each chat (a page of history beyond it is provisional);
+    # how far each chat has been read, for unread counts
+    """
+    CREATE TABLE rotation_out (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE rotations (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        old_key BLOB NOT NULL,
+        new_key BLOB NOT NULL,
+        at_pointer INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, username, old_key)
+    );
+    CREATE TABLE judged (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        through INTEGER NOT NULL
+    );
+    CREATE TABLE chat_reads (
+        chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+        seen_id INTEGER NOT NULL
+    );
+    """,
+    # 6: a pointer id is never given twice (rotations, the judged mark and read marks hold
+    # ids: a purged newest pointer's id handed to a new arrival would sort it before them).
+    # The table is rebuilt with AUTOINCREMENT, its sequence set past every id any table holds.
+    """
+    CREATE TABLE pointers_v6 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        digest BLOB NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+        chat_id INTEGER REFERENCES chats(id) ON DELETE CASCADE,
+        carrier TEXT,
+        carrier_ref TEXT,
+        received_at REAL NOT NULL,
+        trashed INTEGER NOT NULL DEFAULT 0,
+        verified BLOB
+    );
+    INSERT INTO pointers_v6 SELECT id, digest, text, payload, direction, chat_id, carrier, carrier_ref,
+        received_at, trashed, verified FROM pointers;
+    DROP TABLE pointers;
+    ALTER TABLE pointers_v6 RENAME TO pointers;
+    CREATE INDEX pointers_by_chat ON pointers(chat_id, id);
+    DELETE FROM sqlite_sequence WHERE name = 'pointers';
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'pointers', max(
+        (SELECT coalesce(max(id), 0) FROM pointers), (SELECT coalesce(max(at_pointer), 0) FROM rotations),
+        (SELECT coalesce(max(through), 0) FROM judged), (SELECT coalesce(max(seen_id), 0) FROM chat_reads));
+    """,
+    # 7: per-secret random salts of chat keys (NULL: an open chat's key, salted by name
+    # alone) and the identity's recovery code (NULL: the first, username-salted schedule)
+    """
+    ALTER TABLE verifiers ADD COLUMN key_salt BLOB;
+    ALTER TABLE identity ADD COLUMN recovery BLOB;
+    """,
+    # 8: rotation conflicts: an old key that signed notices naming different new
+    # keys for one name in a chat froze that name there. One row per new key it named,
+    # placed at its notice's first pointer id; ``chosen`` marks the key the user re-pinned
+    # after verifying in person (at most one per name and old key). Kept after the
+    # notices are trashed or purged, so the name stays frozen.
+    """
+    CREATE TABLE rotation_conflicts (
+        chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        old_key BLOB NOT NULL,
+        new_key BLOB NOT NULL,
+        at_pointer INTEGER NOT NULL,
+        chosen INTEGER NOT NULL DEFAULT 0 CHECK (chosen IN (0, 1)),
+        PRIMARY KEY (chat_id, username, old_key, new_key)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
