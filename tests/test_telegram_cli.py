@@ -19,7 +19,8 @@ import pytest
 from pointerbridge.app import service
 from pointerbridge.bridges import telegram as telegram_bridge
 from pointerbridge.cli.main import main
-from pointerbridge.core import keys, store
+from pointerbridge.core import keys
+from pointerbridge.home import store
 from servers.telegram import BotApiServer
 
 USERS = ("alice", "bob", "carol")
