@@ -7,8 +7,7 @@ is in the store, so none is in the file either: it is safe to keep anywhere (a t
 what a thief of the store learns, docs/SPEC.md §9). The format is in docs/EXPORT.md.
 
 Importing checks every line before anything is written, adds in one transaction, and
-keeps what the home has already: importing the same file twice adds nothing.
-"""
+keeps what the home has already: importing the same file twice adds nothing."""
 
 from __future__ import annotations
 

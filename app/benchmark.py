@@ -1,8 +1,7 @@
 """Codec benchmark: pb1 against its own primitives, against CLM, and pointer sizes.
 
 Run by ``pbridge bench`` and ``bench/codec.py``. Every figure is measured in the same
-process and run, so the ratio of pb1 to its primitive floor is meaningful on any machine.
-"""
+process and run, so the ratio of pb1 to its primitive floor is meaningful on any machine."""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 Each carrier is a job (``poll_every`` seconds, or ``poll_cron`` as a crontab line, from
 config.toml) that flushes the outbox and polls, in one worker thread so runs never
 overlap; the home's poll lock also keeps a cron-run ``pbridge poll`` from overlapping.
-SIGTERM or SIGINT stops the scheduler; a poll already running finishes first (seconds).
-"""
+SIGTERM or SIGINT stops the scheduler; a poll already running finishes first (seconds)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 Doctor only looks: it creates no folder, fixes no permission, opens the store read-only
 (so never migrates it), posts nothing and moves no cursor (a Telegram bot's getUpdates is never called: it would
 confirm updates the next poll has not stored). Each carrier's bridge reaches its carrier
-once through :meth:`Bridge.diagnose`, with a short request timeout.
-"""
+once through :meth:`Bridge.diagnose`, with a short request timeout."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError
 
-from .service import _default_bridge, carrier_clashes
+from .base import _default_bridge, carrier_clashes
 
 __all__ = ["CheckFailedError", "Checked", "run_checks"]
 

@@ -7,8 +7,7 @@ An invite is ``pbinvite1.`` followed by base64url (no padding) of a JSON object
 lists in ``shareable_settings`` travel (a folder path, a room id), never credentials; the
 secret is told separately, in person or on another channel. The salt is not secret, but
 it is what makes a guess of the secret cost an Argon2id for this chat alone: it travels
-here and never in a pointer (where it would link every pointer of the chat).
-"""
+here and never in a pointer (where it would link every pointer of the chat)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,7 @@
 token the server gives back is kept, in a 0600 file the carrier's settings point to.
 
 Re-running a login replaces the carrier's token and device, and logs the old device out,
-so a token that leaked with an old backup stops working.
-"""
+so a token that leaked with an old backup stops working."""
 
 from __future__ import annotations
 

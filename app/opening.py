@@ -31,8 +31,7 @@ from ~1.3 s to ~10 s on this machine's two cores.
 A long history (``PARALLEL_FROM`` pointers or more, on Linux, more than one core, and no
 other thread running) is opened in chunks by forked worker processes: the chat key and
 the proof key reach them by ``fork``, in memory, never through a pipe or a file, and only
-the opened messages travel back. The caller gets the chunks in stored order either way.
-"""
+the opened messages travel back. The caller gets the chunks in stored order either way."""
 
 from __future__ import annotations
 

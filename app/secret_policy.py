@@ -21,8 +21,7 @@ The attacker this estimate is written for: GPUs running Argon2id with this proje
 parameters (64 MiB), at 10,000 to 100,000 guesses a second each (memory bandwidth bounds
 a 64 MiB Argon2id; the high end allows for tuned code on a current card), as many GPUs as
 money buys, and work that may be shared: one table computed for a chat name or a username
-serves every chat or person using it, so nothing is divided by the number of targets.
-"""
+serves every chat or person using it, so nothing is divided by the number of targets."""
 
 from __future__ import annotations
 

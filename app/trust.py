@@ -11,8 +11,7 @@ An old key that signed two notices naming different new keys for one name has le
 notices on, the name is **frozen** in the chat and everything under it is ``conflict``,
 until the user re-pins one of the named keys after verifying it in person (a stored
 conflict with a ``chosen`` key). docs/KEYS.md has the rules; this module reads and writes
-nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects.
-"""
+nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects."""
 
 from __future__ import annotations
 

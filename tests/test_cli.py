@@ -194,8 +194,8 @@ def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
 
 def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.app.doctor as doctor
+    import pointerbridge.app.errors as app_errors
     import pointerbridge.app.secret_policy as secret_policy
-    import pointerbridge.app.service as service
     import pointerbridge.bridges.base as base
     import pointerbridge.core.errors as errors
     import pointerbridge.core.rotation as rotation
@@ -206,7 +206,7 @@ def test_every_error_class_has_its_exit_code() -> None:
 
     classes = {
         obj.__name__
-        for module in (doctor, secret_policy, service, base, config, errors, rotation, store, secrets)
+        for module in (doctor, secret_policy, app_errors, base, config, errors, rotation, store, secrets)
         for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, PointerBridgeError)
     }

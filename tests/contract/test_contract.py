@@ -187,7 +187,7 @@ def test_bridge_is_registered_as_an_entry_point(carrier: CarrierUnderTest) -> No
 def test_outbox_drains_at_the_carriers_pace(
     tmp_path: Path, carrier: CarrierUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pointerbridge.app.service as service
+    import pointerbridge.app.outbox as outbox
 
     class Slow(FaultyBridge):
         @property
@@ -205,8 +205,8 @@ def test_outbox_drains_at_the_carriers_pace(
     chat = alice.create_chat("room", SECRET, ["c"], allow_weak=True)
     for body in "abcde":
         alice.send(chat, me, body)
-    monkeypatch.setattr(service, "_FLUSH_BUDGET", 0.5)
+    monkeypatch.setattr(outbox, "_FLUSH_BUDGET", 0.5)
     first = alice.poll(fetch=False)
     assert 2 <= first.posted["c"] < 5 and alice.store.outbox("c")  # paced, the rest kept
-    monkeypatch.setattr(service, "_FLUSH_BUDGET", 5.0)
+    monkeypatch.setattr(outbox, "_FLUSH_BUDGET", 5.0)
     assert alice.poll(fetch=False).posted["c"] == 5 - first.posted["c"]

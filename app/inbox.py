@@ -1,0 +1,62 @@
+"""Receiving: pasted pointers into the store, and stored pointers routed to the chat whose
+unlocked key opens them (routing tag, then AEAD)."""
+
+from __future__ import annotations
+
+from pointerbridge.core.armor import find_pointers
+from pointerbridge.home.store import Direction
+
+from .base import _storable
+from .models import UnlockedChat
+from .poll import Poller
+
+__all__ = ["Inbox"]
+
+
+class Inbox(Poller):
+    """Storing pasted pointers and routing stored ones to chats."""
+
+    def receive(self, text: str) -> tuple[int, int]:
+        """Store the pointers pasted in ``text``; return (new, already known)."""
+        items = _storable(find_pointers(text))
+        new = self.store.add_pointers(items, Direction.IN)
+        return len(new), len(items) - len(new)
+
+    def _route(self, chat: UnlockedChat) -> None:
+        """Assign to the chat the unrouted pointers sealed under one of its unlocked keys
+        (routing tag, then AEAD: a tag that matches by chance or on purpose must not take
+        another chat's pointer); a pointer under a secret not unlocked stays unrouted.
+        Those whose tag matches but whose AEAD fails stay unrouted too, and are counted
+        as refused by this chat's reads."""
+        from pointerbridge.core.pointer import belongs_to, tag_matches
+
+        keys = chat.keys
+        # What these very keys (the same objects, kept alive here) already looked at stays
+        # unrouted for them: a page read must not rescan another chat's pointers each time.
+        seen_keys, after = self._routed.get(chat.row.id, ((), 0))
+        if len(seen_keys) != len(keys) or any(a is not b for a, b in zip(seen_keys, keys, strict=False)):
+            after = 0
+        if after == 0:
+            self._doubtful[chat.row.id] = set()
+        doubtful = self._doubtful.setdefault(chat.row.id, set())
+        mine = []
+        rows = self.store.unrouted(after)
+        for row in rows:
+            tagged = [key for key in keys if tag_matches(key, row.payload)]  # one BLAKE2s a key
+            if not tagged:
+                continue
+            if any(belongs_to(key, row.payload) for key in tagged):  # an AEAD open (~3 µs)
+                mine.append(row.id)
+                doubtful.discard(row.id)
+            else:
+                doubtful.add(row.id)
+        if mine:
+            self.store.assign(mine, chat.row.id)
+        if rows:
+            self._routed[chat.row.id] = (keys, rows[-1].id)
+        elif after == 0:
+            self._routed[chat.row.id] = (keys, 0)
+
+    def route(self, chat: UnlockedChat) -> None:
+        """Sort the pointers no chat has claimed yet into ``chat`` where its key opens them."""
+        self._route(chat)

@@ -1,0 +1,124 @@
+"""Joining a chat: from an invite (its carriers and salt), or, for an open chat, by
+receiving pointers its secret opens (CLM's way)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pointerbridge.bridges.base import ConfigurationError, bridge_class, printable
+from pointerbridge.core.armor import find_pointers
+from pointerbridge.core.errors import InvalidInputError, NotForThisChatError
+from pointerbridge.home.config import CARRIER_NAME_RULE, CarrierConfig, Config, valid_carrier_name
+
+from .base import _storable
+from .chats import Chats
+from .models import UnlockedChat
+
+if TYPE_CHECKING:
+    from pointerbridge.core.keys import ChatKey
+
+__all__ = ["Joining"]
+
+
+class _Printable(dict[str, Any]):
+    """Invite values for a one-line command hint: printable characters only, each quoted
+    for the shell (an invite is someone else's text), a gap shown as ?."""
+
+    def __getitem__(self, key: str) -> str:
+        import shlex
+
+        return shlex.quote(printable(self.get(key, "?"), 200))
+
+
+class Joining(Chats):
+    """Joining chats made elsewhere."""
+
+    def join_invite(self, invite_text: str, secret: str, paths: dict[str, str]) -> UnlockedChat:
+        """Join a chat from an invite: use this home's carrier where it has one of that name
+        or reaching the same place (the same Matrix room), else add the invite's carrier
+        (``paths`` overrides folder paths) to config.toml; then create the chat. config.toml
+        is written only once the chat exists: a failed join changes nothing."""
+        from pointerbridge.app.invite import read_invite
+        from pointerbridge.core.keys import normalize_chat_name
+        from pointerbridge.home.config import save_config
+
+        invite = read_invite(invite_text)
+        normalized = normalize_chat_name(invite.chat)
+        if self.store.chat(normalized) is not None:
+            raise InvalidInputError(
+                f"a chat named {invite.chat!r} exists already here (if its secret changed: "
+                "pbridge chat rekey CHAT --invite INVITE)"
+            )
+        carriers = dict(self.config.carriers)
+        names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
+        config = Config.model_validate({"carriers": {k: v.model_dump() for k, v in carriers.items()}})
+        before, self.config = self.config, config
+        try:
+            # The secret was chosen by whoever made the chat: joining checks nothing.
+            chat = self.create_chat(
+                invite.chat, secret, names, open_chat=invite.salt is None, salt=invite.salt, allow_weak=True
+            )
+        except BaseException:
+            self.config = before
+            raise
+        try:
+            if config != before:
+                save_config(self.home.config_path, config)
+        except BaseException:  # a chat whose carriers were not saved is undone, not left half-joined
+            self.store.delete_chat(chat.row.id)
+            self.config = before
+            raise
+        return chat
+
+    def _carrier_for(
+        self, name: str, shared: dict[str, Any], paths: dict[str, str], carriers: dict[str, CarrierConfig]
+    ) -> str:
+        """This home's name for an invite's carrier, adding it to ``carriers`` if new."""
+        from pydantic import ValidationError
+
+        if name in carriers:
+            return name  # this home's own settings for a carrier it already has win
+        if not valid_carrier_name(name):  # before any hint tells the user to use this name
+            raise InvalidInputError(f"the invite's carrier name {printable(name, 40)!r}: {CARRIER_NAME_RULE}")
+        kind = bridge_class(shared["type"])
+        for local, config in carriers.items():
+            if config.type == shared["type"] and kind.same_place(config.settings, shared):
+                return local
+        merged = {**shared, **({"path": paths[name]} if name in paths else {})}
+        try:
+            carriers[name] = CarrierConfig.model_validate(merged)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInputError(f"the invite's carrier {name!r}: {where}: {first['msg']}") from None
+        try:
+            self._bridge_factory(name, carriers[name])  # the bridge checks its settings
+        except ConfigurationError as exc:
+            if not kind.setup_hint:
+                raise
+            hint = kind.setup_hint.format_map(_Printable({**shared, "name": name}))
+            raise ConfigurationError(name, f"this home cannot reach it yet: {hint}") from exc
+        return name
+
+    def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
+        """Create an open chat from received pointers, as CLM does: only if the secret opens
+        one. (A chat with a random salt is joined from its invite, which carries the salt.)"""
+        from pointerbridge.core.keys import ChatKey
+
+        key = ChatKey.derive_open(name, secret)
+        if not self.matching_pointers(text, key):
+            raise NotForThisChatError(f"none of these pointers is for chat {name!r} with that secret")
+        return self._add_chat(key, [])
+
+    def matching_pointers(self, text: str, key: ChatKey) -> list[str]:
+        """The pointers in ``text`` sealed under ``key``: routing tag and AEAD (a tag
+        alone collides, by chance or made to)."""
+        from pointerbridge.core.pointer import belongs_to
+
+        out = []
+        for pointer, payload in _storable(find_pointers(text)):
+            if not payload:
+                continue  # a later version: this release cannot tell
+            if belongs_to(key, payload):
+                out.append(pointer)
+        return out

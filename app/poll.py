@@ -1,0 +1,150 @@
+"""Polling: one run over the carriers (post the outbox, then fetch), under a lock, with
+cursors saved only after what they cover is stored, and each run's outcome recorded."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
+from pointerbridge.home.store import Direction
+
+from .base import _storable
+from .errors import PollBusyError
+from .identity import Identities
+from .models import PollSummary
+
+__all__ = ["Poller"]
+
+
+_STORE_BATCH = 1000  # pointers per transaction while storing a poll
+
+
+_MAX_ROUNDS = 100  # polls of one carrier in one run while it says there is more
+
+
+class _Fetched(NamedTuple):
+    new: int
+    known: int
+    skipped: int
+    notes: list[str]
+    failed: BridgeError | None  # a later round failed: what earlier rounds stored is counted all the same
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+
+class Poller(Identities):
+    """Running polls and reporting how carriers did."""
+
+    @contextmanager
+    def _poll_lock(self) -> Iterator[None]:
+        fd = os.open(self.home.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PollBusyError("another poll of this home is running") from None
+            yield
+        finally:
+            os.close(fd)
+
+    def poll(
+        self,
+        carriers: Iterable[str] | None = None,
+        *,
+        fetch: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PollSummary:
+        """One run: post the outbox, then poll each carrier and store what it brings.
+
+        ``fetch=False`` only posts. A carrier's failure is recorded in the summary and the
+        run goes on with the next carrier: what was not posted stays in the outbox.
+        """
+        summary = PollSummary()
+        with self._poll_lock():
+            clashes = self.clashes()
+            for name in list(carriers) if carriers is not None else list(self.config.carriers):
+                try:
+                    if name in clashes:
+                        raise ConfigurationError(name, clashes[name])
+                    bridge = self.bridge(name)
+                    try:
+                        unposted: BridgeError | None = None
+                        try:
+                            summary.posted[name] = self._flush(bridge)
+                        except BridgeError as exc:
+                            # Reading must not wait on posting: a carrier that drops what
+                            # is not read in time (Telegram, 24 hours) would lose it.
+                            unposted = exc
+                        if fetch:
+                            found = self._fetch(bridge, progress)
+                            summary.received[name], summary.known[name], summary.skipped[name] = found[:3]
+                            if found.notes:
+                                summary.notes[name] = found.notes
+                            if found.failed is not None:
+                                raise found.failed
+                        if unposted is not None:
+                            raise unposted
+                    finally:
+                        bridge.close()
+                except ConfigurationError as exc:
+                    summary.errors[name] = f"{exc} (fix it in {self.home.config_path})"
+                    summary.to_fix.append(name)
+                except BridgeError as exc:
+                    summary.errors[name] = str(exc)
+                self.store.record_run(name, summary.errors.get(name))  # for `pbridge status`
+        return summary
+
+    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> _Fetched:
+        new = known = skipped = 0
+        notes: list[str] = []
+        for round_ in range(_MAX_ROUNDS):  # a carrier that hands out batches says when there is more
+            try:
+                result = bridge.poll(self.store.cursor(bridge.name))
+            except BridgeError as exc:
+                if not round_:
+                    raise
+                return _Fetched(new, known, skipped, notes, exc)
+            skipped += result.skipped_foreign + result.skipped_malformed
+            found = result.pointers
+            stored = 0
+            for start in range(0, len(found), _STORE_BATCH):
+                items = _storable(item.text for item in found[start : start + _STORE_BATCH])
+                stored += len(self.store.add_pointers(items, Direction.IN, carrier=bridge.name))
+                if progress:
+                    progress(min(start + _STORE_BATCH, len(found)), len(found))
+            for since, until in result.repost_since:  # queued before the cursor moves past the request
+                count = self.store.repost_since(bridge.name, since, until)
+                notes.append(
+                    f"a member asked for what was posted from {_when(since)} to {_when(until)}: "
+                    f"{count} pointer(s) queued"
+                )
+            self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
+            new, known = new + stored, known + len(found) - stored
+            notes += result.notes
+            if not result.more:
+                break
+        return _Fetched(new, known, skipped, notes, None)
+
+    def status(self) -> dict[str, Any]:
+        """What a monitoring system scrapes: the store's counts and, per carrier, what
+        waits to be posted and how its last runs went (Unix times; None: never)."""
+        runs = self.store.runs()
+        carriers = {}
+        for name, config in self.config.carriers.items():
+            ok_at, error, error_at = runs.get(name, (None, None, None))
+            carriers[name] = {
+                "type": config.type,
+                "waiting": self.store.waiting(name),
+                "last_poll": self.store.polled_at(name),
+                "last_ok": ok_at,
+                "last_error": error,
+                "last_error_at": error_at,
+            }
+        return {**self.store.counts(), "carriers": carriers}
