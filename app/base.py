@@ -5,58 +5,42 @@ opens or judges a message."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from pointerbridge.bridges.base import Bridge, BridgeError, bridge_class
+from pointerbridge.bridges.base import Bridge, bridge_class
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.errors import UnknownVersionError
 from pointerbridge.home.config import (
     CarrierConfig,
     Config,
-    ConfigError,
     Home,
     load_config,
 )
-from pointerbridge.home.store import ChatRow, Store
+from pointerbridge.home.store import ChatRow, IdentityRow, Store
 
 from .errors import ChatNotFoundError, NotInitialisedError
+
+
+def default_bridge(name: str, config: CarrierConfig) -> Bridge:
+    """The bridge of a carrier's type (found in the ``pointerbridge.bridges`` entry points),
+    built from its settings."""
+    return bridge_class(config.type).from_config(name, config.settings)
+
+
+def resolve_home(home: Home | Path | None) -> Home:
+    """``home`` itself, or the home at a ``--home`` path (None: ``$PBRIDGE_HOME``, else the
+    platform's per-user folders)."""
+    return home if isinstance(home, Home) else Home.resolve(home)
+
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["AppBase", "carrier_clashes"]
+__all__ = ["AppBase", "BridgeFactory", "default_bridge", "resolve_home"]
 
-
-def _default_bridge(name: str, config: CarrierConfig) -> Bridge:
-    return bridge_class(config.type).from_config(name, config.settings)
-
-
-def carrier_clashes(
-    config: Config, factory: Callable[[str, CarrierConfig], Bridge] = _default_bridge
-) -> dict[str, str]:
-    """Carriers that hold the same thing (one Telegram bot), each with a message naming
-    the others. A carrier whose settings are broken is left to its own error."""
-    holders: dict[str, list[str]] = {}
-    for name, carrier in config.carriers.items():
-        try:
-            bridge = factory(name, carrier)
-            try:
-                claim = bridge.claim()
-            finally:
-                bridge.close()
-        except BridgeError:
-            continue
-        if claim is not None:
-            holders.setdefault(claim, []).append(name)
-    clashes = {}
-    for claim, names in holders.items():
-        for name in names if len(names) > 1 else ():
-            others = ", ".join(repr(n) for n in names if n != name)
-            clashes[name] = (
-                f"uses the same {claim} as {others}: one bot can have one poller only (each would "
-                "delete what the other has not read yet); give each carrier a bot of its own"
-            )
-    return clashes
+# Builds a carrier's bridge from its name and config (tests wrap the default to add faults).
+BridgeFactory = Callable[[str, CarrierConfig], Bridge]
 
 
 def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
@@ -74,7 +58,7 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
 class AppBase:
     """One user's home, opened: what the pipeline's steps share. Close it (or use ``with``)."""
 
-    def __init__(self, home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None) -> None:
+    def __init__(self, home: Home, bridge_factory: BridgeFactory | None = None) -> None:
         """Open the home's config and store (creating the folders on first use).
 
         ``bridge_factory`` builds a carrier's bridge from its config; the default finds the
@@ -82,7 +66,7 @@ class AppBase:
         """
         home.create()
         self.home = home
-        self._bridge_factory = bridge_factory or _default_bridge
+        self._bridge_factory = bridge_factory or default_bridge
         self.config: Config = load_config(home.config_path)
         self.store = Store.open(home.store_path)
         # chat id -> (the keys that routed it, the last unrouted pointer id they looked at)
@@ -98,22 +82,16 @@ class AppBase:
         """Close the store."""
         self.store.close()
 
+    @classmethod
+    def at(cls, home: Home | Path | None = None, bridge_factory: BridgeFactory | None = None) -> Self:
+        """Open the home at a ``--home`` path (see :func:`resolve_home`)."""
+        return cls(resolve_home(home), bridge_factory)
+
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def bridge(self, carrier: str) -> Bridge:
-        """The configured bridge of a carrier."""
-        config = self.config.carriers.get(carrier)
-        if config is None:
-            raise ConfigError(f"{self.home.config_path}: no carrier named {carrier!r}")
-        return self._bridge_factory(carrier, config)
-
-    def clashes(self) -> dict[str, str]:
-        """This home's carriers that would take each other's updates (see :func:`carrier_clashes`)."""
-        return carrier_clashes(self.config, self._bridge_factory)
 
     def chat_row(self, name: str) -> ChatRow:
         """The stored chat called ``name``."""
@@ -136,9 +114,25 @@ class AppBase:
         known = self.store.identity()
         return (*words, known[0]) if known is not None else words
 
-    def _check_carriers(self, carriers: Iterable[str]) -> list[str]:
-        names = list(dict.fromkeys(carriers))
-        for name in names:
-            if name not in self.config.carriers:
-                raise ConfigError(f"{self.home.config_path}: no carrier named {name!r} (pbridge carrier add)")
-        return names
+    @property
+    def config_path(self) -> Path:
+        """This home's config.toml (for messages that tell the user where to fix something)."""
+        return self.home.config_path
+
+    def public_identity(self) -> IdentityRow | None:
+        """This home's username and public key (None: not initialised yet)."""
+        return self.store.identity()
+
+    def chats(self) -> list[ChatRow]:
+        """Every chat of this home, by name."""
+        return self.store.chats()
+
+    def has_chat(self, name: str) -> bool:
+        """Whether this home has a chat called ``name`` (as normalized)."""
+        from pointerbridge.core.keys import normalize_chat_name
+
+        return self.store.chat(normalize_chat_name(name)) is not None
+
+    def unrouted_count(self) -> int:
+        """How many stored pointers no unlocked chat has claimed yet."""
+        return self.store.unrouted_count()

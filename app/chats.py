@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pointerbridge.core.errors import InvalidInputError
 from pointerbridge.home.store import ChatRow, Verifier
 
-from .base import AppBase
+from .carriers import Carriers
 from .errors import StaleSecretError, WrongSecretError
 from .models import UnlockedChat
 
@@ -40,7 +40,7 @@ def _verifier(key: ChatKey) -> Verifier:
     return Verifier(salt, key.subkey(_VERIFIER_INFO, salt), key.salt)
 
 
-class Chats(AppBase):
+class Chats(Carriers):
     """Creating, unlocking, rekeying and deleting chats."""
 
     def create_chat(

@@ -27,7 +27,8 @@ from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError
 
-from .base import _default_bridge, carrier_clashes
+from .base import default_bridge
+from .carriers import carrier_clashes
 
 __all__ = ["CheckFailedError", "Checked", "run_checks"]
 
@@ -190,7 +191,7 @@ def _quick(carrier: CarrierConfig) -> CarrierConfig:
 
 def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None) -> list[Checked]:
     """Every check of a home, in order: folders, config, store, then each carrier."""
-    factory = bridge_factory or _default_bridge
+    factory = bridge_factory or default_bridge
     folders = _folders(home)
     out = [Checked("home", folders)]
     if folders.status == "fail" and not home.config_dir.is_dir():

@@ -173,6 +173,10 @@ class Identities(Outbox):
                 # notice waiting (pending_notices reports it) rather than hide the others'.
                 continue
 
+    def has_pending_notice(self, chat: UnlockedChat) -> bool:
+        """Whether the chat still waits for this home's rotation notice."""
+        return self.store.pending_notice(chat.row.id) is not None
+
     def pending_notices(self) -> list[str]:
         """Names of the chats whose rotation notice is not posted yet."""
         return self.store.pending_notices()

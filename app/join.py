@@ -9,6 +9,7 @@ from pointerbridge.bridges.base import ConfigurationError, bridge_class, printab
 from pointerbridge.core.armor import find_pointers
 from pointerbridge.core.errors import InvalidInputError, NotForThisChatError
 from pointerbridge.home.config import CARRIER_NAME_RULE, CarrierConfig, Config, valid_carrier_name
+from pointerbridge.home.store import ChatRow
 
 from .base import _storable
 from .chats import Chats
@@ -99,6 +100,19 @@ class Joining(Chats):
             hint = kind.setup_hint.format_map(_Printable({**shared, "name": name}))
             raise ConfigurationError(name, f"this home cannot reach it yet: {hint}") from exc
         return name
+
+    def invite(self, row: ChatRow) -> str:
+        """The chat's invite: its name, salt and carriers' shared settings, never the secret."""
+        from pointerbridge.app.invite import make_invite
+
+        return make_invite(row, self.config)
+
+    def open_or_join(self, name: str, secret: str, text: str) -> tuple[UnlockedChat, bool]:
+        """Open the chat called ``name`` if this home has one, else join it from the pointers
+        in ``text`` (:meth:`join_by_receiving`); the flag says whether it was joined."""
+        if self.has_chat(name):
+            return self.unlock_chat(name, secret), False
+        return self.join_by_receiving(name, secret, text), True
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
         """Create an open chat from received pointers, as CLM does: only if the secret opens

@@ -5,13 +5,18 @@ typed secrets and live in the objects returned here, in RAM; the store gets poin
 verifiers and public keys only.
 
 :class:`App` is a facade over the pipeline, one module per step, each adding its methods
-to the one before: ``base`` (the opened home) → ``chats`` → ``join`` → ``outbox`` →
+to the one before: ``base`` (the opened home) → ``carriers`` → ``chats`` → ``join`` → ``outbox`` →
 ``identity`` → ``poll`` → ``inbox`` → ``decrypt`` → ``history`` → ``trash``. The names
 a front-end needs are re-exported here."""
 
 from __future__ import annotations
 
-from .base import carrier_clashes
+from pathlib import Path
+
+from pointerbridge.home.config import Home
+
+from .base import resolve_home
+from .carriers import carrier_clashes
 from .chats import OPEN_CHAT_COST
 from .errors import (
     ChatNotFoundError,
@@ -29,6 +34,7 @@ __all__ = [
     "App",
     "ChatNotFoundError",
     "ChatOverview",
+    "Home",
     "NoCarriersError",
     "NotInitialisedError",
     "Page",
@@ -39,8 +45,22 @@ __all__ = [
     "UnlockedChat",
     "WrongSecretError",
     "carrier_clashes",
+    "resolve_home",
 ]
 
 
 class App(Trash):
     """One user's home, opened: every step of the pipeline. Close it (or use ``with``)."""
+
+    def export_to(self, path: Path) -> int:
+        """Write this home's store to ``path`` (0600, atomically; nothing secret in it:
+        docs/EXPORT.md); return the number of records."""
+        from .backup import export_store
+
+        return export_store(self.store, path)
+
+    def import_from(self, path: Path) -> dict[str, int]:
+        """Check an export file whole, then add it to this home; return what was new, by kind."""
+        from .backup import import_store
+
+        return import_store(self.store, path)

@@ -39,12 +39,11 @@ def cron_line(args: list[str]) -> tuple[Path | None, bool] | None:
 def run_poll(home: Path | None, as_json: bool) -> int:
     """One poll of a home, printed; return the exit code (expected failures print one line)."""
     from pointerbridge.app.service import App
-    from pointerbridge.home.config import Home
 
     try:
-        with App(Home.resolve(home)) as app, progress("storing pointers") as report:
+        with App.at(home) as app, progress("storing pointers") as report:
             summary = app.poll(progress=report)
-            carriers = list(app.config.carriers)
+            carriers = list(app.carriers)
     except PointerBridgeError as exc:
         print(f"pbridge: {exc}", file=sys.stderr)
         return exit_code(exc)

@@ -19,13 +19,10 @@ _LONG = "A long one, split to fit a 4096-character carrier: " + "lorem ipsum " *
 
 def _setup(root: Path, username: str, shared: Path, limit: int) -> App:
     from pointerbridge.app.service import App
-    from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 
-    home = Home(root / username, root / username)
-    home.create()
-    carrier = CarrierConfig.model_validate({"type": "files", "path": str(shared), "max_pointer_chars": limit})
-    save_config(home.config_path, Config(carriers={"shared": carrier}))
-    return App(home)
+    app = App.at(root / username)
+    app.add_carrier("shared", "files", {"path": str(shared), "max_pointer_chars": limit})
+    return app
 
 
 def _show(reader: str, app: App, chat_name: str, secret: str) -> list[str]:

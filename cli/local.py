@@ -38,9 +38,8 @@ def _open(ctx: typer.Context) -> App:
 
 def _open_home(home: Path | None) -> App:
     from pointerbridge.app.service import App
-    from pointerbridge.home.config import Home
 
-    return App(Home.resolve(home))
+    return App.at(home)
 
 
 def _emit(data: Any) -> None:
@@ -154,7 +153,7 @@ def _who(username: str, fingerprint: str, code: RecoveryCode | None) -> str:
 def whoami(ctx: typer.Context, as_json: Json = False) -> None:
     """Show this home's username and public key fingerprint."""
     with _open(ctx) as app:
-        known = app.store.identity()
+        known = app.public_identity()
         if known is None:
             app.username()  # raises the "run init" error
             return
@@ -162,15 +161,15 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
 
         code = app.recovery_code()
         data = {
-            "username": known[0],
-            "public_key": known[1].hex(),
-            "fingerprint": fingerprint(known[1]),
+            "username": known.username,
+            "public_key": known.public_key.hex(),
+            "fingerprint": fingerprint(known.public_key),
             "recovery_code": code.text if code else None,
         }
         if as_json:
             _emit(data)
             return
-        typer.echo(_who(known[0], fingerprint(known[1]), code))
+        typer.echo(_who(known.username, fingerprint(known.public_key), code))
 
 
 @carrier_app.command("add")
@@ -183,8 +182,6 @@ def carrier_add(
     setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
 ) -> None:
     """Declare a carrier in config.toml (checked by its bridge before it is saved)."""
-    from pointerbridge.home.config import CarrierConfig, save_config
-
     with _open(ctx) as app:
         settings: dict[str, Any] = {"path": str(path.resolve())} if path else {}
         for item in setting or []:
@@ -192,21 +189,8 @@ def carrier_add(
             if not sep:
                 raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
             settings[key] = value
-        carrier = CarrierConfig.model_validate({"type": carrier_type, **settings})
-        candidate = app.config.model_copy(update={"carriers": {**app.config.carriers, name: carrier}})
-        app.config = type(app.config).model_validate(candidate.model_dump())
-        bridge = app.bridge(name)  # the bridge validates its own settings
-        clash = app.clashes().get(name)
-        if clash is not None:
-            from pointerbridge.bridges.base import ConfigurationError
-
-            raise ConfigurationError(name, clash)
-        try:
-            lines = bridge.check()  # and, where it can, that they work
-        finally:
-            bridge.close()
-        save_config(app.home.config_path, app.config)
-        typer.echo(f"carrier {name!r} ({carrier_type}) saved to {app.home.config_path}")
+        lines = app.add_carrier(name, carrier_type, settings)
+        typer.echo(f"carrier {name!r} ({carrier_type}) saved to {app.config_path}")
         for line in lines:
             typer.echo(safe_text(line))
 
@@ -259,7 +243,7 @@ def login_matrix(
 def carrier_list(ctx: typer.Context, as_json: Json = False) -> None:
     """Show the configured carriers."""
     with _open(ctx) as app:
-        carriers = app.config.carriers.items()
+        carriers = app.carriers.items()
         rows = [{"name": n, "type": c.type, "poll_every": c.poll_every, **c.settings} for n, c in carriers]
         _emit(rows) if as_json else table(rows, "carriers")
 
@@ -280,7 +264,6 @@ def chat_create(
     """Create a chat; a generated secret is offered (one typed is asked twice and refused
     if weak); only a slow verifier is stored. Prints the invite that others join with (it
     carries the chat's random salt, never the secret)."""
-    from pointerbridge.app.invite import make_invite
 
     with _open(ctx) as app:
         words = (name, app.username())
@@ -291,7 +274,7 @@ def chat_create(
         secret = _new_secret("Chat secret", "PBRIDGE_CHAT_SECRET", (secret_fd, show_secret_fd), weak_secret_ok, words)
         chat = app.create_chat(name, secret, carrier, open_chat=open_chat, allow_weak=weak_secret_ok)
         typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
-        typer.echo(make_invite(chat.row, app.config))
+        typer.echo(app.invite(chat.row))
         typer.echo("Others join with that invite (pbridge chat join); tell the secret separately.", err=True)
 
 
@@ -300,9 +283,7 @@ def chat_create(
 def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
     """List chats with their carriers."""
     with _open(ctx) as app:
-        rows: list[dict[str, Any]] = [
-            {"name": c.name, "carriers": c.carriers, "open": c.is_open} for c in app.store.chats()
-        ]
+        rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers, "open": c.is_open} for c in app.chats()]
         if as_json:
             _emit(rows)
             return
@@ -332,10 +313,8 @@ def chat_invite(
     """Print an invite (chat name and carriers, never the secret) and its QR code."""
     import sys
 
-    from pointerbridge.app.invite import make_invite
-
     with _open(ctx) as app:
-        text = make_invite(app.chat_row(name), app.config)
+        text = app.invite(app.chat_row(name))
     typer.echo(text)
     if qr if qr is not None else sys.stdout.isatty():
         import segno
@@ -403,7 +382,6 @@ def chat_rekey(
     messages use it, older history stays readable with the old one. Each member rekeys
     their own home: the first prints a new invite (a new random salt), the others rekey
     with --invite and the secret they were told."""
-    from pointerbridge.app.invite import make_invite
 
     salt = _rekey_salt(name, invite)
     with _open(ctx) as app:
@@ -419,7 +397,7 @@ def chat_rekey(
             f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable with the old one"
         )
         if salt is None:
-            typer.echo(make_invite(chat.row, app.config))
+            typer.echo(app.invite(chat.row))
             typer.echo("The other members rekey with that invite: pbridge chat rekey CHAT --invite INVITE", err=True)
 
 
@@ -494,7 +472,7 @@ def send(
         sender = app.unlock_identity(_phrase(phrase_fd))
         body = _message_text(text)
         bodies = [line for line in body.split("\n") if line] if lines else [body]
-        noticed = app.store.pending_notice(unlocked.row.id) is not None
+        noticed = app.has_pending_notice(unlocked)
         ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
         line = f"queued {len(bodies)} message(s) in {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
         if noticed:
@@ -582,7 +560,7 @@ def _ask_chats(app: App) -> list[UnlockedChat]:
     from pointerbridge.app.service import WrongSecretError
 
     unlocked = []
-    for row in app.store.chats():
+    for row in app.chats():
         if not row.carriers:
             continue  # nowhere to post it: it waits for the chat's carriers and next message
         secret = getpass.getpass(
@@ -610,7 +588,7 @@ def identity_notify(
     master phrase)."""
     with _open(ctx) as app:
         unlocked = _unlock(app, chat, secret_fd)
-        if app.store.pending_notice(unlocked.row.id) is None:
+        if not app.has_pending_notice(unlocked):
             typer.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
             return
         sender = app.unlock_identity(_phrase(phrase_fd))
@@ -687,7 +665,7 @@ def read(
     import os
 
     with _open(ctx) as app:
-        if (phrase_fd is not None or "PBRIDGE_MASTER_PHRASE" in os.environ) and app.store.identity() is not None:
+        if (phrase_fd is not None or "PBRIDGE_MASTER_PHRASE" in os.environ) and app.public_identity() is not None:
             app.unlock_identity(_phrase(phrase_fd))
         unlocked = _unlock(app, chat, secret_fd)
         with progress("decrypting history") as report:
@@ -722,8 +700,6 @@ def receive(
     that does not exist yet is created from them, as CLM does, if the secret opens one."""
     import sys
 
-    from pointerbridge.core import normalize_chat_name
-
     pasted = stdin_text() if text == "-" else text
     with _open(ctx) as app:
         new, known = app.receive(pasted)
@@ -732,7 +708,7 @@ def receive(
             chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
         if not chat:
             return
-        if app.store.chat(normalize_chat_name(chat)) is None:
+        if not app.has_chat(chat):
             created = app.join_by_receiving(chat, _secret(secret_fd), pasted)
             typer.echo(f"chat {created.row.name!r} created from what you received")
             from pointerbridge.app.service import OPEN_CHAT_COST
@@ -774,9 +750,9 @@ def doctor(ctx: typer.Context, as_json: Json = False) -> None:
     """Check this home: folders, config, store, and each carrier (reached once; nothing is
     posted or changed). Exits 28 if any check fails; warnings exit 0."""
     from pointerbridge.app.doctor import CheckFailedError, run_checks
-    from pointerbridge.home.config import Home
+    from pointerbridge.app.service import resolve_home
 
-    checks = run_checks(Home.resolve(ctx.find_root().obj))
+    checks = run_checks(resolve_home(ctx.find_root().obj))
     failed = sum(c.finding.status == "fail" for c in checks)
     if as_json:
         _emit({"ok": not failed, "checks": [{"scope": c.scope, **c.finding._asdict()} for c in checks]})
@@ -813,19 +789,15 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
 def export(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The file to write (0600).")]) -> None:
     """Write this home's store to a file: pointers, chats (verifiers only), cursors. It
     holds nothing secret (docs/EXPORT.md)."""
-    from pointerbridge.app.backup import export_store
-
     with _open(ctx) as app:
-        count = export_store(app.store, file)
+        count = app.export_to(file)
     typer.echo(f"exported {count} record(s) to {file}")
 
 
 def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A file from 'pbridge export'.")]) -> None:
     """Add an export to this home; what it has already stays (importing twice adds nothing)."""
-    from pointerbridge.app.backup import import_store
-
     with _open(ctx) as app:
-        added = import_store(app.store, file)
+        added = app.import_from(file)
     typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in added.items()))
 
 
@@ -835,10 +807,10 @@ def daemon(
 ) -> None:
     """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
     from pointerbridge.app.daemon import run_daemon, setup_logging
-    from pointerbridge.home.config import Home
+    from pointerbridge.app.service import resolve_home
 
     setup_logging(as_json=log_json)
-    run_daemon(Home.resolve(ctx.find_root().obj))
+    run_daemon(resolve_home(ctx.find_root().obj))
 
 
 def register(app: typer.Typer) -> None:

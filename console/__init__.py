@@ -40,11 +40,11 @@ def quiet_textual(environ: MutableMapping[str, str]) -> list[str]:
 def run_console(home: Path | None) -> int:
     """Open the console on ``home`` (None: the default home), run it until the user quits,
     and return its exit code (0, or the code of the error that ended it)."""
-    from pointerbridge.home.config import Home
+    from pointerbridge.app.service import resolve_home
 
     quiet_textual(os.environ)  # before Textual is imported
     from .app import ConsoleApp
 
-    app = ConsoleApp(Home.resolve(home))
+    app = ConsoleApp(resolve_home(home))
     app.run()
     return app.return_code or 0

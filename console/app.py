@@ -18,9 +18,9 @@ from textual.binding import Binding, BindingType
 from .dialogs import Field, Form, weak_ok
 
 if TYPE_CHECKING:
-    from pointerbridge.bridges.base import Bridge
+    from pointerbridge.app.base import BridgeFactory
+    from pointerbridge.app.service import Home
     from pointerbridge.core.keys import Identity
-    from pointerbridge.home.config import CarrierConfig, Home
 
 __all__ = ["ConsoleApp"]
 
@@ -58,7 +58,7 @@ class ConsoleApp(TextualApp[None]):
         home: Home,
         *,
         poll_every: float | None = None,
-        bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None,
+        bridge_factory: BridgeFactory | None = None,
     ) -> None:
         """``poll_every``: seconds between background polls (None: the shortest
         ``poll_every`` of this home's carriers; 0: no background polling)."""
@@ -68,7 +68,7 @@ class ConsoleApp(TextualApp[None]):
         self.service = App(home, bridge_factory)
         self.identity: Identity | None = None
         self.unlocked: dict[int, UnlockedChat] = {}
-        carriers = self.service.config.carriers.values()
+        carriers = self.service.carriers.values()
         self.poll_every = poll_every if poll_every is not None else min((c.poll_every for c in carriers), default=0)
         self.last_summary: PollSummary | None = None
         self.polls = 0  # background polls finished (tests wait on it)
@@ -79,7 +79,7 @@ class ConsoleApp(TextualApp[None]):
     # the session --------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.made_identity = self.service.store.identity() is None
+        self.made_identity = self.service.public_identity() is None
         if self.made_identity:
             from pointerbridge.app.secret_policy import generate_master_phrase
 

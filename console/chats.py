@@ -96,7 +96,7 @@ class ChatListScreen(Screen[None]):
             table.add_row(*map(Text, cells), key=item.row.normalized_name)  # Text: a cell's str would be markup
         if overview:
             table.move_cursor(row=min(selected, len(overview) - 1))
-        waiting = self.app.service.store.unrouted_count()
+        waiting = self.app.service.unrouted_count()
         hint = "" if overview else "No chats yet: n creates one, j joins from an invite, r receives pasted pointers."
         if waiting:
             hint += f" {waiting} pointer(s) not yet sorted into a chat: open the (locked) chats to sort them."
@@ -122,7 +122,7 @@ class ChatListScreen(Screen[None]):
         """Create a chat: a name, its secret twice, and the carriers to post to."""
         from pointerbridge.app.secret_policy import generate_chat_secret
 
-        carriers = ", ".join(self.app.service.config.carriers) or "none yet: pbridge carrier add"
+        carriers = ", ".join(self.app.service.carriers) or "none yet: pbridge carrier add"
         secret = Field("secret", "Chat secret", secret=True, confirm=True, generated=generate_chat_secret())
         fields = [
             Field("name", "Chat name"),
@@ -131,7 +131,7 @@ class ChatListScreen(Screen[None]):
                 "carriers",
                 f"Carriers, comma-separated ({carriers})",
                 optional=True,
-                value=",".join(self.app.service.config.carriers),
+                value=",".join(self.app.service.carriers),
             ),
         ]
 

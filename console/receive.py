@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from pointerbridge.app.service import OPEN_CHAT_COST
-from pointerbridge.core import normalize_chat_name
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -80,10 +79,8 @@ class ReceiveScreen(Screen[None]):
         fields = [Field("name", "Chat name"), Field("secret", "Chat secret", secret=True)]
 
         def join(values: dict[str, str]) -> UnlockedChat:
-            service = self.app.service
-            if service.store.chat(normalize_chat_name(values["name"])) is not None:
-                return service.unlock_chat(values["name"], values["secret"])
-            return service.join_by_receiving(values["name"], values["secret"], text)
+            chat, _ = self.app.service.open_or_join(values["name"], values["secret"], text)
+            return chat
 
         def joined(chat: UnlockedChat | None) -> None:
             if chat is not None:

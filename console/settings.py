@@ -78,7 +78,7 @@ class ChatSettingsScreen(Screen[None]):
             yield Label("Carriers its messages are posted to (space toggles):", markup=False)
             selected = set(self.chat.row.carriers)
             yield SelectionList[str](
-                *[(name, name, name in selected) for name in self.app.service.config.carriers], id="carriers"
+                *[(name, name, name in selected) for name in self.app.service.carriers], id="carriers"
             )
             with Horizontal(classes="buttons"):
                 yield Button("Save carriers", id="save")
@@ -101,10 +101,9 @@ class ChatSettingsScreen(Screen[None]):
 
     @on(Button.Pressed, "#invite")
     def _invite(self) -> None:
-        from pointerbridge.app.invite import make_invite
 
         service = self.app.service
-        invite = self.app.attempt(lambda: make_invite(service.chat_row(self.chat.row.name), service.config))
+        invite = self.app.attempt(lambda: service.invite(service.chat_row(self.chat.row.name)))
         if invite is not None:
             self.app.push_screen(InviteScreen(invite))
 

@@ -240,3 +240,17 @@ def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path
     )
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_carrier_the_config_refuses_is_one_line_and_leaves_config_toml_as_it_was(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert run("--home", home, "carrier", "add", "ok", "--type", "files", "--path", str(shared)).returncode == 0
+    before = (tmp_path / "home" / "config.toml").read_bytes()
+    bad_type = run("--home", home, "carrier", "add", "bad", "--type", "Not A Type", "--path", str(shared))
+    _one_line_failure(bad_type, 9)
+    assert "carrier 'bad': type" in bad_type.stderr
+    bad_poll = run("--home", home, "carrier", "add", "ok", "--type", "files", "--set", "poll_every=1")
+    _one_line_failure(bad_poll, 9)
+    assert (tmp_path / "home" / "config.toml").read_bytes() == before

@@ -1,0 +1,104 @@
+"""Carriers: the bridges this home's config.toml names, adding one (checked by its bridge
+before it is saved), and which carriers would take each other's updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
+from pointerbridge.home.config import CarrierConfig, Config, ConfigError, save_config
+
+from .base import AppBase, default_bridge
+
+__all__ = ["Carriers", "carrier_clashes"]
+
+
+def carrier_clashes(config: Config, factory: Callable[[str, CarrierConfig], Bridge] = default_bridge) -> dict[str, str]:
+    """Carriers that hold the same thing (one Telegram bot), each with a message naming
+    the others. A carrier whose settings are broken is left to its own error."""
+    holders: dict[str, list[str]] = {}
+    for name, carrier in config.carriers.items():
+        try:
+            bridge = factory(name, carrier)
+            try:
+                claim = bridge.claim()
+            finally:
+                bridge.close()
+        except BridgeError:
+            continue
+        if claim is not None:
+            holders.setdefault(claim, []).append(name)
+    clashes = {}
+    for claim, names in holders.items():
+        for name in names if len(names) > 1 else ():
+            others = ", ".join(repr(n) for n in names if n != name)
+            clashes[name] = (
+                f"uses the same {claim} as {others}: one bot can have one poller only (each would "
+                "delete what the other has not read yet); give each carrier a bot of its own"
+            )
+    return clashes
+
+
+class Carriers(AppBase):
+    """This home's carriers: their bridges, adding one, and clashes between them."""
+
+    @property
+    def carriers(self) -> Mapping[str, CarrierConfig]:
+        """The configured carriers by name (read only: :meth:`add_carrier` changes them)."""
+        return MappingProxyType(self.config.carriers)
+
+    def add_carrier(self, name: str, carrier_type: str, settings: dict[str, Any]) -> list[str]:
+        """Declare (or replace) a carrier in config.toml once its bridge accepts the settings,
+        it clashes with no other carrier, and its check passes; return what the check said.
+        A carrier that fails any of these leaves config.toml as it was."""
+        from pydantic import ValidationError
+
+        try:
+            carrier = CarrierConfig.model_validate({"type": carrier_type, **settings})
+            candidate = Config.model_validate(
+                {
+                    "carriers": {
+                        **{k: v.model_dump() for k, v in self.config.carriers.items()},
+                        name: carrier.model_dump(),
+                    }
+                }
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise ConfigError(f"carrier {name!r}: {where}: {first['msg']}") from None
+        before, self.config = self.config, candidate
+        try:
+            bridge = self.bridge(name)  # the bridge validates its own settings
+            clash = self.clashes().get(name)
+            if clash is not None:
+                raise ConfigurationError(name, clash)
+            try:
+                lines = bridge.check()  # and, where it can, that they work
+            finally:
+                bridge.close()
+            save_config(self.home.config_path, candidate)
+        except BaseException:
+            self.config = before
+            raise
+        return lines
+
+    def bridge(self, carrier: str) -> Bridge:
+        """The configured bridge of a carrier."""
+        config = self.config.carriers.get(carrier)
+        if config is None:
+            raise ConfigError(f"{self.home.config_path}: no carrier named {carrier!r}")
+        return self._bridge_factory(carrier, config)
+
+    def clashes(self) -> dict[str, str]:
+        """This home's carriers that would take each other's updates (see :func:`carrier_clashes`)."""
+        return carrier_clashes(self.config, self._bridge_factory)
+
+    def _check_carriers(self, carriers: Iterable[str]) -> list[str]:
+        names = list(dict.fromkeys(carriers))
+        for name in names:
+            if name not in self.config.carriers:
+                raise ConfigError(f"{self.home.config_path}: no carrier named {name!r} (pbridge carrier add)")
+        return names
