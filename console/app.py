@@ -1,4 +1,5 @@
-"""The console app: the session (identity and unlocked chats, RAM only) and background polling."""
+"""The console app: screens over one home, driven by the app's session (app/session.py: the
+identity and chats unlocked, RAM only; background polling and its events)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from pointerbridge.app.service import App, PollBusyError, PollSummary, UnlockedChat
+from pointerbridge.app.service import App, PollSummary, UnlockedChat
+from pointerbridge.app.session import Event, Polled, PollFailed, PollOutcome, Session
 from pointerbridge.cli.output import safe_text
 from pointerbridge.core import PointerBridgeError
 from rich.text import Text
@@ -64,19 +66,29 @@ class ConsoleApp(TextualApp[None]):
         ``poll_every`` of this home's carriers; 0: no background polling)."""
         super().__init__()
         self.home = home
-        self._bridge_factory = bridge_factory
         self.service = App(home, bridge_factory)
-        self.identity: Identity | None = None
-        self.unlocked: dict[int, UnlockedChat] = {}
-        carriers = self.service.carriers.values()
-        self.poll_every = poll_every if poll_every is not None else min((c.poll_every for c in carriers), default=0)
+        self.session = Session(self.service)
+        self.session.subscribe(self._on_event)
+        self.poll_every = poll_every if poll_every is not None else self.session.poll_every
         self.last_summary: PollSummary | None = None
         self.polls = 0  # background polls finished (tests wait on it)
-        self._polling = False
-        self._post_after: set[str] = set()  # carriers to post to once the running poll is done
         self.error_line: str | None = None  # the one line an unexpected error ended the app with
 
     # the session --------------------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity | None:
+        """The identity unlocked this session (None: not yet)."""
+        return self.session.identity
+
+    @identity.setter
+    def identity(self, identity: Identity | None) -> None:
+        self.session.identity = identity
+
+    @property
+    def unlocked(self) -> dict[int, UnlockedChat]:
+        """The chats unlocked this session, by chat id."""
+        return self.session.unlocked
 
     def on_mount(self) -> None:
         self.made_identity = self.service.public_identity() is None
@@ -153,69 +165,64 @@ class ConsoleApp(TextualApp[None]):
 
     def remember(self, chat: UnlockedChat) -> UnlockedChat:
         """Keep an unlocked chat for the session; post a waiting key-rotation notice into it."""
-        self.unlocked[chat.row.id] = chat
-        identity = self.identity
-        if identity is not None and self.attempt(lambda: self.service.post_notice(chat, identity)):
+        if self.attempt(lambda: self.session.remember(chat)):
             self.post_soon(chat.row.carriers)
         return chat
 
     def forget(self, chat_id: int) -> None:
         """Drop a chat's key from the session (it was deleted)."""
-        self.unlocked.pop(chat_id, None)
+        self.session.forget(chat_id)
 
     def refresh_screens(self) -> None:
         """Reload the screen in front if it shows stored data (the others reload as they
         come back to the front: a search or a list hidden behind a chat costs nothing)."""
-        for chat in list(self.unlocked.values()):
-            self.service.route(chat)
+        self.session.route_unlocked()
+        self._refresh_front()
+
+    def _refresh_front(self) -> None:
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None and getattr(self.screen, "refresh_on_poll", True):
             refresh()
 
     def on_unmount(self) -> None:
-        self.unlocked.clear()
-        self.identity = None
-        self.service.close()
+        self.session.close()
 
-    # polling, in a thread with its own store connection --------------------------------
+    # polling: the session decides and runs it (in a worker thread), events come back here --
 
     def action_poll_now(self) -> None:
         """Post the outbox and fetch from every carrier, in the background."""
-        if not self._polling:  # a timer tick during a slow poll waits for the next tick
-            self._polling = True
+        if self.session.start_poll(None, True):  # a timer tick during a slow poll waits for the next tick
             self._poll(None, True)
 
     def post_soon(self, carriers: list[str]) -> None:
         """Post what waits for these carriers now, in the background (after the running
         poll, if one is running: it may be past its posting already)."""
-        if not carriers:
-            return
-        if self._polling:
-            self._post_after.update(carriers)
-            return
-        self._poll(carriers, False)
+        if self.session.start_poll(carriers, False):
+            self._poll(carriers, False)
 
     @work(thread=True, group="poll", exclusive=False)
     def _poll(self, carriers: list[str] | None, fetch: bool) -> None:
-        try:
-            with App(self.home, self._bridge_factory) as bot:
-                summary = bot.poll(carriers, fetch=fetch)
-        except PollBusyError:
-            if not fetch and carriers:  # another process polls (cron): post again in a moment
-                self.call_from_thread(self.set_timer, 2.0, lambda: self.post_soon(carriers))
-            self.call_from_thread(self._note, fetch, "another poll of this home is running; it posts and fetches")
-            return
-        except PointerBridgeError as exc:
-            self.call_from_thread(self._note, fetch, f"poll failed: {exc}")
-            return
-        self.call_from_thread(self._polled, summary, fetch)
+        self.call_from_thread(self._finished, self.session.run_poll(carriers, fetch))
+
+    def _finished(self, outcome: PollOutcome) -> None:
+        waiting = self.session.finish_poll(outcome)  # its events reach _on_event first
+        failure, carriers = outcome.failure, outcome.carriers
+        if failure is not None and failure.busy and not outcome.fetch and carriers:
+            self.set_timer(2.0, lambda: self.post_soon(carriers))  # another process polls (cron): again soon
+        if waiting:
+            self.post_soon(waiting)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, PollFailed):
+            self.sub_title = safe_text(event.message)
+        elif isinstance(event, Polled):
+            self._polled(event.summary, event.fetch)
+        # NewMessages: the screens redraw on the Polled event that follows it
 
     def _polled(self, summary: PollSummary, fetch: bool) -> None:
         if fetch:
-            self._polling = False
             self.last_summary = summary
             self.polls += 1
-            self._post_waiting()
         new, posted = sum(summary.received.values()), sum(summary.posted.values())
         line = f"{'polled' if fetch else 'posted'} {time.strftime('%H:%M:%S')}: {posted} posted"
         if fetch:
@@ -223,19 +230,10 @@ class ConsoleApp(TextualApp[None]):
         if summary.errors:
             line += f"; {len(summary.errors)} carrier(s) failed (Carriers screen)"
         self.sub_title = line
-        if fetch or posted:  # a carriers screen shows the poll itself, even when nothing came
-            self.refresh_screens()
-
-    def _note(self, fetch: bool, line: str) -> None:
         if fetch:
-            self._polling = False
-            self._post_waiting()
-        self.sub_title = safe_text(line)
-
-    def _post_waiting(self) -> None:
-        if self._post_after:
-            carriers, self._post_after = sorted(self._post_after), set()
-            self.post_soon(carriers)
+            self._refresh_front()  # the session routed the unlocked chats before this event
+        elif posted:  # a carriers screen shows the poll itself, even when nothing came
+            self.refresh_screens()
 
     def _handle_exception(self, error: Exception) -> None:
         # Textual's own report is a traceback with local variables, which can hold a typed

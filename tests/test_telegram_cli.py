@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pointerbridge.app import service
+from pointerbridge.app import outbox, poll
 from pointerbridge.bridges import telegram as telegram_bridge
 from pointerbridge.cli.main import main
 from pointerbridge.core import keys
-from pointerbridge.home import store
+from pointerbridge.home.store import carriers, chats, pointers, records
 from servers.telegram import BotApiServer
 
 USERS = ("alice", "bob", "carol")
@@ -76,7 +76,8 @@ def circle(
     bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[Pbridge, BotApiServer]:
     clock = _ServerTime(bot_api)
-    for module in (service, store, telegram_bridge):
+    # Every module that reads the clock: the app's outbox (pacing) and poll, the store's tables, the bridge.
+    for module in (outbox, poll, carriers, chats, pointers, records, telegram_bridge):
         monkeypatch.setattr(module, "time", clock)
     pbridge = Pbridge(tmp_path, monkeypatch, capsys)
     bots = {u: bot_api.add_bot(f"{u}_circle_bot", bot_to_bot=True, privacy=False) for u in USERS}

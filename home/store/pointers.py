@@ -211,6 +211,14 @@ class PointerTables(StoreBase):
         """How many pointers no chat has claimed yet (an index range)."""
         return int(self._db.execute("SELECT count(*) FROM pointers WHERE chat_id IS NULL").fetchone()[0])
 
+    def arrived_after(self, chat_id: int, after: int) -> tuple[int, int]:
+        """(how many of the chat's pointers have an id above ``after``, the highest id of the
+        chat's pointers or ``after`` if none is above it): an index range read."""
+        row = self._db.execute(
+            "SELECT count(*), coalesce(max(id), ?) FROM pointers WHERE chat_id = ? AND id > ?", (after, chat_id, after)
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
     def mark_seen(self, chat_id: int) -> None:
         """Note that a chat has been read up to its newest pointer (written only when that
         moved: a chat on screen is marked after every poll)."""
