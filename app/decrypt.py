@@ -105,7 +105,8 @@ class Decrypting(Inbox):
         chat that was not unlocked. A split message whose sender gave one part two texts
         is refused whole, every pointer of it counted as refused."""
         from pointerbridge.app.opening import CHUNK, open_chunks
-        from pointerbridge.core.pointer import Part, Reassembler, message_from_fields
+        from pointerbridge.core.pointer import Part, message_from_fields
+        from pointerbridge.core.reassembly import Reassembler
 
         done: list[Opened] = []
         refused = locked = 0

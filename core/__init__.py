@@ -48,7 +48,8 @@ if TYPE_CHECKING:
         normalize_chat_name,
         normalize_username,
     )
-    from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, Reassembler, belongs_to, seal, unseal
+    from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, belongs_to, seal, unseal
+    from .reassembly import Reassembler
 
 # Where each public name lives. Loaded on first use, so a command that only moves pointers
 # (``pbridge poll``) never pays for the cryptography it does not run.
@@ -68,7 +69,7 @@ _HOMES = {
     "Keyring": "pointer",
     "Message": "pointer",
     "Part": "pointer",
-    "Reassembler": "pointer",
+    "Reassembler": "reassembly",
     "belongs_to": "pointer",
     "seal": "pointer",
     "unseal": "pointer",
@@ -80,7 +81,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_HOMES[name]}", __name__)
     elif name[0].isupper() and name.endswith("Error"):
         module = importlib.import_module(".errors", __name__)
-    elif name in ("armor", "clm", "ed25519", "errors", "keys", "padding", "pointer", "rotation"):
+    elif name in ("armor", "clm", "ed25519", "errors", "keys", "padding", "pointer", "reassembly", "rotation"):
         return importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,7 +44,6 @@ from .keys import (
     Identity,
     _short_hmac,
     fingerprint,
-    normalize_chat_name,
     normalize_username,
 )
 from .padding import MIN_PADDED, largest_padded_at_most, padded_length
@@ -56,7 +55,6 @@ __all__ = [
     "Message",
     "MessageFields",
     "Part",
-    "Reassembler",
     "belongs_to",
     "envelope",
     "message_fields",
@@ -76,7 +74,6 @@ MESSAGE_ID_BYTES = 16
 MAX_PARTS = 0xFFFF
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_SENT_AT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last datetime Python has
-_PART_OVERHEAD = 256  # what the reassembler charges per part on top of its data
 
 FLAG_SPLIT = 0x01
 _ENVELOPE_BYTES = NONCE_BYTES + ROUTING_TAG_BYTES
@@ -423,102 +420,6 @@ def belongs_to(chat: ChatKey, payload: bytes) -> bool:
     except PointerError:
         return False
     return True
-
-
-@dataclass(slots=True)
-class _Pending:
-    first: Part
-    pieces: dict[int, bytes]
-    size: int = 0
-
-
-def _piece_digest(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()[:16]
-
-
-class Reassembler:
-    """Joins the parts of split messages, in any order, into whole messages.
-
-    Parts are grouped by chat, sender key and message id; exact duplicates are ignored.
-    Parts that disagree about the message (count, time, username) raise
-    :class:`MalformedError`. A part that repeats an index with other data raises it too,
-    and the whole message is refused from then on (:meth:`refuses`): its sender gave two
-    texts under one id, and which one a member would see would depend on arrival order.
-    """
-
-    def __init__(self, max_pending_bytes: int = 4 * MAX_MESSAGE_BYTES) -> None:
-        """Hold at most ``max_pending_bytes`` of incomplete messages."""
-        self._pending: dict[tuple[str, bytes, str], _Pending] = {}
-        self._max_pending = max_pending_bytes
-        self._pending_bytes = 0
-        # Messages refused for equivocation: a key each (~100 bytes); only a member who
-        # can sign makes one, and each costs them a signed pointer.
-        self._refused: set[tuple[str, bytes, str]] = set()
-        # Joined messages: their first part and a digest of each piece (16 bytes), so a
-        # part that comes again later is known as a copy or as a different text.
-        self._joined: dict[tuple[str, bytes, str], tuple[Part, dict[int, bytes]]] = {}
-
-    def refuses(self, item: Part) -> bool:
-        """Whether the message ``item`` belongs to was refused for good (two parts with
-        the same index and different data): none of its parts will ever complete it."""
-        return (normalize_chat_name(item.chat), item.sender_key, item.message_id) in self._refused
-
-    @property
-    def pending(self) -> int:
-        """How many messages are waiting for more parts."""
-        return len(self._pending)
-
-    def add(self, item: Part | Message) -> Message | None:
-        """Take an unsealed pointer; return a message once it is complete, else ``None``."""
-        if isinstance(item, Message):
-            return item
-        if not 0 <= item.index < item.count <= MAX_PARTS:
-            raise MalformedError(f"part {item.index} of {item.count} is impossible")
-        key = (normalize_chat_name(item.chat), item.sender_key, item.message_id)
-        if key in self._refused:
-            raise MalformedError(f"message {item.message_id} was refused: two parts {item.index} differ")
-        joined = self._joined.get(key)
-        if joined is not None:
-            first, digests = joined
-            if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
-                raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
-            if digests[item.index] == _piece_digest(item.data):
-                return None  # a copy of a part of a message joined already
-            del self._joined[key]
-            self._refused.add(key)
-            raise MalformedError(f"two parts {item.index} of message {item.message_id} differ")
-        entry = self._pending.get(key)
-        if entry is not None:
-            first = entry.first
-            if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
-                raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
-            known = entry.pieces.get(item.index)
-            if known is not None:
-                if known == item.data:
-                    return None  # the same part again (carriers echo, members repost)
-                del self._pending[key]
-                self._pending_bytes -= entry.size + _PART_OVERHEAD * len(entry.pieces)
-                self._refused.add(key)
-                raise MalformedError(f"two parts {item.index} of message {item.message_id} differ")
-        cost = len(item.data) + _PART_OVERHEAD
-        if self._pending_bytes + cost > self._max_pending:
-            raise TooLargeError(f"incomplete messages exceed {self._max_pending} bytes")
-        if (entry.size if entry else 0) + len(item.data) > MAX_MESSAGE_BYTES:
-            raise TooLargeError(f"message {item.message_id} grows beyond {MAX_MESSAGE_BYTES} bytes")
-        if entry is None:
-            entry = self._pending[key] = _Pending(item, {})
-        entry.pieces[item.index] = item.data
-        entry.size += len(item.data)
-        self._pending_bytes += cost
-        if len(entry.pieces) < item.count:
-            return None
-        del self._pending[key]
-        self._pending_bytes -= entry.size + _PART_OVERHEAD * item.count
-        first = entry.first
-        self._joined[key] = (first, {i: _piece_digest(piece) for i, piece in entry.pieces.items()})
-        body = _text(b"".join(entry.pieces[i] for i in range(first.count)), "message body")
-        message_id = _message_id(first.sender_key, bytes.fromhex(first.message_id))
-        return Message(first.chat, first.username, first.sender_key, first.sent_at, body, message_id)
 
 
 class Keyring:
