@@ -26,126 +26,51 @@ plaintext is refused except to a loopback address (tests, a local relay).
 
 from __future__ import annotations
 
-import hashlib
 import imaplib
-import ipaddress
 import json
-import re
 import smtplib
 import ssl
-import time
 from collections.abc import Callable
-from email import message_from_bytes, policy
-from email.errors import MessageError
-from email.message import EmailMessage, Message
-from email.utils import formatdate
-from html import unescape
-from pathlib import Path
-from typing import Any, Literal
-
-from pointerbridge.core.armor import MAX_POINTER_CHARS
-from pointerbridge.core.errors import TooLargeError
-from pydantic import Field, field_validator, model_validator
+from typing import Any
 
 from .base import (
     Bridge,
     BridgeError,
     ConfigurationError,
     Finding,
-    NetworkSettings,
     PollResult,
     RetryableError,
-    extract,
     json_cursor,
     printable,
     read_credential,
 )
+from .email_format import (
+    answer_text,
+    build_mail,
+    count,
+    fetched_bodies,
+    first_int,
+    quoted_folder,
+    scan_mail,
+    search_uids,
+    uid_set,
+)
+from .email_settings import EmailSettings
 
 __all__ = ["EmailBridge"]
 
-HEADER = "X-Pointer-Bridge"
 _BATCH = 200  # mails read per poll; the app polls again while there are more
 _FETCH_CHUNK = 100  # light mails per UID FETCH; heavier ones one at a time
 _LIGHT = 256 * 1024  # bytes: a FETCH of _FETCH_CHUNK light mails stays under 26 MB
 _WINDOW = 20_000  # UIDs per UID SEARCH: an answer line stays far below imaplib's 1 MB limit
-_PARTS = 500  # MIME parts read per mail, at most
-# The email package's own failures on hostile mails (bad headers, deep nesting, odd
-# charsets): such a mail is noted and passed over, never the end of the poll.
-_UNPARSABLE = (MessageError, ValueError, LookupError, IndexError, TypeError, AttributeError, NameError, RecursionError)
 _LOGIN_LATER = ("[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]", "[LIMIT]")  # RFC 5530: try again, change nothing
-_LINE = 76
-_PORTS = {"imap": {"tls": 993, "starttls": 143, "none": 143}, "smtp": {"tls": 465, "starttls": 587, "none": 25}}
-_ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+")
-_UID = re.compile(rb"UID (\d+)")
-Security = Literal["tls", "starttls", "none"]
-
-
-class _Settings(NetworkSettings):
-    credential_fields = ("password_env", "password_file")
-
-    address: str  # this member's own address: the mails' From, never sent to
-    to: list[str] = Field(min_length=1)  # every member's address (the sender's own is skipped)
-    username: str = Field(min_length=1, pattern=r"^[\x21-\x7e]+$")  # the mailbox login (IMAP LOGIN: ASCII)
-    password_env: str | None = None  # the name of an environment variable holding the password
-    password_file: Path | None = None  # or a 0600 file holding it
-    imap_host: str = Field(min_length=1)
-    imap_port: int | None = Field(default=None, ge=1, le=65535)
-    imap_security: Security = "tls"
-    smtp_host: str = Field(min_length=1)
-    smtp_port: int | None = Field(default=None, ge=1, le=65535)
-    smtp_security: Security = "starttls"
-    folder: str = Field(default="INBOX", pattern=r"^[\x20-\x7e]{1,200}$")  # ASCII: no modified UTF-7 here
-    after: Literal["keep", "seen", "move"] = "keep"
-    move_to: str | None = Field(default=None, pattern=r"^[\x20-\x7e]{1,200}$")
-    subject: str = Field(default="Pointer Bridge", max_length=200, pattern=r"^[\x20-\x7e]*$")
-    max_pointer_chars: int = Field(default=MAX_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
-    max_mail_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)  # larger: not read
-    tls_ca_file: Path | None = None  # trust this CA too (a server with a certificate of its own)
-    post_interval: float = Field(default=0.0, ge=0, le=60)  # seconds between mails, for a strict provider
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        return [a.strip() for a in value.split(",") if a.strip()] if isinstance(value, str) else value
-
-    @field_validator("address", "to")
-    @classmethod
-    def _addresses(cls, value: Any) -> Any:
-        for address in [value] if isinstance(value, str) else value:
-            if not _ADDRESS.fullmatch(address):
-                raise ValueError(f"{printable(address, 80)!r} is not a plain address like name@example.org")
-        return value
-
-    @model_validator(mode="after")
-    def _plaintext_only_here(self) -> _Settings:
-        for service in ("imap", "smtp"):
-            if getattr(self, f"{service}_security") == "none" and not _loopback(getattr(self, f"{service}_host")):
-                raise ValueError(f"{service}_security = 'none' sends the password in clear: only to 127.0.0.1")
-        if self.after == "move" and not self.move_to:
-            raise ValueError("after = 'move' needs move_to, the folder to move read mails to")
-        if self.after == "move" and self.move_to == self.folder:
-            raise ValueError("move_to is the folder read: moved mails would be read again")
-        if all(a.lower() == self.address.lower() for a in self.to):
-            raise ValueError("'to' lists nobody but this member's own address")
-        return self
-
-    def tls(self) -> ssl.SSLContext:
-        """The system's trusted CAs, and ``tls_ca_file`` where given."""
-        context = ssl.create_default_context()
-        if self.tls_ca_file is not None:
-            context.load_verify_locations(cafile=str(self.tls_ca_file))
-        return context
-
-    def port(self, service: str) -> int:
-        explicit: int | None = getattr(self, f"{service}_port")
-        return explicit or _PORTS[service][getattr(self, f"{service}_security")]
 
 
 class EmailBridge(Bridge):
     """One folder of this member's mailbox, and SMTP to every other member."""
 
     carrier_type = "email"
-    Settings = _Settings
+    Settings = EmailSettings
     shareable_settings = ("to", "max_pointer_chars")
     setup_hint = (
         "add your own mailbox first: pbridge carrier add {name} --type email --set address=YOU@EXAMPLE.ORG "
@@ -172,8 +97,8 @@ class EmailBridge(Bridge):
         return bool(members(mine)) and members(mine) == members(shared)
 
     @property
-    def _s(self) -> _Settings:
-        settings: _Settings = self.settings  # type: ignore[assignment]
+    def _s(self) -> EmailSettings:
+        settings: EmailSettings = self.settings  # type: ignore[assignment]
         return settings
 
     # -- posting ------------------------------------------------------------------------------
@@ -185,7 +110,7 @@ class EmailBridge(Bridge):
         posted (resending would only repeat it to the others) and the next poll says who;
         a temporary refusal (4xx) of anyone is retried, the others' stores drop the repeat."""
         recipients = [a for a in self._s.to if a.lower() != self._s.address.lower()]
-        mail = _mail(pointer, self._s, recipients)
+        mail = build_mail(pointer, self._s.address, self._s.subject, recipients)
         try:
             refused = self._smtp_client().send_message(mail, self._s.address, recipients)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -261,7 +186,7 @@ class EmailBridge(Bridge):
     def _poll(self, imap: imaplib.IMAP4, state: dict[str, Any]) -> PollResult:
         validity, next_uid = self._select(imap, writable=self._s.after != "keep")
         result = PollResult([], "")
-        last, pending = _count(state.get("uid")), [u for u in state.get("pending", []) if isinstance(u, int)]
+        last, pending = count(state.get("uid")), [u for u in state.get("pending", []) if isinstance(u, int)]
         if state.get("uidvalidity") != validity:
             if "uidvalidity" in state:
                 result.notes.append("the folder's UIDVALIDITY changed: reading all of it again")
@@ -282,25 +207,25 @@ class EmailBridge(Bridge):
         """UIDs above ``last``, oldest first, searched in windows (a folder of 150,000
         mails answers one line too long for imaplib) until one more than a batch is known."""
         if next_uid is None:  # a server that does not say: one search to the end
-            return sorted(u for u in _uids(imap.uid("SEARCH", f"UID {last + 1}:*")) if u > last)
+            return sorted(u for u in search_uids(imap.uid("SEARCH", f"UID {last + 1}:*")) if u > last)
         found: list[int] = []
         for start in range(last + 1, next_uid, _WINDOW):
             end = min(start + _WINDOW - 1, next_uid - 1)
-            found += sorted(u for u in _uids(imap.uid("SEARCH", f"UID {start}:{end}")) if start <= u <= end)
+            found += sorted(u for u in search_uids(imap.uid("SEARCH", f"UID {start}:{end}")) if start <= u <= end)
             if len(found) > _BATCH:
                 break
         return found
 
     def _select(self, imap: imaplib.IMAP4, *, writable: bool) -> tuple[int, int | None]:
-        typ, data = imap.select(_quoted(self._s.folder), readonly=not writable)
+        typ, data = imap.select(quoted_folder(self._s.folder), readonly=not writable)
         if typ == "OK" and writable and imap.untagged_responses.get("READ-ONLY"):
             raise ConfigurationError(self.name, f"folder {self._s.folder!r} is read-only: after = 'keep' reads it")
         if typ != "OK":
-            raise ConfigurationError(self.name, f"no folder {self._s.folder!r} ({printable(_text(data), 200)})")
-        validity = _first_int(imap.response("UIDVALIDITY")[1])
+            raise ConfigurationError(self.name, f"no folder {self._s.folder!r} ({printable(answer_text(data), 200)})")
+        validity = first_int(imap.response("UIDVALIDITY")[1])
         if validity is None:
             raise RetryableError(self.name, "the IMAP server gave no UIDVALIDITY")
-        return validity, _first_int(imap.response("UIDNEXT")[1])
+        return validity, first_int(imap.response("UIDNEXT")[1])
 
     def _read(self, imap: imaplib.IMAP4, uids: list[int], result: PollResult) -> list[int]:
         """Fetch and scan ``uids``: light mails a hundred at a time, heavier ones one by one,
@@ -308,8 +233,8 @@ class EmailBridge(Bridge):
         if not uids:
             return []
         span = f"UID {uids[0]}:{uids[-1]}"
-        wanted = set(_uids(imap.uid("SEARCH", f"{span} SMALLER {self._s.max_mail_bytes + 1}")))
-        light = set(_uids(imap.uid("SEARCH", f"{span} SMALLER {_LIGHT}"))) & wanted
+        wanted = set(search_uids(imap.uid("SEARCH", f"{span} SMALLER {self._s.max_mail_bytes + 1}")))
+        light = set(search_uids(imap.uid("SEARCH", f"{span} SMALLER {_LIGHT}"))) & wanted
         for uid in uids:
             if uid not in wanted:
                 result.items += 1
@@ -319,8 +244,8 @@ class EmailBridge(Bridge):
         chunks += [[u] for u in uids if u in wanted and u not in light]
         carried = []
         for chunk in chunks:
-            for uid, raw in _bodies(imap.uid("FETCH", _set(chunk), "(UID BODY.PEEK[])")):
-                if _scan_mail(raw, uid, result):
+            for uid, raw in fetched_bodies(imap.uid("FETCH", uid_set(chunk), "(UID BODY.PEEK[])")):
+                if scan_mail(raw, uid, result):
                     carried.append(uid)
         return sorted(carried)
 
@@ -328,7 +253,7 @@ class EmailBridge(Bridge):
         """Mark or move the mails an earlier poll read (their pointers are stored now).
         Without MOVE: copy, then flag the originals deleted (expunged only with UIDPLUS,
         which expunges just those)."""
-        done, target = _set(uids), _quoted(self._s.move_to or "")
+        done, target = uid_set(uids), quoted_folder(self._s.move_to or "")
         steps: list[tuple[str, ...]]
         if self._s.after == "seen":
             steps = [("STORE", done, "+FLAGS.SILENT", r"(\Seen)")]
@@ -342,7 +267,8 @@ class EmailBridge(Bridge):
             if typ != "OK":
                 raise ConfigurationError(
                     self.name,
-                    f"cannot {command.lower()} read mails ({printable(_text(data), 200)}): check after and move_to",
+                    f"cannot {command.lower()} read mails ({printable(answer_text(data), 200)}): "
+                    "check after and move_to",
                 )
 
     def _imap_client(self) -> imaplib.IMAP4:
@@ -491,129 +417,3 @@ def _log_in(client: smtplib.SMTP, username: str, password: str) -> None:
         client.auth("PLAIN", client.auth_plain)
     else:
         client.login(username, password)
-
-
-# -- the mail ---------------------------------------------------------------------------------
-
-
-def _mail(pointer: str, s: _Settings, recipients: list[str]) -> EmailMessage:
-    mail = EmailMessage(policy=policy.SMTP)
-    mail["From"] = s.address
-    mail["To"] = ", ".join(recipients)
-    mail["Subject"] = s.subject
-    mail["Date"] = formatdate(time.time(), usegmt=True)
-    domain = s.address.rpartition("@")[2]
-    mail["Message-ID"] = f"<pb-{hashlib.sha256(pointer.encode('ascii')).hexdigest()[:32]}@{domain}>"
-    mail[HEADER] = "1"
-    lines = [pointer[i : i + _LINE] for i in range(0, len(pointer), _LINE)]
-    mail.set_content("\n".join(lines) + "\n", charset="us-ascii", cte="7bit")
-    return mail
-
-
-def _scan_mail(raw: bytes, uid: int, result: PollResult) -> bool:
-    """Every text part of one mail, as one item of the poll; whether it carried pointers.
-    A mail the email package cannot take apart is noted and passed over."""
-    before = len(result.pointers)
-    try:
-        # compat32 parses no header into objects: a hostile Message-ID or address cannot
-        # raise from deep inside the header registry.
-        mail = message_from_bytes(raw, policy=policy.compat32)
-        reference = str(mail.get("Message-ID") or f"uid:{uid}").strip()
-        texts = []
-        for number, part in enumerate(mail.walk()):
-            if number >= _PARTS:
-                result.notes.append(f"mail {uid} has more than {_PARTS} parts: the rest were not read")
-                break
-            if part.get_content_maintype() == "text":
-                texts.append(_part_text(part))
-        extract("\n".join(texts), reference, result)
-    except TooLargeError:
-        result.items += 1
-        result.notes.append(f"mail {uid} has more text than a poll reads: skipped")
-    except _UNPARSABLE as exc:
-        del result.pointers[before:]
-        result.items += 1
-        result.notes.append(f"mail {uid} could not be read ({type(exc).__name__}): skipped")
-    return len(result.pointers) > before
-
-
-def _part_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)  # undoes quoted-printable and base64
-    if not isinstance(payload, bytes):
-        return ""
-    try:
-        text = payload.decode(part.get_content_charset() or "ascii", "replace")
-    except (LookupError, UnicodeError):  # an unknown or broken charset: pointers are ASCII whatever it is
-        text = payload.decode("latin-1")
-    return _html_text(text) if part.get_content_subtype() == "html" else text
-
-
-_TAG = re.compile(r"<[^<>]*>")
-
-
-def _html_text(html: str) -> str:
-    """The text of an HTML part in linear time: every tag a line break (pointers ignore
-    them), entities undone, so ``&gt; pb1...`` in a quoted reply reads as ``> pb1...``.
-    (Python 3.11's HTMLParser is quadratic on unclosed markup: a 400 KB mail took a minute.)"""
-    return unescape(_TAG.sub("\n", html))
-
-
-# -- IMAP answers -----------------------------------------------------------------------------
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _quoted(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _set(uids: list[int]) -> str:
-    return ",".join(map(str, uids))
-
-
-def _text(data: Any) -> str:
-    return b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace") if data else ""
-
-
-def _first_int(data: Any) -> int | None:
-    try:
-        return int(data[0])
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _uids(answer: tuple[str, list[Any]]) -> list[int]:
-    typ, data = answer
-    if typ != "OK":
-        raise imaplib.IMAP4.error(f"UID SEARCH: {_text(data)}")
-    return [int(u) for d in data if isinstance(d, bytes) for u in d.split() if u.isdigit()]
-
-
-def _bodies(answer: tuple[str, list[Any]]) -> list[tuple[int, bytes]]:
-    """(uid, raw mail) from a UID FETCH of BODY.PEEK[]; the UID may stand before or after
-    the literal, as servers choose."""
-    typ, data = answer
-    if typ != "OK":
-        raise imaplib.IMAP4.error(f"UID FETCH: {_text(data)}")
-    found: list[tuple[int, bytes]] = []
-    for index, item in enumerate(data):
-        if not isinstance(item, tuple):
-            continue
-        head, body = item
-        uid = _UID.search(head)
-        if uid is None and index + 1 < len(data) and isinstance(data[index + 1], bytes):
-            uid = _UID.search(data[index + 1])
-        if uid is not None:
-            found.append((int(uid.group(1)), body))
-    return found
