@@ -1,0 +1,223 @@
+"""``pbridge chat ...``: create, list, carriers, invite, join, delete, rekey, clear, trust."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from pointerbridge.core import InvalidInputError
+
+if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    pass
+
+from .common import SecretFd, ShowSecretFd, WeakSecretOk, stdin_text
+from .context import Json, ask_secret, emit, new_chat_secret, open_app, unlock
+from .errors import one_line_errors
+from .output import safe_text, table
+from .secrets import read_secret
+
+__all__ = ["chat_app"]
+
+
+chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
+
+
+@chat_app.command("create")
+@one_line_errors
+def chat_create(
+    ctx: typer.Context,
+    name: str,
+    carrier: Annotated[list[str], typer.Option("--carrier", help="Carrier(s) this chat travels on.")],
+    secret_fd: SecretFd = None,
+    open_chat: Annotated[
+        bool, typer.Option("--open", help="An open chat (CLM's model): joined by name and secret alone. Weaker.")
+    ] = False,
+    weak_secret_ok: WeakSecretOk = False,
+    show_secret_fd: ShowSecretFd = None,
+) -> None:
+    """Create a chat; a generated secret is offered (one typed is asked twice and refused
+    if weak); only a slow verifier is stored. Prints the invite that others join with (it
+    carries the chat's random salt, never the secret)."""
+
+    with open_app(ctx) as app:
+        words = (name, app.username())
+        if open_chat:
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
+            typer.echo(f"warning: {OPEN_CHAT_COST}", err=True)
+        secret = new_chat_secret(
+            "Chat secret", "PBRIDGE_CHAT_SECRET", (secret_fd, show_secret_fd), weak_secret_ok, words
+        )
+        chat = app.create_chat(name, secret, carrier, open_chat=open_chat, allow_weak=weak_secret_ok)
+        typer.echo(f"chat {chat.row.name!r} created on {', '.join(chat.row.carriers)}")
+        typer.echo(app.invite(chat.row))
+        typer.echo("Others join with that invite (pbridge chat join); tell the secret separately.", err=True)
+
+
+@chat_app.command("list")
+@one_line_errors
+def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """List chats with their carriers."""
+    with open_app(ctx) as app:
+        rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers, "open": c.is_open} for c in app.chats()]
+        if as_json:
+            emit(rows)
+            return
+        table([{**r, "open": "open: weaker key" if r["open"] else ""} for r in rows], "chats")
+
+
+@chat_app.command("carriers")
+@one_line_errors
+def chat_carriers(
+    ctx: typer.Context,
+    name: str,
+    carrier: Annotated[list[str] | None, typer.Option("--carrier", help="Set the carrier(s) it travels on.")] = None,
+) -> None:
+    """Show a chat's carriers, or set them (a chat created by receiving starts with none)."""
+    with open_app(ctx) as app:
+        row = app.set_chat_carriers(name, carrier) if carrier else app.chat_row(name)
+        typer.echo(", ".join(row.carriers) if row.carriers else "(none: set them with --carrier)")
+
+
+@chat_app.command("invite")
+@one_line_errors
+def chat_invite(
+    ctx: typer.Context,
+    name: str,
+    qr: Annotated[bool | None, typer.Option("--qr/--no-qr", help="Show a QR code (default: on a terminal).")] = None,
+) -> None:
+    """Print an invite (chat name and carriers, never the secret) and its QR code."""
+    import sys
+
+    with open_app(ctx) as app:
+        text = app.invite(app.chat_row(name))
+    typer.echo(text)
+    if qr if qr is not None else sys.stdout.isatty():
+        import segno
+
+        segno.make(text, error="m").terminal(compact=True)
+    typer.echo("Tell the secret separately: in person, or on another channel.", err=True)
+
+
+@chat_app.command("join")
+@one_line_errors
+def chat_join(
+    ctx: typer.Context,
+    invite: Annotated[str, typer.Argument(help="The invite text, or - for stdin.")],
+    path: Annotated[list[str] | None, typer.Option("--path", help="CARRIER=FOLDER: your copy of a folder.")] = None,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Join a chat from an invite; the chat secret is asked twice."""
+    text = stdin_text() if invite == "-" else invite
+    paths = {}
+    for item in path or []:
+        carrier, sep, folder = item.partition("=")
+        if not sep:
+            raise InvalidInputError(f"--path {item!r} is not CARRIER=FOLDER")
+        paths[carrier] = str(Path(folder).expanduser().resolve())
+    with open_app(ctx) as app:
+        app.username()
+        chat = app.join_invite(text, ask_secret(secret_fd, confirm=True), paths)
+        typer.echo(f"joined chat {chat.row.name!r} on {', '.join(chat.row.carriers)}")
+        if chat.row.is_open:  # an invite of version 1, or one stripped of its salt: say what that costs
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
+            typer.echo(f"warning: that invite is an open chat's (no salt): {OPEN_CHAT_COST}", err=True)
+
+
+@chat_app.command("delete")
+@one_line_errors
+def chat_delete(
+    ctx: typer.Context, name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+) -> None:
+    """Delete a chat and all its pointers from this home (asks y/N)."""
+    with open_app(ctx) as app:
+        row = app.chat_row(name)
+        if not yes and not typer.confirm(f"Delete chat {row.name!r} and all its messages?", default=False):
+            raise typer.Exit(1)
+        app.delete_chat(name)
+        typer.echo(f"chat {row.name!r} deleted")
+
+
+@chat_app.command("rekey")
+@one_line_errors
+def chat_rekey(
+    ctx: typer.Context,
+    name: str,
+    secret_fd: SecretFd = None,
+    new_secret_fd: Annotated[
+        int | None, typer.Option("--new-secret-fd", help="Read the new chat secret from this file descriptor.")
+    ] = None,
+    invite: Annotated[
+        str | None, typer.Option("--invite", help="The new invite of the member who rekeyed first (- for stdin).")
+    ] = None,
+    weak_secret_ok: WeakSecretOk = False,
+    show_secret_fd: ShowSecretFd = None,
+) -> None:
+    """Give a chat a new secret (a generated one offered; or PBRIDGE_NEW_CHAT_SECRET): new
+    messages use it, older history stays readable with the old one. Each member rekeys
+    their own home: the first prints a new invite (a new random salt), the others rekey
+    with --invite and the secret they were told."""
+
+    salt = _rekey_salt(name, invite)
+    with open_app(ctx) as app:
+        unlocked = unlock(app, name, secret_fd)
+        if salt is not None:  # told by the first member: asked, not generated
+            fresh = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
+        else:
+            words = (unlocked.row.name, app.username())
+            fds = (new_secret_fd, show_secret_fd)
+            fresh = new_chat_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", fds, weak_secret_ok, words)
+        chat = app.rekey_chat(unlocked, fresh, salt=salt, allow_weak=weak_secret_ok)
+        typer.echo(
+            f"chat {chat.row.name!r}: new pointers use the new secret; older history stays readable with the old one"
+        )
+        if salt is None:
+            typer.echo(app.invite(chat.row))
+            typer.echo("The other members rekey with that invite: pbridge chat rekey CHAT --invite INVITE", err=True)
+
+
+def _rekey_salt(name: str, invite: str | None) -> bytes | None:
+    """The new key's salt from the invite of the member who rekeyed first (None: make one)."""
+    if invite is None:
+        return None
+    from pointerbridge.app.invite import rekey_salt
+
+    return rekey_salt(name, stdin_text() if invite == "-" else invite)
+
+
+@chat_app.command("clear")
+@one_line_errors
+def chat_clear(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Delete every message of a chat for good, keeping the chat (asks y/N)."""
+    with open_app(ctx) as app:
+        unlocked = unlock(app, name, secret_fd)
+        if not yes and not typer.confirm(f"Delete every message of {unlocked.row.name!r} for good?", default=False):
+            raise typer.Exit(1)
+        deleted, kept = app.clear_history(unlocked)
+        line = f"chat {unlocked.row.name!r}: {deleted} pointer(s) deleted for good"
+        typer.echo(line + (f"; {kept} still waiting to be posted were kept" if kept else ""))
+
+
+@chat_app.command("trust")
+@one_line_errors
+def chat_trust(
+    ctx: typer.Context,
+    name: str,
+    username: str,
+    fingerprint: Annotated[str, typer.Option(help="The key's fingerprint, as its owner read it to you in person.")],
+) -> None:
+    """Re-pin a name frozen by a key conflict (its old key signed two different rotations)
+    to the key you verified in person: that key's messages show as its own again, the
+    other's as changed."""
+    from pointerbridge.core import fingerprint as fingerprint_of
+
+    with open_app(ctx) as app:
+        key = app.trust_key(name, username, fingerprint)
+        typer.echo(f"{safe_text(username)} in chat {app.chat_row(name).name!r} is pinned to {fingerprint_of(key)}")

@@ -1,0 +1,205 @@
+"""``pbridge init``, ``whoami`` and ``identity rotate|notify``: this home's identity."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    from pointerbridge.app.service import App, UnlockedChat
+    from pointerbridge.core import RecoveryCode
+
+from .common import PhraseFd, SecretFd, ShowPhraseFd, WeakSecretOk
+from .context import (
+    Json,
+    ask_phrase,
+    emit,
+    new_master_phrase,
+    open_app,
+    post_now,
+    post_to,
+    unlock,
+)
+from .errors import one_line_errors
+from .output import safe_text
+
+__all__ = ["identity_app", "init", "whoami"]
+
+
+identity_app = typer.Typer(help="Rotate your identity (a new master phrase) and tell your chats.", no_args_is_help=True)
+
+
+def init(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Option(help="The name your chats will see.")],
+    phrase_fd: PhraseFd = None,
+    recovery_code: Annotated[
+        str | None,
+        typer.Option(
+            "--recovery-code",
+            help="Regenerate the identity 'init' made elsewhere: the code it showed "
+            "('none': one made before recovery codes).",
+        ),
+    ] = None,
+    weak_secret_ok: WeakSecretOk = False,
+    show_phrase_fd: ShowPhraseFd = None,
+) -> None:
+    """Create this home's identity from a username and a master phrase (a generated one
+    is offered; one typed is asked twice and refused if weak), or regenerate one made on
+    another machine (its phrase and the recovery code it showed)."""
+    from pointerbridge.core import RecoveryCode
+
+    unsalted = recovery_code is not None and recovery_code.strip().lower() == "none"
+    code = RecoveryCode.parse(recovery_code) if recovery_code is not None and not unsalted else None
+    with open_app(ctx) as app:
+        if code is not None or unsalted:
+            # The phrase exists already: asked (twice: no stored key here tells a typo), not generated or judged.
+            phrase = ask_phrase(phrase_fd, confirm=True)
+        else:
+            fds = (phrase_fd, show_phrase_fd)
+            phrase = new_master_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
+        identity = app.init(username, phrase, recovery=code, unsalted=unsalted, allow_weak=weak_secret_ok)
+        typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
+        typer.echo(
+            "(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
+            "regenerates this identity)"
+        )
+
+
+def _who(username: str, fingerprint: str, code: RecoveryCode | None) -> str:
+    """One line: who this home is, the fingerprint to compare, the code to regenerate it."""
+    if code is None:
+        return (
+            f"{username}  fingerprint {fingerprint}  no recovery code (made before them: 'pbridge identity "
+            "rotate' moves it to a stronger key)"
+        )
+    return f"{username}  fingerprint {fingerprint}  recovery code {code}"
+
+
+def whoami(ctx: typer.Context, as_json: Json = False) -> None:
+    """Show this home's username and public key fingerprint."""
+    with open_app(ctx) as app:
+        known = app.public_identity()
+        if known is None:
+            app.username()  # raises the "run init" error
+            return
+        from pointerbridge.core import fingerprint
+
+        code = app.recovery_code()
+        data = {
+            "username": known.username,
+            "public_key": known.public_key.hex(),
+            "fingerprint": fingerprint(known.public_key),
+            "recovery_code": code.text if code else None,
+        }
+        if as_json:
+            emit(data)
+            return
+        typer.echo(_who(known.username, fingerprint(known.public_key), code))
+
+
+@identity_app.command("rotate")
+@one_line_errors
+def identity_rotate(
+    ctx: typer.Context,
+    chat: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--chat",
+            help="Post the notice to this chat at once (repeat; its secret is asked, or "
+            "PBRIDGE_CHAT_SECRET / --secret-fd for one chat).",
+        ),
+    ] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Only queue the notices; the next poll posts.")] = False,
+    phrase_fd: PhraseFd = None,
+    new_phrase_fd: Annotated[
+        int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
+    ] = None,
+    secret_fd: SecretFd = None,
+    weak_secret_ok: WeakSecretOk = False,
+    show_phrase_fd: ShowPhraseFd = None,
+) -> None:
+    """Change your master phrase, and so your key (same username): asks the current phrase,
+    then offers a generated new one (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a
+    notice, signed by the old key, that lets its members re-pin you: posted at once in the
+    chats whose secret you give (--chat, or asked chat by chat on a terminal, Enter skips),
+    with your next message in the others."""
+    with open_app(ctx) as app:
+        old = app.unlock_identity(ask_phrase(phrase_fd))
+        fds = (new_phrase_fd, show_phrase_fd)
+        fresh = new_master_phrase(
+            "New master phrase", "PBRIDGE_NEW_MASTER_PHRASE", fds, weak_secret_ok, (old.username,)
+        )
+        # Every secret is checked before anything changes: a wrong one leaves the old key.
+        unlocked = [unlock(app, name, secret_fd) for name in dict.fromkeys(chat)] if chat else _ask_chats(app)
+        new = app.rotate_identity(old, fresh, chats=unlocked, allow_weak=weak_secret_ok)
+        typer.echo(_who(new.username, new.fingerprint, app.recovery_code()))
+        typer.echo("(a new recovery code: keep it with your new master phrase)")
+        waiting = app.pending_notices()
+        queued = [c for c in unlocked if c.row.name not in waiting]
+        if queued:
+            carriers = sorted({name for c in queued for name in c.row.carriers})
+            names = ", ".join(repr(c.row.name) for c in queued)
+            post_to(app, carriers, f"queued the rotation notice in {names}", queue)
+        if waiting:
+            typer.echo(
+                f"rotation notices wait in {len(waiting)} chat(s) ({', '.join(map(repr, waiting))}): each is "
+                "posted with your next message there (or: pbridge identity notify CHAT)"
+            )
+
+
+def _ask_chats(app: App) -> list[UnlockedChat]:
+    """On a terminal, the secret of each chat with carriers in turn (Enter skips it);
+    elsewhere none."""
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        return []
+    from pointerbridge.app.service import WrongSecretError
+
+    unlocked = []
+    for row in app.chats():
+        if not row.carriers:
+            continue  # nowhere to post it: it waits for the chat's carriers and next message
+        secret = getpass.getpass(
+            f"Secret of chat {safe_text(row.name)!r} to post the notice now (Enter: with your next message there): "
+        )
+        if not secret:
+            continue
+        try:
+            unlocked.append(app.unlock_chat(row.name, secret))
+        except WrongSecretError:
+            typer.echo(f"wrong secret for chat {safe_text(row.name)!r}: its notice waits", err=True)
+    return unlocked
+
+
+@identity_app.command("notify")
+@one_line_errors
+def identity_notify(
+    ctx: typer.Context,
+    chat: str,
+    queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
+    secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Post a chat's pending key rotation notice now (asks the chat secret and your NEW
+    master phrase)."""
+    with open_app(ctx) as app:
+        unlocked = unlock(app, chat, secret_fd)
+        if not app.has_pending_notice(unlocked):
+            typer.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
+            return
+        sender = app.unlock_identity(ask_phrase(phrase_fd))
+        if not app.post_notice(unlocked, sender):
+            from pointerbridge.app.service import NoCarriersError, StaleSecretError
+
+            if not unlocked.current:
+                raise StaleSecretError(
+                    f"the secret of chat {unlocked.row.name!r} was changed: unlock it with the current one to post"
+                )
+            raise NoCarriersError(
+                f"chat {unlocked.row.name!r} has no carriers: pbridge chat carriers {unlocked.row.name!r} --carrier C"
+            )
+        post_now(app, unlocked, f"queued the rotation notice for {', '.join(unlocked.row.carriers)}", queue)

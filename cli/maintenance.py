@@ -1,0 +1,83 @@
+"""``pbridge doctor``, ``status``, ``export``, ``import`` and ``daemon``: looking after a home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    pass
+
+from .context import Json, emit, open_app
+from .output import safe_text
+
+__all__ = ["daemon", "doctor", "export", "import_", "status"]
+
+
+def doctor(ctx: typer.Context, as_json: Json = False) -> None:
+    """Check this home: folders, config, store, and each carrier (reached once; nothing is
+    posted or changed). Exits 28 if any check fails; warnings exit 0."""
+    from pointerbridge.app.doctor import CheckFailedError, run_checks
+    from pointerbridge.app.service import resolve_home
+
+    checks = run_checks(resolve_home(ctx.find_root().obj))
+    failed = sum(c.finding.status == "fail" for c in checks)
+    if as_json:
+        emit({"ok": not failed, "checks": [{"scope": c.scope, **c.finding._asdict()} for c in checks]})
+    else:
+        for scope, finding in checks:
+            typer.echo(safe_text(f"{finding.status:<4}  {scope}: {finding.check}: {finding.detail}"))
+    if failed:
+        raise CheckFailedError(f"{failed} check(s) failed")
+
+
+def status(ctx: typer.Context, as_json: Json = False) -> None:
+    """Outbox and inbox sizes, and per carrier: waiting posts, last poll, last error."""
+    import time
+
+    with open_app(ctx) as app:
+        data = app.status()
+    if as_json:
+        emit(data)
+        return
+
+    def when(seconds: float | None) -> str:
+        return "never" if seconds is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+    typer.echo(
+        f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}), "
+        f"outbox {data['outbox']}, trashed {data['trashed']}"
+    )
+    for name, c in data["carriers"].items():
+        current = c["last_error"] and (c["last_ok"] is None or c["last_error_at"] > c["last_ok"])
+        error = f"; failing since {when(c['last_error_at'])}: {c['last_error']}" if current else ""
+        typer.echo(safe_text(f"{name} ({c['type']}): {c['waiting']} waiting, last poll {when(c['last_poll'])}{error}"))
+
+
+def export(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The file to write (0600).")]) -> None:
+    """Write this home's store to a file: pointers, chats (verifiers only), cursors. It
+    holds nothing secret (docs/EXPORT.md)."""
+    with open_app(ctx) as app:
+        count = app.export_to(file)
+    typer.echo(f"exported {count} record(s) to {file}")
+
+
+def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A file from 'pbridge export'.")]) -> None:
+    """Add an export to this home; what it has already stays (importing twice adds nothing)."""
+    with open_app(ctx) as app:
+        added = app.import_from(file)
+    typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in added.items()))
+
+
+def daemon(
+    ctx: typer.Context,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines (for a log collector).")] = False,
+) -> None:
+    """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
+    from pointerbridge.app.daemon import run_daemon, setup_logging
+    from pointerbridge.app.service import resolve_home
+
+    setup_logging(as_json=log_json)
+    run_daemon(resolve_home(ctx.find_root().obj))

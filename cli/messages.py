@@ -1,0 +1,194 @@
+"""``pbridge send``, ``poll``, ``read``, ``receive`` and ``trash|restore|purge``: messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    from pointerbridge.app.service import Shown
+
+from .common import PhraseFd, SecretFd, stdin_text
+from .context import (
+    Json,
+    ask_phrase,
+    ask_secret,
+    emit,
+    open_app,
+    post_now,
+    unlock,
+)
+from .output import messages, progress, safe_text
+
+__all__ = ["by_ids", "poll", "read", "receive", "send"]
+
+
+def send(
+    ctx: typer.Context,
+    chat: str,
+    text: Annotated[
+        str,
+        typer.Argument(
+            help="- (default): read the message from stdin, or ask on a terminal. Text here shows "
+            "in the process list and your shell history."
+        ),
+    ] = "-",
+    queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
+    lines: Annotated[bool, typer.Option("--lines", help="Each line of the text is a message.")] = False,
+    secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Seal a message into the chat's outbox and post it now (unless --queue)."""
+    with open_app(ctx) as app:
+        unlocked = unlock(app, chat, secret_fd)
+        sender = app.unlock_identity(ask_phrase(phrase_fd))
+        body = _message_text(text)
+        bodies = [line for line in body.split("\n") if line] if lines else [body]
+        noticed = app.has_pending_notice(unlocked)
+        ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
+        line = f"queued {len(bodies)} message(s) in {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
+        if noticed:
+            line += ", after your key rotation notice"
+        post_now(app, unlocked, line, queue)
+
+
+def _message_text(text: str) -> str:
+    import sys
+
+    if text != "-":
+        typer.echo(
+            "note: a message given on the command line is visible to other users of this machine "
+            "and kept in shell history; pipe it in or type it at the prompt instead",
+            err=True,
+        )
+        return text
+    if sys.stdin.isatty():
+        typer.echo("Message (end with Ctrl-D on an empty line):", err=True)
+    return stdin_text().removesuffix("\n")
+
+
+def poll(ctx: typer.Context, as_json: Json = False) -> None:
+    """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
+    from .cron import run_poll
+
+    code = run_poll(ctx.find_root().obj, as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+def _render(shown: Shown) -> dict[str, Any]:
+    m = shown.message
+    data = {
+        "id": m.id,
+        "sent_at": m.sent_at.isoformat(),
+        "username": m.username,
+        "fingerprint": m.fingerprint,
+        "trust": shown.trust,
+        "trashed": shown.trashed,
+        "body": m.body,
+    }
+    if shown.notice is not None:
+        data["rotated_from"] = shown.notice.old_key.hex()
+    if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
+        data["arrived_late_seconds"] = round(shown.arrived_late.total_seconds(), 3)
+    return data
+
+
+def read(
+    ctx: typer.Context,
+    chat: str,
+    limit: Annotated[int | None, typer.Option(help="Only the last N messages.", min=1)] = None,
+    search: Annotated[str | None, typer.Option(help="Only messages containing this (any case).")] = None,
+    trash: Annotated[bool, typer.Option("--trash", help="Show the trash instead.")] = False,
+    as_json: Json = False,
+    secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Decrypt and show a chat's messages (nothing decrypted is written anywhere).
+
+    Given the master phrase (--phrase-fd or PBRIDGE_MASTER_PHRASE; never asked for),
+    signatures checked on an earlier read are not checked again: the store's proofs of
+    them are keyed by it. Without it every signature is verified (slower, as safe)."""
+    import os
+
+    with open_app(ctx) as app:
+        if (phrase_fd is not None or "PBRIDGE_MASTER_PHRASE" in os.environ) and app.public_identity() is not None:
+            app.unlock_identity(ask_phrase(phrase_fd))
+        unlocked = unlock(app, chat, secret_fd)
+        with progress("decrypting history") as report:
+            if search:
+                shown, refused = app.search(unlocked, search, trash_only=trash, progress=report)
+            else:
+                shown, refused = app.read(unlocked, trash_only=trash, progress=report)
+        if limit:
+            shown = shown[-limit:]
+        locked = app.locked_count(unlocked, trash_only=trash, include_trash=bool(search))
+        if as_json:
+            emit({"messages": [_render(s) for s in shown], "refused": refused, "other_secret": locked})
+            return
+        messages(shown)
+        if refused:
+            typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
+        if locked:
+            typer.echo(
+                f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "
+                f"{safe_text(unlocked.row.name)}' with that secret shows them)",
+                err=True,
+            )
+
+
+def receive(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Text with pointers, or - for stdin.")] = "-",
+    chat: Annotated[str | None, typer.Option(help="Chat to open them with; created if new.")] = None,
+    secret_fd: SecretFd = None,
+) -> None:
+    """Store the pointers in pasted text. With --chat (asked for on a terminal), a chat
+    that does not exist yet is created from them, as CLM does, if the secret opens one."""
+    import sys
+
+    pasted = stdin_text() if text == "-" else text
+    with open_app(ctx) as app:
+        new, known = app.receive(pasted)
+        typer.echo(f"stored {new} new pointer(s), {known} already known")
+        if chat is None and new and text != "-" and sys.stdin.isatty():
+            chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
+        if not chat:
+            return
+        if not app.has_chat(chat):
+            created = app.join_by_receiving(chat, ask_secret(secret_fd), pasted)
+            typer.echo(f"chat {created.row.name!r} created from what you received")
+            from pointerbridge.app.service import OPEN_CHAT_COST
+
+            typer.echo(
+                f"warning: {created.row.name!r} is an open chat: {OPEN_CHAT_COST} "
+                "'pbridge chat rekey' moves it to a salted key.",
+                err=True,
+            )
+
+
+def by_ids(action: str):  # type: ignore[no-untyped-def]
+    def command(
+        ctx: typer.Context,
+        chat: str,
+        ids: Annotated[list[str], typer.Argument(help="Message ids (or unique prefixes) from 'read'.")],
+        yes: Annotated[bool, typer.Option("--yes", help="purge: do not ask.")] = False,
+        secret_fd: SecretFd = None,
+    ) -> None:
+        with open_app(ctx) as app:
+            unlocked = unlock(app, chat, secret_fd)
+            if action == "purge":
+                if not yes and not typer.confirm(f"Delete {len(ids)} message(s) for good?", default=False):
+                    raise typer.Exit(1)
+                count = app.purge(unlocked, ids)
+            else:
+                count = app.set_trashed(unlocked, ids, action == "trash")
+            typer.echo(f"{action}: {len(ids)} message(s), {count} pointer(s)")
+
+    command.__doc__ = {
+        "trash": "Move messages to the trash (they stay searchable).",
+        "restore": "Bring messages back from the trash.",
+        "purge": "Delete messages for good (asks y/N).",
+    }[action]
+    return command
