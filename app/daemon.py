@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+from pointerbridge.bridges.base import ConfigurationError, bridge_class, bridge_types
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import ConfigError, Home, load_config
 
 from .service import App, PollBusyError
 
-__all__ = ["JsonLines", "run_daemon", "setup_logging"]
+__all__ = ["JsonLines", "quiet_loggers", "run_daemon", "setup_logging"]
 
 log = logging.getLogger("pointerbridge.daemon")
 
@@ -41,7 +42,9 @@ class JsonLines(logging.Formatter):
 
 
 def setup_logging(*, as_json: bool) -> None:
-    """Configure the ``pointerbridge`` logger tree on stderr: human lines, or JSON lines."""
+    """Configure the ``pointerbridge`` logger tree on stderr: human lines, or JSON lines.
+    The scheduler's loggers and those every registered bridge names (``quiet_loggers``:
+    their libraries' INFO lines can carry URLs, and URLs tokens) log warnings only."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -49,8 +52,25 @@ def setup_logging(*, as_json: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    for noisy in ("apscheduler", "httpx", "nio", "aiohttp"):  # libraries' INFO lines can carry URLs (tokens)
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    noisy, unloaded = quiet_loggers()
+    for name in sorted(noisy):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for carrier_type, why in unloaded:
+        log.warning("the %s bridge cannot be loaded, its libraries' loggers stay as they are: %s", carrier_type, why)
+
+
+def quiet_loggers() -> tuple[set[str], list[tuple[str, str]]]:
+    """The loggers to hold at WARNING: APScheduler's and the union of every registered
+    bridge's ``quiet_loggers``; and the bridges that could not be loaded, with why (a
+    carrier of theirs fails on its own poll, and says so there)."""
+    noisy = {"apscheduler"}
+    unloaded = []
+    for carrier_type in bridge_types():
+        try:
+            noisy.update(bridge_class(carrier_type).quiet_loggers)
+        except (ConfigurationError, ImportError, AttributeError) as exc:  # a broken plugin
+            unloaded.append((carrier_type, _loggable(str(exc))))
+    return noisy, unloaded
 
 
 def _loggable(text: str) -> str:

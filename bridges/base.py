@@ -29,7 +29,6 @@ __all__ = [
     "AsyncBridge",
     "Bridge",
     "BridgeError",
-    "Capabilities",
     "ConfigurationError",
     "Finding",
     "Limits",
@@ -38,6 +37,7 @@ __all__ = [
     "Received",
     "RetryableError",
     "bridge_class",
+    "bridge_types",
     "elapsed",
     "extract",
     "header_safe",
@@ -75,14 +75,6 @@ class Limits:
 
     max_pointer_chars: int
     min_post_interval: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a carrier can do beyond the contract's minimum."""
-
-    history: bool = True  # a poll from an old cursor still finds old pointers
-    edits: bool = False  # posts can be changed after the fact
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +181,9 @@ class Bridge(ABC):
     # What a member must do first when an invite's settings are not enough on their own
     # (formatted with the invite's settings and ``name``); empty: nothing.
     setup_hint: ClassVar[str] = ""
+    # Loggers of the bridge's libraries that the daemon holds at WARNING: their INFO lines
+    # can carry URLs, and a URL can carry a credential (a bot token in its path).
+    quiet_loggers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, settings: BaseModel) -> None:
         """Use :meth:`from_config`; ``settings`` is an instance of ``Settings``."""
@@ -223,11 +218,6 @@ class Bridge(ABC):
         return Limits(
             max_pointer_chars=settings.max_pointer_chars, min_post_interval=getattr(settings, "post_interval", 0.0)
         )
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What the carrier can do; the default is a carrier that keeps history."""
-        return Capabilities()
 
     @abstractmethod
     def post(self, pointer: str) -> str:
@@ -270,8 +260,16 @@ def bridge_class(type_name: str) -> type[Bridge]:
             if not (isinstance(loaded, type) and issubclass(loaded, Bridge)):
                 raise ConfigurationError(type_name, f"entry point {entry.value} is not a Bridge")
             return loaded
-    known = sorted(e.name for e in entry_points(group=ENTRY_POINT_GROUP))
-    raise ConfigurationError(type_name, f"unknown carrier type {type_name!r} (known: {', '.join(known)})")
+    known = ", ".join(bridge_types())
+    raise ConfigurationError(type_name, f"unknown carrier type {type_name!r} (known: {known})")
+
+
+def bridge_types() -> list[str]:
+    """The carrier types registered in the entry-point group, sorted (their bridges are
+    not imported: :func:`bridge_class` does that)."""
+    from importlib.metadata import entry_points
+
+    return sorted({e.name for e in entry_points(group=ENTRY_POINT_GROUP)})
 
 
 class NetworkSettings(BaseModel):

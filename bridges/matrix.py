@@ -80,6 +80,7 @@ class MatrixBridge(AsyncBridge):
         "log your own bot in first: pbridge carrier login matrix {name} --homeserver {homeserver} --user BOT "
         "--room {room_id}"
     )
+    quiet_loggers = ("nio", "aiohttp")  # aiohttp's and nio's INFO lines carry request URLs
 
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:

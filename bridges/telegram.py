@@ -91,6 +91,7 @@ class TelegramBridge(AsyncBridge):
         "add your own bot to the group first (admin, privacy off, Bot-to-Bot mode on): "
         "pbridge carrier add {name} --type telegram --set chat_id={chat_id} --set token_env=VAR"
     )
+    quiet_loggers = ("httpx",)  # httpx logs each request's URL at INFO, and the URL holds the bot token
 
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:

@@ -73,3 +73,27 @@ def test_daemon_logs_json_lines_with_log_json(tmp_path: Path) -> None:
     messages = [r["message"] for r in records if r["logger"] == "pointerbridge.daemon"]
     assert "shared: posted 0, received 1, skipped 0" in messages and "stopping (SIGTERM)" in messages
     assert not any("never be logged" in line or "pb1" in line for line in lines)
+
+
+def test_the_daemon_quiets_the_loggers_each_bridge_names() -> None:
+    import logging
+
+    from pointerbridge.app.daemon import quiet_loggers, setup_logging
+    from pointerbridge.bridges.base import bridge_class, bridge_types
+
+    noisy, unloaded = quiet_loggers()
+    assert unloaded == [] and {"email", "files", "matrix", "telegram"} <= set(bridge_types())
+    assert bridge_class("matrix").quiet_loggers == ("nio", "aiohttp")
+    assert bridge_class("telegram").quiet_loggers == ("httpx",)
+    assert {"apscheduler", "httpx", "nio", "aiohttp"} <= noisy  # what the daemon named itself before
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in noisy}
+    try:
+        for name in noisy:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        setup_logging(as_json=True)
+        assert {name: logging.getLogger(name).level for name in noisy} == dict.fromkeys(noisy, logging.WARNING)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
