@@ -1,19 +1,24 @@
-"""Logging a carrier's bot account in: the password is used once and forgotten; only the
-token the server gives back is kept, in a 0600 file the carrier's settings point to.
+"""Logging a carrier's account in (``pbridge carrier login TYPE NAME``): the generic part.
 
-Re-running a login replaces the carrier's token and device, and logs the old device out,
-so a token that leaked with an old backup stops working."""
+The carrier's bridge does the logging in, through its optional
+:meth:`~pointerbridge.bridges.base.Bridge.login` hook: the password is used once and
+forgotten. This module keeps what the bridge hands back: the credential in a 0600 file,
+``tokens/CARRIER.token`` beside config.toml, which the carrier's settings point to, and the
+settings in config.toml. Re-running a login replaces the carrier's credential, and logs the
+session it replaced out (:meth:`~pointerbridge.bridges.base.Bridge.logout`), so a token
+that leaked with an old backup stops working.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pointerbridge.bridges.base import BridgeError, ConfigurationError, header_safe, printable, read_credential
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class, printable, read_credential
 from pointerbridge.core.errors import InvalidInputError
 from pointerbridge.home.config import (
     CARRIER_NAME_RULE,
@@ -28,7 +33,7 @@ from pointerbridge.home.private_file import write_private
 if TYPE_CHECKING:
     from pointerbridge.app.service import App
 
-__all__ = ["LoginDone", "matrix_login", "token_path"]
+__all__ = ["LoginDone", "log_in", "token_path"]
 
 
 @dataclass(slots=True)
@@ -36,9 +41,7 @@ class LoginDone:
     """What a login set up, and anything the user should know about it."""
 
     carrier: str
-    user_id: str
-    device_id: str
-    room_id: str
+    summary: str  # the bridge's one line: the account, the session, where it posts
     token_file: Path
     notes: list[str] = field(default_factory=list)
 
@@ -48,69 +51,40 @@ def token_path(app: App, carrier: str) -> Path:
     return app.home.config_dir / "tokens" / f"{carrier}.token"
 
 
-def matrix_login(
-    app: App,
-    name: str,
-    password: Callable[[], str],
-    *,
-    homeserver: str | None = None,
-    user: str | None = None,
-    room: str | None = None,
-    create_room: bool = False,
-    invite: tuple[str, ...] = (),
-    start: str | None = None,
-    device_name: str = "pointer-bridge",
+def log_in(
+    app: App, carrier_type: str, name: str, password: Callable[[], str], options: Mapping[str, object]
 ) -> LoginDone:
-    """Log the Matrix carrier ``name`` in (new, or again with its saved settings as
-    defaults), join or create its room, and save the token and settings. ``password`` is
-    asked only once the other arguments are known to be usable."""
-    from pointerbridge.bridges.matrix import MatrixBridge, log_in
-
+    """Log the carrier ``name`` of ``carrier_type`` in (new, or again with its saved
+    settings as defaults) through its bridge's login hook, then keep the credential and the
+    settings. ``password`` is asked by the bridge only once ``options`` are known to be
+    usable; a type whose bridge has no hook raises ``LoginUnsupportedError``."""
     _check_name(name)
+    cls = bridge_class(carrier_type)
     existing = app.config.carriers.get(name)
-    if existing is not None and existing.type != "matrix":
-        raise InvalidInputError(f"carrier {name!r} is a {existing.type} carrier, not matrix")
-    old: dict[str, Any] = existing.settings if existing is not None else {}
-    homeserver = homeserver or old.get("homeserver")
-    user = user or old.get("user_id")
-    if not create_room:
-        room = room or old.get("room_id")
-    if not homeserver or not user:
-        raise InvalidInputError("a new Matrix carrier needs --homeserver and --user")
-    if room is not None and create_room:
-        raise InvalidInputError("give --room or --create-room, not both")
-    if room is None and not create_room:
-        raise InvalidInputError("say which room: --room ID_OR_ALIAS, or --create-room")
-    if room is not None and not room.startswith(("!", "#")):
-        raise InvalidInputError(f"--room {room!r} is neither a room id (!...) nor an alias (#...)")
-    old_token = _old_token(old)  # read before a new login replaces its file
-    login = log_in(
-        name, homeserver, user, password(), room=room, create_room=create_room, invite=invite, device_name=device_name
-    )
+    if existing is not None and existing.type != carrier_type:
+        raise InvalidInputError(f"carrier {name!r} is a {existing.type} carrier, not {carrier_type}")
+    old: dict[str, Any] = dict(existing.settings) if existing is not None else {}
+    fields: tuple[str, str] | None = getattr(cls.Settings, "credential_fields", None)
+    old_token = _old_token(old, fields) if fields else None  # read before a new login replaces its file
+    login = cls.login(name, old, password, options)
+    if fields is None:  # a bridge's mistake: its settings cannot point to the token file
+        _forget(cls, name, login.settings, login.credential)
+        raise ConfigurationError(name, f"the {carrier_type} bridge names no credential fields: the login is not kept")
     path = token_path(app, name)
-    settings = {k: v for k, v in old.items() if k != "access_token_env"}
-    settings.update(
-        homeserver=homeserver,
-        user_id=login.user_id,
-        device_id=login.device_id,
-        room_id=login.room_id,
-        access_token_file=str(path),
-    )
-    if start is not None or existing is None:
-        settings["start"] = start or "history"  # a new bot reads what the room already holds
+    settings = {k: v for k, v in login.settings.items() if k not in fields}
+    settings[fields[1]] = str(path)
     base = existing.model_dump(exclude_none=True) if existing is not None else {}
-    carrier = CarrierConfig.model_validate(
-        {**{k: base[k] for k in ("poll_every", "poll_cron") if k in base}, "type": "matrix", **settings}
-    )
-    done = LoginDone(name, login.user_id, login.device_id, login.room_id, path)
+    scheduled = {k: base[k] for k in ("poll_every", "poll_cron") if k in base}
+    done = LoginDone(name, login.summary, path)
     try:
-        MatrixBridge.from_config(name, carrier.settings)  # the bridge checks its settings
-        _save(app, name, carrier, path, login.access_token)
+        carrier = CarrierConfig.model_validate({**scheduled, "type": carrier_type, **settings})
+        cls.from_config(name, carrier.settings)  # the bridge checks its settings
+        _save(app, name, carrier, path, login.credential)
     except BaseException:
-        _forget(name, homeserver, login.user_id, login.device_id, login.access_token)
+        _forget(cls, name, settings, login.credential)
         raise
-    if old.get("device_id") and old["device_id"] != login.device_id:
-        _log_out_old(name, old, old_token, done)
+    if login.replaces is not None:
+        _log_out_old(cls, name, old, old_token, login.replaces, done)
     return done
 
 
@@ -147,38 +121,35 @@ def _save(app: App, name: str, carrier: CarrierConfig, path: Path, token: str) -
     app.config = config
 
 
-def _forget(name: str, homeserver: str, user_id: str, device_id: str, token: str) -> None:
-    """Log out a device whose login could not be saved, so no unused token stays valid."""
-    from pointerbridge.bridges.matrix import log_out
-
+def _forget(cls: type[Bridge], name: str, settings: Mapping[str, Any], token: str) -> None:
+    """End a session whose login could not be saved, so no unused token stays valid."""
     try:
-        log_out(name, homeserver, user_id, device_id, token)
+        cls.logout(name, settings, token)
     except BridgeError as exc:  # the save error propagating stays the one reported
-        logging.getLogger(__name__).warning("the new device %s could not be logged out: %s", device_id, exc)
+        logging.getLogger(__name__).warning("the new session could not be logged out: %s", exc)
 
 
-def _old_token(old: dict[str, Any]) -> str | None:
-    """The token the carrier used until now, if this home can read it."""
-    env, file = old.get("access_token_env"), old.get("access_token_file")
+def _old_token(old: dict[str, Any], fields: tuple[str, str]) -> str | None:
+    """The credential the carrier used until now, if this home can read it."""
+    env, file = old.get(fields[0]), old.get(fields[1])
     if not env and not file:
         return None
     try:
         token, _ = read_credential("old login", env or None, None if env else Path(str(file)))
     except ConfigurationError:
         return None  # reported as "still logged in" once the new login is saved
-    return token if header_safe(token) else None
+    return token or None
 
 
-def _log_out_old(name: str, old: dict[str, Any], token: str | None, done: LoginDone) -> None:
-    from pointerbridge.bridges.matrix import log_out
-
-    device = old["device_id"]
+def _log_out_old(
+    cls: type[Bridge], name: str, old: dict[str, Any], token: str | None, session: str, done: LoginDone
+) -> None:
     if token is None:
-        done.notes.append(f"the old device {device} may still be logged in: remove it in a Matrix client")
+        done.notes.append(f"the old {session} may still be logged in: remove it in a {cls.carrier_type} client")
         return
     try:
-        log_out(name, str(old.get("homeserver")), str(old.get("user_id")), str(device), token)
+        cls.logout(name, old, token)
     except BridgeError as exc:
-        done.notes.append(f"the old device {device} could not be logged out ({exc})")
+        done.notes.append(f"the old {session} could not be logged out ({exc})")
     else:
-        done.notes.append(f"the old device {device} was logged out")
+        done.notes.append(f"the old {session} was logged out")

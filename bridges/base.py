@@ -17,7 +17,7 @@ import json
 import os
 import stat
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -32,6 +32,8 @@ __all__ = [
     "ConfigurationError",
     "Finding",
     "Limits",
+    "Login",
+    "LoginUnsupportedError",
     "NetworkSettings",
     "PollResult",
     "Received",
@@ -69,6 +71,11 @@ class ConfigurationError(BridgeError):
     """The carrier refuses this configuration (credentials, path, room): a person must fix it."""
 
 
+class LoginUnsupportedError(ConfigurationError):
+    """``pbridge carrier login`` for a carrier type whose bridge has no login hook: its
+    credentials are set up by hand (``pbridge carrier add``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What a carrier accepts: the longest pointer and the fastest sustained posting."""
@@ -99,6 +106,22 @@ class PollResult:
     # Members asked to have what was posted between these times (Unix seconds) posted
     # again: their copy of the carrier lost it (Telegram keeps updates 24 hours).
     repost_since: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What a bridge's :meth:`Bridge.login` hook gives back for the app to keep.
+
+    The app writes ``credential`` to a 0600 file (``tokens/CARRIER.token`` beside
+    config.toml), points the settings' credential file field at it (see
+    :attr:`NetworkSettings.credential_fields`), saves ``settings`` and, when ``replaces``
+    names an earlier session, ends that one with :meth:`Bridge.logout`.
+    """
+
+    settings: dict[str, Any]  # the carrier's settings for config.toml, without the credential
+    credential: str  # what the carrier gave for this login (a token); never in config.toml
+    summary: str  # one line for the user: the account, the session, where it posts
+    replaces: str | None = None  # the earlier session this login supersedes, for a person ("device ABC")
 
 
 class Finding(NamedTuple):
@@ -200,6 +223,33 @@ class Bridge(ABC):
             where = ".".join(["carriers", name, *(str(p) for p in first["loc"])])
             raise ConfigurationError(name, f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
         return cls(name, parsed)
+
+    @classmethod
+    def login(
+        cls, name: str, saved: Mapping[str, Any], password: Callable[[], str], options: Mapping[str, object]
+    ) -> Login:
+        """Optional hook behind ``pbridge carrier login TYPE NAME``: log the carrier ``name``
+        in with a password and return what to keep. Default: this type has none.
+
+        ``saved`` holds the carrier's settings from config.toml (empty for a new carrier),
+        to be used as defaults; ``options`` holds only what the user gave (``homeserver``,
+        ``user``, ``room``, ``create_room``, ``invite``, ``start``, ``device_name``, and any
+        ``--set KEY=VALUE`` as text). Refuse unusable options (``InvalidInputError``) before
+        calling ``password``, which asks the user: call it once and keep nothing of it. If
+        this raises after the carrier opened a session, end that session first. The app
+        keeps the credential, saves the settings and ends a replaced session (:class:`Login`).
+        """
+        raise LoginUnsupportedError(
+            name,
+            f"{cls.carrier_type} carriers have no login: declare this one with "
+            f"pbridge carrier add {name} --type {cls.carrier_type}",
+        )
+
+    @classmethod  # noqa: B027  # optional hook: most carriers have no session to end
+    def logout(cls, name: str, settings: Mapping[str, Any], credential: str) -> None:
+        """Goes with :meth:`login`: end the session that ``settings`` and ``credential``
+        belong to, so the credential stops working. The app calls it for the session a new
+        login replaced, and for a new one it could not save. Default: nothing to end."""
 
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:

@@ -21,16 +21,19 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
+from pointerbridge.core import InvalidInputError
 from pydantic import BaseModel, Field
 
 from .base import (
     AsyncBridge,
     ConfigurationError,
     Finding,
+    Login,
     NetworkSettings,
     PollResult,
     RetryableError,
@@ -81,6 +84,60 @@ class MatrixBridge(AsyncBridge):
         "--room {room_id}"
     )
     quiet_loggers = ("nio", "aiohttp")  # aiohttp's and nio's INFO lines carry request URLs
+
+    @classmethod
+    def login(
+        cls, name: str, saved: Mapping[str, Any], password: Callable[[], str], options: Mapping[str, object]
+    ) -> Login:
+        """Log the bot in (new, or again with its ``saved`` settings as defaults), join
+        ``room`` or create a private room inviting ``invite``. The password is asked only
+        once the other options are known to be usable; a new carrier starts from the room's
+        history unless ``start`` says ``now``."""
+        given = _LoginOptions.of(options)
+        homeserver = given.homeserver or saved.get("homeserver")
+        user = given.user or saved.get("user_id")
+        room = given.room if given.create_room else given.room or saved.get("room_id")
+        if not homeserver or not user:
+            raise InvalidInputError("a new Matrix carrier needs --homeserver and --user")
+        if room is not None and given.create_room:
+            raise InvalidInputError("give --room or --create-room, not both")
+        if room is None and not given.create_room:
+            raise InvalidInputError("say which room: --room ID_OR_ALIAS, or --create-room")
+        if room is not None and not room.startswith(("!", "#")):
+            raise InvalidInputError(f"--room {room!r} is neither a room id (!...) nor an alias (#...)")
+        login = log_in(
+            name,
+            homeserver,
+            user,
+            password(),
+            room=room,
+            create_room=given.create_room,
+            invite=given.invite,
+            device_name=given.device_name,
+        )
+        settings = {
+            **saved,
+            "homeserver": homeserver,
+            "user_id": login.user_id,
+            "device_id": login.device_id,
+            "room_id": login.room_id,
+        }
+        if given.start is not None or not saved:
+            settings["start"] = given.start or "history"  # a new bot reads what the room already holds
+        old_device = saved.get("device_id")
+        return Login(
+            settings,
+            login.access_token,
+            f"{login.user_id}, device {login.device_id}, room {login.room_id}",
+            replaces=f"device {old_device}" if old_device and old_device != login.device_id else None,
+        )
+
+    @classmethod
+    def logout(cls, name: str, settings: Mapping[str, Any], credential: str) -> None:
+        """Log the device ``settings`` name out, so its token stops working."""
+        token = _checked_token(name, credential, "the credential to log out with")
+        homeserver, user_id, device_id = (str(settings.get(k)) for k in ("homeserver", "user_id", "device_id"))
+        log_out(name, homeserver, user_id, device_id, token)
 
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
@@ -385,6 +442,47 @@ async def _call(carrier: str, request: Any, what: str, budget: _Budget, room: st
             where = f"room {printable(room, 200)} not found" if room else "not found"
             raise ConfigurationError(carrier, f"{what}: {where} ({message})")
         raise RetryableError(carrier, f"{what}: {code or status}: {message}")
+
+
+class _LoginOptions(NamedTuple):
+    """The options of a Matrix login, checked (given as flags or as ``--set KEY=VALUE``)."""
+
+    homeserver: str | None
+    user: str | None
+    room: str | None
+    create_room: bool
+    invite: tuple[str, ...]
+    start: str | None  # history, now, or None: the saved one (a new carrier's: history)
+    device_name: str
+
+    @classmethod
+    def of(cls, options: Mapping[str, object]) -> _LoginOptions:
+        unknown = sorted(set(options) - set(cls._fields))
+        if unknown:
+            raise InvalidInputError(
+                f"a Matrix login takes no {printable(unknown[0], 40)!r} (it takes {', '.join(cls._fields)})"
+            )
+
+        def text(key: str) -> str | None:
+            value = options.get(key)
+            if value is None or isinstance(value, str):
+                return value
+            raise InvalidInputError(f"--{key.replace('_', '-')} is text")
+
+        start = text("start")
+        if start not in (None, "history", "now"):
+            raise InvalidInputError("--start is history or now")
+        create = options.get("create_room", False)
+        if isinstance(create, str):  # from --set create_room=...
+            create = {"true": True, "yes": True, "false": False, "no": False}.get(create.lower(), create)
+        if not isinstance(create, bool):
+            raise InvalidInputError("--create-room is true or false")
+        invite = options.get("invite", ())
+        invite = (invite,) if isinstance(invite, str) else invite
+        if not (isinstance(invite, tuple) and all(isinstance(i, str) for i in invite)):
+            raise InvalidInputError("--invite is a user id")
+        device_name = text("device_name") or "pointer-bridge"
+        return cls(text("homeserver"), text("user"), text("room"), create, invite, start, device_name)
 
 
 class MatrixLogin(NamedTuple):

@@ -21,12 +21,6 @@ __all__ = ["carrier_app"]
 
 carrier_app = typer.Typer(help="Add, log in and list carriers (config.toml).", no_args_is_help=True)
 
-login_app = typer.Typer(
-    help="Log a carrier's bot account in: the password is asked, never stored.", no_args_is_help=True
-)
-
-carrier_app.add_typer(login_app, name="login")
-
 
 @carrier_app.command("add")
 @one_line_errors
@@ -51,44 +45,49 @@ def carrier_add(
             typer.echo(safe_text(line))
 
 
-@login_app.command("matrix")
+@carrier_app.command("login")
 @one_line_errors
-def login_matrix(
+def carrier_login(
     ctx: typer.Context,
+    carrier_type: Annotated[str, typer.Argument(metavar="TYPE", help="The carrier's type, e.g. matrix.")],
     name: Annotated[str, typer.Argument(help="The carrier's name (new, or one to log in again).")],
-    homeserver: Annotated[str | None, typer.Option(help="e.g. https://matrix.example.org")] = None,
-    user: Annotated[str | None, typer.Option(help="The bot account: @bot:example.org or bot.")] = None,
+    homeserver: Annotated[str | None, typer.Option(help="The server, e.g. https://matrix.example.org")] = None,
+    user: Annotated[str | None, typer.Option(help="The bot account, e.g. @bot:example.org or bot.")] = None,
     room: Annotated[str | None, typer.Option(help="Join this room: its id (!...) or alias (#...).")] = None,
     create_room: Annotated[bool, typer.Option("--create-room", help="Create a private room instead.")] = False,
     invite: Annotated[list[str] | None, typer.Option(help="With --create-room: invite this user id.")] = None,
     start: Annotated[
         str | None, typer.Option(help="Where the first poll begins: history (new carrier's default) or now.")
     ] = None,
-    device_name: Annotated[str, typer.Option(help="The device name other members may see.")] = "pointer-bridge",
+    device_name: Annotated[
+        str | None, typer.Option(help="The device name other members may see (default: pointer-bridge).")
+    ] = None,
+    setting: Annotated[list[str] | None, typer.Option("--set", help="Another login option, KEY=VALUE.")] = None,
     password_fd: Annotated[
         int | None, typer.Option("--password-fd", help="Read the password from this file descriptor.")
     ] = None,
 ) -> None:
-    """Log a Matrix bot in with a password (asked, or PBRIDGE_MATRIX_PASSWORD); keep only
-    the token it gets, in a 0600 file, and the device id, in config.toml."""
-    from pointerbridge.app.login import matrix_login
+    """Log a carrier's bot account in, if its bridge offers a login (matrix does), with a
+    password (asked, or PBRIDGE_TYPE_PASSWORD); keep only the token it gets, in a 0600
+    file, and the rest of its settings in config.toml."""
+    import re
 
-    if start not in (None, "history", "now"):
-        raise InvalidInputError("--start is history or now")
+    from pointerbridge.app.login import log_in
+
+    given = {"create_room": create_room or None, "invite": tuple(invite or ()) or None, "start": start}
+    given |= {"homeserver": homeserver, "user": user, "room": room, "device_name": device_name}
+    options: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
+        if key in options:
+            raise InvalidInputError(f"--set {key}: given twice")
+        options[key] = value
+    label, variable = carrier_type.capitalize(), "PBRIDGE_" + re.sub(r"\W", "_", carrier_type.upper()) + "_PASSWORD"
     with open_app(ctx) as app:
-        done = matrix_login(
-            app,
-            name,
-            lambda: read_secret("Matrix password", "PBRIDGE_MATRIX_PASSWORD", password_fd),
-            homeserver=homeserver,
-            user=user,
-            room=room,
-            create_room=create_room,
-            invite=tuple(invite or ()),
-            start=start,
-            device_name=device_name,
-        )
-    typer.echo(safe_text(f"carrier {name!r}: {done.user_id}, device {done.device_id}, room {done.room_id}"))
+        done = log_in(app, carrier_type, name, lambda: read_secret(f"{label} password", variable, password_fd), options)
+    typer.echo(safe_text(f"carrier {name!r}: {done.summary}"))
     typer.echo(f"token saved in {done.token_file} (0600); the password was not stored")
     for note in done.notes:
         typer.echo(safe_text(f"note: {note}"), err=True)

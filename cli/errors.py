@@ -47,6 +47,7 @@ EXIT_CODES: dict[str, int] = {
     "RotationError": 30,
     "WeakSecretError": 31,
     "WeakKeyError": 32,  # a small-order or non-canonical sender key (a BadSignatureError, SPEC §7 step 8)
+    "LoginUnsupportedError": 33,  # pbridge carrier login for a type whose bridge has no login hook
 }
 EXIT_INTERNAL = 70
 
