@@ -10,6 +10,10 @@ from helpers import raw_chat, raw_identity
 from pointerbridge.core import ChatKey, Identity
 from servers.telegram import BotApiServer
 
+# The contract suite ships with the package as a plugin; tests/contract/conftest.py names
+# the carriers it runs on.
+pytest_plugins = ["pointerbridge.testing"]
+
 # New identities in tests (every `pbridge init`, in-process or in a subprocess, which
 # inherits this) use the smallest identity cost a recovery code can name, 64 MiB, instead
 # of 512 MiB: hundreds of unlocks would otherwise add minutes. tests/test_keys2.py checks

@@ -40,6 +40,8 @@ def test_wheel_installs_only_pointerbridge(tmp_path: Path) -> None:
     assert (site / "pointerbridge" / "core" / "__init__.py").exists()
     assert (site / "pointerbridge" / "bridges" / "__init__.py").exists()
     assert (site / "pointerbridge" / "console" / "app.py").exists()
+    assert (site / "pointerbridge" / "testing" / "contract.py").exists()  # the contract suite ships
+    assert "testing" not in top_level
     check = "import pointerbridge.core as c; print(c.seal.__module__)"
     out = subprocess.run([str(python), "-c", check], check=True, capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.strip() == "pointerbridge.core.pointer"

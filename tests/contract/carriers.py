@@ -1,33 +1,16 @@
 """What a bridge provides to run the contract suite: a fresh carrier and a way to put
-arbitrary text on it. Add a bridge by adding a factory here and its name to FACTORIES."""
+arbitrary text on it. Add a built-in bridge by adding a factory here and its name to
+FACTORIES (an out-of-tree bridge implements the same hook in its own conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from pointerbridge.home.config import CarrierConfig
+from pointerbridge.testing import CarrierFactory, CarrierUnderTest
 from servers.dovecot import email_pair
 from servers.synapse import matrix_room
 from servers.telegram import BotApiServer, telegram_group
-
-
-@dataclass
-class CarrierUnderTest:
-    """A fresh, empty carrier for one test: one member's config, the other member's (the
-    same, unless the carrier needs an account each: a Telegram bot never sees its own posts)
-    and a way to put text on it."""
-
-    config: CarrierConfig
-    inject: Callable[[str], None]  # put text on the carrier as a stranger or a person would
-    peer: CarrierConfig | None = None
-    close: Callable[[], None] = lambda: None  # stop what the factory started
-
-    @property
-    def other(self) -> CarrierConfig:
-        """The config the second member uses."""
-        return self.peer or self.config
 
 
 def _files(tmp_path: Path) -> CarrierUnderTest:
@@ -61,7 +44,7 @@ def _email(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(alice, inject, bob)
 
 
-FACTORIES: dict[str, Callable[[Path], CarrierUnderTest]] = {
+FACTORIES: dict[str, CarrierFactory] = {
     "email": _email,
     "files": _files,
     "matrix": _matrix,

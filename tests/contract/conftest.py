@@ -1,18 +1,12 @@
-"""The contract suite's fixture: one fresh carrier of each bridge per test."""
+"""The built-in carriers for the shipped contract suite (``pointerbridge.testing``, loaded
+by tests/conftest.py): each test gets a fresh one of each, from carriers.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from carriers import FACTORIES, CarrierUnderTest
+from carriers import FACTORIES
+from pointerbridge.testing import CarrierFactory
 
 
-@pytest.fixture(params=sorted(FACTORIES))
-def carrier(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CarrierUnderTest]:
-    made = FACTORIES[request.param](tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
+def pytest_pointerbridge_carriers(config: pytest.Config) -> dict[str, CarrierFactory]:
+    return FACTORIES
