@@ -32,6 +32,7 @@ test's own), and calls its ``close`` afterwards.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from pointerbridge.home.config import CarrierConfig
 __all__ = ["CarrierConfig", "CarrierFactory", "CarrierUnderTest", "ContractSetupError"]
 
 _NAME = "pointerbridge_carrier_name"  # the parameter that runs each test once per carrier
+_IDENTITY_COST = "PBRIDGE_IDENTITY_MEMORY_MIB"
 
 
 @dataclass
@@ -115,9 +117,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def carrier(
-    request: pytest.FixtureRequest, tmp_path: Path, pointerbridge_carrier_name: str
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pointerbridge_carrier_name: str
 ) -> Iterator[CarrierUnderTest]:
-    """A fresh carrier of the kind this test runs on (one per name the hook gives)."""
+    """A fresh carrier of the kind this test runs on (one per name the hook gives). The
+    test's homes make identities at the smallest cost (64 MiB) unless the environment
+    says otherwise: the bridge is under test, not the key derivation."""
+    if not os.environ.get(_IDENTITY_COST):
+        monkeypatch.setenv(_IDENTITY_COST, "64")
     made = _factories(request.node)[pointerbridge_carrier_name](tmp_path)
     try:
         yield made

@@ -174,7 +174,8 @@ def toy_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _pytest(site: Path, suite: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pytest", "-p", "pointerbridge.testing", "-p", "no:cacheprovider", *args]
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    # As a third party runs it: no identity cost from this suite's conftest.py (the plugin picks one).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")} | {"PYTHONPATH": str(site)}
     return subprocess.run(command, cwd=suite, env=env, capture_output=True, text=True, timeout=600)
 
 
