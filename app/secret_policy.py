@@ -57,7 +57,7 @@ _FARM = 1_000  # GPUs: what a determined attacker rents for a while
 # sees the first 100 characters only. That is safe: guessing the whole secret means
 # guessing those 100 characters along the way, so their estimate can only under-rate it.
 _ESTIMATED_CHARS = 100
-_WORDS = re.compile(r"[\s\-_.,]+")
+_WORDS = re.compile(r"[\s_.,]+")  # not "-": the list has hyphenated words
 _LARGE = (("trillion", 1e12), ("billion", 1e9), ("million", 1e6))
 _SECONDS = (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1))
 # zxcvbn keeps the user inputs of the call in a module-level dict: one estimate at a time.
@@ -125,11 +125,19 @@ def _zxcvbn_bits(secret: str, user_inputs: tuple[str, ...]) -> float:
 def _wordlist_bits(secret: str) -> float | None:
     """If the secret is only words of the EFF list, what guessing from that list costs:
     zxcvbn does not know the list and rates such phrases far higher than an attacker
-    who tries it first would need."""
-    words = [w for w in _WORDS.split(secret.lower()) if w]
-    if not words or any(w not in _known() for w in words):
-        return None
-    return len(words) * math.log2(len(_known()))
+    who tries it first would need. The list has hyphenated words (t-shirt, yo-yo): a
+    token is a word of the list whole, or else its hyphen-separated pieces must be."""
+    known = _known()
+    words: list[str] = []
+    for token in _WORDS.split(secret.lower()):
+        if not token or token in known:
+            words += [token] if token else []
+            continue
+        pieces = [piece for piece in token.split("-") if piece]
+        if not pieces or any(piece not in known for piece in pieces):
+            return None
+        words += pieces
+    return len(words) * math.log2(len(known)) if words else None
 
 
 def _duration(seconds: float) -> str:

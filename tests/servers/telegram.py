@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -136,9 +137,11 @@ class BotApiServer:
         self.skew += seconds
 
     def add_bot(self, username: str, *, bot_to_bot: bool = False, privacy: bool = True) -> BotAccount:
-        """A new bot with a token of the real shape, ``ID:SECRET``."""
+        """A new bot with a token of the real shape, ``ID:SECRET``. The secret is new each
+        time: the bridge locks polls per token machine-wide, and two test runs on one
+        machine must not share a lock."""
         bot_id = next(self._ids)
-        token = f"{bot_id}:AA{username}-{bot_id:x}"
+        token = f"{bot_id}:AA{username}-{bot_id:x}-{secrets.token_hex(8)}"
         with self._lock:
             bot = BotAccount(bot_id, username, token, bot_to_bot, privacy, next_update_id=(bot_id % 9000) * 1000)
             self.bots[token] = bot
