@@ -69,6 +69,9 @@ class AppBase:
         self._bridge_factory = bridge_factory or default_bridge
         self.config: Config = load_config(home.config_path)
         self.store = Store.open(home.store_path)
+        # Seconds one run may spend pacing posts to a rate-limited carrier; what does not fit
+        # waits for the next run (a cron poll must not run for minutes).
+        self.flush_budget = 20.0
         # chat id -> (the keys that routed it, the last unrouted pointer id they looked at)
         self._routed: dict[int, tuple[tuple[ChatKey, ...], int]] = {}
         # chat id -> unrouted pointers whose routing tag is the chat's but whose AEAD does

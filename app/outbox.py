@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["Outbox"]
 
 
-_FLUSH_BUDGET = 20.0  # seconds one run may spend pacing posts to a rate-limited carrier
 
 
 class Outbox(Joining):
@@ -77,7 +76,7 @@ class Outbox(Joining):
         posted = 0
         for pointer_id, text in outbox:
             if interval:
-                if due - started > _FLUSH_BUDGET:  # the first post's wait counts too
+                if due - started > self.flush_budget:  # the first post's wait counts too
                     break
                 time.sleep(max(0.0, due - time.monotonic()))
             reference = bridge.post(text)

@@ -193,11 +193,7 @@ class TestBridgeContract:
         cls: Callable[..., Bridge] = bridge_class(carrier.config.type)
         assert cls.carrier_type == carrier.config.type  # type: ignore[attr-defined]
 
-    def test_outbox_drains_at_the_carriers_pace(
-        self, tmp_path: Path, carrier: CarrierUnderTest, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        import pointerbridge.app.outbox as outbox
-
+    def test_outbox_drains_at_the_carriers_pace(self, tmp_path: Path, carrier: CarrierUnderTest) -> None:
         class Slow(FaultyBridge):
             @property
             def limits(self) -> Limits:
@@ -214,8 +210,8 @@ class TestBridgeContract:
         chat = alice.create_chat("room", SECRET, ["c"], allow_weak=True)
         for body in "abcde":
             alice.send(chat, me, body)
-        monkeypatch.setattr(outbox, "_FLUSH_BUDGET", 0.5)
+        alice.flush_budget = 0.5
         first = alice.poll(fetch=False)
         assert 2 <= first.posted["c"] < 5 and alice.store.outbox("c")  # paced, the rest kept
-        monkeypatch.setattr(outbox, "_FLUSH_BUDGET", 5.0)
+        alice.flush_budget = 5.0
         assert alice.poll(fetch=False).posted["c"] == 5 - first.posted["c"]
