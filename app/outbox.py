@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["Outbox"]
 
 
-
-
 class Outbox(Joining):
     """Sealing messages and notices into the outbox, and posting it."""
 
