@@ -1,0 +1,143 @@
+"""Talking to a Matrix homeserver: nio's answers and raw JSON reads as one kind of
+answer, the client-API paths, and one request honouring 429 within a time budget, with
+every failure as the bridge's typed error. Shared by the bridge and its login."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, NamedTuple
+from urllib.parse import urlencode
+
+from .base import ConfigurationError, RetryableError, header_safe, printable
+
+__all__ = [
+    "UNDECODABLE",
+    "Answer",
+    "Budget",
+    "api_path",
+    "call_api",
+    "checked_token",
+    "error_answer",
+    "get_json",
+    "new_client",
+    "nio_answer",
+]
+
+# What decoding an answer's body raises: bad JSON or UTF-8, a charset Python does not
+# know (LookupError), nesting deeper than the parser's recursion.
+UNDECODABLE = (ValueError, LookupError, RecursionError)
+
+
+def checked_token(carrier: str, token: str, where: str) -> str:
+    """An access token fit for an HTTP header: printable ASCII, no spaces (never echoed)."""
+    if not header_safe(token):
+        raise ConfigurationError(carrier, f"{where} does not hold an access token (empty or not printable ASCII)")
+    return token
+
+
+def new_client(homeserver: str, user: str, timeout: float, device_id: str | None = None) -> Any:
+    from nio import AsyncClient, AsyncClientConfig
+
+    # nio warns about each error answer it then returns; this module reports those itself,
+    # as one line naming the carrier, so nio's own warnings would only say it twice.
+    logging.getLogger("nio.responses").setLevel(logging.ERROR)
+
+    # No retries inside nio: it would sleep through 429s and timeouts without bound.
+    config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=timeout)
+    return AsyncClient(homeserver, user, device_id=device_id, config=config)
+
+
+class Answer(NamedTuple):
+    """One homeserver answer, however it was read: the value, or what went wrong."""
+
+    ok: bool
+    value: Any
+    status: int = 200
+    code: str | None = None  # the Matrix errcode
+    message: str = ""
+    retry_after_ms: float | None = None
+
+
+async def nio_answer(request: Any) -> Answer:
+    """A nio call's response as an :class:`Answer`."""
+    from nio import ErrorResponse
+
+    try:
+        response = await request
+    except UNDECODABLE:  # a body nio cannot decode (bad UTF-8, unknown charset, absurd nesting)
+        return Answer(False, None, 502, message="the answer is not readable JSON")
+    # nio parses some 5xx answers into "successful" empty responses: the status tells.
+    status = getattr(getattr(response, "transport_response", None), "status", 200)
+    if not isinstance(response, ErrorResponse) and status < 400:
+        return Answer(True, response, status)
+    return error_answer(
+        status,
+        getattr(response, "status_code", None),
+        getattr(response, "message", ""),
+        getattr(response, "retry_after_ms", None),
+    )
+
+
+async def get_json(client: Any, path: str) -> Answer:
+    """GET a client-API path and return its JSON unparsed by nio. For the bulk reads of a
+    poll: nio validates each event against its schemas three times over, which cost more
+    than the homeserver's own work for a page of 500 events."""
+    headers = {"Authorization": f"Bearer {client.access_token}"}
+    async with await client.send("GET", path, headers=headers) as response:
+        try:
+            body = await response.json(content_type=None)
+        except UNDECODABLE:  # not JSON, not in its charset, or nested past reason
+            body = None
+        status = int(response.status)
+    if status < 400 and isinstance(body, dict):
+        return Answer(True, body, status)
+    error = body if isinstance(body, dict) else {}
+    message = error.get("error") or ("the answer is not a JSON object" if status < 400 else "")
+    return error_answer(status if status >= 400 else 502, error.get("errcode"), message, error.get("retry_after_ms"))
+
+
+def error_answer(status: int, code: Any, message: Any, retry_after_ms: Any) -> Answer:
+    """An error answer, with what the server said made safe to print on one line and a
+    retry delay that is a sane number or nothing."""
+    retry = retry_after_ms if isinstance(retry_after_ms, int | float) and not isinstance(retry_after_ms, bool) else None
+    if retry is not None and not 0 <= retry < 1e9:  # also drops NaN
+        retry = None
+    return Answer(False, None, status, printable(code, 60) or None, printable(message, 200), retry)
+
+
+def api_path(endpoint: str, **query: Any) -> str:
+    return f"/_matrix/client/v3{endpoint}?" + urlencode({k: v for k, v in query.items() if v is not None})
+
+
+class Budget:
+    """Seconds of 429 waiting one post or poll may still spend, over all its requests."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+
+
+async def call_api(carrier: str, request: Any, what: str, budget: Budget, room: str | None = None) -> Any:
+    """Run one request (a function returning an :class:`Answer`), honouring 429 up to
+    what is left of ``budget``; return its value or raise :class:`RetryableError` (try
+    later) or :class:`ConfigurationError` (a person must act)."""
+    while True:
+        answer: Answer = await request()
+        if answer.ok:
+            return answer.value
+        status, code = answer.status, answer.code
+        if status == 429 or code == "M_LIMIT_EXCEEDED":
+            # At least 50 ms: a server answering "retry after 0" cannot spin this loop.
+            wait = max(0.05, (1000 if answer.retry_after_ms is None else answer.retry_after_ms) / 1000)
+            if wait > budget.left:
+                raise RetryableError(carrier, f"{what}: rate limited for {wait:.1f} s", retry_after=wait)
+            budget.left -= wait
+            await asyncio.sleep(wait)
+            continue
+        message = answer.message or f"HTTP {status}"
+        if status in (401, 403) or code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
+            raise ConfigurationError(carrier, f"{what}: refused ({code or status}: {message})")
+        if status == 404 or code == "M_NOT_FOUND":
+            where = f"room {printable(room, 200)} not found" if room else "not found"
+            raise ConfigurationError(carrier, f"{what}: {where} ({message})")
+        raise RetryableError(carrier, f"{what}: {code or status}: {message}")
