@@ -47,25 +47,21 @@ from .base import (
     NetworkSettings,
     PollResult,
     RetryableError,
-    elapsed,
     extract,
     header_safe,
     json_cursor,
     printable,
     read_credential,
 )
+from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
 
 __all__ = ["TelegramBridge"]
 
 MAX_TEXT = 4096
 _BATCH = 100  # the most getUpdates returns at once
 _KINDS = ["message", "channel_post"]
-_WARN_AFTER = 20 * 3600.0  # a poll gap past this is noted: Telegram keeps updates 24 hours
-_LOST_AFTER = 24 * 3600.0
 CATCH_UP_PREFIX = "pbcatchup1"  # "pbcatchup1 SINCE": post again what you posted since SINCE (unix seconds)
 _CATCH_UP_REACH = 30 * 86400.0  # the furthest back a request may reach
-_POLLS_TO_TELL = 3  # polls without another bot's post before doctor suspects Bot-to-Bot mode is off
-_ADMIN = ("administrator", "creator")
 
 
 class _Settings(NetworkSettings):
@@ -137,7 +133,9 @@ class TelegramBridge(AsyncBridge):
     def diagnose(self, cursor: str | None) -> list[Finding]:
         """The token, the bot's place in the chat (admin, privacy, a webhook), whether it
         has seen other bots' posts, and the 24-hour window. Never calls getUpdates."""
-        findings: list[Finding] = self._run(lambda bot: self._diagnose(bot, json_cursor(cursor)))
+        findings: list[Finding] = self._run(
+            lambda bot: diagnose(bot, self._s.chat_id, json_cursor(cursor), self._mapped)
+        )
         return findings
 
     # -- the async part ---------------------------------------------------------------------
@@ -259,7 +257,7 @@ class TelegramBridge(AsyncBridge):
         last = state.get("polled_at")
         gap = now - last if isinstance(last, int | float) else 0.0
         offset = state.get("offset")
-        if gap > _LOST_AFTER or not isinstance(offset, int):
+        if gap > LOST_AFTER or not isinstance(offset, int):
             # Everything an old offset would confirm has expired, and after a week without
             # updates Telegram may restart its ids below it: an old offset would hide them.
             offset = None
@@ -277,10 +275,10 @@ class TelegramBridge(AsyncBridge):
                 result.repost_since.append(request)
                 continue
             extract(text, f"{message.chat.id}/{message.message_id}", result)
-        if gap > _LOST_AFTER:
+        if gap > LOST_AFTER:
             assert isinstance(last, int | float)
             result.notes.append(await self._ask_for_catch_up(bot, last, now))
-        elif gap > _WARN_AFTER:
+        elif gap > WARN_AFTER:
             result.notes.append(
                 f"{gap / 3600:.0f} h since the last poll: after 24 h Telegram drops what is unread "
                 "(a later poll will ask the others to post it again)"
@@ -288,60 +286,10 @@ class TelegramBridge(AsyncBridge):
         if updates:
             state["offset"] = updates[-1].update_id + 1
         state["polled_at"] = now
-        state["polls"] = _count(state.get("polls")) + 1
+        state["polls"] = count(state.get("polls")) + 1
         result.more = len(updates) >= _BATCH
         result.cursor = json.dumps(state, sort_keys=True)
         return result
-
-    async def _diagnose(self, bot: Any, state: dict[str, Any]) -> list[Finding]:
-        from telegram.error import TelegramError
-
-        me = bot.bot  # fetched by initialize(): the token works
-        name = printable(me.username, 64)
-        findings = [Finding("token", "ok", f"accepted: bot @{name} (id {me.id})")]
-        webhook = await bot.get_webhook_info()
-        if webhook.url:
-            findings.append(
-                Finding(
-                    "webhook",
-                    "fail",
-                    "a webhook is set, so getUpdates cannot work: delete it "
-                    "(deleteWebhook) or give this home another bot",
-                )
-            )
-        if self._s.chat_id < 0:
-            try:
-                findings += await self._place(bot, me, name, state)
-            except TelegramError as exc:
-                findings.append(Finding("chat", "fail", str(self._mapped(exc))))
-        return [*findings, _window(state, time.time())]
-
-    async def _place(self, bot: Any, me: Any, name: str, state: dict[str, Any]) -> list[Finding]:
-        """The bot in its group or channel: admin, privacy off, other members' bots seen."""
-        chat = await bot.get_chat(self._s.chat_id)
-        title = f"{printable(chat.type, 20)} {printable(chat.title, 64)!r}"
-        admins = await bot.get_chat_administrators(self._s.chat_id, return_bots=True)  # others' bots too
-        if not any(a.user.id == me.id and a.status in _ADMIN for a in admins):
-            return [
-                Finding(
-                    "admin",
-                    "fail",
-                    f"@{name} is not an admin of the {title}: it sees no other bot's posts "
-                    "(make it an admin; it needs no rights beyond posting)",
-                )
-            ]
-        findings = [Finding("admin", "ok", f"@{name} is an admin of the {title}")]
-        if chat.type != "channel" and not me.can_read_all_group_messages:  # privacy is a group's question
-            findings.append(
-                Finding(
-                    "privacy",
-                    "fail",
-                    f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
-                    "Disable, then remove the bot from the group and add it again",
-                )
-            )
-        peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
-        return [*findings, _peers(name, peers, state, time.time())]
 
     async def _ask_for_catch_up(self, bot: Any, last: float, now: float) -> str:
         """Telegram has dropped what arrived while this bot was away: ask the other members'
@@ -386,68 +334,12 @@ def _catch_up_request(message: Any, text: str, chat_id: int, now: float) -> tupl
     return (value, until) if now - _CATCH_UP_REACH <= value <= until else None
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
-
-
 def _from_a_bot(message: Any, text: str) -> bool:
     """Whether another bot posted ``message``: its sender says so in a group; a channel post
     names no sender, and one that carries a pointer is taken as a member's bot's."""
     if message.from_user is not None:
         return bool(message.from_user.is_bot)
     return message.chat.type == "channel" and bool(find_pointers(text))
-
-
-def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Finding:
-    """Bot-to-Bot mode, judged from what the bot has seen: Telegram tells no bot whether it
-    is on, and without it the other members' bots' posts never arrive."""
-    seen, polls = state.get("peers_seen_at"), _count(state.get("polls"))
-    if isinstance(seen, int | float):
-        return Finding("bot-to-bot", "ok", f"@{name} saw another bot's post {elapsed(max(now - seen, 0))} ago")
-    if not peers:
-        return Finding(
-            "bot-to-bot",
-            "warn",
-            "no other member's bot is an admin here yet: no pointer can reach "
-            f"@{name} until each member adds their own bot as an admin",
-        )
-    others = ", ".join(peers[:5]) + (f" and {len(peers) - 5} more" if len(peers) > 5 else "")
-    if polls < _POLLS_TO_TELL:
-        return Finding(
-            "bot-to-bot", "ok", f"{polls} poll(s) so far: too early to tell whether @{name} sees the posts of {others}"
-        )
-    return Finding(
-        "bot-to-bot",
-        "warn",
-        f"@{name} has seen no post of {others} in {polls} polls. If they have "
-        f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
-        "does not tell a bot): @BotFather -> Bot Settings -> "
-        f"@{name} -> Bot-to-Bot Communication -> On",
-    )
-
-
-def _window(state: dict[str, Any], now: float) -> Finding:
-    """Telegram keeps a bot's unread updates 24 hours: how much of that the last poll left."""
-    last = state.get("polled_at")
-    if not isinstance(last, int | float):
-        return Finding("24-hour window", "ok", "not polled yet")
-    gap = max(now - last, 0.0)
-    if gap > _LOST_AFTER:
-        return Finding(
-            "24-hour window",
-            "fail",
-            f"last poll {elapsed(gap)} ago: Telegram has dropped what arrived "
-            "before the last 24 h (the next poll asks the others to post it "
-            "again)",
-        )
-    if gap > _WARN_AFTER:
-        return Finding(
-            "24-hour window",
-            "warn",
-            f"last poll {elapsed(gap)} ago: Telegram drops unread updates after "
-            "24 h; poll now (is cron or the daemon running?)",
-        )
-    return Finding("24-hour window", "ok", f"last poll {elapsed(gap)} ago")
 
 
 def _seconds(exc: Any) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pointerbridge.app import outbox, poll
 from pointerbridge.bridges import telegram as telegram_bridge
+from pointerbridge.bridges import telegram_doctor
 from pointerbridge.cli.main import main
 from pointerbridge.core import keys
 from pointerbridge.home.store import carriers, chats, pointers, records
@@ -76,8 +77,9 @@ def circle(
     bot_api: BotApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[Pbridge, BotApiServer]:
     clock = _ServerTime(bot_api)
-    # Every module that reads the clock: the app's outbox (pacing) and poll, the store's tables, the bridge.
-    for module in (outbox, poll, carriers, chats, pointers, records, telegram_bridge):
+    # Every module that reads the clock: the app's outbox (pacing) and poll, the store's tables, the bridge
+    # and its doctor.
+    for module in (outbox, poll, carriers, chats, pointers, records, telegram_bridge, telegram_doctor):
         monkeypatch.setattr(module, "time", clock)
     pbridge = Pbridge(tmp_path, monkeypatch, capsys)
     bots = {u: bot_api.add_bot(f"{u}_circle_bot", bot_to_bot=True, privacy=False) for u in USERS}
