@@ -40,6 +40,8 @@ _STALLED = 86_400.0  # seconds without a poll after which a carrier fails the ch
 class CheckFailedError(PointerBridgeError):
     """At least one of doctor's checks failed."""
 
+    exit_code = 28
+
 
 class Checked(NamedTuple):
     """A finding and what it is about: ``"home"`` or a carrier's name."""

@@ -1,14 +1,21 @@
-"""The app's own failures: each a typed error a front-end reports in one line."""
+"""The app's own failures: each a typed error a front-end reports in one line.
+
+With them, the carriers' two failures (``bridges.base``), so a front-end that needs their
+types (``pbridge poll`` exits with their codes) reaches them through the app.
+"""
 
 from __future__ import annotations
 
+from pointerbridge.bridges.base import ConfigurationError, RetryableError
 from pointerbridge.core.errors import PointerBridgeError
 
 __all__ = [
     "ChatNotFoundError",
+    "ConfigurationError",
     "NoCarriersError",
     "NotInitialisedError",
     "PollBusyError",
+    "RetryableError",
     "StaleSecretError",
     "WrongSecretError",
 ]
@@ -17,23 +24,35 @@ __all__ = [
 class WrongSecretError(PointerBridgeError):
     """The typed secret or master phrase does not match what this home knows."""
 
+    exit_code = 5
+
 
 class NotInitialisedError(PointerBridgeError):
     """This home has no identity yet: run ``pbridge init``."""
+
+    exit_code = 6
 
 
 class ChatNotFoundError(PointerBridgeError):
     """No chat of that name in this home."""
 
+    exit_code = 7
+
 
 class NoCarriersError(PointerBridgeError):
     """The chat has no carrier to post to (it was created by receiving)."""
+
+    exit_code = 27
 
 
 class PollBusyError(PointerBridgeError):
     """Another poll of this home is running."""
 
+    exit_code = 26
+
 
 class StaleSecretError(PointerBridgeError):
     """The chat was unlocked with one of its earlier secrets: it reads, it does not send
     or rekey (the chat's secret was changed since)."""
+
+    exit_code = 29

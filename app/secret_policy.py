@@ -68,6 +68,8 @@ class WeakSecretError(PointerBridgeError):
     """A new secret or master phrase is estimated too easy to guess, and weak ones were
     not accepted explicitly. Its message has the estimate, never the secret."""
 
+    exit_code = 31
+
 
 class Strength(NamedTuple):
     """An estimate: ``bits`` is log2 of the guesses an attacker needs; ``meaning`` says

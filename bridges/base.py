@@ -62,6 +62,8 @@ class BridgeError(PointerBridgeError):
 class RetryableError(BridgeError):
     """The carrier is unreachable, busy or rate-limiting: try again later, change nothing."""
 
+    exit_code = 25
+
     def __init__(self, carrier: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(carrier, message)
         self.retry_after = retry_after
@@ -70,10 +72,14 @@ class RetryableError(BridgeError):
 class ConfigurationError(BridgeError):
     """The carrier refuses this configuration (credentials, path, room): a person must fix it."""
 
+    exit_code = 24
+
 
 class LoginUnsupportedError(ConfigurationError):
     """``pbridge carrier login`` for a carrier type whose bridge has no login hook: its
     credentials are set up by hand (``pbridge carrier add``)."""
+
+    exit_code = 33
 
 
 @dataclass(frozen=True, slots=True)

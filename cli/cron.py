@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pointerbridge.core import PointerBridgeError
 
-from .errors import EXIT_CODES, EXIT_INTERNAL, exit_code
+from .errors import EXIT_INTERNAL, exit_code
 from .output import progress, safe_text
 
 __all__ = ["cron_line", "entry", "run_poll"]
@@ -38,6 +38,7 @@ def cron_line(args: list[str]) -> tuple[Path | None, bool] | None:
 
 def run_poll(home: Path | None, as_json: bool) -> int:
     """One poll of a home, printed; return the exit code (expected failures print one line)."""
+    from pointerbridge.app.errors import ConfigurationError, RetryableError
     from pointerbridge.app.service import App
 
     try:
@@ -67,8 +68,8 @@ def run_poll(home: Path | None, as_json: bool) -> int:
             for note in summary.notes.get(name, []):
                 print(f"{name}: {safe_text(note)}", file=sys.stderr)
     if summary.to_fix:
-        return EXIT_CODES["ConfigurationError"]
-    return EXIT_CODES["RetryableError"] if summary.errors else 0
+        return ConfigurationError.exit_code
+    return RetryableError.exit_code if summary.errors else 0
 
 
 def _console_line(args: list[str]) -> bool:

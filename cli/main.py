@@ -1,7 +1,7 @@
 """The ``pbridge`` command line.
 
-Every expected failure prints one line on stderr and exits with the code in
-:data:`EXIT_CODES`; nothing secret is ever taken from argv.
+Every expected failure prints one line on stderr and exits with the code its error class
+carries (``exit_code``, listed by ``pbridge --help``); nothing secret is ever taken from argv.
 """
 
 from __future__ import annotations
@@ -17,26 +17,39 @@ from pointerbridge.core import (
     ClmWrongChatError,
     InvalidInputError,
 )
+from typer.core import TyperGroup
 
 from .common import HomeOption, SecretFd, stdin_text
 from .demo import demo
-from .errors import EXIT_CODES, EXIT_INTERNAL, one_line_errors
+from .errors import EXIT_INTERNAL, exit_codes, one_line_errors
 from .local import register
 from .secrets import read_secret
 
-__all__ = ["EXIT_CODES", "app", "main"]
+__all__ = ["app", "main"]
 
-_EPILOG = (
-    "Exit codes: 0 ok, 1 declined, 2 usage, "
-    + ", ".join(
-        f"{code} {name.removesuffix('Error')}" for name, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1])
-    )
-    + f", {EXIT_INTERNAL} internal error."
-)
+
+def exit_codes_line() -> str:
+    """The help's last paragraph: every exit code and what it means."""
+    codes = ", ".join(f"{code} {name.removesuffix('Error')}" for name, code in exit_codes().items())
+    return f"Exit codes: 0 ok, 1 declined, 2 usage, {codes}, {EXIT_INTERNAL} internal error."
+
+
+class _Root(TyperGroup):
+    """The root command, whose help ends with the exit codes: read off the error classes
+    when help is shown, as that loads the app, which no other command line should pay for."""
+
+    @property
+    def epilog(self) -> str:
+        return exit_codes_line()
+
+    @epilog.setter
+    def epilog(self, value: str | None) -> None:
+        pass  # always computed
+
 
 app = typer.Typer(
+    cls=_Root,
     help="Pointer Bridge: private chat over the chat systems you already use.",
-    epilog=_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     # Rich tracebacks print local variables, which can hold secrets: never.

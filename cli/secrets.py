@@ -22,6 +22,8 @@ _MAX_SECRET_BYTES = 4096
 class SecretUnavailableError(PointerBridgeError):
     """No secret was given and there is no terminal to ask on."""
 
+    exit_code = 4
+
 
 def _from_fd(fd: int) -> str:
     chunks: list[bytes] = []

@@ -42,6 +42,8 @@ _MAX_AT_MS = 253_402_300_799_999  # the last millisecond a datetime holds
 class RotationError(PointerBridgeError):
     """A rotation notice is malformed, or its signature is not the old key's."""
 
+    exit_code = 30
+
 
 @dataclass(frozen=True, slots=True)
 class RotationNotice:

@@ -19,12 +19,13 @@ import pytest
 from pointerbridge.app.login import log_in
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import ConfigurationError, LoginUnsupportedError, bridge_class, bridge_types
-from pointerbridge.cli.main import EXIT_CODES
+from pointerbridge.cli.errors import exit_codes
 from pointerbridge.core import InvalidInputError
 from pointerbridge.home.config import Home, load_config, save_config
 from pointerbridge.testing import contract  # not its class: this module would run the suite itself
 from test_cli import run
 
+EXIT_CODES = exit_codes()
 TOY = '''"""A bridge from outside Pointer Bridge: each post is the next numbered file in a folder."""
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pointerbridge.cli.main import EXIT_CODES
+from pointerbridge.cli.errors import exit_codes
+
+EXIT_CODES = exit_codes()  # each error class's own code, by name (what `pbridge --help` lists)
 
 # The console script beside this interpreter (a venv need not be activated), else PATH's.
 _BESIDE = Path(sys.executable).parent / "pbridge"
@@ -212,6 +214,97 @@ def test_every_error_class_has_its_exit_code() -> None:
     }
     abstract = {"PointerBridgeError", "PointerError", "ClmError", "BridgeError"}
     assert classes - abstract == set(EXIT_CODES)
+
+
+def _every_module() -> list[str]:
+    # Every module of every package the wheel installs (pyproject's list), so an error class
+    # added anywhere is found; the optional carriers' libraries are test dependencies.
+    import importlib
+    import pkgutil
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    packages = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    names = []
+    for package in packages:
+        module = importlib.import_module(package)
+        names += [package] + [info.name for info in pkgutil.walk_packages(module.__path__, f"{package}.")]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def test_every_error_class_in_any_module_carries_its_own_exit_code() -> None:
+    from pointerbridge.cli.errors import code_of
+    from pointerbridge.core import PointerBridgeError
+
+    assert "pointerbridge.cli.main" in _every_module()
+
+    def subclasses(cls: type[PointerBridgeError]) -> list[type[PointerBridgeError]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    ours = {c for c in subclasses(PointerBridgeError) if c.__module__.startswith("pointerbridge.")}
+    bases = {c for c in ours if c.__name__ in ("PointerError", "ClmError", "BridgeError")}
+    assert len(bases) == 3 and all(code_of(c) == 1 for c in bases)
+    concrete = ours - bases
+    assert {c.__name__ for c in concrete} == set(EXIT_CODES)  # help lists them all, found from the app
+    assert {c.__name__: code_of(c) for c in concrete} == EXIT_CODES
+    assert len({code_of(c) for c in concrete}) == len(concrete)  # distinct, class by class
+    assert all(code_of(c) not in (0, 1, 2, 70) for c in concrete)
+
+
+def test_exit_codes_never_change() -> None:
+    # Scripts, deploy/ (systemd's RestartPreventExitStatus=9 24, cron's 26) and the README
+    # rely on these numbers: a class may move, its code may not.
+    assert EXIT_CODES == {
+        "InvalidInputError": 3,
+        "SecretUnavailableError": 4,
+        "WrongSecretError": 5,
+        "NotInitialisedError": 6,
+        "ChatNotFoundError": 7,
+        "StoreError": 8,
+        "ConfigError": 9,
+        "ArmorError": 10,
+        "NonCanonicalError": 11,
+        "UnknownVersionError": 12,
+        "TruncatedError": 13,
+        "TooLargeError": 14,
+        "NotForThisChatError": 15,
+        "TamperedError": 16,
+        "PaddingError": 17,
+        "MalformedError": 18,
+        "BadSignatureError": 19,
+        "ClmFormatError": 20,
+        "ClmWrongSecretError": 21,
+        "ClmWrongChatError": 22,
+        "ClmTamperedError": 23,
+        "ConfigurationError": 24,
+        "RetryableError": 25,
+        "PollBusyError": 26,
+        "NoCarriersError": 27,
+        "CheckFailedError": 28,
+        "StaleSecretError": 29,
+        "RotationError": 30,
+        "WeakSecretError": 31,
+        "WeakKeyError": 32,
+        "LoginUnsupportedError": 33,
+    }
+
+
+def test_an_error_reports_the_code_its_class_carries() -> None:
+    from pointerbridge.bridges.base import ConfigurationError, RetryableError
+    from pointerbridge.cli.errors import exit_code
+    from pointerbridge.core import InvalidInputError, NonCanonicalError, PointerError, WeakKeyError
+
+    assert exit_code(InvalidInputError("x")) == InvalidInputError.exit_code == 3
+    assert exit_code(WeakKeyError("x")) == 32 and exit_code(NonCanonicalError("x")) == 11  # not the base's
+    assert exit_code(RetryableError("c", "x")) == 25 and exit_code(ConfigurationError("c", "x")) == 24
+    assert exit_code(PointerError("x")) == 1
+
+    class Unnumbered(NonCanonicalError):
+        pass
+
+    assert exit_code(Unnumbered("x")) == 11  # a subclass without its own code reports its base's
 
 
 def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:

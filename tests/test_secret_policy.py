@@ -22,7 +22,7 @@ from pointerbridge.app.secret_policy import (
     wordlist,
 )
 from pointerbridge.app.service import App
-from pointerbridge.cli.main import EXIT_CODES
+from pointerbridge.cli.errors import exit_codes
 from pointerbridge.console.chat import ChatScreen
 from pointerbridge.console.chats import ChatListScreen
 from pointerbridge.console.dialogs import Form
@@ -33,6 +33,7 @@ from textual.widgets import Checkbox, Label
 
 WEAK = ("hunter2", "family")
 STRONG_PHRASE = "alice master phrase 11 on a blue tuesday"
+EXIT_CODES = exit_codes()
 WEAK_CODE = EXIT_CODES["WeakSecretError"]
 
 
