@@ -11,25 +11,65 @@ An old key that signed two notices naming different new keys for one name has le
 notices on, the name is **frozen** in the chat and everything under it is ``conflict``,
 until the user re-pins one of the named keys after verifying it in person (a stored
 conflict with a ``chosen`` key). docs/KEYS.md has the rules; this module reads and writes
-nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects."""
+nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects.
+
+Importing it loads no cryptography (the front-ends' presenters import :class:`Trust`, and
+``pbridge poll`` must stay cheap): rotation notices are parsed by the walk's methods.
+"""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
-
-from pointerbridge.core.rotation import MARKER
 
 if TYPE_CHECKING:
     from pointerbridge.core.pointer import Message
     from pointerbridge.core.rotation import RotationNotice
 
-__all__ = ["FUTURE_SLACK_MS", "StoredConflict", "StoredRotation", "TrustWalk"]
+__all__ = ["FUTURE_SLACK_MS", "StoredConflict", "StoredRotation", "Trust", "TrustWalk", "Verdict"]
 
 # A notice may be dated this much after it reached this store (clocks disagree); one dated
 # later claims a rotation that has not happened yet, and is not accepted.
 FUTURE_SLACK_MS = 86_400_000
+
+
+class Trust(StrEnum):
+    """Who a message is from, as the walk judged it: the mark it shows with (a ``str``, so
+    JSON and comparisons with the plain names are unchanged)."""
+
+    PINNED = "pinned"  # the key seen before under this name, or the one its owner rotated to
+    NEW = "new"  # the first message under this name: its key is pinned now
+    ROTATED = "rotated"  # a rotation notice signed by the name's trusted key (Verdict.notice)
+    RETIRED = "retired"  # sent with a key its owner replaced: someone may hold the old phrase
+    CHANGED = "changed"  # the name is pinned to another key: someone else may be using it
+    CONFLICT = "conflict"  # the name is frozen: its old key signed two different rotations
+
+
+class Verdict(NamedTuple):
+    """The walk's judgement of one message: its trust, and the rotation notice it carries
+    when that notice was accepted (``trust`` is then :attr:`Trust.ROTATED`)."""
+
+    trust: Trust
+    notice: RotationNotice | None = None
+
+
+_PLAIN = {trust: Verdict(trust) for trust in Trust}  # one shared verdict per mark, for the common case
+
+
+class _Freeze(NamedTuple):
+    """A name frozen from the message whose first pointer id is ``at_pointer`` on."""
+
+    at_pointer: int
+    username: str
+
+
+class _Rotated(NamedTuple):
+    """Where a name's old key moved it in this walk: to ``new_key``, at ``at_pointer``."""
+
+    new_key: bytes
+    at_pointer: int
 
 
 class StoredRotation(NamedTuple):
@@ -62,9 +102,11 @@ class TrustWalk:
 
     Starts from the stored pins, rotations and conflicts; ``arrived`` gives a pointer's
     arrival time (Unix seconds) for the date check of notices. Afterwards ``verdicts``
-    holds (trust, accepted notice) per judged message, in the order judged, and
+    holds a :class:`Verdict` per judged message, in the order judged, and
     ``new_pins``, ``new_rotations`` and ``new_conflicts`` what the store does not hold yet.
     """
+
+    _marker: str  # what every rotation notice's body holds (core.rotation.MARKER)
 
     def __init__(
         self,
@@ -73,9 +115,12 @@ class TrustWalk:
         conflicts: list[StoredConflict],
         arrived: Callable[[int], float | None],
     ) -> None:
+        from pointerbridge.core.rotation import MARKER
+
+        self._marker = MARKER
         self.current = dict(pins)  # username -> the key it has now, at this point of the walk
         self.retired: dict[str, list[bytes]] = {}
-        self.rotated_to: dict[tuple[str, bytes], tuple[bytes, int]] = {}  # (name, old) -> (new, at)
+        self.rotated_to: dict[tuple[str, bytes], _Rotated] = {}  # (name, old key) -> where it moved
         self.chosen = {(c.username, c.old_key): c.new_key for c in conflicts if c.chosen}
         self.frozen: set[str] = set()
         self.conflict_groups = {(c.username, c.old_key) for c in conflicts}
@@ -85,12 +130,12 @@ class TrustWalk:
         # An unresolved conflict freezes its name from the first notice its old key signed:
         # the accepted rotation's, if this home accepted one, else the earliest conflicting one.
         unresolved = self.conflict_groups - self.chosen.keys()
-        starts = [(c.at_pointer, c.username) for c in conflicts if (c.username, c.old_key) in unresolved]
-        starts += [(r.at_pointer + 1, r.username) for r in rotations if (r.username, r.old_key) in unresolved]
+        starts = [_Freeze(c.at_pointer, c.username) for c in conflicts if (c.username, c.old_key) in unresolved]
+        starts += [_Freeze(r.at_pointer + 1, r.username) for r in rotations if (r.username, r.old_key) in unresolved]
         self._freezes = sorted(starts)
         self._arrived = arrived
         self._ids: list[tuple[str, int]] = []  # (username, first pointer id) per verdict
-        self.verdicts: list[tuple[str, RotationNotice | None]] = []
+        self.verdicts: list[Verdict] = []
         self.new_pins: dict[str, bytes] = {}
         self.new_rotations: list[StoredRotation] = []
         self.new_conflicts: list[StoredConflict] = []
@@ -101,13 +146,13 @@ class TrustWalk:
             self._replay(first_id)
         name = message.username
         self._ids.append((name, first_id))
-        notice = self._notice(first_id, message) if MARKER in message.body else None  # rare: skip the call
+        notice = self._notice(first_id, message) if self._marker in message.body else None  # rare: skip the call
         if name in self.frozen:
             if notice is not None and (name, notice.old_key) in self.conflict_groups:
                 self._record_conflict(name, notice.old_key, notice.new_key, first_id)
-            self.verdicts.append(("conflict", None))
+            self.verdicts.append(_PLAIN[Trust.CONFLICT])
         elif notice is None or not self._by_notice(first_id, name, notice):
-            self.verdicts.append((self._ordinary(name, message.sender_key), None))
+            self.verdicts.append(_PLAIN[self._ordinary(name, message.sender_key)])
 
     def _replay(self, first_id: int) -> None:
         # A stored rotation applies after its notice (the notice itself is judged as it
@@ -117,8 +162,8 @@ class TrustWalk:
             new = self.chosen.get((name, old), new)
             if name not in self.current or _same(self.current[name], old):
                 self._rotate(name, old, new, at + 1)  # what it covers starts above at_pointer
-        while self._freezes and self._freezes[0][0] <= first_id:
-            self.frozen.add(self._freezes.pop(0)[1])
+        while self._freezes and self._freezes[0].at_pointer <= first_id:
+            self.frozen.add(self._freezes.pop(0).username)
 
     def _notice(self, first_id: int, message: Message) -> RotationNotice | None:
         """The notice the message carries, if it is one for its own name sealed by the key
@@ -145,8 +190,8 @@ class TrustWalk:
         if group in self.chosen:
             if not _same(self.chosen[group], new):
                 return False  # the user re-pinned another key this old key named
-        elif group in self.conflict_groups or (earlier is not None and not _same(earlier[0], new)):
-            self._freeze(name, old, [earlier] if earlier is not None else [], (new, first_id))
+        elif group in self.conflict_groups or (earlier is not None and not _same(earlier.new_key, new)):
+            self._freeze(name, old, [earlier] if earlier is not None else [], _Rotated(new, first_id))
             return True
         if _same(pinned, old):
             self._rotate(name, old, new, first_id)
@@ -155,10 +200,10 @@ class TrustWalk:
                 self._replayed.add(group)
         elif not (_same(pinned, new) and earlier is not None):
             return False  # not the name's key, nor a copy of the rotation applied already
-        self.verdicts.append(("rotated", notice))
+        self.verdicts.append(Verdict(Trust.ROTATED, notice))
         return True
 
-    def _freeze(self, name: str, old: bytes, earlier: list[tuple[bytes, int]], this: tuple[bytes, int]) -> None:
+    def _freeze(self, name: str, old: bytes, earlier: list[_Rotated], this: _Rotated) -> None:
         """The old key named two new keys (``earlier``: the one it moved the name to in this
         walk, if any): freeze the name from the first of their notices on, the messages
         judged since included."""
@@ -166,11 +211,11 @@ class TrustWalk:
         self.conflict_groups.add((name, old))
         for new, at in (*earlier, this):
             self._record_conflict(name, old, new, at)
-        self.verdicts.append(("conflict", None))
-        start = min(at for _, at in (*earlier, this))
+        self.verdicts.append(_PLAIN[Trust.CONFLICT])
+        start = min(moved.at_pointer for moved in (*earlier, this))
         for index, (who, first_id) in enumerate(self._ids):
             if who == name and first_id >= start:
-                self.verdicts[index] = ("conflict", None)
+                self.verdicts[index] = _PLAIN[Trust.CONFLICT]
 
     def _record_conflict(self, name: str, old: bytes, new: bytes, at: int) -> None:
         if (name, old, new) not in self.known_conflicts:
@@ -180,17 +225,17 @@ class TrustWalk:
     def _rotate(self, name: str, old: bytes, new: bytes, at: int) -> None:
         self.current[name] = new
         self.retired.setdefault(name, []).append(old)
-        self.rotated_to[(name, old)] = (new, at)
+        self.rotated_to[(name, old)] = _Rotated(new, at)
 
-    def _ordinary(self, name: str, key: bytes) -> str:
+    def _ordinary(self, name: str, key: bytes) -> Trust:
         pinned = self.current.get(name)
         if pinned == key:  # the common case first (public keys: no timing to hide)
-            return "pinned"
+            return Trust.PINNED
         if pinned is None:
             self.current[name] = self.new_pins[name] = key
-            return "new"
+            return Trust.NEW
         if _same(pinned, key):
-            return "pinned"
+            return Trust.PINNED
         if any(_same(old, key) for old in self.retired.get(name, ())):
-            return "retired"
-        return "changed"
+            return Trust.RETIRED
+        return Trust.CHANGED

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pointerbridge.app.trust import Trust
 from pointerbridge.core import InvalidInputError
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def _show(reader: str, app: App, chat_name: str, secret: str) -> list[str]:
     for item in shown:
         body = item.message.body
         text = body if len(body) < 80 else f"{body[:50]}... ({len(body)} chars)"
-        mark = "" if item.trust != "changed" else " !! KEY CHANGED !!"
+        mark = " !! KEY CHANGED !!" if item.trust == Trust.CHANGED else ""
         typer.echo(f"  {reader} reads {item.message.username}{mark} [{item.message.fingerprint[:11]}]: {text}")
     return [item.message.body for item in shown]
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pointerbridge.app.trust import Trust
+
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
@@ -21,27 +23,30 @@ __all__ = ["TRUST_MARKS", "late_note", "messages", "progress", "rotated_line", "
 # line's coloured output and the console share it. A verified key gets a quiet tick; a
 # changed key, a leaked old key (two different rotations signed by it) and a message
 # under a key its owner replaced get loud warnings: each may be someone else.
-TRUST_MARKS: dict[str, tuple[str, str]] = {
-    "pinned": ("✓", "green"),
-    "new": ("(new key)", "yellow"),
-    "rotated": ("(changed key, signed by the old one)", "cyan"),
-    "retired": (
+TRUST_MARKS: dict[Trust, tuple[str, str]] = {
+    Trust.PINNED: ("✓", "green"),
+    Trust.NEW: ("(new key)", "yellow"),
+    Trust.ROTATED: ("(changed key, signed by the old one)", "cyan"),
+    Trust.RETIRED: (
         " sent with their OLD key after they changed it: someone may hold their old phrase ",
         "bold black on yellow",
     ),
-    "changed": (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
-    "conflict": (
+    Trust.CHANGED: (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
+    Trust.CONFLICT: (
         " KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
         "bold white on magenta",
     ),
 }
 
-_PLAIN_MARK = {
-    "pinned": "",
-    "new": " (new key)",
-    "retired": " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
-    "changed": " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
-    "conflict": " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person !!",
+# The same in plain output (a rotation notice prints as a line of its own: rotated_line).
+_PLAIN_MARK: dict[Trust, str] = {
+    Trust.PINNED: "",
+    Trust.NEW: " (new key)",
+    Trust.RETIRED: " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
+    Trust.CHANGED: " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
+    Trust.CONFLICT: (
+        " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person !!"
+    ),
 }
 
 
@@ -130,10 +135,11 @@ def messages(shown: list[Shown]) -> None:
             note = late_note(s)
             when = f"{when}, {note}" if note else when
             name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
-            if s.trust == "rotated":
+            trust = Trust(s.trust)
+            if trust is Trust.ROTATED:
                 print(f"[{when}] {rotated_line(s)}  #{s.message.id[:8]}")
                 continue
-            print(f"[{when}] {name}{_PLAIN_MARK[s.trust]}: {body}  #{s.message.id[:8]}")
+            print(f"[{when}] {name}{_PLAIN_MARK[trust]}: {body}  #{s.message.id[:8]}")
         return
     from rich.console import Console
     from rich.markup import escape
@@ -145,10 +151,11 @@ def messages(shown: list[Shown]) -> None:
         if note:  # the time the sender wrote is not believed: say so beside it
             when = f"{when}[/] [yellow]({note})[/][dim]"
         name = escape(safe_text(s.message.username))
-        if s.trust == "rotated":
+        trust = Trust(s.trust)
+        if trust is Trust.ROTATED:
             console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/] [dim]#{s.message.id[:8]}[/]")
             continue
-        text, style = TRUST_MARKS[s.trust]
+        text, style = TRUST_MARKS[trust]
         mark = f"[{style}]{escape(text)}[/]"
         body = escape(safe_text(s.message.body, multiline=True))
         console.print(f"[dim]{when}[/] [bold]{name}[/] {mark} {body} [dim]#{s.message.id[:8]}[/]")

@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from pointerbridge.app.trust import Trust
 from pointerbridge.cli.output import TRUST_MARKS, late_note, rotated_line, safe_text
 from rich.text import Text
 
@@ -40,7 +41,7 @@ def ago(seconds: float | None, now: float | None = None) -> str:
 
 
 _PROVISIONAL = ("…", "dim")
-_LOUD = ("changed", "conflict", "retired")  # warnings show at once, settled or not
+_LOUD = frozenset({Trust.CHANGED, Trust.CONFLICT, Trust.RETIRED})  # warnings show at once, settled or not
 
 
 def message_line(shown: Shown, *, provisional: bool = False) -> Text:
@@ -57,12 +58,13 @@ def message_line(shown: Shown, *, provisional: bool = False) -> Text:
     if note:  # the time the sender wrote is not believed: the message sits where it arrived
         line.append(f"({note})", style="yellow")
         line.append(" ")
-    if shown.trust == "rotated" and shown.notice is not None and not provisional:
+    trust = Trust(shown.trust)
+    if trust is Trust.ROTATED and shown.notice is not None and not provisional:
         line.append(rotated_line(shown), style="cyan")
         return line
     line.append(safe_text(m.username), style="bold")
-    mark, style = TRUST_MARKS.get(shown.trust, TRUST_MARKS["changed"])
-    if provisional and shown.trust not in _LOUD:
+    mark, style = TRUST_MARKS[trust]
+    if provisional and trust not in _LOUD:
         mark, style = _PROVISIONAL
     line.append(" ")
     line.append(mark, style=style)

@@ -68,3 +68,12 @@ def test_the_progress_bar_runs_no_thread(monkeypatch: pytest.MonkeyPatch) -> Non
         assert update is not None
         update(500, 1000)
         assert threading.active_count() == 1  # a read may fork workers while the bar shows
+
+
+def test_every_trust_mark_has_its_look() -> None:
+    from pointerbridge.app.trust import Trust
+
+    assert set(output.TRUST_MARKS) == set(Trust)  # the console's marks too (console/render.py)
+    assert {t: t.value for t in Trust} == {t: str(t) for t in Trust}  # plain strings in JSON and text
+    for trust in set(Trust) - {Trust.ROTATED}:  # a notice prints as its own line (rotated_line)
+        output.messages([_shown("hi", trust)])

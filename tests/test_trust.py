@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,17 @@ def test_messages_sent_in_the_same_millisecond_keep_their_arrival_order(tmp_path
     shown, _ = app.read(chat)
     assert [s.message.body for s in shown] == bodies
     app.close()
+
+
+def test_verdicts_are_named_and_their_marks_are_plain_strings() -> None:
+    import json
+
+    from pointerbridge.app.trust import Trust, TrustWalk, Verdict
+    from pointerbridge.core import Message
+
+    walk = TrustWalk({"alice": bytes(32)}, [], [], lambda _: None)
+    for first_id, (name, key) in enumerate([("alice", bytes(32)), ("bob", bytes(32)), ("alice", b"\x01" * 32)], 1):
+        walk.judge(first_id, Message("family", name, key, datetime(2026, 1, 1, tzinfo=UTC), "hi", "ab" * 16))
+    assert walk.verdicts == [Verdict(Trust.PINNED), Verdict(Trust.NEW), Verdict(Trust.CHANGED)]
+    assert [v.trust for v in walk.verdicts] == ["pinned", "new", "changed"] and walk.verdicts[0].notice is None
+    assert json.dumps([v.trust for v in walk.verdicts]) == '["pinned", "new", "changed"]'
