@@ -20,6 +20,7 @@ from pointerbridge.bridges.base import (
     Finding,
     NetworkSettings,
     RetryableError,
+    Status,
     bridge_class,
     elapsed,
 )
@@ -48,6 +49,15 @@ class Checked(NamedTuple):
 
     scope: str
     finding: Finding
+
+
+class _Seen(NamedTuple):
+    """What the store knows of a carrier: its cursor, its last poll (Unix seconds, None:
+    never) and how many pointers wait to be posted to it."""
+
+    cursor: str | None
+    polled_at: float | None
+    waiting: int
 
 
 def _private(path: Path, mode: int) -> str | None:
@@ -85,7 +95,7 @@ def _store(store: Store) -> list[Finding]:
     try:
         problems = store.integrity_problems()
         version = store.schema_version
-        identity = store.identity() if version else None
+        identity = store.identity() if version else None  # (username, public key)
     except sqlite3.DatabaseError as exc:
         return [Finding("store", "fail", f"{store.path}: {exc} (restore it from a backup, or move it away and rejoin)")]
     loose = _private(store.path, 0o600)
@@ -102,11 +112,11 @@ def _store(store: Store) -> list[Finding]:
         )
     else:
         findings.append(Finding("schema", "ok", f"version {version}"))
-    findings.append(
-        Finding("identity", "ok", f"username {identity[0]!r}")
-        if identity
-        else Finding("identity", "fail", "no identity yet: run 'pbridge init'")
-    )
+    if identity:
+        username, _public_key = identity
+        findings.append(Finding("identity", "ok", f"username {username!r}"))
+    else:
+        findings.append(Finding("identity", "fail", "no identity yet: run 'pbridge init'"))
     if version >= 1:
         findings.append(_clock(store))
     return findings
@@ -144,7 +154,7 @@ def _carrier(
         return [Finding("settings", "fail", str(exc))]
     seen = _seen(store, name)
     try:
-        findings = bridge.diagnose(seen[0] if seen else None)
+        findings = bridge.diagnose(seen.cursor if seen else None)
     except RetryableError as exc:
         findings = [Finding("reachable", "fail", f"unreachable now: {exc}")]
     except BridgeError as exc:  # the carrier refused the settings or the credential
@@ -152,7 +162,7 @@ def _carrier(
     finally:
         bridge.close()
     if seen is not None:
-        findings.append(_last_poll(seen[1], seen[2], carrier.poll_every))
+        findings.append(_last_poll(seen.polled_at, seen.waiting, carrier.poll_every))
     return findings
 
 
@@ -164,17 +174,17 @@ def _last_poll(polled: float | None, waiting: int, poll_every: int) -> Finding:
     if polled is None:
         return Finding("last poll", "warn", f"never polled yet; {tail}")
     gap = time.time() - polled
-    status = "fail" if gap > _STALLED else "warn" if gap > 3 * poll_every + 120 else "ok"
+    status: Status = "fail" if gap > _STALLED else "warn" if gap > 3 * poll_every + 120 else "ok"
     hint = "" if status == "ok" else " (is the timer, cron line or daemon running?)"
     return Finding("last poll", status, f"{elapsed(gap)} ago{hint}; {tail}")
 
 
-def _seen(store: Store | None, name: str) -> tuple[str | None, float | None, int] | None:
-    """(cursor, last poll, outbox depth) of a carrier, if the store can tell."""
+def _seen(store: Store | None, name: str) -> _Seen | None:
+    """What the store knows of a carrier, if it can tell."""
     if store is None:
         return None
     try:
-        return store.cursor(name), store.polled_at(name), store.waiting(name)
+        return _Seen(store.cursor(name), store.polled_at(name), store.waiting(name))
     except sqlite3.DatabaseError:
         return None  # the store's own checks have said what is wrong with it
 

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pointerbridge.core import PointerBridgeError, scan_pointers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -38,6 +38,7 @@ __all__ = [
     "PollResult",
     "Received",
     "RetryableError",
+    "Status",
     "bridge_class",
     "bridge_types",
     "elapsed",
@@ -130,15 +131,18 @@ class Login:
     replaces: str | None = None  # the earlier session this login supersedes, for a person ("device ABC")
 
 
-class Finding(NamedTuple):
-    """One line of ``pbridge doctor``: what was checked, how it stands, and what it means.
+# How a check of ``pbridge doctor`` stands: ``"ok"``, ``"warn"`` (works, but the user should
+# look: exit 0) or ``"fail"`` (does not work: doctor exits non-zero). Plain strings, so a
+# bridge writes ``Finding("token", "ok", ...)`` and a type checker still rejects a typo.
+Status = Literal["ok", "warn", "fail"]
 
-    ``status`` is ``"ok"``, ``"warn"`` (works, but the user should look: exit 0) or
-    ``"fail"`` (does not work: doctor exits non-zero).
-    """
+
+class Finding(NamedTuple):
+    """One line of ``pbridge doctor``: what was checked, how it stands (:data:`Status`), and
+    what it means."""
 
     check: str
-    status: str
+    status: Status
     detail: str
 
 

@@ -191,3 +191,16 @@ def test_a_carrier_not_polled_for_a_day_fails_so_a_health_check_sees_a_stalled_b
         store._db.execute("UPDATE cursors SET updated_at = ?", (time.time() - 25 * 3600,))
     status, detail = _doctor(home, code=28)["shared last poll"]
     assert status == "fail" and "25 h ago" in detail and "running?" in detail
+
+
+def test_every_status_is_one_of_the_three(tmp_path: Path) -> None:
+    from typing import get_args
+
+    from pointerbridge.bridges.base import Status
+
+    assert get_args(Status) == ("ok", "warn", "fail")
+    shared = tmp_path / "shared"
+    home = _home(tmp_path, shared={"type": "files", "path": str(shared)})  # a missing folder: a failure
+    checked = run_checks(Home.resolve(home))
+    assert {c.finding.status for c in checked} <= set(get_args(Status))
+    assert "fail" in {c.finding.status for c in checked} and "warn" in {c.finding.status for c in checked}
