@@ -39,6 +39,7 @@ __all__ = [
     "GUESSES_PER_SECOND",
     "MASTER_PHRASE_WORDS",
     "MIN_BITS",
+    "GuessRate",
     "Strength",
     "WeakSecretError",
     "check_strength",
@@ -51,7 +52,16 @@ __all__ = [
 MIN_BITS = 60.0
 CHAT_SECRET_WORDS = 6
 MASTER_PHRASE_WORDS = 12
-GUESSES_PER_SECOND = (10_000, 100_000)  # one GPU, Argon2id at 64 MiB: a slow and a fast attacker
+
+
+class GuessRate(NamedTuple):
+    """Argon2id guesses a second (at 64 MiB) of one GPU: a slow and a fast attacker's."""
+
+    slow: int
+    fast: int
+
+
+GUESSES_PER_SECOND = GuessRate(slow=10_000, fast=100_000)
 _FARM = 1_000  # GPUs: what a determined attacker rents for a while
 # zxcvbn's matching grows faster than linearly with length and refuses long input, so it
 # sees the first 100 characters only. That is safe: guessing the whole secret means
@@ -155,13 +165,14 @@ def _duration(seconds: float) -> str:
 
 def _meaning(bits: float) -> str:
     average = 2 ** max(bits - 1, 0)  # half the guesses, on average
-    fast, slow = (_duration(average / rate) for rate in reversed(GUESSES_PER_SECOND))
+    rate = GUESSES_PER_SECOND
+    fast, slow = _duration(average / rate.fast), _duration(average / rate.slow)  # each attacker's time
     span = fast if fast == slow else f"{fast} to {slow}"
     line = (
-        f"about {bits:.0f} bits: one GPU testing {GUESSES_PER_SECOND[0]:,} to {GUESSES_PER_SECOND[1]:,} "
+        f"about {bits:.0f} bits: one GPU testing {rate.slow:,} to {rate.fast:,} "
         f"Argon2id guesses a second finds it in {span} on average"
     )
-    farm = _duration(average / GUESSES_PER_SECOND[1] / _FARM)
+    farm = _duration(average / rate.fast / _FARM)
     return line if fast == farm else f"{line}, {_FARM:,} GPUs in {farm}"
 
 

@@ -158,8 +158,9 @@ class ChatSettingsScreen(Screen[None]):
         def answered(yes: bool | None) -> None:
             done = self.app.attempt(lambda: self.app.service.clear_history(self.chat)) if yes else None
             if done is not None:
-                kept = f"; {done[1]} still waiting to be posted were kept" if done[1] else ""
-                self.notify(f"{done[0]} pointer(s) deleted for good{kept}", markup=False)
+                deleted, waiting = done
+                kept = f"; {waiting} still waiting to be posted were kept" if waiting else ""
+                self.notify(f"{deleted} pointer(s) deleted for good{kept}", markup=False)
 
         question = (
             f"Delete every message of {safe_text(self.chat.row.name)} for good? "
