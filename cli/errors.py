@@ -86,7 +86,7 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except PointerBridgeError as exc:
-            import typer  # here, so that the typer-free cron path can use this module
+            import typer  # here, so that the Typer-free cron line (cli/entry.py) can use this module
 
             typer.echo(f"pbridge: {exc}", err=True)
             raise typer.Exit(exit_code(exc)) from None

@@ -326,7 +326,7 @@ def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
 def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path) -> None:
     code = (
         "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
-        "from pointerbridge.cli.cron import entry\n"
+        "from pointerbridge.cli.entry import entry\n"
         "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
         "loaded = [m for m in sys.modules if m.startswith(('typer', 'cryptography', 'rich'))]\n"
         "assert not loaded, loaded"

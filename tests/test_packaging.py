@@ -48,3 +48,14 @@ def test_wheel_installs_only_pointerbridge(tmp_path: Path) -> None:
     assert subprocess.run([str(python), "-c", "import core"], capture_output=True, cwd=tmp_path).returncode != 0
     help_run = subprocess.run([str(env_dir / "bin" / "pbridge"), "--help"], capture_output=True, text=True)
     assert help_run.returncode == 0 and "clm" in help_run.stdout
+
+
+def test_the_console_script_names_its_entry_module() -> None:
+    # pyproject's script target must exist, in a module named for what it is (cli/entry.py).
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts == {"pbridge": "pointerbridge.cli.entry:entry"}
+    module, _, name = scripts["pbridge"].partition(":")
+    assert callable(getattr(importlib.import_module(module), name))

@@ -1,0 +1,112 @@
+"""The ``pbridge`` console script's entry point, which runs the cron line without Typer.
+
+cron runs ``pbridge [--home DIR] poll [--json]`` every minute; on an idle carrier the
+work is one ``stat``, and importing Typer and building its parameter adapters would cost
+more than the poll. So the entry point recognises exactly that line and runs it here;
+every other command line (``--help`` included) goes to the Typer app in ``main``, and a
+bare ``pbridge`` on a terminal opens the console.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from pointerbridge.core import PointerBridgeError
+
+from .errors import EXIT_INTERNAL, exit_code
+from .output import progress, safe_text
+
+__all__ = ["CronLine", "cron_line", "entry", "run_poll"]
+
+
+class CronLine(NamedTuple):
+    """What the cron line asks: the home (None: the default) and whether to print JSON."""
+
+    home: Path | None
+    as_json: bool
+
+
+def cron_line(args: list[str]) -> CronLine | None:
+    """The cron line ``args`` are, if they are exactly ``[--home DIR] poll [--json]``, else None."""
+    home: Path | None = None
+    rest = list(args)
+    if rest[:1] == ["--home"] and len(rest) >= 2:
+        home, rest = Path(rest[1]), rest[2:]
+    elif rest and rest[0].startswith("--home="):
+        home, rest = Path(rest[0].removeprefix("--home=")), rest[1:]
+    if rest == ["poll"]:
+        return CronLine(home, as_json=False)
+    if rest == ["poll", "--json"]:
+        return CronLine(home, as_json=True)
+    return None
+
+
+def run_poll(home: Path | None, as_json: bool) -> int:
+    """One poll of a home, printed; return the exit code (expected failures print one line)."""
+    from pointerbridge.app.errors import ConfigurationError, RetryableError
+    from pointerbridge.app.service import App
+
+    try:
+        with App.at(home) as app, progress("storing pointers") as report:
+            summary = app.poll(progress=report)
+            carriers = list(app.carriers)
+    except PointerBridgeError as exc:
+        print(f"pbridge: {exc}", file=sys.stderr)
+        return exit_code(exc)
+    if as_json:
+        data = {
+            "posted": summary.posted,
+            "received": summary.received,
+            "known": summary.known,
+            "skipped": summary.skipped,
+            "errors": summary.errors,
+            "notes": summary.notes,
+        }
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        for name in carriers:
+            status = summary.errors.get(name) or (
+                f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
+                f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}"
+            )
+            print(f"{name}: {safe_text(status)}")
+            for note in summary.notes.get(name, []):
+                print(f"{name}: {safe_text(note)}", file=sys.stderr)
+    if summary.to_fix:
+        return ConfigurationError.exit_code
+    return RetryableError.exit_code if summary.errors else 0
+
+
+def _console_line(args: list[str]) -> bool:
+    """Whether ``args`` name no command (``[--home DIR]``) and a person sits at a terminal."""
+    rest = args[2:] if args[:1] == ["--home"] and len(args) >= 2 else args
+    rest = rest[1:] if rest[:1] and rest[0].startswith("--home=") else rest
+    return not rest and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def entry() -> None:
+    """The ``pbridge`` console script: a bare ``pbridge`` on a terminal opens the console."""
+    args = sys.argv[1:]
+    if _console_line(args):
+        args = [*args, "console"]
+    cron = cron_line(args)
+    if cron is None:
+        from .main import main
+
+        main(args)
+        return
+    try:
+        code = run_poll(cron.home, cron.as_json)
+    except KeyboardInterrupt:  # as Typer's own path reports it
+        print("Aborted!", file=sys.stderr)
+        code = 1
+    except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it
+        if os.environ.get("PBRIDGE_DEBUG") == "1":
+            raise
+        print(f"pbridge: internal error ({type(exc).__name__}); PBRIDGE_DEBUG=1 shows more", file=sys.stderr)
+        code = EXIT_INTERNAL
+    sys.exit(code)
