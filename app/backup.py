@@ -19,7 +19,7 @@ from typing import Annotated, Any, BinaryIO, Literal
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.errors import InvalidInputError, PointerError, UnknownVersionError
 from pointerbridge.home.private_file import write_private_with
-from pointerbridge.home.store import SCHEMA_VERSION, Store
+from pointerbridge.home.store import SCHEMA_VERSION, Direction, Store
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = ["FORMAT", "export_store", "import_store"]
@@ -88,7 +88,7 @@ class _Post(_Record):
 class _Pointer(_Record):
     kind: Literal["pointer"]
     text: str = Field(min_length=1)
-    direction: Literal["in", "out"]
+    direction: Direction
     chat: str | None
     carrier: str | None
     carrier_ref: str | None

@@ -95,7 +95,7 @@ def _store(store: Store) -> list[Finding]:
     try:
         problems = store.integrity_problems()
         version = store.schema_version
-        identity = store.identity() if version else None  # (username, public key)
+        identity = store.identity() if version else None
     except sqlite3.DatabaseError as exc:
         return [Finding("store", "fail", f"{store.path}: {exc} (restore it from a backup, or move it away and rejoin)")]
     loose = _private(store.path, 0o600)
@@ -112,11 +112,11 @@ def _store(store: Store) -> list[Finding]:
         )
     else:
         findings.append(Finding("schema", "ok", f"version {version}"))
-    if identity:
-        username, _public_key = identity
-        findings.append(Finding("identity", "ok", f"username {username!r}"))
-    else:
-        findings.append(Finding("identity", "fail", "no identity yet: run 'pbridge init'"))
+    findings.append(
+        Finding("identity", "ok", f"username {identity.username!r}")
+        if identity
+        else Finding("identity", "fail", "no identity yet: run 'pbridge init'")
+    )
     if version >= 1:
         findings.append(_clock(store))
     return findings
