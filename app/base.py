@@ -110,12 +110,12 @@ class AppBase:
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
-        return known[0]
+        return known.username
 
     def _guessable(self, *words: str) -> tuple[str, ...]:
         """``words`` and this home's username: what an attacker tries first in a new secret."""
         known = self.store.identity()
-        return (*words, known[0]) if known is not None else words
+        return (*words, known.username) if known is not None else words
 
     @property
     def config_path(self) -> Path:

@@ -160,9 +160,9 @@ class History(Decrypting):
 
         pins = self.store.pins(chat.row.id)
         known = self.store.identity()
-        if known is not None and known[0] not in pins:
-            self.store.pin(chat.row.id, known[0], known[1])
-            pins[known[0]] = known[1]
+        if known is not None and known.username not in pins:
+            self.store.pin(chat.row.id, known.username, known.public_key)
+            pins[known.username] = known.public_key
         rotations = [StoredRotation(*row) for row in self.store.rotations(chat.row.id)]
         conflicts = [StoredConflict(*row) for row in self.store.conflicts(chat.row.id)]
         return TrustWalk(pins, rotations, conflicts, self.store.received_at)
@@ -210,8 +210,8 @@ class History(Decrypting):
             walk.judge(first_id, message)
         if persist:
             self._store_walk(chat, walk)
-        trust = [verdict[0] for verdict in walk.verdicts]
-        notices = [verdict[1] for verdict in walk.verdicts]
+        trust = [verdict.trust for verdict in walk.verdicts]
+        notices = [verdict.notice for verdict in walk.verdicts]
         # By send time, held to arrival where it is not believable (flagged); equal send
         # times (another sender's clock, or a burst) fall back on arrival order.
         order, late = display_order(done, floor)

@@ -79,10 +79,10 @@ class Identities(Outbox):
                 else Identity.derive(username, master_phrase, code)
             )
         if known is not None and not (
-            known[0] == identity.username and hmac.compare_digest(known[1], identity.public_key)
+            known.username == identity.username and hmac.compare_digest(known.public_key, identity.public_key)
         ):
             raise InvalidInputError(
-                f"this home is {known[0]!r}'s already, and that is another identity (another name, phrase or "
+                f"this home is {known.username!r}'s already, and that is another identity (another name, phrase or "
                 "recovery code): to change your master phrase, pbridge identity rotate (it tells your chats)"
             )
         if known is None:
@@ -114,8 +114,8 @@ class Identities(Outbox):
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
-        identity = self._derive_identity(known[0], master_phrase)
-        if not hmac.compare_digest(identity.public_key, known[1]):
+        identity = self._derive_identity(known.username, master_phrase)
+        if not hmac.compare_digest(identity.public_key, known.public_key):
             raise WrongSecretError("wrong master phrase")
         self._remember_reader(identity)
         return identity
@@ -139,7 +139,7 @@ class Identities(Outbox):
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
-        if not hmac.compare_digest(old.public_key, known[1]) or old.username != known[0]:
+        if not hmac.compare_digest(old.public_key, known.public_key) or old.username != known.username:
             raise WrongSecretError("that is not this home's current identity")
         waiting = self.pending_notices()
         if waiting:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from pointerbridge.home.store import ChatRow
 
 if TYPE_CHECKING:
+    from pointerbridge.app.trust import Trust
     from pointerbridge.core.keys import ChatKey
     from pointerbridge.core.pointer import Message
     from pointerbridge.core.rotation import RotationNotice
@@ -57,7 +58,7 @@ class Shown(NamedTuple):
     """
 
     message: Message
-    trust: str
+    trust: Trust
     pointer_ids: tuple[int, ...]
     trashed: bool
     notice: RotationNotice | None = None

@@ -48,7 +48,7 @@ class Outbox(Joining):
         if body is None or not chat.row.carriers or not chat.current:
             return False
         known = self.store.identity()
-        if known is None or not hmac.compare_digest(identity.public_key, known[1]):
+        if known is None or not hmac.compare_digest(identity.public_key, known.public_key):
             raise WrongSecretError("the notice is posted by this home's current identity: give its master phrase")
         pointers = seal(chat.key, identity, body, max_chars=self._max_chars(chat))
         items = [(p, dearmor(p)[1]) for p in pointers]

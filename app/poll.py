@@ -84,7 +84,8 @@ class Poller(Identities):
                             unposted = exc
                         if fetch:
                             found = self._fetch(bridge, progress)
-                            summary.received[name], summary.known[name], summary.skipped[name] = found[:3]
+                            summary.received[name], summary.known[name] = found.new, found.known
+                            summary.skipped[name] = found.skipped
                             if found.notes:
                                 summary.notes[name] = found.notes
                             if found.failed is not None:

@@ -22,12 +22,6 @@ R = TypeVar("R")
 
 EXIT_INTERNAL = 70
 
-# TEMPORARY (issue 16, item 7): StoreError (home/store/rows.py) and ConfigError
-# (home/config.py) live in files being restructured, not edited with this change, and do
-# not set ``exit_code`` yet. Their codes stay here, by class name, only until each sets its
-# own; then this table goes, with its use in ``code_of`` and ``_carries_own_code``.
-_NOT_YET_CARRIED: dict[str, int] = {"StoreError": 8, "ConfigError": 9}
-
 # What ``exit_codes`` loads to find every error class: the app facade (which brings the
 # app's errors, the store, the config and the bridge contract), doctor, the secret policy
 # and rotation notices. tests/test_cli.py checks that no error class is defined anywhere
@@ -42,16 +36,11 @@ _DEFINED_BY = (
 
 
 def _carries_own_code(cls: type[PointerBridgeError]) -> bool:
-    return "exit_code" in vars(cls) or cls.__name__ in _NOT_YET_CARRIED
+    return "exit_code" in vars(cls)
 
 
 def code_of(cls: type[PointerBridgeError]) -> int:
     """The exit code an error class carries: its own, or its nearest base's (1 for the bases)."""
-    for klass in cls.__mro__:
-        if "exit_code" in vars(klass):
-            break
-        if klass.__name__ in _NOT_YET_CARRIED:
-            return _NOT_YET_CARRIED[klass.__name__]
     return cls.exit_code
 
 

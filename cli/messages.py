@@ -70,7 +70,7 @@ def _message_text(text: str) -> str:
 
 def poll(ctx: typer.Context, as_json: Json = False) -> None:
     """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
-    from .cron import run_poll
+    from .entry import run_poll
 
     code = run_poll(ctx.find_root().obj, as_json)
     if code:

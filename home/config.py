@@ -36,6 +36,8 @@ CARRIER_NAME_RULE = "a carrier name is 1-32 of a-z 0-9 _ -, starting alphanumeri
 class ConfigError(PointerBridgeError):
     """config.toml cannot be read or does not validate; the message names file and key."""
 
+    exit_code = 9
+
 
 class CarrierConfig(BaseModel):
     """One carrier: its bridge ``type``, how often to poll, and the bridge's own settings."""

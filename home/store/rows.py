@@ -29,6 +29,8 @@ __all__ = [
 class StoreError(PointerBridgeError):
     """The store cannot be opened, is from a newer version, or an operation conflicts."""
 
+    exit_code = 8
+
 
 class Direction(StrEnum):
     """Which way a stored pointer went: one this home received, or one it sealed."""
