@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from pointerbridge.core import PointerBridgeError
+from pointerbridge.core.errors import EXIT_INTERNAL
 
 __all__ = ["EXIT_INTERNAL", "code_of", "exit_code", "exit_codes", "one_line_errors"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_INTERNAL = 70
 
 # What ``exit_codes`` loads to find every error class: the app facade (which brings the
 # app's errors, the store, the config and the bridge contract), doctor, the secret policy

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from pointerbridge.app.display import safe_text
 from pointerbridge.app.service import App, PollSummary, UnlockedChat
 from pointerbridge.app.session import Event, Polled, PollFailed, PollOutcome, Session
-from pointerbridge.cli.output import safe_text
 from pointerbridge.core import PointerBridgeError
 from rich.text import Text
 from textual import work
@@ -241,13 +241,13 @@ class ConsoleApp(TextualApp[None]):
         if os.environ.get("PBRIDGE_DEBUG") == "1":
             super()._handle_exception(error)
             return
-        from pointerbridge.cli.errors import EXIT_INTERNAL, exit_code
+        from pointerbridge.core.errors import EXIT_INTERNAL
         from textual.worker import WorkerFailed
 
         if isinstance(error, WorkerFailed) and isinstance(error.error, Exception):
             error = error.error  # a background thread's own exception
         if isinstance(error, PointerBridgeError):
-            code, line = exit_code(error), f"pbridge: {error}"
+            code, line = error.exit_code, f"pbridge: {error}"
         else:
             code, line = EXIT_INTERNAL, f"pbridge: internal error ({type(error).__name__}); PBRIDGE_DEBUG=1 shows more"
         self.error_line = line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pointerbridge.cli.output import safe_text
+from pointerbridge.app.display import safe_text
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType

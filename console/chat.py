@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from pointerbridge.app.display import safe_text
 from pointerbridge.app.service import App
-from pointerbridge.cli.output import safe_text
 from pointerbridge.core import PointerBridgeError
 from textual import on, work
 from textual.app import ComposeResult

@@ -1,6 +1,6 @@
 """How a message, a trust mark and a time look on screen.
 
-Everything a sender wrote goes through :func:`~pointerbridge.cli.output.safe_text` and into
+Everything a sender wrote goes through :func:`~pointerbridge.app.display.safe_text` and into
 a :class:`rich.text.Text` as plain text, never as markup: a body must not restyle the screen
 or fake a "verified" mark.
 """
@@ -11,8 +11,8 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from pointerbridge.app.display import TRUST_MARKS, late_note, rotated_line, safe_text
 from pointerbridge.app.trust import Trust
-from pointerbridge.cli.output import TRUST_MARKS, late_note, rotated_line, safe_text
 from rich.text import Text
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
+from pointerbridge.app.display import safe_text
 from pointerbridge.app.invite import rekey_salt
-from pointerbridge.cli.output import safe_text
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult

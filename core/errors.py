@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "EXIT_INTERNAL",
     "ArmorError",
     "BadSignatureError",
     "ClmError",
@@ -30,6 +31,11 @@ __all__ = [
     "UnknownVersionError",
     "WeakKeyError",
 ]
+
+
+# The exit code of a failure no error class names: a bug (every front-end reports it as one
+# line, never a traceback that could show a secret).
+EXIT_INTERNAL = 70
 
 
 class PointerBridgeError(Exception):

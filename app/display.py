@@ -1,0 +1,101 @@
+"""What every front-end shows alike: text made safe to show, trust marks, and the notes a
+message carries (arrived late, a rotation). The CLI and the console both use these, so a
+mark or an escape never differs between them.
+
+Anything a message body or a username contains is escaped before any renderer sees it: a
+sender must not be able to restyle the reader's screen (or fake a "verified" mark).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING
+
+from .trust import Trust
+
+if TYPE_CHECKING:
+    from .models import Shown
+
+__all__ = ["PLAIN_MARKS", "TRUST_MARKS", "late_note", "rotated_line", "safe_text"]
+
+# What a terminal shows after a sender's name, by trust (text, rich style): the command
+# line's coloured output and the console share it. A verified key gets a quiet tick; a
+# changed key, a leaked old key (two different rotations signed by it) and a message
+# under a key its owner replaced get loud warnings: each may be someone else.
+TRUST_MARKS: dict[Trust, tuple[str, str]] = {
+    Trust.PINNED: ("✓", "green"),
+    Trust.NEW: ("(new key)", "yellow"),
+    Trust.ROTATED: ("(changed key, signed by the old one)", "cyan"),
+    Trust.RETIRED: (
+        " sent with their OLD key after they changed it: someone may hold their old phrase ",
+        "bold black on yellow",
+    ),
+    Trust.CHANGED: (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
+    Trust.CONFLICT: (
+        " KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
+        "bold white on magenta",
+    ),
+}
+
+# The same in plain output (a rotation notice prints as a line of its own: rotated_line).
+PLAIN_MARKS: dict[Trust, str] = {
+    Trust.PINNED: "",
+    Trust.NEW: " (new key)",
+    Trust.RETIRED: " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
+    Trust.CHANGED: " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
+    Trust.CONFLICT: (
+        " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person !!"
+    ),
+}
+
+
+_INDENT = "\n    "  # continuation lines of a body: a body cannot fake the start of another message
+
+
+def _shown_char(char: str) -> str:
+    # Control and format characters (ESC, bidi overrides, zero-width marks) would let a
+    # sender move the cursor, recolour the terminal or reorder what the reader sees.
+    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"):
+        return f"\\u{ord(char):04x}" if ord(char) > 0xFF else f"\\x{ord(char):02x}"
+    return char
+
+
+def safe_text(text: str, *, multiline: bool = False) -> str:
+    """``text`` with control and format characters made visible (``\\x1b``, ``\\u202e``).
+
+    With ``multiline`` a newline stays a line break but the next line is indented, so a
+    message body cannot pass for a message of its own; otherwise it shows as ``\\x0a``.
+    """
+    if text.isprintable():
+        return text  # the common case, a C-speed check
+    if multiline:
+        return _INDENT.join("".join(map(_shown_char, line)) for line in text.replace("\r\n", "\n").split("\n"))
+    return "".join(map(_shown_char, text))
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{int(seconds)} seconds"
+
+
+def late_note(shown: Shown) -> str | None:
+    """What the reader is told when a message's send time is not believable beside its
+    arrival (``Shown.arrived_late``): it is shown where it arrived, not where it claims."""
+    late = shown.arrived_late
+    if late is None:
+        return None
+    seconds = late.total_seconds()
+    if seconds > 0:
+        return f"sent {_span(seconds)} before it arrived"
+    return f"sent {_span(-seconds)} after it arrived: in the future"
+
+
+def rotated_line(shown: Shown) -> str:
+    """The line an accepted rotation notice shows as (the sender key is the new one)."""
+    name = safe_text(shown.message.username)
+    # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
+    signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
+    return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"
