@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from pointerbridge.app.service import App
-from pointerbridge.console.app import ConsoleApp
 from pointerbridge.console.chat import PAGE, ChatScreen
 from pointerbridge.console.chats import ChatListScreen
+from pointerbridge.console.tui import ConsoleApp
 from pointerbridge.core import Identity
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.pointer import _seal

@@ -15,13 +15,13 @@ from .messages import by_ids, poll, read, receive, send
 __all__ = ["register"]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the local app's commands to the pbridge command."""
+def register(pbridge: typer.Typer) -> None:
+    """Add the local commands to ``pbridge``."""
     for fn in (init, whoami, send, poll, read, receive, status, doctor, export, daemon):
-        app.command()(one_line_errors(fn))
-    app.command("import")(one_line_errors(import_))
+        pbridge.command()(one_line_errors(fn))
+    pbridge.command("import")(one_line_errors(import_))
     for action in ("trash", "restore", "purge"):
-        app.command(action)(one_line_errors(by_ids(action)))
-    app.add_typer(chat_app, name="chat")
-    app.add_typer(identity_app, name="identity")
-    app.add_typer(carrier_app, name="carrier")
+        pbridge.command(action)(one_line_errors(by_ids(action)))
+    pbridge.add_typer(chat_app, name="chat")
+    pbridge.add_typer(identity_app, name="identity")
+    pbridge.add_typer(carrier_app, name="carrier")

@@ -25,7 +25,7 @@ from .errors import EXIT_INTERNAL, exit_codes, one_line_errors
 from .local import register
 from .secrets import read_secret
 
-__all__ = ["app", "main"]
+__all__ = ["main", "pbridge"]
 
 
 def exit_codes_line() -> str:
@@ -47,7 +47,7 @@ class _Root(TyperGroup):
         pass  # always computed
 
 
-app = typer.Typer(
+pbridge = typer.Typer(
     cls=_Root,
     help="Pointer Bridge: private chat over the chat systems you already use.",
     no_args_is_help=True,
@@ -56,12 +56,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 clm_app = typer.Typer(help="Read and write Chrono-Library Messenger pointers.", no_args_is_help=True)
-app.add_typer(clm_app, name="clm")
-register(app)
-app.command()(one_line_errors(demo))
+pbridge.add_typer(clm_app, name="clm")
+register(pbridge)
+pbridge.command()(one_line_errors(demo))
 
 
-@app.callback()
+@pbridge.callback()
 def _root(ctx: typer.Context, home: HomeOption = None) -> None:
     """Pointer Bridge: private chat over the chat systems you already use."""
     ctx.obj = home
@@ -132,7 +132,7 @@ def clm_encode(
     typer.echo(_clm.encode(chat, username, body, secret, when))
 
 
-@app.command()
+@pbridge.command()
 @one_line_errors
 def console(ctx: typer.Context) -> None:
     """Open the interactive console (what a bare ``pbridge`` on a terminal does)."""
@@ -145,7 +145,7 @@ def console(ctx: typer.Context) -> None:
         raise typer.Exit(code)
 
 
-@app.command()
+@pbridge.command()
 @one_line_errors
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
@@ -161,7 +161,7 @@ def bench(
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; unexpected errors print one line, not a traceback."""
     try:
-        app(args=argv, prog_name="pbridge")
+        pbridge(args=argv, prog_name="pbridge")
     except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it
         if os.environ.get("PBRIDGE_DEBUG") == "1":
             raise

@@ -43,7 +43,7 @@ def run_console(home: Path | None) -> int:
     from pointerbridge.app.service import resolve_home
 
     quiet_textual(os.environ)  # before Textual is imported
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
     app = ConsoleApp(resolve_home(home))
     app.run()

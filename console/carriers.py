@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from .render import ago
 
 if TYPE_CHECKING:
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
 __all__ = ["CarriersScreen"]
 

@@ -17,7 +17,7 @@ from .render import ago
 if TYPE_CHECKING:
     from pointerbridge.app.service import UnlockedChat
 
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
 __all__ = ["ChatListScreen", "open_chat"]
 

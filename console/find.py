@@ -20,7 +20,7 @@ from .render import message_line
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown, UnlockedChat
 
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
 __all__ = ["SearchScreen", "TrashScreen"]
 

@@ -17,7 +17,7 @@ from .dialogs import Field, Form, weak_ok
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity
 
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
 __all__ = ["ProfileScreen"]
 

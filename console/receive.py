@@ -19,7 +19,7 @@ from .dialogs import Field, Form
 if TYPE_CHECKING:
     from pointerbridge.app.service import UnlockedChat
 
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
 __all__ = ["ReceiveScreen"]
 

@@ -20,7 +20,7 @@ from .dialogs import Confirm, Field, Form, weak_ok
 if TYPE_CHECKING:
     from pointerbridge.app.service import UnlockedChat
 
-    from .app import ConsoleApp
+    from .tui import ConsoleApp
 
 __all__ = ["ChatSettingsScreen", "InviteScreen", "qr_text"]
 

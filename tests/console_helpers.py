@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pointerbridge.app.service import App, UnlockedChat
-from pointerbridge.console.app import ConsoleApp
+from pointerbridge.console.tui import ConsoleApp
 from pointerbridge.home.config import Home
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input

@@ -39,7 +39,7 @@ def test_wheel_installs_only_pointerbridge(tmp_path: Path) -> None:
     assert not (site / "core").exists() and not (site / "bridges").exists()
     assert (site / "pointerbridge" / "core" / "__init__.py").exists()
     assert (site / "pointerbridge" / "bridges" / "__init__.py").exists()
-    assert (site / "pointerbridge" / "console" / "app.py").exists()
+    assert (site / "pointerbridge" / "console" / "tui.py").exists()
     assert (site / "pointerbridge" / "testing" / "contract.py").exists()  # the contract suite ships
     assert "testing" not in top_level
     check = "import pointerbridge.core as c; print(c.seal.__module__)"

@@ -1,5 +1,6 @@
-"""The console app: screens over one home, driven by the app's session (app/session.py: the
-identity and chats unlocked, RAM only; background polling and its events)."""
+"""The console's Textual application (``ConsoleApp``): screens over one home, driven by the
+app's session (app/session.py: the identity and chats unlocked, RAM only; background
+polling and its events)."""
 
 from __future__ import annotations
 
