@@ -181,8 +181,11 @@ class ConsoleApp(TextualApp[None]):
         self._refresh_front()
 
     def _refresh_front(self) -> None:
-        refresh = getattr(self.screen, "refresh_data", None)
-        if refresh is not None and getattr(self.screen, "refresh_on_poll", True):
+        # A screen just pushed may not have composed its widgets yet when a poll ends (seen on
+        # CI: NoMatches for the chat's OptionList); it loads its data as it is shown anyway.
+        screen = self.screen
+        refresh = getattr(screen, "refresh_data", None)
+        if refresh is not None and getattr(screen, "refresh_on_poll", True) and screen.is_mounted:
             refresh()
 
     def on_unmount(self) -> None:

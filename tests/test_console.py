@@ -530,3 +530,24 @@ def test_carriers_screen_polls_now_and_a_chat_is_joined_from_an_invite(tmp_path:
         assert [(s.message.username, s.message.body) for s in chat.shown] == [("alice", "welcome, bob")]
 
     drive(bob, scenario)
+
+
+def test_a_poll_ending_while_a_chat_screen_is_still_composing_is_no_crash(tmp_path: Path, shared: Path) -> None:
+    # Seen on CI: a background poll ended between push_screen and the chat screen's compose,
+    # and redrawing it failed (NoMatches: no OptionList yet), which ended the console.
+    alice = make_home(tmp_path, "alice", shared)
+    with_chat(alice, "alice", bodies=("are you there?",))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await _open_family(pilot, "alice")
+        chat = screen.chat
+        await pilot.press("escape")
+        await chat_list(pilot)
+        fresh = ChatScreen(chat)
+        pilot.app.push_screen(fresh)
+        assert not fresh.is_mounted  # the moment the poll's redraw fell into
+        pilot.app.refresh_screens()  # what the end of a poll does
+        await until(pilot, lambda: fresh.is_mounted and len(fresh.shown) == 1, "the chat shown once composed")
+        assert pilot.app.error_line is None
+
+    drive(alice, scenario)
