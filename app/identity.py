@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
-from .errors import NotInitialisedError, WrongSecretError
+from .errors import NoCarriersError, NotInitialisedError, StaleSecretError, WrongSecretError
 from .models import UnlockedChat
 from .outbox import Outbox
 
@@ -172,6 +172,19 @@ class Identities(Outbox):
                 # The rotation is done: a chat whose carrier is misconfigured keeps its
                 # notice waiting (pending_notices reports it) rather than hide the others'.
                 continue
+
+    def notify(self, chat: UnlockedChat, identity: Identity) -> bool:
+        """Queue the chat's waiting rotation notice now, as its user asked (``pbridge identity
+        notify``); False: none waits. One that cannot go yet says why: the chat was unlocked
+        with an earlier secret, or it has no carriers."""
+        if not self.has_pending_notice(chat):
+            return False
+        if self.post_notice(chat, identity):
+            return True
+        name = chat.row.name
+        if not chat.current:
+            raise StaleSecretError(f"the secret of chat {name!r} was changed: unlock it with the current one to post")
+        raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
 
     def has_pending_notice(self, chat: UnlockedChat) -> bool:
         """Whether the chat still waits for this home's rotation notice."""

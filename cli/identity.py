@@ -192,14 +192,5 @@ def identity_notify(
             typer.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
             return
         sender = app.unlock_identity(ask_phrase(phrase_fd))
-        if not app.post_notice(unlocked, sender):
-            from pointerbridge.app.service import NoCarriersError, StaleSecretError
-
-            if not unlocked.current:
-                raise StaleSecretError(
-                    f"the secret of chat {unlocked.row.name!r} was changed: unlock it with the current one to post"
-                )
-            raise NoCarriersError(
-                f"chat {unlocked.row.name!r} has no carriers: pbridge chat carriers {unlocked.row.name!r} --carrier C"
-            )
+        app.notify(unlocked, sender)
         post_now(app, unlocked, f"queued the rotation notice for {', '.join(unlocked.row.carriers)}", queue)
