@@ -8,9 +8,9 @@ sender must not be able to restyle the reader's screen (or fake a "verified" mar
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING
 
+from .escape import safe_text
 from .trust import Trust
 
 if TYPE_CHECKING:
@@ -47,30 +47,6 @@ PLAIN_MARKS: dict[Trust, str] = {
         " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person !!"
     ),
 }
-
-
-_INDENT = "\n    "  # continuation lines of a body: a body cannot fake the start of another message
-
-
-def _shown_char(char: str) -> str:
-    # Control and format characters (ESC, bidi overrides, zero-width marks) would let a
-    # sender move the cursor, recolour the terminal or reorder what the reader sees.
-    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"):
-        return f"\\u{ord(char):04x}" if ord(char) > 0xFF else f"\\x{ord(char):02x}"
-    return char
-
-
-def safe_text(text: str, *, multiline: bool = False) -> str:
-    """``text`` with control and format characters made visible (``\\x1b``, ``\\u202e``).
-
-    With ``multiline`` a newline stays a line break but the next line is indented, so a
-    message body cannot pass for a message of its own; otherwise it shows as ``\\x0a``.
-    """
-    if text.isprintable():
-        return text  # the common case, a C-speed check
-    if multiline:
-        return _INDENT.join("".join(map(_shown_char, line)) for line in text.replace("\r\n", "\n").split("\n"))
-    return "".join(map(_shown_char, text))
 
 
 def _span(seconds: float) -> str:

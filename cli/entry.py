@@ -48,10 +48,10 @@ def cron_line(args: list[str]) -> CronLine | None:
 def run_poll(home: Path | None, as_json: bool) -> int:
     """One poll of a home, printed; return the exit code (expected failures print one line)."""
     from pointerbridge.app.errors import ConfigurationError, RetryableError
-    from pointerbridge.app.service import App
+    from pointerbridge.app.poll import Poller  # the pipeline up to polling: reading is not loaded
 
     try:
-        with App.at(home) as app, progress("storing pointers") as report:
+        with Poller.at(home) as app, progress("storing pointers") as report:
             summary = app.poll(progress=report)
             carriers = list(app.carriers)
     except PointerBridgeError as exc:

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, late_note, rotated_line, safe_text
-from pointerbridge.app.trust import Trust
+from pointerbridge.app.escape import safe_text
 
 if TYPE_CHECKING:
     from pointerbridge.app.service import Shown
 
-__all__ = ["TRUST_MARKS", "late_note", "messages", "progress", "rotated_line", "safe_text", "table", "to_terminal"]
+__all__ = ["messages", "progress", "safe_text", "table", "to_terminal"]
 
 
 def to_terminal() -> bool:
@@ -55,6 +54,10 @@ def _cell(value: Any) -> str:
 
 def messages(shown: list[Shown]) -> None:
     """A chat's messages: coloured with trust marks on a terminal, plain lines otherwise."""
+    # Here, not at the top: the cron line prints through this module and needs none of it.
+    from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, late_note, rotated_line
+    from pointerbridge.app.trust import Trust
+
     if not to_terminal():
         for s in shown:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")

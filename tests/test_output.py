@@ -71,9 +71,10 @@ def test_the_progress_bar_runs_no_thread(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_every_trust_mark_has_its_look() -> None:
+    from pointerbridge.app.display import TRUST_MARKS
     from pointerbridge.app.trust import Trust
 
-    assert set(output.TRUST_MARKS) == set(Trust)  # the console's marks too (console/render.py)
+    assert set(TRUST_MARKS) == set(Trust)  # the console's marks too (console/render.py)
     assert {t: t.value for t in Trust} == {t: str(t) for t in Trust}  # plain strings in JSON and text
     for trust in set(Trust) - {Trust.ROTATED}:  # a notice prints as its own line (rotated_line)
         output.messages([_shown("hi", trust)])
