@@ -89,7 +89,7 @@ def _floor(chat: ChatKey, size: int) -> dict[str, Callable[[], object]]:
     """Each primitive a 1-pointer seal+unseal of ``size`` body bytes must run, alone."""
     inner = os.urandom(padded_length(FIXED_BYTES + len("alice") + size))
     nonce = os.urandom(16)
-    key = chat._message_key(nonce)
+    key = chat.message_key(nonce)
     box = ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad")
     signer = Ed25519PrivateKey.generate()
     public = signer.public_key().public_bytes_raw()
@@ -100,8 +100,8 @@ def _floor(chat: ChatKey, size: int) -> dict[str, Callable[[], object]]:
     parts: dict[str, Callable[[], object]] = {
         "aead_encrypt": lambda: ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad"),
         "aead_decrypt": lambda: ChaCha20Poly1305(key).decrypt(bytes(12), box, b"ad"),
-        "hkdf_x2": lambda: (chat._message_key(nonce), chat._message_key(nonce)),
-        "routing_tag_x2": lambda: (chat._routing_tag(nonce), chat._routing_tag(nonce)),
+        "hkdf_x2": lambda: (chat.message_key(nonce), chat.message_key(nonce)),
+        "routing_tag_x2": lambda: (chat.routing_tag(nonce), chat.routing_tag(nonce)),
         "ed25519_sign": lambda: signer.sign(message),
         "ed25519_verify": lambda: Ed25519PublicKey.from_public_bytes(public).verify(signature, message),
         "armor_encode": lambda: armor(1, payload),

@@ -51,7 +51,7 @@ class Decrypting(Inbox):
             nonce, tag = envelope(payload)
         except PointerError:
             return False  # malformed: refused, whatever the secret
-        return not any(key._matches(nonce, tag) for key in keys)
+        return not any(key.matches(nonce, tag) for key in keys)
 
     def _open_all(
         self,
@@ -80,7 +80,7 @@ class Decrypting(Inbox):
             index = 0
             try:
                 nonce, tag = envelope(row[1])
-                index = next((i for i, key in enumerate(keys) if key._matches(nonce, tag)), 0)
+                index = next((i for i, key in enumerate(keys) if key.matches(nonce, tag)), 0)
             except PointerError:
                 pass  # refused when opened
             groups.setdefault(index, []).append(row)

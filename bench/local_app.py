@@ -68,7 +68,7 @@ def _floor(chat: ChatKey, pointers: list[str]) -> float:
     for pointer in pointers:
         payload = dearmor(pointer)[1]
         nonce, tag = payload[:NONCE_BYTES], payload[NONCE_BYTES:20]
-        ChaCha20Poly1305(chat._message_key(nonce)).decrypt(_AEAD_NONCE, payload[20:], _AD_LABEL + nonce + tag)
+        ChaCha20Poly1305(chat.message_key(nonce)).decrypt(_AEAD_NONCE, payload[20:], _AD_LABEL + nonce + tag)
     return time.perf_counter() - start
 
 

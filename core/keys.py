@@ -247,15 +247,20 @@ class ChatKey:
         the purpose): what an app keys its own checks with, never the chat key itself."""
         return hkdf(self._key, info, salt)
 
-    def _routing_tag(self, nonce: bytes) -> bytes:
+    def routing_tag(self, nonce: bytes) -> bytes:
+        """The routing tag of a pointer sealed under this key with ``nonce`` (SPEC §5): who
+        holds the key tells its pointers from others' without opening them."""
         state = self._tag_state.copy()
         state.update(nonce)
         return state.digest()[:ROUTING_TAG_BYTES]
 
-    def _matches(self, nonce: bytes, tag: bytes) -> bool:
-        return hmac.compare_digest(self._routing_tag(nonce), tag)
+    def matches(self, nonce: bytes, tag: bytes) -> bool:
+        """Whether ``tag`` is this key's routing tag for ``nonce`` (constant time). A tag can
+        collide, by chance or on purpose: only the AEAD says a pointer is this chat's."""
+        return hmac.compare_digest(self.routing_tag(nonce), tag)
 
-    def _message_key(self, nonce: bytes) -> bytes:
+    def message_key(self, nonce: bytes) -> bytes:
+        """The AEAD key of the message sealed with ``nonce`` (SPEC §5): RAM only, like this key."""
         return hkdf(self._key, MESSAGE_KEY_INFO, salt=nonce)
 
     def __repr__(self) -> str:

@@ -157,8 +157,8 @@ def _content(sender: Identity, sent_ms: int, body: bytes, split: tuple[bytes, in
 
 
 def _encrypt(chat: ChatKey, nonce: bytes, inner: bytes) -> str:
-    tag = chat._routing_tag(nonce)
-    aead = ChaCha20Poly1305(chat._message_key(nonce))
+    tag = chat.routing_tag(nonce)
+    aead = ChaCha20Poly1305(chat.message_key(nonce))
     ciphertext = aead.encrypt(_AEAD_NONCE, inner, _AD_LABEL + nonce + tag)
     return armor(VERSION, nonce + tag + ciphertext)
 
@@ -254,9 +254,9 @@ def envelope(payload: bytes) -> tuple[bytes, bytes]:
 def _decrypt(chat: ChatKey, payload: bytes, check_tag: bool = True) -> tuple[bytes, bytes]:
     """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
     nonce, tag = envelope(payload)
-    if check_tag and not chat._matches(nonce, tag):
+    if check_tag and not chat.matches(nonce, tag):
         raise NotForThisChatError(f"the pointer is not for chat {chat.name!r}, or the secret is wrong")
-    aead = ChaCha20Poly1305(chat._message_key(nonce))
+    aead = ChaCha20Poly1305(chat.message_key(nonce))
     try:
         inner = aead.decrypt(_AEAD_NONCE, payload[_ENVELOPE_BYTES:], _AD_LABEL + nonce + tag)
     except InvalidTag:
@@ -405,7 +405,7 @@ def tag_matches(chat: ChatKey, payload: bytes) -> bool:
     is the chat's: see :func:`belongs_to`. False for a payload too short to be a pointer."""
     if len(payload) < _MIN_PAYLOAD:
         return False
-    return chat._matches(payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES])
+    return chat.matches(payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES])
 
 
 def belongs_to(chat: ChatKey, payload: bytes) -> bool:
@@ -449,7 +449,7 @@ class Keyring:
         nonce, tag = envelope(payload)
         failure: PointerError = NotForThisChatError("the pointer belongs to no unlocked chat")
         for chat in self._chats.values():
-            if chat._matches(nonce, tag):
+            if chat.matches(nonce, tag):
                 try:
                     return chat, open_payload(chat, payload)
                 except TamperedError as exc:  # a 32-bit tag collides now and then

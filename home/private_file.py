@@ -2,14 +2,13 @@
 
 Atomic: the data goes to a temporary file beside the target, is fsynced, and is renamed
 over the target, so a crash leaves the old file or the new one, never half of one; the
-folder is fsynced too, so the rename survives a power cut. Private: the temporary file is
-created 0600 with ``O_EXCL | O_NOFOLLOW``, so a planted file or symlink at its name is
-never followed or reused (it is removed and the create retried once).
+folder is fsynced too, where it can be, so the rename survives a power cut. Private: the
+temporary file is created 0600 with ``O_EXCL | O_NOFOLLOW`` after whatever stood at its
+name was removed, so a planted file or symlink there is never followed or reused.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -42,13 +41,17 @@ def write_private_with(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
 
 def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+    """Make the rename durable where the folder allows it. The new file is in place
+    already: a folder that cannot be opened or fsynced (write-only, a VirtualBox share,
+    some FUSE) must not turn a write that happened into an error (a caller would undo or
+    redo it, and a login would revoke the token it just saved)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems (VirtualBox shares, some FUSE) cannot fsync a folder: the file
-        # is in place all the same.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
+    except OSError:
+        return
     finally:
         os.close(fd)

@@ -124,7 +124,7 @@ def _tag_collision(chat: UnlockedChat) -> str:
     """A payload that carries ``chat``'s routing tag but is not sealed under its key (what
     a chance collision, or a member of another chat copying the tag, looks like)."""
     nonce = os.urandom(16)
-    return armor(1, nonce + chat.key._routing_tag(nonce) + os.urandom(300))
+    return armor(1, nonce + chat.key.routing_tag(nonce) + os.urandom(300))
 
 
 def test_a_tag_collision_is_neither_routed_nor_used_to_create_a_chat(tmp_path: Path) -> None:

@@ -49,3 +49,25 @@ def test_a_file_replaced_over_a_looser_one_is_0600(tmp_path: Path) -> None:
     target.chmod(0o644)
     write_private(target, b"new")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_a_folder_that_cannot_be_read_does_not_undo_a_write_that_happened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A drop-box folder (write and search, no read) cannot be opened to fsync the rename;
+    # the file was replaced all the same, so the write is not reported as failed (a login
+    # would otherwise revoke the token it had just saved).
+    target = tmp_path / "token"
+    write_private(target, b"old")
+    real_open = os.open
+
+    def refuse_folders(path: str | Path, flags: int, mode: int = 0o777) -> int:
+        if Path(path).is_dir():
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refuse_folders)
+    write_private(target, b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]

@@ -38,24 +38,18 @@ def test_ruff_format_is_clean() -> None:
 def test_no_package_imports_another_packages_private_names() -> None:
     # A name with a leading underscore is its module's own: another package that needs it
     # needs a public API instead (core's hkdf, ChatKey.subkey, pointer.open_payload, ...).
-    import ast
-
     found = []
     for folder in PACKAGES:
         for path in (ROOT / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
-                    continue
-                parts = node.module.split(".")
-                if parts[0] != "pointerbridge" or len(parts) < 2 or parts[1] == folder:
-                    continue
-                found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names if a.name[0] == "_"]
+            for module in _project_imports(path):
+                parts = module.split(".")
+                if len(parts) > 2 and parts[1] != folder and parts[-1][0] == "_" and not parts[-1].startswith("__"):
+                    found.append(f"{path.relative_to(ROOT)}: {module}")
     assert found == []
 
 
 def test_imports_follow_the_architecture_table() -> None:
     # docs/ARCHITECTURE.md's table is the rule: each package imports only the packages its row names.
-    import ast
 
     doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
     allowed = {}
@@ -67,18 +61,29 @@ def test_imports_follow_the_architecture_table() -> None:
     found = []
     for package, may in allowed.items():
         for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                    modules = [node.module]
-                elif isinstance(node, ast.Import):
-                    modules = [a.name for a in node.names]
-                else:
-                    continue
-                for module in modules:
-                    parts = module.split(".")
-                    if parts[0] == "pointerbridge" and len(parts) > 1 and parts[1] not in may:
-                        found.append(f"{path.relative_to(ROOT)} imports {module}")
+            for module in _project_imports(path):
+                if module.split(".")[1] not in may:
+                    found.append(f"{path.relative_to(ROOT)} imports {module}")
     assert found == []
+
+
+def _project_imports(path: Path) -> list[str]:
+    """Every ``pointerbridge.PACKAGE...`` name a file imports, however written: ``import
+    pointerbridge.x``, ``from pointerbridge.x import y`` (as x.y), ``from pointerbridge
+    import x``, and relative imports resolved against the file's own package."""
+    import ast
+
+    here = ["pointerbridge", *path.relative_to(ROOT).parent.parts]
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            assert base or not node.level, f"{path}: a relative import above pointerbridge"
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names += [f"{module}.{alias.name}" for alias in node.names]
+    return [n for n in names if n.startswith("pointerbridge.")]
 
 
 def test_mypy_strict_is_clean() -> None:
