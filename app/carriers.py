@@ -72,13 +72,13 @@ class Carriers(AppBase):
         before, self.config = self.config, candidate
         try:
             bridge = self.bridge(name)  # the bridge validates its own settings
-            clash = self.clashes().get(name)
-            if clash is not None:
-                raise ConfigurationError(name, clash)
             try:
+                clash = self.clashes().get(name)
+                if clash is not None:
+                    raise ConfigurationError(name, clash)
                 lines = bridge.check()  # and, where it can, that they work
             finally:
-                bridge.close()
+                bridge.close()  # on a clash too: a bridge may hold a connection or a lock
             save_config(self.home.config_path, candidate)
         except BaseException:
             self.config = before
