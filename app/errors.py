@@ -12,6 +12,7 @@ from pointerbridge.core.errors import PointerBridgeError
 __all__ = [
     "ChatNotFoundError",
     "ConfigurationError",
+    "IdentityExistsError",
     "NoCarriersError",
     "NotInitialisedError",
     "PollBusyError",
@@ -25,6 +26,13 @@ class WrongSecretError(PointerBridgeError):
     """The typed secret or master phrase does not match what this home knows."""
 
     exit_code = 5
+
+
+class IdentityExistsError(PointerBridgeError):
+    """``init`` with another identity on a home that has one: that is ``identity rotate``
+    (which tells every chat), or ``init --force`` (which tells none)."""
+
+    exit_code = 34
 
 
 class NotInitialisedError(PointerBridgeError):

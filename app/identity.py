@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
-from .errors import NoCarriersError, NotInitialisedError, StaleSecretError, WrongSecretError
+from .errors import IdentityExistsError, NoCarriersError, NotInitialisedError, StaleSecretError, WrongSecretError
 from .models import UnlockedChat
 from .outbox import Outbox
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity, RecoveryCode
+    from pointerbridge.home.store import IdentityRow
 
 __all__ = ["Identities"]
 
@@ -49,6 +50,7 @@ class Identities(Outbox):
         recovery: RecoveryCode | None = None,
         unsalted: bool = False,
         allow_weak: bool = False,
+        replace: bool = False,
     ) -> Identity:
         """Derive this user's identity and record its public half and recovery code.
 
@@ -57,8 +59,10 @@ class Identities(Outbox):
         (SPEC §2.3's first schedule); neither: a new identity with a fresh code
         (:meth:`recovery_code`). A new master phrase estimated weak is refused unless
         ``allow_weak`` (:mod:`.secret_policy`); one regenerated is not judged again. A home
-        keeps its identity: init again gives it back only if it is the same one (a new one
-        would leave every chat's pin behind without a notice: that is ``rotate_identity``).
+        keeps its identity: init again gives it back only if it is the same one; another one
+        raises :class:`IdentityExistsError` (it would leave every chat's pin behind without a
+        notice: that is ``rotate_identity``) unless ``replace``, which makes the new one this
+        home's without telling any chat.
         """
         from pointerbridge.app.secret_policy import check_strength
         from pointerbridge.core.keys import Identity
@@ -67,9 +71,12 @@ class Identities(Outbox):
             raise InvalidInputError("an identity is regenerated with its recovery code or without one, not both")
         known = self.store.identity()
         code = recovery
+        identity = None
         if known is not None and recovery is None and not unsalted:
-            identity = self._derive_identity(username, master_phrase)  # the same identity again: a no-op
-        else:
+            again = self._derive_identity(username, master_phrase)  # the same identity again: a no-op
+            if _same(known, again) or not replace:
+                identity = again
+        if identity is None:
             if recovery is None and not unsalted:  # a new identity: its phrase is judged, its code drawn
                 check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
                 code = _new_recovery_code()
@@ -78,15 +85,16 @@ class Identities(Outbox):
                 if code is None
                 else Identity.derive(username, master_phrase, code)
             )
-        if known is not None and not (
-            known.username == identity.username and hmac.compare_digest(known.public_key, identity.public_key)
-        ):
-            raise InvalidInputError(
-                f"this home is {known.username!r}'s already, and that is another identity (another name, phrase or "
-                "recovery code): to change your master phrase, pbridge identity rotate (it tells your chats)"
-            )
         if known is None:
             self.store.set_identity(identity.username, identity.public_key, code.to_bytes() if code else None)
+        elif not _same(known, identity):
+            if not replace:
+                raise IdentityExistsError(
+                    f"this home is {known.username!r}'s already, and that is another identity (another name, "
+                    "phrase or recovery code): to change your master phrase, pbridge identity rotate (it tells your "
+                    "chats); pbridge init --force replaces it without telling anyone"
+                )
+            self.store.replace_identity(identity.username, identity.public_key, code.to_bytes() if code else None)
         self._remember_reader(identity)
         return identity
 
@@ -193,3 +201,7 @@ class Identities(Outbox):
     def pending_notices(self) -> list[str]:
         """Names of the chats whose rotation notice is not posted yet."""
         return self.store.pending_notices()
+
+
+def _same(known: IdentityRow, identity: Identity) -> bool:
+    return known.username == identity.username and hmac.compare_digest(known.public_key, identity.public_key)

@@ -44,10 +44,19 @@ def init(
     ] = None,
     weak_secret_ok: WeakSecretOk = False,
     show_phrase_fd: ShowPhraseFd = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace this home's identity by another without telling any chat (every member then sees "
+            "your messages as KEY CHANGED); 'pbridge identity rotate' tells them instead.",
+        ),
+    ] = False,
 ) -> None:
     """Create this home's identity from a username and a master phrase (a generated one
     is offered; one typed is asked twice and refused if weak), or regenerate one made on
-    another machine (its phrase and the recovery code it showed)."""
+    another machine (its phrase and the recovery code it showed). A home that has another
+    identity is refused (exit 34) unless --force."""
     from pointerbridge.core import RecoveryCode
 
     unsalted = recovery_code is not None and recovery_code.strip().lower() == "none"
@@ -59,7 +68,17 @@ def init(
         else:
             fds = (phrase_fd, show_phrase_fd)
             phrase = new_master_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
-        identity = app.init(username, phrase, recovery=code, unsalted=unsalted, allow_weak=weak_secret_ok)
+        before = app.public_identity()
+        identity = app.init(
+            username, phrase, recovery=code, unsalted=unsalted, allow_weak=weak_secret_ok, replace=force
+        )
+        if before is not None and before.public_key != identity.public_key:
+            typer.echo(
+                f"warning: replaced {safe_text(before.username)!r}'s identity without a rotation notice: every "
+                "member of your chats sees your messages from now on as KEY CHANGED, and the old master phrase "
+                "no longer unlocks this home",
+                err=True,
+            )
         typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
         typer.echo(
             "(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "

@@ -288,6 +288,7 @@ def test_exit_codes_never_change() -> None:
         "WeakSecretError": 31,
         "WeakKeyError": 32,
         "LoginUnsupportedError": 33,
+        "IdentityExistsError": 34,
     }
 
 
@@ -347,3 +348,21 @@ def test_a_carrier_the_config_refuses_is_one_line_and_leaves_config_toml_as_it_w
     bad_poll = run("--home", home, "carrier", "add", "ok", "--type", "files", "--set", "poll_every=1")
     _one_line_failure(bad_poll, 9)
     assert (tmp_path / "home" / "config.toml").read_bytes() == before
+
+
+def test_init_with_another_identity_is_refused_and_force_says_what_it_costs(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    first = {"PBRIDGE_MASTER_PHRASE": "correct horse battery staple orbit lantern"}
+    other = {"PBRIDGE_MASTER_PHRASE": "another phrase entirely, walnut cobalt meadow"}
+    assert run("--home", home, "init", "--username", "alice", env=first).returncode == 0
+    before = json.loads(run("--home", home, "whoami", "--json").stdout)
+    assert run("--home", home, "init", "--username", "alice", env=first).returncode == 0  # the same: a no-op
+    refused = run("--home", home, "init", "--username", "alice", env=other)
+    _one_line_failure(refused, 34)
+    assert "identity rotate" in refused.stderr and "--force" in refused.stderr
+    assert json.loads(run("--home", home, "whoami", "--json").stdout) == before  # nothing replaced
+    forced = run("--home", home, "init", "--username", "alice", "--force", env=other)
+    assert forced.returncode == 0 and "KEY CHANGED" in forced.stderr
+    after = json.loads(run("--home", home, "whoami", "--json").stdout)
+    assert after["public_key"] != before["public_key"] and after["recovery_code"] != before["recovery_code"]
+    assert run("--home", home, "init", "--username", "alice", env=other).returncode == 0  # now it is this one

@@ -150,3 +150,21 @@ def test_verdicts_are_named_and_their_marks_are_plain_strings() -> None:
     assert walk.verdicts == [Verdict(Trust.PINNED), Verdict(Trust.NEW), Verdict(Trust.CHANGED)]
     assert [v.trust for v in walk.verdicts] == ["pinned", "new", "changed"] and walk.verdicts[0].notice is None
     assert json.dumps([v.trust for v in walk.verdicts]) == '["pinned", "new", "changed"]'
+
+
+def test_init_replace_moves_this_homes_own_pin_and_tells_no_one_else(tmp_path: Path) -> None:
+    from pointerbridge.app.errors import IdentityExistsError
+
+    app = App(Home.resolve(tmp_path / "alice"))
+    old = app.init("alice", "alice phrase", allow_weak=True)
+    chat = app.create_chat("Family", SECRET, [], allow_weak=True)
+    app.receive(_pointers(chat, "bob", "hello", 1_790_000_000_000))
+    app.read(chat)  # a read pins this home's own name to its key first
+    assert app.store.pins(chat.row.id)["alice"] == old.public_key
+    with pytest.raises(IdentityExistsError, match="identity rotate"):
+        app.init("alice", "a new phrase", allow_weak=True)
+    assert app.public_identity() == (old.username, old.public_key)
+    new = app.init("alice", "a new phrase", allow_weak=True, replace=True)
+    assert new.public_key != old.public_key and app.public_identity() == (new.username, new.public_key)
+    assert app.store.pins(chat.row.id)["alice"] == new.public_key  # this home's own name follows it
+    app.close()

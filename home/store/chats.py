@@ -35,6 +35,16 @@ class ChatTables(StoreBase):
                 "INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, public_key, time.time(), recovery)
             )
 
+    def replace_identity(self, username: str, public_key: bytes, recovery: bytes | None) -> None:
+        """Make another identity this home's without a rotation (``init --force``): in one
+        transaction the identity is replaced and this home's pins of ``username`` move to the
+        new key, so its own new messages are not shown to it as a changed key (no other
+        member is told: theirs are)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, public_key, now, recovery))
+            db.execute("UPDATE pins SET public_key = ?, first_seen = ? WHERE username = ?", (public_key, now, username))
+
     def add_chat(self, name: str, normalized_name: str, check: Verifier, carriers: list[str]) -> ChatRow:
         """Create a chat with the verifier of its secret."""
         now = time.time()
