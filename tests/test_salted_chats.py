@@ -279,7 +279,7 @@ def test_init_keeps_a_homes_identity_and_regenerates_old_ones(tmp_path: Path) ->
     again = _pb(home, "init", "--username", "alice")
     assert first[0] == again[0] == 0 and first[1].splitlines()[0] == again[1].splitlines()[0]  # the same one
     other = _pb(home, "init", "--username", "alice", phrase="another master phrase of alice's tests")
-    assert other[0] == 3 and "identity rotate" in other[2]
+    assert other[0] == 34 and "identity rotate" in other[2]  # its own code (issue 17, item 1; was 3)
     assert _pb(home, "whoami")[1].splitlines()[0] == first[1].splitlines()[0]  # unchanged
     # An identity made before recovery codes, on a new machine: --recovery-code none.
     old = Identity.derive_unsalted("alice", PHRASES["alice"])
