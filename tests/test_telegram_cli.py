@@ -85,22 +85,7 @@ def circle(
     bots = {u: bot_api.add_bot(f"{u}_circle_bot", bot_to_bot=True, privacy=False) for u in USERS}
     group = bot_api.add_chat("circle", members={b.id: "admin" for b in bots.values()})
     for user, bot in bots.items():
-        monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
-        pbridge(user, "init", "--username", user, "--weak-secret-ok")
-        pbridge(
-            user,
-            "carrier",
-            "add",
-            "tg",
-            "--type",
-            "telegram",
-            "--set",
-            f"chat_id={group.id}",
-            "--set",
-            f"token_env=PBRIDGE_TG_{user.upper()}",
-            "--set",
-            f"base_url={bot_api.base_url}",
-        )
+        _set_up(pbridge, bot_api, user, bot.token, group.id)
     pbridge("alice", "chat", "create", "Circle", "--carrier", "tg", "--weak-secret-ok")
     invite = pbridge("alice", "chat", "invite", "circle", "--no-qr").strip()
     for user in ("bob", "carol"):
@@ -152,27 +137,20 @@ def test_a_429_drawn_anyway_leaves_the_rest_for_later_runs(circle: tuple[Pbridge
     assert totals["alice"]["posted"] == 10 and totals["bob"]["received"] == 10
 
 
+def _set_up(pbridge: Pbridge, server: BotApiServer, user: str, token: str, chat_id: int) -> None:
+    """A member's home: an identity, and a Telegram carrier with the member's own bot."""
+    pbridge.monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", token)
+    pbridge(user, "init", "--username", user, "--weak-secret-ok")
+    settings = {"chat_id": chat_id, "token_env": f"PBRIDGE_TG_{user.upper()}", "base_url": server.base_url}
+    pbridge(user, "carrier", "add", "tg", "--type", "telegram", *(f"--set={k}={v}" for k, v in settings.items()))
+
+
 def _join(pbridge: Pbridge, server: BotApiServer, user: str, **bot_settings: bool) -> None:
     """Another member, with a bot of their own made an admin of the circle's group."""
     bot = server.add_bot(f"{user}_circle_bot", **bot_settings)
     group = next(iter(server.chats.values()))
     group.members[bot.id] = "admin"
-    pbridge.monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", bot.token)
-    pbridge(user, "init", "--username", user, "--weak-secret-ok")
-    pbridge(
-        user,
-        "carrier",
-        "add",
-        "tg",
-        "--type",
-        "telegram",
-        "--set",
-        f"chat_id={group.id}",
-        "--set",
-        f"token_env=PBRIDGE_TG_{user.upper()}",
-        "--set",
-        f"base_url={server.base_url}",
-    )
+    _set_up(pbridge, server, user, bot.token, group.id)
     pbridge(user, "chat", "join", pbridge("alice", "chat", "invite", "circle", "--no-qr").strip())
 
 
