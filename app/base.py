@@ -58,17 +58,27 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
 class AppBase:
     """One user's home, opened: what the pipeline's steps share. Close it (or use ``with``)."""
 
-    def __init__(self, home: Home, bridge_factory: BridgeFactory | None = None) -> None:
-        """Open the home's config and store (creating the folders on first use).
+    def __init__(self, home: Home, bridge_factory: BridgeFactory | None = None, *, create: bool = True) -> None:
+        """Open the home's config and store.
 
+        ``create``: make the folders and store on first use (for ``init``, ``import`` and
+        the console's new-home dialog); False refuses a missing home or one with no
+        identity yet (:class:`NotInitialisedError`, naming the path), creating nothing, so
+        a mistyped ``--home`` is reported instead of becoming an empty home.
         ``bridge_factory`` builds a carrier's bridge from its config; the default finds the
         bridge by type in the ``pointerbridge.bridges`` entry points (tests wrap it).
         """
-        home.create()
+        if create:
+            home.create()
+        elif not home.store_path.is_file():
+            raise NotInitialisedError(f"no home at {home.data_dir}: run 'pbridge init' there, or give the right --home")
         self.home = home
         self._bridge_factory = bridge_factory or default_bridge
         self.config: Config = load_config(home.config_path)
         self.store = Store.open(home.store_path)
+        if not create and self.store.identity() is None:
+            self.store.close()
+            raise NotInitialisedError(f"the home at {home.data_dir} has no identity yet: run 'pbridge init'")
         # Seconds one run may spend pacing posts to a rate-limited carrier; what does not fit
         # waits for the next run (a cron poll must not run for minutes).
         self.flush_budget = 20.0
@@ -86,9 +96,11 @@ class AppBase:
         self.store.close()
 
     @classmethod
-    def at(cls, home: Home | Path | None = None, bridge_factory: BridgeFactory | None = None) -> Self:
-        """Open the home at a ``--home`` path (see :func:`resolve_home`)."""
-        return cls(resolve_home(home), bridge_factory)
+    def at(
+        cls, home: Home | Path | None = None, bridge_factory: BridgeFactory | None = None, *, create: bool = True
+    ) -> Self:
+        """Open the home at a ``--home`` path (see :func:`resolve_home`; ``create`` as in ``__init__``)."""
+        return cls(resolve_home(home), bridge_factory, create=create)
 
     def __enter__(self) -> Self:
         return self

@@ -81,7 +81,7 @@ def _loggable(text: str) -> str:
 
 def _poll(home: Home, carrier: str) -> None:
     try:
-        with App(home) as app:
+        with App(home, create=False) as app:
             summary = app.poll([carrier])
     except PollBusyError:
         log.warning("%s: skipped, another poll of this home is running", carrier)
@@ -122,7 +122,7 @@ def run_daemon(home: Home) -> None:
         from apscheduler.schedulers.blocking import BlockingScheduler
     except ImportError:
         raise ConfigError("the daemon needs APScheduler: pip install 'pointerbridge[daemon]'") from None
-    home.create()
+    App(home, create=False).close()  # a missing or uninitialised home is refused, not made
     config = load_config(home.config_path)
     if not config.carriers:
         raise ConfigError(f"{home.config_path}: no carriers to poll (pbridge carrier add)")

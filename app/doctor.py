@@ -30,6 +30,7 @@ from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError
 
 from .base import default_bridge
 from .carriers import carrier_clashes
+from .errors import NotInitialisedError
 
 __all__ = ["CheckFailedError", "Checked", "run_checks"]
 
@@ -202,7 +203,11 @@ def _quick(carrier: CarrierConfig) -> CarrierConfig:
 
 
 def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None) -> list[Checked]:
-    """Every check of a home, in order: folders, config, store, then each carrier."""
+    """Every check of a home, in order: folders, config, store, then each carrier. A home
+    with neither folder (a mistyped ``--home``) is :class:`NotInitialisedError`: there is
+    nothing to check; a partial or damaged one is what the checks are for."""
+    if not home.config_dir.exists() and not home.data_dir.exists():
+        raise NotInitialisedError(f"no home at {home.data_dir}: run 'pbridge init' there, or give the right --home")
     factory = bridge_factory or default_bridge
     folders = _folders(home)
     out = [Checked("home", folders)]

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
+from pointerbridge.home.config import ConfigError
 from pointerbridge.home.store import Direction
 
 from .base import _storable
@@ -63,9 +64,13 @@ class Poller(Identities):
     ) -> PollSummary:
         """One run: post the outbox, then poll each carrier and store what it brings.
 
+        ``carriers``: None polls every configured one, and a home with none is a
+        :class:`ConfigError` (a cron poll of it would otherwise do nothing, silently).
         ``fetch=False`` only posts. A carrier's failure is recorded in the summary and the
         run goes on with the next carrier: what was not posted stays in the outbox.
         """
+        if carriers is None and not self.config.carriers:
+            raise ConfigError(f"{self.home.config_path}: no carriers to poll (pbridge carrier add)")
         summary = PollSummary()
         with self._poll_lock():
             clashes = self.clashes()

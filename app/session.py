@@ -132,7 +132,8 @@ class Session:
         app = self.app
         try:
             with App(app.home, app._bridge_factory) as bot:
-                summary = bot.poll(carriers, fetch=fetch)
+                # The console polls on a timer: a home with no carriers yet is not an error there.
+                summary = bot.poll(list(bot.config.carriers) if carriers is None else carriers, fetch=fetch)
         except PollBusyError:
             busy = PollFailed("another poll of this home is running; it posts and fetches", fetch, busy=True)
             return PollOutcome(carriers, fetch, failure=busy)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,7 +22,6 @@ __all__ = [
     "new_chat_secret",
     "new_master_phrase",
     "open_app",
-    "open_home",
     "post_now",
     "post_to",
     "unlock",
@@ -33,14 +31,11 @@ __all__ = [
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def open_app(ctx: typer.Context) -> App:
-    return open_home(ctx.find_root().obj)
-
-
-def open_home(home: Path | None) -> App:
+def open_app(ctx: typer.Context, *, create: bool = False) -> App:
+    """The home of ``--home``; one not made by ``init`` yet is refused unless ``create``."""
     from pointerbridge.app.service import App
 
-    return App.at(home)
+    return App.at(ctx.find_root().obj, create=create)
 
 
 def emit(data: Any) -> None:

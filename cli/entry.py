@@ -51,7 +51,7 @@ def run_poll(home: Path | None, as_json: bool) -> int:
     from pointerbridge.app.poll import Poller  # the pipeline up to polling: reading is not loaded
 
     try:
-        with Poller.at(home) as app, progress("storing pointers") as report:
+        with Poller.at(home, create=False) as app, progress("storing pointers") as report:
             summary = app.poll(progress=report)
             carriers = list(app.carriers)
     except PointerBridgeError as exc:

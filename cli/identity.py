@@ -61,7 +61,7 @@ def init(
 
     unsalted = recovery_code is not None and recovery_code.strip().lower() == "none"
     code = RecoveryCode.parse(recovery_code) if recovery_code is not None and not unsalted else None
-    with open_app(ctx) as app:
+    with open_app(ctx, create=True) as app:
         if code is not None or unsalted:
             # The phrase exists already: asked (twice: no stored key here tells a typo), not generated or judged.
             phrase = ask_phrase(phrase_fd, confirm=True)

@@ -66,7 +66,7 @@ def export(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The fi
 
 def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A file from 'pbridge export'.")]) -> None:
     """Add an export to this home; what it has already stays (importing twice adds nothing)."""
-    with open_app(ctx) as app:
+    with open_app(ctx, create=True) as app:
         added = app.import_from(file)
     typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in added.items()))
 

@@ -23,7 +23,7 @@ from pointerbridge.cli.errors import exit_codes
 from pointerbridge.core import InvalidInputError
 from pointerbridge.home.config import Home, load_config, save_config
 from pointerbridge.testing import contract  # not its class: this module would run the suite itself
-from test_cli import run
+from test_cli import initialised_home, run
 
 EXIT_CODES = exit_codes()
 TOY = '''"""A bridge from outside Pointer Bridge: each post is the next numbered file in a folder."""
@@ -318,7 +318,7 @@ def test_a_login_refuses_options_before_asking_the_password(toy_site: Path, tmp_
 
 
 def test_carrier_login_of_a_type_without_a_login_hook_or_unknown(tmp_path: Path) -> None:
-    home = str(tmp_path / "home")
+    home = initialised_home(tmp_path / "home", carrier=False)
     files = run("--home", home, "carrier", "login", "files", "shared", "--user", "x")
     assert files.returncode == EXIT_CODES["LoginUnsupportedError"] == 33, files
     assert files.stderr.splitlines() == [

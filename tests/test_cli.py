@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pointerbridge.cli.errors import exit_codes
 
 EXIT_CODES = exit_codes()  # each error class's own code, by name (what `pbridge --help` lists)
@@ -164,7 +165,14 @@ def test_bench_json() -> None:
     data = json.loads(result.stdout)
     assert set(data["codec"]) == {"100", "1024", "4096"}
     assert data["codec"]["100"]["pb1_chars"] <= 400 and data["chars_100b_met"] is True
-    assert data["ratio_1k"] > 1.0 and data["floor_1k"]["ed25519_verify"] > 0
+    # Timings under a loaded machine are noise (the suite once saw pb1 "beat" its own floor, 0.84):
+    # what is asserted is that the report is consistent, never how fast this run was.
+    floor = data["floor_1k"]
+    assert floor["ed25519_verify"] > 0 and floor["total_us"] == pytest.approx(
+        sum(v for k, v in floor.items() if k != "total_us"), abs=0.02
+    )
+    assert data["ratio_1k"] == pytest.approx(data["pb1_1k_interleaved_us"] / floor["total_us"], abs=0.002)
+    assert data["ratio_met"] is (data["ratio_1k"] <= data["ratio_target"])
     assert set(data["routing"]) == {"1", "100", "10000"}
 
 
@@ -308,8 +316,26 @@ def test_an_error_reports_the_code_its_class_carries() -> None:
     assert exit_code(Unnumbered("x")) == 11  # a subclass without its own code reports its base's
 
 
+PHRASE = {"PBRIDGE_MASTER_PHRASE": "correct horse battery staple orbit lantern"}
+
+
+def initialised_home(home: Path, *, carrier: bool = True) -> str:
+    """An initialised home at ``home`` with (unless not ``carrier``) a files carrier."""
+    assert run("--home", str(home), "init", "--username", "alice", env=PHRASE).returncode == 0
+    if carrier:
+        shared = home.parent / "shared"
+        shared.mkdir(exist_ok=True)
+        added = run("--home", str(home), "carrier", "add", "shared", "--type", "files", "--path", str(shared))
+        assert added.returncode == 0, added.stderr
+    return str(home)
+
+
 def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
-    env = {"PBRIDGE_HOME": str(tmp_path / "env-home")}
+    # Issue 17, items 2 and 3: this test once polled fresh, uninitialised homes and expected
+    # exit 0 with a store made on the way; a cron poll of a mistyped home must say so instead.
+    env = {"PBRIDGE_HOME": initialised_home(tmp_path / "env-home")}
+    initialised_home(tmp_path / "a")
+    initialised_home(tmp_path / "b")
     for args in (
         ("--home", str(tmp_path / "a"), "poll"),
         (f"--home={tmp_path / 'b'}", "poll", "--json"),
@@ -318,13 +344,59 @@ def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
     ):
         result = run(*args, env=env)
         assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
-    assert (tmp_path / "env-home" / "store.db").exists() and (tmp_path / "b" / "store.db").exists()
-    assert run("poll", "--json", env=env).stdout.startswith('{"posted": {}')
+        assert "shared" in result.stdout, (args, result.stdout)
+    assert run("poll", "--json", env=env).stdout.startswith('{"posted": {"shared": 0}')
     assert "Usage: pbridge poll" in run("poll", "--help").stdout  # anything else goes through Typer
     assert run("poll", "extra").returncode == 2
+    for args in (("--home", str(tmp_path / "c"), "poll"), (f"--home={tmp_path / 'c'}", "poll", "--json")):
+        missing = run(*args)
+        _one_line_failure(missing, 6)
+        assert str(tmp_path / "c") in missing.stderr
+    assert not (tmp_path / "c").exists()  # refused, not created
+
+
+def test_poll_of_a_home_with_no_carriers_says_so(tmp_path: Path) -> None:
+    home = initialised_home(tmp_path / "home", carrier=False)
+    for args in (("poll",), ("poll", "--json")):
+        result = run("--home", home, *args)
+        _one_line_failure(result, 9)
+        assert "no carriers to poll" in result.stderr and "pbridge carrier add" in result.stderr
+
+
+def test_every_command_but_init_and_import_refuses_a_missing_home(tmp_path: Path) -> None:
+    # Issue 17, item 2: a mistyped --home once became a new, empty home (exit 0, or "no chat named").
+    missing = tmp_path / "alcie"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for args in (
+        ("chat", "list"),
+        ("read", "general"),
+        ("status",),
+        ("poll",),
+        ("whoami",),
+        ("doctor",),
+        ("export", str(tmp_path / "out.pbx")),
+        ("carrier", "list"),
+        ("carrier", "add", "shared", "--type", "files", "--path", str(shared)),
+        ("chat", "create", "general", "--carrier", "shared"),
+        ("send", "general", "hi"),
+        ("trash", "general", "abcd"),
+        ("daemon",),
+    ):
+        result = run("--home", str(missing), *args, stdin="hi\n")
+        _one_line_failure(result, 6)
+        assert str(missing) in result.stderr, (args, result.stderr)
+        assert not missing.exists(), args  # nothing was created on the way
+    # A home that exists but has no identity (its folder made by hand, or an older release).
+    missing.mkdir(mode=0o700)
+    (missing / "store.db").touch(mode=0o600)
+    result = run("--home", str(missing), "status")
+    _one_line_failure(result, 6)
+    assert "no identity yet" in result.stderr and "pbridge init" in result.stderr
 
 
 def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path) -> None:
+    home = initialised_home(tmp_path / "home")
     code = (
         "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
         "from pointerbridge.cli.entry import entry\n"
@@ -332,12 +404,12 @@ def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path
         "loaded = [m for m in sys.modules if m.startswith(('typer', 'cryptography', 'rich'))]\n"
         "assert not loaded, loaded"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code, home], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
 def test_a_carrier_the_config_refuses_is_one_line_and_leaves_config_toml_as_it_was(tmp_path: Path) -> None:
-    home = str(tmp_path / "home")
+    home = initialised_home(tmp_path / "home", carrier=False)
     shared = tmp_path / "shared"
     shared.mkdir()
     assert run("--home", home, "carrier", "add", "ok", "--type", "files", "--path", str(shared)).returncode == 0

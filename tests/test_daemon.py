@@ -49,6 +49,16 @@ def test_daemon_polls_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_daemon_without_carriers_is_a_config_error(tmp_path: Path) -> None:
+    made = run(
+        "--home",
+        str(tmp_path),
+        "init",
+        "--username",
+        "alice",
+        "--weak-secret-ok",
+        env={"PBRIDGE_MASTER_PHRASE": PHRASES["alice"]},
+    )
+    assert made.returncode == 0, made.stderr
     result = run("--home", str(tmp_path), "daemon")
     assert result.returncode == 9 and "no carriers" in result.stderr
 

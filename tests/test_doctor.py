@@ -57,9 +57,17 @@ def test_a_healthy_home_passes_every_check(tmp_path: Path) -> None:
 
 
 def test_a_home_that_does_not_exist_fails_and_is_not_created(tmp_path: Path) -> None:
-    found = _doctor(tmp_path / "nowhere", code=28)
-    assert found["home folders"][0] == "fail" and "pbridge init" in found["home folders"][1]
+    # Issue 17, item 2: a mistyped --home is refused like every other command refuses it (it
+    # was a failed "folders" check, exit 28); a home that exists but is damaged is checked.
+    for args in (("doctor",), ("doctor", "--json")):
+        result = run("--home", str(tmp_path / "nowhere"), *args)
+        assert result.returncode == 6 and result.stdout == "", result
+        refusal = f"pbridge: no home at {tmp_path / 'nowhere'}: run 'pbridge init' there, or give the right --home"
+        assert result.stderr == refusal + "\n"
     assert not (tmp_path / "nowhere").exists()
+    (tmp_path / "half").mkdir(mode=0o700)  # a folder, but no store in it: that is what doctor is for
+    found = _doctor(tmp_path / "half", code=28)
+    assert found["home store"][0] == "fail" and "pbridge init" in found["home store"][1]
 
 
 def test_loose_permissions_are_reported_and_left_as_they_are(tmp_path: Path) -> None:
