@@ -17,7 +17,7 @@ from pointerbridge.home.config import (
     Home,
     load_config,
 )
-from pointerbridge.home.store import ChatRow, IdentityRow, Store
+from pointerbridge.home.store import ChatRow, IdentityRow, Store, home_failure
 
 from .errors import ChatNotFoundError, NotInitialisedError
 
@@ -68,14 +68,19 @@ class AppBase:
         ``bridge_factory`` builds a carrier's bridge from its config; the default finds the
         bridge by type in the ``pointerbridge.bridges`` entry points (tests wrap it).
         """
-        if create:
-            home.create()
-        elif not home.store_path.is_file():
-            raise NotInitialisedError(f"no home at {home.data_dir}: run 'pbridge init' there, or give the right --home")
+        try:
+            if create:
+                home.create()
+            elif not home.store_path.is_file():
+                raise NotInitialisedError(
+                    f"no home at {home.data_dir}: run 'pbridge init' there, or give the right --home"
+                )
+            self.config: Config = load_config(home.config_path)
+            self.store = Store.open(home.store_path)
+        except OSError as exc:  # a folder or file this user may not use: say which, and why
+            raise home_failure(exc) from None
         self.home = home
         self._bridge_factory = bridge_factory or default_bridge
-        self.config: Config = load_config(home.config_path)
-        self.store = Store.open(home.store_path)
         if not create and self.store.identity() is None:
             self.store.close()
             raise NotInitialisedError(f"the home at {home.data_dir} has no identity yet: run 'pbridge init'")

@@ -7,7 +7,7 @@ once through :meth:`Bridge.diagnose`, with a short request timeout."""
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import stat
 import time
 from collections.abc import Callable
@@ -76,6 +76,10 @@ def _folders(home: Home) -> Finding:
         loose = _private(folder, 0o700)
         if loose:
             return Finding("folders", "fail", loose)
+        if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+            owner, mode = folder.stat().st_uid, stat.S_IMODE(folder.stat().st_mode)
+            detail = f"this user (uid {os.getuid()}) may not use {folder} (owner uid {owner}, mode {mode:04o})"
+            return Finding("folders", "fail", f"{detail}: fix its owner or mode; nothing in it is damaged")
     return Finding("folders", "ok", "private (0700)")
 
 
@@ -97,8 +101,9 @@ def _store(store: Store) -> list[Finding]:
         problems = store.integrity_problems()
         version = store.schema_version
         identity = store.identity() if version else None
-    except sqlite3.DatabaseError as exc:
-        return [Finding("store", "fail", f"{store.path}: {exc} (restore it from a backup, or move it away and rejoin)")]
+    except StoreError as exc:
+        advice = "restore it from a backup, or move it away and rejoin" if exc.damaged else "nothing is damaged"
+        return [Finding("store", "fail", f"{exc}; {advice}")]
     loose = _private(store.path, 0o600)
     findings = [Finding("store file", "warn", loose) if loose else Finding("store file", "ok", "0600")]
     if problems:
@@ -112,7 +117,16 @@ def _store(store: Store) -> list[Finding]:
             Finding("schema", "warn", f"version {version}: the next command migrates it to {SCHEMA_VERSION}")
         )
     else:
-        findings.append(Finding("schema", "ok", f"version {version}"))
+        changed = store.schema_problems()
+        findings.append(
+            Finding(
+                "schema",
+                "fail",
+                f"{store.path}: {'; '.join(changed)[:300]} (changed outside pbridge; restore it from a backup)",
+            )
+            if changed
+            else Finding("schema", "ok", f"version {version}")
+        )
     findings.append(
         Finding("identity", "ok", f"username {identity.username!r}")
         if identity
@@ -128,7 +142,7 @@ def _clock(store: Store) -> Finding:
     has stepped back (carriers' windows, pacing and catch-up requests all read it)."""
     try:
         newest = store.newest_time()
-    except sqlite3.DatabaseError as exc:  # a damaged table the integrity check named already
+    except StoreError as exc:  # a damaged table the integrity check named already
         return Finding("clock", "warn", f"cannot compare with the store ({exc})")
     ahead = (newest or 0.0) - time.time()
     if ahead > _CLOCK_SLACK:
@@ -186,7 +200,7 @@ def _seen(store: Store | None, name: str) -> _Seen | None:
         return None
     try:
         return _Seen(store.cursor(name), store.polled_at(name), store.waiting(name))
-    except sqlite3.DatabaseError:
+    except StoreError:
         return None  # the store's own checks have said what is wrong with it
 
 
@@ -219,7 +233,8 @@ def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge
         opened: Store | None = Store.open_readonly(home.store_path)
     except StoreError as exc:
         opened = None
-        out.append(Checked("home", Finding("store", "fail", f"{exc}: run 'pbridge init'")))
+        missing = not exc.damaged and str(exc).endswith("does not exist")
+        out.append(Checked("home", Finding("store", "fail", f"{exc}: run 'pbridge init'" if missing else str(exc))))
     try:
         store = opened
         if opened is not None:

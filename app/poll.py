@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
 from pointerbridge.home.config import ConfigError
-from pointerbridge.home.store import Direction
+from pointerbridge.home.store import Direction, home_failure
 
 from .base import _storable
 from .errors import PollBusyError
@@ -45,7 +45,10 @@ class Poller(Identities):
 
     @contextmanager
     def _poll_lock(self) -> Iterator[None]:
-        fd = os.open(self.home.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.home.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise home_failure(exc) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -69,10 +72,10 @@ class Poller(Identities):
         ``fetch=False`` only posts. A carrier's failure is recorded in the summary and the
         run goes on with the next carrier: what was not posted stays in the outbox.
         """
-        if carriers is None and not self.config.carriers:
-            raise ConfigError(f"{self.home.config_path}: no carriers to poll (pbridge carrier add)")
         summary = PollSummary()
         with self._poll_lock():
+            if carriers is None and not self.config.carriers:
+                raise ConfigError(f"{self.home.config_path}: no carriers to poll (pbridge carrier add)")
             clashes = self.clashes()
             for name in list(carriers) if carriers is not None else list(self.config.carriers):
                 try:

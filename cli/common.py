@@ -42,7 +42,11 @@ ShowPhraseFd = Annotated[
 ]
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", envvar="PBRIDGE_HOME", help="Folder with config.toml and the store.", show_envvar=True),
+    # readable=False: a home this user may not read is reported by the home itself, one line
+    # naming the path and the reason (exit 8), not as a usage error.
+    typer.Option(
+        "--home", envvar="PBRIDGE_HOME", help="Folder with config.toml and the store.", show_envvar=True, readable=False
+    ),
 ]
 
 

@@ -95,8 +95,11 @@ def entry() -> None:
         args = [*args, "console"]
     cron = cron_line(args)
     if cron is None:
+        from pointerbridge.app.hardening import harden_process
+
         from .main import main
 
+        harden_process()  # any other command may hold a secret: it must never reach a core dump
         main(args)
         return
     try:

@@ -14,6 +14,7 @@ import). :class:`Store` is all of them.
 from __future__ import annotations
 
 from .carriers import CarrierTables
+from .guard import home_failure
 from .pointers import PointerTables
 from .records import Records
 from .rows import (
@@ -42,6 +43,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Verifier",
+    "home_failure",
     "pointer_digest",
 ]
 

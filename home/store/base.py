@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
+from .guard import connect, home_failure
 from .rows import StoreError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -29,12 +30,12 @@ class StoreBase:
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
-            db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            db = connect(path, path, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA secure_delete=ON")  # purged pointers are overwritten, not left in free pages
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.DatabaseError as exc:  # connecting, before the guard is in place
             raise StoreError(f"{path}: cannot open the store ({exc})") from None
         store = cls(db, path)
         store._migrate()
@@ -43,11 +44,14 @@ class StoreBase:
     @classmethod
     def open_readonly(cls, path: Path) -> Self:
         """Open an existing store only to read it: nothing is created, set or migrated
-        (``pbridge doctor``). Reads of a damaged file raise ``sqlite3.DatabaseError``."""
-        if not path.exists():
-            raise StoreError(f"{path} does not exist")
+        (``pbridge doctor``). Reads of a damaged file raise :class:`StoreError` (home/store/guard.py)."""
         try:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=10)
+            if not path.exists():
+                raise StoreError(f"{path} does not exist")
+        except OSError as exc:
+            raise home_failure(exc) from None
+        try:
+            db = connect(f"{path.resolve().as_uri()}?mode=ro", path, uri=True, isolation_level=None, timeout=10)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot open the store ({exc})") from None
         return cls(db, path)
@@ -56,6 +60,23 @@ class StoreBase:
         """What ``PRAGMA integrity_check`` finds (at most ``most`` lines); empty: none."""
         rows = [str(row[0]) for row in self._db.execute(f"PRAGMA integrity_check({int(most)})")]
         return [] if rows == ["ok"] else rows
+
+    def schema_problems(self) -> list[str]:
+        """Tables and columns the current schema has and this file lacks (changed outside
+        pbridge); empty: none. Compared with the migrations applied to an empty database."""
+        reference = sqlite3.connect(":memory:")
+        try:
+            for migration in MIGRATIONS:
+                reference.executescript(migration)
+            expected = _columns(reference)
+        finally:
+            reference.close()
+        found = _columns(self._db)
+        problems = [f"no table {table}" for table in expected if table not in found]
+        for table, columns in expected.items():
+            if table in found:
+                problems += [f"no column {table}.{c}" for c in columns if c not in found[table]]
+        return problems
 
     def close(self) -> None:
         """Close the connection."""
@@ -72,18 +93,13 @@ class StoreBase:
         """One atomic, durable unit of work. SQLite's own failures (another process holding
         the write lock past the timeout, a full disk) become :class:`StoreError`; nothing of
         the unit is kept."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: {exc}") from None
+        self._db.execute("BEGIN IMMEDIATE")  # the connection raises StoreError (home/store/guard.py)
         try:
             yield self._db
             self._db.execute("COMMIT")
-        except BaseException as exc:
+        except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):
-                raise StoreError(f"{self.path}: {exc}") from None
             raise
 
     @property
@@ -115,7 +131,11 @@ class StoreBase:
     def _checkpoint(self) -> None:
         # secure_delete zeroes freed pages in the database file; the WAL still holds the
         # old pages until a checkpoint copies them over and truncates it.
-        try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: {exc}") from None
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {
+        t: {row[1] for row in db.execute(f"PRAGMA table_info({t!r})")} for t in tables if not t.startswith("sqlite_")
+    }

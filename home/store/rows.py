@@ -27,9 +27,18 @@ __all__ = [
 
 
 class StoreError(PointerBridgeError):
-    """The store cannot be opened, is from a newer version, or an operation conflicts."""
+    """The store cannot be opened, is from a newer version, or an operation conflicts.
+
+    ``damaged``: the file itself is damaged or was changed outside pbridge (restoring a
+    backup helps), as opposed to a problem around it (permissions, a lock, a full disk)
+    that moving the store away would only make worse.
+    """
 
     exit_code = 8
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class Direction(StrEnum):

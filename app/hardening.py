@@ -1,0 +1,40 @@
+"""Keep a process that will hold secrets from writing them out in a core dump.
+
+A crash (SIGABRT, SIGSEGV) of a process whose core limit allows it writes its memory to a
+file: the chat secret, the master phrase and decrypted bodies with it. Every ``pbridge``
+command that may ask for a secret calls :func:`harden_process` first: the core limit drops
+to 0 (soft and hard, so nothing later in the process can raise it again) and, on Linux,
+the process is marked not dumpable (no core whatever the limit or ``core_pattern``, and no
+``ptrace`` attach or ``/proc/PID/mem`` read by other processes of the same user).
+
+``prctl`` is called through :mod:`ctypes`: the one wrapper on PyPI (python-prctl) builds
+against libcap's headers for this single call, which the standard library reaches as is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import resource
+import sys
+
+__all__ = ["harden_process", "is_dumpable"]
+
+_PR_GET_DUMPABLE = 3
+_PR_SET_DUMPABLE = 4
+
+
+def harden_process() -> None:
+    """No core dumps from this process from now on (see the module's docstring)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
+def is_dumpable() -> bool:
+    """Whether this process may still be dumped (Linux: ``PR_GET_DUMPABLE``; elsewhere: a
+    core limit above 0)."""
+    if sys.platform == "linux":
+        return bool(ctypes.CDLL(None).prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0))
+    return resource.getrlimit(resource.RLIMIT_CORE)[0] != 0
