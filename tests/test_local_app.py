@@ -184,6 +184,7 @@ def test_store_keeps_pointers_exactly_and_ignores_duplicates(session: dict[str, 
 
 
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    ok(tmp_path, "alice", "init", "--username", "alice", "--weak-secret-ok")
     (tmp_path / "config.toml").write_text('[carriers.x]\ntype = "files"\npoll_every = 1\n')
     result = pb(tmp_path, "alice", "carrier", "list")
     assert result["rc"] == "9" and result["err"].count("\n") == 1
@@ -291,6 +292,7 @@ def test_a_hostile_or_failed_join_leaves_the_config_alone(tmp_path: Path) -> Non
 
 
 def test_a_carrier_misconfigured_in_the_file_exits_24_naming_it(tmp_path: Path) -> None:
+    ok(tmp_path, "alice", "init", "--username", "alice", "--weak-secret-ok")
     (tmp_path / "config.toml").write_text('[carriers.x]\ntype = "files"\npath = "relative"\n')
     result = pb(tmp_path, "alice", "poll")
     assert result["rc"] == "24" and "carriers.x.path" in result["out"] and "config.toml" in result["out"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pointerbridge.home.config import load_config
 from servers.synapse import Synapse, shared_server
-from test_cli import run
+from test_cli import PHRASE, initialised_home, run
 from test_local_app import CHAT_SECRET, _invite, ok, pb
 
 BOT_PASSWORD = "the bots' password 9"
@@ -29,7 +29,11 @@ def bot(server: Synapse, prefix: str) -> str:
 
 
 def login(home: Path, *args: str, password: str = BOT_PASSWORD) -> subprocess.CompletedProcess[str]:
-    """``pbridge carrier login matrix ...`` with the password on a pipe, as a script would."""
+    """``pbridge carrier login matrix ...`` with the password on a pipe, as a script would,
+    in ``home`` (initialised first: only init makes a home)."""
+    if not (home / "store.db").exists():
+        made = run("--home", str(home), "init", "--username", "bot", env=PHRASE)
+        assert made.returncode == 0, made.stderr
     read_end, write_end = os.pipe()
     os.write(write_end, password.encode() + b"\n")
     os.close(write_end)
@@ -197,7 +201,7 @@ def test_a_wrong_password_or_a_missing_room_changes_nothing(tmp_path: Path) -> N
 
 
 def test_bad_login_arguments_fail_before_the_password_is_asked(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+    home = Path(initialised_home(tmp_path / "home", carrier=False))
     both = run(
         "--home",
         str(home),
