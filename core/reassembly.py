@@ -3,11 +3,18 @@
 A part that repeats an index with other data refuses its whole message for good: its
 sender gave two texts under one id (SPEC §7), and which one a member saw would depend on
 arrival order.
+
+The bound on incomplete messages counts what they take in memory, not only their bytes:
+each part's Python objects (the bytes object, its index, its dict entry) and each
+message's first part, key and bookkeeping, as ``sys.getsizeof`` gives them. A part of one
+byte holds ~80 bytes, a message of one such part ~900: counting data plus a flat 256 bytes
+a part let memory reach 3.3 times the bound.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 
 from .errors import MalformedError, TooLargeError
@@ -16,14 +23,37 @@ from .pointer import MAX_MESSAGE_BYTES, MAX_PARTS, Message, Part, _message_id, _
 
 __all__ = ["Reassembler"]
 
-_PART_OVERHEAD = 256  # what the reassembler charges per part on top of its data
+# What a dict spends per entry at worst, just after it grew (CPython 3.11-3.13 make room
+# for 3 times the entries, rounded up to a power of two, 2/3 of it usable): 60 bytes.
+_DICT_SLOT = 64
+
+
+def _heap(obj: object) -> int:
+    """What ``obj`` takes on the heap: its size rounded up to the allocator's 16-byte blocks."""
+    return -(-sys.getsizeof(obj) // 16) * 16
 
 
 @dataclass(slots=True)
 class _Pending:
     first: Part
     pieces: dict[int, bytes]
-    size: int = 0
+    size: int = 0  # bytes of data, for the limit of one message
+    cost: int = 0  # memory held, for the bound on all incomplete messages
+
+
+def _message_cost(key: tuple[str, bytes, str], item: Part) -> int:
+    """Memory a new incomplete message holds besides its parts: its key (the normalized
+    chat name is a string of its own), its entry, and its first part's fields."""
+    first = _heap(item) + sum(
+        _heap(value) for value in (item.chat, item.username, item.sender_key, item.sent_at, item.message_id, item.count)
+    )
+    entry = _heap(_Pending(item, {})) + _heap({0: b""})  # the entry and its dict of pieces
+    return _heap(key) + _heap(key[0]) + first + entry + _DICT_SLOT
+
+
+def _part_cost(item: Part) -> int:
+    """Memory one part holds while its message is incomplete: its data, index and slot."""
+    return _heap(item.data) + _heap(item.index) + _DICT_SLOT
 
 
 def _piece_digest(data: bytes) -> bytes:
@@ -41,7 +71,8 @@ class Reassembler:
     """
 
     def __init__(self, max_pending_bytes: int = 4 * MAX_MESSAGE_BYTES) -> None:
-        """Hold at most ``max_pending_bytes`` of incomplete messages."""
+        """Hold at most ``max_pending_bytes`` of incomplete messages, counted as the memory
+        they take (their objects, not only their data)."""
         self._pending: dict[tuple[str, bytes, str], _Pending] = {}
         self._max_pending = max_pending_bytes
         self._pending_bytes = 0
@@ -91,10 +122,10 @@ class Reassembler:
                 if known == item.data:
                     return None  # the same part again (carriers echo, members repost)
                 del self._pending[key]
-                self._pending_bytes -= entry.size + _PART_OVERHEAD * len(entry.pieces)
+                self._pending_bytes -= entry.cost
                 self._refused.add(key)
                 raise MalformedError(f"two parts {item.index} of message {item.message_id} differ")
-        cost = len(item.data) + _PART_OVERHEAD
+        cost = _part_cost(item) + (0 if entry else _message_cost(key, item))
         if self._pending_bytes + cost > self._max_pending:
             raise TooLargeError(f"incomplete messages exceed {self._max_pending} bytes")
         if (entry.size if entry else 0) + len(item.data) > MAX_MESSAGE_BYTES:
@@ -103,11 +134,12 @@ class Reassembler:
             entry = self._pending[key] = _Pending(item, {})
         entry.pieces[item.index] = item.data
         entry.size += len(item.data)
+        entry.cost += cost
         self._pending_bytes += cost
         if len(entry.pieces) < item.count:
             return None
         del self._pending[key]
-        self._pending_bytes -= entry.size + _PART_OVERHEAD * item.count
+        self._pending_bytes -= entry.cost
         first = entry.first
         self._joined[key] = (first, {i: _piece_digest(piece) for i, piece in entry.pieces.items()})
         body = _text(b"".join(entry.pieces[i] for i in range(first.count)), "message body")

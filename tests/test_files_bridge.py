@@ -205,3 +205,110 @@ def test_a_folder_that_cannot_be_fsynced_still_takes_posts(tmp_path: Path, monke
     b = bridge(tmp_path)
     name = b.post(pointer("posted once"))
     assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def _home_with_folder(tmp_path: Path, folder: Path) -> Path:
+    from pointerbridge.home.config import CarrierConfig, Config, save_config
+    from test_cli import run
+
+    home = tmp_path / "home"
+    made = run(
+        "--home", str(home), "init", "--username", "alice", "--weak-secret-ok", env={"PBRIDGE_MASTER_PHRASE": "phrase"}
+    )
+    assert made.returncode == 0, made
+    carrier = CarrierConfig.model_validate({"type": "files", "path": str(folder)})
+    save_config(home / "config.toml", Config(carriers={"shared": carrier}))
+    return home
+
+
+def test_files_never_read_are_named_by_poll_and_doctor(tmp_path: Path) -> None:
+    # issue 17, item 11: a file over 8 MiB and a symbolic link were skipped without a word
+    from test_cli import run
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    outside = tmp_path / "outside.pb"
+    outside.write_text(pointer("a symbolic link is not followed"))
+    (shared / "link.pb").symlink_to(outside)
+    (shared / "big.pb").write_bytes(b"x" * (9 * 1024 * 1024))
+    bridge(shared).post(pointer("read as usual"))
+    home = _home_with_folder(tmp_path, shared)
+    polled = run("--home", str(home), "poll")
+    assert polled.returncode == 0, polled
+    assert "shared: posted 0, received 1, already known 0, skipped 2" in polled.stdout
+    notes = [line for line in polled.stderr.splitlines() if "skipped" in line]
+    assert notes == [
+        "shared: skipped 'big.pb': 9.0 MiB, over the 8 MiB a pointer file may have",
+        "shared: skipped 'link.pb': a symbolic link (only regular files are read)",
+    ]
+    again = run("--home", str(home), "poll")  # named when they appear, not on every poll
+    assert again.returncode == 0 and "skipped '" not in again.stderr
+    doctor = run("--home", str(home), "doctor", "--json")
+    assert doctor.returncode == 0, doctor
+    checks = {f"{c['scope']} {c['check']}": (c["status"], c["detail"]) for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["shared skipped files"] == (
+        "warn",
+        "skipped 'big.pb': 9.0 MiB, over the 8 MiB a pointer file may have; "
+        "skipped 'link.pb': a symbolic link (only regular files are read)",
+    )
+
+
+def test_many_skipped_files_are_named_up_to_ten_and_counted(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_text("x")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for i in range(13):
+        (shared / f"link-{i:02d}\x1b[31m").symlink_to(target)
+    result = bridge(shared).poll(None)
+    assert len(result.notes) == 11 and result.skipped_foreign == 13
+    assert result.notes[0] == "skipped 'link-00?[31m': a symbolic link (only regular files are read)"
+    assert result.notes[-1] == "and 3 more file(s) skipped"
+
+
+_CHILD = """
+import os, sys, threading
+from pointerbridge.bridges.files import FilesBridge
+
+def stuck(fd):  # the pointer is written, not yet renamed into place
+    print("writing", flush=True)
+    threading.Event().wait()
+
+os.fsync = stuck
+FilesBridge.from_config("shared", {"path": sys.argv[1]}).post(sys.argv[2])
+"""
+
+
+def test_a_temporary_file_left_by_a_killed_post_is_removed_and_no_one_elses(tmp_path: Path) -> None:
+    # issue 17, item 11: a kill during a post left a dot-file that synced to every member forever
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    sent = pointer("killed before its rename")
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path), sent], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "writing\n"
+    child.send_signal(signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL
+    [left] = list(tmp_path.iterdir())
+    assert left.read_text() == sent + "\n"
+    named = re.fullmatch(r"\.(\d{20}-[0-9a-f]{12}\.pb)\.([0-9a-f]{16})-(\d+)\.tmp", left.name)
+    assert named is not None, left.name
+    name, owner, pid = named.groups()
+    assert int(pid) == child.pid
+    hour_ago = time.time() - 3600
+    other_owner = "0" * 16 if owner != "0" * 16 else "1" * 16
+    others = tmp_path / f".{name}.{other_owner}-{pid}.tmp"  # another member's: old, its pid dead here
+    others.write_text(sent)
+    os.utime(others, (hour_ago, hour_ago))
+    in_flight = tmp_path / f".{name}.{owner}-{os.getpid()}.tmp"  # ours, its post still running
+    in_flight.write_text(sent)
+    forgotten = tmp_path / f".{'9' * 20}-{'a' * 12}.pb.{owner}-{os.getpid()}.tmp"  # ours, pid reused since
+    forgotten.write_text(sent)
+    os.utime(forgotten, (hour_ago, hour_ago))
+    syncing = tmp_path / ".syncthing.0001.pb.tmp"
+    syncing.write_text(sent)
+    result = bridge(tmp_path).poll(None)
+    assert result.pointers == [] and result.notes == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([others.name, in_flight.name, syncing.name])
