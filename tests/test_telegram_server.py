@@ -88,10 +88,14 @@ def test_offsets_confirm_forget_and_expire(bot_api: BotApiServer) -> None:
         bot_api.say(group, person, f"m{i}")
     first = run(_updates(bot_api, bot))
     assert texts(first) == ["m0", "m1", "m2", "m3", "m4"]
+    assert texts(run(_updates(bot_api, bot))) == ["m0"]  # the same offset within 0.5 s: one update
+    bot_api.advance(1)
     assert texts(run(_updates(bot_api, bot))) == texts(first)  # not confirmed yet: given again
     assert texts(run(_updates(bot_api, bot, offset=first[2].update_id))) == ["m2", "m3", "m4"]
+    bot_api.advance(1)
     assert texts(run(_updates(bot_api, bot))) == ["m2", "m3", "m4"]  # m0, m1 confirmed: gone
     assert texts(run(_updates(bot_api, bot, offset=-1))) == ["m4"]  # the last one; the rest forgotten
+    bot_api.advance(1)
     assert texts(run(_updates(bot_api, bot))) == ["m4"]
     bot_api.say(group, person, "late")
     bot_api.advance(UPDATE_TTL + 3600)  # a poller offline for 25 hours
@@ -100,14 +104,23 @@ def test_offsets_confirm_forget_and_expire(bot_api: BotApiServer) -> None:
     assert texts(run(_updates(bot_api, bot, limit=1))) == ["fresh"]
 
 
-def test_allowed_updates_persist(bot_api: BotApiServer) -> None:
+def test_allowed_updates_apply_when_an_update_is_made_and_persist(bot_api: BotApiServer) -> None:
+    """As the Bot API server does (add_update_impl in Client.cpp) and its docs say: the
+    setting "doesn't affect updates created before the call", and an update of a kind not
+    allowed when it would be made is never made."""
     bot = bot_api.add_bot("filter_bot", privacy=False)
     person = bot_api.add_person("Dan")
     group = bot_api.add_chat("f", members={bot.id: "member", person: "member"})
-    bot_api.say(group, person, "hidden")
-    assert run(_updates(bot_api, bot, allowed_updates=["channel_post"])) == []
-    assert run(_updates(bot_api, bot)) == []  # still only channel posts
-    assert texts(run(_updates(bot_api, bot, allowed_updates=["message"]))) == ["hidden"]
+    bot_api.say(group, person, "made before")
+    made = run(_updates(bot_api, bot, allowed_updates=["channel_post"]))
+    assert texts(made) == ["made before"]  # made under the default: the new setting does not hide it
+    bot_api.say(group, person, "never made")
+    bot_api.advance(5)
+    assert run(_updates(bot_api, bot, offset=made[-1].update_id + 1)) == []  # still only channel posts
+    assert texts(run(_updates(bot_api, bot, allowed_updates=["message"]))) == []  # allowing it later: gone
+    bot_api.say(group, person, "made after")
+    after = run(_updates(bot_api, bot))
+    assert texts(after) == ["made after"] and after[0].update_id == made[-1].update_id + 1  # no id was spent
 
 
 def test_text_limits(bot_api: BotApiServer) -> None:
