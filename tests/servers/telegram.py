@@ -502,6 +502,8 @@ class BotApiServer:
         }
         if chat.type != "channel":
             message["from"] = sender
+        else:  # a channel post names the channel, never a user (Client.cpp, create_message)
+            message["sender_chat"] = chat.as_json()
         message.update(content)
         if reply_to is not None:
             replied = next((m for m in chat.messages if m["message_id"] == reply_to), None)
