@@ -16,6 +16,10 @@ WARN_AFTER = 20 * 3600.0  # a poll gap past this is noted: Telegram keeps update
 LOST_AFTER = 24 * 3600.0
 _POLLS_TO_TELL = 3  # polls without another bot's post before doctor suspects Bot-to-Bot mode is off
 _ADMIN = ("administrator", "creator")
+_READD = (
+    "a group applies the setting a bot had when it was added: if it was turned off after @{name} "
+    "joined this group, remove @{name} from the group and add it again (as an admin)"
+)
 
 
 async def diagnose(
@@ -41,7 +45,7 @@ async def diagnose(
             findings += await _place(bot, me, name, chat_id, state)
         except TelegramError as exc:
             findings.append(Finding("chat", "fail", str(mapped(exc))))
-    return [*findings, _window(state, time.time())]
+    return [*findings, _window(state, time.time()), *_taken(state, time.time())]
 
 
 async def _place(bot: Any, me: Any, name: str, chat_id: int, state: dict[str, Any]) -> list[Finding]:
@@ -59,17 +63,40 @@ async def _place(bot: Any, me: Any, name: str, chat_id: int, state: dict[str, An
             )
         ]
     findings = [Finding("admin", "ok", f"@{name} is an admin of the {title}")]
-    if chat.type != "channel" and not me.can_read_all_group_messages:  # privacy is a group's question
-        findings.append(
-            Finding(
-                "privacy",
-                "fail",
-                f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
-                "Disable, then remove the bot from the group and add it again",
-            )
-        )
+    if chat.type != "channel":  # privacy is a group's question
+        findings += _privacy(name, me.can_read_all_group_messages, state)
     peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
     return [*findings, _peers(name, peers, state, time.time())]
+
+
+def _privacy(name: str, off_at_botfather: bool, state: dict[str, Any]) -> list[Finding]:
+    """Group Privacy as the group applies it. getMe tells the BotFather setting, but a group
+    keeps the one the bot had when it was added (Telegram's bot FAQ on privacy mode: a
+    change takes effect once the bot is removed from the group and added again); another
+    member's bot's post seen here shows that the group applies privacy off."""
+    seen = isinstance(state.get("peers_seen_at"), int | float)
+    if off_at_botfather and seen:
+        return []
+    if off_at_botfather:
+        return [Finding("privacy", "ok", f"Group Privacy is off at @BotFather for @{name}; {_READD.format(name=name)}")]
+    if seen:
+        return [
+            Finding(
+                "privacy",
+                "warn",
+                f"Group Privacy is on at @BotFather for @{name}, but this group still applies the setting "
+                f"@{name} had when it was added (it sees other bots' posts): re-adding @{name} would turn "
+                "privacy on here; @BotFather /setprivacy -> Disable first",
+            )
+        ]
+    return [
+        Finding(
+            "privacy",
+            "fail",
+            f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
+            "Disable, then remove the bot from the group and add it again",
+        )
+    ]
 
 
 def count(value: Any) -> int:
@@ -100,7 +127,7 @@ def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Fi
         f"@{name} has seen no post of {others} in {polls} polls. If they have "
         f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
         "does not tell a bot): @BotFather -> Bot Settings -> "
-        f"@{name} -> Bot-to-Bot Communication -> On",
+        f"@{name} -> Bot-to-Bot Communication -> On; or Group Privacy still applies here: " + _READD.format(name=name),
     )
 
 
@@ -126,3 +153,17 @@ def _window(state: dict[str, Any], now: float) -> Finding:
             "24 h; poll now (is cron or the daemon running?)",
         )
     return Finding("24-hour window", "ok", f"last poll {elapsed(gap)} ago")
+
+
+def _taken(state: dict[str, Any], now: float) -> list[Finding]:
+    """Another program polling this bot takes updates this home never sees (the poll finds
+    the gap in update ids): a failure for a day after the last time, then a warning."""
+    at = state.get("taken_at")
+    if not isinstance(at, int | float):
+        return []
+    ago = max(now - at, 0.0)
+    detail = (
+        f"another program polls this bot: {count(state.get('taken'))} update(s) taken from it, the last "
+        f"{elapsed(ago)} ago, are lost to this home; give each program a bot of its own"
+    )
+    return [Finding("other poller", "fail" if ago < LOST_AFTER else "warn", detail)]
