@@ -16,9 +16,9 @@ WARN_AFTER = 20 * 3600.0  # a poll gap past this is noted: Telegram keeps update
 LOST_AFTER = 24 * 3600.0
 _POLLS_TO_TELL = 3  # polls without another bot's post before doctor suspects Bot-to-Bot mode is off
 _ADMIN = ("administrator", "creator")
-_READD = (
-    "a group applies the setting a bot had when it was added: if it was turned off after @{name} "
-    "joined this group, remove @{name} from the group and add it again (as an admin)"
+_READD = (  # a group applies the Group Privacy a bot had when it was added
+    "if it was turned off after @{name} joined this group, the group still applies it: "
+    "remove @{name} from the group and add it again (as an admin)"
 )
 
 
@@ -45,6 +45,9 @@ async def diagnose(
             findings += await _place(bot, me, name, chat_id, state)
         except TelegramError as exc:
             findings.append(Finding("chat", "fail", str(mapped(exc))))
+    moved = state.get("migrated_to")
+    if isinstance(moved, int) and state.get("chat") == chat_id:  # the poll saw the upgrade's notice
+        findings.append(Finding("chat", "fail", f"chat {chat_id} became the supergroup {moved}: set chat_id = {moved}"))
     return [*findings, _window(state, time.time()), *_taken(state, time.time())]
 
 
@@ -66,7 +69,7 @@ async def _place(bot: Any, me: Any, name: str, chat_id: int, state: dict[str, An
     if chat.type != "channel":  # privacy is a group's question
         findings += _privacy(name, me.can_read_all_group_messages, state)
     peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
-    return [*findings, _peers(name, peers, state, time.time())]
+    return [*findings, _peers(name, peers, state, time.time(), group=chat.type != "channel")]
 
 
 def _privacy(name: str, off_at_botfather: bool, state: dict[str, Any]) -> list[Finding]:
@@ -103,7 +106,7 @@ def count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Finding:
+def _peers(name: str, peers: list[str], state: dict[str, Any], now: float, *, group: bool) -> Finding:
     """Bot-to-Bot mode, judged from what the bot has seen: Telegram tells no bot whether it
     is on, and without it the other members' bots' posts never arrive."""
     seen, polls = state.get("peers_seen_at"), count(state.get("polls"))
@@ -127,7 +130,8 @@ def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Fi
         f"@{name} has seen no post of {others} in {polls} polls. If they have "
         f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
         "does not tell a bot): @BotFather -> Bot Settings -> "
-        f"@{name} -> Bot-to-Bot Communication -> On; or Group Privacy still applies here: " + _READD.format(name=name),
+        f"@{name} -> Bot-to-Bot Communication -> On"
+        + (f"; or, for Group Privacy, {_READD.format(name=name)}" if group else ""),
     )
 
 

@@ -136,8 +136,10 @@ def test_a_group_upgraded_to_a_supergroup_is_read_under_its_new_id(bot_api: BotA
     bot_api.say(supergroup, person, later)
     assert [p.text for p in _poll(bot_api, reader, group.id, after.cursor).pointers] == [later]
     assert "peers_seen_at" in json.loads(after.cursor)
+    status, detail = _findings(bot_api, reader, group.id, after.cursor)["chat"]
+    assert status == "fail" and f"set chat_id = {supergroup.id}" in detail
     moved = _poll(bot_api, reader, supergroup.id, after.cursor)  # the user set the new id
-    assert moved.notes == []
+    assert moved.notes == [] and "chat" not in _findings(bot_api, reader, supergroup.id, moved.cursor)
 
 
 def test_a_privacy_change_applies_only_once_the_bot_is_added_again(bot_api: BotApiServer) -> None:
