@@ -1,6 +1,7 @@
 """What ``pbridge doctor`` says of a Telegram carrier: the token, a webhook in the way, the
-bot's place in its group or channel (admin, privacy, other members' bots seen), and how
-much of Telegram's 24-hour window the last poll left."""
+bot's place in its group or channel (admin, privacy as the group applies it, other
+members' bots seen), a group the poll saw upgraded to a supergroup, how much of Telegram's
+24-hour window the last poll left, and another program that took this bot's updates."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ async def _place(bot: Any, me: Any, name: str, chat_id: int, state: dict[str, An
 
 def _privacy(name: str, off_at_botfather: bool, state: dict[str, Any]) -> list[Finding]:
     """Group Privacy as the group applies it. getMe tells the BotFather setting, but a group
-    keeps the one the bot had when it was added (Telegram's bot FAQ on privacy mode: a
+    keeps the one the bot had when it was added (core.telegram.org/bots/features#privacy-mode: a
     change takes effect once the bot is removed from the group and added again); another
     member's bot's post seen here shows that the group applies privacy off."""
     seen = isinstance(state.get("peers_seen_at"), int | float)

@@ -83,7 +83,7 @@ def taken_before(updates: Any, offset: Any) -> int:
     whichever asks, and a one-shot poll never gets the 409 a waiting one gets)."""
     if not isinstance(offset, int) or not updates:
         return 0
-    return max(updates[0].update_id - offset, 0)
+    return max(int(updates[0].update_id) - offset, 0)
 
 
 def _learn_migration(message: Any, chat_id: int, state: dict[str, Any]) -> None:

@@ -10,11 +10,12 @@ real one:
   admin rights, only ``/cmd@bot`` commands and replies to it. A person's message reaches a
   bot with privacy off or admin rights, else only its commands and replies. Group Privacy
   is the setting the bot had when it was added to the group: a change at @BotFather
-  applies once the bot is removed and added again (Telegram's privacy-mode FAQ). Service
-  messages (joins, pins, migrations) reach every bot in the chat, whatever its settings,
-  and a bot gets the service message of its own pin (``need_skip_update_message`` in the
-  Bot API server's Client.cpp skips outgoing messages except such service messages). A
-  private chat's messages reach its bot.
+  applies once the bot is removed and added again (core.telegram.org/bots/features,
+  privacy mode). Service messages (joins, pins, migrations) reach every bot in the chat,
+  whatever its settings (core.telegram.org/bots/faq), and a bot gets the service message
+  of its own pin (``need_skip_update_message`` in the Bot API server's Client.cpp skips
+  outgoing messages except such service messages). A private chat's messages reach its
+  bot.
 - **Senders that are chats** (``create_message`` in Client.cpp): in a group, a message of
   an anonymous admin has ``from`` GroupAnonymousBot (1087968824, a bot) and the group as
   ``sender_chat``; one sent as a channel, Channel_Bot (136817688, a bot); a linked
