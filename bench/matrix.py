@@ -64,10 +64,10 @@ def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def _idle_process_polls(home: Path) -> list[float]:
+def _idle_process_polls(home: Path, runs: int = 5) -> list[float]:
     pbridge = Path(sys.executable).parent / "pbridge"
     times = []
-    for _ in range(5):
+    for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(
             [str(pbridge), "--home", str(home), "poll"],

@@ -4,14 +4,21 @@ each user's own bot posts pointers as plain text and reads them with one-shot
 
 - **Who sees what.** A bot never receives its own posts, and other bots' posts only with
   Bot-to-Bot mode on and admin rights in the group, so every member runs a bot of their
-  own. Only messages from the configured chat count, plus anything the people listed in
-  ``private_from`` send (forward, paste) to the bot in private.
+  own. Only messages from the configured chat count (and, once it became a supergroup,
+  from the new one), plus anything the people listed in ``private_from`` send (forward,
+  paste) to the bot in private. telegram_updates.py reads a batch: which sender is a
+  member's bot, and why ``is_bot`` cannot say.
 - **Cursor.** ``{"offset": next update id, "polled_at": time, "polls": count,
-  "peers_seen_at": time}``: the last two tell ``pbridge doctor`` whether this bot has ever
-  seen another bot's post (Telegram does not say whether Bot-to-Bot mode is on). Asking with an offset
+  "peers_seen_at": time, "migrated_to": id, "taken_at": time, "taken": count}``:
+  ``polls`` and ``peers_seen_at`` tell ``pbridge doctor`` whether this bot has ever seen
+  another member's bot's post (Telegram does not say whether Bot-to-Bot mode is on), the
+  last two when another program last took updates of this bot. Asking with an offset
   confirms, and so deletes, every update below it on Telegram's side. So a poll asks with
   the stored offset, which confirms only what an earlier poll's app has already stored,
   and reads one batch of at most 100; ``more`` tells the app to store it and poll again.
+  Update ids are consecutive, so a batch that starts above the offset shows that another
+  poller took the rest: the poll says so (Telegram gives that poller, not this one-shot
+  poll, the 409).
 - **The 24-hour window.** Telegram drops unconfirmed updates after 24 hours. Each poll
   notes a gap approaching that, and one past it (pointers may be lost: see the README's
   catch-up).
@@ -37,7 +44,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pointerbridge.core.armor import find_pointers
 from pydantic import Field
 
 from .base import (
@@ -47,21 +53,19 @@ from .base import (
     NetworkSettings,
     PollResult,
     RetryableError,
-    extract,
     header_safe,
     json_cursor,
     printable,
     read_credential,
 )
 from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
+from .telegram_updates import CATCH_UP_PREFIX, CATCH_UP_REACH, describe_taken, read, taken_before
 
 __all__ = ["TelegramBridge"]
 
 MAX_TEXT = 4096
 _BATCH = 100  # the most getUpdates returns at once
 _KINDS = ["message", "channel_post"]
-CATCH_UP_PREFIX = "pbcatchup1"  # "pbcatchup1 SINCE": post again what you posted since SINCE (unix seconds)
-_CATCH_UP_REACH = 30 * 86400.0  # the furthest back a request may reach
 
 
 class _Settings(NetworkSettings):
@@ -262,19 +266,11 @@ class TelegramBridge(AsyncBridge):
             # updates Telegram may restart its ids below it: an old offset would hide them.
             offset = None
         updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
-        result = PollResult([], "")
-        for update in updates:
-            message = update.message or update.channel_post
-            if message is None or not self._counts(message):
-                continue
-            text = "\n".join(t for t in (message.text, message.caption) if t)
-            if message.chat.id == self._s.chat_id and _from_a_bot(message, text):
-                state["peers_seen_at"] = now  # Bot-to-Bot mode works: doctor's evidence
-            request = _catch_up_request(message, text, self._s.chat_id, now)
-            if request is not None:
-                result.repost_since.append(request)
-                continue
-            extract(text, f"{message.chat.id}/{message.message_id}", result)
+        result = await read(bot, updates, self._s.chat_id, self._s.private_from, state, now)
+        taken = taken_before(updates, offset)
+        if taken:
+            state["taken_at"], state["taken"] = now, count(state.get("taken")) + taken
+            result.notes.append(describe_taken(taken))
         if gap > LOST_AFTER:
             assert isinstance(last, int | float)
             result.notes.append(await self._ask_for_catch_up(bot, last, now))
@@ -298,7 +294,7 @@ class TelegramBridge(AsyncBridge):
         from telegram import LinkPreviewOptions
         from telegram.error import TelegramError
 
-        since = int(max(last - 3600, now - _CATCH_UP_REACH + 3600))
+        since = int(max(last - 3600, now - CATCH_UP_REACH + 3600))
         hours = f"{(now - last) / 3600:.0f} h since the last poll, longer than Telegram keeps updates"
         try:
             await bot.send_message(
@@ -308,38 +304,10 @@ class TelegramBridge(AsyncBridge):
             return f"{hours}; asking the others to post it again failed: {self._mapped(exc)}"
         return f"{hours}: asked the other members' bots to post again what they posted since then"
 
-    def _counts(self, message: Any) -> bool:
-        if message.chat.id == self._s.chat_id:
-            return True
-        sender = message.from_user.id if message.from_user else None
-        return message.chat.type == "private" and sender in self._s.private_from
-
 
 async def _me(bot: Any) -> dict[str, Any]:
     me: dict[str, Any] = bot.bot.to_dict()  # fetched by initialize() when the bot connected
     return me
-
-
-def _catch_up_request(message: Any, text: str, chat_id: int, now: float) -> tuple[float, float] | None:
-    """(since, until) if ``message`` is a catch-up request: posted by a member's bot in the
-    chat itself (not forwarded, not a person), asking back at most ``_CATCH_UP_REACH``.
-    ``until`` is when it was posted, so a request never re-queues what came after it."""
-    prefix, _, since = text.strip().partition(" ")
-    if prefix != CATCH_UP_PREFIX or not since.isdigit() or len(since) > 12:
-        return None
-    sender = message.from_user
-    if message.chat.id != chat_id or sender is None or not sender.is_bot or message.forward_origin is not None:
-        return None
-    value, until = float(since), message.date.timestamp()
-    return (value, until) if now - _CATCH_UP_REACH <= value <= until else None
-
-
-def _from_a_bot(message: Any, text: str) -> bool:
-    """Whether another bot posted ``message``: its sender says so in a group; a channel post
-    names no sender, and one that carries a pointer is taken as a member's bot's."""
-    if message.from_user is not None:
-        return bool(message.from_user.is_bot)
-    return message.chat.type == "channel" and bool(find_pointers(text))
 
 
 def _seconds(exc: Any) -> float:

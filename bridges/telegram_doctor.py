@@ -1,6 +1,7 @@
 """What ``pbridge doctor`` says of a Telegram carrier: the token, a webhook in the way, the
-bot's place in its group or channel (admin, privacy, other members' bots seen), and how
-much of Telegram's 24-hour window the last poll left."""
+bot's place in its group or channel (admin, privacy as the group applies it, other
+members' bots seen), a group the poll saw upgraded to a supergroup, how much of Telegram's
+24-hour window the last poll left, and another program that took this bot's updates."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ WARN_AFTER = 20 * 3600.0  # a poll gap past this is noted: Telegram keeps update
 LOST_AFTER = 24 * 3600.0
 _POLLS_TO_TELL = 3  # polls without another bot's post before doctor suspects Bot-to-Bot mode is off
 _ADMIN = ("administrator", "creator")
+_READD = (  # a group applies the Group Privacy a bot had when it was added
+    "if it was turned off after @{name} joined this group, the group still applies it: "
+    "remove @{name} from the group and add it again (as an admin)"
+)
 
 
 async def diagnose(
@@ -41,7 +46,10 @@ async def diagnose(
             findings += await _place(bot, me, name, chat_id, state)
         except TelegramError as exc:
             findings.append(Finding("chat", "fail", str(mapped(exc))))
-    return [*findings, _window(state, time.time())]
+    moved = state.get("migrated_to")
+    if isinstance(moved, int) and state.get("chat") == chat_id:  # the poll saw the upgrade's notice
+        findings.append(Finding("chat", "fail", f"chat {chat_id} became the supergroup {moved}: set chat_id = {moved}"))
+    return [*findings, _window(state, time.time()), *_taken(state, time.time())]
 
 
 async def _place(bot: Any, me: Any, name: str, chat_id: int, state: dict[str, Any]) -> list[Finding]:
@@ -59,24 +67,47 @@ async def _place(bot: Any, me: Any, name: str, chat_id: int, state: dict[str, An
             )
         ]
     findings = [Finding("admin", "ok", f"@{name} is an admin of the {title}")]
-    if chat.type != "channel" and not me.can_read_all_group_messages:  # privacy is a group's question
-        findings.append(
+    if chat.type != "channel":  # privacy is a group's question
+        findings += _privacy(name, me.can_read_all_group_messages, state)
+    peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
+    return [*findings, _peers(name, peers, state, time.time(), group=chat.type != "channel")]
+
+
+def _privacy(name: str, off_at_botfather: bool, state: dict[str, Any]) -> list[Finding]:
+    """Group Privacy as the group applies it. getMe tells the BotFather setting, but a group
+    keeps the one the bot had when it was added (core.telegram.org/bots/features#privacy-mode: a
+    change takes effect once the bot is removed from the group and added again); another
+    member's bot's post seen here shows that the group applies privacy off."""
+    seen = isinstance(state.get("peers_seen_at"), int | float)
+    if off_at_botfather and seen:
+        return []
+    if off_at_botfather:
+        return [Finding("privacy", "ok", f"Group Privacy is off at @BotFather for @{name}; {_READD.format(name=name)}")]
+    if seen:
+        return [
             Finding(
                 "privacy",
-                "fail",
-                f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
-                "Disable, then remove the bot from the group and add it again",
+                "warn",
+                f"Group Privacy is on at @BotFather for @{name}, but this group still applies the setting "
+                f"@{name} had when it was added (it sees other bots' posts): re-adding @{name} would turn "
+                "privacy on here; @BotFather /setprivacy -> Disable first",
             )
+        ]
+    return [
+        Finding(
+            "privacy",
+            "fail",
+            f"Group Privacy is on for @{name}: @BotFather /setprivacy -> "
+            "Disable, then remove the bot from the group and add it again",
         )
-    peers = [f"@{printable(a.user.username, 64)}" for a in admins if a.user.is_bot and a.user.id != me.id]
-    return [*findings, _peers(name, peers, state, time.time())]
+    ]
 
 
 def count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Finding:
+def _peers(name: str, peers: list[str], state: dict[str, Any], now: float, *, group: bool) -> Finding:
     """Bot-to-Bot mode, judged from what the bot has seen: Telegram tells no bot whether it
     is on, and without it the other members' bots' posts never arrive."""
     seen, polls = state.get("peers_seen_at"), count(state.get("polls"))
@@ -100,7 +131,8 @@ def _peers(name: str, peers: list[str], state: dict[str, Any], now: float) -> Fi
         f"@{name} has seen no post of {others} in {polls} polls. If they have "
         f"posted, Bot-to-Bot Communication mode is off for @{name} (Telegram "
         "does not tell a bot): @BotFather -> Bot Settings -> "
-        f"@{name} -> Bot-to-Bot Communication -> On",
+        f"@{name} -> Bot-to-Bot Communication -> On"
+        + (f"; or, for Group Privacy, {_READD.format(name=name)}" if group else ""),
     )
 
 
@@ -126,3 +158,17 @@ def _window(state: dict[str, Any], now: float) -> Finding:
             "24 h; poll now (is cron or the daemon running?)",
         )
     return Finding("24-hour window", "ok", f"last poll {elapsed(gap)} ago")
+
+
+def _taken(state: dict[str, Any], now: float) -> list[Finding]:
+    """Another program polling this bot takes updates this home never sees (the poll finds
+    the gap in update ids): a failure for a day after the last time, then a warning."""
+    at = state.get("taken_at")
+    if not isinstance(at, int | float):
+        return []
+    ago = max(now - at, 0.0)
+    detail = (
+        f"another program polls this bot: {count(state.get('taken'))} update(s) taken from it, the last "
+        f"{elapsed(ago)} ago, are lost to this home; give each program a bot of its own"
+    )
+    return [Finding("other poller", "fail" if ago < LOST_AFTER else "warn", detail)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import telegram
 from servers.telegram import UPDATE_TTL, BotAccount, BotApiServer
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 
 
 def client(server: BotApiServer, account: BotAccount | str) -> telegram.Bot:
@@ -88,10 +88,14 @@ def test_offsets_confirm_forget_and_expire(bot_api: BotApiServer) -> None:
         bot_api.say(group, person, f"m{i}")
     first = run(_updates(bot_api, bot))
     assert texts(first) == ["m0", "m1", "m2", "m3", "m4"]
+    assert texts(run(_updates(bot_api, bot))) == ["m0"]  # the same offset within 0.5 s: one update
+    bot_api.advance(1)
     assert texts(run(_updates(bot_api, bot))) == texts(first)  # not confirmed yet: given again
     assert texts(run(_updates(bot_api, bot, offset=first[2].update_id))) == ["m2", "m3", "m4"]
+    bot_api.advance(1)
     assert texts(run(_updates(bot_api, bot))) == ["m2", "m3", "m4"]  # m0, m1 confirmed: gone
     assert texts(run(_updates(bot_api, bot, offset=-1))) == ["m4"]  # the last one; the rest forgotten
+    bot_api.advance(1)
     assert texts(run(_updates(bot_api, bot))) == ["m4"]
     bot_api.say(group, person, "late")
     bot_api.advance(UPDATE_TTL + 3600)  # a poller offline for 25 hours
@@ -100,14 +104,23 @@ def test_offsets_confirm_forget_and_expire(bot_api: BotApiServer) -> None:
     assert texts(run(_updates(bot_api, bot, limit=1))) == ["fresh"]
 
 
-def test_allowed_updates_persist(bot_api: BotApiServer) -> None:
+def test_allowed_updates_apply_when_an_update_is_made_and_persist(bot_api: BotApiServer) -> None:
+    """As the Bot API server does (add_update_impl in Client.cpp) and its docs say: the
+    setting "doesn't affect updates created before the call", and an update of a kind not
+    allowed when it would be made is never made."""
     bot = bot_api.add_bot("filter_bot", privacy=False)
     person = bot_api.add_person("Dan")
     group = bot_api.add_chat("f", members={bot.id: "member", person: "member"})
-    bot_api.say(group, person, "hidden")
-    assert run(_updates(bot_api, bot, allowed_updates=["channel_post"])) == []
-    assert run(_updates(bot_api, bot)) == []  # still only channel posts
-    assert texts(run(_updates(bot_api, bot, allowed_updates=["message"]))) == ["hidden"]
+    bot_api.say(group, person, "made before")
+    made = run(_updates(bot_api, bot, allowed_updates=["channel_post"]))
+    assert texts(made) == ["made before"]  # made under the default: the new setting does not hide it
+    bot_api.say(group, person, "never made")
+    bot_api.advance(5)
+    assert run(_updates(bot_api, bot, offset=made[-1].update_id + 1)) == []  # still only channel posts
+    assert texts(run(_updates(bot_api, bot, allowed_updates=["message"]))) == []  # allowing it later: gone
+    bot_api.say(group, person, "made after")
+    after = run(_updates(bot_api, bot))
+    assert texts(after) == ["made after"] and after[0].update_id == made[-1].update_id + 1  # no id was spent
 
 
 def test_text_limits(bot_api: BotApiServer) -> None:
@@ -193,3 +206,95 @@ def test_chat_and_administrators_answer_members_only(bot_api: BotApiServer) -> N
     with pytest.raises(BadRequest, match=r"(?i)inaccessible"):  # a channel shows its admins to admins only
         run(ask(member, channel.id))
     assert run(ask(admin, channel.id)) == ("channel", [(admin.id, "administrator", True)])
+
+
+def test_chats_as_senders_show_telegrams_stand_in_users(bot_api: BotApiServer) -> None:
+    """Client.cpp's create_message: an anonymous admin's message is from GroupAnonymousBot,
+    one sent as a channel from Channel_Bot, a linked channel's forward from 777000; each
+    with the chat in ``sender_chat``, and delivered as a person's (no bot wrote it)."""
+    bot = bot_api.add_bot("watcher_bot")  # Bot-to-Bot mode off: it still gets these
+    person = bot_api.add_person("Eve")
+    group = bot_api.add_chat("g", members={bot.id: "admin", person: "admin"})
+    channel = bot_api.add_chat("c", kind="channel", members={person: "admin"})
+    bot_api.say_as_chat(group, group, "anonymous")
+    bot_api.say_as_chat(group, channel, "as a channel")
+    bot_api.say_as_chat(group, channel, "forwarded", automatic_forward=True)
+    got = [u.message for u in run(_updates(bot_api, bot)) if u.message]
+    assert [(m.from_user.id, m.from_user.is_bot, m.sender_chat.id) for m in got] == [  # type: ignore[union-attr]
+        (1087968824, True, group.id),
+        (136817688, True, channel.id),
+        (777000, False, channel.id),
+    ]
+    assert [m.is_automatic_forward for m in got] == [None, None, True]
+
+
+def test_service_messages_reach_every_bot_and_a_bot_its_own_pin(bot_api: BotApiServer) -> None:
+    quiet = bot_api.add_bot("quiet_bot")  # privacy on, no admin rights, no Bot-to-Bot mode
+    pinner = bot_api.add_bot("pinner_bot")
+    person = bot_api.add_person("Flo")
+    group = bot_api.add_chat("g", members={quiet.id: "member", pinner.id: "member", person: "admin"})
+    bot_api.say(group, person, "chatter")  # quiet_bot, privacy on, does not see this
+    newcomer = bot_api.add_person("Gus")
+    bot_api.add_member(group, newcomer, by=person)
+
+    async def pin() -> None:
+        async with client(bot_api, pinner) as api:
+            await api.pin_chat_message(group.id, 1)
+
+    run(pin())
+    quiet_got = [u.message for u in run(_updates(bot_api, quiet)) if u.message]
+    assert [(bool(m.new_chat_members), bool(m.pinned_message)) for m in quiet_got] == [(True, False), (False, True)]
+    own = [u.message for u in run(_updates(bot_api, pinner)) if u.message]
+    assert [m.pinned_message.message_id for m in own if m.pinned_message] == [1]  # type: ignore[union-attr]
+
+
+def test_an_upgraded_group_moves_to_a_new_id_with_telegrams_service_messages(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("upgraded_bot")
+    person = bot_api.add_person("Hal")
+    group = bot_api.add_chat("basic", kind="group", members={bot.id: "member", person: "admin"})
+    supergroup = bot_api.upgrade(group, by=person)
+    got = [u.message for u in run(_updates(bot_api, bot)) if u.message]
+    assert [(m.chat.id, m.migrate_to_chat_id, m.migrate_from_chat_id) for m in got] == [
+        (group.id, supergroup.id, None),
+        (supergroup.id, None, group.id),
+    ]
+    with pytest.raises(ChatMigrated) as moved:
+        run(_send(bot_api, bot, group.id, "to the old id"))
+    assert moved.value.new_chat_id == supergroup.id
+    assert run(_send(bot_api, bot, supergroup.id, "to the new id")).chat.id == supergroup.id
+
+
+def test_group_privacy_is_what_the_bot_had_when_it_was_added(bot_api: BotApiServer) -> None:
+    bot = bot_api.add_bot("privacy_bot", bot_to_bot=True)  # privacy on when added
+    talker = bot_api.add_bot("talking_bot", bot_to_bot=True)
+    group = bot_api.add_chat("g", members={bot.id: "admin", talker.id: "admin"})
+    bot.privacy = False  # changed at @BotFather only
+    run(_send(bot_api, talker, group.id, "before re-adding"))
+    assert texts(run(_updates(bot_api, bot))) == []
+    bot_api.remove_member(group, bot.id)
+    bot_api.add_member(group, bot.id, "admin")
+    bot_api.advance(2)
+    run(_send(bot_api, talker, group.id, "after re-adding"))
+    bot_api.advance(5)
+    got = run(_updates(bot_api, bot))
+    assert [u.my_chat_member.new_chat_member.status for u in got if u.my_chat_member] == ["administrator"]
+    assert [u.message.text for u in got if u.message and u.message.text] == ["after re-adding"]
+
+
+def test_a_one_shot_poll_is_served_while_another_waits_and_ends_nothing(bot_api: BotApiServer) -> None:
+    """Client.cpp's do_get_updates: only a call that waits ends an older waiting one (409);
+    one answered at once, as a timeout=0 poll is, leaves it waiting."""
+    bot = bot_api.add_bot("two_pollers_bot")
+    person = bot_api.add_person("Ivy")
+    group = bot_api.add_chat("g", members={bot.id: "admin", person: "admin"})
+
+    async def both() -> None:
+        async with client(bot_api, bot) as waiting, client(bot_api, bot) as one_shot:
+            older = asyncio.create_task(waiting.get_updates(offset=5, timeout=3))
+            await asyncio.sleep(0.3)
+            bot_api.advance(5)  # not the same offset soon after: no slow-down
+            assert await one_shot.get_updates(timeout=0) == ()
+            bot_api.say(group, person, "taken by the waiting one")
+            assert texts(list(await older)) == ["taken by the waiting one"]
+
+    run(both())

@@ -8,14 +8,38 @@ real one:
 - **Visibility.** A bot never gets its own posts. Another bot's message in a group reaches a
   bot only if it has Bot-to-Bot mode on and is an admin with Group Privacy off; without
   admin rights, only ``/cmd@bot`` commands and replies to it. A person's message reaches a
-  bot with privacy off or admin rights, else only its commands and replies. Channel posts
-  reach admin bots (another bot's, only with Bot-to-Bot mode). A private chat's messages
-  reach its bot.
-- **getUpdates.** Per-bot queues; an update is confirmed by asking with a higher offset; a
-  negative offset keeps the last N and forgets the rest; unconfirmed updates expire after
-  24 hours of the server's clock, which tests move with :meth:`BotApiServer.advance`;
-  ``allowed_updates`` persists; a newer getUpdates ends an older one still waiting with
-  409, and one while a webhook is set gets 409.
+  bot with privacy off or admin rights, else only its commands and replies. Group Privacy
+  is the setting the bot had when it was added to the group: a change at @BotFather
+  applies once the bot is removed and added again (core.telegram.org/bots/features,
+  privacy mode). Service messages (joins, pins, migrations) reach every bot in the chat,
+  whatever its settings (core.telegram.org/bots/faq), and a bot gets the service message
+  of its own pin (``need_skip_update_message`` in the Bot API server's Client.cpp skips
+  outgoing messages except such service messages). A private chat's messages reach its
+  bot.
+- **Senders that are chats** (``create_message`` in Client.cpp): in a group, a message of
+  an anonymous admin has ``from`` GroupAnonymousBot (1087968824, a bot) and the group as
+  ``sender_chat``; one sent as a channel, Channel_Bot (136817688, a bot); a linked
+  channel's automatic forward, the service account 777000 (not a bot). They are delivered
+  as a person's messages: no bot wrote them.
+- **Channels are unverified.** Channel posts carry no ``from``; they reach admin bots, and
+  that another bot's post reaches one only with Bot-to-Bot mode is this server's guess:
+  Telegram documents Bot-to-Bot mode for groups only.
+- **Migration.** :meth:`BotApiServer.upgrade` turns a basic group into a supergroup with a
+  new id, as Telegram does: a service message with ``migrate_to_chat_id`` in the old group,
+  one with ``migrate_from_chat_id`` in the new; posting to the old id answers 400 with
+  ``parameters.migrate_to_chat_id``.
+- **getUpdates.** Per-bot queues with consecutive update ids; an update is confirmed by
+  asking with a higher offset; a negative offset keeps the last N and forgets the rest;
+  unconfirmed updates expire after 24 hours of the server's clock, which tests move with
+  :meth:`BotApiServer.advance`. ``allowed_updates`` persists and is applied when an update
+  is created, as ``add_update_impl`` in Client.cpp does: an update of a kind not allowed
+  then is never made, and allowing it later does not bring it back (Bot API docs: it
+  "doesn't affect updates created before the call"); until a bot first sets it, every kind
+  but ``chat_member``, ``message_reaction`` and ``message_reaction_count``. As in
+  ``process_get_updates_query`` and ``do_get_updates``: a call with the previous call's
+  offset within 3 s of it waits at least 3 s, and within 0.5 s gets at most one update; a
+  call that finds updates, or has no timeout, is answered at once and ends nothing; one
+  that waits ends an older one still waiting with 409; while a webhook is set, 409.
 - **Chats.** getChat and getChatAdministrators answer a member only ("chat not found"
   otherwise); a channel's administrators, an admin only; other bots among them only with
   ``return_bots``. Nothing tells a bot whether its own Bot-to-Bot mode is on, as on Telegram.
@@ -43,6 +67,13 @@ from pointerbridge.home.config import CarrierConfig
 
 UPDATE_TTL = 24 * 3600.0
 MAX_TEXT = 4096
+# The users Telegram puts into ``from`` when a chat sends (telegram.constants.ChatID; the
+# Bot API server reads them from TDLib's options in Client.cpp).
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+SERVICE_NOTIFICATIONS = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+# What a bot gets until it sets allowed_updates (Bot API docs, getUpdates).
+_NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
 _RAW_PARAMETERS = {"text", "caption", "url", "secret_token"}  # sent as raw strings, never JSON
 _GIFT_KINDS = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription", "gifts_from_channels")
 _ADMIN_RIGHTS = (
@@ -70,10 +101,15 @@ class BotAccount:
     privacy: bool = True  # Group Privacy, on by default at BotFather
     queue: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (created at, update)
     next_update_id: int = 0
-    allowed_updates: list[str] | None = None
+    allowed_updates: list[str] | None = None  # None: Telegram's default
     webhook: str = ""
-    polls: int = 0  # getUpdates calls so far: a newer one ends an older one still waiting
+    polls: int = 0  # getUpdates calls that waited so far: a newer one ends an older one still waiting
+    previous_poll: tuple[int, float] = (0, -math.inf)  # the last getUpdates' offset and start (server clock)
     calls: list[str] = field(default_factory=list)
+
+    def allows(self, kind: str) -> bool:
+        """Whether an update of ``kind`` is made for this bot now (applied at creation)."""
+        return kind in self.allowed_updates if self.allowed_updates is not None else kind not in _NOT_BY_DEFAULT
 
     def user(self) -> dict[str, Any]:
         return {"id": self.id, "is_bot": True, "first_name": self.username, "username": self.username}
@@ -89,6 +125,8 @@ class Chat:
     members: dict[int, str] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     sends: dict[int, list[float]] = field(default_factory=dict)  # bot id -> times it posted
+    privacy: dict[int, bool] = field(default_factory=dict)  # bot id -> its Group Privacy when it was added
+    migrated_to: int | None = None  # a basic group upgraded to a supergroup
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -99,9 +137,12 @@ class Chat:
 class BotApiError(Exception):
     """An error answer: HTTP status, description, optional retry_after."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, status: int, description: str, retry_after: int | None = None, *, migrate_to: int | None = None
+    ) -> None:
         super().__init__(description)
         self.status, self.description, self.retry_after = status, description, retry_after
+        self.migrate_to = migrate_to
 
 
 class BotApiServer:
@@ -119,7 +160,8 @@ class BotApiServer:
         self._faults: dict[str, list[BotApiError]] = {}
         self.refused: list[tuple[str, int]] = []  # (method, status) of every error answered
         self._ids = itertools.count(7_000_000_001)
-        self._chat_ids = itertools.count(1_000_000_000_001)
+        self._chat_ids = itertools.count(1_000_000_000_001)  # supergroups and channels: -100...
+        self._group_ids = itertools.count(4_100_000_001)  # basic groups
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -154,11 +196,54 @@ class BotApiServer:
         return person
 
     def add_chat(self, title: str, kind: str = "supergroup", members: dict[int, str] | None = None) -> Chat:
-        """A group or channel with the given members (id -> "admin" or "member")."""
-        chat = Chat(-next(self._chat_ids), kind, title, dict(members or {}))
+        """A group or channel with the given members (id -> "admin" or "member"); its bots
+        keep the Group Privacy they have now."""
+        chat_id = -next(self._group_ids if kind == "group" else self._chat_ids)
+        chat = Chat(chat_id, kind, title, dict(members or {}))
+        chat.privacy = {b.id: b.privacy for b in self.bots.values() if b.id in chat.members}
         with self._lock:
             self.chats[chat.id] = chat
         return chat
+
+    def add_member(self, chat: Chat, user: int, role: str = "member", *, by: int | None = None) -> dict[str, Any]:
+        """``by`` (a person) adds ``user`` to ``chat``: the service message every bot in it
+        gets, and, for a bot added, its ``my_chat_member`` update. A bot takes its current
+        Group Privacy into this chat."""
+        with self._lock:
+            chat.members[user] = role
+            account = self._account(user)
+            if account is not None:
+                chat.privacy[user] = account.privacy
+                status = "administrator" if role == "admin" else "member"
+                change = {
+                    "chat": chat.as_json(),
+                    "from": self._user(by if by is not None else user),
+                    "date": int(self.clock()),
+                    "old_chat_member": {"status": "left", "user": account.user()},
+                    "new_chat_member": {**self._member(chat, user), "status": status},
+                }
+                self._queue(account, "my_chat_member", change)
+            sender = self._user(by if by is not None else user)
+            return self._post(chat, sender, {"new_chat_members": [self._user(user)]}, author=by or user, service=True)
+
+    def remove_member(self, chat: Chat, user: int) -> None:
+        """``user`` leaves ``chat`` (a bot added again takes its Group Privacy of then)."""
+        with self._lock:
+            chat.members.pop(user, None)
+            chat.privacy.pop(user, None)
+
+    def upgrade(self, group: Chat, by: int) -> Chat:
+        """``by`` upgrades the basic group to a supergroup: a new chat id, the same members,
+        and the two service messages Telegram sends (Client.cpp: messageChatUpgradeTo,
+        messageChatUpgradeFrom)."""
+        assert group.type == "group", "only a basic group is upgraded"
+        new = Chat(-next(self._chat_ids), "supergroup", group.title, dict(group.members), privacy=dict(group.privacy))
+        with self._lock:
+            self.chats[new.id] = new
+            group.migrated_to = new.id
+            self._post(group, self._user(by), {"migrate_to_chat_id": new.id}, author=by, service=True)
+            self._post(new, self._user(by), {"migrate_from_chat_id": group.id}, author=by, service=True)
+        return new
 
     def private_chat(self, bot: BotAccount, person: int) -> Chat:
         """The private chat between a person and a bot. Its id is the person's id, as each
@@ -172,9 +257,38 @@ class BotApiServer:
         self, chat: Chat, person: int, text: str, *, reply_to: int | None = None, forwarded: bool = False
     ) -> dict[str, Any]:
         """A person posts ``text`` in ``chat``; it is delivered as Telegram would."""
-        sender = {"id": person, "is_bot": False, "first_name": self.people[person]}
+        content: dict[str, Any] = {"text": text}
+        if forwarded:
+            content["forward_origin"] = {
+                "type": "hidden_user",
+                "date": int(self.clock()) - 60,
+                "sender_user_name": "someone",
+            }
         with self._lock:
-            return self._post(chat, sender, text, reply_to, forwarded)
+            return self._post(chat, self._user(person), content, author=person, reply_to=reply_to)
+
+    def say_as_chat(
+        self, chat: Chat, sender_chat: Chat, text: str, *, automatic_forward: bool = False
+    ) -> dict[str, Any]:
+        """A message in the group ``chat`` sent on behalf of ``sender_chat``: the group itself
+        (an anonymous admin), a channel (a member posting as it), or the linked channel's
+        ``automatic_forward`` of its post. ``from`` is then Telegram's stand-in user, as
+        ``create_message`` in the Bot API server's Client.cpp sets it."""
+        if sender_chat is chat:
+            stand_in = GROUP_ANONYMOUS_BOT
+        else:
+            stand_in = SERVICE_NOTIFICATIONS if automatic_forward else CHANNEL_BOT
+        content: dict[str, Any] = {"text": text, "sender_chat": sender_chat.as_json()}
+        if automatic_forward:
+            content["is_automatic_forward"] = True
+            content["forward_origin"] = {
+                "type": "channel",
+                "date": int(self.clock()),
+                "chat": sender_chat.as_json(),
+                "message_id": len(sender_chat.messages) + 1,
+            }
+        with self._lock:
+            return self._post(chat, dict(stand_in), content, author=None)
 
     def fail(
         self, method: str, status: int, description: str = "", *, times: int = 1, retry_after: int | None = None
@@ -252,6 +366,8 @@ class BotApiServer:
             body: dict[str, Any] = {"ok": False, "error_code": error.status, "description": error.description}
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
+            if error.migrate_to is not None:
+                body["parameters"] = {"migrate_to_chat_id": error.migrate_to}
             return web.json_response(body, status=error.status)
         return web.json_response({"ok": True, "result": result})
 
@@ -265,6 +381,13 @@ class BotApiServer:
             }
         if method == "sendMessage":
             return self._send(bot, params)
+        if method == "pinChatMessage":
+            chat = self._visible_chat(bot, params)
+            pinned = next((m for m in chat.messages if m["message_id"] == _int(params.get("message_id"))), None)
+            if pinned is None:
+                raise BotApiError(400, "Bad Request: message to pin not found")
+            self._post(chat, bot.user(), {"pinned_message": pinned}, author=bot.id, service=True)
+            return True
         if method == "setWebhook":
             bot.webhook = str(params.get("url", ""))
             return True
@@ -302,11 +425,17 @@ class BotApiServer:
         return chat
 
     def _is_bot(self, user: int) -> bool:
-        return any(b.id == user for b in self.bots.values())
+        return self._account(user) is not None
+
+    def _account(self, user: int) -> BotAccount | None:
+        return next((b for b in self.bots.values() if b.id == user), None)
+
+    def _user(self, user: int) -> dict[str, Any]:
+        account = self._account(user)
+        return account.user() if account else {"id": user, "is_bot": False, "first_name": self.people.get(user, "?")}
 
     def _member(self, chat: Chat, user: int) -> dict[str, Any]:
-        account = next((b for b in self.bots.values() if b.id == user), None)
-        who = account.user() if account else {"id": user, "is_bot": False, "first_name": self.people.get(user, "?")}
+        who = self._user(user)
         if chat.members[user] != "admin":
             return {"status": "member", "user": who}
         rights = dict.fromkeys(_ADMIN_RIGHTS, False)
@@ -324,6 +453,10 @@ class BotApiServer:
         chat = self.private.get((bot.id, chat_id)) or self.chats.get(chat_id)
         if chat is None:
             raise BotApiError(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:  # as Client.cpp answers a write to an upgraded group
+            raise BotApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to=chat.migrated_to
+            )
         role = chat.members.get(bot.id)
         if role is None or (chat.type == "channel" and role != "admin"):
             raise BotApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
@@ -335,7 +468,8 @@ class BotApiServer:
         if self.rate_limits:
             self._rate_limit(bot, chat)
         reply_to = params.get("reply_to_message_id")
-        return self._post(chat, bot.user(), text, _int(reply_to) if reply_to is not None else None, False)
+        reply = _int(reply_to) if reply_to is not None else None
+        return self._post(chat, bot.user(), {"text": text}, author=bot.id, reply_to=reply)
 
     def _rate_limit(self, bot: BotAccount, chat: Chat) -> None:
         now = self.clock()
@@ -351,82 +485,114 @@ class BotApiServer:
         sent.append(now)
 
     def _post(
-        self, chat: Chat, sender: dict[str, Any], text: str, reply_to: int | None, forwarded: bool
+        self,
+        chat: Chat,
+        sender: dict[str, Any],
+        content: dict[str, Any],
+        *,
+        author: int | None,
+        reply_to: int | None = None,
+        service: bool = False,
     ) -> dict[str, Any]:
+        """Store a message and make each bot's update for it. ``sender`` is what ``from``
+        shows; ``author`` who really wrote it (None: a chat), which decides who sees it."""
         message: dict[str, Any] = {
             "message_id": len(chat.messages) + 1,
             "date": int(self.clock()),
             "chat": chat.as_json(),
-            "text": text,
         }
         if chat.type != "channel":
             message["from"] = sender
+        else:  # a channel post names the channel, never a user (Client.cpp, create_message)
+            message["sender_chat"] = chat.as_json()
+        message.update(content)
         if reply_to is not None:
             replied = next((m for m in chat.messages if m["message_id"] == reply_to), None)
             if replied is not None:
                 message["reply_to_message"] = replied
-        if forwarded:
-            message["forward_origin"] = {
-                "type": "hidden_user",
-                "date": int(self.clock()) - 60,
-                "sender_user_name": "someone",
-            }
         chat.messages.append(message)
+        kind = "channel_post" if chat.type == "channel" else "message"
         for bot in self.bots.values():
-            if bot.id in chat.members and self._sees(bot, chat, sender, message):
-                kind = "channel_post" if chat.type == "channel" else "message"
-                update = {"update_id": bot.next_update_id, kind: message}
-                bot.next_update_id += 1
-                bot.queue.append((self.clock(), update))
+            if bot.id in chat.members and self._sees(bot, chat, author, message, service):
+                self._queue(bot, kind, message)
         return message
 
-    def _sees(self, bot: BotAccount, chat: Chat, sender: dict[str, Any], message: dict[str, Any]) -> bool:
-        if sender["id"] == bot.id:
-            return False  # never its own posts
+    def _queue(self, bot: BotAccount, kind: str, payload: dict[str, Any]) -> None:
+        """Make an update, if its kind is allowed now: Client.cpp's add_update_impl drops
+        one that is not, before it takes an update id."""
+        if not bot.allows(kind):
+            return
+        bot.queue.append((self.clock(), {"update_id": bot.next_update_id, kind: payload}))
+        bot.next_update_id += 1
+
+    def _sees(self, bot: BotAccount, chat: Chat, author: int | None, message: dict[str, Any], service: bool) -> bool:
         admin = chat.members.get(bot.id) == "admin"
+        if chat.type == "channel":
+            return admin and author != bot.id and (not self._is_bot(author or 0) or bot.bot_to_bot)
+        if service:
+            return author != bot.id or "pinned_message" in message  # its own pin too
+        if author == bot.id:
+            return False  # never its own posts
         if chat.type == "private":
             return True
-        if chat.type == "channel":
-            return admin and (not sender["is_bot"] or bot.bot_to_bot)
-        addressed = message["text"].split(maxsplit=1)[0].endswith(f"@{bot.username}") and message["text"][0] == "/"
+        text = message.get("text", "")
+        addressed = text.startswith("/") and text.split(maxsplit=1)[0].endswith(f"@{bot.username}")
         addressed = addressed or message.get("reply_to_message", {}).get("from", {}).get("id") == bot.id
-        if sender["is_bot"]:
-            return bot.bot_to_bot and ((admin and not bot.privacy) or addressed)
-        return admin or not bot.privacy or addressed
+        privacy = chat.privacy.get(bot.id, bot.privacy)  # as it was when the bot was added
+        if author is not None and self._is_bot(author):
+            return bot.bot_to_bot and ((admin and not privacy) or addressed)
+        return admin or not privacy or addressed
 
     async def _get_updates(self, bot: BotAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._lock:
             if bot.webhook:
                 raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is active")
-            bot.polls += 1
+            self._allow(bot, params)
+            offset = _int(params.get("offset") or 0)
+            limit = min(max(_int(params.get("limit") or 100), 1), 100)
+            timeout = min(max(float(params.get("timeout") or 0), 0), 50)
+            now = self.clock()
+            # Client.cpp, process_get_updates_query: the same offset again soon is slowed down
+            last_offset, last_start = bot.previous_poll
+            if offset == last_offset and timeout < 3 and now < last_start + 3:
+                timeout = 3
+            if offset == last_offset and now < last_start + 0.5:
+                limit = 1
+            bot.previous_poll = (offset, now)
+            found = self._take(bot, offset, limit)
+            if found or not timeout:
+                return found  # answered at once: a call waiting elsewhere goes on waiting
+            bot.polls += 1  # this one waits: the older one still waiting ends (abort_long_poll)
             mine = bot.polls
-        deadline = time.monotonic() + min(max(float(params.get("timeout") or 0), 0), 50)
+        deadline = time.monotonic() + timeout
         while True:
+            await asyncio.sleep(0.05)
             with self._lock:
-                if bot.polls != mine:  # as Telegram does: the newer request is served, the older ended
+                if bot.polls != mine:
                     raise BotApiError(
                         409,
                         "Conflict: terminated by other getUpdates request; make sure that "
                         "only one bot instance is running",
                     )
-                found = self._take(bot, params)
-            if found or time.monotonic() >= deadline:
-                return found
-            await asyncio.sleep(0.05)
+                found = self._take(bot, offset, limit)
+                if found or time.monotonic() >= deadline:
+                    return found
 
-    def _take(self, bot: BotAccount, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _allow(self, bot: BotAccount, params: dict[str, Any]) -> None:
+        """``allowed_updates`` given: kept for the updates made from now on (an empty list
+        means Telegram's default again, as get_allowed_update_types reads it)."""
+        wanted = params.get("allowed_updates")
+        if isinstance(wanted, list):
+            bot.allowed_updates = [str(k) for k in wanted] or None
+
+    def _take(self, bot: BotAccount, offset: int, limit: int) -> list[dict[str, Any]]:
         now = self.clock()
         bot.queue = [(at, u) for at, u in bot.queue if at > now - UPDATE_TTL]  # 24 hours, then gone
-        if "allowed_updates" in params and params["allowed_updates"] is not None:
-            bot.allowed_updates = list(params["allowed_updates"]) or None
-        offset = _int(params.get("offset") or 0)
         if offset < 0:
             bot.queue = bot.queue[offset:]  # the last -offset; all before them are forgotten
         elif offset > 0:
             bot.queue = [(at, u) for at, u in bot.queue if u["update_id"] >= offset]
-        limit = min(max(_int(params.get("limit") or 100), 1), 100)
-        wanted = [u for _, u in bot.queue if bot.allowed_updates is None or any(k in u for k in bot.allowed_updates)]
-        return wanted[:limit]
+        return [u for _, u in bot.queue][:limit]
 
 
 async def _parameters(request: web.Request) -> dict[str, Any]:
