@@ -11,12 +11,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .escape import safe_text
+from .names import mark_glyphs, spelled
 from .trust import Trust
 
 if TYPE_CHECKING:
     from .models import Shown
 
-__all__ = ["PLAIN_MARKS", "TRUST_MARKS", "late_note", "rotated_line", "safe_text"]
+__all__ = [
+    "NAME_WARNING_STYLE",
+    "PLAIN_MARKS",
+    "TRUST_MARKS",
+    "late_note",
+    "name_warning",
+    "rotated_line",
+    "safe_text",
+    "shown_name",
+]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
 # line's coloured output and the console share it. A verified key gets a quiet tick; a
@@ -49,6 +59,35 @@ PLAIN_MARKS: dict[Trust, str] = {
 }
 
 
+# How a name that looks like another sender's, or holds a trust mark, is flagged: as loud
+# as a changed key, since it is the same danger (someone passing for a member).
+NAME_WARNING_STYLE = "bold white on red"
+
+
+def shown_name(username: str) -> str:
+    """A sender's name as it is shown: :func:`safe_text`, and a glyph that looks like a
+    trust mark written as its escape (``bob \\u2713``), so it cannot pass for the mark."""
+    text = safe_text(username)
+    for glyph in mark_glyphs(username):
+        text = text.replace(glyph, spelled(glyph))
+    return text
+
+
+def name_warning(shown: Shown) -> str | None:
+    """What the reader is told about a sender's name, if anything: it looks like another
+    sender's of the chat (``Shown.lookalikes``; spelled out, so the two read differently),
+    or it holds a glyph of a trust mark. None for an ordinary name."""
+    name = shown.message.username
+    notes = []
+    if shown.lookalikes:
+        others = ", ".join(f"'{spelled(other)}'" for other in shown.lookalikes)
+        notes.append(f"NAME LOOKS LIKE ANOTHER SENDER'S ({others}): this one is spelled '{spelled(name)}'")
+    glyphs = mark_glyphs(name)
+    if glyphs:
+        notes.append(f"NAME HOLDS A TRUST MARK'S GLYPH ({spelled(glyphs)}): it is part of the name, not a mark")
+    return "; ".join(notes) or None
+
+
 def _span(seconds: float) -> str:
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds >= size:
@@ -71,7 +110,7 @@ def late_note(shown: Shown) -> str | None:
 
 def rotated_line(shown: Shown) -> str:
     """The line an accepted rotation notice shows as (the sender key is the new one)."""
-    name = safe_text(shown.message.username)
+    name = shown_name(shown.message.username)
     # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
     signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
     return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"

@@ -11,6 +11,7 @@ from pointerbridge.core.errors import InvalidInputError
 
 from .decrypt import Decrypting
 from .models import ChatOverview, Page, Shown, UnlockedChat
+from .names import lookalikes
 from .order import SKEW, Opened, display_order
 
 if TYPE_CHECKING:
@@ -215,4 +216,10 @@ class History(Decrypting):
         # By send time, held to arrival where it is not believable (flagged); equal send
         # times (another sender's clock, or a burst) fall back on arrival order.
         order, late = display_order(done, floor)
-        return [Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i], late[i]) for i in order]
+        # Every name the chat has seen (pinned, or first seen now): a newcomer whose name
+        # looks like a member's is flagged, and so is the member's (app/names.py).
+        alike = lookalikes(walk.current) if len(walk.current) > 1 else {}
+        return [
+            Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i], late[i], alike.get(done[i][1].username, ()))
+            for i in order
+        ]

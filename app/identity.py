@@ -62,10 +62,14 @@ class Identities(Outbox):
         keeps its identity: init again gives it back only if it is the same one; another one
         raises :class:`IdentityExistsError` (it would leave every chat's pin behind without a
         notice: that is ``rotate_identity``) unless ``replace``, which makes the new one this
-        home's without telling any chat.
+        home's without telling any chat. A new identity's username must not hold a trust
+        mark's glyph (:func:`~pointerbridge.app.names.check_own_username`); a regenerated one
+        is let in, to read (it cannot send).
         """
         from pointerbridge.app.secret_policy import check_strength
-        from pointerbridge.core.keys import Identity
+        from pointerbridge.core.keys import Identity, normalize_username
+
+        from .names import check_own_username
 
         if recovery is not None and unsalted:
             raise InvalidInputError("an identity is regenerated with its recovery code or without one, not both")
@@ -77,7 +81,8 @@ class Identities(Outbox):
             if _same(known, again) or not replace:
                 identity = again
         if identity is None:
-            if recovery is None and not unsalted:  # a new identity: its phrase is judged, its code drawn
+            if recovery is None and not unsalted:  # a new identity: its name and phrase judged, its code drawn
+                check_own_username(normalize_username(username))
                 check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
                 code = _new_recovery_code()
             identity = (

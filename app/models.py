@@ -55,6 +55,10 @@ class Shown(NamedTuple):
     when the message reached this store (SPEC §9): the time from the claimed send time
     to the first receipt (negative: it claims a time more than an hour after it arrived).
     Such a message is shown at its place in arrival order, not at the time it claims.
+
+    ``lookalikes``: the other senders of the chat whose names look like this one's
+    (another case, a Cyrillic "а" for a Latin "a": app/names.py); every front-end flags
+    such a name loudly (:func:`pointerbridge.app.display.name_warning`).
     """
 
     message: Message
@@ -63,6 +67,7 @@ class Shown(NamedTuple):
     trashed: bool
     notice: RotationNotice | None = None
     arrived_late: timedelta | None = None
+    lookalikes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,13 @@ class Outbox(Joining):
 
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
         """Seal ``body`` and queue its pointers for every carrier of the chat (after the
-        chat's pending rotation notice, if there is one)."""
+        chat's pending rotation notice, if there is one). A username holding a trust mark's
+        glyph (an identity made before they were refused) does not send: app/names.py."""
         from pointerbridge.core.pointer import seal
 
+        from .names import check_own_username
+
+        check_own_username(sender.username)
         self._check_current(chat)
         if not chat.row.carriers:
             name = chat.row.name

@@ -67,6 +67,42 @@ def _root(ctx: typer.Context, home: HomeOption = None) -> None:
     ctx.obj = home
 
 
+StripOption = Annotated[
+    bool,
+    typer.Option(
+        "--strip/--no-strip",
+        help="Strip spaces and line breaks around the secret, the names and (encode) the message, "
+        "as CLM does with everything typed; --no-strip keeps them (a piped message loses only its "
+        "final line break).",
+    ),
+]
+
+
+def _stripped(strip: bool, **fields: str) -> dict[str, str]:
+    """``fields`` with surrounding whitespace removed, as CLM's ``input().strip()`` does, and
+    a note on stderr naming what changed (never a value: one of them is a secret)."""
+    if not strip:
+        return fields
+    out = {what: text.strip() for what, text in fields.items()}
+    changed = [f"the {what}" for what in fields if out[what] != fields[what]]
+    if changed:
+        listed = " and ".join([", ".join(changed[:-1]), changed[-1]] if len(changed) > 1 else changed)
+        typer.echo(
+            f"note: removed spaces or line breaks around {listed}, as CLM does with everything typed "
+            "(--no-strip keeps them)",
+            err=True,
+        )
+    for what, text in out.items():
+        if not text and what != "message":
+            raise InvalidInputError(f"the {what} is empty once stripped")
+    return out
+
+
+def _line_end_removed(text: str) -> str:
+    """``text`` without its final line break (``\\n`` or ``\\r\\n``, as a pipe or a file ends it)."""
+    return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+
+
 @clm_app.command("decode")
 @one_line_errors
 def clm_decode(
@@ -75,11 +111,13 @@ def clm_decode(
     legacy: Annotated[bool, typer.Option(help="A {c,e,d} pointer of CLM <= 2.0.1.")] = False,
     chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id the pointer must carry.")] = None,
     seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
+    strip: StripOption = True,
     secret_fd: SecretFd = None,
 ) -> None:
     """Read a CLM pointer from stdin; the secret comes from PBRIDGE_CHAT_SECRET or a prompt.
 
-    For --legacy the secret is CLM's master seed.
+    For --legacy the secret is CLM's master seed. CLM strips what is typed, so a secret
+    with spaces around it is stripped too (a note says so) unless --no-strip.
     """
     from pointerbridge.core import clm as _clm
 
@@ -87,14 +125,15 @@ def clm_decode(
     if legacy:
         if seed_suffix is None:
             raise InvalidInputError("--legacy needs --seed-suffix")
-        seed = read_secret("Master seed", "PBRIDGE_CHAT_SECRET", secret_fd)
-        message = _clm.decode_legacy(pointer, seed, seed_suffix)
+        seed = _stripped(strip, secret=read_secret("Master seed", "PBRIDGE_CHAT_SECRET", secret_fd))
+        message = _clm.decode_legacy(pointer, seed["secret"], seed_suffix)
         if chat_id is not None and message.chat != chat_id:
             raise ClmWrongChatError(f"the pointer is for chat id {message.chat!r}, not {chat_id!r}")
     else:
         if chat is None:
             raise InvalidInputError("--chat is required")
-        message = _clm.decode(pointer, chat, read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd))
+        given = _stripped(strip, chat=chat, secret=read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd))
+        message = _clm.decode(pointer, given["chat"], given["secret"])
     if as_json:
         fields = {"chat": message.chat, "username": message.username, "body": message.body}
         typer.echo(json.dumps({**fields, "epoch": message.epoch}, ensure_ascii=False))
@@ -111,25 +150,41 @@ def clm_encode(
     legacy: Annotated[bool, typer.Option(help="Write a {c,e,d} pointer of CLM <= 2.0.1.")] = False,
     chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id.")] = None,
     seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
+    strip: StripOption = True,
     secret_fd: SecretFd = None,
 ) -> None:
-    """Write the message on stdin as a CLM pointer (for peers still on CLM)."""
+    """Write the message on stdin as a CLM pointer (for peers still on CLM).
+
+    As CLM does with what is typed, spaces and line breaks around the message, the names
+    and the secret are stripped (a note says so) unless --no-strip. A message holding
+    CLM's field separator |¶| is written with a warning: a CLM peer shows only what comes
+    before it."""
     from pointerbridge.core import clm as _clm
 
-    body = stdin_text().removesuffix("\n")
     when = int(time.time()) if epoch is None else epoch
     if when < 0:
         raise InvalidInputError("--epoch is a non-negative number of seconds")
-    if legacy:
-        if chat_id is None or seed_suffix is None:
-            raise InvalidInputError("--legacy needs --chat-id and --seed-suffix")
-        seed = read_secret("Master seed", "PBRIDGE_CHAT_SECRET", secret_fd)
-        typer.echo(_clm.encode_legacy(chat_id, username, body, seed, seed_suffix, when))
-        return
-    if chat is None:
+    if legacy and (chat_id is None or seed_suffix is None):
+        raise InvalidInputError("--legacy needs --chat-id and --seed-suffix")
+    if not legacy and chat is None:
         raise InvalidInputError("--chat is required")
-    secret = read_secret("Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd)
-    typer.echo(_clm.encode(chat, username, body, secret, when))
+    names = {"username": username} if legacy else {"username": username, "chat": chat or ""}
+    if not legacy:  # before the secret is asked for
+        _clm.check_names(names["chat"].strip() if strip else names["chat"], username)
+    body = _line_end_removed(stdin_text())
+    secret = read_secret("Master seed" if legacy else "Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd)
+    given = _stripped(strip, message=body, **names, secret=secret)
+    if not legacy and _clm.clm_cuts(given["message"]):
+        typer.echo(
+            f"warning: the message holds {_clm.SEPARATOR}, CLM's field separator: a CLM peer shows only "
+            "what comes before it",
+            err=True,
+        )
+    if legacy:
+        assert chat_id is not None and seed_suffix is not None
+        typer.echo(_clm.encode_legacy(chat_id, given["username"], given["message"], given["secret"], seed_suffix, when))
+    else:
+        typer.echo(_clm.encode(given["chat"], given["username"], given["message"], given["secret"], when))
 
 
 @pbridge.command()

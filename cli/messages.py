@@ -78,6 +78,8 @@ def poll(ctx: typer.Context, as_json: Json = False) -> None:
 
 
 def _render(shown: Shown) -> dict[str, Any]:
+    from pointerbridge.app.display import name_warning
+
     m = shown.message
     data = {
         "id": m.id,
@@ -92,6 +94,11 @@ def _render(shown: Shown) -> dict[str, Any]:
         data["rotated_from"] = shown.notice.old_key.hex()
     if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
         data["arrived_late_seconds"] = round(shown.arrived_late.total_seconds(), 3)
+    if shown.lookalikes:  # other senders of the chat whose names look like this one's
+        data["looks_like"] = list(shown.lookalikes)
+    warning = name_warning(shown)
+    if warning:
+        data["name_warning"] = warning
     return data
 
 

@@ -55,7 +55,15 @@ def _cell(value: Any) -> str:
 def messages(shown: list[Shown]) -> None:
     """A chat's messages: coloured with trust marks on a terminal, plain lines otherwise."""
     # Here, not at the top: the cron line prints through this module and needs none of it.
-    from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, late_note, rotated_line
+    from pointerbridge.app.display import (
+        NAME_WARNING_STYLE,
+        PLAIN_MARKS,
+        TRUST_MARKS,
+        late_note,
+        name_warning,
+        rotated_line,
+        shown_name,
+    )
     from pointerbridge.app.trust import Trust
 
     if not to_terminal():
@@ -63,12 +71,14 @@ def messages(shown: list[Shown]) -> None:
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
             note = late_note(s)
             when = f"{when}, {note}" if note else when
-            name, body = safe_text(s.message.username), safe_text(s.message.body, multiline=True)
+            name, body = shown_name(s.message.username), safe_text(s.message.body, multiline=True)
+            warning = name_warning(s)
+            flag = f" !! {warning} !!" if warning else ""
             trust = Trust(s.trust)
             if trust is Trust.ROTATED:
-                print(f"[{when}] {rotated_line(s)}  #{s.message.id[:8]}")
+                print(f"[{when}] {rotated_line(s)}{flag}  #{s.message.id[:8]}")
                 continue
-            print(f"[{when}] {name}{PLAIN_MARKS[trust]}: {body}  #{s.message.id[:8]}")
+            print(f"[{when}] {name}{PLAIN_MARKS[trust]}{flag}: {body}  #{s.message.id[:8]}")
         return
     from rich.console import Console
     from rich.markup import escape
@@ -79,15 +89,17 @@ def messages(shown: list[Shown]) -> None:
         note = late_note(s)
         if note:  # the time the sender wrote is not believed: say so beside it
             when = f"{when}[/] [yellow]({note})[/][dim]"
-        name = escape(safe_text(s.message.username))
+        name = escape(shown_name(s.message.username))
+        warning = name_warning(s)
+        flag = f" [{NAME_WARNING_STYLE}] {escape(warning)} [/]" if warning else ""
         trust = Trust(s.trust)
         if trust is Trust.ROTATED:
-            console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/] [dim]#{s.message.id[:8]}[/]")
+            console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/]{flag} [dim]#{s.message.id[:8]}[/]")
             continue
         text, style = TRUST_MARKS[trust]
         mark = f"[{style}]{escape(text)}[/]"
         body = escape(safe_text(s.message.body, multiline=True))
-        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark} {body} [dim]#{s.message.id[:8]}[/]")
+        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark}{flag} {body} [dim]#{s.message.id[:8]}[/]")
 
 
 @contextmanager

@@ -11,7 +11,15 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pointerbridge.app.display import TRUST_MARKS, late_note, rotated_line, safe_text
+from pointerbridge.app.display import (
+    NAME_WARNING_STYLE,
+    TRUST_MARKS,
+    late_note,
+    name_warning,
+    rotated_line,
+    safe_text,
+    shown_name,
+)
 from pointerbridge.app.trust import Trust
 from rich.text import Text
 
@@ -59,15 +67,22 @@ def message_line(shown: Shown, *, provisional: bool = False) -> Text:
         line.append(f"({note})", style="yellow")
         line.append(" ")
     trust = Trust(shown.trust)
+    warning = name_warning(shown)  # a lookalike name, or one holding a mark: loud, settled or not
     if trust is Trust.ROTATED and shown.notice is not None and not provisional:
         line.append(rotated_line(shown), style="cyan")
+        if warning:
+            line.append(" ")
+            line.append(f" {warning} ", style=NAME_WARNING_STYLE)
         return line
-    line.append(safe_text(m.username), style="bold")
+    line.append(shown_name(m.username), style="bold")
     mark, style = TRUST_MARKS[trust]
     if provisional and trust not in _LOUD:
         mark, style = _PROVISIONAL
     line.append(" ")
     line.append(mark, style=style)
+    if warning:
+        line.append(" ")
+        line.append(f" {warning} ", style=NAME_WARNING_STYLE)
     line.append(" ")
     # Continuation lines stay indented (a body cannot pass for a message of its own); with
     # no-break spaces, as the list's wrapping drops ordinary leading spaces.

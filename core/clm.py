@@ -5,6 +5,13 @@ pointer of CLM 0.1.0-2.0.1 from the facts in ``shared/clm/CLM-FORMAT.md``. CLM h
 MAC and no sender authentication: a decoded CLM message says only that someone holding
 the chat secret wrote it, and the username inside is a claim. The recomputed nonce is
 the one integrity signal the format has, and :func:`decode` always checks it.
+
+CLM joins its fields with :data:`SEPARATOR` and escapes nothing, and its reader splits on
+every separator: :func:`encode` refuses one in the chat name or the username
+(:func:`check_names`) (neither
+side would parse the pointer), and a body holding one reaches a CLM peer cut before it
+(:func:`clm_cuts`; this project's reader keeps it whole). The legacy format joins
+``username: message``, so a legacy username must not hold ``": "``.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from dataclasses import dataclass
 from .errors import ClmFormatError, ClmTamperedError, ClmWrongChatError, ClmWrongSecretError, InvalidInputError
 
 __all__ = [
+    "SEPARATOR",
     "ClmMessage",
     "auth_public_key",
     "chat_secret_hash",
+    "check_names",
+    "clm_cuts",
     "decode",
     "decode_legacy",
     "encode",
@@ -79,8 +89,24 @@ def _seed(secret: str, epoch: int, nonce: str) -> bytes:
     return hashlib.sha256(_utf8(f"{secret}_{epoch}_{nonce}", "chat secret")).digest()
 
 
+def clm_cuts(message: str) -> bool:
+    """Whether a CLM peer would show ``message`` cut: it holds CLM's field separator, and
+    CLM keeps only what comes before the first one."""
+    return SEPARATOR in message
+
+
+def check_names(chat_name: str, username: str) -> None:
+    """Raise :class:`InvalidInputError` when the chat name or the username holds
+    :data:`SEPARATOR`: the fields of a pointer would run into each other for every reader."""
+    for what, text in (("chat name", chat_name), ("username", username)):
+        if SEPARATOR in text:
+            raise InvalidInputError(f"the {what} holds {SEPARATOR!r}, CLM's field separator: no reader could parse it")
+
+
 def encode(chat_name: str, username: str, message: str, secret: str, epoch: int) -> str:
-    """Write a CLM 2.0.2 pointer exactly as CLM's ``send_message`` would."""
+    """Write a CLM 2.0.2 pointer exactly as CLM's ``send_message`` would (after
+    :func:`check_names`)."""
+    check_names(chat_name, username)
     signed = f"#{chat_name}{SEPARATOR}{username}{SEPARATOR}{message}"
     nonce = _nonce(signed, epoch)
     data = _utf8(signed, "message")
@@ -138,7 +164,10 @@ def decode(pointer: str, chat_name: str, secret: str) -> ClmMessage:
 
 
 def encode_legacy(chat_id: str, username: str, message: str, master_seed: str, seed_suffix: str, epoch: int) -> str:
-    """Write a legacy (CLM 0.1.0-2.0.1) ``{"c","e","d"}`` pointer."""
+    """Write a legacy (CLM 0.1.0-2.0.1) ``{"c","e","d"}`` pointer. A username holding
+    ``": "`` is refused (:class:`InvalidInputError`): the reader splits at the first one."""
+    if ": " in username:
+        raise InvalidInputError("a legacy CLM username cannot hold ': ', which ends the name in the pointer")
     data = _utf8(f"{username}: {message}", "message")
     seed = _utf8(f"{master_seed}_{seed_suffix}_{epoch}", "master seed")
     cipher = _xor(data, keystream(seed, len(data)))

@@ -12,6 +12,7 @@ from pointerbridge.core import (
     ClmTamperedError,
     ClmWrongChatError,
     ClmWrongSecretError,
+    InvalidInputError,
     clm,
 )
 
@@ -119,3 +120,75 @@ def test_legacy_format_errors() -> None:
         clm.decode_legacy('{"c": 1, "e": 1, "d": "00"}', "seed", "general")
     with pytest.raises(ClmFormatError):
         clm.decode_legacy('{"c": "1", "e": ' + "1" * 5000 + ', "d": "00"}', "seed", "general")
+
+
+def test_the_separator_is_refused_in_names_and_a_legacy_name_cannot_end_early() -> None:
+    for chat, user in (("a |¶| b", "alice"), ("general", "alice|¶|admin")):
+        with pytest.raises(InvalidInputError, match="CLM's field separator"):
+            clm.encode(chat, user, "hi", "s", 5)
+    assert clm.clm_cuts("a |¶| b") and not clm.clm_cuts("a | b ¶")
+    with pytest.raises(InvalidInputError, match="': '"):
+        clm.encode_legacy("1", "alice: admin", "hi", "seed", "general", 5)
+
+
+# The command line (a real process): what CLM 2.0.2 itself would make of the same input.
+CLM_ENV = {"PBRIDGE_CHAT_SECRET": "correct horse battery staple"}
+HELLO = (  # "Hello, Bob!" from alice in chat general at epoch 1758411713 (shared/clm's vector)
+    '{"e": 1758411713, "n": "Vw5cvhB554xq8ESk", '
+    '"d": "6965bb042f38182fdd9c0bc7f87955c8eef10753fdfccf91381213e31e8a2700"}'
+)
+ENCODE = ("clm", "encode", "--chat", "general", "--username", "alice", "--epoch", "1758411713")
+
+
+def test_encode_refuses_the_separator_in_names_before_asking_for_the_secret() -> None:
+    from test_cli import run
+
+    for args in (("--chat", "fam|¶|ily", "--username", "alice"), ("--chat", "general", "--username", "al|¶|ice")):
+        result = run("clm", "encode", *args, stdin="hi\n")  # no secret given: it is not asked for
+        assert (result.returncode, result.stdout) == (3, ""), result.stderr
+        assert result.stderr.count("\n") == 1 and "CLM's field separator" in result.stderr
+
+
+def test_encode_warns_that_a_clm_peer_cuts_a_body_at_the_separator() -> None:
+    from test_cli import run
+
+    result = run(*ENCODE, stdin="price |¶| 100\n", env=CLM_ENV)
+    assert result.returncode == 0
+    assert result.stderr == (
+        "warning: the message holds |¶|, CLM's field separator: a CLM peer shows only what comes before it\n"
+    )
+    body = clm.decode(result.stdout.strip(), "general", CLM_ENV["PBRIDGE_CHAT_SECRET"]).body
+    assert body == "price |¶| 100"  # written whole: this project's reader keeps it
+
+
+def test_a_crlf_line_end_is_removed_as_a_newline_is() -> None:
+    from test_cli import run
+
+    for ending in ("\n", "\r\n"):
+        result = run(*ENCODE, stdin=f"Hello, Bob!{ending}", env=CLM_ENV)
+        assert (result.returncode, result.stdout.strip(), result.stderr) == (0, HELLO, "")
+    for ending in ("\n", "\r\n"):  # only the line end goes, even when nothing else is stripped
+        kept = run(*ENCODE, "--no-strip", stdin=f"  Hello, Bob! {ending}", env=CLM_ENV)
+        assert clm.decode(kept.stdout.strip(), "general", CLM_ENV["PBRIDGE_CHAT_SECRET"]).body == "  Hello, Bob! "
+
+
+def test_what_clm_would_have_stripped_is_stripped_unless_no_strip() -> None:
+    from test_cli import run
+
+    # CLM strips every typed input: a secret, a name or a message with spaces around it.
+    padded = {"PBRIDGE_CHAT_SECRET": "  correct horse battery staple \n"}
+    decoded = run("clm", "decode", "--chat", " general ", stdin=HELLO, env=padded)
+    assert (decoded.returncode, decoded.stdout) == (0, "alice: Hello, Bob!\n"), decoded.stderr
+    assert decoded.stderr == (
+        "note: removed spaces or line breaks around the chat and the secret, as CLM does with everything typed "
+        "(--no-strip keeps them)\n"
+    )
+    assert "horse" not in decoded.stderr
+    exact = run("clm", "decode", "--chat", "general", "--no-strip", stdin=HELLO, env=padded)
+    assert exact.returncode == 21  # the secret with its spaces is another secret
+    args = ("--chat", "general ", "--username", " alice", "--epoch", "1758411713")
+    encoded = run("clm", "encode", *args, stdin="  Hello, Bob!  \r\n", env=padded)
+    assert (encoded.returncode, encoded.stdout.strip()) == (0, HELLO), encoded.stderr
+    assert "around the message, the username, the chat and the secret" in encoded.stderr
+    blank = run("clm", "decode", "--chat", "general", stdin=HELLO, env={"PBRIDGE_CHAT_SECRET": " \t "})
+    assert blank.returncode == 3 and "the secret is empty once stripped" in blank.stderr

@@ -551,3 +551,52 @@ def test_a_poll_ending_while_a_chat_screen_is_still_composing_is_no_crash(tmp_pa
         assert pilot.app.error_line is None
 
     drive(alice, scenario)
+
+
+def test_lookalike_names_and_a_tick_in_a_name_are_flagged_in_the_history(tmp_path: Path, shared: Path) -> None:
+    import hashlib
+    import os
+    import time
+
+    from pointerbridge.core import Identity
+    from pointerbridge.core.pointer import _seal
+
+    alice = make_home(tmp_path, "alice", shared)
+    with_chat(alice, "alice", bodies=("hi, alice here",))
+    with App(alice) as app:
+        chat = app.unlock_chat("Family", SECRET)
+        for name, body in (("Alice", "it is me, new phone"), ("dave ✓", "verified, honest")):
+            sender = Identity(name, hashlib.sha256(name.encode()).digest())
+            app.receive("\n".join(_seal(chat.key, sender, body, 2000, os.urandom, int(time.time() * 1000))))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = await _open_family(pilot, "alice")
+        await settle(pilot)
+        history = screen.query_one("#history", OptionList)
+        lines = [str(history.get_option_at_index(i).prompt) for i in range(history.option_count)]
+        assert len(lines) == 3, lines
+        impostor = next(line for line in lines if "new phone" in line)
+        assert " Alice (new key)  NAME LOOKS LIKE ANOTHER SENDER'S ('alice'): this one is spelled 'Alice'  " in impostor
+        own = next(line for line in lines if "alice here" in line)
+        assert " alice ✓  NAME LOOKS LIKE ANOTHER SENDER'S ('Alice'): this one is spelled 'alice'  " in own
+        dave = next(line for line in lines if "honest" in line)
+        assert " dave \\u2713 (new key)  NAME HOLDS A TRUST MARK'S GLYPH (\\u2713): it is part of the name" in dave
+        assert "✓" not in dave
+
+    drive(alice, scenario)
+
+
+def test_the_first_run_refuses_a_username_holding_a_tick(tmp_path: Path, shared: Path) -> None:
+    home = make_home(tmp_path, "bob", shared, init=False)
+    strong = "bob master phrase 11 on a blue tuesday"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        await fill(pilot, username="bob ✓", phrase=strong, phrase_again=strong)
+        assert isinstance(pilot.app.screen, Form)
+        error = str(pilot.app.screen.query_one("#error", Label).render())
+        assert "the username 'bob \\u2713' holds \\u2713 (CHECK MARK), which looks like a trust mark" in error
+
+    drive(home, scenario)
+    with App(home) as app:
+        assert app.public_identity() is None

@@ -1,0 +1,152 @@
+"""Lookalike usernames and trust-mark glyphs in names (app/names.py), as `read` and the
+app show them; the console's side is in tests/test_console.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, name_warning, shown_name
+from pointerbridge.app.names import MARK_SYMBOLS, lookalikes, mark_glyphs, skeleton
+from pointerbridge.app.service import App, UnlockedChat
+from pointerbridge.core import Identity, InvalidInputError
+from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import Home
+from test_cli import run
+
+SECRET = "a shared secret for lookalike tests"
+NOW_MS = 1_790_000_000_000
+CYRILLIC_A = "\u0430"  # looks exactly like a Latin "a"
+
+
+def _home(tmp_path: Path, username: str = "bob") -> tuple[App, UnlockedChat]:
+    app = App(Home.resolve(tmp_path / username))
+    app.init(username, f"{username} phrase", allow_weak=True)
+    return app, app.create_chat("Family", SECRET, [], allow_weak=True)
+
+
+def _from(chat: UnlockedChat, username: str, body: str, at_ms: int = NOW_MS) -> str:
+    sender = Identity(username, hashlib.sha256(f"identity {username}".encode()).digest())
+    return "\n".join(_seal(chat.key, sender, body, 2000, os.urandom, at_ms))
+
+
+def test_a_difference_of_case_or_a_confusable_glyph_makes_a_lookalike() -> None:
+    alike = [
+        ("alice", "Alice"),
+        ("alice", f"{CYRILLIC_A}lice"),
+        ("mallory", "rnallory"),  # "rn" reads as "m"
+        ("Ian", "lan"),  # a capital I and a small l
+        ("bob", "b0b"),
+        ("alice", "ａｌｉｃｅ"),  # fullwidth
+        ("paypal", "р" + "aypal"),  # Cyrillic er
+    ]
+    for one, other in alike:
+        assert skeleton(one) == skeleton(other), (one, other)
+    for one, other in (("alice", "alicia"), ("bob", "rob"), ("Алиса", "Alиса")):
+        assert skeleton(one) != skeleton(other), (one, other)
+    names = ["alice", "Alice", f"{CYRILLIC_A}lice", "carol", "dave"]
+    assert lookalikes(names) == {
+        "alice": ("Alice", f"{CYRILLIC_A}lice"),
+        "Alice": ("alice", f"{CYRILLIC_A}lice"),
+        f"{CYRILLIC_A}lice": ("Alice", "alice"),
+    }
+    assert lookalikes(["alice"]) == {} and lookalikes(["alice", "alice"]) == {}
+
+
+def test_every_symbol_of_a_trust_mark_is_a_glyph_a_name_may_not_hold() -> None:
+    # The marks themselves (display.py) and the ticks they could be faked with.
+    texts = [text for text, _ in TRUST_MARKS.values()] + list(PLAIN_MARKS.values()) + ["…"]
+    symbols = {ch for text in texts for ch in text if not ch.isascii() and ch != "…"}
+    assert symbols and symbols <= MARK_SYMBOLS
+    assert mark_glyphs("bob ✓") == "✓"
+    assert mark_glyphs("bob ✔ ✅ ☑ 🗸 √ ✓") == "✔✅☑🗸√✓"
+    assert mark_glyphs("José Ωmega") == "" and mark_glyphs("bob (new key)") == ""
+    assert shown_name("bob ✓") == "bob \\u2713"
+
+
+def test_lookalike_senders_are_flagged_loudly_by_read(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path)
+    impostor = f"{CYRILLIC_A}lice"
+    for name, body, at in (
+        ("alice", "hi, it is alice", 0),
+        ("carol", "hello all", 1),
+        (impostor, "send the code to me", 2),
+        ("Alice", "me too", 3),
+    ):
+        app.receive(_from(chat, name, body, NOW_MS + at * 1000))
+    shown, _ = app.read(chat)
+    flagged = {s.message.username: s.lookalikes for s in shown}
+    assert flagged == {
+        "alice": ("Alice", impostor),
+        "carol": (),
+        impostor: ("Alice", "alice"),
+        "Alice": ("alice", impostor),
+    }
+    warning = name_warning(next(s for s in shown if s.message.username == impostor))
+    assert warning == "NAME LOOKS LIKE ANOTHER SENDER'S ('Alice', 'alice'): this one is spelled '\\u0430lice'"
+    app.close()
+
+    env = {"PBRIDGE_CHAT_SECRET": SECRET}
+    # Read again: every name is pinned now, and plain output shows a pinned name bare, so
+    # only the flag tells "\u0430lice" from "alice".
+    result = run("--home", str(tmp_path / "bob"), "read", "Family", env=env)
+    assert result.returncode == 0, result.stderr
+    shown_lines = [text.split("] ", 1)[1].rsplit("  #", 1)[0] for text in result.stdout.splitlines()]
+    by_body = {text.rsplit(": ", 1)[-1]: text for text in shown_lines}
+    assert by_body["send the code to me"] == (
+        f"{impostor} !! NAME LOOKS LIKE ANOTHER SENDER'S ('Alice', 'alice'): "
+        "this one is spelled '\\u0430lice' !!: send the code to me"
+    )
+    assert by_body["hi, it is alice"] == (
+        "alice !! NAME LOOKS LIKE ANOTHER SENDER'S ('Alice', '\\u0430lice'): "
+        "this one is spelled 'alice' !!: hi, it is alice"
+    )
+    assert by_body["hello all"] == "carol: hello all"  # read before: pinned, no mark in plain output
+
+    as_json = run("--home", str(tmp_path / "bob"), "read", "Family", "--json", env=env)
+    messages = {m["username"]: m for m in json.loads(as_json.stdout)["messages"]}
+    assert messages[impostor]["looks_like"] == ["Alice", "alice"]
+    assert messages[impostor]["name_warning"].startswith("NAME LOOKS LIKE ANOTHER SENDER'S")
+    assert "looks_like" not in messages["carol"] and "name_warning" not in messages["carol"]
+
+
+def test_a_newcomer_whose_name_looks_like_the_readers_own_is_flagged(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path)
+    app.receive(_from(chat, "Bob", "it is me, bob, from my phone"))
+    shown, _ = app.read(chat)
+    assert [(s.message.username, s.lookalikes) for s in shown] == [("Bob", ("bob",))]
+    app.close()
+
+
+def test_a_received_name_with_a_tick_is_shown_escaped_and_flagged(tmp_path: Path) -> None:
+    app, chat = _home(tmp_path)
+    app.receive(_from(chat, "dave ✓", "trust me"))
+    app.close()
+    result = run("--home", str(tmp_path / "bob"), "read", "Family", env={"PBRIDGE_CHAT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert (
+        "dave \\u2713 (new key) !! NAME HOLDS A TRUST MARK'S GLYPH (\\u2713): it is part of the name, not a mark !!: "
+        "trust me"
+    ) in result.stdout
+    assert "✓" not in result.stdout
+
+
+def test_a_username_holding_a_trust_mark_is_refused_at_init_and_at_send(tmp_path: Path) -> None:
+    phrase = {"PBRIDGE_MASTER_PHRASE": "a long and unusual phrase of eleven words for bob"}
+    refused = run("--home", str(tmp_path / "x"), "init", "--username", "bob ✓", env=phrase)
+    assert refused.returncode == 3, refused.stderr
+    assert refused.stderr.startswith("pbridge: the username 'bob \\u2713' holds \\u2713 (CHECK MARK)")
+    assert len(refused.stderr.splitlines()) == 1
+    app = App(Home.resolve(tmp_path / "y"))
+    with pytest.raises(InvalidInputError, match="looks like a trust mark"):
+        app.init("carol ✔", "carol phrase", allow_weak=True)
+    assert app.public_identity() is None  # nothing was made
+    # An identity made before the check (or regenerated with its recovery code) reads, and does not send.
+    chat = app.create_chat("Family", SECRET, [], allow_weak=True)
+    old = Identity("carol ✔", hashlib.sha256(b"an old identity").digest())
+    with pytest.raises(InvalidInputError, match=r"the username 'carol \\u2714' holds"):
+        app.send(chat, old, "hello")
+    app.close()
