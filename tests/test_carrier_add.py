@@ -88,3 +88,26 @@ def test_a_quoted_tilde_path_is_the_home_folders(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert _carriers(home)["sh"]["path"] == str(user_home / "shared")
     assert not (Path.cwd() / "~").exists()
+
+
+def test_a_matrix_carrier_whose_token_cannot_be_read_is_refused_before_any_request(tmp_path: Path) -> None:
+    # No server: the token file is read first, so this check needs no network.
+    home = _home(tmp_path)
+    settings = {
+        "homeserver": "http://127.0.0.1:9",
+        "user_id": "@bot:example.org",
+        "device_id": "DEVICE",
+        "room_id": "!room:example.org",
+        "access_token_file": str(tmp_path / "no-token"),
+    }
+    options = [f"--set={key}={value}" for key, value in settings.items()]
+    result = run("--home", home, "carrier", "add", "mx", "--type", "matrix", *options)
+    assert result.returncode == EXIT_CODES["ConfigurationError"], result.stderr
+    assert result.stderr.count("\n") == 1 and "cannot read" in result.stderr and "no-token" in result.stderr
+    assert "mx" not in _carriers(home)
+    token = tmp_path / "no-token"
+    token.write_text("syt_token\n")
+    token.chmod(0o644)
+    loose = run("--home", home, "carrier", "add", "mx", "--type", "matrix", *options)
+    assert loose.returncode == EXIT_CODES["ConfigurationError"] and "chmod 600" in loose.stderr
+    assert "mx" not in _carriers(home)
