@@ -33,9 +33,8 @@ OPEN_CHAT_COST = (
 
 # Said by every front-end before a member rekeys: a rekey is not shared by the carrier.
 REKEY_COST = (
-    "the members who have not rekeyed yet see nothing you send until they rekey too (with the new secret, told "
-    "out of band, and the new invite); what they send meanwhile stays under the old secret, so a read shows it "
-    "only with the old secret given too"
+    "the members who have not rekeyed yet see nothing you send until they rekey too, and what they send "
+    "meanwhile stays under the old secret: a read shows it only with the old secret given too"
 )
 
 
