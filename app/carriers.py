@@ -11,6 +11,7 @@ from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError, save_config
 
 from .base import AppBase, default_bridge
+from .errors import CarrierExistsError
 
 __all__ = ["Carriers", "carrier_clashes"]
 
@@ -49,10 +50,16 @@ class Carriers(AppBase):
         """The configured carriers by name (read only: :meth:`add_carrier` changes them)."""
         return MappingProxyType(self.config.carriers)
 
-    def add_carrier(self, name: str, carrier_type: str, settings: dict[str, Any]) -> list[str]:
-        """Declare (or replace) a carrier in config.toml once its bridge accepts the settings,
-        it clashes with no other carrier, and its check passes; return what the check said.
-        A carrier that fails any of these leaves config.toml as it was."""
+    def add_carrier(
+        self, name: str, carrier_type: str, settings: dict[str, Any], *, replace: bool = False
+    ) -> list[str]:
+        """Declare a carrier in config.toml once its bridge accepts the settings, it clashes
+        with no other carrier, and its check passes (a files carrier's folder exists and
+        can be written); return what the check said. A carrier of that name is replaced
+        only with ``replace`` (else :class:`CarrierExistsError`), and its poll cursor is
+        then forgotten if its type or settings change (it points into another place; what
+        comes again is stored once). A carrier that fails any of these leaves config.toml
+        as it was."""
         from pydantic import ValidationError
 
         try:
@@ -69,6 +76,12 @@ class Carriers(AppBase):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "(top level)"
             raise ConfigError(f"carrier {name!r}: {where}: {first['msg']}") from None
+        old = self.config.carriers.get(name)
+        if old is not None and not replace:
+            raise CarrierExistsError(
+                f"carrier {name!r} exists already ({old.type}) in {self.home.config_path}: "
+                "add it again with --replace to replace it"
+            )
         before, self.config = self.config, candidate
         try:
             bridge = self.bridge(name)  # the bridge validates its own settings
@@ -79,6 +92,8 @@ class Carriers(AppBase):
                 lines = bridge.check()  # and, where it can, that they work
             finally:
                 bridge.close()  # on a clash too: a bridge may hold a connection or a lock
+            if old is not None and (old.type, old.settings) != (carrier.type, carrier.settings):
+                self.store.forget_cursor(name)  # first: a crash before the save only polls again
             save_config(self.home.config_path, candidate)
         except BaseException:
             self.config = before

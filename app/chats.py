@@ -20,7 +20,7 @@ from .models import UnlockedChat
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["OPEN_CHAT_COST", "Chats"]
+__all__ = ["OPEN_CHAT_COST", "REKEY_COST", "Chats"]
 
 
 # Said by every front-end wherever an open chat is made: what giving up the random salt costs.
@@ -28,6 +28,13 @@ OPEN_CHAT_COST = (
     "an open chat's key is salted by its name alone: anyone who sees one of its pointers can test guesses of the "
     "secret offline, and a dictionary computed once for this name serves every chat of that name. Only a strong "
     "secret protects it."
+)
+
+
+# Said by every front-end before a member rekeys: a rekey is not shared by the carrier.
+REKEY_COST = (
+    "the members who have not rekeyed yet see nothing you send until they rekey too, and what they send "
+    "meanwhile stays under the old secret: a read shows it only with the old secret given too"
 )
 
 

@@ -10,6 +10,7 @@ from pointerbridge.bridges.base import ConfigurationError, RetryableError
 from pointerbridge.core.errors import PointerBridgeError
 
 __all__ = [
+    "CarrierExistsError",
     "ChatNotFoundError",
     "ConfigurationError",
     "IdentityExistsError",
@@ -26,6 +27,13 @@ class WrongSecretError(PointerBridgeError):
     """The typed secret or master phrase does not match what this home knows."""
 
     exit_code = 5
+
+
+class CarrierExistsError(PointerBridgeError):
+    """``carrier add`` with the name of a carrier this home has: replacing it takes
+    ``--replace``."""
+
+    exit_code = 49
 
 
 class IdentityExistsError(PointerBridgeError):

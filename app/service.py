@@ -17,7 +17,7 @@ from pointerbridge.home.config import Home
 
 from .base import resolve_home
 from .carriers import carrier_clashes
-from .chats import OPEN_CHAT_COST
+from .chats import OPEN_CHAT_COST, REKEY_COST
 from .errors import (
     ChatNotFoundError,
     NoCarriersError,
@@ -31,6 +31,7 @@ from .trash import Trash
 
 __all__ = [
     "OPEN_CHAT_COST",
+    "REKEY_COST",
     "App",
     "ChatNotFoundError",
     "ChatOverview",

@@ -288,8 +288,11 @@ class Bridge(ABC):
         """Pointers found since ``cursor`` (``None``: from the start) and the next cursor."""
 
     def check(self) -> list[str]:
-        """Reach the carrier once to check the settings; return lines telling the user what
-        it is and what they must still do by hand. Default: nothing to check."""
+        """Reach the carrier once to check the settings (``pbridge carrier add`` calls it
+        before it saves them); return lines telling the user what it is and what they must
+        still do by hand. Raise :class:`ConfigurationError` when the settings cannot work (a
+        missing folder, a refused token): the carrier is then not saved. Default: nothing
+        to check."""
         return []
 
     def diagnose(self, cursor: str | None) -> list[Finding]:

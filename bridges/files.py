@@ -133,6 +133,14 @@ class FilesBridge(Bridge):
             raise self._fail(exc, "write to") from None
         return name
 
+    def check(self) -> list[str]:
+        """The folder exists and this user can list it and write to it (as doctor checks
+        it); a carrier whose folder fails is refused, not saved."""
+        found = self.diagnose(None)[0]
+        if found.status == "fail":
+            raise ConfigurationError(self.name, found.detail)
+        return [found.detail]
+
     def diagnose(self, cursor: str | None) -> list[Finding]:
         """The folder exists and this user can list it and write to it."""
         if not self.folder.is_dir():

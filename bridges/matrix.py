@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from .base import (
     AsyncBridge,
+    ConfigurationError,
     Finding,
     Login,
     NetworkSettings,
@@ -125,6 +126,16 @@ class MatrixBridge(AsyncBridge):
         """Every message since ``cursor`` (None: from ``start``)."""
         result: PollResult = self._run(lambda client: self._poll(client, cursor))
         return result
+
+    def check(self) -> list[str]:
+        """The token can be read (before any request), then what doctor checks: whoami and
+        the room; a failure refuses the carrier."""
+        self._token()
+        findings = self.diagnose(None)
+        failed = [f.detail for f in findings if f.status == "fail"]
+        if failed:
+            raise ConfigurationError(self.name, "; ".join(failed))
+        return [f"{f.check}: {f.detail}" for f in findings]
 
     def diagnose(self, cursor: str | None) -> list[Finding]:
         """whoami (the token works, for this account) and the room among the joined ones."""

@@ -28,19 +28,23 @@ def carrier_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A short name for this carrier.")],
     carrier_type: Annotated[str, typer.Option("--type", help="Bridge type, e.g. files.")],
-    path: Annotated[Path | None, typer.Option(help="files: the shared folder.")] = None,
+    path: Annotated[Path | None, typer.Option(help="files: the shared folder (~ is your home folder).")] = None,
     setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a carrier of that name.")] = False,
 ) -> None:
-    """Declare a carrier in config.toml (checked by its bridge before it is saved)."""
+    """Declare a carrier in config.toml (checked by its bridge before it is saved: a files
+    carrier's folder must exist). A carrier of that name is replaced only with --replace."""
     with open_app(ctx) as app:
-        settings: dict[str, Any] = {"path": str(path.resolve())} if path else {}
+        settings: dict[str, Any] = {"path": str(path.expanduser().resolve())} if path else {}
         for item in setting or []:
             key, sep, value = item.partition("=")
             if not sep:
                 raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
             settings[key] = value
-        lines = app.add_carrier(name, carrier_type, settings)
-        typer.echo(f"carrier {name!r} ({carrier_type}) saved to {app.config_path}")
+        replacing = name in app.carriers
+        lines = app.add_carrier(name, carrier_type, settings, replace=replace)
+        done = "replaced in" if replacing else "saved to"
+        typer.echo(f"carrier {name!r} ({carrier_type}) {done} {app.config_path}")
         for line in lines:
             typer.echo(safe_text(line))
 

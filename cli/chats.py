@@ -163,6 +163,11 @@ def chat_rekey(
     salt = _rekey_salt(name, invite)
     with open_app(ctx) as app:
         unlocked = unlock(app, name, secret_fd)
+        if unlocked.current:  # said before the new secret is asked for (an earlier secret is refused below)
+            from pointerbridge.app.service import REKEY_COST
+
+            name_shown = safe_text(unlocked.row.name)
+            typer.echo(f"warning: {REKEY_COST} ('pbridge read {name_shown} --all-secrets').", err=True)
         if salt is not None:  # told by the first member: asked, not generated
             fresh = read_secret("New chat secret", "PBRIDGE_NEW_CHAT_SECRET", new_secret_fd, confirm=True)
         else:

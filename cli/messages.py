@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
-    from pointerbridge.app.service import Shown
+    from pointerbridge.app.service import App, Shown, UnlockedChat
 
 from .common import PhraseFd, SecretFd, stdin_text
 from .context import (
@@ -109,7 +109,22 @@ def read(
     search: Annotated[str | None, typer.Option(help="Only messages containing this (any case).")] = None,
     trash: Annotated[bool, typer.Option("--trash", help="Show the trash instead.")] = False,
     as_json: Json = False,
-    secret_fd: SecretFd = None,
+    secret_fds: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--secret-fd",
+            help="Read a chat secret from this file descriptor; give it once per secret to read "
+            "history under several (a rekeyed chat).",
+        ),
+    ] = None,
+    all_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--all-secrets",
+            help="A rekeyed chat: ask on the terminal for its other secrets in turn, while "
+            "pointers under them remain (empty: stop), and show the whole history at once.",
+        ),
+    ] = False,
     phrase_fd: PhraseFd = None,
 ) -> None:
     """Decrypt and show a chat's messages (nothing decrypted is written anywhere).
@@ -122,7 +137,7 @@ def read(
     with open_app(ctx) as app:
         if (phrase_fd is not None or "PBRIDGE_MASTER_PHRASE" in os.environ) and app.public_identity() is not None:
             app.unlock_identity(ask_phrase(phrase_fd))
-        unlocked = unlock(app, chat, secret_fd)
+        unlocked = _unlock_to_read(app, chat, secret_fds or [], all_secrets, trash=trash, search=bool(search))
         with progress("decrypting history") as report:
             if search:
                 shown, refused = app.search(unlocked, search, trash_only=trash, progress=report)
@@ -140,9 +155,36 @@ def read(
         if locked:
             typer.echo(
                 f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "
-                f"{safe_text(unlocked.row.name)}' with that secret shows them)",
+                f"{safe_text(unlocked.row.name)} --all-secrets' asks for them, or read with that secret)",
                 err=True,
             )
+
+
+def _unlock_to_read(
+    app: App, chat: str, fds: list[int], all_secrets: bool, *, trash: bool, search: bool
+) -> UnlockedChat:
+    """The chat unlocked with every secret given: the first from the first fd (else the
+    environment or a prompt, as every command), one more from each further fd; with
+    ``all_secrets``, then the others asked for in turn on the terminal while pointers
+    under a secret not given remain (an empty answer stops)."""
+    from .secrets import another_secret
+
+    unlocked = unlock(app, chat, fds[0] if fds else None)
+    for fd in fds[1:]:
+        unlocked = app.add_secret(unlocked, ask_secret(fd))
+    name = safe_text(unlocked.row.name)
+    while all_secrets and (locked := app.locked_count(unlocked, trash_only=trash, include_trash=search)):
+        more = another_secret(
+            f"Another secret of chat {name!r} ({locked} pointer(s) are under secrets not given; empty: stop)",
+            f"{locked} pointer(s) of chat {name!r} are under another of its secrets and there is no terminal "
+            "to ask for it on: give each secret with a --secret-fd of its own",
+        )
+        if more is None:
+            break
+        before, unlocked = unlocked, app.add_secret(unlocked, more)
+        if unlocked is before:
+            typer.echo("(that secret was given already)", err=True)
+    return unlocked
 
 
 def receive(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from pointerbridge.core import InvalidInputError, PointerBridgeError
 
-__all__ = ["SecretUnavailableError", "new_secret", "read_secret"]
+__all__ = ["SecretUnavailableError", "another_secret", "new_secret", "read_secret"]
 
 WEAK_OK_HINT = "pass --weak-secret-ok to use it anyway"
 
@@ -72,6 +72,20 @@ def read_secret(prompt: str, env_var: str, fd: int | None, *, confirm: bool = Fa
     except UnicodeEncodeError:
         raise SecretUnavailableError(f"the {prompt.lower()} is not valid UTF-8") from None
     return secret
+
+
+def another_secret(prompt: str, why_asked: str) -> str | None:
+    """One more secret typed at a hidden prompt on the terminal; None when it is left
+    empty (the user stops). With no terminal, :class:`SecretUnavailableError` saying
+    ``why_asked`` (what the secret was wanted for, and how else to give it)."""
+    if not _tty_available():
+        raise SecretUnavailableError(why_asked)
+    secret = getpass.getpass(f"{prompt}: ")
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SecretUnavailableError("that secret is not valid UTF-8") from None
+    return secret or None
 
 
 def _offer(prompt: str, generated: str, advice: str) -> str:

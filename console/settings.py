@@ -110,12 +110,13 @@ class ChatSettingsScreen(Screen[None]):
     @on(Button.Pressed, "#rekey")
     def _rekey(self) -> None:
         from pointerbridge.app.secret_policy import generate_chat_secret
+        from pointerbridge.app.service import REKEY_COST
 
         note = (
             "New messages are sealed with the new secret; older history stays readable with the old one. "
             "The first member to change it leaves the invite empty, then shares the chat's new invite (i) "
             "and tells the new secret; the others paste that invite here, with the secret they were told "
-            "in place of the generated one."
+            f"in place of the generated one. Until all have, {REKEY_COST} (Add a secret)."
         )
         fields = [
             Field("secret", "New chat secret", secret=True, confirm=True, generated=generate_chat_secret()),

@@ -34,7 +34,7 @@ _CSS = """
 .dialog.help { width: 100; }
 ModalScreen { align: center middle; }
 .title { text-style: bold; margin-bottom: 1; }
-.note { color: $text-muted; margin-bottom: 1; }
+.note { width: 100%; color: $text-muted; margin-bottom: 1; }
 .error { color: $error; }
 .buttons { height: auto; margin-top: 1; }
 .buttons Button { margin-right: 2; }

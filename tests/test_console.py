@@ -268,6 +268,10 @@ def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: 
         assert "█" in str(invite.query_one("#qr", Static).render())
         await pilot.press("escape")
         await pilot.click("#rekey")
+        await pilot.pause()
+        note = pilot.app.screen.query_one(".note", Label)
+        assert "members who have not rekeyed yet see nothing you send" in str(note.render())  # issue 17, item 16
+        assert note.size.height > 1  # wrapped to the dialog's width, not cut at its edge
         await fill(pilot, secret=new_secret, secret_again=new_secret)
         assert isinstance(pilot.app.screen, ChatSettingsScreen)
         await pilot.click("#invite")  # the new invite, with the new key's salt, for the other members

@@ -118,8 +118,9 @@ def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
 
     code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", secret="not the secret", new=NEW)
     assert code == 5 and "wrong secret" in err and err.count("\n") == 1
-    code, out, _ = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new=NEW)
+    code, out, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new=NEW)
     assert code == 0 and "new pointers use the new secret" in out
+    assert "members who have not rekeyed yet see nothing you send" in err  # issue 17, item 16
     code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new="another one")  # OLD: not current
     assert code == 29 and "unlock it with the current one" in err
     code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", secret=NEW, new=OLD)
@@ -154,3 +155,89 @@ def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
     )
     os.close(read_end)
     assert result.returncode == 0, result.stderr
+
+
+def _secret_fd(secret: str) -> int:
+    """A pipe's read end holding ``secret``, as a script passes one (never argv)."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, secret.encode() + b"\n")
+    os.close(write_end)
+    return read_end
+
+
+def _rekeyed_home(tmp_path: Path) -> Path:
+    """Alice's home: chat family with "before" under OLD and "after" under NEW."""
+    home = tmp_path / "home"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert _pb(home, "init", "--username", "alice", "--weak-secret-ok")[0] == 0
+    assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
+    assert _pb(home, "chat", "create", "Family", "--carrier", "shared", "--weak-secret-ok")[0] == 0
+    assert _pb(home, "send", "family", "--queue", stdin="before")[0] == 0
+    assert _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new=NEW)[0] == 0
+    assert _pb(home, "send", "family", "--queue", stdin="after", secret=NEW)[0] == 0
+    return home
+
+
+def _read_with_fds(home: Path, *secrets: str, extra: tuple[str, ...] = ()) -> tuple[int, str, str]:
+    import os
+
+    fds = tuple(_secret_fd(s) for s in secrets)
+    try:
+        options = [arg for fd in fds for arg in ("--secret-fd", str(fd))]
+        result = run("--home", str(home), "read", "family", *options, *extra, pass_fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_read_shows_the_history_under_every_secret_given_at_once(tmp_path: Path) -> None:
+    # Issue 17, item 16: one read, one --secret-fd per secret, in any order.
+    home = _rekeyed_home(tmp_path)
+    code, out, err = _read_with_fds(home, NEW, OLD)
+    assert code == 0, err
+    assert "before" in out and "after" in out and out.index("before") < out.index("after")
+    assert "under another of its secrets" not in err
+    code, out, err = _read_with_fds(home, OLD, NEW, extra=("--json",))
+    data = json.loads(out)
+    assert [m["body"] for m in data["messages"]] == ["before", "after"] and data["other_secret"] == 0
+    code, _, err = _read_with_fds(home, NEW, "never this chat's")
+    assert code == 5 and "wrong secret" in err and err.count("\n") == 1
+    # One secret alone: the note names the way to see everything.
+    code, out, err = _pb(home, "read", "family", secret=NEW)
+    assert code == 0 and "before" not in out and "--all-secrets" in err
+    # --all-secrets with nothing left to ask for reads as it is; with no terminal to ask on,
+    # the secrets still missing are refused, not skipped in silence.
+    assert _read_with_fds(home, NEW, OLD, extra=("--all-secrets",))[0] == 0
+    code, out, err = _pb(home, "read", "family", "--all-secrets", secret=NEW)
+    assert code == 4 and out == "" and err.count("\n") == 1
+    assert "1 pointer(s) of chat 'Family' are under another of its secrets" in err and "--secret-fd" in err
+
+
+def test_read_asks_for_the_other_secrets_in_turn_and_rekey_warns_first(tmp_path: Path) -> None:
+    from test_secret_policy import Terminal
+
+    home = _rekeyed_home(tmp_path)
+    term = Terminal("--home", str(home), "read", "family", "--all-secrets", env={"PBRIDGE_CHAT_SECRET": NEW})
+    term.expect("Another secret of chat 'Family'")
+    term.send(OLD)
+    assert term.finish() == 0, term.seen
+    assert "before" in term.seen and "after" in term.seen and OLD not in term.seen
+    assert "under another of its secrets" not in term.seen
+    skipped = Terminal("--home", str(home), "read", "family", "--all-secrets", env={"PBRIDGE_CHAT_SECRET": OLD})
+    skipped.expect("Another secret of chat 'Family'")
+    skipped.send("")  # empty: stop asking, show what opens
+    assert skipped.finish() == 0, skipped.seen
+    assert "before" in skipped.seen and "after" not in skipped.seen and "under another of its secrets" in skipped.seen
+
+    # Rekeying says, before the new secret is asked for, what the others will miss.
+    rekey = Terminal("--home", str(home), "chat", "rekey", "family", env={"PBRIDGE_CHAT_SECRET": NEW})
+    screen = rekey.expect("Press Enter to use it")
+    warning = "members who have not rekeyed yet see nothing you send until they rekey too"
+    assert warning in screen.replace("\r\n", " ").replace("\n", " ")
+    assert screen.index("see nothing you send") < screen.index("A generated new chat secret")
+    rekey.send("")
+    assert rekey.finish() == 0, rekey.seen

@@ -46,6 +46,12 @@ class CarrierTables(StoreBase):
         row = self._db.execute("SELECT updated_at FROM cursors WHERE carrier = ?", (carrier,)).fetchone()
         return float(row[0]) if row else None
 
+    def forget_cursor(self, carrier: str) -> None:
+        """Drop a carrier's cursor: its next poll starts from the beginning (a carrier
+        replaced by one reaching another place)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM cursors WHERE carrier = ?", (carrier,))
+
     def save_cursor(self, carrier: str, cursor: str) -> None:
         """Save a cursor; call only after what it covers is stored."""
         with self.transaction() as db:
