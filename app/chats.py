@@ -92,7 +92,13 @@ class Chats(Carriers):
         current secret); WrongSecretError if it is none of the chat's secrets."""
         found = self._match_secret(row, secret)
         if found is None:
-            raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+            hint = ""
+            if not self.store.opened_count(row.id) and self.store.unrouted_from(row.carriers):
+                hint = (
+                    " (it has opened nothing of what arrived: if its secret was mistyped when you joined, "
+                    "'pbridge chat join INVITE --replace-secret' sets this one and keeps the chat)"
+                )
+            raise WrongSecretError(f"wrong secret for chat {row.name!r}{hint}")
         return found
 
     def _match_secret(self, row: ChatRow, secret: str) -> tuple[ChatKey, int] | None:

@@ -16,7 +16,7 @@ from .trust import Trust
 if TYPE_CHECKING:
     from .models import Shown
 
-__all__ = ["PLAIN_MARKS", "TRUST_MARKS", "late_note", "rotated_line", "safe_text"]
+__all__ = ["PLAIN_MARKS", "TRUST_MARKS", "late_note", "rotated_line", "safe_text", "unopened_note"]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
 # line's coloured output and the console share it. A verified key gets a quiet tick; a
@@ -75,3 +75,15 @@ def rotated_line(shown: Shown) -> str:
     # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
     signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
     return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"
+
+
+def unopened_note(chat_name: str, waiting: int) -> str:
+    """What the reader of a chat that has opened nothing is told while pointers that
+    arrived on its carriers wait unopened (:meth:`App.unopened_waiting`): the way out of
+    a secret mistyped when joining."""
+    return (
+        f"chat {chat_name!r} has opened nothing yet, and {waiting} pointer(s) that arrived on its carriers open "
+        "with none of the secrets given: if its secret was mistyped when you joined, 'pbridge chat join INVITE "
+        "--replace-secret' asks for the right one and keeps the chat; if they are another chat's, reading that "
+        "chat sorts them"
+    )

@@ -253,3 +253,16 @@ class PointerTables(StoreBase):
         """When a pointer reached this store (Unix seconds), if it is stored."""
         row = self._db.execute("SELECT received_at FROM pointers WHERE id = ?", (pointer_id,)).fetchone()
         return float(row[0]) if row else None
+
+    def opened_count(self, chat_id: int) -> int:
+        """How many received pointers were routed to a chat: none means its secret has
+        opened nothing that arrived (an index range read)."""
+        query = "SELECT count(*) FROM pointers WHERE chat_id = ? AND direction = 'in'"
+        return int(self._db.execute(query, (chat_id,)).fetchone()[0])
+
+    def unrouted_from(self, carriers: Iterable[str]) -> int:
+        """How many pointers that arrived on any of ``carriers`` no chat has claimed yet."""
+        names = list(carriers)
+        marks = ", ".join("?" * len(names))
+        query = f"SELECT count(*) FROM pointers WHERE chat_id IS NULL AND length(payload) > 0 AND carrier IN ({marks})"  # noqa: S608
+        return int(self._db.execute(query, names).fetchone()[0]) if names else 0
