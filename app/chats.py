@@ -93,7 +93,7 @@ class Chats(Carriers):
         found = self._match_secret(row, secret)
         if found is None:
             hint = ""
-            if not self.store.opened_count(row.id) and self.store.unrouted_from(row.carriers):
+            if not self.store.opened_any(row.id) and self.store.unrouted_from(row.carriers):
                 hint = (
                     " (it has opened nothing of what arrived: if its secret was mistyped when you joined, "
                     "'pbridge chat join INVITE --replace-secret' sets this one and keeps the chat)"

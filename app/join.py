@@ -47,7 +47,7 @@ class Joining(Chats):
         normalized = normalize_chat_name(invite.chat)
         existing = self.store.chat(normalized)
         if existing is not None:
-            mistyped = "" if self.store.opened_count(existing.id) else "; if you mistyped its secret: --replace-secret"
+            mistyped = "" if self.store.opened_any(existing.id) else "; if you mistyped its secret: --replace-secret"
             raise InvalidInputError(
                 f"a chat named {invite.chat!r} exists already here (if its secret changed: "
                 f"pbridge chat rekey CHAT --invite INVITE{mistyped})"
@@ -96,7 +96,7 @@ class Joining(Chats):
                 f"that invite is not the one chat {row.name!r} was joined with (after a rekey: "
                 f"pbridge chat rekey {row.name} --invite INVITE)"
             )
-        if self.store.opened_count(row.id):
+        if self.store.opened_any(row.id):
             raise InvalidInputError(
                 f"chat {row.name!r} has opened messages with its secret: that secret is right, nothing to replace "
                 "(a new secret for everyone: pbridge chat rekey)"
@@ -122,7 +122,7 @@ class Joining(Chats):
         """How many pointers that arrived on the chat's carriers no chat has opened, while
         this chat has opened none (0 once it has): after a read, the sign of a secret
         mistyped when joining (or of another chat's pointers, not read yet)."""
-        if self.store.opened_count(chat.row.id):
+        if self.store.opened_any(chat.row.id):
             return 0
         return self.store.unrouted_from(chat.row.carriers)
 

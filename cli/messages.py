@@ -169,7 +169,7 @@ def receive(
             got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)
         else:
             got, opened, joined = app.receive(pasted), None, False
-            if got.usable and text != "-" and sys.stdin.isatty():
+            if got.unsorted and text != "-" and sys.stdin.isatty():
                 chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
                 if chat:
                     got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)

@@ -254,11 +254,11 @@ class PointerTables(StoreBase):
         row = self._db.execute("SELECT received_at FROM pointers WHERE id = ?", (pointer_id,)).fetchone()
         return float(row[0]) if row else None
 
-    def opened_count(self, chat_id: int) -> int:
-        """How many received pointers were routed to a chat: none means its secret has
-        opened nothing that arrived (an index range read)."""
-        query = "SELECT count(*) FROM pointers WHERE chat_id = ? AND direction = 'in'"
-        return int(self._db.execute(query, (chat_id,)).fetchone()[0])
+    def opened_any(self, chat_id: int) -> bool:
+        """Whether a received pointer was ever routed to a chat: if not, its secret has
+        opened nothing that arrived (stops at the first, on the chat's index)."""
+        query = "SELECT 1 FROM pointers WHERE chat_id = ? AND direction = 'in' LIMIT 1"
+        return self._db.execute(query, (chat_id,)).fetchone() is not None
 
     def unrouted_from(self, carriers: Iterable[str]) -> int:
         """How many pointers that arrived on any of ``carriers`` no chat has claimed yet."""
