@@ -94,9 +94,11 @@ class Chats(Carriers):
         if found is None:
             hint = ""
             if not self.store.opened_any(row.id) and self.store.unrouted_from(row.carriers):
+                from .display import replace_command
+
                 hint = (
                     " (it has opened nothing of what arrived: if its secret was mistyped when you joined, "
-                    "'pbridge chat join INVITE --replace-secret' sets this one and keeps the chat)"
+                    f"{replace_command(row.name)} sets this one and keeps the chat)"
                 )
             raise WrongSecretError(f"wrong secret for chat {row.name!r}{hint}")
         return found

@@ -16,7 +16,7 @@ from .trust import Trust
 if TYPE_CHECKING:
     from .models import Shown
 
-__all__ = ["PLAIN_MARKS", "TRUST_MARKS", "late_note", "rotated_line", "safe_text", "unopened_note"]
+__all__ = ["PLAIN_MARKS", "TRUST_MARKS", "late_note", "replace_command", "rotated_line", "safe_text", "unopened_note"]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
 # line's coloured output and the console share it. A verified key gets a quiet tick; a
@@ -83,7 +83,13 @@ def unopened_note(chat_name: str, waiting: int) -> str:
     a secret mistyped when joining."""
     return (
         f"chat {chat_name!r} has opened nothing yet, and {waiting} pointer(s) that arrived on its carriers open "
-        "with none of the secrets given: if its secret was mistyped when you joined, 'pbridge chat join INVITE "
-        "--replace-secret' asks for the right one and keeps the chat; if they are another chat's, reading that "
-        "chat sorts them"
+        f"with none of the secrets given: if its secret was mistyped when you joined, {replace_command(chat_name)} "
+        "asks for the right one and keeps the chat; if they are another chat's, reading that chat sorts them"
     )
+
+
+def replace_command(chat_name: str) -> str:
+    """The command that corrects a secret mistyped when joining ``chat_name``."""
+    import shlex
+
+    return f"pbridge chat join {shlex.quote(chat_name)} --replace-secret"

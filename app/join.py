@@ -73,9 +73,10 @@ class Joining(Chats):
             raise
         return chat
 
-    def replace_joined_secret(self, invite_text: str, secret: str) -> tuple[UnlockedChat, int]:
+    def replace_joined_secret(self, chat: str, secret: str) -> tuple[UnlockedChat, int]:
         """Correct the secret a chat was joined with (mistyped), keeping the chat; return it
-        unlocked with ``secret`` and how many waiting pointers that secret opens.
+        unlocked with ``secret`` and how many waiting pointers that secret opens. ``chat``:
+        the chat's name, or the invite it was joined with.
 
         Safe to allow without the secret it replaces, because nothing can be lost: only
         while the chat's secret has opened nothing that arrived (a chat that reads is
@@ -83,27 +84,30 @@ class Joining(Chats):
         unopened here (it is provably this chat's: its key is derived from the chat's name
         and salt). The secret joined with is dropped, or kept as an earlier secret if this
         home sent anything under it (that stays readable with it)."""
-        from pointerbridge.app.invite import read_invite
+        from pointerbridge.app.invite import PREFIX, read_invite
         from pointerbridge.core.keys import ChatKey
         from pointerbridge.core.pointer import belongs_to
 
         from .chats import _verifier
 
-        invite = read_invite(invite_text)
-        row = self.chat_row(invite.chat)
-        if invite.salt != row.salt:
-            raise InvalidInputError(
-                f"that invite is not the one chat {row.name!r} was joined with (after a rekey: "
-                f"pbridge chat rekey {row.name} --invite INVITE)"
-            )
+        if chat.startswith(PREFIX):
+            invite = read_invite(chat)
+            row = self.chat_row(invite.chat)
+            if invite.salt != row.salt:
+                raise InvalidInputError(
+                    f"that invite is not the one chat {row.name!r} was joined with (after a rekey: "
+                    f"pbridge chat rekey {row.name} --invite INVITE)"
+                )
+        else:
+            row = self.chat_row(chat)
         if self.store.opened_any(row.id):
             raise InvalidInputError(
                 f"chat {row.name!r} has opened messages with its secret: that secret is right, nothing to replace "
                 "(a new secret for everyone: pbridge chat rekey)"
             )
-        if self._match_secret(row, secret) is not None:
-            raise InvalidInputError(f"that is chat {row.name!r}'s secret already")
         key = ChatKey.derive(row.name, secret, row.salt) if row.salt else ChatKey.derive_open(row.name, secret)
+        if self._verifier_index(row, key) is not None:
+            raise InvalidInputError(f"that is chat {row.name!r}'s secret already")
         waiting = [r.payload for r in self.store.unrouted() if r.payload]
         opens = sum(belongs_to(key, payload) for payload in waiting)
         if not opens:

@@ -104,7 +104,9 @@ def chat_invite(
 @one_line_errors
 def chat_join(
     ctx: typer.Context,
-    invite: Annotated[str, typer.Argument(help="The invite text, or - for stdin.")],
+    invite: Annotated[
+        str, typer.Argument(help="The invite text, or - for stdin (with --replace-secret: the chat's name will do).")
+    ],
     path: Annotated[list[str] | None, typer.Option("--path", help="CARRIER=FOLDER: your copy of a folder.")] = None,
     secret_fd: SecretFd = None,
     replace_secret: Annotated[
