@@ -99,7 +99,15 @@ class Chats(Carriers):
         current secret); WrongSecretError if it is none of the chat's secrets."""
         found = self._match_secret(row, secret)
         if found is None:
-            raise WrongSecretError(f"wrong secret for chat {row.name!r}")
+            hint = ""
+            if not self.store.opened_any(row.id) and self.store.unrouted_from(row.carriers):
+                from .display import replace_command
+
+                hint = (
+                    " (it has opened nothing of what arrived: if its secret was mistyped when you joined, "
+                    f"{replace_command(row.name)} sets this one and keeps the chat)"
+                )
+            raise WrongSecretError(f"wrong secret for chat {row.name!r}{hint}")
         return found
 
     def _match_secret(self, row: ChatRow, secret: str) -> tuple[ChatKey, int] | None:

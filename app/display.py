@@ -23,9 +23,11 @@ __all__ = [
     "TRUST_MARKS",
     "late_note",
     "name_warning",
+    "replace_command",
     "rotated_line",
     "safe_text",
     "shown_name",
+    "unopened_note",
 ]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
@@ -114,3 +116,21 @@ def rotated_line(shown: Shown) -> str:
     # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
     signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
     return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"
+
+
+def unopened_note(chat_name: str, waiting: int) -> str:
+    """What the reader of a chat that has opened nothing is told while pointers that
+    arrived on its carriers wait unopened (:meth:`App.unopened_waiting`): the way out of
+    a secret mistyped when joining."""
+    return (
+        f"chat {chat_name!r} has opened nothing yet, and {waiting} pointer(s) that arrived on its carriers open "
+        f"with none of the secrets given: if its secret was mistyped when you joined, {replace_command(chat_name)} "
+        "asks for the right one and keeps the chat; if they are another chat's, reading that chat sorts them"
+    )
+
+
+def replace_command(chat_name: str) -> str:
+    """The command that corrects a secret mistyped when joining ``chat_name``."""
+    import shlex
+
+    return f"pbridge chat join {shlex.quote(chat_name)} --replace-secret"

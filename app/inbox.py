@@ -3,12 +3,18 @@ unlocked key opens them (routing tag, then AEAD)."""
 
 from __future__ import annotations
 
-from pointerbridge.core.armor import find_pointers
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 from pointerbridge.home.store import Direction
 
-from .base import _storable
 from .models import UnlockedChat
 from .poll import Poller
+from .received import Received, sort_pasted
+
+if TYPE_CHECKING:
+    from pointerbridge.core.keys import ChatKey
 
 __all__ = ["Inbox"]
 
@@ -16,11 +22,38 @@ __all__ = ["Inbox"]
 class Inbox(Poller):
     """Storing pasted pointers and routing stored ones to chats."""
 
-    def receive(self, text: str) -> tuple[int, int]:
-        """Store the pointers pasted in ``text``; return (new, already known)."""
-        items = _storable(find_pointers(text))
+    def receive(self, text: str, chats: Iterable[UnlockedChat] = ()) -> Received:
+        """Store the pointers pasted in ``text``, sorted under the keys of ``chats``; say
+        what was found (:class:`Received`). Damaged ones (truncated, or with one of these
+        chats' routing tags but altered) are not kept."""
+        return self._keep(text, {chat.row.name: chat.keys for chat in chats})
+
+    def _keep(self, text: str, keys: dict[str, tuple[ChatKey, ...]]) -> Received:
+        report, items = sort_pasted(text, keys)
         new = self.store.add_pointers(items, Direction.IN)
-        return len(new), len(items) - len(new)
+        return replace(report, new=len(new), known=len(items) - len(new))
+
+    def look_at(self, text: str) -> Received:
+        """What ``text`` holds, sorted under no key, with nothing stored: whether there is
+        anything to ask a secret for."""
+        return sort_pasted(text, {})[0]
+
+    def receive_for(self, name: str, secret: str, text: str) -> tuple[Received, UnlockedChat | None, bool]:
+        """Receive ``text`` for the chat called ``name``: unlocked with ``secret`` if this
+        home has it, else an open chat joined from the pointers if the secret opens one
+        (:meth:`join_by_receiving`'s rule; the pointers are kept either way). Return what
+        was found, the chat (None: not created, :meth:`Received.problem` says why) and
+        whether it was joined now."""
+        if self.has_chat(name):
+            chat = self.unlock_chat(name, secret)
+            return self.receive(text, [chat]), chat, False
+        from pointerbridge.core.keys import ChatKey
+
+        key = ChatKey.derive_open(name, secret)
+        report = self._keep(text, {name: (key,)})
+        if report.problem() is not None:
+            return report, None, False
+        return report, self._add_chat(key, []), True
 
     def _route(self, chat: UnlockedChat) -> None:
         """Assign to the chat the unrouted pointers sealed under one of its unlocked keys

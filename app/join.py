@@ -45,10 +45,12 @@ class Joining(Chats):
 
         invite = read_invite(invite_text)
         normalized = normalize_chat_name(invite.chat)
-        if self.store.chat(normalized) is not None:
+        existing = self.store.chat(normalized)
+        if existing is not None:
+            mistyped = "" if self.store.opened_any(existing.id) else "; if you mistyped its secret: --replace-secret"
             raise InvalidInputError(
                 f"a chat named {invite.chat!r} exists already here (if its secret changed: "
-                "pbridge chat rekey CHAT --invite INVITE)"
+                f"pbridge chat rekey CHAT --invite INVITE{mistyped})"
             )
         carriers = dict(self.config.carriers)
         names = [self._carrier_for(name, settings, paths, carriers) for name, settings in invite.carriers.items()]
@@ -70,6 +72,63 @@ class Joining(Chats):
             self.config = before
             raise
         return chat
+
+    def replace_joined_secret(self, chat: str, secret: str) -> tuple[UnlockedChat, int]:
+        """Correct the secret a chat was joined with (mistyped), keeping the chat; return it
+        unlocked with ``secret`` and how many waiting pointers that secret opens. ``chat``:
+        the chat's name, or the invite it was joined with.
+
+        Safe to allow without the secret it replaces, because nothing can be lost: only
+        while the chat's secret has opened nothing that arrived (a chat that reads is
+        never touched), and only for a secret that opens some of the pointers waiting
+        unopened here (it is provably this chat's: its key is derived from the chat's name
+        and salt). The secret joined with is dropped, or kept as an earlier secret if this
+        home sent anything under it (that stays readable with it)."""
+        from pointerbridge.app.invite import PREFIX, read_invite
+        from pointerbridge.core.keys import ChatKey
+        from pointerbridge.core.pointer import belongs_to
+
+        from .chats import _verifier
+
+        if chat.startswith(PREFIX):
+            invite = read_invite(chat)
+            row = self.chat_row(invite.chat)
+            if invite.salt != row.salt:
+                raise InvalidInputError(
+                    f"that invite is not the one chat {row.name!r} was joined with (after a rekey: "
+                    f"pbridge chat rekey {row.name} --invite INVITE)"
+                )
+        else:
+            row = self.chat_row(chat)
+        if self.store.opened_any(row.id):
+            raise InvalidInputError(
+                f"chat {row.name!r} has opened messages with its secret: that secret is right, nothing to replace "
+                "(a new secret for everyone: pbridge chat rekey)"
+            )
+        key = ChatKey.derive(row.name, secret, row.salt) if row.salt else ChatKey.derive_open(row.name, secret)
+        if self._verifier_index(row, key) is not None:
+            raise InvalidInputError(f"that is chat {row.name!r}'s secret already")
+        waiting = [r.payload for r in self.store.unrouted() if r.payload]
+        opens = sum(belongs_to(key, payload) for payload in waiting)
+        if not opens:
+            raise NotForThisChatError(
+                f"that secret opens none of the {len(waiting)} pointer(s) waiting here either: nothing replaced "
+                "(if nothing has arrived yet, poll first)"
+            )
+        if self.store.chat_pointer_ids(row.id):  # sent under the mistyped secret: readable with it still
+            self.store.add_verifier(row.id, _verifier(key))
+        else:
+            self.store.replace_verifiers(row.id, _verifier(key))
+        self._routed.pop(row.id, None)
+        return UnlockedChat(self.chat_row(row.name), key), opens
+
+    def unopened_waiting(self, chat: UnlockedChat) -> int:
+        """How many pointers that arrived on the chat's carriers no chat has opened, while
+        this chat has opened none (0 once it has): after a read, the sign of a secret
+        mistyped when joining (or of another chat's pointers, not read yet)."""
+        if self.store.opened_any(chat.row.id):
+            return 0
+        return self.store.unrouted_from(chat.row.carriers)
 
     def _carrier_for(
         self, name: str, shared: dict[str, Any], paths: dict[str, str], carriers: dict[str, CarrierConfig]
@@ -116,12 +175,17 @@ class Joining(Chats):
 
     def join_by_receiving(self, name: str, secret: str, text: str) -> UnlockedChat:
         """Create an open chat from received pointers, as CLM does: only if the secret opens
-        one. (A chat with a random salt is joined from its invite, which carries the salt.)"""
+        one. (A chat with a random salt is joined from its invite, which carries the salt.)
+        Text holding no usable pointer says so (:meth:`Received.problem`), not that the
+        secret opens none."""
         from pointerbridge.core.keys import ChatKey
 
+        from .received import sort_pasted
+
         key = ChatKey.derive_open(name, secret)
-        if not self.matching_pointers(text, key):
-            raise NotForThisChatError(f"none of these pointers is for chat {name!r} with that secret")
+        problem = sort_pasted(text, {name: (key,)})[0].problem()
+        if problem is not None:
+            raise problem
         return self._add_chat(key, [])
 
     def matching_pointers(self, text: str, key: ChatKey) -> list[str]:

@@ -104,9 +104,19 @@ def chat_invite(
 @one_line_errors
 def chat_join(
     ctx: typer.Context,
-    invite: Annotated[str, typer.Argument(help="The invite text, or - for stdin.")],
+    invite: Annotated[
+        str, typer.Argument(help="The invite text, or - for stdin (with --replace-secret: the chat's name will do).")
+    ],
     path: Annotated[list[str] | None, typer.Option("--path", help="CARRIER=FOLDER: your copy of a folder.")] = None,
     secret_fd: SecretFd = None,
+    replace_secret: Annotated[
+        bool,
+        typer.Option(
+            "--replace-secret",
+            help="The chat was joined with a mistyped secret: set the right one, keeping the chat (only while it "
+            "has opened nothing, and only a secret that opens what arrived).",
+        ),
+    ] = False,
 ) -> None:
     """Join a chat from an invite; the chat secret is asked twice."""
     text = stdin_text() if invite == "-" else invite
@@ -118,6 +128,13 @@ def chat_join(
         paths[carrier] = str(Path(folder).expanduser().resolve())
     with open_app(ctx) as app:
         app.username()
+        if replace_secret:
+            fixed, opens = app.replace_joined_secret(text, ask_secret(secret_fd, confirm=True))
+            typer.echo(
+                f"chat {fixed.row.name!r}: the secret it was joined with is replaced by this one, "
+                f"which opens {opens} pointer(s) that were waiting"
+            )
+            return
         chat = app.join_invite(text, ask_secret(secret_fd, confirm=True), paths)
         typer.echo(f"joined chat {chat.row.name!r} on {', '.join(chat.row.carriers)}")
         if chat.row.is_open:  # an invite of version 1, or one stripped of its salt: say what that costs

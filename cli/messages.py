@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    from pointerbridge.app.received import Received
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
 from .common import PhraseFd, SecretFd, stdin_text
@@ -146,8 +147,10 @@ def read(
         if limit:
             shown = shown[-limit:]
         locked = app.locked_count(unlocked, trash_only=trash, include_trash=bool(search))
+        waiting = app.unopened_waiting(unlocked)
         if as_json:
-            emit({"messages": [_render(s) for s in shown], "refused": refused, "other_secret": locked})
+            data = {"messages": [_render(s) for s in shown], "refused": refused, "other_secret": locked}
+            emit({**data, "unopened_waiting": waiting})
             return
         messages(shown)
         if refused:
@@ -158,6 +161,10 @@ def read(
                 f"{safe_text(unlocked.row.name)} --all-secrets' asks for them, or read with that secret)",
                 err=True,
             )
+        if waiting:
+            from pointerbridge.app.display import unopened_note
+
+            typer.echo(f"({unopened_note(unlocked.row.name, waiting)})", err=True)
 
 
 def _unlock_to_read(
@@ -193,28 +200,46 @@ def receive(
     chat: Annotated[str | None, typer.Option(help="Chat to open them with; created if new.")] = None,
     secret_fd: SecretFd = None,
 ) -> None:
-    """Store the pointers in pasted text. With --chat (asked for on a terminal), a chat
-    that does not exist yet is created from them, as CLM does, if the secret opens one."""
+    """Store the pointers in pasted text and say what it held: none, damaged ones (never
+    kept), those for the chat, those for another chat or a wrong secret.
+
+    With --chat (asked for on a terminal), a chat that does not exist yet is created from
+    them, as CLM does, if the secret opens one. Exits non-zero when nothing usable was
+    found: no pointers (10), only truncated ones (13), only altered ones (16), none for
+    the chat (15)."""
     import sys
 
     pasted = stdin_text() if text == "-" else text
     with open_app(ctx) as app:
-        new, known = app.receive(pasted)
-        typer.echo(f"stored {new} new pointer(s), {known} already known")
-        if chat is None and new and text != "-" and sys.stdin.isatty():
-            chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
-        if not chat:
-            return
-        if not app.has_chat(chat):
-            created = app.join_by_receiving(chat, ask_secret(secret_fd), pasted)
-            typer.echo(f"chat {created.row.name!r} created from what you received")
+        if chat:
+            first = app.look_at(pasted)
+            if not first.usable:  # nothing to ask a secret for
+                _report(first)
+            got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)
+        else:
+            got, opened, joined = app.receive(pasted), None, False
+            if got.unsorted and text != "-" and sys.stdin.isatty():
+                chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
+                if chat:
+                    got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)
+        _report(got)
+        if joined and opened is not None:
+            typer.echo(f"chat {opened.row.name!r} created from what you received")
             from pointerbridge.app.service import OPEN_CHAT_COST
 
             typer.echo(
-                f"warning: {created.row.name!r} is an open chat: {OPEN_CHAT_COST} "
+                f"warning: {opened.row.name!r} is an open chat: {OPEN_CHAT_COST} "
                 "'pbridge chat rekey' moves it to a salted key.",
                 err=True,
             )
+
+
+def _report(got: Received) -> None:
+    """Say what was received; end with its error when nothing of it is usable."""
+    typer.echo(got.summary())
+    problem = got.problem()
+    if problem is not None:
+        raise problem
 
 
 def by_ids(action: str):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pointerbridge.app.display import safe_text
+from pointerbridge.app.display import safe_text, unopened_note
 from pointerbridge.app.service import App
 from pointerbridge.core import PointerBridgeError
 from textual import on, work
@@ -48,6 +48,7 @@ class ChatScreen(Screen[None]):
         self._limit = PAGE
         self._locked = 0  # pointers under a secret of this chat not typed this session
         self._refused = 0
+        self._waiting = 0  # pointers on its carriers waiting unopened while the chat opened none
         self._unsettled = False
         self._locked_for = 0  # how many keys the locked count was made with
         self._settling_for = 0  # the newest pointer a settle was started for
@@ -88,6 +89,7 @@ class ChatScreen(Screen[None]):
         if self.is_current:  # not while it waits behind its settings or a search
             self.app.service.mark_seen(self.chat)
         self._refused = page.refused
+        self._waiting = self.app.service.unopened_waiting(self.chat)  # a secret mistyped when joining?
         self._update_title()
 
     def _update_title(self) -> None:
@@ -96,6 +98,8 @@ class ChatScreen(Screen[None]):
             notes.append(f"{self._refused} pointer(s) failed their checks and are not shown")
         if self._locked:
             notes.append(f"{self._locked} pointer(s) under another secret of this chat: ctrl+s, Add a secret")
+        if self._waiting:
+            notes.append(unopened_note(self.chat.row.name, self._waiting))
         if not self.chat.current:
             notes.append("unlocked with an earlier secret: reading only")
         if self._unsettled:

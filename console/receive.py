@@ -50,24 +50,15 @@ class ReceiveScreen(Screen[None]):
     def action_store(self) -> None:
         """Store the pasted pointers and sort them into the chats open this session."""
         text = self.query_one(TextArea).text
-        stored = self.app.attempt(lambda: self.app.service.receive(text))
-        if stored is None:
+        got = self.app.attempt(lambda: self.app.service.receive(text, self.app.unlocked.values()))
+        if got is None:
             return
-        new, known = stored
         self.app.refresh_screens()
-        service = self.app.service
-        sorted_ = {
-            c.row.name: sum(len(service.matching_pointers(text, key)) for key in c.keys)
-            for c in self.app.unlocked.values()
-        }
-        found = new + known
-        unsorted = found - sum(sorted_.values())
-        parts = [f"stored {new} new pointer(s), {known} already known"]
-        parts += [f"{count} in {name}" for name, count in sorted_.items() if count]
-        if unsorted:
-            parts.append(f"{unsorted} for a chat not open now: open it, or open them as a new chat")
-        self.query_one("#result", Label).update("; ".join(parts) if found else "no pointers found in that text")
-        self.query_one("#new-chat", Button).disabled = not unsorted
+        line = got.summary()
+        if got.unsorted:
+            line += ": open the chat they are for, or open them as a new chat"
+        self.query_one("#result", Label).update(line)
+        self.query_one("#new-chat", Button).disabled = not got.unsorted
 
     @on(Button.Pressed, "#new-chat")
     def _new_chat(self) -> None:

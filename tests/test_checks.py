@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.service import App, UnlockedChat
-from pointerbridge.core import Identity, NotForThisChatError, pointer
+from pointerbridge.core import Identity, TamperedError, pointer
 from pointerbridge.core.armor import armor, dearmor
 from pointerbridge.core.keys import hkdf
 from pointerbridge.core.padding import padded_length
@@ -141,7 +141,8 @@ def test_a_tag_collision_is_neither_routed_nor_used_to_create_a_chat(tmp_path: P
     app.close()
 
     other = App(Home.resolve(tmp_path / "carol"))
-    with pytest.raises(NotForThisChatError):
+    # The chat's tag on bytes its key does not open: an altered pointer, said so (issue 17, item 5).
+    with pytest.raises(TamperedError):
         other.join_by_receiving("Family", SECRET, stray)
     assert other.store.chats() == []
     assert other.join_by_receiving("Family", SECRET, stray + "\n" + genuine).row.name == "Family"

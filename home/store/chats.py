@@ -91,6 +91,16 @@ class ChatTables(StoreBase):
                 (chat_id, *check, time.time()),
             )
 
+    def replace_verifiers(self, chat_id: int, check: Verifier) -> None:
+        """Make ``check`` the chat's only verifier (a secret mistyped when joining, which
+        opened nothing, replaced by the right one)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM verifiers WHERE chat_id = ?", (chat_id,))
+            db.execute(
+                "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, *check, time.time()),
+            )
+
     def set_chat_carriers(self, chat_id: int, carriers: list[str]) -> ChatRow:
         """Replace a chat's carriers; return the updated row."""
         with self.transaction() as db:

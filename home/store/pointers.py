@@ -253,3 +253,16 @@ class PointerTables(StoreBase):
         """When a pointer reached this store (Unix seconds), if it is stored."""
         row = self._db.execute("SELECT received_at FROM pointers WHERE id = ?", (pointer_id,)).fetchone()
         return float(row[0]) if row else None
+
+    def opened_any(self, chat_id: int) -> bool:
+        """Whether a received pointer was ever routed to a chat: if not, its secret has
+        opened nothing that arrived (stops at the first, on the chat's index)."""
+        query = "SELECT 1 FROM pointers WHERE chat_id = ? AND direction = 'in' LIMIT 1"
+        return self._db.execute(query, (chat_id,)).fetchone() is not None
+
+    def unrouted_from(self, carriers: Iterable[str]) -> int:
+        """How many pointers that arrived on any of ``carriers`` no chat has claimed yet."""
+        names = list(carriers)
+        marks = ", ".join("?" * len(names))
+        query = f"SELECT count(*) FROM pointers WHERE chat_id IS NULL AND length(payload) > 0 AND carrier IN ({marks})"  # noqa: S608
+        return int(self._db.execute(query, names).fetchone()[0]) if names else 0
