@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from pointerbridge.bridges.base import Bridge, bridge_class
+from pointerbridge.bridges.base import Bridge, carrier_bridge_class
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.errors import UnknownVersionError
 from pointerbridge.home.config import (
@@ -25,7 +25,7 @@ from .errors import ChatNotFoundError, NotInitialisedError
 def default_bridge(name: str, config: CarrierConfig) -> Bridge:
     """The bridge of a carrier's type (found in the ``pointerbridge.bridges`` entry points),
     built from its settings."""
-    return bridge_class(config.type).from_config(name, config.settings)
+    return carrier_bridge_class(name, config.type).from_config(name, config.settings)
 
 
 def resolve_home(home: Home | Path | None) -> Home:

@@ -135,7 +135,9 @@ def _codec(chat: ChatKey, me: Identity, seconds: float) -> dict[str, Any]:
     return rows
 
 
-def _routing(me: Identity, seconds: float) -> dict[str, Any]:
+def _routing(me: Identity, seconds: float, say: Callable[[str], None]) -> dict[str, Any]:
+    counts = ", ".join(str(count) for count in ROUTING_CHATS)
+    say(f"4/4 routing: a pointer among {counts} chats (about {_about(len(ROUTING_CHATS) * seconds)})")
     rows: dict[str, Any] = {}
     keys = [ChatKey(f"chat {i}", hashlib.sha256(b"bench %d" % i).digest()) for i in range(max(ROUTING_CHATS))]
     for count in ROUTING_CHATS:
@@ -145,6 +147,10 @@ def _routing(me: Identity, seconds: float) -> dict[str, Any]:
         per = _per_call(lambda: ring.unseal(pointer), seconds)  # noqa: B023
         rows[str(count)] = {"unseal_us": _us(per), "per_chat_us": _us(per / count)}
     return rows
+
+
+def _about(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds >= 1 else "a second"
 
 
 def _machine() -> dict[str, str]:
@@ -170,15 +176,24 @@ def _openssl_version() -> str:
     return str(backend.openssl_version_text())
 
 
-def run(seconds: float = 0.6) -> dict[str, Any]:
-    """Measure everything; ``seconds`` is the time spent on each figure."""
+def run(seconds: float = 0.6, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure everything; ``seconds`` is the time spent on each figure. ``progress``, if
+    given, is told each step before it starts, with about how long it takes (the whole run
+    takes about 100 times ``seconds``)."""
+    say = progress or (lambda line: None)
+    say("1/4 Argon2id: deriving a chat key")
     start = time.perf_counter()
     chat = ChatKey.derive("bench", "bench secret", bytes(16))
     argon2_ms = round((time.perf_counter() - start) * 1000, 1)
     me = Identity(username="alice", seed=hashlib.sha256(b"bench identity").digest())
+    sizes = ", ".join(str(size) for size in SIZES)
+    figures = 2 * len(SIZES)
+    say(f"2/4 codec: pb1 and CLM at {sizes} characters (about {_about(figures * figures * seconds)})")
     codec = _codec(chat, me, seconds)
     body = _body(1024)
-    measured = _timed({"pb1": lambda: unseal(chat, seal(chat, me, body)[0]), **_floor(chat, 1024)}, seconds * 10)
+    fns = {"pb1": lambda: unseal(chat, seal(chat, me, body)[0]), **_floor(chat, 1024)}
+    say(f"3/4 pb1 against its primitives, 1024 characters (about {_about(len(fns) * seconds * 10)})")
+    measured = _timed(fns, seconds * 10)
     pb1_1k = _us(measured.pop("pb1"))
     floor = {name: _us(value) for name, value in measured.items()}
     floor_total = round(sum(floor.values()), 2)
@@ -194,7 +209,7 @@ def run(seconds: float = 0.6) -> dict[str, Any]:
         "ratio_met": ratio <= _TARGET_RATIO,
         "chars_100b_target": 400,
         "chars_100b_met": codec["100"]["pb1_chars"] <= 400,
-        "routing": _routing(me, seconds),
+        "routing": _routing(me, seconds, say),
         "aead_tag_bytes": AEAD_TAG_BYTES,
     }
 

@@ -21,6 +21,7 @@ __all__ = [
     "NAME_WARNING_STYLE",
     "PLAIN_MARKS",
     "TRUST_MARKS",
+    "TRUST_MEANINGS",
     "late_note",
     "name_warning",
     "replace_command",
@@ -38,15 +39,26 @@ TRUST_MARKS: dict[Trust, tuple[str, str]] = {
     Trust.PINNED: ("✓", "green"),
     Trust.NEW: ("(new key)", "yellow"),
     Trust.ROTATED: ("(changed key, signed by the old one)", "cyan"),
-    Trust.RETIRED: (
-        " sent with their OLD key after they changed it: someone may hold their old phrase ",
-        "bold black on yellow",
+    Trust.RETIRED: (  # after a rotation, as loud as a changed key: it may be whoever has the old phrase
+        " !! sent with their OLD key after they changed it: someone may hold their old phrase !! ",
+        "bold white on red",
     ),
     Trust.CHANGED: (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
     Trust.CONFLICT: (
         " KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
         "bold white on magenta",
     ),
+}
+
+# What each mark means, for a legend beside the marks (the console's help): with the marks
+# above, the one wording of trust every front-end shows.
+TRUST_MEANINGS: dict[Trust, str] = {
+    Trust.PINNED: "the key first seen under that name",
+    Trust.NEW: "the first message under that name (its key is pinned from now on)",
+    Trust.ROTATED: "a key change, signed by the sender's old key",
+    Trust.RETIRED: "a key its owner replaced, used after the change: not the owner, unless they say so in person",
+    Trust.CHANGED: "another key under a known name, with no signed change: someone else",
+    Trust.CONFLICT: "then re-pin the key you verified: pbridge chat trust CHAT NAME --fingerprint ...",
 }
 
 # The same in plain output (a rotation notice prints as a line of its own: rotated_line).

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, bridge_class, printable, read_credential
+from pointerbridge.bridges.base import (
+    Bridge,
+    BridgeError,
+    ConfigurationError,
+    carrier_bridge_class,
+    printable,
+    read_credential,
+)
 from pointerbridge.core.errors import InvalidInputError
 from pointerbridge.home.config import (
     CARRIER_NAME_RULE,
@@ -59,7 +66,7 @@ def log_in(
     settings. ``password`` is asked by the bridge only once ``options`` are known to be
     usable; a type whose bridge has no hook raises ``LoginUnsupportedError``."""
     _check_name(name)
-    cls = bridge_class(carrier_type)
+    cls = carrier_bridge_class(name, carrier_type)
     existing = app.config.carriers.get(name)
     if existing is not None and existing.type != carrier_type:
         raise InvalidInputError(f"carrier {name!r} is a {existing.type} carrier, not {carrier_type}")

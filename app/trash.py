@@ -17,7 +17,7 @@ class Trash(History):
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
         """Move messages (by id or unique id prefix) to the trash or back; return how many."""
-        ids = self._pointer_ids(chat, message_ids)
+        ids = self._pointer_ids(chat, message_ids, moving_to=trashed)
         self.store.set_trashed(ids, trashed)
         return len(ids)
 
@@ -27,13 +27,22 @@ class Trash(History):
         self.store.purge(ids)
         return len(ids)
 
-    def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str]) -> list[int]:
+    def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str], moving_to: bool | None = None) -> list[int]:
+        """The pointers of the messages named by id or unique prefix; with ``moving_to``,
+        each must be on the other side of the trash (nothing is done otherwise)."""
         shown, _ = self.read(chat, include_trash=True)
         found: list[int] = []
         for wanted in message_ids:
             matches = [s for s in shown if s.message.id.startswith(wanted.lower())]
-            if len(matches) != 1:
+            if not matches:
+                raise InvalidInputError(
+                    f"no message of chat {chat.row.name!r} has an id starting {wanted!r} ('pbridge read' shows them)"
+                )
+            if len(matches) > 1:
                 raise InvalidInputError(f"{wanted!r} matches {len(matches)} messages; give more of the id")
+            if moving_to is not None and matches[0].trashed == moving_to:
+                where = "already in the trash" if moving_to else "not in the trash"
+                raise InvalidInputError(f"message {wanted!r} is {where}")
             found.extend(matches[0].pointer_ids)
         return found
 

@@ -41,6 +41,7 @@ __all__ = [
     "Status",
     "bridge_class",
     "bridge_types",
+    "carrier_bridge_class",
     "elapsed",
     "extract",
     "header_safe",
@@ -58,6 +59,7 @@ class BridgeError(PointerBridgeError):
     def __init__(self, carrier: str, message: str) -> None:
         super().__init__(f"carrier {carrier!r}: {message}")
         self.carrier = carrier
+        self.detail = message
 
 
 class RetryableError(BridgeError):
@@ -230,8 +232,15 @@ class Bridge(ABC):
             parsed = cls.Settings.model_validate(settings)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(["carriers", name, *(str(p) for p in first["loc"])])
-            raise ConfigurationError(name, f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+            key = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                takes = ", ".join(cls.Settings.model_fields)
+                problem = f"unknown setting {key!r} in [carriers.{name}] (a {cls.carrier_type} carrier takes: {takes})"
+            elif first["type"] == "missing":
+                problem = f"[carriers.{name}] needs {key!r}, a {cls.carrier_type} carrier's setting"
+            else:
+                problem = f"carriers.{name}.{key}: {first['msg'].removeprefix('Value error, ')}"
+            raise ConfigurationError(name, problem) from None
         return cls(name, parsed)
 
     @classmethod
@@ -325,6 +334,15 @@ def bridge_class(type_name: str) -> type[Bridge]:
             return loaded
     known = ", ".join(bridge_types())
     raise ConfigurationError(type_name, f"unknown carrier type {type_name!r} (known: {known})")
+
+
+def carrier_bridge_class(carrier: str, type_name: str) -> type[Bridge]:
+    """:func:`bridge_class` for the carrier named ``carrier``: a failure names the carrier
+    (what config.toml and the commands call it), not its type."""
+    try:
+        return bridge_class(type_name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(carrier, exc.detail) from None
 
 
 def bridge_types() -> list[str]:

@@ -19,7 +19,10 @@ from .secrets import read_secret
 __all__ = ["carrier_app"]
 
 
-carrier_app = typer.Typer(help="Add, log in and list carriers (config.toml).", no_args_is_help=True)
+carrier_app = typer.Typer(
+    help="Carriers (config.toml): add one, login (a bot account, for a type that has a login), list them.",
+    no_args_is_help=True,
+)
 
 
 @carrier_app.command("add")

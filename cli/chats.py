@@ -20,7 +20,11 @@ from .secrets import read_secret
 __all__ = ["chat_app"]
 
 
-chat_app = typer.Typer(help="Create, list and delete chats.", no_args_is_help=True)
+chat_app = typer.Typer(
+    help="Chats: create or join one, list them, show or set a chat's carriers, print its invite, rekey it "
+    "(a new secret), clear its history, trust a key you verified, delete it.",
+    no_args_is_help=True,
+)
 
 
 @chat_app.command("create")

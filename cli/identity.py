@@ -27,7 +27,10 @@ from .output import safe_text
 __all__ = ["identity_app", "init", "whoami"]
 
 
-identity_app = typer.Typer(help="Rotate your identity (a new master phrase) and tell your chats.", no_args_is_help=True)
+identity_app = typer.Typer(
+    help="Your identity: rotate it (a new master phrase, so a new key), and notify a chat of it now.",
+    no_args_is_help=True,
+)
 
 
 def init(

@@ -17,11 +17,11 @@ from pointerbridge.core import (
     ClmWrongChatError,
     InvalidInputError,
 )
-from typer.core import TyperGroup
 
 from .common import HomeOption, SecretFd, stdin_text
 from .demo import demo
 from .errors import EXIT_INTERNAL, exit_codes, one_line_errors
+from .helptext import HelpGroup
 from .local import register
 from .secrets import read_secret
 
@@ -31,10 +31,10 @@ __all__ = ["main", "pbridge"]
 def exit_codes_line() -> str:
     """The help's last paragraph: every exit code and what it means."""
     codes = ", ".join(f"{code} {name.removesuffix('Error')}" for name, code in exit_codes().items())
-    return f"Exit codes: 0 ok, 1 declined, 2 usage, {codes}, {EXIT_INTERNAL} internal error."
+    return f"Exit codes: 0 ok, 1 declined or interrupted, 2 usage, {codes}, {EXIT_INTERNAL} internal error."
 
 
-class _Root(TyperGroup):
+class _Root(HelpGroup):
     """The root command, whose help ends with the exit codes: read off the error classes
     when help is shown, as that loads the app, which no other command line should pay for."""
 
@@ -55,14 +55,29 @@ pbridge = typer.Typer(
     # Rich tracebacks print local variables, which can hold secrets: never.
     pretty_exceptions_enable=False,
 )
-clm_app = typer.Typer(help="Read and write Chrono-Library Messenger pointers.", no_args_is_help=True)
+clm_app = typer.Typer(help="Decode and encode Chrono-Library Messenger (CLM) pointers.", no_args_is_help=True)
 pbridge.add_typer(clm_app, name="clm")
 register(pbridge)
 pbridge.command()(one_line_errors(demo))
 
 
+def _show_version(given: bool) -> None:
+    if given:
+        from importlib.metadata import version
+
+        typer.echo(f"pbridge {version('pointerbridge')}")
+        raise typer.Exit()
+
+
 @pbridge.callback()
-def _root(ctx: typer.Context, home: HomeOption = None) -> None:
+def _root(
+    ctx: typer.Context,
+    home: HomeOption = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="Show the version and exit."),
+    ] = False,
+) -> None:
     """Pointer Bridge: private chat over the chat systems you already use."""
     ctx.obj = home
 
@@ -190,7 +205,7 @@ def clm_encode(
 @pbridge.command()
 @one_line_errors
 def console(ctx: typer.Context) -> None:
-    """Open the interactive console (what a bare ``pbridge`` on a terminal does)."""
+    """Open the interactive console (what a bare 'pbridge' on a terminal does)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InvalidInputError("the console needs a terminal; the other commands work from scripts")
     from pointerbridge.console import run_console
@@ -206,10 +221,12 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,
 ) -> None:
-    """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost."""
+    """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost.
+
+    Takes about 100 times --seconds (a minute by default); each step is named on stderr as it starts."""
     from pointerbridge.app import benchmark as _benchmark
 
-    result = _benchmark.run(seconds)
+    result = _benchmark.run(seconds, progress=lambda line: typer.echo(f"bench: {line}", err=True))
     typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
 
 

@@ -75,7 +75,10 @@ def daemon(
     ctx: typer.Context,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines (for a log collector).")] = False,
 ) -> None:
-    """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM."""
+    """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM.
+
+    Needs the daemon extra: pip install 'pointerbridge[daemon]'. Without it, 'pbridge poll'
+    from cron does the same."""
     from pointerbridge.app.daemon import run_daemon, setup_logging
     from pointerbridge.app.service import resolve_home
 

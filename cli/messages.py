@@ -153,6 +153,8 @@ def read(
             emit({**data, "unopened_waiting": waiting})
             return
         messages(shown)
+        if not (shown or refused or locked or waiting):  # else the lines below say why nothing shows
+            typer.echo(_nothing_shown(unlocked.row.name, search, trash), err=True)
         if refused:
             typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
         if locked:
@@ -192,6 +194,14 @@ def _unlock_to_read(
         if unlocked is before:
             typer.echo("(that secret was given already)", err=True)
     return unlocked
+
+
+def _nothing_shown(chat: str, search: str | None, trash: bool) -> str:
+    """What ``read`` says instead of printing nothing."""
+    where = f"the trash of chat {safe_text(chat)!r}" if trash else f"chat {safe_text(chat)!r}"
+    if search:
+        return f"(no message in {where} contains {safe_text(search)!r})"
+    return f"({where} is empty)" if trash else f"({where} has no messages yet)"
 
 
 def receive(
@@ -242,14 +252,13 @@ def _report(got: Received) -> None:
         raise problem
 
 
+_Ids = Annotated[list[str], typer.Argument(help="Message ids (or unique prefixes) from 'read'.")]
+
+
 def by_ids(action: str):  # type: ignore[no-untyped-def]
-    def command(
-        ctx: typer.Context,
-        chat: str,
-        ids: Annotated[list[str], typer.Argument(help="Message ids (or unique prefixes) from 'read'.")],
-        yes: Annotated[bool, typer.Option("--yes", help="purge: do not ask.")] = False,
-        secret_fd: SecretFd = None,
-    ) -> None:
+    """The ``trash``, ``restore`` or ``purge`` command (only purge asks, so only it has --yes)."""
+
+    def act(ctx: typer.Context, chat: str, ids: list[str], yes: bool, secret_fd: int | None) -> None:
         with open_app(ctx) as app:
             unlocked = unlock(app, chat, secret_fd)
             if action == "purge":
@@ -260,9 +269,22 @@ def by_ids(action: str):  # type: ignore[no-untyped-def]
                 count = app.set_trashed(unlocked, ids, action == "trash")
             typer.echo(f"{action}: {len(ids)} message(s), {count} pointer(s)")
 
-    command.__doc__ = {
-        "trash": "Move messages to the trash (they stay searchable).",
+    def command(ctx: typer.Context, chat: str, ids: _Ids, secret_fd: SecretFd = None) -> None:
+        act(ctx, chat, ids, False, secret_fd)
+
+    def purge(
+        ctx: typer.Context,
+        chat: str,
+        ids: _Ids,
+        yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+        secret_fd: SecretFd = None,
+    ) -> None:
+        act(ctx, chat, ids, yes, secret_fd)
+
+    chosen = purge if action == "purge" else command
+    chosen.__doc__ = {
+        "trash": "Move messages to the trash (they stay searchable; 'restore' brings them back).",
         "restore": "Bring messages back from the trash.",
         "purge": "Delete messages for good (asks y/N).",
     }[action]
-    return command
+    return chosen

@@ -25,7 +25,7 @@ class CarriersScreen(Screen[None]):
     app: ConsoleApp
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("g", "app.poll_now", "Poll now"),
+        Binding("g,ctrl+g", "app.poll_now", "Poll now"),
     ]
 
     def compose(self) -> ComposeResult:

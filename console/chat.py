@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pointerbridge.app.display import safe_text, unopened_note
+from pointerbridge.app.display import TRUST_MEANINGS, safe_text, unopened_note
 from pointerbridge.app.service import App
+from pointerbridge.app.trust import Trust
 from pointerbridge.core import PointerBridgeError
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,6 +39,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+t", "trash_view", "Trash"),
         Binding("ctrl+s", "settings", "Settings"),
         Binding("delete,t", "trash", "Trash message"),
+        Binding("f", "fingerprint", "Sender's key", show=False),
     ]
 
     def __init__(self, chat: UnlockedChat) -> None:
@@ -56,6 +58,7 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="chat-title", markup=False)
+        yield Static("", id="chat-notes", markup=False)
         yield OptionList(id="history", markup=False)
         yield Input(placeholder="Write a message; Enter sends", id="composer")
         yield Footer()
@@ -106,8 +109,12 @@ class ChatScreen(Screen[None]):
             notes.append("checking senders against the whole history…")
         if self._older is not None:
             notes.append("ctrl+o: older messages")
+        # One line for the chat (cut with an ellipsis on a narrow terminal), the notes below
+        # it, each on a line of its own: a title that wrapped moved the history with every note.
         title = f"{safe_text(self.chat.row.name)} · {', '.join(self.chat.row.carriers) or 'no carriers'}"
-        self.query_one("#chat-title", Static).update(" · ".join([title, *notes]))
+        self.query_one("#chat-title", Static).update(title)
+        self.query_one("#chat-notes", Static).update("\n".join(notes))
+        self.query_one("#chat-notes", Static).display = bool(notes)
 
     def _at_bottom(self) -> bool:
         index = self.query_one(OptionList).highlighted
@@ -192,6 +199,23 @@ class ChatScreen(Screen[None]):
         if moved is not None:
             self.notify("moved to the trash (ctrl+t shows it)", markup=False)
         self.refresh_data()
+
+    def action_fingerprint(self) -> None:
+        """Show the highlighted message's sender key fingerprint and what its mark means
+        (to compare with the fingerprint in the sender's own profile)."""
+        if self.query_one("#composer", Input).has_focus:
+            return
+        shown = self._highlighted()
+        if shown is None:
+            return
+        trust = Trust(shown.trust)
+        self.notify(
+            f"{safe_text(shown.message.username)}: key {shown.message.fingerprint}\n"
+            f"{TRUST_MEANINGS[trust]}. Compare it with the fingerprint in their profile (p), in person.",
+            title="Sender's key",
+            timeout=30,
+            markup=False,
+        )
 
     def action_search(self) -> None:
         """Search this chat, trash included."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pointerbridge.app.errors import WrongSecretError
 from pointerbridge.app.secret_policy import WeakSecretError
 from pointerbridge.core import PointerBridgeError
 from textual import on
@@ -89,7 +90,9 @@ class Form(ModalScreen[Any]):
                 if field.confirm:
                     yield Label(f"{field.label} (again)", markup=False)
                     yield Input(value=field.generated, password=field.secret, id=f"f-{field.key}-again")
-            yield Label("", id="error", classes="error", markup=False)
+            error = Label("", id="error", classes="error", markup=False)
+            error.display = False  # until there is something to say
+            yield error
             with Horizontal(classes="buttons"):
                 yield Button(self._ok, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -133,6 +136,10 @@ class Form(ModalScreen[Any]):
                 self._fail(str(exc))
                 self._offer_weak_ok()
                 return
+            except WrongSecretError as exc:  # a wrong phrase or secret is not left to be sent again
+                self._fail(str(exc))
+                self._clear_secrets()
+                return
             except PointerBridgeError as exc:
                 self._fail(str(exc))
                 return
@@ -140,7 +147,9 @@ class Form(ModalScreen[Any]):
         self.dismiss(result)
 
     def _fail(self, message: str) -> None:
-        self.query_one("#error", Label).update(message)
+        error = self.query_one("#error", Label)
+        error.update(message)
+        error.display = bool(message)
 
     def _weak_ok(self) -> dict[str, str]:
         boxes = self.query("#weak-ok").results(Checkbox)
@@ -164,6 +173,17 @@ class Form(ModalScreen[Any]):
         """Close without a result."""
         self._clear()
         self.dismiss(None)
+
+    def _clear_secrets(self) -> None:
+        """Empty the secret fields the app checked (a phrase or secret typed once; a new one,
+        typed twice, stays), and put the cursor in the first."""
+        checked = [f for f in self._fields if f.secret and not f.confirm] or [f for f in self._fields if f.secret]
+        secret = [self.query_one(f"#f-{f.key}", Input) for f in checked]
+        secret += [self.query_one(f"#f-{f.key}-again", Input) for f in checked if f.confirm]
+        for widget in secret:
+            widget.value = ""
+        if secret:
+            self.set_focus(secret[0])
 
     def _clear(self) -> None:
         for widget in self._inputs():

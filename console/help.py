@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pointerbridge.app.display import TRUST_MARKS, TRUST_MEANINGS
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -23,7 +25,8 @@ HELP: list[tuple[str, str]] = [
         "A chat",
         "type, then Enter sends · Tab history/composer · ctrl+o older messages · "
         "ctrl+f search (trash included) · ctrl+t trash · ctrl+s settings · "
-        "t or Delete (in the history) moves a message to the trash",
+        "t or Delete (in the history) moves a message to the trash · "
+        "f (in the history) shows the sender's key fingerprint",
     ),
     ("Search, trash", "r restore · t trash · d delete for good (asks first)"),
     (
@@ -35,21 +38,9 @@ HELP: list[tuple[str, str]] = [
         "fingerprint · change master phrase (each chat open in this session gets a notice signed "
         "by the old key at once, the others with your next message there)",
     ),
-    ("Carriers", "g poll now · what waits to be posted, the last poll and the last error of each"),
-    ("", ""),
-    ("✓", "the sender's key is the one first seen under that name"),
-    ("(new key)", "the first message under that name"),
-    ("(changed key, …)", "a key change signed by the sender's old key"),
-    ("OLD key", "sent with a key its owner replaced, after the change: someone may hold their old phrase"),
-    ("KEY CHANGED", "someone else, or a new key with no notice: not this sender"),
-    (
-        "KEY CONFLICT",
-        "the old key signed two different key changes: its phrase leaked; verify in person, then "
-        "pbridge chat trust CHAT NAME --fingerprint ...",
-    ),
-    ("", ""),
-    ("", "Nothing you type or read is written to disk; the store keeps pointers as carried."),
+    ("Carriers", "g or ctrl+g poll now · what waits to be posted, the last poll and the last error of each"),
 ]
+_PRIVACY = "Nothing you type or read is written to disk; the store keeps pointers as carried."
 
 
 def _table() -> Table:
@@ -58,6 +49,16 @@ def _table() -> Table:
     grid.add_column()
     for name, text in HELP:
         grid.add_row(name, text)
+    # The marks as a chat shows them, with their meaning: both from app/display.py, the
+    # wording the command line prints too.
+    marks = Table.grid(padding=(0, 2))
+    marks.add_column()
+    for trust, (mark, style) in TRUST_MARKS.items():
+        marks.add_row(Text.assemble((mark, style), " — ", TRUST_MEANINGS[trust]))
+    grid.add_row("", "")
+    grid.add_row("Marks", marks)
+    grid.add_row("", "")
+    grid.add_row("", _PRIVACY)
     return grid
 
 

@@ -53,7 +53,8 @@ class ProfileScreen(Screen[None]):
         )
         self.query_one("#who", Static).update(
             f"Username: {safe_text(identity.username)}\nFingerprint: {identity.fingerprint}\n{recovery}\n"
-            "Compare the fingerprint with what your peers see next to your name."
+            "Compare it in person with what your peers see: in a chat, f on a message of yours shows its "
+            "sender's key ('pbridge read --json' prints it too)."
         )
         pending = self.app.service.pending_notices()
         self.query_one("#pending", Static).update(

@@ -33,6 +33,7 @@ _CSS = """
 .dialog { width: 72; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
 .dialog.help { width: 100; }
 ModalScreen { align: center middle; }
+.dialog Label { width: 100%; }
 .title { text-style: bold; margin-bottom: 1; }
 .note { width: 100%; color: $text-muted; margin-bottom: 1; }
 .error { color: $error; }
@@ -40,7 +41,8 @@ ModalScreen { align: center middle; }
 .buttons Button { margin-right: 2; }
 #history { height: 1fr; }
 #composer { dock: bottom; }
-#chat-title, #hint { height: auto; padding: 0 1; color: $text-muted; }
+#chat-title, #chat-notes, #hint { height: auto; padding: 0 1; color: $text-muted; }
+#chat-title { text-wrap: nowrap; text-overflow: ellipsis; text-style: bold; }
 """
 
 

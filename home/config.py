@@ -79,6 +79,18 @@ def _where(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error["loc"]) or "(top level)"
 
 
+def _plainly(error: ErrorDetails) -> str:
+    """One validation error as a person fixing config.toml needs it: the key and the table."""
+    loc = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden" and len(loc) == 1:
+        if loc[0] == "carrier":
+            return "unknown table [carrier]: carriers are declared as [carriers.NAME]"
+        return f"unknown key {loc[0]!r}: config.toml holds only carriers, as [carriers.NAME] tables"
+    if error["type"] == "missing" and len(loc) == 3 and loc[0] == "carriers":
+        return f"[carriers.{loc[1]}] needs {loc[2]!r}"
+    return f"{_where(error)}: {error['msg']}"
+
+
 def load_config(path: Path) -> Config:
     """Read and validate config.toml; a missing file is an empty config."""
     try:
@@ -94,8 +106,7 @@ def load_config(path: Path) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{path}: {_where(first)}: {first['msg']}") from None
+        raise ConfigError(f"{path}: {_plainly(exc.errors()[0])}") from None
 
 
 def save_config(path: Path, config: Config) -> None:

@@ -196,12 +196,12 @@ def test_history_loads_a_page_at_a_time(tmp_path: Path, shared: Path) -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         chat = await _open_family(pilot, "alice")
         assert [s.message.body for s in chat.shown] == [f"message {i:04d}" for i in range(count - PAGE, count)]
-        assert "ctrl+o: older messages" in str(chat.query_one("#chat-title", Static).render())
+        assert "ctrl+o: older messages" in str(chat.query_one("#chat-notes", Static).render())
         await pilot.press("ctrl+o")
         assert len(chat.shown) == 2 * PAGE
         await pilot.press("ctrl+o")
         assert [s.message.body for s in chat.shown] == [f"message {i:04d}" for i in range(count)]
-        assert "older" not in str(chat.query_one("#chat-title", Static).render())
+        assert "older" not in str(chat.query_one("#chat-notes", Static).render())
 
     drive(alice, scenario)
 
@@ -413,7 +413,7 @@ def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: P
         screen = await _open_family(pilot, "bob")
         await settle(pilot)  # the background judge, then the page again
         assert [(s.message.body[:4], s.trust) for s in screen.shown][-2:] == [("alic", "rotated"), ("with", "pinned")]
-        assert "checking" not in str(screen.query_one("#chat-title", Static).render())
+        assert "checking" not in str(screen.query_one("#chat-notes", Static).render())
 
     drive(bob, scenario)
     with App(bob) as app:

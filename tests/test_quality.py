@@ -114,7 +114,9 @@ def test_readme_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None
     exec(compile(code.group(1), "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[1:] == ["alice dinner at eight?", "a long letter "]
-    assert len(out[0].split()) == 6
+    # the fingerprint those inputs give, as the README shows it (issue 17, item 17: it showed another)
+    assert out[0] == "30795 52248 31978 67289 03151 85017"
+    assert f"print(me.fingerprint)  # {out[0]}\n" in code.group(1)
 
 
 # Small enough to read at once (issue 16): a module of about 400 lines, a class of about 300.
