@@ -35,6 +35,7 @@ __all__ = [
     "Scan",
     "armor",
     "dearmor",
+    "declared_length",
     "encoded_length",
     "find_pointers",
     "max_payload_bytes",
@@ -173,6 +174,12 @@ def _decode_blocks(text: str, length: int) -> bytes:
         out += value.to_bytes(size, "big")
         pos += chars
     return bytes(out)
+
+
+def declared_length(pointer: str) -> int:
+    """The payload length a found pointer's header declares, whatever its version (§4:
+    later versions keep the envelope)."""
+    return _decode_number(pointer[3:_HEADER_CHARS].encode("ascii"))
 
 
 def dearmor(text: str) -> tuple[int, bytes]:
