@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from pointerbridge.bridges.base import Bridge, carrier_bridge_class
-from pointerbridge.core.armor import dearmor
+from pointerbridge.core.armor import dearmor, declared_length
 from pointerbridge.core.errors import UnknownVersionError
 from pointerbridge.home.config import (
     CarrierConfig,
@@ -37,21 +37,35 @@ def resolve_home(home: Home | Path | None) -> Home:
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["AppBase", "BridgeFactory", "default_bridge", "resolve_home"]
+__all__ = ["MIN_LATER_PAYLOAD", "MIN_PB1_PAYLOAD", "AppBase", "BridgeFactory", "default_bridge", "resolve_home"]
 
 # Builds a carrier's bridge from its name and config (tests wrap the default to add faults).
 BridgeFactory = Callable[[str, CarrierConfig], Bridge]
 
 
+# What is stored of what carriers and pastes bring (issue 17, item 7): a pb1 pointer only
+# if its payload is as long as the shortest pb1 pointer's (core.pointer.MIN_PAYLOAD_BYTES:
+# anything shorter never opens), a later version's only if it declares at least the fixed
+# fields of a pb1 message (core.pointer.FIXED_BYTES; a later format signs its messages
+# too). Kept here, not imported, so polling never loads the cryptography; a test checks them.
+MIN_PB1_PAYLOAD = 276
+MIN_LATER_PAYLOAD = 110
+
+
 def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
-    """(text, payload) of found pointers. A later version's pointer is kept by its text
-    with an empty payload: this release cannot open it, a later one will find it stored."""
+    """(text, payload) of found pointers worth storing (see ``MIN_PB1_PAYLOAD``). A later
+    version's pointer is kept by its text with an empty payload: this release cannot open
+    it, a later one will find it stored."""
     items = []
     for text in texts:
         try:
-            items.append((text, dearmor(text)[1]))
+            payload = dearmor(text)[1]
         except UnknownVersionError:
-            items.append((text, b""))
+            if declared_length(text) >= MIN_LATER_PAYLOAD:
+                items.append((text, b""))
+            continue
+        if len(payload) >= MIN_PB1_PAYLOAD:
+            items.append((text, payload))
     return items
 
 

@@ -14,7 +14,7 @@ from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
 from pointerbridge.home.config import ConfigError
 from pointerbridge.home.store import Direction, home_failure
 
-from .base import _storable
+from .base import MIN_PB1_PAYLOAD, _storable
 from .errors import PollBusyError
 from .identity import Identities
 from .models import PollSummary
@@ -122,9 +122,10 @@ class Poller(Identities):
                 return _Fetched(new, known, skipped, notes, exc)
             skipped += result.skipped_foreign + result.skipped_malformed
             found = result.pointers
-            stored = 0
+            kept = stored = 0
             for start in range(0, len(found), _STORE_BATCH):
                 items = _storable(item.text for item in found[start : start + _STORE_BATCH])
+                kept += len(items)  # too short to open, in this version or a later one: skipped
                 stored += len(self.store.add_pointers(items, Direction.IN, carrier=bridge.name))
                 if progress:
                     progress(min(start + _STORE_BATCH, len(found)), len(found))
@@ -135,14 +136,15 @@ class Poller(Identities):
                     f"{count} pointer(s) queued"
                 )
             self.store.save_cursor(bridge.name, result.cursor)  # only after the pointers are stored
-            new, known = new + stored, known + len(found) - stored
+            new, known, skipped = new + stored, known + kept - stored, skipped + len(found) - kept
             notes += result.notes
             if not result.more:
                 break
         return _Fetched(new, known, skipped, notes, None)
 
     def status(self) -> dict[str, Any]:
-        """What a monitoring system scrapes: the store's counts and, per carrier, what
+        """What a monitoring system scrapes: the store's counts (``junk``: unrouted pointers
+        no chat can ever open in this build, see :meth:`clear_junk`) and, per carrier, what
         waits to be posted and how its last runs went (Unix times; None: never)."""
         runs = self.store.runs()
         carriers = {}
@@ -156,4 +158,11 @@ class Poller(Identities):
                 "last_error": error,
                 "last_error_at": error_at,
             }
-        return {**self.store.counts(), "carriers": carriers}
+        junk, junk_bytes = self.store.junk(MIN_PB1_PAYLOAD)
+        extra = {"unrouted_bytes": self.store.unrouted_bytes(), "junk": junk, "junk_bytes": junk_bytes}
+        return {**self.store.counts(), **extra, "carriers": carriers}
+
+    def clear_junk(self) -> tuple[int, int]:
+        """Delete the unrouted pointers no chat can ever open in this build (a later
+        version's, or too short: what ``status`` counts as junk); return (how many, bytes)."""
+        return self.store.delete_junk(MIN_PB1_PAYLOAD)

@@ -108,7 +108,10 @@ def sort_pasted(text: str, chats: Mapping[str, tuple[ChatKey, ...]]) -> tuple[Re
     later = unsorted = 0
     opened = dict.fromkeys(chats, 0)
     keep: list[tuple[str, bytes]] = []
-    for pointer, payload in _storable(scan.pointers):
+    storable = _storable(scan.pointers)
+    short = len(scan.pointers) - len(storable)  # whole armor, shorter than any pointer could be
+    damaged, truncated = damaged + short, truncated + short
+    for pointer, payload in storable:
         if not payload:  # a later version: this release cannot tell more
             later += 1
             keep.append((pointer, payload))

@@ -9,7 +9,7 @@ from .carriers import carrier_app
 from .chats import chat_app
 from .errors import one_line_errors
 from .identity import identity_app, init, whoami
-from .maintenance import daemon, doctor, export, import_, status
+from .maintenance import daemon, doctor, export, import_, junk_app, status
 from .messages import by_ids, poll, read, receive, send
 
 __all__ = ["register"]
@@ -25,3 +25,4 @@ def register(pbridge: typer.Typer) -> None:
     pbridge.add_typer(chat_app, name="chat")
     pbridge.add_typer(identity_app, name="identity")
     pbridge.add_typer(carrier_app, name="carrier")
+    pbridge.add_typer(junk_app, name="junk")

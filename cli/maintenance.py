@@ -11,9 +11,10 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
     pass
 
 from .context import Json, emit, open_app
+from .errors import one_line_errors
 from .output import safe_text
 
-__all__ = ["daemon", "doctor", "export", "import_", "status"]
+__all__ = ["daemon", "doctor", "export", "import_", "junk_app", "status"]
 
 
 def doctor(ctx: typer.Context, as_json: Json = False) -> None:
@@ -47,13 +48,44 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
         return "never" if seconds is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
     typer.echo(
-        f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}), "
-        f"outbox {data['outbox']}, trashed {data['trashed']}"
+        f"pointers {data['pointers']}: inbox {data['inbox']} (unrouted {data['unrouted']}, "
+        f"{_size(data['unrouted_bytes'])}), outbox {data['outbox']}, trashed {data['trashed']}"
     )
+    if data["junk"]:
+        typer.echo(
+            f"junk: {data['junk']} unrouted pointer(s), {_size(data['junk_bytes'])}, that no chat can open "
+            "in this build (too short, or of a later version); 'pbridge junk clear' deletes them"
+        )
     for name, c in data["carriers"].items():
         current = c["last_error"] and (c["last_ok"] is None or c["last_error_at"] > c["last_ok"])
         error = f"; failing since {when(c['last_error_at'])}: {c['last_error']}" if current else ""
         typer.echo(safe_text(f"{name} ({c['type']}): {c['waiting']} waiting, last poll {when(c['last_poll'])}{error}"))
+
+
+def _size(count: int) -> str:
+    return f"{count} B" if count < 10_000 else f"{count / 1024:.0f} KiB" if count < 10_000_000 else f"{count >> 20} MiB"
+
+
+junk_app = typer.Typer(help="Pointers no chat can open in this build: delete them.", no_args_is_help=True)
+
+
+@junk_app.command("clear")
+@one_line_errors
+def junk_clear(
+    ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False
+) -> None:
+    """Delete the unrouted pointers that no chat can open in this build: payloads too
+    short to be a pointer (kept by earlier builds) and pointers of a later version (a
+    later build could open those). 'pbridge status' counts them. Asks y/N."""
+    with open_app(ctx) as app:
+        junk = app.status()["junk"]
+        if not junk:
+            typer.echo("no junk: nothing deleted")
+            return
+        if not yes and not typer.confirm(f"Delete {junk} pointer(s) no chat can open for good?", default=False):
+            raise typer.Exit(1)
+        count, size = app.clear_junk()
+    typer.echo(f"deleted {count} pointer(s) no chat can open ({_size(size)})")
 
 
 def export(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The file to write (0600).")]) -> None:

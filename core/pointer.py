@@ -51,6 +51,7 @@ from .padding import MIN_PADDED, largest_padded_at_most, padded_length
 __all__ = [
     "FIXED_BYTES",
     "MAX_MESSAGE_BYTES",
+    "MIN_PAYLOAD_BYTES",
     "Keyring",
     "Message",
     "MessageFields",
@@ -78,6 +79,7 @@ MAX_SENT_AT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last datet
 FLAG_SPLIT = 0x01
 _ENVELOPE_BYTES = NONCE_BYTES + ROUTING_TAG_BYTES
 _MIN_PAYLOAD = _ENVELOPE_BYTES + MIN_PADDED + AEAD_TAG_BYTES
+MIN_PAYLOAD_BYTES = _MIN_PAYLOAD  # the shortest payload of a pb1 pointer: anything shorter never opens
 _AD_LABEL = b"pb1"
 _SIGNATURE_LABEL = b"pb1 signature\x00"
 _ID_LABEL = b"pb1 message id\x00"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
@@ -128,6 +129,47 @@ def test_hostile_text_stays_linear_and_bounded() -> None:
         scan = scan_pointers(text)
         assert scan.rejected_count >= len(scan.rejected) and len(scan.rejected) <= 100
         assert all(e.__traceback__ is None for e in scan.rejected)
+
+
+_MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "pb1 " * (2 * _MIB),  # the audit's file: ~650 MB and ~9 s per poll before issue 17
+        ("pb10Az " * _MIB)[: 2 * _MIB],  # a header that declares a possible length, again and again
+        "pb18WW" + " x" * (4 * _MIB - 3),  # one candidate whose run is all the rest: pieces of one character
+    ],
+    ids=["pb1", "possible-headers", "one-long-run"],
+)
+def test_scanning_junk_takes_memory_linear_in_its_size(junk: str) -> None:
+    # Issue 17, item 10: scanning streams, so hostile text costs a small multiple of its size.
+    tracemalloc.start()
+    try:
+        scan = scan_pointers(junk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert scan.pointers == [] or all(p.startswith("pb1") for p in scan.pointers)
+    assert peak < 4 * len(junk), f"{peak / _MIB:.0f} MiB to scan {len(junk) / _MIB:.0f} MiB"
+
+
+def test_pointers_across_windows_and_chunks_are_all_found() -> None:
+    # A scan holds a bounded window of a run, read a chunk at a time: pointers that straddle
+    # both, wrapped a character a line or glued, are found as when the run was read whole.
+    pointers = [armor(1, os.urandom(n)) for n in (32768, 5000, 32768, 40, 20000, 32768, 300)]
+    text = " x" * 40_000 + " "
+    for i, p in enumerate(pointers):
+        text += {0: p, 1: " ".join(p), 2: "\n> ".join(p[j : j + 72] for j in range(0, len(p), 72))}[i % 3]
+        text += ("pb1 " * 3000, "", " x" * 30_000 + " ")[i % 3]
+    assert find_pointers(text) == pointers
+
+
+def test_the_whitespace_list_is_what_str_split_and_the_regexes_use() -> None:
+    from pointerbridge.core.armor import _WHITESPACE
+
+    assert set(_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
 
 
 def test_later_versions_must_declare_a_possible_length() -> None:

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable
 
 from .base import StoreBase
 from .rows import _POINTER_COLUMNS, _READ_COLUMNS, Direction, PointerRow, _trash_filter, pointer_digest
 
-__all__ = ["PointerTables"]
+__all__ = ["KEEP_LATER_VERSION_BYTES", "KEEP_LATER_VERSION_POINTERS", "PointerTables"]
+
+# How much is kept of pointers of a later version (stored with an empty payload: this build
+# cannot open them): anyone who can post to a carrier can post those, so the oldest beyond
+# these bounds are dropped (issue 17, item 7).
+KEEP_LATER_VERSION_POINTERS = 1000
+KEEP_LATER_VERSION_BYTES = 4 * 1024 * 1024
+_LATER = "chat_id IS NULL AND direction = 'in' AND length(payload) = 0"
+_JUNK = "chat_id IS NULL AND direction = 'in' AND length(payload) < ?"  # ? the shortest payload that opens
+
+
+def _bound_later_versions(db: sqlite3.Connection) -> None:
+    """Drop the oldest pointers of a later version beyond the bounds (newest kept first)."""
+    db.execute(
+        "DELETE FROM pointers WHERE id IN (SELECT id FROM (SELECT id,"  # noqa: S608
+        " row_number() OVER newest AS n, sum(length(text)) OVER newest AS total"
+        f" FROM pointers WHERE {_LATER} WINDOW newest AS (ORDER BY id DESC)) WHERE n > ? OR total > ?)",
+        (KEEP_LATER_VERSION_POINTERS, KEEP_LATER_VERSION_BYTES),
+    )
 
 
 class PointerTables(StoreBase):
@@ -48,6 +67,8 @@ class PointerTables(StoreBase):
                     db.executemany("INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets))
             if posts_notice:
                 db.execute("DELETE FROM rotation_out WHERE chat_id = ?", (chat_id,))
+            if new and direction == Direction.IN:
+                _bound_later_versions(db)
         return new
 
     def outbox(self, carrier: str) -> list[tuple[int, str]]:
@@ -206,6 +227,28 @@ class PointerTables(StoreBase):
             (chat_id, chat_id),
         ).fetchone()[0]
         return unread, (float(newest[0]) if newest else None)
+
+    def junk(self, min_payload: int) -> tuple[int, int]:
+        """(how many, bytes of text) of the unrouted pointers no chat can ever open here: a
+        payload shorter than ``min_payload`` (stored by a build before issue 17, item 7), or
+        of a later version (an empty payload)."""
+        query = f"SELECT count(*), coalesce(sum(length(text)), 0) FROM pointers WHERE {_JUNK}"  # noqa: S608
+        count, size = self._db.execute(query, (min_payload,)).fetchone()
+        return int(count), int(size)
+
+    def delete_junk(self, min_payload: int) -> tuple[int, int]:
+        """Delete what :meth:`junk` counts (no tombstones: a carrier that brings such a
+        pointer again is judged again); return (how many, bytes of text)."""
+        with self.transaction():
+            found = self.junk(min_payload)
+            self._db.execute(f"DELETE FROM pointers WHERE {_JUNK}", (min_payload,))  # noqa: S608
+        self._checkpoint()
+        return found
+
+    def unrouted_bytes(self) -> int:
+        """Bytes of text of the pointers no chat has claimed yet."""
+        query = "SELECT coalesce(sum(length(text)), 0) FROM pointers WHERE chat_id IS NULL"
+        return int(self._db.execute(query).fetchone()[0])
 
     def unrouted_count(self) -> int:
         """How many pointers no chat has claimed yet (an index range)."""

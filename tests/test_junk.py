@@ -1,0 +1,78 @@
+"""Junk on a carrier (issue 17, item 7): what is stored of it, what ``status`` shows, and what
+``pbridge junk clear`` deletes, through a real shared folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pointerbridge.app.base import MIN_LATER_PAYLOAD, MIN_PB1_PAYLOAD
+from pointerbridge.app.service import App
+from pointerbridge.core.armor import ALPHABET, armor, dearmor
+from pointerbridge.core.pointer import FIXED_BYTES, MIN_PAYLOAD_BYTES
+from pointerbridge.home.store import Direction
+from pointerbridge.home.store.pointers import KEEP_LATER_VERSION_BYTES, KEEP_LATER_VERSION_POINTERS
+from test_cli import run
+
+
+def _later(version: int, size: int) -> str:
+    """A pointer of a later version whose payload is ``size`` bytes (the §4 envelope)."""
+    return "pb" + ALPHABET[version] + armor(1, os.urandom(size))[3:]
+
+
+def _texts(home: str) -> list[str]:
+    with App.at(Path(home)) as app:
+        return [row.text for row in app.store.unrouted()]
+
+
+def test_the_storage_floors_are_the_formats_own() -> None:
+    assert (MIN_PB1_PAYLOAD, MIN_LATER_PAYLOAD) == (MIN_PAYLOAD_BYTES, FIXED_BYTES)
+
+
+def test_carrier_junk_is_not_kept_is_bounded_shown_and_cleared(tmp_path: Path) -> None:
+    home, shared = str(tmp_path / "home"), tmp_path / "shared"
+    shared.mkdir()
+    env: dict[str, str | bytes] = {"PBRIDGE_MASTER_PHRASE": "junk phrase"}
+    assert run("--home", home, "init", "--username", "al", "--weak-secret-ok", env=env).returncode == 0
+    assert run("--home", home, "carrier", "add", "sh", "--type", "files", "--path", str(shared)).returncode == 0
+
+    # Well-formed but too short to open: a pb1 payload under the shortest pointer's, and
+    # later versions declaring less than a pb1 message's fixed fields. Not stored.
+    short = [armor(1, os.urandom(40)), armor(1, os.urandom(MIN_PAYLOAD_BYTES - 1))]
+    short += [_later(v, 50) for v in range(2, 10)]
+    stranger = armor(1, os.urandom(300))  # could be a chat's not opened here yet: kept
+    (shared / "00000000000000000001-junk.pb").write_text("\n".join([*short, stranger]))
+    # Later versions beyond the bound: the oldest are dropped, by count ...
+    many = [_later(3, FIXED_BYTES) for _ in range(KEEP_LATER_VERSION_POINTERS + 5)]
+    (shared / "00000000000000000002-later.pb").write_text(" ".join(many))
+    polled = json.loads(run("--home", home, "poll", "--json").stdout)
+    assert polled["received"] == {"sh": 1 + len(many)} and polled["skipped"] == {"sh": len(short)}
+    assert _texts(home) == [stranger, *many[5:]]
+
+    # ... and by bytes (newest first): 100 of the longest pointers are more than the bound.
+    big = [_later(2, 32768) for _ in range(100)]
+    (shared / "00000000000000000003-big.pb").write_text("\n".join(big))
+    assert run("--home", home, "poll").returncode == 0
+    kept = KEEP_LATER_VERSION_BYTES // len(big[0])
+    assert _texts(home) == [stranger, *big[-kept:]]
+
+    # A too-short pb1 payload stored by a build before the fix is junk too.
+    legacy = armor(1, os.urandom(40))
+    with App.at(Path(home)) as app:
+        app.store.add_pointers([(legacy, dearmor(legacy)[1])], Direction.IN, carrier="sh")
+    status = json.loads(run("--home", home, "status", "--json").stdout)
+    junk_bytes = kept * len(big[0]) + len(legacy)
+    assert (status["unrouted"], status["junk"], status["junk_bytes"]) == (kept + 2, kept + 1, junk_bytes)
+    assert status["unrouted_bytes"] == junk_bytes + len(stranger)
+    plain = run("--home", home, "status").stdout
+    assert f"junk: {kept + 1} unrouted pointer(s)" in plain and "'pbridge junk clear'" in plain
+
+    declined = run("--home", home, "junk", "clear", stdin="n\n")
+    assert declined.returncode == 1 and len(_texts(home)) == kept + 2
+    cleared = run("--home", home, "junk", "clear", "--yes")
+    assert cleared.returncode == 0 and f"deleted {kept + 1} pointer(s)" in cleared.stdout
+    assert _texts(home) == [stranger]
+    after = run("--home", home, "status")
+    assert "junk:" not in after.stdout and json.loads(run("--home", home, "status", "--json").stdout)["junk"] == 0
+    assert "no junk" in run("--home", home, "junk", "clear", "--yes").stdout
