@@ -107,7 +107,8 @@ def _pb(home: Path, *args: str, secret: str = OLD, new: str | None = None, stdin
     return result.returncode, result.stdout, result.stderr
 
 
-def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
+def _family_home(tmp_path: Path) -> Path:
+    """Alice's home: chat family (on a files carrier) with "before" queued under its secret."""
     home = tmp_path / "home"
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -115,6 +116,11 @@ def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
     assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
     assert _pb(home, "chat", "create", "Family", "--carrier", "shared", "--weak-secret-ok")[0] == 0
     assert _pb(home, "send", "family", "--queue", stdin="before")[0] == 0
+    return home
+
+
+def test_chat_rekey_on_the_command_line(tmp_path: Path) -> None:
+    home = _family_home(tmp_path)
 
     code, _, err = _pb(home, "chat", "rekey", "family", "--weak-secret-ok", secret="not the secret", new=NEW)
     assert code == 5 and "wrong secret" in err and err.count("\n") == 1
@@ -169,13 +175,7 @@ def _secret_fd(secret: str) -> int:
 
 def _rekeyed_home(tmp_path: Path) -> Path:
     """Alice's home: chat family with "before" under OLD and "after" under NEW."""
-    home = tmp_path / "home"
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    assert _pb(home, "init", "--username", "alice", "--weak-secret-ok")[0] == 0
-    assert _pb(home, "carrier", "add", "shared", "--type", "files", "--path", str(shared))[0] == 0
-    assert _pb(home, "chat", "create", "Family", "--carrier", "shared", "--weak-secret-ok")[0] == 0
-    assert _pb(home, "send", "family", "--queue", stdin="before")[0] == 0
+    home = _family_home(tmp_path)
     assert _pb(home, "chat", "rekey", "family", "--weak-secret-ok", new=NEW)[0] == 0
     assert _pb(home, "send", "family", "--queue", stdin="after", secret=NEW)[0] == 0
     return home
