@@ -12,6 +12,7 @@ from pointerbridge.core.errors import PointerBridgeError
 __all__ = [
     "ChatNotFoundError",
     "ConfigurationError",
+    "ExportExistsError",
     "IdentityExistsError",
     "NoCarriersError",
     "NotInitialisedError",
@@ -30,9 +31,16 @@ class WrongSecretError(PointerBridgeError):
 
 class IdentityExistsError(PointerBridgeError):
     """``init`` with another identity on a home that has one: that is ``identity rotate``
-    (which tells every chat), or ``init --force`` (which tells none)."""
+    (which tells every chat), or ``init --force`` (which tells none). Also ``import`` of
+    another identity's export: it goes into a home of its own."""
 
     exit_code = 34
+
+
+class ExportExistsError(PointerBridgeError):
+    """``export`` to a file that exists: it is replaced only when asked (``--replace``)."""
+
+    exit_code = 35
 
 
 class NotInitialisedError(PointerBridgeError):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import raw_identity
 from pointerbridge.app.backup import export_store, import_store
+from pointerbridge.app.errors import IdentityExistsError
 from pointerbridge.app.service import App
 from pointerbridge.core import seal
 from pointerbridge.core.errors import InvalidInputError
@@ -51,7 +52,14 @@ def test_10000_pointers_exported_and_imported_read_the_same(tmp_path: Path) -> N
     after, refused_after = target.read(moved, include_trash=True)
     shown_before, _ = source.read(chat, include_trash=True)
     assert refused == refused_after == 0
-    assert [(s.message.id, s.message.body, s.trust, s.trashed) for s in after] == [
+    # The file brings no pins (issue 17, item 8): the new home judges the senders as the old
+    # one did on its first read (each one's first message a new key), then as it does now.
+    assert [(s.message.id, s.message.body, s.trust) for s in after] == [
+        (s.message.id, s.message.body, s.trust) for s in before
+    ]
+    assert [s.trust for s in after].count("new") == 2
+    again, _ = target.read(moved, include_trash=True)
+    assert [(s.message.id, s.message.body, s.trust, s.trashed) for s in again] == [
         (s.message.id, s.message.body, s.trust, s.trashed) for s in shown_before
     ]
     assert target.store.cursor("shared") == '{"high": 12}'
@@ -66,9 +74,12 @@ def test_another_identitys_export_or_a_bad_file_changes_nothing(tmp_path: Path) 
     export_store(source.store, export)
     stranger = App(Home(tmp_path / "theirs", tmp_path / "theirs"))
     stranger.init("eve", "eve's phrase", allow_weak=True)
-    with pytest.raises(StoreError, match="another identity"):
+    with pytest.raises(IdentityExistsError, match=r"^this home's identity is 'eve', the export's is 'bob': import"):
         import_store(stranger.store, export)
     assert stranger.store.chats() == []  # the chat line before the refusal was not kept
+    theirs = {"kind": "identity", "username": "bob", "public_key": "00" * 32, "recovery": None}
+    with pytest.raises(StoreError, match=r"^this home's identity is 'eve', the export's is 'bob'$"):
+        stranger.store.import_records([theirs])  # the store's own guard, under the app's check
     lines = export.read_text().splitlines()
     broken = tmp_path / "broken.jsonl"
     for bad, message in (

@@ -221,13 +221,15 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     added = import_store(target.store, export)
     assert added["rotations"] == 1 and added["rotation notices"] == 1
     moved = target.unlock_chat("family", SECRET)
-    assert [(s.message.body, s.trust) for s in target.read(moved)[0]] == [("before", "pinned"), ("after", "pinned")]
+    # No pin comes from a file (issue 17, item 8): "before" pins alice's old key as a first
+    # message does; the rotation, verified by its signed notice, then moves her on.
+    assert [(s.message.body, s.trust) for s in target.read(moved)[0]] == [("before", "new"), ("after", "pinned")]
     assert target.pending_notices() == ["Family"]
     other = App(Home.resolve(tmp_path / "other"))  # the notice itself came along this time
     other.init("bob", "bob phrase", recovery=source.recovery_code())
     import_store(other.store, with_notice)
     marks = [(s.message.body.split("\n")[0], s.trust) for s in other.read(other.unlock_chat("family", SECRET))[0]]
-    assert [t for _, t in marks] == ["pinned", "rotated", "pinned"]
+    assert [t for _, t in marks] == ["new", "rotated", "pinned"]
     other.close()
 
     broken = export.read_text().replace(MARKER, MARKER + "x")
