@@ -227,6 +227,7 @@ def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) 
             f"this home's identity is {here.username!r}, the export's is {theirs['username']!r}:"
             " import it into a new home (--home)"
         )
+    _check_waiting(records, (here.username, here.public_key.hex()) if here else _who(theirs) if theirs else None, where)
     left_out = {
         "pins": _new_pins(store, records),
         "rotations without their signed notice": sum(r["kind"] == "rotation" and r["notice"] is None for r in records),
@@ -238,6 +239,19 @@ def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) 
 
 def _who(identity: dict[str, Any]) -> tuple[str, str]:
     return identity["username"], identity["public_key"]
+
+
+def _check_waiting(records: list[dict[str, Any]], identity: tuple[str, str] | None, where: str) -> None:
+    """A notice waiting to be posted must be this home's own rotation (to its key): this
+    home would post it under its name."""
+    from pointerbridge.core.rotation import parse_notice
+
+    for record in records:
+        if record["kind"] != "rotation_out":
+            continue
+        notice = parse_notice(record["body"])  # checked already: a signed notice
+        if notice is None or identity != (notice.username, notice.new_key.hex()):
+            raise InvalidInputError(f"{where}: a rotation notice waiting in chat {record['chat']!r} is not this home's")
 
 
 def _new_pins(store: Store, records: list[dict[str, Any]]) -> int:
@@ -257,13 +271,16 @@ def _new_pins(store: Store, records: list[dict[str, Any]]) -> int:
 def _open(path: Path) -> BinaryIO:
     """The export at ``path`` opened for reading; anything but a regular file (a device
     such as /dev/zero, a pipe, a folder) is refused before it is read."""
+    refused = InvalidInputError(f"{path}: not a regular file (an export is a file 'pbridge export' wrote)")
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise refused  # before opening it: opening a named pipe waits for a writer
         stream = path.open("rb")
     except OSError as exc:
         raise InvalidInputError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # replaced since: still refused
         stream.close()
-        raise InvalidInputError(f"{path}: not a regular file (an export is a file 'pbridge export' wrote)")
+        raise refused
     return stream
 
 

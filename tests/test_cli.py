@@ -289,6 +289,7 @@ def test_exit_codes_never_change() -> None:
         "WeakKeyError": 32,
         "LoginUnsupportedError": 33,
         "IdentityExistsError": 34,
+        "ExportExistsError": 35,
     }
 
 
