@@ -2,30 +2,46 @@
 
 The file holds what the store holds but caches: the public identity, chats with their
 slow verifiers, pinned sender keys, every pointer exactly as carried (ciphertext) with
-where it was posted, carrier cursors and tombstones. No plaintext, secret or derived key
-is in the store, so none is in the file either: it is safe to keep anywhere (a thief learns
-what a thief of the store learns, docs/SPEC.md §9). The format is in docs/EXPORT.md.
+where it was posted, carrier cursors, tombstones, and the rotations a chat accepted with
+their signed notices. No plaintext, secret or derived key is in the store, so none is in
+the file either (a thief learns what a thief of the store learns, docs/SPEC.md §9). The
+format, and what an import may change, are in docs/EXPORT.md.
 
-Importing checks every line before anything is written, adds in one transaction, and
-keeps what the home has already: importing the same file twice adds nothing."""
+Anyone can edit such a file, so an import takes no trust from it: it never makes a pin
+(each name is pinned by its first message read here), takes a rotation only with its
+notice signed by the old key (verified here), and never takes a conflict's re-pinned key.
+
+Importing streams the file line by line (a line is at most :data:`MAX_LINE` bytes: a
+stream of zeros is refused at once, not read whole), checks every line before anything is
+written, adds in one transaction, and keeps what the home has already: importing the same
+file twice adds nothing."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal, NamedTuple
 
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.errors import InvalidInputError, PointerError, UnknownVersionError
 from pointerbridge.home.private_file import write_private_with
-from pointerbridge.home.store import SCHEMA_VERSION, Direction, Store
+from pointerbridge.home.store import SCHEMA_VERSION, Direction, IdentityRow, Store
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-__all__ = ["FORMAT", "export_store", "import_store"]
+from .errors import ExportExistsError, IdentityExistsError
+
+if TYPE_CHECKING:
+    from pointerbridge.core.rotation import RotationNotice
+
+__all__ = ["FORMAT", "MAX_LINE", "VERSION", "Imported", "export_store", "import_file", "import_store", "write_export"]
 
 FORMAT = "pointerbridge-export"
-VERSION = 1
+VERSION = 2  # 2: rotations carry their signed notice; a version-1 file's rotations are left out
+_READS = (1, 2)
+MAX_LINE = 1 << 20  # bytes, newline included: a pointer line is under 64 KiB, a chat's 64 verifiers 13 KiB
 _HEX = r"^([0-9a-f]{2})*$"
 # tombstones before pointers; rotations after them (they name a pointer by its digest)
 _ORDER = {
@@ -39,6 +55,16 @@ _ORDER = {
     "rotation_out": 7,
     "rotation_conflict": 8,
 }
+
+
+class Imported(NamedTuple):
+    """What an import did: ``added``, how many of each kind were new; ``left_out``, what the
+    file held that an import does not take (pins, rotations without their signed notice);
+    ``identity``, the export's identity when this home had none and took it."""
+
+    added: dict[str, int]
+    left_out: dict[str, int]
+    identity: IdentityRow | None
 
 
 class _Record(BaseModel):
@@ -116,6 +142,7 @@ class _Rotation(_Record):
     old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
+    notice: str | None = Field(default=None, max_length=1000)  # absent before version 2
 
 
 class _RotationOut(_Record):
@@ -142,17 +169,16 @@ _ANY = TypeAdapter(
 )
 
 
-def export_store(store: Store, path: Path) -> int:
-    """Write the store to ``path`` (0600, atomically); return the number of records."""
+def export_store(store: Store, path: Path, *, replace: bool = False) -> int:
+    """Write the store to ``path`` (0600, atomically); return the number of records. A file
+    already at ``path`` is refused (:class:`ExportExistsError`) unless ``replace``."""
+    if not replace and os.path.lexists(path):
+        raise ExportExistsError(f"{path} exists: give --replace to replace it")
     count = 0
 
     def write(out: BinaryIO) -> None:
         nonlocal count
-        header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
-        out.write(json.dumps(header).encode("utf-8") + b"\n")
-        for record in store.export_records():
-            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
-            count += 1
+        count = write_export(store, out)
 
     try:
         write_private_with(path, write)
@@ -161,63 +187,189 @@ def export_store(store: Store, path: Path) -> int:
     return count
 
 
+def write_export(store: Store, out: BinaryIO) -> int:
+    """Write the store as an export to the open binary ``out`` (a file, or standard
+    output); return the number of records."""
+    count = 0
+    header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
+    out.write(json.dumps(header).encode("utf-8") + b"\n")
+    for record in store.export_records():
+        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        count += 1
+    return count
+
+
 def import_store(store: Store, path: Path) -> dict[str, int]:
     """Check every line of the file at ``path``, then add it to ``store``; return what was new."""
-    records = sorted(_read(path), key=lambda r: _ORDER[r["kind"]])  # stable: file order within a kind
+    return import_file(store, path).added
+
+
+def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) -> Imported:
+    """Check every line of an export (a regular file at a path, or an open binary stream
+    such as standard input, called ``name`` in messages), then add it to ``store``."""
+    where = str(source) if isinstance(source, Path) else name or "standard input"
+    if isinstance(source, Path):
+        with _open(source) as stream:
+            records = list(_read(stream, where))
+    else:
+        records = list(_read(source, where))
+    records.sort(key=lambda r: _ORDER[r["kind"]])  # stable: file order within a kind
     chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
     chats |= {c.normalized_name for c in store.chats()}
     for record in records:
         wanted = record.get("chat")
         if wanted is not None and wanted not in chats:
-            raise InvalidInputError(f"{path}: a {record['kind']} of chat {wanted!r}, which the file does not hold")
-    return store.import_records(records)
+            raise InvalidInputError(f"{where}: a {record['kind']} of chat {wanted!r}, which the file does not hold")
+    here = store.identity()
+    theirs = next((r for r in records if r["kind"] == "identity"), None)
+    if here is not None and theirs is not None and (here.username, here.public_key.hex()) != _who(theirs):
+        raise IdentityExistsError(
+            f"this home's identity is {here.username!r}, the export's is {theirs['username']!r}:"
+            " import it into a new home (--home)"
+        )
+    _check_waiting(records, (here.username, here.public_key.hex()) if here else _who(theirs) if theirs else None, where)
+    left_out = {
+        "pins": _new_pins(store, records),
+        "rotations without their signed notice": sum(r["kind"] == "rotation" and r["notice"] is None for r in records),
+    }
+    added = store.import_records(records)
+    took = store.identity() if here is None and theirs is not None else None
+    return Imported(added, left_out, took)
 
 
-def _read(path: Path) -> Iterator[dict[str, Any]]:
+def _who(identity: dict[str, Any]) -> tuple[str, str]:
+    return identity["username"], identity["public_key"]
+
+
+def _check_waiting(records: list[dict[str, Any]], identity: tuple[str, str] | None, where: str) -> None:
+    """A notice waiting to be posted must be this home's own rotation (to its key): this
+    home would post it under its name."""
+    from pointerbridge.core.rotation import parse_notice
+
+    for record in records:
+        if record["kind"] != "rotation_out":
+            continue
+        notice = parse_notice(record["body"])  # checked already: a signed notice
+        if notice is None or identity != (notice.username, notice.new_key.hex()):
+            raise InvalidInputError(f"{where}: a rotation notice waiting in chat {record['chat']!r} is not this home's")
+
+
+def _new_pins(store: Store, records: list[dict[str, Any]]) -> int:
+    """How many of the file's pins this home does not hold (an import takes none)."""
+    held: dict[str, dict[str, bytes]] = {}
+    count = 0
+    for record in records:
+        if record["kind"] != "pin":
+            continue
+        if record["chat"] not in held:
+            row = store.chat(record["chat"])
+            held[record["chat"]] = store.pins(row.id) if row else {}
+        count += held[record["chat"]].get(record["username"]) != bytes.fromhex(record["public_key"])
+    return count
+
+
+def _open(path: Path) -> BinaryIO:
+    """The export at ``path`` opened for reading; anything but a regular file (a device
+    such as /dev/zero, a pipe, a folder) is refused before it is read."""
+    refused = InvalidInputError(f"{path}: not a regular file (an export is a file 'pbridge export' wrote)")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: cannot be read ({exc})") from None
-    if not lines or _header(lines[0]) != (FORMAT, VERSION):
-        raise InvalidInputError(f"{path}: not a {FORMAT} file of version {VERSION}")
-    for number, line in enumerate(lines[1:], start=2):
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise refused  # before opening it: opening a named pipe waits for a writer
+        stream = path.open("rb")
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # replaced since: still refused
+        stream.close()
+        raise refused
+    return stream
+
+
+def _lines(stream: BinaryIO, where: str) -> Iterator[tuple[int, str]]:
+    """The stream's lines (numbered from 1, without their line end), each read with a
+    bound: memory stays at :data:`MAX_LINE` however long a line is."""
+    number = 0
+    while True:
+        try:
+            line = stream.readline(MAX_LINE + 1)
+        except OSError as exc:
+            raise InvalidInputError(f"{where}: cannot be read ({exc.strerror})") from None
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise InvalidInputError(f"{where}, line {number}: longer than {MAX_LINE} bytes (not an export)")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{where}, line {number}: not UTF-8 (not an export)") from None
+        yield number, text.removesuffix("\n").removesuffix("\r")
+
+
+def _read(stream: BinaryIO, where: str) -> Iterator[dict[str, Any]]:
+    lines = _lines(stream, where)
+    first = next(lines, None)
+    version = _header(first[1]) if first else None
+    if version not in _READS:
+        raise InvalidInputError(f"{where}: not a {FORMAT} file of version {' or '.join(map(str, _READS))}")
+    for number, line in lines:
         try:
             record = _ANY.validate_json(line).model_dump()
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInputError(f"{path}, line {number}: {where}: {first['msg']}") from None
-        if record["kind"] == "pointer":
-            record["payload"] = _payload(record["text"], path, number)
-        if record["kind"] == "chat" and _normalized(record["name"]) != record["normalized_name"]:
-            raise InvalidInputError(f"{path}, line {number}: normalized_name is not the chat name's")
-        if record["kind"] in ("rotation", "rotation_conflict") and record["old_key"] == record["new_key"]:
-            raise InvalidInputError(f"{path}, line {number}: a rotation to the same key")
-        if record["kind"] == "rotation_out":
-            _check_notice(record["body"], path, number)
-        if record["kind"] == "identity" and record["recovery"] is not None:
-            _check_recovery(record["recovery"], path, number)
+            first_error = exc.errors()[0]
+            at = ".".join(str(p) for p in first_error["loc"])
+            raise InvalidInputError(f"{where}, line {number}: {at}: {first_error['msg']}") from None
+        _check(record, where, number)
         yield record
 
 
-def _check_recovery(text: str, path: Path, number: int) -> None:
+def _check(record: dict[str, Any], where: str, number: int) -> None:
+    """What a record's fields alone cannot say: a pointer's armor, a chat's name, a
+    rotation's signed notice, an identity's recovery code."""
+    kind = record["kind"]
+    if kind == "pointer":
+        record["payload"] = _payload(record["text"], where, number)
+    elif kind == "chat" and _normalized(record["name"]) != record["normalized_name"]:
+        raise InvalidInputError(f"{where}, line {number}: normalized_name is not the chat name's")
+    elif kind in ("rotation", "rotation_conflict") and record["old_key"] == record["new_key"]:
+        raise InvalidInputError(f"{where}, line {number}: a rotation to the same key")
+    if kind == "rotation" and record["notice"] is not None:
+        _check_rotation(record, where, number)
+    elif kind == "rotation_out":
+        _check_notice(record["body"], where, number)
+    elif kind == "identity" and record["recovery"] is not None:
+        _check_recovery(record["recovery"], where, number)
+
+
+def _check_rotation(record: dict[str, Any], where: str, number: int) -> None:
+    """A rotation's notice must be signed by its old key and name its user and keys."""
+    notice = _check_notice(record["notice"], where, number, field="notice")
+    if (notice.username, notice.old_key.hex(), notice.new_key.hex()) != (
+        record["username"],
+        record["old_key"],
+        record["new_key"],
+    ):
+        raise InvalidInputError(f"{where}, line {number}: notice: not the notice of this rotation")
+
+
+def _check_recovery(text: str, where: str, number: int) -> None:
     from pointerbridge.core.keys import RecoveryCode
 
     try:
         RecoveryCode.from_bytes(bytes.fromhex(text))
     except InvalidInputError:
-        raise InvalidInputError(f"{path}, line {number}: the identity's recovery code is damaged") from None
+        raise InvalidInputError(f"{where}, line {number}: the identity's recovery code is damaged") from None
 
 
-def _check_notice(body: str, path: Path, number: int) -> None:
+def _check_notice(body: str, where: str, number: int, field: str = "body") -> RotationNotice:
     from pointerbridge.core.rotation import RotationError, parse_notice
 
     try:
-        if parse_notice(body) is not None:
-            return
+        notice = parse_notice(body)
     except RotationError as exc:
-        raise InvalidInputError(f"{path}, line {number}: body: {exc}") from None
-    raise InvalidInputError(f"{path}, line {number}: body: not a rotation notice")
+        raise InvalidInputError(f"{where}, line {number}: {field}: {exc}") from None
+    if notice is None:
+        raise InvalidInputError(f"{where}, line {number}: {field}: not a rotation notice")
+    return notice
 
 
 def _normalized(name: str) -> str | None:
@@ -229,18 +381,22 @@ def _normalized(name: str) -> str | None:
         return None
 
 
-def _header(line: str) -> tuple[Any, Any]:
+def _header(line: str) -> object:
+    """The header's version if the line is this format's header, else None."""
     try:
         header = json.loads(line)
     except ValueError:
-        return None, None
-    return (header.get("format"), header.get("version")) if isinstance(header, dict) else (None, None)
+        return None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        return None
+    version = header.get("version")
+    return version if type(version) is int else None
 
 
-def _payload(text: str, path: Path, number: int) -> bytes:
+def _payload(text: str, where: str, number: int) -> bytes:
     try:
         return dearmor(text)[1]
     except UnknownVersionError:
         return b""  # kept by its text, as a poll keeps it: a later release opens it
     except PointerError as exc:
-        raise InvalidInputError(f"{path}, line {number}: not a pointer ({exc})") from None
+        raise InvalidInputError(f"{where}, line {number}: not a pointer ({exc})") from None

@@ -13,6 +13,7 @@ __all__ = [
     "CarrierExistsError",
     "ChatNotFoundError",
     "ConfigurationError",
+    "ExportExistsError",
     "IdentityExistsError",
     "NoCarriersError",
     "NotInitialisedError",
@@ -38,9 +39,16 @@ class CarrierExistsError(PointerBridgeError):
 
 class IdentityExistsError(PointerBridgeError):
     """``init`` with another identity on a home that has one: that is ``identity rotate``
-    (which tells every chat), or ``init --force`` (which tells none)."""
+    (which tells every chat), or ``init --force`` (which tells none). Also ``import`` of
+    another identity's export: it goes into a home of its own."""
 
     exit_code = 34
+
+
+class ExportExistsError(PointerBridgeError):
+    """``export`` to a file that exists: it is replaced only when asked (``--replace``)."""
+
+    exit_code = 35
 
 
 class NotInitialisedError(PointerBridgeError):

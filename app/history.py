@@ -174,7 +174,9 @@ class History(Decrypting):
         for name, key in walk.new_pins.items():
             self.store.pin(chat.row.id, name, key)
         for rotation in walk.new_rotations:
-            self.store.add_rotation(chat.row.id, *rotation)
+            self.store.add_rotation(chat.row.id, *rotation, walk.notices.get(rotation[:3]))
+        if walk.notices:  # rotations accepted before their notices were kept get them now
+            self.store.keep_notices(chat.row.id, walk.notices)
         if walk.new_conflicts:
             self.store.add_conflicts(chat.row.id, walk.new_conflicts)
 

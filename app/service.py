@@ -12,6 +12,7 @@ a front-end needs are re-exported here."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from pointerbridge.home.config import Home
 
@@ -28,6 +29,9 @@ from .errors import (
 )
 from .models import ChatOverview, Page, PollSummary, Shown, UnlockedChat
 from .trash import Trash
+
+if TYPE_CHECKING:
+    from .backup import Imported
 
 __all__ = [
     "OPEN_CHAT_COST",
@@ -53,15 +57,23 @@ __all__ = [
 class App(Trash):
     """One user's home, opened: every step of the pipeline. Close it (or use ``with``)."""
 
-    def export_to(self, path: Path) -> int:
+    def export_to(self, path: Path, *, replace: bool = False) -> int:
         """Write this home's store to ``path`` (0600, atomically; nothing secret in it:
-        docs/EXPORT.md); return the number of records."""
+        docs/EXPORT.md); return the number of records. A file there is kept unless ``replace``."""
         from .backup import export_store
 
-        return export_store(self.store, path)
+        return export_store(self.store, path, replace=replace)
 
-    def import_from(self, path: Path) -> dict[str, int]:
-        """Check an export file whole, then add it to this home; return what was new, by kind."""
-        from .backup import import_store
+    def export_stream(self, out: BinaryIO) -> int:
+        """Write this home's store as an export to the open binary ``out`` (standard output)."""
+        from .backup import write_export
 
-        return import_store(self.store, path)
+        return write_export(self.store, out)
+
+    def import_from(self, source: Path | BinaryIO) -> Imported:
+        """Check an export (a regular file, or a stream such as standard input) line by
+        line, then add it to this home; return what was new, what was not taken, and the
+        identity this home took if it had none."""
+        from .backup import import_file
+
+        return import_file(self.store, source)

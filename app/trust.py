@@ -139,6 +139,9 @@ class TrustWalk:
         self.new_pins: dict[str, bytes] = {}
         self.new_rotations: list[StoredRotation] = []
         self.new_conflicts: list[StoredConflict] = []
+        # (name, old key, new key) -> the body of the signed notice accepted for it: the
+        # store keeps it with the rotation, so an export can carry it (docs/EXPORT.md).
+        self.notices: dict[tuple[str, bytes, bytes], str] = {}
 
     def judge(self, first_id: int, message: Message) -> None:
         """Judge the next message in arrival order (``first_id``: its first pointer id)."""
@@ -153,14 +156,19 @@ class TrustWalk:
             self.verdicts.append(_PLAIN[Trust.CONFLICT])
         elif notice is None or not self._by_notice(first_id, name, notice):
             self.verdicts.append(_PLAIN[self._ordinary(name, message.sender_key)])
+        elif self.verdicts[-1].trust is Trust.ROTATED:
+            self.notices[(name, notice.old_key, notice.new_key)] = message.body
 
     def _replay(self, first_id: int) -> None:
         # A stored rotation applies after its notice (the notice itself is judged as it
-        # comes); a stored conflict freezes the name from its first notice on.
+        # comes), and only to a name whose key it names as the old one at that point, as a
+        # notice would: one for a name not pinned yet moves nothing (an imported rotation
+        # cannot give a name its first key); a stored conflict freezes the name from its
+        # first notice on.
         while self._rotations and self._rotations[0].at_pointer < first_id:
             name, old, new, at = self._rotations.pop(0)
             new = self.chosen.get((name, old), new)
-            if name not in self.current or _same(self.current[name], old):
+            if _same(self.current.get(name), old):
                 self._rotate(name, old, new, at + 1)  # what it covers starts above at_pointer
         while self._freezes and self._freezes[0].at_pointer <= first_id:
             self.frozen.add(self._freezes.pop(0).username)

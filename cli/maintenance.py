@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
-    pass
 
 from .context import Json, emit, open_app
 from .errors import one_line_errors
@@ -88,19 +85,52 @@ def junk_clear(
     typer.echo(f"deleted {count} pointer(s) no chat can open ({_size(size)})")
 
 
-def export(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="The file to write (0600).")]) -> None:
-    """Write this home's store to a file: pointers, chats (verifiers only), cursors. It
-    holds nothing secret (docs/EXPORT.md)."""
+def export(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="The file to write (0600); '-' writes to standard output.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Write this home's store to a file: pointers, chats (verifiers only), cursors. It holds
+    nothing secret (docs/EXPORT.md). An existing file is kept unless --replace is given."""
+    import sys
+
     with open_app(ctx) as app:
-        count = app.export_to(file)
-    typer.echo(f"exported {count} record(s) to {file}")
+        if file == "-":
+            count = app.export_stream(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            typer.echo(f"exported {count} record(s) to standard output", err=True)
+            return
+        count = app.export_to(Path(file), replace=replace)
+    typer.echo(safe_text(f"exported {count} record(s) to {file}"))
 
 
-def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A file from 'pbridge export'.")]) -> None:
-    """Add an export to this home; what it has already stays (importing twice adds nothing)."""
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="A file from 'pbridge export'; '-' reads standard input.")],
+) -> None:
+    """Add an export to this home; what it has already stays (importing twice adds nothing).
+    A home with no identity takes the export's. A file takes no trust: pins are not
+    imported, and a rotation only with its signed notice (docs/EXPORT.md)."""
+    import sys
+
+    from pointerbridge.core import fingerprint
+
     with open_app(ctx, create=True) as app:
-        added = app.import_from(file)
-    typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in added.items()))
+        done = app.import_from(sys.stdin.buffer if file == "-" else Path(file))
+    typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in done.added.items()))
+    if done.identity is not None:
+        typer.echo(
+            safe_text(
+                f"this home had no identity: it now has the export's, {done.identity.username}"
+                f" (fingerprint {fingerprint(done.identity.public_key)}); that identity's master phrase unlocks it"
+            )
+        )
+    left = [f"{count} {kind}" for kind, count in done.left_out.items() if count]
+    if left:
+        typer.echo(
+            "not taken from the file: " + ", ".join(left) + " (a file cannot vouch for a key: each name is"
+            " pinned by its first message read here)"
+        )
 
 
 def daemon(

@@ -297,6 +297,7 @@ def test_exit_codes_never_change() -> None:
         "WeakKeyError": 32,
         "LoginUnsupportedError": 33,
         "IdentityExistsError": 34,
+        "ExportExistsError": 35,
         "CarrierExistsError": 49,
     }
 

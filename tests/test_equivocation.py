@@ -155,7 +155,7 @@ def test_re_pinning_the_verified_key_settles_the_name(tmp_path: Path) -> None:
     app.close()
 
 
-def test_conflicts_travel_in_an_export_and_a_file_cannot_choose_for_a_home(tmp_path: Path) -> None:
+def test_conflicts_travel_in_an_export_and_a_file_cannot_choose_for_any_home(tmp_path: Path) -> None:
     from pointerbridge.app.backup import export_store, import_store
 
     source, chat = _bob(tmp_path, "source")
@@ -174,7 +174,7 @@ def test_conflicts_travel_in_an_export_and_a_file_cannot_choose_for_a_home(tmp_p
     assert sum(r.get("kind") == "rotation_conflict" for r in records) == 2
     target, _ = _bob(tmp_path, "target")
     assert import_store(target.store, plain)["rotation conflicts"] == 2
-    assert _trusts(target.read(target.unlock_chat("family", SECRET))[0]) == ["pinned", "conflict"]
+    assert _trusts(target.read(target.unlock_chat("family", SECRET))[0]) == ["new", "conflict"]  # no pin from a file
 
     # The source settles on the attacker's key (tricked, or the file is forged).
     source.trust_key("Family", "alice", fingerprint(ATTACKER.public_key))
@@ -182,8 +182,11 @@ def test_conflicts_travel_in_an_export_and_a_file_cannot_choose_for_a_home(tmp_p
     export_store(source.store, chosen)
     fresh = App(Home.resolve(tmp_path / "fresh"))
     fresh.init("bob", "bob phrase", recovery=BOB_CODE)
-    import_store(fresh.store, chosen)  # a home that judged nothing of alice takes it, as it takes rotations
-    assert _trusts(fresh.read(fresh.unlock_chat("family", SECRET))[0]) == ["pinned", "changed"]
+    # Not even a home that judged nothing of alice takes the choice (issue 17, item 8): a
+    # file cannot say its user verified a key in person; the name stays frozen until re-pinned.
+    import_store(fresh.store, chosen)
+    assert _trusts(fresh.read(fresh.unlock_chat("family", SECRET))[0]) == ["new", "conflict"]
+    assert fresh.store.conflicts(fresh.unlock_chat("family", SECRET).row.id)[0].chosen is False
     judged, judged_chat = _bob(tmp_path, "judged")  # a home that accepted alice's own rotation
     for sender, body in ((OLD, "hello"), (OWNER, _notice(OWNER)), (OWNER, "my new key")):
         _receive(judged, judged_chat, sender, body)

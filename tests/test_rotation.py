@@ -197,7 +197,7 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     from pointerbridge.app.backup import export_store, import_store
 
     source = App(Home.resolve(tmp_path / "source"))
-    source.init("bob", "bob phrase", allow_weak=True)
+    me = source.init("bob", "bob phrase", allow_weak=True)
     chat = source.create_chat("Family", SECRET, [], allow_weak=True)
     old, new = raw_identity("alice"), Identity("alice", b"\x0a" * 32)
     body = notice_body(make_notice(old, new))
@@ -210,7 +210,13 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     with_notice = tmp_path / "with-notice.jsonl"
     export_store(source.store, with_notice)
     source.purge(chat, [shown[1].message.id])  # only the stored rotation is left
+    # A notice waiting to be posted is this home's own (bob rotated to the key he has now);
+    # alice's, waiting in bob's home, is refused (issue 17, item 8: bob would post it).
     source.store._db.execute("INSERT INTO rotation_out VALUES (?, ?)", (chat.row.id, body))
+    not_mine = tmp_path / "not-mine.jsonl"
+    export_store(source.store, not_mine)
+    waiting = notice_body(make_notice(raw_identity("bob"), me))
+    source.store._db.execute("UPDATE rotation_out SET body = ?", (waiting,))
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
     kinds = [json.loads(line).get("kind") for line in export.read_text().splitlines()[1:]]
@@ -218,16 +224,20 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
 
     target = App(Home.resolve(tmp_path / "target"))
     target.init("bob", "bob phrase", recovery=source.recovery_code())  # bob on another machine
+    with pytest.raises(InvalidInputError, match="a rotation notice waiting in chat 'family' is not this home's"):
+        import_store(target.store, not_mine)
     added = import_store(target.store, export)
     assert added["rotations"] == 1 and added["rotation notices"] == 1
     moved = target.unlock_chat("family", SECRET)
-    assert [(s.message.body, s.trust) for s in target.read(moved)[0]] == [("before", "pinned"), ("after", "pinned")]
+    # No pin comes from a file (issue 17, item 8): "before" pins alice's old key as a first
+    # message does; the rotation, verified by its signed notice, then moves her on.
+    assert [(s.message.body, s.trust) for s in target.read(moved)[0]] == [("before", "new"), ("after", "pinned")]
     assert target.pending_notices() == ["Family"]
     other = App(Home.resolve(tmp_path / "other"))  # the notice itself came along this time
     other.init("bob", "bob phrase", recovery=source.recovery_code())
     import_store(other.store, with_notice)
     marks = [(s.message.body.split("\n")[0], s.trust) for s in other.read(other.unlock_chat("family", SECRET))[0]]
-    assert [t for _, t in marks] == ["pinned", "rotated", "pinned"]
+    assert [t for _, t in marks] == ["new", "rotated", "pinned"]
     other.close()
 
     broken = export.read_text().replace(MARKER, MARKER + "x")

@@ -157,12 +157,25 @@ class ChatTables(StoreBase):
         )
         return [RotationRow(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def add_rotation(self, chat_id: int, username: str, old_key: bytes, new_key: bytes, at_pointer: int) -> None:
-        """Record an accepted rotation (one per chat, username and old key)."""
+    def add_rotation(
+        self, chat_id: int, username: str, old_key: bytes, new_key: bytes, at_pointer: int, notice: str | None = None
+    ) -> None:
+        """Record an accepted rotation (one per chat, username and old key) with the body of
+        its signed notice."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
-                (chat_id, username, old_key, new_key, at_pointer),
+                "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, username, old_key, new_key, at_pointer, notice),
+            )
+
+    def keep_notices(self, chat_id: int, notices: dict[tuple[str, bytes, bytes], str]) -> None:
+        """Keep the notice bodies of rotations accepted before notices were kept (a full read
+        met their notice again): (username, old key, new key) -> body."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE rotations SET notice = ? WHERE chat_id = ? AND username = ? AND old_key = ?"
+                " AND new_key = ? AND notice IS NULL",
+                ((body, chat_id, *key) for key, body in notices.items()),
             )
 
     def conflicts(self, chat_id: int) -> list[ConflictRow]:

@@ -90,10 +90,12 @@ class Records(ChatTables):
         # A rotation's place is a pointer id, which another store numbers differently: it
         # travels as the digest of the chat's first pointer from there on (the notice, or
         # the next one if the notice was purged); null: after every pointer of the chat.
+        # Each carries the body of its signed notice (null: accepted before notices were
+        # kept): an importer takes only a rotation whose notice its old key signed.
         rotations = self._db.execute(
-            "SELECT chat_id, username, old_key, new_key, at_pointer FROM rotations ORDER BY chat_id, at_pointer"
+            "SELECT chat_id, username, old_key, new_key, at_pointer, notice FROM rotations ORDER BY chat_id, at_pointer"
         ).fetchall()
-        for chat_id, username, old_key, new_key, at_pointer in rotations:
+        for chat_id, username, old_key, new_key, at_pointer, notice in rotations:
             yield {
                 "kind": "rotation",
                 "chat": names[chat_id],
@@ -101,6 +103,7 @@ class Records(ChatTables):
                 "old_key": old_key.hex(),
                 "new_key": new_key.hex(),
                 "at": self._digest_from(chat_id, at_pointer),
+                "notice": notice,
             }
         for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
             yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
@@ -128,12 +131,17 @@ class Records(ChatTables):
 
     def import_records(self, records: Iterable[dict[str, Any]]) -> dict[str, int]:
         """Add exported records in one transaction; return how many of each kind were new.
-        What is here already stays as it is (a pointer, a verifier, a pin, a cursor), so
-        importing twice adds nothing. Pointer records carry their ``payload`` (bytes)."""
+        What is here already stays as it is (a pointer, a verifier, a cursor), so importing
+        twice adds nothing. Pointer records carry their ``payload`` (bytes).
+
+        Trust is not taken from a file (anyone can edit one): pin records add no pin (each
+        name is pinned by its first message read here, as on a new machine), a rotation
+        counts only with its signed notice (the caller verified it; one without is left
+        out), and a conflict's ``chosen`` mark never counts (the name stays frozen until
+        the user re-pins here)."""
         added = {
             "chats": 0,
             "verifiers": 0,
-            "pins": 0,
             "pointers": 0,
             "cursors": 0,
             "tombstones": 0,
@@ -142,14 +150,6 @@ class Records(ChatTables):
             "rotation conflicts": 0,
         }
         chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
-        # (chat, name, old key) this home has judged already: a file cannot choose for it.
-        judged = {
-            (r[0], r[1], bytes(r[2]))
-            for r in self._db.execute(
-                "SELECT chat_id, username, old_key FROM rotations UNION SELECT chat_id, username, old_key"
-                " FROM rotation_conflicts"
-            )
-        }
         with self.transaction() as db:
             for record in records:
                 kind = record["kind"]
@@ -157,17 +157,6 @@ class Records(ChatTables):
                     self._import_identity(db, record)
                 elif kind == "chat":
                     self._import_chat(db, record, chats, added)
-                elif kind == "pin":
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
-                        (
-                            chats[record["chat"]],
-                            record["username"],
-                            bytes.fromhex(record["public_key"]),
-                            record["first_seen"],
-                        ),
-                    )
-                    added["pins"] += cur.rowcount
                 elif kind == "pointer":
                     added["pointers"] += self._import_pointer(db, record, chats)
                 elif kind == "cursor":
@@ -180,40 +169,30 @@ class Records(ChatTables):
                     added["tombstones"] += db.execute(
                         "INSERT OR IGNORE INTO tombstones VALUES (?)", (bytes.fromhex(record["digest"]),)
                     ).rowcount
-                elif kind == "rotation":
+                elif kind == "rotation" and record.get("notice") is not None:
                     added["rotations"] += self._import_rotation(db, record, chats)
                 elif kind == "rotation_out":
                     added["rotation notices"] += db.execute(
                         "INSERT OR IGNORE INTO rotation_out VALUES (?, ?)", (chats[record["chat"]], record["body"])
                     ).rowcount
                 elif kind == "rotation_conflict":
-                    added["rotation conflicts"] += self._import_conflict(db, record, chats, judged)
+                    added["rotation conflicts"] += self._import_conflict(db, record, chats)
         return added
 
     @staticmethod
-    def _import_conflict(
-        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], judged: set[tuple[int, str, bytes]]
-    ) -> int:
+    def _import_conflict(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
         """Add a conflict row at the pointer its ``at`` digest names (a conflict freezes a
-        name from its notice on, the notice included; a rotation applies after it). Its ``chosen``
-        mark counts only where this home had neither a rotation nor a conflict for that
-        name and old key, as a rotation is imported only where the home has none: a file
-        cannot pick a key this home judged otherwise."""
-        chat_id, old_key = chats[record["chat"]], bytes.fromhex(record["old_key"])
-        chosen = int(record["chosen"] and (chat_id, record["username"], old_key) not in judged)
+        name from its notice on, the notice included; a rotation applies after it). It can
+        only freeze a name; its ``chosen`` mark is not taken: a file cannot say the user
+        verified a key in person (the user re-pins here, ``pbridge chat trust``)."""
         cur = db.execute(
-            "INSERT OR IGNORE INTO rotation_conflicts SELECT ?, ?, ?, ?, ?, ? * NOT EXISTS (SELECT 1 FROM"
-            " rotation_conflicts WHERE chat_id = ? AND username = ? AND old_key = ? AND chosen = 1)",
+            "INSERT OR IGNORE INTO rotation_conflicts VALUES (?, ?, ?, ?, ?, 0)",
             (
-                chat_id,
+                chats[record["chat"]],
                 record["username"],
-                old_key,
+                bytes.fromhex(record["old_key"]),
                 bytes.fromhex(record["new_key"]),
                 Records._place(db, record["at"]) + 1,
-                chosen,
-                chat_id,
-                record["username"],
-                old_key,
             ),
         )
         return int(cur.rowcount)
@@ -233,16 +212,17 @@ class Records(ChatTables):
 
     @staticmethod
     def _import_rotation(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
-        """Add a rotation just before the pointer its ``at`` digest names (imported before
-        it), or after every pointer stored if there is none."""
+        """Add a rotation (with its notice) just before the pointer its ``at`` digest names
+        (imported before it), or after every pointer stored if there is none."""
         cur = db.execute(
-            "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?, ?)",
             (
                 chats[record["chat"]],
                 record["username"],
                 bytes.fromhex(record["old_key"]),
                 bytes.fromhex(record["new_key"]),
                 Records._place(db, record["at"]),
+                record["notice"],
             ),
         )
         return int(cur.rowcount)
@@ -255,7 +235,7 @@ class Records(ChatTables):
         if here is None:
             db.execute("INSERT INTO identity VALUES (1, ?, ?, ?, ?)", (record["username"], key, time.time(), recovery))
         elif (here[0], here[1]) != (record["username"], key):
-            raise StoreError(f"this home is {here[0]!r}'s, the export is {record['username']!r}'s (another identity)")
+            raise StoreError(f"this home's identity is {here[0]!r}, the export's is {record['username']!r}")
 
     @staticmethod
     def _import_chat(

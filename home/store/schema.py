@@ -157,5 +157,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (chat_id, username, old_key, new_key)
     );
     """,
+    # 9: the signed notice (its message body) of each accepted rotation, kept so that an
+    # export can carry it and an import can verify it: a rotation from a file without its
+    # notice could move a name to any key (issue 17, item 8). NULL: accepted before this
+    # migration, and its notice not read again since.
+    """
+    ALTER TABLE rotations ADD COLUMN notice TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
