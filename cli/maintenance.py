@@ -63,7 +63,7 @@ def _size(count: int) -> str:
     return f"{count} B" if count < 10_000 else f"{count / 1024:.0f} KiB" if count < 10_000_000 else f"{count >> 20} MiB"
 
 
-junk_app = typer.Typer(help="Pointers no chat can open in this build: delete them.", no_args_is_help=True)
+junk_app = typer.Typer(help="Clear the stored pointers no chat can open in this build.", no_args_is_help=True)
 
 
 @junk_app.command("clear")

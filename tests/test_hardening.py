@@ -40,6 +40,7 @@ def test_a_read_killed_by_sigabrt_while_it_waits_for_the_secret_leaves_no_core(t
     assert Path("/proc/sys/kernel/core_pattern").read_text().strip() == "core", (
         "this test shows the dump would land in the process's folder: core_pattern must be 'core' here"
     )
+    (tmp_path / "shared").mkdir()
     home = setup_user(tmp_path, "alice", tmp_path / "shared")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
