@@ -3,35 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from pointerbridge.core.errors import InvalidInputError
 
 from .history import History
 from .models import Shown, UnlockedChat
 
-__all__ = ["Trash"]
+__all__ = ["Acted", "Trash"]
+
+
+class Acted(NamedTuple):
+    """How many distinct messages an action named, and how many pointers they are."""
+
+    messages: int
+    pointers: int
 
 
 class Trash(History):
     """Moving shown messages to the trash and back, and deleting them for good."""
 
-    def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> int:
-        """Move messages (by id or unique id prefix) to the trash or back; return how many."""
-        ids = self._pointer_ids(chat, message_ids, moving_to=trashed)
+    def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> Acted:
+        """Move messages (by id or unique id prefix) to the trash or back; say how many."""
+        messages, ids = self._pointer_ids(chat, message_ids, moving_to=trashed)
         self.store.set_trashed(ids, trashed)
-        return len(ids)
+        return Acted(messages, len(ids))
 
-    def purge(self, chat: UnlockedChat, message_ids: Iterable[str]) -> int:
-        """Delete messages for good."""
-        ids = self._pointer_ids(chat, message_ids)
+    def purge(self, chat: UnlockedChat, message_ids: Iterable[str]) -> Acted:
+        """Delete messages for good; say how many."""
+        messages, ids = self._pointer_ids(chat, message_ids)
         self.store.purge(ids)
-        return len(ids)
+        return Acted(messages, len(ids))
 
-    def _pointer_ids(self, chat: UnlockedChat, message_ids: Iterable[str], moving_to: bool | None = None) -> list[int]:
-        """The pointers of the messages named by id or unique prefix; with ``moving_to``,
-        each must be on the other side of the trash (nothing is done otherwise)."""
+    def _pointer_ids(
+        self, chat: UnlockedChat, message_ids: Iterable[str], moving_to: bool | None = None
+    ) -> tuple[int, list[int]]:
+        """How many distinct messages are named by id or unique prefix (one named twice
+        counts once), and their pointers; with ``moving_to``, each must be on the other
+        side of the trash (nothing is done otherwise)."""
         shown, _ = self.read(chat, include_trash=True)
         found: list[int] = []
+        named: set[str] = set()
         for wanted in message_ids:
             matches = [s for s in shown if s.message.id.startswith(wanted.lower())]
             if not matches:
@@ -43,8 +55,10 @@ class Trash(History):
             if moving_to is not None and matches[0].trashed == moving_to:
                 where = "already in the trash" if moving_to else "not in the trash"
                 raise InvalidInputError(f"message {wanted!r} is {where}")
-            found.extend(matches[0].pointer_ids)
-        return found
+            if matches[0].message.id not in named:
+                named.add(matches[0].message.id)
+                found.extend(matches[0].pointer_ids)
+        return len(named), found
 
     def trash_messages(self, chat: UnlockedChat, shown: Iterable[Shown], trashed: bool) -> int:
         """Move messages read from ``chat`` to the trash or back; return how many pointers."""

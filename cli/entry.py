@@ -69,7 +69,8 @@ def run_poll(home: Path | None, as_json: bool) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         for name in carriers:
-            status = summary.errors.get(name) or (
+            error = summary.errors.get(name)
+            status = error.removeprefix(f"carrier {name!r}: ") if error else (
                 f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
                 f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}"
             )

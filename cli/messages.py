@@ -264,10 +264,10 @@ def by_ids(action: str):  # type: ignore[no-untyped-def]
             if action == "purge":
                 if not yes and not typer.confirm(f"Delete {len(ids)} message(s) for good?", default=False):
                     raise typer.Exit(1)
-                count = app.purge(unlocked, ids)
+                acted = app.purge(unlocked, ids)
             else:
-                count = app.set_trashed(unlocked, ids, action == "trash")
-            typer.echo(f"{action}: {len(ids)} message(s), {count} pointer(s)")
+                acted = app.set_trashed(unlocked, ids, action == "trash")
+            typer.echo(f"{action}: {acted.messages} message(s), {acted.pointers} pointer(s)")
 
     def command(ctx: typer.Context, chat: str, ids: _Ids, secret_fd: SecretFd = None) -> None:
         act(ctx, chat, ids, False, secret_fd)

@@ -88,6 +88,10 @@ def _plainly(error: ErrorDetails) -> str:
         return f"unknown key {loc[0]!r}: config.toml holds only carriers, as [carriers.NAME] tables"
     if error["type"] == "missing" and len(loc) == 3 and loc[0] == "carriers":
         return f"[carriers.{loc[1]}] needs {loc[2]!r}"
+    if error["type"] == "dict_type" and loc == ["carriers"]:
+        return "carriers must be tables, one per carrier: [carriers.NAME] with its type and settings"
+    if error["type"] == "model_type" and len(loc) == 2 and loc[0] == "carriers":
+        return f"carriers.{loc[1]} must be a table, [carriers.{loc[1]}], with its type and settings"
     return f"{_where(error)}: {error['msg']}"
 
 

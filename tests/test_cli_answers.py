@@ -63,6 +63,9 @@ def test_restore_of_a_message_not_in_the_trash_is_refused(home: Path) -> None:
     assert again.returncode == 3 and again.stderr == f"pbridge: message {message[:8]!r} is already in the trash\n"
     restored = pb(home, "restore", "family", message[:8])
     assert restored.returncode == 0 and restored.stdout == "restore: 1 message(s), 1 pointer(s)\n"
+    twice = pb(home, "trash", "family", message[:4], message)  # one message named twice counts once
+    assert twice.returncode == 0 and twice.stdout == "trash: 1 message(s), 1 pointer(s)\n"
+    assert pb(home, "restore", "family", message).returncode == 0  # as the module's other tests expect it
 
 
 def test_read_of_an_empty_chat_says_it_is_empty(home: Path) -> None:
@@ -91,7 +94,7 @@ def test_an_unknown_carrier_type_names_the_carrier(tmp_path: Path, home: Path) -
     copy = _with_config(tmp_path, home, f'[carriers.shared]\ntype = "flies"\npath = "{tmp_path}"\n')
     result = pb(copy, "poll")
     assert result.returncode == EXIT_CODES["ConfigurationError"], result
-    assert result.stdout.startswith("shared: carrier 'shared': unknown carrier type 'flies' (known: ")
+    assert result.stdout.startswith("shared: unknown carrier type 'flies' (known: ")
     assert "carrier 'flies'" not in result.stdout
 
 
@@ -106,11 +109,19 @@ def test_a_wrong_table_or_key_in_config_is_named_plainly(tmp_path: Path, home: P
     )
     assert key.returncode == EXIT_CODES["ConfigurationError"], key
     assert key.stdout.startswith(
-        "x: carrier 'x': unknown setting 'colour' in [carriers.x] (a files carrier takes: path, "
+        "x: unknown setting 'colour' in [carriers.x] (a files carrier takes: path, "
         "max_pointer_chars, full_scan_hours) (fix it in "
     )
-    for result in (table, key):
-        assert "Extra inputs" not in result.stdout + result.stderr
+    value = pb(_with_config(tmp_path / "c", home, "[carriers]\nx = 5\n"), "status")
+    assert value.returncode == EXIT_CODES["ConfigError"]
+    assert value.stderr.endswith("config.toml: carriers.x must be a table, [carriers.x], with its type and settings\n")
+    flat = pb(_with_config(tmp_path / "d", home, "carriers = 5\n"), "status")
+    assert flat.stderr.endswith(
+        ": carriers must be tables, one per carrier: [carriers.NAME] with its type and settings\n"
+    )
+    for result in (table, key, value, flat):
+        assert "Extra inputs" not in result.stdout + result.stderr and "CarrierConfig" not in result.stderr
+        assert "valid dictionary" not in result.stderr
 
 
 def test_version() -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import PHRASES, SECRET, SIZE, chat_salt, console, fill, make_home, unlock
+from console_helpers import PHRASES, SECRET, SIZE, chat_salt, console, fill, make_home, unlock, until
 from helpers import raw_identity
 from pointerbridge.app.service import App
 from pointerbridge.core import Identity
 from pointerbridge.core import pointer as _pointer
 from pointerbridge.home.config import Home
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 SENT = 1_767_348_000_000  # 2026-01-02 10:00 UTC: messages show a fixed date, not today's
 
@@ -63,9 +64,19 @@ def _after(*steps: Callable[[Pilot[None]], Any]) -> Callable[[Pilot[None]], Any]
         await unlock(pilot, "alice")
         for step in steps:
             await step(pilot)
-        await pilot.pause()
+        await _steady(pilot)
 
     return run_before
+
+
+async def _steady(pilot: Pilot[None]) -> None:
+    """Wait for the screen's focus, and hold its inputs' cursors still: a focused input's
+    cursor blinks every 0.5 s, so on a loaded machine the picture was taken in either
+    phase (CI once saw it off). Held steady, it is always drawn."""
+    await until(pilot, lambda: pilot.app.focused is not None, "a focused widget")
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
 
 
 async def _open_family(pilot: Pilot[None]) -> None:
@@ -96,4 +107,4 @@ def test_chat_settings(snap_compare: Snap, home: Home) -> None:
 
 
 def test_unlock_dialog(snap_compare: Snap, home: Home) -> None:
-    assert snap_compare(console(home), terminal_size=SIZE)
+    assert snap_compare(console(home), terminal_size=SIZE, run_before=_steady)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import pty
 import select
+import subprocess
 import time
 from pathlib import Path
 
@@ -183,7 +184,10 @@ def test_the_cli_refuses_weak_secrets_from_the_environment_and_a_descriptor(tmp_
     )
     assert made.returncode == 0, made.stderr
     rekey = {**env, "PBRIDGE_CHAT_SECRET": "family", "PBRIDGE_NEW_CHAT_SECRET": "hunter2"}
-    _refused(run("--home", home, "chat", "rekey", "family", env=rekey), "hunter2")
+    rekeyed = run("--home", home, "chat", "rekey", "family", env=rekey)
+    warning, refusal = rekeyed.stderr.split("\n", 1)  # rekey warns what it costs before it asks (item 16)
+    assert warning.startswith("warning: the members who have not rekeyed yet see nothing you send")
+    _refused(subprocess.CompletedProcess(rekeyed.args, rekeyed.returncode, rekeyed.stdout, refusal), "hunter2")
     rotate = {**env, "PBRIDGE_NEW_MASTER_PHRASE": "hunter2"}
     _refused(run("--home", home, "identity", "rotate", env=rotate), "hunter2")
     strong = {**env, "PBRIDGE_CHAT_SECRET": generate_chat_secret()}

@@ -19,7 +19,7 @@ from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableErro
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotAccount, BotApiServer, Chat
-from test_cli import run
+from test_cli import initialised_home, run
 
 
 def _settings(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> dict[str, Any]:
@@ -162,6 +162,7 @@ def test_a_gap_near_or_past_telegrams_24_hours_is_noted(bot_api: BotApiServer, h
 def test_carrier_add_checks_the_token_and_says_what_only_the_user_can_do(bot_api: BotApiServer, tmp_path: Path) -> None:
     bot = bot_api.add_bot("added_bot")
     group, _ = _group(bot_api, bot)
+    initialised_home(tmp_path, carrier=False)  # only init makes a home (issue 17, item 2)
     env = {"PBRIDGE_TEST_TG_ADD": bot.token}
     args = [
         "--home",
@@ -325,8 +326,8 @@ def test_two_carriers_on_one_bot_are_refused(bot_api: BotApiServer, tmp_path: Pa
     group, _ = _group(bot_api, bot)
     other, _ = _group(bot_api, bot)
     os.environ["PBRIDGE_TEST_TG_COPY"] = bot.token  # the same token under another name
+    initialised_home(tmp_path, carrier=False)  # the CLI below needs a home init made (issue 17, item 2)
     home = Home(tmp_path, tmp_path)
-    home.create()
     save_config(
         home.config_path,
         Config(
