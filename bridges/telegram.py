@@ -8,8 +8,10 @@ each user's own bot posts pointers as plain text and reads them with one-shot
   from the new one), plus anything the people listed in ``private_from`` send (forward,
   paste) to the bot in private. telegram_updates.py reads a batch: which sender is a
   member's bot, and why ``is_bot`` cannot say.
-- **Cursor.** ``{"offset": next update id, "polled_at": time, "polls": count,
-  "peers_seen_at": time, "migrated_to": id, "taken_at": time, "taken": count}``:
+- **Cursor.** ``{"offset": next update id, "polled_at": time, "updates_at": time,
+  "polls": count, "peers_seen_at": time, "migrated_to": id, "taken_at": time, "taken": count}``:
+  ``updates_at`` is when a poll last got an update: after a week without any, Telegram
+  restarts update ids at random, and the poll asks without its old offset;
   ``polls`` and ``peers_seen_at`` tell ``pbridge doctor`` whether this bot has ever seen
   another member's bot's post (Telegram does not say whether Bot-to-Bot mode is on), the
   last two when another program last took updates of this bot. Asking with an offset
@@ -66,6 +68,9 @@ __all__ = ["TelegramBridge"]
 MAX_TEXT = 4096
 _BATCH = 100  # the most getUpdates returns at once
 _KINDS = ["message", "channel_post"]
+# A week without updates and Telegram restarts their ids at random. A poll sees an update
+# up to 24 h after Telegram made it, so the carrier counts the week from a day earlier.
+RESTART_AFTER = 7 * 86400.0 - LOST_AFTER
 
 
 class _Settings(NetworkSettings):
@@ -256,14 +261,24 @@ class TelegramBridge(AsyncBridge):
     async def _poll(self, bot: Any, cursor: str | None) -> PollResult:
         state = json_cursor(cursor)
         if state.get("chat") != self._s.chat_id:  # another chat now: what was seen says nothing of it
-            state = {"chat": self._s.chat_id, **{k: v for k, v in state.items() if k in ("offset", "polled_at")}}
+            kept = ("offset", "polled_at", "updates_at")
+            state = {"chat": self._s.chat_id, **{k: v for k, v in state.items() if k in kept}}
         now = time.time()
         last = state.get("polled_at")
         gap = now - last if isinstance(last, int | float) else 0.0
+        if not isinstance(state.get("updates_at"), int | float):  # a cursor from before it was kept
+            state["updates_at"] = last if isinstance(last, int | float) else now
         offset = state.get("offset")
-        if gap > LOST_AFTER or not isinstance(offset, int):
-            # Everything an old offset would confirm has expired, and after a week without
-            # updates Telegram may restart its ids below it: an old offset would hide them.
+        if gap > LOST_AFTER or now - state["updates_at"] > RESTART_AFTER or not isinstance(offset, int):
+            # Without an offset Telegram answers from the oldest update it holds and confirms
+            # nothing; none of them is one a poll stored already, as each case is past the
+            # 24 h Telegram keeps an update that no offset confirmed.
+            # - After a gap past 24 h, everything the old offset would confirm has expired.
+            # - After a week without updates, Telegram restarts the ids at random (Bot API
+            #   docs, Update.update_id), so the old offset says nothing of the new ones: far
+            #   above it they would look taken by another poller (a false gap); just below it
+            #   (within 10 of the queue's tail: tdlib's TQueue::get) they would be confirmed
+            #   away unread. This one poll then cannot see another poller's gap.
             offset = None
         updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
         result = await read(bot, updates, self._s.chat_id, self._s.private_from, state, now)
@@ -281,6 +296,7 @@ class TelegramBridge(AsyncBridge):
             )
         if updates:
             state["offset"] = updates[-1].update_id + 1
+            state["updates_at"] = now
         state["polled_at"] = now
         state["polls"] = count(state.get("polls")) + 1
         result.more = len(updates) >= _BATCH

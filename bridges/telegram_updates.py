@@ -19,6 +19,7 @@ another program polling the same bot took first.
   ``migrate_to_chat_id`` in the old group and ``migrate_from_chat_id`` in the new one
   (Client.cpp, messageChatUpgradeTo/From). Seeing either, the poll keeps the new id in its
   cursor and reads both chats, and says to set ``chat_id`` to the new one.
+- **Errors listing the admins** never fail every poll: see ``_member_bots``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from pointerbridge.core.armor import find_pointers
 
-from .base import PollResult, extract
+from .base import PollResult, extract, printable
 
 __all__ = ["CATCH_UP_PREFIX", "CATCH_UP_REACH", "SERVICE_SENDERS", "describe_taken", "read", "taken_before"]
 
@@ -57,7 +58,7 @@ async def read(
         posting = _posting_bot(message, bot.bot.id) if ours else None
         if posting is not None:
             if message.chat.id not in members:
-                members[message.chat.id] = await _member_bots(bot, message.chat.id)
+                members[message.chat.id] = await _member_bots(bot, message.chat.id, result.notes)
             if posting in members[message.chat.id]:
                 state["peers_seen_at"] = now  # Bot-to-Bot mode works: doctor's evidence
                 request = _catch_up_request(message, text, now)
@@ -105,9 +106,37 @@ def _posting_bot(message: Any, me: int) -> int | None:
     return int(sender.id) if (message.text or message.caption) else None
 
 
-async def _member_bots(bot: Any, chat_id: int) -> frozenset[int]:
-    """The group's admin bots other than this one: the members' bots."""
-    admins = await bot.get_chat_administrators(chat_id, return_bots=True)
+async def _member_bots(bot: Any, chat_id: int, notes: list[str], *, moved: bool = False) -> frozenset[int]:
+    """The group's admin bots other than this one: the members' bots.
+
+    What Telegram refuses here must not fail every poll until the batch expires:
+    - An upgraded basic group's old id answers 400 with ``migrate_to_chat_id``
+      (``check_chat_access`` in Client.cpp); the upgrade keeps its members, so the new
+      supergroup's admin bots are asked instead.
+    - Another refusal (400, 403: the chat gone, the bot removed) will not pass: the chat's
+      bots count as no member's in this batch, with a note. Their pointers are stored as
+      anyone's and the offset confirmed; a catch-up request from them is not taken (better
+      lost than one taken from a stranger), and doctor's evidence waits for a later post.
+    - A 429 or a network error passes: it propagates, and the whole poll fails and is tried
+      again (after the wait, within the run's budget, else next run), confirming nothing.
+      Telegram keeps the batch 24 h, and a member's catch-up request is still taken when it
+      is read again; past 24 h the failed polls left a gap, and the next poll asks for a
+      catch-up as after any absence."""
+    from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
+
+    try:
+        admins = await bot.get_chat_administrators(chat_id, return_bots=True)
+    except TelegramError as exc:
+        if isinstance(exc, ChatMigrated) and not moved:  # one step: a supergroup never moves again
+            return await _member_bots(bot, exc.new_chat_id, notes, moved=True)
+        if isinstance(exc, RetryAfter) or (isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)):
+            raise
+        notes.append(
+            f"chat {chat_id}: Telegram would not list its admins ({printable(exc.message, 200)}), so no bot's "
+            "post there counts as a member's in this poll: its pointers are stored, but a catch-up request "
+            "posted there is not answered"
+        )
+        return frozenset()
     return frozenset(a.user.id for a in admins if a.user.is_bot and a.user.id not in SERVICE_SENDERS)
 
 

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import telegram
 from helpers import raw_chat, raw_identity
-from pointerbridge.bridges.base import Bridge, PollResult, bridge_class
+from pointerbridge.bridges.base import Bridge, PollResult, RetryableError, bridge_class
 from pointerbridge.core import seal
 from servers.telegram import BotAccount, BotApiServer, Chat
 
@@ -217,3 +218,87 @@ def test_another_program_polling_the_bot_is_reported(bot_api: BotApiServer) -> N
     status, detail = _findings(bot_api, bot, group.id, result.cursor)["other poller"]
     assert status == "fail" and "2 update(s) taken" in detail
     assert _poll(bot_api, bot, group.id, result.cursor).notes == []  # no gap now: nothing new to say
+
+
+@pytest.mark.parametrize("restart", [+5000, -3], ids=["above the old offset", "just below it"])
+def test_a_quiet_week_restarts_update_ids_with_no_false_gap_and_no_lost_update(
+    bot_api: BotApiServer, restart: int
+) -> None:
+    """After a week without updates Telegram picks the next update id at random (Bot API
+    docs, Update.update_id). A chat polled often but quiet kept its old offset: ids far
+    above it were reported as taken by another program (and doctor failed for a day); ids
+    just below it were confirmed away unread (tdlib's TQueue::get forgets ids below an
+    offset within 10 of the queue's tail). The poll now asks without the old offset."""
+    bot = bot_api.add_bot(f"quiet_week_{restart + 10}_bot", bot_to_bot=True, privacy=False)
+    person = bot_api.add_person("Quinn")
+    group = bot_api.add_chat("quiet", members={person: "admin", bot.id: "admin"})
+    bot_api.say(group, person, "hello")
+    state = json.loads(_poll(bot_api, bot, group.id, None).cursor)
+    now = time.time()  # then a quiet week, the bot polling every hour: the last poll an hour ago
+    cursor = json.dumps({**state, "updates_at": now - 8 * 86400, "polled_at": now - 3600})
+    bot_api.advance(8 * 86400)
+    bot.restart_id = state["offset"] + restart
+    sent = [_pointer(f"after a quiet week {i}") for i in range(4)]
+    for pointer in sent:
+        bot_api.say(group, person, pointer)
+    result = _poll(bot_api, bot, group.id, cursor)
+    assert [p.text for p in result.pointers] == sent and result.notes == []
+    assert json.loads(result.cursor)["offset"] == state["offset"] + restart + 4
+    assert "other poller" not in _findings(bot_api, bot, group.id, result.cursor)
+    later = _pointer("the next day")
+    bot_api.say(group, person, later)
+    again = _poll(bot_api, bot, group.id, result.cursor)  # the new offset now: consecutive again
+    assert [p.text for p in again.pointers] == [later] and again.notes == []
+
+
+def test_a_members_bot_post_in_an_upgraded_groups_old_id_is_read(bot_api: BotApiServer) -> None:
+    """getChatAdministrators of an upgraded basic group's old id answers 400 with
+    migrate_to_chat_id (Client.cpp, check_chat_access): a member's bot's post there,
+    read after the upgrade, failed every poll until Telegram dropped the batch. The new
+    supergroup's admins are asked instead: the pointer is stored, the request taken."""
+    reader = bot_api.add_bot("old_id_reader_bot", bot_to_bot=True, privacy=False)
+    poster = bot_api.add_bot("old_id_poster_bot", bot_to_bot=True, privacy=False)
+    person = bot_api.add_person("Olga")
+    group = bot_api.add_chat("basic", kind="group", members={person: "admin", reader.id: "admin", poster.id: "admin"})
+    pointer, since = _pointer("before the upgrade"), int(time.time()) - 3600
+    _post(bot_api, poster, group.id, pointer)
+    _post(bot_api, poster, group.id, f"pbcatchup1 {since}")
+    supergroup = bot_api.upgrade(group, by=person)
+    result = _poll(bot_api, reader, group.id, None)
+    assert [p.text for p in result.pointers] == [pointer]
+    assert [s for s, _ in result.repost_since] == [since]
+    assert len(result.notes) == 1 and f"set chat_id = {supergroup.id}" in result.notes[0]
+    assert "peers_seen_at" in json.loads(result.cursor)
+    assert _poll(bot_api, reader, group.id, result.cursor).pointers == []  # confirmed
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "retry_after"),
+    [(400, "Bad Request: chat not found", None), (502, "Bad Gateway", None), (429, "Too Many Requests", 60)],
+)
+def test_an_admin_list_refused_never_blocks_the_poll_and_a_passing_error_loses_nothing(
+    bot_api: BotApiServer, status: int, description: str, retry_after: int | None
+) -> None:
+    """A refusal that will not pass (400, 403): the chat's bots are no known members in
+    this batch, said in a note; their pointers are stored and the offset confirmed, and a
+    catch-up request from them is not taken. A 429 past the run's budget or a network
+    error fails the poll without confirming: the next one reads the batch again."""
+    reader = bot_api.add_bot(f"admin_list_{status}_bot", bot_to_bot=True, privacy=False)
+    poster = bot_api.add_bot(f"admin_list_poster_{status}_bot", bot_to_bot=True, privacy=False)
+    person = bot_api.add_person("Ada")
+    group = bot_api.add_chat("g", members={person: "admin", reader.id: "admin", poster.id: "admin"})
+    pointer, since = _pointer("while the list fails"), int(time.time()) - 3600
+    _post(bot_api, poster, group.id, pointer)
+    _post(bot_api, poster, group.id, f"pbcatchup1 {since}")
+    bot_api.fail("getChatAdministrators", status, description, retry_after=retry_after)
+    if status == 400:
+        result = _poll(bot_api, reader, group.id, None)
+        assert [p.text for p in result.pointers] == [pointer] and result.repost_since == []
+        assert len(result.notes) == 1 and "would not list its admins (Chat not found)" in result.notes[0]
+        assert _poll(bot_api, reader, group.id, result.cursor).pointers == []  # confirmed
+        return
+    with pytest.raises(RetryableError):
+        _poll(bot_api, reader, group.id, None)
+    result = _poll(bot_api, reader, group.id, None)  # nothing was confirmed: all read again
+    assert [p.text for p in result.pointers] == [pointer] and result.notes == []
+    assert [s for s, _ in result.repost_since] == [since]

@@ -263,6 +263,50 @@ def test_an_upgraded_group_moves_to_a_new_id_with_telegrams_service_messages(bot
     assert moved.value.new_chat_id == supergroup.id
     assert run(_send(bot_api, bot, supergroup.id, "to the new id")).chat.id == supergroup.id
 
+    async def look(chat_id: int) -> tuple[str, list[int]]:
+        async with client(bot_api, bot) as api:
+            chat = await api.get_chat(chat_id)
+            return chat.type, [a.user.id for a in await api.get_chat_administrators(chat_id)]
+
+    with pytest.raises(ChatMigrated) as listed:  # Client.cpp: the member list needs write access
+        run(look(group.id))
+    assert listed.value.new_chat_id == supergroup.id
+    assert run(look(supergroup.id)) == ("supergroup", [person])
+
+
+def test_update_ids_restart_after_a_quiet_week_and_a_stale_offset_reads_from_the_head(bot_api: BotApiServer) -> None:
+    """Bot API docs (Update.update_id): after a week without updates the next id is chosen
+    at random. tdlib's TQueue::get refuses an offset more than 10 past the queue's tail or
+    100,000 before its head, and getUpdates then reads from the head, confirming nothing;
+    any other offset confirms every update below it, the new ones too."""
+    bot = bot_api.add_bot("quiet_week_bot", privacy=False)
+    person = bot_api.add_person("Quin")
+    group = bot_api.add_chat("q", members={bot.id: "member", person: "member"})
+    bot_api.say(group, person, "old")
+    old = run(_updates(bot_api, bot))
+    stale = old[-1].update_id + 1
+    bot_api.advance(6 * 86400)
+    bot_api.say(group, person, "after six days")
+    bot_api.advance(5)
+    six = run(_updates(bot_api, bot, offset=stale))
+    assert texts(six) == ["after six days"] and six[0].update_id == stale  # still consecutive
+    stale = six[-1].update_id + 1
+
+    bot_api.advance(7 * 86400)  # a quiet week: a random id, far from the old ones
+    bot_api.say(group, person, "random")
+    bot_api.advance(5)
+    fresh = run(_updates(bot_api, bot, offset=stale))
+    assert texts(fresh) == ["random"] and abs(fresh[0].update_id - stale) > 10  # read from the head
+    assert 2_000_001 <= fresh[0].update_id <= 1_000_000_000
+
+    bot_api.advance(7 * 86400)
+    bot.restart_id = stale - 3  # another quiet week; this time the ids restart just below the offset
+    for i in range(4):
+        bot_api.say(group, person, f"near {i}")
+    bot_api.advance(5)
+    assert texts(run(_updates(bot_api, bot, offset=stale))) == ["near 3"]  # near 0-2 confirmed away
+    assert texts(run(_updates(bot_api, bot))) == ["near 3"]
+
 
 def test_group_privacy_is_what_the_bot_had_when_it_was_added(bot_api: BotApiServer) -> None:
     bot = bot_api.add_bot("privacy_bot", bot_to_bot=True)  # privacy on when added

@@ -28,8 +28,13 @@ real one:
   new id, as Telegram does: a service message with ``migrate_to_chat_id`` in the old group,
   one with ``migrate_from_chat_id`` in the new; posting to the old id answers 400 with
   ``parameters.migrate_to_chat_id``.
-- **getUpdates.** Per-bot queues with consecutive update ids; an update is confirmed by
-  asking with a higher offset; a negative offset keeps the last N and forgets the rest;
+- **getUpdates.** Per-bot queues with consecutive update ids, until a week passes without
+  a new update: then the next id is chosen at random (Bot API docs, Update.update_id; in
+  tdlib's TQueue::push, between 2,000,001 and 10^9), or at ``BotAccount.restart_id`` when a
+  test sets it. An update is confirmed by asking with a higher offset; an offset more than
+  10 past the queue's tail, or more than 100,000 before its head, reads from the head and
+  confirms nothing (TQueue::get refuses it, and ``do_get_updates`` then reads from the
+  head); a negative offset keeps the last N and forgets the rest;
   unconfirmed updates expire after 24 hours of the server's clock, which tests move with
   :meth:`BotApiServer.advance`. ``allowed_updates`` persists and is applied when an update
   is created, as ``add_update_impl`` in Client.cpp does: an update of a kind not allowed
@@ -42,7 +47,10 @@ real one:
   that waits ends an older one still waiting with 409; while a webhook is set, 409.
 - **Chats.** getChat and getChatAdministrators answer a member only ("chat not found"
   otherwise); a channel's administrators, an admin only; other bots among them only with
-  ``return_bots``. Nothing tells a bot whether its own Bot-to-Bot mode is on, as on Telegram.
+  ``return_bots``. getChatAdministrators of a basic group upgraded to a supergroup answers
+  400 with ``parameters.migrate_to_chat_id``, as a post there does (``check_chat_access``
+  in Client.cpp treats reading the member list of an inactive group as writing to it);
+  getChat still answers. Nothing tells a bot whether its own Bot-to-Bot mode is on, as on Telegram.
 - **Limits.** Text of 1-4096 characters; per bot and chat at most one message a second,
   and in a group at most 20 a minute; over that, 429 with ``parameters.retry_after``.
 - **Faults.** :meth:`BotApiServer.fail` makes the next calls of a method answer an error.
@@ -55,6 +63,7 @@ import itertools
 import json
 import math
 import os
+import random
 import secrets
 import threading
 import time
@@ -66,6 +75,9 @@ from aiohttp import web
 from pointerbridge.home.config import CarrierConfig
 
 UPDATE_TTL = 24 * 3600.0
+RESTART_AFTER = 7 * 86400.0  # no new update for this long: the next update id is random
+_RESTART_IDS = (2 * 1_000_000 + 1, 1_000_000_000)  # TQueue::push's range for a queue's first id
+_FUTURE, _PAST = 10, 100_000  # TQueue::get refuses an offset this far past the tail or before the head
 MAX_TEXT = 4096
 # The users Telegram puts into ``from`` when a chat sends (telegram.constants.ChatID; the
 # Bot API server reads them from TDLib's options in Client.cpp).
@@ -101,6 +113,8 @@ class BotAccount:
     privacy: bool = True  # Group Privacy, on by default at BotFather
     queue: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (created at, update)
     next_update_id: int = 0
+    last_update_at: float | None = None  # when the last update was made (server clock)
+    restart_id: int | None = None  # where ids restart after a week without updates (None: at random)
     allowed_updates: list[str] | None = None  # None: Telegram's default
     webhook: str = ""
     polls: int = 0  # getUpdates calls that waited so far: a newer one ends an older one still waiting
@@ -406,6 +420,10 @@ class BotApiServer:
             }
         if method == "getChatAdministrators":
             chat = self._visible_chat(bot, params)
+            if chat.migrated_to is not None:  # Client.cpp, check_chat_access: ReadMembers needs write access
+                raise BotApiError(
+                    400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to=chat.migrated_to
+                )
             if chat.type == "channel" and chat.members.get(bot.id) != "admin":
                 raise BotApiError(400, "Bad Request: member list is inaccessible")
             bots = params.get("return_bots") is True  # by default Telegram leaves out every other bot
@@ -522,7 +540,11 @@ class BotApiServer:
         one that is not, before it takes an update id."""
         if not bot.allows(kind):
             return
-        bot.queue.append((self.clock(), {"update_id": bot.next_update_id, kind: payload}))
+        now = self.clock()
+        if bot.last_update_at is not None and now - bot.last_update_at >= RESTART_AFTER:
+            bot.next_update_id = bot.restart_id if bot.restart_id is not None else random.randint(*_RESTART_IDS)
+        bot.last_update_at = now
+        bot.queue.append((now, {"update_id": bot.next_update_id, kind: payload}))
         bot.next_update_id += 1
 
     def _sees(self, bot: BotAccount, chat: Chat, author: int | None, message: dict[str, Any], service: bool) -> bool:
@@ -588,9 +610,10 @@ class BotApiServer:
     def _take(self, bot: BotAccount, offset: int, limit: int) -> list[dict[str, Any]]:
         now = self.clock()
         bot.queue = [(at, u) for at, u in bot.queue if at > now - UPDATE_TTL]  # 24 hours, then gone
+        head = bot.queue[0][1]["update_id"] if bot.queue else bot.next_update_id
         if offset < 0:
             bot.queue = bot.queue[offset:]  # the last -offset; all before them are forgotten
-        elif offset > 0:
+        elif head - _PAST <= offset <= bot.next_update_id + _FUTURE:  # else: from the head, confirming nothing
             bot.queue = [(at, u) for at, u in bot.queue if u["update_id"] >= offset]
         return [u for _, u in bot.queue][:limit]
 
