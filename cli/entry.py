@@ -70,9 +70,13 @@ def run_poll(home: Path | None, as_json: bool) -> int:
     else:
         for name in carriers:
             error = summary.errors.get(name)
-            status = error.removeprefix(f"carrier {name!r}: ") if error else (
-                f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
-                f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}"
+            status = (
+                error.removeprefix(f"carrier {name!r}: ")
+                if error
+                else (
+                    f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
+                    f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}"
+                )
             )
             print(f"{name}: {safe_text(status)}")
             for note in summary.notes.get(name, []):
