@@ -69,6 +69,22 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
     return items
 
 
+def _require_identity(home: Home) -> None:
+    """Refuse a home ``init`` has not made, reading it only: a mistyped ``--home``, or a
+    store file with no identity in it (empty, or left by an interrupted init), is neither
+    created nor migrated on the way."""
+    where = home.data_dir.absolute()
+    if not home.store_path.is_file():
+        raise NotInitialisedError(f"no home at {where}: run 'pbridge init' there, or give the right --home")
+    probe = Store.open_readonly(home.store_path)
+    try:
+        known = probe.identity() if probe.schema_version else None
+    finally:
+        probe.close()
+    if known is None:
+        raise NotInitialisedError(f"the home at {where} has no identity yet: run 'pbridge init'")
+
+
 class AppBase:
     """One user's home, opened: what the pipeline's steps share. Close it (or use ``with``)."""
 
@@ -85,19 +101,14 @@ class AppBase:
         try:
             if create:
                 home.create()
-            elif not home.store_path.is_file():
-                raise NotInitialisedError(
-                    f"no home at {home.data_dir}: run 'pbridge init' there, or give the right --home"
-                )
+            else:
+                _require_identity(home)
             self.config: Config = load_config(home.config_path)
             self.store = Store.open(home.store_path)
         except OSError as exc:  # a folder or file this user may not use: say which, and why
             raise home_failure(exc) from None
         self.home = home
         self._bridge_factory = bridge_factory or default_bridge
-        if not create and self.store.identity() is None:
-            self.store.close()
-            raise NotInitialisedError(f"the home at {home.data_dir} has no identity yet: run 'pbridge init'")
         # Seconds one run may spend pacing posts to a rate-limited carrier; what does not fit
         # waits for the next run (a cron poll must not run for minutes).
         self.flush_budget = 20.0

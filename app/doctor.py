@@ -26,7 +26,7 @@ from pointerbridge.bridges.base import (
 )
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError, Home, load_config
-from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError
+from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError, unwritable
 
 from .base import default_bridge
 from .carriers import carrier_clashes
@@ -78,8 +78,9 @@ def _folders(home: Home) -> Finding:
             return Finding("folders", "fail", loose)
         if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
             owner, mode = folder.stat().st_uid, stat.S_IMODE(folder.stat().st_mode)
-            detail = f"this user (uid {os.getuid()}) may not use {folder} (owner uid {owner}, mode {mode:04o})"
-            return Finding("folders", "fail", f"{detail}: fix its owner or mode; nothing in it is damaged")
+            why = unwritable(folder / "config.toml") or f"this user may not use {folder}"
+            detail = f"{why} (this user: uid {os.getuid()}; {folder}: owner uid {owner}, mode {mode:04o})"
+            return Finding("folders", "fail", f"{detail}; nothing in it is damaged")
     return Finding("folders", "ok", "private (0700)")
 
 
@@ -105,7 +106,14 @@ def _store(store: Store) -> list[Finding]:
         advice = "restore it from a backup, or move it away and rejoin" if exc.damaged else "nothing is damaged"
         return [Finding("store", "fail", f"{exc}; {advice}")]
     loose = _private(store.path, 0o600)
-    findings = [Finding("store file", "warn", loose) if loose else Finding("store file", "ok", "0600")]
+    locked_out = unwritable(store.path)  # doctor reads it read-only: every other command writes it
+    findings = [
+        Finding("store file", "fail", f"{locked_out}: every command but doctor writes it; nothing is damaged")
+        if locked_out
+        else Finding("store file", "warn", loose)
+        if loose
+        else Finding("store file", "ok", "0600")
+    ]
     if problems:
         findings.append(Finding("store integrity", "fail", f"{store.path}: {'; '.join(problems)[:300]}"))
     else:
@@ -216,6 +224,17 @@ def _quick(carrier: CarrierConfig) -> CarrierConfig:
     return CarrierConfig.model_validate({**carrier.model_dump(), **quick}) if network and quick else carrier
 
 
+def _unreadable_value(check: Callable[[], list[Finding]], path: Path | None) -> list[Finding]:
+    """``check()``, or a failed finding when the store holds a value pbridge never writes
+    (a row changed by hand): doctor reports a damaged store, it never crashes on one."""
+    try:
+        return check()
+    except (StoreError, TypeError, ValueError) as exc:
+        where = f"{path}: " if path else ""
+        detail = f"{where}a stored value cannot be read ({exc}); restore it from a backup, or move it away and rejoin"
+        return [Finding("store values", "fail", detail)]
+
+
 def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge] | None = None) -> list[Checked]:
     """Every check of a home, in order: folders, config, store, then each carrier. A home
     with neither folder (a mistyped ``--home``) is :class:`NotInitialisedError`: there is
@@ -238,14 +257,18 @@ def run_checks(home: Home, bridge_factory: Callable[[str, CarrierConfig], Bridge
     try:
         store = opened
         if opened is not None:
-            findings = _store(opened)
+            findings = _unreadable_value(lambda: _store(opened), opened.path)
             out += [Checked("home", f) for f in findings]
             if any(f.status == "fail" for f in findings if f.check in ("store", "store integrity", "schema")):
                 store = None  # damaged or too new: nothing more is read from it
         if config is not None:
             clashes = carrier_clashes(config, factory)
             for name, carrier in config.carriers.items():
-                out += [Checked(name, f) for f in _carrier(name, carrier, store, clashes.get(name), factory)]
+
+                def check(name: str = name, carrier: CarrierConfig = carrier) -> list[Finding]:
+                    return _carrier(name, carrier, store, clashes.get(name), factory)
+
+                out += [Checked(name, f) for f in _unreadable_value(check, None)]
             if not config.carriers:
                 out.append(Checked("home", Finding("carriers", "warn", "none yet: pbridge carrier add")))
     finally:

@@ -1,8 +1,8 @@
 """Keep a process that will hold secrets from writing them out in a core dump.
 
 A crash (SIGABRT, SIGSEGV) of a process whose core limit allows it writes its memory to a
-file: the chat secret, the master phrase and decrypted bodies with it. Every ``pbridge``
-command that may ask for a secret calls :func:`harden_process` first: the core limit drops
+file: the chat secret, the master phrase, carriers' tokens and decrypted bodies with it.
+Every ``pbridge`` command (the cron poll too) calls :func:`harden_process` first: the core limit drops
 to 0 (soft and hard, so nothing later in the process can raise it again) and, on Linux,
 the process is marked not dumpable (no core whatever the limit or ``core_pattern``, and no
 ``ptrace`` attach or ``/proc/PID/mem`` read by other processes of the same user).

@@ -31,18 +31,27 @@ def carrier_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A short name for this carrier.")],
     carrier_type: Annotated[str, typer.Option("--type", help="Bridge type, e.g. files.")],
-    path: Annotated[Path | None, typer.Option(help="files: the shared folder (~ is your home folder).")] = None,
+    path: Annotated[str | None, typer.Option(help="files: the shared folder (~ is your home folder).")] = None,
     setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a carrier of that name.")] = False,
 ) -> None:
     """Declare a carrier in config.toml (checked by its bridge before it is saved: a files
     carrier's folder must exist). A carrier of that name is replaced only with --replace."""
     with open_app(ctx) as app:
-        settings: dict[str, Any] = {"path": str(path.expanduser().resolve())} if path else {}
+        settings: dict[str, Any] = {}
+        given = [("path", path)] if path is not None else []
         for item in setting or []:
             key, sep, value = item.partition("=")
             if not sep:
                 raise InvalidInputError(f"--set {item!r} is not KEY=VALUE")
+            given.append((key, value))
+        for key, value in given:
+            if key in settings:  # one would silently win over the other
+                raise InvalidInputError(f"{key!r} is given twice (--path is --set path=)")
+            if key == "path":  # as a shell would, had the ~ not been quoted; '' is no folder
+                if not value.strip():
+                    raise InvalidInputError("the path is empty: give the shared folder")
+                value = str(Path(value).expanduser().resolve())
             settings[key] = value
         replacing = name in app.carriers
         lines = app.add_carrier(name, carrier_type, settings, replace=replace)

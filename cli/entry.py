@@ -98,13 +98,15 @@ def entry() -> None:
     args = sys.argv[1:]
     if _console_line(args):
         args = [*args, "console"]
+    from pointerbridge.app.hardening import harden_process
+
+    # Every command may hold a secret (a chat secret, a master phrase, or a carrier's token
+    # that even the cron poll reads): none may reach a core dump.
+    harden_process()
     cron = cron_line(args)
     if cron is None:
-        from pointerbridge.app.hardening import harden_process
-
         from .main import main
 
-        harden_process()  # any other command may hold a secret: it must never reach a core dump
         main(args)
         return
     try:

@@ -88,6 +88,27 @@ def test_a_quoted_tilde_path_is_the_home_folders(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert _carriers(home)["sh"]["path"] == str(user_home / "shared")
     assert not (Path.cwd() / "~").exists()
+    # The review: --set path=~/x was saved as typed (then read against whatever $HOME was),
+    # --path '' saved the working folder, and --set path= silently won over --path.
+    by_set = run(
+        "--home",
+        home,
+        "carrier",
+        "add",
+        "s2",
+        "--type",
+        "files",
+        "--set",
+        "path=~/shared",
+        env={"HOME": str(user_home)},
+    )
+    assert by_set.returncode == 0, by_set.stderr
+    assert _carriers(home)["s2"]["path"] == str(user_home / "shared")
+    empty = run("--home", home, "carrier", "add", "s3", "--type", "files", "--path", "")
+    assert empty.returncode == EXIT_CODES["InvalidInputError"] and "the path is empty" in empty.stderr, empty
+    both = run("--home", home, "carrier", "add", "s4", "--type", "files", "--path", str(tmp_path), "--set", "path=/x")
+    assert both.returncode == EXIT_CODES["InvalidInputError"] and "'path' is given twice" in both.stderr, both
+    assert set(_carriers(home)) == {"sh", "s2"}
 
 
 def test_a_matrix_carrier_whose_token_cannot_be_read_is_refused_before_any_request(tmp_path: Path) -> None:

@@ -25,7 +25,11 @@ SECRET = "correct horse battery staple"
 
 
 def run(
-    *args: str, stdin: str = "", env: dict[str, str | bytes] | None = None, pass_fds: tuple[int, ...] = ()
+    *args: str,
+    stdin: str = "",
+    env: dict[str, str | bytes] | None = None,
+    pass_fds: tuple[int, ...] = (),
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     assert PBRIDGE, "pbridge is not installed: run the README's test command"
     # The caller's PBRIDGE_ variables stay out, but for the test suite's identity cost (conftest.py).
@@ -39,6 +43,7 @@ def run(
         text=True,
         env={**base, **(env or {})},
         pass_fds=pass_fds,
+        cwd=cwd,
         timeout=120,
         start_new_session=True,
     )  # no controlling terminal: prompts must not hang
@@ -395,6 +400,9 @@ def test_every_command_but_init_and_import_refuses_a_missing_home(tmp_path: Path
     result = run("--home", str(missing), "status")
     _one_line_failure(result, 6)
     assert "no identity yet" in result.stderr and "pbridge init" in result.stderr
+    assert (missing / "store.db").stat().st_size == 0  # refused, not migrated on the way (review)
+    relative = run("--home", "bbo", "status", cwd=tmp_path)
+    assert f"no home at {tmp_path / 'bbo'}:" in relative.stderr  # the folder meant, in full
 
 
 def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path) -> None:

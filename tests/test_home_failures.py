@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_cli import PBRIDGE, initialised_home, run
+from test_cli import PBRIDGE, PHRASE, initialised_home, run
 
 STORE_ERROR = 8
 _COMMANDS = (("chat", "list"), ("status",), ("poll",), ("whoami",), ("read", "family"), ("send", "family", "hi"))
@@ -119,3 +119,37 @@ def test_a_store_damaged_inside_is_a_store_error_and_doctor_says_restore(tmp_pat
     doctor = run("--home", str(home), "doctor", "--json")
     details = " ".join(c["detail"] for c in json.loads(doctor.stdout)["checks"] if c["status"] == "fail")
     assert doctor.returncode == 28 and "restore it from a backup" in details, doctor
+
+
+def test_a_value_changed_by_hand_is_a_store_error_and_doctor_reports_it(tmp_path: Path) -> None:
+    # The review: a chat's carriers set to '{{{' made read, send, chat list and export exit 70,
+    # and a pointer's received_at set to 'abc' made doctor itself exit 70 with no output.
+    home = Path(initialised_home(tmp_path / "home"))
+    env = {"PBRIDGE_CHAT_SECRET": "correct horse battery staple violet", **PHRASE}
+    made = run("--home", str(home), "chat", "create", "family", "--carrier", "shared", env=env)
+    assert made.returncode == 0, made
+    assert run("--home", str(home), "send", "family", "--queue", stdin="hi", env=env).returncode == 0
+    _tamper(home / "store.db", "UPDATE chats SET carriers = '{{{'")
+    for args in (("chat", "list"), ("read", "family"), ("send", "family", "hi"), ("export", str(tmp_path / "x"))):
+        line = _one_line(run("--home", str(home), *args, stdin="hi\n", env=env), STORE_ERROR)
+        assert "chat 'family': its carriers are damaged in the store" in line, (args, line)
+    _tamper(home / "store.db", "UPDATE chats SET carriers = '[\"shared\"]'")
+    _tamper(home / "store.db", "UPDATE pointers SET received_at = 'abc'")
+    doctor = run("--home", str(home), "doctor", "--json")
+    assert doctor.returncode == 28 and "Traceback" not in doctor.stderr, doctor
+    failed = {c["check"]: c["detail"] for c in json.loads(doctor.stdout)["checks"] if c["status"] == "fail"}
+    assert "a stored value cannot be read" in " ".join(failed.values()), failed
+
+
+def test_doctor_fails_a_store_file_this_user_cannot_write(tmp_path: Path) -> None:
+    # The review: someone else's store.db, mode 0644, passed doctor ("chmod 600" only) while
+    # send and poll failed with "attempt to write a readonly database".
+    _can_confine(tmp_path, "foreign")
+    home = Path(initialised_home(tmp_path / "home"))
+    os.chown(home / "store.db", 65534, 65534)
+    (home / "store.db").chmod(0o644)
+    doctor = _confined(home, "foreign", "doctor", "--json")
+    assert doctor.returncode == 28, doctor
+    store_file = next(c for c in json.loads(doctor.stdout)["checks"] if c["check"] == "store file")
+    assert store_file["status"] == "fail" and "may not write" in store_file["detail"], store_file
+    assert "nothing is damaged" in store_file["detail"]

@@ -14,7 +14,7 @@ import). :class:`Store` is all of them.
 from __future__ import annotations
 
 from .carriers import CarrierTables
-from .guard import home_failure
+from .guard import home_failure, unwritable
 from .pointers import PointerTables
 from .records import Records
 from .rows import (
@@ -45,6 +45,7 @@ __all__ = [
     "Verifier",
     "home_failure",
     "pointer_digest",
+    "unwritable",
 ]
 
 

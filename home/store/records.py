@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .chats import ChatTables
-from .rows import StoreError, pointer_digest
+from .rows import StoreError, _carriers, pointer_digest
 
 __all__ = ["Records"]
 
@@ -49,7 +49,7 @@ class Records(ChatTables):
                 "kind": "chat",
                 "name": row[1],
                 "normalized_name": row[2],
-                "carriers": json.loads(row[3]),
+                "carriers": _carriers(row[1], row[3]),
                 "verifiers": [
                     {
                         "salt": v.salt.hex(),

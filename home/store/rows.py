@@ -128,7 +128,19 @@ def pointer_digest(text: str) -> bytes:
 
 
 def _chat_row(row: tuple[Any, ...]) -> ChatRow:
-    return ChatRow(row[0], row[1], row[2], json.loads(row[3]), row[4])
+    return ChatRow(row[0], row[1], row[2], _carriers(row[1], row[3]), row[4])
+
+
+def _carriers(chat: str, stored: Any) -> list[str]:
+    """A chat's carriers column. Only pbridge writes it, as a JSON list of names: anything
+    else was changed by hand, and is a damaged store, not a crash."""
+    try:
+        carriers = json.loads(stored)
+    except (TypeError, ValueError):
+        carriers = None
+    if not isinstance(carriers, list) or not all(isinstance(c, str) for c in carriers):
+        raise StoreError(f"chat {chat!r}: its carriers are damaged in the store (pbridge doctor)", damaged=True)
+    return carriers
 
 
 # A chat's columns and the random key salt of its current (newest) secret: NULL for an open chat.
