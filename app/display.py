@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .escape import safe_text
-from .names import mark_glyphs, spelled
+from .names import blanks, mark_glyphs, spelled
 from .trust import Trust
 
 if TYPE_CHECKING:
@@ -80,9 +80,10 @@ NAME_WARNING_STYLE = "bold white on red"
 
 def shown_name(username: str) -> str:
     """A sender's name as it is shown: :func:`safe_text`, and a glyph that looks like a
-    trust mark written as its escape (``bob \\u2713``), so it cannot pass for the mark."""
+    trust mark written as its escape (``bob \\u2713``), so it cannot pass for the mark, as
+    is a character that shows as nothing or a blank (:func:`~.names.blanks`)."""
     text = safe_text(username)
-    for glyph in mark_glyphs(username):
+    for glyph in mark_glyphs(username) + blanks(username):
         text = text.replace(glyph, spelled(glyph))
     return text
 
@@ -90,7 +91,8 @@ def shown_name(username: str) -> str:
 def name_warning(shown: Shown) -> str | None:
     """What the reader is told about a sender's name, if anything: it looks like another
     sender's of the chat (``Shown.lookalikes``; spelled out, so the two read differently),
-    or it holds a glyph of a trust mark. None for an ordinary name."""
+    it holds a glyph of a trust mark, or a character that shows as nothing or a blank.
+    None for an ordinary name."""
     name = shown.message.username
     notes = []
     if shown.lookalikes:
@@ -99,6 +101,9 @@ def name_warning(shown: Shown) -> str | None:
     glyphs = mark_glyphs(name)
     if glyphs:
         notes.append(f"NAME HOLDS A TRUST MARK'S GLYPH ({spelled(glyphs)}): it is part of the name, not a mark")
+    hidden = blanks(name)
+    if hidden:
+        notes.append(f"NAME HOLDS A BLANK OR INVISIBLE CHARACTER ({spelled(hidden)}): shown here as its code")
     return "; ".join(notes) or None
 
 

@@ -63,13 +63,13 @@ class Identities(Outbox):
         raises :class:`IdentityExistsError` (it would leave every chat's pin behind without a
         notice: that is ``rotate_identity``) unless ``replace``, which makes the new one this
         home's without telling any chat. A new identity's username must not hold a trust
-        mark's glyph (:func:`~pointerbridge.app.names.check_own_username`); a regenerated one
-        is let in, to read (it cannot send).
+        mark's glyph or a blank (:func:`~pointerbridge.app.names.check_new_username`); a
+        regenerated one is let in, to read (it cannot send).
         """
         from pointerbridge.app.secret_policy import check_strength
-        from pointerbridge.core.keys import Identity, normalize_username
+        from pointerbridge.core.keys import Identity
 
-        from .names import check_own_username
+        from .names import check_new_username
 
         if recovery is not None and unsalted:
             raise InvalidInputError("an identity is regenerated with its recovery code or without one, not both")
@@ -82,7 +82,7 @@ class Identities(Outbox):
                 identity = again
         if identity is None:
             if recovery is None and not unsalted:  # a new identity: its name and phrase judged, its code drawn
-                check_own_username(normalize_username(username))
+                check_new_username(username)
                 check_strength(master_phrase, what="master phrase", allow_weak=allow_weak, user_inputs=(username,))
                 code = _new_recovery_code()
             identity = (

@@ -16,13 +16,31 @@ tick ("bob ✓") wears the mark of a verified key. This module finds both:
   characters look like this one" but has no skeleton function, so :func:`_prototype`
   reads its pairs (each ``source → prototype`` line of confusables.txt, stored both
   ways) back into the one-way mapping, and nothing else here is a table of our own.
+  Before the prototypes, as UTS #39 says, every Default_Ignorable_Code_Point goes (a
+  variation selector, the combining grapheme joiner: "alice" + U+FE0F is "alice"), and
+  every :func:`blanks` character shows as a space: runs of spaces are one, none at the
+  ends ("alice" + U+2800 is "alice"). The property is the ``regex`` package's
+  ``\\p{Default_Ignorable_Code_Point}``: Python's ``unicodedata`` has no such property, and
+  ``regex`` is the kept, widely used engine whose Unicode tables carry it.
 - :func:`mark_glyphs`: the characters of a name that look like a trust mark. UTS #39
   lists no lookalike of ✓, so they are the symbols of the marks themselves (``✓``, see
   :data:`MARK_SYMBOLS`; app/display.py's marks use no other), every character Unicode
-  names a check mark (✔ ✅ ☑ 🗸 …) and the square root √, which is drawn as one.
+  names a check mark (✔ ✅ ☑ 🗸 …) and every radical sign, which is drawn as one: those
+  Unicode names a ROOT (√ ∛ ∜ and the Arabic-Indic ؆ ؇) or a RADICAL SYMBOL (⎷). A CJK,
+  Kangxi or Yi radical (RADICAL in its name, but no SYMBOL) is a part of writing, not a sign.
+- :func:`blanks`: the characters of a name that show as nothing or as a blank: the
+  default-ignorable ones (but a variation selector, which only chooses how the glyph
+  before it is drawn, unless nothing else of the name shows), whitespace other than a
+  plain space, and the blanks no Unicode property names: the Hangul fillers (letters, and
+  default-ignorable, that fonts draw as a wide blank), BRAILLE PATTERN BLANK and MUSICAL
+  SYMBOL NULL NOTEHEAD. A reader is told of them; a name of one's own may not hold any.
+
+Core's ``normalize_username`` (what a pointer's name must be) already folds every run of
+whitespace to one space and refuses control and format characters; it is left as it is,
+since keys are bound to it, and this module judges what it lets through.
 
 Importing it loads no data: the confusables table (about 1 MB of JSON) is read the first
-time two names of a chat are compared.
+time two names of a chat are compared, the ``regex`` patterns the first time they are used.
 """
 
 from __future__ import annotations
@@ -30,15 +48,29 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pointerbridge.core.errors import InvalidInputError
 
-__all__ = ["MARK_SYMBOLS", "check_own_username", "lookalikes", "mark_glyphs", "skeleton", "spelled"]
+if TYPE_CHECKING:
+    import regex
+
+__all__ = [
+    "MARK_SYMBOLS",
+    "blanks",
+    "check_new_username",
+    "check_own_username",
+    "lookalikes",
+    "mark_glyphs",
+    "skeleton",
+    "spelled",
+]
 
 # The symbols the trust marks of app/display.py are drawn with (tests/test_names.py checks
 # that every symbol of every mark is here): a name must not hold them.
 MARK_SYMBOLS = frozenset("✓")
-_TICKS = ("CHECK MARK", "WITH CHECK", "WITH BOLD CHECK", "SQUARE ROOT")  # ✔ ✅ ☑ 🗹 🗸 √ ...
+# ✔ ✅ ☑ 🗹 🗸, and the radical signs √ ∛ ∜ ؆ ؇ ⎷ (not CJK, Kangxi or Yi radicals: letters)
+_TICKS = ("CHECK MARK", "WITH CHECK", "WITH BOLD CHECK", " ROOT", "RADICAL SYMBOL")
 _DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f"))  # around right-to-left glyphs in the data
 
 
@@ -52,15 +84,63 @@ def mark_glyphs(name: str) -> str:
     return "".join(dict.fromkeys(found))
 
 
-def check_own_username(name: str) -> None:
+@functools.cache
+def _patterns() -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+    """Default-ignorable characters; those of them a name may hold beside a visible one (the
+    variation selectors); the blanks (see the module's docstring)."""
+    import regex
+
+    return (
+        regex.compile(r"\p{Default_Ignorable_Code_Point}"),
+        regex.compile(r"(?V1)[\p{Default_Ignorable_Code_Point}--\p{Variation_Selector}]"),
+        regex.compile(r"(?V1)[[\p{White_Space}\u2800\U0001D159[\p{Default_Ignorable_Code_Point}&&\p{L}]]--[\x20]]"),
+    )
+
+
+def blanks(name: str) -> str:
+    """The characters of ``name`` that show as nothing or as a blank (see the module's
+    docstring), each once, in order ("" none)."""
+    if name.isascii():
+        return "".join(dict.fromkeys(ch for ch in name if ch in "\t\n\v\f\r"))  # the ASCII of White_Space
+    ignorable, flagged, blank = _patterns()
+    found = flagged.findall(name) + blank.findall(name)
+    if not ignorable.sub("", blank.sub("", name)).strip(" "):  # nothing else shows: a blank name
+        found += ignorable.findall(name)
+    return "".join(dict.fromkeys(sorted(found, key=name.index)))
+
+
+def check_own_username(name: str, *, new: bool = False) -> None:
     """Refuse ``name`` as this user's own if it holds a trust mark's glyph (:func:`mark_glyphs`):
-    every reader would see it beside the name as if it were a mark."""
+    every reader would see it beside the name as if it were a mark; or a character that
+    shows as nothing or as a blank (:func:`blanks`, or any default-ignorable one): the name
+    could pass for another. ``new``: the name of an identity being made (the advice is to
+    choose another), else an identity's that has it already (to make a new one)."""
+    advice = "choose a username without it" + ("" if new else " (a new identity: pbridge init --force)")
     glyphs = mark_glyphs(name)
     if glyphs:
         raise InvalidInputError(
             f"the username '{spelled(name)}' holds {spelled(glyphs)} ({_names(glyphs)}), which looks like a trust "
-            "mark beside a name: choose a username without it (a new identity: pbridge init --force)"
+            f"mark beside a name: {advice}"
         )
+    found = blanks(name) + ("" if name.isascii() else "".join(_patterns()[0].findall(name)))
+    if found:
+        hidden = "".join(dict.fromkeys(sorted(found, key=name.index)))
+        raise InvalidInputError(
+            f"the username '{spelled(name)}' holds {spelled(hidden)} ({_names(hidden)}), which shows as nothing or "
+            f"as a blank, so the name could pass for another: {advice}"
+        )
+
+
+def check_new_username(username: str) -> str:
+    """The form of ``username`` a new identity is bound to (core's ``normalize_username``),
+    refused (:class:`InvalidInputError`) if it could not be an identity's name, or if it
+    holds a trust mark's glyph or a blank (:func:`check_own_username`). Cheap and pure:
+    a front-end calls it before it makes anything."""
+    from pointerbridge.core.keys import normalize_username
+
+    normalized = normalize_username(username)
+    check_own_username(normalized, new=True)
+    return normalized
 
 
 def _names(glyphs: str) -> str:
@@ -123,11 +203,14 @@ def skeleton(name: str) -> str:
     characters mapped once more, so the mapping read back by :func:`_prototype` is
     idempotent): two names with one skeleton look alike."""
     text = unicodedata.normalize("NFD", name)
+    if not text.isascii():
+        ignorable, _, blank = _patterns()
+        text = ignorable.sub("", blank.sub(" ", text))  # a Hangul filler is blank first, not removed
     for step in range(3):
         if step == 1:
             text = unicodedata.normalize("NFD", text.casefold())  # 'I' → 'l' first: "Ian" is "lan"
         text = unicodedata.normalize("NFD", "".join(map(_prototype, text)))
-    return text
+    return " ".join(filter(None, text.split(" ")))  # runs of spaces one, none at the ends
 
 
 def lookalikes(names: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -60,10 +60,14 @@ def init(
     is offered; one typed is asked twice and refused if weak), or regenerate one made on
     another machine (its phrase and the recovery code it showed). A home that has another
     identity is refused (exit 34) unless --force."""
-    from pointerbridge.core import RecoveryCode
+    from pointerbridge.app.names import check_new_username
+    from pointerbridge.core import RecoveryCode, normalize_username
 
     unsalted = recovery_code is not None and recovery_code.strip().lower() == "none"
     code = RecoveryCode.parse(recovery_code) if recovery_code is not None and not unsalted else None
+    # Judged before the home is made or a phrase asked: a refused name leaves nothing behind.
+    # A regenerated identity keeps the name it has (app.init lets it in, to read).
+    normalize_username(username) if code is not None or unsalted else check_new_username(username)
     with open_app(ctx, create=True) as app:
         if code is not None or unsalted:
             # The phrase exists already: asked (twice: no stored key here tells a typo), not generated or judged.

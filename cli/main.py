@@ -86,9 +86,17 @@ StripOption = Annotated[
     bool,
     typer.Option(
         "--strip/--no-strip",
-        help="Strip spaces and line breaks around the secret, the names and (encode) the message, "
-        "as CLM does with everything typed; --no-strip keeps them (a piped message loses only its "
-        "final line break).",
+        help="Strip spaces and line breaks around the secret, the names and the message, as CLM "
+        "does with everything typed; --no-strip keeps them (a piped message loses only its final "
+        "line break).",
+    ),
+]
+DecodeStripOption = Annotated[
+    bool,
+    typer.Option(
+        "--strip/--no-strip",
+        help="Strip spaces and line breaks around the secret and the chat name, as CLM does with "
+        "everything typed; --no-strip keeps them.",
     ),
 ]
 
@@ -126,10 +134,11 @@ def clm_decode(
     legacy: Annotated[bool, typer.Option(help="A {c,e,d} pointer of CLM <= 2.0.1.")] = False,
     chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id the pointer must carry.")] = None,
     seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
-    strip: StripOption = True,
+    strip: DecodeStripOption = True,
     secret_fd: SecretFd = None,
 ) -> None:
-    """Read a CLM pointer from stdin; the secret comes from PBRIDGE_CHAT_SECRET or a prompt.
+    """Read a CLM pointer from stdin; the secret comes from PBRIDGE_CHAT_SECRET, --secret-fd
+    or a prompt.
 
     For --legacy the secret is CLM's master seed. CLM strips what is typed, so a secret
     with spaces around it is stripped too (a note says so) unless --no-strip.
@@ -185,7 +194,7 @@ def clm_encode(
         raise InvalidInputError("--chat is required")
     names = {"username": username} if legacy else {"username": username, "chat": chat or ""}
     if not legacy:  # before the secret is asked for
-        _clm.check_names(names["chat"].strip() if strip else names["chat"], username)
+        _clm.check_names(*(text.strip() if strip else text for text in (names["chat"], username)))
     body = _line_end_removed(stdin_text())
     secret = read_secret("Master seed" if legacy else "Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd)
     given = _stripped(strip, message=body, **names, secret=secret)

@@ -7,10 +7,12 @@ the chat secret wrote it, and the username inside is a claim. The recomputed non
 the one integrity signal the format has, and :func:`decode` always checks it.
 
 CLM joins its fields with :data:`SEPARATOR` and escapes nothing, and its reader splits on
-every separator: :func:`encode` refuses one in the chat name or the username
-(:func:`check_names`) (neither
-side would parse the pointer), and a body holding one reaches a CLM peer cut before it
-(:func:`clm_cuts`; this project's reader keeps it whole). The legacy format joins
+every separator: :func:`encode` refuses a chat name or a username holding one, or ending
+in its first two characters ``|¶`` (with the separator after it, ``bob|¶`` + ``|¶|`` reads
+as ``bob`` + ``|¶|`` + ``¶|``), as no reader would parse the pointer (:func:`check_names`);
+a field starting with ``¶|`` or ending with ``|`` is read where it was written, since the
+separator after it is then the first one found. A body holding one reaches a CLM peer cut
+before it (:func:`clm_cuts`; this project's reader keeps it whole). The legacy format joins
 ``username: message``, so a legacy username must not hold ``": "``.
 """
 
@@ -97,10 +99,17 @@ def clm_cuts(message: str) -> bool:
 
 def check_names(chat_name: str, username: str) -> None:
     """Raise :class:`InvalidInputError` when the chat name or the username holds
-    :data:`SEPARATOR`: the fields of a pointer would run into each other for every reader."""
+    :data:`SEPARATOR` or ends with its first two characters (the separator written after
+    it would then be found a character early): the fields of a pointer would run into
+    each other for every reader."""
     for what, text in (("chat name", chat_name), ("username", username)):
         if SEPARATOR in text:
             raise InvalidInputError(f"the {what} holds {SEPARATOR!r}, CLM's field separator: no reader could parse it")
+        if text.endswith(SEPARATOR[:2]):
+            raise InvalidInputError(
+                f"the {what} ends with {SEPARATOR[:2]!r}, which with the next {SEPARATOR!r} forms CLM's field "
+                "separator a character early: no reader could parse it"
+            )
 
 
 def encode(chat_name: str, username: str, message: str, secret: str, epoch: int) -> str:

@@ -192,3 +192,56 @@ def test_what_clm_would_have_stripped_is_stripped_unless_no_strip() -> None:
     assert "around the message, the username, the chat and the secret" in encoded.stderr
     blank = run("clm", "decode", "--chat", "general", stdin=HELLO, env={"PBRIDGE_CHAT_SECRET": " \t "})
     assert blank.returncode == 3 and "the secret is empty once stripped" in blank.stderr
+
+
+def _fields_as_clm_reads_them(pointer: str, secret: str) -> list[str]:
+    """CLM's own reader: decrypt, drop the '#', split on every separator (shared/clm)."""
+    import hashlib
+
+    obj = json.loads(pointer)
+    cipher = bytes.fromhex(obj["d"])
+    seed = hashlib.sha256(f"{secret}_{obj['e']}_{obj['n']}".encode()).digest()
+    signed = bytes(a ^ b for a, b in zip(cipher, clm.keystream(seed, len(cipher)), strict=True)).decode()
+    assert signed.startswith("#")
+    return signed[1:].split(clm.SEPARATOR)
+
+
+def test_a_name_ending_in_half_a_separator_is_refused_and_every_other_edge_parses() -> None:
+    # "bob|¶" + "|¶|" + "hi" reads as "bob" + "|¶|" + "¶|hi": the separator forms a character early.
+    for chat, user in (("fam|¶", "bob"), ("fam", "bob|¶"), ("|¶", "bob"), ("fam", "|¶")):
+        with pytest.raises(InvalidInputError, match="CLM's field separator"):
+            clm.encode(chat, user, "hi", "s", 5)
+    # Anything else at a field's edge is where it was written, for this reader and for CLM's.
+    edges = ("¶|", "|", "¶", "¶|x", "x|", "x¶", "|x", "¶¶||", "")
+    for chat, user, body in [(f"c{e}", e, "hi") for e in edges] + [(e or "c", "u", f"¶|{e}") for e in edges]:
+        pointer = clm.encode(chat, user, body, "s", 5)
+        got = clm.decode(pointer, chat, "s")
+        assert (got.chat, got.username, got.body) == (chat, user, body), (chat, user, body)
+        fields = _fields_as_clm_reads_them(pointer, "s")
+        assert fields[:2] == [chat, user], (chat, user, body)
+        assert fields[2] == body or (clm.clm_cuts(body) and body.startswith(fields[2])), body  # "¶|¶|": cut
+
+
+def test_encode_refuses_a_name_ending_in_half_a_separator_before_asking_for_the_secret() -> None:
+    from test_cli import run
+
+    for args in (("--chat", "fam", "--username", "bob|¶"), ("--chat", "fam|¶", "--username", "bob")):
+        for extra in ((), ("--no-strip",)):
+            result = run("clm", "encode", *args, *extra, stdin="hi\n")  # no secret given: it is not asked for
+            assert (result.returncode, result.stdout) == (3, ""), result.stderr
+            assert result.stderr.count("\n") == 1 and "CLM's field separator" in result.stderr
+    # Stripped as CLM strips it, "bob|¶ " ends in half a separator too: refused before the secret.
+    result = run("clm", "encode", "--chat", "fam", "--username", "bob|¶ ", stdin="hi\n")
+    assert (result.returncode, result.stdout) == (3, ""), result.stderr
+
+
+def test_decode_help_says_only_what_applies_to_decode() -> None:
+    from pointerbridge.cli.main import pbridge
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(pbridge, ["clm", "decode", "--help"], env={"COLUMNS": "300"}, prog_name="pbridge")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "--secret-fd" in text.split("Options", 1)[0]  # the description names every source of the secret
+    assert "(encode)" not in text and "piped message" not in text and "the message" not in text
+    assert "around the secret and the chat name" in text

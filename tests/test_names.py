@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, name_warning, shown_name
-from pointerbridge.app.names import MARK_SYMBOLS, lookalikes, mark_glyphs, skeleton
+from pointerbridge.app.names import MARK_SYMBOLS, blanks, lookalikes, mark_glyphs, skeleton, spelled
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, InvalidInputError
 from pointerbridge.core.pointer import _seal
@@ -150,3 +150,76 @@ def test_a_username_holding_a_trust_mark_is_refused_at_init_and_at_send(tmp_path
     with pytest.raises(InvalidInputError, match=r"the username 'carol \\u2714' holds"):
         app.send(chat, old, "hello")
     app.close()
+
+
+# Characters drawn as nothing (default-ignorable: variation selectors, the combining grapheme
+# joiner, Khmer and Mongolian ones, Hangul fillers) or as a blank (braille blank): issue 17, item 9.
+INVISIBLE = ["\ufe0f", "\U000e0100", "\u034f", "\u17b4", "\u180b", "\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"]
+
+
+def test_an_invisible_or_blank_character_does_not_hide_a_lookalike() -> None:
+    for ch in INVISIBLE:
+        # Within a name a blank (braille blank, a Hangul filler) shows as a space would.
+        like = "al ice" if ch in "\u115f\u1160\u3164\uffa0\u2800" else "alice"
+        for name, other in ((f"alice{ch}", "alice"), (f"{ch}alice", "alice"), (f"al{ch}ice", like)):
+            assert lookalikes([other, name]) == {other: (name,), name: (other,)}, spelled(name)
+    assert skeleton("alice\u2800bob") == skeleton("alice bob") == skeleton("alice\u3164bob")
+    assert skeleton("alice bob") != skeleton("alicebob")  # a plain space still shows
+
+
+def test_a_name_with_a_blank_or_invisible_character_is_flagged_and_shown_escaped(tmp_path: Path) -> None:
+    assert blanks("bob\u2800") == "\u2800" and blanks("\u3164") == "\u3164" and blanks("a\u3000b") == "\u3000"
+    assert blanks("al\u034fice") == "\u034f" and blanks("al\u17b4ice") == "\u17b4"
+    assert blanks("bob ❤\ufe0f") == ""  # a variation selector chooses how the glyph before it is drawn
+    assert blanks("\ufe0f\U000e0100") == "\ufe0f\U000e0100"  # ... but nothing else shows: a blank name
+    assert blanks("bob (new key)") == "" and blanks("José") == ""
+    # Whitespace other than a plain space never reaches a reader: a username is normalized
+    # (every run of whitespace to one space) and a pointer holding another form is refused.
+    assert Identity("bob\u3000\u00a0x", bytes(32)).username == "bob x"
+    app, chat = _home(tmp_path)
+    for name, body in (("\u2800", "who am I"), ("eve\u3164", "hello")):
+        app.receive(_from(chat, name, body))
+    app.close()
+    result = run("--home", str(tmp_path / "bob"), "read", "Family", env={"PBRIDGE_CHAT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert (
+        "\\u2800 (new key) !! NAME HOLDS A BLANK OR INVISIBLE CHARACTER (\\u2800): shown here as its code !!: who am I"
+    ) in result.stdout
+    # NFKC made the sender's U+3164 a U+1160, another Hangul filler.
+    assert "eve\\u1160 (new key) !! NAME HOLDS A BLANK OR INVISIBLE CHARACTER (\\u1160)" in result.stdout
+    assert "\u2800" not in result.stdout and "\u1160" not in result.stdout
+
+
+def test_a_new_username_holding_an_invisible_or_blank_character_is_refused(tmp_path: Path) -> None:
+    phrase = {"PBRIDGE_MASTER_PHRASE": "a long and unusual phrase of eleven words for alice"}
+    refused = run("--home", str(tmp_path / "x"), "init", "--username", "alice\ufe0f", env=phrase)
+    assert refused.returncode == 3, refused.stderr
+    assert refused.stderr.startswith(
+        "pbridge: the username 'alice\\ufe0f' holds \\ufe0f (VARIATION SELECTOR-16), which shows as nothing"
+    )
+    assert len(refused.stderr.splitlines()) == 1
+    assert not (tmp_path / "x").exists()  # refused before anything was made
+    app = App(Home.resolve(tmp_path / "y"))
+    for ch in INVISIBLE:
+        with pytest.raises(InvalidInputError, match="holds"):
+            app.init(f"alice{ch}", "alice phrase", allow_weak=True)
+    assert app.public_identity() is None
+    app.close()
+
+
+def test_every_radical_sign_is_a_trust_mark_glyph_but_a_cjk_or_yi_radical_is_a_letter() -> None:
+    signs = "√∛∜⎷\u0606\u0607"  # square, cube, fourth root; RADICAL SYMBOL BOTTOM; Arabic-Indic roots
+    assert mark_glyphs(f"bob {signs}") == signs
+    # CJK and Kangxi radicals (2E80-2FDF) and Yi radicals are parts of writing, not ticks.
+    assert mark_glyphs("\u2eae\u2f08\ua490\u4eba") == ""
+
+
+def test_a_refused_init_leaves_no_home_and_does_not_suggest_force(tmp_path: Path) -> None:
+    phrase = {"PBRIDGE_MASTER_PHRASE": "a long and unusual phrase of eleven words for bob"}
+    home = tmp_path / "h"
+    refused = run("--home", str(home), "init", "--username", "bob ✓", env=phrase)
+    assert refused.returncode == 3, refused.stderr
+    assert not home.exists()
+    assert "--force" not in refused.stderr and refused.stderr.rstrip().endswith("choose a username without it")
+    assert run("--home", str(home), "init", "--username", "", env=phrase).returncode == 3
+    assert not home.exists()
