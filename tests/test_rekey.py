@@ -91,10 +91,10 @@ def test_trash_and_purge_work_across_secrets(tmp_path: Path) -> None:
     alice.send(chat, alice_id, "new")
     shown, _ = alice.read(chat)
     old_id = next(s.message.id for s in shown if s.message.body == "old")
-    assert alice.set_trashed(chat, [old_id], True) == 1
+    assert alice.set_trashed(chat, [old_id], True) == (1, 1)  # one message, one pointer
     assert _bodies(alice, chat) == ["new"]
     assert [s.message.body for s in alice.read(chat, trash_only=True)[0]] == ["old"]
-    assert alice.purge(chat, [old_id]) == 1
+    assert alice.purge(chat, [old_id]) == (1, 1)
     assert [s.message.body for s in alice.read(chat, include_trash=True)[0]] == ["new"]
     alice.close()
 
