@@ -99,16 +99,30 @@ class Chats(Carriers):
         current secret); WrongSecretError if it is none of the chat's secrets."""
         found = self._match_secret(row, secret)
         if found is None:
-            hint = ""
-            if not self.store.opened_any(row.id) and self.store.unrouted_from(row.carriers):
-                from .display import replace_command
-
-                hint = (
-                    " (it has opened nothing of what arrived: if its secret was mistyped when you joined, "
-                    f"{replace_command(row.name)} sets this one and keeps the chat)"
-                )
-            raise WrongSecretError(f"wrong secret for chat {row.name!r}{hint}")
+            raise WrongSecretError(f"wrong secret for chat {row.name!r}{self._wrong_secret_hint(row)}")
         return found
+
+    def _wrong_secret_hint(self, row: ChatRow) -> str:
+        """The way out a refused secret is told, when the chat's current secret has opened
+        nothing that arrived since it was set: it may be the mistyped one (at the join,
+        or at the rekey this home followed)."""
+        verifiers = self.store.verifiers(row.id)
+        if self.store.opened_any(row.id, self.store.secret_set_at(row.id)):
+            return ""
+        if any(v.key_salt != verifiers[0].key_salt for v in verifiers[1:]):  # rekeyed
+            return (
+                " (its current secret, set by a rekey, has opened nothing since: if it was mistyped, "
+                f"'pbridge chat rekey {row.name} --invite INVITE' again with the right one corrects it, "
+                "keeping the mistyped one as an earlier secret)"
+            )
+        if not self.store.opened_any(row.id) and self.store.unrouted_from(row.carriers):
+            from .display import replace_command
+
+            return (
+                " (it has opened nothing of what arrived: if its secret was mistyped when you joined, "
+                f"{replace_command(row.name)} sets this one and keeps the chat)"
+            )
+        return ""
 
     def _match_secret(self, row: ChatRow, secret: str) -> tuple[ChatKey, int] | None:
         """Try ``secret`` under each key salt the chat's secrets were derived with, the
@@ -161,11 +175,13 @@ class Chats(Carriers):
         if salt is None:  # the first to rekey chooses; the others take what was chosen, as a join does
             words = self._guessable(chat.row.name)
             check_strength(new_secret, what="chat secret", allow_weak=allow_weak, user_inputs=words)
-        self._check_current(chat)
         salts = [v.key_salt for v in self.store.verifiers(chat.row.id)]
+        if salt is not None and salt == salts[0] and any(other != salt for other in salts):
+            return self._correct_rekey(chat, new_secret, salt)  # the invite this home followed last, again
+        self._check_current(chat)
         if salt is not None and salt in salts:
             raise InvalidInputError(
-                f"that invite is chat {chat.row.name!r}'s from before: ask for the one the new secret came with"
+                f"that invite is an earlier one of chat {chat.row.name!r}: ask for the one the new secret came with"
             )
         found = self._match_secret(chat.row, new_secret)
         # Taking the first member's salt for the secret this home already took under a
@@ -177,6 +193,40 @@ class Chats(Carriers):
         self.store.add_verifier(chat.row.id, _verifier(key))
         row = self.chat_row(chat.row.name)
         return UnlockedChat(row, key, current=True, older=chat.keys)
+
+    def _correct_rekey(self, chat: UnlockedChat, new_secret: str, salt: bytes) -> UnlockedChat:
+        """Follow the same rekey invite again with another secret (the first was mistyped):
+        only while the chat's current secret has opened nothing that arrived since it
+        was set. Given, what it opened is checked by its routing tag; not given (it may
+        be the mistyped one), every pointer routed to the chat since it was set must carry
+        the routing tag of a secret given now. The secret replaced stays as an earlier
+        one, never dropped."""
+        from pointerbridge.core.keys import ChatKey
+        from pointerbridge.core.pointer import tag_matches
+
+        row = chat.row
+        key = ChatKey.derive(row.name, new_secret, salt)
+        index = self._verifier_index(row, key)
+        if index == 0:
+            raise InvalidInputError(f"chat {row.name!r} has that secret already: nothing changed")
+        if chat.current:  # the current secret was given: what it opened is known
+            opened = [p for p in self.store.opened_since(row.id, 0.0) if tag_matches(chat.key, p)]
+        else:  # what arrived since it was set and was opened, but by none of the secrets given
+            since = self.store.secret_set_at(row.id)
+            opened = [
+                p for p in self.store.opened_since(row.id, since) if not any(tag_matches(k, p) for k in chat.keys)
+            ]
+        if opened:
+            raise InvalidInputError(
+                f"the current secret of chat {row.name!r} has opened {len(opened)} pointer(s) that arrived: "
+                "it may well be right, nothing changed"
+            )
+        if index is None:
+            self.store.add_verifier(row.id, _verifier(key))
+        else:  # a secret set aside by an earlier correction: current again
+            self.store.make_current(row.id, index, _verifier(key))
+        self._routed.pop(row.id, None)
+        return UnlockedChat(self.chat_row(row.name), key, current=True, older=chat.keys)
 
     def _check_current(self, chat: UnlockedChat) -> None:
         # Against the store, not only the flag: another process may have rekeyed since.

@@ -3,6 +3,7 @@ receiving pointers its secret opens (CLM's way)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pointerbridge.bridges.base import ConfigurationError, bridge_class, printable
@@ -18,7 +19,19 @@ from .models import UnlockedChat
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["Joining"]
+__all__ = ["Joining", "SecretReplacement"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretReplacement:
+    """A checked replacement of a chat's current secret (:meth:`Joining.plan_secret_replacement`):
+    the chat, the new key, how many waiting pointers it opens, and whether it is an
+    earlier secret of the chat going back to being its current one."""
+
+    row: ChatRow
+    key: ChatKey
+    opens: int
+    earlier: bool
 
 
 class _Printable(dict[str, Any]):
@@ -73,22 +86,21 @@ class Joining(Chats):
             raise
         return chat
 
-    def replace_joined_secret(self, chat: str, secret: str) -> tuple[UnlockedChat, int]:
-        """Correct the secret a chat was joined with (mistyped), keeping the chat; return it
-        unlocked with ``secret`` and how many waiting pointers that secret opens. ``chat``:
-        the chat's name, or the invite it was joined with.
+    def plan_secret_replacement(self, chat: str, secret: str) -> SecretReplacement:
+        """Check that ``secret`` may become the current secret of a chat joined with a
+        mistyped one (:meth:`replace_secret` makes it so, once the user confirmed).
+        ``chat``: the chat's name, or the invite it was joined with.
 
-        Safe to allow without the secret it replaces, because nothing can be lost: only
-        while the chat's secret has opened nothing that arrived (a chat that reads is
-        never touched), and only for a secret that opens some of the pointers waiting
-        unopened here (it is provably this chat's: its key is derived from the chat's name
-        and salt). The secret joined with is dropped, or kept as an earlier secret if this
-        home sent anything under it (that stays readable with it)."""
+        Nothing is ever dropped: the secret it has stays as an earlier secret (what it
+        opened stays readable with it, and giving it here again makes it current again).
+        A secret new to the chat is taken only while the chat has opened nothing that
+        arrived, and only if it opens some of the pointers waiting unopened here (it is
+        then provably a secret of this chat's name and salt, though not necessarily the
+        one its members use: anyone who has the invite can post under a secret of their
+        own, so see the check of what arrived since the join, below)."""
         from pointerbridge.app.invite import PREFIX, read_invite
         from pointerbridge.core.keys import ChatKey
-        from pointerbridge.core.pointer import belongs_to
-
-        from .chats import _verifier
+        from pointerbridge.core.pointer import belongs_to, tag_matches
 
         if chat.startswith(PREFIX):
             invite = read_invite(chat)
@@ -100,27 +112,55 @@ class Joining(Chats):
                 )
         else:
             row = self.chat_row(chat)
+        key = ChatKey.derive(row.name, secret, row.salt) if row.salt else ChatKey.derive_open(row.name, secret)
+        index = self._verifier_index(row, key)
+        if index == 0:
+            raise InvalidInputError(f"that is the current secret of chat {row.name!r} already: nothing to replace")
+        opens = sum(belongs_to(key, r.payload) for r in self.store.unrouted() if r.payload)
+        if index is not None:  # an earlier secret of the chat (set aside by a replacement): back to it
+            return SecretReplacement(row, key, opens, earlier=True)
         if self.store.opened_any(row.id):
             raise InvalidInputError(
-                f"chat {row.name!r} has opened messages with its secret: that secret is right, nothing to replace "
-                "(a new secret for everyone: pbridge chat rekey)"
+                f"chat {row.name!r} has opened messages with its secret (or an earlier one of it): that secret "
+                "works, nothing replaced (a new secret for everyone: pbridge chat rekey)"
             )
-        key = ChatKey.derive(row.name, secret, row.salt) if row.salt else ChatKey.derive_open(row.name, secret)
-        if self._verifier_index(row, key) is not None:
-            raise InvalidInputError(f"that is chat {row.name!r}'s secret already")
-        waiting = [r.payload for r in self.store.unrouted() if r.payload]
-        opens = sum(belongs_to(key, payload) for payload in waiting)
         if not opens:
             raise NotForThisChatError(
-                f"that secret opens none of the {len(waiting)} pointer(s) waiting here either: nothing replaced "
+                "that secret opens none of the pointers waiting here either: nothing replaced "
                 "(if nothing has arrived yet, poll first)"
             )
-        if self.store.chat_pointer_ids(row.id):  # sent under the mistyped secret: readable with it still
+        # The secret it has cannot be tested without typing it, but what arrived since it
+        # was set can be: a pointer on the chat's carriers that the new key's routing tag
+        # does not explain may be under the secret it has, which would then be the right
+        # one (a member of the chat posted it) and the new one an outsider's, who has the
+        # invite and posts under a secret of their own to take the chat over. So any such
+        # pointer refuses the replacement; it may also be another chat's (reading that
+        # chat sorts it away), or junk: refusing then costs a retry, never a message.
+        since = self.store.secret_set_at(row.id)
+        unexplained = sum(not tag_matches(key, p) for p in self.store.unrouted_from(row.carriers, since))
+        if unexplained:
+            raise InvalidInputError(
+                f"{unexplained} pointer(s) that arrived on the carriers of chat {row.name!r} since its secret was "
+                "set are not under that secret: they may be under the secret it has, which would then be right; "
+                "nothing replaced (if they are another chat's, reading that chat sorts them: then try again)"
+            )
+        return SecretReplacement(row, key, opens, earlier=False)
+
+    def replace_secret(self, plan: SecretReplacement) -> UnlockedChat:
+        """Make ``plan``'s secret the chat's current one (:meth:`plan_secret_replacement`);
+        the secret it had stays as an earlier one. Return the chat unlocked with it."""
+        from .chats import _verifier
+
+        row, key = plan.row, plan.key
+        index = self._verifier_index(row, key)
+        if index == 0:
+            raise InvalidInputError(f"that is the current secret of chat {row.name!r} already: nothing to replace")
+        if index is None:
             self.store.add_verifier(row.id, _verifier(key))
         else:
-            self.store.replace_verifiers(row.id, _verifier(key))
+            self.store.make_current(row.id, index, _verifier(key))
         self._routed.pop(row.id, None)
-        return UnlockedChat(self.chat_row(row.name), key), opens
+        return UnlockedChat(self.chat_row(row.name), key)
 
     def unopened_waiting(self, chat: UnlockedChat) -> int:
         """How many pointers that arrived on the chat's carriers no chat has opened, while
@@ -128,7 +168,7 @@ class Joining(Chats):
         mistyped when joining (or of another chat's pointers, not read yet)."""
         if self.store.opened_any(chat.row.id):
             return 0
-        return self.store.unrouted_from(chat.row.carriers)
+        return len(self.store.unrouted_from(chat.row.carriers))
 
     def _carrier_for(
         self, name: str, shared: dict[str, Any], paths: dict[str, str], carriers: dict[str, CarrierConfig]

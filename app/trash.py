@@ -81,6 +81,46 @@ class Trash(History):
         self.store.purge(ids)
         return len(ids), len(waiting)
 
+    def clear_refused(self, chat: UnlockedChat) -> int:
+        """Delete for good (tombstoned: no carrier brings them back) the unrouted pointers
+        that carry one of the chat's unlocked routing tags but do not open under its keys:
+        altered copies, or a forgery, that every read counts as failing their checks."""
+        self._route(chat)
+        ids = sorted(self._doubtful.get(chat.row.id, ()))
+        self.store.purge(ids)
+        self._doubtful[chat.row.id] = set()
+        return len(ids)
+
+    def all_secrets_given(self, chat: UnlockedChat) -> bool:
+        """Whether ``chat`` holds every secret the chat has had."""
+        return self._all_unlocked(chat)
+
+    def unclaimed(self, chats: Iterable[UnlockedChat]) -> list[int]:
+        """The ids of the stored pointers that none of this home's chats claims, once every
+        chat, unlocked in ``chats`` with every one of its secrets, has sorted out its own:
+        what :meth:`clear_unclaimed` deletes. Refused (InvalidInputError) unless every chat
+        of the home is there with all its secrets: a chat or secret missing would have its
+        pointers counted as no one's."""
+        given = {chat.row.id: chat for chat in chats}
+        for row in self.store.chats():
+            chat = given.get(row.id)
+            if chat is None or not self._all_unlocked(chat):
+                raise InvalidInputError(
+                    f"chat {row.name!r} is not unlocked with all its secrets: its pointers cannot be told apart"
+                )
+        for chat in given.values():
+            self._route(chat)
+        return [row.id for row in self.store.unrouted() if row.direction == "in"]
+
+    def clear_unclaimed(self, ids: Iterable[int]) -> tuple[int, int]:
+        """Delete for good, tombstoned, the unclaimed pointers :meth:`unclaimed` listed (any
+        that a chat claimed since is kept); return (how many, bytes of text)."""
+        wanted = set(ids)
+        rows = [row for row in self.store.unrouted() if row.id in wanted]
+        self.store.purge(row.id for row in rows)
+        self._routed.clear()
+        return len(rows), sum(len(row.text) for row in rows)
+
     def _own_pointers(self, chat: UnlockedChat, shown: Iterable[Shown]) -> list[int]:
         # A front end hands back what it was shown; pointers of another chat are refused.
         ids = [pid for s in shown for pid in s.pointer_ids]

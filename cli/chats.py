@@ -9,7 +9,7 @@ import typer
 from pointerbridge.core import InvalidInputError
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
-    pass
+    from pointerbridge.app.service import App
 
 from .common import SecretFd, ShowSecretFd, WeakSecretOk, stdin_text
 from .context import Json, ask_secret, emit, new_chat_secret, open_app, unlock
@@ -118,9 +118,11 @@ def chat_join(
         typer.Option(
             "--replace-secret",
             help="The chat was joined with a mistyped secret: set the right one, keeping the chat (only while it "
-            "has opened nothing, and only a secret that opens what arrived).",
+            "has opened nothing, and only a secret that opens what arrived); the one it had stays as an earlier "
+            "secret. Asks y/N.",
         ),
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="--replace-secret: do not ask.")] = False,
 ) -> None:
     """Join a chat from an invite; the chat secret is asked twice."""
     text = stdin_text() if invite == "-" else invite
@@ -133,11 +135,7 @@ def chat_join(
     with open_app(ctx) as app:
         app.username()
         if replace_secret:
-            fixed, opens = app.replace_joined_secret(text, ask_secret(secret_fd, confirm=True))
-            typer.echo(
-                f"chat {fixed.row.name!r}: the secret it was joined with is replaced by this one, "
-                f"which opens {opens} pointer(s) that were waiting"
-            )
+            _replace_secret(app, text, ask_secret(secret_fd, confirm=True), yes)
             return
         chat = app.join_invite(text, ask_secret(secret_fd, confirm=True), paths)
         typer.echo(f"joined chat {chat.row.name!r} on {', '.join(chat.row.carriers)}")
@@ -145,6 +143,24 @@ def chat_join(
             from pointerbridge.app.service import OPEN_CHAT_COST
 
             typer.echo(f"warning: that invite is an open chat's (no salt): {OPEN_CHAT_COST}", err=True)
+
+
+def _replace_secret(app: App, chat: str, secret: str, yes: bool) -> None:
+    """``chat join --replace-secret``: say what changes, ask, then replace."""
+    plan = app.plan_secret_replacement(chat, secret)
+    name = plan.row.name
+    what = "an earlier secret of it, current again" if plan.earlier else "a secret new to it"
+    typer.echo(
+        f"chat {name!r}: this secret ({what}) opens {plan.opens} of the pointers waiting here and becomes its "
+        "current secret; the one it has now is kept as an earlier secret (what it opens stays readable with it, "
+        "and giving it here makes it current again). Messages you send from now on are sealed under the new "
+        "secret; anyone who knows it reads them.",
+        err=True,
+    )
+    if not yes and not typer.confirm(f"Replace the current secret of chat {name!r}?", default=False):
+        raise typer.Exit(1)
+    app.replace_secret(plan)
+    typer.echo(f"chat {name!r}: its current secret is the one just given ({plan.opens} waiting pointer(s) open)")
 
 
 @chat_app.command("delete")
@@ -219,15 +235,37 @@ def chat_clear(
     ctx: typer.Context,
     name: str,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    refused: Annotated[
+        bool,
+        typer.Option(
+            "--refused",
+            help="Delete only the pointers that carry the chat's routing tag but fail its checks (what 'read' "
+            "counts as failing them), keeping its messages.",
+        ),
+    ] = False,
     secret_fd: SecretFd = None,
 ) -> None:
-    """Delete every message of a chat for good, keeping the chat (asks y/N)."""
+    """Delete every message of a chat for good, keeping the chat, and the pointers that
+    carry its routing tag but fail its checks (asks y/N). Deleted pointers are not stored
+    again when a carrier brings them back."""
     with open_app(ctx) as app:
         unlocked = unlock(app, name, secret_fd)
-        if not yes and not typer.confirm(f"Delete every message of {unlocked.row.name!r} for good?", default=False):
+        shown = safe_text(unlocked.row.name)
+        question = (
+            f"Delete the pointers that carry the routing tag of {shown!r} but fail its checks, for good?"
+            if refused
+            else f"Delete every message of {shown!r} for good, and the pointers that carry its routing tag "
+            "but fail its checks?"
+        )
+        if not yes and not typer.confirm(question, default=False):
             raise typer.Exit(1)
+        failing = app.clear_refused(unlocked)
+        tail = f"{failing} pointer(s) that carry its routing tag but fail its checks deleted for good"
+        if refused:
+            typer.echo(f"chat {shown!r}: {tail}")
+            return
         deleted, kept = app.clear_history(unlocked)
-        line = f"chat {unlocked.row.name!r}: {deleted} pointer(s) deleted for good"
+        line = f"chat {shown!r}: {deleted} pointer(s) deleted for good; {tail}"
         typer.echo(line + (f"; {kept} still waiting to be posted were kept" if kept else ""))
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pointerbridge.app.service import App
 
 from .context import Json, emit, open_app
 from .errors import one_line_errors
@@ -63,18 +66,38 @@ def _size(count: int) -> str:
     return f"{count} B" if count < 10_000 else f"{count / 1024:.0f} KiB" if count < 10_000_000 else f"{count >> 20} MiB"
 
 
-junk_app = typer.Typer(help="Clear the stored pointers no chat can open in this build.", no_args_is_help=True)
+junk_app = typer.Typer(
+    help="Clear the stored pointers no chat can open in this build, or (--unclaimed) that no chat of this home claims.",
+    no_args_is_help=True,
+)
 
 
 @junk_app.command("clear")
 @one_line_errors
 def junk_clear(
-    ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
+    unclaimed: Annotated[
+        bool,
+        typer.Option(
+            "--unclaimed",
+            help="Delete every stored pointer that none of this home's chats claims, once each chat is unlocked "
+            "with all its secrets (asked on the terminal). Pointers of chats not joined here yet go too.",
+        ),
+    ] = False,
 ) -> None:
     """Delete the unrouted pointers that no chat can open in this build: payloads too
     short to be a pointer (kept by earlier builds) and pointers of a later version (a
-    later build could open those). 'pbridge status' counts them. Asks y/N."""
+    later build could open those). 'pbridge status' counts them. Asks y/N.
+
+    With --unclaimed: every unrouted pointer that none of this home's chats claims
+    (anyone who can post to a carrier can fill it with well-formed junk); every chat's
+    secrets are asked for on the terminal first, and the deleted pointers are never
+    stored again."""
     with open_app(ctx) as app:
+        if unclaimed:
+            _clear_unclaimed(app, yes)
+            return
         junk = app.status()["junk"]
         if not junk:
             typer.echo("no junk: nothing deleted")
@@ -83,6 +106,44 @@ def junk_clear(
             raise typer.Exit(1)
         count, size = app.clear_junk()
     typer.echo(f"deleted {count} pointer(s) no chat can open ({_size(size)})")
+
+
+def _clear_unclaimed(app: App, yes: bool) -> None:
+    """``junk clear --unclaimed``: every chat unlocked with all its secrets, asked for in
+    turn on the terminal (a --secret-fd cannot say which chat it is for), then y/N."""
+    from .secrets import SecretUnavailableError, _tty_available, another_secret
+
+    if not _tty_available():
+        raise SecretUnavailableError(
+            "junk clear --unclaimed asks for the secrets of every chat of this home on the terminal, and there is "
+            "none (a --secret-fd cannot serve several chats): run it on a terminal"
+        )
+    unlocked = []
+    for row in app.chats():
+        name = safe_text(row.name)
+        chat = None
+        while chat is None or not app.all_secrets_given(chat):
+            prompt = f"Secret of chat {name!r}" if chat is None else f"Another secret of chat {name!r}"
+            secret = another_secret(f"{prompt} (empty: stop, nothing deleted)", "no terminal")
+            if secret is None:
+                typer.echo(f"not every secret of chat {name!r} was given: nothing deleted", err=True)
+                raise typer.Exit(1)
+            chat = app.unlock_chat(row.name, secret) if chat is None else app.add_secret(chat, secret)
+        unlocked.append(chat)
+    ids = app.unclaimed(unlocked)
+    if not ids:
+        typer.echo("no pointer is unclaimed: nothing deleted")
+        return
+    typer.echo(
+        f"{len(ids)} stored pointer(s) are claimed by none of this home's {len(unlocked)} chat(s). Pointers of "
+        "chats this home has not joined yet are among them if any came: they are deleted too, and not stored "
+        "again when a carrier brings them back.",
+        err=True,
+    )
+    if not yes and not typer.confirm(f"Delete these {len(ids)} pointer(s) for good?", default=False):
+        raise typer.Exit(1)
+    count, size = app.clear_unclaimed(ids)
+    typer.echo(f"deleted {count} pointer(s) no chat of this home claims ({_size(size)})")
 
 
 def export(

@@ -156,7 +156,11 @@ def read(
         if not (shown or refused or locked or waiting):  # else the lines below say why nothing shows
             typer.echo(_nothing_shown(unlocked.row.name, search, trash), err=True)
         if refused:
-            typer.echo(f"({refused} pointer(s) of this chat failed their checks and are not shown)", err=True)
+            typer.echo(
+                f"({refused} pointer(s) of this chat failed their checks and are not shown: 'pbridge chat clear "
+                f"{safe_text(unlocked.row.name)} --refused' deletes those that carry its routing tag but do not open)",
+                err=True,
+            )
         if locked:
             typer.echo(
                 f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "

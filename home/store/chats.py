@@ -91,15 +91,30 @@ class ChatTables(StoreBase):
                 (chat_id, *check, time.time()),
             )
 
-    def replace_verifiers(self, chat_id: int, check: Verifier) -> None:
-        """Make ``check`` the chat's only verifier (a secret mistyped when joining, which
-        opened nothing, replaced by the right one)."""
+    def make_current(self, chat_id: int, position: int, check: Verifier) -> None:
+        """Make an earlier secret of a chat its current one again: the verifier at
+        ``position`` (newest first, as :meth:`verifiers` lists them) is replaced by
+        ``check`` (a new verifier of the same key), stored as the newest. Nothing is
+        dropped: the secret current until now stays as an earlier one."""
         with self.transaction() as db:
-            db.execute("DELETE FROM verifiers WHERE chat_id = ?", (chat_id,))
+            row = db.execute(
+                "SELECT id FROM verifiers WHERE chat_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?", (chat_id, position)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"chat {chat_id} has no secret number {position}")
+            db.execute("DELETE FROM verifiers WHERE id = ?", (row[0],))
             db.execute(
                 "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
                 (chat_id, *check, time.time()),
             )
+
+    def secret_set_at(self, chat_id: int) -> float:
+        """When the chat's current (newest) secret was set (Unix seconds): its join,
+        creation, rekey or correction."""
+        row = self._db.execute(
+            "SELECT created_at FROM verifiers WHERE chat_id = ? ORDER BY id DESC LIMIT 1", (chat_id,)
+        ).fetchone()
+        return float(row[0]) if row else 0.0
 
     def set_chat_carriers(self, chat_id: int, carriers: list[str]) -> ChatRow:
         """Replace a chat's carriers; return the updated row."""

@@ -297,15 +297,27 @@ class PointerTables(StoreBase):
         row = self._db.execute("SELECT received_at FROM pointers WHERE id = ?", (pointer_id,)).fetchone()
         return float(row[0]) if row else None
 
-    def opened_any(self, chat_id: int) -> bool:
-        """Whether a received pointer was ever routed to a chat: if not, its secret has
-        opened nothing that arrived (stops at the first, on the chat's index)."""
-        query = "SELECT 1 FROM pointers WHERE chat_id = ? AND direction = 'in' LIMIT 1"
-        return self._db.execute(query, (chat_id,)).fetchone() is not None
+    def opened_any(self, chat_id: int, since: float = 0.0) -> bool:
+        """Whether a received pointer that reached this store at or after ``since`` was
+        ever routed to a chat: if not, its secrets opened nothing that arrived then (stops
+        at the first, on the chat's index)."""
+        query = "SELECT 1 FROM pointers WHERE chat_id = ? AND direction = 'in' AND received_at >= ? LIMIT 1"
+        return self._db.execute(query, (chat_id, since)).fetchone() is not None
 
-    def unrouted_from(self, carriers: Iterable[str]) -> int:
-        """How many pointers that arrived on any of ``carriers`` no chat has claimed yet."""
+    def opened_since(self, chat_id: int, since: float) -> list[bytes]:
+        """The payloads of the received pointers routed to a chat that reached this store
+        at or after ``since``."""
+        query = "SELECT payload FROM pointers WHERE chat_id = ? AND direction = 'in' AND received_at >= ?"
+        return [r[0] for r in self._db.execute(query, (chat_id, since))]
+
+    def unrouted_from(self, carriers: Iterable[str], since: float = 0.0) -> list[bytes]:
+        """The payloads of the pointers that arrived on any of ``carriers`` at or after
+        ``since`` and that no chat has claimed yet (a later version's left out)."""
         names = list(carriers)
-        marks = ", ".join("?" * len(names))
-        query = f"SELECT count(*) FROM pointers WHERE chat_id IS NULL AND length(payload) > 0 AND carrier IN ({marks})"  # noqa: S608
-        return int(self._db.execute(query, names).fetchone()[0]) if names else 0
+        if not names:
+            return []
+        query = (
+            "SELECT payload FROM pointers WHERE chat_id IS NULL AND length(payload) > 0"  # noqa: S608
+            f" AND received_at >= ? AND carrier IN ({', '.join('?' * len(names))})"
+        )
+        return [r[0] for r in self._db.execute(query, (since, *names))]
