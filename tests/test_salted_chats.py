@@ -321,7 +321,7 @@ def test_a_stale_invite_is_refused_and_a_rekey_under_a_wrong_salt_can_be_correct
     new = alice.rekey_chat(chat, new_secret)
     from pointerbridge.app.invite import rekey_salt
 
-    with pytest.raises(InvalidInputError, match="that invite is an earlier one of chat .Family.:"):
+    with pytest.raises(InvalidInputError, match=r"that invite is an earlier one of chat 'Family':"):
         carol.rekey_chat(carols, new_secret, salt=rekey_salt("family", old_invite))
     wrong = carol.rekey_chat(carols, new_secret)  # without the invite: a salt of her own
     assert not wrong.key.same_key(new.key)
