@@ -12,22 +12,11 @@ from helpers import raw_identity
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, seal
 from pointerbridge.core.rotation import MARKER, make_notice, notice_body
-from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
+from pointerbridge.home.config import Home
 from test_cli import run
+from test_rotation import SECRET, _home  # the same three-member family, on a files carrier
 
-SECRET = "the import trust chat secret of the family 4"
 HEADER = {"format": "pointerbridge-export", "version": 1, "schema": 6}  # what the audit's file said
-
-
-def _home(root: Path, user: str, shared: Path, username: str | None = None) -> tuple[App, Identity, UnlockedChat]:
-    home = Home(root / user, root / user)
-    home.create()
-    carrier = CarrierConfig.model_validate({"type": "files", "path": str(shared)})
-    save_config(home.config_path, Config(carriers={"shared": carrier}))
-    app = App(home)
-    identity = app.init(username or user, f"{user} phrase", allow_weak=True)
-    # Every home gets the same salt, as if all had joined one invite.
-    return app, identity, app.create_chat("Family", SECRET, ["shared"], salt=bytes(range(16)), allow_weak=True)
 
 
 def _file(path: Path, *records: dict[str, object], header: dict[str, object] = HEADER) -> Path:
