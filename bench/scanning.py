@@ -113,7 +113,8 @@ def _case(name: str, root: Path) -> tuple[int, Callable[[], object]]:
         return 8 * MIB, app.poll
     if name.startswith("scan 2 MiB"):
         shape = name.removeprefix("scan 2 MiB of ")
-        text = _base62_with_pb1(2 * MIB) if shape not in SHAPES else (SHAPES[shape] * (2 * MIB))[: 2 * MIB]
+        unit = SHAPES.get(shape, "")
+        text = (unit * (2 * MIB // len(unit) + 1))[: 2 * MIB] if unit else _base62_with_pb1(2 * MIB)
         return len(text), lambda: scan_pointers(text)
     if name == "receive 10 MB junk paste":
         app = _app(root)
