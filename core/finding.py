@@ -42,7 +42,7 @@ _WIDE_IGNORABLES = str.maketrans(dict.fromkeys((c for c in _IGNORABLES if ord(c)
 _BYTE_CLASS = bytes(c if chr(c) in ALPHABET else 0x20 if chr(c) in _IGNORABLES else 0x2E for c in range(256))
 
 _A = b"[0-9A-Za-z!]"  # an alphabet character of compacted text (`!` is a `p`)
-_CANDIDATE = re.compile(rb"!b[1-9](?=[0-8.])")  # a `.` ends the text too: one is appended
+_CANDIDATE = re.compile(rb"!b[1-9](?=[0-8.])")  # compact() puts a `.` at each end of the text
 _GLUED = re.compile(rb"pb[1-9](?=[0-8.])")  # right where a pointer just found ends
 
 
@@ -112,6 +112,7 @@ _MAYBE_COMPLETE = re.compile(b"!b(?:1(?=%s|%s)|[2-9](?=%s|%s))" % (_SMALL, _LARG
 # characters that can start a candidate there (`!b`, a version, what follows).
 _CLASSES = bytes(c if c in b"!b0.9" else 0x31 if c in b"12345678" else 0x78 for c in range(256))
 _HEADS = [b"!b" + v + after for v in (b"1", b"9") for after in (b"0", b"1", b".")]
+_CHUNK = 1 << 20  # bytes of compacted text put in classes at a time (a head is 4: 3 more are read)
 
 _DIGIT = [0] * 256
 for _i, _ch in enumerate(ALPHABET.encode()):
@@ -125,14 +126,15 @@ _START = re.Match.start
 def compact(text: str) -> bytes:
     """``text`` as §4's finder sees it: ignorables removed, other characters outside the
     alphabet as ``.``, a ``p`` not right after an alphabet character as ``!``, and a ``.``
-    at the end. ASCII, at most one byte per character of ``text``."""
-    if not text.isascii():
-        text = text.translate(_WIDE_IGNORABLES)
-    data = text.encode("ascii", "replace").translate(_BYTE_CLASS)
-    data = data.replace(b" p", b" !").replace(b".p", b".!")
-    if data.startswith(b"p"):
-        data = b"!" + data[1:]
-    return data.replace(b" ", b"") + b"."
+    at each end. ASCII: a byte per character of ``text`` at most, plus those two."""
+    # One step a statement: each copy is let go before the next is made (twice the text at most).
+    # ASCII is encoded strictly: exactly its size ("replace" makes a larger buffer first).
+    data = text.encode("ascii") if text.isascii() else text.translate(_WIDE_IGNORABLES).encode("ascii", "replace")
+    data = data.translate(_BYTE_CLASS)
+    data = b".".join((b"", data, b""))  # where the text starts and ends, a run does too
+    data = data.replace(b" p", b" !")
+    data = data.replace(b".p", b".!")
+    return data.replace(b" ", b"")
 
 
 def _count(matches: Iterable[object]) -> int:
@@ -171,7 +173,7 @@ class Finder:
 
     def _end_of_run(self, start: int) -> int:
         if start >= self.run_end:
-            self.run_end = self.data.find(b".", start)  # there is one: compact() appends it
+            self.run_end = self.data.find(b".", start)  # there is one: compact() ends the text with it
         return self.run_end
 
     def _judge(self, start: int) -> tuple[int, PointerError | None]:
@@ -223,9 +225,10 @@ class Finder:
         """Search on from where :meth:`stream` stopped: add the pointers found to
         ``pointers`` and return how many candidates were refused."""
         data, resume = self.data, self.pos
-        classes = data.translate(_CLASSES)
-        refused = sum(classes.count(head, resume) for head in _HEADS)  # every `!` candidate from here...
-        del classes
+        refused = 0  # every `!` candidate from here...
+        for chunk in range(resume, len(data), _CHUNK):  # a chunk at a time: no second copy of the text
+            classes = data[chunk : chunk + _CHUNK + 3].translate(_CLASSES)
+            refused += sum(map(classes.count, _HEADS))
         while True:
             end = self.run_end
             for start in map(_START, _MAYBE_COMPLETE.finditer(data, resume)):
