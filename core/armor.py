@@ -209,8 +209,8 @@ def scan(text: str) -> Iterator[str | PointerError]:
 
 def scan_pointers(text: str) -> Scan:
     """Every pointer in ``text`` (see :func:`scan`), the first 100 candidates refused and
-    how many were. Time linear in ``len(text)`` (about 20 MB/s of the worst junk), memory
-    at most twice it (the text compacted, SPEC §4): see :mod:`.finding`."""
+    how many were. Time linear in ``len(text)``, memory at most twice it (the text
+    compacted): see :mod:`.finding` and docs/BENCHMARKS.md."""
     finder = _finder(text)
     found: list[str] = []
     rejected: list[PointerError] = []
