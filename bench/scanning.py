@@ -14,6 +14,9 @@ set-up's own peak), beside the input's size:
 3. ``receive 10 MB junk paste``: ``App.receive`` of 10,000,000 characters of ``pb1 ``.
 4. ``scan 10 MB of pointers``: ``scan_pointers`` over a 10 MB paste of 7,000 pointers
    (1 KB payloads) quoted as a mail reply (72-character lines behind ``> ``).
+5. ``poll 8 MiB file of pb1.``: as 2, with ``pb1.`` (a refused candidate every 4 characters).
+6. ``scan 2 MiB of ...``: ``scan_pointers`` over 2 MiB of each shape of junk in ``SHAPES``
+   (and random base62 with `` pb1`` sprinkled): the worst shape, not only ``pb1 ``.
 
 ``--against REV`` measures the tree of that revision too (``git archive``), interleaved
 with this one (REV, this, this, REV for two rounds): before and after in one session.
@@ -39,7 +42,37 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
-CASES = ("scan 8 MiB junk", "poll 8 MiB junk file", "receive 10 MB junk paste", "scan 10 MB of pointers")
+# Junk of every shape found (issue 17, item 10, second review): 2 MiB each, the unit repeated.
+SHAPES = {
+    "pb1.": "pb1.",  # a run cut right after `pb1`: a refused candidate every 4 characters
+    "pb1 1.": "pb1 1.",
+    "pb18zz ": "pb18zz ",  # declares too many bytes
+    "pb1000 ": "pb1000 ",  # declares an empty payload
+    "pb1 8zz ": "pb1 8zz ",
+    "pb18WW.": "pb18WW.",  # a possible header, the run ends before the data
+    "pb1001.": "pb1001.",
+    "pb1001zz.": "pb1001zz.",  # complete, not canonical
+    "pb10Az ": "pb10Az ",  # complete, long, not canonical
+    "run tails": "pb1 8WW " * 6000 + ".",  # each header declares more than its run holds
+    "pb100100 (valid)": "pb100100",  # not junk: a 1-byte pointer every 8 characters
+}
+CASES = (
+    "scan 8 MiB junk",
+    "poll 8 MiB junk file",
+    "poll 8 MiB file of pb1.",
+    "receive 10 MB junk paste",
+    "scan 10 MB of pointers",
+    *(f"scan 2 MiB of {shape}" for shape in SHAPES),
+    "scan 2 MiB base62 with pb1",
+)
+
+
+def _base62_with_pb1(size: int) -> str:
+    import random
+
+    rnd = random.Random(17)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return "".join(rnd.choice(alphabet) if rnd.random() > 0.05 else " pb1" for _ in range(size))[:size]
 
 
 def _paste_of_pointers() -> str:
@@ -73,10 +106,16 @@ def _case(name: str, root: Path) -> tuple[int, Callable[[], object]]:
     if name == "scan 8 MiB junk":
         junk = "pb1 " * (2 * MIB)
         return len(junk), lambda: scan_pointers(junk)
-    if name == "poll 8 MiB junk file":
+    if name.startswith("poll 8 MiB"):
         app = _app(root)
-        (root / "shared" / "00000000000000000001-junk.pb").write_text("pb1 " * (2 * MIB))
+        unit = "pb1." if name.endswith("pb1.") else "pb1 "
+        (root / "shared" / "00000000000000000001-junk.pb").write_text(unit * (2 * MIB))
         return 8 * MIB, app.poll
+    if name.startswith("scan 2 MiB"):
+        shape = name.removeprefix("scan 2 MiB of ")
+        unit = SHAPES.get(shape, "")
+        text = (unit * (2 * MIB // len(unit) + 1))[: 2 * MIB] if unit else _base62_with_pb1(2 * MIB)
+        return len(text), lambda: scan_pointers(text)
     if name == "receive 10 MB junk paste":
         app = _app(root)
         paste = "pb1 " * 2_500_000

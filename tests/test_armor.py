@@ -167,7 +167,7 @@ def test_pointers_across_windows_and_chunks_are_all_found() -> None:
 
 
 def test_the_whitespace_list_is_what_str_split_and_the_regexes_use() -> None:
-    from pointerbridge.core.armor import _WHITESPACE
+    from pointerbridge.core.finding import _WHITESPACE
 
     assert set(_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
 
