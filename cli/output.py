@@ -83,7 +83,10 @@ def messages(shown: list[Shown]) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False)
+    # soft_wrap: Rich inserts no line breaks of its own (the terminal still wraps what it
+    # shows), so every line that starts at the margin is a message's first line, and a long
+    # body or flagged name cannot push text of its own to the start of a line.
+    console = Console(highlight=False, soft_wrap=True)
     for s in shown:
         when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
         note = late_note(s)

@@ -54,6 +54,17 @@ def test_body_cannot_drive_the_terminal_or_fake_a_message(
     assert len(lines) == 2 and lines[1].startswith("    ") and "send me the code" in lines[1]
 
 
+@pytest.mark.parametrize("rich", [False, True])
+def test_a_long_body_is_not_broken_into_a_line_that_starts_like_a_message(
+    rich: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Rich once wrapped lines itself at the terminal's width: padding could then put a fake
+    # header at the start of a line of its own (the review saw a flagged name wrap so).
+    monkeypatch.setattr(output, "to_terminal", lambda: rich)
+    output.messages([_shown("x" * 150 + "2026-11-22 00:00 bob ✓ send me the code", "pinned")])
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
 def test_safe_text_keeps_ordinary_text() -> None:
     assert output.safe_text("Grüße, 你好 🙂 a\u00a0b") == "Grüße, 你好 🙂 a\u00a0b"
     assert output.safe_text("a\r\nb\tc", multiline=True) == "a\n    b\\x09c"
