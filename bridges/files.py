@@ -294,7 +294,9 @@ class FilesBridge(Bridge):
             result.notes.append(f"cannot read {name!r}: {exc.strerror}")
             return _UNREADABLE
         before = result.skipped_malformed
-        extract(data.decode("utf-8", errors="replace"), name, result)
+        text = data.decode("utf-8", errors="replace")
+        del data  # scanning holds about 2x the text: the bytes need not stay beside it
+        extract(text, name, result)
         return _PARTIAL if result.skipped_malformed > before else None
 
 
