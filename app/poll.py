@@ -146,12 +146,17 @@ class Poller(Identities):
         """What a monitoring system scrapes: the store's counts (``junk``: unrouted pointers
         no chat can ever open in this build, see :meth:`clear_junk`) and, per carrier, what
         waits to be posted and how its last runs went (Unix times; None: never)."""
+        from pointerbridge.bridges.base import bridge_types
+
         runs = self.store.runs()
+        known = bridge_types()
         carriers = {}
         for name, config in self.config.carriers.items():
             ok_at, error, error_at = runs.get(name, (None, None, None))
             carriers[name] = {
                 "type": config.type,
+                # What no poll of it can get past (poll and doctor say the same, louder).
+                "problem": None if config.type in known else f"unknown carrier type (known: {', '.join(known)})",
                 "waiting": self.store.waiting(name),
                 "last_poll": self.store.polled_at(name),
                 "last_ok": ok_at,

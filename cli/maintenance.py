@@ -59,6 +59,7 @@ def status(ctx: typer.Context, as_json: Json = False) -> None:
     for name, c in data["carriers"].items():
         current = c["last_error"] and (c["last_ok"] is None or c["last_error_at"] > c["last_ok"])
         error = f"; failing since {when(c['last_error_at'])}: {c['last_error']}" if current else ""
+        error += f"; {c['problem']}" if c["problem"] and not current else ""  # a failing poll says it already
         typer.echo(safe_text(f"{name} ({c['type']}): {c['waiting']} waiting, last poll {when(c['last_poll'])}{error}"))
 
 

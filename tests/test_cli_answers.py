@@ -92,6 +92,10 @@ def _with_config(tmp_path: Path, home: Path, text: str) -> Path:
 
 def test_an_unknown_carrier_type_names_the_carrier(tmp_path: Path, home: Path) -> None:
     copy = _with_config(tmp_path, home, f'[carriers.shared]\ntype = "flies"\npath = "{tmp_path}"\n')
+    status = pb(copy, "status")  # it once listed the carrier as if nothing were wrong
+    assert status.returncode == 0 and "shared (flies): 1 waiting, last poll never; unknown carrier type (known: " in (
+        status.stdout
+    )
     result = pb(copy, "poll")
     assert result.returncode == EXIT_CODES["ConfigurationError"], result
     assert result.stdout.startswith("shared: unknown carrier type 'flies' (known: ")

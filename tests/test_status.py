@@ -21,6 +21,7 @@ def test_status_tells_the_outbox_the_last_poll_and_the_last_error(tmp_path: Path
     never = json.loads(run("--home", home, "status", "--json").stdout)["carriers"]["sh"]
     assert never == {
         "type": "files",
+        "problem": None,
         "waiting": 0,
         "last_poll": None,
         "last_ok": None,
