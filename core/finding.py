@@ -18,6 +18,7 @@ library: no parser knows §4's rules.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -109,7 +110,16 @@ _LARGER = rb"(?:0[1-9A-Za-z!]%s|[1-7]%s%s|8[0-9A-V]%s|8W[0-9A-W])%s{%d}" % (
 _SMALL = b"00(?:" + b"|".join(map(_small, range(1, 62))) + b")"
 _SMALL_LATER = b"00(?:" + b"|".join(_char(ALPHABET[n]) + b"%s{%d}" % (_A, _LENGTHS[n] - 6) for n in range(1, 62)) + b")"
 # Later versions are not judged beyond their length: a complete one is a pointer.
-_MAYBE_COMPLETE = re.compile(b"!b(?:1(?=%s|%s)|[2-9](?=%s|%s))" % (_SMALL, _LARGER, _SMALL_LATER, _LARGER))
+_MAYBE_COMPLETE = b"!b(?:1(?=%s|%s)|[2-9](?=%s|%s))" % (_SMALL, _LARGER, _SMALL_LATER, _LARGER)
+
+
+@functools.cache
+def _maybe_complete() -> re.Pattern[bytes]:
+    # Compiled on the first scan that needs it, not on import: compiling this pattern costs
+    # ~160 ms, and every pbridge process imports the armor (an idle cron poll never scans).
+    return re.compile(_MAYBE_COMPLETE)
+
+
 # Counting candidates: a copy of the text in classes of characters, and the four
 # characters that can start a candidate there (`!b`, a version, what follows).
 _CLASSES = bytes(c if c in b"!b0.9" else 0x31 if c in b"12345678" else 0x78 for c in range(256))
@@ -233,7 +243,7 @@ class Finder:
             refused += sum(map(classes.count, _HEADS))
         while True:
             end = self.run_end
-            for start in map(_START, _MAYBE_COMPLETE.finditer(data, resume)):
+            for start in map(_START, _maybe_complete().finditer(data, resume)):
                 if start >= end:
                     end = self.run_end = data.find(b".", start)
                 length = _TIMES_3844[data[start + 3]] + _TIMES_62[data[start + 4]] + _DIGIT[data[start + 5]]
