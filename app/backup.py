@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal, NamedTuple
 
@@ -200,13 +200,22 @@ def write_export(store: Store, out: BinaryIO) -> int:
 
 
 def import_store(store: Store, path: Path) -> dict[str, int]:
-    """Check every line of the file at ``path``, then add it to ``store``; return what was new."""
-    return import_file(store, path).added
+    """Check every line of the file at ``path``, then add it to ``store`` (unlocked
+    already: its identity's store key given); return what was new."""
+    return import_file(store, path, unlock=lambda theirs: None).added
 
 
-def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) -> Imported:
+def import_file(
+    store: Store,
+    source: Path | BinaryIO,
+    name: str | None = None,
+    *,
+    unlock: Callable[[tuple[str, bytes, bytes | None] | None], None],
+) -> Imported:
     """Check every line of an export (a regular file at a path, or an open binary stream
-    such as standard input, called ``name`` in messages), then add it to ``store``."""
+    such as standard input, called ``name`` in messages), then add it to ``store``.
+    ``unlock`` is given the export's identity (username, public key, recovery code; None:
+    the file has none) once the file is checked, and unlocks the store's chat list."""
     where = str(source) if isinstance(source, Path) else name or "standard input"
     if isinstance(source, Path):
         with _open(source) as stream:
@@ -214,12 +223,6 @@ def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) 
     else:
         records = list(_read(source, where))
     records.sort(key=lambda r: _ORDER[r["kind"]])  # stable: file order within a kind
-    chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
-    chats |= {c.normalized_name for c in store.chats()}
-    for record in records:
-        wanted = record.get("chat")
-        if wanted is not None and wanted not in chats:
-            raise InvalidInputError(f"{where}: a {record['kind']} of chat {wanted!r}, which the file does not hold")
     here = store.identity()
     theirs = next((r for r in records if r["kind"] == "identity"), None)
     if here is not None and theirs is not None and (here.username, here.public_key.hex()) != _who(theirs):
@@ -227,6 +230,13 @@ def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) 
             f"this home's identity is {here.username!r}, the export's is {theirs['username']!r}:"
             " import it into a new home (--home)"
         )
+    unlock(_identity_of(theirs) if theirs is not None else None)
+    chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
+    chats |= {c.normalized_name for c in store.chats()}
+    for record in records:
+        wanted = record.get("chat")
+        if wanted is not None and wanted not in chats:
+            raise InvalidInputError(f"{where}: a {record['kind']} of chat {wanted!r}, which the file does not hold")
     _check_waiting(records, (here.username, here.public_key.hex()) if here else _who(theirs) if theirs else None, where)
     left_out = {
         "pins": _new_pins(store, records),
@@ -235,6 +245,11 @@ def import_file(store: Store, source: Path | BinaryIO, name: str | None = None) 
     added = store.import_records(records)
     took = store.identity() if here is None and theirs is not None else None
     return Imported(added, left_out, took)
+
+
+def _identity_of(record: dict[str, Any]) -> tuple[str, bytes, bytes | None]:
+    recovery = record["recovery"]
+    return record["username"], bytes.fromhex(record["public_key"]), bytes.fromhex(recovery) if recovery else None
 
 
 def _who(identity: dict[str, Any]) -> tuple[str, str]:

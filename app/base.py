@@ -120,6 +120,9 @@ class AppBase:
         # The reader's own key for the store's proofs (app/opening.py), from the identity
         # unlocked this session; None: every read verifies every signature.
         self._reader: bytes | None = None
+        # How many chats the last replacing init (``init --force``) hid: they were sealed
+        # under the identity it replaced (see Store.replace_identity).
+        self.hidden_by_replace = 0
 
     def close(self) -> None:
         """Close the store."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
@@ -99,13 +99,27 @@ class Identities(Outbox):
                     "phrase or recovery code): to change your master phrase, pbridge identity rotate (it tells your "
                     "chats); pbridge init --force replaces it without telling anyone"
                 )
-            self.store.replace_identity(identity.username, identity.public_key, code.to_bytes() if code else None)
+            hidden = self.store.replace_identity(
+                identity.username, identity.public_key, code.to_bytes() if code else None, identity.store_key()
+            )
+            self.hidden_by_replace = hidden
         self._remember_reader(identity)
         return identity
 
     def _remember_reader(self, identity: Identity) -> None:
-        # Only the identity's holder makes the proofs that let a re-read skip signatures.
+        # Only the identity's holder makes the proofs that let a re-read skip signatures,
+        # and opens the chat list sealed at rest (docs/AT-REST.md).
         self._reader = identity.local_key(_READER_PURPOSE)
+        self.store.unlock(identity.store_key())
+
+    def sibling(self) -> Self:
+        """This home again on a store connection of its own (a worker thread needs one),
+        unlocked as this one is: the chat list's key and the reader's proof key, nothing
+        derived again. Close it when done."""
+        other = type(self)(self.home, self._bridge_factory)
+        other._reader = self._reader
+        other.store.unlock_like(self.store)
+        return other
 
     def recovery_code(self) -> RecoveryCode | None:
         """The identity's recovery code (None: an identity of the first, unsalted schedule)."""
@@ -114,21 +128,33 @@ class Identities(Outbox):
         raw = self.store.recovery()
         return RecoveryCode.from_bytes(raw) if raw is not None else None
 
-    def _derive_identity(self, username: str, master_phrase: str) -> Identity:
-        from pointerbridge.core.keys import Identity
+    def _derive_identity(self, username: str, master_phrase: str, recovery: bytes | None = None) -> Identity:
+        from pointerbridge.core.keys import Identity, RecoveryCode
 
-        code = self.recovery_code()
+        code = self.recovery_code() if recovery is None else RecoveryCode.from_bytes(recovery)
         if code is None:
             return Identity.derive_unsalted(username, master_phrase)
         return Identity.derive(username, master_phrase, code)
 
     def unlock_identity(self, master_phrase: str) -> Identity:
-        """Re-derive the identity; refuse a master phrase that gives another key."""
+        """Re-derive the identity; refuse a master phrase that gives another key. It opens
+        the chat list, sealed under it (docs/AT-REST.md)."""
         known = self.store.identity()
         if known is None:
             raise NotInitialisedError("this home has no identity yet: run 'pbridge init'")
-        identity = self._derive_identity(known.username, master_phrase)
-        if not hmac.compare_digest(identity.public_key, known.public_key):
+        return self._unlock_as(known.username, known.public_key, self.store.recovery(), master_phrase)
+
+    def _unlock_as(self, username: str, public_key: bytes, recovery: bytes | None, master_phrase: str) -> Identity:
+        """Unlock the identity of this username, public key and recovery code (an import's,
+        into a home with none yet) with ``master_phrase``."""
+        from pointerbridge.core.keys import Identity
+
+        identity = (
+            Identity.derive_unsalted(username, master_phrase)
+            if recovery is None
+            else self._derive_identity(username, master_phrase, recovery)
+        )
+        if not hmac.compare_digest(identity.public_key, public_key):
             raise WrongSecretError("wrong master phrase")
         self._remember_reader(identity)
         return identity
@@ -172,7 +198,7 @@ class Identities(Outbox):
         code = _new_recovery_code()
         new = Identity.derive(old.username, new_master_phrase, code)
         body = notice_body(make_notice(old, new))
-        self.store.rotate_identity(old.username, old.public_key, new.public_key, body, code.to_bytes())
+        self.store.rotate_identity(old.username, old.public_key, new.public_key, body, code.to_bytes(), new.store_key())
         self._post_notices(chats, new)
         self._remember_reader(new)
         return new

@@ -11,6 +11,7 @@ a front-end needs are re-exported here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -70,10 +71,18 @@ class App(Trash):
 
         return write_export(self.store, out)
 
-    def import_from(self, source: Path | BinaryIO) -> Imported:
+    def import_from(self, source: Path | BinaryIO, master_phrase: Callable[[], str]) -> Imported:
         """Check an export (a regular file, or a stream such as standard input) line by
         line, then add it to this home; return what was new, what was not taken, and the
-        identity this home took if it had none."""
+        identity this home took if it had none. ``master_phrase`` gives the phrase of this
+        home's identity (or of the export's, for a home with none yet), asked once the file
+        is checked: chats are sealed under it (docs/AT-REST.md)."""
         from .backup import import_file
 
-        return import_file(self.store, source)
+        def unlock(theirs: tuple[str, bytes, bytes | None] | None) -> None:
+            if self.store.identity() is not None or theirs is None:
+                self.unlock_identity(master_phrase())
+                return
+            self._unlock_as(*theirs, master_phrase())
+
+        return import_file(self.store, source, unlock=unlock)

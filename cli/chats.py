@@ -11,8 +11,8 @@ from pointerbridge.core import InvalidInputError
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.service import App
 
-from .common import SecretFd, ShowSecretFd, WeakSecretOk, stdin_text
-from .context import Json, ask_secret, emit, new_chat_secret, open_app, unlock
+from .common import PhraseFd, SecretFd, ShowSecretFd, WeakSecretOk, stdin_text
+from .context import Json, ask_secret, emit, new_chat_secret, unlock, unlocked_app
 from .errors import one_line_errors
 from .output import safe_text, table
 from .secrets import read_secret
@@ -39,12 +39,13 @@ def chat_create(
     ] = False,
     weak_secret_ok: WeakSecretOk = False,
     show_secret_fd: ShowSecretFd = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Create a chat; a generated secret is offered (one typed is asked twice and refused
     if weak); only a slow verifier is stored. Prints the invite that others join with (it
     carries the chat's random salt, never the secret)."""
 
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         words = (name, app.username())
         if open_chat:
             from pointerbridge.app.service import OPEN_CHAT_COST
@@ -61,9 +62,13 @@ def chat_create(
 
 @chat_app.command("list")
 @one_line_errors
-def chat_list(ctx: typer.Context, as_json: Json = False) -> None:
+def chat_list(
+    ctx: typer.Context,
+    as_json: Json = False,
+    phrase_fd: PhraseFd = None,
+) -> None:
     """List chats with their carriers."""
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         rows: list[dict[str, Any]] = [{"name": c.name, "carriers": c.carriers, "open": c.is_open} for c in app.chats()]
         if as_json:
             emit(rows)
@@ -77,9 +82,10 @@ def chat_carriers(
     ctx: typer.Context,
     name: str,
     carrier: Annotated[list[str] | None, typer.Option("--carrier", help="Set the carrier(s) it travels on.")] = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Show a chat's carriers, or set them (a chat created by receiving starts with none)."""
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         row = app.set_chat_carriers(name, carrier) if carrier else app.chat_row(name)
         typer.echo(", ".join(row.carriers) if row.carriers else "(none: set them with --carrier)")
 
@@ -90,11 +96,12 @@ def chat_invite(
     ctx: typer.Context,
     name: str,
     qr: Annotated[bool | None, typer.Option("--qr/--no-qr", help="Show a QR code (default: on a terminal).")] = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Print an invite (chat name and carriers, never the secret) and its QR code."""
     import sys
 
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         text = app.invite(app.chat_row(name))
     typer.echo(text)
     if qr if qr is not None else sys.stdout.isatty():
@@ -123,6 +130,7 @@ def chat_join(
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="--replace-secret: do not ask.")] = False,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Join a chat from an invite; the chat secret is asked twice."""
     text = stdin_text() if invite == "-" else invite
@@ -132,7 +140,7 @@ def chat_join(
         if not sep:
             raise InvalidInputError(f"--path {item!r} is not CARRIER=FOLDER")
         paths[carrier] = str(Path(folder).expanduser().resolve())
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         app.username()
         if replace_secret:
             _replace_secret(app, text, ask_secret(secret_fd, confirm=True), yes)
@@ -166,10 +174,13 @@ def _replace_secret(app: App, chat: str, secret: str, yes: bool) -> None:
 @chat_app.command("delete")
 @one_line_errors
 def chat_delete(
-    ctx: typer.Context, name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Delete a chat and all its pointers from this home (asks y/N)."""
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         row = app.chat_row(name)
         if not yes and not typer.confirm(f"Delete chat {row.name!r} and all its messages?", default=False):
             raise typer.Exit(1)
@@ -191,6 +202,7 @@ def chat_rekey(
     ] = None,
     weak_secret_ok: WeakSecretOk = False,
     show_secret_fd: ShowSecretFd = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Give a chat a new secret (a generated one offered; or PBRIDGE_NEW_CHAT_SECRET): new
     messages use it, older history stays readable with the old one. Each member rekeys
@@ -198,7 +210,7 @@ def chat_rekey(
     with --invite and the secret they were told."""
 
     salt = _rekey_salt(name, invite)
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         unlocked = unlock(app, name, secret_fd)
         if unlocked.current:  # said before the new secret is asked for (an earlier secret is refused below)
             from pointerbridge.app.service import REKEY_COST
@@ -244,11 +256,12 @@ def chat_clear(
         ),
     ] = False,
     secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Delete every message of a chat for good, keeping the chat, and the pointers that
     carry its routing tag but fail its checks (asks y/N). Deleted pointers are not stored
     again when a carrier brings them back."""
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         unlocked = unlock(app, name, secret_fd)
         shown = safe_text(unlocked.row.name)
         question = (
@@ -276,12 +289,13 @@ def chat_trust(
     name: str,
     username: str,
     fingerprint: Annotated[str, typer.Option(help="The key's fingerprint, as its owner read it to you in person.")],
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Re-pin a name frozen by a key conflict (its old key signed two different rotations)
     to the key you verified in person: that key's messages show as its own again, the
     other's as changed."""
     from pointerbridge.core import fingerprint as fingerprint_of
 
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         key = app.trust_key(name, username, fingerprint)
         typer.echo(f"{safe_text(username)} in chat {app.chat_row(name).name!r} is pinned to {fingerprint_of(key)}")

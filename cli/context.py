@@ -25,6 +25,7 @@ __all__ = [
     "post_now",
     "post_to",
     "unlock",
+    "unlocked_app",
 ]
 
 
@@ -36,6 +37,19 @@ def open_app(ctx: typer.Context, *, create: bool = False) -> App:
     from pointerbridge.app.service import App
 
     return App.at(ctx.find_root().obj, create=create)
+
+
+def unlocked_app(ctx: typer.Context, phrase_fd: int | None) -> App:
+    """The home of ``--home`` with its identity unlocked by the master phrase (from
+    ``phrase_fd``, else PBRIDGE_MASTER_PHRASE, else asked): the chat list is sealed under
+    it (docs/AT-REST.md), so every command that names a chat needs it."""
+    app = open_app(ctx)
+    try:
+        app.unlock_identity(ask_phrase(phrase_fd))
+    except BaseException:
+        app.close()
+        raise
+    return app
 
 
 def emit(data: Any) -> None:

@@ -52,7 +52,8 @@ def init(
         typer.Option(
             "--force",
             help="Replace this home's identity by another without telling any chat (every member then sees "
-            "your messages as KEY CHANGED); 'pbridge identity rotate' tells them instead.",
+            "your messages as KEY CHANGED); 'pbridge identity rotate' tells them instead. The chat list was "
+            "sealed under the old phrase: every chat is hidden until joined again.",
         ),
     ] = False,
 ) -> None:
@@ -84,6 +85,13 @@ def init(
                 f"warning: replaced {safe_text(before.username)!r}'s identity without a rotation notice: every "
                 "member of your chats sees your messages from now on as KEY CHANGED, and the old master phrase "
                 "no longer unlocks this home",
+                err=True,
+            )
+        if app.hidden_by_replace:
+            typer.echo(
+                f"warning: {app.hidden_by_replace} chat(s) were sealed under the replaced identity's master phrase "
+                "and are hidden now (their messages stay, as unclaimed pointers): join each again with its invite "
+                "and secret to bring its history back",
                 err=True,
             )
         typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
@@ -213,10 +221,10 @@ def identity_notify(
     """Post a chat's pending key rotation notice now (asks the chat secret and your NEW
     master phrase)."""
     with open_app(ctx) as app:
+        sender = app.unlock_identity(ask_phrase(phrase_fd))
         unlocked = unlock(app, chat, secret_fd)
         if not app.has_pending_notice(unlocked):
             typer.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
             return
-        sender = app.unlock_identity(ask_phrase(phrase_fd))
         app.notify(unlocked, sender)
         post_now(app, unlocked, f"queued the rotation notice for {', '.join(unlocked.row.carriers)}", queue)

@@ -10,7 +10,8 @@ import typer
 if TYPE_CHECKING:
     from pointerbridge.app.service import App
 
-from .context import Json, emit, open_app
+from .common import PhraseFd
+from .context import Json, ask_phrase, emit, open_app, unlocked_app
 from .errors import one_line_errors
 from .output import safe_text
 
@@ -83,9 +84,11 @@ def junk_clear(
         typer.Option(
             "--unclaimed",
             help="Delete every stored pointer that none of this home's chats claims, once each chat is unlocked "
-            "with all its secrets (asked on the terminal). Pointers of chats not joined here yet go too.",
+            "with all its secrets (asked on the terminal). Pointers of chats not joined here yet go too, and "
+            "those of hidden chats (pbridge chat hide).",
         ),
     ] = False,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Delete the unrouted pointers that no chat can open in this build: payloads too
     short to be a pointer (kept by earlier builds) and pointers of a later version (a
@@ -95,10 +98,11 @@ def junk_clear(
     (anyone who can post to a carrier can fill it with well-formed junk); every chat's
     secrets are asked for on the terminal first, and the deleted pointers are never
     stored again."""
-    with open_app(ctx) as app:
-        if unclaimed:
+    if unclaimed:
+        with unlocked_app(ctx, phrase_fd) as app:
             _clear_unclaimed(app, yes)
-            return
+        return
+    with open_app(ctx) as app:
         junk = app.status()["junk"]
         if not junk:
             typer.echo("no junk: nothing deleted")
@@ -151,12 +155,13 @@ def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="The file to write (0600); '-' writes to standard output.")],
     replace: Annotated[bool, typer.Option("--replace", help="Replace the file if it exists.")] = False,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Write this home's store to a file: pointers, chats (verifiers only), cursors. It holds
     nothing secret (docs/EXPORT.md). An existing file is kept unless --replace is given."""
     import sys
 
-    with open_app(ctx) as app:
+    with unlocked_app(ctx, phrase_fd) as app:
         if file == "-":
             count = app.export_stream(sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -169,6 +174,7 @@ def export(
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="A file from 'pbridge export'; '-' reads standard input.")],
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Add an export to this home; what it has already stays (importing twice adds nothing).
     A home with no identity takes the export's. A file takes no trust: pins are not
@@ -178,7 +184,7 @@ def import_(
     from pointerbridge.core import fingerprint
 
     with open_app(ctx, create=True) as app:
-        done = app.import_from(sys.stdin.buffer if file == "-" else Path(file))
+        done = app.import_from(sys.stdin.buffer if file == "-" else Path(file), lambda: ask_phrase(phrase_fd))
     typer.echo("imported: " + ", ".join(f"{count} new {kind}" for kind, count in done.added.items()))
     if done.identity is not None:
         typer.echo(

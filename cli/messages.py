@@ -19,6 +19,7 @@ from .context import (
     open_app,
     post_now,
     unlock,
+    unlocked_app,
 )
 from .output import messages, progress, safe_text
 
@@ -42,8 +43,8 @@ def send(
 ) -> None:
     """Seal a message into the chat's outbox and post it now (unless --queue)."""
     with open_app(ctx) as app:
-        unlocked = unlock(app, chat, secret_fd)
         sender = app.unlock_identity(ask_phrase(phrase_fd))
+        unlocked = unlock(app, chat, secret_fd)
         body = _message_text(text)
         bodies = [line for line in body.split("\n") if line] if lines else [body]
         noticed = app.has_pending_notice(unlocked)
@@ -128,16 +129,10 @@ def read(
     ] = False,
     phrase_fd: PhraseFd = None,
 ) -> None:
-    """Decrypt and show a chat's messages (nothing decrypted is written anywhere).
-
-    Given the master phrase (--phrase-fd or PBRIDGE_MASTER_PHRASE; never asked for),
-    signatures checked on an earlier read are not checked again: the store's proofs of
-    them are keyed by it. Without it every signature is verified (slower, as safe)."""
-    import os
-
-    with open_app(ctx) as app:
-        if (phrase_fd is not None or "PBRIDGE_MASTER_PHRASE" in os.environ) and app.public_identity() is not None:
-            app.unlock_identity(ask_phrase(phrase_fd))
+    """Decrypt and show a chat's messages (nothing decrypted is written anywhere). The
+    master phrase opens the chat list (sealed under it) and the store's proofs of the
+    signatures checked on an earlier read, so they are not checked again."""
+    with unlocked_app(ctx, phrase_fd) as app:
         unlocked = _unlock_to_read(app, chat, secret_fds or [], all_secrets, trash=trash, search=bool(search))
         with progress("decrypting history") as report:
             if search:
@@ -213,6 +208,7 @@ def receive(
     text: Annotated[str, typer.Argument(help="Text with pointers, or - for stdin.")] = "-",
     chat: Annotated[str | None, typer.Option(help="Chat to open them with; created if new.")] = None,
     secret_fd: SecretFd = None,
+    phrase_fd: PhraseFd = None,
 ) -> None:
     """Store the pointers in pasted text and say what it held: none, damaged ones (never
     kept), those for the chat, those for another chat or a wrong secret.
@@ -229,12 +225,14 @@ def receive(
             first = app.look_at(pasted)
             if not first.usable:  # nothing to ask a secret for
                 _report(first)
+            app.unlock_identity(ask_phrase(phrase_fd))
             got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)
         else:
             got, opened, joined = app.receive(pasted), None, False
             if got.unsorted and text != "-" and sys.stdin.isatty():
                 chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
                 if chat:
+                    app.unlock_identity(ask_phrase(phrase_fd))
                     got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)
         _report(got)
         if joined and opened is not None:
@@ -262,8 +260,10 @@ _Ids = Annotated[list[str], typer.Argument(help="Message ids (or unique prefixes
 def by_ids(action: str):  # type: ignore[no-untyped-def]
     """The ``trash``, ``restore`` or ``purge`` command (only purge asks, so only it has --yes)."""
 
-    def act(ctx: typer.Context, chat: str, ids: list[str], yes: bool, secret_fd: int | None) -> None:
-        with open_app(ctx) as app:
+    def act(
+        ctx: typer.Context, chat: str, ids: list[str], yes: bool, secret_fd: int | None, phrase_fd: int | None
+    ) -> None:
+        with unlocked_app(ctx, phrase_fd) as app:
             unlocked = unlock(app, chat, secret_fd)
             if action == "purge":
                 if not yes and not typer.confirm(f"Delete {len(ids)} message(s) for good?", default=False):
@@ -273,8 +273,10 @@ def by_ids(action: str):  # type: ignore[no-untyped-def]
                 acted = app.set_trashed(unlocked, ids, action == "trash")
             typer.echo(f"{action}: {acted.messages} message(s), {acted.pointers} pointer(s)")
 
-    def command(ctx: typer.Context, chat: str, ids: _Ids, secret_fd: SecretFd = None) -> None:
-        act(ctx, chat, ids, False, secret_fd)
+    def command(
+        ctx: typer.Context, chat: str, ids: _Ids, secret_fd: SecretFd = None, phrase_fd: PhraseFd = None
+    ) -> None:
+        act(ctx, chat, ids, False, secret_fd, phrase_fd)
 
     def purge(
         ctx: typer.Context,
@@ -282,8 +284,9 @@ def by_ids(action: str):  # type: ignore[no-untyped-def]
         ids: _Ids,
         yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
         secret_fd: SecretFd = None,
+        phrase_fd: PhraseFd = None,
     ) -> None:
-        act(ctx, chat, ids, yes, secret_fd)
+        act(ctx, chat, ids, yes, secret_fd, phrase_fd)
 
     chosen = purge if action == "purge" else command
     chosen.__doc__ = {

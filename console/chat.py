@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from pointerbridge.app.display import TRUST_MEANINGS, safe_text, unopened_note
-from pointerbridge.app.service import App
 from pointerbridge.app.trust import Trust
 from pointerbridge.core import PointerBridgeError
 from textual import on, work
@@ -141,7 +140,7 @@ class ChatScreen(Screen[None]):
         # Pins new names and stores rotation notices in arrival order, once, in the
         # background: a page alone must not decide them (see Page.unsettled).
         try:
-            with App(self.app.home) as judge:  # a thread needs its own store connection
+            with self.app.service.sibling() as judge:  # a thread needs its own store connection
                 judge.settle(self.chat)
         except PointerBridgeError as exc:
             self.app.call_from_thread(self.notify, f"checking senders failed: {exc}", severity="error", markup=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from pointerbridge.app.display import safe_text
-from pointerbridge.app.service import App
 from pointerbridge.core import PointerBridgeError
 from textual import on, work
 from textual.app import ComposeResult
@@ -125,7 +124,7 @@ class SearchScreen(_MessageList):
     @work(thread=True, exclusive=True, group="search")
     def _run(self, needle: str) -> None:
         try:
-            with App(self.app.home) as reader:  # a thread needs its own store connection
+            with self.app.service.sibling() as reader:  # a thread needs its own store connection
                 found, _ = reader.search(self.chat, needle)
         except PointerBridgeError as exc:
             self.app.call_from_thread(self._summary, f"search failed: {exc}")

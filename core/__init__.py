@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     )
     from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, belongs_to, seal, unseal
     from .reassembly import Reassembler
+    from .store_key import SealedDataError, StoreKey
 
 # Where each public name lives. Loaded on first use, so a command that only moves pointers
 # (``pbridge poll``) never pays for the cryptography it does not run.
@@ -70,6 +71,8 @@ _HOMES = {
     "Message": "pointer",
     "Part": "pointer",
     "Reassembler": "reassembly",
+    "SealedDataError": "store_key",
+    "StoreKey": "store_key",
     "belongs_to": "pointer",
     "seal": "pointer",
     "unseal": "pointer",
@@ -81,7 +84,18 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{_HOMES[name]}", __name__)
     elif name[0].isupper() and name.endswith("Error"):
         module = importlib.import_module(".errors", __name__)
-    elif name in ("armor", "clm", "ed25519", "errors", "keys", "padding", "pointer", "reassembly", "rotation"):
+    elif name in (
+        "armor",
+        "clm",
+        "ed25519",
+        "errors",
+        "keys",
+        "padding",
+        "pointer",
+        "reassembly",
+        "rotation",
+        "store_key",
+    ):
         return importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -115,6 +129,8 @@ __all__ = [
     "Reassembler",
     "RecoveryCode",
     "Scan",
+    "SealedDataError",
+    "StoreKey",
     "TamperedError",
     "TooLargeError",
     "TruncatedError",

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from .errors import InvalidInputError
+from .store_key import StoreKey
 
 __all__ = [
     "ARGON2_ITERATIONS",
@@ -68,6 +69,7 @@ _RECOVERY_LABEL = b"pointerbridge recovery code"
 _RECOVERY_VERSION = 1
 _RECOVERY_SALT_BYTES = 8
 _FINGERPRINT_LABEL = b"pointerbridge pb1 fingerprint"
+_STORE_KEY_LABEL = b"pointerbridge store key v1"
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
@@ -320,6 +322,12 @@ class Identity:
         HKDF(seed, "pb1 local key" || 0x00 || purpose). Only the master phrase gives it,
         so a chat member (who holds the chat key) cannot make what it authenticates."""
         return hkdf(self._private.private_bytes_raw(), b"pb1 local key\x00" + purpose)
+
+    def store_key(self) -> StoreKey:
+        """The key that seals this home's chat list at rest (docs/AT-REST.md): HKDF(seed,
+        "pointerbridge store key v1"), a key of its own, never the seed itself. Only the
+        master phrase gives it, so a thief of the disk reads no chat name or member."""
+        return StoreKey(hkdf(self._private.private_bytes_raw(), _STORE_KEY_LABEL))
 
     def __repr__(self) -> str:
         return f"Identity(username={self.username!r}, fingerprint={self.fingerprint!r})"

@@ -31,6 +31,16 @@ def make_home(root: Path, user: str, shared: Path, *, poll_every: int = 60, init
     return home
 
 
+def opened(home: Home) -> App:
+    """The home opened as its user would: the identity unlocked with their phrase (the
+    chat list is sealed under it), unless the home has none yet."""
+    app = App(home)
+    known = app.public_identity()
+    if known is not None:
+        app.unlock_identity(PHRASES[known.username])
+    return app
+
+
 def with_chat(
     home: Home,
     user: str,
@@ -43,7 +53,7 @@ def with_chat(
     """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted).
     Every home gets the same salt for a name, as if all had joined one invite;
     ``open_chat``: an open chat instead (CLM's model, joined by receiving)."""
-    with App(home) as app:
+    with opened(home) as app:
         salt = None if open_chat else chat_salt(name)
         chat = app.create_chat(name, secret, ["shared"], open_chat=open_chat, salt=salt)
         send(app, chat, user, bodies)

@@ -24,18 +24,26 @@ CLM_POINTER = (
 SECRET = "correct horse battery staple"
 
 
+MASTER_PHRASE = "correct horse battery staple orbit lantern"
+
+
 def run(
     *args: str,
     stdin: str = "",
     env: dict[str, str | bytes] | None = None,
     pass_fds: tuple[int, ...] = (),
     cwd: Path | None = None,
+    phrase: str | None = MASTER_PHRASE,
 ) -> subprocess.CompletedProcess[str]:
+    """Run pbridge with ``env``; ``phrase`` is the master phrase in PBRIDGE_MASTER_PHRASE
+    (the chat list is sealed under it) unless ``env`` names one (None: none given)."""
     assert PBRIDGE, "pbridge is not installed: run the README's test command"
     # The caller's PBRIDGE_ variables stay out, but for the test suite's identity cost (conftest.py).
     base: dict[str | bytes, str | bytes] = {
         k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_") or k == "PBRIDGE_IDENTITY_MEMORY_MIB"
     }
+    if phrase is not None:
+        base["PBRIDGE_MASTER_PHRASE"] = phrase
     return subprocess.run(
         [PBRIDGE, *args],
         input=stdin,
@@ -214,6 +222,7 @@ def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.bridges.base as base
     import pointerbridge.core.errors as errors
     import pointerbridge.core.rotation as rotation
+    import pointerbridge.core.store_key as store_key
     import pointerbridge.home.config as config
     import pointerbridge.home.store as store
     from pointerbridge.cli import secrets
@@ -221,7 +230,7 @@ def test_every_error_class_has_its_exit_code() -> None:
 
     classes = {
         obj.__name__
-        for module in (doctor, secret_policy, app_errors, base, config, errors, rotation, store, secrets)
+        for module in (doctor, secret_policy, app_errors, base, config, errors, rotation, store, store_key, secrets)
         for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, PointerBridgeError)
     }
@@ -303,6 +312,8 @@ def test_exit_codes_never_change() -> None:
         "LoginUnsupportedError": 33,
         "IdentityExistsError": 34,
         "ExportExistsError": 35,
+        "StoreLockedError": 36,
+        "SealedDataError": 37,
         "CarrierExistsError": 49,
     }
 
@@ -323,7 +334,7 @@ def test_an_error_reports_the_code_its_class_carries() -> None:
     assert exit_code(Unnumbered("x")) == 11  # a subclass without its own code reports its base's
 
 
-PHRASE = {"PBRIDGE_MASTER_PHRASE": "correct horse battery staple orbit lantern"}
+PHRASE = {"PBRIDGE_MASTER_PHRASE": MASTER_PHRASE}
 
 
 def initialised_home(home: Path, *, carrier: bool = True) -> str:
@@ -443,8 +454,14 @@ def test_init_with_another_identity_is_refused_and_force_says_what_it_costs(tmp_
     _one_line_failure(refused, 34)
     assert "identity rotate" in refused.stderr and "--force" in refused.stderr
     assert json.loads(run("--home", home, "whoami", "--json").stdout) == before  # nothing replaced
+    secret = {"PBRIDGE_CHAT_SECRET": "tulips in the rain at dawn 7"}
+    assert run("--home", home, "carrier", "add", "x", "--type", "files", "--path", str(tmp_path)).returncode == 0
+    assert run("--home", home, "chat", "create", "family", "--carrier", "x", env={**first, **secret}).returncode == 0
     forced = run("--home", home, "init", "--username", "alice", "--force", env=other)
     assert forced.returncode == 0 and "KEY CHANGED" in forced.stderr
+    # the chat list was sealed under the old phrase: the new one cannot open it, so it is hidden
+    assert "1 chat(s) were sealed under the replaced identity's master phrase and are hidden" in forced.stderr
+    assert json.loads(run("--home", home, "chat", "list", "--json", env=other).stdout) == []
     after = json.loads(run("--home", home, "whoami", "--json").stdout)
     assert after["public_key"] != before["public_key"] and after["recovery_code"] != before["recovery_code"]
     assert run("--home", home, "init", "--username", "alice", env=other).returncode == 0  # now it is this one

@@ -18,6 +18,7 @@ from console_helpers import (
     fill,
     keys,
     make_home,
+    opened,
     send,
     settle,
     unlock,
@@ -55,11 +56,14 @@ def drive(home: Home, scenario: Callable[[Pilot[None]], Awaitable[None]], poll_e
 
 
 def read(home: Home, user: str, secret: str = SECRET, chat: str = "Family") -> list[tuple[str, str, str]]:
-    with App(home) as app:
+    with opened(home) as app:
         app.poll()
         shown, refused = app.read(app.unlock_chat(chat, secret), include_trash=True)
         assert refused == 0
         return [(s.message.username, s.trust, s.message.body) for s in shown]
+
+
+STRONG = "alice master phrase 11 on a blue tuesday"
 
 
 def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(tmp_path: Path, shared: Path) -> None:
@@ -71,8 +75,7 @@ def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(t
         assert isinstance(pilot.app.screen, Form)
         await fill(pilot, username="alice", phrase="one phrase", phrase_again="another phrase")
         assert "differ" in str(pilot.app.screen.query_one("#error", Label).render())
-        strong = "alice master phrase 11 on a blue tuesday"
-        await fill(pilot, username="alice", phrase=strong, phrase_again=strong)
+        await fill(pilot, username="alice", phrase=STRONG, phrase_again=STRONG)
         assert isinstance(pilot.app.screen, ChatListScreen), pilot.app.screen.query_one("#error", Label).render()
         assert "No chats yet" in str(pilot.app.screen.query_one("#hint", Static).render())
         await pilot.press("n")
@@ -87,8 +90,9 @@ def test_a_first_run_creates_the_identity_and_a_chat_whose_message_reaches_bob(t
 
     drive(alice, scenario)
     with App(alice) as app:
+        app.unlock_identity(STRONG)  # the phrase typed in the console
         invite = make_invite(app.chat_row("Family"), app.config)
-    with App(bob) as app:
+    with opened(bob) as app:
         app.join_invite(invite, SECRET, {})  # the console made the chat's salt; its invite carries it
     assert read(bob, "bob") == [("alice", "new", "dinner at eight")]
 
@@ -189,7 +193,7 @@ def test_search_trash_restore_and_purge(tmp_path: Path, shared: Path) -> None:
 def test_history_loads_a_page_at_a_time(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     count = 2 * PAGE + 50
-    with App(alice) as app:
+    with opened(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", [f"message {i:04d}" for i in range(count)])
 
@@ -210,13 +214,13 @@ def test_bobs_message_appears_in_alices_open_chat_after_a_background_poll(tmp_pa
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("are you there?",))
-    with App(bob) as app:
+    with opened(bob) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
 
     async def scenario(pilot: Pilot[None]) -> None:
         screen = await _open_family(pilot, "alice")
         assert [s.message.body for s in screen.shown] == ["are you there?"]
-        with App(bob) as app:
+        with opened(bob) as app:
             send(app, chat, "bob", ["yes, here"])
         await until(pilot, lambda: len(screen.shown) == 2, "bob's message on alice's screen")  # typically 0.2 s
         assert [(s.message.username, s.message.body) for s in screen.shown][-1] == ("bob", "yes, here")
@@ -232,7 +236,7 @@ def test_unread_counts_and_a_locked_chat(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
     with_chat(bob, "bob", bodies=("one", "two", "three"))
-    with App(alice) as app:
+    with opened(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.poll()
         app.read(chat)  # routes bob's pointers into the chat
@@ -288,15 +292,15 @@ def test_chat_settings_invite_carriers_rekey_and_delete(tmp_path: Path, shared: 
         assert pilot.app.screen.query_one(DataTable).row_count == 0
 
     bob = make_home(tmp_path, "bob", shared)
-    with App(bob) as app:
+    with opened(bob) as app:
         old = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     drive(alice, scenario)
-    with App(bob) as app:
+    with opened(bob) as app:
         app.poll()
         assert [s.message.body for s in app.read(old)[0]] == ["before the change"]  # the new one needs the new secret
         newer = app.rekey_chat(app.unlock_chat("Family", SECRET), new_secret, salt=rekey_salt("Family", new_invite[0]))
         assert [s.message.body for s in app.read(newer)[0]] == ["before the change", "after the change"]
-    with App(alice) as app:
+    with opened(alice) as app:
         assert app.store.chats() == []
 
 
@@ -304,7 +308,7 @@ def test_profile_changes_the_master_phrase_and_peers_repin_without_a_warning(tmp
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("with my first key",))
-    with App(bob) as app:
+    with opened(bob) as app:
         app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     assert read(bob, "bob") == [("alice", "new", "with my first key")]
     new_phrase = "alice second phrase 12 on a grey friday"
@@ -334,7 +338,7 @@ def test_profile_changes_the_master_phrase_and_peers_repin_without_a_warning(tmp
 
 
 def _notice_body(home: Home) -> str:
-    with App(home) as app:
+    with opened(home) as app:
         shown, _ = app.read(app.unlock_chat("Family", SECRET))
         return next(s.message.body for s in shown if s.trust == "rotated")
 
@@ -399,13 +403,13 @@ def test_names_and_bodies_show_as_text_never_as_markup(tmp_path: Path, shared: P
 def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
-    with App(alice) as app:
+    with opened(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", [f"old {i}" for i in range(PAGE + 50)])
         newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12", allow_weak=True)
         app.send(chat, newer, "with my new key")
         app.poll(fetch=False)
-    with App(bob) as app:
+    with opened(bob) as app:
         app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.poll()  # stored, never read: no pin for alice, nothing judged
 
@@ -416,7 +420,7 @@ def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: P
         assert "checking" not in str(screen.query_one("#chat-notes", Static).render())
 
     drive(bob, scenario)
-    with App(bob) as app:
+    with opened(bob) as app:
         assert set(app.store.pins(app.chat_row("Family").id)) == {"alice", "bob"}
 
 
@@ -425,7 +429,7 @@ def test_two_messages_with_one_id_do_not_break_the_chat(tmp_path: Path, shared: 
     from pointerbridge.core.pointer import _seal
 
     alice = make_home(tmp_path, "alice", shared)
-    with App(alice) as app:
+    with opened(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         me = app.unlock_identity(PHRASES["alice"])
         same_nonce = [
@@ -447,7 +451,7 @@ def test_a_chat_deleted_elsewhere_is_said_not_fatal(tmp_path: Path, shared: Path
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot, "alice")
-        with App(alice) as other:  # the CLI, meanwhile
+        with opened(alice) as other:  # the CLI, meanwhile
             other.delete_chat("Family")
         await pilot.press("enter")
         await pilot.pause()
@@ -459,7 +463,7 @@ def test_a_chat_deleted_elsewhere_is_said_not_fatal(tmp_path: Path, shared: Path
 
 def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
-    with App(alice) as app:
+    with opened(alice) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         send(app, chat, "alice", ["posted already"])
         newer = app.rotate_identity(app.unlock_identity(PHRASES["alice"]), "alice second phrase 12", allow_weak=True)
@@ -467,7 +471,7 @@ def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared
         assert app.clear_history(chat) == (1, 1)
         app.poll(fetch=False)
     bob = make_home(tmp_path, "bob", shared)
-    with App(bob) as app:
+    with opened(bob) as app:
         app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
     assert [trust for _, trust, _ in read(bob, "bob")] == ["new", "rotated"]  # the notice still went out
 
@@ -493,7 +497,7 @@ def test_reading_only_the_trash_pins_nothing(tmp_path: Path, shared: Path) -> No
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("first", "second"))
-    with App(bob) as app:
+    with opened(bob) as app:
         chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.poll()
         app.route(chat)
@@ -513,7 +517,7 @@ def test_carriers_screen_polls_now_and_a_chat_is_joined_from_an_invite(tmp_path:
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("welcome, bob",))
-    with App(alice) as app:
+    with opened(alice) as app:
         invite = make_invite(app.chat_row("Family"), app.config)
 
     async def scenario(pilot: Pilot[None]) -> None:
@@ -567,7 +571,7 @@ def test_lookalike_names_and_a_tick_in_a_name_are_flagged_in_the_history(tmp_pat
 
     alice = make_home(tmp_path, "alice", shared)
     with_chat(alice, "alice", bodies=("hi, alice here",))
-    with App(alice) as app:
+    with opened(alice) as app:
         chat = app.unlock_chat("Family", SECRET)
         for name, body in (("Alice", "it is me, new phone"), ("dave ✓", "verified, honest")):
             sender = Identity(name, hashlib.sha256(name.encode()).digest())
@@ -602,5 +606,5 @@ def test_the_first_run_refuses_a_username_holding_a_tick(tmp_path: Path, shared:
         assert "the username 'bob \\u2713' holds \\u2713 (CHECK MARK), which looks like a trust mark" in error
 
     drive(home, scenario)
-    with App(home) as app:
+    with opened(home) as app:
         assert app.public_identity() is None

@@ -9,9 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from console_helpers import PHRASES, SECRET, console, fill, make_home, settle, unlock, until, with_chat
+from console_helpers import PHRASES, SECRET, console, fill, make_home, opened, settle, unlock, until, with_chat
 from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, TRUST_MEANINGS
-from pointerbridge.app.service import App
 from pointerbridge.app.trust import Trust
 from pointerbridge.console.carriers import CarriersScreen
 from pointerbridge.console.chat import ChatScreen
@@ -132,7 +131,7 @@ def test_f_shows_the_highlighted_senders_fingerprint(tmp_path: Path, shared: Pat
     bob = make_home(tmp_path, "bob", shared)
     with_chat(bob, "bob", bodies=("hi from bob",))
     with_chat(home, "alice", bodies=("hi from alice",))
-    with App(bob) as app:
+    with opened(bob) as app:
         bobs = app.unlock_identity(PHRASES["bob"]).fingerprint
 
     async def scenario(pilot: Pilot[None]) -> None:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import PHRASES, SECRET, SIZE, chat_salt, console, fill, make_home, unlock, until
+from console_helpers import PHRASES, SECRET, SIZE, chat_salt, console, fill, make_home, opened, unlock, until
 from helpers import raw_identity
-from pointerbridge.app.service import App
 from pointerbridge.core import Identity
 from pointerbridge.core import pointer as _pointer
 from pointerbridge.home.config import Home
@@ -41,7 +40,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     shared.mkdir(mode=0o700)
     alice = make_home(tmp_path, "alice", shared)
     impostor = Identity("bob", hashlib.sha256(b"not bob").digest())
-    with App(alice) as app:
+    with opened(alice) as app:
         family = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
         app.create_chat("Book club", "another secret 5", [], allow_weak=True)
         me = app.unlock_identity(PHRASES["alice"])

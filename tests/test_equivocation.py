@@ -127,6 +127,7 @@ def test_a_conflict_survives_purging_both_notices_and_shows_on_a_page(tmp_path: 
     ]
     app.close()
     again = App(Home.resolve(tmp_path / "bob"))  # a new session reads the stored conflict
+    again.unlock_identity("bob phrase")
     unlocked = again.unlock_chat("family", SECRET)
     assert _trusts(again.read_page(unlocked, limit=1).messages) == ["conflict"]
     again.close()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from test_cli import PBRIDGE
-from test_local_app import setup_user
+from test_local_app import PHRASES, setup_user
 
 
 def _unlimited_cores() -> None:
@@ -46,6 +46,7 @@ def test_a_read_killed_by_sigabrt_while_it_waits_for_the_secret_leaves_no_core(t
     cwd.mkdir()
     secret_r, secret_w = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
+    env["PBRIDGE_MASTER_PHRASE"] = PHRASES["alice"]  # the secret is the one waited for
     reader = subprocess.Popen(
         [PBRIDGE, "--home", str(home), "read", "Family", "--secret-fd", str(secret_r)],
         cwd=cwd,

@@ -124,16 +124,28 @@ def test_a_store_damaged_inside_is_a_store_error_and_doctor_says_restore(tmp_pat
 def test_a_value_changed_by_hand_is_a_store_error_and_doctor_reports_it(tmp_path: Path) -> None:
     # The review: a chat's carriers set to '{{{' made read, send, chat list and export exit 70,
     # and a pointer's received_at set to 'abc' made doctor itself exit 70 with no output.
+    # A chat's carriers are sealed now (docs/AT-REST.md): its sealed record is what a hand
+    # can change, and every command says so in one line.
     home = Path(initialised_home(tmp_path / "home"))
     env = {"PBRIDGE_CHAT_SECRET": "correct horse battery staple violet", **PHRASE}
     made = run("--home", str(home), "chat", "create", "family", "--carrier", "shared", env=env)
     assert made.returncode == 0, made
     assert run("--home", str(home), "send", "family", "--queue", stdin="hi", env=env).returncode == 0
-    _tamper(home / "store.db", "UPDATE chats SET carriers = '{{{'")
+    (sealed,) = sqlite3.connect(home / "store.db").execute("SELECT sealed FROM chats").fetchone()
+    altered = bytearray(sealed)
+    altered[40] ^= 1
+    db = sqlite3.connect(home / "store.db")
+    db.execute("UPDATE chats SET sealed = ?", (bytes(altered),))
+    db.commit()
+    db.close()
     for args in (("chat", "list"), ("read", "family"), ("send", "family", "hi"), ("export", str(tmp_path / "x"))):
         line = _one_line(run("--home", str(home), *args, stdin="hi\n", env=env), STORE_ERROR)
-        assert "chat 'family': its carriers are damaged in the store" in line, (args, line)
-    _tamper(home / "store.db", "UPDATE chats SET carriers = '[\"shared\"]'")
+        assert "a chat's record does not open" in line and "pbridge doctor" in line, (args, line)
+    db = sqlite3.connect(home / "store.db")
+    db.execute("UPDATE chats SET sealed = ?", (sealed,))
+    db.commit()
+    db.close()
+    assert run("--home", str(home), "chat", "list", env=env).returncode == 0
     _tamper(home / "store.db", "UPDATE pointers SET received_at = 'abc'")
     doctor = run("--home", str(home), "doctor", "--json")
     assert doctor.returncode == 28 and "Traceback" not in doctor.stderr, doctor

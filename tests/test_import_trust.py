@@ -134,11 +134,13 @@ def test_a_rotation_keeps_its_notice_so_an_export_can_carry_it(tmp_path: Path) -
     for sender, text in ((old, "before"), (new, body), (new, "after")):
         source.receive("\n".join(seal(chat.key, sender, text)))
     assert [s.trust for s in source.read(chat)[0]] == ["new", "rotated", "pinned"]
-    assert source.store._db.execute("SELECT notice FROM rotations").fetchall() == [(body,)]
+    assert [notice for _, notice in source.store.rotation_notices(chat.row.id)] == [body]
     # A rotation accepted before notices were kept gets its notice on the next full read.
-    source.store._db.execute("UPDATE rotations SET notice = NULL")
+    with source.store._editing(chat.row.id) as record:
+        record.rotations[0].notice = None
+    assert [notice for _, notice in source.store.rotation_notices(chat.row.id)] == [None]
     source.read(chat)
-    assert source.store._db.execute("SELECT notice FROM rotations").fetchall() == [(body,)]
+    assert [notice for _, notice in source.store.rotation_notices(chat.row.id)] == [body]
 
     notice_id = next(s.message.id for s in source.read(chat)[0] if s.trust == "rotated")
     source.purge(chat, [notice_id])  # only the stored rotation is left, with its notice
@@ -148,7 +150,7 @@ def test_a_rotation_keeps_its_notice_so_an_export_can_carry_it(tmp_path: Path) -
     assert rotation["notice"] == body and json.loads(export.read_text().splitlines()[0])["version"] == 2
     target = App(Home.resolve(tmp_path / "target"))
     target.init("bob", "bob phrase", recovery=source.recovery_code(), allow_weak=True)
-    done = import_file(target.store, export)
+    done = import_file(target.store, export, unlock=lambda theirs: None)  # init unlocked it
     assert done.added["rotations"] == 1 and done.left_out == {"pins": 2, "rotations without their signed notice": 0}
     moved = target.unlock_chat("family", SECRET)
     assert [(s.message.body, s.trust) for s in target.read(moved)[0]] == [("before", "new"), ("after", "pinned")]

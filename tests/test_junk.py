@@ -132,15 +132,18 @@ def test_unclaimed_pointers_are_cleared_only_with_every_secret_of_every_chat(tmp
     piped = run("--home", home, "junk", "clear", "--unclaimed", "--yes", env=env)
     assert piped.returncode == 4 and "terminal" in piped.stderr and len(_texts(home)) == 300
 
-    # A secret left out: nothing deleted.
+    # A secret left out: nothing deleted. The master phrase is asked first (the chat list is
+    # sealed under it), on the terminal as the secrets are.
     term = Terminal("--home", home, "junk", "clear", "--unclaimed", env={})
+    term.expect("Master phrase")
+    term.send("junk phrase")
     term.expect("Secret of chat 'fam'")
     term.send("fam secret 2")
     term.expect("Another secret of chat 'fam'")
     term.send("")
     assert term.finish() == 1 and "nothing deleted" in term.seen and len(_texts(home)) == 300
 
-    term = Terminal("--home", home, "junk", "clear", "--unclaimed", env={})
+    term = Terminal("--home", home, "junk", "clear", "--unclaimed", env={"PBRIDGE_MASTER_PHRASE": "junk phrase"})
     term.expect("Secret of chat 'fam'")
     term.send("fam secret 1")
     term.expect("Another secret of chat 'fam'")

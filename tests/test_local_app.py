@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.service import App
+from pointerbridge.core.keys import hkdf
 from pointerbridge.home.config import Home
 from test_cli import run
 
@@ -135,6 +136,7 @@ def test_trash_restore_purge(session: dict[str, Path]) -> None:
 def test_nothing_secret_reaches_the_disk(session: dict[str, Path]) -> None:
     bob_home = Home(session["bob"], session["bob"])
     with App(bob_home) as app:  # held open, so the WAL file exists while we look
+        app.unlock_identity(PHRASES["bob"])
         chat = app.unlock_chat("family", CHAT_SECRET)
         app.read(chat)
         assert Path(f"{bob_home.store_path}-wal").exists()
@@ -155,7 +157,10 @@ def test_nothing_secret_reaches_the_disk(session: dict[str, Path]) -> None:
             with App(Home(session[user], session[user])) as owner:
                 ident = owner.unlock_identity(PHRASES[user])
             private = ident._private.private_bytes_raw()
-            needles += [private, private.hex().encode()]
+            store_key = hkdf(private, b"pointerbridge store key v1")  # and the keys it gives (docs/AT-REST.md)
+            derived = [hkdf(store_key, b"pointerbridge store " + what + b" v1") for what in (b"seal", b"lookup")]
+            for raw in (private, store_key, *derived):
+                needles += [raw, raw.hex().encode()]
         files = [p for p in session["root"].rglob("*") if p.is_file()]
         assert any(p.name.endswith("-wal") for p in files) and len(files) > 200
         for path in files:

@@ -13,6 +13,7 @@ from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, name_warning, sh
 from pointerbridge.app.names import MARK_SYMBOLS, blanks, lookalikes, mark_glyphs, skeleton, spelled
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, InvalidInputError
+from pointerbridge.core.keys import RecoveryCode
 from pointerbridge.core.pointer import _seal
 from pointerbridge.home.config import Home
 from test_cli import run
@@ -20,6 +21,9 @@ from test_cli import run
 SECRET = "a shared secret for lookalike tests"
 NOW_MS = 1_790_000_000_000
 CYRILLIC_A = "\u0430"  # looks exactly like a Latin "a"
+
+
+BOB = {"PBRIDGE_CHAT_SECRET": SECRET, "PBRIDGE_MASTER_PHRASE": "bob phrase"}
 
 
 def _home(tmp_path: Path, username: str = "bob") -> tuple[App, UnlockedChat]:
@@ -89,7 +93,7 @@ def test_lookalike_senders_are_flagged_loudly_by_read(tmp_path: Path) -> None:
     assert warning == "NAME LOOKS LIKE ANOTHER SENDER'S ('Alice', 'alice'): this one is spelled '\\u0430lice'"
     app.close()
 
-    env = {"PBRIDGE_CHAT_SECRET": SECRET}
+    env = {"PBRIDGE_CHAT_SECRET": SECRET, "PBRIDGE_MASTER_PHRASE": "bob phrase"}
     # Read again: every name is pinned now, and plain output shows a pinned name bare, so
     # only the flag tells "\u0430lice" from "alice".
     result = run("--home", str(tmp_path / "bob"), "read", "Family", env=env)
@@ -125,7 +129,7 @@ def test_a_received_name_with_a_tick_is_shown_escaped_and_flagged(tmp_path: Path
     app, chat = _home(tmp_path)
     app.receive(_from(chat, "dave ✓", "trust me"))
     app.close()
-    result = run("--home", str(tmp_path / "bob"), "read", "Family", env={"PBRIDGE_CHAT_SECRET": SECRET})
+    result = run("--home", str(tmp_path / "bob"), "read", "Family", env=BOB)
     assert result.returncode == 0, result.stderr
     assert (
         "dave \\u2713 (new key) !! NAME HOLDS A TRUST MARK'S GLYPH (\\u2713): it is part of the name, not a mark !!: "
@@ -145,8 +149,8 @@ def test_a_username_holding_a_trust_mark_is_refused_at_init_and_at_send(tmp_path
         app.init("carol ✔", "carol phrase", allow_weak=True)
     assert app.public_identity() is None  # nothing was made
     # An identity made before the check (or regenerated with its recovery code) reads, and does not send.
+    old = app.init("carol ✔", "carol phrase", recovery=RecoveryCode.new(64))
     chat = app.create_chat("Family", SECRET, [], allow_weak=True)
-    old = Identity("carol ✔", hashlib.sha256(b"an old identity").digest())
     with pytest.raises(InvalidInputError, match=r"the username 'carol \\u2714' holds"):
         app.send(chat, old, "hello")
     app.close()
@@ -180,7 +184,7 @@ def test_a_name_with_a_blank_or_invisible_character_is_flagged_and_shown_escaped
     for name, body in (("\u2800", "who am I"), ("eve\u3164", "hello")):
         app.receive(_from(chat, name, body))
     app.close()
-    result = run("--home", str(tmp_path / "bob"), "read", "Family", env={"PBRIDGE_CHAT_SECRET": SECRET})
+    result = run("--home", str(tmp_path / "bob"), "read", "Family", env=BOB)
     assert result.returncode == 0, result.stderr
     assert (
         "\\u2800 (new key) !! NAME HOLDS A BLANK OR INVISIBLE CHARACTER (\\u2800): shown here as its code !!: who am I"

@@ -99,6 +99,9 @@ def test_trash_and_purge_work_across_secrets(tmp_path: Path) -> None:
     alice.close()
 
 
+CLI_PHRASE = {"PBRIDGE_MASTER_PHRASE": "cli phrase"}
+
+
 def _pb(home: Path, *args: str, secret: str = OLD, new: str | None = None, stdin: str = "") -> tuple[int, str, str]:
     env = {"PBRIDGE_MASTER_PHRASE": "cli phrase", "PBRIDGE_CHAT_SECRET": secret}
     if new is not None:
@@ -187,7 +190,7 @@ def _read_with_fds(home: Path, *secrets: str, extra: tuple[str, ...] = ()) -> tu
     fds = tuple(_secret_fd(s) for s in secrets)
     try:
         options = [arg for fd in fds for arg in ("--secret-fd", str(fd))]
-        result = run("--home", str(home), "read", "family", *options, *extra, pass_fds=fds)
+        result = run("--home", str(home), "read", "family", *options, *extra, pass_fds=fds, phrase="cli phrase")
     finally:
         for fd in fds:
             os.close(fd)
@@ -221,20 +224,24 @@ def test_read_asks_for_the_other_secrets_in_turn_and_rekey_warns_first(tmp_path:
     from test_secret_policy import Terminal
 
     home = _rekeyed_home(tmp_path)
-    term = Terminal("--home", str(home), "read", "family", "--all-secrets", env={"PBRIDGE_CHAT_SECRET": NEW})
+    term = Terminal(
+        "--home", str(home), "read", "family", "--all-secrets", env={"PBRIDGE_CHAT_SECRET": NEW, **CLI_PHRASE}
+    )
     term.expect("Another secret of chat 'Family'")
     term.send(OLD)
     assert term.finish() == 0, term.seen
     assert "before" in term.seen and "after" in term.seen and OLD not in term.seen
     assert "under another of its secrets" not in term.seen
-    skipped = Terminal("--home", str(home), "read", "family", "--all-secrets", env={"PBRIDGE_CHAT_SECRET": OLD})
+    skipped = Terminal(
+        "--home", str(home), "read", "family", "--all-secrets", env={"PBRIDGE_CHAT_SECRET": OLD, **CLI_PHRASE}
+    )
     skipped.expect("Another secret of chat 'Family'")
     skipped.send("")  # empty: stop asking, show what opens
     assert skipped.finish() == 0, skipped.seen
     assert "before" in skipped.seen and "after" not in skipped.seen and "under another of its secrets" in skipped.seen
 
     # Rekeying says, before the new secret is asked for, what the others will miss.
-    rekey = Terminal("--home", str(home), "chat", "rekey", "family", env={"PBRIDGE_CHAT_SECRET": NEW})
+    rekey = Terminal("--home", str(home), "chat", "rekey", "family", env={"PBRIDGE_CHAT_SECRET": NEW, **CLI_PHRASE})
     screen = rekey.expect("Press Enter to use it")
     warning = "members who have not rekeyed yet see nothing you send until they rekey too"
     assert warning in screen.replace("\r\n", " ").replace("\n", " ")

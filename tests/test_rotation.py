@@ -212,11 +212,13 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     source.purge(chat, [shown[1].message.id])  # only the stored rotation is left
     # A notice waiting to be posted is this home's own (bob rotated to the key he has now);
     # alice's, waiting in bob's home, is refused (issue 17, item 8: bob would post it).
-    source.store._db.execute("INSERT INTO rotation_out VALUES (?, ?)", (chat.row.id, body))
+    with source.store._editing(chat.row.id) as record:
+        record.notice_out = body
     not_mine = tmp_path / "not-mine.jsonl"
     export_store(source.store, not_mine)
     waiting = notice_body(make_notice(raw_identity("bob"), me))
-    source.store._db.execute("UPDATE rotation_out SET body = ?", (waiting,))
+    with source.store._editing(chat.row.id) as record:
+        record.notice_out = waiting
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
     kinds = [json.loads(line).get("kind") for line in export.read_text().splitlines()[1:]]

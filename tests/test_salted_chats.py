@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -184,10 +183,10 @@ def test_schema_7_keeps_existing_chats_as_open_ones(tmp_path: Path) -> None:
     app.init("alice", PHRASES["alice"])
     app.create_chat("Family", "an old chat's secret from last spring", [], open_chat=True)
     app.close()
-    # What a schema-6 store holds: the same rows without the new columns' values.
-    with sqlite3.connect(Home(tmp_path / "alice", tmp_path / "alice").store_path) as db:
-        assert db.execute("SELECT count(*) FROM verifiers WHERE key_salt IS NULL").fetchone() == (1,)
+    # What a schema-6 store holds: the same verifier without a key salt (sealed now: docs/AT-REST.md).
     app = _app(tmp_path, "alice", tmp_path)
+    app.unlock_identity(PHRASES["alice"])
+    assert [v.key_salt for v in app.store.verifiers(app.chat_row("Family").id)] == [None]
     old_secret = "an old chat's secret from last spring"
     chat = app.unlock_chat("family", old_secret)
     assert chat.row.is_open and chat.key.same_key(ChatKey.derive_open("Family", old_secret))
@@ -255,12 +254,28 @@ def test_the_command_line_rekeys_with_the_first_members_invite(tmp_path: Path) -
     invite = _pb(alice, "chat", "create", "Family", "--carrier", "shared", secret=first)[1]
     assert _pb(bob, "chat", "join", invite.splitlines()[-1], secret=first, phrase=PHRASES["bob"])[0] == 0
     env = {"PBRIDGE_NEW_CHAT_SECRET": SECRET}
-    rekeyed = run("--home", str(alice), "chat", "rekey", "Family", env={"PBRIDGE_CHAT_SECRET": first, **env})
+    rekeyed = run(
+        "--home",
+        str(alice),
+        "chat",
+        "rekey",
+        "Family",
+        env={"PBRIDGE_CHAT_SECRET": first, **env},
+        phrase=PHRASES["alice"],
+    )
     assert rekeyed.returncode == 0, rekeyed.stderr
     new_invite = rekeyed.stdout.splitlines()[-1]
     assert read_invite(new_invite).salt not in (None, read_invite(invite.splitlines()[-1]).salt)
     follow = run(
-        "--home", str(bob), "chat", "rekey", "Family", "--invite", new_invite, env={"PBRIDGE_CHAT_SECRET": first, **env}
+        "--home",
+        str(bob),
+        "chat",
+        "rekey",
+        "Family",
+        "--invite",
+        new_invite,
+        env={"PBRIDGE_CHAT_SECRET": first, **env},
+        phrase=PHRASES["bob"],
     )
     assert follow.returncode == 0, follow.stderr
     assert _pb(alice, "send", "family", "after the rekey")[0] == 0
@@ -269,7 +284,7 @@ def test_the_command_line_rekeys_with_the_first_members_invite(tmp_path: Path) -
     assert [m["body"] for m in read["messages"]] == ["after the rekey"]
     third = {"PBRIDGE_CHAT_SECRET": SECRET, "PBRIDGE_NEW_CHAT_SECRET": "a third one for the weekly family chat 3"}
     damaged = invite.splitlines()[-1][:-3] + "xyz"
-    wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", damaged, env=third)
+    wrong = run("--home", str(bob), "chat", "rekey", "Family", "--invite", damaged, env=third, phrase=PHRASES["bob"])
     assert wrong.returncode == 3
 
 
@@ -358,4 +373,4 @@ def test_an_import_cannot_bring_a_damaged_recovery_code_or_endless_verifiers(tmp
         target = _app(tmp_path, f"target-{name}", tmp_path)
         with pytest.raises(InvalidInputError):
             import_store(target.store, doctored)
-        assert target.store.identity() is None and target.store.chats() == []  # nothing half-imported
+        assert target.store.identity() is None and target.store.chat_count() == 0  # nothing half-imported

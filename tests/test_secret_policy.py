@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from console_helpers import SIZE, console, fill, make_home, unlock
+from console_helpers import SIZE, console, fill, make_home, opened, unlock
 from pointerbridge.app.secret_policy import (
     MIN_BITS,
     WeakSecretError,
@@ -104,8 +104,11 @@ def test_the_app_refuses_weak_new_secrets_unless_allowed_but_joins_with_any(tmp_
 
         invite = make_invite(chat.row, app.config)
     bob = make_home(tmp_path, "bob", shared)
-    with App(bob) as app:  # the secret was chosen by whoever made the chat: joining takes it
+    with opened(bob) as app:  # the secret was chosen by whoever made the chat: joining takes it
         assert app.join_invite(invite, "family", {}).row.name == "Family"
+
+
+PHRASE_ONLY = {"PBRIDGE_MASTER_PHRASE": STRONG_PHRASE}  # the chat list is sealed under it
 
 
 def _cli_home(tmp_path: Path) -> tuple[str, dict[str, str | bytes]]:
@@ -150,7 +153,7 @@ def test_the_cli_refuses_weak_secrets_from_the_environment_and_a_descriptor(tmp_
             ),
             secret,
         )
-    assert run("--home", home, "chat", "list", "--json").stdout.strip() == "[]"
+    assert run("--home", home, "chat", "list", "--json", env=env).stdout.strip() == "[]"
     read_end, write_end = os.pipe()
     os.write(write_end, b"hunter2\n")
     os.close(write_end)
@@ -223,7 +226,9 @@ def test_scripts_get_a_generated_secret_on_a_descriptor(tmp_path: Path) -> None:
     assert getattr(created, "returncode", None) == 0 and set(secret.split(" ")) <= set(wordlist())
     assert secret not in str(getattr(created, "stdout", "")) + str(getattr(created, "stderr", ""))
     assert run("--home", home, "read", "family", env={**env, "PBRIDGE_CHAT_SECRET": secret}).returncode == 0
-    both = run("--home", home, "chat", "create", "x", "--carrier", "sh", "--secret-fd", "0", "--show-secret-fd", "1")
+    both = run(
+        "--home", home, "chat", "create", "x", "--carrier", "sh", "--secret-fd", "0", "--show-secret-fd", "1", env=env
+    )
     assert both.returncode == EXIT_CODES["InvalidInputError"] and both.stdout == ""
 
 
@@ -283,7 +288,7 @@ def _generated(screen: str, label: str) -> str:
 
 def test_chat_create_on_a_terminal_offers_a_generated_secret_that_never_reaches_the_disk(tmp_path: Path) -> None:
     home, env = _cli_home(tmp_path)
-    term = Terminal("--home", home, "chat", "create", "family", "--carrier", "sh", env={})
+    term = Terminal("--home", home, "chat", "create", "family", "--carrier", "sh", env={**PHRASE_ONLY})
     shown = term.expect("Press Enter to use it")
     secret = _generated(shown, "chat secret")
     assert len(secret.split(" ")) == 6 and set(secret.split(" ")) <= set(wordlist())
@@ -297,13 +302,15 @@ def test_chat_create_on_a_terminal_offers_a_generated_secret_that_never_reaches_
             data = path.read_bytes()
             assert secret.encode() not in data, path
 
-    typed = Terminal("--home", home, "chat", "create", "weak", "--carrier", "sh", env={})
+    typed = Terminal("--home", home, "chat", "create", "weak", "--carrier", "sh", env={**PHRASE_ONLY})
     typed.expect("Press Enter to use it")
     typed.send("hunter2")
     typed.expect("(again)")
     typed.send("hunter2")
     assert typed.finish() == WEAK_CODE and "--weak-secret-ok" in typed.seen
-    anyway = Terminal("--home", home, "chat", "create", "weak", "--carrier", "sh", "--weak-secret-ok", env={})
+    anyway = Terminal(
+        "--home", home, "chat", "create", "weak", "--carrier", "sh", "--weak-secret-ok", env={**PHRASE_ONLY}
+    )
     anyway.expect("Press Enter to use it")
     anyway.send("hunter2")
     anyway.expect("(again)")
@@ -370,7 +377,7 @@ def test_the_console_offers_a_generated_secret_and_refuses_a_weak_one_until_used
         assert isinstance(pilot.app.screen, ChatScreen)
 
     _drive(home, scenario)
-    with App(home) as app:
+    with opened(home) as app:
         assert app.unlock_chat("Family", made["generated"]).current
         assert app.unlock_chat("Weak", "hunter2").current
 

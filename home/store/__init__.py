@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from .carriers import CarrierTables
 from .guard import home_failure, unwritable
-from .pointers import PointerTables
 from .records import Records
 from .rows import (
     ChatRow,
@@ -26,6 +25,7 @@ from .rows import (
     RotationRow,
     RunRow,
     StoreError,
+    StoreLockedError,
     Verifier,
     pointer_digest,
 )
@@ -42,6 +42,7 @@ __all__ = [
     "RunRow",
     "Store",
     "StoreError",
+    "StoreLockedError",
     "Verifier",
     "home_failure",
     "pointer_digest",
@@ -49,5 +50,5 @@ __all__ = [
 ]
 
 
-class Store(Records, PointerTables, CarrierTables):
+class Store(Records, CarrierTables):
     """One user's store. Open with :meth:`open`; use as a context manager to close it."""

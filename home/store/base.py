@@ -7,11 +7,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from .guard import connect, home_failure
 from .rows import StoreError
 from .schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from pointerbridge.core.store_key import StoreKey
 
 __all__ = ["StoreBase"]
 
@@ -23,6 +26,7 @@ class StoreBase:
         """Wrap an open connection; most callers want :meth:`open`."""
         self._db = connection
         self.path = path
+        self._key: StoreKey | None = None  # the chat list's key, given at the identity's unlock
 
     @classmethod
     def open(cls, path: Path) -> Self:

@@ -1,22 +1,41 @@
-"""Chats, their secrets' verifiers, the user's identity, pinned sender keys, rotations and
-rotation conflicts: what the store knows about who is in a chat.
+"""Chats, sealed: the user's identity (in the clear: it is the home's own), and one sealed
+record per chat (:mod:`.record`) holding its name, carriers, verifiers, pins, rotations,
+conflicts and marks, found by a keyed hash of its name (docs/AT-REST.md).
+
+Everything here but the identity needs the store key (:meth:`ChatTables.unlock`, given at
+the identity's unlock); without it a call raises :class:`StoreLockedError`. The bot's
+tables (pointers, posts, cursors, runs) never need it.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from .base import StoreBase
-from .rows import _CHAT_COLUMNS, ChatRow, ConflictRow, IdentityRow, RotationRow, StoreError, Verifier, _chat_row
+from .record import ChatRecord, SecretCheck
+from .rows import ChatRow, IdentityRow, StoreError, StoreLockedError, Verifier
+
+if TYPE_CHECKING:
+    from pointerbridge.core.store_key import StoreKey
 
 __all__ = ["ChatTables"]
 
 
+def _context(lookup: bytes) -> bytes:
+    return b"chat\x00" + lookup
+
+
+def _row(chat_id: int, record: ChatRecord) -> ChatRow:
+    current = record.checks[-1].verifier.key_salt if record.checks else None
+    return ChatRow(chat_id, record.name, record.normalized_name, list(record.carriers), current)
+
+
 class ChatTables(StoreBase):
-    """The chats, verifiers, identity, pins, rotations and conflicts tables."""
+    """The identity, and the chats with everything known of them, sealed."""
 
     def identity(self) -> IdentityRow | None:
         """This home's user (name and public key), if initialised."""
@@ -35,197 +54,228 @@ class ChatTables(StoreBase):
                 "INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, public_key, time.time(), recovery)
             )
 
-    def replace_identity(self, username: str, public_key: bytes, recovery: bytes | None) -> None:
-        """Make another identity this home's without a rotation (``init --force``): in one
-        transaction the identity is replaced and this home's pins of ``username`` move to the
-        new key, so its own new messages are not shown to it as a changed key (no other
-        member is told: theirs are)."""
-        now = time.time()
+    # -- the store key ---------------------------------------------------------------
+
+    def unlock(self, key: StoreKey) -> int:
+        """Use ``key`` (the unlocked identity's :meth:`~pointerbridge.core.keys.Identity.store_key`)
+        from now on, and seal what schema 10's migration left in the clear (a store last
+        opened before it, or by the bot alone since); return how many chats were sealed now."""
+        self._key = key
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, public_key, now, recovery))
-            db.execute("UPDATE pins SET public_key = ?, first_seen = ? WHERE username = ?", (public_key, now, username))
+            pending = db.execute("SELECT chat_id, record FROM to_seal ORDER BY chat_id").fetchall()
+            for chat_id, raw in pending:
+                self._save(db, chat_id, ChatRecord.from_bytes(raw))
+            db.execute("DELETE FROM to_seal")
+        if pending:
+            self._checkpoint()
+        return len(pending)
+
+    def unlock_like(self, other: ChatTables) -> None:
+        """Use the key ``other`` (another connection to this store, in another thread) was
+        given, if any: nothing to seal, that unlock did it."""
+        self._key = other._key
+
+    @property
+    def unlocked(self) -> bool:
+        """Whether the store key was given (the chat list can be read)."""
+        return self._key is not None
+
+    def waiting_to_seal(self) -> int:
+        """How many chats a migration left in the clear until the next unlock."""
+        return int(self._db.execute("SELECT count(*) FROM to_seal").fetchone()[0])
+
+    def chat_count(self) -> int:
+        """How many chats this home has (their rows; no key needed: a thief can count them)."""
+        return int(self._db.execute("SELECT count(*) FROM chats").fetchone()[0])
+
+    def _store_key(self) -> StoreKey:
+        if self._key is None:
+            raise StoreLockedError("the chat list is sealed under the master phrase: unlock the identity first")
+        return self._key
+
+    def _open(self, lookup: bytes | None, sealed: bytes | None) -> ChatRecord:
+        from pointerbridge.core.store_key import SealedDataError
+
+        if not isinstance(lookup, bytes) or not isinstance(sealed, bytes):  # NULL, or changed to text by hand
+            raise StoreError(
+                "a chat's record is not sealed data (changed outside pbridge: pbridge doctor)", damaged=True
+            )
+        try:
+            return ChatRecord.from_bytes(self._store_key().open(bytes(sealed), _context(bytes(lookup))))
+        except SealedDataError as exc:
+            raise StoreError(f"a chat's record does not open: {exc} (pbridge doctor)", damaged=True) from None
+
+    def _load(self, chat_id: int, db: sqlite3.Connection | None = None) -> ChatRecord:
+        row = (db or self._db).execute("SELECT lookup, sealed FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no chat {chat_id} in the store")
+        return self._open(row[0], row[1])
+
+    def _save(self, db: sqlite3.Connection, chat_id: int, record: ChatRecord, key: StoreKey | None = None) -> None:
+        key = key or self._store_key()
+        lookup = key.lookup(record.normalized_name)
+        sealed = key.seal(record.to_bytes(), _context(lookup))
+        db.execute("UPDATE chats SET lookup = ?, sealed = ? WHERE id = ?", (lookup, sealed, chat_id))
+
+    @contextmanager
+    def _editing(self, chat_id: int) -> Iterator[ChatRecord]:
+        """A chat's record to change in place, sealed again in the same transaction."""
+        with self.transaction() as db:
+            record = self._load(chat_id, db)
+            yield record
+            self._save(db, chat_id, record)
+
+    def _all_records(self) -> list[tuple[int, ChatRecord]]:
+        self._store_key()
+        rows = self._db.execute("SELECT id, lookup, sealed FROM chats ORDER BY id").fetchall()
+        return [(r[0], self._open(r[1], r[2])) for r in rows]
+
+    # -- chats -----------------------------------------------------------------------
 
     def add_chat(self, name: str, normalized_name: str, check: Verifier, carriers: list[str]) -> ChatRow:
         """Create a chat with the verifier of its secret."""
         now = time.time()
+        record = ChatRecord(name, normalized_name, list(carriers), now, [SecretCheck(check, now)])
+        lookup = self._store_key().lookup(normalized_name)
         with self.transaction() as db:
             try:
-                cur = db.execute(
-                    "INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
-                    (name, normalized_name, json.dumps(carriers), now),
-                )
+                chat_id = int(db.execute("INSERT INTO chats (lookup) VALUES (?)", (lookup,)).lastrowid or 0)
             except sqlite3.IntegrityError:
                 raise StoreError(f"a chat named {name!r} exists already") from None
-            chat_id = int(cur.lastrowid or 0)
-            db.execute(
-                "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
-                (chat_id, *check, now),
-            )
-        return ChatRow(chat_id, name, normalized_name, carriers, check.key_salt)
+            self._save(db, chat_id, record)
+        return _row(chat_id, record)
 
     def chat(self, normalized_name: str) -> ChatRow | None:
         """The chat with this normalized name."""
-        row = self._db.execute(
-            f"SELECT {_CHAT_COLUMNS} FROM chats WHERE normalized_name = ?",  # noqa: S608
-            (normalized_name,),
-        ).fetchone()
-        return _chat_row(row) if row else None
+        lookup = self._store_key().lookup(normalized_name)
+        row = self._db.execute("SELECT id, sealed FROM chats WHERE lookup = ?", (lookup,)).fetchone()
+        return _row(row[0], self._open(lookup, row[1])) if row else None
 
     def chats(self) -> list[ChatRow]:
         """Every chat, by name."""
-        rows = self._db.execute(f"SELECT {_CHAT_COLUMNS} FROM chats ORDER BY normalized_name")  # noqa: S608
-        return [_chat_row(r) for r in rows]
+        return sorted((_row(i, r) for i, r in self._all_records()), key=lambda c: c.normalized_name)
 
     def verifiers(self, chat_id: int) -> list[Verifier]:
         """The verifiers of a chat's secrets, newest (the current secret's) first."""
-        rows = self._db.execute(
-            "SELECT salt, verifier, key_salt FROM verifiers WHERE chat_id = ? ORDER BY id DESC", (chat_id,)
-        )
-        return [Verifier(r[0], r[1], r[2]) for r in rows]
+        return self._load(chat_id).verifiers
 
     def add_verifier(self, chat_id: int, check: Verifier) -> None:
         """Add a verifier of a new secret of a chat (a rekey): the newest is the current one."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
-                (chat_id, *check, time.time()),
-            )
+        with self._editing(chat_id) as record:
+            record.checks.append(SecretCheck(check, time.time()))
 
     def make_current(self, chat_id: int, position: int, check: Verifier) -> None:
         """Make an earlier secret of a chat its current one again: the verifier at
         ``position`` (newest first, as :meth:`verifiers` lists them) is replaced by
         ``check`` (a new verifier of the same key), stored as the newest. Nothing is
         dropped: the secret current until now stays as an earlier one."""
-        with self.transaction() as db:
-            row = db.execute(
-                "SELECT id FROM verifiers WHERE chat_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?", (chat_id, position)
-            ).fetchone()
-            if row is None:
+        with self._editing(chat_id) as record:
+            if not 0 <= position < len(record.checks):
                 raise StoreError(f"chat {chat_id} has no secret number {position}")
-            db.execute("DELETE FROM verifiers WHERE id = ?", (row[0],))
-            db.execute(
-                "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
-                (chat_id, *check, time.time()),
-            )
+            del record.checks[len(record.checks) - 1 - position]
+            record.checks.append(SecretCheck(check, time.time()))
 
     def secret_set_at(self, chat_id: int) -> float:
         """When the chat's current (newest) secret was set (Unix seconds): its join,
         creation, rekey or correction."""
-        row = self._db.execute(
-            "SELECT created_at FROM verifiers WHERE chat_id = ? ORDER BY id DESC LIMIT 1", (chat_id,)
-        ).fetchone()
-        return float(row[0]) if row else 0.0
+        checks = self._load(chat_id).checks
+        return checks[-1].created_at if checks else 0.0
 
     def set_chat_carriers(self, chat_id: int, carriers: list[str]) -> ChatRow:
         """Replace a chat's carriers; return the updated row."""
-        with self.transaction() as db:
-            db.execute("UPDATE chats SET carriers = ? WHERE id = ?", (json.dumps(carriers), chat_id))
-        row = self._db.execute(f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,))  # noqa: S608
-        return _chat_row(row.fetchone())
+        with self._editing(chat_id) as record:
+            record.carriers = list(carriers)
+        return _row(chat_id, record)
 
     def delete_chat(self, chat_id: int) -> None:
-        """Delete a chat and every pointer, pin and verifier of it; its pointers are never
-        stored again."""
+        """Delete a chat and every pointer of it; its pointers are never stored again."""
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO tombstones SELECT digest FROM pointers WHERE chat_id = ?", (chat_id,))
             db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
         self._checkpoint()
 
-    def pins(self, chat_id: int) -> dict[str, bytes]:
-        """username -> pinned public key, for one chat."""
-        rows = self._db.execute("SELECT username, public_key FROM pins WHERE chat_id = ?", (chat_id,))
-        return {r[0]: r[1] for r in rows}
-
-    def pin(self, chat_id: int, username: str, public_key: bytes) -> None:
-        """Pin a sender's key on first use (an existing pin is kept)."""
-        with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)", (chat_id, username, public_key, time.time()))
-
     def rotate_identity(
-        self, username: str, old_key: bytes, new_key: bytes, notice: str, recovery: bytes | None
+        self, username: str, old_key: bytes, new_key: bytes, notice: str, recovery: bytes | None, store_key: StoreKey
     ) -> None:
         """In one transaction: pin ``old_key`` for ``username`` in every chat that has no
         pin for it yet (their old messages stay pinned), queue ``notice`` for every chat,
-        and make ``new_key`` (with its recovery code) this home's identity."""
+        seal every chat again under the new identity's ``store_key``, and make ``new_key``
+        (with its recovery code) this home's identity."""
         now = time.time()
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO pins SELECT id, ?, ?, ? FROM chats", (username, old_key, now))
-            db.execute("INSERT OR REPLACE INTO rotation_out SELECT id, ? FROM chats", (notice,))
+            for chat_id, record in self._all_records():
+                record.pins.setdefault(username, (old_key, now))
+                record.notice_out = notice
+                self._save(db, chat_id, record, store_key)
             db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, new_key, now, recovery))
+        self._key = store_key
+        self._checkpoint()
 
-    def pending_notice(self, chat_id: int) -> str | None:
-        """The rotation notice body a chat still waits for, if any."""
-        row = self._db.execute("SELECT body FROM rotation_out WHERE chat_id = ?", (chat_id,)).fetchone()
-        return str(row[0]) if row else None
+    def replace_identity(self, username: str, public_key: bytes, recovery: bytes | None, store_key: StoreKey) -> int:
+        """Make another identity this home's without a rotation (``init --force``), in one
+        transaction. Unlocked (the identity it replaces was unlocked here), every chat is
+        sealed again under the new identity's ``store_key`` and this home's pins of
+        ``username`` move to the new key, so its own new messages are not shown to it as a
+        changed key (no other member is told: theirs are). Locked (only the new phrase is
+        known), the chats cannot be opened: each is hidden as :meth:`hide_chat` does (its
+        pointers stay, unrouted, and come back when the chat is joined again). Returns how
+        many chats were hidden."""
+        now = time.time()
+        hidden = 0
+        with self.transaction() as db:
+            if self._key is not None:
+                for chat_id, record in self._all_records():
+                    if username in record.pins:
+                        record.pins[username] = (public_key, now)
+                    self._save(db, chat_id, record, store_key)
+            else:
+                for (chat_id,) in db.execute("SELECT id FROM chats").fetchall():
+                    self._unlink(db, chat_id)
+                    hidden += 1
+                db.execute("DELETE FROM to_seal")
+            db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, public_key, now, recovery))
+        self._key = store_key
+        self._checkpoint()
+        return hidden
 
-    def pending_notices(self) -> list[str]:
-        """Names of the chats whose rotation notice is not posted yet."""
-        rows = self._db.execute("SELECT c.name FROM rotation_out r JOIN chats c ON c.id = r.chat_id ORDER BY c.name")
-        return [r[0] for r in rows]
+    # -- hiding -----------------------------------------------------------------------
 
-    def rotations(self, chat_id: int) -> list[RotationRow]:
-        """(username, old key, new key, first pointer id of the notice) of the rotations
-        accepted in a chat, in arrival order."""
-        rows = self._db.execute(
-            "SELECT username, old_key, new_key, at_pointer FROM rotations WHERE chat_id = ? ORDER BY at_pointer",
+    def hide_chat(self, chat_id: int) -> int:
+        """Forget a chat but keep its pointers, as a carrier's unrouted junk is kept: each
+        is unlinked from the chat, marked received, out of the trash, its posts and proofs
+        dropped; the chat's sealed record is deleted (and overwritten: secure_delete). The
+        pointers come back when the chat is made again with its name and secret. Returns
+        how many pointers were kept. A chat with posts still waiting is refused."""
+        with self.transaction() as db:
+            waiting = db.execute(
+                "SELECT count(*) FROM posts o JOIN pointers p ON p.id = o.pointer_id"
+                " WHERE p.chat_id = ? AND o.posted_at IS NULL",
+                (chat_id,),
+            ).fetchone()[0]
+            if waiting:
+                raise StoreError(f"{waiting} pointer(s) of the chat wait to be posted: poll first")
+            kept = self._unlink(db, chat_id)
+        self._checkpoint()
+        return kept
+
+    @staticmethod
+    def _unlink(db: sqlite3.Connection, chat_id: int) -> int:
+        # An outgoing pointer becomes what an incoming one looks like: the carrier it was
+        # posted to (the first) as the carrier it came from, no posts, no marks.
+        db.execute(
+            "UPDATE pointers SET carrier = coalesce(carrier, (SELECT min(carrier) FROM posts o"
+            " WHERE o.pointer_id = pointers.id)) WHERE chat_id = ? AND direction = 'out'",
             (chat_id,),
         )
-        return [RotationRow(r[0], r[1], r[2], r[3]) for r in rows]
-
-    def add_rotation(
-        self, chat_id: int, username: str, old_key: bytes, new_key: bytes, at_pointer: int, notice: str | None = None
-    ) -> None:
-        """Record an accepted rotation (one per chat, username and old key) with the body of
-        its signed notice."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?, ?)",
-                (chat_id, username, old_key, new_key, at_pointer, notice),
-            )
-
-    def keep_notices(self, chat_id: int, notices: dict[tuple[str, bytes, bytes], str]) -> None:
-        """Keep the notice bodies of rotations accepted before notices were kept (a full read
-        met their notice again): (username, old key, new key) -> body."""
-        with self.transaction() as db:
-            db.executemany(
-                "UPDATE rotations SET notice = ? WHERE chat_id = ? AND username = ? AND old_key = ?"
-                " AND new_key = ? AND notice IS NULL",
-                ((body, chat_id, *key) for key, body in notices.items()),
-            )
-
-    def conflicts(self, chat_id: int) -> list[ConflictRow]:
-        """(username, old key, new key, first pointer id of its notice, chosen) of every new
-        key an equivocating old key named in a chat, in arrival order."""
-        rows = self._db.execute(
-            "SELECT username, old_key, new_key, at_pointer, chosen FROM rotation_conflicts"
-            " WHERE chat_id = ? ORDER BY at_pointer",
+        db.execute(
+            "DELETE FROM posts WHERE posted_at IS NOT NULL"
+            " AND pointer_id IN (SELECT id FROM pointers WHERE chat_id = ?)",
             (chat_id,),
         )
-        return [ConflictRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
-
-    def add_conflicts(self, chat_id: int, rows: Iterable[tuple[str, bytes, bytes, int, bool]]) -> None:
-        """Record rotation conflicts (a row already stored stays as it is)."""
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO rotation_conflicts VALUES (?, ?, ?, ?, ?, 0)",
-                ((chat_id, *row[:4]) for row in rows),
-            )
-
-    def conflict_keys(self, chat_id: int, username: str) -> list[bytes]:
-        """The new keys conflicting notices named for ``username`` in a chat."""
-        rows = self._db.execute(
-            "SELECT new_key FROM rotation_conflicts WHERE chat_id = ? AND username = ? ORDER BY at_pointer",
-            (chat_id, username),
-        )
-        return [r[0] for r in rows]
-
-    def choose_conflict_key(self, chat_id: int, username: str, new_key: bytes) -> None:
-        """Mark ``new_key`` the chosen one of the conflicts naming it (and no other of the
-        same old key)."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE rotation_conflicts SET chosen = (new_key = ?) WHERE chat_id = ? AND username = ?"
-                " AND old_key IN (SELECT old_key FROM rotation_conflicts WHERE chat_id = ? AND username = ?"
-                " AND new_key = ?)",
-                (new_key, chat_id, username, chat_id, username, new_key),
-            )
+        kept = db.execute(
+            "UPDATE pointers SET chat_id = NULL, direction = 'in', trashed = 0, verified = NULL, carrier_ref = NULL"
+            " WHERE chat_id = ?",
+            (chat_id,),
+        ).rowcount
+        db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        return int(kept)

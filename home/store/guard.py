@@ -35,6 +35,11 @@ def _guarded(path: Path, call: Callable[[], _T]) -> _T:
         # "no such table/column": the schema was changed by hand; "locked", "readonly": not damage
         if str(exc).startswith("no such"):
             raise StoreError(f"{path}: {exc} (changed outside pbridge: pbridge doctor)", damaged=True) from None
+        if str(exc).startswith("Could not decode"):  # its message quotes the bytes: never shown
+            raise StoreError(
+                f"{path}: a stored value is not text where text belongs (changed outside pbridge: pbridge doctor)",
+                damaged=True,
+            ) from None
         raise StoreError(f"{path}: {_plain(exc, path)}") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: {exc} (damaged: pbridge doctor)", damaged=True) from None

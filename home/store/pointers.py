@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from .base import StoreBase
+from .members import MemberTables
 from .rows import _POINTER_COLUMNS, _READ_COLUMNS, Direction, PointerRow, _trash_filter, pointer_digest
 
 __all__ = ["KEEP_LATER_VERSION_BYTES", "KEEP_LATER_VERSION_POINTERS", "PointerTables"]
@@ -30,8 +30,8 @@ def _bound_later_versions(db: sqlite3.Connection) -> None:
     )
 
 
-class PointerTables(StoreBase):
-    """The pointers, posts, tombstones, judged and chat_reads tables."""
+class PointerTables(MemberTables):
+    """The pointers, posts and tombstones tables (and the marks chats keep of them)."""
 
     def add_pointers(
         self,
@@ -65,8 +65,10 @@ class PointerTables(StoreBase):
                     pid = int(cur.lastrowid or 0)
                     new.append(pid)
                     db.executemany("INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets))
-            if posts_notice:
-                db.execute("DELETE FROM rotation_out WHERE chat_id = ?", (chat_id,))
+            if posts_notice and chat_id is not None:
+                record = self._load(chat_id, db)
+                record.notice_out = None
+                self._save(db, chat_id, record)
             if new and direction == Direction.IN:
                 _bound_later_versions(db)
         return new
@@ -169,20 +171,6 @@ class PointerTables(StoreBase):
                 high = row[0] - 1
         return found
 
-    def judged_through(self, chat_id: int) -> int:
-        """The highest pointer id a full read of the chat has judged (0: none)."""
-        row = self._db.execute("SELECT through FROM judged WHERE chat_id = ?", (chat_id,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def set_judged(self, chat_id: int, through: int) -> None:
-        """Record that a full read judged (pinned, rotated) the chat up to pointer ``through``."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO judged VALUES (?, ?) ON CONFLICT (chat_id) DO UPDATE"
-                " SET through = max(through, excluded.through)",
-                (chat_id, through),
-            )
-
     def set_trashed(self, pointer_ids: Iterable[int], trashed: bool) -> None:
         """Move pointers to the trash or back."""
         with self.transaction() as db:
@@ -222,9 +210,8 @@ class PointerTables(StoreBase):
             "SELECT received_at FROM pointers WHERE chat_id = ? ORDER BY id DESC LIMIT 1", (chat_id,)
         ).fetchone()
         unread = self._db.execute(
-            "SELECT count(*) FROM pointers WHERE chat_id = ? AND direction = 'in' AND trashed = 0 AND id > "
-            "coalesce((SELECT seen_id FROM chat_reads WHERE chat_id = ?), 0)",
-            (chat_id, chat_id),
+            "SELECT count(*) FROM pointers WHERE chat_id = ? AND direction = 'in' AND trashed = 0 AND id > ?",
+            (chat_id, self.seen_through(chat_id)),
         ).fetchone()[0]
         return unread, (float(newest[0]) if newest else None)
 
@@ -265,14 +252,9 @@ class PointerTables(StoreBase):
     def mark_seen(self, chat_id: int) -> None:
         """Note that a chat has been read up to its newest pointer (written only when that
         moved: a chat on screen is marked after every poll)."""
-        newest, seen = self._db.execute(
-            "SELECT (SELECT coalesce(max(id), 0) FROM pointers WHERE chat_id = ?),"
-            " (SELECT seen_id FROM chat_reads WHERE chat_id = ?)",
-            (chat_id, chat_id),
-        ).fetchone()
-        if seen != newest:
-            with self.transaction() as db:
-                db.execute("INSERT OR REPLACE INTO chat_reads VALUES (?, ?)", (chat_id, newest))
+        newest = self._db.execute("SELECT coalesce(max(id), 0) FROM pointers WHERE chat_id = ?", (chat_id,)).fetchone()
+        if self.seen_through(chat_id) != newest[0]:
+            self._set_seen(chat_id, int(newest[0]))
 
     def all_in_chat(self, chat_id: int, pointer_ids: Iterable[int]) -> bool:
         """Whether every one of ``pointer_ids`` is a pointer of this chat (reads only those)."""

@@ -4,19 +4,19 @@ records back without letting a file change what this home has judged.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .chats import ChatTables
-from .rows import StoreError, _carriers, pointer_digest
+from .pointers import PointerTables
+from .record import ChatRecord, Conflict, Rotation, SecretCheck
+from .rows import StoreError, Verifier, pointer_digest
 
 __all__ = ["Records"]
 
 
-class Records(ChatTables):
+class Records(PointerTables):
     """Export every table but caches as records; import records in one transaction."""
 
     def export_records(self) -> Iterator[dict[str, Any]]:
@@ -41,32 +41,32 @@ class Records(ChatTables):
                 "public_key": known.public_key.hex(),
                 "recovery": recovery.hex() if recovery else None,
             }
-        names = {}
-        for row in self._db.execute("SELECT id, name, normalized_name, carriers FROM chats ORDER BY id").fetchall():
-            names[row[0]] = row[2]
-            verifiers = reversed(self.verifiers(row[0]))  # oldest first: the import keeps their order
+        chats = self._all_records()
+        names = {chat_id: record.normalized_name for chat_id, record in chats}
+        for _, record in chats:
             yield {
                 "kind": "chat",
-                "name": row[1],
-                "normalized_name": row[2],
-                "carriers": _carriers(row[1], row[3]),
-                "verifiers": [
+                "name": record.name,
+                "normalized_name": record.normalized_name,
+                "carriers": record.carriers,
+                "verifiers": [  # oldest first: the import keeps their order
                     {
-                        "salt": v.salt.hex(),
-                        "verifier": v.verifier.hex(),
-                        "key_salt": v.key_salt.hex() if v.key_salt else None,
+                        "salt": c.verifier.salt.hex(),
+                        "verifier": c.verifier.verifier.hex(),
+                        "key_salt": c.verifier.key_salt.hex() if c.verifier.key_salt else None,
                     }
-                    for v in verifiers
+                    for c in record.checks
                 ],
             }
-        for row in self._db.execute("SELECT chat_id, username, public_key, first_seen FROM pins").fetchall():
-            yield {
-                "kind": "pin",
-                "chat": names[row[0]],
-                "username": row[1],
-                "public_key": row[2].hex(),
-                "first_seen": row[3],
-            }
+        for _, record in chats:
+            for username, (public_key, first_seen) in record.pins.items():
+                yield {
+                    "kind": "pin",
+                    "chat": record.normalized_name,
+                    "username": username,
+                    "public_key": public_key.hex(),
+                    "first_seen": first_seen,
+                }
         for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
             yield {"kind": "tombstone", "digest": digest.hex()}
         posts: dict[int, list[dict[str, Any]]] = {}
@@ -92,35 +92,31 @@ class Records(ChatTables):
         # the next one if the notice was purged); null: after every pointer of the chat.
         # Each carries the body of its signed notice (null: accepted before notices were
         # kept): an importer takes only a rotation whose notice its old key signed.
-        rotations = self._db.execute(
-            "SELECT chat_id, username, old_key, new_key, at_pointer, notice FROM rotations ORDER BY chat_id, at_pointer"
-        ).fetchall()
-        for chat_id, username, old_key, new_key, at_pointer, notice in rotations:
-            yield {
-                "kind": "rotation",
-                "chat": names[chat_id],
-                "username": username,
-                "old_key": old_key.hex(),
-                "new_key": new_key.hex(),
-                "at": self._digest_from(chat_id, at_pointer),
-                "notice": notice,
-            }
-        for chat_id, body in self._db.execute("SELECT chat_id, body FROM rotation_out ORDER BY chat_id").fetchall():
-            yield {"kind": "rotation_out", "chat": names[chat_id], "body": body}
-        conflicts = self._db.execute(
-            "SELECT chat_id, username, old_key, new_key, at_pointer, chosen FROM"
-            " rotation_conflicts ORDER BY chat_id, at_pointer"
-        ).fetchall()
-        for chat_id, username, old_key, new_key, at_pointer, chosen in conflicts:
-            yield {
-                "kind": "rotation_conflict",
-                "chat": names[chat_id],
-                "username": username,
-                "old_key": old_key.hex(),
-                "new_key": new_key.hex(),
-                "at": self._digest_from(chat_id, at_pointer),
-                "chosen": bool(chosen),
-            }
+        for chat_id, record in chats:
+            for r in sorted(record.rotations, key=lambda r: r.at_pointer):
+                yield {
+                    "kind": "rotation",
+                    "chat": record.normalized_name,
+                    "username": r.username,
+                    "old_key": r.old_key.hex(),
+                    "new_key": r.new_key.hex(),
+                    "at": self._digest_from(chat_id, r.at_pointer),
+                    "notice": r.notice,
+                }
+        for _, record in chats:
+            if record.notice_out is not None:
+                yield {"kind": "rotation_out", "chat": record.normalized_name, "body": record.notice_out}
+        for chat_id, record in chats:
+            for c in sorted(record.conflicts, key=lambda c: c.at_pointer):
+                yield {
+                    "kind": "rotation_conflict",
+                    "chat": record.normalized_name,
+                    "username": c.username,
+                    "old_key": c.old_key.hex(),
+                    "new_key": c.new_key.hex(),
+                    "at": self._digest_from(chat_id, c.at_pointer),
+                    "chosen": c.chosen,
+                }
 
     def _digest_from(self, chat_id: int, at_pointer: int) -> str | None:
         """The digest (hex) of the chat's first pointer from ``at_pointer`` on; None: none."""
@@ -149,7 +145,7 @@ class Records(ChatTables):
             "rotation notices": 0,
             "rotation conflicts": 0,
         }
-        chats = {r[1]: r[0] for r in self._db.execute("SELECT id, normalized_name FROM chats")}
+        chats = {record.normalized_name: chat_id for chat_id, record in self._all_records()}
         with self.transaction() as db:
             for record in records:
                 kind = record["kind"]
@@ -172,30 +168,33 @@ class Records(ChatTables):
                 elif kind == "rotation" and record.get("notice") is not None:
                     added["rotations"] += self._import_rotation(db, record, chats)
                 elif kind == "rotation_out":
-                    added["rotation notices"] += db.execute(
-                        "INSERT OR IGNORE INTO rotation_out VALUES (?, ?)", (chats[record["chat"]], record["body"])
-                    ).rowcount
+                    added["rotation notices"] += self._import_notice_out(db, record, chats)
                 elif kind == "rotation_conflict":
                     added["rotation conflicts"] += self._import_conflict(db, record, chats)
         return added
 
-    @staticmethod
-    def _import_conflict(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+    def _import_notice_out(self, db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+        chat_id = chats[record["chat"]]
+        kept = self._load(chat_id, db)
+        if kept.notice_out is not None:
+            return 0
+        kept.notice_out = record["body"]
+        self._save(db, chat_id, kept)
+        return 1
+
+    def _import_conflict(self, db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
         """Add a conflict row at the pointer its ``at`` digest names (a conflict freezes a
         name from its notice on, the notice included; a rotation applies after it). It can
         only freeze a name; its ``chosen`` mark is not taken: a file cannot say the user
         verified a key in person (the user re-pins here, ``pbridge chat trust``)."""
-        cur = db.execute(
-            "INSERT OR IGNORE INTO rotation_conflicts VALUES (?, ?, ?, ?, ?, 0)",
-            (
-                chats[record["chat"]],
-                record["username"],
-                bytes.fromhex(record["old_key"]),
-                bytes.fromhex(record["new_key"]),
-                Records._place(db, record["at"]) + 1,
-            ),
-        )
-        return int(cur.rowcount)
+        chat_id = chats[record["chat"]]
+        kept = self._load(chat_id, db)
+        entry = (record["username"], bytes.fromhex(record["old_key"]), bytes.fromhex(record["new_key"]))
+        if any((c.username, c.old_key, c.new_key) == entry for c in kept.conflicts):
+            return 0
+        kept.conflicts.append(Conflict(*entry, Records._place(db, record["at"]) + 1, False))
+        self._save(db, chat_id, kept)
+        return 1
 
     @staticmethod
     def _place(db: sqlite3.Connection, digest: str | None) -> int:
@@ -210,22 +209,18 @@ class Records(ChatTables):
             found = db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()
         return int(found[0])
 
-    @staticmethod
-    def _import_rotation(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+    def _import_rotation(self, db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
         """Add a rotation (with its notice) just before the pointer its ``at`` digest names
         (imported before it), or after every pointer stored if there is none."""
-        cur = db.execute(
-            "INSERT OR IGNORE INTO rotations VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                chats[record["chat"]],
-                record["username"],
-                bytes.fromhex(record["old_key"]),
-                bytes.fromhex(record["new_key"]),
-                Records._place(db, record["at"]),
-                record["notice"],
-            ),
-        )
-        return int(cur.rowcount)
+        chat_id = chats[record["chat"]]
+        kept = self._load(chat_id, db)
+        username, old_key = record["username"], bytes.fromhex(record["old_key"])
+        if any(r.username == username and r.old_key == old_key for r in kept.rotations):
+            return 0
+        new_key = bytes.fromhex(record["new_key"])
+        kept.rotations.append(Rotation(username, old_key, new_key, Records._place(db, record["at"]), record["notice"]))
+        self._save(db, chat_id, kept)
+        return 1
 
     @staticmethod
     def _import_identity(db: sqlite3.Connection, record: dict[str, Any]) -> None:
@@ -237,32 +232,26 @@ class Records(ChatTables):
         elif (here[0], here[1]) != (record["username"], key):
             raise StoreError(f"this home's identity is {here[0]!r}, the export's is {record['username']!r}")
 
-    @staticmethod
     def _import_chat(
-        db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], added: dict[str, int]
+        self, db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int], added: dict[str, int]
     ) -> None:
         normalized = record["normalized_name"]
+        now = time.time()
         if normalized not in chats:
-            cur = db.execute(
-                "INSERT INTO chats (name, normalized_name, carriers, created_at) VALUES (?, ?, ?, ?)",
-                (record["name"], normalized, json.dumps(record["carriers"]), time.time()),
-            )
-            chats[normalized] = int(cur.lastrowid or 0)
+            lookup = self._store_key().lookup(normalized)
+            chats[normalized] = int(db.execute("INSERT INTO chats (lookup) VALUES (?)", (lookup,)).lastrowid or 0)
+            self._save(db, chats[normalized], ChatRecord(record["name"], normalized, list(record["carriers"]), now))
             added["chats"] += 1
-        have = {
-            (bytes(r[0]), bytes(r[1]))
-            for r in db.execute("SELECT salt, verifier FROM verifiers WHERE chat_id = ?", (chats[normalized],))
-        }
+        kept = self._load(chats[normalized], db)
+        have = {(c.verifier.salt, c.verifier.verifier) for c in kept.checks}
         for item in record["verifiers"]:
             pair = (bytes.fromhex(item["salt"]), bytes.fromhex(item["verifier"]))
             key_salt = bytes.fromhex(item["key_salt"]) if item.get("key_salt") else None
             if pair not in have:
-                db.execute(
-                    "INSERT INTO verifiers (chat_id, salt, verifier, key_salt, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (chats[normalized], *pair, key_salt, time.time()),
-                )
+                kept.checks.append(SecretCheck(Verifier(*pair, key_salt), now))
                 have.add(pair)
                 added["verifiers"] += 1
+        self._save(db, chats[normalized], kept)
 
     @staticmethod
     def _import_pointer(db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:

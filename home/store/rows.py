@@ -5,10 +5,9 @@ queries share.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pointerbridge.core.errors import PointerBridgeError
 
@@ -21,6 +20,7 @@ __all__ = [
     "RotationRow",
     "RunRow",
     "StoreError",
+    "StoreLockedError",
     "Verifier",
     "pointer_digest",
 ]
@@ -39,6 +39,13 @@ class StoreError(PointerBridgeError):
     def __init__(self, message: str, *, damaged: bool = False) -> None:
         super().__init__(message)
         self.damaged = damaged
+
+
+class StoreLockedError(StoreError):
+    """What was asked needs the chat list, which is sealed under the master phrase: unlock
+    the identity first (the bot, with no secret, never needs it)."""
+
+    exit_code = 36
 
 
 class Direction(StrEnum):
@@ -126,28 +133,6 @@ def pointer_digest(text: str) -> bytes:
     """A pointer's identity in the store: SHA-256 of its compact text."""
     return hashlib.sha256(text.encode("ascii")).digest()
 
-
-def _chat_row(row: tuple[Any, ...]) -> ChatRow:
-    return ChatRow(row[0], row[1], row[2], _carriers(row[1], row[3]), row[4])
-
-
-def _carriers(chat: str, stored: Any) -> list[str]:
-    """A chat's carriers column. Only pbridge writes it, as a JSON list of names: anything
-    else was changed by hand, and is a damaged store, not a crash."""
-    try:
-        carriers = json.loads(stored)
-    except (TypeError, ValueError):
-        carriers = None
-    if not isinstance(carriers, list) or not all(isinstance(c, str) for c in carriers):
-        raise StoreError(f"chat {chat!r}: its carriers are damaged in the store (pbridge doctor)", damaged=True)
-    return carriers
-
-
-# A chat's columns and the random key salt of its current (newest) secret: NULL for an open chat.
-_CHAT_COLUMNS = (
-    "id, name, normalized_name, carriers,"
-    " (SELECT key_salt FROM verifiers v WHERE v.chat_id = chats.id ORDER BY v.id DESC LIMIT 1)"
-)
 
 _POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified"
 

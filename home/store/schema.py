@@ -164,5 +164,43 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE rotations ADD COLUMN notice TEXT;
     """,
+    # 10: the chat list sealed at rest (issue 18, docs/AT-REST.md). What was kept in the clear
+    # about each chat (name, carriers, verifiers, pins, rotations, conflicts, the notice to
+    # send, the judged and read marks) becomes one record per chat, sealed under the store
+    # key, found by a keyed hash of its name. A migration has no key, so it moves each
+    # chat's record to to_seal (JSON, the sealed record's own format) and the first unlock
+    # with the master phrase seals it there (home/store/chats.py). The chats table keeps
+    # only ids, so the pointers keep their (opaque) chat.
+    """
+    CREATE TABLE to_seal (chat_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
+    INSERT INTO to_seal SELECT c.id, json_object(
+        'name', c.name, 'normalized_name', c.normalized_name, 'carriers', c.carriers, 'created_at', c.created_at,
+        'verifiers', (SELECT json_group_array(json_object('salt', lower(hex(salt)), 'verifier', lower(hex(verifier)),
+            'key_salt', iif(key_salt IS NULL, NULL, lower(hex(key_salt))), 'created_at', created_at))
+            FROM (SELECT * FROM verifiers v WHERE v.chat_id = c.id ORDER BY v.id)),
+        'pins', (SELECT json_group_array(json_object('username', username, 'public_key', lower(hex(public_key)),
+            'first_seen', first_seen)) FROM (SELECT * FROM pins p WHERE p.chat_id = c.id ORDER BY p.first_seen)),
+        'rotations', (SELECT json_group_array(json_object('username', username, 'old_key', lower(hex(old_key)),
+            'new_key', lower(hex(new_key)), 'at_pointer', at_pointer, 'notice', notice))
+            FROM (SELECT * FROM rotations r WHERE r.chat_id = c.id ORDER BY r.at_pointer)),
+        'conflicts', (SELECT json_group_array(json_object('username', username, 'old_key', lower(hex(old_key)),
+            'new_key', lower(hex(new_key)), 'at_pointer', at_pointer, 'chosen', chosen))
+            FROM (SELECT * FROM rotation_conflicts k WHERE k.chat_id = c.id ORDER BY k.at_pointer)),
+        'notice_out', (SELECT body FROM rotation_out o WHERE o.chat_id = c.id),
+        'judged', coalesce((SELECT through FROM judged j WHERE j.chat_id = c.id), 0),
+        'seen', coalesce((SELECT seen_id FROM chat_reads s WHERE s.chat_id = c.id), 0)
+    ) FROM chats c;
+    DROP TABLE verifiers;
+    DROP TABLE pins;
+    DROP TABLE rotation_out;
+    DROP TABLE rotations;
+    DROP TABLE rotation_conflicts;
+    DROP TABLE judged;
+    DROP TABLE chat_reads;
+    CREATE TABLE chats_v10 (id INTEGER PRIMARY KEY, lookup BLOB UNIQUE, sealed BLOB);
+    INSERT INTO chats_v10 (id) SELECT id FROM chats;
+    DROP TABLE chats;
+    ALTER TABLE chats_v10 RENAME TO chats;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,189 @@
+"""A chat's sealed record: everything the store knows about one chat, as one plaintext.
+
+Its name, carriers, the verifiers of its secrets, the keys pinned for its members, the
+rotations it accepted (with their notices) and their conflicts, the notice it still has to
+send, and how far it was judged and read. The store keeps it only sealed under the store
+key (:mod:`pointerbridge.core.store_key`, docs/AT-REST.md), one row per chat, found by a keyed hash
+of its name. Its JSON is the one schema 10's migration writes from the earlier tables
+(bytes as hex), so one parser reads both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rows import StoreError, Verifier
+
+__all__ = ["ChatRecord", "Conflict", "Rotation", "SecretCheck"]
+
+
+@dataclass(slots=True)
+class SecretCheck:
+    """A verifier of one of the chat's secrets and when that secret was set."""
+
+    verifier: Verifier
+    created_at: float
+
+
+@dataclass(slots=True)
+class Rotation:
+    """An accepted rotation: ``username`` signs with ``new_key`` from pointer ``at_pointer`` on."""
+
+    username: str
+    old_key: bytes
+    new_key: bytes
+    at_pointer: int
+    notice: str | None
+
+
+@dataclass(slots=True)
+class Conflict:
+    """A new key an equivocating old key named, and whether the user chose it."""
+
+    username: str
+    old_key: bytes
+    new_key: bytes
+    at_pointer: int
+    chosen: bool
+
+
+@dataclass(slots=True)
+class ChatRecord:
+    """One chat as sealed. ``checks`` oldest first (the last is the current secret's)."""
+
+    name: str
+    normalized_name: str
+    carriers: list[str]
+    created_at: float
+    checks: list[SecretCheck] = field(default_factory=list)
+    pins: dict[str, tuple[bytes, float]] = field(default_factory=dict)
+    rotations: list[Rotation] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    notice_out: str | None = None
+    judged: int = 0
+    seen: int = 0
+
+    def to_bytes(self) -> bytes:
+        """The record's JSON (UTF-8), what is sealed."""
+        data = {
+            "name": self.name,
+            "normalized_name": self.normalized_name,
+            "carriers": self.carriers,
+            "created_at": self.created_at,
+            "verifiers": [
+                {
+                    "salt": c.verifier.salt.hex(),
+                    "verifier": c.verifier.verifier.hex(),
+                    "key_salt": c.verifier.key_salt.hex() if c.verifier.key_salt is not None else None,
+                    "created_at": c.created_at,
+                }
+                for c in self.checks
+            ],
+            "pins": [
+                {"username": name, "public_key": key.hex(), "first_seen": seen}
+                for name, (key, seen) in self.pins.items()
+            ],
+            "rotations": [
+                {
+                    "username": r.username,
+                    "old_key": r.old_key.hex(),
+                    "new_key": r.new_key.hex(),
+                    "at_pointer": r.at_pointer,
+                    "notice": r.notice,
+                }
+                for r in self.rotations
+            ],
+            "conflicts": [
+                {
+                    "username": c.username,
+                    "old_key": c.old_key.hex(),
+                    "new_key": c.new_key.hex(),
+                    "at_pointer": c.at_pointer,
+                    "chosen": c.chosen,
+                }
+                for c in self.conflicts
+            ],
+            "notice_out": self.notice_out,
+            "judged": self.judged,
+            "seen": self.seen,
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | str) -> ChatRecord:
+        """Parse :meth:`to_bytes` (or schema 10's migration of a chat); anything else is a
+        damaged store (:class:`StoreError`)."""
+        try:
+            data = json.loads(raw)
+            return cls(
+                name=_text(data["name"]),
+                normalized_name=_text(data["normalized_name"]),
+                carriers=_carriers(data["carriers"]),
+                created_at=float(data["created_at"]),
+                checks=[_check(v) for v in data["verifiers"] or []],
+                pins={
+                    _text(p["username"]): (_hex(p["public_key"]), float(p["first_seen"])) for p in data["pins"] or []
+                },
+                rotations=[_rotation(r) for r in data["rotations"] or []],
+                conflicts=[_conflict(c) for c in data["conflicts"] or []],
+                notice_out=_text_or_none(data["notice_out"]),
+                judged=int(data["judged"] or 0),
+                seen=int(data["seen"] or 0),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
+
+    @property
+    def verifiers(self) -> list[Verifier]:
+        """The verifiers, newest (the current secret's) first."""
+        return [c.verifier for c in reversed(self.checks)]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _hex(value: Any) -> bytes:
+    return bytes.fromhex(_text(value))
+
+
+def _carriers(value: Any) -> list[str]:
+    # schema 10's migration copies the earlier column as it was: a JSON list in a string
+    carriers = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(carriers, list) or not all(isinstance(c, str) for c in carriers):
+        raise TypeError("carriers are a list of names")
+    return carriers
+
+
+def _check(item: dict[str, Any]) -> SecretCheck:
+    key_salt = item.get("key_salt")
+    verifier = Verifier(_hex(item["salt"]), _hex(item["verifier"]), None if key_salt is None else _hex(key_salt))
+    return SecretCheck(verifier, float(item["created_at"]))
+
+
+def _rotation(item: dict[str, Any]) -> Rotation:
+    return Rotation(
+        _text(item["username"]),
+        _hex(item["old_key"]),
+        _hex(item["new_key"]),
+        int(item["at_pointer"]),
+        _text_or_none(item.get("notice")),
+    )
+
+
+def _conflict(item: dict[str, Any]) -> Conflict:
+    return Conflict(
+        _text(item["username"]),
+        _hex(item["old_key"]),
+        _hex(item["new_key"]),
+        int(item["at_pointer"]),
+        bool(item["chosen"]),
+    )
