@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_helpers import PHRASES, SECRET, make_home, with_chat
+from console_helpers import PHRASES, SECRET, make_home, opened, with_chat
 from helpers import debian_command
 from test_cli import PBRIDGE, run
 
@@ -99,7 +99,7 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
     tmux.wait_for("posted")
     read = run("--home", bob_home, "poll")
     assert read.returncode == 0, read.stderr
-    history = run("--home", bob_home, "read", "family", env={"PBRIDGE_CHAT_SECRET": SECRET})
+    history = run("--home", bob_home, "read", "family", env={"PBRIDGE_CHAT_SECRET": SECRET}, phrase=PHRASES["bob"])
     assert "alice: hi bob, got it" in history.stdout
 
     tmux.press("C-q")
@@ -159,10 +159,9 @@ def test_a_chat_made_in_the_console_with_its_generated_secret_leaves_it_off_the_
         and time.monotonic() < deadline
     ):
         time.sleep(0.2)
-    from pointerbridge.app.service import App
     from pointerbridge.home.config import Home
 
-    with App(Home.resolve(tmp_path / "alice")) as app:
+    with opened(Home.resolve(tmp_path / "alice")) as app:
         assert app.unlock_chat("Family", generated).current
     for path in (tmp_path / "alice").rglob("*"):
         if path.is_file():

@@ -48,12 +48,42 @@ def test_a_healthy_home_passes_every_check(tmp_path: Path) -> None:
         "home store integrity",
         "home schema",
         "home identity",
+        "home chat list",
         "shared folder",
         "shared last poll",
     }
     assert "0 pointer(s) waiting" in found["shared last poll"][1]
     plain = run("--home", str(home), "doctor")
     assert plain.returncode == 0 and "ok    shared: folder: " in plain.stdout
+
+
+def test_a_chat_list_a_bot_migrated_is_in_the_clear_until_the_next_unlock_and_doctor_says_so(tmp_path: Path) -> None:
+    import sqlite3
+
+    from pointerbridge.home.store.record import ChatRecord
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    home = _home(tmp_path, shared={"type": "files", "path": str(shared)})
+    env = {"PBRIDGE_CHAT_SECRET": "the secret of the family chat 18"}
+    made = run("--home", str(home), "chat", "create", "family", "--carrier", "shared", env=env, phrase="phrase")
+    assert made.returncode == 0, made.stderr
+    assert _doctor(home)["home chat list"] == ("ok", "1 chat(s), sealed under the master phrase")
+    # What schema 10's migration leaves when the bot opened a store of an earlier schema
+    # first: a chat's row with nothing sealed yet, its record in to_seal (docs/AT-REST.md §6).
+    db = sqlite3.connect(home / "store.db")
+    db.execute("INSERT INTO chats (id) VALUES (7)")
+    db.execute("INSERT INTO to_seal VALUES (7, ?)", (ChatRecord("Old Club", "old club", ["shared"], 1.0).to_bytes(),))
+    db.commit()
+    db.close()
+    status, detail = _doctor(home)["home chat list"]
+    assert status == "warn" and "1 chat(s) from before schema 10 are still in the clear" in detail
+    assert run("--home", str(home), "poll", phrase=None).returncode == 0  # the bot seals nothing: it has no key
+    assert _doctor(home)["home chat list"][0] == "warn"
+    listed = run("--home", str(home), "chat", "list", "--json", phrase="phrase")  # the first unlock seals it
+    assert sorted(c["name"] for c in json.loads(listed.stdout)) == ["Old Club", "family"]
+    assert _doctor(home)["home chat list"] == ("ok", "2 chat(s), sealed under the master phrase")
+    assert b"Old Club" not in (home / "store.db").read_bytes()
 
 
 def test_a_home_that_does_not_exist_fails_and_is_not_created(tmp_path: Path) -> None:

@@ -178,3 +178,17 @@ def test_every_earlier_schema_is_sealed_at_the_first_unlock(tmp_path: Path, vers
     found = _files_of(tmp_path)
     for needle in (NAME.encode(), NAME.casefold().encode(), MEMBER.encode(), MEMBER_KEY, MEMBER_KEY.hex().encode()):
         assert needle not in found, (version, needle)
+
+
+@pytest.mark.parametrize("value", ["'plain text'", "CAST(x'ff00fe' AS TEXT)", "NULL"])
+def test_a_record_changed_by_hand_into_anything_but_sealed_bytes_is_a_store_error(tmp_path: Path, value: str) -> None:
+    store, _ = _home_store(tmp_path)
+    store.add_chat(NAME, NAME.casefold(), Verifier(b"s" * 16, b"v" * 32, None), [])
+    db = sqlite3.connect(tmp_path / "store.db")
+    db.execute(f"UPDATE chats SET sealed = {value}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError) as damaged:
+        store.chats()
+    assert damaged.value.damaged and "\n" not in str(damaged.value) and "\ufffd" not in str(damaged.value)
+    store.close()
