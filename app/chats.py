@@ -1,4 +1,4 @@
-"""Chats: create, unlock (any of a chat's secrets), add a secret, rekey, carriers, delete.
+"""Chats: create, unlock (any of a chat's secrets), add a secret, rekey, carriers, hide, delete.
 
 A chat's key is derived from its typed secret and lives in RAM (:class:`UnlockedChat`);
 the store gets a salted slow verifier of it and nothing else."""
@@ -14,13 +14,13 @@ from pointerbridge.core.errors import InvalidInputError
 from pointerbridge.home.store import ChatRow, Verifier
 
 from .carriers import Carriers
-from .errors import StaleSecretError, WrongSecretError
+from .errors import PostsWaitingError, StaleSecretError, WrongSecretError
 from .models import UnlockedChat
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["OPEN_CHAT_COST", "REKEY_COST", "Chats"]
+__all__ = ["HIDE_NOTE", "OPEN_CHAT_COST", "REKEY_COST", "Chats"]
 
 
 # Said by every front-end wherever an open chat is made: what giving up the random salt costs.
@@ -35,6 +35,17 @@ OPEN_CHAT_COST = (
 REKEY_COST = (
     "the members who have not rekeyed yet see nothing you send until they rekey too, and what they send "
     "meanwhile stays under the old secret: a read shows it only with the old secret given too"
+)
+
+
+# Said by every front-end before a chat is hidden: what brings it back, and what stays on disk.
+HIDE_NOTE = (
+    "its invite and its secret are what bring it back (nothing here remembers either): a chat joined from an "
+    "invite comes back only by joining that invite again ('pbridge chat join INVITE'), whose salt nothing else "
+    "holds; an open chat comes back by its name and secret alone ('pbridge receive --chat NAME' with one of its "
+    "pointers, or 'pbridge chat create NAME --open'). Its messages, yours too, stay on this disk as unclaimed "
+    "pointers that cannot be told from a carrier's junk, and return with it; 'pbridge junk clear --unclaimed' "
+    "would delete them for good. Which of them were in the trash is not kept."
 )
 
 
@@ -239,6 +250,22 @@ class Chats(Carriers):
         """Replace the carriers a chat's messages are posted to."""
         row = self.chat_row(name)
         return self.store.set_chat_carriers(row.id, self._check_carriers(carriers))
+
+    def hide_chat(self, name: str) -> int:
+        """Hide a chat (docs/AT-REST.md §7): its sealed record is deleted, its pointers are
+        kept as unclaimed ones (chat unlinked, received, out of the trash), until the chat
+        is joined again with its name and secret. Returns how many pointers were kept.
+        Refused (:class:`PostsWaitingError`) while any of its pointers waits to be posted."""
+        row = self.chat_row(name)
+        kept, waiting = self.store.hide_chat(row.id)
+        if waiting:
+            raise PostsWaitingError(
+                f"{waiting} post(s) of chat {row.name!r} still wait to be posted: poll first "
+                "(pbridge poll), then hide it; nothing changed"
+            )
+        self._routed.pop(row.id, None)  # its id may be given to the next chat made
+        self._doubtful.pop(row.id, None)
+        return kept
 
     def delete_chat(self, name: str) -> None:
         """Delete a chat and all its pointers."""

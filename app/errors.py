@@ -18,6 +18,7 @@ __all__ = [
     "NoCarriersError",
     "NotInitialisedError",
     "PollBusyError",
+    "PostsWaitingError",
     "RetryableError",
     "StaleSecretError",
     "WrongSecretError",
@@ -80,3 +81,10 @@ class StaleSecretError(PointerBridgeError):
     or rekey (the chat's secret was changed since)."""
 
     exit_code = 29
+
+
+class PostsWaitingError(PointerBridgeError):
+    """``chat hide`` of a chat whose pointers still wait to be posted: hidden, they would
+    stay in the outbox as this home's own posts (``pbridge poll`` first)."""
+
+    exit_code = 38

@@ -19,12 +19,13 @@ from pointerbridge.home.config import Home
 
 from .base import resolve_home
 from .carriers import carrier_clashes
-from .chats import OPEN_CHAT_COST, REKEY_COST
+from .chats import HIDE_NOTE, OPEN_CHAT_COST, REKEY_COST
 from .errors import (
     ChatNotFoundError,
     NoCarriersError,
     NotInitialisedError,
     PollBusyError,
+    PostsWaitingError,
     StaleSecretError,
     WrongSecretError,
 )
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .backup import Imported
 
 __all__ = [
+    "HIDE_NOTE",
     "OPEN_CHAT_COST",
     "REKEY_COST",
     "App",
@@ -46,6 +48,7 @@ __all__ = [
     "Page",
     "PollBusyError",
     "PollSummary",
+    "PostsWaitingError",
     "Shown",
     "StaleSecretError",
     "UnlockedChat",

@@ -1,4 +1,4 @@
-"""``pbridge chat ...``: create, list, carriers, invite, join, delete, rekey, clear, trust."""
+"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ __all__ = ["chat_app"]
 
 chat_app = typer.Typer(
     help="Chats: create or join one, list them, show or set a chat's carriers, print its invite, rekey it "
-    "(a new secret), clear its history, trust a key you verified, delete it.",
+    "(a new secret), clear its history, trust a key you verified, hide it (deniable) or delete it.",
     no_args_is_help=True,
 )
 
@@ -169,6 +169,32 @@ def _replace_secret(app: App, chat: str, secret: str, yes: bool) -> None:
         raise typer.Exit(1)
     app.replace_secret(plan)
     typer.echo(f"chat {name!r}: its current secret is the one just given ({plan.opens} waiting pointer(s) open)")
+
+
+@chat_app.command("hide")
+@one_line_errors
+def chat_hide(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    phrase_fd: PhraseFd = None,
+) -> None:
+    """Hide a chat: no trace of its name, members or keys stays in this home, and its
+    messages stay as unclaimed pointers, indistinguishable from a carrier's junk, until it
+    is joined again with its invite and secret. Prints the invite first; asks y/N."""
+    from pointerbridge.app.service import HIDE_NOTE
+
+    with unlocked_app(ctx, phrase_fd) as app:
+        row = app.chat_row(name)
+        shown = safe_text(row.name)
+        typer.echo(app.invite(row))
+        typer.echo(
+            f"chat {shown!r}: that invite is {'an open' if row.is_open else 'a salted'} chat's; {HIDE_NOTE}", err=True
+        )
+        if not yes and not typer.confirm(f"Hide chat {shown!r}?", default=False):
+            raise typer.Exit(1)
+        kept = app.hide_chat(name)
+        typer.echo(f"chat {shown!r} hidden; its {kept} pointer(s) stay as unclaimed ones")
 
 
 @chat_app.command("delete")

@@ -200,16 +200,17 @@ class Confirm(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, yes: str = "Yes, for good") -> None:
         super().__init__()
         self._question = question
+        self._yes = yes
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self._question, classes="title", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("No", variant="primary", id="no")
-                yield Button("Yes, for good", variant="error", id="yes")
+                yield Button(self._yes, variant="error", id="yes")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -1,4 +1,4 @@
-"""A chat's settings: carriers, invite (with a QR code), a new secret, clear, delete."""
+"""A chat's settings: carriers, invite (with a QR code), a new secret, clear, hide, delete."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ class ChatSettingsScreen(Screen[None]):
                 yield Button("Add a secret", id="add-secret")
             with Horizontal(classes="buttons"):
                 yield Button("Clear history", id="clear", variant="warning")
+                yield Button("Hide chat", id="hide", variant="warning")
                 yield Button("Delete chat", id="delete", variant="error")
         yield Footer()
 
@@ -169,16 +170,40 @@ class ChatSettingsScreen(Screen[None]):
         )
         self.app.push_screen(Confirm(question), answered)
 
+    @on(Button.Pressed, "#hide")
+    def _hide(self) -> None:
+        from pointerbridge.app.service import HIDE_NOTE
+
+        service, row = self.app.service, self.chat.row
+        invite = self.app.attempt(lambda: service.invite(service.chat_row(row.name)))
+        if invite is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            kept = self.app.attempt(lambda: service.hide_chat(row.name)) if yes else None
+            if kept is None:  # declined, or refused (posts waiting): the chat stays
+                return
+            self.app.forget(row.id)
+            self._back_to_chats()
+            self.app.notify(f"chat hidden; its {kept} pointer(s) stay as unclaimed ones", markup=False)
+
+        kind = "an open" if row.is_open else "a salted"
+        question = f"Hide chat {safe_text(row.name)}? Its invite ({kind} chat's): {invite}\n\nNote it: {HIDE_NOTE}"
+        self.app.push_screen(Confirm(question, yes="Yes, hide it"), answered)
+
+    def _back_to_chats(self) -> None:
+        from .chats import ChatListScreen
+
+        while not isinstance(self.app.screen, ChatListScreen):
+            self.app.pop_screen()
+
     @on(Button.Pressed, "#delete")
     def _delete(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self.app.forget(self.chat.row.id)  # first: no screen reloads a chat that is gone
                 self.app.attempt(lambda: self.app.service.delete_chat(self.chat.row.name))
-                from .chats import ChatListScreen
-
-                while not isinstance(self.app.screen, ChatListScreen):
-                    self.app.pop_screen()
+                self._back_to_chats()
                 self.app.notify("chat deleted", markup=False)
 
         self.app.push_screen(Confirm(f"Delete chat {safe_text(self.chat.row.name)} and all its messages?"), answered)

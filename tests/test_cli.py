@@ -314,6 +314,7 @@ def test_exit_codes_never_change() -> None:
         "ExportExistsError": 35,
         "StoreLockedError": 36,
         "SealedDataError": 37,
+        "PostsWaitingError": 38,
         "CarrierExistsError": 49,
     }
 

@@ -445,6 +445,41 @@ def test_two_messages_with_one_id_do_not_break_the_chat(tmp_path: Path, shared: 
     drive(alice, scenario)
 
 
+def test_hiding_a_chat_in_its_settings_takes_it_off_the_list_until_joined_again(tmp_path: Path, shared: Path) -> None:
+    alice = make_home(tmp_path, "alice", shared)
+    with_chat(alice, "alice", bodies=("before hiding",))
+    with_chat(alice, "alice", name="Other")
+    with opened(alice) as app:  # queued, not posted: hiding is refused until it is
+        app.send(app.unlock_chat("Family", SECRET), app.unlock_identity(PHRASES["alice"]), "still waiting")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await _open_family(pilot, "alice")
+        await pilot.press("ctrl+s")
+        await pilot.click("#hide")
+        question = str(pilot.app.screen.query_one(Label).render())
+        assert isinstance(pilot.app.screen, Confirm) and "pbinvite1." in question
+        assert "a salted chat's" in question and "junk clear --unclaimed" in question and "trash" in question
+        await pilot.press("y")
+        await until(pilot, lambda: any("poll first" in str(n.message) for n in pilot.app._notifications), "refusal")
+        assert isinstance(pilot.app.screen, ChatSettingsScreen)
+        with opened(alice) as other:  # the CLI, meanwhile: posted
+            other.poll(fetch=False)
+        await pilot.click("#hide")
+        await pilot.press("y")
+        table = await chat_list(pilot)
+        assert table.row_count == 1 and "Family" not in str(table.get_row_at(0))
+        assert any("2 pointer(s) stay as unclaimed" in str(n.message) for n in pilot.app._notifications)
+
+    drive(alice, scenario)
+    with opened(alice) as app:
+        assert [c.name for c in app.chats()] == ["Other"] and app.unrouted_count() == 2
+        back = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))  # its invite's salt
+        assert [(s.message.username, s.message.body) for s in app.read(back)[0]] == [
+            ("alice", "before hiding"),
+            ("alice", "still waiting"),
+        ]
+
+
 def test_a_chat_deleted_elsewhere_is_said_not_fatal(tmp_path: Path, shared: Path) -> None:
     alice = make_home(tmp_path, "alice", shared)
     with_chat(alice, "alice")

@@ -240,23 +240,28 @@ class ChatTables(StoreBase):
 
     # -- hiding -----------------------------------------------------------------------
 
-    def hide_chat(self, chat_id: int) -> int:
+    def hide_chat(self, chat_id: int) -> tuple[int, int]:
         """Forget a chat but keep its pointers, as a carrier's unrouted junk is kept: each
         is unlinked from the chat, marked received, out of the trash, its posts and proofs
         dropped; the chat's sealed record is deleted (and overwritten: secure_delete). The
         pointers come back when the chat is made again with its name and secret. Returns
-        how many pointers were kept. A chat with posts still waiting is refused."""
+        (pointers kept, posts waiting): a chat with posts still waiting is left as it was
+        (0 kept), in the same transaction that counted them."""
         with self.transaction() as db:
-            waiting = db.execute(
-                "SELECT count(*) FROM posts o JOIN pointers p ON p.id = o.pointer_id"
-                " WHERE p.chat_id = ? AND o.posted_at IS NULL",
-                (chat_id,),
-            ).fetchone()[0]
+            waiting = int(
+                db.execute(
+                    "SELECT count(*) FROM posts o JOIN pointers p ON p.id = o.pointer_id"
+                    " WHERE p.chat_id = ? AND o.posted_at IS NULL",
+                    (chat_id,),
+                ).fetchone()[0]
+            )
             if waiting:
-                raise StoreError(f"{waiting} pointer(s) of the chat wait to be posted: poll first")
+                return 0, waiting
+            if db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone() is None:
+                raise StoreError(f"no chat {chat_id} in the store")
             kept = self._unlink(db, chat_id)
         self._checkpoint()
-        return kept
+        return kept, 0
 
     @staticmethod
     def _unlink(db: sqlite3.Connection, chat_id: int) -> int:
