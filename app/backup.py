@@ -4,8 +4,10 @@ The file holds what the store holds but caches: the public identity, chats with 
 slow verifiers, pinned sender keys, every pointer exactly as carried (ciphertext) with
 where it was posted, carrier cursors, tombstones, and the rotations a chat accepted with
 their signed notices. No plaintext, secret or derived key is in the store, so none is in
-the file either (a thief learns what a thief of the store learns, docs/SPEC.md §9). The
-format, and what an import may change, are in docs/EXPORT.md.
+the file either. As in the store (docs/AT-REST.md), what names a chat or its members is
+sealed under the identity's store key: each chat record is a sealed record, and a pointer
+names its chat by the chat's lookup, so a reader of the file learns what a thief of the
+store learns. The format, and what an import may change, are in docs/EXPORT.md.
 
 Anyone can edit such a file, so an import takes no trust from it: it never makes a pin
 (each name is pinned by its first message read here), takes a rotation only with its
@@ -13,48 +15,36 @@ notice signed by the old key (verified here), and never takes a conflict's re-pi
 
 Importing streams the file line by line (a line is at most :data:`MAX_LINE` bytes: a
 stream of zeros is refused at once, not read whole), checks every line before anything is
-written, adds in one transaction, and keeps what the home has already: importing the same
-file twice adds nothing."""
+written, opens the sealed records once the identity is unlocked (one that does not open
+refuses the file), adds in one transaction, and keeps what the home has already:
+importing the same file twice adds nothing."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
-from pointerbridge.core.armor import dearmor
-from pointerbridge.core.errors import InvalidInputError, PointerError, UnknownVersionError
+from pointerbridge.core.errors import InvalidInputError
+from pointerbridge.core.store_key import SealedDataError
 from pointerbridge.home.private_file import write_private_with
-from pointerbridge.home.store import SCHEMA_VERSION, Direction, IdentityRow, Store
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pointerbridge.home.store import SCHEMA_VERSION, IdentityRow, Store
 
 from .errors import ExportExistsError, IdentityExistsError
-
-if TYPE_CHECKING:
-    from pointerbridge.core.rotation import RotationNotice
+from .export_format import ORDER, SEALED_KINDS, parse_record
 
 __all__ = ["FORMAT", "MAX_LINE", "VERSION", "Imported", "export_store", "import_file", "import_store", "write_export"]
 
 FORMAT = "pointerbridge-export"
-VERSION = 2  # 2: rotations carry their signed notice; a version-1 file's rotations are left out
-_READS = (1, 2)
-MAX_LINE = 1 << 20  # bytes, newline included: a pointer line is under 64 KiB, a chat's 64 verifiers 13 KiB
-_HEX = r"^([0-9a-f]{2})*$"
-# tombstones before pointers; rotations after them (they name a pointer by its digest)
-_ORDER = {
-    "identity": 0,
-    "chat": 1,
-    "pin": 2,
-    "tombstone": 3,
-    "pointer": 4,
-    "cursor": 5,
-    "rotation": 6,
-    "rotation_out": 7,
-    "rotation_conflict": 8,
-}
+# 2: rotations carry their signed notice (a version-1 file's rotations are left out);
+# 3: chat records sealed under the store key, pointers name their chat by its lookup
+VERSION = 3
+_READS = (1, 2, 3)
+MAX_LINE = 1 << 20  # bytes, newline included: a pointer line is under 64 KiB, a chat's 64 verifiers 13 KiB (18 sealed)
 
 
 class Imported(NamedTuple):
@@ -65,108 +55,6 @@ class Imported(NamedTuple):
     added: dict[str, int]
     left_out: dict[str, int]
     identity: IdentityRow | None
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-_Time = Annotated[float, Field(ge=0, le=1e11)]  # Unix seconds, up to year 5138
-
-
-class _Identity(_Record):
-    kind: Literal["identity"]
-    username: str
-    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    recovery: str | None = Field(default=None, pattern=r"^[0-9a-f]{20}$")  # absent before schema 7
-
-
-class _Verifier(_Record):
-    salt: str = Field(pattern=_HEX, min_length=32)
-    verifier: str = Field(pattern=_HEX, min_length=64)
-    key_salt: str | None = Field(default=None, pattern=r"^([0-9a-f]{2}){16,32}$")  # absent: an open chat
-
-
-class _Chat(_Record):
-    kind: Literal["chat"]
-    name: str
-    normalized_name: str
-    carriers: list[str]
-    # A chat has a verifier per secret it ever had; each salt among them costs an unlock an
-    # Argon2id, so a file cannot bring more than a lifetime of rekeys.
-    verifiers: list[_Verifier] = Field(min_length=1, max_length=64)
-
-
-class _Pin(_Record):
-    kind: Literal["pin"]
-    chat: str
-    username: str
-    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    first_seen: _Time
-
-
-class _Post(_Record):
-    carrier: str
-    carrier_ref: str | None
-    posted_at: _Time | None
-
-
-class _Pointer(_Record):
-    kind: Literal["pointer"]
-    text: str = Field(min_length=1)
-    direction: Direction
-    chat: str | None
-    carrier: str | None
-    carrier_ref: str | None
-    received_at: _Time
-    trashed: bool
-    posts: list[_Post]
-
-
-class _Cursor(_Record):
-    kind: Literal["cursor"]
-    carrier: str
-    cursor: str
-    updated_at: _Time
-
-
-class _Tombstone(_Record):
-    kind: Literal["tombstone"]
-    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
-class _Rotation(_Record):
-    kind: Literal["rotation"]
-    chat: str
-    username: str
-    old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
-    notice: str | None = Field(default=None, max_length=1000)  # absent before version 2
-
-
-class _RotationOut(_Record):
-    kind: Literal["rotation_out"]
-    chat: str
-    body: str = Field(max_length=1000)
-
-
-class _RotationConflict(_Record):
-    kind: Literal["rotation_conflict"]
-    chat: str
-    username: str
-    old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
-    chosen: bool
-
-
-_ANY = TypeAdapter(
-    Annotated[
-        _Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut | _RotationConflict,
-        Field(discriminator="kind"),
-    ]
-)
 
 
 def export_store(store: Store, path: Path, *, replace: bool = False) -> int:
@@ -188,15 +76,28 @@ def export_store(store: Store, path: Path, *, replace: bool = False) -> int:
 
 
 def write_export(store: Store, out: BinaryIO) -> int:
-    """Write the store as an export to the open binary ``out`` (a file, or standard
-    output); return the number of records."""
+    """Write the store (unlocked: its key given) as an export to the open binary ``out``
+    (a file, or standard output); return the number of records. Each chat record is
+    sealed under the store key; a pointer names its chat by the chat's lookup."""
     count = 0
     header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
     out.write(json.dumps(header).encode("utf-8") + b"\n")
+    lookups: dict[str, str] = {}
     for record in store.export_records():
-        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        if record["kind"] in SEALED_KINDS:
+            sealed = store.seal_for_export(_json(record))
+            record = {"kind": "sealed", "data": base64.b64encode(sealed).decode("ascii")}
+        elif record["kind"] == "pointer" and record["chat"] is not None:
+            if record["chat"] not in lookups:
+                lookups[record["chat"]] = store.chat_lookup(record["chat"]).hex()
+            record["chat"] = lookups[record["chat"]]
+        out.write(_json(record) + b"\n")
         count += 1
     return count
+
+
+def _json(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def import_store(store: Store, path: Path) -> dict[str, int]:
@@ -215,14 +116,15 @@ def import_file(
     """Check every line of an export (a regular file at a path, or an open binary stream
     such as standard input, called ``name`` in messages), then add it to ``store``.
     ``unlock`` is given the export's identity (username, public key, recovery code; None:
-    the file has none) once the file is checked, and unlocks the store's chat list."""
+    the file has none) once the file is checked, and unlocks the store's chat list; then a
+    version-3 file's sealed records are opened and checked (one that does not open raises
+    :class:`SealedDataError`), all before anything is added."""
     where = str(source) if isinstance(source, Path) else name or "standard input"
     if isinstance(source, Path):
         with _open(source) as stream:
-            records = list(_read(stream, where))
+            version, records = _read(stream, where)
     else:
-        records = list(_read(source, where))
-    records.sort(key=lambda r: _ORDER[r["kind"]])  # stable: file order within a kind
+        version, records = _read(source, where)
     here = store.identity()
     theirs = next((r for r in records if r["kind"] == "identity"), None)
     if here is not None and theirs is not None and (here.username, here.public_key.hex()) != _who(theirs):
@@ -231,6 +133,9 @@ def import_file(
             " import it into a new home (--home)"
         )
     unlock(_identity_of(theirs) if theirs is not None else None)
+    if version >= 3:
+        records = _opened(store, records, where, version)
+    records.sort(key=lambda r: ORDER[r["kind"]])  # stable: file order within a kind
     chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
     chats |= {c.normalized_name for c in store.chats()}
     for record in records:
@@ -245,6 +150,33 @@ def import_file(
     added = store.import_records(records)
     took = store.identity() if here is None and theirs is not None else None
     return Imported(added, left_out, took)
+
+
+def _opened(store: Store, records: list[dict[str, Any]], where: str, version: int) -> list[dict[str, Any]]:
+    """A version-3 file's records with each sealed one opened under the store key (the
+    identity's, unlocked) and checked as a plain one, and each pointer's chat lookup
+    turned back into the chat's name (of the file's chats or this home's)."""
+    opened = []
+    for record in records:
+        if record["kind"] != "sealed":
+            opened.append(record)
+            continue
+        try:
+            plain = store.open_from_export(record["sealed"])
+        except SealedDataError:
+            raise SealedDataError(
+                f"{where}, line {record['line']}: a sealed record does not open: the file was sealed under"
+                " another identity's master phrase, or changed"
+            ) from None
+        opened.append(parse_record(plain, where, record["line"], version, sealed=True))
+    names = {r["normalized_name"] for r in opened if r["kind"] == "chat"} | {c.normalized_name for c in store.chats()}
+    lookups = {store.chat_lookup(name).hex(): name for name in names}
+    for record in opened:
+        if record["kind"] == "pointer" and record["chat"] is not None:
+            if record["chat"] not in lookups:
+                raise InvalidInputError(f"{where}: a pointer of a chat which the file does not hold")
+            record["chat"] = lookups[record["chat"]]
+    return opened
 
 
 def _identity_of(record: dict[str, Any]) -> tuple[str, bytes, bytes | None]:
@@ -320,80 +252,21 @@ def _lines(stream: BinaryIO, where: str) -> Iterator[tuple[int, str]]:
         yield number, text.removesuffix("\n").removesuffix("\r")
 
 
-def _read(stream: BinaryIO, where: str) -> Iterator[dict[str, Any]]:
+def _read(stream: BinaryIO, where: str) -> tuple[int, list[dict[str, Any]]]:
+    """The file's version and its records, each checked (a sealed one as far as it can be
+    without the key: it remembers its ``line``)."""
     lines = _lines(stream, where)
     first = next(lines, None)
     version = _header(first[1]) if first else None
-    if version not in _READS:
+    if not isinstance(version, int) or version not in _READS:
         raise InvalidInputError(f"{where}: not a {FORMAT} file of version {' or '.join(map(str, _READS))}")
+    records = []
     for number, line in lines:
-        try:
-            record = _ANY.validate_json(line).model_dump()
-        except ValidationError as exc:
-            first_error = exc.errors()[0]
-            at = ".".join(str(p) for p in first_error["loc"])
-            raise InvalidInputError(f"{where}, line {number}: {at}: {first_error['msg']}") from None
-        _check(record, where, number)
-        yield record
-
-
-def _check(record: dict[str, Any], where: str, number: int) -> None:
-    """What a record's fields alone cannot say: a pointer's armor, a chat's name, a
-    rotation's signed notice, an identity's recovery code."""
-    kind = record["kind"]
-    if kind == "pointer":
-        record["payload"] = _payload(record["text"], where, number)
-    elif kind == "chat" and _normalized(record["name"]) != record["normalized_name"]:
-        raise InvalidInputError(f"{where}, line {number}: normalized_name is not the chat name's")
-    elif kind in ("rotation", "rotation_conflict") and record["old_key"] == record["new_key"]:
-        raise InvalidInputError(f"{where}, line {number}: a rotation to the same key")
-    if kind == "rotation" and record["notice"] is not None:
-        _check_rotation(record, where, number)
-    elif kind == "rotation_out":
-        _check_notice(record["body"], where, number)
-    elif kind == "identity" and record["recovery"] is not None:
-        _check_recovery(record["recovery"], where, number)
-
-
-def _check_rotation(record: dict[str, Any], where: str, number: int) -> None:
-    """A rotation's notice must be signed by its old key and name its user and keys."""
-    notice = _check_notice(record["notice"], where, number, field="notice")
-    if (notice.username, notice.old_key.hex(), notice.new_key.hex()) != (
-        record["username"],
-        record["old_key"],
-        record["new_key"],
-    ):
-        raise InvalidInputError(f"{where}, line {number}: notice: not the notice of this rotation")
-
-
-def _check_recovery(text: str, where: str, number: int) -> None:
-    from pointerbridge.core.keys import RecoveryCode
-
-    try:
-        RecoveryCode.from_bytes(bytes.fromhex(text))
-    except InvalidInputError:
-        raise InvalidInputError(f"{where}, line {number}: the identity's recovery code is damaged") from None
-
-
-def _check_notice(body: str, where: str, number: int, field: str = "body") -> RotationNotice:
-    from pointerbridge.core.rotation import RotationError, parse_notice
-
-    try:
-        notice = parse_notice(body)
-    except RotationError as exc:
-        raise InvalidInputError(f"{where}, line {number}: {field}: {exc}") from None
-    if notice is None:
-        raise InvalidInputError(f"{where}, line {number}: {field}: not a rotation notice")
-    return notice
-
-
-def _normalized(name: str) -> str | None:
-    from pointerbridge.core.keys import normalize_chat_name
-
-    try:
-        return normalize_chat_name(name)
-    except InvalidInputError:
-        return None
+        record = parse_record(line, where, number, version)
+        if record["kind"] == "sealed":
+            record["line"] = number
+        records.append(record)
+    return version, records
 
 
 def _header(line: str) -> object:
@@ -406,12 +279,3 @@ def _header(line: str) -> object:
         return None
     version = header.get("version")
     return version if type(version) is int else None
-
-
-def _payload(text: str, where: str, number: int) -> bytes:
-    try:
-        return dearmor(text)[1]
-    except UnknownVersionError:
-        return b""  # kept by its text, as a poll keeps it: a later release opens it
-    except PointerError as exc:
-        raise InvalidInputError(f"{where}, line {number}: not a pointer ({exc})") from None

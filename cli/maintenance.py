@@ -158,7 +158,8 @@ def export(
     phrase_fd: PhraseFd = None,
 ) -> None:
     """Write this home's store to a file: pointers, chats (verifiers only), cursors. It holds
-    nothing secret (docs/EXPORT.md). An existing file is kept unless --replace is given."""
+    nothing secret, and chats, members and keys are sealed under the master phrase
+    (docs/EXPORT.md). An existing file is kept unless --replace is given."""
     import sys
 
     with unlocked_app(ctx, phrase_fd) as app:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import raw_identity
+from helpers import opened_export, raw_identity
 from pointerbridge.app.service import App, Shown, UnlockedChat
 from pointerbridge.core import Identity, InvalidInputError, RecoveryCode, fingerprint
 from pointerbridge.core.pointer import _seal
@@ -171,7 +171,7 @@ def test_conflicts_travel_in_an_export_and_a_file_cannot_choose_for_any_home(tmp
     source.purge(chat, [shown[1].message.id, shown[2].message.id])
     plain = tmp_path / "plain.jsonl"
     export_store(source.store, plain)
-    records = [json.loads(line) for line in plain.read_text().splitlines()[1:]]
+    records = opened_export(source.store, plain)  # sealed in the file
     assert sum(r.get("kind") == "rotation_conflict" for r in records) == 2
     target, _ = _bob(tmp_path, "target")
     assert import_store(target.store, plain)["rotation conflicts"] == 2

@@ -8,7 +8,7 @@ import base64
 import json
 from pathlib import Path
 
-from helpers import raw_identity
+from helpers import opened_export, raw_identity
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, seal
 from pointerbridge.core.rotation import MARKER, make_notice, notice_body
@@ -146,8 +146,8 @@ def test_a_rotation_keeps_its_notice_so_an_export_can_carry_it(tmp_path: Path) -
     source.purge(chat, [notice_id])  # only the stored rotation is left, with its notice
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
-    (rotation,) = [json.loads(line) for line in export.read_text().splitlines() if '"rotation"' in line]
-    assert rotation["notice"] == body and json.loads(export.read_text().splitlines()[0])["version"] == 2
+    (rotation,) = [r for r in opened_export(source.store, export) if r["kind"] == "rotation"]  # sealed in the file
+    assert rotation["notice"] == body and json.loads(export.read_text().splitlines()[0])["version"] == 3
     target = App(Home.resolve(tmp_path / "target"))
     target.init("bob", "bob phrase", recovery=source.recovery_code(), allow_weak=True)
     done = import_file(target.store, export, unlock=lambda theirs: None)  # init unlocked it

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import raw_identity
+from helpers import opened_export, raw_identity, write_export_file
 from pointerbridge.app.service import App, Shown, UnlockedChat, WrongSecretError
 from pointerbridge.core import Identity, InvalidInputError
 from pointerbridge.core.pointer import _seal
@@ -221,7 +221,7 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
         record.notice_out = waiting
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
-    kinds = [json.loads(line).get("kind") for line in export.read_text().splitlines()[1:]]
+    kinds = [record["kind"] for record in opened_export(source.store, export)]  # sealed in the file
     assert kinds.count("rotation") == 1 and kinds.count("rotation_out") == 1
 
     target = App(Home.resolve(tmp_path / "target"))
@@ -242,9 +242,9 @@ def test_rotations_and_waiting_notices_survive_export_and_import(tmp_path: Path)
     assert [t for _, t in marks] == ["new", "rotated", "pinned"]
     other.close()
 
-    broken = export.read_text().replace(MARKER, MARKER + "x")
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(broken)
+    # The notices are sealed in the file: changed, and sealed again under bob's key.
+    broken = json.loads(json.dumps(opened_export(source.store, export)).replace(MARKER, MARKER + "x"))
+    bad = write_export_file(tmp_path / "bad.jsonl", broken, sealed_by=source.store)
     with pytest.raises(InvalidInputError, match="rotation notice"):
         import_store(target.store, bad)
     source.close()

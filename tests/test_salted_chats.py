@@ -349,15 +349,17 @@ def test_a_stale_invite_is_refused_and_a_rekey_under_a_wrong_salt_can_be_correct
 
 
 def test_an_import_cannot_bring_a_damaged_recovery_code_or_endless_verifiers(tmp_path: Path) -> None:
-    from pointerbridge.app.backup import export_store, import_store
+    from helpers import opened_export, write_export_file
+    from pointerbridge.app.backup import export_store
 
     source = _app(tmp_path, "alice", tmp_path)
     source.init("alice", PHRASES["alice"])
     source.create_chat("Family", SECRET, [])
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
-    lines = export.read_text().splitlines()
-    records = [json.loads(line) for line in lines[1:]]
+    # The chat record is sealed in the file: it is opened, changed, and sealed again under
+    # alice's key, so the import opens it (with alice's phrase) and must refuse what it holds.
+    records = opened_export(source.store, export)
     identity = next(r for r in records if r["kind"] == "identity")
     chat = next(r for r in records if r["kind"] == "chat")
     for name, change in (
@@ -366,11 +368,10 @@ def test_an_import_cannot_bring_a_damaged_recovery_code_or_endless_verifiers(tmp
     ):
         saved = json.dumps(identity), json.dumps(chat)
         change()
-        doctored = tmp_path / f"doctored-{name}.jsonl"
-        doctored.write_text("\n".join([lines[0], *map(json.dumps, records)]) + "\n")
+        doctored = write_export_file(tmp_path / f"doctored-{name}.jsonl", records, sealed_by=source.store)
         identity.update(json.loads(saved[0]))
         chat.update(json.loads(saved[1]))
         target = _app(tmp_path, f"target-{name}", tmp_path)
-        with pytest.raises(InvalidInputError):
-            import_store(target.store, doctored)
+        with pytest.raises(InvalidInputError, match=name):
+            target.import_from(doctored, lambda: PHRASES["alice"])
         assert target.store.identity() is None and target.store.chat_count() == 0  # nothing half-imported

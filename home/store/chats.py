@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["ChatTables"]
 
 
+_EXPORT = b"export\x00"  # where an export's sealed records are kept (docs/EXPORT.md)
+
+
 def _context(lookup: bytes) -> bytes:
     return b"chat\x00" + lookup
 
@@ -87,6 +90,21 @@ class ChatTables(StoreBase):
     def chat_count(self) -> int:
         """How many chats this home has (their rows; no key needed: a thief can count them)."""
         return int(self._db.execute("SELECT count(*) FROM chats").fetchone()[0])
+
+    def chat_lookup(self, normalized_name: str) -> bytes:
+        """The keyed hash this store finds the chat ``normalized_name`` by (an export names
+        a pointer's chat by it)."""
+        return self._store_key().lookup(normalized_name)
+
+    def seal_for_export(self, data: bytes) -> bytes:
+        """``data`` (a record of an export) sealed under the store key."""
+        return self._store_key().seal(data, _EXPORT)
+
+    def open_from_export(self, sealed: bytes) -> bytes:
+        """What :meth:`seal_for_export` sealed; raise
+        :class:`~pointerbridge.core.store_key.SealedDataError` for anything else (sealed
+        under another identity's key, or changed)."""
+        return self._store_key().open(sealed, _EXPORT)
 
     def _store_key(self) -> StoreKey:
         if self._key is None:

@@ -21,10 +21,11 @@ class Records(PointerTables):
 
     def export_records(self) -> Iterator[dict[str, Any]]:
         """Everything kept here but caches, as plain records (bytes as hex), oldest first:
-        the identity, chats with their verifiers, pins, pointers with their posts, cursors,
-        tombstones, rotations, waiting notices and rotation conflicts. Nothing in it is
-        secret; it is what a thief of the store has. One read transaction: a poll writing
-        meanwhile is not half in it."""
+        the identity; chats with their verifiers, pins, rotations, waiting notices and
+        rotation conflicts (what the chat records hold: the key is needed); tombstones,
+        pointers with their posts, cursors. Nothing in it is secret; what names a chat or
+        its members is sealed here, and an export seals it again. One read transaction: a
+        poll writing meanwhile is not half in it."""
         self._db.execute("BEGIN")
         try:
             yield from self._records()
@@ -67,26 +68,6 @@ class Records(PointerTables):
                     "public_key": public_key.hex(),
                     "first_seen": first_seen,
                 }
-        for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
-            yield {"kind": "tombstone", "digest": digest.hex()}
-        posts: dict[int, list[dict[str, Any]]] = {}
-        for row in self._db.execute("SELECT pointer_id, carrier, carrier_ref, posted_at FROM posts"):
-            posts.setdefault(row[0], []).append({"carrier": row[1], "carrier_ref": row[2], "posted_at": row[3]})
-        columns = "id, text, direction, chat_id, carrier, carrier_ref, received_at, trashed"
-        for row in self._db.execute(f"SELECT {columns} FROM pointers ORDER BY id"):  # noqa: S608
-            yield {
-                "kind": "pointer",
-                "text": row[1],
-                "direction": row[2],
-                "chat": names.get(row[3]),
-                "carrier": row[4],
-                "carrier_ref": row[5],
-                "received_at": row[6],
-                "trashed": bool(row[7]),
-                "posts": posts.get(row[0], []),
-            }
-        for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
-            yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
         # A rotation's place is a pointer id, which another store numbers differently: it
         # travels as the digest of the chat's first pointer from there on (the notice, or
         # the next one if the notice was purged); null: after every pointer of the chat.
@@ -117,6 +98,26 @@ class Records(PointerTables):
                     "at": self._digest_from(chat_id, c.at_pointer),
                     "chosen": c.chosen,
                 }
+        for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
+            yield {"kind": "tombstone", "digest": digest.hex()}
+        posts: dict[int, list[dict[str, Any]]] = {}
+        for row in self._db.execute("SELECT pointer_id, carrier, carrier_ref, posted_at FROM posts"):
+            posts.setdefault(row[0], []).append({"carrier": row[1], "carrier_ref": row[2], "posted_at": row[3]})
+        columns = "id, text, direction, chat_id, carrier, carrier_ref, received_at, trashed"
+        for row in self._db.execute(f"SELECT {columns} FROM pointers ORDER BY id"):  # noqa: S608
+            yield {
+                "kind": "pointer",
+                "text": row[1],
+                "direction": row[2],
+                "chat": names.get(row[3]),
+                "carrier": row[4],
+                "carrier_ref": row[5],
+                "received_at": row[6],
+                "trashed": bool(row[7]),
+                "posts": posts.get(row[0], []),
+            }
+        for row in self._db.execute("SELECT carrier, cursor, updated_at FROM cursors ORDER BY carrier"):
+            yield {"kind": "cursor", "carrier": row[0], "cursor": row[1], "updated_at": row[2]}
 
     def _digest_from(self, chat_id: int, at_pointer: int) -> str | None:
         """The digest (hex) of the chat's first pointer from ``at_pointer`` on; None: none."""
