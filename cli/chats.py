@@ -73,6 +73,9 @@ def chat_list(
         if as_json:
             emit(rows)
             return
+        if not rows:  # said, not an empty output: a script cannot tell that from a failure
+            typer.echo("no chats yet (pbridge chat create, or chat join)", err=True)
+            return
         table([{**r, "open": "open: weaker key" if r["open"] else ""} for r in rows], "chats")
 
 

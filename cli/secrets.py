@@ -64,7 +64,8 @@ def read_secret(prompt: str, env_var: str, fd: int | None, *, confirm: bool = Fa
         if confirm and getpass.getpass(f"{prompt} (again): ") != secret:
             raise SecretUnavailableError("the two entries differ")
     else:
-        raise SecretUnavailableError(f"no terminal to ask for the {prompt.lower()}: set {env_var} or use --secret-fd")
+        option = "--phrase-fd" if "PHRASE" in env_var else "--secret-fd"
+        raise SecretUnavailableError(f"no terminal to ask for the {prompt.lower()}: set {env_var} or use {option}")
     if not secret:
         raise SecretUnavailableError(f"the {prompt.lower()} is empty")
     try:

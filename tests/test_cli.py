@@ -463,6 +463,8 @@ def test_init_with_another_identity_is_refused_and_force_says_what_it_costs(tmp_
     # the chat list was sealed under the old phrase: the new one cannot open it, so it is hidden
     assert "1 chat(s) were sealed under the replaced identity's master phrase and are hidden" in forced.stderr
     assert json.loads(run("--home", home, "chat", "list", "--json", env=other).stdout) == []
+    empty = run("--home", home, "chat", "list", env=other)
+    assert empty.returncode == 0 and empty.stdout == "" and "no chats yet" in empty.stderr
     after = json.loads(run("--home", home, "whoami", "--json").stdout)
     assert after["public_key"] != before["public_key"] and after["recovery_code"] != before["recovery_code"]
     assert run("--home", home, "init", "--username", "alice", env=other).returncode == 0  # now it is this one

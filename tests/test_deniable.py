@@ -165,6 +165,6 @@ def test_the_bot_posts_and_fetches_from_cron_with_no_secret_at_all(tmp_path: Pat
     assert status.returncode == 0 and json.loads(status.stdout)["unrouted"] == 1
     # nothing named a chat, and the bot can still not name one
     listed = run("--home", str(tmp_path / "bob"), "chat", "list", phrase=None)
-    assert listed.returncode == 4 and "master phrase" in listed.stderr.lower()
+    assert listed.returncode == 4 and "master phrase" in listed.stderr.lower() and "--phrase-fd" in listed.stderr
     read = json.loads(_pb("bob", "read", "Family Zanzibar", "--json", secret=secret))
     assert [m["body"] for m in read["messages"]] == ["queued for the bot"]
