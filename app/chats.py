@@ -255,9 +255,10 @@ class Chats(Carriers):
         """Hide a chat (docs/AT-REST.md §7): its sealed record is deleted, its pointers are
         kept as unclaimed ones (chat unlinked, received, out of the trash), until the chat
         is joined again with its name and secret. Returns how many pointers were kept.
-        Refused (:class:`PostsWaitingError`) while any of its pointers waits to be posted."""
+        Refused (:class:`PostsWaitingError`) while any of its pointers waits to be posted
+        to a carrier this home has (one removed since will never take them: they are dropped)."""
         row = self.chat_row(name)
-        kept, waiting = self.store.hide_chat(row.id)
+        kept, waiting = self.store.hide_chat(row.id, self.config.carriers.keys())
         if waiting:
             raise PostsWaitingError(
                 f"{waiting} post(s) of chat {row.name!r} still wait to be posted: poll first "
@@ -266,6 +267,11 @@ class Chats(Carriers):
         self._routed.pop(row.id, None)  # its id may be given to the next chat made
         self._doubtful.pop(row.id, None)
         return kept
+
+    def posts_waiting(self, name: str) -> int:
+        """How many posts of a chat still wait for one of this home's carriers (``chat hide``
+        refuses while any does)."""
+        return self.store.posts_waiting(self.chat_row(name).id, self.config.carriers.keys())
 
     def delete_chat(self, name: str) -> None:
         """Delete a chat and all its pointers."""

@@ -150,6 +150,16 @@ def _store(store: Store) -> list[Finding]:
 def _sealed(store: Store) -> Finding:
     """Whether the chat list is sealed (docs/AT-REST.md): a store the bot alone migrated
     keeps it in the clear until the next unlock with the master phrase."""
+    damaged = store.damaged_to_seal()
+    if damaged:
+        ids = ", ".join(str(chat_id) for chat_id, _ in damaged[:10])
+        return Finding(
+            "chat list",
+            "fail",
+            f"{len(damaged)} chat(s) from before schema 10 (id {ids}) have a record that does not parse "
+            f"({damaged[0][1]}): kept aside in the clear, out of the chat list, their pointers kept; "
+            "restore the store from a backup",
+        )
     waiting = store.waiting_to_seal()
     if waiting:
         return Finding(

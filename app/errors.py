@@ -12,6 +12,7 @@ from pointerbridge.core.errors import PointerBridgeError
 __all__ = [
     "CarrierExistsError",
     "ChatNotFoundError",
+    "ChatsSealedError",
     "ConfigurationError",
     "ExportExistsError",
     "IdentityExistsError",
@@ -83,8 +84,17 @@ class StaleSecretError(PointerBridgeError):
     exit_code = 29
 
 
+class ChatsSealedError(PointerBridgeError):
+    """``init --force`` on a home whose chats are sealed under the master phrase of the
+    identity it replaces, given neither that phrase (to seal them again under the new one)
+    nor leave to hide them."""
+
+    exit_code = 39
+
+
 class PostsWaitingError(PointerBridgeError):
-    """``chat hide`` of a chat whose pointers still wait to be posted: hidden, they would
-    stay in the outbox as this home's own posts (``pbridge poll`` first)."""
+    """``chat hide`` of a chat whose pointers still wait to be posted (or ``init --force``
+    hiding every chat): hidden, they would go out as received pointers (``pbridge poll``
+    first)."""
 
     exit_code = 38

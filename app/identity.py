@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Self
 
 from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
-from .errors import IdentityExistsError, NoCarriersError, NotInitialisedError, StaleSecretError, WrongSecretError
+from .errors import (
+    ChatsSealedError,
+    IdentityExistsError,
+    NoCarriersError,
+    NotInitialisedError,
+    PostsWaitingError,
+    StaleSecretError,
+    WrongSecretError,
+)
 from .models import UnlockedChat
 from .outbox import Outbox
 
@@ -51,6 +59,7 @@ class Identities(Outbox):
         unsalted: bool = False,
         allow_weak: bool = False,
         replace: bool = False,
+        hide_chats: bool = False,
     ) -> Identity:
         """Derive this user's identity and record its public half and recovery code.
 
@@ -62,7 +71,10 @@ class Identities(Outbox):
         keeps its identity: init again gives it back only if it is the same one; another one
         raises :class:`IdentityExistsError` (it would leave every chat's pin behind without a
         notice: that is ``rotate_identity``) unless ``replace``, which makes the new one this
-        home's without telling any chat. A new identity's username must not hold a trust
+        home's without telling any chat. Its chats are sealed again under the new identity
+        when the one replaced was unlocked first (:meth:`unlock_identity`, with the old
+        phrase); else they are hidden if ``hide_chats`` (:class:`ChatsSealedError` if not;
+        :class:`PostsWaitingError` while their posts wait). A new identity's username must not hold a trust
         mark's glyph or a blank (:func:`~pointerbridge.app.names.check_new_username`); a
         regenerated one is let in, to read (it cannot send).
         """
@@ -99,12 +111,29 @@ class Identities(Outbox):
                     "phrase or recovery code): to change your master phrase, pbridge identity rotate (it tells your "
                     "chats); pbridge init --force replaces it without telling anyone"
                 )
-            hidden = self.store.replace_identity(
-                identity.username, identity.public_key, code.to_bytes() if code else None, identity.store_key()
-            )
-            self.hidden_by_replace = hidden
+            self._replace(identity, code, hide_chats)
         self._remember_reader(identity)
         return identity
+
+    def _replace(self, identity: Identity, code: RecoveryCode | None, hide_chats: bool) -> None:
+        # Unlocked (the caller unlocked the identity being replaced: its phrase was given),
+        # every chat is sealed again under the new one; locked, each is hidden, if allowed.
+        chats = self.store.chat_count()
+        if chats and not self.store.unlocked and not hide_chats:
+            raise ChatsSealedError(
+                f"this home's {chats} chat(s) are sealed under the master phrase of the identity being replaced: "
+                "give that phrase to keep them (--old-phrase-fd), or --hide-chats to hide them; nothing changed"
+            )
+        recovery = code.to_bytes() if code else None
+        hidden, waiting = self.store.replace_identity(
+            identity.username, identity.public_key, recovery, identity.store_key(), self.config.carriers.keys()
+        )
+        if waiting:
+            raise PostsWaitingError(
+                f"{waiting} post(s) still wait to be posted in chats that would be hidden: poll first (pbridge "
+                "poll), or give the replaced identity's master phrase to keep the chats; nothing changed"
+            )
+        self.hidden_by_replace = hidden
 
     def _remember_reader(self, identity: Identity) -> None:
         # Only the identity's holder makes the proofs that let a re-read skip signatures,

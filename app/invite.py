@@ -38,10 +38,12 @@ class Invite:
 
 
 def make_invite(chat: ChatRow, config: Config) -> str:
-    """The invite text for a chat of this home."""
+    """The invite text for a chat of this home (with the carriers this home still has)."""
     carriers: dict[str, dict[str, Any]] = {}
     for name in chat.carriers:
-        carrier = config.carriers[name]
+        carrier = config.carriers.get(name)
+        if carrier is None:  # removed from this home's config since: nothing of it to share
+            continue
         shareable = bridge_class(carrier.type).shareable_settings
         settings = {k: v for k, v in carrier.settings.items() if k in shareable}
         carriers[name] = {"type": carrier.type, **settings}

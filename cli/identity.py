@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,9 +24,12 @@ from .context import (
 )
 from .errors import one_line_errors
 from .output import safe_text
+from .secrets import another_secret, read_secret, tty_available
 
 __all__ = ["identity_app", "init", "whoami"]
 
+
+_OLD_PHRASE = "PBRIDGE_OLD_MASTER_PHRASE"
 
 identity_app = typer.Typer(
     help="Your identity: rotate it (a new master phrase, so a new key), and notify a chat of it now.",
@@ -53,7 +57,24 @@ def init(
             "--force",
             help="Replace this home's identity by another without telling any chat (every member then sees "
             "your messages as KEY CHANGED); 'pbridge identity rotate' tells them instead. The chat list was "
-            "sealed under the old phrase: every chat is hidden until joined again.",
+            "sealed under the old phrase: give it (--old-phrase-fd, or typed when asked) to keep every chat, "
+            "or --hide-chats to hide them all until each is joined again.",
+        ),
+    ] = False,
+    old_phrase_fd: Annotated[
+        int | None,
+        typer.Option(
+            "--old-phrase-fd",
+            help="With --force: read the master phrase of the identity being replaced from this file descriptor "
+            "(or set PBRIDGE_OLD_MASTER_PHRASE); your chats are sealed again under the new one.",
+        ),
+    ] = None,
+    hide_chats: Annotated[
+        bool,
+        typer.Option(
+            "--hide-chats",
+            help="With --force, without the old master phrase: hide every chat (its messages stay as unclaimed "
+            "pointers; its name, members, keys and the salt its invite carries are gone from this home).",
         ),
     ] = False,
 ) -> None:
@@ -70,6 +91,8 @@ def init(
     # A regenerated identity keeps the name it has (app.init lets it in, to read).
     normalize_username(username) if code is not None or unsalted else check_new_username(username)
     with open_app(ctx, create=True) as app:
+        if force:
+            hide_chats = _keep_or_hide(app, old_phrase_fd, hide_chats)
         if code is not None or unsalted:
             # The phrase exists already: asked (twice: no stored key here tells a typo), not generated or judged.
             phrase = ask_phrase(phrase_fd, confirm=True)
@@ -78,7 +101,13 @@ def init(
             phrase = new_master_phrase("Master phrase", "PBRIDGE_MASTER_PHRASE", fds, weak_secret_ok, (username,))
         before = app.public_identity()
         identity = app.init(
-            username, phrase, recovery=code, unsalted=unsalted, allow_weak=weak_secret_ok, replace=force
+            username,
+            phrase,
+            recovery=code,
+            unsalted=unsalted,
+            allow_weak=weak_secret_ok,
+            replace=force,
+            hide_chats=hide_chats,
         )
         if before is not None and before.public_key != identity.public_key:
             typer.echo(
@@ -99,6 +128,38 @@ def init(
             "(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
             "regenerates this identity)"
         )
+
+
+def _keep_or_hide(app: App, old_phrase_fd: int | None, hide_chats: bool) -> bool:
+    """Before a replacing init asks the new phrase: unlock the identity it replaces with
+    the old phrase (given, or asked on a terminal), so that every chat is sealed again
+    under the new one; or, that phrase left empty, ask y/N to hide every chat. Returns
+    whether the chats may be hidden."""
+    chats = app.store.chat_count()
+    if app.public_identity() is None or not chats or hide_chats:
+        return hide_chats
+    old: str | None
+    if old_phrase_fd is not None or _OLD_PHRASE in os.environ:
+        old = read_secret("Old master phrase", _OLD_PHRASE, old_phrase_fd)
+    elif tty_available():
+        old = another_secret(
+            f"Master phrase of the identity being replaced (Enter alone: hide its {chats} chat(s))",
+            "no terminal to ask for the old master phrase",
+        )
+        if old is None:
+            question = f"Hide all {chats} chat(s)? Each comes back only when joined again with its invite and secret"
+            if not typer.confirm(question, default=False):
+                raise typer.Exit(1)
+            return True
+    else:
+        return False  # the app refuses (exit 39) if the identity is another one
+    from pointerbridge.app.errors import WrongSecretError
+
+    try:
+        app.unlock_identity(old)  # a wrong phrase stops here, before anything changed
+    except WrongSecretError:
+        raise WrongSecretError("that is not the master phrase of this home's identity; nothing changed") from None
+    return False
 
 
 def _who(username: str, fingerprint: str, code: RecoveryCode | None) -> str:

@@ -116,9 +116,9 @@ def junk_clear(
 def _clear_unclaimed(app: App, yes: bool) -> None:
     """``junk clear --unclaimed``: every chat unlocked with all its secrets, asked for in
     turn on the terminal (a --secret-fd cannot say which chat it is for), then y/N."""
-    from .secrets import SecretUnavailableError, _tty_available, another_secret
+    from .secrets import SecretUnavailableError, another_secret, tty_available
 
-    if not _tty_available():
+    if not tty_available():
         raise SecretUnavailableError(
             "junk clear --unclaimed asks for the secrets of every chat of this home on the terminal, and there is "
             "none (a --secret-fd cannot serve several chats): run it on a terminal"

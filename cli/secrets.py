@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from pointerbridge.core import InvalidInputError, PointerBridgeError
 
-__all__ = ["SecretUnavailableError", "another_secret", "new_secret", "read_secret"]
+__all__ = ["SecretUnavailableError", "another_secret", "new_secret", "read_secret", "tty_available"]
 
 WEAK_OK_HINT = "pass --weak-secret-ok to use it anyway"
 
@@ -42,7 +42,8 @@ def _from_fd(fd: int) -> str:
         raise SecretUnavailableError(f"the secret on fd {fd} is not UTF-8") from None
 
 
-def _tty_available() -> bool:
+def tty_available() -> bool:
+    """Whether this process has a terminal to ask a secret on."""
     try:
         os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
     except OSError:
@@ -59,7 +60,7 @@ def read_secret(prompt: str, env_var: str, fd: int | None, *, confirm: bool = Fa
             raise SecretUnavailableError(f"cannot read a secret from fd {fd}: {exc.strerror}") from None
     elif env_var in os.environ:
         secret = os.environ[env_var]
-    elif _tty_available():
+    elif tty_available():
         secret = getpass.getpass(f"{prompt}: ")
         if confirm and getpass.getpass(f"{prompt} (again): ") != secret:
             raise SecretUnavailableError("the two entries differ")
@@ -79,7 +80,7 @@ def another_secret(prompt: str, why_asked: str) -> str | None:
     """One more secret typed at a hidden prompt on the terminal; None when it is left
     empty (the user stops). With no terminal, :class:`SecretUnavailableError` saying
     ``why_asked`` (what the secret was wanted for, and how else to give it)."""
-    if not _tty_available():
+    if not tty_available():
         raise SecretUnavailableError(why_asked)
     secret = getpass.getpass(f"{prompt}: ")
     try:
@@ -140,7 +141,7 @@ def new_secret(
         generated = generate()
         _deliver(show_fd, generated)
         return generated
-    if fd is None and env_var not in os.environ and _tty_available():
+    if fd is None and env_var not in os.environ and tty_available():
         generated = generate()
         secret = _offer(prompt, generated, advice)
         if secret == generated:

@@ -315,6 +315,7 @@ def test_exit_codes_never_change() -> None:
         "StoreLockedError": 36,
         "SealedDataError": 37,
         "PostsWaitingError": 38,
+        "ChatsSealedError": 39,
         "CarrierExistsError": 49,
     }
 
@@ -458,7 +459,17 @@ def test_init_with_another_identity_is_refused_and_force_says_what_it_costs(tmp_
     secret = {"PBRIDGE_CHAT_SECRET": "tulips in the rain at dawn 7"}
     assert run("--home", home, "carrier", "add", "x", "--type", "files", "--path", str(tmp_path)).returncode == 0
     assert run("--home", home, "chat", "create", "family", "--carrier", "x", env={**first, **secret}).returncode == 0
-    forced = run("--home", home, "init", "--username", "alice", "--force", env=other)
+    # the chat list is sealed under the old phrase: with neither it nor leave to hide, refused
+    unsure = run("--home", home, "init", "--username", "alice", "--force", env=other)
+    _one_line_failure(unsure, 39)
+    assert "--old-phrase-fd" in unsure.stderr and "--hide-chats" in unsure.stderr
+    assert json.loads(run("--home", home, "whoami", "--json").stdout) == before
+    wrong = run(
+        "--home", home, "init", "--username", "alice", "--force", env={**other, "PBRIDGE_OLD_MASTER_PHRASE": "no"}
+    )
+    _one_line_failure(wrong, 5)
+    assert "nothing changed" in wrong.stderr and json.loads(run("--home", home, "whoami", "--json").stdout) == before
+    forced = run("--home", home, "init", "--username", "alice", "--force", "--hide-chats", env=other)
     assert forced.returncode == 0 and "KEY CHANGED" in forced.stderr
     # the chat list was sealed under the old phrase: the new one cannot open it, so it is hidden
     assert "1 chat(s) were sealed under the replaced identity's master phrase and are hidden" in forced.stderr
@@ -468,3 +479,34 @@ def test_init_with_another_identity_is_refused_and_force_says_what_it_costs(tmp_
     after = json.loads(run("--home", home, "whoami", "--json").stdout)
     assert after["public_key"] != before["public_key"] and after["recovery_code"] != before["recovery_code"]
     assert run("--home", home, "init", "--username", "alice", env=other).returncode == 0  # now it is this one
+
+
+def test_init_force_given_the_old_phrase_keeps_every_chat_sealed_under_the_new_one(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    first = {"PBRIDGE_MASTER_PHRASE": "correct horse battery staple orbit lantern"}
+    other = {"PBRIDGE_MASTER_PHRASE": "another phrase entirely, walnut cobalt meadow"}
+    secret = {"PBRIDGE_CHAT_SECRET": "tulips in the rain at dawn 7"}
+    assert run("--home", home, "init", "--username", "alice", env=first).returncode == 0
+    assert run("--home", home, "carrier", "add", "x", "--type", "files", "--path", str(tmp_path)).returncode == 0
+    assert run("--home", home, "chat", "create", "family", "--carrier", "x", env={**first, **secret}).returncode == 0
+    assert run("--home", home, "send", "family", "hello", "--queue", env={**first, **secret}).returncode == 0
+    waiting = run("--home", home, "init", "--username", "alice", "--force", "--hide-chats", env=other)
+    _one_line_failure(waiting, 38)  # hidden, the waiting post would go out as a received pointer
+    assert "poll first" in waiting.stderr
+    kept = run(
+        "--home",
+        home,
+        "init",
+        "--username",
+        "alice",
+        "--force",
+        env={**other, "PBRIDGE_OLD_MASTER_PHRASE": first["PBRIDGE_MASTER_PHRASE"]},
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert "hidden" not in kept.stderr and "KEY CHANGED" in kept.stderr
+    listed = json.loads(run("--home", home, "chat", "list", "--json", env=other).stdout)
+    assert [c["name"] for c in listed] == ["family"]
+    _one_line_failure(run("--home", home, "chat", "list", env=first), 5)  # the old phrase opens nothing now
+    assert run("--home", home, "poll").returncode == 0  # the waiting post goes out as this home's own
+    read = run("--home", home, "read", "family", "--json", env={**other, **secret})
+    assert read.returncode == 0 and "hello" in read.stdout

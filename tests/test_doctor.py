@@ -84,6 +84,16 @@ def test_a_chat_list_a_bot_migrated_is_in_the_clear_until_the_next_unlock_and_do
     assert sorted(c["name"] for c in json.loads(listed.stdout)) == ["Old Club", "family"]
     assert _doctor(home)["home chat list"] == ("ok", "2 chat(s), sealed under the master phrase")
     assert b"Old Club" not in (home / "store.db").read_bytes()
+    # a record the migration wrote that does not parse: the others unlock, doctor names it
+    db = sqlite3.connect(home / "store.db")
+    db.execute("INSERT INTO chats (id) VALUES (9)")
+    db.execute('INSERT INTO to_seal VALUES (9, \'{"name": "half"}\')')
+    db.commit()
+    db.close()
+    listed = run("--home", str(home), "chat", "list", "--json", phrase="phrase")
+    assert sorted(c["name"] for c in json.loads(listed.stdout)) == ["Old Club", "family"]
+    status, detail = _doctor(home, code=28)["home chat list"]
+    assert status == "fail" and "(id 9)" in detail and "kept aside" in detail
 
 
 def test_a_home_that_does_not_exist_fails_and_is_not_created(tmp_path: Path) -> None:

@@ -163,8 +163,56 @@ def test_hiding_a_chat_with_a_post_waiting_is_refused_and_changes_nothing(tmp_pa
     assert EXIT_CODES["PostsWaitingError"] == 38
     assert refused.returncode == 38 and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines()[-1].startswith(f"pbridge: 1 post(s) of chat {SALTED!r}")
-    assert "poll first" in refused.stderr and refused.stdout.startswith("pbinvite1.")
+    assert "poll first" in refused.stderr and refused.stdout == ""  # refused before the invite is shown
     assert _rows(alice) == rows and len(rows["pointers"]) == len(rows["posts"]) == len(rows["chats"]) == 1
     assert [c["name"] for c in json.loads(_as("alice", alice, "chat", "list", "--json"))] == [SALTED]
     _as("alice", alice, "poll")  # posted: now it hides
     assert "1 pointer(s) stay" in _as("alice", alice, "chat", "hide", SALTED, "--yes")
+
+
+def test_a_post_waiting_for_a_carrier_removed_since_does_not_keep_a_chat_from_hiding(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice = _home(tmp_path, "alice", shared)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    assert run("--home", str(alice), "carrier", "add", "gone", "--type", "files", "--path", str(gone)).returncode == 0
+    _as("alice", alice, "chat", "create", SALTED, "--carrier", "gone", chat=SALTED)
+    _as("alice", alice, "send", SALTED, "--queue", stdin="never carried", chat=SALTED)
+    config = alice / "config.toml"  # no command removes a carrier: its section is deleted by hand
+    text = config.read_text()
+    start = text.index("[carriers.gone]")
+    end = text.find("[carriers.", start + 1)
+    config.write_text(text[:start] + (text[end:] if end >= 0 else ""))
+    assert "1 pointer(s) stay" in _as("alice", alice, "chat", "hide", SALTED, "--yes")
+    rows = _rows(alice)
+    assert rows["posts"] == [] and rows["chats"] == []  # the post no carrier will ever take is dropped
+
+
+def test_init_force_on_a_terminal_asks_the_old_phrase_and_hides_only_after_a_yes(tmp_path: Path) -> None:
+    import os
+
+    from test_secret_policy import Terminal
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice = _home(tmp_path, "alice", shared)
+    _as("alice", alice, "chat", "create", SALTED, "--carrier", "shared", chat=SALTED)
+    before = run("--home", str(alice), "whoami", "--json").stdout
+    new = {"PBRIDGE_MASTER_PHRASE": "a wholly new phrase for alice, copper fennel 31"}
+    cost = {"PBRIDGE_IDENTITY_MEMORY_MIB": os.environ.get("PBRIDGE_IDENTITY_MEMORY_MIB", "64")}
+    args = ("--home", str(alice), "init", "--username", "alice", "--force")
+    asked = Terminal(*args, env={**new, **cost})
+    asked.expect("Enter alone: hide its 1 chat(s)")
+    asked.send("")
+    asked.expect("Hide all 1 chat(s)?")
+    asked.send("n")
+    assert asked.finish() == 1, asked.seen
+    assert run("--home", str(alice), "whoami", "--json").stdout == before  # nothing changed
+    typed = Terminal(*args, env={**new, **cost})
+    typed.expect("Enter alone: hide its 1 chat(s)")
+    typed.send(PHRASES["alice"])
+    assert typed.finish() == 0, typed.seen
+    assert "hidden" not in typed.seen and "PBRIDGE" not in typed.seen and PHRASES["alice"] not in typed.seen
+    listed = run("--home", str(alice), "chat", "list", "--json", phrase=new["PBRIDGE_MASTER_PHRASE"])
+    assert [c["name"] for c in json.loads(listed.stdout)] == [SALTED]

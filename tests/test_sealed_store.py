@@ -129,6 +129,12 @@ def _earlier_store(path: Path, version: int) -> None:
     """A store of schema ``version`` holding one chat with a member, as that schema kept it."""
     from pointerbridge.home.store.schema import MIGRATIONS
 
+    if version == 10:  # schema 10 itself: the chat waits in to_seal, as a bot's migration left it
+        _earlier_store(path, 9)
+        with sqlite3.connect(path) as db:
+            db.executescript(MIGRATIONS[9] + "; PRAGMA user_version = 10;")
+        db.close()
+        return
     db = sqlite3.connect(path)
     db.executescript(";".join(MIGRATIONS[:version]) + f"; PRAGMA user_version = {version};")
     db.execute(
@@ -192,3 +198,74 @@ def test_a_record_changed_by_hand_into_anything_but_sealed_bytes_is_a_store_erro
         store.chats()
     assert damaged.value.damaged and "\n" not in str(damaged.value) and "\ufffd" not in str(damaged.value)
     store.close()
+
+
+def test_a_checkpoint_a_reader_blocks_is_tried_again_at_the_next_unlock(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    _earlier_store(path, 9)
+    reader = sqlite3.connect(path, isolation_level=None)
+    with Store.open(path) as store:  # migrated: the chat's name went through the WAL in the clear
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM pointers").fetchone()  # a poll's read, mid-way
+        store._db.execute("PRAGMA busy_timeout = 50")
+        key = StoreKey(os.urandom(32))
+        assert store.unlock(key) == 1
+        assert NAME.encode() in (tmp_path / "store.db-wal").read_bytes()  # the reader kept the WAL
+        assert store._wal_marked()
+        reader.execute("COMMIT")
+    reader.close()
+    with Store.open(path) as store:
+        store.unlock(key)  # nothing to seal, but the WAL is truncated now
+        assert not store._wal_marked()
+        assert store.unlock(key) == 0
+    for needle in (NAME.encode(), NAME.casefold().encode(), MEMBER.encode(), MEMBER_KEY):
+        assert needle not in _files_of(tmp_path)
+
+
+def test_an_unlock_with_nothing_to_seal_takes_no_write_lock(tmp_path: Path) -> None:
+    store, key = _home_store(tmp_path)
+    store.add_chat(NAME, NAME.casefold(), Verifier(b"s" * 16, b"v" * 32, None), [])
+    writer = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the bot, storing what it polled
+    with Store.open(tmp_path / "store.db") as other:
+        other._db.execute("PRAGMA busy_timeout = 50")
+        assert other.unlock(key) == 0
+        assert [c.name for c in other.chats()] == [NAME]
+    writer.execute("ROLLBACK")
+    writer.close()
+    store.close()
+
+
+def test_a_damaged_record_left_by_the_migration_does_not_keep_the_others_from_unlocking(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    _earlier_store(path, 10)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO chats (id) VALUES (4)")
+        db.execute('INSERT INTO to_seal VALUES (4, \'{"name": "half a record"}\')')
+    db.close()
+    with Store.open(path) as store:
+        assert store.unlock(StoreKey(os.urandom(32))) == 1
+        assert [c.name for c in store.chats()] == [NAME]  # the damaged one is kept aside, out of the list
+        assert [chat_id for chat_id, _ in store.damaged_to_seal()] == [4]
+        assert store.waiting_to_seal() == 1
+
+
+def test_the_migrations_lists_are_put_in_order_whatever_order_sqlite_gave(tmp_path: Path) -> None:
+    from pointerbridge.home.store.record import ChatRecord
+
+    raw = (
+        '{"name": "n", "normalized_name": "n", "carriers": "[]", "created_at": 1, "notice_out": null,'
+        ' "judged": 0, "seen": 0, "verifiers": ['
+        '{"salt": "bb", "verifier": "02", "key_salt": null, "created_at": 5, "seq": 2},'
+        '{"salt": "aa", "verifier": "01", "key_salt": null, "created_at": 5, "seq": 1},'
+        '{"salt": "cc", "verifier": "00", "key_salt": null, "created_at": 3, "seq": 9}],'
+        ' "pins": [{"username": "late", "public_key": "01", "first_seen": 9},'
+        ' {"username": "early", "public_key": "02", "first_seen": 1}],'
+        ' "rotations": [{"username": "u", "old_key": "01", "new_key": "02", "at_pointer": 9, "notice": null},'
+        ' {"username": "u", "old_key": "00", "new_key": "01", "at_pointer": 2, "notice": null}],'
+        ' "conflicts": null}'
+    )
+    record = ChatRecord.from_migration(raw)
+    assert [c.verifier.salt for c in record.checks] == [b"\xcc", b"\xaa", b"\xbb"]  # the newest is current
+    assert list(record.pins) == ["early", "late"]
+    assert [r.at_pointer for r in record.rotations] == [2, 9]

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["StoreBase"]
 
+_TRUNCATE_WAL = "truncate_wal"  # the WAL may hold pages written in the clear (schema 11)
+
 
 class StoreBase:
     """A connection to one user's store; the table families below add their methods."""
@@ -132,10 +134,26 @@ class StoreBase:
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
 
-    def _checkpoint(self) -> None:
-        # secure_delete zeroes freed pages in the database file; the WAL still holds the
-        # old pages until a checkpoint copies them over and truncates it.
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    @staticmethod
+    def _mark_wal(db: sqlite3.Connection) -> None:
+        # Written in the same transaction as the pages the WAL must lose: a process killed
+        # before its checkpoint leaves the mark, and the next unlock truncates.
+        db.execute("INSERT OR IGNORE INTO marks VALUES (?)", (_TRUNCATE_WAL,))
+
+    def _wal_marked(self) -> bool:
+        return self._db.execute("SELECT 1 FROM marks WHERE name = ?", (_TRUNCATE_WAL,)).fetchone() is not None
+
+    def _checkpoint(self) -> bool:
+        """Copy the WAL into the database file and truncate it; True if done. secure_delete
+        zeroes freed pages in the database file, but the WAL holds the old pages until then.
+        A reader in the way (the bot, mid-poll, past the busy timeout) keeps them there: the
+        mark stays, and the next unlock tries again (:meth:`ChatTables.unlock`)."""
+        busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            return False
+        with self.transaction() as db:
+            db.execute("DELETE FROM marks WHERE name = ?", (_TRUNCATE_WAL,))
+        return True
 
 
 def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:

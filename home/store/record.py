@@ -135,6 +135,25 @@ class ChatRecord:
         except (ValueError, TypeError, KeyError, AttributeError):
             raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
 
+    @classmethod
+    def from_migration(cls, raw: bytes | str) -> ChatRecord:
+        """Parse a record schema 10's migration wrote to ``to_seal``. SQLite promises no
+        order of ``json_group_array``'s items, so each list is put in its order here: the
+        secrets by when they were set (then by their row, ``seq``), the pins by when they
+        were first seen, rotations and conflicts by the pointer they start at."""
+        record = cls.from_bytes(raw)
+        try:
+            data = json.loads(raw)
+            seqs = [float(v.get("seq") or 0) for v in data["verifiers"] or []]
+        except (ValueError, TypeError, AttributeError):
+            raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
+        order = sorted(range(len(record.checks)), key=lambda i: (record.checks[i].created_at, seqs[i]))
+        record.checks = [record.checks[i] for i in order]
+        record.pins = dict(sorted(record.pins.items(), key=lambda item: item[1][1]))
+        record.rotations.sort(key=lambda r: r.at_pointer)
+        record.conflicts.sort(key=lambda c: c.at_pointer)
+        return record
+
     @property
     def verifiers(self) -> list[Verifier]:
         """The verifiers, newest (the current secret's) first."""
