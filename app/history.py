@@ -116,10 +116,11 @@ class History(Decrypting):
         the state of the walk up to the judged mark, so only what came after it is read.
         (A split message whose first parts were judged incomplete is not judged again.)"""
         self._route(chat)
-        rows = self.store.history(chat.row.id, after=self.store.judged_through(chat.row.id))
+        judged = self.store.judged_through(chat.row.id)
+        rows = self.store.history(chat.row.id, after=judged)
         if rows:
             done, _, _, _ = self._open_all(chat, rows, None)
-            self._judge(chat, done)
+            self._judge(chat, done, from_start=not judged)
             self.store.set_judged(chat.row.id, rows[-1][0])
 
     def locked_count(self, chat: UnlockedChat, *, include_trash: bool = False, trash_only: bool = False) -> int:
@@ -173,6 +174,8 @@ class History(Decrypting):
         them is harmless: the next full read finds the rest again)."""
         for name, key in walk.new_pins.items():
             self.store.pin(chat.row.id, name, key)
+        for name, key in walk.repinned.items():
+            self.store.repin(chat.row.id, name, key)
         for rotation in walk.new_rotations:
             self.store.add_rotation(chat.row.id, *rotation, walk.notices.get(rotation[:3]))
         if walk.notices:  # rotations accepted before their notices were kept get them now
@@ -202,13 +205,24 @@ class History(Decrypting):
         return found[0]
 
     def _judge(
-        self, chat: UnlockedChat, done: list[Opened], *, persist: bool = True, floor: float = float("-inf")
+        self,
+        chat: UnlockedChat,
+        done: list[Opened],
+        *,
+        persist: bool = True,
+        from_start: bool = True,
+        floor: float = float("-inf"),
     ) -> list[Shown]:
         # Trust in arrival order (app/trust.py has the rules). This user's own name is
-        # pinned to their own key before anyone else can claim it. ``persist=False`` (a
-        # page of history) judges against what is stored and stores nothing new.
+        # pinned to their own key before anyone else can claim it, and followed back
+        # through their own rotations when ``done`` starts at the chat's first pointer
+        # (``from_start``). ``persist=False`` (a page of history) judges against what is
+        # stored and stores nothing new.
         walk = self._trust_walk(chat)
         done.sort(key=itemgetter(0))  # arrival order (first pointer id)
+        known = self.store.identity()
+        if from_start and persist and known is not None:  # this user's own older keys, if they rotated
+            walk.trace_back(known.username, known.public_key, ((item[0], item[1]) for item in done))
         for first_id, message, _, _, _ in done:
             walk.judge(first_id, message)
         if persist:

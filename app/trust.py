@@ -13,6 +13,13 @@ until the user re-pins one of the named keys after verifying it in person (a sto
 conflict with a ``chosen`` key). docs/KEYS.md has the rules; this module reads and writes
 nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects.
 
+A chat this user joins again after rotating (``chat hide`` then ``chat join``, or another
+machine with the new identity) pins their current key for their own name before anyone
+can claim it, yet its history holds their messages under older keys. A full walk from the
+chat's first pointer first follows their own rotation notices back from the key they hold
+(:meth:`TrustWalk.trace_back`) and starts the name from the oldest key reached, so those
+notices are accepted in order as any member's would be.
+
 Importing it loads no cryptography (the front-ends' presenters import :class:`Trust`, and
 ``pbridge poll`` must stay cheap): rotation notices are parsed by the walk's methods.
 """
@@ -20,7 +27,7 @@ Importing it loads no cryptography (the front-ends' presenters import :class:`Tr
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -28,11 +35,15 @@ if TYPE_CHECKING:
     from pointerbridge.core.pointer import Message
     from pointerbridge.core.rotation import RotationNotice
 
-__all__ = ["FUTURE_SLACK_MS", "StoredConflict", "StoredRotation", "Trust", "TrustWalk", "Verdict"]
+__all__ = ["FUTURE_SLACK_MS", "MAX_TRACE", "StoredConflict", "StoredRotation", "Trust", "TrustWalk", "Verdict"]
 
 # A notice may be dated this much after it reached this store (clocks disagree); one dated
 # later claims a rotation that has not happened yet, and is not accepted.
 FUTURE_SLACK_MS = 86_400_000
+
+# How many rotations :meth:`TrustWalk.trace_back` follows back from a key: far more than a
+# user makes, and a bound on the notices a hostile history makes it verify.
+MAX_TRACE = 64
 
 
 class Trust(StrEnum):
@@ -139,6 +150,7 @@ class TrustWalk:
         self.new_pins: dict[str, bytes] = {}
         self.new_rotations: list[StoredRotation] = []
         self.new_conflicts: list[StoredConflict] = []
+        self.repinned: dict[str, bytes] = {}  # name -> the older key trace_back started it from
         # (name, old key, new key) -> the body of the signed notice accepted for it: the
         # store keeps it with the rotation, so an export can carry it (docs/EXPORT.md).
         self.notices: dict[tuple[str, bytes, bytes], str] = {}
@@ -158,6 +170,46 @@ class TrustWalk:
             self.verdicts.append(_PLAIN[self._ordinary(name, message.sender_key)])
         elif self.verdicts[-1].trust is Trust.ROTATED:
             self.notices[(name, notice.old_key, notice.new_key)] = message.body
+
+    def trace_back(self, name: str, key: bytes, opened: Iterable[tuple[int, Message]]) -> None:
+        """Before judging (``opened``: the whole history, first pointer id and message): if
+        the name is pinned to ``key`` or an older key of the chain below, start it from the
+        oldest key its chain of rotations reaches back from ``key`` (the key this user holds:
+        only for their own name), and note it in :attr:`repinned`.
+
+        A link from key K back to key J is a rotation notice of the name signed by J, sealed
+        by K and accepted as :meth:`judge` would (:meth:`_notice`), or a stored rotation
+        J -> K; it must come before the link after it in arrival order, or the walk could not
+        follow it. The chain stops at a key that two older keys claim (someone holding it
+        vouched for another: neither is followed), at a key already in it, and after
+        :data:`MAX_TRACE` links. A name with a stored conflict is left as it is. Only
+        notices sealed by a key of the chain are verified: a forger's notices cost nothing."""
+        pinned = self.current.get(name)
+        if pinned is None or any(user == name for user, _ in self.conflict_groups):
+            return
+        stored: dict[bytes, list[tuple[int, bytes]]] = {}  # new key -> (at pointer, old key)
+        for rotation in self._rotations:
+            if rotation.username == name:
+                stored.setdefault(rotation.new_key, []).append((rotation.at_pointer, rotation.old_key))
+        sealed: dict[bytes, list[tuple[int, Message]]] = {}  # sender key -> what may be a notice
+        for first_id, message in opened:
+            if self._marker in message.body and message.username == name:
+                sealed.setdefault(message.sender_key, []).append((first_id, message))
+        chain, bound = [key], 1 << 63
+        while len(chain) <= MAX_TRACE:
+            links = {old: at for at, old in stored.get(chain[-1], ()) if at < bound}
+            for first_id, message in sealed.get(chain[-1], ()):
+                notice = self._notice(first_id, message) if first_id < bound else None
+                if notice is not None:
+                    links[notice.old_key] = min(first_id, links.get(notice.old_key, first_id))
+            if len(links) != 1:
+                break
+            ((old, bound),) = links.items()
+            if old in chain:
+                break
+            chain.append(old)
+        if pinned in chain[:-1]:
+            self.current[name] = self.repinned[name] = chain[-1]
 
     def _replay(self, first_id: int) -> None:
         # A stored rotation applies after its notice (the notice itself is judged as it

@@ -28,6 +28,13 @@ class MemberTables(ChatTables):
         with self._editing(chat_id) as record:
             record.pins.setdefault(username, (public_key, time.time()))
 
+    def repin(self, chat_id: int, username: str, public_key: bytes) -> None:
+        """Move a pin to an older key of the same user: the one a full read followed their
+        own rotations back to (app/trust.py, ``TrustWalk.trace_back``); the stored rotations
+        then lead from it to the key they hold."""
+        with self._editing(chat_id) as record:
+            record.pins[username] = (public_key, time.time())
+
     def pending_notice(self, chat_id: int) -> str | None:
         """The rotation notice body a chat still waits for, if any."""
         return self._load(chat_id).notice_out
