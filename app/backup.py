@@ -5,9 +5,10 @@ slow verifiers, pinned sender keys, every pointer exactly as carried (ciphertext
 where it was posted, carrier cursors, tombstones, and the rotations a chat accepted with
 their signed notices. No plaintext, secret or derived key is in the store, so none is in
 the file either. As in the store (docs/AT-REST.md), what names a chat or its members is
-sealed under the identity's store key: each chat record is a sealed record, and a pointer
-names its chat by the chat's lookup, so a reader of the file learns what a thief of the
-store learns. The format, and what an import may change, are in docs/EXPORT.md.
+sealed under the identity's store key: everything about a chat is one sealed line, bound
+to its place in this export (:mod:`.export_seal`), and a pointer names its chat by the
+chat's lookup, so a reader of the file learns what a thief of the store learns. The
+format, and what an import may change, are in docs/EXPORT.md.
 
 Anyone can edit such a file, so an import takes no trust from it: it never makes a pin
 (each name is pinned by its first message read here), takes a rotation only with its
@@ -15,36 +16,40 @@ notice signed by the old key (verified here), and never takes a conflict's re-pi
 
 Importing streams the file line by line (a line is at most :data:`MAX_LINE` bytes: a
 stream of zeros is refused at once, not read whole), checks every line before anything is
-written, opens the sealed records once the identity is unlocked (one that does not open
-refuses the file), adds in one transaction, and keeps what the home has already:
+written (the header's count of sealed lines among them), opens the sealed lines once the
+identity is unlocked (one that does not open at its place refuses the file), adds in one
+transaction, and keeps what the home has already:
 importing the same file twice adds nothing."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from pointerbridge.core.errors import InvalidInputError
-from pointerbridge.core.store_key import SealedDataError
 from pointerbridge.home.private_file import write_private_with
 from pointerbridge.home.store import SCHEMA_VERSION, IdentityRow, Store
 
 from .errors import ExportExistsError, IdentityExistsError
 from .export_format import ORDER, SEALED_KINDS, parse_record
+from .export_seal import EXPORT_ID_BYTES, Header, chat_lines, opened, place
 
 __all__ = ["FORMAT", "MAX_LINE", "VERSION", "Imported", "export_store", "import_file", "import_store", "write_export"]
 
 FORMAT = "pointerbridge-export"
 # 2: rotations carry their signed notice (a version-1 file's rotations are left out);
-# 3: chat records sealed under the store key, pointers name their chat by its lookup
-VERSION = 3
-_READS = (1, 2, 3)
-MAX_LINE = 1 << 20  # bytes, newline included: a pointer line is under 64 KiB, a chat's 64 verifiers 13 KiB (18 sealed)
+# 3: chat records sealed under the store key, pointers name their chat by its lookup;
+# 4: one sealed line per chat, bound to its place in its own export (id and count in the header)
+VERSION = 4
+_READS = (1, 2, 3, 4)
+MAX_LINE = 1 << 20  # bytes, newline included: a pointer line is under 64 KiB, a sealed line under 90 KiB
 
 
 class Imported(NamedTuple):
@@ -77,17 +82,30 @@ def export_store(store: Store, path: Path, *, replace: bool = False) -> int:
 
 def write_export(store: Store, out: BinaryIO) -> int:
     """Write the store (unlocked: its key given) as an export to the open binary ``out``
-    (a file, or standard output); return the number of records. Each chat record is
-    sealed under the store key; a pointer names its chat by the chat's lookup."""
-    count = 0
-    header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION}
-    out.write(json.dumps(header).encode("utf-8") + b"\n")
+    (a file, or standard output); return the number of lines after the header. Each
+    chat's records are one sealed line (:mod:`.export_seal`); a pointer names its chat by
+    the chat's lookup."""
+    records = store.export_records()  # one read transaction, until the last is read
+    head: list[dict[str, Any]] = []
+    chats: list[dict[str, Any]] = []
+    for record in records:  # the identity, then the chats' records, then the rest
+        if record["kind"] not in SEALED_KINDS and record["kind"] != "identity":
+            records = itertools.chain([record], records)
+            break
+        (chats if record["kind"] in SEALED_KINDS else head).append(record)
+    plain = chat_lines(chats)
+    export_id = os.urandom(EXPORT_ID_BYTES)
+    header = {"format": FORMAT, "version": VERSION, "schema": SCHEMA_VERSION, "id": export_id.hex()}
+    out.write(json.dumps({**header, "sealed": len(plain)}).encode("utf-8") + b"\n")
+    for record in head:
+        out.write(_json(record) + b"\n")
+    for index, line in enumerate(plain):
+        sealed = store.seal_for_export(line, place(VERSION, export_id, index, len(plain)))
+        out.write(_json({"kind": "sealed", "data": base64.b64encode(sealed).decode("ascii")}) + b"\n")
     lookups: dict[str, str] = {}
-    for record in store.export_records():
-        if record["kind"] in SEALED_KINDS:
-            sealed = store.seal_for_export(_json(record))
-            record = {"kind": "sealed", "data": base64.b64encode(sealed).decode("ascii")}
-        elif record["kind"] == "pointer" and record["chat"] is not None:
+    count = len(head) + len(plain)
+    for record in records:
+        if record["kind"] == "pointer" and record["chat"] is not None:
             if record["chat"] not in lookups:
                 lookups[record["chat"]] = store.chat_lookup(record["chat"]).hex()
             record["chat"] = lookups[record["chat"]]
@@ -116,15 +134,15 @@ def import_file(
     """Check every line of an export (a regular file at a path, or an open binary stream
     such as standard input, called ``name`` in messages), then add it to ``store``.
     ``unlock`` is given the export's identity (username, public key, recovery code; None:
-    the file has none) once the file is checked, and unlocks the store's chat list; then a
-    version-3 file's sealed records are opened and checked (one that does not open raises
-    :class:`SealedDataError`), all before anything is added."""
+    the file has none) once the file is checked, and unlocks the store's chat list; then
+    the sealed lines (from version 3) are opened and checked (one that does not open raises
+    :class:`~pointerbridge.core.store_key.SealedDataError`), all before anything is added."""
     where = str(source) if isinstance(source, Path) else name or "standard input"
     if isinstance(source, Path):
         with _open(source) as stream:
-            version, records = _read(stream, where)
+            header, records = _read(stream, where)
     else:
-        version, records = _read(source, where)
+        header, records = _read(source, where)
     here = store.identity()
     theirs = next((r for r in records if r["kind"] == "identity"), None)
     if here is not None and theirs is not None and (here.username, here.public_key.hex()) != _who(theirs):
@@ -133,8 +151,8 @@ def import_file(
             " import it into a new home (--home)"
         )
     unlock(_identity_of(theirs) if theirs is not None else None)
-    if version >= 3:
-        records = _opened(store, records, where, version)
+    if header.version >= 3:
+        records = opened(store, records, where, header)
     records.sort(key=lambda r: ORDER[r["kind"]])  # stable: file order within a kind
     chats = {r["normalized_name"] for r in records if r["kind"] == "chat"}
     chats |= {c.normalized_name for c in store.chats()}
@@ -150,33 +168,6 @@ def import_file(
     added = store.import_records(records)
     took = store.identity() if here is None and theirs is not None else None
     return Imported(added, left_out, took)
-
-
-def _opened(store: Store, records: list[dict[str, Any]], where: str, version: int) -> list[dict[str, Any]]:
-    """A version-3 file's records with each sealed one opened under the store key (the
-    identity's, unlocked) and checked as a plain one, and each pointer's chat lookup
-    turned back into the chat's name (of the file's chats or this home's)."""
-    opened = []
-    for record in records:
-        if record["kind"] != "sealed":
-            opened.append(record)
-            continue
-        try:
-            plain = store.open_from_export(record["sealed"])
-        except SealedDataError:
-            raise SealedDataError(
-                f"{where}, line {record['line']}: a sealed record does not open: the file was sealed under"
-                " another identity's master phrase, or changed"
-            ) from None
-        opened.append(parse_record(plain, where, record["line"], version, sealed=True))
-    names = {r["normalized_name"] for r in opened if r["kind"] == "chat"} | {c.normalized_name for c in store.chats()}
-    lookups = {store.chat_lookup(name).hex(): name for name in names}
-    for record in opened:
-        if record["kind"] == "pointer" and record["chat"] is not None:
-            if record["chat"] not in lookups:
-                raise InvalidInputError(f"{where}: a pointer of a chat which the file does not hold")
-            record["chat"] = lookups[record["chat"]]
-    return opened
 
 
 def _identity_of(record: dict[str, Any]) -> tuple[str, bytes, bytes | None]:
@@ -252,25 +243,32 @@ def _lines(stream: BinaryIO, where: str) -> Iterator[tuple[int, str]]:
         yield number, text.removesuffix("\n").removesuffix("\r")
 
 
-def _read(stream: BinaryIO, where: str) -> tuple[int, list[dict[str, Any]]]:
-    """The file's version and its records, each checked (a sealed one as far as it can be
-    without the key: it remembers its ``line``)."""
+def _read(stream: BinaryIO, where: str) -> tuple[Header, list[dict[str, Any]]]:
+    """The file's header and its records, each checked (a sealed one as far as it can be
+    without the key: it remembers its ``line``); from version 4, the sealed lines counted."""
     lines = _lines(stream, where)
     first = next(lines, None)
-    version = _header(first[1]) if first else None
-    if not isinstance(version, int) or version not in _READS:
+    header = _header(first[1], where) if first else None
+    if header is None:
         raise InvalidInputError(f"{where}: not a {FORMAT} file of version {' or '.join(map(str, _READS))}")
     records = []
     for number, line in lines:
-        record = parse_record(line, where, number, version)
+        record = parse_record(line, where, number, header.version)
         if record["kind"] == "sealed":
             record["line"] = number
         records.append(record)
-    return version, records
+    held = sum(r["kind"] == "sealed" for r in records)
+    if header.version >= 4 and held != header.sealed:
+        raise InvalidInputError(
+            f"{where}: the header counts {header.sealed} sealed lines, the file holds {held}:"
+            " lines were dropped or added"
+        )
+    return header, records
 
 
-def _header(line: str) -> object:
-    """The header's version if the line is this format's header, else None."""
+def _header(line: str, where: str) -> Header | None:
+    """The header if the line is this format's header of a version read here, else None;
+    one of version 4 must name its id and its count of sealed lines."""
     try:
         header = json.loads(line)
     except ValueError:
@@ -278,4 +276,13 @@ def _header(line: str) -> object:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         return None
     version = header.get("version")
-    return version if type(version) is int else None
+    if type(version) is not int or version not in _READS:
+        return None
+    if version < 4:
+        return Header(version)
+    export_id, sealed = header.get("id"), header.get("sealed")
+    if not isinstance(export_id, str) or re.fullmatch(f"[0-9a-f]{{{2 * EXPORT_ID_BYTES}}}", export_id) is None:
+        raise InvalidInputError(f"{where}, line 1: id: not {EXPORT_ID_BYTES} bytes in hex")
+    if type(sealed) is not int or not 0 <= sealed < 1 << 32:
+        raise InvalidInputError(f"{where}, line 1: sealed: not a count of sealed lines")
+    return Header(version, bytes.fromhex(export_id), sealed)

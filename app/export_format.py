@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 if TYPE_CHECKING:
     from pointerbridge.core.rotation import RotationNotice
 
-__all__ = ["ORDER", "SEALED_KINDS", "parse_record"]
+__all__ = ["ORDER", "SEALED_KINDS", "parse_record", "parse_sealed_line"]
 
 _HEX = r"^([0-9a-f]{2})*$"
 # tombstones before pointers; rotations after them (they name a pointer by its digest)
@@ -33,7 +33,7 @@ ORDER = {
     "rotation_conflict": 8,
 }
 SEALED_KINDS = frozenset({"chat", "pin", "rotation", "rotation_out", "rotation_conflict"})
-"""The kinds a version-3 file seals (what names a chat or its members): only inside a sealed record."""
+"""The kinds a file seals from version 3 (what names a chat or its members): only inside a sealed line."""
 _LOOKUP = re.compile(r"[0-9a-f]{64}")  # a pointer's chat in version 3: hex of StoreKey.lookup
 
 
@@ -136,35 +136,21 @@ class _Sealed(_Record):
     data: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")  # base64 of StoreKey.seal(a record's JSON)
 
 
-_ANY = TypeAdapter(
-    Annotated[
-        _Identity
-        | _Chat
-        | _Pin
-        | _Pointer
-        | _Cursor
-        | _Tombstone
-        | _Rotation
-        | _RotationOut
-        | _RotationConflict
-        | _Sealed,
-        Field(discriminator="kind"),
-    ]
-)
+_KIND = Annotated[
+    _Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut | _RotationConflict | _Sealed,
+    Field(discriminator="kind"),
+]
+_ANY: TypeAdapter[Any] = TypeAdapter(_KIND)
+_LINE: TypeAdapter[list[Any]] = TypeAdapter(Annotated[list[_KIND], Field(min_length=1)])  # a sealed line, version 4
 
 
 def parse_record(line: str | bytes, where: str, number: int, version: int, *, sealed: bool = False) -> dict[str, Any]:
     """The record on line ``number`` of a file of ``version`` (``sealed``: the JSON a sealed
-    record on that line held), checked; raise :class:`InvalidInputError` naming the line.
-    A version-3 file has chat records only sealed, and names a pointer's chat by its
-    lookup; a sealed record holds one chat record, nothing else."""
+    record on that line held, in version 3), checked; raise :class:`InvalidInputError`
+    naming the line. From version 3 a file has chat records only sealed, and names a
+    pointer's chat by its lookup; a sealed record of version 3 holds one chat record."""
     at_line = f"{where}, line {number}{' (sealed)' if sealed else ''}"
-    try:
-        record = _ANY.validate_json(line).model_dump()
-    except ValidationError as exc:
-        first_error = exc.errors()[0]
-        at = ".".join(str(p) for p in first_error["loc"])
-        raise InvalidInputError(f"{at_line}: {at}: {first_error['msg']}") from None
+    record: dict[str, Any] = _validated(_ANY, line, at_line).model_dump()
     kind = record["kind"]
     if sealed and kind not in SEALED_KINDS:
         raise InvalidInputError(f"{at_line}: a sealed record holds a chat's records, not one of kind {kind!r}")
@@ -176,6 +162,33 @@ def parse_record(line: str | bytes, where: str, number: int, version: int, *, se
         raise InvalidInputError(f"{at_line}: chat: not a chat's lookup (64 hex digits)")
     _check(record, at_line)
     return record
+
+
+def parse_sealed_line(plain: bytes, where: str, number: int) -> list[dict[str, Any]]:
+    """The records a sealed line of version 4 held (line ``number``, opened: a JSON array
+    of one chat's records, its chat record first if any), each checked as
+    :func:`parse_record` checks it; raise :class:`InvalidInputError` naming the line."""
+    at_line = f"{where}, line {number} (sealed)"
+    records = [item.model_dump() for item in _validated(_LINE, plain, at_line)]
+    first = records[0]
+    chat = first["normalized_name"] if first["kind"] == "chat" else first.get("chat")
+    for at, record in enumerate(records):
+        kind = record["kind"]
+        if kind not in SEALED_KINDS:
+            raise InvalidInputError(f"{at_line}: {at}: a sealed line holds a chat's records, not one of kind {kind!r}")
+        if at > 0 and (kind == "chat" or record["chat"] != chat):
+            raise InvalidInputError(f"{at_line}: {at}: a sealed line holds one chat's records, its chat record first")
+        _check(record, f"{at_line}: {at}")
+    return records
+
+
+def _validated(adapter: TypeAdapter[Any], data: str | bytes, at_line: str) -> Any:
+    try:
+        return adapter.validate_json(data)
+    except ValidationError as exc:
+        first_error = exc.errors()[0]
+        at = ".".join(str(p) for p in first_error["loc"])
+        raise InvalidInputError(f"{at_line}: {at}: {first_error['msg']}") from None
 
 
 def _is_lookup(text: str) -> bool:

@@ -38,19 +38,32 @@ def debian_command(command: str, package: str) -> str:
     return found
 
 
+def _place(header: dict[str, Any], index: int) -> bytes:
+    """What a sealed line of version 4 is bound to, built as docs/EXPORT.md says (not by
+    the code under test): version, the export's id, the line's index and the count."""
+    if header["version"] == 3:
+        return b""
+    return bytes([4]) + bytes.fromhex(header["id"]) + index.to_bytes(4, "big") + header["sealed"].to_bytes(4, "big")
+
+
 def opened_export(store: Store, path: Path) -> list[dict[str, Any]]:
     """The records of the export at ``path`` (header left out) as a version-2 file held
-    them: each sealed record opened under ``store``'s key (the store that wrote it, or one
-    of the same identity), each pointer's chat lookup turned back into the chat's name."""
+    them: each sealed line opened under ``store``'s key (the store that wrote it, or one
+    of the same identity) and its records in its place, each pointer's chat lookup turned
+    back into the chat's name."""
     import base64
     import json
 
-    records = []
-    for line in path.read_text().splitlines()[1:]:
-        record = json.loads(line)
-        if record["kind"] == "sealed":
-            record = json.loads(store.open_from_export(base64.b64decode(record["data"])))
-        records.append(record)
+    header, *lines = (json.loads(line) for line in path.read_text().splitlines())
+    records: list[dict[str, Any]] = []
+    index = 0
+    for record in lines:
+        if record["kind"] != "sealed":
+            records.append(record)
+            continue
+        plain = json.loads(store.open_from_export(base64.b64decode(record["data"]), _place(header, index)))
+        records += [plain] if header["version"] == 3 else plain
+        index += 1
     names = {store.chat_lookup(c.normalized_name).hex(): c.normalized_name for c in store.chats()}
     for record in records:
         if record["kind"] == "pointer" and record["chat"] is not None:
@@ -58,21 +71,41 @@ def opened_export(store: Store, path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def write_export_file(path: Path, records: list[dict[str, Any]], sealed_by: Store | None = None) -> Path:
-    """Write ``records`` (as :func:`opened_export` gives them) as an export: of version 3,
-    sealed again under ``sealed_by``'s key, or of version 2 (still read) without it."""
+def write_export_file(
+    path: Path, records: list[dict[str, Any]], sealed_by: Store | None = None, version: int = 4
+) -> Path:
+    """Write ``records`` (as :func:`opened_export` gives them) as an export: sealed again
+    under ``sealed_by``'s key, of ``version`` 4 (each chat's records one sealed line) or 3
+    (each record alone), or of version 2 (still read; names in the clear) without it."""
     import base64
     import json
+    import os
 
     from pointerbridge.app.export_format import SEALED_KINDS
 
-    lines = [{"format": "pointerbridge-export", "version": 2 if sealed_by is None else 3, "schema": 10}]
+    if sealed_by is None:
+        version = 2
+    header: dict[str, Any] = {"format": "pointerbridge-export", "version": version, "schema": 10}
+    clear = [r for r in records if sealed_by is None or r["kind"] not in SEALED_KINDS]
+    chats: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         if sealed_by is not None and record["kind"] in SEALED_KINDS:
-            data = sealed_by.seal_for_export(json.dumps(record).encode())
-            record = {"kind": "sealed", "data": base64.b64encode(data).decode()}
-        elif sealed_by is not None and record["kind"] == "pointer" and record["chat"] is not None:
+            chats.setdefault(record.get("normalized_name") or record["chat"], []).append(record)
+    if version == 3:
+        plain = [json.dumps(r).encode() for rs in chats.values() for r in rs]
+    else:
+        plain = [json.dumps(rs).encode() for rs in chats.values()]
+    if version == 4:
+        header |= {"id": os.urandom(16).hex(), "sealed": len(plain)}
+    lines = [header, *(r for r in clear if r["kind"] == "identity")]
+    for index, data in enumerate(plain):
+        assert sealed_by is not None
+        sealed = sealed_by.seal_for_export(data, _place(header, index))
+        lines.append({"kind": "sealed", "data": base64.b64encode(sealed).decode()})
+    for record in clear:
+        if sealed_by is not None and record["kind"] == "pointer" and record["chat"] is not None:
             record = {**record, "chat": sealed_by.chat_lookup(record["chat"]).hex()}
-        lines.append(record)
+        if record["kind"] != "identity":
+            lines.append(record)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path

@@ -1,6 +1,7 @@
 """An export is deniable as the store is (issue 18): chat names, members' usernames and
-their public keys are sealed under the identity's store key (format version 3), a sealed
-record that does not open refuses the whole file (exit 37), and version-2 files still import."""
+their public keys are sealed under the identity's store key (format version 3, one line
+per chat from version 4), a sealed record that does not open refuses the whole file
+(exit 37), and version-2 files still import."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from helpers import opened_export, raw_identity, write_export_file
+from helpers import _place, opened_export, raw_identity, write_export_file
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity
 from pointerbridge.core.pointer import _seal
@@ -79,7 +80,7 @@ def test_an_export_names_no_chat_member_or_key_and_still_round_trips(tmp_path: P
         secrets += _encodings(key)
     assert [s for s in secrets if s in data] == []
     lines = [json.loads(line) for line in data.decode().splitlines()]
-    assert lines[0]["version"] == 3 and lines[1]["username"] == "bob"  # the home's own stays plain
+    assert lines[0]["version"] == 4 and lines[1]["username"] == "bob"  # the home's own stays plain
     assert {line["kind"] for line in lines[1:]} == {"identity", "sealed", "pointer"}
 
     # Back into a fresh home with bob's phrase: the chat, its messages and the rotation come along.
@@ -151,19 +152,21 @@ def test_a_pointer_of_a_chat_the_file_does_not_hold_is_refused(tmp_path: Path) -
     code, _, err = _pb(tmp_path / "fresh", "import", str(other))
     assert code == 3 and "a pointer of a chat which the file does not hold" in err, err
     _nothing_in(tmp_path / "fresh")
-    # In version 3 a chat record is never in the clear, and a sealed record holds nothing else.
+    # From version 3 a chat record is never in the clear, and a sealed line holds nothing
+    # else (version 4: sealed in the first sealed line's place, so that it opens).
+    lines = export.read_text().splitlines()
     app = App(Home.resolve(source))
     app.unlock_identity(PHRASE)
     opened = opened_export(app.store, export)
-    identity = json.dumps(opened[0]).encode()
-    inner = {"kind": "sealed", "data": base64.b64encode(app.store.seal_for_export(identity)).decode()}
+    identity = json.dumps([opened[0]]).encode()
+    data = app.store.seal_for_export(identity, _place(json.loads(lines[0]), 0))
+    inner = {"kind": "sealed", "data": base64.b64encode(data).decode()}
     app.close()
-    lines = export.read_text().splitlines()
     sealed_at = next(i for i, line in enumerate(lines) if '"kind":"sealed"' in line)
     chat = next(r for r in opened if r["kind"] == "chat")
     for record, message in (
-        (chat, f"line {sealed_at + 1}: a chat record in the clear (version 3 seals them)"),
-        (inner, f"line {sealed_at + 1} (sealed): a sealed record holds a chat's records, not one of kind 'identity'"),
+        (chat, f"line {sealed_at + 1}: a chat record in the clear (version 4 seals them)"),
+        (inner, f"line {sealed_at + 1} (sealed): 0: a sealed line holds a chat's records, not one of kind 'identity'"),
     ):
         other.write_text("\n".join([*lines[:sealed_at], json.dumps(record), *lines[sealed_at + 1 :]]) + "\n")
         code, _, err = _pb(tmp_path / "fresh", "import", str(other))

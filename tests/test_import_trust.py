@@ -147,7 +147,7 @@ def test_a_rotation_keeps_its_notice_so_an_export_can_carry_it(tmp_path: Path) -
     export = tmp_path / "backup.jsonl"
     export_store(source.store, export)
     (rotation,) = [r for r in opened_export(source.store, export) if r["kind"] == "rotation"]  # sealed in the file
-    assert rotation["notice"] == body and json.loads(export.read_text().splitlines()[0])["version"] == 3
+    assert rotation["notice"] == body and json.loads(export.read_text().splitlines()[0])["version"] == 4
     target = App(Home.resolve(tmp_path / "target"))
     target.init("bob", "bob phrase", recovery=source.recovery_code(), allow_weak=True)
     done = import_file(target.store, export, unlock=lambda theirs: None)  # init unlocked it

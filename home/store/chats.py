@@ -132,15 +132,16 @@ class ChatTables(StoreBase):
         a pointer's chat by it)."""
         return self._store_key().lookup(normalized_name)
 
-    def seal_for_export(self, data: bytes) -> bytes:
-        """``data`` (a record of an export) sealed under the store key."""
-        return self._store_key().seal(data, _EXPORT)
+    def seal_for_export(self, data: bytes, place: bytes = b"") -> bytes:
+        """``data`` (a line of an export) sealed under the store key, bound to ``place``
+        (where in which export it is: docs/EXPORT.md; empty in version 3)."""
+        return self._store_key().seal(data, _EXPORT + place)
 
-    def open_from_export(self, sealed: bytes) -> bytes:
-        """What :meth:`seal_for_export` sealed; raise
+    def open_from_export(self, sealed: bytes, place: bytes = b"") -> bytes:
+        """What :meth:`seal_for_export` sealed with the same ``place``; raise
         :class:`~pointerbridge.core.store_key.SealedDataError` for anything else (sealed
-        under another identity's key, or changed)."""
-        return self._store_key().open(sealed, _EXPORT)
+        under another identity's key, changed, or bound to another place)."""
+        return self._store_key().open(sealed, _EXPORT + place)
 
     def _store_key(self) -> StoreKey:
         if self._key is None:
