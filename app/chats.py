@@ -260,20 +260,28 @@ class Chats(Carriers):
         row = self.chat_row(name)
         kept, waiting = self.store.hide_chat(row.id, self.config.carriers.keys())
         if waiting:
-            raise PostsWaitingError(
-                f"{waiting} post(s) of chat {row.name!r} still wait to be posted: poll first "
-                "(pbridge poll), then hide it; nothing changed"
-            )
+            raise PostsWaitingError(_still_waiting(row.name, waiting))
         self._routed.pop(row.id, None)  # its id may be given to the next chat made
         self._doubtful.pop(row.id, None)
         return kept
 
-    def posts_waiting(self, name: str) -> int:
-        """How many posts of a chat still wait for one of this home's carriers (``chat hide``
-        refuses while any does)."""
-        return self.store.posts_waiting(self.chat_row(name).id, self.config.carriers.keys())
+    def check_hideable(self, name: str) -> ChatRow:
+        """The chat's row, if :meth:`hide_chat` would hide it now; else
+        :class:`PostsWaitingError` (asked before its invite is shown and y/N asked)."""
+        row = self.chat_row(name)
+        waiting = self.store.posts_waiting(row.id, self.config.carriers.keys())
+        if waiting:
+            raise PostsWaitingError(_still_waiting(row.name, waiting))
+        return row
 
     def delete_chat(self, name: str) -> None:
         """Delete a chat and all its pointers."""
         self.store.delete_chat(self.chat_row(name).id)
         self._routed.clear()  # freed ids can be given again: rescan from the start
+
+
+def _still_waiting(name: str, waiting: int) -> str:
+    return (
+        f"{waiting} post(s) of chat {name!r} still wait to be posted: poll first (pbridge poll), "
+        "then hide it; nothing changed"
+    )

@@ -185,18 +185,11 @@ def chat_hide(
     """Hide a chat: no trace of its name, members or keys stays in this home, and its
     messages stay as unclaimed pointers, indistinguishable from a carrier's junk, until it
     is joined again with its invite and secret. Prints the invite first; asks y/N."""
-    from pointerbridge.app.errors import PostsWaitingError
     from pointerbridge.app.service import HIDE_NOTE
 
     with unlocked_app(ctx, phrase_fd) as app:
-        row = app.chat_row(name)
+        row = app.check_hideable(name)  # refused before the invite is shown and y/N asked
         shown = safe_text(row.name)
-        waiting = app.posts_waiting(name)
-        if waiting:  # before the invite is shown and y/N asked: hiding it would be refused
-            raise PostsWaitingError(
-                f"{waiting} post(s) of chat {shown!r} still wait to be posted: poll first (pbridge poll), "
-                "then hide it; nothing changed"
-            )
         typer.echo(app.invite(row))
         typer.echo(
             f"chat {shown!r}: that invite is {'an open' if row.is_open else 'a salted'} chat's; {HIDE_NOTE}", err=True

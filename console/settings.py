@@ -175,7 +175,8 @@ class ChatSettingsScreen(Screen[None]):
         from pointerbridge.app.service import HIDE_NOTE
 
         service, row = self.app.service, self.chat.row
-        invite = self.app.attempt(lambda: service.invite(service.chat_row(row.name)))
+        # refused before the invite is shown and y/N asked while its posts wait
+        invite = self.app.attempt(lambda: service.invite(service.check_hideable(row.name)))
         if invite is None:
             return
 

@@ -455,16 +455,16 @@ def test_hiding_a_chat_in_its_settings_takes_it_off_the_list_until_joined_again(
     async def scenario(pilot: Pilot[None]) -> None:
         await _open_family(pilot, "alice")
         await pilot.press("ctrl+s")
-        await pilot.click("#hide")
-        question = str(pilot.app.screen.query_one(Label).render())
-        assert isinstance(pilot.app.screen, Confirm) and "pbinvite1." in question
-        assert "a salted chat's" in question and "junk clear --unclaimed" in question and "trash" in question
-        await pilot.press("y")
+        await pilot.click("#hide")  # refused before its invite is shown and y/N asked
         await until(pilot, lambda: any("poll first" in str(n.message) for n in pilot.app._notifications), "refusal")
         assert isinstance(pilot.app.screen, ChatSettingsScreen)
         with opened(alice) as other:  # the CLI, meanwhile: posted
             other.poll(fetch=False)
         await pilot.click("#hide")
+        await until(pilot, lambda: isinstance(pilot.app.screen, Confirm), "the question")
+        question = str(pilot.app.screen.query_one(Label).render())
+        assert "pbinvite1." in question
+        assert "a salted chat's" in question and "junk clear --unclaimed" in question and "trash" in question
         await pilot.press("y")
         table = await chat_list(pilot)
         assert table.row_count == 1 and "Family" not in str(table.get_row_at(0))

@@ -266,6 +266,49 @@ def test_the_migrations_lists_are_put_in_order_whatever_order_sqlite_gave(tmp_pa
         ' "conflicts": null}'
     )
     record = ChatRecord.from_migration(raw)
-    assert [c.verifier.salt for c in record.checks] == [b"\xcc", b"\xaa", b"\xbb"]  # the newest is current
+    # the newest row is the current secret, though the clock stepped back before it was set
+    assert [c.verifier.salt for c in record.checks] == [b"\xaa", b"\xbb", b"\xcc"]
+    without_rows = ChatRecord.from_migration(raw.replace(', "seq": 2', "").replace(', "seq": 1', ""))
+    assert [c.verifier.salt for c in without_rows.checks] == [b"\xcc", b"\xbb", b"\xaa"]  # by time, then as given
     assert list(record.pins) == ["early", "late"]
     assert [r.at_pointer for r in record.rotations] == [2, 9]
+
+
+def test_a_migration_another_process_applied_since_the_version_was_read_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    _earlier_store(path, 10)
+    # The bot and the user's first command open it at the same minute: the second migrated
+    # first, the first read version 10 before it did.
+    with Store.open(path) as first, Store.open(path) as second:
+        first._migrate_from(10)  # was: "table marks already exists" (StoreError)
+        assert first.schema_version == second.schema_version == SCHEMA_VERSION
+        assert first.waiting_to_seal() == 1
+
+
+def test_a_migration_spills_nothing_to_a_temporary_file(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "store.db") as store:
+        assert store._db.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY: no etilqs_* file in /tmp
+
+
+def test_a_rotation_the_checkpoint_could_not_finish_is_truncated_at_the_next_unlock(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    old, new = StoreKey(os.urandom(32)), StoreKey(os.urandom(32))
+    store = Store.open(path)
+    store.unlock(old)
+    store.set_identity("alice", b"\x01" * 32)
+    row = store.add_chat(NAME, NAME.casefold(), Verifier(b"s" * 16, b"v" * 32, None), [])
+    store.pin(row.id, MEMBER, MEMBER_KEY)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM pointers").fetchone()  # a poll's read, mid-way
+    store._db.execute("PRAGMA busy_timeout = 50")
+    sealed_under_old = bytes(store._db.execute("SELECT sealed FROM chats").fetchone()[0])
+    store.rotate_identity("alice", b"\x01" * 32, b"\x02" * 32, "notice", None, new)
+    assert sealed_under_old in (tmp_path / "store.db-wal").read_bytes() and store._wal_marked()
+    reader.execute("COMMIT")
+    reader.close()
+    store.close()
+    with Store.open(path) as again:
+        again.unlock(new)  # the next command
+        assert not again._wal_marked()
+    assert sealed_under_old not in _files_of(tmp_path)  # the old phrase (perhaps leaked) opens nothing left

@@ -41,6 +41,9 @@ class StoreBase:
             db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA secure_delete=ON")  # purged pointers are overwritten, not left in free pages
+            # Statement journals and sorts in RAM: a migration copies clear pages into them,
+            # which SQLite would otherwise spill to a file in /tmp (docs/AT-REST.md §6).
+            db.execute("PRAGMA temp_store=MEMORY")
         except sqlite3.DatabaseError as exc:  # connecting, before the guard is in place
             raise StoreError(f"{path}: cannot open the store ({exc})") from None
         store = cls(db, path)
@@ -119,12 +122,19 @@ class StoreBase:
             raise StoreError(f"{self.path}: schema {version} is newer than this pbridge ({SCHEMA_VERSION})")
         if version == SCHEMA_VERSION:
             return
+        self._migrate_from(version)
+
+    def _migrate_from(self, version: int) -> None:
         # Off while tables are rebuilt (dropping the old pointers table must not cascade to
         # its posts); checked before each migration commits. It cannot change inside one.
         self._db.execute("PRAGMA foreign_keys=OFF")
         try:
             for number in range(version, SCHEMA_VERSION):
                 with self.transaction() as db:
+                    # Read again under the write lock: another process (the bot, at the same
+                    # minute) may have applied it since this one read the version.
+                    if self.schema_version > number:
+                        continue
                     for statement in MIGRATIONS[number].split(";"):
                         if statement.strip():
                             db.execute(statement)

@@ -266,6 +266,7 @@ class ChatTables(StoreBase):
                 record.notice_out = notice
                 self._save(db, chat_id, record, store_key)
             db.execute("INSERT OR REPLACE INTO identity VALUES (1, ?, ?, ?, ?)", (username, new_key, now, recovery))
+            self._mark_wal(db)  # the records sealed under the old key: a leaked old phrase opens them
         self._key = store_key
         self._checkpoint()
 

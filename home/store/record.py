@@ -139,15 +139,18 @@ class ChatRecord:
     def from_migration(cls, raw: bytes | str) -> ChatRecord:
         """Parse a record schema 10's migration wrote to ``to_seal``. SQLite promises no
         order of ``json_group_array``'s items, so each list is put in its order here: the
-        secrets by when they were set (then by their row, ``seq``), the pins by when they
-        were first seen, rotations and conflicts by the pointer they start at."""
+        secrets by their row in the earlier table (``seq``: the newest row was the current
+        secret, whatever the clock said when it was set; by when they were set only for a
+        record written before ``seq`` was), the pins by when they were first seen,
+        rotations and conflicts by the pointer they start at."""
         record = cls.from_bytes(raw)
         try:
             data = json.loads(raw)
-            seqs = [float(v.get("seq") or 0) for v in data["verifiers"] or []]
+            seqs = [v.get("seq") for v in data["verifiers"] or []]
+            by_row = all(isinstance(seq, int) for seq in seqs)
         except (ValueError, TypeError, AttributeError):
             raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
-        order = sorted(range(len(record.checks)), key=lambda i: (record.checks[i].created_at, seqs[i]))
+        order = sorted(range(len(record.checks)), key=lambda i: seqs[i] if by_row else record.checks[i].created_at)
         record.checks = [record.checks[i] for i in order]
         record.pins = dict(sorted(record.pins.items(), key=lambda item: item[1][1]))
         record.rotations.sort(key=lambda r: r.at_pointer)
