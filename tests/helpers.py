@@ -4,6 +4,8 @@ records opened, and sealed again."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,23 @@ def raw_identity(username: str) -> Identity:
     return Identity(username, hashlib.sha256(b"test identity " + username.encode()).digest())
 
 
+@contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """Held by one test process of this machine at a time: the suite runs in several
+    (pytest-xdist), and two of them installing the same package or venv at once would
+    break both (dpkg's lock, a half-made venv)."""
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"pbridge-tests-{name}.lock"
+    with open(path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
 def debian_command(command: str, package: str) -> str:
     """The path of ``command``, installing Debian's ``package`` first when root and it is
     missing; fails (never skips) with the reason when it cannot."""
@@ -28,12 +47,13 @@ def debian_command(command: str, package: str) -> str:
     import shutil
     import subprocess
 
-    found = shutil.which(command)
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
-            subprocess.run(step, check=True, capture_output=True, env=env, timeout=600)
+    with machine_lock("apt"):
         found = shutil.which(command)
+        if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+                subprocess.run(step, check=True, capture_output=True, env=env, timeout=600)
+            found = shutil.which(command)
     assert found, f"{command} is missing and cannot be installed here (apt-get install {package})"
     return found
 

@@ -29,6 +29,14 @@ NOW_MS = int(time.time() * 1000)
 DAY_MS = 86_400_000
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    # Taken as each test starts, not at import: in a worker process (pytest-xdist) this
+    # file may run minutes after it was collected, and arrival times are compared with it.
+    global NOW_MS
+    NOW_MS = int(time.time() * 1000)
+
+
 def _home(tmp_path: Path, username: str = "bob", *, open_chat: bool = False) -> tuple[App, UnlockedChat]:
     app = App(Home.resolve(tmp_path / username))
     app.init(username, f"{username} phrase", allow_weak=True)

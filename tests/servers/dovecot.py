@@ -40,6 +40,13 @@ class MailServerUnavailable(RuntimeError):
 
 def dovecot_binary() -> str:
     """Dovecot 2.3's path, installing Debian's packages first when root and it is missing."""
+    from helpers import machine_lock
+
+    with machine_lock("apt"):
+        return _dovecot_binary()
+
+
+def _dovecot_binary() -> str:
     found = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if not found:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:

@@ -43,6 +43,13 @@ class SynapseUnavailable(RuntimeError):
 
 def synapse_python() -> Path:
     """The cached venv's python, installing Synapse into it on first use (~20-60 s)."""
+    from helpers import machine_lock
+
+    with machine_lock("synapse-venv"):
+        return _synapse_python()
+
+
+def _synapse_python() -> Path:
     python = VENV / "bin" / "python"
     if python.exists() and _runs(python, "import synapse.app.homeserver"):
         return python
