@@ -144,7 +144,7 @@ class ChatScreen(Screen[None]):
         # background: a page alone must not decide them (see Page.unsettled).
         try:
             with self.app.service.sibling() as judge:  # a thread needs its own store connection
-                judge.settle(self.chat, progress=lambda done, total: self.app.call_from_thread(self._settling, done, total))
+                judge.settle(self.chat, lambda done, total: self.app.call_from_thread(self._settling, done, total))
         except PointerBridgeError as exc:
             self.app.call_from_thread(self.notify, f"checking senders failed: {exc}", severity="error", markup=False)
             return

@@ -85,7 +85,7 @@ def test_a_read_and_a_settle_report_progress_up_to_the_total(
     _small_chunks(monkeypatch, workers)
     for run in (app.settle, app.read):  # settle: what the console does in the background
         seen: list[tuple[int, int]] = []
-        run(chat, progress=lambda done, of: seen.append((done, of)))  # type: ignore[operator]
+        run(chat, progress=lambda done, of, seen=seen: seen.append((done, of)))  # type: ignore[operator]
         assert seen[0] == (0, total) and seen[-1] == (total, total)
         assert len(seen) == 2 + total // 7  # after every chunk of 7
         assert [done for done, _ in seen] == sorted(done for done, _ in seen)
