@@ -1,6 +1,7 @@
 """Opening a chat's stored pointers under its unlocked keys: grouped by key, opened in
 chunks (app/opening.py: proofs let a re-read skip signatures), split messages joined,
-and every failure counted as refused or locked."""
+and every failure counted as refused or locked. ``progress(done, total)``, if given, is
+called with 0 first, then after each chunk of pointers opened, last with the total."""
 
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ class Decrypting(Inbox):
         everything = self._all_unlocked(chat)
         offset = incomplete = 0
         equivocated: set[int] = set()  # where in done joined messages refused afterwards are
+        if progress and rows:
+            progress(0, len(rows))
         for key, group in self._by_key(chat.keys, rows):
             joiner = Reassembler()  # one per key: parts of one message share its key
             chat_name = key.name
@@ -121,9 +124,9 @@ class Decrypting(Inbox):
             joined: dict[tuple[bytes, str], int] = {}  # where in done a joined message is
             for number, chunk in enumerate(open_chunks(key, self._proof_key(key), group)):
                 start = number * CHUNK
-                if progress:
-                    progress(offset + start, len(rows))
                 rows_here = group[start : start + CHUNK]
+                if progress:
+                    progress(offset + start + len(rows_here), len(rows))
                 for (pointer_id, payload, trashed, _, received), (item, proof) in zip(rows_here, chunk, strict=True):
                     if item is None:
                         if not everything and self._under_other(chat.keys, payload):

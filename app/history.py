@@ -109,17 +109,18 @@ class History(Decrypting):
         unsettled = bool(rows) and (rows[-1][0] > judged or any(s.message.username not in pins for s in shown))
         return Page(shown, refused, older, unsettled, locked)
 
-    def settle(self, chat: UnlockedChat) -> None:
+    def settle(self, chat: UnlockedChat, progress: Callable[[int, int], None] | None = None) -> None:
         """Judge for good, in arrival order, the pointers no full read has judged yet (all
         of them the first time), so that pages of history stop being ``unsettled``: new
         names are pinned and rotation notices stored. The stored pins and rotations are
         the state of the walk up to the judged mark, so only what came after it is read.
-        (A split message whose first parts were judged incomplete is not judged again.)"""
+        (A split message whose first parts were judged incomplete is not judged again.)
+        ``progress(done, total)``: pointers opened so far, as :meth:`read` reports them."""
         self._route(chat)
         judged = self.store.judged_through(chat.row.id)
         rows = self.store.history(chat.row.id, after=judged)
         if rows:
-            done, _, _, _ = self._open_all(chat, rows, None)
+            done, _, _, _ = self._open_all(chat, rows, progress)
             self._judge(chat, done, from_start=not judged)
             self.store.set_judged(chat.row.id, rows[-1][0])
 

@@ -29,9 +29,11 @@ taken: the verification is ~90 % of a full open, so a 100,000-message re-read wo
 from ~1.3 s to ~10 s on this machine's two cores.
 
 A long history (``PARALLEL_FROM`` pointers or more, on Linux, more than one core, and no
-other thread running) is opened in chunks by forked worker processes: the chat key and
-the proof key reach them by ``fork``, in memory, never through a pipe or a file, and only
-the opened messages travel back. The caller gets the chunks in stored order either way."""
+other thread running) is opened in chunks by forked worker processes, one per core this
+process may run on (:func:`cores`; :data:`WORKERS` overrides it): the chat key and the
+proof key reach them by ``fork``, in memory, never through a pipe or a file, and only
+the opened messages travel back. The caller gets the chunks in stored order either way.
+Threads cannot share this work: cryptography holds the GIL while it verifies Ed25519."""
 
 from __future__ import annotations
 
@@ -50,13 +52,16 @@ if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
     from pointerbridge.core.pointer import MessageFields, Part
 
-__all__ = ["CHUNK", "PARALLEL_FROM", "Row", "open_chunks"]
+__all__ = ["CHUNK", "PARALLEL_FROM", "WORKERS", "Row", "cores", "open_chunks", "workers_for"]
 
 Row = tuple[int, bytes, int, "bytes | None", float]  # pointer id, payload, trashed, proof, received at
 # (a message's fields, a Part, or None: refused; the proof to store, if new)
 Opened = tuple["MessageFields | Part | None", "bytes | None"]
 CHUNK = 4000
 PARALLEL_FROM = 20_000
+# How many worker processes a long history may use; None: one per core (:func:`cores`).
+# Tests and bench/firstread.py set it; 1 opens everything in this process.
+WORKERS: int | None = None
 
 # What the workers open, set just before they are forked (and so inherited, not sent).
 _job: tuple[ChatKey, bytes | None, list[Row]] | None = None
@@ -69,7 +74,7 @@ def open_chunks(key: ChatKey, proof_key: bytes | None, rows: list[Row]) -> Itera
     cheaper (a datetime pickles slowly). ``proof_key`` None (no identity unlocked): every
     row is opened fully and no proof is made."""
     starts = range(0, len(rows), CHUNK)
-    workers = _workers(len(rows))
+    workers = workers_for(len(rows))
     if workers < 2:
         for start in starts:
             yield _open_range(key, proof_key, rows, start)
@@ -83,10 +88,23 @@ def open_chunks(key: ChatKey, proof_key: bytes | None, rows: list[Row]) -> Itera
         _job = None
 
 
-def _workers(count: int) -> int:
+def cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if counted is not None:
+        return int(counted() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def workers_for(count: int) -> int:
+    """How many processes open ``count`` rows: 1 (this one) for a short history, off
+    Linux, or while another thread runs (forking a threaded process, the daemon or the
+    console, is unsafe); else one per core, at most one per chunk."""
     if count < PARALLEL_FROM or not sys.platform.startswith("linux") or threading.active_count() > 1:
-        return 1  # forking a threaded process (the daemon) is unsafe; a short history is not worth it
-    return min(len(os.sched_getaffinity(0)), 4)
+        return 1
+    return max(1, min(WORKERS or cores(), -(-count // CHUNK)))
 
 
 def _open_forked(start: int) -> list[Opened]:

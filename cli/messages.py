@@ -134,7 +134,7 @@ def read(
     signatures checked on an earlier read, so they are not checked again."""
     with unlocked_app(ctx, phrase_fd) as app:
         unlocked = _unlock_to_read(app, chat, secret_fds or [], all_secrets, trash=trash, search=bool(search))
-        with progress("decrypting history") as report:
+        with progress("checking pointers") as report:
             if search:
                 shown, refused = app.search(unlocked, search, trash_only=trash, progress=report)
             else:

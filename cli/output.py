@@ -107,18 +107,25 @@ def messages(shown: list[Shown]) -> None:
 
 @contextmanager
 def progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on a terminal (a callback taking done, total); None elsewhere."""
-    if not sys.stderr.isatty():
+    """A progress line on stderr when stderr is a terminal (a callback taking done and
+    total: ``label: 40,000 of 100,000``, rewritten in place, wiped at the end); None
+    elsewhere, so a pipe or a log gets nothing. Plain writes, no thread: a read of a long
+    history forks worker processes, which is only safe while no other thread runs."""
+    err = sys.stderr
+    if not err.isatty():
         yield None
         return
-    from rich.progress import Progress
+    shown = [0]  # the width of the line last written, to wipe it
 
-    # Refreshed by our own calls, not by rich's refresh thread: a read of a long history
-    # forks worker processes, which is only safe while no other thread runs.
-    with Progress(transient=True, auto_refresh=False) as bar:
-        task = bar.add_task(label, total=None)
+    def update(done: int, total: int) -> None:
+        line = f"{label}: {done:,} of {total:,}"
+        err.write("\r" + line.ljust(shown[0]))
+        err.flush()
+        shown[0] = len(line)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, refresh=True)
-
+    try:
         yield update
+    finally:
+        if shown[0]:
+            err.write("\r" + " " * shown[0] + "\r")
+            err.flush()

@@ -53,6 +53,7 @@ class ChatScreen(Screen[None]):
         self._unsettled = False
         self._locked_for = 0  # how many keys the locked count was made with
         self._settling_for = 0  # the newest pointer a settle was started for
+        self._settled = (0, 0)  # pointers the running settle has opened, of how many
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,7 +106,9 @@ class ChatScreen(Screen[None]):
         if not self.chat.current:
             notes.append("unlocked with an earlier secret: reading only")
         if self._unsettled:
-            notes.append("checking senders against the whole history…")
+            done, total = self._settled
+            count = f": {done:,} of {total:,} pointers" if total else ""
+            notes.append(f"checking senders against the whole history{count}…")
         if self._older is not None:
             notes.append("ctrl+o: older messages")
         # One line for the chat (cut with an ellipsis on a narrow terminal), the notes below
@@ -141,11 +144,17 @@ class ChatScreen(Screen[None]):
         # background: a page alone must not decide them (see Page.unsettled).
         try:
             with self.app.service.sibling() as judge:  # a thread needs its own store connection
-                judge.settle(self.chat)
+                judge.settle(self.chat, lambda done, total: self.app.call_from_thread(self._settling, done, total))
         except PointerBridgeError as exc:
             self.app.call_from_thread(self.notify, f"checking senders failed: {exc}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.refresh_data)
+
+    def _settling(self, done: int, total: int) -> None:
+        """The background settle opened ``done`` of ``total`` pointers: say so under the title."""
+        self._settled = (done, total)
+        if self.is_mounted:
+            self._update_title()
 
     def action_older(self) -> None:
         """Load the page before the oldest shown."""

@@ -418,6 +418,8 @@ def test_a_chat_never_read_settles_its_trust_marks_in_the_background(tmp_path: P
         await settle(pilot)  # the background judge, then the page again
         assert [(s.message.body[:4], s.trust) for s in screen.shown][-2:] == [("alic", "rotated"), ("with", "pinned")]
         assert "checking" not in str(screen.query_one("#chat-notes", Static).render())
+        done, total = screen._settled  # what the note said last while it showed: every pointer opened
+        assert done == total >= PAGE + 51
 
     drive(bob, scenario)
     with opened(bob) as app:

@@ -75,10 +75,29 @@ def test_the_progress_bar_runs_no_thread(monkeypatch: pytest.MonkeyPatch) -> Non
     import threading
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    with output.progress("decrypting history") as update:
+    with output.progress("checking pointers") as update:
         assert update is not None
         update(500, 1000)
         assert threading.active_count() == 1  # a read may fork workers while the bar shows
+
+
+def test_the_progress_line_counts_on_a_terminal_and_wipes_itself(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    with output.progress("checking pointers") as update:
+        assert update is None  # stderr is no terminal here: nothing to print
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with output.progress("checking pointers") as update:
+        assert update is not None
+        update(40_000, 100_000)
+        update(100_000, 100_000)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.split("\r")
+    assert lines[1:3] == ["checking pointers: 40,000 of 100,000", "checking pointers: 100,000 of 100,000"]
+    assert lines[-1] == "" and lines[-2].strip() == ""  # wiped: the messages start on a clean line
 
 
 def test_every_trust_mark_has_its_look() -> None:

@@ -118,7 +118,7 @@ def test_a_history_opened_by_worker_processes_equals_one_opened_here(
     expected = app.read(chat)  # one process, from the proofs
     monkeypatch.setattr(opening, "PARALLEL_FROM", 10)
     monkeypatch.setattr(opening, "CHUNK", 7)
-    assert opening._workers(50) >= 2 or (os.cpu_count() or 1) < 2
+    assert opening.workers_for(50) >= 2 or (os.cpu_count() or 1) < 2
     forked = app.read(chat)  # worker processes, from the proofs
     assert forked == expected and expected[1] == 1 and len(expected[0]) == 40
     assert {s.message.body[0] for s in forked[0]} == {"m", "C"}

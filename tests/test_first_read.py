@@ -1,0 +1,113 @@
+"""The first read of a long history (issue 19, item 4): every core the process may use,
+the same result in one process as in several, and progress reported up to the total."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from pointerbridge.app import opening
+from pointerbridge.app.service import App, UnlockedChat
+from pointerbridge.core import Identity
+from pointerbridge.core.pointer import _seal
+from pointerbridge.home.config import Home
+
+SECRET = "a shared secret for first reads"
+
+
+def _home(tmp_path: Path, username: str) -> tuple[App, UnlockedChat]:
+    app = App(Home.resolve(tmp_path / username))
+    app.init(username, f"{username} phrase", allow_weak=True)  # Argon2id once per home
+    return app, app.create_chat("Family", SECRET, [], allow_weak=True)
+
+
+def _history(app: App, chat: UnlockedChat, count: int) -> None:
+    senders = [Identity(n, hashlib.sha256(f"identity {n}".encode()).digest()) for n in ("alice", "carol")]
+    texts = [
+        "\n".join(_seal(chat.key, senders[i % 2], f"message {i}", 2000, os.urandom, 1_790_000_000_000 + i))
+        for i in range(count)
+    ]
+    texts.append("\n".join(_seal(chat.key, senders[1], "C" * 5000, 2000, os.urandom, 1_790_000_000_500)))  # parts
+    app.receive("\n".join(texts))
+
+
+def _small_chunks(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    monkeypatch.setattr(opening, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(opening, "CHUNK", 7)
+    monkeypatch.setattr(opening, "WORKERS", workers)
+
+
+def test_a_long_history_uses_every_core_the_process_may_run_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    if hasattr(os, "process_cpu_count"):
+        monkeypatch.setattr(os, "process_cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert opening.cores() == 8
+    assert opening.workers_for(100_000) == 8  # not capped below the cores there are
+    assert opening.workers_for(opening.PARALLEL_FROM - 1) == 1  # a short history: not worth forking
+    monkeypatch.setattr(opening, "WORKERS", 1)
+    assert opening.workers_for(100_000) == 1
+
+
+def test_a_first_read_in_one_process_equals_one_in_every_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = []
+    for workers in (1, max(2, opening.cores())):
+        app, chat = _home(tmp_path, f"bob{workers}")
+        _history(app, chat, 40)
+        db = sqlite3.connect(tmp_path / f"bob{workers}" / "store.db")
+        (payload,) = db.execute("SELECT payload FROM pointers WHERE id = 5").fetchone()
+        tampered = payload[:60] + bytes([payload[60] ^ 1]) + payload[61:]
+        db.execute("UPDATE pointers SET payload = ? WHERE id = 5", (tampered,))
+        db.commit()
+        _small_chunks(monkeypatch, workers)
+        assert opening.workers_for(41) == workers
+        shown, refused = app.read(chat)  # the first read: every signature verified, proofs stored
+        proofs = db.execute("SELECT id, verified IS NOT NULL FROM pointers ORDER BY id").fetchall()
+        db.close()
+        again, _ = app.read(chat)  # from the proofs, the senders pinned now
+        results.append(([(s.message.body, s.trust, s.pointer_ids) for s in shown + again], refused, proofs))
+        app.close()
+    assert results[0] == results[1]
+    messages, refused, proofs = results[0]
+    assert refused == 1 and len(messages) == 80 and {body[0] for body, _, _ in messages} == {"m", "C"}
+    assert [pointer for pointer, proven in proofs if not proven] == [5]  # proofs for all but the tampered one
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_read_and_a_settle_report_progress_up_to_the_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    app, chat = _home(tmp_path, "bob")
+    _history(app, chat, 40)
+    total = app.store.counts()["pointers"]
+    _small_chunks(monkeypatch, workers)
+    for run in (app.settle, app.read):  # settle: what the console does in the background
+        seen: list[tuple[int, int]] = []
+        run(chat, progress=lambda done, of, seen=seen: seen.append((done, of)))  # type: ignore[operator]
+        assert seen[0] == (0, total) and seen[-1] == (total, total)
+        assert len(seen) == 2 + total // 7  # after every chunk of 7
+        assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+        assert {of for _, of in seen} == {total}
+    app.close()
+
+
+def test_the_cli_counts_the_pointers_of_a_read_on_a_terminal_only(tmp_path: Path) -> None:
+    from test_cli import MASTER_PHRASE, run
+    from test_secret_policy import Terminal
+
+    home = str(tmp_path / "home")
+    env: dict[str, str] = {"PBRIDGE_MASTER_PHRASE": MASTER_PHRASE, "PBRIDGE_CHAT_SECRET": SECRET + " tulips at dawn"}
+    assert run("--home", home, "init", "--username", "alice", env={**env}).returncode == 0
+    assert run("--home", home, "carrier", "add", "x", "--type", "files", "--path", str(tmp_path)).returncode == 0
+    assert run("--home", home, "chat", "create", "family", "--carrier", "x", env={**env}).returncode == 0
+    for body in ("one", "two", "three"):
+        assert run("--home", home, "send", "family", body, env={**env}).returncode == 0
+    piped = run("--home", home, "read", "family", env={**env})
+    assert piped.returncode == 0 and "of 3" not in piped.stderr + piped.stdout  # no terminal: no progress line
+    terminal = Terminal("--home", home, "read", "family", env=env)
+    terminal.expect("checking pointers: 0 of 3")
+    terminal.expect("checking pointers: 3 of 3")
+    terminal.expect("three")
+    assert terminal.finish() == 0
