@@ -63,7 +63,11 @@ def _reference_armor(payload: bytes) -> str:
 
     blocks = [payload[i : i + 32] for i in range(0, len(payload), 32)]
     chars = [next(c for c in range(64) if 62**c >= 256 ** len(b)) for b in blocks]
-    return "pb1" + number(len(payload), 3) + "".join(number(int.from_bytes(b, "big"), c) for b, c in zip(blocks, chars))
+    return (
+        "pb1"
+        + number(len(payload), 3)
+        + "".join(number(int.from_bytes(b, "big"), c) for b, c in zip(blocks, chars, strict=True))
+    )
 
 
 @pytest.fixture
