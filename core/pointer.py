@@ -135,9 +135,9 @@ def _signed(chat: ChatKey, nonce: bytes, *fields: bytes | memoryview) -> bytes:
     return b"".join((_SIGNATURE_LABEL, chat._chat_id, nonce, *fields))
 
 
-@dataclass(frozen=True, slots=True)
-class _Content:
-    """Sealed fields before the signature, as bytes ready to sign."""
+class _Content(NamedTuple):
+    """Sealed fields before the signature, as bytes ready to sign (a named tuple: built
+    once per pointer sealed, three times cheaper than a frozen dataclass)."""
 
     head: bytes
     body: bytes
