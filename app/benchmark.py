@@ -25,6 +25,15 @@ SIZES = (100, 1024, 4096)
 ROUTING_CHATS = (1, 100, 10_000)
 _TARGET_RATIO = 1.5
 _FLOOR_BLOCK = 16  # seconds of one body's floor block (16 figures, interleaved), times --seconds
+_STEP_LABELS = {
+    "hkdf_x2": "message key x2 / HKDF x2",
+    "routing_tag_x2": "routing tag x2 / BLAKE2s x2",
+    "ed25519_verify": "key check + verify / verify",
+    "base64_encode": "armor (base62, GMP) / base64",
+    "base64_decode": "dearmor / base64 decode",
+    "seal_python": "seal: Python around the steps",
+    "unseal_python": "unseal: Python around the steps",
+}
 _BODY_CHARS = "abcdefghij klmnopqrstuvwxyz ABCDEFGHIJ 0123456789.,"
 
 
@@ -212,9 +221,10 @@ def render(result: dict[str, Any]) -> str:
     verdict = "met" if result["ratio_met"] else "NOT met"
     lines.append(f"1 KB: pb1 / floor = {result['ratio_1k']} (target <= {result['ratio_target']}: {verdict})")
     lines += ["", "1 KB, step by step (µs; pb1's own code for the step against its floor):"]
-    lines.append(f"  {'step':<16} {'pb1':>9} {'floor':>9} {'above':>9}")
+    lines.append(f"  {'step (pb1 / its floor)':<34} {'pb1':>9} {'floor':>9} {'above':>9}")
     for step, row in result["c_floor"]["1024"]["above_floor"].items():
-        lines.append(f"  {step:<16} {row['pb1_us']:>9} {row['floor_us']:>9} {row['above_us']:>9}")
+        label = _STEP_LABELS.get(step, step)
+        lines.append(f"  {label:<34} {row['pb1_us']:>9} {row['floor_us']:>9} {row['above_us']:>9}")
     lines += ["", "routing a 100 B pointer by tag (worst case: the matching chat is last):"]
     for count, row in result["routing"].items():
         lines.append(f"  {count:>6} chats: {row['unseal_us']:>10} µs per pointer ({row['per_chat_us']} µs per chat)")
