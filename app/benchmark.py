@@ -1,4 +1,4 @@
-"""Codec benchmark: pb1 against its own primitives, against CLM, and pointer sizes.
+"""Codec benchmark: pb1 against its C floor (app/codec_floor.py), against CLM, and pointer sizes.
 
 Run by ``pbridge bench`` and ``bench/codec.py``. Every figure is measured in the same
 process and run, so the ratio of pb1 to its primitive floor is meaningful on any machine."""
@@ -14,19 +14,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cryptography
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from pointerbridge.app.codec_floor import FLOOR_SIZES, measure
 from pointerbridge.core import clm
-from pointerbridge.core.armor import armor, dearmor
 from pointerbridge.core.keys import ChatKey, Identity
-from pointerbridge.core.padding import padded_length
-from pointerbridge.core.pointer import AEAD_TAG_BYTES, FIXED_BYTES, Keyring, seal, unseal
+from pointerbridge.core.pointer import AEAD_TAG_BYTES, Keyring, seal, unseal
 
 __all__ = ["run"]
 
 SIZES = (100, 1024, 4096)
 ROUTING_CHATS = (1, 100, 10_000)
 _TARGET_RATIO = 1.5
+_FLOOR_BLOCK = 16  # seconds of one body's floor block (16 figures, interleaved), times --seconds
+_STEP_LABELS = {
+    "hkdf_x2": "message key x2 / HKDF x2",
+    "routing_tag_x2": "routing tag x2 / BLAKE2s x2",
+    "ed25519_verify": "key check + verify / verify",
+    "base64_encode": "armor (base62, GMP) / base64",
+    "base64_decode": "dearmor / base64 decode",
+    "seal_python": "seal: Python around the steps",
+    "unseal_python": "unseal: Python around the steps",
+}
 _BODY_CHARS = "abcdefghij klmnopqrstuvwxyz ABCDEFGHIJ 0123456789.,"
 
 
@@ -83,31 +90,6 @@ def _age_armored_chars(size: int) -> int:
     b64 = 4 * -(-(168 + 16 + size + 16 * chunks) // 3)
     begin, end = len("-----BEGIN AGE ENCRYPTED FILE-----\n"), len("-----END AGE ENCRYPTED FILE-----\n")
     return begin + b64 + -(-b64 // 64) + end
-
-
-def _floor(chat: ChatKey, size: int) -> dict[str, Callable[[], object]]:
-    """Each primitive a 1-pointer seal+unseal of ``size`` body bytes must run, alone."""
-    inner = os.urandom(padded_length(FIXED_BYTES + len("alice") + size))
-    nonce = os.urandom(16)
-    key = chat.message_key(nonce)
-    box = ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad")
-    signer = Ed25519PrivateKey.generate()
-    public = signer.public_key().public_bytes_raw()
-    message = inner[: len(inner) - 64]
-    signature = signer.sign(message)
-    payload = nonce + b"tag!" + box
-    text = armor(1, payload)
-    parts: dict[str, Callable[[], object]] = {
-        "aead_encrypt": lambda: ChaCha20Poly1305(key).encrypt(bytes(12), inner, b"ad"),
-        "aead_decrypt": lambda: ChaCha20Poly1305(key).decrypt(bytes(12), box, b"ad"),
-        "hkdf_x2": lambda: (chat.message_key(nonce), chat.message_key(nonce)),
-        "routing_tag_x2": lambda: (chat.routing_tag(nonce), chat.routing_tag(nonce)),
-        "ed25519_sign": lambda: signer.sign(message),
-        "ed25519_verify": lambda: Ed25519PublicKey.from_public_bytes(public).verify(signature, message),
-        "armor_encode": lambda: armor(1, payload),
-        "armor_decode": lambda: dearmor(text),
-    }
-    return parts
 
 
 def _codec(chat: ChatKey, me: Identity, seconds: float) -> dict[str, Any]:
@@ -190,20 +172,20 @@ def run(seconds: float = 0.6, progress: Callable[[str], None] | None = None) -> 
     figures = 2 * len(SIZES)
     say(f"2/4 codec: pb1 and CLM at {sizes} characters (about {_about(figures * figures * seconds)})")
     codec = _codec(chat, me, seconds)
-    body = _body(1024)
-    fns = {"pb1": lambda: unseal(chat, seal(chat, me, body)[0]), **_floor(chat, 1024)}
-    say(f"3/4 pb1 against its primitives, 1024 characters (about {_about(len(fns) * seconds * 10)})")
-    measured = _timed(fns, seconds * 10)
-    pb1_1k = _us(measured.pop("pb1"))
-    floor = {name: _us(value) for name, value in measured.items()}
-    floor_total = round(sum(floor.values()), 2)
-    ratio = round(pb1_1k / floor_total, 3)
+    floor_sizes = ", ".join(str(size) for size in FLOOR_SIZES)
+    blocks = len(FLOOR_SIZES) * _FLOOR_BLOCK * seconds
+    say(f"3/4 pb1 against the C floor at {floor_sizes} characters (about {_about(blocks)})")
+    floors = {str(size): measure(chat, me, _body(size), _FLOOR_BLOCK * seconds) for size in FLOOR_SIZES}
+    one_k = floors["1024"]
+    ratio = one_k["ratio"]
     return {
         "machine": _machine(),
         "argon2id_derive_ms": argon2_ms,
         "codec": codec,
-        "floor_1k": {**floor, "total_us": floor_total},
-        "pb1_1k_interleaved_us": pb1_1k,
+        "c_floor": floors,
+        "ratios": {size: row["ratio"] for size, row in floors.items()},
+        "floor_1k": one_k["floor"],
+        "pb1_1k_interleaved_us": one_k["pb1_us"],
         "ratio_1k": ratio,
         "ratio_target": _TARGET_RATIO,
         "ratio_met": ratio <= _TARGET_RATIO,
@@ -230,12 +212,19 @@ def render(result: dict[str, Any]) -> str:
             f" {row['clm_encode_decode_us']:>9} µs {row['clm_per_second']:>7}/s"
             f"    {row['pb1_chars']:>5} {row['clm_chars']:>5} {row['nip44_v2_chars']:>7} {row['age_armored_chars']:>6}"
         )
-    floor = result["floor_1k"]
-    lines += ["", "primitive floor for a 1 KB body (µs):"]
-    lines += [f"  {name:<16} {value:>8}" for name, value in floor.items()]
+    lines += ["", "pb1 seal+unseal against the same work in C primitives alone (base64 as the armor):"]
+    lines.append("   body  pointers      pb1 µs    floor µs   ratio")
+    for size, row in result["c_floor"].items():
+        lines.append(
+            f"{size:>7} {row['pointers']:>9} {row['pb1_us']:>11} {row['floor']['total_us']:>11} {row['ratio']:>7}"
+        )
     verdict = "met" if result["ratio_met"] else "NOT met"
-    lines.append(f"pb1 seal+unseal, measured between them: {result['pb1_1k_interleaved_us']} µs")
-    lines.append(f"pb1 / floor = {result['ratio_1k']} (target <= {result['ratio_target']}: {verdict})")
+    lines.append(f"1 KB: pb1 / floor = {result['ratio_1k']} (target <= {result['ratio_target']}: {verdict})")
+    lines += ["", "1 KB, step by step (µs; pb1's own code for the step against its floor):"]
+    lines.append(f"  {'step (pb1 / its floor)':<34} {'pb1':>9} {'floor':>9} {'above':>9}")
+    for step, row in result["c_floor"]["1024"]["above_floor"].items():
+        label = _STEP_LABELS.get(step, step)
+        lines.append(f"  {label:<34} {row['pb1_us']:>9} {row['floor_us']:>9} {row['above_us']:>9}")
     lines += ["", "routing a 100 B pointer by tag (worst case: the matching chat is last):"]
     for count, row in result["routing"].items():
         lines.append(f"  {count:>6} chats: {row['unseal_us']:>10} µs per pointer ({row['per_chat_us']} µs per chat)")

@@ -10,10 +10,15 @@ characters that can hold it), and only the canonical encoding is accepted. SPEC 
 
 from __future__ import annotations
 
+import functools
 import re
-import sys
-from collections.abc import Iterator
+import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import gmpy2
 
 from .errors import (
     ArmorError,
@@ -23,7 +28,7 @@ from .errors import (
     TruncatedError,
     UnknownVersionError,
 )
-from .finding import _CHARS_FOR, _NOT_WHITESPACE, ALPHABET, MAX_PAYLOAD_BYTES, Finder, encoded_length
+from .finding import _CHARS_FOR, _LARGEST, _NOT_WHITESPACE, ALPHABET, MAX_PAYLOAD_BYTES, Finder, encoded_length
 
 __all__ = [
     "ALPHABET",
@@ -48,16 +53,16 @@ _BLOCK_BYTES = 32
 _BLOCK_CHARS = 43
 assert _CHARS_FOR[_BLOCK_BYTES] == _BLOCK_CHARS
 
-_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]
-# Decoding reads two ASCII characters as one native 16-bit word and looks its value up:
-# no string objects are made or hashed per character (2-3x faster than a dict of pairs).
-_DIGIT = [0] * 256
-for _i, _ch in enumerate(ALPHABET):
-    _DIGIT[ord(_ch)] = _i
-_WORD_VALUE = [0] * 65536
-for _i, _pair in enumerate(_PAIRS):
-    _word = bytes(_pair, "ascii")
-    _WORD_VALUE[int.from_bytes(_word, sys.byteorder)] = _i
+# Base62 conversion is GMP's (gmpy2): its base-62 digits are 0-9, A-Z, a-z, exactly
+# ALPHABET (a test checks), ~10x faster than Python's divmod loop. gmpy2.mpz(text, 62) also
+# reads signs, "_", whitespace and prefixes, so text reaches it only once it is checked to
+# be alphabet characters alone (_decode_number, _decode_blocks).
+_digits: Callable[[int, int], str] = gmpy2.digits
+_mpz: Callable[[bytes, int], Any] = gmpy2.mpz
+_TO_BYTES: Callable[[Any, int, str], bytes] = gmpy2.mpz.to_bytes
+_FROM_BYTES: Callable[[bytes, str], Any] = gmpy2.mpz.from_bytes
+_MPZ_DIGITS: Callable[[Any, int], str] = gmpy2.mpz.digits  # a third faster than gmpy2.digits of an int
+_TOP = _LARGEST[_BLOCK_BYTES]  # the digits of 2**256 - 1
 
 # The ignorables (SPEC §4): every character str.isspace() calls whitespace (a test checks
 # the list), and `>` and the zero-width characters.
@@ -79,34 +84,51 @@ def max_payload_bytes(max_chars: int) -> int:
 
 
 def _encode_number(value: int, chars: int) -> str:
-    out = []
-    for _ in range(chars // 2):
-        value, pair = divmod(value, 3844)
-        out.append(_PAIRS[pair])
-    if chars % 2:
-        value, digit = divmod(value, 62)
-        out.append(ALPHABET[digit])
-    return "".join(reversed(out))
+    """``value`` (0 to 62**chars - 1) as exactly ``chars`` base62 digits."""
+    text = _digits(value, 62)
+    if value < 0 or len(text) > chars:
+        raise ValueError(f"{value} does not fit {chars} base62 digits")
+    return text.zfill(chars)
 
 
-def _decode_number(raw: bytes) -> int:
-    """Value of base62 ASCII ``raw`` (already checked to be in the alphabet)."""
-    odd = len(raw) % 2
-    value = _DIGIT[raw[0]] if odd else 0
-    for pair in map(_WORD_VALUE.__getitem__, memoryview(raw[odd:]).cast("H")):
-        value = value * 3844 + pair
-    return value
+def _alphabet_bytes(text: str) -> bytes:
+    """``text`` as ASCII, refused unless it is alphabet characters alone (``bytes.isalnum``
+    is exactly 0-9A-Za-z): what gmpy2 reads besides (signs, "_", spaces) never reaches it."""
+    if text.isascii():
+        data = text.encode("ascii")
+        if data.isalnum():
+            return data
+    bad = _NOT_ALPHABET.search(text)
+    raise ArmorError(f"character {bad.group()!r} is not in the pointer alphabet" if bad else "no base62 digits")
+
+
+def _decode_number(text: str) -> int:
+    """The value of base62 ``text``; anything but alphabet characters is refused."""
+    return int(_mpz(_alphabet_bytes(text), 62))
+
+
+@functools.cache
+def _blocks(count: int, size: int) -> struct.Struct:
+    """Splits ``count`` blocks of ``size`` bytes apart in one C call."""
+    return struct.Struct(f"{size}s" * count)
+
+
+def _encode_blocks(payload: bytes) -> str:
+    """The data of a pointer: each 32-byte block as 43 digits, a shorter last one as fewer.
+    Every step is a C function mapped over the blocks: no Python step per block."""
+    full, rest = divmod(len(payload), _BLOCK_BYTES)
+    values = map(_FROM_BYTES, _blocks(full, _BLOCK_BYTES).unpack_from(payload), repeat("big"))
+    text = "".join(map(str.zfill, map(_MPZ_DIGITS, values, repeat(62)), repeat(_BLOCK_CHARS)))
+    if rest:
+        text += _encode_number(int.from_bytes(payload[-rest:], "big"), _CHARS_FOR[rest])
+    return text
 
 
 def armor(version: int, payload: bytes) -> str:
     """Encode payload bytes as pointer text (no line breaks)."""
     if not 1 <= len(payload) <= MAX_PAYLOAD_BYTES:
         raise TooLargeError(f"a payload is 1 to {MAX_PAYLOAD_BYTES} bytes, not {len(payload)}")
-    parts = [PREFIX, ALPHABET[version], _encode_number(len(payload), _LENGTH_CHARS)]
-    for start in range(0, len(payload), _BLOCK_BYTES):
-        block = payload[start : start + _BLOCK_BYTES]
-        parts.append(_encode_number(int.from_bytes(block, "big"), _CHARS_FOR[len(block)]))
-    return "".join(parts)
+    return "".join([PREFIX, ALPHABET[version], _encode_number(len(payload), _LENGTH_CHARS), _encode_blocks(payload)])
 
 
 def _read_header(compact: str) -> int:
@@ -117,7 +139,7 @@ def _read_header(compact: str) -> int:
         raise TruncatedError("the text ends inside the pointer header")
     if compact[2] != ALPHABET[VERSION]:
         raise UnknownVersionError(f"pointer version {compact[2]!r} is not supported (this is pb1)")
-    length = _decode_number(compact[3:_HEADER_CHARS].encode("ascii"))
+    length = _decode_number(compact[3:_HEADER_CHARS])
     if length > MAX_PAYLOAD_BYTES:
         raise TooLargeError(f"the pointer declares {length} bytes; the limit is {MAX_PAYLOAD_BYTES}")
     if length == 0:
@@ -126,24 +148,30 @@ def _read_header(compact: str) -> int:
 
 
 def _decode_blocks(text: str, length: int) -> bytes:
-    data = text.encode("ascii")
-    out = bytearray()
-    pos = 0
-    for start in range(0, length, _BLOCK_BYTES):
-        size = min(_BLOCK_BYTES, length - start)
-        chars = _CHARS_FOR[size]
-        value = _decode_number(data[pos : pos + chars])
-        if value >> (8 * size):
-            raise NonCanonicalError(f"block at byte {start} holds more than {size} bytes")
-        out += value.to_bytes(size, "big")
-        pos += chars
-    return bytes(out)
+    """The payload of ``length`` bytes that base62 ``text`` (exactly its characters) holds;
+    a block whose value does not fit its bytes is refused (SPEC §4 step 8)."""
+    data = _alphabet_bytes(text)
+    full, rest = divmod(length, _BLOCK_BYTES)
+    chunks = _blocks(full, _BLOCK_CHARS).unpack_from(data)
+    # The alphabet is in ASCII order, so a 43-digit block fits 32 bytes exactly when it
+    # sorts at most as high as the digits of 2**256 - 1.
+    if chunks and max(chunks) > _TOP:
+        first = next(i for i, chunk in enumerate(chunks) if chunk > _TOP)
+        raise NonCanonicalError(f"block at byte {first * _BLOCK_BYTES} holds more than {_BLOCK_BYTES} bytes")
+    values = map(_mpz, chunks, repeat(62))
+    out = b"".join(map(_TO_BYTES, values, repeat(_BLOCK_BYTES), repeat("big")))
+    if rest:
+        value = _mpz(data[full * _BLOCK_CHARS :], 62)
+        if value >> (8 * rest):
+            raise NonCanonicalError(f"block at byte {full * _BLOCK_BYTES} holds more than {rest} bytes")
+        out += value.to_bytes(rest, "big")
+    return out
 
 
 def declared_length(pointer: str) -> int:
     """The payload length a found pointer's header declares, whatever its version (§4:
     later versions keep the envelope)."""
-    return _decode_number(pointer[3:_HEADER_CHARS].encode("ascii"))
+    return _decode_number(pointer[3:_HEADER_CHARS])
 
 
 def dearmor(text: str) -> tuple[int, bytes]:
@@ -158,7 +186,7 @@ def dearmor(text: str) -> tuple[int, bytes]:
     if len(text) > MAX_INPUT_CHARS:
         raise TooLargeError(f"input of {len(text)} characters is refused unread")
     compact = text
-    if not (text.isascii() and text.isalnum()):  # the common case skips both regexes
+    if not (text.isascii() and text.encode("ascii").isalnum()):  # the common case skips both regexes
         compact = _IGNORABLE.sub("", text)
         bad = _NOT_ALPHABET.search(compact)
         if bad:

@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import count
 
+import gmpy2
+
 from .errors import ArmorError, NonCanonicalError, PointerError, TooLargeError, TruncatedError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -73,11 +75,8 @@ def _at_most(top: str) -> bytes:
 
 
 def _largest(size: int) -> str:
-    value, out = 256**size - 1, []
-    for _ in range(_CHARS_FOR[size]):
-        value, digit = divmod(value, 62)
-        out.append(ALPHABET[digit])
-    return "".join(reversed(out))
+    """The armor of the largest ``size``-byte block (GMP's base 62 is ALPHABET's)."""
+    return str(gmpy2.digits(256**size - 1, 62)).zfill(_CHARS_FOR[size])
 
 
 _LARGEST = [_largest(r).encode() for r in range(_BLOCK_BYTES + 1)]  # the armor of the largest r bytes

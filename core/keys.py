@@ -163,6 +163,7 @@ def _short_hmac(key: bytes, message: bytes) -> bytes:
 
 
 MESSAGE_KEY_INFO = b"pb1 message key"
+_MESSAGE_KEY_EXPAND = MESSAGE_KEY_INFO + b"\x01"  # HKDF-Expand's one block: info || 0x01
 
 
 def hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
@@ -262,8 +263,9 @@ class ChatKey:
         return hmac.compare_digest(self.routing_tag(nonce), tag)
 
     def message_key(self, nonce: bytes) -> bytes:
-        """The AEAD key of the message sealed with ``nonce`` (SPEC §5): RAM only, like this key."""
-        return hkdf(self._key, MESSAGE_KEY_INFO, salt=nonce)
+        """The AEAD key of the message sealed with ``nonce`` (SPEC §5): RAM only, like this key.
+        HKDF(key, salt=nonce, info="pb1 message key") from two-SHA-256 HMACs (see _short_hmac)."""
+        return _short_hmac(_short_hmac(nonce, self._key), _MESSAGE_KEY_EXPAND)
 
     def __repr__(self) -> str:
         return f"ChatKey(name={self.name!r})"

@@ -172,6 +172,10 @@ def test_exit_codes_are_distinct() -> None:
     assert len(codes) == len(set(codes)) and not {0, 1, 2, 70} & set(codes)
 
 
+C_FLOOR_STEPS = {"hkdf_x2", "routing_tag_x2", "aead_encrypt", "aead_decrypt", "ed25519_sign", "ed25519_verify"}
+C_FLOOR_STEPS |= {"base64_encode", "base64_decode"}
+
+
 def test_bench_json() -> None:
     result = run("bench", "--json", "--seconds", "0.02")
     assert result.returncode == 0, result.stderr
@@ -186,6 +190,14 @@ def test_bench_json() -> None:
     )
     assert data["ratio_1k"] == pytest.approx(data["pb1_1k_interleaved_us"] / floor["total_us"], abs=0.002)
     assert data["ratio_met"] is (data["ratio_1k"] <= data["ratio_target"])
+    # Issue 19: the floor is C primitives alone (base64 as the armor), at four sizes.
+    assert set(floor) == {*C_FLOOR_STEPS, "total_us"}
+    assert set(data["c_floor"]) == set(data["ratios"]) == {"100", "1024", "4096", "32768"}
+    assert data["c_floor"]["1024"]["floor"] == floor and data["ratios"]["1024"] == data["ratio_1k"]
+    for size, row in data["c_floor"].items():
+        assert row["ratio"] == pytest.approx(row["pb1_us"] / row["floor"]["total_us"], abs=0.002), size
+        assert set(row["above_floor"]) == {*C_FLOOR_STEPS, "seal_python", "unseal_python"}
+    assert data["c_floor"]["32768"]["pointers"] == 2 and data["c_floor"]["1024"]["pointers"] == 1
     assert set(data["routing"]) == {"1", "100", "10000"}
 
 
