@@ -33,7 +33,13 @@ other thread running) is opened in chunks by forked worker processes, one per co
 process may run on (:func:`cores`; :data:`WORKERS` overrides it): the chat key and the
 proof key reach them by ``fork``, in memory, never through a pipe or a file, and only
 the opened messages travel back. The caller gets the chunks in stored order either way.
-Threads cannot share this work: cryptography holds the GIL while it verifies Ed25519."""
+Threads cannot share this work: cryptography holds the GIL while it verifies Ed25519.
+
+While another thread runs (the console reads in the background), forking is unsafe: then
+this process opens every chunk itself, every check but the signatures, and spawned
+processes (which get no key, only each pointer's sender key, signature and signed bytes)
+verify the signatures of one chunk while the next is opened. A chunk is given out only
+after its verdicts came back; a signature that does not hold makes its pointer a refusal."""
 
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ import multiprocessing
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from hashlib import blake2b
 from typing import TYPE_CHECKING
@@ -49,8 +56,10 @@ from typing import TYPE_CHECKING
 from pointerbridge.core.errors import PointerError
 
 if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
+
     from pointerbridge.core.keys import ChatKey
-    from pointerbridge.core.pointer import MessageFields, Part
+    from pointerbridge.core.pointer import MessageFields, Part, SignatureCheck
 
 __all__ = ["CHUNK", "PARALLEL_FROM", "WORKERS", "Row", "cores", "open_chunks", "workers_for"]
 
@@ -76,6 +85,10 @@ def open_chunks(key: ChatKey, proof_key: bytes | None, rows: list[Row]) -> Itera
     starts = range(0, len(rows), CHUNK)
     workers = workers_for(len(rows))
     if workers < 2:
+        checkers = _checkers_for(len(rows))
+        if checkers >= 2:
+            yield from _open_checked_apart(key, proof_key, rows, checkers)
+            return
         for start in starts:
             yield _open_range(key, proof_key, rows, start)
         return
@@ -105,6 +118,78 @@ def workers_for(count: int) -> int:
     if count < PARALLEL_FROM or not sys.platform.startswith("linux") or threading.active_count() > 1:
         return 1
     return max(1, min(WORKERS or cores(), -(-count // CHUNK)))
+
+
+def _checkers_for(count: int) -> int:
+    """How many processes check signatures for a long history read while another thread
+    runs (the console's background settle): not forked but spawned, so they hold no key
+    and get only public inputs (:func:`_open_checked_apart`); 1: none, all here."""
+    if count < PARALLEL_FROM or threading.active_count() < 2:
+        return 1
+    return max(1, min(WORKERS or cores(), -(-count // CHUNK)))
+
+
+def _open_checked_apart(
+    key: ChatKey, proof_key: bytes | None, rows: list[Row], checkers: int
+) -> Iterator[list[Opened]]:
+    # This process opens each chunk (the AEAD, every check but the signature) while
+    # spawned processes verify the signatures of the chunks before it: the keys never
+    # leave this process, and a chunk is given out only once all of its signatures held
+    # or its forgeries were turned into refusals.
+    pending: deque[tuple[list[Opened], list[int], AsyncResult[list[bool]]]] = deque()
+    with multiprocessing.get_context("spawn").Pool(checkers) as pool:
+        for start in range(0, len(rows), CHUNK):
+            opened, positions, checks = _open_range_deferred(key, proof_key, rows, start)
+            pending.append((opened, positions, pool.apply_async(_signatures_hold, (checks,))))
+            while pending and (pending[0][2].ready() or len(pending) > checkers):
+                yield _checked(*pending.popleft())
+        while pending:
+            yield _checked(*pending.popleft())
+
+
+def _checked(opened: list[Opened], positions: list[int], verdicts: AsyncResult[list[bool]]) -> list[Opened]:
+    held = verdicts.get()
+    if len(held) != len(positions):
+        raise RuntimeError("a signature checker answered for another number of pointers")
+    for position, ok in zip(positions, held, strict=True):
+        if not ok:
+            opened[position] = (None, None)  # a forgery: refused, and no proof made for it
+    return opened
+
+
+def _signatures_hold(checks: list[SignatureCheck]) -> list[bool]:
+    """Run in a spawned checker: public inputs in, one verdict per signature out."""
+    from pointerbridge.core.pointer import signature_holds
+
+    return [signature_holds(check) for check in checks]
+
+
+def _open_range_deferred(
+    key: ChatKey, proof_key: bytes | None, rows: list[Row], start: int
+) -> tuple[list[Opened], list[int], list[SignatureCheck]]:
+    """:func:`_open_range`, but the rows opened fully leave their signatures unchecked:
+    returned with their positions, for :func:`_checked` to judge before anyone sees them."""
+    from pointerbridge.core.pointer import Message, message_fields, open_known_fields, open_payload_deferred
+
+    out: list[Opened] = []
+    positions: list[int] = []
+    checks: list[SignatureCheck] = []
+    for _, payload, _, proof, _ in rows[start : start + CHUNK]:
+        mac = None
+        try:
+            if proof_key is not None:
+                mac = blake2b(payload, key=proof_key, digest_size=32).digest()
+                if proof is not None and hmac.compare_digest(mac, proof):
+                    out.append((open_known_fields(key, payload), None))
+                    continue
+            item, check = open_payload_deferred(key, payload)
+        except PointerError:
+            out.append((None, None))
+            continue
+        positions.append(len(out))
+        checks.append(check)
+        out.append((message_fields(item) if isinstance(item, Message) else item, mac))
+    return out, positions, checks
 
 
 def _open_forked(start: int) -> list[Opened]:

@@ -56,13 +56,16 @@ __all__ = [
     "Message",
     "MessageFields",
     "Part",
+    "SignatureCheck",
     "belongs_to",
     "envelope",
     "message_fields",
     "message_from_fields",
     "open_known_fields",
     "open_payload",
+    "open_payload_deferred",
     "seal",
+    "signature_holds",
     "tag_matches",
     "unseal",
 ]
@@ -277,7 +280,14 @@ def _text(data: bytes, what: str) -> str:
         raise MalformedError(f"the {what} is not valid UTF-8") from None
 
 
-def _parse(chat: ChatKey, nonce: bytes, inner: bytes, verify: bool = True) -> Part | Message:
+SignatureCheck = tuple[bytes, bytes, bytes]
+"""What the Ed25519 check of one pointer needs, all of it public: the sender key, the
+signature, the signed bytes (:func:`open_payload_deferred`, :func:`signature_holds`)."""
+
+
+def _parse(
+    chat: ChatKey, nonce: bytes, inner: bytes, verify: bool = True, deferred: list[SignatureCheck] | None = None
+) -> Part | Message:
     flags, sent_ms, sender_key, user_len = _HEAD.unpack_from(inner)
     if flags & ~FLAG_SPLIT:
         raise MalformedError(f"unknown flags 0x{flags:02x}")
@@ -312,10 +322,10 @@ def _parse(chat: ChatKey, nonce: bytes, inner: bytes, verify: bool = True) -> Pa
         if not is_strict_public_key(sender_key):
             raise WeakKeyError(f"the sender key of {username!r} is of small order or not canonical")
         signed = _signed(chat, nonce, memoryview(inner)[: end - SIGNATURE_BYTES])
-        try:
-            _public_key(sender_key).verify(inner[end - SIGNATURE_BYTES : end], signed)
-        except (InvalidSignature, ValueError):
-            raise BadSignatureError(f"the signature of {username!r} does not verify") from None
+        if deferred is not None:
+            deferred.append((sender_key, inner[end - SIGNATURE_BYTES : end], signed))
+        elif not signature_holds((sender_key, inner[end - SIGNATURE_BYTES : end], signed)):
+            raise BadSignatureError(f"the signature of {username!r} does not verify")
     sent_at = _sent_at(sent_ms)
     if split:
         message_id, index, count = split
@@ -335,6 +345,27 @@ def _normalized(username: str) -> str:
         return normalize_username(username)
     except InvalidInputError:
         raise MalformedError("the username is not a valid username") from None
+
+
+def signature_holds(check: SignatureCheck) -> bool:
+    """Whether the signature of a :data:`SignatureCheck` verifies under its sender key."""
+    sender_key, signature, signed = check
+    try:
+        _public_key(sender_key).verify(signature, signed)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def open_payload_deferred(chat: ChatKey, payload: bytes) -> tuple[Part | Message, SignatureCheck]:
+    """:func:`open_payload` with every check but the sender's signature, and what that
+    check needs, for a caller that runs it elsewhere (another process: it needs no key).
+    The result is not a message until :func:`signature_holds` says so: a caller that
+    shows, stores or judges it before then trusts a forgery."""
+    checks: list[SignatureCheck] = []
+    nonce, inner = _decrypt(chat, payload)
+    item = _parse(chat, nonce, inner, deferred=checks)
+    return item, checks[0]
 
 
 def open_payload(chat: ChatKey, payload: bytes, verify: bool = True) -> Part | Message:

@@ -111,3 +111,39 @@ def test_the_cli_counts_the_pointers_of_a_read_on_a_terminal_only(tmp_path: Path
     terminal.expect("checking pointers: 3 of 3")
     terminal.expect("three")
     assert terminal.finish() == 0
+
+
+def test_a_read_beside_another_thread_checks_signatures_in_spawned_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pointerbridge.core import pointer
+    from pointerbridge.core.padding import padded_length
+
+    app, chat = _home(tmp_path, "bob")
+    _history(app, chat, 30)
+    victim, forger = (Identity(n, hashlib.sha256(f"identity {n}".encode()).digest()) for n in ("alice", "mallory"))
+    head = pointer._HEAD.pack(0, 1_790_000_000_999, victim.public_key, 5) + b"alice" + pointer._U32.pack(6)
+    nonce = os.urandom(16)
+    signature = forger._sign(pointer._Content(head, b"forged").signed(chat.key, nonce))
+    inner = head + b"forged" + signature  # valid AEAD and layout; the signature is mallory's
+    app.receive(pointer._encrypt(chat.key, nonce, inner + bytes(padded_length(len(inner)) - len(inner))))
+    _small_chunks(monkeypatch, 2)
+    spawned: list[int] = []
+    real = opening._open_checked_apart
+    monkeypatch.setattr(opening, "_open_checked_apart", lambda *a: (spawned.append(a[3]), (yield from real(*a))))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # the console's own threads
+    other.start()
+    try:
+        shown, refused = app.read(chat)
+    finally:
+        stop.set()
+        other.join()
+    assert spawned == [2]  # not forked (another thread runs), and not all in this process
+    assert refused == 1 and "forged" not in [s.message.body for s in shown]
+    assert sorted(s.message.body for s in shown) == sorted([f"message {i}" for i in range(30)] + ["C" * 5000])
+    again, refused_again = app.read(chat)  # from the proofs made: the forgery got none
+    assert [s.message.body for s in again] == [s.message.body for s in shown] and refused_again == 1
+    app.close()
