@@ -11,7 +11,6 @@ Third-party carriers register a :class:`Bridge` subclass under the entry-point g
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -20,9 +19,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
-from pointerbridge.core import PointerBridgeError, scan_pointers
+from pointerbridge.core import PointerBridgeError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
@@ -51,6 +50,19 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "pointerbridge.bridges"
+
+if TYPE_CHECKING:
+    import asyncio
+
+# The built-in carriers, as pyproject.toml registers them: found without reading every
+# installed distribution's entry points (~15 ms a cron poll need not pay). A third-party
+# bridge cannot take these names.
+_BUILT_IN = {
+    "email": ("pointerbridge.bridges.email", "EmailBridge"),
+    "files": ("pointerbridge.bridges.files", "FilesBridge"),
+    "matrix": ("pointerbridge.bridges.matrix", "MatrixBridge"),
+    "telegram": ("pointerbridge.bridges.telegram", "TelegramBridge"),
+}
 
 
 class BridgeError(PointerBridgeError):
@@ -197,6 +209,8 @@ def printable(text: object, limit: int) -> str:
 
 def extract(text: str, reference: str, result: PollResult) -> None:
     """Add the pointers in one carrier item to ``result``, counting what is skipped."""
+    from pointerbridge.core.armor import scan_pointers  # its tables cost ~10 ms: not for an idle poll
+
     scan = scan_pointers(text)
     result.items += 1
     result.skipped_malformed += scan.rejected_count
@@ -324,7 +338,13 @@ class Bridge(ABC):
 def bridge_class(type_name: str) -> type[Bridge]:
     """The bridge registered for a carrier type, from the entry-point group (looked up
     once per process: a poll builds each carrier's bridge more than once)."""
-    from importlib.metadata import entry_points  # costs ~15 ms: only when a bridge is needed
+    if type_name in _BUILT_IN:
+        import importlib
+
+        module, name = _BUILT_IN[type_name]
+        built_in: type[Bridge] = getattr(importlib.import_module(module), name)
+        return built_in
+    from importlib.metadata import entry_points  # costs ~15 ms: only for a third-party bridge
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == type_name:
@@ -350,7 +370,7 @@ def bridge_types() -> list[str]:
     not imported: :func:`bridge_class` does that)."""
     from importlib.metadata import entry_points
 
-    return sorted({e.name for e in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted({*_BUILT_IN, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
 
 
 class NetworkSettings(BaseModel):
@@ -395,6 +415,8 @@ class AsyncBridge(Bridge):
     def _run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run ``work(client)`` to completion on the bridge's loop."""
         if self._loop is None:
+            import asyncio  # ~15 ms: only for a bridge that runs a client
+
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(self._attempt(work))
 
