@@ -138,7 +138,8 @@ _SERVERS = {"telegram": _telegram, "email": _email, "matrix": _matrix}
 
 def _commands(venv: Path, homes: dict[str, Path]) -> dict[str, list[str]]:
     python, pbridge = str(venv / "bin" / "python"), str(venv / "bin" / "pbridge")
-    commands = {"python -c pass": [python, "-c", "pass"], "import pointerbridge": [python, "-c", "import pointerbridge"]}
+    commands = {"python -c pass": [python, "-c", "pass"]}
+    commands["import pointerbridge"] = [python, "-c", "import pointerbridge"]
     for name, home in homes.items():
         commands[f"poll {name}"] = [pbridge, "--home", str(home), "poll"]
     if "files" in homes:

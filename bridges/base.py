@@ -16,13 +16,12 @@ import json
 import os
 import stat
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pointerbridge.core import PointerBridgeError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
     "AsyncBridge",
@@ -37,6 +36,7 @@ __all__ = [
     "PollResult",
     "Received",
     "RetryableError",
+    "SettingsModel",
     "Status",
     "bridge_class",
     "bridge_types",
@@ -52,7 +52,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "pointerbridge.bridges"
 
 if TYPE_CHECKING:
-    import asyncio
+    from pydantic import BaseModel
+
+    from .async_bridge import AsyncBridge
+    from .network_settings import NetworkSettings
 
 # The built-in carriers, as pyproject.toml registers them: found without reading every
 # installed distribution's entry points (~15 ms a cron poll need not pay). A third-party
@@ -234,14 +237,29 @@ class Bridge(ABC):
     # can carry URLs, and a URL can carry a credential (a bot token in its path).
     quiet_loggers: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, settings: BaseModel) -> None:
-        """Use :meth:`from_config`; ``settings`` is an instance of ``Settings``."""
+    def __init__(self, name: str, settings: Any) -> None:
+        """Use :meth:`from_config`; ``settings`` is an instance of ``Settings`` (or what
+        :meth:`plain_settings` made)."""
         self.name = name
         self.settings = settings
 
     @classmethod
+    def plain_settings(cls, settings: dict[str, Any]) -> Any | None:
+        """Optional hook: the settings object for ``settings`` made without pydantic, when
+        they are plainly valid (exactly the types and bounds ``Settings`` would keep as
+        they are), else None: ``Settings`` then validates them and says what is wrong. A
+        cron poll of a carrier whose bridge has one, and whose ``Settings`` is a
+        :class:`SettingsModel`, never imports pydantic. Default: None."""
+        return None
+
+    @classmethod
     def from_config(cls, name: str, settings: dict[str, Any]) -> Bridge:
         """Validate this carrier's settings from config.toml and build the bridge."""
+        plain = cls.plain_settings(settings)
+        if plain is not None:
+            return cls(name, plain)
+        from pydantic import ValidationError
+
         try:
             parsed = cls.Settings.model_validate(settings)
         except ValidationError as exc:
@@ -373,65 +391,29 @@ def bridge_types() -> list[str]:
     return sorted({*_BUILT_IN, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
 
 
-class NetworkSettings(BaseModel):
-    """Settings every carrier reached over a network has: a request timeout, the longest
-    rate-limit wait honoured inside one run, and exactly one credential source, named by
-    ``credential_fields`` (an environment variable's name, or a 0600 file)."""
+class SettingsModel:
+    """A bridge's ``Settings`` kept in a module of its own and imported on first use, so a
+    bridge with :meth:`Bridge.plain_settings` runs without pydantic:
+    ``Settings = SettingsModel("package.module", "ClassName")``."""
 
-    model_config = ConfigDict(extra="forbid")
-    credential_fields: ClassVar[tuple[str, str]]
+    def __init__(self, module: str, name: str) -> None:
+        """The pydantic model ``name`` of ``module``."""
+        self.module, self.name = module, name
 
-    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds per request
-    max_retry_wait: float = Field(default=10.0, ge=0, le=120)  # longest 429 wait honoured inside one run
+    def __get__(self, instance: object, owner: type | None = None) -> type[BaseModel]:
+        import importlib
 
-    @model_validator(mode="after")
-    def _one_credential(self) -> NetworkSettings:
-        env, file = self.credential_fields
-        if (getattr(self, env) is None) == (getattr(self, file) is None):
-            raise ValueError(f"give exactly one of {env} and {file}")
-        return self
+        model: type[BaseModel] = getattr(importlib.import_module(self.module), self.name)
+        return model
 
 
-class AsyncBridge(Bridge):
-    """A bridge over an asyncio client library: one event loop and one connected client for
-    the bridge's life, so that a run of posts reuses the connection; :meth:`close`, which
-    the app calls after every run, ends both. Subclasses connect in :meth:`_connect`,
-    disconnect in :meth:`_disconnect`, and may wrap :meth:`_attempt` to map their errors."""
+def __getattr__(name: str) -> Any:
+    if name == "NetworkSettings":
+        from .network_settings import NetworkSettings
 
-    def __init__(self, name: str, settings: BaseModel) -> None:
-        """Use :meth:`from_config`. The client connects on first use."""
-        super().__init__(name, settings)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: Any = None
+        return NetworkSettings
+    if name == "AsyncBridge":
+        from .async_bridge import AsyncBridge
 
-    @abstractmethod
-    async def _connect(self) -> Any:
-        """A connected client."""
-
-    @abstractmethod
-    async def _disconnect(self, client: Any) -> None:
-        """Release what ``_connect`` opened."""
-
-    def _run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
-        """Run ``work(client)`` to completion on the bridge's loop."""
-        if self._loop is None:
-            import asyncio  # ~15 ms: only for a bridge that runs a client
-
-            self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self._attempt(work))
-
-    async def _attempt(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
-        if self._client is None:
-            self._client = await self._connect()
-        return await work(self._client)
-
-    def close(self) -> None:
-        """Disconnect the client and close the event loop."""
-        loop, client, self._loop, self._client = self._loop, self._client, None, None
-        if loop is None:
-            return
-        try:
-            if client is not None:
-                loop.run_until_complete(self._disconnect(client))
-        finally:
-            loop.close()
+        return AsyncBridge
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

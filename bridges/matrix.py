@@ -109,7 +109,7 @@ class MatrixBridge(AsyncBridge):
 
     @property
     def _s(self) -> _Settings:
-        settings: _Settings = self.settings  # type: ignore[assignment]
+        settings: _Settings = self.settings
         return settings
 
     def __init__(self, name: str, settings: BaseModel) -> None:
