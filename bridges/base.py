@@ -6,7 +6,8 @@ pointers found since a cursor and the next cursor. The app stores what a poll re
 only then saves the cursor, so a crash repeats work but never loses a pointer.
 
 Third-party carriers register a :class:`Bridge` subclass under the entry-point group
-``pointerbridge.bridges``; the built-in ones are registered the same way.
+``pointerbridge.bridges``; the built-in ones are registered the same way, and found by name
+without reading entry points (a third-party bridge takes a name of its own).
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ if TYPE_CHECKING:
     from .network_settings import NetworkSettings
 
 # The built-in carriers, as pyproject.toml registers them: found without reading every
-# installed distribution's entry points (~15 ms a cron poll need not pay). A third-party
-# bridge cannot take these names.
+# installed distribution's entry points (~15 ms a cron poll need not pay).
 _BUILT_IN = {
     "email": ("pointerbridge.bridges.email", "EmailBridge"),
     "files": ("pointerbridge.bridges.files", "FilesBridge"),
