@@ -48,7 +48,7 @@ NOT_ON_THE_IDLE_PATH = (
 )
 
 
-def _imported(*args: str, cwd: Path) -> set[str]:
+def imported_modules(*args: str, cwd: Path) -> set[str]:
     """The modules a ``pbridge`` process run through its console-script entry imports."""
     code = (
         "import atexit, sys\n"
@@ -57,7 +57,8 @@ def _imported(*args: str, cwd: Path) -> set[str]:
         "from pointerbridge.cli.entry import entry\n"
         "entry()\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PBRIDGE_")}
+    unset = ("PBRIDGE_HOME", "PBRIDGE_MASTER_PHRASE", "PBRIDGE_CHAT_SECRET")  # a carrier's token variable stays
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "posted 0, received 0" in done.stdout  # an idle poll, that polled
@@ -67,7 +68,7 @@ def _imported(*args: str, cwd: Path) -> set[str]:
 
 def test_an_idle_files_poll_imports_only_what_it_runs(tmp_path: Path) -> None:
     home = initialised_home(tmp_path / "home")
-    modules = _imported("--home", home, "poll", cwd=tmp_path)
+    modules = imported_modules("--home", home, "poll", cwd=tmp_path)
     assert "pointerbridge.bridges.files" in modules and "sqlite3" in modules  # the parse found the poll's own
     loaded = sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in NOT_ON_THE_IDLE_PATH))
     assert loaded == []
