@@ -41,21 +41,28 @@ _TOKEN_ENV = "PBRIDGE_BENCH_MATRIX_TOKEN"
 
 @contextmanager
 def _counting_requests() -> Iterator[list[str]]:
-    """Every HTTP request nio sends while the block runs, as "METHOD /path"."""
+    """Every HTTP request the bridge sends while the block runs, as "METHOD /path": nio's
+    (posts, the filter) and the raw reads' (sync, history)."""
     import nio
+    from pointerbridge.bridges.matrix_api import RawClient
 
     calls: list[str] = []
-    real = nio.AsyncClient.send  # every request nio makes goes through here
+    reals = {cls: cls.send for cls in (nio.AsyncClient, RawClient)}
 
-    async def counting(self: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(f"{method} {path.split('?')[0]}")
-        return await real(self, method, path, *args, **kwargs)
+    def counting(real: Any) -> Any:
+        async def send(self: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append(f"{method} {path.split('?')[0]}")
+            return await real(self, method, path, *args, **kwargs)
 
-    nio.AsyncClient.send = counting  # type: ignore[method-assign]
+        return send
+
+    for cls, real in reals.items():
+        cls.send = counting(real)
     try:
         yield calls
     finally:
-        nio.AsyncClient.send = real  # type: ignore[method-assign]
+        for cls, real in reals.items():
+            cls.send = real
 
 
 def _timed(call: Callable[[], Any]) -> tuple[Any, float]:

@@ -6,24 +6,23 @@ pointers found since a cursor and the next cursor. The app stores what a poll re
 only then saves the cursor, so a crash repeats work but never loses a pointer.
 
 Third-party carriers register a :class:`Bridge` subclass under the entry-point group
-``pointerbridge.bridges``; the built-in ones are registered the same way.
+``pointerbridge.bridges``; the built-in ones are registered the same way, and found by name
+without reading entry points (a third-party bridge takes a name of its own).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
 import stat
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
-from pointerbridge.core import PointerBridgeError, scan_pointers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pointerbridge.core import PointerBridgeError
 
 __all__ = [
     "AsyncBridge",
@@ -38,6 +37,7 @@ __all__ = [
     "PollResult",
     "Received",
     "RetryableError",
+    "SettingsModel",
     "Status",
     "bridge_class",
     "bridge_types",
@@ -51,6 +51,21 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "pointerbridge.bridges"
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .async_bridge import AsyncBridge
+    from .network_settings import NetworkSettings
+
+# The built-in carriers, as pyproject.toml registers them: found without reading every
+# installed distribution's entry points (~15 ms a cron poll need not pay).
+_BUILT_IN = {
+    "email": ("pointerbridge.bridges.email", "EmailBridge"),
+    "files": ("pointerbridge.bridges.files", "FilesBridge"),
+    "matrix": ("pointerbridge.bridges.matrix", "MatrixBridge"),
+    "telegram": ("pointerbridge.bridges.telegram", "TelegramBridge"),
+}
 
 
 class BridgeError(PointerBridgeError):
@@ -197,6 +212,8 @@ def printable(text: object, limit: int) -> str:
 
 def extract(text: str, reference: str, result: PollResult) -> None:
     """Add the pointers in one carrier item to ``result``, counting what is skipped."""
+    from pointerbridge.core.armor import scan_pointers  # its tables cost ~10 ms: not for an idle poll
+
     scan = scan_pointers(text)
     result.items += 1
     result.skipped_malformed += scan.rejected_count
@@ -220,14 +237,29 @@ class Bridge(ABC):
     # can carry URLs, and a URL can carry a credential (a bot token in its path).
     quiet_loggers: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, settings: BaseModel) -> None:
-        """Use :meth:`from_config`; ``settings`` is an instance of ``Settings``."""
+    def __init__(self, name: str, settings: Any) -> None:
+        """Use :meth:`from_config`; ``settings`` is an instance of ``Settings`` (or what
+        :meth:`plain_settings` made)."""
         self.name = name
         self.settings = settings
 
     @classmethod
+    def plain_settings(cls, settings: dict[str, Any]) -> Any | None:
+        """Optional hook: the settings object for ``settings`` made without pydantic, when
+        they are plainly valid (exactly the types and bounds ``Settings`` would keep as
+        they are), else None: ``Settings`` then validates them and says what is wrong. A
+        cron poll of a carrier whose bridge has one, and whose ``Settings`` is a
+        :class:`SettingsModel`, never imports pydantic. Default: None."""
+        return None
+
+    @classmethod
     def from_config(cls, name: str, settings: dict[str, Any]) -> Bridge:
         """Validate this carrier's settings from config.toml and build the bridge."""
+        plain = cls.plain_settings(settings)
+        if plain is not None:
+            return cls(name, plain)
+        from pydantic import ValidationError
+
         try:
             parsed = cls.Settings.model_validate(settings)
         except ValidationError as exc:
@@ -324,7 +356,13 @@ class Bridge(ABC):
 def bridge_class(type_name: str) -> type[Bridge]:
     """The bridge registered for a carrier type, from the entry-point group (looked up
     once per process: a poll builds each carrier's bridge more than once)."""
-    from importlib.metadata import entry_points  # costs ~15 ms: only when a bridge is needed
+    if type_name in _BUILT_IN:
+        import importlib
+
+        module, name = _BUILT_IN[type_name]
+        built_in: type[Bridge] = getattr(importlib.import_module(module), name)
+        return built_in
+    from importlib.metadata import entry_points  # costs ~15 ms: only for a third-party bridge
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name == type_name:
@@ -350,66 +388,32 @@ def bridge_types() -> list[str]:
     not imported: :func:`bridge_class` does that)."""
     from importlib.metadata import entry_points
 
-    return sorted({e.name for e in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted({*_BUILT_IN, *(e.name for e in entry_points(group=ENTRY_POINT_GROUP))})
 
 
-class NetworkSettings(BaseModel):
-    """Settings every carrier reached over a network has: a request timeout, the longest
-    rate-limit wait honoured inside one run, and exactly one credential source, named by
-    ``credential_fields`` (an environment variable's name, or a 0600 file)."""
+class SettingsModel:
+    """A bridge's ``Settings`` kept in a module of its own and imported on first use, so a
+    bridge with :meth:`Bridge.plain_settings` runs without pydantic:
+    ``Settings = SettingsModel("package.module", "ClassName")``."""
 
-    model_config = ConfigDict(extra="forbid")
-    credential_fields: ClassVar[tuple[str, str]]
+    def __init__(self, module: str, name: str) -> None:
+        """The pydantic model ``name`` of ``module``."""
+        self.module, self.name = module, name
 
-    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds per request
-    max_retry_wait: float = Field(default=10.0, ge=0, le=120)  # longest 429 wait honoured inside one run
+    def __get__(self, instance: object, owner: type | None = None) -> type[BaseModel]:
+        import importlib
 
-    @model_validator(mode="after")
-    def _one_credential(self) -> NetworkSettings:
-        env, file = self.credential_fields
-        if (getattr(self, env) is None) == (getattr(self, file) is None):
-            raise ValueError(f"give exactly one of {env} and {file}")
-        return self
+        model: type[BaseModel] = getattr(importlib.import_module(self.module), self.name)
+        return model
 
 
-class AsyncBridge(Bridge):
-    """A bridge over an asyncio client library: one event loop and one connected client for
-    the bridge's life, so that a run of posts reuses the connection; :meth:`close`, which
-    the app calls after every run, ends both. Subclasses connect in :meth:`_connect`,
-    disconnect in :meth:`_disconnect`, and may wrap :meth:`_attempt` to map their errors."""
+def __getattr__(name: str) -> Any:
+    if name == "NetworkSettings":
+        from .network_settings import NetworkSettings
 
-    def __init__(self, name: str, settings: BaseModel) -> None:
-        """Use :meth:`from_config`. The client connects on first use."""
-        super().__init__(name, settings)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: Any = None
+        return NetworkSettings
+    if name == "AsyncBridge":
+        from .async_bridge import AsyncBridge
 
-    @abstractmethod
-    async def _connect(self) -> Any:
-        """A connected client."""
-
-    @abstractmethod
-    async def _disconnect(self, client: Any) -> None:
-        """Release what ``_connect`` opened."""
-
-    def _run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
-        """Run ``work(client)`` to completion on the bridge's loop."""
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self._attempt(work))
-
-    async def _attempt(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
-        if self._client is None:
-            self._client = await self._connect()
-        return await work(self._client)
-
-    def close(self) -> None:
-        """Disconnect the client and close the event loop."""
-        loop, client, self._loop, self._client = self._loop, self._client, None, None
-        if loop is None:
-            return
-        try:
-            if client is not None:
-                loop.run_until_complete(self._disconnect(client))
-        finally:
-            loop.close()
+        return AsyncBridge
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

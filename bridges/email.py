@@ -98,7 +98,7 @@ class EmailBridge(Bridge):
 
     @property
     def _s(self) -> EmailSettings:
-        settings: EmailSettings = self.settings  # type: ignore[assignment]
+        settings: EmailSettings = self.settings
         return settings
 
     # -- posting ------------------------------------------------------------------------------

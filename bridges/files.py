@@ -37,6 +37,7 @@ import errno
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -45,13 +46,13 @@ import stat as stat_mode
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pointerbridge.core.armor import MAX_POINTER_CHARS
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, extract, printable
+from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, SettingsModel, extract, printable
 
-__all__ = ["FilesBridge"]
+__all__ = ["FilesBridge", "FilesSettings"]
 
 _MARGIN_NS = 5_000_000_000  # ctime granularity, scans and small clock steps all fit inside
 _MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -65,36 +66,53 @@ _TEMP = re.compile(r"\.\d{20}-[0-9a-f]{12}\.pb\.(?P<owner>[0-9a-f]{16})-(?P<pid>
 _SKIP_NOTES = 10  # files named in one poll's notes; the rest are counted
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True, slots=True)
+class FilesSettings:
+    """A files carrier's settings, as ``FilesBridge.Settings`` (files_settings.py) makes them."""
 
     path: Path
-    # Lower it to test splitting, or when the folder is also read by a tool with a limit.
-    max_pointer_chars: int = Field(default=MAX_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
-    # How often every file is read again whatever the cursor says (0: never).
-    full_scan_hours: float = Field(default=24.0, ge=0)
+    max_pointer_chars: int = MAX_POINTER_CHARS
+    full_scan_hours: float = 24.0
 
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, path: Path) -> Path:
-        path = path.expanduser()
-        if not path.is_absolute():
-            raise ValueError("must be an absolute path")
-        return path
+
+def _plain_settings(settings: dict[str, Any]) -> FilesSettings | None:
+    """``settings`` when they are plainly valid (config.toml's own types, in bounds), else
+    None: the pydantic model then coerces or refuses them."""
+    if not set(settings) <= {"path", "max_pointer_chars", "full_scan_hours"}:
+        return None
+    path, chars = settings.get("path"), settings.get("max_pointer_chars", MAX_POINTER_CHARS)
+    hours = settings.get("full_scan_hours", 24.0)
+    if type(path) is not str or not path or "\0" in path or not Path(path).expanduser().is_absolute():
+        return None
+    if type(chars) is not int or not 1000 <= chars <= MAX_POINTER_CHARS:
+        return None
+    if type(hours) not in (int, float) or not math.isfinite(hours) or hours < 0:
+        return None
+    return FilesSettings(Path(path).expanduser(), chars, float(hours))
 
 
 class FilesBridge(Bridge):
     """A folder that every member's machine syncs."""
 
     carrier_type = "files"
-    Settings = _Settings
+    Settings = SettingsModel("pointerbridge.bridges.files_settings", "FilesSettingsModel")
     shareable_settings = ("path", "max_pointer_chars")  # the path is a hint: each member has their own
+
+    def __init__(self, name: str, settings: Any) -> None:
+        """Use :meth:`from_config`; ``settings`` as the model or :meth:`plain_settings` made them."""
+        plain = settings if isinstance(settings, FilesSettings) else FilesSettings(**settings.model_dump())
+        super().__init__(name, plain)
+        self.settings: FilesSettings = plain
+
+    @classmethod
+    def plain_settings(cls, settings: dict[str, Any]) -> FilesSettings | None:
+        """The settings without pydantic when they are plainly valid (an idle poll's case)."""
+        return _plain_settings(settings)
 
     @property
     def folder(self) -> Path:
         """The shared folder."""
-        path: Path = self.settings.path  # type: ignore[attr-defined]
-        return path
+        return self.settings.path
 
     def _fail(self, exc: OSError, doing: str) -> Exception:
         if exc.errno in _CONFIG_ERRNOS:
@@ -195,7 +213,7 @@ class FilesBridge(Bridge):
             return True  # the cursor is in this clock's future
         if state.offset is not None and offset < state.offset - _MARGIN_NS:
             return True  # the wall clock stepped back since the last poll
-        every = self.settings.full_scan_hours * 3600 * 1_000_000_000  # type: ignore[attr-defined]
+        every = self.settings.full_scan_hours * 3600 * 1_000_000_000
         return bool(every) and not state.full_at <= now < state.full_at + every
 
     def _scan(self, state: _Cursor, started: int, result: PollResult, skips: list[str]) -> None:

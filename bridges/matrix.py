@@ -40,11 +40,11 @@ from .base import (
 )
 from .matrix_api import (
     Budget,
+    RawClient,
     api_path,
     call_api,
     checked_token,
     get_json,
-    new_client,
     nio_answer,
 )
 
@@ -109,7 +109,7 @@ class MatrixBridge(AsyncBridge):
 
     @property
     def _s(self) -> _Settings:
-        settings: _Settings = self.settings  # type: ignore[assignment]
+        settings: _Settings = self.settings
         return settings
 
     def __init__(self, name: str, settings: BaseModel) -> None:
@@ -178,9 +178,7 @@ class MatrixBridge(AsyncBridge):
 
     async def _connect(self) -> Any:
         s = self._s
-        client = new_client(s.homeserver, s.user_id, s.timeout, s.device_id)
-        client.restore_login(s.user_id, s.device_id, self._token())
-        return client
+        return RawClient(s.homeserver, s.user_id, s.device_id, self._token(), s.timeout)
 
     async def _disconnect(self, client: Any) -> None:
         await client.close()
@@ -196,7 +194,7 @@ class MatrixBridge(AsyncBridge):
         content = {"msgtype": self._s.msgtype, "body": pointer, _MARK: 1}
         transaction = "pb-" + hashlib.sha256(pointer.encode("ascii")).hexdigest()[:32]
         response = await self._call(
-            lambda: nio_answer(client.room_send(self._s.room_id, "m.room.message", content, tx_id=transaction)),
+            lambda: nio_answer(client.nio().room_send(self._s.room_id, "m.room.message", content, tx_id=transaction)),
             "posting",
         )
         return str(response.event_id)
@@ -271,7 +269,9 @@ class MatrixBridge(AsyncBridge):
             "account_data": {"types": []},
         }
         response = await self._call(
-            lambda: nio_answer(client.upload_filter(room=room, presence={"types": []}, account_data={"types": []})),
+            lambda: nio_answer(
+                client.nio().upload_filter(room=room, presence={"types": []}, account_data={"types": []})
+            ),
             "setting up the sync filter",
         )
         return str(response.filter_id)

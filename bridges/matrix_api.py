@@ -1,6 +1,7 @@
-"""Talking to a Matrix homeserver: nio's answers and raw JSON reads as one kind of
-answer, the client-API paths, and one request honouring 429 within a time budget, with
-every failure as the bridge's typed error. Shared by the bridge and its login."""
+"""Talking to a Matrix homeserver: nio's answers and raw JSON reads (aiohttp alone, nio
+made only when sending) as one kind of answer, the client-API paths, and one request
+honouring 429 within a time budget, with every failure as the bridge's typed error.
+Shared by the bridge and its login."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ __all__ = [
     "UNDECODABLE",
     "Answer",
     "Budget",
+    "RawClient",
     "api_path",
     "call_api",
     "checked_token",
@@ -46,6 +48,46 @@ def new_client(homeserver: str, user: str, timeout: float, device_id: str | None
     # No retries inside nio: it would sleep through 429s and timeouts without bound.
     config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=timeout)
     return AsyncClient(homeserver, user, device_id=device_id, config=config)
+
+
+class RawClient:
+    """A homeserver session for the raw JSON reads (a poll's ``/sync``, history pages,
+    whoami) over aiohttp alone, with nio, for what it does (sending, the sync filter), made
+    on first use by :meth:`nio`: importing nio costs an idle cron poll, which only reads,
+    about as much as everything else it does. Its :meth:`send` is nio's ``AsyncClient.send``."""
+
+    def __init__(self, homeserver: str, user: str, device_id: str | None, token: str, timeout: float) -> None:
+        """Logged in as ``user`` on ``device_id`` with the access ``token``; nothing connects yet."""
+        self.homeserver, self.access_token = homeserver, token
+        self._user, self._device_id, self._timeout = user, device_id, timeout
+        self._session: Any = None
+        self._nio: Any = None
+
+    async def send(self, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
+        """The response to one request (the caller reads and releases it)."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return await self._session.request(method, self.homeserver + path, headers=headers, timeout=timeout)
+
+    def nio(self) -> Any:
+        """nio's client, logged in as this session."""
+        if self._nio is None:
+            self._nio = new_client(self.homeserver, self._user, self._timeout, self._device_id)
+            self._nio.restore_login(self._user, self._device_id, self.access_token)
+        return self._nio
+
+    async def close(self) -> None:
+        """Close what was opened."""
+        session, client, self._session, self._nio = self._session, self._nio, None, None
+        try:
+            if session is not None:
+                await session.close()
+        finally:
+            if client is not None:
+                await client.close()
 
 
 class Answer(NamedTuple):

@@ -107,10 +107,11 @@ class TelegramBridge(AsyncBridge):
         """Use :meth:`from_config`. The token is read on first use."""
         super().__init__(name, settings)
         self._read_token: str | None = None
+        self._requests: tuple[Any, ...] = ()
 
     @property
     def _s(self) -> _Settings:
-        settings: _Settings = self.settings  # type: ignore[assignment]
+        settings: _Settings = self.settings
         return settings
 
     def post(self, pointer: str) -> str:
@@ -214,15 +215,16 @@ class TelegramBridge(AsyncBridge):
             request=request,
             get_updates_request=polling,
         )
-        try:
-            await bot.initialize()  # getMe: checks the token
-        except BaseException:
-            await bot.shutdown()
-            raise
+        # Not bot.initialize(): its getMe would cost every cron run a round trip. A poll
+        # learns the bot's id once (_poll); check and diagnose ask getMe themselves, and a
+        # refused token fails the first call as it would have failed getMe.
+        self._requests = (request, polling)
         return bot
 
     async def _disconnect(self, client: Any) -> None:
         await client.shutdown()
+        for request in self._requests:
+            await request.shutdown()
 
     def _mapped(self, exc: Exception) -> Exception:
         from telegram import error
@@ -261,7 +263,7 @@ class TelegramBridge(AsyncBridge):
     async def _poll(self, bot: Any, cursor: str | None) -> PollResult:
         state = json_cursor(cursor)
         if state.get("chat") != self._s.chat_id:  # another chat now: what was seen says nothing of it
-            kept = ("offset", "polled_at", "updates_at")
+            kept = ("offset", "polled_at", "updates_at", "bot_id")
             state = {"chat": self._s.chat_id, **{k: v for k, v in state.items() if k in kept}}
         now = time.time()
         last = state.get("polled_at")
@@ -281,7 +283,10 @@ class TelegramBridge(AsyncBridge):
             #   away unread. This one poll then cannot see another poller's gap.
             offset = None
         updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
-        result = await read(bot, updates, self._s.chat_id, self._s.private_from, state, now)
+        # The bot's id, from getMe once: kept while the token names the same bot (its ID:).
+        if not isinstance(state.get("bot_id"), int) or str(state["bot_id"]) != self._token().partition(":")[0]:
+            state["bot_id"] = (await bot.get_me()).id
+        result = await read(state["bot_id"], bot, updates, self._s.chat_id, self._s.private_from, state, now)
         taken = taken_before(updates, offset)
         if taken:
             state["taken_at"], state["taken"] = now, count(state.get("taken")) + taken
@@ -322,7 +327,7 @@ class TelegramBridge(AsyncBridge):
 
 
 async def _me(bot: Any) -> dict[str, Any]:
-    me: dict[str, Any] = bot.bot.to_dict()  # fetched by initialize() when the bot connected
+    me: dict[str, Any] = (await bot.get_me()).to_dict()  # getMe: the token works
     return me
 
 

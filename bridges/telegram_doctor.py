@@ -29,7 +29,7 @@ async def diagnose(
     """The token, a webhook, the bot's place in its group or channel, and the 24-hour window."""
     from telegram.error import TelegramError
 
-    me = bot.bot  # fetched by initialize(): the token works
+    me = await bot.get_me()  # the token works
     name = printable(me.username, 64)
     findings = [Finding("token", "ok", f"accepted: bot @{name} (id {me.id})")]
     webhook = await bot.get_webhook_info()

@@ -39,9 +39,9 @@ SERVICE_SENDERS = frozenset({1087968824, 136817688, 777000})
 
 
 async def read(
-    bot: Any, updates: Any, chat_id: int, private_from: list[int], state: dict[str, Any], now: float
+    bot_id: int, bot: Any, updates: Any, chat_id: int, private_from: list[int], state: dict[str, Any], now: float
 ) -> PollResult:
-    """What one batch holds: pointers, catch-up requests of members' bots, and the evidence
+    """What one batch holds for the bot ``bot_id``: pointers, catch-up requests of members' bots, and the evidence
     (``peers_seen_at``) and migration (``migrated_to``) it leaves in ``state``."""
     result = PollResult([], "")
     members: dict[int, frozenset[int]] = {}  # chat id -> its admin bots, asked once per poll
@@ -55,7 +55,7 @@ async def read(
         if not ours and not (message.chat.type == "private" and sender in private_from):
             continue
         text = "\n".join(t for t in (message.text, message.caption) if t)
-        posting = _posting_bot(message, bot.bot.id) if ours else None
+        posting = _posting_bot(message, bot_id) if ours else None
         if posting is not None:
             if message.chat.id not in members:
                 members[message.chat.id] = await _member_bots(bot, message.chat.id, result.notes)

@@ -1,4 +1,5 @@
-"""The home folder and its config.toml: which carriers a user has, validated by pydantic.
+"""The home folder and its config.toml: which carriers a user has, validated by pydantic
+(home/config_model.py) whenever it is not plainly valid.
 
 Secrets never live here: carriers name their credentials by reference (an environment
 variable or a 0600 file), and chat secrets and master phrases are typed, not configured.
@@ -10,13 +11,14 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pointerbridge.core.errors import PointerBridgeError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import ErrorDetails
 
 from .private_file import write_private
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 __all__ = [
     "CARRIER_NAME_RULE",
@@ -39,35 +41,115 @@ class ConfigError(PointerBridgeError):
     exit_code = 9
 
 
-class CarrierConfig(BaseModel):
-    """One carrier: its bridge ``type``, how often to poll, and the bridge's own settings."""
+_TYPE = re.compile(r"[a-z][a-z0-9_]*")
+_FIELDS = ("type", "poll_every", "poll_cron")
 
-    model_config = ConfigDict(extra="allow")
 
-    type: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    poll_every: int = Field(default=60, ge=5, le=86_400, description="seconds between daemon polls")
-    poll_cron: str | None = Field(default=None, description="crontab line; replaces poll_every in the daemon")
+class CarrierConfig:
+    """One carrier: its bridge ``type``, how often to poll, and the bridge's own settings.
+
+    Made by :meth:`model_validate`, whose rules are pydantic's (:mod:`.config_model`);
+    settings that are plainly valid (the types config.toml itself gives) are taken as they
+    are, without importing pydantic, which would cost an idle cron poll more than the poll.
+    """
+
+    __slots__ = ("_settings", "poll_cron", "poll_every", "type")
+
+    def __init__(self, type: str, poll_every: int, poll_cron: str | None, settings: dict[str, Any]) -> None:
+        """Use :meth:`model_validate`: this one checks nothing."""
+        self.type = type
+        self.poll_every = poll_every
+        self.poll_cron = poll_cron
+        self._settings = settings
+
+    @classmethod
+    def model_validate(cls, data: Any) -> CarrierConfig:
+        """A carrier from its table; raises pydantic's ``ValidationError`` when invalid."""
+        plain = _plain_carrier(data)
+        if plain is not None:
+            return plain
+        from .config_model import CarrierModel
+
+        model = CarrierModel.model_validate(data)
+        return cls(model.type, model.poll_every, model.poll_cron, dict(model.model_extra or {}))
 
     @property
     def settings(self) -> dict[str, Any]:
         """The keys this model does not know: the bridge validates them."""
-        return dict(self.model_extra or {})
+        return dict(self._settings)
+
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """The carrier's table: its fields, then its bridge's settings."""
+        data = {"type": self.type, "poll_every": self.poll_every, "poll_cron": self.poll_cron, **self._settings}
+        return {k: v for k, v in data.items() if v is not None} if exclude_none else data
+
+    def model_copy(self, *, update: dict[str, Any]) -> CarrierConfig:
+        """This carrier with ``update``'s values, validated."""
+        return CarrierConfig.model_validate({**self.model_dump(), **update})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CarrierConfig) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's models are
+
+    def __repr__(self) -> str:
+        return f"CarrierConfig({self.model_dump(exclude_none=True)!r})"
 
 
-class Config(BaseModel):
-    """The whole config.toml."""
+def _plain_carrier(data: Any) -> CarrierConfig | None:
+    """``data`` as a carrier when it is plainly valid: exactly the types pydantic would keep
+    unchanged, within its bounds; else None (pydantic then validates, coerces or refuses)."""
+    if isinstance(data, CarrierConfig):
+        return data
+    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
+        return None
+    kind, every, cron = data.get("type"), data.get("poll_every", 60), data.get("poll_cron")
+    if type(kind) is not str or _TYPE.fullmatch(kind) is None:
+        return None
+    if type(every) is not int or not 5 <= every <= 86_400 or (cron is not None and type(cron) is not str):
+        return None
+    return CarrierConfig(kind, every, cron, {k: v for k, v in data.items() if k not in _FIELDS})
 
-    model_config = ConfigDict(extra="forbid")
 
-    carriers: dict[str, CarrierConfig] = Field(default_factory=dict)
+class Config:
+    """The whole config.toml: its carriers by name."""
 
-    @field_validator("carriers")
-    @classmethod
-    def _names(cls, carriers: dict[str, CarrierConfig]) -> dict[str, CarrierConfig]:
-        for name in carriers:
+    __slots__ = ("carriers",)
+
+    def __init__(self, carriers: dict[str, CarrierConfig] | None = None) -> None:
+        """A config of these carriers (each named as :func:`valid_carrier_name` says)."""
+        for name in carriers or {}:
             if not valid_carrier_name(name):
                 raise ValueError(f"{name!r}: {CARRIER_NAME_RULE}")
-        return carriers
+        self.carriers: dict[str, CarrierConfig] = dict(carriers or {})
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Config:
+        """config.toml's table; raises pydantic's ``ValidationError`` when invalid."""
+        if isinstance(data, dict) and set(data) <= {"carriers"} and isinstance(data.get("carriers", {}), dict):
+            carriers = data.get("carriers", {})
+            plain = {n: _plain_carrier(c) for n, c in carriers.items() if isinstance(n, str) and valid_carrier_name(n)}
+            if len(plain) == len(carriers) and all(c is not None for c in plain.values()):
+                return cls({n: c for n, c in plain.items() if c is not None})
+        from .config_model import ConfigModel
+
+        if isinstance(data, dict) and isinstance(data.get("carriers"), dict):  # carriers made already, as tables
+            tables = {n: c.model_dump() if isinstance(c, CarrierConfig) else c for n, c in data["carriers"].items()}
+            data = {**data, "carriers": tables}
+        model = ConfigModel.model_validate(data)
+        return cls({n: CarrierConfig.model_validate(c.model_dump()) for n, c in model.carriers.items()})
+
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """config.toml's table."""
+        return {"carriers": {n: c.model_dump(exclude_none=exclude_none) for n, c in self.carriers.items()}}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self.carriers == other.carriers
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Config(carriers={self.carriers!r})"
 
 
 def valid_carrier_name(name: str) -> bool:
@@ -109,7 +191,11 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
         return Config.model_validate(data)
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is one (loaded by then: not imported before)
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
         raise ConfigError(f"{path}: {_plainly(exc.errors()[0])}") from None
 
 
@@ -117,7 +203,10 @@ def save_config(path: Path, config: Config) -> None:
     """Write config.toml atomically, 0600."""
     import tomli_w
 
-    data = config.model_dump(mode="json", exclude_none=True)  # TOML has no null
+    from .config_model import ConfigModel
+
+    # Through pydantic's JSON mode, as ever: TOML has no null, and no Path either.
+    data = ConfigModel.model_validate(config.model_dump()).model_dump(mode="json", exclude_none=True)
     try:
         write_private(path, tomli_w.dumps(data).encode("utf-8"))
     except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import raw_chat, raw_identity
@@ -44,19 +45,43 @@ def test_a_gap_wider_than_the_sync_timeline_is_read_in_full(make_bridge: MakeBri
 
 def test_an_idle_poll_is_one_sync(make_bridge: MakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:
     import nio
+    from pointerbridge.bridges.matrix_api import RawClient
 
     bridge, _ = make_bridge()
     cursor = bridge.poll(None).cursor
     calls: list[str] = []
-    real_send = nio.AsyncClient.send  # every request nio makes, parsed by nio or not, goes through here
+    # Every request goes through one of these: nio's (sending, the filter) or the raw reads'.
+    for cls in (nio.AsyncClient, RawClient):
+        real_send = cls.send
 
-    async def counting(self: object, method: str, path: str, *args: object, **kwargs: object) -> object:
-        calls.append(f"{method} {path.split('?')[0]}")
-        return await real_send(self, method, path, *args, **kwargs)
+        async def counting(
+            self: object, method: str, path: str, *args: object, real: Any = real_send, **kw: Any
+        ) -> Any:
+            calls.append(f"{method} {path.split('?')[0]}")
+            return await real(self, method, path, *args, **kw)
 
-    monkeypatch.setattr(nio.AsyncClient, "send", counting)
+        monkeypatch.setattr(cls, "send", counting)
     assert bridge.poll(cursor).pointers == []
     assert len(calls) == 1 and calls[0].startswith("GET") and "sync" in calls[0]
+
+
+def test_an_idle_cron_poll_does_not_import_nio(tmp_path: Path) -> None:
+    # Issue 19, item 3: the idle poll is one /sync read as raw JSON, yet importing nio for its
+    # HTTP session cost the process more than everything else it did.
+    from pointerbridge.app.service import App
+    from pointerbridge.home.config import Config, Home, save_config
+    from test_idle_poll import imported_modules
+
+    config, _ = matrix_room()
+    home = Home(tmp_path / "home", tmp_path / "home")
+    home.create()
+    save_config(home.config_path, Config(carriers={"mx": config}))
+    with App(home) as app:
+        app.init("bob", "bob's long master phrase here", allow_weak=True)
+        assert app.poll().errors == {}  # the filter is made (by nio) and the cursor saved
+    modules = imported_modules("--home", str(tmp_path / "home"), "poll", cwd=tmp_path)
+    assert "pointerbridge.bridges.matrix" in modules and "aiohttp" in modules
+    assert sorted(m for m in modules if m == "nio" or m.startswith("nio.")) == []
 
 
 def test_a_bad_token_is_a_configuration_error(make_bridge: MakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:

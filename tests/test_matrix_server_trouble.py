@@ -53,7 +53,7 @@ def _home(tmp_path: Path, server: Synapse, **settings: object) -> tuple[Home, Ca
 
 
 def test_synapse_stopped_mid_poll(tmp_path: Path, server: Synapse, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nio
+    from pointerbridge.bridges.matrix_api import RawClient  # the poll's reads (issue 19: not nio's session)
 
     home, carrier = _home(tmp_path, server)
     with App(home) as app:
@@ -70,7 +70,7 @@ def test_synapse_stopped_mid_poll(tmp_path: Path, server: Synapse, monkeypatch: 
         # 150 events: the sync is `limited`, and the gap is read in pages of 50; the server
         # stops after the first page has been read.
         monkeypatch.setattr(matrix, "_PAGE", 50)
-        real_send = nio.AsyncClient.send
+        real_send = RawClient.send
         pages: list[str] = []
 
         async def stop_after_first_page(self: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
@@ -80,7 +80,7 @@ def test_synapse_stopped_mid_poll(tmp_path: Path, server: Synapse, monkeypatch: 
                     server.stop()
             return await real_send(self, method, path, *args, **kwargs)
 
-        monkeypatch.setattr(nio.AsyncClient, "send", stop_after_first_page)
+        monkeypatch.setattr(RawClient, "send", stop_after_first_page)
         failed = app.poll()
         assert len(pages) == 2
         assert "unreachable" in failed.errors["mx"] and failed.to_fix == []

@@ -405,3 +405,37 @@ def test_a_first_post_that_would_wait_past_the_runs_budget_waits_for_the_next_ru
         assert app.poll(fetch=False).posted == {"tg": 1}  # the second would wait 45 s: the next run's
         assert app.poll(fetch=False).posted == {"tg": 0}  # 45 s after the last post have not passed
         assert time.monotonic() - started < 5 and len(app.store.outbox("tg")) == 1
+
+
+def test_a_cron_run_asks_getme_only_while_it_does_not_know_the_bot(bot_api: BotApiServer) -> None:
+    # Issue 19, item 3: every cron run (a new process, a new bridge) asked getMe before its
+    # getUpdates: a round trip to Telegram per minute for an id that never changes.
+    bot = bot_api.add_bot("cron_bot", bot_to_bot=True, privacy=False)
+    group, _ = _group(bot_api, bot)
+    cursor = None
+    for _ in range(3):
+        bot_api.advance(60)
+        bridge = _bridge(bot_api, bot, group)
+        try:
+            cursor = bridge.poll(cursor).cursor
+        finally:
+            bridge.close()
+    assert bot.calls.count("getMe") == 1 and bot.calls.count("getUpdates") == 3
+    assert json.loads(cursor)["bot_id"] == bot.id
+    stale = json.dumps({**json.loads(cursor), "bot_id": bot.id + 1})  # kept for another bot's token
+    bridge = _bridge(bot_api, bot, group)
+    try:
+        bot_api.advance(60)
+        assert json.loads(bridge.poll(stale).cursor)["bot_id"] == bot.id
+    finally:
+        bridge.close()
+    assert bot.calls.count("getMe") == 2
+    os.environ["PBRIDGE_TEST_TG_REFUSED"] = f"{bot.id}:not-its-secret"
+    refused = bridge_class("telegram").from_config(
+        "tg", {**_settings(bot_api, bot, group), "token_env": "PBRIDGE_TEST_TG_REFUSED"}
+    )
+    try:
+        with pytest.raises(ConfigurationError, match="refused the bot token"):
+            refused.poll(cursor)  # without getMe, getUpdates says it
+    finally:
+        refused.close()

@@ -1,0 +1,29 @@
+"""The settings every carrier reached over a network has (a pydantic model: the bridges
+that use it load pydantic anyway; ``pointerbridge.bridges.base`` gives it by name)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["NetworkSettings"]
+
+
+class NetworkSettings(BaseModel):
+    """Settings every carrier reached over a network has: a request timeout, the longest
+    rate-limit wait honoured inside one run, and exactly one credential source, named by
+    ``credential_fields`` (an environment variable's name, or a 0600 file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    credential_fields: ClassVar[tuple[str, str]]
+
+    timeout: float = Field(default=30.0, gt=0, le=300)  # seconds per request
+    max_retry_wait: float = Field(default=10.0, ge=0, le=120)  # longest 429 wait honoured inside one run
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> NetworkSettings:
+        env, file = self.credential_fields
+        if (getattr(self, env) is None) == (getattr(self, file) is None):
+            raise ValueError(f"give exactly one of {env} and {file}")
+        return self
