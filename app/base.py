@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from pointerbridge.bridges.base import Bridge, carrier_bridge_class
-from pointerbridge.core.armor import dearmor, declared_length
 from pointerbridge.core.errors import UnknownVersionError
 from pointerbridge.home.config import (
     CarrierConfig,
@@ -56,6 +55,9 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
     """(text, payload) of found pointers worth storing (see ``MIN_PB1_PAYLOAD``). A later
     version's pointer is kept by its text with an empty payload: this release cannot open
     it, a later one will find it stored."""
+    # Imported here: the armor loads GMP (gmpy2, ~40 ms), which an idle poll never needs.
+    from pointerbridge.core.armor import dearmor, declared_length
+
     items = []
     for text in texts:
         try:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pointerbridge.bridges.base import ConfigurationError, bridge_class, printable
-from pointerbridge.core.armor import find_pointers
 from pointerbridge.core.errors import InvalidInputError, NotForThisChatError
 from pointerbridge.home.config import CARRIER_NAME_RULE, CarrierConfig, Config, valid_carrier_name
 from pointerbridge.home.store import ChatRow
@@ -231,6 +230,7 @@ class Joining(Chats):
     def matching_pointers(self, text: str, key: ChatKey) -> list[str]:
         """The pointers in ``text`` sealed under ``key``: routing tag and AEAD (a tag
         alone collides, by chance or made to)."""
+        from pointerbridge.core.armor import find_pointers  # GMP: not on an idle poll's path
         from pointerbridge.core.pointer import belongs_to
 
         out = []

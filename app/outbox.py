@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING
 
 from pointerbridge.bridges.base import Bridge
-from pointerbridge.core.armor import dearmor
 from pointerbridge.home.store import Direction
 
 from .errors import NoCarriersError, WrongSecretError
@@ -39,7 +38,7 @@ class Outbox(Joining):
             raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
         self.post_notice(chat, sender)  # a new key's first message in a chat follows its notice
         pointers = seal(chat.key, sender, body, max_chars=self._max_chars(chat))
-        items = [(p, dearmor(p)[1]) for p in pointers]
+        items = [(p, _payload(p)) for p in pointers]
         return self.store.add_pointers(items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers)
 
     def post_notice(self, chat: UnlockedChat, identity: Identity) -> bool:
@@ -55,7 +54,7 @@ class Outbox(Joining):
         if known is None or not hmac.compare_digest(identity.public_key, known.public_key):
             raise WrongSecretError("the notice is posted by this home's current identity: give its master phrase")
         pointers = seal(chat.key, identity, body, max_chars=self._max_chars(chat))
-        items = [(p, dearmor(p)[1]) for p in pointers]
+        items = [(p, _payload(p)) for p in pointers]
         self.store.add_pointers(items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=True)
         return True
 
@@ -86,3 +85,10 @@ class Outbox(Joining):
             self.store.mark_posted(pointer_id, bridge.name, reference)  # durably, before the next post
             posted += 1
         return posted
+
+
+def _payload(pointer: str) -> bytes:
+    # Imported here: the armor loads GMP (gmpy2, ~40 ms), which an idle poll never needs.
+    from pointerbridge.core.armor import dearmor
+
+    return dearmor(pointer)[1]

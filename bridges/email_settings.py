@@ -9,7 +9,7 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pointerbridge.core.armor import MAX_POINTER_CHARS
+from pointerbridge.core.limits import MAX_POINTER_CHARS
 from pydantic import Field, field_validator, model_validator
 
 from .base import NetworkSettings, printable

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pointerbridge.core.armor import MAX_POINTER_CHARS
+from pointerbridge.core.limits import MAX_POINTER_CHARS
 
 from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, SettingsModel, extract, printable
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pointerbridge.core.armor import MAX_POINTER_CHARS
+from pointerbridge.core.limits import MAX_POINTER_CHARS
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["FilesSettingsModel"]

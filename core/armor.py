@@ -28,7 +28,8 @@ from .errors import (
     TruncatedError,
     UnknownVersionError,
 )
-from .finding import _CHARS_FOR, _LARGEST, _NOT_WHITESPACE, ALPHABET, MAX_PAYLOAD_BYTES, Finder, encoded_length
+from .finding import _CHARS_FOR, _LARGEST, _NOT_WHITESPACE, ALPHABET, Finder, encoded_length
+from .limits import MAX_PAYLOAD_BYTES, MAX_POINTER_CHARS
 
 __all__ = [
     "ALPHABET",
@@ -69,9 +70,7 @@ _TOP = _LARGEST[_BLOCK_BYTES]  # the digits of 2**256 - 1
 _IGNORABLE = re.compile(f"[\\s{_NOT_WHITESPACE}]+")
 _NOT_ALPHABET = re.compile(r"[^0-9A-Za-z]")
 
-MAX_POINTER_CHARS = (
-    _HEADER_CHARS + (MAX_PAYLOAD_BYTES // _BLOCK_BYTES) * _BLOCK_CHARS + _CHARS_FOR[MAX_PAYLOAD_BYTES % _BLOCK_BYTES]
-)
+assert encoded_length(MAX_PAYLOAD_BYTES) == MAX_POINTER_CHARS  # core/limits.py says it without GMP
 # Input larger than this is refused unread: room for a line break or quote after every char.
 MAX_INPUT_CHARS = 4 * MAX_POINTER_CHARS
 

@@ -27,9 +27,9 @@ from itertools import count
 import gmpy2
 
 from .errors import ArmorError, NonCanonicalError, PointerError, TooLargeError, TruncatedError
+from .limits import MAX_PAYLOAD_BYTES
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-MAX_PAYLOAD_BYTES = 32 * 1024
 _HEADER = 6
 _BLOCK_BYTES, _BLOCK_CHARS = 32, 43
 _CHARS_FOR = [next(c for c in range(64) if 62**c >= 256**r) for r in range(_BLOCK_BYTES + 1)]
