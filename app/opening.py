@@ -169,19 +169,17 @@ def _open_range_deferred(
 ) -> tuple[list[Opened], list[int], list[SignatureCheck]]:
     """:func:`_open_range`, but the rows opened fully leave their signatures unchecked:
     returned with their positions, for :func:`_checked` to judge before anyone sees them."""
-    from pointerbridge.core.pointer import Message, message_fields, open_known_fields, open_payload_deferred
+    from pointerbridge.core.pointer import Message, message_fields, open_payload_deferred
 
     out: list[Opened] = []
     positions: list[int] = []
     checks: list[SignatureCheck] = []
     for _, payload, _, proof, _ in rows[start : start + CHUNK]:
-        mac = None
         try:
-            if proof_key is not None:
-                mac = blake2b(payload, key=proof_key, digest_size=32).digest()
-                if proof is not None and hmac.compare_digest(mac, proof):
-                    out.append((open_known_fields(key, payload), None))
-                    continue
+            known, mac = _by_proof(key, proof_key, payload, proof)
+            if known is not None:
+                out.append(known)
+                continue
             item, check = open_payload_deferred(key, payload)
         except PointerError:
             out.append((None, None))
@@ -199,22 +197,35 @@ def _open_forked(start: int) -> list[Opened]:
 
 
 def _open_range(key: ChatKey, proof_key: bytes | None, rows: list[Row], start: int) -> list[Opened]:
-    from pointerbridge.core.pointer import Message, message_fields, open_known_fields, open_payload
+    from pointerbridge.core.pointer import Message, message_fields, open_payload
 
     out: list[Opened] = []
     for _, payload, _, proof, _ in rows[start : start + CHUNK]:
-        mac = None
         try:
-            if proof_key is not None:
-                # Over the whole payload: a chat member knows the AEAD key, so nonce and
-                # tag alone would not pin the ciphertext.
-                mac = blake2b(payload, key=proof_key, digest_size=32).digest()
-                if proof is not None and hmac.compare_digest(mac, proof):
-                    out.append((open_known_fields(key, payload), None))
-                    continue
+            known, mac = _by_proof(key, proof_key, payload, proof)
+            if known is not None:
+                out.append(known)
+                continue
             item = open_payload(key, payload)
         except PointerError:
             out.append((None, None))
             continue
         out.append((message_fields(item) if isinstance(item, Message) else item, mac))
     return out
+
+
+def _by_proof(
+    key: ChatKey, proof_key: bytes | None, payload: bytes, proof: bytes | None
+) -> tuple[Opened | None, bytes | None]:
+    """(the row opened on the strength of its proof, None) when its proof matches; else
+    (None, the proof to store once it is opened fully; None without a proof key)."""
+    from pointerbridge.core.pointer import open_known_fields
+
+    if proof_key is None:
+        return None, None
+    # Over the whole payload: a chat member knows the AEAD key, so nonce and tag alone
+    # would not pin the ciphertext.
+    mac = blake2b(payload, key=proof_key, digest_size=32).digest()
+    if proof is not None and hmac.compare_digest(mac, proof):
+        return (open_known_fields(key, payload), None), None
+    return None, mac
