@@ -167,8 +167,9 @@ def _signatures_hold(checks: list[SignatureCheck]) -> list[bool]:
 def _open_range_deferred(
     key: ChatKey, proof_key: bytes | None, rows: list[Row], start: int
 ) -> tuple[list[Opened], list[int], list[SignatureCheck]]:
-    """:func:`_open_range`, but the rows opened fully leave their signatures unchecked:
-    returned with their positions, for :func:`_checked` to judge before anyone sees them."""
+    """A chunk opened with every check but the signatures of the rows opened fully (those
+    with no matching proof): returned with their positions, to be judged before anyone
+    sees them (here by :func:`_open_range`, or apart by :func:`_checked`)."""
     from pointerbridge.core.pointer import Message, message_fields, open_payload_deferred
 
     out: list[Opened] = []
@@ -197,21 +198,15 @@ def _open_forked(start: int) -> list[Opened]:
 
 
 def _open_range(key: ChatKey, proof_key: bytes | None, rows: list[Row], start: int) -> list[Opened]:
-    from pointerbridge.core.pointer import Message, message_fields, open_payload
+    """A chunk opened fully here, signatures included: what :func:`_open_range_deferred`
+    leaves, checked at once (the same checks, in the same order, as ``open_payload``)."""
+    from pointerbridge.core.pointer import signature_holds
 
-    out: list[Opened] = []
-    for _, payload, _, proof, _ in rows[start : start + CHUNK]:
-        try:
-            known, mac = _by_proof(key, proof_key, payload, proof)
-            if known is not None:
-                out.append(known)
-                continue
-            item = open_payload(key, payload)
-        except PointerError:
-            out.append((None, None))
-            continue
-        out.append((message_fields(item) if isinstance(item, Message) else item, mac))
-    return out
+    opened, positions, checks = _open_range_deferred(key, proof_key, rows, start)
+    for position, check in zip(positions, checks, strict=True):
+        if not signature_holds(check):
+            opened[position] = (None, None)  # a forgery: refused, and no proof made for it
+    return opened
 
 
 def _by_proof(
