@@ -105,13 +105,19 @@ class _Tombstone(_Record):
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class _Rotation(_Record):
-    kind: Literal["rotation"]
+class _KeyChange(_Record):
+    """What a rotation and a rotation's conflict both say: in a chat, a name's old key and
+    new key, from a pointer (its digest; null: after every pointer of the chat)."""
+
     chat: str
     username: str
     old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _Rotation(_KeyChange):
+    kind: Literal["rotation"]
     notice: str | None = Field(default=None, max_length=1000)  # absent before version 2
 
 
@@ -121,13 +127,8 @@ class _RotationOut(_Record):
     body: str = Field(max_length=1000)
 
 
-class _RotationConflict(_Record):
+class _RotationConflict(_KeyChange):
     kind: Literal["rotation_conflict"]
-    chat: str
-    username: str
-    old_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    new_key: str = Field(pattern=r"^[0-9a-f]{64}$")
-    at: str | None = Field(pattern=r"^[0-9a-f]{64}$")
     chosen: bool
 
 

@@ -75,29 +75,13 @@ class Records(PointerTables):
         # kept): an importer takes only a rotation whose notice its old key signed.
         for chat_id, record in chats:
             for r in sorted(record.rotations, key=lambda r: r.at_pointer):
-                yield {
-                    "kind": "rotation",
-                    "chat": record.normalized_name,
-                    "username": r.username,
-                    "old_key": r.old_key.hex(),
-                    "new_key": r.new_key.hex(),
-                    "at": self._digest_from(chat_id, r.at_pointer),
-                    "notice": r.notice,
-                }
+                yield {**self._key_change("rotation", chat_id, record.normalized_name, r), "notice": r.notice}
         for _, record in chats:
             if record.notice_out is not None:
                 yield {"kind": "rotation_out", "chat": record.normalized_name, "body": record.notice_out}
         for chat_id, record in chats:
             for c in sorted(record.conflicts, key=lambda c: c.at_pointer):
-                yield {
-                    "kind": "rotation_conflict",
-                    "chat": record.normalized_name,
-                    "username": c.username,
-                    "old_key": c.old_key.hex(),
-                    "new_key": c.new_key.hex(),
-                    "at": self._digest_from(chat_id, c.at_pointer),
-                    "chosen": c.chosen,
-                }
+                yield {**self._key_change("rotation_conflict", chat_id, record.normalized_name, c), "chosen": c.chosen}
         for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
             yield {"kind": "tombstone", "digest": digest.hex()}
         posts: dict[int, list[dict[str, Any]]] = {}
@@ -222,6 +206,17 @@ class Records(PointerTables):
         kept.rotations.append(Rotation(username, old_key, new_key, Records._place(db, record["at"]), record["notice"]))
         self._save(db, chat_id, kept)
         return 1
+
+    def _key_change(self, kind: str, chat_id: int, chat: str, change: Rotation | Conflict) -> dict[str, Any]:
+        """The fields a rotation and a rotation's conflict share in an export."""
+        return {
+            "kind": kind,
+            "chat": chat,
+            "username": change.username,
+            "old_key": change.old_key.hex(),
+            "new_key": change.new_key.hex(),
+            "at": self._digest_from(chat_id, change.at_pointer),
+        }
 
     @staticmethod
     def _import_identity(db: sqlite3.Connection, record: dict[str, Any]) -> None:
