@@ -1,14 +1,17 @@
 """The base of a bridge over an asyncio client library (``pointerbridge.bridges.base``
-gives it by name): in a module of its own, so a bridge without one never imports asyncio."""
+gives it by name). asyncio is imported when a loop is first needed: a bridge may answer an
+idle poll without one (telegram_probe.py), and importing asyncio costs that poll ~15 ms."""
 
 from __future__ import annotations
 
-import asyncio
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import Bridge
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncBridge"]
 
@@ -36,6 +39,8 @@ class AsyncBridge(Bridge):
     def _run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run ``work(client)`` to completion on the bridge's loop."""
         if self._loop is None:
+            import asyncio
+
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(self._attempt(work))
 

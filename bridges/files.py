@@ -51,6 +51,7 @@ from typing import Any
 from pointerbridge.core.limits import MAX_POINTER_CHARS
 
 from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, SettingsModel, extract, printable
+from .plain_settings import REFUSED, number, take
 
 __all__ = ["FilesBridge", "FilesSettings"]
 
@@ -75,20 +76,24 @@ class FilesSettings:
     full_scan_hours: float = 24.0
 
 
+def _folder(value: Any) -> Any:
+    """An absolute path, ``~`` expanded, as the model's validator keeps it."""
+    if type(value) is not str or not value or "\0" in value or not Path(value).expanduser().is_absolute():
+        return REFUSED
+    return Path(value).expanduser()
+
+
+_PLAIN = {
+    "path": _folder,
+    "max_pointer_chars": number(int, 1000, MAX_POINTER_CHARS),
+    "full_scan_hours": number(float, 0, math.inf),
+}
+
+
 def _plain_settings(settings: dict[str, Any]) -> FilesSettings | None:
     """``settings`` when they are plainly valid (config.toml's own types, in bounds), else
     None: the pydantic model then coerces or refuses them."""
-    if not set(settings) <= {"path", "max_pointer_chars", "full_scan_hours"}:
-        return None
-    path, chars = settings.get("path"), settings.get("max_pointer_chars", MAX_POINTER_CHARS)
-    hours = settings.get("full_scan_hours", 24.0)
-    if type(path) is not str or not path or "\0" in path or not Path(path).expanduser().is_absolute():
-        return None
-    if type(chars) is not int or not 1000 <= chars <= MAX_POINTER_CHARS:
-        return None
-    if type(hours) not in (int, float) or not math.isfinite(hours) or hours < 0:
-        return None
-    return FilesSettings(Path(path).expanduser(), chars, float(hours))
+    return take(FilesSettings, settings, _PLAIN)
 
 
 class FilesBridge(Bridge):

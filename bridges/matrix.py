@@ -19,20 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
-
-from pydantic import BaseModel, Field
 
 from .base import (
     AsyncBridge,
     ConfigurationError,
     Finding,
     Login,
-    NetworkSettings,
     PollResult,
     RetryableError,
+    SettingsModel,
     extract,
     json_cursor,
     printable,
@@ -47,10 +46,11 @@ from .matrix_api import (
     get_json,
     nio_answer,
 )
+from .plain_settings import PlainNetworkSettings, number, one_of, path, take_network, text
 
-__all__ = ["MatrixBridge"]
+__all__ = ["MatrixBridge", "MatrixSettings"]
 
-_EVENT_LIMIT_SAFE_CHARS = 32_000  # Matrix caps an event at 64 KiB of JSON
+EVENT_LIMIT_SAFE_CHARS = 32_000  # Matrix caps an event at 64 KiB of JSON
 _PAGE = 500  # events per /messages page when a sync was limited
 _MAX_PAGES = 100  # pages per poll: a longer gap is read on by the next poll
 _TIMELINE_LIMIT = 100
@@ -58,26 +58,41 @@ _MESSAGES_ONLY = json.dumps({"types": ["m.room.message"], "lazy_load_members": T
 _MARK = "org.pointerbridge.pointer"  # content field marking our posts (finding does not rely on it)
 
 
-class _Settings(NetworkSettings):
-    credential_fields = ("access_token_env", "access_token_file")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatrixSettings(PlainNetworkSettings):
+    """A Matrix carrier's settings, as ``MatrixBridge.Settings`` (matrix_settings.py) makes them."""
 
-    homeserver: str = Field(pattern=r"^https?://")
-    user_id: str = Field(pattern=r"^@[^:]+:.+$")
-    device_id: str = Field(min_length=1)
-    access_token_env: str | None = None  # the name of an environment variable holding the token
-    access_token_file: Path | None = None  # or a 0600 file holding it
-    room_id: str = Field(pattern=r"^!.+")  # room version 12 ids have no server part
-    start: Literal["now", "history"] = "now"  # where a first poll (no cursor) begins
-    msgtype: Literal["m.text", "m.notice"] = "m.text"
-    max_pointer_chars: int = Field(default=_EVENT_LIMIT_SAFE_CHARS, ge=1000, le=_EVENT_LIMIT_SAFE_CHARS)
-    post_interval: float = Field(default=0.0, ge=0, le=60)  # seconds between posts, for a strict server
+    homeserver: str
+    user_id: str
+    device_id: str
+    room_id: str
+    access_token_env: str | None = None
+    access_token_file: Path | None = None
+    start: str = "now"
+    msgtype: str = "m.text"
+    max_pointer_chars: int = EVENT_LIMIT_SAFE_CHARS
+    post_interval: float = 0.0
+
+
+_PLAIN = {
+    "homeserver": text(r"https?://"),
+    "user_id": text(r"@[^:]+:.+$"),
+    "device_id": text(min_length=1),
+    "room_id": text(r"!.+"),
+    "access_token_env": text(),
+    "access_token_file": path,
+    "start": one_of("now", "history"),
+    "msgtype": one_of("m.text", "m.notice"),
+    "max_pointer_chars": number(int, 1000, EVENT_LIMIT_SAFE_CHARS),
+    "post_interval": number(float, 0, 60),
+}
 
 
 class MatrixBridge(AsyncBridge):
     """One Matrix room, reached as one bot account."""
 
     carrier_type = "matrix"
-    Settings = _Settings
+    Settings = SettingsModel("pointerbridge.bridges.matrix_settings", "MatrixSettingsModel")
     shareable_settings = ("homeserver", "room_id", "max_pointer_chars")
     setup_hint = (
         "log your own bot in first: pbridge carrier login matrix {name} --homeserver {homeserver} --user BOT "
@@ -107,15 +122,17 @@ class MatrixBridge(AsyncBridge):
         """The same room (a room id names one room across all homeservers)."""
         return bool(mine.get("room_id")) and mine.get("room_id") == shared.get("room_id")
 
-    @property
-    def _s(self) -> _Settings:
-        settings: _Settings = self.settings
-        return settings
-
-    def __init__(self, name: str, settings: BaseModel) -> None:
+    def __init__(self, name: str, settings: Any) -> None:
         """Use :meth:`from_config`. The connection opens on first use and lasts until :meth:`close`."""
-        super().__init__(name, settings)
+        plain = settings if isinstance(settings, MatrixSettings) else MatrixSettings(**settings.model_dump())
+        super().__init__(name, plain)
+        self._s: MatrixSettings = plain
         self._budget = Budget(0.0)
+
+    @classmethod
+    def plain_settings(cls, settings: dict[str, Any]) -> MatrixSettings | None:
+        """The settings without pydantic when they are plainly valid (an idle poll's case)."""
+        return take_network(MatrixSettings, settings, _PLAIN, ("access_token_env", "access_token_file"))
 
     def post(self, pointer: str) -> str:
         """Send the pointer as a message; return the event id."""

@@ -2,14 +2,18 @@
 each user's own bot posts pointers as plain text and reads them with one-shot
 ``getUpdates``. See ../shared/recipes/telegram-botapi.md for the rules this follows.
 
+- **An idle poll** is one getUpdates asked without python-telegram-bot (telegram_probe.py),
+  and, when config.toml's settings are plainly valid, without pydantic: a cron minute costs
+  what that request costs. Any other answer is read by python-telegram-bot as its own.
 - **Who sees what.** A bot never receives its own posts, and other bots' posts only with
   Bot-to-Bot mode on and admin rights in the group, so every member runs a bot of their
   own. Only messages from the configured chat count (and, once it became a supergroup,
   from the new one), plus anything the people listed in ``private_from`` send (forward,
   paste) to the bot in private. telegram_updates.py reads a batch: which sender is a
   member's bot, and why ``is_bot`` cannot say.
-- **Cursor.** ``{"offset": next update id, "polled_at": time, "updates_at": time,
-  "polls": count, "peers_seen_at": time, "migrated_to": id, "taken_at": time, "taken": count}``:
+- **Cursor.** ``{"chat": chat id, "bot_id": id, "offset": next update id, "polled_at": time,
+  "updates_at": time, "polls": count, "peers_seen_at": time, "migrated_to": id, "taken_at":
+  time, "taken": count}``: ``bot_id`` is getMe's answer, kept while the token's ``ID:`` is it;
   ``updates_at`` is when a poll last got an update: after a week without any, Telegram
   restarts update ids at random, and the poll asks without its old offset;
   ``polls`` and ``peers_seen_at`` tell ``pbridge doctor`` whether this bot has ever seen
@@ -31,7 +35,6 @@ each user's own bot posts pointers as plain text and reads them with one-shot
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -42,30 +45,30 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-from pydantic import Field
+from typing import Any, NamedTuple
 
 from .base import (
     AsyncBridge,
     ConfigurationError,
     Finding,
-    NetworkSettings,
     PollResult,
     RetryableError,
+    SettingsModel,
     header_safe,
     json_cursor,
     printable,
     read_credential,
 )
+from .plain_settings import PlainNetworkSettings, integers, number, path, take_network, text
 from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
-from .telegram_updates import CATCH_UP_PREFIX, CATCH_UP_REACH, describe_taken, read, taken_before
+from .telegram_probe import Answer, get_updates, parameters
 
-__all__ = ["TelegramBridge"]
+__all__ = ["TelegramBridge", "TelegramSettings"]
 
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # the longest message Telegram takes
 _BATCH = 100  # the most getUpdates returns at once
 _KINDS = ["message", "channel_post"]
 # A week without updates and Telegram restarts their ids at random. A poll sees an update
@@ -73,24 +76,47 @@ _KINDS = ["message", "channel_post"]
 RESTART_AFTER = 7 * 86400.0 - LOST_AFTER
 
 
-class _Settings(NetworkSettings):
-    credential_fields = ("token_env", "token_file")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelegramSettings(PlainNetworkSettings):
+    """A Telegram carrier's settings, as ``TelegramBridge.Settings`` (telegram_settings.py) makes them."""
 
-    token_env: str | None = None  # the name of an environment variable holding the bot token
-    token_file: Path | None = None  # or a 0600 file holding it
-    chat_id: int  # the group, channel or private chat the pointers travel in
-    private_from: list[int] = Field(default_factory=list)  # people whose private messages to the bot count
-    base_url: str = Field(default="https://api.telegram.org/bot", pattern=r"^https?://")
-    base_file_url: str = Field(default="https://api.telegram.org/file/bot", pattern=r"^https?://")
-    max_pointer_chars: int = Field(default=MAX_TEXT, ge=500, le=MAX_TEXT)
-    post_interval: float = Field(default=3.1, ge=0, le=60)  # 20 a minute per group, with a margin
+    chat_id: int
+    token_env: str | None = None
+    token_file: Path | None = None
+    private_from: list[int] = field(default_factory=list)
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    max_pointer_chars: int = MAX_TEXT
+    post_interval: float = 3.1
+
+
+_PLAIN = {
+    "chat_id": number(int, -(2**63), 2**63 - 1),
+    "token_env": text(),
+    "token_file": path,
+    "private_from": integers,
+    "base_url": text(r"https?://"),
+    "base_file_url": text(r"https?://"),
+    "max_pointer_chars": number(int, 500, MAX_TEXT),
+    "post_interval": number(float, 0, 60),
+}
+
+
+class _Plan(NamedTuple):
+    """A poll's start: the cursor's state, the clock, the gap since the last poll, the offset to ask with."""
+
+    state: dict[str, Any]
+    now: float
+    last: float | None
+    gap: float
+    offset: int | None
 
 
 class TelegramBridge(AsyncBridge):
     """One Telegram chat, reached as this user's own bot."""
 
     carrier_type = "telegram"
-    Settings = _Settings
+    Settings = SettingsModel("pointerbridge.bridges.telegram_settings", "TelegramSettingsModel")
     shareable_settings = ("chat_id", "max_pointer_chars")
     setup_hint = (
         "add your own bot to the group first (admin, privacy off, Bot-to-Bot mode on): "
@@ -105,14 +131,16 @@ class TelegramBridge(AsyncBridge):
 
     def __init__(self, name: str, settings: Any) -> None:
         """Use :meth:`from_config`. The token is read on first use."""
-        super().__init__(name, settings)
+        plain = settings if isinstance(settings, TelegramSettings) else TelegramSettings(**settings.model_dump())
+        super().__init__(name, plain)
+        self._s: TelegramSettings = plain
         self._read_token: str | None = None
         self._requests: tuple[Any, ...] = ()
 
-    @property
-    def _s(self) -> _Settings:
-        settings: _Settings = self.settings
-        return settings
+    @classmethod
+    def plain_settings(cls, settings: dict[str, Any]) -> TelegramSettings | None:
+        """The settings without pydantic when they are plainly valid (an idle poll's case)."""
+        return take_network(TelegramSettings, settings, _PLAIN, ("token_env", "token_file"))
 
     def post(self, pointer: str) -> str:
         """Send the pointer as a plain-text message; return ``chat_id/message_id``."""
@@ -120,9 +148,20 @@ class TelegramBridge(AsyncBridge):
         return result
 
     def poll(self, cursor: str | None) -> PollResult:
-        """One batch of updates from the stored offset (``more`` when there may be more)."""
+        """One batch of updates from the stored offset (``more`` when there may be more).
+
+        A poll first asks without python-telegram-bot (telegram_probe.py), and an idle one
+        ends with that answer; one that needs more than getUpdates from the start (the bot's
+        id, a catch-up request after a gap past 24 h) asks through it."""
         with self._poll_lock():
-            result: PollResult = self._run(lambda bot: self._poll(bot, cursor))
+            plan = self._plan(cursor)
+            held: list[Answer] = []  # the probe's answer, for the first attempt only: a retry asks afresh
+            if plan.gap <= LOST_AFTER and self._knows_bot(plan.state):
+                url = f"{self._s.base_url}{self._token()}/getUpdates"
+                held.append(get_updates(self.name, url, parameters(plan.offset, _BATCH, _KINDS), self._s.timeout))
+                if held[0].idle:
+                    return self._closed(plan, PollResult([], ""), [])
+            result: PollResult = self._run(lambda bot: self._poll(bot, plan, held))
         return result
 
     def check(self) -> list[str]:
@@ -181,6 +220,8 @@ class TelegramBridge(AsyncBridge):
             os.close(fd)
 
     async def _attempt(self, work: Any) -> Any:
+        import asyncio
+
         import telegram
 
         waited = 0.0
@@ -200,6 +241,8 @@ class TelegramBridge(AsyncBridge):
         import telegram
         from telegram.request import HTTPXRequest
 
+        from .telegram_request import PrefetchedRequest
+
         # httpx logs every request's URL at INFO, and the URL holds the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         # PTB 22 warns, from inside RetryAfter itself, that retry_after becomes a timedelta;
@@ -207,7 +250,7 @@ class TelegramBridge(AsyncBridge):
         warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=UserWarning)
         s = self._s
         request = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
-        polling = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
+        polling = PrefetchedRequest(s.timeout)
         bot = telegram.Bot(
             self._token(),
             base_url=s.base_url,
@@ -260,16 +303,17 @@ class TelegramBridge(AsyncBridge):
         message = await bot.send_message(self._s.chat_id, pointer, link_preview_options=LinkPreviewOptions(True))
         return f"{message.chat.id}/{message.message_id}"
 
-    async def _poll(self, bot: Any, cursor: str | None) -> PollResult:
+    def _plan(self, cursor: str | None) -> _Plan:
         state = json_cursor(cursor)
         if state.get("chat") != self._s.chat_id:  # another chat now: what was seen says nothing of it
             kept = ("offset", "polled_at", "updates_at", "bot_id")
             state = {"chat": self._s.chat_id, **{k: v for k, v in state.items() if k in kept}}
         now = time.time()
         last = state.get("polled_at")
-        gap = now - last if isinstance(last, int | float) else 0.0
+        last = float(last) if isinstance(last, int | float) else None
+        gap = now - last if last is not None else 0.0
         if not isinstance(state.get("updates_at"), int | float):  # a cursor from before it was kept
-            state["updates_at"] = last if isinstance(last, int | float) else now
+            state["updates_at"] = last if last is not None else now
         offset = state.get("offset")
         if gap > LOST_AFTER or now - state["updates_at"] > RESTART_AFTER or not isinstance(offset, int):
             # Without an offset Telegram answers from the oldest update it holds and confirms
@@ -282,21 +326,38 @@ class TelegramBridge(AsyncBridge):
             #   (within 10 of the queue's tail: tdlib's TQueue::get) they would be confirmed
             #   away unread. This one poll then cannot see another poller's gap.
             offset = None
+        return _Plan(state, now, last, gap, offset)
+
+    def _knows_bot(self, state: dict[str, Any]) -> bool:
+        """Whether the cursor holds the id of the bot the token names (its ``ID:``)."""
+        return isinstance(state.get("bot_id"), int) and str(state["bot_id"]) == self._token().partition(":")[0]
+
+    async def _poll(self, bot: Any, plan: _Plan, held: list[Answer]) -> PollResult:
+        plan = plan._replace(state=dict(plan.state))  # a retried attempt starts from the cursor again
+        state, now, offset = plan.state, plan.now, plan.offset
+        if held:
+            self._requests[1].hold(held.pop())  # the probe asked this very getUpdates: read its answer
         updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
-        # The bot's id, from getMe once: kept while the token names the same bot (its ID:).
-        if not isinstance(state.get("bot_id"), int) or str(state["bot_id"]) != self._token().partition(":")[0]:
+        if not self._knows_bot(state):  # getMe once: kept while the token names the same bot
             state["bot_id"] = (await bot.get_me()).id
+        from .telegram_updates import describe_taken, read, taken_before
+
         result = await read(state["bot_id"], bot, updates, self._s.chat_id, self._s.private_from, state, now)
         taken = taken_before(updates, offset)
         if taken:
             state["taken_at"], state["taken"] = now, count(state.get("taken")) + taken
             result.notes.append(describe_taken(taken))
-        if gap > LOST_AFTER:
-            assert isinstance(last, int | float)
-            result.notes.append(await self._ask_for_catch_up(bot, last, now))
-        elif gap > WARN_AFTER:
+        if plan.gap > LOST_AFTER:
+            assert plan.last is not None
+            result.notes.append(await self._ask_for_catch_up(bot, plan.last, now))
+        return self._closed(plan, result, updates)
+
+    def _closed(self, plan: _Plan, result: PollResult, updates: Any) -> PollResult:
+        """``result`` with the gap's note and the cursor after reading ``updates``."""
+        state, now = plan.state, plan.now
+        if WARN_AFTER < plan.gap <= LOST_AFTER:
             result.notes.append(
-                f"{gap / 3600:.0f} h since the last poll: after 24 h Telegram drops what is unread "
+                f"{plan.gap / 3600:.0f} h since the last poll: after 24 h Telegram drops what is unread "
                 "(a later poll will ask the others to post it again)"
             )
         if updates:
@@ -314,6 +375,8 @@ class TelegramBridge(AsyncBridge):
         is a note, not a failed poll: the batch read now must still be stored."""
         from telegram import LinkPreviewOptions
         from telegram.error import TelegramError
+
+        from .telegram_updates import CATCH_UP_PREFIX, CATCH_UP_REACH
 
         since = int(max(last - 3600, now - CATCH_UP_REACH + 3600))
         hours = f"{(now - last) / 3600:.0f} h since the last poll, longer than Telegram keeps updates"

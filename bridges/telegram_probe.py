@@ -1,0 +1,72 @@
+"""The one request an idle cron poll of a Telegram carrier makes: getUpdates, asked over
+httpx (python-telegram-bot's own transport, with the same trust store) without importing
+python-telegram-bot, which costs a process more than everything else an idle poll does
+(bench/idle.py). An answer of no updates ends the poll there. Any other answer, updates or
+an error, is handed to python-telegram-bot as the answer to the very same request
+(telegram_request.py), so that it parses the updates and maps the errors as if it had
+asked: asking Telegram again with the same offset within 0.5 s would get at most one
+update, and within 3 s would wait 3 s (``process_get_updates_query`` in the Bot API
+server's Client.cpp).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import NamedTuple
+
+from .base import RetryableError
+
+__all__ = ["MAX_ANSWER_BYTES", "Answer", "get_updates", "parameters"]
+
+# A batch is at most 100 messages of 4096 characters; the bound only keeps a broken or
+# hostile server from filling memory.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+class Answer(NamedTuple):
+    """What Telegram answered to ``parameters`` at ``url``: the HTTP status and the body."""
+
+    url: str
+    parameters: dict[str, str]
+    status: int
+    payload: bytes
+
+    @property
+    def idle(self) -> bool:
+        """Whether the answer is a successful batch of no updates."""
+        if self.status != 200:
+            return False
+        try:
+            body = json.loads(self.payload)
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("ok") is True and body.get("result") == []
+
+
+def parameters(offset: int | None, limit: int, kinds: list[str]) -> dict[str, str]:
+    """getUpdates' parameters as python-telegram-bot encodes them (``RequestData.json_parameters``:
+    JSON values, sent as a form, no offset when None); ``timeout`` 0, a one-shot poll."""
+    asked = {"timeout": "0", "offset": str(offset), "limit": str(limit), "allowed_updates": json.dumps(kinds)}
+    return asked if offset is not None else {k: v for k, v in asked.items() if k != "offset"}
+
+
+def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) -> Answer:
+    """POST ``params`` to ``url`` (the bot's getUpdates, token included); a failure to get an
+    answer at all is the carrier's :class:`RetryableError`, named as python-telegram-bot's
+    errors are (the URL holds the token: never in a message)."""
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line is the URL, token and all
+    try:
+        with httpx.Client(timeout=timeout) as client, client.stream("POST", url, data=params) as response:
+            payload = bytearray()
+            for chunk in response.iter_bytes():
+                payload += chunk
+                if len(payload) > MAX_ANSWER_BYTES:
+                    raise RetryableError(carrier, f"Telegram answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+            return Answer(url, params, response.status_code, bytes(payload))
+    except httpx.TimeoutException:
+        raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None
+    except httpx.HTTPError:
+        raise RetryableError(carrier, "Telegram unreachable (NetworkError)") from None

@@ -1,0 +1,165 @@
+"""An idle Telegram poll without python-telegram-bot (issue 19, item 3): the probe's one
+getUpdates ends an idle poll; any other answer is read by python-telegram-bot as its own,
+with no second request, and its errors mean what they meant before."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import raw_chat, raw_identity
+from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
+from pointerbridge.bridges.telegram_probe import MAX_ANSWER_BYTES
+from pointerbridge.core import seal
+from servers.telegram import BotAccount, BotApiServer, Chat
+from test_cli import initialised_home
+from test_idle_poll import NOT_ON_THE_IDLE_PATH, imported_modules
+
+
+def _settings(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> dict[str, Any]:
+    variable = f"PBRIDGE_TEST_TG_{bot.id}"
+    os.environ[variable] = bot.token
+    return {"token_env": variable, "chat_id": chat.id, "base_url": server.base_url, **changes}
+
+
+def _bridge(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> Bridge:
+    return bridge_class("telegram").from_config("tg", _settings(server, bot, chat, **changes))
+
+
+def _known(server: BotApiServer) -> tuple[BotAccount, Chat, int, str]:
+    """A bot, its group, a person in it, and the cursor of a first poll (the bot's id learnt)."""
+    bot = server.add_bot(f"probe{len(server.bots)}_bot", bot_to_bot=True, privacy=False)
+    person = server.add_person("Pat")
+    group = server.add_chat("circle", members={person: "member", bot.id: "admin"})
+    bridge = _bridge(server, bot, group)
+    try:
+        cursor = bridge.poll(None).cursor
+    finally:
+        bridge.close()
+    server.advance(60)
+    return bot, group, person, cursor
+
+
+def _poll(server: BotApiServer, bot: BotAccount, group: Chat, cursor: str, **changes: Any) -> Any:
+    bridge = _bridge(server, bot, group, **changes)
+    try:
+        return bridge.poll(cursor)
+    finally:
+        bridge.close()
+
+
+def test_an_idle_telegram_poll_imports_neither_python_telegram_bot_nor_pydantic(
+    bot_api: BotApiServer, tmp_path: Path
+) -> None:
+    bot, group, _, _ = _known(bot_api)
+    home = initialised_home(tmp_path / "home")
+    (Path(home) / "config.toml").write_text(
+        "[carriers.tg]\ntype = 'telegram'\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in _settings(bot_api, bot, group).items())
+    )
+    imported_modules("--home", home, "poll", cwd=tmp_path)  # learns the bot's id, through PTB
+    bot_api.advance(60)
+    calls = len(bot.calls)
+    modules = imported_modules("--home", home, "poll", cwd=tmp_path)
+    assert bot.calls[calls:] == ["getUpdates"]  # the probe asked, once
+    assert "pointerbridge.bridges.telegram_probe" in modules and "httpx" in modules
+    needed = {"httpx", "pointerbridge.bridges.telegram"}
+    loaded = sorted(m for m in modules for n in set(NOT_ON_THE_IDLE_PATH) - needed if m == n or m.startswith(f"{n}."))
+    assert loaded == []
+
+
+def test_a_batch_the_probe_found_is_read_whole_with_no_second_request(bot_api: BotApiServer) -> None:
+    # Telegram answers the same offset asked again within 0.5 s with at most one update.
+    bot, group, person, cursor = _known(bot_api)
+    pointers = [seal(raw_chat("probe"), raw_identity("pat"), f"m{i}")[0] for i in range(5)]
+    for pointer in pointers:
+        bot_api.say(group, person, pointer)
+    calls = len(bot.calls)
+    result = _poll(bot_api, bot, group, cursor)
+    assert [r.text for r in result.pointers] == pointers
+    assert bot.calls[calls:] == ["getUpdates"]
+    assert json.loads(result.cursor)["offset"] > json.loads(cursor).get("offset", 0)
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "error", "message"),
+    [
+        (409, "Conflict: can't use getUpdates method while webhook is active", ConfigurationError, "another program"),
+        (401, "Unauthorized", ConfigurationError, "refused the bot token"),
+        (502, "Bad Gateway", RetryableError, "unreachable"),
+        (400, "Bad Request: something", RetryableError, "refused a request: Something"),
+    ],
+)
+def test_an_error_the_probe_got_means_what_it_meant_through_python_telegram_bot(
+    bot_api: BotApiServer, status: int, description: str, error: type[Exception], message: str
+) -> None:
+    bot, group, _, cursor = _known(bot_api)
+    bot_api.fail("getUpdates", status, description)
+    calls = len(bot.calls)
+    with pytest.raises(error, match=message) as failed:
+        _poll(bot_api, bot, group, cursor)
+    assert bot.calls[calls:] == ["getUpdates"]  # python-telegram-bot read the probe's answer
+    assert bot.token.partition(":")[2] not in str(failed.value)
+
+
+def test_a_rate_limit_the_probe_got_is_waited_out_and_asked_again(bot_api: BotApiServer) -> None:
+    bot, group, person, cursor = _known(bot_api)
+    pointer = seal(raw_chat("probe"), raw_identity("pat"), "after the wait")[0]
+    bot_api.say(group, person, pointer)
+    bot_api.fail("getUpdates", 429, "Too Many Requests: retry after 1", retry_after=1)
+    calls = len(bot.calls)
+    result = _poll(bot_api, bot, group, cursor)
+    assert [r.text for r in result.pointers] == [pointer]
+    assert bot.calls[calls:] == ["getUpdates", "getUpdates"]
+    with pytest.raises(RetryableError, match="rate limited for 1 s"):
+        bot_api.fail("getUpdates", 429, "Too Many Requests: retry after 1", retry_after=1)
+        _poll(bot_api, bot, group, cursor, max_retry_wait=0)
+
+
+def test_a_server_that_is_gone_is_unreachable_and_never_named_with_its_token(bot_api: BotApiServer) -> None:
+    bot, group, _, cursor = _known(bot_api)
+    with socket.socket() as vacant:  # a port nothing listens on once closed
+        vacant.bind(("127.0.0.1", 0))
+        port = vacant.getsockname()[1]
+    with pytest.raises(RetryableError, match=r"Telegram unreachable \(NetworkError\)") as failed:
+        _poll(bot_api, bot, group, cursor, base_url=f"http://127.0.0.1:{port}/bot")
+    assert bot.token.partition(":")[2] not in str(failed.value) and failed.value.__cause__ is None
+
+
+@pytest.fixture
+def flood() -> Iterator[str]:
+    """A server whose every answer is a body larger than the probe reads."""
+
+    class Flood(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(MAX_ANSWER_BYTES + 1))
+            self.end_headers()
+            chunk = b" " * 65536
+            for _ in range(MAX_ANSWER_BYTES // len(chunk) + 1):
+                self.wfile.write(chunk)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None  # the test's output is not the place for each request
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flood)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/bot"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_answer_past_the_bound_is_refused_not_read(bot_api: BotApiServer, flood: str) -> None:
+    bot, group, _, cursor = _known(bot_api)
+    with pytest.raises(RetryableError, match="answered more than 16 MiB"):
+        _poll(bot_api, bot, group, cursor, base_url=flood)
