@@ -68,5 +68,7 @@ def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) 
             return Answer(url, params, response.status_code, bytes(payload))
     except httpx.TimeoutException:
         raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
+        # python-telegram-bot's BaseRequest makes any failure of its transport a NetworkError,
+        # and a URL httpx cannot request is no httpx.HTTPError (InvalidURL, an IDNA UnicodeError)
         raise RetryableError(carrier, "Telegram unreachable (NetworkError)") from None

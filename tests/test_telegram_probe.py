@@ -163,3 +163,21 @@ def test_an_answer_past_the_bound_is_refused_not_read(bot_api: BotApiServer, flo
     bot, group, _, cursor = _known(bot_api)
     with pytest.raises(RetryableError, match="answered more than 16 MiB"):
         _poll(bot_api, bot, group, cursor, base_url=flood)
+
+
+@pytest.mark.parametrize("base_url", ["http://[::1/bot", "http://api..telegram.org/bot"])
+def test_a_base_url_no_request_can_go_to_is_unreachable_through_the_probe_as_through_python_telegram_bot(
+    bot_api: BotApiServer, base_url: str
+) -> None:
+    # python-telegram-bot maps any failure of its transport to NetworkError (BaseRequest's
+    # _request_wrapper): an unusable URL is this carrier's error, not a crash of the whole poll.
+    bot, group, _, cursor = _known(bot_api)
+    fresh = _bridge(bot_api, bot, group, base_url=base_url)
+    try:
+        with pytest.raises(RetryableError, match=r"Telegram unreachable \(NetworkError\)"):
+            fresh.poll(None)  # through python-telegram-bot: the bot's id is not known yet
+    finally:
+        fresh.close()
+    with pytest.raises(RetryableError, match=r"Telegram unreachable \(NetworkError\)") as failed:
+        _poll(bot_api, bot, group, cursor, base_url=base_url)  # through the probe
+    assert bot.token.partition(":")[2] not in str(failed.value)
