@@ -13,7 +13,9 @@ each user's own bot posts pointers as plain text and reads them with one-shot
   member's bot, and why ``is_bot`` cannot say.
 - **Cursor.** ``{"chat": chat id, "bot_id": id, "offset": next update id, "polled_at": time,
   "updates_at": time, "polls": count, "peers_seen_at": time, "migrated_to": id, "taken_at":
-  time, "taken": count}``: ``bot_id`` is getMe's answer, kept while the token's ``ID:`` is it;
+  time, "taken": count}``: ``bot_id`` is getMe's answer, kept while the token's ``ID:`` is it
+  (another bot's token keeps only ``chat``, ``polled_at`` and ``migrated_to``: update ids
+  and offsets are each bot's own);
   ``updates_at`` is when a poll last got an update: after a week without any, Telegram
   restarts update ids at random, and the poll asks without its old offset;
   ``polls`` and ``peers_seen_at`` tell ``pbridge doctor`` whether this bot has ever seen
@@ -308,6 +310,9 @@ class TelegramBridge(AsyncBridge):
         if state.get("chat") != self._s.chat_id:  # another chat now: what was seen says nothing of it
             kept = ("offset", "polled_at", "updates_at", "bot_id")
             state = {"chat": self._s.chat_id, **{k: v for k, v in state.items() if k in kept}}
+        if isinstance(state.get("bot_id"), int) and not self._knows_bot(state):  # another bot's token now:
+            # its offset would confirm (delete) this bot's updates below it; what it saw is its own
+            state = {k: v for k, v in state.items() if k in ("chat", "polled_at", "migrated_to")}
         now = time.time()
         last = state.get("polled_at")
         last = float(last) if isinstance(last, int | float) else None

@@ -184,3 +184,29 @@ def test_a_base_url_no_request_can_go_to_is_unreachable_through_the_probe_as_thr
     with pytest.raises(RetryableError, match=r"Telegram unreachable \(NetworkError\)") as failed:
         _poll(bot_api, bot, group, cursor, base_url=base_url)  # through the probe
     assert bot.token.partition(":")[2] not in str(failed.value)
+
+
+def test_a_new_bot_token_never_asks_with_the_old_bots_offset(bot_api: BotApiServer) -> None:
+    # The cursor names the bot its offset belongs to; update ids are each bot's own, so the
+    # old bot's offset asked of a new bot would confirm, and so delete, the new bot's
+    # updates below it (tdlib's TQueue::get confirms up to any offset near the queue's tail).
+    bot, group, person, _ = _known(bot_api)
+    bot_api.say(group, person, seal(raw_chat("probe"), raw_identity("pat"), "to the old bot")[0])
+    first = _bridge(bot_api, bot, group)
+    try:
+        cursor = first.poll(None).cursor
+    finally:
+        first.close()
+    offset = json.loads(cursor)["offset"]
+    successor = bot_api.add_bot("successor_bot", bot_to_bot=True, privacy=False)
+    bot_api.add_member(group, successor.id, "admin")
+    successor.next_update_id = offset - 3  # Telegram's ids are any bot's own: just below the old offset
+    pointers = [seal(raw_chat("probe"), raw_identity("pat"), f"to the new bot {i}")[0] for i in range(2)]
+    for pointer in pointers:
+        bot_api.say(group, person, pointer)
+    bot_api.advance(60)
+    result = _poll(bot_api, successor, group, cursor)
+    assert [r.text for r in result.pointers] == pointers
+    state = json.loads(result.cursor)
+    assert state["bot_id"] == successor.id and state["offset"] == offset - 1
+    assert "taken" not in state and not result.notes
