@@ -342,7 +342,12 @@ class TelegramBridge(AsyncBridge):
         state, now, offset = plan.state, plan.now, plan.offset
         if held:
             self._requests[1].hold(held.pop())  # the probe asked this very getUpdates: read its answer
-        updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
+        try:  # python-telegram-bot parses whatever it is given: a wrong shape escapes as whatever it hit
+            updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
+        except (TypeError, KeyError, AttributeError, ValueError, RecursionError):
+            updates = None
+        if updates is None or any(type(update.update_id) is not int for update in updates):
+            raise RetryableError(self.name, "Telegram answered getUpdates with no batch of updates")
         if not self._knows_bot(state):  # getMe once: kept while the token names the same bot
             state["bot_id"] = (await bot.get_me()).id
         from .telegram_updates import describe_taken, read, taken_before

@@ -39,7 +39,7 @@ class Answer(NamedTuple):
             return False
         try:
             body = json.loads(self.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what json.loads reads
             return False
         return isinstance(body, dict) and body.get("ok") is True and body.get("result") == []
 

@@ -210,3 +210,63 @@ def test_a_new_bot_token_never_asks_with_the_old_bots_offset(bot_api: BotApiServ
     state = json.loads(result.cursor)
     assert state["bot_id"] == successor.id and state["offset"] == offset - 1
     assert "taken" not in state and not result.notes
+
+
+@pytest.fixture
+def answering() -> Iterator[tuple[str, list[bytes]]]:
+    """A server answering every request with 200 and the body the test puts in the list."""
+    body = [b""]
+
+    class Answering(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body[0])))
+            self.end_headers()
+            self.wfile.write(body[0])
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/bot", body
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"ok": true, "result": 5}',
+        b'{"ok": true, "result": null}',
+        b'{"ok": true, "result": {"update_id": 7}}',
+        b'{"ok": true, "result": [1]}',
+        b'{"ok": true, "result": [{}]}',
+        b'{"ok": true, "result": [{"update_id": "7"}]}',
+        b'{"ok": true, "result": [{"update_id": 7.5}]}',
+        b'{"ok": true}',
+        b"[]",
+        pytest.param(b"[" * 100_000, id="deeper than json.loads recurses"),
+    ],
+)
+def test_an_answer_that_is_no_batch_of_updates_is_the_carriers_error_not_a_crash(
+    bot_api: BotApiServer, answering: tuple[str, list[bytes]], answer: bytes
+) -> None:
+    # A carrier's answer is hostile: python-telegram-bot parses what it is given, and a
+    # result of the wrong shape escaped as a TypeError, KeyError or RecursionError, which
+    # ends the whole poll (internal error) and every carrier after this one with it.
+    bot, group, _, cursor = _known(bot_api)
+    url, body = answering
+    body[0] = answer
+    with pytest.raises(RetryableError, match="Telegram answered getUpdates with no batch of updates"):
+        _poll(bot_api, bot, group, cursor, base_url=url)  # the probe's answer, read by python-telegram-bot
+    fresh = _bridge(bot_api, bot, group, base_url=url)
+    try:
+        with pytest.raises(RetryableError, match="Telegram answered getUpdates with no batch of updates"):
+            fresh.poll(None)  # python-telegram-bot's own request: the bot's id is not known yet
+    finally:
+        fresh.close()
