@@ -90,12 +90,6 @@ _PLAIN = {
 }
 
 
-def _plain_settings(settings: dict[str, Any]) -> FilesSettings | None:
-    """``settings`` when they are plainly valid (config.toml's own types, in bounds), else
-    None: the pydantic model then coerces or refuses them."""
-    return take(FilesSettings, settings, _PLAIN)
-
-
 class FilesBridge(Bridge):
     """A folder that every member's machine syncs."""
 
@@ -112,7 +106,7 @@ class FilesBridge(Bridge):
     @classmethod
     def plain_settings(cls, settings: dict[str, Any]) -> FilesSettings | None:
         """The settings without pydantic when they are plainly valid (an idle poll's case)."""
-        return _plain_settings(settings)
+        return take(FilesSettings, settings, _PLAIN)
 
     @property
     def folder(self) -> Path:

@@ -115,7 +115,7 @@ def _outcome(validate: Callable[[], object]) -> object:
 
 @pytest.mark.parametrize("table", CARRIER_TABLES)
 def test_plainly_valid_settings_are_what_pydantic_makes_of_them(table: dict[str, Any]) -> None:
-    from pointerbridge.bridges.files import FilesBridge, FilesSettings, _plain_settings
+    from pointerbridge.bridges.files import FilesBridge, FilesSettings
     from pointerbridge.bridges.files_settings import FilesSettingsModel
     from pointerbridge.home.config import CarrierConfig, Config, _plain_carrier
     from pointerbridge.home.config_model import CarrierModel, ConfigModel
@@ -135,17 +135,17 @@ def test_plainly_valid_settings_are_what_pydantic_makes_of_them(table: dict[str,
         through_pydantic,
         "ConfigurationError",
     )
-    quick = _plain_settings(settings)
+    quick = FilesBridge.plain_settings(settings)
     if quick is not None:
         assert quick == through_pydantic
 
 
 def test_plain_tables_take_the_plain_path() -> None:
     # The list above must exercise both paths, or it proves nothing about the plain one.
-    from pointerbridge.bridges.files import _plain_settings
+    from pointerbridge.bridges.files import FilesBridge
     from pointerbridge.home.config import _plain_carrier
 
     plain = [t for t in CARRIER_TABLES if _plain_carrier(t) is not None]
     assert len(plain) >= 10 and len(plain) < len(CARRIER_TABLES)
     settings = [{k: v for k, v in t.items() if k not in ("type", "poll_every", "poll_cron")} for t in CARRIER_TABLES]
-    assert 3 <= sum(_plain_settings(s) is not None for s in settings) < len(settings)
+    assert 3 <= sum(FilesBridge.plain_settings(s) is not None for s in settings) < len(settings)
