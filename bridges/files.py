@@ -78,9 +78,11 @@ class FilesSettings:
 
 def _folder(value: Any) -> Any:
     """An absolute path, ``~`` expanded, as the model's validator keeps it."""
-    if type(value) is not str or not value or "\0" in value or not Path(value).expanduser().is_absolute():
+    try:  # pathlib raises RuntimeError for a ~ it cannot expand: the model says so
+        folder = Path(value).expanduser() if type(value) is str and value and "\0" not in value else None
+    except RuntimeError:
         return REFUSED
-    return Path(value).expanduser()
+    return folder if folder is not None and folder.is_absolute() else REFUSED
 
 
 _PLAIN = {

@@ -26,7 +26,10 @@ class FilesSettingsModel(BaseModel):
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: Path) -> Path:
-        path = path.expanduser()
+        try:
+            path = path.expanduser()
+        except RuntimeError:  # ~user of no user, or no home for ~: pathlib's own error, not a crash
+            raise ValueError("cannot expand its ~ (no such user, or no home folder)") from None
         if not path.is_absolute():
             raise ValueError("must be an absolute path")
         return path

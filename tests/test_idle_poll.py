@@ -91,6 +91,7 @@ CARRIER_TABLES = [
     {"path": "/x"},
     {"type": "files", "poll_cron": 5, "path": "/x"},
     {"type": "files", "path": "relative"},
+    {"type": "files", "path": "~no-such-user-of-pbridge/shared"},  # no home to expand it to
     {"type": "files", "path": ""},
     {"type": "files", "path": 5},
     {"type": "files"},
