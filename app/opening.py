@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 from pointerbridge.core.errors import PointerError
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult
+    from multiprocessing.pool import AsyncResult, Pool
 
     from pointerbridge.core.keys import ChatKey
     from pointerbridge.core.pointer import MessageFields, Part, SignatureCheck
@@ -137,7 +137,7 @@ def _open_checked_apart(
     # leave this process, and a chunk is given out only once all of its signatures held
     # or its forgeries were turned into refusals.
     pending: deque[tuple[list[Opened], list[int], AsyncResult[list[bool]]]] = deque()
-    with multiprocessing.get_context("spawn").Pool(checkers) as pool:
+    with _checker_pool(checkers) as pool:
         for start in range(0, len(rows), CHUNK):
             opened, positions, checks = _open_range_deferred(key, proof_key, rows, start)
             pending.append((opened, positions, pool.apply_async(_signatures_hold, (checks,))))
@@ -145,6 +145,15 @@ def _open_checked_apart(
                 yield _checked(*pending.popleft())
         while pending:
             yield _checked(*pending.popleft())
+
+
+def _checker_pool(checkers: int) -> Pool:
+    """Spawned processes for the signatures, hardened before they get any: the bytes a
+    sender signs hold the message (username and body), and an ``exec`` makes a process
+    dumpable again, whatever its parent (app/hardening.py)."""
+    from .hardening import harden_process
+
+    return multiprocessing.get_context("spawn").Pool(checkers, initializer=harden_process)
 
 
 def _checked(opened: list[Opened], positions: list[int], verdicts: AsyncResult[list[bool]]) -> list[Opened]:

@@ -147,3 +147,13 @@ def test_a_read_beside_another_thread_checks_signatures_in_spawned_processes(
     again, refused_again = app.read(chat)  # from the proofs made: the forgery got none
     assert [s.message.body for s in again] == [s.message.body for s in shown] and refused_again == 1
     app.close()
+
+
+def test_the_spawned_signature_checkers_are_hardened_before_they_get_any_message() -> None:
+    # They get each pointer's signed bytes, the username and body among them; a spawned
+    # process is dumpable again whatever its parent (exec resets it), so every checker
+    # hardens itself first, as every pbridge process does (app/hardening.py).
+    from pointerbridge.app.hardening import is_dumpable
+
+    with opening._checker_pool(2) as pool:
+        assert [pool.apply(is_dumpable) for _ in range(4)] == [False] * 4
