@@ -66,7 +66,7 @@ from .base import (
 )
 from .plain_settings import PlainNetworkSettings, integers, number, path, take_network, text
 from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
-from .telegram_probe import Answer, get_updates, parameters
+from .telegram_probe import Answer, api_url, get_updates, parameters
 
 __all__ = ["TelegramBridge", "TelegramSettings"]
 
@@ -159,7 +159,7 @@ class TelegramBridge(AsyncBridge):
             plan = self._plan(cursor)
             held: list[Answer] = []  # the probe's answer, for the first attempt only: a retry asks afresh
             if plan.gap <= LOST_AFTER and self._knows_bot(plan.state):
-                url = f"{self._s.base_url}{self._token()}/getUpdates"
+                url = api_url(self._s.base_url, self._token(), "getUpdates")
                 held.append(get_updates(self.name, url, parameters(plan.offset, _BATCH, _KINDS), self._s.timeout))
                 if held[0].idle:
                     return self._closed(plan, PollResult([], ""), [])

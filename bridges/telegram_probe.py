@@ -17,11 +17,23 @@ from typing import NamedTuple
 
 from .base import RetryableError
 
-__all__ = ["MAX_ANSWER_BYTES", "Answer", "get_updates", "parameters"]
+__all__ = ["MAX_ANSWER_BYTES", "Answer", "api_url", "get_updates", "parameters"]
 
 # A batch is at most 100 messages of 4096 characters; the bound only keeps a broken or
 # hostile server from filling memory.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+# Where python-telegram-bot puts the token into a base_url instead of appending it
+# (telegram._bot._SUPPORTED_INSERTIONS; Telegram's test environment is ".../bot{token}/test").
+_INSERTIONS = tuple(f"{{{name}}}" for name in ("token", "TOKEN", "bot_token", "BOT_TOKEN", "bot-token", "BOT-TOKEN"))
+
+
+class _Token(dict[str, str]):
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def __missing__(self, key: str) -> str:
+        return self.token
 
 
 class Answer(NamedTuple):
@@ -42,6 +54,13 @@ class Answer(NamedTuple):
         except (ValueError, RecursionError):  # not JSON, or nested past what json.loads reads
             return False
         return isinstance(body, dict) and body.get("ok") is True and body.get("result") == []
+
+
+def api_url(base_url: str, token: str, method: str) -> str:
+    """The URL of ``method`` as python-telegram-bot's ``Bot`` makes it (``_parse_base_url``):
+    the token in place of an insertion such as ``{token}``, else appended to ``base_url``."""
+    base = base_url.format_map(_Token(token)) if any(i in base_url for i in _INSERTIONS) else base_url + token
+    return f"{base}/{method}"
 
 
 def parameters(offset: int | None, limit: int, kinds: list[str]) -> dict[str, str]:

@@ -270,3 +270,23 @@ def test_an_answer_that_is_no_batch_of_updates_is_the_carriers_error_not_a_crash
             fresh.poll(None)  # python-telegram-bot's own request: the bot's id is not known yet
     finally:
         fresh.close()
+
+
+def test_the_probe_asks_where_python_telegram_bot_would_for_a_base_url_with_the_token_inside(
+    bot_api: BotApiServer, tmp_path: Path
+) -> None:
+    # python-telegram-bot puts the token in place of "{token}" (Telegram's test environment
+    # is ".../bot{token}/test"); the probe appended it after the brace and asked a URL that
+    # names no bot, so no idle poll ended on the probe: python-telegram-bot asked again.
+    bot, group, _, _ = _known(bot_api)
+    home = initialised_home(tmp_path / "home")
+    settings = _settings(bot_api, bot, group, base_url=bot_api.base_url + "{token}")
+    (Path(home) / "config.toml").write_text(
+        "[carriers.tg]\ntype = 'telegram'\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    )
+    imported_modules("--home", home, "poll", cwd=tmp_path)  # learns the bot's id, through PTB
+    bot_api.advance(60)
+    calls = len(bot.calls)
+    modules = imported_modules("--home", home, "poll", cwd=tmp_path)
+    assert bot.calls[calls:] == ["getUpdates"]
+    assert "telegram" not in modules  # the probe's own answer ended the idle poll
