@@ -44,6 +44,10 @@ class Answer(NamedTuple):
     status: int
     payload: bytes
 
+    def __repr__(self) -> str:
+        """Without the URL, which holds the bot token."""
+        return f"Answer(status={self.status}, {len(self.payload)} bytes)"
+
     @property
     def idle(self) -> bool:
         """Whether the answer is a successful batch of no updates."""

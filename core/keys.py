@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import threading
 import unicodedata
 from dataclasses import dataclass
 from hashlib import sha256
@@ -126,6 +127,12 @@ def _argon2_salt(label: bytes, name: str, random_salt: bytes | None) -> bytes:
     return hashlib.sha256(label + b"\x00" + name.encode("utf-8") + tail).digest()
 
 
+# Two Argon2id derivations at once in one process never finish: measured with cryptography
+# 50.0.2 here, both threads wait forever inside OpenSSL's ARGON2 KDF (its lanes run on a
+# process-wide thread pool). One at a time costs nothing: each already uses every lane.
+_ONE_ARGON2 = threading.Lock()
+
+
 def _argon2(
     salt: bytes,
     secret: bytes,
@@ -133,7 +140,8 @@ def _argon2(
     iterations: int = ARGON2_ITERATIONS,
 ) -> bytes:
     kdf = Argon2id(salt=salt, length=KEY_BYTES, iterations=iterations, lanes=ARGON2_LANES, memory_cost=memory_kib)
-    return kdf.derive(secret)
+    with _ONE_ARGON2:
+        return kdf.derive(secret)
 
 
 def new_chat_salt() -> bytes:

@@ -290,3 +290,10 @@ def test_the_probe_asks_where_python_telegram_bot_would_for_a_base_url_with_the_
     modules = imported_modules("--home", home, "poll", cwd=tmp_path)
     assert bot.calls[calls:] == ["getUpdates"]
     assert "telegram" not in modules  # the probe's own answer ended the idle poll
+
+
+def test_an_answer_never_shows_its_url_which_holds_the_token() -> None:
+    from pointerbridge.bridges.telegram_probe import Answer
+
+    answer = Answer("https://api.telegram.org/bot123:SECRET/getUpdates", {}, 200, b"{}")
+    assert "SECRET" not in repr(answer) and "SECRET" not in str(answer) and "200" in repr(answer)
