@@ -39,25 +39,30 @@ While another thread runs (the console reads in the background), forking is unsa
 this process opens every chunk itself, every check but the signatures, and spawned
 processes (which get no key, only each pointer's sender key, signature and signed bytes)
 verify the signatures of one chunk while the next is opened. A chunk is given out only
-after its verdicts came back; a signature that does not hold makes its pointer a refusal."""
+after its verdicts came back; a signature that does not hold makes its pointer a refusal.
+
+Either way the workers run under ``concurrent.futures``, whose pool notices a worker that
+dies (the OOM killer): this process then does that worker's part itself. A
+``multiprocessing.Pool`` never notices, and the read waited forever."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import multiprocessing
 import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from hashlib import blake2b
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pointerbridge.core.errors import PointerError
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult, Pool
-
     from pointerbridge.core.keys import ChatKey
     from pointerbridge.core.pointer import MessageFields, Part, SignatureCheck
 
@@ -71,6 +76,9 @@ PARALLEL_FROM = 20_000
 # How many worker processes a long history may use; None: one per core (:func:`cores`).
 # Tests and bench/firstread.py set it; 1 opens everything in this process.
 WORKERS: int | None = None
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 # What the workers open, set just before they are forked (and so inherited, not sent).
 _job: tuple[ChatKey, bytes | None, list[Row]] | None = None
@@ -95,10 +103,26 @@ def open_chunks(key: ChatKey, proof_key: bytes | None, rows: list[Row]) -> Itera
     global _job
     _job = (key, proof_key, rows)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_open_forked, starts)
+        with _pool(workers, "fork") as pool:
+            futures = [_submitted(pool, _open_forked, start) for start in starts]
+            for start, future in zip(starts, futures, strict=True):
+                try:
+                    yield future.result()
+                except BrokenProcessPool:  # a worker died (the OOM killer): this process opens its part
+                    yield _open_range(key, proof_key, rows, start)
     finally:
         _job = None
+
+
+@contextlib.contextmanager
+def _pool(workers: int, method: str, initializer: Callable[[], None] | None = None) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes that a reader stops waiting for when one dies (a ``multiprocessing.Pool``
+    waits forever); left early, what has not started is cancelled."""
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=initializer)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def cores() -> int:
@@ -136,28 +160,44 @@ def _open_checked_apart(
     # spawned processes verify the signatures of the chunks before it: the keys never
     # leave this process, and a chunk is given out only once all of its signatures held
     # or its forgeries were turned into refusals.
-    pending: deque[tuple[list[Opened], list[int], AsyncResult[list[bool]]]] = deque()
+    pending: deque[tuple[list[Opened], list[int], list[SignatureCheck], Future[list[bool]]]] = deque()
     with _checker_pool(checkers) as pool:
         for start in range(0, len(rows), CHUNK):
             opened, positions, checks = _open_range_deferred(key, proof_key, rows, start)
-            pending.append((opened, positions, pool.apply_async(_signatures_hold, (checks,))))
-            while pending and (pending[0][2].ready() or len(pending) > checkers):
+            pending.append((opened, positions, checks, _submitted(pool, _signatures_hold, checks)))
+            while pending and (pending[0][3].done() or len(pending) > checkers):
                 yield _checked(*pending.popleft())
         while pending:
             yield _checked(*pending.popleft())
 
 
-def _checker_pool(checkers: int) -> Pool:
+def _submitted(pool: ProcessPoolExecutor, work: Callable[[_In], _Out], argument: _In) -> Future[_Out]:
+    """``work(argument)`` given to the pool; a pool a worker already died in gives it back
+    failed with ``BrokenProcessPool``, as a task it had taken, for the caller to do here."""
+    try:
+        return pool.submit(work, argument)
+    except BrokenProcessPool as exc:
+        failed: Future[_Out] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
+def _checker_pool(checkers: int) -> contextlib.AbstractContextManager[ProcessPoolExecutor]:
     """Spawned processes for the signatures, hardened before they get any: the bytes a
     sender signs hold the message (username and body), and an ``exec`` makes a process
     dumpable again, whatever its parent (app/hardening.py)."""
     from .hardening import harden_process
 
-    return multiprocessing.get_context("spawn").Pool(checkers, initializer=harden_process)
+    return _pool(checkers, "spawn", harden_process)
 
 
-def _checked(opened: list[Opened], positions: list[int], verdicts: AsyncResult[list[bool]]) -> list[Opened]:
-    held = verdicts.get()
+def _checked(
+    opened: list[Opened], positions: list[int], checks: list[SignatureCheck], verdicts: Future[list[bool]]
+) -> list[Opened]:
+    try:
+        held = verdicts.result()
+    except BrokenProcessPool:  # a checker died (the OOM killer): this process checks the chunk
+        held = _signatures_hold(checks)
     if len(held) != len(positions):
         raise RuntimeError("a signature checker answered for another number of pointers")
     for position, ok in zip(positions, held, strict=True):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,4 +158,47 @@ def test_the_spawned_signature_checkers_are_hardened_before_they_get_any_message
     from pointerbridge.app.hardening import is_dumpable
 
     with opening._checker_pool(2) as pool:
-        assert [pool.apply(is_dumpable) for _ in range(4)] == [False] * 4
+        assert [pool.submit(is_dumpable).result() for _ in range(4)] == [False] * 4
+
+
+_DYING = """
+import os, sys, threading
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from pointerbridge.app import opening
+import test_first_read as t
+
+class Patch:
+    def setattr(self, target, name, value):
+        setattr(target, name, value)
+
+app, chat = t._home(Path({home!r}), "bob")
+t._history(app, chat, 40)
+t._small_chunks(Patch(), 2)
+parent, opened = os.getpid(), opening._open_range
+def dies_in_a_worker(key, proof_key, rows, start):
+    if os.getpid() != parent and start == 14:
+        os._exit(9)  # as the OOM killer ends a worker mid-chunk
+    return opened(key, proof_key, rows, start)
+opening._open_range = dies_in_a_worker
+# Spawned checkers that end before their first task, as killed ones would.
+opening._checker_pool = lambda n: opening._pool(n, "spawn", os.abort)
+stop = threading.Event()
+if {beside_a_thread!r}:  # the console's own threads: checked apart, in spawned processes
+    threading.Thread(target=stop.wait, daemon=True).start()
+shown, refused = app.read(chat)
+stop.set()
+print(len(shown), refused)
+"""
+
+
+@pytest.mark.parametrize("beside_a_thread", [False, True], ids=["forked workers", "spawned checkers"])
+def test_worker_processes_that_die_leave_their_part_to_this_process(tmp_path: Path, beside_a_thread: bool) -> None:
+    # A multiprocessing.Pool never notices a worker that died mid-task: the read waited forever.
+    code = _DYING.format(tests=str(Path(__file__).parent), home=str(tmp_path), beside_a_thread=beside_a_thread)
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the read waited for dead worker processes for 120 s") from None
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["41", "0"]  # 40 messages and one in parts, none lost
