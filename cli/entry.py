@@ -104,8 +104,8 @@ def entry() -> None:
     # that even the cron poll reads): none may reach a core dump.
     harden_process()
     # pydantic hands every value it validates (command-line arguments, a message given there,
-    # config.toml) to any plugin an installed package registers: none here. Not looking
-    # for plugins also spares each command the scan of every distribution (~20 ms).
+    # config.toml) to any plugin an installed package registers: none here (and no scan
+    # of every installed distribution for them: ~5 ms).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     cron = cron_line(args)
     if cron is None:

@@ -6,15 +6,13 @@ in every paragraph after the first, so a text broken for the source showed half-
 lines on a wide terminal and ragged ones on a narrow one. Here each command's help, and
 each option's, is made one line per paragraph (a blank line still separates paragraphs,
 and click's ``\\b`` marker still keeps a paragraph as written), and Rich markup is
-escaped, so ``[daemon]`` in a help text is shown, not taken for a style. This is done once
-per command, when it is first looked up (:class:`HelpGroup`), so no docstring has to be
-written for it.
+escaped, so ``[daemon]`` in a help text is shown, not taken for a style. This is done once,
+on the built command tree (:class:`HelpGroup`), so no docstring has to be written for it.
 """
 
 from __future__ import annotations
 
 import inspect
-import weakref
 from typing import Any
 
 from typer.core import HAS_RICH, TyperGroup
@@ -42,38 +40,20 @@ def paragraphs(text: str | None, escape_markup: bool = HAS_RICH) -> str | None:
     return joined
 
 
-def _tidy(command: Any, *, deep: bool = True) -> None:
-    """Tidy ``command``'s help and its options' (and, when ``deep``, its subcommands'), once:
-    tidied twice, escaped markup would be escaped again."""
-    if command not in _TIDIED:
-        _TIDIED.add(command)
-        command.help = paragraphs(command.help)
-        command.short_help = paragraphs(command.short_help)
-        for param in command.params:
-            if getattr(param, "help", None):
-                param.help = paragraphs(param.help)
-    for sub in getattr(command, "commands", {}).values() if deep else ():
+def _tidy(command: Any) -> None:
+    command.help = paragraphs(command.help)
+    command.short_help = paragraphs(command.short_help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = paragraphs(param.help)
+    for sub in getattr(command, "commands", {}).values():
         _tidy(sub)
 
 
-_TIDIED: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
 class HelpGroup(TyperGroup):
-    """The root command: a command's help, and its options' and subcommands', is tidied
-    (:func:`paragraphs`) when the command is first looked up, to run it or to list it in a
-    help; the root's own when its help is shown. Tidying the whole tree at every start cost
-    every command line ~15 ms, Rich's markup module included, for a help it rarely shows."""
+    """The root command: its help and every command's under it is tidied once, when the
+    tree is built (:func:`paragraphs`)."""
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        """The command ``cmd_name``, its help tidied."""
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            _tidy(command)
-        return command
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        """The help, the root's own text and options tidied first (each command it lists
-        is tidied as the listing looks it up)."""
-        _tidy(self, deep=False)
-        super().format_help(ctx, formatter)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy(self)
