@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import NamedTuple
 
 from .base import RetryableError
@@ -77,10 +78,13 @@ def parameters(offset: int | None, limit: int, kinds: list[str]) -> dict[str, st
 def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) -> Answer:
     """POST ``params`` to ``url`` (the bot's getUpdates, token included); a failure to get an
     answer at all is the carrier's :class:`RetryableError`, named as python-telegram-bot's
-    errors are (the URL holds the token: never in a message)."""
+    errors are (the URL holds the token: never in a message). ``timeout`` bounds each step
+    (httpx's) and the whole answer too: a server sending a byte now and then would hold the
+    poll, and with its lock every later cron run, as long as it liked."""
     import httpx
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line is the URL, token and all
+    deadline = time.monotonic() + timeout
     try:
         with httpx.Client(timeout=timeout) as client, client.stream("POST", url, data=params) as response:
             payload = bytearray()
@@ -88,6 +92,8 @@ def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) 
                 payload += chunk
                 if len(payload) > MAX_ANSWER_BYTES:
                     raise RetryableError(carrier, f"Telegram answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+                if time.monotonic() > deadline:
+                    raise RetryableError(carrier, f"Telegram's answer took longer than {timeout:g} s")
             return Answer(url, params, response.status_code, bytes(payload))
     except httpx.TimeoutException:
         raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,43 @@ def test_an_answer_never_shows_its_url_which_holds_the_token() -> None:
 
     answer = Answer("https://api.telegram.org/bot123:SECRET/getUpdates", {}, 200, b"{}")
     assert "SECRET" not in repr(answer) and "SECRET" not in str(answer) and "200" in repr(answer)
+
+
+@pytest.fixture
+def trickle() -> Iterator[str]:
+    """A server that answers a byte at a time, a tenth of a second apart."""
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the probe gave up: what it should do
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/bot"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_answer_that_trickles_in_is_given_up_after_the_timeout(bot_api: BotApiServer, trickle: str) -> None:
+    # Each byte comes well within the timeout, so only a bound on the whole answer ends it.
+    bot, group, _, cursor = _known(bot_api)
+    started = time.monotonic()
+    with pytest.raises(RetryableError, match=r"answer took longer than 1 s"):
+        _poll(bot_api, bot, group, cursor, base_url=trickle, timeout=1)
+    assert time.monotonic() - started < 5  # the whole answer would take 10 s
