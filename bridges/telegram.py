@@ -247,6 +247,10 @@ class TelegramBridge(AsyncBridge):
 
         # httpx logs every request's URL at INFO, and the URL holds the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # The Bot's one record above DEBUG is "Error while parsing updates! Received data
+        # was %r": the whole batch, other people's messages in the group included, into a
+        # cron log. The poll reports that failure itself (a RetryableError).
+        logging.getLogger("telegram.Bot").setLevel(logging.CRITICAL + 1)
         # PTB 22 warns, from inside RetryAfter itself, that retry_after becomes a timedelta;
         # _seconds reads either, so the warning would only reach a cron log as noise.
         warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=UserWarning)

@@ -338,3 +338,16 @@ def test_an_answer_that_trickles_in_is_given_up_after_the_timeout(bot_api: BotAp
     with pytest.raises(RetryableError, match=r"answer took longer than 1 s"):
         _poll(bot_api, bot, group, cursor, base_url=trickle, timeout=1)
     assert time.monotonic() - started < 5  # the whole answer would take 10 s
+
+
+def test_a_batch_that_cannot_be_parsed_never_reaches_a_log(
+    bot_api: BotApiServer, answering: tuple[str, list[bytes]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # python-telegram-bot logs such a batch whole at CRITICAL, and with no logging set up
+    # Python prints it to stderr: a cron mail with what people wrote in the group.
+    bot, group, _, cursor = _known(bot_api)
+    url, body = answering
+    body[0] = b'{"ok": true, "result": [{"update_id": 7, "message": "private words of a person"}]}'
+    with pytest.raises(RetryableError, match="no batch of updates"):
+        _poll(bot_api, bot, group, cursor, base_url=url)
+    assert "private words" not in caplog.text and caplog.records == []
