@@ -3,17 +3,37 @@ before it is saved), and which carriers would take each other's updates."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
-from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, RetryableError
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError, save_config
 
 from .base import AppBase, default_bridge
 from .errors import CarrierExistsError
 
-__all__ = ["Carriers", "carrier_clashes"]
+__all__ = ["Carriers", "bridge_call", "carrier_clashes"]
+
+_T = TypeVar("_T")
+
+
+def bridge_call(carrier: str, call: Callable[[], _T]) -> _T:
+    """``call()``, a bridge's post or poll: what it raises that is no ``BridgeError`` (the
+    bridge's bug, or an answer of its carrier it did not expect: carriers are hostile)
+    becomes a ``RetryableError`` naming only its type, so one carrier never stops the
+    others' run, and no text of it (a URL holding a token) reaches a message."""
+    try:
+        return call()
+    except BridgeError:
+        raise
+    except Exception as exc:
+        if os.environ.get("PBRIDGE_DEBUG") == "1":
+            raise
+        raise RetryableError(
+            carrier, f"its bridge failed unexpectedly ({type(exc).__name__}); PBRIDGE_DEBUG=1 shows more"
+        ) from None
 
 
 def carrier_clashes(config: Config, factory: Callable[[str, CarrierConfig], Bridge] = default_bridge) -> dict[str, str]:

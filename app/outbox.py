@@ -3,6 +3,7 @@ each carrier's pace."""
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from pointerbridge.bridges.base import Bridge
 from pointerbridge.home.store import Direction
 
+from .carriers import bridge_call
 from .errors import NoCarriersError, WrongSecretError
 from .join import Joining
 from .models import UnlockedChat
@@ -80,7 +82,7 @@ class Outbox(Joining):
                 if due - started > self.flush_budget:  # the first post's wait counts too
                     break
                 time.sleep(max(0.0, due - time.monotonic()))
-            reference = bridge.post(text)
+            reference = bridge_call(bridge.name, functools.partial(bridge.post, text))
             due = time.monotonic() + interval
             self.store.mark_posted(pointer_id, bridge.name, reference)  # durably, before the next post
             posted += 1

@@ -4,6 +4,7 @@ cursors saved only after what they cover is stored, and each run's outcome recor
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from pointerbridge.home.config import ConfigError
 from pointerbridge.home.store import Direction, home_failure
 
 from .base import MIN_PB1_PAYLOAD, _storable
+from .carriers import bridge_call
 from .errors import PollBusyError
 from .identity import Identities
 from .models import PollSummary
@@ -115,7 +117,7 @@ class Poller(Identities):
         notes: list[str] = []
         for round_ in range(_MAX_ROUNDS):  # a carrier that hands out batches says when there is more
             try:
-                result = bridge.poll(self.store.cursor(bridge.name))
+                result = bridge_call(bridge.name, functools.partial(bridge.poll, self.store.cursor(bridge.name)))
             except BridgeError as exc:
                 if not round_:
                     raise
