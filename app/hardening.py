@@ -14,11 +14,14 @@ against libcap's headers for this single call, which the standard library reache
 from __future__ import annotations
 
 import ctypes
+import os
 import resource
+import signal
 import sys
 
-__all__ = ["harden_process", "is_dumpable"]
+__all__ = ["die_with_parent", "harden_process", "is_dumpable"]
 
+_PR_SET_PDEATHSIG = 1
 _PR_GET_DUMPABLE = 3
 _PR_SET_DUMPABLE = 4
 
@@ -38,3 +41,15 @@ def is_dumpable() -> bool:
     if sys.platform == "linux":
         return bool(ctypes.CDLL(None).prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0))
     return resource.getrlimit(resource.RLIMIT_CORE)[0] != 0
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker process killed (SIGKILL) when its ``parent`` ends, on Linux: killed itself
+    (the OOM killer's first choice is the reader), the parent must not leave behind workers
+    that hold what it gave them and wait forever for more. Ended already: exit now."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(1)

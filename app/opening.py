@@ -51,6 +51,7 @@ import contextlib
 import hmac
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections import deque
@@ -118,11 +119,40 @@ def open_chunks(key: ChatKey, proof_key: bytes | None, rows: list[Row]) -> Itera
 def _pool(workers: int, method: str, initializer: Callable[[], None] | None = None) -> Iterator[ProcessPoolExecutor]:
     """Worker processes that a reader stops waiting for when one dies (a ``multiprocessing.Pool``
     waits forever); left early, what has not started is cancelled."""
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=initializer)
+    context = multiprocessing.get_context(method)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), initializer)
+    )
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_start(parent: int, then: Callable[[], None] | None) -> None:
+    """First in every worker: it dies with this process (its workers wait for work on a
+    queue whose writing end they hold too, so nothing else would end them), then ``then``."""
+    from .hardening import die_with_parent
+
+    die_with_parent(parent)
+    if then is not None:
+        then()
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C held back (its SIGINT blocked) while a pool starts its workers, then raised:
+    landing between a fork and the start of the pool's thread, it left a worker that no
+    shutdown stops. The workers keep it blocked: an interrupt is this process's to handle,
+    and its shutdown ends them."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def cores() -> int:
@@ -175,7 +205,8 @@ def _submitted(pool: ProcessPoolExecutor, work: Callable[[_In], _Out], argument:
     """``work(argument)`` given to the pool; a pool a worker already died in gives it back
     failed with ``BrokenProcessPool``, as a task it had taken, for the caller to do here."""
     try:
-        return pool.submit(work, argument)
+        with _interrupts_held():
+            return pool.submit(work, argument)
     except BrokenProcessPool as exc:
         failed: Future[_Out] = Future()
         failed.set_exception(exc)

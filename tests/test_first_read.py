@@ -202,3 +202,149 @@ def test_worker_processes_that_die_leave_their_part_to_this_process(tmp_path: Pa
         raise AssertionError("the read waited for dead worker processes for 120 s") from None
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["41", "0"]  # 40 messages and one in parts, none lost
+
+
+def _left(pids: list[int], within: float) -> list[int]:
+    """Which of ``pids`` still run after waiting up to ``within`` seconds for all to end
+    (a zombie has ended: only its parent has not reaped it yet)."""
+    import time
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + within
+    while (left := [pid for pid in pids if running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+_KILLED = """
+import multiprocessing, sys, threading
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from pointerbridge.app import opening
+import test_first_read as t
+
+class Patch:
+    def setattr(self, target, name, value):
+        setattr(target, name, value)
+
+if __name__ == "__main__":
+    app, chat = t._home(Path({home!r}), "bob")
+    t._history(app, chat, 40)
+    t._small_chunks(Patch(), 2)
+    rows = []
+    real = opening.open_chunks
+    opening.open_chunks = lambda key, proof_key, got: rows.append((key, proof_key, got)) or real(key, proof_key, got)
+    app.read(chat)
+    if {beside_a_thread!r}:
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+    reading = opening.open_chunks(*rows[0])
+    next(reading)  # the workers run: this process is killed half-way through its read
+    print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+    threading.Event().wait()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers and /proc: Linux")
+@pytest.mark.parametrize("beside_a_thread", [False, True], ids=["forked workers", "spawned checkers"])
+def test_worker_processes_end_with_a_reader_that_is_killed(tmp_path: Path, beside_a_thread: bool) -> None:
+    # The OOM killer's first choice is the reader (it holds the history): forked workers
+    # hold the chat key and the proof key, checkers the signed bytes (bodies). A
+    # multiprocessing.Pool's workers saw the end of their queue; concurrent.futures'
+    # hold its writing end themselves, and waited forever for work.
+    import signal
+
+    code = _KILLED.format(tests=str(Path(__file__).parent), home=str(tmp_path), beside_a_thread=beside_a_thread)
+    reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        assert reader.stdout is not None
+        workers = [int(pid) for pid in reader.stdout.readline().split()]
+        assert len(workers) == 2
+        reader.kill()
+        reader.wait()
+        assert _left(workers, within=30) == [], "worker processes outlived their reader"
+    finally:
+        reader.kill()
+        reader.wait()
+        for pid in _left(workers, within=0):
+            os.kill(pid, signal.SIGKILL)
+
+
+_INTERRUPTED = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from pointerbridge.app import opening
+import test_first_read as t
+
+class Patch:
+    def setattr(self, target, name, value):
+        setattr(target, name, value)
+
+app, chat = t._home(Path({home!r}), "bob")
+t._history(app, chat, 40)
+t._small_chunks(Patch(), 2)
+parent, forks = os.getpid(), []
+
+def ctrl_c_after_a_fork(frame, event, arg):
+    # Ctrl-C (a SIGINT to this process alone: a supervisor's, ``timeout -s INT``) right
+    # after the {which} worker is forked, before the pool's thread runs.
+    if os.getpid() != parent:
+        sys.setprofile(None)
+    elif event == "c_return" and arg is os.fork:
+        forks.append(arg)
+        if len(forks) == {which}:
+            sys.setprofile(None)
+            os.kill(parent, signal.SIGINT)
+
+sys.setprofile(ctrl_c_after_a_fork)
+try:
+    app.read(chat)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers and /proc: Linux")
+@pytest.mark.parametrize("which", [1, 2], ids=["first worker", "second worker"])
+def test_an_interrupt_as_workers_are_forked_leaves_none_behind(tmp_path: Path, which: int) -> None:
+    # Landing between a fork and the start of the pool's thread, it left a worker that no
+    # one would ever stop: the first an orphan holding the keys, the second one that the
+    # interpreter's exit waited for forever.
+    import signal
+
+    code = _INTERRUPTED.format(tests=str(Path(__file__).parent), home=str(tmp_path), which=which)
+    said = tmp_path / "said"
+    with said.open("w") as out:  # not a pipe: a worker left behind would hold it open
+        reader = subprocess.Popen([sys.executable, "-c", code], stdout=out, start_new_session=True)
+
+    def group() -> list[int]:
+        found = []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if fields[3] == str(reader.pid) and fields[0] != "Z":
+                found.append(int(entry))
+        return found
+
+    try:
+        try:
+            reader.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the reader did not end within 60 s after the interrupt") from None
+        assert said.read_text().split() == ["interrupted"]
+        assert _left(group(), within=30) == [], "worker processes outlived an interrupted read"
+    finally:
+        reader.kill()
+        reader.wait()
+        for pid in group():
+            os.kill(pid, signal.SIGKILL)
