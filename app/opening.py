@@ -105,12 +105,16 @@ def open_chunks(key: ChatKey, proof_key: bytes | None, rows: list[Row]) -> Itera
     _job = (key, proof_key, rows)
     try:
         with _pool(workers, "fork") as pool:
-            futures = [_submitted(pool, _open_forked, start) for start in starts]
-            for start, future in zip(starts, futures, strict=True):
+            # Each future let go of once given out: held, every chunk opened would stay in memory.
+            futures = deque((start, _submitted(pool, _open_forked, start)) for start in starts)
+            while futures:
+                start, future = futures.popleft()
                 try:
-                    yield future.result()
+                    chunk = future.result()
                 except BrokenProcessPool:  # a worker died (the OOM killer): this process opens its part
-                    yield _open_range(key, proof_key, rows, start)
+                    chunk = _open_range(key, proof_key, rows, start)
+                del future
+                yield chunk
     finally:
         _job = None
 
