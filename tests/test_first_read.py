@@ -161,20 +161,28 @@ def test_the_spawned_signature_checkers_are_hardened_before_they_get_any_message
         assert [pool.submit(is_dumpable).result() for _ in range(4)] == [False] * 4
 
 
-_DYING = """
-import os, sys, threading
+def _prepared(home: Path) -> tuple[App, UnlockedChat]:
+    """For the scripts below, each run in a process of its own: bob's home with a history
+    of 40 messages and one in parts, read in chunks of 7 by 2 worker processes."""
+    app, chat = _home(home, "bob")
+    _history(app, chat, 40)
+    opening.PARALLEL_FROM, opening.CHUNK, opening.WORKERS = 10, 7, 2
+    return app, chat
+
+
+# What each script below starts with (``tests`` and ``home`` formatted in).
+_SCRIPT = """
+import multiprocessing, os, signal, sys, threading
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from pointerbridge.app import opening
 import test_first_read as t
+"""
 
-class Patch:
-    def setattr(self, target, name, value):
-        setattr(target, name, value)
-
-app, chat = t._home(Path({home!r}), "bob")
-t._history(app, chat, 40)
-t._small_chunks(Patch(), 2)
+_DYING = (
+    _SCRIPT
+    + """
+app, chat = t._prepared(Path({home!r}))
 parent, opened = os.getpid(), opening._open_range
 def dies_in_a_worker(key, proof_key, rows, start):
     if os.getpid() != parent and start == 14:
@@ -190,6 +198,7 @@ shown, refused = app.read(chat)
 stop.set()
 print(len(shown), refused)
 """
+)
 
 
 @pytest.mark.parametrize("beside_a_thread", [False, True], ids=["forked workers", "spawned checkers"])
@@ -222,21 +231,11 @@ def _left(pids: list[int], within: float) -> list[int]:
     return left
 
 
-_KILLED = """
-import multiprocessing, sys, threading
-sys.path.insert(0, {tests!r})
-from pathlib import Path
-from pointerbridge.app import opening
-import test_first_read as t
-
-class Patch:
-    def setattr(self, target, name, value):
-        setattr(target, name, value)
-
+_KILLED = (
+    _SCRIPT
+    + """
 if __name__ == "__main__":
-    app, chat = t._home(Path({home!r}), "bob")
-    t._history(app, chat, 40)
-    t._small_chunks(Patch(), 2)
+    app, chat = t._prepared(Path({home!r}))
     rows = []
     real = opening.open_chunks
     opening.open_chunks = lambda key, proof_key, got: rows.append((key, proof_key, got)) or real(key, proof_key, got)
@@ -248,6 +247,7 @@ if __name__ == "__main__":
     print(*[p.pid for p in multiprocessing.active_children()], flush=True)
     threading.Event().wait()
 """
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers and /proc: Linux")
@@ -276,20 +276,10 @@ def test_worker_processes_end_with_a_reader_that_is_killed(tmp_path: Path, besid
             os.kill(pid, signal.SIGKILL)
 
 
-_INTERRUPTED = """
-import os, signal, sys
-sys.path.insert(0, {tests!r})
-from pathlib import Path
-from pointerbridge.app import opening
-import test_first_read as t
-
-class Patch:
-    def setattr(self, target, name, value):
-        setattr(target, name, value)
-
-app, chat = t._home(Path({home!r}), "bob")
-t._history(app, chat, 40)
-t._small_chunks(Patch(), 2)
+_INTERRUPTED = (
+    _SCRIPT
+    + """
+app, chat = t._prepared(Path({home!r}))
 parent, forks = os.getpid(), []
 
 def ctrl_c_after_a_fork(frame, event, arg):
@@ -309,6 +299,7 @@ try:
 except KeyboardInterrupt:
     print("interrupted", flush=True)
 """
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers and /proc: Linux")

@@ -4,13 +4,14 @@ with no second request, and its errors mean what they meant before."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,33 +135,47 @@ def test_a_server_that_is_gone_is_unreachable_and_never_named_with_its_token(bot
     assert bot.token.partition(":")[2] not in str(failed.value) and failed.value.__cause__ is None
 
 
-@pytest.fixture
-def flood() -> Iterator[str]:
-    """A server whose every answer is a body larger than the probe reads."""
+@contextlib.contextmanager
+def _serving(answer: Callable[[http.server.BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """A Bot API base URL on 127.0.0.1 whose every request, once read, ``answer`` answers."""
 
-    class Flood(http.server.BaseHTTPRequestHandler):
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             # Read the request first: closing with it unread resets the connection (RST),
-            # which the client may see before the bytes past the bound.
+            # which the client may see before what the answer sends.
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Length", str(MAX_ANSWER_BYTES + 1))
-            self.end_headers()
-            chunk = b" " * 65536
-            for _ in range(MAX_ANSWER_BYTES // len(chunk) + 1):
-                self.wfile.write(chunk)
+            answer(self)
 
         def log_message(self, format: str, *args: Any) -> None:
             return None  # the test's output is not the place for each request
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flood)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/bot"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _headers(handler: http.server.BaseHTTPRequestHandler, length: int) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(length))
+    handler.end_headers()
+
+
+@pytest.fixture
+def flood() -> Iterator[str]:
+    """A server whose every answer is a body larger than the probe reads."""
+
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        _headers(handler, MAX_ANSWER_BYTES + 1)
+        chunk = b" " * 65536
+        for _ in range(MAX_ANSWER_BYTES // len(chunk) + 1):
+            handler.wfile.write(chunk)
+
+    with _serving(answer) as url:
+        yield url
 
 
 def test_an_answer_past_the_bound_is_refused_not_read(bot_api: BotApiServer, flood: str) -> None:
@@ -218,25 +233,12 @@ def answering() -> Iterator[tuple[str, list[bytes]]]:
     """A server answering every request with 200 and the body the test puts in the list."""
     body = [b""]
 
-    class Answering(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body[0])))
-            self.end_headers()
-            self.wfile.write(body[0])
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        _headers(handler, len(body[0]))
+        handler.wfile.write(body[0])
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answering)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/bot", body
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(answer) as url:
+        yield url, body
 
 
 @pytest.mark.parametrize(
@@ -304,31 +306,18 @@ def test_an_answer_never_shows_its_url_which_holds_the_token() -> None:
 def trickle() -> Iterator[str]:
     """A server that answers a byte at a time, a tenth of a second apart."""
 
-    class Trickle(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Length", "100")
-            self.end_headers()
-            try:
-                for _ in range(100):
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-            except (BrokenPipeError, ConnectionResetError):
-                return  # the probe gave up: what it should do
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        _headers(handler, 100)
+        try:
+            for _ in range(100):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the probe gave up: what it should do
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/bot"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(answer) as url:
+        yield url
 
 
 def test_an_answer_that_trickles_in_is_given_up_after_the_timeout(bot_api: BotApiServer, trickle: str) -> None:
