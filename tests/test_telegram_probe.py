@@ -57,20 +57,28 @@ def _poll(server: BotApiServer, bot: BotAccount, group: Chat, cursor: str, **cha
         bridge.close()
 
 
+def _second_cron_poll(
+    server: BotApiServer, bot: BotAccount, settings: dict[str, Any], tmp_path: Path
+) -> tuple[list[str], set[str]]:
+    """The Bot API calls and the modules of a home's second ``pbridge poll`` from cron (the
+    first learns the bot's id, through python-telegram-bot), its one carrier ``settings``."""
+    home = initialised_home(tmp_path / "home")
+    (Path(home) / "config.toml").write_text(
+        "[carriers.tg]\ntype = 'telegram'\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    )
+    imported_modules("--home", home, "poll", cwd=tmp_path)
+    server.advance(60)
+    calls = len(bot.calls)
+    modules = imported_modules("--home", home, "poll", cwd=tmp_path)
+    return bot.calls[calls:], modules
+
+
 def test_an_idle_telegram_poll_imports_neither_python_telegram_bot_nor_pydantic(
     bot_api: BotApiServer, tmp_path: Path
 ) -> None:
     bot, group, _, _ = _known(bot_api)
-    home = initialised_home(tmp_path / "home")
-    (Path(home) / "config.toml").write_text(
-        "[carriers.tg]\ntype = 'telegram'\n"
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in _settings(bot_api, bot, group).items())
-    )
-    imported_modules("--home", home, "poll", cwd=tmp_path)  # learns the bot's id, through PTB
-    bot_api.advance(60)
-    calls = len(bot.calls)
-    modules = imported_modules("--home", home, "poll", cwd=tmp_path)
-    assert bot.calls[calls:] == ["getUpdates"]  # the probe asked, once
+    asked, modules = _second_cron_poll(bot_api, bot, _settings(bot_api, bot, group), tmp_path)
+    assert asked == ["getUpdates"]  # the probe asked, once
     assert "pointerbridge.bridges.telegram_probe" in modules and "httpx" in modules
     needed = {"httpx", "pointerbridge.bridges.telegram"}
     loaded = sorted(m for m in modules for n in set(NOT_ON_THE_IDLE_PATH) - needed if m == n or m.startswith(f"{n}."))
@@ -282,16 +290,9 @@ def test_the_probe_asks_where_python_telegram_bot_would_for_a_base_url_with_the_
     # is ".../bot{token}/test"); the probe appended it after the brace and asked a URL that
     # names no bot, so no idle poll ended on the probe: python-telegram-bot asked again.
     bot, group, _, _ = _known(bot_api)
-    home = initialised_home(tmp_path / "home")
     settings = _settings(bot_api, bot, group, base_url=bot_api.base_url + "{token}")
-    (Path(home) / "config.toml").write_text(
-        "[carriers.tg]\ntype = 'telegram'\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
-    )
-    imported_modules("--home", home, "poll", cwd=tmp_path)  # learns the bot's id, through PTB
-    bot_api.advance(60)
-    calls = len(bot.calls)
-    modules = imported_modules("--home", home, "poll", cwd=tmp_path)
-    assert bot.calls[calls:] == ["getUpdates"]
+    asked, modules = _second_cron_poll(bot_api, bot, settings, tmp_path)
+    assert asked == ["getUpdates"]
     assert "telegram" not in modules  # the probe's own answer ended the idle poll
 
 
