@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
     from pointerbridge.app.received import Received
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
-from .common import JSON_OPTION, PHRASE_FD, SECRET_FD, flag, stdin_text
+from .common import JSON_OPTION, PHRASE_FD, SECRET_FD, Decorator, flag, stdin_text
 from .context import (
     ask_phrase,
     ask_secret,
@@ -291,10 +291,10 @@ def _by_ids(action: str, doc: str) -> click.Command:
             click.echo(f"{action}: {acted.messages} message(s), {acted.pointers} pointer(s)")
 
     act.__doc__ = doc + "\n\nIDS: message ids (or unique prefixes) from 'read'."
-    params = [click.argument("chat"), click.argument("ids", nargs=-1, required=True)]
+    params: list[Decorator] = [click.argument("chat"), click.argument("ids", nargs=-1, required=True)]
     params += [flag("--yes", "Do not ask.")] if action == "purge" else []
-    command: Any = one_line_errors(act)
-    for decorate in reversed([*params, SECRET_FD, PHRASE_FD, click.pass_context]):
+    command: Any = click.pass_context(one_line_errors(act))
+    for decorate in reversed([*params, SECRET_FD, PHRASE_FD]):
         command = decorate(command)
     return click.command(action)(command)
 
