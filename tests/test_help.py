@@ -137,3 +137,10 @@ def test_purge_alone_offers_yes() -> None:
     assert "--yes" in _help(("purge",), 100)
     for action in ("trash", "restore"):
         assert "--yes" not in _help((action,), 100)
+
+
+@pytest.mark.parametrize("path", [(), ("chat",), ("clm",)], ids=lambda p: " ".join(p) or "pbridge")
+def test_a_group_named_alone_prints_its_help_on_stdout_and_exits_2(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(pbridge, list(path), prog_name="pbridge")
+    assert result.exit_code == 2
+    assert "Commands:" in result.stdout and result.stderr == ""
