@@ -3,40 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
-import typer
+import click
 from pointerbridge.core import InvalidInputError
 
-if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
-    pass
-
-from .context import Json, emit, open_app
+from .common import JSON_OPTION, flag
+from .context import emit, open_app
 from .errors import one_line_errors
+from .helptext import HelpGroup
 from .output import safe_text, table
 from .secrets import read_secret
 
 __all__ = ["carrier_app"]
 
 
-carrier_app = typer.Typer(
+@click.group(
+    "carrier",
+    cls=HelpGroup,
     help="Carriers (config.toml): add one, login (a bot account, for a type that has a login), list them.",
     no_args_is_help=True,
 )
+def carrier_app() -> None:
+    pass
 
 
 @carrier_app.command("add")
+@click.argument("name")
+@click.option("--type", "carrier_type", required=True, help="Bridge type, e.g. files.")
+@click.option("--path", help="files: the shared folder (~ is your home folder).")
+@click.option("--set", "setting", multiple=True, help="Another bridge setting, KEY=VALUE.")
+@flag("--replace", "Replace a carrier of that name.")
+@click.pass_context
 @one_line_errors
 def carrier_add(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="A short name for this carrier.")],
-    carrier_type: Annotated[str, typer.Option("--type", help="Bridge type, e.g. files.")],
-    path: Annotated[str | None, typer.Option(help="files: the shared folder (~ is your home folder).")] = None,
-    setting: Annotated[list[str] | None, typer.Option("--set", help="Another bridge setting, KEY=VALUE.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace a carrier of that name.")] = False,
+    ctx: click.Context, name: str, carrier_type: str, path: str | None, setting: tuple[str, ...], replace: bool
 ) -> None:
     """Declare a carrier in config.toml (checked by its bridge before it is saved: a files
-    carrier's folder must exist). A carrier of that name is replaced only with --replace."""
+    carrier's folder must exist). A carrier of that name is replaced only with --replace.
+
+    NAME: a short name for this carrier."""
     with open_app(ctx) as app:
         settings: dict[str, Any] = {}
         given = [("path", path)] if path is not None else []
@@ -56,36 +62,44 @@ def carrier_add(
         replacing = name in app.carriers
         lines = app.add_carrier(name, carrier_type, settings, replace=replace)
         done = "replaced in" if replacing else "saved to"
-        typer.echo(f"carrier {name!r} ({carrier_type}) {done} {app.config_path}")
+        click.echo(f"carrier {name!r} ({carrier_type}) {done} {app.config_path}")
         for line in lines:
-            typer.echo(safe_text(line))
+            click.echo(safe_text(line))
 
 
 @carrier_app.command("login")
+@click.argument("carrier_type", metavar="TYPE")
+@click.argument("name")
+@click.option("--homeserver", help="The server, e.g. https://matrix.example.org")
+@click.option("--user", help="The bot account, e.g. @bot:example.org or bot.")
+@click.option("--room", help="Join this room: its id (!...) or alias (#...).")
+@flag("--create-room", "Create a private room instead.")
+@click.option("--invite", multiple=True, help="With --create-room: invite this user id.")
+@click.option("--start", help="Where the first poll begins: history (new carrier's default) or now.")
+@click.option("--device-name", help="The device name other members may see (default: pointer-bridge).")
+@click.option("--set", "setting", multiple=True, help="Another login option, KEY=VALUE.")
+@click.option("--password-fd", type=int, help="Read the password from this file descriptor.")
+@click.pass_context
 @one_line_errors
 def carrier_login(
-    ctx: typer.Context,
-    carrier_type: Annotated[str, typer.Argument(metavar="TYPE", help="The carrier's type, e.g. matrix.")],
-    name: Annotated[str, typer.Argument(help="The carrier's name (new, or one to log in again).")],
-    homeserver: Annotated[str | None, typer.Option(help="The server, e.g. https://matrix.example.org")] = None,
-    user: Annotated[str | None, typer.Option(help="The bot account, e.g. @bot:example.org or bot.")] = None,
-    room: Annotated[str | None, typer.Option(help="Join this room: its id (!...) or alias (#...).")] = None,
-    create_room: Annotated[bool, typer.Option("--create-room", help="Create a private room instead.")] = False,
-    invite: Annotated[list[str] | None, typer.Option(help="With --create-room: invite this user id.")] = None,
-    start: Annotated[
-        str | None, typer.Option(help="Where the first poll begins: history (new carrier's default) or now.")
-    ] = None,
-    device_name: Annotated[
-        str | None, typer.Option(help="The device name other members may see (default: pointer-bridge).")
-    ] = None,
-    setting: Annotated[list[str] | None, typer.Option("--set", help="Another login option, KEY=VALUE.")] = None,
-    password_fd: Annotated[
-        int | None, typer.Option("--password-fd", help="Read the password from this file descriptor.")
-    ] = None,
+    ctx: click.Context,
+    carrier_type: str,
+    name: str,
+    homeserver: str | None,
+    user: str | None,
+    room: str | None,
+    create_room: bool,
+    invite: tuple[str, ...],
+    start: str | None,
+    device_name: str | None,
+    setting: tuple[str, ...],
+    password_fd: int | None,
 ) -> None:
     """Log a carrier's bot account in, if its bridge offers a login (matrix does), with a
     password (asked, or PBRIDGE_TYPE_PASSWORD); keep only the token it gets, in a 0600
-    file, and the rest of its settings in config.toml."""
+    file, and the rest of its settings in config.toml.
+
+    TYPE: the carrier's type, e.g. matrix. NAME: the carrier's name (new, or one to log in again)."""
     import re
 
     from pointerbridge.app.login import log_in
@@ -103,15 +117,17 @@ def carrier_login(
     label, variable = carrier_type.capitalize(), "PBRIDGE_" + re.sub(r"\W", "_", carrier_type.upper()) + "_PASSWORD"
     with open_app(ctx) as app:
         done = log_in(app, carrier_type, name, lambda: read_secret(f"{label} password", variable, password_fd), options)
-    typer.echo(safe_text(f"carrier {name!r}: {done.summary}"))
-    typer.echo(f"token saved in {done.token_file} (0600); the password was not stored")
+    click.echo(safe_text(f"carrier {name!r}: {done.summary}"))
+    click.echo(f"token saved in {done.token_file} (0600); the password was not stored")
     for note in done.notes:
-        typer.echo(safe_text(f"note: {note}"), err=True)
+        click.echo(safe_text(f"note: {note}"), err=True)
 
 
 @carrier_app.command("list")
+@JSON_OPTION
+@click.pass_context
 @one_line_errors
-def carrier_list(ctx: typer.Context, as_json: Json = False) -> None:
+def carrier_list(ctx: click.Context, as_json: bool) -> None:
     """Show the configured carriers."""
     with open_app(ctx) as app:
         carriers = app.carriers.items()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.service import App, UnlockedChat
@@ -15,7 +15,6 @@ if TYPE_CHECKING:  # imported where used, so each command loads only what it nee
 from .secrets import new_secret, read_secret
 
 __all__ = [
-    "Json",
     "ask_phrase",
     "ask_secret",
     "emit",
@@ -29,17 +28,14 @@ __all__ = [
 ]
 
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def open_app(ctx: typer.Context, *, create: bool = False) -> App:
+def open_app(ctx: click.Context, *, create: bool = False) -> App:
     """The home of ``--home``; one not made by ``init`` yet is refused unless ``create``."""
     from pointerbridge.app.service import App
 
     return App.at(ctx.find_root().obj, create=create)
 
 
-def unlocked_app(ctx: typer.Context, phrase_fd: int | None) -> App:
+def unlocked_app(ctx: click.Context, phrase_fd: int | None) -> App:
     """The home of ``--home`` with its identity unlocked by the master phrase (from
     ``phrase_fd``, else PBRIDGE_MASTER_PHRASE, else asked): the chat list is sealed under
     it (docs/AT-REST.md), so every command that names a chat needs it."""
@@ -53,7 +49,7 @@ def unlocked_app(ctx: typer.Context, phrase_fd: int | None) -> App:
 
 
 def emit(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=None))
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
 
 
 def ask_phrase(fd: int | None, *, confirm: bool = False) -> str:
@@ -132,9 +128,9 @@ def post_to(app: App, carriers: list[str], line: str, queue: bool) -> None:
         try:
             summary = app.poll(carriers, fetch=False)
         except PollBusyError:
-            typer.echo(f"{line}; a poll is running and will post them")
+            click.echo(f"{line}; a poll is running and will post them")
             return
         line += f"; posted {sum(summary.posted.values())}"
         for name, error in summary.errors.items():
             line += f"; {name}: {error} (kept in the outbox)"
-    typer.echo(line)
+    click.echo(line)

@@ -1,10 +1,11 @@
-"""The ``pbridge`` console script's entry point, which runs the cron line without Typer.
+"""The ``pbridge`` console script's entry point, which runs the cron line without click.
 
 cron runs ``pbridge [--home DIR] poll [--json]`` every minute; on an idle carrier the
-work is one ``stat``, and importing Typer and building its parameter adapters would cost
-more than the poll. So the entry point recognises exactly that line and runs it here;
-every other command line (``--help`` included) goes to the Typer app in ``main``, and a
-bare ``pbridge`` on a terminal opens the console.
+work is one ``stat``, and importing click and building the root command would cost more
+than the poll. So the entry point recognises exactly that line and runs it here; every
+other command line (``--help`` included) goes to the click command tree in ``main``
+(which imports only the module of the command run), and a bare ``pbridge`` on a
+terminal opens the console.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def entry() -> None:
     # Every command may hold a secret (a chat secret, a master phrase, or a carrier's token
     # that even the cron poll reads): none may reach a core dump.
     harden_process()
-    # pydantic hands every value it validates (command-line arguments, a message given there,
-    # config.toml) to any plugin an installed package registers: none here (and no scan
+    # pydantic hands every value it validates (config.toml, when it is not plainly valid)
+    # to any plugin an installed package registers: none here (and no scan
     # of every installed distribution for them: ~5 ms).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     cron = cron_line(args)
@@ -115,7 +116,7 @@ def entry() -> None:
         return
     try:
         code = run_poll(cron.home, cron.as_json)
-    except KeyboardInterrupt:  # as Typer's own path reports it
+    except KeyboardInterrupt:  # as click's own path reports it
         print("Aborted!", file=sys.stderr)
         code = 1
     except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it

@@ -2,7 +2,7 @@
 
 Each error class carries its own exit code (``PointerBridgeError.exit_code``), so reporting
 an error reads it off the error and never imports the module of another class (a cheap
-command stays cheap). Typer's own usage errors exit with 2; a bug exits with
+command stays cheap). click's own usage errors exit with 2; a bug exits with
 :data:`EXIT_INTERNAL`.
 """
 
@@ -75,9 +75,9 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except PointerBridgeError as exc:
-            import typer  # here, so that the Typer-free cron line (cli/entry.py) can use this module
+            import click  # here, so that the click-free cron line (cli/entry.py) can use this module
 
-            typer.echo(f"pbridge: {exc}", err=True)
-            raise typer.Exit(exit_code(exc)) from None
+            click.echo(f"pbridge: {exc}", err=True)
+            raise click.exceptions.Exit(exit_code(exc)) from None
 
     return wrapper

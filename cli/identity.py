@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.service import App, UnlockedChat
     from pointerbridge.core import RecoveryCode
 
-from .common import PhraseFd, SecretFd, ShowPhraseFd, WeakSecretOk
+from .common import JSON_OPTION, PHRASE_FD, SECRET_FD, SHOW_PHRASE_FD, WEAK_SECRET_OK, flag
 from .context import (
-    Json,
     ask_phrase,
     emit,
     new_master_phrase,
@@ -23,6 +22,7 @@ from .context import (
     unlock,
 )
 from .errors import one_line_errors
+from .helptext import HelpGroup
 from .output import safe_text
 from .secrets import another_secret, read_secret, tty_available
 
@@ -31,52 +31,56 @@ __all__ = ["identity_app", "init", "whoami"]
 
 _OLD_PHRASE = "PBRIDGE_OLD_MASTER_PHRASE"
 
-identity_app = typer.Typer(
+
+@click.group(
+    "identity",
+    cls=HelpGroup,
     help="Your identity: rotate it (a new master phrase, so a new key), and notify a chat of it now.",
     no_args_is_help=True,
 )
+def identity_app() -> None:
+    pass
 
 
+@click.command()
+@click.option("--username", required=True, help="The name your chats will see.")
+@PHRASE_FD
+@click.option(
+    "--recovery-code",
+    help="Regenerate the identity 'init' made elsewhere: the code it showed ('none': one made before recovery codes).",
+)
+@WEAK_SECRET_OK
+@SHOW_PHRASE_FD
+@flag(
+    "--force",
+    "Replace this home's identity by another without telling any chat (every member then sees "
+    "your messages as KEY CHANGED); 'pbridge identity rotate' tells them instead. The chat list was "
+    "sealed under the old phrase: give it (--old-phrase-fd, or typed when asked) to keep every chat, "
+    "or --hide-chats to hide them all until each is joined again.",
+)
+@click.option(
+    "--old-phrase-fd",
+    type=int,
+    help="With --force: read the master phrase of the identity being replaced from this file descriptor "
+    "(or set PBRIDGE_OLD_MASTER_PHRASE); your chats are sealed again under the new one.",
+)
+@flag(
+    "--hide-chats",
+    "With --force, without the old master phrase: hide every chat (its messages stay as unclaimed "
+    "pointers; its name, members, keys and the salt its invite carries are gone from this home).",
+)
+@click.pass_context
+@one_line_errors
 def init(
-    ctx: typer.Context,
-    username: Annotated[str, typer.Option(help="The name your chats will see.")],
-    phrase_fd: PhraseFd = None,
-    recovery_code: Annotated[
-        str | None,
-        typer.Option(
-            "--recovery-code",
-            help="Regenerate the identity 'init' made elsewhere: the code it showed "
-            "('none': one made before recovery codes).",
-        ),
-    ] = None,
-    weak_secret_ok: WeakSecretOk = False,
-    show_phrase_fd: ShowPhraseFd = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Replace this home's identity by another without telling any chat (every member then sees "
-            "your messages as KEY CHANGED); 'pbridge identity rotate' tells them instead. The chat list was "
-            "sealed under the old phrase: give it (--old-phrase-fd, or typed when asked) to keep every chat, "
-            "or --hide-chats to hide them all until each is joined again.",
-        ),
-    ] = False,
-    old_phrase_fd: Annotated[
-        int | None,
-        typer.Option(
-            "--old-phrase-fd",
-            help="With --force: read the master phrase of the identity being replaced from this file descriptor "
-            "(or set PBRIDGE_OLD_MASTER_PHRASE); your chats are sealed again under the new one.",
-        ),
-    ] = None,
-    hide_chats: Annotated[
-        bool,
-        typer.Option(
-            "--hide-chats",
-            help="With --force, without the old master phrase: hide every chat (its messages stay as unclaimed "
-            "pointers; its name, members, keys and the salt its invite carries are gone from this home).",
-        ),
-    ] = False,
+    ctx: click.Context,
+    username: str,
+    phrase_fd: int | None,
+    recovery_code: str | None,
+    weak_secret_ok: bool,
+    show_phrase_fd: int | None,
+    force: bool,
+    old_phrase_fd: int | None,
+    hide_chats: bool,
 ) -> None:
     """Create this home's identity from a username and a master phrase (a generated one
     is offered; one typed is asked twice and refused if weak), or regenerate one made on
@@ -110,21 +114,21 @@ def init(
             hide_chats=hide_chats,
         )
         if before is not None and before.public_key != identity.public_key:
-            typer.echo(
+            click.echo(
                 f"warning: replaced {safe_text(before.username)!r}'s identity without a rotation notice: every "
                 "member of your chats sees your messages from now on as KEY CHANGED, and the old master phrase "
                 "no longer unlocks this home",
                 err=True,
             )
         if app.hidden_by_replace:
-            typer.echo(
+            click.echo(
                 f"warning: {app.hidden_by_replace} chat(s) were sealed under the replaced identity's master phrase "
                 "and are hidden now (their messages stay, as unclaimed pointers): join each again with its invite "
                 "and secret to bring its history back",
                 err=True,
             )
-        typer.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
-        typer.echo(
+        click.echo(_who(identity.username, identity.fingerprint, app.recovery_code()))
+        click.echo(
             "(keep it with your master phrase: on another machine, pbridge init --recovery-code CODE "
             "regenerates this identity)"
         )
@@ -148,8 +152,8 @@ def _keep_or_hide(app: App, old_phrase_fd: int | None, hide_chats: bool) -> bool
         )
         if old is None:
             question = f"Hide all {chats} chat(s)? Each comes back only when joined again with its invite and secret"
-            if not typer.confirm(question, default=False):
-                raise typer.Exit(1)
+            if not click.confirm(question, default=False):
+                raise click.exceptions.Exit(1)
             return True
     else:
         return False  # the app refuses (exit 39) if the identity is another one
@@ -172,7 +176,11 @@ def _who(username: str, fingerprint: str, code: RecoveryCode | None) -> str:
     return f"{username}  fingerprint {fingerprint}  recovery code {code}"
 
 
-def whoami(ctx: typer.Context, as_json: Json = False) -> None:
+@click.command()
+@JSON_OPTION
+@click.pass_context
+@one_line_errors
+def whoami(ctx: click.Context, as_json: bool) -> None:
     """Show this home's username and public key fingerprint."""
     with open_app(ctx) as app:
         known = app.public_identity()
@@ -191,29 +199,33 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         if as_json:
             emit(data)
             return
-        typer.echo(_who(known.username, fingerprint(known.public_key), code))
+        click.echo(_who(known.username, fingerprint(known.public_key), code))
 
 
 @identity_app.command("rotate")
+@click.option(
+    "--chat",
+    multiple=True,
+    help="Post the notice to this chat at once (repeat; its secret is asked, or "
+    "PBRIDGE_CHAT_SECRET / --secret-fd for one chat).",
+)
+@flag("--queue", "Only queue the notices; the next poll posts.")
+@PHRASE_FD
+@click.option("--new-phrase-fd", type=int, help="Read the new master phrase from this file descriptor.")
+@SECRET_FD
+@WEAK_SECRET_OK
+@SHOW_PHRASE_FD
+@click.pass_context
 @one_line_errors
 def identity_rotate(
-    ctx: typer.Context,
-    chat: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--chat",
-            help="Post the notice to this chat at once (repeat; its secret is asked, or "
-            "PBRIDGE_CHAT_SECRET / --secret-fd for one chat).",
-        ),
-    ] = None,
-    queue: Annotated[bool, typer.Option("--queue", help="Only queue the notices; the next poll posts.")] = False,
-    phrase_fd: PhraseFd = None,
-    new_phrase_fd: Annotated[
-        int | None, typer.Option("--new-phrase-fd", help="Read the new master phrase from this file descriptor.")
-    ] = None,
-    secret_fd: SecretFd = None,
-    weak_secret_ok: WeakSecretOk = False,
-    show_phrase_fd: ShowPhraseFd = None,
+    ctx: click.Context,
+    chat: tuple[str, ...],
+    queue: bool,
+    phrase_fd: int | None,
+    new_phrase_fd: int | None,
+    secret_fd: int | None,
+    weak_secret_ok: bool,
+    show_phrase_fd: int | None,
 ) -> None:
     """Change your master phrase, and so your key (same username): asks the current phrase,
     then offers a generated new one (or PBRIDGE_NEW_MASTER_PHRASE). Each chat gets a
@@ -229,8 +241,8 @@ def identity_rotate(
         # Every secret is checked before anything changes: a wrong one leaves the old key.
         unlocked = [unlock(app, name, secret_fd) for name in dict.fromkeys(chat)] if chat else _ask_chats(app)
         new = app.rotate_identity(old, fresh, chats=unlocked, allow_weak=weak_secret_ok)
-        typer.echo(_who(new.username, new.fingerprint, app.recovery_code()))
-        typer.echo("(a new recovery code: keep it with your new master phrase)")
+        click.echo(_who(new.username, new.fingerprint, app.recovery_code()))
+        click.echo("(a new recovery code: keep it with your new master phrase)")
         waiting = app.pending_notices()
         queued = [c for c in unlocked if c.row.name not in waiting]
         if queued:
@@ -238,7 +250,7 @@ def identity_rotate(
             names = ", ".join(repr(c.row.name) for c in queued)
             post_to(app, carriers, f"queued the rotation notice in {names}", queue)
         if waiting:
-            typer.echo(
+            click.echo(
                 f"rotation notices wait in {len(waiting)} chat(s) ({', '.join(map(repr, waiting))}): each is "
                 "posted with your next message there (or: pbridge identity notify CHAT)"
             )
@@ -266,26 +278,25 @@ def _ask_chats(app: App) -> list[UnlockedChat]:
         try:
             unlocked.append(app.unlock_chat(row.name, secret))
         except WrongSecretError:
-            typer.echo(f"wrong secret for chat {safe_text(row.name)!r}: its notice waits", err=True)
+            click.echo(f"wrong secret for chat {safe_text(row.name)!r}: its notice waits", err=True)
     return unlocked
 
 
 @identity_app.command("notify")
+@click.argument("chat")
+@flag("--queue", "Only queue; the next poll posts.")
+@SECRET_FD
+@PHRASE_FD
+@click.pass_context
 @one_line_errors
-def identity_notify(
-    ctx: typer.Context,
-    chat: str,
-    queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
-    secret_fd: SecretFd = None,
-    phrase_fd: PhraseFd = None,
-) -> None:
+def identity_notify(ctx: click.Context, chat: str, queue: bool, secret_fd: int | None, phrase_fd: int | None) -> None:
     """Post a chat's pending key rotation notice now (asks the chat secret and your NEW
     master phrase)."""
     with open_app(ctx) as app:
         sender = app.unlock_identity(ask_phrase(phrase_fd))
         unlocked = unlock(app, chat, secret_fd)
         if not app.has_pending_notice(unlocked):
-            typer.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
+            click.echo(f"no rotation notice waits in chat {unlocked.row.name!r}")
             return
         app.notify(unlocked, sender)
         post_now(app, unlocked, f"queued the rotation notice for {', '.join(unlocked.row.carriers)}", queue)

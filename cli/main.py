@@ -10,20 +10,21 @@ import json
 import os
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 from pointerbridge.core import (
     ClmWrongChatError,
     InvalidInputError,
 )
 
-from .common import HomeOption, SecretFd, stdin_text
-from .demo import demo
+from .common import HOME_OPTION, SECRET_FD, flag, stdin_text
 from .errors import EXIT_INTERNAL, exit_codes, one_line_errors
-from .helptext import HelpGroup
-from .local import register
+from .helptext import CONTEXT, HelpGroup, LazyGroup
 from .secrets import read_secret
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["main", "pbridge"]
 
@@ -34,71 +35,92 @@ def exit_codes_line() -> str:
     return f"Exit codes: 0 ok, 1 declined or interrupted, 2 usage, {codes}, {EXIT_INTERNAL} internal error."
 
 
-class _Root(HelpGroup):
+# Every command, in the order help lists them, and the module:attribute that defines it:
+# a command line imports only the module of the command it runs.
+_COMMANDS = {
+    "init": "identity:init",
+    "whoami": "identity:whoami",
+    "send": "messages:send",
+    "poll": "messages:poll",
+    "read": "messages:read",
+    "receive": "messages:receive",
+    "status": "maintenance:status",
+    "doctor": "maintenance:doctor",
+    "export": "maintenance:export",
+    "daemon": "maintenance:daemon",
+    "import": "maintenance:import_",
+    "trash": "messages:trash",
+    "restore": "messages:restore",
+    "purge": "messages:purge",
+    "demo": "demo:demo",
+    "console": "main:console",
+    "bench": "main:bench",
+    "clm": "main:clm_app",
+    "chat": "chats:chat_app",
+    "identity": "identity:identity_app",
+    "carrier": "carriers:carrier_app",
+    "junk": "maintenance:junk_app",
+}
+
+
+class _Root(LazyGroup):
     """The root command, whose help ends with the exit codes: read off the error classes
     when help is shown, as that loads the app, which no other command line should pay for."""
 
-    @property
-    def epilog(self) -> str:
-        return exit_codes_line()
-
-    @epilog.setter
-    def epilog(self, value: str | None) -> None:
-        pass  # always computed
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text(exit_codes_line())
 
 
-pbridge = typer.Typer(
-    cls=_Root,
-    help="Pointer Bridge: private chat over the chat systems you already use.",
-    no_args_is_help=True,
-    add_completion=False,
-    # Rich tracebacks print local variables, which can hold secrets: never.
-    pretty_exceptions_enable=False,
-)
-clm_app = typer.Typer(help="Decode and encode Chrono-Library Messenger (CLM) pointers.", no_args_is_help=True)
-pbridge.add_typer(clm_app, name="clm")
-register(pbridge)
-pbridge.command()(one_line_errors(demo))
-
-
-def _show_version(given: bool) -> None:
-    if given:
+def _show_version(ctx: click.Context, _param: click.Parameter, given: bool) -> None:
+    if given and not ctx.resilient_parsing:
         from importlib.metadata import version
 
-        typer.echo(f"pbridge {version('pointerbridge')}")
-        raise typer.Exit()
+        click.echo(f"pbridge {version('pointerbridge')}")
+        ctx.exit()
 
 
-@pbridge.callback()
-def _root(
-    ctx: typer.Context,
-    home: HomeOption = None,
-    _version: Annotated[
-        bool,
-        typer.Option("--version", is_eager=True, callback=_show_version, help="Show the version and exit."),
-    ] = False,
-) -> None:
-    """Pointer Bridge: private chat over the chat systems you already use."""
+@click.group(
+    cls=_Root,
+    lazy=_COMMANDS,
+    help="Pointer Bridge: private chat over the chat systems you already use.",
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+)
+@HOME_OPTION
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
+@click.pass_context
+def pbridge(ctx: click.Context, home: Path | None) -> None:
     ctx.obj = home
 
 
-StripOption = Annotated[
-    bool,
-    typer.Option(
-        "--strip/--no-strip",
-        help="Strip spaces and line breaks around the secret, the names and the message, as CLM "
-        "does with everything typed; --no-strip keeps them (a piped message loses only its final "
-        "line break).",
-    ),
-]
-DecodeStripOption = Annotated[
-    bool,
-    typer.Option(
-        "--strip/--no-strip",
-        help="Strip spaces and line breaks around the secret and the chat name, as CLM does with "
-        "everything typed; --no-strip keeps them.",
-    ),
-]
+@click.group(
+    "clm", cls=HelpGroup, help="Decode and encode Chrono-Library Messenger (CLM) pointers.", no_args_is_help=True
+)
+def clm_app() -> None:
+    pass
+
+
+_STRIP = click.option(
+    "--strip/--no-strip",
+    default=True,
+    help="Strip spaces and line breaks around the secret, the names and the message, as CLM "
+    "does with everything typed; --no-strip keeps them (a piped message loses only its final "
+    "line break).",
+)
+_DECODE_STRIP = click.option(
+    "--strip/--no-strip",
+    default=True,
+    help="Strip spaces and line breaks around the secret and the chat name, as CLM does with "
+    "everything typed; --no-strip keeps them.",
+)
 
 
 def _stripped(strip: bool, **fields: str) -> dict[str, str]:
@@ -110,7 +132,7 @@ def _stripped(strip: bool, **fields: str) -> dict[str, str]:
     changed = [f"the {what}" for what in fields if out[what] != fields[what]]
     if changed:
         listed = " and ".join([", ".join(changed[:-1]), changed[-1]] if len(changed) > 1 else changed)
-        typer.echo(
+        click.echo(
             f"note: removed spaces or line breaks around {listed}, as CLM does with everything typed "
             "(--no-strip keeps them)",
             err=True,
@@ -127,15 +149,22 @@ def _line_end_removed(text: str) -> str:
 
 
 @clm_app.command("decode")
+@click.option("--chat", help="The chat's name (CLM 2.0.2).")
+@flag("--json", "Print a JSON object.", "as_json")
+@click.option("--legacy/--no-legacy", default=False, help="A {c,e,d} pointer of CLM <= 2.0.1.")
+@click.option("--chat-id", help="Legacy: the chat id the pointer must carry.")
+@click.option("--seed-suffix", help="Legacy: the chat's seed suffix.")
+@_DECODE_STRIP
+@SECRET_FD
 @one_line_errors
 def clm_decode(
-    chat: Annotated[str | None, typer.Option(help="The chat's name (CLM 2.0.2).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
-    legacy: Annotated[bool, typer.Option(help="A {c,e,d} pointer of CLM <= 2.0.1.")] = False,
-    chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id the pointer must carry.")] = None,
-    seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
-    strip: DecodeStripOption = True,
-    secret_fd: SecretFd = None,
+    chat: str | None,
+    as_json: bool,
+    legacy: bool,
+    chat_id: str | None,
+    seed_suffix: str | None,
+    strip: bool,
+    secret_fd: int | None,
 ) -> None:
     """Read a CLM pointer from stdin; the secret comes from PBRIDGE_CHAT_SECRET, --secret-fd
     or a prompt.
@@ -160,22 +189,30 @@ def clm_decode(
         message = _clm.decode(pointer, given["chat"], given["secret"])
     if as_json:
         fields = {"chat": message.chat, "username": message.username, "body": message.body}
-        typer.echo(json.dumps({**fields, "epoch": message.epoch}, ensure_ascii=False))
+        click.echo(json.dumps({**fields, "epoch": message.epoch}, ensure_ascii=False))
     else:
-        typer.echo(f"{message.username}: {message.body}")
+        click.echo(f"{message.username}: {message.body}")
 
 
 @clm_app.command("encode")
+@click.option("--username", required=True, help="The name to write into the pointer.")
+@click.option("--chat", help="The chat's name (CLM 2.0.2).")
+@click.option("--epoch", type=int, help="Unix seconds (default: now).")
+@click.option("--legacy/--no-legacy", default=False, help="Write a {c,e,d} pointer of CLM <= 2.0.1.")
+@click.option("--chat-id", help="Legacy: the chat id.")
+@click.option("--seed-suffix", help="Legacy: the chat's seed suffix.")
+@_STRIP
+@SECRET_FD
 @one_line_errors
 def clm_encode(
-    username: Annotated[str, typer.Option(help="The name to write into the pointer.")],
-    chat: Annotated[str | None, typer.Option(help="The chat's name (CLM 2.0.2).")] = None,
-    epoch: Annotated[int | None, typer.Option(help="Unix seconds (default: now).")] = None,
-    legacy: Annotated[bool, typer.Option(help="Write a {c,e,d} pointer of CLM <= 2.0.1.")] = False,
-    chat_id: Annotated[str | None, typer.Option(help="Legacy: the chat id.")] = None,
-    seed_suffix: Annotated[str | None, typer.Option(help="Legacy: the chat's seed suffix.")] = None,
-    strip: StripOption = True,
-    secret_fd: SecretFd = None,
+    username: str,
+    chat: str | None,
+    epoch: int | None,
+    legacy: bool,
+    chat_id: str | None,
+    seed_suffix: str | None,
+    strip: bool,
+    secret_fd: int | None,
 ) -> None:
     """Write the message on stdin as a CLM pointer (for peers still on CLM).
 
@@ -199,21 +236,22 @@ def clm_encode(
     secret = read_secret("Master seed" if legacy else "Chat secret", "PBRIDGE_CHAT_SECRET", secret_fd)
     given = _stripped(strip, message=body, **names, secret=secret)
     if not legacy and _clm.clm_cuts(given["message"]):
-        typer.echo(
+        click.echo(
             f"warning: the message holds {_clm.SEPARATOR}, CLM's field separator: a CLM peer shows only "
             "what comes before it",
             err=True,
         )
     if legacy:
         assert chat_id is not None and seed_suffix is not None
-        typer.echo(_clm.encode_legacy(chat_id, given["username"], given["message"], given["secret"], seed_suffix, when))
+        click.echo(_clm.encode_legacy(chat_id, given["username"], given["message"], given["secret"], seed_suffix, when))
     else:
-        typer.echo(_clm.encode(given["chat"], given["username"], given["message"], given["secret"], when))
+        click.echo(_clm.encode(given["chat"], given["username"], given["message"], given["secret"], when))
 
 
-@pbridge.command()
+@click.command()
+@click.pass_context
 @one_line_errors
-def console(ctx: typer.Context) -> None:
+def console(ctx: click.Context) -> None:
     """Open the interactive console (what a bare 'pbridge' on a terminal does)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InvalidInputError("the console needs a terminal; the other commands work from scripts")
@@ -221,22 +259,21 @@ def console(ctx: typer.Context) -> None:
 
     code = run_console(ctx.find_root().obj)
     if code:
-        raise typer.Exit(code)
+        raise click.exceptions.Exit(code)
 
 
-@pbridge.command()
+@click.command()
+@flag("--json", "Print the figures as JSON.", "as_json")
+@click.option("--seconds", type=click.FloatRange(min=0.01), default=0.6, help="Seconds spent per figure.")
 @one_line_errors
-def bench(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-    seconds: Annotated[float, typer.Option(help="Seconds spent per figure.", min=0.01)] = 0.6,
-) -> None:
+def bench(as_json: bool, seconds: float) -> None:
     """Measure the codec: pb1 vs its primitives, vs CLM, pointer sizes, routing cost.
 
     Takes about 100 times --seconds (a minute by default); each step is named on stderr as it starts."""
     from pointerbridge.app import benchmark as _benchmark
 
-    result = _benchmark.run(seconds, progress=lambda line: typer.echo(f"bench: {line}", err=True))
-    typer.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
+    result = _benchmark.run(seconds, progress=lambda line: click.echo(f"bench: {line}", err=True))
+    click.echo(json.dumps(result, indent=2) if as_json else _benchmark.render(result))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,5 +283,5 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug, not bad input: say what, keep secrets out of it
         if os.environ.get("PBRIDGE_DEBUG") == "1":
             raise
-        typer.echo(f"pbridge: internal error ({type(exc).__name__}); PBRIDGE_DEBUG=1 shows more", err=True)
+        click.echo(f"pbridge: internal error ({type(exc).__name__}); PBRIDGE_DEBUG=1 shows more", err=True)
         sys.exit(EXIT_INTERNAL)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
     from pointerbridge.app.received import Received
     from pointerbridge.app.service import App, Shown, UnlockedChat
 
-from .common import PhraseFd, SecretFd, stdin_text
+from .common import JSON_OPTION, PHRASE_FD, SECRET_FD, Decorator, flag, stdin_text
 from .context import (
-    Json,
     ask_phrase,
     ask_secret,
     emit,
@@ -21,27 +20,28 @@ from .context import (
     unlock,
     unlocked_app,
 )
+from .errors import one_line_errors
 from .output import messages, progress, safe_text
 
-__all__ = ["by_ids", "poll", "read", "receive", "send"]
+__all__ = ["poll", "purge", "read", "receive", "restore", "send", "trash"]
 
 
+@click.command()
+@click.argument("chat")
+@click.argument("text", default="-")
+@flag("--queue", "Only queue; the next poll posts.")
+@flag("--lines", "Each line of the text is a message.")
+@SECRET_FD
+@PHRASE_FD
+@click.pass_context
+@one_line_errors
 def send(
-    ctx: typer.Context,
-    chat: str,
-    text: Annotated[
-        str,
-        typer.Argument(
-            help="- (default): read the message from stdin, or ask on a terminal. Text here shows "
-            "in the process list and your shell history."
-        ),
-    ] = "-",
-    queue: Annotated[bool, typer.Option("--queue", help="Only queue; the next poll posts.")] = False,
-    lines: Annotated[bool, typer.Option("--lines", help="Each line of the text is a message.")] = False,
-    secret_fd: SecretFd = None,
-    phrase_fd: PhraseFd = None,
+    ctx: click.Context, chat: str, text: str, queue: bool, lines: bool, secret_fd: int | None, phrase_fd: int | None
 ) -> None:
-    """Seal a message into the chat's outbox and post it now (unless --queue)."""
+    """Seal a message into the chat's outbox and post it now (unless --queue).
+
+    TEXT: - (default): read the message from stdin, or ask on a terminal. Text here shows in
+    the process list and your shell history."""
     with open_app(ctx) as app:
         sender = app.unlock_identity(ask_phrase(phrase_fd))
         unlocked = unlock(app, chat, secret_fd)
@@ -59,24 +59,28 @@ def _message_text(text: str) -> str:
     import sys
 
     if text != "-":
-        typer.echo(
+        click.echo(
             "note: a message given on the command line is visible to other users of this machine "
             "and kept in shell history; pipe it in or type it at the prompt instead",
             err=True,
         )
         return text
     if sys.stdin.isatty():
-        typer.echo("Message (end with Ctrl-D on an empty line):", err=True)
+        click.echo("Message (end with Ctrl-D on an empty line):", err=True)
     return stdin_text().removesuffix("\n")
 
 
-def poll(ctx: typer.Context, as_json: Json = False) -> None:
+@click.command()
+@JSON_OPTION
+@click.pass_context
+@one_line_errors
+def poll(ctx: click.Context, as_json: bool) -> None:
     """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
     from .entry import run_poll
 
     code = run_poll(ctx.find_root().obj, as_json)
     if code:
-        raise typer.Exit(code)
+        raise click.exceptions.Exit(code)
 
 
 def _render(shown: Shown) -> dict[str, Any]:
@@ -104,36 +108,44 @@ def _render(shown: Shown) -> dict[str, Any]:
     return data
 
 
+@click.command()
+@click.argument("chat")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N messages.")
+@click.option("--search", help="Only messages containing this (any case).")
+@flag("--trash", "Show the trash instead.")
+@JSON_OPTION
+@click.option(
+    "--secret-fd",
+    "secret_fds",
+    type=int,
+    multiple=True,
+    help="Read a chat secret from this file descriptor; give it once per secret to read "
+    "history under several (a rekeyed chat).",
+)
+@flag(
+    "--all-secrets",
+    "A rekeyed chat: ask on the terminal for its other secrets in turn, while "
+    "pointers under them remain (empty: stop), and show the whole history at once.",
+)
+@PHRASE_FD
+@click.pass_context
+@one_line_errors
 def read(
-    ctx: typer.Context,
+    ctx: click.Context,
     chat: str,
-    limit: Annotated[int | None, typer.Option(help="Only the last N messages.", min=1)] = None,
-    search: Annotated[str | None, typer.Option(help="Only messages containing this (any case).")] = None,
-    trash: Annotated[bool, typer.Option("--trash", help="Show the trash instead.")] = False,
-    as_json: Json = False,
-    secret_fds: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--secret-fd",
-            help="Read a chat secret from this file descriptor; give it once per secret to read "
-            "history under several (a rekeyed chat).",
-        ),
-    ] = None,
-    all_secrets: Annotated[
-        bool,
-        typer.Option(
-            "--all-secrets",
-            help="A rekeyed chat: ask on the terminal for its other secrets in turn, while "
-            "pointers under them remain (empty: stop), and show the whole history at once.",
-        ),
-    ] = False,
-    phrase_fd: PhraseFd = None,
+    limit: int | None,
+    search: str | None,
+    trash: bool,
+    as_json: bool,
+    secret_fds: tuple[int, ...],
+    all_secrets: bool,
+    phrase_fd: int | None,
 ) -> None:
     """Decrypt and show a chat's messages (nothing decrypted is written anywhere). The
     master phrase opens the chat list (sealed under it) and the store's proofs of the
     signatures checked on an earlier read, so they are not checked again."""
     with unlocked_app(ctx, phrase_fd) as app:
-        unlocked = _unlock_to_read(app, chat, secret_fds or [], all_secrets, trash=trash, search=bool(search))
+        unlocked = _unlock_to_read(app, chat, list(secret_fds), all_secrets, trash=trash, search=bool(search))
         with progress("checking pointers") as report:
             if search:
                 shown, refused = app.search(unlocked, search, trash_only=trash, progress=report)
@@ -149,15 +161,15 @@ def read(
             return
         messages(shown)
         if not (shown or refused or locked or waiting):  # else the lines below say why nothing shows
-            typer.echo(_nothing_shown(unlocked.row.name, search, trash), err=True)
+            click.echo(_nothing_shown(unlocked.row.name, search, trash), err=True)
         if refused:
-            typer.echo(
+            click.echo(
                 f"({refused} pointer(s) of this chat failed their checks and are not shown: 'pbridge chat clear "
                 f"{safe_text(unlocked.row.name)} --refused' deletes those that carry its routing tag but do not open)",
                 err=True,
             )
         if locked:
-            typer.echo(
+            click.echo(
                 f"({locked} pointer(s) of this chat are under another of its secrets: 'pbridge read "
                 f"{safe_text(unlocked.row.name)} --all-secrets' asks for them, or read with that secret)",
                 err=True,
@@ -165,7 +177,7 @@ def read(
         if waiting:
             from pointerbridge.app.display import unopened_note
 
-            typer.echo(f"({unopened_note(unlocked.row.name, waiting)})", err=True)
+            click.echo(f"({unopened_note(unlocked.row.name, waiting)})", err=True)
 
 
 def _unlock_to_read(
@@ -191,7 +203,7 @@ def _unlock_to_read(
             break
         before, unlocked = unlocked, app.add_secret(unlocked, more)
         if unlocked is before:
-            typer.echo("(that secret was given already)", err=True)
+            click.echo("(that secret was given already)", err=True)
     return unlocked
 
 
@@ -203,20 +215,23 @@ def _nothing_shown(chat: str, search: str | None, trash: bool) -> str:
     return f"({where} is empty)" if trash else f"({where} has no messages yet)"
 
 
-def receive(
-    ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help="Text with pointers, or - for stdin.")] = "-",
-    chat: Annotated[str | None, typer.Option(help="Chat to open them with; created if new.")] = None,
-    secret_fd: SecretFd = None,
-    phrase_fd: PhraseFd = None,
-) -> None:
+@click.command()
+@click.argument("text", default="-")
+@click.option("--chat", help="Chat to open them with; created if new.")
+@SECRET_FD
+@PHRASE_FD
+@click.pass_context
+@one_line_errors
+def receive(ctx: click.Context, text: str, chat: str | None, secret_fd: int | None, phrase_fd: int | None) -> None:
     """Store the pointers in pasted text and say what it held: none, damaged ones (never
     kept), those for the chat, those for another chat or a wrong secret.
 
     With --chat (asked for on a terminal), a chat that does not exist yet is created from
     them, as CLM does, if the secret opens one. Exits non-zero when nothing usable was
     found: no pointers (10), only truncated ones (13), only altered ones (16), none for
-    the chat (15)."""
+    the chat (15).
+
+    TEXT: text with pointers, or - for stdin (the default)."""
     import sys
 
     pasted = stdin_text() if text == "-" else text
@@ -230,16 +245,16 @@ def receive(
         else:
             got, opened, joined = app.receive(pasted), None, False
             if got.unsorted and text != "-" and sys.stdin.isatty():
-                chat = typer.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
+                chat = click.prompt("Open them as a new chat? Its name (empty: no)", default="", show_default=False)
                 if chat:
                     app.unlock_identity(ask_phrase(phrase_fd))
                     got, opened, joined = app.receive_for(chat, ask_secret(secret_fd), pasted)
         _report(got)
         if joined and opened is not None:
-            typer.echo(f"chat {opened.row.name!r} created from what you received")
+            click.echo(f"chat {opened.row.name!r} created from what you received")
             from pointerbridge.app.service import OPEN_CHAT_COST
 
-            typer.echo(
+            click.echo(
                 f"warning: {opened.row.name!r} is an open chat: {OPEN_CHAT_COST} "
                 "'pbridge chat rekey' moves it to a salted key.",
                 err=True,
@@ -248,50 +263,42 @@ def receive(
 
 def _report(got: Received) -> None:
     """Say what was received; end with its error when nothing of it is usable."""
-    typer.echo(got.summary())
+    click.echo(got.summary())
     problem = got.problem()
     if problem is not None:
         raise problem
 
 
-_Ids = Annotated[list[str], typer.Argument(help="Message ids (or unique prefixes) from 'read'.")]
-
-
-def by_ids(action: str):  # type: ignore[no-untyped-def]
+def _by_ids(action: str, doc: str) -> click.Command:
     """The ``trash``, ``restore`` or ``purge`` command (only purge asks, so only it has --yes)."""
 
     def act(
-        ctx: typer.Context, chat: str, ids: list[str], yes: bool, secret_fd: int | None, phrase_fd: int | None
+        ctx: click.Context,
+        chat: str,
+        ids: tuple[str, ...],
+        secret_fd: int | None,
+        phrase_fd: int | None,
+        yes: bool = False,
     ) -> None:
         with unlocked_app(ctx, phrase_fd) as app:
             unlocked = unlock(app, chat, secret_fd)
             if action == "purge":
-                if not yes and not typer.confirm(f"Delete {len(ids)} message(s) for good?", default=False):
-                    raise typer.Exit(1)
-                acted = app.purge(unlocked, ids)
+                if not yes and not click.confirm(f"Delete {len(ids)} message(s) for good?", default=False):
+                    raise click.exceptions.Exit(1)
+                acted = app.purge(unlocked, list(ids))
             else:
-                acted = app.set_trashed(unlocked, ids, action == "trash")
-            typer.echo(f"{action}: {acted.messages} message(s), {acted.pointers} pointer(s)")
+                acted = app.set_trashed(unlocked, list(ids), action == "trash")
+            click.echo(f"{action}: {acted.messages} message(s), {acted.pointers} pointer(s)")
 
-    def command(
-        ctx: typer.Context, chat: str, ids: _Ids, secret_fd: SecretFd = None, phrase_fd: PhraseFd = None
-    ) -> None:
-        act(ctx, chat, ids, False, secret_fd, phrase_fd)
+    act.__doc__ = doc + "\n\nIDS: message ids (or unique prefixes) from 'read'."
+    params: list[Decorator] = [click.argument("chat"), click.argument("ids", nargs=-1, required=True)]
+    params += [flag("--yes", "Do not ask.")] if action == "purge" else []
+    command: Any = click.pass_context(one_line_errors(act))
+    for decorate in reversed([*params, SECRET_FD, PHRASE_FD]):
+        command = decorate(command)
+    return click.command(action)(command)
 
-    def purge(
-        ctx: typer.Context,
-        chat: str,
-        ids: _Ids,
-        yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
-        secret_fd: SecretFd = None,
-        phrase_fd: PhraseFd = None,
-    ) -> None:
-        act(ctx, chat, ids, yes, secret_fd, phrase_fd)
 
-    chosen = purge if action == "purge" else command
-    chosen.__doc__ = {
-        "trash": "Move messages to the trash (they stay searchable; 'restore' brings them back).",
-        "restore": "Bring messages back from the trash.",
-        "purge": "Delete messages for good (asks y/N).",
-    }[action]
-    return chosen
+trash = _by_ids("trash", "Move messages to the trash (they stay searchable; 'restore' brings them back).")
+restore = _by_ids("restore", "Bring messages back from the trash.")
+purge = _by_ids("purge", "Delete messages for good (asks y/N).")

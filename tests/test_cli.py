@@ -378,7 +378,7 @@ def test_the_cron_line_and_its_variants_all_poll(tmp_path: Path) -> None:
         assert result.returncode == 0 and result.stderr == "", (args, result.stderr)
         assert "shared" in result.stdout, (args, result.stdout)
     assert run("poll", "--json", env=env).stdout.startswith('{"posted": {"shared": 0}')
-    assert "Usage: pbridge poll" in run("poll", "--help").stdout  # anything else goes through Typer
+    assert "Usage: pbridge poll" in run("poll", "--help").stdout  # anything else goes through click
     assert run("poll", "extra").returncode == 2
     for args in (("--home", str(tmp_path / "c"), "poll"), (f"--home={tmp_path / 'c'}", "poll", "--json")):
         missing = run(*args)
@@ -430,17 +430,37 @@ def test_every_command_but_init_and_import_refuses_a_missing_home(tmp_path: Path
     assert f"no home at {tmp_path / 'bbo'}:" in relative.stderr  # the folder meant, in full
 
 
-def test_the_cron_line_imports_neither_typer_nor_the_cryptography(tmp_path: Path) -> None:
+def test_the_cron_line_imports_neither_click_nor_the_cryptography(tmp_path: Path) -> None:
     home = initialised_home(tmp_path / "home")
     code = (
         "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
         "from pointerbridge.cli.entry import entry\n"
         "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
-        "loaded = [m for m in sys.modules if m.startswith(('typer', 'cryptography', 'rich'))]\n"
+        "loaded = [m for m in sys.modules if m.startswith(('click', 'typer', 'cryptography', 'rich'))]\n"
         "assert not loaded, loaded"
     )
     result = subprocess.run([sys.executable, "-c", code, home], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_command_line_loads_only_the_command_it_runs(tmp_path: Path) -> None:
+    # Issue 19: `pbridge send` paid ~150 ms for Typer, which built all 73 command functions
+    # and validated every argument through pydantic. Now each command's module is imported
+    # when it runs, and nothing validates arguments through pydantic.
+    home = initialised_home(tmp_path / "home")
+    code = (
+        "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'whoami']\n"
+        "from pointerbridge.cli.entry import entry\n"
+        "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code in (0, None), stop.code\n"
+        "others = ('chats', 'carriers', 'messages', 'maintenance', 'demo', 'console')\n"
+        "loaded = [m for m in sys.modules if m.startswith(('typer', 'pydantic'))]\n"
+        "loaded += [m for m in others if f'pointerbridge.cli.{m}' in sys.modules]\n"
+        "assert 'pointerbridge.cli.identity' in sys.modules\n"
+        "assert not loaded, loaded"
+    )
+    result = subprocess.run([sys.executable, "-c", code, home], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "fingerprint" in result.stdout
 
 
 def test_a_carrier_the_config_refuses_is_one_line_and_leaves_config_toml_as_it_was(tmp_path: Path) -> None:

@@ -236,8 +236,8 @@ def test_encode_refuses_a_name_ending_in_half_a_separator_before_asking_for_the_
 
 
 def test_decode_help_says_only_what_applies_to_decode() -> None:
+    from click.testing import CliRunner
     from pointerbridge.cli.main import pbridge
-    from typer.testing import CliRunner
 
     result = CliRunner().invoke(pbridge, ["clm", "decode", "--help"], env={"COLUMNS": "300"}, prog_name="pbridge")
     assert result.exit_code == 0, result.output

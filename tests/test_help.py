@@ -10,21 +10,23 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import click
 import pytest
-import typer
+from click.testing import CliRunner
 from pointerbridge.cli.main import pbridge
-from typer.testing import CliRunner
-
-_BOX = "│"
 
 
-def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def _commands(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from _commands(sub, (*path, name))
+    if isinstance(command, click.Group):  # the groups load their commands when asked for them
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
+            yield from _commands(sub, (*path, name))
 
 
-COMMANDS = dict(_commands(typer.main.get_command(pbridge)))
+COMMANDS = dict(_commands(pbridge))
 
 
 def _help(path: tuple[str, ...], columns: int) -> str:
@@ -33,52 +35,47 @@ def _help(path: tuple[str, ...], columns: int) -> str:
     return result.output
 
 
-def _cells(line: str) -> tuple[int, str, int, int]:
-    """Of an output line: the first column of its text, the text, the last column text may
-    reach, and the column where its last cell starts (a panel's table has several)."""
-    stripped = line.rstrip()
-    if _BOX in stripped:  # inside a panel: │ text ... │ with a space of padding each side
-        left, right = stripped.index(_BOX), stripped.rindex(_BOX)
-        inner = stripped[left + 1 : right].rstrip()
-        text = inner.strip()
-        start = left + 1 + len(inner) - len(inner.lstrip())
-        gaps = list(re.finditer(r" {2,}(?=\S)", inner))
-        last = left + 1 + gaps[-1].end() if gaps else start
-        return start, text, right - 2, last
-    text = stripped.strip()
-    start = len(stripped) - len(stripped.lstrip())
-    return start, text, 10**6, start
+def _layout(output: str) -> Iterator[tuple[str, int, str, int | None]]:
+    """Of each output line: the line, the first column of its text, the text, and the
+    column where a line that goes on with it starts (None: none may). click's help is
+    paragraphs, and sections ("Options:", "Commands:") of two-column rows whose second
+    column wraps at a column of its own; a row's first line goes on at that column."""
+    section = False
+    for line in output.splitlines():
+        text = line.strip()
+        start = len(line) - len(line.lstrip())
+        if text and start == 0:
+            section = text in ("Options:", "Commands:")
+            yield line, start, text, None if section else start
+        elif section and start == 2:  # a row: its first column, two spaces or more, its help
+            gap = re.search(r" {2,}(?=\S)", text)
+            yield line, start, text, start + gap.end() if gap else None
+        else:
+            yield line, start, text, start
 
 
-_TYPER_NOTES = ("[default:", "[required]", "[env var:")
+_CLICK_NOTES = ("[default:", "[required]", "[env var:")  # click joins these to a help with two spaces
 
 
 def hard_breaks(output: str, columns: int) -> list[str]:
-    """Lines broken although the next line's first word would have fitted on them: what
-    a line break kept from the source looks like once the text is wrapped again."""
+    """Lines broken although the next line's first word would have fitted on them (click
+    wraps help at two columns less than the terminal's): what a line break kept from the
+    source looks like once the text is wrapped again."""
     found = []
-    lines = output.splitlines()
-    for above, below in itertools.pairwise(lines):
-        start_a, text_a, limit_a, last_a = _cells(above)
-        start_b, text_b, _, _ = _cells(below)
-        if not text_a or not text_b or set(text_a + text_b) & set("─╭╮╰╯") or text_a.startswith("Usage:"):
+    for above, below in itertools.pairwise(_layout(output)):
+        line_a, _, text_a, goes_on_at = above
+        _, start_b, text_b, _ = below
+        if not text_a or not text_b or text_a.startswith("Usage:"):
             continue
-        if _BOX in below:
-            # a table row starts at the panel's first column; a line that starts at the
-            # column of the last cell above goes on with it (Typer puts "[default: ...]"
-            # and the like on a line of their own)
-            goes_on = start_b == last_a and start_b > below.index(_BOX) + 2 and not text_b.startswith(_TYPER_NOTES)
-        else:
-            goes_on = start_b == start_a  # outside panels a paragraph's lines start at one column
-        end_a = len(above.rstrip(" │")) if _BOX in above else len(above.rstrip())
-        if goes_on and end_a + 1 + len(text_b.split()[0]) <= min(limit_a, columns - 1):
+        space = 2 if text_b.startswith(_CLICK_NOTES) else 1
+        if start_b == goes_on_at and len(line_a.rstrip()) + space + len(text_b.split()[0]) <= columns - 2:
             found.append(f"{text_a!r} / {text_b!r}")
     return found
 
 
 def _flat(output: str) -> str:
-    """The output's words in order, panels' borders taken out."""
-    return " ".join(output.replace(_BOX, " ").split())
+    """The output's words in order."""
+    return " ".join(output.split())
 
 
 @pytest.mark.parametrize("columns", [60, 200])
@@ -92,27 +89,36 @@ def test_no_help_keeps_a_source_line_break(columns: int) -> None:
 
 
 def test_the_break_finder_finds_a_kept_break() -> None:
-    # what `pbridge --help` showed for init at 200 columns before help texts were tidied
+    # what `pbridge --help` showed for init at 100 columns had its help kept its source line
+    # breaks, then the same wrapped at the width
     kept = (
-        "│ init      Create this home's identity from a username and a master phrase (a generated one       │\n"
-        "│           is offered; one typed is asked twice and refused if weak), or regenerate one made on   │\n"
+        "Commands:\n"
+        "  init      Create this home's identity from a username and a master phrase (a generated one\n"
+        "            is offered; one typed is asked twice and refused if weak), or regenerate one made\n"
+        "  whoami    Show this home's username and public key fingerprint.\n"
     )
     assert hard_breaks(kept, 100) == [
         '"init      Create this home\'s identity from a username and a master phrase (a generated one" / '
-        "'is offered; one typed is asked twice and refused if weak), or regenerate one made on'"
+        "'is offered; one typed is asked twice and refused if weak), or regenerate one made'"
     ]
     wrapped = (
-        "│ init      Create this home's identity from a username and a master phrase (a generated one is    │\n"
-        "│           offered; one typed is asked twice and refused if weak), or regenerate one made on      │\n"
+        "Commands:\n"
+        "  init      Create this home's identity from a username and a master phrase (a generated one is\n"
+        "            offered; one typed is asked twice and refused if weak), or regenerate one made on\n"
+        "  whoami    Show this home's username and public key fingerprint.\n"
     )
     assert hard_breaks(wrapped, 100) == []
+    # the same in a paragraph, outside the sections
+    assert hard_breaks("  Change your master phrase,\n  and so your key.\n", 100) == [
+        "'Change your master phrase,' / 'and so your key.'"
+    ]
 
 
 @pytest.mark.parametrize("path", list(COMMANDS), ids=lambda p: " ".join(p) or "pbridge")
 def test_help_shows_the_whole_docstring_as_written(path: tuple[str, ...]) -> None:
     output = _help(path, 100)
     assert "``" not in output and ":class:" not in output  # reST is for the source, not for help
-    doc = inspect.cleandoc(COMMANDS[path].help or "").replace("\\[", "[")  # as escaped for Rich
+    doc = inspect.cleandoc(COMMANDS[path].help or "")
     for paragraph in doc.split("\n\n"):
         # every word, brackets included (Rich markup must not eat "[daemon]"), in order
         assert " ".join(paragraph.split()) in _flat(output), paragraph
@@ -120,7 +126,7 @@ def test_help_shows_the_whole_docstring_as_written(path: tuple[str, ...]) -> Non
 
 def test_group_summaries_name_every_command() -> None:
     for path, command in COMMANDS.items():
-        subcommands = getattr(command, "commands", {})
+        subcommands = command.list_commands(click.Context(command)) if isinstance(command, click.Group) else []
         if path and subcommands:
             summary = (command.help or "").split("\n\n")[0]
             missing = [name for name in subcommands if not re.search(rf"\b{name}\b", summary, re.IGNORECASE)]
@@ -131,3 +137,10 @@ def test_purge_alone_offers_yes() -> None:
     assert "--yes" in _help(("purge",), 100)
     for action in ("trash", "restore"):
         assert "--yes" not in _help((action,), 100)
+
+
+@pytest.mark.parametrize("path", [(), ("chat",), ("clm",)], ids=lambda p: " ".join(p) or "pbridge")
+def test_a_group_named_alone_prints_its_help_on_stdout_and_exits_2(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(pbridge, list(path), prog_name="pbridge")
+    assert result.exit_code == 2
+    assert "Commands:" in result.stdout and result.stderr == ""
