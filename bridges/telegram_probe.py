@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from typing import NamedTuple
 
@@ -81,6 +82,10 @@ def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) 
     errors are (the URL holds the token: never in a message). ``timeout`` bounds each step
     (httpx's) and the whole answer too: a server sending a byte now and then would hold the
     poll, and with its lock every later cron run, as long as it liked."""
+    # httpx's package imports its command-line client (click, rich, pygments: ~55 ms here)
+    # whenever they are installed, as click is for pbridge's own command line; an optional
+    # part (httpx[cli]) that this process never runs, and that httpx skips when it is missing.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     import httpx
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line is the URL, token and all
