@@ -432,14 +432,12 @@ def test_every_command_but_init_and_import_refuses_a_missing_home(tmp_path: Path
 
 def test_the_cron_line_imports_neither_click_nor_the_cryptography(tmp_path: Path) -> None:
     home = initialised_home(tmp_path / "home")
-    code = (
-        "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'poll']\n"
-        "from pointerbridge.cli.entry import entry\n"
-        "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code == 0, stop.code\n"
+    result = _run_entry(
+        home,
+        "poll",
         "loaded = [m for m in sys.modules if m.startswith(('click', 'typer', 'cryptography', 'rich'))]\n"
-        "assert not loaded, loaded"
+        "assert not loaded, loaded",
     )
-    result = subprocess.run([sys.executable, "-c", code, home], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
@@ -448,19 +446,28 @@ def test_a_command_line_loads_only_the_command_it_runs(tmp_path: Path) -> None:
     # and validated every argument through pydantic. Now each command's module is imported
     # when it runs, and nothing validates arguments through pydantic.
     home = initialised_home(tmp_path / "home")
-    code = (
-        "import sys; sys.argv = ['pbridge', '--home', sys.argv[1], 'whoami']\n"
-        "from pointerbridge.cli.entry import entry\n"
-        "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code in (0, None), stop.code\n"
+    result = _run_entry(
+        home,
+        "whoami",
         "others = ('chats', 'carriers', 'messages', 'maintenance', 'demo', 'console')\n"
         "loaded = [m for m in sys.modules if m.startswith(('typer', 'pydantic'))]\n"
         "loaded += [m for m in others if f'pointerbridge.cli.{m}' in sys.modules]\n"
         "assert 'pointerbridge.cli.identity' in sys.modules\n"
-        "assert not loaded, loaded"
+        "assert not loaded, loaded",
     )
-    result = subprocess.run([sys.executable, "-c", code, home], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "fingerprint" in result.stdout
+
+
+def _run_entry(home: str, command: str, check: str) -> subprocess.CompletedProcess[str]:
+    """``pbridge --home HOME COMMAND`` through the console-script entry in a process of its
+    own, which must exit 0 and then run ``check`` (Python) on what it imported."""
+    code = (
+        f"import sys; sys.argv = ['pbridge', '--home', sys.argv[1], {command!r}]\n"
+        "from pointerbridge.cli.entry import entry\n"
+        "try:\n    entry()\nexcept SystemExit as stop:\n    assert stop.code in (0, None), stop.code\n" + check
+    )
+    return subprocess.run([sys.executable, "-c", code, home], capture_output=True, text=True, timeout=60)
 
 
 def test_a_carrier_the_config_refuses_is_one_line_and_leaves_config_toml_as_it_was(tmp_path: Path) -> None:
