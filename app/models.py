@@ -100,6 +100,7 @@ class PollSummary:
     errors: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)  # items a carrier could not read
     to_fix: list[str] = field(default_factory=list)  # carriers whose error is their configuration
+    live: list[str] = field(default_factory=list)  # not fetched: a live listener has them
 
 
 class ChatOverview(NamedTuple):

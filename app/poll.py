@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, PollResult
 from pointerbridge.home.config import ConfigError
 from pointerbridge.home.store import Direction, home_failure
 
@@ -93,13 +93,7 @@ class Poller(Identities):
                             # is not read in time (Telegram, 24 hours) would lose it.
                             unposted = exc
                         if fetch:
-                            found = self._fetch(bridge, progress)
-                            summary.received[name], summary.known[name] = found.new, found.known
-                            summary.skipped[name] = found.skipped
-                            if found.notes:
-                                summary.notes[name] = found.notes
-                            if found.failed is not None:
-                                raise found.failed
+                            self._fetch_into(summary, bridge, progress)
                         if unposted is not None:
                             raise unposted
                     finally:
@@ -112,12 +106,63 @@ class Poller(Identities):
                 self.store.record_run(name, summary.errors.get(name))  # for `pbridge status`
         return summary
 
-    def _fetch(self, bridge: Bridge, progress: Callable[[int, int], None] | None) -> _Fetched:
+    def _fetch_into(self, summary: PollSummary, bridge: Bridge, progress: Callable[[int, int], None] | None) -> None:
+        name = bridge.name
+        with self.listening(name) as free:
+            if not free:  # a live listener fetches it as things arrive: this run only posts there
+                summary.live.append(name)
+                return
+            found = self._fetch(bridge, progress)
+        summary.received[name], summary.known[name] = found.new, found.known
+        summary.skipped[name] = found.skipped
+        if found.notes:
+            summary.notes[name] = found.notes
+        if found.failed is not None:
+            raise found.failed
+
+    @contextmanager
+    def listening(self, carrier: str) -> Iterator[bool]:
+        """Hold ``carrier``'s fetch lock while the block runs; yields False, holding
+        nothing, when someone else holds it. A live listener (:mod:`app.listen`, in this
+        process or another) holds it for as long as it listens: a second consumer would
+        take its updates (Telegram) or its login (CMD-CHAT); a poll holds it while it
+        fetches."""
+        try:
+            fd = os.open(self.home.listen_lock_path(carrier), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise home_failure(exc) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def listen_round(self, bridge: Bridge, wait: float) -> _Fetched:
+        """One call of the bridge's push hook (waiting up to ``wait`` seconds), stored and
+        its cursor saved like a poll's, then polls while the carrier says there is more.
+        The caller holds :meth:`listening`; errors are the bridge's, raised."""
+        first = functools.partial(bridge.listen, wait=wait)
+        found = self._fetch(bridge, None, first)
+        if found.failed is not None:
+            raise found.failed
+        return found
+
+    def _fetch(
+        self,
+        bridge: Bridge,
+        progress: Callable[[int, int], None] | None,
+        first: Callable[[str | None], PollResult] | None = None,
+    ) -> _Fetched:
         new = known = skipped = 0
         notes: list[str] = []
         for round_ in range(_MAX_ROUNDS):  # a carrier that hands out batches says when there is more
+            call = first if first is not None and not round_ else bridge.poll
             try:
-                result = bridge_call(bridge.name, functools.partial(bridge.poll, self.store.cursor(bridge.name)))
+                result = bridge_call(bridge.name, functools.partial(call, self.store.cursor(bridge.name)))
             except BridgeError as exc:
                 if not round_:
                     raise

@@ -13,7 +13,6 @@ without reading entry points (a third-party bridge takes a name of its own).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import stat
 from abc import ABC, abstractmethod
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pointerbridge.core import PointerBridgeError
+
+from .words import elapsed, header_safe, json_cursor, printable
 
 __all__ = [
     "AsyncBridge",
@@ -181,35 +182,6 @@ def read_credential(carrier: str, env_var: str | None, path: Path | None) -> tup
         return "", str(path)  # not text: the caller says it holds no usable credential
 
 
-def header_safe(token: str) -> bool:
-    """Whether a credential can go into an HTTP header: non-empty printable ASCII, no spaces."""
-    return bool(token) and token.isascii() and token.isprintable() and " " not in token
-
-
-def elapsed(seconds: float) -> str:
-    """A span of time for people: minutes under 1.5 hours, hours above."""
-    seconds = max(seconds, 0.0)
-    return f"{seconds / 3600:.0f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
-
-
-def json_cursor(cursor: str | None) -> dict[str, Any]:
-    """A cursor a bridge keeps as a JSON object; an unreadable one is a fresh start, never a crash."""
-    if not cursor:
-        return {}
-    try:
-        data = json.loads(cursor)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def printable(text: object, limit: int) -> str:
-    """``text`` for one line of a message: at most ``limit`` characters, anything that is
-    not printable (newlines, escape sequences) shown as ``?``. For words that come from
-    someone else: a server's error, an invite's values."""
-    return "".join(c if c.isprintable() else "?" for c in str(text or ""))[:limit]
-
-
 def extract(text: str, reference: str, result: PollResult) -> None:
     """Add the pointers in one carrier item to ``result``, counting what is skipped."""
     from pointerbridge.core.armor import scan_pointers  # its tables cost ~10 ms: not for an idle poll
@@ -236,6 +208,9 @@ class Bridge(ABC):
     # Loggers of the bridge's libraries that the daemon holds at WARNING: their INFO lines
     # can carry URLs, and a URL can carry a credential (a bot token in its path).
     quiet_loggers: ClassVar[tuple[str, ...]] = ()
+    # Whether :meth:`listen` waits on the carrier's own push: the daemon and the console
+    # then listen to this carrier live instead of polling it on a timer.
+    listens: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: Any) -> None:
         """Use :meth:`from_config`; ``settings`` is an instance of ``Settings`` (or what
@@ -327,6 +302,18 @@ class Bridge(ABC):
     @abstractmethod
     def poll(self, cursor: str | None) -> PollResult:
         """Pointers found since ``cursor`` (``None``: from the start) and the next cursor."""
+
+    def listen(self, cursor: str | None, wait: float) -> PollResult:
+        """The push hook: :meth:`poll`, except that when nothing is new yet it waits up to
+        ``wait`` seconds for the carrier's own push (a long poll, IMAP IDLE, inotify, a
+        relay's open connection) and returns as soon as something arrives. It is called
+        over and over from one thread, each call with the cursor the last one returned,
+        once its pointers are stored; the rules of :meth:`poll` hold (nothing is confirmed
+        to the carrier before the call after the one that brought it). A result may be
+        empty (the wait ended) with a new cursor. A bridge may keep a connection open
+        between calls; :meth:`close` ends it. Default: no push, a plain poll (the
+        app calls it only when :attr:`listens` is True)."""
+        return self.poll(cursor)
 
     def check(self) -> list[str]:
         """Reach the carrier once to check the settings (``pbridge carrier add`` calls it

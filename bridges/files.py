@@ -51,6 +51,7 @@ from typing import Any
 from pointerbridge.core.limits import MAX_POINTER_CHARS
 
 from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, SettingsModel, extract, printable
+from .files_watch import FolderWatch
 from .plain_settings import REFUSED, number, take
 
 __all__ = ["FilesBridge", "FilesSettings"]
@@ -92,7 +93,7 @@ _PLAIN = {
 }
 
 
-class FilesBridge(Bridge):
+class FilesBridge(FolderWatch, Bridge):
     """A folder that every member's machine syncs."""
 
     carrier_type = "files"

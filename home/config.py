@@ -246,6 +246,10 @@ class Home:
         """The lock that keeps two polls of this home from overlapping."""
         return self.data_dir / "poll.lock"
 
+    def listen_lock_path(self, carrier: str) -> Path:
+        """The lock a live listener of ``carrier`` holds for as long as it listens."""
+        return self.data_dir / f"listen-{carrier}.lock"
+
     def create(self) -> None:
         """Make the folders, private to the user."""
         for folder in {self.config_dir, self.data_dir}:

@@ -1,0 +1,172 @@
+"""Listening live: one carrier's push hook (:meth:`Bridge.listen`) called over and over in a
+thread of its own, each batch stored and its cursor saved as a poll does.
+
+A listener opens its own connection to the home and its own bridge, holds the carrier's
+fetch lock for as long as it listens (a poll meanwhile only posts there, and a second
+listener waits), and reports what it heard through a callback, on its own thread: a
+front-end hands the event to its UI thread (:meth:`Session.heard`). A carrier that fails
+is tried again after a pause that doubles up to a minute, with jitter so that many
+listeners cut off by one outage do not all come back at once; a configuration error stops
+the listener (a person must fix it). Nothing here holds a key: the bot listens too.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pointerbridge.bridges.base import BridgeError, ConfigurationError, bridge_class
+from pointerbridge.core.errors import PointerBridgeError
+from pointerbridge.home.config import Home
+
+from .base import BridgeFactory
+from .service import App
+
+__all__ = ["Backoff", "Heard", "ListenEvent", "ListenFailed", "Listener", "listening_carriers"]
+
+_WAIT = 25.0  # seconds a push hook waits for news: under the 30-60 s idle timeouts of proxies
+_HELD_RETRY = 1.0  # seconds between tries while someone else holds the carrier
+_HELD_SAY = 60.0  # seconds of that before a listener says so (again)
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """A listener stored ``received`` new pointers from ``carrier`` (and has ``notes``)."""
+
+    carrier: str
+    received: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenFailed:
+    """A listener's carrier failed: tried again in ``retry_in`` seconds, or never (``fatal``:
+    its configuration, or it is not there any more)."""
+
+    carrier: str
+    message: str
+    fatal: bool
+    retry_in: float = 0.0
+
+
+ListenEvent = Heard | ListenFailed
+
+
+class Backoff:
+    """Pauses between reconnections: doubling from ``first`` up to ``cap`` seconds, each
+    drawn uniformly from its upper half ("equal jitter"), reset after a success."""
+
+    def __init__(self, first: float = 1.0, cap: float = 60.0) -> None:
+        """Pauses start at ``first`` seconds and never exceed ``cap``."""
+        self.first, self.cap, self.failures = first, cap, 0
+
+    def next(self) -> float:
+        """The pause before the next try."""
+        ceiling = min(self.cap, self.first * 2**self.failures)
+        self.failures += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        """The carrier answered: the next failure starts again from ``first``."""
+        self.failures = 0
+
+
+def listening_carriers(app: App) -> list[str]:
+    """The home's carriers whose bridge can listen live (:attr:`Bridge.listens`)."""
+    names = []
+    for name, carrier in app.config.carriers.items():
+        try:
+            if bridge_class(carrier.type).listens:
+                names.append(name)
+        except (ConfigurationError, ImportError):  # an unknown type: its polls say so
+            continue
+    return names
+
+
+class Listener:
+    """One carrier listened to live in a daemon thread, until :meth:`stop`."""
+
+    def __init__(
+        self,
+        home: Home,
+        carrier: str,
+        on_event: Callable[[ListenEvent], None],
+        *,
+        bridge_factory: BridgeFactory | None = None,
+        wait: float = _WAIT,
+        backoff: Backoff | None = None,
+    ) -> None:
+        """Listen to ``carrier`` of ``home``; ``on_event`` is called on the listener's thread."""
+        self.home, self.carrier, self.wait = home, carrier, wait
+        self._on_event = on_event
+        self._factory = bridge_factory
+        self._backoff = backoff or Backoff()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"listen-{carrier}", daemon=True)
+
+    def start(self) -> None:
+        """Start listening."""
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop after the current wait; wait up to ``timeout`` seconds for it (None: not at
+        all). Returns whether the thread has ended. A wait cut short by the process ending
+        loses nothing: a batch is stored before its cursor is saved."""
+        self._stop.set()
+        if timeout is not None and self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread still runs."""
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        held_since: float | None = None  # since when someone else holds the carrier
+        while not self._stop.is_set():
+            try:
+                held = self._listen()
+            except ConfigurationError as exc:
+                self._on_event(ListenFailed(self.carrier, str(exc), fatal=True))
+                return
+            except BridgeError as exc:
+                self._retry_later(str(exc), getattr(exc, "retry_after", None))
+                continue
+            except PointerBridgeError as exc:  # the store or the config: it may be fixed meanwhile
+                self._retry_later(str(exc), None)
+                continue
+            if not held:
+                held_since = None
+                continue
+            now = time.monotonic()
+            held_since = now if held_since is None else held_since
+            if now - held_since >= _HELD_SAY:  # quietly while a poll ends; said once a listener keeps it
+                message = "another session listens to this carrier live; trying again"
+                self._on_event(ListenFailed(self.carrier, message, fatal=False, retry_in=_HELD_RETRY))
+                held_since = now
+            self._stop.wait(_HELD_RETRY)
+
+    def _listen(self) -> bool:
+        """Listen until stopped or failed; True when someone else holds the carrier."""
+        with App(self.home, self._factory, create=False) as app, app.listening(self.carrier) as free:
+            if not free:
+                return True
+            bridge = app.bridge(self.carrier)
+            try:
+                while not self._stop.is_set():
+                    found = app.listen_round(bridge, self.wait)
+                    self._backoff.reset()
+                    if found.new or found.notes:
+                        self._on_event(Heard(self.carrier, found.new, found.notes))
+            finally:
+                bridge.close()
+        return False
+
+    def _retry_later(self, message: str, retry_after: float | None) -> None:
+        pause = max(self._backoff.next(), retry_after or 0.0)
+        self._on_event(ListenFailed(self.carrier, message, fatal=False, retry_in=pause))
+        self._stop.wait(pause)
