@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import time
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -187,5 +188,8 @@ def run_daemon(home: Home) -> None:
         scheduler.start()
     finally:
         for listener in listeners:
-            listener.stop(timeout=2.0)
+            listener.stop()  # all at once: each ends after its current wait
+        deadline = time.monotonic() + 2.0
+        for listener in listeners:
+            listener.stop(timeout=max(deadline - time.monotonic(), 0.0))
     log.info("stopped")

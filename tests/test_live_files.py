@@ -226,3 +226,30 @@ def test_the_listeners_json_log_holds_no_pointer(tmp_path: Path, shared: Path) -
     records = [json.loads(line) for line in lines]
     assert any(r["message"] == "listening live to shared" for r in records)
     assert not any("never logged" in line or "pb1" in line for line in lines)
+
+
+def test_a_cron_poll_beside_a_listener_only_posts_there_and_says_so(tmp_path: Path, shared: Path) -> None:
+    from test_cli import run
+
+    bob = make_home(tmp_path, "bob", shared)
+    listener = Listener(bob, "shared", lambda event: None, wait=0.5)
+    listener.start()
+    try:
+        with opened(bob) as app:
+
+            def held() -> bool:
+                with app.listening("shared") as free:
+                    return not free
+
+            wait_for(held, "the listener holds the carrier")
+        done = run("--home", str(bob.config_dir), "poll", phrase=None)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "shared: posted 0, received live by another session (the daemon?)"
+        as_json = run("--home", str(bob.config_dir), "poll", "--json", phrase=None)
+        assert (
+            json.loads(as_json.stdout)["live"] == ["shared"] and "shared" not in json.loads(as_json.stdout)["received"]
+        )
+    finally:
+        assert listener.stop(timeout=10)
+    done = run("--home", str(bob.config_dir), "poll", phrase=None)
+    assert done.stdout.startswith("shared: posted 0, received 0")  # fetched again once nobody listens
