@@ -327,3 +327,29 @@ def test_bad_input_is_one_line_its_own_code_and_writes_nothing(tmp_path: Path) -
     assert exposed.returncode == EXIT_CODES["PlaintextCredentialError"] == 43
     assert "password_env" in exposed.stderr
     assert _listing(watched) == before
+
+
+def test_a_home_in_memory_writes_nowhere_and_locks_within_the_process(tmp_path: Path) -> None:
+    from pointerbridge.app.service import App
+    from pointerbridge.home.config import CarrierConfig, Config
+    from pointerbridge.home.memory import MemoryHome
+
+    carrier_file = tmp_path / "carriers.toml"
+    carrier_file.write_text('[carriers.shared]\ntype = "files"\npath = "/nowhere"\n')
+    kept = carrier_file.read_bytes()
+    with MemoryHome.from_carrier_file(carrier_file) as home:
+        with App(home) as app:
+            app.init("alice", _words(), unsalted=True)
+            other = Config(
+                {**app.config.carriers, "more": CarrierConfig.model_validate({"type": "files", "path": "/x"})}
+            )
+            home.save_config(other)  # what a join that adds an invite's carrier does
+            assert set(home.load_config().carriers) == {"shared", "more"}
+            with App(home, create=False) as second:  # a Listener's own connection: the same store
+                assert second.username() == "alice"
+            with home.hold("poll") as first, home.hold("poll") as again, home.hold("listen-more") as apart:
+                assert (first, again, apart) == (True, False, True)
+        with pytest.raises(RuntimeError):
+            home.config_dir  # noqa: B018  (a home in RAM names no folder to write to)
+    assert carrier_file.read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["carriers.toml"]
