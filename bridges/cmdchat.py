@@ -85,7 +85,7 @@ _PLAIN = {
     "password_file": path,
     "max_pointer_chars": number(int, 1000, MAX_POINTER_CHARS),
     "max_line_bytes": number(int, 256 * 1024, MAX_LINE_BYTES),
-    "keepalive": number(float, 5, 1500),
+    "keepalive": number(float, 1, 1500),
     "post_interval": number(float, 0, 60),
 }
 

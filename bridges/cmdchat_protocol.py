@@ -106,7 +106,7 @@ class LineReader:
                 line = bytes(self._buffer[:end])
                 del self._buffer[: end + 1]
                 self._scanned = 0
-                if self._skipping:
+                if self._skipping or end > self._limit:
                     self._skipping = False
                     raise LineTooLong(f"a line longer than {self._limit} bytes")
                 return line

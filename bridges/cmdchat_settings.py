@@ -26,7 +26,7 @@ class CmdChatSettingsModel(NetworkSettings):
     password_file: Path | None = None  # or a 0600 file holding it (neither: the front-end hands it over)
     max_pointer_chars: int = Field(default=DEFAULT_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
     max_line_bytes: int = Field(default=DEFAULT_LINE_BYTES, ge=256 * 1024, le=MAX_LINE_BYTES)
-    keepalive: float = Field(default=600.0, ge=5, le=1500)  # seconds without sending before a noop line
+    keepalive: float = Field(default=600.0, ge=1, le=1500)  # seconds without sending before a noop line
     post_interval: float = Field(default=0.0, ge=0, le=60)
 
     @model_validator(mode="after")

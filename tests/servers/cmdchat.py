@@ -32,6 +32,7 @@ import json
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -72,6 +73,7 @@ class CmdChatServer:
         self.password = password
         self.port = 0
         self.logins = 0  # completed logins, for tests that count them
+        self.activity: dict[str, float] = {}  # username -> when (monotonic) its last line came: the idle sweep's clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cmdchat-server", daemon=True)
         self._server: asyncio.Server | None = None
@@ -243,6 +245,7 @@ class CmdChatServer:
             line = await reader.readline()  # over 64 KiB: ValueError, and the member is dropped
             if not line:
                 return
+            self.activity[username] = time.monotonic()  # any line counts (update_activity in server.py)
             try:
                 data = json.loads(line.decode())
             except json.JSONDecodeError:
