@@ -10,7 +10,8 @@ what decrypts under the room key (anything else is a foreign member's or garbage
   login (cmdchat_link.py). A post from another process while a daemon holds the name is
   refused "Username taken": that post is retried later (the daemon posts it meanwhile).
 - **Cursor.** ``{"room": the server's room (address and room salt), "link": the login
-  that read, "seq": messages read on it, "last": the last message id read, "at": when}``.
+  that read, "seq": messages read on it, "clears": clears seen on it, "last": the last
+  message id read, "at": when}``.
   On the same login, what came after ``seq``; on a new login to the same room, what
   comes after ``last`` in the backlog. The server keeps its backlog in RAM only: a
   restart (a new room salt) or a member's ``clear`` loses it, and what a member posted
@@ -128,7 +129,8 @@ class CmdChatBridge(Bridge):
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
         """The same server (host and port)."""
-        return bool(mine.get("host")) and (mine.get("host"), mine.get("port")) == (shared.get("host"), shared.get("port"))
+        here = (mine.get("host"), mine.get("port"))
+        return bool(here[0]) and here == (shared.get("host"), shared.get("port"))
 
     def use_password(self, password: str) -> None:
         """Hand the room password over in memory (a front-end's prompt): used instead of
@@ -148,7 +150,7 @@ class CmdChatBridge(Bridge):
         except Broken as exc:
             raise RetryableError(self.name, f"{exc} (it is posted again; readers keep one copy)") from None
         except TimeoutError:
-            raise RetryableError(self.name, f"the server did not confirm the post within {self._s.timeout:g} s") from None
+            raise RetryableError(self.name, f"no echo of the post within {self._s.timeout:g} s") from None
 
     def poll(self, cursor: str | None) -> PollResult:
         """What the room holds after ``cursor`` (see the module's docstring)."""
@@ -169,11 +171,13 @@ class CmdChatBridge(Bridge):
             start, lost = _start(link, state)
         asked = self._ask_catch_up(link, state, now, lost) if lost and state.get("room") else None
         deadline = time.monotonic() + wait
+        cleared = _count(state.get("clears")) if state.get("link") == link.token else 0
         with link.cond:  # after the request's echo: a new login then starts after it, not before
-            while link.end <= start and link.failed is None and (left := deadline - time.monotonic()) > 0:
+            while link.end <= start and len(link.clears) <= cleared and link.failed is None:
+                if (left := deadline - time.monotonic()) <= 0:
+                    break
                 link.cond.wait(left)
-            entries, failed = link.since(start), link.failed
-            clears = sum(start < at <= link.end for at in link.clears)
+            entries, failed, clears = link.since(start), link.failed, len(link.clears)
             notes, link.notes = link.notes, []
         if failed is not None and not entries and not lost:
             self._let_go()
@@ -181,13 +185,14 @@ class CmdChatBridge(Bridge):
         result = PollResult([], "", notes=notes)
         for entry in entries:
             self._read(entry, link, result, now)
-        if clears:
+        if clears > cleared:
             result.notes.append("a member cleared the room's backlog on the server (nothing was lost here)")
         if asked:
             result.notes.append(asked)
         last = next((e.id for e in reversed(entries) if e.id), None) or (None if lost else state.get("last"))
         seq = link.end if not entries else start + len(entries)
-        result.cursor = json.dumps({"room": link.room, "link": link.token, "seq": seq, "last": last, "at": now})
+        cursor = {"room": link.room, "link": link.token, "seq": seq, "last": last, "at": now, "clears": clears}
+        result.cursor = json.dumps(cursor)
         return result
 
     def check(self) -> list[str]:
@@ -217,9 +222,13 @@ class CmdChatBridge(Bridge):
         state = json_cursor(cursor)
         findings.insert(0, Finding("login", "ok", f"logged in to {self._where} as {self._s.username!r}"))
         if state.get("room") not in (None, room):
-            findings.insert(1, Finding("restart", "warn", "the server restarted since the last read (asked at the next)"))
-        status = "warn" if size > SERVER_LINE_LIMIT - 1024 else "ok"
-        findings.insert(1, Finding("backlog", status, f"about {size} bytes in the room's backlog"))
+            findings.insert(1, Finding("restart", "warn", "the server restarted since the last read (the next asks)"))
+        if size > SERVER_LINE_LIMIT - 1024:
+            findings.insert(
+                1, Finding("backlog", "warn", f"{size} bytes in the backlog: CMD-CHAT's client cannot join")
+            )
+        else:
+            findings.insert(1, Finding("backlog", "ok", f"about {size} bytes in the room's backlog"))
         return findings
 
     def close(self) -> None:
@@ -249,9 +258,7 @@ class CmdChatBridge(Bridge):
             return held
         self._let_go()
         s = self._s
-        settings = LinkSettings(
-            s.host, s.port, s.username, s.timeout, s.max_line_bytes, s.max_line_bytes, s.keepalive
-        )
+        settings = LinkSettings(s.host, s.port, s.username, s.timeout, s.max_line_bytes, s.max_line_bytes, s.keepalive)
         try:
             self._held = acquire(settings, self._password)
         except ImportError:

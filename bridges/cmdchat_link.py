@@ -18,6 +18,7 @@ that lets every bridge of one name share it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import socket
@@ -87,7 +88,7 @@ class Link:
     cond: threading.Condition = field(default_factory=threading.Condition)
     first: int = 0  # the sequence number of entries[0] (older ones were dropped to bound memory)
     entries: list[Entry] = field(default_factory=list)
-    clears: list[int] = field(default_factory=list)  # sequence numbers at which the room was cleared
+    clears: list[int] = field(default_factory=list)  # sequence numbers at which the room was cleared (in order)
     members: dict[str, str] = field(default_factory=dict)  # user id -> name, as the server tells
     notes: list[str] = field(default_factory=list)  # for the next result, then emptied
     failed: str | None = None  # why the reader stopped: the link is dead
@@ -169,10 +170,8 @@ class Link:
     def close(self) -> None:
         """End the login and wait (briefly) until the server has let the name go."""
         self._closing = True
-        try:
+        with contextlib.suppress(OSError):  # already gone
             self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # already gone
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(_CLOSE_WAIT)
         self.sock.close()
@@ -292,8 +291,6 @@ def _drop(key: tuple[str, int, str], link: Link) -> None:
     """Forget a dead link still held by bridges (each releases it in its own time), its
     connection ended now so that the server lets the name go."""
     del _LINKS[key]
-    try:
+    with contextlib.suppress(OSError):  # already gone
         link.sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already gone
     _LET_GO[key] = time.monotonic()

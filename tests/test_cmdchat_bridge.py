@@ -19,7 +19,7 @@ from pointerbridge.bridges.cmdchat_protocol import SERVER_LINE_LIMIT, LineReader
 from pointerbridge.core import ChatKey, Identity, seal
 from servers.cmdchat import CmdChatServer, RawClient
 
-PASSWORD = "room password"  # noqa: S105
+PASSWORD = "room password"
 
 
 @pytest.fixture
@@ -72,7 +72,9 @@ def test_a_cmdchat_client_decrypts_the_post_as_its_own_client_does(
     person.close()
 
 
-def test_a_pointer_pasted_by_a_cmdchat_client_is_read(server: CmdChatServer, make: Callable[..., CmdChatBridge]) -> None:
+def test_a_pointer_pasted_by_a_cmdchat_client_is_read(
+    server: CmdChatServer, make: Callable[..., CmdChatBridge]
+) -> None:
     person = RawClient(server.port, "carol", PASSWORD)
     pointer = _pointer("pasted")
     person.say(f"look at this: {pointer}")
@@ -82,7 +84,9 @@ def test_a_pointer_pasted_by_a_cmdchat_client_is_read(server: CmdChatServer, mak
     person.close()
 
 
-def test_text_under_another_key_is_skipped_as_foreign(server: CmdChatServer, make: Callable[..., CmdChatBridge]) -> None:
+def test_text_under_another_key_is_skipped_as_foreign(
+    server: CmdChatServer, make: Callable[..., CmdChatBridge]
+) -> None:
     person = RawClient(server.port, "carol", PASSWORD)
     person.send({"type": "message", "text": "gAAAAAnot-a-token"})
     person.send({"type": "message", "text": {"an": "object"}})  # stored and echoed as it is
@@ -116,7 +120,9 @@ def test_the_server_drops_a_line_over_64_kib(server: CmdChatServer) -> None:
     person.close()
 
 
-def test_a_wrong_password_is_a_configuration_error(make: Callable[..., CmdChatBridge], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_password_is_a_configuration_error(
+    make: Callable[..., CmdChatBridge], monkeypatch: pytest.MonkeyPatch
+) -> None:
     bridge = make()
     monkeypatch.setenv("CMDCHAT_TEST_PASSWORD", "not it")
     with pytest.raises(ConfigurationError, match="refused the room password"):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -69,7 +70,7 @@ class _Room:
 class CmdChatServer:
     """The server on 127.0.0.1 in a thread of its own; :meth:`restart` keeps the port."""
 
-    def __init__(self, password: str = "room password") -> None:  # noqa: S107
+    def __init__(self, password: str = "room password") -> None:
         self.password = password
         self.port = 0
         self.logins = 0  # completed logins, for tests that count them
@@ -152,7 +153,7 @@ class CmdChatServer:
             await self._chat(room, reader, writer, user_id, username, ip)
         except (asyncio.IncompleteReadError, ConnectionResetError, OSError):
             pass
-        except Exception:  # noqa: BLE001,S110  # the real server prints "[!] Client error" and drops the member
+        except Exception:  # noqa: BLE001  # the real server prints "[!] Client error" and drops the member
             pass
         finally:
             if user_id is not None:
@@ -161,10 +162,8 @@ class CmdChatServer:
                 room.sessions.pop(user_id, None)
                 await self._broadcast(room, {"type": "user_left", "user_id": user_id})
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
 
     async def _send(self, writer: asyncio.StreamWriter, data: dict[str, Any]) -> None:
         writer.write((json.dumps(data) + "\n").encode())
@@ -296,8 +295,12 @@ class RawClient:
         if "error" in challenge:
             self.close()
             raise ValueError(challenge["error"])
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=base64.b64decode(challenge["room_salt"]),
-                    info=b"cmd-chat-room-key")
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=base64.b64decode(challenge["room_salt"]),
+            info=b"cmd-chat-room-key",
+        )
         self.room = Fernet(base64.urlsafe_b64encode(hkdf.derive(self.password)))
         proof = user.process_challenge(base64.b64decode(challenge["salt"]), base64.b64decode(challenge["B"]))
         self.send({"cmd": "srp_verify", "user_id": challenge["user_id"], "M": _b64(proof)})
