@@ -191,8 +191,8 @@ class CmdChatBridge(Bridge):
             result.notes.append(asked)
         last = next((e.id for e in reversed(entries) if e.id), None) or (None if lost else state.get("last"))
         seq = link.end if not entries else start + len(entries)
-        cursor = {"room": link.room, "link": link.token, "seq": seq, "last": last, "at": now, "clears": clears}
-        result.cursor = json.dumps(cursor)
+        kept = {"room": link.room, "link": link.token, "seq": seq, "last": last, "at": now, "clears": clears}
+        result.cursor = json.dumps(kept)
         return result
 
     def check(self) -> list[str]:
