@@ -5,31 +5,26 @@ fails as a retry, and a listener brings every message once when the server is ba
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from helpers import raw_chat, raw_identity
+from console_helpers import PHRASES, SECRET, chat_salt, opened, send, with_chat
+from helpers import collect_lines, raw_chat, raw_identity, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, BridgeError, PollResult, RetryableError, bridge_class
 from pointerbridge.bridges.matrix_api import RawClient
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
-from servers.synapse import Synapse, matrix_room
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 60, what: str = "the condition") -> None:
-    """Return once ``condition()`` holds; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
-        time.sleep(0.02)
+from servers.synapse import Synapse, matrix_room, shared_server
+from test_cli import PBRIDGE
 
 
 class LongPolls:
@@ -97,7 +92,7 @@ def test_a_waiting_listen_returns_as_soon_as_a_pointer_lands(
     started = time.monotonic()
     waiting = threading.Thread(target=lambda: heard.append(listener.listen(cursor, 20)), name="listening")
     waiting.start()
-    wait_until(lambda: requests.open.get("listening", 0) == 1, 20, "the long poll")
+    wait_for(lambda: requests.open.get("listening", 0) == 1, "the long poll", 20)
     posted = time.monotonic()
     sender.post(pointer)
     waiting.join(20)
@@ -164,7 +159,7 @@ def test_the_server_going_away_mid_listen_is_a_retry_and_nothing_is_lost(
         requests = LongPolls(monkeypatch)
         listener = Listener(home, "mx", events.append, wait=5, backoff=Backoff(0.2, 1.0))
         listener.start()
-        wait_until(lambda: heard() == 3, what="the messages from before")
+        wait_for(lambda: heard() == 3, "the messages from before", 60)
         # A bare listen too, to see what the bridge raises when its long poll is cut. (From
         # Bob's cursor: Synapse answers a second start-from-now sync of this device and
         # filter from its cache, for two minutes, with a token from before the messages.)
@@ -180,29 +175,80 @@ def test_the_server_going_away_mid_listen_is_a_retry_and_nothing_is_lost(
 
         waiting = threading.Thread(target=listen_once, name="cut")
         waiting.start()
-        wait_until(lambda: requests.open.get("cut") == 1 and requests.open.get("listen-mx") == 1, what="long polls")
+        wait_for(lambda: requests.open.get("cut") == 1 and requests.open.get("listen-mx") == 1, "long polls", 60)
         server.stop()
         waiting.join(30)
         assert not waiting.is_alive() and len(outcome) == 1
         assert isinstance(outcome[0], RetryableError), outcome
-        wait_until(lambda: any(isinstance(e, ListenFailed) for e in events), what="the listener's failure")
+        wait_for(lambda: any(isinstance(e, ListenFailed) for e in events), "the listener's failure", 60)
         with pytest.raises(RetryableError):  # Alice's outbox keeps these until the server is back
             sender.post(during[0])
         server.start()
         for pointer in during:
             sender.post(pointer)
         reconnected = requests.sent.get("listen-mx", 0)
-        wait_until(lambda: requests.sent.get("listen-mx", 0) > reconnected, what="the listener back")
+        wait_for(lambda: requests.sent.get("listen-mx", 0) > reconnected, "the listener back", 60)
         for pointer in after:
             sender.post(pointer)
-        wait_until(lambda: heard() == 9, what="every message")
+        wait_for(lambda: heard() == 9, "every message", 60)
         assert listener.stop(timeout=15)
         sender.close()
         cut.close()
     finally:
         server.stop()
-    assert all(not e.fatal for e in events if isinstance(e, ListenFailed))  # never a configuration error
+    failures = [e for e in events if isinstance(e, ListenFailed)]
+    assert failures and all(not e.fatal and not e.to_fix for e in failures)  # retries, never a configuration error
     assert heard() == 9
     with App(home, create=False) as app:
         stored = [text for (text,) in app.store._db.execute("SELECT text FROM pointers")]
     assert sorted(stored) == sorted(before + during + after)
+
+
+def _member_home(root: Path, user: str, settings: dict[str, Any], poll_every: int) -> Home:
+    """A home whose carrier ``shared`` is the Matrix room of ``settings``."""
+    home = Home.resolve(root / user)
+    home.create()
+    carrier = CarrierConfig.model_validate({"type": "matrix", "poll_every": poll_every, **settings})
+    save_config(home.config_path, Config(carriers={"shared": carrier}))
+    with App(home) as app:
+        app.init(user, PHRASES[user], allow_weak=True)
+    return home
+
+
+def test_bobs_daemon_stores_alices_matrix_message_without_any_poll(tmp_path: Path) -> None:
+    server = shared_server()
+    config, _ = matrix_room()  # Alice's bot made the room
+    alices = dict(config.settings)
+    room, alice_token = str(alices["room_id"]), os.environ[str(alices["access_token_env"])]
+    account = server.register(f"bobbot{os.getpid()}", "bot-password")  # Bob's own bot, invited to it
+    server.request("POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": account["user_id"]}, alice_token)
+    server.request("POST", f"/_matrix/client/v3/rooms/{room}/join", {}, account["access_token"])
+    os.environ["PBRIDGE_TEST_LIVE_BOB_TOKEN"] = account["access_token"]
+    bobs = {
+        **alices,
+        "user_id": account["user_id"],
+        "device_id": account["device_id"],
+        "access_token_env": "PBRIDGE_TEST_LIVE_BOB_TOKEN",
+    }
+    alice = _member_home(tmp_path, "alice", alices, 60)
+    bob = _member_home(tmp_path, "bob", bobs, 3600)  # its jobs run once, at start
+    with_chat(bob, "bob")
+    assert PBRIDGE
+    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
+    lines = collect_lines(daemon)
+    try:
+        wait_for(lambda: any("listening live to shared" in line for line in lines), "the daemon listens", 60)
+        with opened(alice) as app:
+            chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
+            send(app, chat, "alice", ["live over matrix, not polled"])
+        wait_for(lambda: any("shared: received 1 (live)" in line for line in lines), "bob's daemon hears it", 60)
+        with opened(bob) as app:
+            assert app.store.counts()["inbox"] == 1
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
+    assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
+    assert not any("live over matrix" in line or "pb1" in line for line in lines)
