@@ -1,6 +1,7 @@
 """A Telegram chat as carrier, through python-telegram-bot's ``Bot`` (no ``Application``):
-each user's own bot posts pointers as plain text and reads them with one-shot
-``getUpdates``. See ../shared/recipes/telegram-botapi.md for the rules this follows.
+each user's own bot posts pointers as plain text and reads them with ``getUpdates``: one-shot
+in a poll, a long poll when listening live (telegram_listen.py). See
+../shared/recipes/telegram-botapi.md for the rules this follows.
 
 - **An idle poll** is one getUpdates asked without python-telegram-bot (telegram_probe.py),
   and, when config.toml's settings are plainly valid, without pydantic: a cron minute costs

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from helpers import raw_chat, raw_identity
-from pointerbridge.app.listen import Backoff, Heard, ListenEvent, Listener
+from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
 from pointerbridge.core import seal
