@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from helpers import raw_chat, raw_identity
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent
 from pointerbridge.app.service import App
-from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
+from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotAccount, BotApiServer, Chat
@@ -117,9 +118,15 @@ def test_a_listen_returns_the_moment_another_members_bot_posts(pair: _Pair, read
     assert json.loads(result.cursor)["offset"] > json.loads(cursor).get("offset", 0)
 
 
-def test_an_idle_listen_waits_then_returns_nothing_and_confirms_only_what_was_stored(
-    pair: _Pair, reader: Bridge
-) -> None:
+def test_an_idle_listen_waits_then_returns_nothing_and_confirms_only_what_was_stored(pair: _Pair) -> None:
+    reader = _bridge(pair.server, pair.bob, pair.group, timeout=1)  # each request's bound: the wait is on top
+    try:
+        _listen_idle_then_store(pair, reader)
+    finally:
+        reader.close()
+
+
+def _listen_idle_then_store(pair: _Pair, reader: Bridge) -> None:
     cursor = _known(pair, reader)
     started = time.monotonic()
     idle = reader.listen(cursor, 3)
@@ -161,6 +168,31 @@ def test_a_listen_keeps_the_bot_to_itself_while_it_waits(pair: _Pair, reader: Br
     finally:
         waiting.join(10)
         other.close()
+
+
+def test_another_program_long_polling_the_bot_ends_the_listen_as_a_configuration_error(
+    pair: _Pair, reader: Bridge
+) -> None:
+    cursor = _known(pair, reader)
+    url = f"{pair.server.base_url}{pair.bob.token}/getUpdates"
+    errors: list[BaseException] = []
+
+    def listen() -> None:
+        try:
+            reader.listen(cursor, 20)
+        except ConfigurationError as exc:
+            errors.append(exc)
+
+    waiting = threading.Thread(target=listen)
+    waiting.start()
+    _until(pair.bob_waits)
+    with httpx.Client(timeout=10) as other:  # Telegram ends the older of two waiting calls
+        other.post(url, data={"timeout": "1"})
+    waiting.join(10)
+    assert [str(e) for e in errors] == [
+        "carrier 'tg': another program polls this bot, or it has a webhook (409: Conflict: terminated by "
+        "other getUpdates request; make sure that only one bot instance is running); one bot per home"
+    ]
 
 
 def test_a_listen_after_a_gap_past_24_hours_asks_for_a_catch_up_without_waiting(pair: _Pair, reader: Bridge) -> None:
