@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -16,13 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import raw_chat, raw_identity
+from helpers import collect_lines, raw_chat, raw_identity, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotAccount, BotApiServer, Chat
+from test_cli import PBRIDGE
 
 
 def _settings(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> dict[str, Any]:
@@ -294,3 +296,40 @@ def test_a_connection_cut_mid_wait_loses_nothing_and_repeats_nothing(pair: _Pair
         assert [e for e in heard if not isinstance(e, Heard)] == []
         assert sum(e.received for e in heard if isinstance(e, Heard)) == 3
         assert _stored(app) == [before, during, after, later]  # each once, in order
+
+
+def test_bobs_daemon_stores_alices_message_without_any_poll(pair: _Pair, tmp_path: Path) -> None:
+    bob = Home.resolve(tmp_path / "bob")
+    bob.create()
+    settings = {**_settings(pair.server, pair.bob, pair.group), "poll_every": 3600}  # its jobs run once, at start
+    bob.config_path.write_text(
+        "[carriers.tg]\ntype = 'telegram'\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    )
+    bob.config_path.chmod(0o600)
+    with App(bob) as app:
+        app.init("bob", "bob's phrase", allow_weak=True)
+    assert PBRIDGE
+    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
+    lines = collect_lines(daemon)
+    pointer = _pointer("live from alice's bot")
+    writer = _bridge(pair.server, pair.alice, pair.group)
+    try:
+        wait_for(lambda: any("listening live to tg" in line for line in lines), "the daemon listens")
+        wait_for(pair.bob_waits, "bob's bot waits in a long poll")
+        calls, asked = len(pair.bob.calls), len(pair.bob.timeouts)
+        writer.post(pointer)
+        wait_for(lambda: any("tg: received 1 (live)" in line for line in lines), "bob's daemon hears it")
+        assert pair.bob.calls[calls] == "getChatAdministrators"  # the waiting getUpdates answered: no poll
+        assert "getMe" not in pair.bob.calls[calls:]
+        assert set(pair.bob.timeouts[asked:]) <= {25}  # the listener's long polls (25 s), no poll's
+        with App(bob) as app:
+            assert _stored(app) == [pointer]
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    finally:
+        writer.close()
+        if daemon.poll() is None:
+            daemon.kill()
+    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
+    assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
+    assert not any("pb1" in line or pair.bob.token.partition(":")[2] in line for line in lines)

@@ -369,6 +369,8 @@ class BotApiServer:
             return
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        # and the calls whose client hung up before: aiohttp lets their handlers run on
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -657,6 +659,13 @@ class BotApiServer:
         elif head - _PAST <= offset <= bot.next_update_id + _FUTURE:  # else: from the head, confirming nothing
             bot.queue = [(at, u) for at, u in bot.queue if u["update_id"] >= offset]
         return [u for _, u in bot.queue][:limit]
+
+
+async def _cancel_the_rest() -> None:
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 async def _parameters(request: web.Request) -> dict[str, Any]:
