@@ -63,7 +63,10 @@ class FolderWatch(Bridge):
             from inotify_simple import INotify, flags
         except ImportError:  # not Linux: the listener scans once per wait
             return None
-        notify = INotify()
+        try:
+            notify = INotify()
+        except OSError:  # the user's inotify instances used up (EMFILE): the scan alone, tried again next time
+            return None
         mask = 0
         for event in _EVENTS:
             mask |= getattr(flags, event)
