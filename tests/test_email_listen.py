@@ -1,0 +1,264 @@
+"""The e-mail carrier's push hook (issue 20): IMAP IDLE against a real Dovecot, the
+fallback to a scan per wait where IDLE is not offered, and a connection cut mid-IDLE."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import raw_chat, raw_identity
+from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
+from pointerbridge.app.service import App
+from pointerbridge.bridges import email_idle
+from pointerbridge.bridges.base import Bridge, PollResult, RetryableError, bridge_class
+from pointerbridge.bridges.email import EmailBridge
+from pointerbridge.core import seal
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
+from servers.dovecot import MailServer, email_pair, mailbox_config, shared_mail_server
+
+# Dovecot 2.3's own list less IDLE: a server that does not offer it.
+_NO_IDLE = "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS MOVE\n"
+
+
+def _bridge(config: CarrierConfig) -> Bridge:
+    return bridge_class("email").from_config("mail", dict(config.settings))
+
+
+def _pointers(count: int, prefix: str) -> list[str]:
+    return [seal(raw_chat("mail"), raw_identity("alice"), f"{prefix}{i}")[0] for i in range(count)]
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[Bridge, Bridge, CarrierConfig]]:
+    shared_mail_server()
+    alice, bob, _ = email_pair()
+    sender, reader = _bridge(alice), _bridge(bob)
+    yield sender, reader, bob
+    sender.close()
+    reader.close()
+
+
+@pytest.fixture
+def idling(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set each time the server has answered an IDLE with its continuation (cleared by the test)."""
+    real = email_idle._read_line
+    began = threading.Event()
+
+    def reading(imap: Any, by: float) -> bytes | None:
+        line = real(imap, by)
+        if line is not None and line.startswith(b"+"):
+            began.set()
+        return line
+
+    monkeypatch.setattr(email_idle, "_read_line", reading)
+    return began
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """When each scan of the folder (the poll's own) started."""
+    real = EmailBridge._poll
+    started: list[float] = []
+
+    def scanning(self: EmailBridge, imap: Any, state: dict[str, Any]) -> PollResult:
+        started.append(time.monotonic())
+        return real(self, imap, state)
+
+    monkeypatch.setattr(EmailBridge, "_poll", scanning)
+    return started
+
+
+def _in_thread(call: Callable[[], PollResult]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``call`` in a thread; its result (or exception) and the time it ended land in the list."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except RetryableError as exc:
+            out.append(exc)
+        out.append(time.monotonic())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.005)
+
+
+def test_a_waiting_listen_returns_within_a_second_of_a_mail_arriving(
+    pair: tuple[Bridge, Bridge, CarrierConfig], idling: threading.Event, scans: list[float]
+) -> None:
+    sender, reader, _ = pair
+    assert reader.listens
+    cursor = reader.poll(None).cursor
+    (pointer,) = _pointers(1, "pushed")
+    started = time.monotonic()
+    thread, out = _in_thread(lambda: reader.listen(cursor, 20))
+    assert idling.wait(10), "the listen never started an IDLE"
+    sender.post(pointer)  # returns once Dovecot has stored the mail
+    posted = time.monotonic()
+    thread.join(20)
+    result, ended = out
+    assert [r.text for r in result.pointers] == [pointer]
+    assert ended - posted < 2.0, f"the listen returned {ended - posted:.2f} s after the mail was stored"
+    assert len(scans) == 3 and scans[1] - started < 2.0  # the first poll, the listen's scan, the one after IDLE
+    again = reader.listen(result.cursor, 0.5)  # nothing read twice
+    assert again.pointers == []
+
+
+def test_an_idle_listen_returns_empty_after_its_wait_not_an_error(
+    pair: tuple[Bridge, Bridge, CarrierConfig], idling: threading.Event
+) -> None:
+    _, reader, _ = pair
+    cursor = reader.poll(None).cursor
+    for _ in range(2):  # the connection and its folder stay open: the second IDLEs as the first
+        idling.clear()
+        started = time.monotonic()
+        result = reader.listen(cursor, 1.5)
+        took = time.monotonic() - started
+        assert result.pointers == [] and idling.is_set()
+        assert 1.4 < took < 4.0, f"an idle listen of 1.5 s took {took:.2f} s"
+        cursor = result.cursor
+
+
+@pytest.mark.parametrize("after", ["keep", "seen"])
+def test_a_mail_arriving_between_the_scan_and_the_idle_is_not_missed(
+    monkeypatch: pytest.MonkeyPatch, after: str
+) -> None:
+    """keep: the server tells of the mail when the IDLE starts; seen: in its answer to the
+    scan's STORE (marking the mail the last listen read), so the IDLE would not tell again."""
+    shared_mail_server()
+    alice, bob, _ = email_pair()
+    sender, reader = _bridge(alice), bridge_class("email").from_config("mail", {**bob.settings, "after": after})
+    first, late = _pointers(2, "between")
+    sender.post(first)
+    read = reader.poll(None)
+    assert [r.text for r in read.pointers] == [first]
+    real = EmailBridge._select
+    delivered: list[str] = []
+
+    def select_then_deliver(self: EmailBridge, imap: Any, *, writable: bool) -> tuple[int, int | None]:
+        answer = real(self, imap, writable=writable)
+        if not delivered:  # after the scan's SELECT: its UIDNEXT does not cover this mail
+            sender.post(late)
+            delivered.append(late)
+        return answer
+
+    monkeypatch.setattr(EmailBridge, "_select", select_then_deliver)
+    try:
+        started = time.monotonic()
+        result = reader.listen(read.cursor, 20)
+        assert delivered and [r.text for r in result.pointers] == [late]
+        assert time.monotonic() - started < 5.0
+    finally:
+        sender.close()
+        reader.close()
+
+
+@pytest.fixture(scope="module")
+def idle_less_server() -> Iterator[MailServer]:
+    served = MailServer(settings=_NO_IDLE)
+    served.start()
+    yield served
+    served.stop()
+
+
+def test_without_idle_the_listen_scans_once_per_wait(idle_less_server: MailServer, scans: list[float]) -> None:
+    users = [f"noidle{n}x{os.getpid()}" for n in ("a", "b")]
+    alice, bob = (mailbox_config(idle_less_server, u, users) for u in users)
+    sender, reader = _bridge(alice), _bridge(bob)
+    try:
+        cursor = reader.poll(None).cursor
+        assert isinstance(reader, EmailBridge) and "IDLE" not in reader._capabilities
+        (pointer,) = _pointers(1, "fallback")
+        scans.clear()
+        thread, out = _in_thread(lambda: reader.listen(cursor, 1.0))  # a scan, then the wait
+        _until(lambda: len(scans) == 1)
+        sender.post(pointer)  # during that wait
+        thread.join(10)
+        first, first_ended = out
+        assert first.pointers == [] and len(scans) == 1 and 0.95 < first_ended - scans[0] < 1.6
+        second = reader.listen(first.cursor, 1.0)
+        assert [r.text for r in second.pointers] == [pointer] and time.monotonic() - scans[1] < 0.5  # at once
+        third = reader.listen(second.cursor, 1.0)
+        assert third.pointers == [] and len(scans) == 3 and 0.95 < time.monotonic() - scans[2] < 1.6
+    finally:
+        sender.close()
+        reader.close()
+
+
+def _home(tmp_path: Path, config: CarrierConfig) -> Home:
+    home = Home(tmp_path / "bob", tmp_path / "bob")
+    home.create()
+    save_config(home.config_path, Config(carriers={"mail": config}))
+    with App(home) as app:  # a listener opens the home as it is: initialised
+        app.init("bob", "bob's phrase", allow_weak=True)
+    return home
+
+
+def test_dovecot_stopped_while_a_listener_waits_then_every_mail_arrives_once(
+    tmp_path: Path, pair: tuple[Bridge, Bridge, CarrierConfig], idling: threading.Event
+) -> None:
+    server = shared_mail_server()
+    sender, _, bob_config = pair
+    before, during, outage, after = (
+        _pointers(n, p) for n, p in ((3, "before"), (2, "during"), (2, "out"), (2, "after"))
+    )
+    for pointer in before:
+        sender.post(pointer)
+    home = _home(tmp_path, bob_config)
+    events: queue.Queue[ListenEvent] = queue.Queue()
+    listener = Listener(home, "mail", events.put, wait=5, backoff=Backoff(0.05, 0.2))
+
+    def heard(count: int) -> list[ListenEvent]:
+        got, seen = 0, []
+        while got < count:
+            event = events.get(timeout=30)
+            seen.append(event)
+            assert len(seen) < 500, seen[-1]
+            got += event.received if isinstance(event, Heard) else 0
+        assert got == count
+        return seen
+
+    idling.clear()
+    listener.start()
+    try:
+        heard(len(before))
+        assert idling.wait(10)
+        for pointer in during:
+            sender.post(pointer)
+        idling.clear()
+        heard(len(during))
+        assert idling.wait(10)
+        server.stop_imap()  # the push connection is cut mid-IDLE
+        try:
+            failed = events.get(timeout=30)
+            assert isinstance(failed, ListenFailed) and not failed.fatal and "unavailable" in failed.message
+            deferred = []
+            for pointer in outage:  # the SMTP front answers 451 while Dovecot is down: the outbox tries later
+                with pytest.raises(RetryableError):
+                    sender.post(pointer)
+                deferred.append(pointer)
+        finally:
+            server.start_imap()
+        for pointer in deferred + after:
+            sender.post(pointer)
+        seen = heard(len(outage) + len(after))
+        assert all(isinstance(e, (Heard, ListenFailed)) and not getattr(e, "fatal", False) for e in seen)
+    finally:
+        assert listener.stop(timeout=30)
+    with App(home, create=False) as bob:
+        stored = [t for (t,) in bob.store._db.execute("SELECT text FROM pointers ORDER BY id")]
+    assert sorted(stored) == sorted(before + during + outage + after) and len(stored) == len(set(stored))
