@@ -262,3 +262,41 @@ def test_dovecot_stopped_while_a_listener_waits_then_every_mail_arrives_once(
     with App(home, create=False) as bob:
         stored = [t for (t,) in bob.store._db.execute("SELECT text FROM pointers ORDER BY id")]
     assert sorted(stored) == sorted(before + during + outage + after) and len(stored) == len(set(stored))
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[MailServer]:
+    served = MailServer(tls=True)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_idle_over_tls_returns_on_arrival_and_after_the_wait(
+    tls_server: MailServer, idling: threading.Event, security: str
+) -> None:
+    """TLS keeps bytes of its own below imaplib's buffer: the wait must see them too."""
+    users = [f"idle{security}{n}x{os.getpid()}" for n in ("a", "b")]
+    port = tls_server.imaps_port if security == "tls" else tls_server.imap_port
+    settings = {"imap_security": security, "imap_port": port, "tls_ca_file": str(tls_server.ca_file)}
+    alice, bob = (mailbox_config(tls_server, u, users, **settings) for u in users)
+    sender, reader = _bridge(alice), _bridge(bob)
+    try:
+        cursor = reader.poll(None).cursor
+        pointers = _pointers(2, security)
+        for pointer in pointers:
+            idling.clear()
+            thread, out = _in_thread(lambda: reader.listen(cursor, 20))
+            assert idling.wait(10)
+            sender.post(pointer)
+            posted = time.monotonic()
+            thread.join(20)
+            result, ended = out
+            assert [r.text for r in result.pointers] == [pointer] and ended - posted < 2.0
+            cursor = result.cursor
+        started = time.monotonic()
+        assert reader.listen(cursor, 1.0).pointers == [] and 0.95 < time.monotonic() - started < 3.0
+    finally:
+        sender.close()
+        reader.close()
