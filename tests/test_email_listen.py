@@ -3,8 +3,11 @@ fallback to a scan per wait where IDLE is not offered, and a connection cut mid-
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import raw_chat, raw_identity
+from console_helpers import PHRASES, SECRET, chat_salt, opened, send
+from helpers import collect_lines, raw_chat, raw_identity, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges import email_idle
@@ -21,6 +25,7 @@ from pointerbridge.bridges.email import EmailBridge
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.dovecot import MailServer, email_pair, mailbox_config, shared_mail_server
+from test_cli import PBRIDGE
 
 # Dovecot 2.3's own list less IDLE: a server that does not offer it.
 _NO_IDLE = "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS MOVE\n"
@@ -88,13 +93,6 @@ def _in_thread(call: Callable[[], PollResult]) -> tuple[threading.Thread, list[A
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, out
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        time.sleep(0.005)
 
 
 def test_a_waiting_listen_returns_within_a_second_of_a_mail_arriving(
@@ -185,7 +183,7 @@ def test_without_idle_the_listen_scans_once_per_wait(idle_less_server: MailServe
         (pointer,) = _pointers(1, "fallback")
         scans.clear()
         thread, out = _in_thread(lambda: reader.listen(cursor, 1.0))  # a scan, then the wait
-        _until(lambda: len(scans) == 1)
+        wait_for(lambda: len(scans) == 1, "the listen's scan", 10)
         sender.post(pointer)  # during that wait
         thread.join(10)
         first, first_ended = out
@@ -287,7 +285,7 @@ def test_idle_over_tls_returns_on_arrival_and_after_the_wait(
         pointers = _pointers(2, security)
         for pointer in pointers:
             idling.clear()
-            thread, out = _in_thread(lambda: reader.listen(cursor, 20))
+            thread, out = _in_thread(functools.partial(reader.listen, cursor, 20))
             assert idling.wait(10)
             sender.post(pointer)
             posted = time.monotonic()
@@ -300,3 +298,42 @@ def test_idle_over_tls_returns_on_arrival_and_after_the_wait(
     finally:
         sender.close()
         reader.close()
+
+
+def _mail_home(root: Path, user: str, config: CarrierConfig) -> Home:
+    """A home whose carrier ``shared`` is ``user``'s mailbox, with an identity."""
+    home = Home.resolve(root / user)
+    home.create()
+    save_config(home.config_path, Config(carriers={"shared": config}))
+    with App(home) as app:
+        app.init(user, PHRASES[user], allow_weak=True)
+    return home
+
+
+def test_bobs_daemon_stores_alices_mail_without_any_poll(tmp_path: Path) -> None:
+    server = shared_mail_server()
+    users = [f"alice{os.getpid()}d", f"bob{os.getpid()}d"]
+    alice_config, bob_config = (mailbox_config(server, u, users, poll_every=3600) for u in users)
+    alice, bob = _mail_home(tmp_path, "alice", alice_config), _mail_home(tmp_path, "bob", bob_config)
+    with opened(bob) as app:
+        app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
+    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
+    lines = collect_lines(daemon)
+    try:
+        wait_for(lambda: any("listening live to shared" in line for line in lines), "the daemon listens")
+        with opened(alice) as app:
+            chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
+            send(app, chat, "alice", ["live over IMAP IDLE"])
+        sent = time.monotonic()
+        wait_for(lambda: any("shared: received 1 (live)" in line for line in lines), "bob's daemon hears it")
+        assert time.monotonic() - sent < 5.0  # IDLE, not the hour between its polls
+        with opened(bob) as app:
+            assert app.store.counts()["inbox"] == 1
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
+    assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
+    assert not any("live over IMAP IDLE" in line or "pb1" in line for line in lines)
