@@ -1,17 +1,17 @@
 """The e-mail carrier's push hook: IMAP IDLE (RFC 2177) on the poll's own connection.
 
 Why the standard library again rather than ``imapclient`` (whose ``idle_check`` is the
-same select-then-read over imaplib's socket, and reads past a line that arrived together
-with the continuation): IDLE is one tagged command, a ``+`` continuation, untagged lines
-until ``DONE``, and a tagged answer; ``imaplib``'s documented ``send`` and ``readline``
-carry them. Python 3.11 to 3.13 read through a buffered socket file whose reads must not
-time out (the file is unusable after a timeout), so a wait first looks, without
-blocking, for a line already buffered, then waits on the socket with ``selectors``, and
-reads only once something is there; Python 3.14 reads with its own buffer that survives
-a timeout (it has ``IMAP4.idle()`` for that reason), so there the wait is a read with a
-timeout. Every line is bounded by imaplib (1 MB) and by the socket's timeout; literals
-are skipped up to :data:`_LITERAL`; the answer to IDLE and to DONE must come within the
-carrier's ``timeout``.
+same select-then-read over imaplib's socket, for one more dependency): IDLE is one tagged
+command, a ``+`` continuation, untagged lines until ``DONE``, and a tagged answer;
+``imaplib``'s documented ``send``, ``readline`` and ``socket`` carry them. Python 3.11 to
+3.13 read through a buffered socket file that is unusable once a read timed out, so a wait
+first looks, without blocking, for bytes already buffered (a line that came with the
+continuation), then waits on the socket with ``selectors``, and reads only once something
+is there; Python 3.14 reads with a buffer of its own that survives a timeout (its
+``IMAP4.idle()`` needs that), so there the wait is a read with a timeout (the suite runs
+3.11: that branch is not exercised here). Every line is bounded by imaplib (1 MB) and by
+the socket's timeout; literals are skipped up to :data:`_LITERAL` bytes, :data:`_LITERALS`
+of them; the answers to IDLE and to DONE must come within the carrier's ``timeout``.
 
 - **Nothing missed between the scan and the IDLE.** The scan is the poll's own (SELECT,
   cursor, UIDVALIDITY, windows), and reads only below the UIDNEXT its SELECT reported. A
@@ -47,6 +47,7 @@ __all__ = ["MailboxIdle"]
 
 _IDLE_MAX = 9 * 60.0  # seconds: well within RFC 2177's 29 minutes and NAT timeouts
 _LITERAL = 1 << 20  # bytes of a literal in an untagged answer skipped at most
+_LITERALS = 16  # literals in one untagged answer skipped at most
 _TIMED_READS = sys.version_info >= (3, 14)  # imaplib keeps what a timed-out read got
 _NEWS = re.compile(rb"\* \d+ (EXISTS|RECENT)\r?\n?\Z", re.IGNORECASE)
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\r?\n?\Z")
@@ -125,15 +126,20 @@ class MailboxIdle(Bridge):
             raise imaplib.IMAP4.abort("the IMAP server closed the connection")
         if line.startswith(b"* BYE"):
             raise imaplib.IMAP4.abort("the IMAP server said BYE")
-        literal = _LITERAL_AT_END.search(line)
-        if literal is not None:
+        rest = line
+        for _ in range(_LITERALS):  # an untagged answer with literals: skipped, its first line kept
+            literal = _LITERAL_AT_END.search(rest)
+            if literal is None:
+                return line
             size = int(literal.group(1))
             if size > _LITERAL:
                 raise imaplib.IMAP4.abort("the IMAP server sent a literal too long to skip")
             if len(imap.read(size)) < size:
                 raise imaplib.IMAP4.abort("the IMAP server closed the connection")
-            return line + self._line(imap, by, must=True)
-        return line
+            rest = _read_line(imap, time.monotonic() + self._timeout(imap)) or b""
+            if not rest:
+                raise imaplib.IMAP4.abort("the IMAP server did not end its answer")
+        raise imaplib.IMAP4.abort("the IMAP server sent too many literals in one answer")
 
     @staticmethod
     def _timeout(imap: imaplib.IMAP4) -> float:

@@ -4,9 +4,11 @@ fallback to a scan per wait where IDLE is not offered, and a connection cut mid-
 from __future__ import annotations
 
 import functools
+import imaplib
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -337,3 +339,57 @@ def test_bobs_daemon_stores_alices_mail_without_any_poll(tmp_path: Path) -> None
     wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
     assert not any("live over IMAP IDLE" in line or "pb1" in line for line in lines)
+
+
+def _scripted_server(during_idle: bytes) -> tuple[int, threading.Thread]:
+    """A one-connection IMAP server that answers every command OK and, to IDLE, sends
+    ``during_idle`` (what a hostile or unusual server may send), then OK after DONE."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+
+    def serve() -> None:
+        with listening, listening.accept()[0] as conn, conn.makefile("rb") as lines:
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+            for line in lines:
+                tag, _, command = line.partition(b" ")
+                if command.upper().startswith(b"IDLE"):
+                    conn.sendall(during_idle)
+                    if lines.readline().strip().upper() != b"DONE":
+                        return
+                conn.sendall(tag + b" OK done\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return port, thread
+
+
+@pytest.mark.parametrize(
+    ("during_idle", "outcome"),
+    [
+        (b"* 2 EXISTS\r\n+ idling\r\n", True),  # told as the IDLE starts (a mail since the scan)
+        (b"+ idling\r\n* 2 EXISTS\r\n* 1 RECENT\r\n", True),
+        (b"+ idling\r\n* 1 FETCH (BODY[] {12}\r\n* 9 EXISTS\r\n)\r\n", False),  # a literal's text is no news
+        (b"+ idling\r\n* 1 EXPUNGE\r\n* 1 FETCH (FLAGS (\\Seen))\r\n", False),  # nothing to read: the wait goes on
+        (b"+ idling\r\n* BYE shutting down\r\n", "said BYE"),
+        (b"+ idling\r\n* 1 FETCH (X {1}\r\n" + b"x {1}\r\n" * 20 + b"x)\r\n", "too many literals"),
+        (b"+ idling\r\n* 1 FETCH (BODY[] {99999999}\r\n", "literal too long"),
+        (b"+ idling\r\n* 2 EXI", "timed out"),  # half a line, then silence: the socket's timeout (1 s)
+    ],
+)
+def test_the_idle_reader_bounds_what_a_server_sends(during_idle: bytes, outcome: bool | str) -> None:
+    port, thread = _scripted_server(during_idle)
+    imap = imaplib.IMAP4("127.0.0.1", port, timeout=1.0)
+    bridge = bridge_class("email").from_config("mail", {**email_pair()[1].settings, "imap_port": port})
+    assert isinstance(bridge, EmailBridge)
+    try:
+        started = time.monotonic()
+        if isinstance(outcome, bool):
+            assert bridge._idle(imap, started + 1.5) is outcome
+            assert (time.monotonic() - started < 1.0) is outcome  # news ends the wait at once
+        else:
+            with pytest.raises((imaplib.IMAP4.abort, TimeoutError), match=outcome):  # listen: retryable
+                bridge._idle(imap, started + 1.5)
+            assert time.monotonic() - started < 3.0
+    finally:
+        imap.shutdown()
+        thread.join(5)
