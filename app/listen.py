@@ -69,7 +69,7 @@ class Backoff:
 
     def next(self) -> float:
         """The pause before the next try."""
-        ceiling = min(self.cap, self.first * 2**self.failures)
+        ceiling = min(self.cap, self.first * 2.0 ** min(self.failures, 64))  # 2**1024 is no float
         self.failures += 1
         return random.uniform(ceiling / 2, ceiling)
 
