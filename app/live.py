@@ -138,10 +138,12 @@ class LiveChat:
 
     def log_in(self, passwords: Mapping[str, str]) -> None:
         """Hand each carrier its password (``passwords``, by carrier; kept in this
-        session's memory only) and log it in once, before anything is read: a refused
-        password is the bridge's :class:`~pointerbridge.bridges.base.CredentialRefusedError`,
-        another refusal its ``ConfigurationError``; a carrier out of reach is left to
-        :meth:`catch_up`, which reports it. The logins last until :meth:`close`."""
+        session's memory only), then log every carrier of the chat that logs in with a
+        password in once (its bridge's check), before anything is read: a refused password
+        is the bridge's :class:`~pointerbridge.bridges.base.CredentialRefusedError`, another
+        refusal its ``ConfigurationError``; a carrier out of reach is left to
+        :meth:`catch_up`, which reports it. The logins last until :meth:`close`, shared by
+        the session's polls, posts and listeners (one login for the whole session)."""
         wanting = set(self.wanting_passwords())
         stray = sorted(set(passwords) - wanting)
         if stray:
@@ -150,8 +152,11 @@ class LiveChat:
                 "chat's carriers, or its carrier file names its password)"
             )
         self._passwords.update(passwords)
-        for name in passwords:
+        for name in self._opened().row.carriers:
             bridge = self.app.bridge(name)
+            if not isinstance(bridge, _TakesPassword):
+                bridge.close()
+                continue
             self._logins.append(bridge)
             try:
                 bridge_call(name, bridge.check)  # the bridge's check logs in

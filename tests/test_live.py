@@ -30,6 +30,9 @@ from pointerbridge.core import RecoveryCode
 from test_cli import EXIT_CODES, PBRIDGE, run
 from test_console_tmux import Tmux
 
+# The live session's poll of a carrier that cannot push: a day away, so what it shows within
+# the test's wait came by the carrier's push (the files carrier's inotify, CMD-CHAT's relay).
+_NO_POLL = "poll_every = 86400\n"
 _POINTER_FILE = re.compile(r"\d+-[0-9a-f]+\.pb")
 
 
@@ -66,6 +69,10 @@ class CarrierCase:
         """Whether ``path``, new since the session started, is one of the carrier's pointers."""
         return False
 
+    def live_logins(self) -> int | None:
+        """How often the live session logged in to the carrier (None: it has no logins)."""
+        return None
+
     def stop(self) -> None:
         """Stop what :meth:`start` started."""
 
@@ -81,7 +88,7 @@ class FilesCase(CarrierCase):
         return ["carrier", "add", self.name, "--type", "files", "--path", str(self.folder)]
 
     def live_toml(self) -> str:
-        return f'[carriers.{self.name}]\ntype = "files"\npath = "{self.folder}"\n'
+        return f'[carriers.{self.name}]\ntype = "files"\npath = "{self.folder}"\n{_NO_POLL}'
 
     def places(self) -> list[Path]:
         return [self.folder]
@@ -117,7 +124,10 @@ class CmdChatCase(CarrierCase):
 
     def live_toml(self) -> str:
         where = f'host = "127.0.0.1"\nport = {self.server.port}\nusername = "alice-bot"\n'
-        return f'[carriers.{self.live_name}]\ntype = "cmdchat"\n{where}password_file = "{self.file}"\n'
+        return f'[carriers.{self.live_name}]\ntype = "cmdchat"\n{_NO_POLL}{where}password_file = "{self.file}"\n'
+
+    def live_logins(self) -> int | None:
+        return self.server.logins_by["alice-bot"]
 
     def stop(self) -> None:
         self.server.close()
@@ -327,6 +337,7 @@ def test_a_live_session_chats_and_leaves_nothing_on_disk(tmp_path: Path, carrier
     assert run("--home", bob, "poll", env=carrier.bob_env()).returncode == 0
     read = run("--home", bob, "read", "Family", env={"PBRIDGE_CHAT_SECRET": secret})
     assert re.search(rf"alice \(new key\): {reply}", read.stdout), read.stdout + read.stderr
+    assert carrier.live_logins() in (None, 1)  # one login: caught up, heard, posted, never polled again
     tmux.type("/quit")
     tmux.press("Enter")
     screen = _wait_for(tmux, "LIVE-EXIT=0")
