@@ -12,25 +12,36 @@ per carrier of the chat that can listen (:attr:`Bridge.listens`), and a poll eve
 ``poll_every`` seconds of the others. A watcher thread, on a store connection of its own,
 reads the chat whenever something was stored and hands the messages not shown yet to the
 front-end's callback (on that thread). What the user sends is sealed into the outbox and
-posted at once, on the caller's thread."""
+posted at once, on the caller's thread.
+
+A carrier whose bridge logs in with a password that the carrier file gives no place for
+(neither ``..._env`` nor ``..._file``: the CMD-CHAT carrier's ``wants_password``) gets it
+from the front-end (:meth:`LiveChat.wanting_passwords`, :meth:`LiveChat.log_in`): it lives
+in this session's memory only, handed to each of its bridges as they are built
+(``use_password``), and is never written, logged, put in argv or in a child's environment.
+The hook is duck-typed (:class:`_TakesPassword`): a bridge that has none is never asked."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pointerbridge.core.errors import PointerBridgeError
+from pointerbridge.bridges.base import Bridge, RetryableError
+from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
+from .base import default_bridge
+from .carriers import bridge_call
 from .errors import PollBusyError, WrongSecretError
 from .listen import Heard, Listener, ListenFailed, listening_carriers
 from .service import App
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity, RecoveryCode
+    from pointerbridge.home.config import CarrierConfig
     from pointerbridge.home.memory import MemoryHome
 
     from .base import BridgeFactory
@@ -42,6 +53,18 @@ _LOOK = "look"  # a watcher's cue: read the chat again (something was sent or st
 _STOP = "stop"
 
 
+@runtime_checkable
+class _TakesPassword(Protocol):
+    """A bridge that can be handed its password in memory (bridges/cmdchat.py's)."""
+
+    @property
+    def wants_password(self) -> bool:
+        """Whether its settings name no password, so it must be handed one."""
+
+    def use_password(self, password: str) -> None:
+        """Take the password (kept in memory only)."""
+
+
 class LiveChat:
     """One chat followed live in a home in RAM. Use :meth:`open`, :meth:`catch_up`,
     :meth:`start`, :meth:`send`; :meth:`close` (or ``with``) ends it."""
@@ -49,8 +72,10 @@ class LiveChat:
     def __init__(self, home: MemoryHome, bridge_factory: BridgeFactory | None = None) -> None:
         """A session over ``home`` (its carriers given; nothing opened yet)."""
         self.home = home
-        self._factory = bridge_factory
-        self.app = App(home, bridge_factory)
+        self._factory = bridge_factory or default_bridge
+        self._passwords: dict[str, str] = {}  # by carrier: what the user gave, in RAM only
+        self._logins: list[Bridge] = []  # held until close (a login shared by this session's bridges)
+        self.app = App(home, self._bridge)
         self.identity: Identity | None = None
         self.chat: UnlockedChat | None = None
         self._seen: set[str] = set()  # ids of the messages shown so far
@@ -98,6 +123,46 @@ class LiveChat:
             self.chat = self.app.create_chat(chat, secret, names, open_chat=True, allow_weak=True)
         return self.chat
 
+    def wanting_passwords(self) -> list[str]:
+        """The opened chat's carriers whose bridge must be handed a password (the carrier
+        file names none): ask the user for each, then :meth:`log_in`."""
+        wanting = []
+        for name in self._opened().row.carriers:
+            bridge = self.app.bridge(name)
+            try:
+                if isinstance(bridge, _TakesPassword) and bridge.wants_password:
+                    wanting.append(name)
+            finally:
+                bridge.close()
+        return wanting
+
+    def log_in(self, passwords: Mapping[str, str]) -> None:
+        """Hand each carrier its password (``passwords``, by carrier; kept in this
+        session's memory only), then log every carrier of the chat that logs in with a
+        password in once (its bridge's check), before anything is read: a refused password
+        is the bridge's :class:`~pointerbridge.bridges.base.CredentialRefusedError`, another
+        refusal its ``ConfigurationError``; a carrier out of reach is left to
+        :meth:`catch_up`, which reports it. The logins last until :meth:`close`, shared by
+        the session's polls, posts and listeners (one login for the whole session)."""
+        wanting = set(self.wanting_passwords())
+        stray = sorted(set(passwords) - wanting)
+        if stray:
+            raise InvalidInputError(
+                f"carrier {stray[0]!r} is given a password, but its bridge takes none here (it is not one of the "
+                "chat's carriers, or its carrier file names its password)"
+            )
+        self._passwords.update(passwords)
+        for name in self._opened().row.carriers:
+            bridge = self.app.bridge(name)
+            if not isinstance(bridge, _TakesPassword):
+                bridge.close()
+                continue
+            self._logins.append(bridge)
+            try:
+                bridge_call(name, bridge.check)  # the bridge's check logs in
+            except RetryableError:
+                continue  # out of reach for now: catch_up and the listener say so and try again
+
     def catch_up(self, *, new: bool = False) -> tuple[list[Shown], PollSummary]:
         """Fetch what the chat's carriers hold and read it: the messages so far, and how
         each carrier did. A secret that opens none of the pointers there is refused as
@@ -122,7 +187,7 @@ class LiveChat:
         live = set(listening_carriers(self.app)) & set(chat.row.carriers)
         polled = [name for name in chat.row.carriers if name not in live]
         for name in sorted(live):
-            listener = Listener(self.home, name, self._heard, bridge_factory=self._factory)
+            listener = Listener(self.home, name, self._heard, bridge_factory=self._bridge)
             self._listeners.append(listener)
             listener.start()
         every = min((self.app.config.carriers[n].poll_every for n in polled), default=None)
@@ -157,9 +222,21 @@ class LiveChat:
             listener.stop(max(0.0, deadline - time.monotonic()))
         if self._watcher is not None:
             self._watcher.join(max(0.0, deadline - time.monotonic()))
+        for bridge in self._logins:
+            bridge.close()
+        self._passwords.clear()
         self.chat = self.identity = None
         self.app.close()
         self.home.close()
+
+    def _bridge(self, name: str, config: CarrierConfig) -> Bridge:
+        """The App's and the listeners' bridge factory: the carrier's bridge, handed the
+        password the user gave for it, if any."""
+        bridge = self._factory(name, config)
+        password = self._passwords.get(name)
+        if password is not None and isinstance(bridge, _TakesPassword):
+            bridge.use_password(password)
+        return bridge
 
     def _heard(self, event: Heard | ListenFailed) -> None:
         self._cues.put(_LOOK if isinstance(event, Heard) else event)

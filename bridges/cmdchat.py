@@ -38,6 +38,7 @@ from .base import (
     Bridge,
     BridgeError,
     ConfigurationError,
+    CredentialRefusedError,
     Finding,
     PollResult,
     RetryableError,
@@ -129,13 +130,19 @@ class CmdChatBridge(Bridge):
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
         """The same server (host and port)."""
-        here = (mine.get("host"), mine.get("port"))
-        return bool(here[0]) and here == (shared.get("host"), shared.get("port"))
+        here = (mine.get("host"), str(mine.get("port")))  # `carrier add --set port=N` keeps a string
+        return bool(here[0]) and here == (shared.get("host"), str(shared.get("port")))
 
     def use_password(self, password: str) -> None:
         """Hand the room password over in memory (a front-end's prompt): used instead of
         ``password_env``/``password_file``, never written anywhere."""
         self._given = password
+
+    @property
+    def wants_password(self) -> bool:
+        """Whether the room password must be handed over (:meth:`use_password`): the
+        settings name none (neither ``password_env`` nor ``password_file``)."""
+        return self._given is None and self._s.password_env is None and self._s.password_file is None
 
     def claim(self) -> str:
         """The name in the room: two carriers logging in under one would refuse each other."""
@@ -288,7 +295,7 @@ class CmdChatBridge(Bridge):
                     "process or on another machine) uses that name; stop it, or give each bot a username of its own",
                 )
             if exc.text == "Authentication failed":
-                return ConfigurationError(self.name, f"{where} refused the room password: set the right one")
+                return CredentialRefusedError(self.name, f"{where} refused the room password: give the right one")
             if exc.text == "Invalid session":  # the server lost the login half-way (restarted)
                 return RetryableError(self.name, f"{where} lost the login half-way ({exc.text})")
             return ConfigurationError(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pointerbridge.bridges.base import ConfigurationError, RetryableError, bridge_class
+from pointerbridge.bridges.base import ConfigurationError, CredentialRefusedError, RetryableError, bridge_class
 from pointerbridge.bridges.cmdchat import MAX_POINTER_CHARS, CmdChatBridge
 from pointerbridge.bridges.cmdchat_protocol import SERVER_LINE_LIMIT, LineReader, LineTooLong
 from pointerbridge.core import ChatKey, Identity, seal
@@ -125,7 +125,7 @@ def test_a_wrong_password_is_a_configuration_error(
 ) -> None:
     bridge = make()
     monkeypatch.setenv("CMDCHAT_TEST_PASSWORD", "not it")
-    with pytest.raises(ConfigurationError, match="refused the room password"):
+    with pytest.raises(CredentialRefusedError, match="refused the room password"):  # a ConfigurationError, exit 44
         bridge.poll(None)
 
 
@@ -155,7 +155,7 @@ def test_a_server_that_is_not_there_is_retryable(make: Callable[..., CmdChatBrid
 @pytest.mark.parametrize(
     ("text", "kind", "says"),
     [
-        ("Authentication failed", ConfigurationError, "refused the room password"),
+        ("Authentication failed", CredentialRefusedError, "refused the room password"),
         ("Username taken", ConfigurationError, "connected already"),
         ("Invalid session", RetryableError, "lost the login half-way"),
         ("Invalid JSON", ConfigurationError, "is it a CMD-CHAT server"),
@@ -218,11 +218,25 @@ def test_the_password_can_be_handed_over_in_memory(server: CmdChatServer) -> Non
     config = {"host": "127.0.0.1", "port": server.port, "username": "live-bot"}
     bridge = bridge_class("cmdchat").from_config("c", config)
     assert isinstance(bridge, CmdChatBridge)
+    assert bridge.wants_password
     with pytest.raises(ConfigurationError, match="no room password"):
         bridge.poll(None)
     bridge.use_password(PASSWORD)
+    assert not bridge.wants_password
     assert bridge.post(_pointer())
     bridge.close()
+    named = bridge_class("cmdchat").from_config("c", {**config, "password_env": "CMDCHAT_TEST_PASSWORD"})
+    assert isinstance(named, CmdChatBridge) and not named.wants_password
+
+
+def test_an_invites_port_as_carrier_add_keeps_it_is_the_same_place() -> None:
+    # `carrier add --set port=N` keeps the port as a string, and invites carry it so; a carrier
+    # file (pbridge live) or a hand-written config.toml has a number: the same server.
+    mine = {"host": "127.0.0.1", "port": 4567, "username": "alice-bot"}
+    assert CmdChatBridge.same_place(mine, {"type": "cmdchat", "host": "127.0.0.1", "port": "4567"})
+    assert CmdChatBridge.same_place({**mine, "port": "4567"}, {"host": "127.0.0.1", "port": 4567})
+    assert not CmdChatBridge.same_place(mine, {"host": "127.0.0.1", "port": "4568"})
+    assert not CmdChatBridge.same_place(mine, {"host": "127.0.0.2", "port": 4567})
 
 
 def test_a_password_file_must_be_private(server: CmdChatServer, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,7 @@ class CmdChatServer:
         self.password = password
         self.port = 0
         self.logins = 0  # completed logins, for tests that count them
+        self.logins_by: Counter[str] = Counter()  # completed logins by username
         self.activity: dict[str, float] = {}  # username -> when (monotonic) its last line came: the idle sweep's clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cmdchat-server", daemon=True)
@@ -222,6 +224,7 @@ class CmdChatServer:
         key = pending.get_session_key()
         room.sessions[user_id] = username
         self.logins += 1
+        self.logins_by[username] += 1
         session_key = base64.b64encode(base64.urlsafe_b64encode(key[:32])).decode()  # sent, never used
         await self._send(writer, {"H_AMK": _b64(h_amk), "session_key": session_key})
         return user_id, username
