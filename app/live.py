@@ -50,7 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["LiveChat"]
 
 _LOOK = "look"  # a watcher's cue: read the chat again (something was sent or stored)
+_POST = "post"  # a watcher's cue: post what waits (the user's post found a poll running)
 _STOP = "stop"
+_RETRY = 10.0  # seconds before what a carrier did not take is posted again
 
 
 @runtime_checkable
@@ -82,6 +84,7 @@ class LiveChat:
         self._cues: queue.Queue[str | ListenFailed] = queue.Queue()
         self._listeners: list[Listener] = []
         self._watcher: threading.Thread | None = None
+        self._closed = False
 
     @classmethod
     def from_carrier_file(cls, path: Path, bridge_factory: BridgeFactory | None = None) -> LiveChat:
@@ -208,12 +211,25 @@ class LiveChat:
             summary = self.app.poll(chat.row.carriers, fetch=False)
         except PollBusyError:
             summary = None
+        if summary is None or summary.errors:  # a poll of the watcher's runs, or a carrier refused
+            self._cues.put(_POST)  # the watcher posts it (again, every _RETRY s while refused)
         self._cues.put(_LOOK)  # shown as the others see it, with its mark
         return summary
 
-    def close(self, wait: float = 2.0) -> None:
-        """End the session: stop listening (waiting up to ``wait`` seconds for each),
-        forget every key and drop the store."""
+    def unsent(self) -> int:
+        """How many posts of the chat wait for a carrier to take them."""
+        chat = self._opened()
+        return sum(self.app.store.waiting(name) for name in chat.row.carriers)
+
+    def close(self, wait: float = 2.0) -> int:
+        """End the session: post what still waits once more, stop listening (waiting up to
+        ``wait`` seconds for each), forget every key and drop the store. Returns how many
+        posts no carrier took: they are gone with the store (the front-end says so). A
+        second call does nothing."""
+        if self._closed:
+            return 0
+        self._closed = True
+        unsent = self._last_post()
         for listener in self._listeners:
             listener.stop()
         self._cues.put(_STOP)
@@ -228,6 +244,17 @@ class LiveChat:
         self.chat = self.identity = None
         self.app.close()
         self.home.close()
+        return unsent
+
+    def _last_post(self) -> int:
+        if self.chat is None:
+            return 0
+        if self.unsent():
+            try:
+                self.app.poll(self.chat.row.carriers, fetch=False)
+            except PointerBridgeError:  # busy or failed: what it left is counted below
+                pass
+        return self.unsent()
 
     def _bridge(self, name: str, config: CarrierConfig) -> Bridge:
         """The App's and the listeners' bridge factory: the carrier's bridge, handed the
@@ -262,20 +289,44 @@ class _Watcher:
     ) -> None:
         self._app, self._chat, self._cues, self._seen = app, chat, cues, seen
         self._polled, self._every = polled, every
+        self._repost_at: float | None = None  # when to post again what a carrier did not take
+
+    def _post(self, app: App, on_note: Callable[[str], None]) -> None:
+        """Post what waits for the chat's carriers (every one: nothing else posts to those
+        that listen); what a carrier refuses is tried again ``_RETRY`` seconds later."""
+        carriers = self._chat.row.carriers
+        try:
+            summary = app.poll(carriers, fetch=False)
+        except PollBusyError:
+            summary = None  # the user's own post runs: it posts everything that waits
+        except PointerBridgeError as exc:
+            on_note(f"posting failed: {exc}")
+            summary = None
+        for name, error in (summary.errors if summary else {}).items():
+            on_note(f"{name}: {error} (kept: posted again in {_RETRY:.0f} s)")
+        waiting = any(app.store.waiting(name) for name in carriers)
+        self._repost_at = time.monotonic() + _RETRY if waiting else None
 
     def run(self, on_messages: Callable[[list[Shown]], None], on_note: Callable[[str], None]) -> None:
         with self._app.sibling() as app:  # its connection is made on this thread, as SQLite wants
             next_poll = time.monotonic() + (self._every or 0)
             while True:
-                wait = None if self._every is None else max(0.0, next_poll - time.monotonic())
+                due = [t for t in (None if self._every is None else next_poll, self._repost_at) if t is not None]
+                wait = max(0.0, min(due) - time.monotonic()) if due else None
                 try:
                     cue = self._cues.get(timeout=wait)
                 except queue.Empty:
                     cue = _LOOK
-                    next_poll = time.monotonic() + (self._every or 0)
-                    self._poll(app, on_note)
+                    if self._every is not None and time.monotonic() >= next_poll:
+                        next_poll = time.monotonic() + self._every
+                        self._poll(app, on_note)
+                    if self._repost_at is not None and time.monotonic() >= self._repost_at:
+                        cue = _POST
                 if cue == _STOP:
                     return
+                if cue == _POST:
+                    self._post(app, on_note)
+                    continue
                 if isinstance(cue, ListenFailed):
                     on_note(
                         f"{cue.carrier}: {cue.message}" + ("" if cue.fatal else f" (again in {cue.retry_in:.0f} s)")

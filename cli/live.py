@@ -98,6 +98,9 @@ def live(
         )
         session.start(out.messages, out.note)
         _talk(session, out)
+        unsent = session.close()
+    if unsent:
+        out.note(f"{unsent} post(s) no carrier took are gone with the session: send them again next time")
     out.note("session ended: nothing of it was kept")
 
 
@@ -174,4 +177,4 @@ def _said(summary: PollSummary | None, out: _Screen) -> None:
         out.note("queued: the poll running now posts it")
         return
     for carrier, error in summary.errors.items():
-        out.note(f"{carrier}: {error} (kept in the outbox: posted with your next line)")
+        out.note(f"{carrier}: {error} (kept in the outbox: posted again soon)")

@@ -480,3 +480,63 @@ def test_a_relay_password_from_a_descriptor_and_a_wrong_one_refused_writing_noth
         assert _listing(watched) == before
     finally:
         carrier.stop()
+
+
+def _two_carrier_session(tmp_path: Path) -> tuple[Path, Path, Path]:
+    live_folder, slow_folder = tmp_path / "live", tmp_path / "slow"
+    for folder in (live_folder, slow_folder):
+        folder.mkdir(mode=0o700)
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(
+        f'[carriers.live]\ntype = "files"\npath = "{live_folder}"\n'
+        f'[carriers.slow]\ntype = "files"\npath = "{slow_folder}"\npoll_every = 5\n'
+    )
+    return carriers, live_folder, slow_folder
+
+
+def test_a_line_sent_while_the_watchers_poll_runs_still_reaches_every_carrier(tmp_path: Path) -> None:
+    # Found by the adversarial review: send() met the watcher's poll holding the poll lock,
+    # said "the poll running now posts it", but that poll posts only to the carriers that do
+    # not listen: the line waited in RAM for 'live' and /quit dropped it without a word.
+    from helpers import wait_for
+    from pointerbridge.app.base import default_bridge
+    from pointerbridge.app.live import LiveChat
+    from pointerbridge.bridges.files import FilesBridge
+    from pointerbridge.home.config import CarrierConfig
+
+    class PolledFiles(FilesBridge):  # a carrier without push (as e-mail without IDLE is)
+        listens = False
+
+    def factory(name: str, config: CarrierConfig) -> FilesBridge:
+        if name == "slow":
+            return PolledFiles.from_config(name, config.settings)  # type: ignore[return-value]
+        return default_bridge(name, config)  # type: ignore[return-value]
+
+    carriers, live_folder, slow_folder = _two_carrier_session(tmp_path)
+    with LiveChat.from_carrier_file(carriers, factory) as session:
+        session.unlock("alice", "lantern orbit mill quartz harbour", None)
+        session.open("general", "a chat secret nobody guesses 8421")
+        session.catch_up(new=True)
+        session.start(lambda shown: None, lambda note: None)
+        with session.home.hold("poll") as held:  # as if the watcher's poll of "slow" were running
+            assert held
+            assert session.send("hello") is None
+        wait_for(lambda: bool(list(live_folder.glob("*.pb"))), "the line posted to the carrier that listens")
+        wait_for(lambda: bool(list(slow_folder.glob("*.pb"))), "the line posted to the polled carrier")
+        wait_for(lambda: session.unsent() == 0, "both posts recorded (a file lands before its post is marked)")
+
+
+def test_closing_a_live_session_says_how_many_posts_no_carrier_took(tmp_path: Path) -> None:
+    from pointerbridge.app.live import LiveChat
+
+    carriers, live_folder, slow_folder = _two_carrier_session(tmp_path)
+    with LiveChat.from_carrier_file(carriers) as session:
+        session.unlock("alice", "lantern orbit mill quartz harbour", None)
+        session.open("general", "a chat secret nobody guesses 8421")
+        session.catch_up(new=True)
+        slow_folder.rmdir()  # the carrier's folder is gone: its post stays in RAM
+        session.send("into a folder that is gone")
+        assert session.unsent() == 1
+        assert session.close() == 1  # said by the front-end: gone with the session
+        assert session.close() == 0  # a second close does nothing
+    assert len(list(live_folder.glob("*.pb"))) == 1
