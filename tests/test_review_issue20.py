@@ -326,3 +326,19 @@ def test_cmdchat_a_server_that_is_not_cmdchat_is_retried_forever_not_a_configura
     thread.join(5)
     listening.close()
     assert isinstance(caught.value, ConfigurationError), f"{type(caught.value).__name__}: {caught.value}"
+
+
+def test_cmdchat_reconnecting_to_an_unchanged_room_asks_for_a_catch_up(
+    server: CmdChatServer, make: Callable[..., CmdChatBridge]
+) -> None:
+    # bridges/cmdchat.py _start(): a cursor from a read that saw an empty room has last=None,
+    # so a new login to the SAME server (a daemon restart, nothing happened) finds "last" nowhere,
+    # calls it lost, and posts a catch-up request: every peer's bot re-posts all it posted in the
+    # window, growing the backlog towards the 64 KiB where CMD-CHAT's own client cannot join.
+    # (The same happens after a clear this bot saw live: its old "last" is gone from the backlog.)
+    first = make(server.port)
+    cursor = first.poll(None).cursor
+    first.close()
+    again = make(server.port).poll(cursor)
+    assert not again.notes, again.notes
+    assert [m["username"] for m in server.backlog()] == []  # no request posted into the room
