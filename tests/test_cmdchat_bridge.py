@@ -197,9 +197,9 @@ def test_a_backlog_over_the_line_limit_is_refused_with_what_to_do(
     for _ in range(5):
         person.send({"type": "message", "text": "y" * 60_000})
         person.next_message()
-    with pytest.raises(RetryableError, match="raise max_line_bytes"):
+    with pytest.raises(ConfigurationError, match="raise max_line_bytes"):  # a person must act: not retried soon
         make(max_line_bytes=256 * 1024).poll(None)
-    assert len(make("bob-bot").poll(None).cursor) > 0  # the default limit (16 MiB) reads it
+    assert len(make("bob-bot").poll(None).cursor) > 0  # the default limit (4 MiB) reads it
     person.close()
 
 
