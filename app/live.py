@@ -23,6 +23,7 @@ The hook is duck-typed (:class:`_TakesPassword`): a bridge that has none is neve
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -229,31 +230,30 @@ class LiveChat:
         if self._closed:
             return 0
         self._closed = True
-        unsent = self._last_post()
-        for listener in self._listeners:
-            listener.stop()
-        self._cues.put(_STOP)
-        deadline = time.monotonic() + wait
-        for listener in self._listeners:
-            listener.stop(max(0.0, deadline - time.monotonic()))
-        if self._watcher is not None:
-            self._watcher.join(max(0.0, deadline - time.monotonic()))
-        for bridge in self._logins:
-            bridge.close()
-        self._passwords.clear()
-        self.chat = self.identity = None
-        self.app.close()
-        self.home.close()
-        return unsent
+        try:
+            for listener in self._listeners:
+                listener.stop()
+            self._cues.put(_STOP)
+            deadline = time.monotonic() + wait
+            for listener in self._listeners:
+                listener.stop(max(0.0, deadline - time.monotonic()))
+            if self._watcher is not None:
+                self._watcher.join(max(0.0, deadline - time.monotonic()))
+            return self._last_post()
+        finally:
+            for bridge in self._logins:
+                bridge.close()
+            self._passwords.clear()
+            self.chat = self.identity = None
+            self.app.close()
+            self.home.close()
 
     def _last_post(self) -> int:
-        if self.chat is None:
+        """Post what still waits, once more (the watcher has stopped); how many posts are left."""
+        if self.chat is None or not self.unsent():
             return 0
-        if self.unsent():
-            try:
-                self.app.poll(self.chat.row.carriers, fetch=False)
-            except PointerBridgeError:  # busy or failed: what it left is counted below
-                pass
+        with contextlib.suppress(PollBusyError):  # a watcher's poll still running after ``wait``: counted
+            self.app.poll(self.chat.row.carriers, fetch=False)
         return self.unsent()
 
     def _bridge(self, name: str, config: CarrierConfig) -> Bridge:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.service import App, UnlockedChat
-from pointerbridge.bridges.base import Bridge, RetryableError
+from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
+from pointerbridge.bridges.cmdchat import CmdChatBridge
 from pointerbridge.core import Identity
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.cmdchat import CmdChatServer, RawClient
@@ -170,3 +171,55 @@ def test_a_server_killed_mid_listen_loses_nothing_after_its_restart(pair: Pair, 
         assert time.monotonic() < deadline, _bodies(bob, chat_b)
         bob.listen_round(bridge, 1.0)
     bridge.close()
+
+
+def _bot(port: int, monkeypatch: pytest.MonkeyPatch) -> CmdChatBridge:
+    monkeypatch.setenv("CMDCHAT_TEST_PASSWORD", PASSWORD)
+    config = {"host": "127.0.0.1", "port": port, "username": "bob-bot", "password_env": "CMDCHAT_TEST_PASSWORD"}
+    built = bridge_class("cmdchat").from_config("c", config)
+    assert isinstance(built, CmdChatBridge)
+    return built
+
+
+def test_a_new_login_to_an_unchanged_room_read_while_empty_asks_nothing(
+    server: CmdChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (issue 20's review) The cursor records that the backlog was empty as read: a new login
+    # to the same server (a daemon restart, nothing happened) loses nothing and asks nothing;
+    # a request would make every peer's bot post all it posted again, for nothing.
+    first = _bot(server.port, monkeypatch)
+    cursor = first.poll(None).cursor
+    first.close()
+    again = _bot(server.port, monkeypatch)
+    found = again.poll(cursor)
+    again.close()
+    assert not found.notes, found.notes
+    assert [m["username"] for m in server.backlog()] == []  # no request posted into the room
+
+
+def test_a_new_login_after_a_clear_seen_live_asks_nothing(
+    server: CmdChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The message read last is gone from the backlog, but this bot saw the clear: nothing lost.
+    bot = _bot(server.port, monkeypatch)
+    cursor = bot.poll(None).cursor
+    person = RawClient(server.port, "carol", PASSWORD)
+    person.say("before the clear")
+    read = cleared = False
+    deadline = time.monotonic() + 10
+    while not cleared:
+        assert time.monotonic() < deadline, "the clear never reached the bot"
+        result = bot.listen(cursor, 1.0)
+        cursor = result.cursor
+        if result.items and not read:  # the message is read (the cursor is past it): now the clear
+            read = True
+            person.send({"type": "clear"})
+        cleared = any("cleared" in note for note in result.notes)
+    assert read
+    bot.close()
+    person.close()
+    again = _bot(server.port, monkeypatch)
+    found = again.poll(cursor)
+    again.close()
+    assert not found.notes, found.notes
+    assert [m["username"] for m in server.backlog()] == []  # no request posted into the room
