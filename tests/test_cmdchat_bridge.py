@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cmdchat_helpers import PASSWORD, PASSWORD_ENV, bot, server_fixture
 from pointerbridge.bridges.base import (
     BridgeError,
     ConfigurationError,
@@ -28,26 +29,16 @@ from pointerbridge.bridges.cmdchat_protocol import SERVER_LINE_LIMIT, LineReader
 from pointerbridge.core import ChatKey, Identity, seal
 from servers.cmdchat import CmdChatServer, RawClient
 
-PASSWORD = "room password"
-
-
-@pytest.fixture
-def server() -> Iterator[CmdChatServer]:
-    made = CmdChatServer(PASSWORD).start()
-    yield made
-    made.close()
+server = server_fixture()
 
 
 @pytest.fixture
 def make(server: CmdChatServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., CmdChatBridge]]:
-    monkeypatch.setenv("CMDCHAT_TEST_PASSWORD", PASSWORD)
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     made: list[CmdChatBridge] = []
 
     def bridge(username: str = "alice-bot", **settings: Any) -> CmdChatBridge:
-        config = {"host": "127.0.0.1", "port": server.port, "username": username}
-        config |= {"password_env": "CMDCHAT_TEST_PASSWORD", **settings}
-        built = bridge_class("cmdchat").from_config("c", config)
-        assert isinstance(built, CmdChatBridge)
+        built = bot(server.port, username, **settings)
         made.append(built)
         return built
 
@@ -133,7 +124,7 @@ def test_a_wrong_password_is_a_configuration_error(
     make: Callable[..., CmdChatBridge], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bridge = make()
-    monkeypatch.setenv("CMDCHAT_TEST_PASSWORD", "not it")
+    monkeypatch.setenv(PASSWORD_ENV, "not it")
     with pytest.raises(CredentialRefusedError, match="refused the room password"):  # a ConfigurationError, exit 44
         bridge.poll(None)
 
@@ -234,7 +225,7 @@ def test_the_password_can_be_handed_over_in_memory(server: CmdChatServer) -> Non
     assert not bridge.wants_password
     assert bridge.post(_pointer())
     bridge.close()
-    named = bridge_class("cmdchat").from_config("c", {**config, "password_env": "CMDCHAT_TEST_PASSWORD"})
+    named = bridge_class("cmdchat").from_config("c", {**config, "password_env": PASSWORD_ENV})
     assert isinstance(named, CmdChatBridge) and not named.wants_password
 
 

@@ -7,9 +7,7 @@ import functools
 import imaplib
 import os
 import queue
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_helpers import PHRASES, SECRET, chat_salt, opened, send
-from helpers import collect_lines, raw_chat, raw_identity, wait_for
+from console_helpers import carrier_home, opened, with_chat
+from helpers import raw_chat, raw_identity, running_daemon, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges import email_idle
@@ -27,7 +25,6 @@ from pointerbridge.bridges.email import EmailBridge
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.dovecot import MailServer, email_pair, mailbox_config, shared_mail_server
-from test_cli import PBRIDGE
 
 # Dovecot 2.3's own list less IDLE: a server that does not offer it.
 _NO_IDLE = "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS MOVE\n"
@@ -169,10 +166,8 @@ def test_a_mail_arriving_between_the_scan_and_the_idle_is_not_missed(
 
 @pytest.fixture(scope="module")
 def idle_less_server() -> Iterator[MailServer]:
-    served = MailServer(settings=_NO_IDLE)
-    served.start()
-    yield served
-    served.stop()
+    with MailServer(settings=_NO_IDLE) as served:
+        yield served
 
 
 def test_without_idle_the_listen_scans_once_per_wait(idle_less_server: MailServer, scans: list[float]) -> None:
@@ -266,10 +261,8 @@ def test_dovecot_stopped_while_a_listener_waits_then_every_mail_arrives_once(
 
 @pytest.fixture(scope="module")
 def tls_server() -> Iterator[MailServer]:
-    served = MailServer(tls=True)
-    served.start()
-    yield served
-    served.stop()
+    with MailServer(tls=True) as served:
+        yield served
 
 
 @pytest.mark.parametrize("security", ["tls", "starttls"])
@@ -302,43 +295,22 @@ def test_idle_over_tls_returns_on_arrival_and_after_the_wait(
         reader.close()
 
 
-def _mail_home(root: Path, user: str, config: CarrierConfig) -> Home:
-    """A home whose carrier ``shared`` is ``user``'s mailbox, with an identity."""
-    home = Home.resolve(root / user)
-    home.create()
-    save_config(home.config_path, Config(carriers={"shared": config}))
-    with App(home) as app:
-        app.init(user, PHRASES[user], allow_weak=True)
-    return home
-
-
 def test_bobs_daemon_stores_alices_mail_without_any_poll(tmp_path: Path) -> None:
     server = shared_mail_server()
     users = [f"alice{os.getpid()}d", f"bob{os.getpid()}d"]
     alice_config, bob_config = (mailbox_config(server, u, users, poll_every=3600) for u in users)
-    alice, bob = _mail_home(tmp_path, "alice", alice_config), _mail_home(tmp_path, "bob", bob_config)
-    with opened(bob) as app:
-        app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
-    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
-    lines = collect_lines(daemon)
-    try:
-        wait_for(lambda: any("listening live to shared" in line for line in lines), "the daemon listens")
-        with opened(alice) as app:
-            chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
-            send(app, chat, "alice", ["live over IMAP IDLE"])
+    alice, bob = carrier_home(tmp_path, "alice", alice_config), carrier_home(tmp_path, "bob", bob_config)
+    with_chat(bob, "bob")
+    with running_daemon(
+        bob.config_dir, listening_to="shared", stop_within=30, never_logged=("live over IMAP IDLE",)
+    ) as lines:
+        with_chat(alice, "alice", bodies=("live over IMAP IDLE",))
         sent = time.monotonic()
         wait_for(lambda: any("shared: received 1 (live)" in line for line in lines), "bob's daemon hears it")
         assert time.monotonic() - sent < 5.0  # IDLE, not the hour between its polls
         with opened(bob) as app:
             assert app.store.counts()["inbox"] == 1
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=30) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
-    assert not any("live over IMAP IDLE" in line or "pb1" in line for line in lines)
 
 
 def _scripted_server(during_idle: bytes) -> tuple[int, threading.Thread]:

@@ -174,9 +174,9 @@ class CmdChatServer:
     async def _error(self, writer: asyncio.StreamWriter, text: str) -> None:
         await self._send(writer, {"error": text})
 
-    async def _login(
-        self, room: _Room, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[str, str] | None:
+    async def _command(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cmd: str) -> Any:
+        """The login's next line, when it is the command ``cmd``; None when the client left or
+        sent something else (answered with the real server's error)."""
         line = await asyncio.wait_for(reader.readline(), _AUTH_TIMEOUT)
         if not line:
             return None
@@ -184,8 +184,16 @@ class CmdChatServer:
             data = json.loads(line.decode())
         except json.JSONDecodeError:
             return await self._error(writer, "Invalid JSON")
-        if data.get("cmd") != "srp_init":
-            return await self._error(writer, "Expected srp_init")
+        if data.get("cmd") != cmd:
+            return await self._error(writer, f"Expected {cmd}")
+        return data
+
+    async def _login(
+        self, room: _Room, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[str, str] | None:
+        data = await self._command(reader, writer, "srp_init")
+        if data is None:
+            return None
         username, a_b64 = data.get("username", "unknown"), data.get("A")
         if not a_b64:
             return await self._error(writer, "Missing A")
@@ -203,15 +211,9 @@ class CmdChatServer:
         await self._send(
             writer, {"user_id": user_id, "B": _b64(b_public), "salt": _b64(salt), "room_salt": _b64(room.room_salt)}
         )
-        line = await asyncio.wait_for(reader.readline(), _AUTH_TIMEOUT)
-        if not line:
+        data = await self._command(reader, writer, "srp_verify")
+        if data is None:
             return None
-        try:
-            data = json.loads(line.decode())
-        except json.JSONDecodeError:
-            return await self._error(writer, "Invalid JSON")
-        if data.get("cmd") != "srp_verify":
-            return await self._error(writer, "Expected srp_verify")
         if data.get("user_id") != user_id or not data.get("M"):
             return await self._error(writer, "Invalid verify request")
         pending = room.pending.get(user_id)

@@ -269,6 +269,14 @@ class MailServer:
         shutil.rmtree(self.run_dir, ignore_errors=True)
         shutil.rmtree(self.folder, ignore_errors=True)  # mailboxes, keys and the config with the password
 
+    def __enter__(self) -> MailServer:
+        """Started, for a ``with`` block (a module's fixture) that stops it at its end."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def log_tail(self, lines: int = 30) -> str:
         """The end of Dovecot's log, for failure messages."""
         log = self.folder / "dovecot.log"
