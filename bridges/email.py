@@ -319,7 +319,8 @@ class EmailBridge(MailboxIdle, Bridge):
             return ConfigurationError(self.name, f"{where}: folder {self._s.folder!r} is read-only")
         if isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort):
             return RetryableError(self.name, f"{where} refused a command: {printable(exc, 200)}")
-        return RetryableError(self.name, f"{where} unavailable ({type(exc).__name__})")
+        said = f": {printable(exc, 200)}" if isinstance(exc, imaplib.IMAP4.abort) else ""  # why it was given up
+        return RetryableError(self.name, f"{where} unavailable ({type(exc).__name__}{said})")
 
     def _drop_imap(self) -> None:
         client, self._imap = self._imap, None
