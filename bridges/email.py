@@ -29,7 +29,6 @@ from __future__ import annotations
 import imaplib
 import json
 import smtplib
-import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from .base import (
     Bridge,
     BridgeError,
     ConfigurationError,
+    CredentialRefusedError,
     Finding,
     PollResult,
     RetryableError,
@@ -50,13 +50,14 @@ from .email_format import (
     count,
     fetched_bodies,
     first_int,
+    password_refused,
     quoted_folder,
     scan_mail,
     search_uids,
     uid_set,
 )
 from .email_idle import MailboxIdle
-from .email_settings import EmailSettings
+from .email_settings import EmailSettings, tls_problem
 
 __all__ = ["EmailBridge"]
 
@@ -155,8 +156,9 @@ class EmailBridge(MailboxIdle, Bridge):
     def _smtp_error(self, exc: Exception, doing: str) -> Exception:
         where = f"SMTP {self._s.smtp_host}:{self._s.port('smtp')}"
         if isinstance(exc, smtplib.SMTPAuthenticationError) and 500 <= exc.smtp_code < 600:
-            return ConfigurationError(self.name, f"{where} refused the login of {self._s.username!r}")
-        tls = _tls_problem(exc)
+            refused = CredentialRefusedError if exc.smtp_code == 535 else ConfigurationError  # 535: wrong credentials
+            return refused(self.name, f"{where} refused the login of {self._s.username!r} ({exc.smtp_code})")
+        tls = tls_problem(exc)
         if tls is not None:
             return ConfigurationError(self.name, f"{where}: {tls}")
         if isinstance(exc, smtplib.SMTPNotSupportedError):
@@ -295,7 +297,8 @@ class EmailBridge(MailboxIdle, Bridge):
                 raise RetryableError(
                     self.name, f"IMAP {s.imap_host} cannot log in now: {printable(exc, 200)}"
                 ) from None
-            raise ConfigurationError(self.name, f"IMAP {s.imap_host} refused the login of {s.username!r}") from None
+            refused = CredentialRefusedError if password_refused(exc) else ConfigurationError
+            raise refused(self.name, f"IMAP {s.imap_host} refused the login of {s.username!r}") from None
         except BaseException:
             _release(client.shutdown)
             raise
@@ -309,14 +312,15 @@ class EmailBridge(MailboxIdle, Bridge):
 
     def _imap_error(self, exc: Exception) -> Exception:
         where = f"IMAP {self._s.imap_host}:{self._s.port('imap')}"
-        tls = _tls_problem(exc)
+        tls = tls_problem(exc)
         if tls is not None:
             return ConfigurationError(self.name, f"{where}: {tls}")
         if isinstance(exc, imaplib.IMAP4.readonly):
             return ConfigurationError(self.name, f"{where}: folder {self._s.folder!r} is read-only")
         if isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort):
             return RetryableError(self.name, f"{where} refused a command: {printable(exc, 200)}")
-        return RetryableError(self.name, f"{where} unavailable ({type(exc).__name__})")
+        said = f": {printable(exc, 200)}" if isinstance(exc, imaplib.IMAP4.abort) else ""  # why it was given up
+        return RetryableError(self.name, f"{where} unavailable ({type(exc).__name__}{said})")
 
     def _drop_imap(self) -> None:
         client, self._imap = self._imap, None
@@ -398,16 +402,6 @@ def _who(refused: dict[str, Any]) -> str:
 
 def _said(answer: bytes | str) -> str:
     return printable(answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer, 200)
-
-
-def _tls_problem(exc: BaseException) -> str | None:
-    """What a TLS failure means for the user, or None for another error: a certificate
-    that does not verify, or TLS spoken to a port that does not (a setting to fix)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"the certificate does not verify ({exc.verify_message}; a server's own CA: tls_ca_file)"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed ({exc.reason or type(exc).__name__}): check the port and the *_security setting"
-    return None
 
 
 def _log_in(client: smtplib.SMTP, username: str, password: str) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "count",
     "fetched_bodies",
     "first_int",
+    "password_refused",
     "quoted_folder",
     "scan_mail",
     "search_uids",
@@ -152,3 +153,12 @@ def fetched_bodies(answer: tuple[str, list[Any]]) -> list[tuple[int, bytes]]:
         if uid is not None:
             found.append((int(uid.group(1)), body))
     return found
+
+
+def password_refused(exc: imaplib.IMAP4.error) -> bool:
+    """Whether a refused IMAP LOGIN refused the password: a NO (imaplib raises it with the
+    answer's bytes; a BAD with text) saying ``[AUTHENTICATIONFAILED]`` (RFC 5530), or no
+    code at all (older servers). Other codes (``[PRIVACYREQUIRED]``, ``[EXPIRED]``, ...)
+    ask for another change than the password."""
+    said = exc.args[0] if exc.args and isinstance(exc.args[0], bytes) else b""
+    return re.match(rb"\[AUTHENTICATIONFAILED\]|[^[]", said, re.IGNORECASE) is not None

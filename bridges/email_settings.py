@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import NetworkSettings, printable
 
-__all__ = ["EmailSettings", "Security"]
+__all__ = ["EmailSettings", "Security", "tls_problem"]
 
 _PORTS = {"imap": {"tls": 993, "starttls": 143, "none": 143}, "smtp": {"tls": 465, "starttls": 587, "none": 25}}
 _ADDRESS = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+")
@@ -91,3 +91,13 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def tls_problem(exc: BaseException) -> str | None:
+    """What a TLS failure means for the user, or None for another error: a certificate
+    that does not verify, or TLS spoken to a port that does not (a setting to fix)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the certificate does not verify ({exc.verify_message}; a server's own CA: tls_ca_file)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or type(exc).__name__}): check the port and the *_security setting"
+    return None

@@ -58,6 +58,14 @@ EVENT_LIMIT_SAFE_CHARS = 32_000  # Matrix caps an event at 64 KiB of JSON
 _PAGE = 500  # events per /messages page when a sync was limited
 _MAX_PAGES = 100  # pages per poll: a longer gap is read on by the next poll
 _TIMELINE_LIMIT = 100
+# Bytes of a homeserver's answer read at most: the events it may hold at the spec's 64 KiB
+# an event, and a quarter more for what the server adds (the envelope, events' unsigned
+# data, to-device messages the filter cannot exclude). A /sync under the filter holds at
+# most _TIMELINE_LIMIT events (~7.8 MiB), a /messages page _PAGE (~39 MiB); every other
+# answer (whoami, joined rooms) is bounded as a /sync.
+_EVENT_BYTES = 65_536
+_SYNC_BYTES = _TIMELINE_LIMIT * _EVENT_BYTES * 5 // 4
+_PAGE_BYTES = _PAGE * _EVENT_BYTES * 5 // 4
 _MESSAGES_ONLY = json.dumps({"types": ["m.room.message"], "lazy_load_members": True}, separators=(",", ":"))
 _MARK = "org.pointerbridge.pointer"  # content field marking our posts (finding does not rely on it)
 
@@ -175,13 +183,15 @@ class MatrixBridge(AsyncBridge):
     # -- the async part ---------------------------------------------------------------------
 
     async def _diagnose(self, client: Any) -> list[Finding]:
-        me = await self._call(lambda: get_json(client, api_path("/account/whoami")), "checking the token")
+        me = await self._call(
+            lambda: get_json(client, api_path("/account/whoami"), most=_SYNC_BYTES), "checking the token"
+        )
         if me.get("user_id") != self._s.user_id:
             return [
                 Finding("token", "fail", f"the token is {printable(me.get('user_id'), 200)}'s, not {self._s.user_id}'s")
             ]
         findings = [Finding("token", "ok", f"accepted for {self._s.user_id}")]
-        rooms = await self._call(lambda: get_json(client, api_path("/joined_rooms")), "listing rooms")
+        rooms = await self._call(lambda: get_json(client, api_path("/joined_rooms"), most=_SYNC_BYTES), "listing rooms")
         if self._s.room_id in (rooms.get("joined_rooms") or []):
             findings.append(Finding("room", "ok", f"{self._s.user_id} is in {printable(self._s.room_id, 200)}"))
         else:
@@ -242,7 +252,7 @@ class MatrixBridge(AsyncBridge):
             wait = 0.0
         timeout = max(1, round(wait * 1000))  # milliseconds; 1 as a poll always sent
         sync_path = api_path("/sync", since=since, timeout=timeout, filter=state["filter"])
-        answer = await self._call(lambda: get_json(client, sync_path, wait), "polling")
+        answer = await self._call(lambda: get_json(client, sync_path, wait, most=_SYNC_BYTES), "polling")
         timeline = _dig(answer, "rooms", "join", self._s.room_id, "timeline")
         events = _events(timeline)
         result = PollResult([], "")
@@ -281,7 +291,7 @@ class MatrixBridge(AsyncBridge):
             if token is None:
                 break
             path = api_path(endpoint, **{"from": token, "dir": direction, "limit": _PAGE, "filter": _MESSAGES_ONLY})
-            page = await self._call(lambda path=path: get_json(client, path), "reading history")
+            page = await self._call(lambda path=path: get_json(client, path, most=_PAGE_BYTES), "reading history")
             chunk = _events(page, "chunk")
             events.extend(chunk)
             end = page.get("end")

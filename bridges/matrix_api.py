@@ -6,6 +6,7 @@ Shared by the bridge and its login."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -122,23 +123,41 @@ async def nio_answer(request: Any) -> Answer:
     )
 
 
-async def get_json(client: Any, path: str, wait: float = 0.0) -> Answer:
+async def get_json(client: Any, path: str, wait: float = 0.0, *, most: int) -> Answer:
     """GET a client-API path and return its JSON unparsed by nio. For the bulk reads of a
     poll: nio validates each event against its schemas three times over, which cost more
     than the homeserver's own work for a page of 500 events. ``wait``: seconds the server
-    may hold the request (a ``/sync`` long poll), added to the request timeout."""
+    may hold the request (a ``/sync`` long poll), added to the request timeout. ``most``:
+    bytes of body read at most (the server is hostile until shown otherwise); a longer
+    answer is a 502, so the request is retried later, and the rest is never read."""
     headers = {"Authorization": f"Bearer {client.access_token}"}
     async with await client.send("GET", path, headers=headers, wait=wait) as response:
+        status = int(response.status)
+        raw = await _bounded_body(response, most)
+        if raw is None:
+            return Answer(False, None, 502, message=f"the answer is longer than {most:,} bytes")
         try:
-            body = await response.json(content_type=None)
+            text = raw.strip().decode(response.charset or "utf-8")
+            body = json.loads(text) if text else None
         except UNDECODABLE:  # not JSON, not in its charset, or nested past reason
             body = None
-        status = int(response.status)
     if status < 400 and isinstance(body, dict):
         return Answer(True, body, status)
     error = body if isinstance(body, dict) else {}
     message = error.get("error") or ("the answer is not a JSON object" if status < 400 else "")
     return error_answer(status if status >= 400 else 502, error.get("errcode"), message, error.get("retry_after_ms"))
+
+
+async def _bounded_body(response: Any, most: int) -> bytes | None:
+    """The response's body read in chunks, or None once it passes ``most`` bytes."""
+    if (response.content_length or 0) > most:
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > most:
+            return None
+    return bytes(body)
 
 
 def error_answer(status: int, code: Any, message: Any, retry_after_ms: Any) -> Answer:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from helpers import raw_chat, raw_identity
 from pointerbridge.app.service import App
-from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
+from pointerbridge.bridges.base import Bridge, ConfigurationError, CredentialRefusedError, RetryableError, bridge_class
+from pointerbridge.bridges.email_format import password_refused
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.dovecot import DOMAIN, MailServer, email_pair, mailbox_config, shared_mail_server
@@ -164,15 +165,22 @@ def _flags(server: MailServer, config: CarrierConfig, folder: str = "INBOX") -> 
 
 
 def test_wrong_password_folder_and_server_are_told_apart(server: MailServer) -> None:
+    """A wrong password is a refused credential (exit 44: the listener retries it slowly,
+    as failed logins lock accounts), from Dovecot's IMAP (NO [AUTHENTICATIONFAILED]) and
+    its SMTP (535), whether polled or listened; a missing folder is another configuration."""
     alice, _, _ = email_pair()
     os.environ["PBRIDGE_TEST_MAIL_WRONG"] = "not the password"
     wrong = _bridge(alice, password_env="PBRIDGE_TEST_MAIL_WRONG")
-    with pytest.raises(ConfigurationError, match="refused the login"):
+    with pytest.raises(CredentialRefusedError, match=r"IMAP .* refused the login") as refused:
         wrong.poll(None)
-    with pytest.raises(ConfigurationError, match=r"SMTP .* refused the login"):
+    assert refused.value.exit_code == 44
+    with pytest.raises(CredentialRefusedError, match=r"IMAP .* refused the login"):
+        wrong.listen(None, 0.5)
+    with pytest.raises(CredentialRefusedError, match=r"SMTP .* refused the login of 'alice\w*' \(535\)"):
         wrong.post(_pointers(1)[0])
-    with pytest.raises(ConfigurationError, match="no folder 'Nowhere'"):
+    with pytest.raises(ConfigurationError, match="no folder 'Nowhere'") as elsewhere:
         _bridge(alice, folder="Nowhere").poll(None)
+    assert not isinstance(elsewhere.value, CredentialRefusedError)
     with pytest.raises(RetryableError, match="unavailable"):
         _bridge(alice, imap_port=1).poll(None)
     with pytest.raises(RetryableError, match="unavailable"):
@@ -350,3 +358,17 @@ def test_tls_and_starttls_with_the_servers_own_ca(tls_server: MailServer, imap: 
     finally:
         for bridge in (sender, reader, untrusting):
             bridge.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "password"),
+    [
+        (imaplib.IMAP4.error(b"[AUTHENTICATIONFAILED] Authentication failed."), True),  # Dovecot, Gmail
+        (imaplib.IMAP4.error(b"LOGIN failed."), True),  # a NO without a code: older servers
+        (imaplib.IMAP4.error(b"[PRIVACYREQUIRED] use TLS first"), False),
+        (imaplib.IMAP4.error(b"[EXPIRED] change your password on the web"), False),
+        (imaplib.IMAP4.error("LOGIN command error: BAD [b'syntax']"), False),  # a BAD: not the password
+    ],
+)
+def test_only_a_refused_password_is_a_refused_credential(error: imaplib.IMAP4.error, password: bool) -> None:
+    assert password_refused(error) is password

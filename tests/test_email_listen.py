@@ -365,3 +365,124 @@ def test_the_idle_reader_bounds_what_a_server_sends(during_idle: bytes, outcome:
     finally:
         imap.shutdown()
         thread.join(5)
+
+
+class _HostileImap:
+    """An IMAP server (one connection after another) that logs anyone in, SELECTs an empty
+    folder, and answers IDLE with its continuation and then, for ``for_s`` seconds, either
+    untagged lines as fast as the socket takes them (``"flood"``: a hostile server, or a
+    mailbox whose flags another client changes in a tight loop) or one line a byte every
+    0.5 s (``"trickle"``, under the client's 1 s socket timeout)."""
+
+    def __init__(self, idle: str, for_s: float = 6.0) -> None:
+        self.idle, self.for_s = idle, for_s
+        self._stopped = threading.Event()
+        self._listening = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listening.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listening.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        self._listening.close()
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listening.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self._session(conn)
+                except OSError:  # the client gave up on this server: what it should do
+                    continue
+
+    def _session(self, conn: socket.socket) -> None:
+        conn.settimeout(30)
+        lines = conn.makefile("rb")
+        conn.sendall(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+        for line in lines:
+            tag, _, command = line.strip().partition(b" ")
+            verb = command.split(b" ", 1)[0].upper()
+            if verb in (b"SELECT", b"EXAMINE"):
+                conn.sendall(b"* 0 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 1] n\r\n" + tag + b" OK done\r\n")
+            elif verb == b"IDLE":
+                until = time.monotonic() + self.for_s
+                if self.idle == "trickle":
+                    conn.sendall(b"+ idling\r\n* 1 FETCH (FLAGS (")
+                    while time.monotonic() < until and not self._stopped.is_set():
+                        conn.sendall(b"x")
+                        time.sleep(0.5)  # the server's pace, not a wait for a condition
+                    conn.sendall(b"))\r\n")
+                else:
+                    conn.sendall(b"+ idling\r\n")
+                    while time.monotonic() < until and not self._stopped.is_set():
+                        conn.sendall(b"* 1 FETCH (FLAGS (\\Seen))\r\n" * 2000)
+                if lines.readline().strip().upper() != b"DONE":
+                    return
+                conn.sendall(tag + b" OK idle done\r\n")
+            elif verb == b"LOGOUT":
+                conn.sendall(b"* BYE bye\r\n" + tag + b" OK bye\r\n")
+                return
+            else:
+                conn.sendall(tag + b" OK done\r\n")
+
+
+def _listen_to(server: _HostileImap) -> tuple[float, list[RetryableError]]:
+    """A 1 s listen (socket timeout 1 s) to ``server``: how long it took, and the error
+    that gave the server up, if any (fine for such a server; waiting on it is not)."""
+    os.environ["PBRIDGE_TEST_HOSTILE_IMAP"] = "secret"
+    settings = {
+        **email_pair()[1].settings,
+        "imap_port": server.port,
+        "password_env": "PBRIDGE_TEST_HOSTILE_IMAP",
+        "timeout": 1,
+    }
+    bridge = bridge_class("email").from_config("mail", settings)
+    ended: list[float] = []
+    given_up: list[RetryableError] = []
+
+    def listen() -> None:
+        try:
+            bridge.listen(None, 1.0)
+        except RetryableError as exc:
+            given_up.append(exc)
+        finally:
+            ended.append(time.monotonic())
+
+    started = time.monotonic()
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    thread.join(20)
+    bridge.close()
+    server.stop()
+    assert ended, "the listen never ended"
+    return ended[0] - started, given_up
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_an_idle_flooded_with_untagged_lines_ends_at_its_wait(capped: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server keeping the socket full of untagged lines for 6 s holds a 1 s listen no
+    longer than its wait and the answer to DONE (1 s timeout): the deadline is looked at
+    before every read, buffered bytes or not. An IDLE reads at most 20,000 lines, so such
+    a server is given up sooner still; uncapped, the deadline alone ends it."""
+    if not capped:
+        monkeypatch.setattr(email_idle, "_IDLE_LINES", 10**9)
+    took, given_up = _listen_to(_HostileImap("flood"))
+    assert took < 4.0, f"a 1 s listen took {took:.1f} s"  # room for a slow machine
+    (error,) = given_up
+    assert ("over 20000 lines" in str(error)) is capped
+    assert capped or took > 1.0  # the wait, then the answer to DONE that never comes
+
+
+def test_an_idle_line_trickled_a_byte_at_a_time_ends_at_its_wait() -> None:
+    """imaplib's readline bounds a line's time only per recv: a byte every 0.5 s against a
+    1 s timeout would hold a 1 s listen for days (1 MB). A line begun must end by the wait
+    or within the timeout of its first byte: the connection is given up then."""
+    took, given_up = _listen_to(_HostileImap("trickle"))
+    assert took < 4.0, f"a 1 s listen took {took:.1f} s"
+    (error,) = given_up
+    assert "timed out mid-line" in str(error)

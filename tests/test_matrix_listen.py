@@ -4,7 +4,9 @@ fails as a retry, and a listener brings every message once when the server is ba
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -231,3 +233,113 @@ def test_bobs_daemon_stores_alices_matrix_message_without_any_poll(tmp_path: Pat
         with opened(bob) as app:
             assert app.store.counts()["inbox"] == 1
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
+
+
+class _HugeAnswers:
+    """A homeserver answering ``/sync`` and ``/messages`` with JSON bodies of the sizes it
+    is given (padding streamed a MiB at a time, the end told by closing the connection):
+    records, per endpoint, whether a whole body went out. The /sync names a gap (a limited
+    timeline), so a poll goes on to read a history page."""
+
+    def __init__(self, sync: int, messages: int) -> None:
+        self.sizes = {"sync": sync, "messages": messages}
+        self.sent_all: set[str] = set()
+        self._listening = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listening.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._listening.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        self._listening.close()
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listening.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self._answer(conn)
+                except OSError:  # the client hung up mid-answer: what a bounded read does
+                    continue
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(30)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(65536)
+        endpoint = "messages" if b"/messages" in request.split(b"\r\n", 1)[0] else "sync"
+        if endpoint == "sync":
+            room = {"!room:test": {"timeline": {"limited": True, "events": [], "prev_batch": "p1"}}}
+            head = b'{"next_batch": "s2", "rooms": {"join": ' + json.dumps(room).encode() + b'}, "padding": "'
+        else:
+            head = b'{"chunk": [], "padding": "'
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + head)
+        left = self.sizes[endpoint] - len(head) - 2
+        while left > 0:
+            conn.sendall(b"a" * min(left, 1 << 20))
+            left -= 1 << 20
+        conn.sendall(b'"}')
+        self.sent_all.add(endpoint)
+
+
+def _bridge_to(server: _HugeAnswers) -> Bridge:
+    os.environ["PBRIDGE_TEST_MX_HUGE_TOKEN"] = "syt_huge_token"
+    return bridge_class("matrix").from_config(
+        "mx",
+        {
+            "homeserver": f"http://127.0.0.1:{server.port}",
+            "user_id": "@bob:test",
+            "device_id": "DEV",
+            "room_id": "!room:test",
+            "access_token_env": "PBRIDGE_TEST_MX_HUGE_TOKEN",
+            "timeout": 3,
+        },
+    )
+
+
+_CURSOR = json.dumps({"room": "!room:test", "user": "@bob:test", "filter": "f1", "since": "s1"})
+_MIB = 1 << 20
+
+
+@pytest.mark.parametrize("listening", [True, False])
+def test_a_huge_sync_answer_is_a_retry_and_is_not_read_to_its_end(listening: bool) -> None:
+    """A hostile homeserver streaming a /sync answer without end (here 72 MiB) fills no
+    memory: the body is read in chunks and given up past ~7.8 MiB (100 events of 64 KiB
+    and a quarter more), listening or polling, as a retry."""
+    server = _HugeAnswers(sync=72 * _MIB, messages=1000)
+    bridge = _bridge_to(server)
+    try:
+        with pytest.raises(RetryableError, match="polling: 502: the answer is longer than 8,192,000 bytes"):
+            bridge.listen(_CURSOR, 1.0) if listening else bridge.poll(_CURSOR)
+    finally:
+        bridge.close()
+        server.stop()
+    assert "sync" not in server.sent_all, "the bridge read the whole 72 MiB /sync answer"
+
+
+@pytest.mark.parametrize(
+    ("sync", "messages", "given_up"),
+    [
+        (7 * _MIB, 1000, None),  # a full /sync fits its bound
+        (1000, 36 * _MIB, None),  # a page of 500 events of 64 KiB (31 MiB) and more fits a page's bound
+        (1000, 72 * _MIB, "reading history"),  # past ~39 MiB: given up
+    ],
+)
+def test_a_history_page_has_a_bound_of_its_own(sync: int, messages: int, given_up: str | None) -> None:
+    server = _HugeAnswers(sync=sync, messages=messages)
+    bridge = _bridge_to(server)
+    try:
+        if given_up is None:
+            assert bridge.poll(_CURSOR).pointers == []
+        else:
+            with pytest.raises(RetryableError, match=f"{given_up}: 502: the answer is longer than 40,960,000 bytes"):
+                bridge.poll(_CURSOR)
+    finally:
+        bridge.close()
+        server.stop()
+    assert ("messages" in server.sent_all) is (given_up is None)
+    assert "sync" in server.sent_all
