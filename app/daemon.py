@@ -1,14 +1,22 @@
-"""``pbridge daemon``: poll every carrier on its own schedule with APScheduler.
+"""``pbridge daemon``: listen live to every carrier that pushes, and poll every carrier on
+its own schedule with APScheduler.
 
-Each carrier is a job (``poll_every`` seconds, or ``poll_cron`` as a crontab line, from
+A carrier whose bridge listens (:attr:`Bridge.listens`: a long poll, IMAP IDLE, inotify, a
+relay's open connection) is fetched by a :class:`Listener` as things arrive. Each carrier
+is also a job (``poll_every`` seconds, or ``poll_cron`` as a crontab line, from
 config.toml) that flushes the outbox and polls, in one worker thread so runs never
-overlap; the home's poll lock also keeps a cron-run ``pbridge poll`` from overlapping.
-SIGTERM or SIGINT stops the scheduler; a poll already running finishes first (seconds)."""
+overlap; for a carrier being listened to, the job only posts. The home's poll lock keeps a
+cron-run ``pbridge poll`` from overlapping, and the carrier's fetch lock keeps it from
+fetching what a listener fetches. SIGTERM or SIGINT stops both; a poll already running
+finishes first (seconds), a listener's wait is cut short (a batch is stored before its
+cursor is saved, so nothing is lost)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
+import time
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -17,6 +25,7 @@ from pointerbridge.bridges.base import ConfigurationError, bridge_class, bridge_
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import ConfigError, Home, load_config
 
+from .listen import Heard, Listener, ListenEvent, listening_carriers
 from .service import App, PollBusyError
 
 __all__ = ["JsonLines", "quiet_loggers", "run_daemon", "setup_logging"]
@@ -79,10 +88,10 @@ def _loggable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-def _poll(home: Home, carrier: str) -> None:
+def _poll(home: Home, carrier: str, fetch: bool) -> None:
     try:
         with App(home, create=False) as app:
-            summary = app.poll([carrier])
+            summary = app.poll([carrier], fetch=fetch)
     except PollBusyError:
         log.warning("%s: skipped, another poll of this home is running", carrier)
         return
@@ -93,6 +102,9 @@ def _poll(home: Home, carrier: str) -> None:
         log.warning("%s: %s", carrier, _loggable(note))
     if carrier in summary.errors:
         log.error("%s: %s", carrier, _loggable(summary.errors[carrier]))
+    elif not fetch or carrier in summary.live:  # received live: a listener says what it receives
+        if summary.posted.get(carrier, 0):
+            log.info("%s: posted %d", carrier, summary.posted[carrier])
     else:
         log.info(
             "%s: posted %d, received %d, skipped %d",
@@ -101,6 +113,32 @@ def _poll(home: Home, carrier: str) -> None:
             summary.received.get(carrier, 0),
             summary.skipped.get(carrier, 0),
         )
+
+
+def _heard(home: Home, event: ListenEvent) -> None:
+    if isinstance(event, Heard):
+        for note in event.notes:
+            log.warning("%s: %s", event.carrier, _loggable(note))
+        if event.received:
+            log.info("%s: received %d (live)", event.carrier, event.received)
+    elif event.fatal:
+        log.error("%s: stopped listening: %s", event.carrier, _loggable(event.message))
+    elif event.to_fix:
+        message, where = _loggable(event.message), home.config_path
+        log.error("%s: %s (fix it in %s; listening again in %.0f s)", event.carrier, message, where, event.retry_in)
+    else:
+        log.warning("%s: %s (listening again in %.0f s)", event.carrier, _loggable(event.message), event.retry_in)
+
+
+def _listen(home: Home) -> list[Listener]:
+    with App(home, create=False) as app:
+        carriers = listening_carriers(app)
+    listeners = [Listener(home, carrier, functools.partial(_heard, home)) for carrier in carriers]
+    for listener in listeners:
+        listener.start()
+    if carriers:
+        log.info("listening live to %s", ", ".join(carriers))
+    return listeners
 
 
 def _trigger(name: str, poll_every: int, poll_cron: str | None, config_path: str) -> Any:
@@ -131,9 +169,13 @@ def run_daemon(home: Home) -> None:
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
+    listeners = _listen(home)
+    live = {listener.carrier for listener in listeners}
     for name, carrier in config.carriers.items():
         trigger = _trigger(name, carrier.poll_every, carrier.poll_cron, str(home.config_path))
-        scheduler.add_job(_poll, trigger, args=[home, name], id=name, next_run_time=datetime.now(UTC))
+        # A carrier listened to is only posted to on its schedule: its listener fetches.
+        args = [home, name, name not in live]
+        scheduler.add_job(_poll, trigger, args=args, id=name, next_run_time=datetime.now(UTC))
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)
@@ -142,5 +184,12 @@ def run_daemon(home: Home) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("polling %s", ", ".join(config.carriers))
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        for listener in listeners:
+            listener.stop()  # all at once: each ends after its current wait
+        deadline = time.monotonic() + 2.0
+        for listener in listeners:
+            listener.stop(timeout=max(deadline - time.monotonic(), 0.0))
     log.info("stopped")

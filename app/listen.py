@@ -6,8 +6,10 @@ fetch lock for as long as it listens (a poll meanwhile only posts there, and a s
 listener waits), and reports what it heard through a callback, on its own thread: a
 front-end hands the event to its UI thread (:meth:`Session.heard`). A carrier that fails
 is tried again after a pause that doubles up to a minute, with jitter so that many
-listeners cut off by one outage do not all come back at once; a configuration error stops
-the listener (a person must fix it). Nothing here holds a key: the bot listens too.
+listeners cut off by one outage do not all come back at once; one whose configuration is
+refused (a folder unmounted, a token revoked) is tried again a minute later, its
+configuration read again; only a carrier removed from the configuration ends its
+listener. Nothing here holds a key: the bot listens too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pointerbridge.bridges.base import BridgeError, ConfigurationError, bridge_class
+from pointerbridge.bridges.base import BridgeError, ConfigurationError
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import Config, Home
 
@@ -43,13 +45,15 @@ class Heard:
 
 @dataclass(frozen=True, slots=True)
 class ListenFailed:
-    """A listener's carrier failed: tried again in ``retry_in`` seconds, or never (``fatal``:
-    its configuration, or it is not there any more)."""
+    """A listener's carrier failed: tried again in ``retry_in`` seconds (``to_fix``: its
+    configuration is refused, a person must fix it; it is read again before each try), or
+    never (``fatal``: the carrier is not in the home's configuration any more)."""
 
     carrier: str
     message: str
     fatal: bool
     retry_in: float = 0.0
+    to_fix: bool = False
 
 
 ListenEvent = Heard | ListenFailed
@@ -75,14 +79,17 @@ class Backoff:
 
 
 def listening_carriers(app: App) -> list[str]:
-    """The home's carriers whose bridge can listen live (:attr:`Bridge.listens`)."""
+    """The home's carriers whose bridge can listen live (:attr:`Bridge.listens`); one whose
+    settings are broken is left to its polls, which say what is wrong."""
     names = []
-    for name, carrier in app.config.carriers.items():
+    for name in app.config.carriers:
         try:
-            if bridge_class(carrier.type).listens:
-                names.append(name)
-        except (ConfigurationError, ImportError):  # an unknown type: its polls say so
+            bridge = app.bridge(name)
+        except BridgeError:
             continue
+        bridge.close()
+        if bridge.listens:
+            names.append(name)
     return names
 
 
@@ -129,17 +136,21 @@ class Listener:
         held_since: float | None = None  # since when someone else holds the carrier
         while not self._stop.is_set():
             try:
-                held = self._listen()
-            except ConfigurationError as exc:
-                self._on_event(ListenFailed(self.carrier, str(exc), fatal=True))
-                return
+                state = self._listen()
+            except ConfigurationError as exc:  # e.g. a folder unmounted: tried again, slowly
+                self._retry_later(str(exc), self._backoff.cap, to_fix=True)
+                continue
             except BridgeError as exc:
                 self._retry_later(str(exc), getattr(exc, "retry_after", None))
                 continue
             except PointerBridgeError as exc:  # the store or the config: it may be fixed meanwhile
                 self._retry_later(str(exc), None)
                 continue
-            if not held:
+            if state == "gone":
+                message = "no such carrier in the configuration any more"
+                self._on_event(ListenFailed(self.carrier, message, fatal=True))
+                return
+            if state != "held":
                 held_since = None
                 continue
             now = time.monotonic()
@@ -150,26 +161,33 @@ class Listener:
                 held_since = now
             self._stop.wait(_HELD_RETRY)
 
-    def _listen(self) -> bool:
-        """Listen until stopped or failed; True when someone else holds the carrier."""
-        with App(self.home, self._factory, create=False) as app, app.listening(self.carrier) as free:
-            if not free:
-                return True
-            bridge = app.bridge(self.carrier)
-            # The rest of config.toml is not this listener's: a daemon's N listeners would
-            # each keep all N carriers' tables (N = 200: ~22 MB, bench/idle_push.py).
-            app.config = Config({self.carrier: app.config.carriers[self.carrier]})
-            try:
-                while not self._stop.is_set():
-                    found = app.listen_round(bridge, self.wait)
-                    self._backoff.reset()
-                    if found.new or found.notes:
-                        self._on_event(Heard(self.carrier, found.new, found.notes))
-            finally:
-                bridge.close()
-        return False
+    def _listen(self) -> str:
+        """Listen until stopped ("stopped") or failed (raised); "held": someone else holds
+        the carrier; "gone": it is no longer configured."""
+        with App(self.home, self._factory, create=False) as app:
+            if self.carrier not in app.config.carriers:
+                return "gone"
+            with app.listening(self.carrier) as free:
+                if not free:
+                    return "held"
+                clash = app.clashes().get(self.carrier)
+                if clash is not None:
+                    raise ConfigurationError(self.carrier, clash)
+                bridge = app.bridge(self.carrier)
+                # The rest of config.toml is not this listener's: a daemon's N listeners would
+                # each keep all N carriers' tables (N = 200: ~22 MB, bench/idle_push.py).
+                app.config = Config({self.carrier: app.config.carriers[self.carrier]})
+                try:
+                    while not self._stop.is_set():
+                        found = app.listen_round(bridge, self.wait)
+                        self._backoff.reset()
+                        if found.new or found.notes:
+                            self._on_event(Heard(self.carrier, found.new, found.notes))
+                finally:
+                    bridge.close()
+        return "stopped"
 
-    def _retry_later(self, message: str, retry_after: float | None) -> None:
+    def _retry_later(self, message: str, retry_after: float | None, *, to_fix: bool = False) -> None:
         pause = max(self._backoff.next(), retry_after or 0.0)
-        self._on_event(ListenFailed(self.carrier, message, fatal=False, retry_in=pause))
+        self._on_event(ListenFailed(self.carrier, message, fatal=False, retry_in=pause, to_fix=to_fix))
         self._stop.wait(pause)

@@ -8,8 +8,10 @@ its outcome into events: :class:`Polled` or :class:`PollFailed`, and one
 :class:`NewMessages` per unlocked chat that gained pointers (emitted first, so a
 front-end redrawing on :class:`Polled` shows them). Events are delivered by
 :meth:`Session.finish_poll` (and :meth:`Session.route_unlocked`), on the thread that
-calls it: a front-end calls it on its own UI thread. A push carrier can later feed the
-same stream.
+calls it: a front-end calls it on its own UI thread. Carriers that push are listened to
+live (:meth:`Session.start_listening`): a listener's :class:`Heard` reaches the front-end's
+thread through the hand-over it gives, and :meth:`Session.heard` routes it into the same
+stream (:class:`NewMessages`, then the :class:`Heard` itself).
 """
 
 from __future__ import annotations
@@ -21,13 +23,24 @@ from typing import TYPE_CHECKING
 from pointerbridge.core.errors import PointerBridgeError
 
 from .errors import PollBusyError
+from .listen import Heard, Listener, ListenEvent, ListenFailed, listening_carriers
 from .models import PollSummary, UnlockedChat
 from .service import App
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity
 
-__all__ = ["Event", "NewMessages", "PollFailed", "PollOutcome", "Polled", "Session"]
+__all__ = [
+    "Event",
+    "Heard",
+    "ListenEvent",
+    "ListenFailed",
+    "NewMessages",
+    "PollFailed",
+    "PollOutcome",
+    "Polled",
+    "Session",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +68,7 @@ class NewMessages:
     pointers: int
 
 
-Event = Polled | PollFailed | NewMessages
+Event = Polled | PollFailed | NewMessages | Heard | ListenFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,7 @@ class Session:
         self._polling = False
         self._post_after: set[str] = set()
         self._newest: dict[int, int] = {}  # chat id -> its newest pointer id the session has seen
+        self._listeners_live: list[Listener] = []
 
     @property
     def poll_every(self) -> float:
@@ -166,8 +180,38 @@ class Session:
             if count:
                 self._emit(NewMessages(chat, count))
 
+    def start_listening(self, hand_over: Callable[[ListenEvent], None]) -> list[str]:
+        """Listen live to every carrier that pushes (each in a thread of its own); return
+        their names. ``hand_over`` is called on a listener's thread with each of its events:
+        the front-end passes the event to :meth:`heard` on its own thread."""
+        if self._listeners_live:
+            return [listener.carrier for listener in self._listeners_live]
+        app = self.app
+        for carrier in listening_carriers(app):
+            listener = Listener(app.home, carrier, hand_over, bridge_factory=app._bridge_factory)
+            listener.start()
+            self._listeners_live.append(listener)
+        return [listener.carrier for listener in self._listeners_live]
+
+    def heard(self, event: ListenEvent) -> None:
+        """On the front-end's thread: a listener's event. What it stored is routed into the
+        unlocked chats first (:class:`NewMessages`), then the event itself is emitted."""
+        if isinstance(event, Heard) and event.received:
+            self.route_unlocked()
+        self._emit(event)
+
+    def stop_listening(self, timeout: float | None = None) -> None:
+        """Stop every listener (each ends after its current wait; ``timeout``: how long to
+        wait for them, None: not at all)."""
+        listeners, self._listeners_live = self._listeners_live, []
+        for listener in listeners:
+            listener.stop()
+        for listener in listeners:
+            listener.stop(timeout)
+
     def close(self) -> None:
-        """Forget everything unlocked and close the app."""
+        """Stop listening, forget everything unlocked and close the app."""
+        self.stop_listening()
         self.unlocked.clear()
         self.identity = None
         self._listeners.clear()

@@ -66,6 +66,7 @@ def run_poll(home: Path | None, as_json: bool) -> int:
             "skipped": summary.skipped,
             "errors": summary.errors,
             "notes": summary.notes,
+            "live": summary.live,  # fetched by a live listener (the daemon's, a console's): only posted here
         }
         print(json.dumps(data, ensure_ascii=False))
     else:
@@ -74,6 +75,8 @@ def run_poll(home: Path | None, as_json: bool) -> int:
             status = (
                 error.removeprefix(f"carrier {name!r}: ")
                 if error
+                else f"posted {summary.posted.get(name, 0)}, received live by another session (the daemon?)"
+                if name in summary.live
                 else (
                     f"posted {summary.posted.get(name, 0)}, received {summary.received.get(name, 0)}, "
                     f"already known {summary.known.get(name, 0)}, skipped {summary.skipped.get(name, 0)}"

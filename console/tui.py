@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pointerbridge.app.display import safe_text
 from pointerbridge.app.service import App, PollSummary, UnlockedChat
-from pointerbridge.app.session import Event, Polled, PollFailed, PollOutcome, Session
+from pointerbridge.app.session import Event, Heard, ListenEvent, ListenFailed, Polled, PollFailed, PollOutcome, Session
 from pointerbridge.core import PointerBridgeError
 from rich.text import Text
 from textual import work
@@ -63,18 +63,22 @@ class ConsoleApp(TextualApp[None]):
         home: Home,
         *,
         poll_every: float | None = None,
+        live: bool = True,
         bridge_factory: BridgeFactory | None = None,
     ) -> None:
         """``poll_every``: seconds between background polls (None: the shortest
-        ``poll_every`` of this home's carriers; 0: no background polling)."""
+        ``poll_every`` of this home's carriers; 0: no background polling). ``live``: listen
+        live to the carriers that push, from the unlock on."""
         super().__init__()
         self.home = home
         self.service = App(home, bridge_factory)
         self.session = Session(self.service)
         self.session.subscribe(self._on_event)
         self.poll_every = poll_every if poll_every is not None else self.session.poll_every
+        self.live = live
         self.last_summary: PollSummary | None = None
         self.polls = 0  # background polls finished (tests wait on it)
+        self.heard = 0  # batches received live (tests wait on it)
         self.error_line: str | None = None  # the one line an unexpected error ended the app with
 
     # the session --------------------------------------------------------------------
@@ -152,9 +156,18 @@ class ConsoleApp(TextualApp[None]):
                 timeout=60,
                 markup=False,
             )
+        if self.live:
+            self.session.start_listening(self._hand_over)
         if self.poll_every:
             self.set_interval(self.poll_every, self.action_poll_now)
             self.action_poll_now()
+
+    def _hand_over(self, event: ListenEvent) -> None:
+        # On a listener's thread: the session routes it on this app's thread.
+        try:
+            self.call_from_thread(self.session.heard, event)
+        except RuntimeError:  # the console has closed meanwhile: nobody is left to show it
+            self.session.stop_listening()
 
     def attempt(self, action: Callable[[], _T]) -> _T | None:
         """Run ``action``; an expected failure (a chat deleted from the CLI meanwhile, a
@@ -223,6 +236,12 @@ class ConsoleApp(TextualApp[None]):
             self.sub_title = safe_text(event.message)
         elif isinstance(event, Polled):
             self._polled(event.summary, event.fetch)
+        elif isinstance(event, Heard):
+            self.heard += 1
+            self.sub_title = f"{event.received} new from {event.carrier} {time.strftime('%H:%M:%S')} (live)"
+            self._refresh_front()  # the session routed the unlocked chats before this event
+        elif isinstance(event, ListenFailed):
+            self.sub_title = safe_text(f"{event.carrier}: {event.message}")
         # NewMessages: the screens redraw on the Polled event that follows it
 
     def _polled(self, summary: PollSummary, fetch: bool) -> None:

@@ -127,6 +127,7 @@ async def unlock(pilot: Pilot[None], user: str) -> None:
     await fill(pilot, phrase=PHRASES[user])
 
 
-def console(home: Home, poll_every: float = 0) -> ConsoleApp:
-    """A console on ``home`` (no background polling unless asked)."""
-    return ConsoleApp(home, poll_every=poll_every)
+def console(home: Home, poll_every: float = 0, live: bool = False) -> ConsoleApp:
+    """A console on ``home`` (no background polling and no live listening unless asked:
+    a test then decides when pointers arrive)."""
+    return ConsoleApp(home, poll_every=poll_every, live=live)

@@ -4,7 +4,10 @@ records opened, and sealed again."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,3 +132,27 @@ def write_export_file(
             lines.append(record)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
+
+
+def collect_lines(process: subprocess.Popen[str]) -> list[str]:
+    """The lines ``process`` writes to its stderr pipe, appended as they come by a thread
+    of their own (so a test waits for a line instead of sleeping)."""
+    lines: list[str] = []
+    stream = process.stderr
+    assert stream is not None, "start the process with stderr=subprocess.PIPE, text=True"
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.02)

@@ -46,9 +46,11 @@ def shared(tmp_path: Path) -> Path:
     return folder
 
 
-def drive(home: Home, scenario: Callable[[Pilot[None]], Awaitable[None]], poll_every: float = 0) -> None:
+def drive(
+    home: Home, scenario: Callable[[Pilot[None]], Awaitable[None]], poll_every: float = 0, live: bool = False
+) -> None:
     async def main() -> None:
-        app = console(home, poll_every)
+        app = console(home, poll_every, live)
         async with app.run_test(size=SIZE) as pilot:
             await scenario(pilot)
 

@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from helpers import collect_lines, wait_for
 from test_cli import PBRIDGE, run
 from test_local_app import CHAT_SECRET, PHRASES, ok, setup_user
 
@@ -44,7 +45,8 @@ def test_daemon_polls_and_stops_on_sigterm(tmp_path: Path) -> None:
         if daemon.poll() is None:
             daemon.kill()
     log = daemon.stderr.read() if daemon.stderr else ""
-    assert "shared: posted 0, received 1" in log and "stopping (SIGTERM)" in log
+    # The files carrier pushes (inotify): the daemon's listener receives it, its job only posts.
+    assert "shared: received 1 (live)" in log and "stopping (SIGTERM)" in log
     assert "delivered by the daemon" not in log and "pb1" not in log
 
 
@@ -71,17 +73,18 @@ def test_daemon_logs_json_lines_with_log_json(tmp_path: Path) -> None:
     assert PBRIDGE
     daemon = subprocess.Popen([PBRIDGE, "--home", str(bob), "daemon", "--log-json"], stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(3)
+        lines = collect_lines(daemon)
+        wait_for(lambda: any("received 1 (live)" in line for line in lines), "the daemon's live line", 30)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
     finally:
         if daemon.poll() is None:
             daemon.kill()
-    lines = (daemon.stderr.read() if daemon.stderr else "").splitlines()
+    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert {r["level"] for r in records} <= {"info", "warning", "error"} and all(r["time"] for r in records)
     messages = [r["message"] for r in records if r["logger"] == "pointerbridge.daemon"]
-    assert "shared: posted 0, received 1, skipped 0" in messages and "stopping (SIGTERM)" in messages
+    assert "shared: received 1 (live)" in messages and "stopping (SIGTERM)" in messages
     assert not any("never be logged" in line or "pb1" in line for line in lines)
 
 
