@@ -25,6 +25,7 @@ import queue
 import select
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from .base import Bridge, PollResult
@@ -141,6 +142,7 @@ class FolderWatch(Bridge):
 
     listens = True
     _watch: _Watch | None = None  # this bridge's watch of its folder, set up on first listen
+    _unwatch: weakref.finalize[[_Watch], FolderWatch] | None = None  # ends it
 
     @property
     def folder(self) -> Path:  # the files bridge's
@@ -180,8 +182,10 @@ class FolderWatch(Bridge):
         mask = 0
         for event in _EVENTS:
             mask |= getattr(flags, event)
-        self._watch = _Kernel.watch(self.folder, mask)
-        return self._watch
+        watch = self._watch = _Kernel.watch(self.folder, mask)
+        if watch is not None:  # a bridge dropped without close() ends its watch too, as its own fd did
+            self._unwatch = weakref.finalize(self, _Kernel.unwatch, watch)
+        return watch
 
     def _lost(self, events: list[Any]) -> bool:
         from inotify_simple import flags
@@ -194,6 +198,6 @@ class FolderWatch(Bridge):
 
     def close(self) -> None:
         """Stop watching the folder."""
-        watch, self._watch = self._watch, None
-        if watch is not None:
-            _Kernel.unwatch(watch)
+        self._watch = None
+        if self._unwatch is not None:
+            self._unwatch()  # once: a finalizer runs at most once
