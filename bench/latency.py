@@ -7,9 +7,11 @@ item 4). Usage:
 For each carrier (its entry in ``bench/live_carriers.py``, against the suite's own test
 server), two homes in this process share a chat: Alice's ``App`` seals a message and posts
 it (``send``, then ``poll(fetch=False)``, what ``pbridge send`` does); Bob's home has a
-``Session`` with the chat unlocked and a ``Listener`` (app/listen.py) on the carrier, the
-push hook (``Bridge.listen``) in its thread. When the listener reports it ``Heard`` pointers,
-Bob's session routes them (``route_unlocked``: ``NewMessages``) and reads the chat's page as
+``Session`` with the chat unlocked listening live (``Session.start_listening``: a
+``Listener`` of app/listen.py on the carrier, the push hook ``Bridge.listen`` in its thread),
+as the console and the daemon do. When the listener reports it ``Heard`` pointers, Bob's
+session takes the event on this, the front-end's, thread (``Session.heard``: routed,
+``NewMessages``) and reads the chat's page as
 the console does (``read_page``, 200 pointers): the message is **shown** when that page
 holds its body. One message at a time; the figure is sealed → shown, with two steps on the
 way: heard (stored by the listener) and routed. p50, p95 and the max over ``count``
@@ -44,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from live_carriers import CMDCHAT_DIR, CMDCHAT_SOURCE, ENTRIES, CmdChatServer, Servers, not_listening
-from pointerbridge.app.listen import Listener, ListenEvent, ListenFailed
+from pointerbridge.app.listen import ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.app.session import Event, NewMessages, Session
 from pointerbridge.core.keys import RecoveryCode
@@ -77,7 +79,6 @@ class _Pair:
     alice_chat: Any
     bob: App
     session: Session
-    listener: Listener
     heard: queue.Queue[tuple[float, ListenEvent]] = field(default_factory=queue.Queue)
     news: list[Event] = field(default_factory=list)
     sent: int = 0
@@ -113,7 +114,7 @@ class _Pair:
                 print(f"  {self.name}: {event.message} (again in {event.retry_in:.1f} s)", file=sys.stderr)
                 continue
             heard = heard or at
-            self.session.route_unlocked()  # on this, the front-end's thread, as Session.heard will
+            self.session.heard(event)  # on this, the front-end's thread
             if not self.news:
                 continue
             self.news.clear()
@@ -126,10 +127,12 @@ class _Pair:
 
     def start(self) -> None:
         self.identity = self.alice.unlock_identity("alice bench master phrase")
-        self.listener.start()
+        listening = self.session.start_listening(lambda event: self.heard.put((time.perf_counter(), event)))
+        if listening != [self.name]:
+            raise RuntimeError(f"{self.name}: Bob's session listens to {listening}")
 
     def close(self) -> None:
-        self.listener.stop(timeout=30)
+        self.session.stop_listening(timeout=30)
         self.session.close()
         self.alice.close()
 
@@ -139,9 +142,7 @@ def _pair(root: Path, name: str, settings: list[dict[str, Any]]) -> _Pair:
     bob, bob_chat = _home(root / name, "bob", name, settings[1])
     session = Session(bob)
     session.remember(bob_chat)
-    events: queue.Queue[tuple[float, ListenEvent]] = queue.Queue()
-    listener = Listener(bob.home, name, lambda event: events.put((time.perf_counter(), event)))
-    pair = _Pair(name, alice, alice_chat, bob, session, listener, events)
+    pair = _Pair(name, alice, alice_chat, bob, session)
     session.subscribe(lambda event: pair.news.append(event) if isinstance(event, NewMessages) else None)
     return pair
 
