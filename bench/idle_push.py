@@ -1,6 +1,6 @@
 """What idle push connections cost a daemon (issue 20, item 4). Usage:
 
-    python bench/idle_push.py [--listeners 200] [--seconds 60] [--carriers files,cmdchat,matrix]
+    python bench/idle_push.py [--listeners 200] [--seconds 75] [--carriers files,cmdchat,matrix]
                               [--cmdchat-dir DIR] [--json]
 
 Per carrier type, in this one process (as ``pbridge daemon`` holds them): one home with
@@ -9,9 +9,11 @@ mailbox, a CMD-CHAT username; the entries of ``bench/live_carriers.py``, against
 suite's test servers), and a :class:`Listener` (app/listen.py) on each, with the listeners'
 real wait. Figures:
 
-- **CPU**: the process's CPU time (every thread) over a window of ``seconds`` once they all
-  wait, as % of one core; beside it the floor, the same process over the same window
-  before the listeners started (the main thread sleeping, the store open).
+- **CPU**: the process's CPU time (every thread) over a window of ``seconds`` (rounded up
+  to whole listener waits, 25 s: an idle listener's work comes once per wait, so a shorter
+  window could miss it all) once they all wait, as % of one core; beside it the floor,
+  the same process over the same window before the listeners started (the main thread
+  sleeping, the store open).
 - **Memory**: resident memory at the end of the window less the floor's (VmRSS), and its
   growth during the window (a leak shows there).
 - **Alive**: after the window, a pointer posted to the place of the last carrier started
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import queue
 import resource
@@ -49,6 +52,7 @@ from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 TARGET_CPU_PERCENT = 1.0
 TARGET_MB = 50.0
 SETTLE = 5.0  # seconds after the last listener started before the window opens
+LISTEN_WAIT = 25.0  # seconds a listener's push hook waits (app/listen.py): a round per wait
 
 
 def _rss_mb() -> float:
@@ -221,18 +225,19 @@ def main() -> None:
     """The command line: print the table (or ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listeners", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=75.0, help="rounded up to whole 25 s waits")
     parser.add_argument("--carriers", default="files,cmdchat,matrix", help=f"of {','.join(ENTRIES)}")
     parser.add_argument("--cmdchat-dir", type=Path, default=CMDCHAT_DIR)
     parser.add_argument("--cmdchat-source", default=CMDCHAT_SOURCE)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    seconds = math.ceil(args.seconds / LISTEN_WAIT) * LISTEN_WAIT
     kinds = [c.strip() for c in args.carriers.split(",") if c.strip()]
     if set(kinds) - set(ENTRIES):
         parser.error(f"unknown carriers: {', '.join(sorted(set(kinds) - set(ENTRIES)))}")
     where = {"cmdchat_dir": args.cmdchat_dir, "cmdchat_source": args.cmdchat_source}
-    result = measure(kinds, args.listeners, args.seconds, args.profile, **where)
+    result = measure(kinds, args.listeners, seconds, args.profile, **where)
     print(json.dumps(result, indent=2) if args.json else _table(result))
 
 
