@@ -12,7 +12,7 @@ real wait. Figures:
 - **CPU**: the process's CPU time (every thread) over a window of ``seconds`` (rounded up
   to whole listener waits, 25 s: an idle listener's work comes once per wait, so a shorter
   window could miss it all) once they all wait, as % of one core; beside it the floor,
-  the same process over the same window before the listeners started (the main thread
+  the same process over one wait before the listeners started (the main thread
   sleeping, the store open).
 - **Memory**: resident memory at the end of the window less the floor's (VmRSS), and its
   growth during the window (a leak shows there).
@@ -103,7 +103,7 @@ def measure_kind(kind: str, servers: Servers, count: int, seconds: float, profil
     events: queue.Queue[ListenEvent] = queue.Queue()
     gc.collect()
     floor_rss = _rss_mb()
-    floor_cpu = _cpu_window(seconds)
+    floor_cpu = _cpu_window(LISTEN_WAIT)
     threads_before = threading.active_count()
     listeners = [Listener(home, name, events.put) for name in settings]
     for listener in listeners:
