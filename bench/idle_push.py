@@ -3,11 +3,11 @@
     python bench/idle_push.py [--listeners 200] [--seconds 75] [--carriers files,cmdchat,matrix]
                               [--cmdchat-dir DIR] [--json]
 
-Per carrier type, in this one process (as ``pbridge daemon`` holds them): one home with
+Per carrier type, in one process (as ``pbridge daemon`` holds them; a process per type, so
+that one's threads leave nothing the next would reuse): one home with
 ``listeners`` carriers of that type, each its own place (a folder, a room, a bot, a
 mailbox, a CMD-CHAT username; the entries of ``bench/live_carriers.py``, against the
-suite's test servers), and a :class:`Listener` (app/listen.py) on each, with the listeners'
-real wait. Figures:
+suite's test servers), and a :class:`Listener` (app/listen.py) on each, with the listeners' real wait. Figures:
 
 - **CPU**: the process's CPU time (every thread) over a window of ``seconds`` (rounded up
   to whole listener waits, 25 s: an idle listener's work comes once per wait, so a shorter
@@ -32,6 +32,7 @@ import math
 import os
 import queue
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -237,7 +238,17 @@ def main() -> None:
     if set(kinds) - set(ENTRIES):
         parser.error(f"unknown carriers: {', '.join(sorted(set(kinds) - set(ENTRIES)))}")
     where = {"cmdchat_dir": args.cmdchat_dir, "cmdchat_source": args.cmdchat_source}
-    result = measure(kinds, args.listeners, seconds, args.profile, **where)
+    if len(kinds) == 1:
+        result = measure(kinds, args.listeners, seconds, args.profile, **where)
+    else:  # each in a process of its own: one's threads leave malloc arenas the next would reuse
+        result = {"seconds": seconds, "load_before": os.getloadavg()[0], "carriers": {}}
+        for kind in kinds:
+            again = [f"--listeners={args.listeners}", f"--seconds={seconds}", f"--carriers={kind}", "--json"]
+            again += [f"--cmdchat-dir={args.cmdchat_dir}", f"--cmdchat-source={args.cmdchat_source}"]
+            again += ["--profile"] if args.profile else []
+            done = subprocess.run([sys.executable, __file__, *again], check=True, capture_output=True)
+            result["carriers"] |= json.loads(done.stdout)["carriers"]
+        result["load_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=2) if args.json else _table(result))
 
 
