@@ -4,10 +4,10 @@
                               [--cmdchat-dir DIR] [--json]
 
 Per carrier type, in one process (as ``pbridge daemon`` holds them; a process per type, so
-that one's threads leave nothing the next would reuse): one home with
-``listeners`` carriers of that type, each its own place (a folder, a room, a bot, a
-mailbox, a CMD-CHAT username; the entries of ``bench/live_carriers.py``, against the
-suite's test servers), and a :class:`Listener` (app/listen.py) on each, with the listeners' real wait. Figures:
+that one's threads leave nothing the next would reuse): one home with ``listeners``
+carriers of that type, each its own place (a folder, a room, a bot, a mailbox, a CMD-CHAT
+username; the entries of ``bench/live_carriers.py``, against the suite's test servers),
+and a :class:`Listener` (app/listen.py) on each, with the listeners' real wait. Figures:
 
 - **CPU**: the process's CPU time (every thread) over a window of ``seconds`` (rounded up
   to whole listener waits, 25 s: an idle listener's work comes once per wait, so a shorter
