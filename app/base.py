@@ -10,13 +10,8 @@ from typing import TYPE_CHECKING, Self
 
 from pointerbridge.bridges.base import Bridge, carrier_bridge_class
 from pointerbridge.core.errors import UnknownVersionError
-from pointerbridge.home.config import (
-    CarrierConfig,
-    Config,
-    Home,
-    load_config,
-)
-from pointerbridge.home.store import ChatRow, IdentityRow, Store, home_failure
+from pointerbridge.home.config import CarrierConfig, Config, Home
+from pointerbridge.home.store import ChatRow, IdentityRow, home_failure
 
 from .errors import ChatNotFoundError, NotInitialisedError
 
@@ -75,16 +70,15 @@ def _require_identity(home: Home) -> None:
     """Refuse a home ``init`` has not made, reading it only: a mistyped ``--home``, or a
     store file with no identity in it (empty, or left by an interrupted init), is neither
     created nor migrated on the way."""
-    where = home.data_dir.absolute()
-    if not home.store_path.is_file():
-        raise NotInitialisedError(f"no home at {where}: run 'pbridge init' there, or give the right --home")
-    probe = Store.open_readonly(home.store_path)
+    if not home.has_store():
+        raise NotInitialisedError(f"no home at {home.where}: run 'pbridge init' there, or give the right --home")
+    probe = home.open_store(readonly=True)
     try:
         known = probe.identity() if probe.schema_version else None
     finally:
         probe.close()
     if known is None:
-        raise NotInitialisedError(f"the home at {where} has no identity yet: run 'pbridge init'")
+        raise NotInitialisedError(f"the home at {home.where} has no identity yet: run 'pbridge init'")
 
 
 class AppBase:
@@ -105,8 +99,8 @@ class AppBase:
                 home.create()
             else:
                 _require_identity(home)
-            self.config: Config = load_config(home.config_path)
-            self.store = Store.open(home.store_path)
+            self.config: Config = home.load_config()
+            self.store = home.open_store()
         except OSError as exc:  # a folder or file this user may not use: say which, and why
             raise home_failure(exc) from None
         self.home = home

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, RetryableError
-from pointerbridge.home.config import CarrierConfig, Config, ConfigError, save_config
+from pointerbridge.home.config import CarrierConfig, Config, ConfigError
 
 from .base import AppBase, default_bridge
 from .errors import CarrierExistsError
@@ -114,7 +114,7 @@ class Carriers(AppBase):
                 bridge.close()  # on a clash too: a bridge may hold a connection or a lock
             if old is not None and (old.type, old.settings) != (carrier.type, carrier.settings):
                 self.store.forget_cursor(name)  # first: a crash before the save only polls again
-            save_config(self.home.config_path, candidate)
+            self.home.save_config(candidate)
         except BaseException:
             self.config = before
             raise

@@ -8,8 +8,8 @@ config.toml) that flushes the outbox and polls, in one worker thread so runs nev
 overlap; for a carrier being listened to, the job only posts. The home's poll lock keeps a
 cron-run ``pbridge poll`` from overlapping, and the carrier's fetch lock keeps it from
 fetching what a listener fetches. SIGTERM or SIGINT stops both; a poll already running
-finishes first (seconds), a listener's wait is cut short (a batch is stored before its
-cursor is saved, so nothing is lost)."""
+finishes first (seconds); a listener still waiting on its carrier after 2 s ends with the
+process (a batch is stored before its cursor is saved, so nothing is lost)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,6 @@ class Joining(Chats):
         is written only once the chat exists: a failed join changes nothing."""
         from pointerbridge.app.invite import read_invite
         from pointerbridge.core.keys import normalize_chat_name
-        from pointerbridge.home.config import save_config
 
         invite = read_invite(invite_text)
         normalized = normalize_chat_name(invite.chat)
@@ -78,7 +77,7 @@ class Joining(Chats):
             raise
         try:
             if config != before:
-                save_config(self.home.config_path, config)
+                self.home.save_config(config)
         except BaseException:  # a chat whose carriers were not saved is undone, not left half-joined
             self.store.delete_chat(chat.row.id)
             self.config = before

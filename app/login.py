@@ -32,7 +32,6 @@ from pointerbridge.home.config import (
     CarrierConfig,
     Config,
     ConfigError,
-    save_config,
     valid_carrier_name,
 )
 from pointerbridge.home.private_file import write_private
@@ -118,7 +117,7 @@ def _save(app: App, name: str, carrier: CarrierConfig, path: Path, token: str) -
         raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
     config = Config.model_validate({"carriers": {**app.config.carriers, name: carrier}})
     try:
-        save_config(app.home.config_path, config)
+        app.home.save_config(config)
     except BaseException:
         if previous is None:
             path.unlink(missing_ok=True)

@@ -3,9 +3,7 @@ cursors saved only after what they cover is stored, and each run's outcome recor
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -13,7 +11,7 @@ from typing import Any, NamedTuple
 
 from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, PollResult
 from pointerbridge.home.config import ConfigError
-from pointerbridge.home.store import Direction, home_failure
+from pointerbridge.home.store import Direction
 
 from .base import MIN_PB1_PAYLOAD, _storable
 from .carriers import bridge_call
@@ -47,18 +45,10 @@ class Poller(Identities):
 
     @contextmanager
     def _poll_lock(self) -> Iterator[None]:
-        try:
-            fd = os.open(self.home.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise home_failure(exc) from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise PollBusyError("another poll of this home is running") from None
+        with self.home.hold("poll") as held:
+            if not held:
+                raise PollBusyError("another poll of this home is running")
             yield
-        finally:
-            os.close(fd)
 
     def poll(
         self,
@@ -127,19 +117,8 @@ class Poller(Identities):
         process or another) holds it for as long as it listens: a second consumer would
         take its updates (Telegram) or its login (CMD-CHAT); a poll holds it while it
         fetches."""
-        try:
-            fd = os.open(self.home.listen_lock_path(carrier), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise home_failure(exc) from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
+        with self.home.hold(f"listen-{carrier}") as free:
+            yield free
 
     def listen_round(self, bridge: Bridge, wait: float) -> _Fetched:
         """One call of the bridge's push hook (waiting up to ``wait`` seconds), stored and

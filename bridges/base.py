@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 # The built-in carriers, as pyproject.toml registers them: found without reading every
 # installed distribution's entry points (~15 ms a cron poll need not pay).
 _BUILT_IN = {
+    "cmdchat": ("pointerbridge.bridges.cmdchat", "CmdChatBridge"),
     "email": ("pointerbridge.bridges.email", "EmailBridge"),
     "files": ("pointerbridge.bridges.files", "FilesBridge"),
     "matrix": ("pointerbridge.bridges.matrix", "MatrixBridge"),

@@ -12,6 +12,10 @@ the stored token, so no event is missed. Pointers are found in any message's bod
 :func:`~pointerbridge.core.find_pointers`, so one pasted by a person is picked up too.
 One client serves a bridge's posts and polls; :meth:`MatrixBridge.close`, which the app
 calls after every run, closes it.
+
+Listening live (:meth:`MatrixBridge.listen`) is that same poll with the ``/sync`` held open
+by the homeserver up to the wait (Matrix's long poll): one request while the room is idle,
+answered the moment a message lands, with the poll's filter, gap reading and cursor.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class MatrixBridge(AsyncBridge):
         "--room {room_id}"
     )
     quiet_loggers = ("nio", "aiohttp")  # aiohttp's and nio's INFO lines carry request URLs
+    listens = True  # /sync long-polls
 
     @classmethod
     def login(
@@ -142,6 +147,14 @@ class MatrixBridge(AsyncBridge):
     def poll(self, cursor: str | None) -> PollResult:
         """Every message since ``cursor`` (None: from ``start``)."""
         result: PollResult = self._run(lambda client: self._poll(client, cursor))
+        return result
+
+    def listen(self, cursor: str | None, wait: float) -> PollResult:
+        """:meth:`poll` as one ``/sync`` long poll: the homeserver holds the request up to
+        ``wait`` seconds and answers as soon as the room has a message (an empty answer
+        when the wait ends, with a new cursor). No wait without a ``since`` to wait from,
+        or while a gap is still being read: that is read at once."""
+        result: PollResult = self._run(lambda client: self._poll(client, cursor, wait))
         return result
 
     def check(self) -> list[str]:
@@ -216,7 +229,7 @@ class MatrixBridge(AsyncBridge):
         )
         return str(response.event_id)
 
-    async def _poll(self, client: Any, cursor: str | None) -> PollResult:
+    async def _poll(self, client: Any, cursor: str | None, wait: float = 0.0) -> PollResult:
         state = json_cursor(cursor)
         place = {"room": self._s.room_id, "user": self._s.user_id}
         if any(state.get(key, value) != value for key, value in place.items()):
@@ -225,8 +238,11 @@ class MatrixBridge(AsyncBridge):
         if state.get("filter") is None:
             state["filter"] = await self._upload_filter(client)
         since = state.get("since")
-        sync_path = api_path("/sync", since=since, timeout=1, filter=state["filter"])
-        answer = await self._call(lambda: get_json(client, sync_path), "polling")
+        if since is None or "gap" in state:
+            wait = 0.0
+        timeout = max(1, round(wait * 1000))  # milliseconds; 1 as a poll always sent
+        sync_path = api_path("/sync", since=since, timeout=timeout, filter=state["filter"])
+        answer = await self._call(lambda: get_json(client, sync_path, wait), "polling")
         timeline = _dig(answer, "rooms", "join", self._s.room_id, "timeline")
         events = _events(timeline)
         result = PollResult([], "")

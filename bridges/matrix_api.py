@@ -63,11 +63,12 @@ class RawClient:
         self._session: Any = None
         self._nio: Any = None
 
-    async def send(self, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
-        """The response to one request (the caller reads and releases it)."""
+    async def send(self, method: str, path: str, headers: dict[str, str] | None = None, wait: float = 0.0) -> Any:
+        """The response to one request (the caller reads and releases it); ``wait``: seconds
+        the server may hold it before answering (a long poll), beyond the request timeout."""
         import aiohttp
 
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        timeout = aiohttp.ClientTimeout(total=self._timeout + wait)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=timeout)
         return await self._session.request(method, self.homeserver + path, headers=headers, timeout=timeout)
@@ -121,12 +122,13 @@ async def nio_answer(request: Any) -> Answer:
     )
 
 
-async def get_json(client: Any, path: str) -> Answer:
+async def get_json(client: Any, path: str, wait: float = 0.0) -> Answer:
     """GET a client-API path and return its JSON unparsed by nio. For the bulk reads of a
     poll: nio validates each event against its schemas three times over, which cost more
-    than the homeserver's own work for a page of 500 events."""
+    than the homeserver's own work for a page of 500 events. ``wait``: seconds the server
+    may hold the request (a ``/sync`` long poll), added to the request timeout."""
     headers = {"Authorization": f"Bearer {client.access_token}"}
-    async with await client.send("GET", path, headers=headers) as response:
+    async with await client.send("GET", path, headers=headers, wait=wait) as response:
         try:
             body = await response.json(content_type=None)
         except UNDECODABLE:  # not JSON, not in its charset, or nested past reason

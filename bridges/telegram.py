@@ -1,6 +1,7 @@
 """A Telegram chat as carrier, through python-telegram-bot's ``Bot`` (no ``Application``):
-each user's own bot posts pointers as plain text and reads them with one-shot
-``getUpdates``. See ../shared/recipes/telegram-botapi.md for the rules this follows.
+each user's own bot posts pointers as plain text and reads them with ``getUpdates``: one-shot
+in a poll, a long poll when listening live (telegram_listen.py). See
+../shared/recipes/telegram-botapi.md for the rules this follows.
 
 - **An idle poll** is one getUpdates asked without python-telegram-bot (telegram_probe.py),
   and, when config.toml's settings are plainly valid, without pydantic: a cron minute costs
@@ -66,6 +67,7 @@ from .base import (
 )
 from .plain_settings import PlainNetworkSettings, integers, number, path, take_network, text
 from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
+from .telegram_listen import LongPoll
 from .telegram_probe import Answer, api_url, get_updates, parameters
 
 __all__ = ["TelegramBridge", "TelegramSettings"]
@@ -112,9 +114,10 @@ class _Plan(NamedTuple):
     last: float | None
     gap: float
     offset: int | None
+    wait: int = 0  # seconds getUpdates waits for an update (a long poll)
 
 
-class TelegramBridge(AsyncBridge):
+class TelegramBridge(LongPoll, AsyncBridge):
     """One Telegram chat, reached as this user's own bot."""
 
     carrier_type = "telegram"
@@ -155,12 +158,18 @@ class TelegramBridge(AsyncBridge):
         A poll first asks without python-telegram-bot (telegram_probe.py), and an idle one
         ends with that answer; one that needs more than getUpdates from the start (the bot's
         id, a catch-up request after a gap past 24 h) asks through it."""
+        return self._updates(cursor, 0, None)
+
+    def _updates(self, cursor: str | None, wait: int, client: Any) -> PollResult:
+        """The poll; the probe's a long poll of ``wait`` s over ``client`` (telegram_listen.py)."""
         with self._poll_lock():
             plan = self._plan(cursor)
             held: list[Answer] = []  # the probe's answer, for the first attempt only: a retry asks afresh
             if plan.gap <= LOST_AFTER and self._knows_bot(plan.state):
+                plan = plan._replace(wait=wait)
                 url = api_url(self._s.base_url, self._token(), "getUpdates")
-                held.append(get_updates(self.name, url, parameters(plan.offset, _BATCH, _KINDS), self._s.timeout))
+                asked = parameters(plan.offset, _BATCH, _KINDS, wait)
+                held.append(get_updates(self.name, url, asked, self._s.timeout, wait=wait, client=client))
                 if held[0].idle:
                     return self._closed(plan, PollResult([], ""), [])
             result: PollResult = self._run(lambda bot: self._poll(bot, plan, held))
@@ -168,7 +177,7 @@ class TelegramBridge(AsyncBridge):
 
     def check(self) -> list[str]:
         """getMe: the token works; name the bot and the steps only the user can take."""
-        me: dict[str, Any] = self._run(_me)
+        me: dict[str, Any] = self._run(lambda bot: bot.get_me()).to_dict()  # getMe: the token works
         name = printable(me.get("username"), 64)
         lines = [f"bot @{name} (id {me.get('id')})"]
         if self._s.chat_id < 0:
@@ -347,7 +356,7 @@ class TelegramBridge(AsyncBridge):
         if held:
             self._requests[1].hold(held.pop())  # the probe asked this very getUpdates: read its answer
         try:  # python-telegram-bot parses whatever it is given: a wrong shape escapes as whatever it hit
-            updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=0, allowed_updates=_KINDS)
+            updates = await bot.get_updates(offset=offset, limit=_BATCH, timeout=plan.wait, allowed_updates=_KINDS)
         except (TypeError, KeyError, AttributeError, ValueError, RecursionError):
             updates = None
         if updates is None or any(type(update.update_id) is not int for update in updates):
@@ -401,11 +410,6 @@ class TelegramBridge(AsyncBridge):
         except TelegramError as exc:
             return f"{hours}; asking the others to post it again failed: {self._mapped(exc)}"
         return f"{hours}: asked the other members' bots to post again what they posted since then"
-
-
-async def _me(bot: Any) -> dict[str, Any]:
-    me: dict[str, Any] = (await bot.get_me()).to_dict()  # getMe: the token works
-    return me
 
 
 def _seconds(exc: Any) -> float:

@@ -11,15 +11,16 @@ server's Client.cpp).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .base import RetryableError
 
-__all__ = ["MAX_ANSWER_BYTES", "Answer", "api_url", "get_updates", "parameters"]
+__all__ = ["MAX_ANSWER_BYTES", "Answer", "api_url", "get_updates", "new_client", "parameters"]
 
 # A batch is at most 100 messages of 4096 characters; the bound only keeps a broken or
 # hostile server from filling memory.
@@ -69,36 +70,42 @@ def api_url(base_url: str, token: str, method: str) -> str:
     return f"{base}/{method}"
 
 
-def parameters(offset: int | None, limit: int, kinds: list[str]) -> dict[str, str]:
+def parameters(offset: int | None, limit: int, kinds: list[str], wait: int = 0) -> dict[str, str]:
     """getUpdates' parameters as python-telegram-bot encodes them (``RequestData.json_parameters``:
-    JSON values, sent as a form, no offset when None); ``timeout`` 0, a one-shot poll."""
-    asked = {"timeout": "0", "offset": str(offset), "limit": str(limit), "allowed_updates": json.dumps(kinds)}
+    JSON values, sent as a form, no offset when None); ``timeout`` ``wait`` seconds, 0 for a
+    one-shot poll."""
+    asked = {"timeout": str(wait), "offset": str(offset), "limit": str(limit), "allowed_updates": json.dumps(kinds)}
     return asked if offset is not None else {k: v for k, v in asked.items() if k != "offset"}
 
 
-def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) -> Answer:
+def get_updates(
+    carrier: str, url: str, params: dict[str, str], timeout: float, *, wait: float = 0.0, client: Any = None
+) -> Answer:
     """POST ``params`` to ``url`` (the bot's getUpdates, token included); a failure to get an
     answer at all is the carrier's :class:`RetryableError`, named as python-telegram-bot's
     errors are (the URL holds the token: never in a message). ``timeout`` bounds each step
-    (httpx's) and the whole answer too: a server sending a byte now and then would hold the
-    poll, and with its lock every later cron run, as long as it liked."""
-    # httpx's package imports its command-line client (click, rich, pygments: ~55 ms here)
-    # whenever they are installed, as click is for pbridge's own command line; an optional
-    # part (httpx[cli]) that this process never runs, and that httpx skips when it is missing.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    import httpx
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line is the URL, token and all
-    deadline = time.monotonic() + timeout
+    (httpx's) and the whole answer too, ``wait`` seconds more for a long poll (its
+    ``timeout`` parameter): a server sending a byte now and then would hold the poll, and
+    with its lock every later cron run, as long as it liked. ``client`` (of :func:`new_client`)
+    keeps its connection for the next call; without one the call opens and closes its own."""
+    httpx = _httpx()
+    # A long poll waits at least 3 s: Telegram makes a call with the last call's offset
+    # within 3 s of it wait that long (process_get_updates_query).
+    bound = timeout + (max(wait, 3.0) if wait else 0.0)
+    deadline = time.monotonic() + bound
     try:
-        with httpx.Client(timeout=timeout) as client, client.stream("POST", url, data=params) as response:
+        with contextlib.ExitStack() as stack:
+            if client is None:
+                client = stack.enter_context(httpx.Client(timeout=timeout))
+            steps = httpx.Timeout(timeout, read=bound)  # no byte comes while Telegram waits
+            response = stack.enter_context(client.stream("POST", url, data=params, timeout=steps))
             payload = bytearray()
             for chunk in response.iter_bytes():
                 payload += chunk
                 if len(payload) > MAX_ANSWER_BYTES:
                     raise RetryableError(carrier, f"Telegram answered more than {MAX_ANSWER_BYTES >> 20} MiB")
                 if time.monotonic() > deadline:
-                    raise RetryableError(carrier, f"Telegram's answer took longer than {timeout:g} s")
+                    raise RetryableError(carrier, f"Telegram's answer took longer than {bound:g} s")
             return Answer(url, params, response.status_code, bytes(payload))
     except httpx.TimeoutException:
         raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None
@@ -106,3 +113,20 @@ def get_updates(carrier: str, url: str, params: dict[str, str], timeout: float) 
         # python-telegram-bot's BaseRequest makes any failure of its transport a NetworkError,
         # and a URL httpx cannot request is no httpx.HTTPError (InvalidURL, an IDNA UnicodeError)
         raise RetryableError(carrier, "Telegram unreachable (NetworkError)") from None
+
+
+def new_client() -> Any:
+    """An ``httpx.Client`` for :func:`get_updates` to keep its connection open between calls
+    (a listener's long polls); the caller closes it."""
+    return _httpx().Client()
+
+
+def _httpx() -> Any:
+    # httpx's package imports its command-line client (click, rich, pygments: ~55 ms here)
+    # whenever they are installed, as click is for pbridge's own command line; an optional
+    # part (httpx[cli]) that this process never runs, and that httpx skips when it is missing.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO line is the URL, token and all
+    return httpx

@@ -54,6 +54,7 @@ _COMMANDS = {
     "purge": "messages:purge",
     "demo": "demo:demo",
     "console": "main:console",
+    "live": "live:live",
     "bench": "main:bench",
     "clm": "main:clm_app",
     "chat": "chats:chat_app",

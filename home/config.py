@@ -7,9 +7,12 @@ variable or a 0600 file), and chat secrets and master phrases are typed, not con
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +23,15 @@ from .private_file import write_private
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
+    from .store import Store
+
 __all__ = [
     "CARRIER_NAME_RULE",
     "CarrierConfig",
     "Config",
     "ConfigError",
     "Home",
+    "PlaintextCredentialError",
     "load_config",
     "save_config",
     "valid_carrier_name",
@@ -39,6 +45,14 @@ class ConfigError(PointerBridgeError):
     """config.toml cannot be read or does not validate; the message names file and key."""
 
     exit_code = 9
+
+
+class PlaintextCredentialError(ConfigError):
+    """A carrier's credential written into a carrier file itself (a ``password``, a
+    ``token``): credentials are named by reference only, an environment variable
+    (``..._env``) or a 0600 file (``..._file``)."""
+
+    exit_code = 43
 
 
 _TYPE = re.compile(r"[a-z][a-z0-9_]*")
@@ -214,7 +228,11 @@ def save_config(path: Path, config: Config) -> None:
 
 
 class Home:
-    """Where one user's config and store live: ``--home``, ``PBRIDGE_HOME``, or platformdirs."""
+    """Where one user's config and store live: ``--home``, ``PBRIDGE_HOME``, or platformdirs.
+
+    The app reaches the home only through the methods below (config, store, locks), so a
+    home kept elsewhere (:class:`~pointerbridge.home.memory.MemoryHome`: in RAM, for a live
+    session) is one more subclass, not a branch in the app."""
 
     def __init__(self, config_dir: Path, data_dir: Path) -> None:
         """Use these folders (created 0700 on first use)."""
@@ -241,17 +259,53 @@ class Home:
         """The SQLite store."""
         return self.data_dir / "store.db"
 
-    @property
-    def lock_path(self) -> Path:
-        """The lock that keeps two polls of this home from overlapping."""
-        return self.data_dir / "poll.lock"
-
-    def listen_lock_path(self, carrier: str) -> Path:
-        """The lock a live listener of ``carrier`` holds for as long as it listens."""
-        return self.data_dir / f"listen-{carrier}.lock"
-
     def create(self) -> None:
         """Make the folders, private to the user."""
         for folder in {self.config_dir, self.data_dir}:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
+
+    @property
+    def where(self) -> str:
+        """Where this home is, for messages: its data folder."""
+        return str(self.data_dir.absolute())
+
+    def load_config(self) -> Config:
+        """Its config.toml, validated (a missing file: no carriers yet)."""
+        return load_config(self.config_path)
+
+    def save_config(self, config: Config) -> None:
+        """Write its config.toml (atomically, 0600)."""
+        save_config(self.config_path, config)
+
+    def has_store(self) -> bool:
+        """Whether its store exists (``init`` or ``import`` made it)."""
+        return self.store_path.is_file()
+
+    def open_store(self, *, readonly: bool = False) -> Store:
+        """Its store, created and migrated on first use; ``readonly``: an existing one only
+        read (nothing created, set or migrated)."""
+        from .store import Store
+
+        return Store.open_readonly(self.store_path) if readonly else Store.open(self.store_path)
+
+    @contextmanager
+    def hold(self, lock: str) -> Iterator[bool]:
+        """Hold this home's lock called ``lock`` (``poll``, ``listen-CARRIER``) while the
+        block runs, against every process and thread; yields False, holding nothing, when
+        someone else holds it. A file lock (``flock``) in the data folder."""
+        from .store import home_failure
+
+        try:
+            fd = os.open(self.data_dir / f"{lock}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise home_failure(exc) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)

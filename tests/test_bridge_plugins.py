@@ -327,7 +327,7 @@ def test_carrier_login_of_a_type_without_a_login_hook_or_unknown(tmp_path: Path)
     ]
     unknown = run("--home", home, "carrier", "login", "pigeon", "coop")
     assert unknown.returncode == EXIT_CODES["ConfigurationError"] and len(unknown.stderr.splitlines()) == 1
-    assert "unknown carrier type 'pigeon' (known: email, files, matrix, telegram" in unknown.stderr
+    assert "unknown carrier type 'pigeon' (known: cmdchat, email, files, matrix, telegram" in unknown.stderr
     not_an_option = run("--home", home, "carrier", "login", "matrix", "mx", "--set", "colour=blue")
     assert not_an_option.returncode == EXIT_CODES["InvalidInputError"] and "takes no 'colour'" in not_an_option.stderr
     assert not (tmp_path / "home" / "config.toml").exists()

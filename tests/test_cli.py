@@ -328,6 +328,7 @@ def test_exit_codes_never_change() -> None:
         "SealedDataError": 37,
         "PostsWaitingError": 38,
         "ChatsSealedError": 39,
+        "PlaintextCredentialError": 43,
         "CarrierExistsError": 49,
     }
 

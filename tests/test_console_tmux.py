@@ -57,7 +57,7 @@ def tmux() -> Iterator[Tmux]:
 def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o700)
-    alice = make_home(tmp_path, "alice", shared, poll_every=5)
+    alice = make_home(tmp_path, "alice", shared, poll_every=3600)  # no background poll: the listener's
     bob = make_home(tmp_path, "bob", shared, poll_every=5)
     bob_home = str(tmp_path / "bob")
     with_chat(alice, "alice", bodies=("is anyone there",))
@@ -91,8 +91,8 @@ def test_bobs_message_appears_in_alices_open_console(tmp_path: Path, tmux: Tmux)
         env={"PBRIDGE_MASTER_PHRASE": PHRASES["bob"], "PBRIDGE_CHAT_SECRET": SECRET},
     )
     assert sent.returncode == 0, sent.stderr
-    screen = tmux.wait_for("hello alice from bob")  # a background poll brought it into the open chat
-    assert "bob" in screen and "polled" in screen
+    screen = tmux.wait_for("hello alice from bob")  # the files carrier's push brought it into the open chat
+    assert "bob" in screen and "(live)" in screen
 
     tmux.type("hi bob, got it")
     tmux.press("Enter")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -253,3 +255,38 @@ def test_a_cron_poll_beside_a_listener_only_posts_there_and_says_so(tmp_path: Pa
         assert listener.stop(timeout=10)
     done = run("--home", str(bob.config_dir), "poll", phrase=None)
     assert done.stdout.startswith("shared: posted 0, received 0")  # fetched again once nobody listens
+
+
+_LISTEN_ONCE = """
+import sys
+from pointerbridge.bridges.files import FilesBridge
+bridge = FilesBridge.from_config("f", {"path": sys.argv[1]})
+cursor = bridge.poll(None).cursor
+bridge.post(sys.argv[2])
+print("found", len(bridge.listen(cursor, 0.2).pointers))
+"""
+
+
+def test_a_files_listen_without_inotify_instances_left_still_reads_by_scanning(tmp_path: Path, shared: Path) -> None:
+    # The user's inotify instances (128 by default) can be used up by other programs: the
+    # listener then scans once per wait, as a poll would, instead of failing for good. The
+    # limit is set to 0 in a user namespace of the test's own (no root needed).
+    (tmp_path / "elsewhere").mkdir()
+    pointer = _pointer(tmp_path, shared)
+    unshare = shutil.which("unshare")
+    assert unshare, "this test needs util-linux's unshare (Debian: util-linux)"
+    lowered = 'echo 0 > /proc/sys/user/max_inotify_instances && exec "$0" "$@"'
+    probe = subprocess.run(
+        [unshare, "-Ur", "sh", "-c", lowered, sys.executable, "-c", "import inotify_simple; inotify_simple.INotify()"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode != 0 and "Too many open files" in probe.stderr, probe.stderr  # the limit holds
+    done = subprocess.run(
+        [unshare, "-Ur", "sh", "-c", lowered, sys.executable, "-c", _LISTEN_ONCE, str(shared), pointer],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "found 1", done.stdout + done.stderr

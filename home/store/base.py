@@ -51,6 +51,26 @@ class StoreBase:
         return store
 
     @classmethod
+    def open_memory(cls, name: str) -> Self:
+        """Open (creating and migrating it on first use) the store called ``name`` that lives
+        in this process's RAM only: SQLite's ``memdb`` VFS, shared by every connection of
+        the process that names it, with SQLite's own locking between them (a thread's
+        connection waits for another's write, as on disk). Nothing of it touches the disk:
+        no file, no journal (it is kept in memory), temporary tables in RAM. It lasts while
+        one connection to it is open (:class:`~pointerbridge.home.memory.MemoryHome` keeps one)."""
+        where = Path("(in memory)")
+        try:
+            db = connect(f"file:/{name}?vfs=memdb", where, uri=True, isolation_level=None, timeout=30)
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA temp_store=MEMORY")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{where}: cannot open the store ({exc})") from None
+        store = cls(db, where)
+        store._migrate()
+        return store
+
+    @classmethod
     def open_readonly(cls, path: Path) -> Self:
         """Open an existing store only to read it: nothing is created, set or migrated
         (``pbridge doctor``). Reads of a damaged file raise :class:`StoreError` (home/store/guard.py)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pointerbridge.home.config import CarrierConfig
 from pointerbridge.testing import CarrierFactory, CarrierUnderTest
+from servers.cmdchat import CmdChatServer, RawClient
 from servers.dovecot import email_pair
 from servers.synapse import matrix_room
 from servers.telegram import BotApiServer, telegram_group
@@ -39,12 +40,31 @@ def _telegram(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(alice, say, bob, server.stop)
 
 
+def _cmdchat(tmp_path: Path) -> CarrierUnderTest:
+    server = CmdChatServer("contract room").start()  # a server per test: its backlog is the carrier
+    secret = tmp_path / "cmdchat-password"
+    secret.write_text("contract room\n", encoding="utf-8")
+    secret.chmod(0o600)
+    base = {"type": "cmdchat", "host": "127.0.0.1", "port": server.port, "password_file": str(secret)}
+    alice = CarrierConfig.model_validate({**base, "username": "alice-bot", "max_pointer_chars": 2000})
+    bob = CarrierConfig.model_validate({**base, "username": "bob-bot", "max_pointer_chars": 2000})
+
+    def inject(text: str) -> None:  # a person in the room types it into CMD-CHAT's client
+        person = RawClient(server.port, "a person", "contract room")
+        person.say(text)
+        person.next_message()  # the echo: stored on the server
+        person.close()
+
+    return CarrierUnderTest(alice, inject, bob, server.close)
+
+
 def _email(tmp_path: Path) -> CarrierUnderTest:
     alice, bob, inject = email_pair()  # a mailbox each, on one Dovecot for the session
     return CarrierUnderTest(alice, inject, bob)
 
 
 FACTORIES: dict[str, CarrierFactory] = {
+    "cmdchat": _cmdchat,
     "email": _email,
     "files": _files,
     "matrix": _matrix,

@@ -45,6 +45,12 @@ real one:
   offset within 3 s of it waits at least 3 s, and within 0.5 s gets at most one update; a
   call that finds updates, or has no timeout, is answered at once and ends nothing; one
   that waits ends an older one still waiting with 409; while a webhook is set, 409.
+  ``timeout`` is capped at 50 s (``LONG_POLL_MAX_TIMEOUT``); a waiting call is answered
+  1-2 ms after its first update arrives (``long_poll_wakeup``: ``LONG_POLL_WAIT_AFTER``,
+  ``LONG_POLL_MAX_DELAY``), so that a burst comes in one answer.
+- **Restarts.** :meth:`BotApiServer.stop` cuts every connection, waiting calls included,
+  and :meth:`BotApiServer.start` serves again on the same port with the same queues and
+  offsets, as Telegram keeps them while a client's connection is down.
 - **Chats.** getChat and getChatAdministrators answer a member only ("chat not found"
   otherwise); a channel's administrators, an admin only; other bots among them only with
   ``return_bots``. getChatAdministrators of a basic group upgraded to a supergroup answers
@@ -59,6 +65,8 @@ real one:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import itertools
 import json
 import math
@@ -77,6 +85,7 @@ from pointerbridge.home.config import CarrierConfig
 UPDATE_TTL = 24 * 3600.0
 RESTART_AFTER = 7 * 86400.0  # no new update for this long: the next update id is random
 _RESTART_IDS = (2 * 1_000_000 + 1, 1_000_000_000)  # TQueue::push's range for a queue's first id
+_WAIT_AFTER = 0.0015  # after a waiting call's first update: Client.h's LONG_POLL_WAIT_AFTER/_MAX_DELAY
 _FUTURE, _PAST = 10, 100_000  # TQueue::get refuses an offset this far past the tail or before the head
 MAX_TEXT = 4096
 # The users Telegram puts into ``from`` when a chat sends (telegram.constants.ChatID; the
@@ -118,8 +127,10 @@ class BotAccount:
     allowed_updates: list[str] | None = None  # None: Telegram's default
     webhook: str = ""
     polls: int = 0  # getUpdates calls that waited so far: a newer one ends an older one still waiting
+    waiting: list[Callable[[], None]] = field(default_factory=list)  # wakes the call waiting now, if any
     previous_poll: tuple[int, float] = (0, -math.inf)  # the last getUpdates' offset and start (server clock)
     calls: list[str] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)  # each getUpdates' timeout, as the server took it
 
     def allows(self, kind: str) -> bool:
         """Whether an update of ``kind`` is made for this bot now (applied at creation)."""
@@ -281,6 +292,12 @@ class BotApiServer:
         with self._lock:
             return self._post(chat, self._user(person), content, author=person, reply_to=reply_to)
 
+    def bot_says(self, chat: Chat, bot: BotAccount, text: str) -> dict[str, Any]:
+        """``bot``'s message lands in ``chat`` as its sendMessage would make it, with no
+        HTTP call and no rate limit: the moment an update arrives, for latency benchmarks."""
+        with self._lock:
+            return self._post(chat, bot.user(), {"text": text}, author=bot.id)
+
     def say_as_chat(
         self, chat: Chat, sender_chat: Chat, text: str, *, automatic_forward: bool = False
     ) -> dict[str, Any]:
@@ -325,16 +342,17 @@ class BotApiServer:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     def start(self) -> None:
-        """Serve on a free port from a thread of its own."""
+        """Serve from a thread of its own: on a free port, or again on the port of before."""
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
 
         async def serve() -> None:
             app = web.Application()
             app.router.add_route("*", "/bot{token}/{method}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None)
+            # Stopping cuts every connection at once, waiting getUpdates calls included.
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.05)  # 0: no bound at all
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
             await site.start()
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             ready.set()
@@ -346,11 +364,13 @@ class BotApiServer:
             raise RuntimeError("the test Bot API server did not start")
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving, cutting every connection; what the bots have queued is kept."""
         if self._loop is None:
             return
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        # and the calls whose client hung up before: aiohttp lets their handlers run on
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -546,6 +566,13 @@ class BotApiServer:
         bot.last_update_at = now
         bot.queue.append((now, {"update_id": bot.next_update_id, kind: payload}))
         bot.next_update_id += 1
+        self._wake(bot)
+
+    def _wake(self, bot: BotAccount) -> None:
+        """Wake the getUpdates call waiting for ``bot``, if any (from whichever thread)."""
+        waiting, bot.waiting = bot.waiting, []
+        for wake in waiting:
+            wake()
 
     def _sees(self, bot: BotAccount, chat: Chat, author: int | None, message: dict[str, Any], service: bool) -> bool:
         admin = chat.members.get(bot.id) == "admin"
@@ -572,7 +599,8 @@ class BotApiServer:
             self._allow(bot, params)
             offset = _int(params.get("offset") or 0)
             limit = min(max(_int(params.get("limit") or 100), 1), 100)
-            timeout = min(max(float(params.get("timeout") or 0), 0), 50)
+            timeout = min(max(float(params.get("timeout") or 0), 0), 50)  # Client.h: LONG_POLL_MAX_TIMEOUT
+            bot.timeouts.append(timeout)
             now = self.clock()
             # Client.cpp, process_get_updates_query: the same offset again soon is slowed down
             last_offset, last_start = bot.previous_poll
@@ -586,9 +614,11 @@ class BotApiServer:
                 return found  # answered at once: a call waiting elsewhere goes on waiting
             bot.polls += 1  # this one waits: the older one still waiting ends (abort_long_poll)
             mine = bot.polls
-        deadline = time.monotonic() + timeout
+            self._wake(bot)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while True:
-            await asyncio.sleep(0.05)
+            woken = asyncio.Event()
             with self._lock:
                 if bot.polls != mine:
                     raise BotApiError(
@@ -597,8 +627,21 @@ class BotApiServer:
                         "only one bot instance is running",
                     )
                 found = self._take(bot, offset, limit)
-                if found or time.monotonic() >= deadline:
+                if found or loop.time() >= deadline:
                     return found
+                wake = functools.partial(loop.call_soon_threadsafe, woken.set)
+                bot.waiting.append(wake)
+            # Woken by an update or a newer call; else a look now and then, as the server's
+            # clock may move (advance) and expire what is queued.
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), min(deadline - loop.time(), 0.5))
+            finally:  # a call cut off (the server stopped) must not be woken on a closed loop
+                with self._lock:
+                    if wake in bot.waiting:
+                        bot.waiting.remove(wake)
+            if woken.is_set():
+                await asyncio.sleep(_WAIT_AFTER)  # the rest of a burst, in this answer
 
     def _allow(self, bot: BotAccount, params: dict[str, Any]) -> None:
         """``allowed_updates`` given: kept for the updates made from now on (an empty list
@@ -616,6 +659,13 @@ class BotApiServer:
         elif head - _PAST <= offset <= bot.next_update_id + _FUTURE:  # else: from the head, confirming nothing
             bot.queue = [(at, u) for at, u in bot.queue if u["update_id"] >= offset]
         return [u for _, u in bot.queue][:limit]
+
+
+async def _cancel_the_rest() -> None:
+    rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
 
 
 async def _parameters(request: web.Request) -> dict[str, Any]:
