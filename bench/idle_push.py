@@ -19,8 +19,10 @@ and a :class:`Listener` (app/listen.py) on each, with the listeners' real wait. 
 - **Alive**: after the window, a pointer posted to the place of the last carrier started
   is heard, and no listener has failed.
 
-``--profile`` adds, for the window, every thread's busiest functions (yappi, when
-installed; else only the main thread's cProfile, which sees nothing of the listeners).
+Telegram is left out by default: the suite's Bot API server runs in a thread of this very
+process, so its CPU would count as the listeners'; ``--carriers telegram`` still runs it.
+``--profile`` adds, for the window, every thread's busiest functions (``pip install
+yappi``).
 """
 
 from __future__ import annotations
