@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, RetryableError
+from pointerbridge.bridges.base import Bridge, BridgeError, ConfigurationError, RetryableError, carrier_bridge_class
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError
 
 from .base import AppBase, default_bridge
@@ -82,6 +82,7 @@ class Carriers(AppBase):
         as it was."""
         from pydantic import ValidationError
 
+        settings = _typed(name, carrier_type, settings)
         try:
             carrier = CarrierConfig.model_validate({"type": carrier_type, **settings})
             candidate = Config.model_validate(
@@ -137,3 +138,24 @@ class Carriers(AppBase):
             if name not in self.config.carriers:
                 raise ConfigError(f"{self.home.config_path}: no carrier named {name!r} (pbridge carrier add)")
         return names
+
+
+def _typed(name: str, carrier_type: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the numbers and switches given as text (``--set port=8000``) as the
+    bridge reads them, so config.toml and invites carry ``8000``, not ``"8000"`` (a place
+    compared by its settings would not match). Anything the bridge refuses is left as it
+    is: adding the carrier then says what is wrong."""
+    from pydantic import ValidationError
+
+    own = {k: v for k, v in settings.items() if k not in ("type", "poll_every", "poll_cron")}  # the app's own
+    try:
+        model = carrier_bridge_class(name, carrier_type).Settings.model_validate(own)
+    except (BridgeError, ValidationError):
+        return settings
+    read = model.model_dump()
+    typed = dict(settings)
+    for key, value in own.items():
+        kept = read.get(key)
+        if isinstance(value, str) and isinstance(kept, int | float):  # bool is an int
+            typed[key] = kept
+    return typed

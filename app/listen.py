@@ -8,19 +8,23 @@ front-end hands the event to its UI thread (:meth:`Session.heard`). A carrier th
 is tried again after a pause that doubles up to a minute, with jitter so that many
 listeners cut off by one outage do not all come back at once; one whose configuration is
 refused (a folder unmounted, a token revoked) is tried again a minute later, its
-configuration read again; only a carrier removed from the configuration ends its
-listener. Nothing here holds a key: the bot listens too.
+configuration read again (a refused password or token every 15 minutes: each try is a
+failed login, and servers lock accounts for those); only a carrier removed from the
+configuration ends its listener. A carrier that answers every wait at once with nothing
+(one that ignores a long poll's timeout) is asked again only after the backoff's pause,
+never in a busy loop. Nothing here holds a key: the bot listens too.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pointerbridge.bridges.base import BridgeError, ConfigurationError
+from pointerbridge.bridges.base import BridgeError, ConfigurationError, CredentialRefusedError
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import Config, Home
 
@@ -31,6 +35,8 @@ __all__ = ["Backoff", "Heard", "ListenEvent", "ListenFailed", "Listener", "liste
 
 _WAIT = 25.0  # seconds a push hook waits for news: under the 30-60 s idle timeouts of proxies
 _HELD_RETRY = 1.0  # seconds between tries while someone else holds the carrier
+_QUICK = 1.0  # seconds: a round that brought nothing sooner than this (or a tenth of the wait) did not wait
+_REFUSED_RETRY = 900.0  # seconds between logins with a credential the carrier refused
 _HELD_SAY = 60.0  # seconds of that before a listener says so (again)
 
 
@@ -69,7 +75,7 @@ class Backoff:
 
     def next(self) -> float:
         """The pause before the next try."""
-        ceiling = min(self.cap, self.first * 2**self.failures)
+        ceiling = min(self.cap, self.first * 2.0 ** min(self.failures, 64))  # 2**1024 is no float
         self.failures += 1
         return random.uniform(ceiling / 2, ceiling)
 
@@ -137,6 +143,9 @@ class Listener:
         while not self._stop.is_set():
             try:
                 state = self._listen()
+            except CredentialRefusedError as exc:  # every try is a failed login: a lockout, a ban
+                self._retry_later(str(exc), _REFUSED_RETRY, to_fix=True)
+                continue
             except ConfigurationError as exc:  # e.g. a folder unmounted: tried again, slowly
                 self._retry_later(str(exc), self._backoff.cap, to_fix=True)
                 continue
@@ -145,6 +154,11 @@ class Listener:
                 continue
             except PointerBridgeError as exc:  # the store or the config: it may be fixed meanwhile
                 self._retry_later(str(exc), None)
+                continue
+            except Exception as exc:  # a bug of ours: said (its type only) and tried again, never a dead thread
+                if os.environ.get("PBRIDGE_DEBUG") == "1":
+                    raise
+                self._retry_later(f"internal error ({type(exc).__name__}); PBRIDGE_DEBUG=1 shows more", None)
                 continue
             if state == "gone":
                 message = "no such carrier in the configuration any more"
@@ -179,10 +193,14 @@ class Listener:
                 app.config = Config({self.carrier: app.config.carriers[self.carrier]})
                 try:
                     while not self._stop.is_set():
+                        started = time.monotonic()
                         found = app.listen_round(bridge, self.wait)
-                        self._backoff.reset()
                         if found.new or found.notes:
                             self._on_event(Heard(self.carrier, found.new, found.notes))
+                        if found.new or time.monotonic() - started >= min(_QUICK, self.wait / 10):
+                            self._backoff.reset()
+                        else:  # nothing, at once: a carrier that never holds the wait must not spin us
+                            self._stop.wait(self._backoff.next())
                 finally:
                     bridge.close()
         return "stopped"

@@ -12,25 +12,37 @@ per carrier of the chat that can listen (:attr:`Bridge.listens`), and a poll eve
 ``poll_every`` seconds of the others. A watcher thread, on a store connection of its own,
 reads the chat whenever something was stored and hands the messages not shown yet to the
 front-end's callback (on that thread). What the user sends is sealed into the outbox and
-posted at once, on the caller's thread."""
+posted at once, on the caller's thread.
+
+A carrier whose bridge logs in with a password that the carrier file gives no place for
+(neither ``..._env`` nor ``..._file``: the CMD-CHAT carrier's ``wants_password``) gets it
+from the front-end (:meth:`LiveChat.wanting_passwords`, :meth:`LiveChat.log_in`): it lives
+in this session's memory only, handed to each of its bridges as they are built
+(``use_password``), and is never written, logged, put in argv or in a child's environment.
+The hook is duck-typed (:class:`_TakesPassword`): a bridge that has none is never asked."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pointerbridge.core.errors import PointerBridgeError
+from pointerbridge.bridges.base import Bridge, RetryableError
+from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
+from .base import default_bridge
+from .carriers import bridge_call
 from .errors import PollBusyError, WrongSecretError
 from .listen import Heard, Listener, ListenFailed, listening_carriers
 from .service import App
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity, RecoveryCode
+    from pointerbridge.home.config import CarrierConfig
     from pointerbridge.home.memory import MemoryHome
 
     from .base import BridgeFactory
@@ -39,7 +51,21 @@ if TYPE_CHECKING:
 __all__ = ["LiveChat"]
 
 _LOOK = "look"  # a watcher's cue: read the chat again (something was sent or stored)
+_POST = "post"  # a watcher's cue: post what waits (the user's post found a poll running)
 _STOP = "stop"
+_RETRY = 10.0  # seconds before what a carrier did not take is posted again
+
+
+@runtime_checkable
+class _TakesPassword(Protocol):
+    """A bridge that can be handed its password in memory (bridges/cmdchat.py's)."""
+
+    @property
+    def wants_password(self) -> bool:
+        """Whether its settings name no password, so it must be handed one."""
+
+    def use_password(self, password: str) -> None:
+        """Take the password (kept in memory only)."""
 
 
 class LiveChat:
@@ -49,14 +75,17 @@ class LiveChat:
     def __init__(self, home: MemoryHome, bridge_factory: BridgeFactory | None = None) -> None:
         """A session over ``home`` (its carriers given; nothing opened yet)."""
         self.home = home
-        self._factory = bridge_factory
-        self.app = App(home, bridge_factory)
+        self._factory = bridge_factory or default_bridge
+        self._passwords: dict[str, str] = {}  # by carrier: what the user gave, in RAM only
+        self._logins: list[Bridge] = []  # held until close (a login shared by this session's bridges)
+        self.app = App(home, self._bridge)
         self.identity: Identity | None = None
         self.chat: UnlockedChat | None = None
         self._seen: set[str] = set()  # ids of the messages shown so far
         self._cues: queue.Queue[str | ListenFailed] = queue.Queue()
         self._listeners: list[Listener] = []
         self._watcher: threading.Thread | None = None
+        self._closed = False
 
     @classmethod
     def from_carrier_file(cls, path: Path, bridge_factory: BridgeFactory | None = None) -> LiveChat:
@@ -98,6 +127,46 @@ class LiveChat:
             self.chat = self.app.create_chat(chat, secret, names, open_chat=True, allow_weak=True)
         return self.chat
 
+    def wanting_passwords(self) -> list[str]:
+        """The opened chat's carriers whose bridge must be handed a password (the carrier
+        file names none): ask the user for each, then :meth:`log_in`."""
+        wanting = []
+        for name in self._opened().row.carriers:
+            bridge = self.app.bridge(name)
+            try:
+                if isinstance(bridge, _TakesPassword) and bridge.wants_password:
+                    wanting.append(name)
+            finally:
+                bridge.close()
+        return wanting
+
+    def log_in(self, passwords: Mapping[str, str]) -> None:
+        """Hand each carrier its password (``passwords``, by carrier; kept in this
+        session's memory only), then log every carrier of the chat that logs in with a
+        password in once (its bridge's check), before anything is read: a refused password
+        is the bridge's :class:`~pointerbridge.bridges.base.CredentialRefusedError`, another
+        refusal its ``ConfigurationError``; a carrier out of reach is left to
+        :meth:`catch_up`, which reports it. The logins last until :meth:`close`, shared by
+        the session's polls, posts and listeners (one login for the whole session)."""
+        wanting = set(self.wanting_passwords())
+        stray = sorted(set(passwords) - wanting)
+        if stray:
+            raise InvalidInputError(
+                f"carrier {stray[0]!r} is given a password, but its bridge takes none here (it is not one of the "
+                "chat's carriers, or its carrier file names its password)"
+            )
+        self._passwords.update(passwords)
+        for name in self._opened().row.carriers:
+            bridge = self.app.bridge(name)
+            if not isinstance(bridge, _TakesPassword):
+                bridge.close()
+                continue
+            self._logins.append(bridge)
+            try:
+                bridge_call(name, bridge.check)  # the bridge's check logs in
+            except RetryableError:
+                continue  # out of reach for now: catch_up and the listener say so and try again
+
     def catch_up(self, *, new: bool = False) -> tuple[list[Shown], PollSummary]:
         """Fetch what the chat's carriers hold and read it: the messages so far, and how
         each carrier did. A secret that opens none of the pointers there is refused as
@@ -122,7 +191,7 @@ class LiveChat:
         live = set(listening_carriers(self.app)) & set(chat.row.carriers)
         polled = [name for name in chat.row.carriers if name not in live]
         for name in sorted(live):
-            listener = Listener(self.home, name, self._heard, bridge_factory=self._factory)
+            listener = Listener(self.home, name, self._heard, bridge_factory=self._bridge)
             self._listeners.append(listener)
             listener.start()
         every = min((self.app.config.carriers[n].poll_every for n in polled), default=None)
@@ -143,23 +212,58 @@ class LiveChat:
             summary = self.app.poll(chat.row.carriers, fetch=False)
         except PollBusyError:
             summary = None
+        if summary is None or summary.errors:  # a poll of the watcher's runs, or a carrier refused
+            self._cues.put(_POST)  # the watcher posts it (again, every _RETRY s while refused)
         self._cues.put(_LOOK)  # shown as the others see it, with its mark
         return summary
 
-    def close(self, wait: float = 2.0) -> None:
-        """End the session: stop listening (waiting up to ``wait`` seconds for each),
-        forget every key and drop the store."""
-        for listener in self._listeners:
-            listener.stop()
-        self._cues.put(_STOP)
-        deadline = time.monotonic() + wait
-        for listener in self._listeners:
-            listener.stop(max(0.0, deadline - time.monotonic()))
-        if self._watcher is not None:
-            self._watcher.join(max(0.0, deadline - time.monotonic()))
-        self.chat = self.identity = None
-        self.app.close()
-        self.home.close()
+    def unsent(self) -> int:
+        """How many posts of the chat wait for a carrier to take them."""
+        chat = self._opened()
+        return sum(self.app.store.waiting(name) for name in chat.row.carriers)
+
+    def close(self, wait: float = 2.0) -> int:
+        """End the session: post what still waits once more, stop listening (waiting up to
+        ``wait`` seconds for each), forget every key and drop the store. Returns how many
+        posts no carrier took: they are gone with the store (the front-end says so). A
+        second call does nothing."""
+        if self._closed:
+            return 0
+        self._closed = True
+        try:
+            for listener in self._listeners:
+                listener.stop()
+            self._cues.put(_STOP)
+            deadline = time.monotonic() + wait
+            for listener in self._listeners:
+                listener.stop(max(0.0, deadline - time.monotonic()))
+            if self._watcher is not None:
+                self._watcher.join(max(0.0, deadline - time.monotonic()))
+            return self._last_post()
+        finally:
+            for bridge in self._logins:
+                bridge.close()
+            self._passwords.clear()
+            self.chat = self.identity = None
+            self.app.close()
+            self.home.close()
+
+    def _last_post(self) -> int:
+        """Post what still waits, once more (the watcher has stopped); how many posts are left."""
+        if self.chat is None or not self.unsent():
+            return 0
+        with contextlib.suppress(PollBusyError):  # a watcher's poll still running after ``wait``: counted
+            self.app.poll(self.chat.row.carriers, fetch=False)
+        return self.unsent()
+
+    def _bridge(self, name: str, config: CarrierConfig) -> Bridge:
+        """The App's and the listeners' bridge factory: the carrier's bridge, handed the
+        password the user gave for it, if any."""
+        bridge = self._factory(name, config)
+        password = self._passwords.get(name)
+        if password is not None and isinstance(bridge, _TakesPassword):
+            bridge.use_password(password)
+        return bridge
 
     def _heard(self, event: Heard | ListenFailed) -> None:
         self._cues.put(_LOOK if isinstance(event, Heard) else event)
@@ -185,20 +289,44 @@ class _Watcher:
     ) -> None:
         self._app, self._chat, self._cues, self._seen = app, chat, cues, seen
         self._polled, self._every = polled, every
+        self._repost_at: float | None = None  # when to post again what a carrier did not take
+
+    def _post(self, app: App, on_note: Callable[[str], None]) -> None:
+        """Post what waits for the chat's carriers (every one: nothing else posts to those
+        that listen); what a carrier refuses is tried again ``_RETRY`` seconds later."""
+        carriers = self._chat.row.carriers
+        try:
+            summary = app.poll(carriers, fetch=False)
+        except PollBusyError:
+            summary = None  # the user's own post runs: it posts everything that waits
+        except PointerBridgeError as exc:
+            on_note(f"posting failed: {exc}")
+            summary = None
+        for name, error in (summary.errors if summary else {}).items():
+            on_note(f"{name}: {error} (kept: posted again in {_RETRY:.0f} s)")
+        waiting = any(app.store.waiting(name) for name in carriers)
+        self._repost_at = time.monotonic() + _RETRY if waiting else None
 
     def run(self, on_messages: Callable[[list[Shown]], None], on_note: Callable[[str], None]) -> None:
         with self._app.sibling() as app:  # its connection is made on this thread, as SQLite wants
             next_poll = time.monotonic() + (self._every or 0)
             while True:
-                wait = None if self._every is None else max(0.0, next_poll - time.monotonic())
+                due = [t for t in (None if self._every is None else next_poll, self._repost_at) if t is not None]
+                wait = max(0.0, min(due) - time.monotonic()) if due else None
                 try:
                     cue = self._cues.get(timeout=wait)
                 except queue.Empty:
                     cue = _LOOK
-                    next_poll = time.monotonic() + (self._every or 0)
-                    self._poll(app, on_note)
+                    if self._every is not None and time.monotonic() >= next_poll:
+                        next_poll = time.monotonic() + self._every
+                        self._poll(app, on_note)
+                    if self._repost_at is not None and time.monotonic() >= self._repost_at:
+                        cue = _POST
                 if cue == _STOP:
                     return
+                if cue == _POST:
+                    self._post(app, on_note)
+                    continue
                 if isinstance(cue, ListenFailed):
                     on_note(
                         f"{cue.carrier}: {cue.message}" + ("" if cue.fatal else f" (again in {cue.retry_in:.0f} s)")

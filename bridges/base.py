@@ -95,6 +95,13 @@ class ConfigurationError(BridgeError):
     exit_code = 24
 
 
+class CredentialRefusedError(ConfigurationError):
+    """The carrier refused the credential it was given (a wrong password): a person must
+    give the right one. Retried, as any configuration, by a listener."""
+
+    exit_code = 44
+
+
 class LoginUnsupportedError(ConfigurationError):
     """``pbridge carrier login`` for a carrier type whose bridge has no login hook: its
     credentials are set up by hand (``pbridge carrier add``)."""

@@ -11,9 +11,10 @@ what decrypts under the room key (anything else is a foreign member's or garbage
   refused "Username taken": that post is retried later (the daemon posts it meanwhile).
 - **Cursor.** ``{"room": the server's room (address and room salt), "link": the login
   that read, "seq": messages read on it, "clears": clears seen on it, "last": the last
-  message id read, "at": when}``.
+  message id read, "empty": whether the server's backlog was empty as read (nothing yet,
+  or cleared since the last message), "at": when}``.
   On the same login, what came after ``seq``; on a new login to the same room, what
-  comes after ``last`` in the backlog. The server keeps its backlog in RAM only: a
+  comes after ``last`` in the backlog, or all of it when it was ``empty``. The server keeps its backlog in RAM only: a
   restart (a new room salt) or a member's ``clear`` loses it, and what a member posted
   while this bot was away is then gone from the server. A cursor whose room changed, or
   whose ``last`` is not in the backlog (or unknown), asks the other members' bots to post
@@ -38,6 +39,7 @@ from .base import (
     Bridge,
     BridgeError,
     ConfigurationError,
+    CredentialRefusedError,
     Finding,
     PollResult,
     RetryableError,
@@ -47,7 +49,7 @@ from .base import (
     read_credential,
 )
 from .cmdchat_link import Entry, Link, LinkSettings, acquire, release
-from .cmdchat_protocol import SERVER_LINE_LIMIT, Broken, LineTooLong, Refused, broadcast_bytes
+from .cmdchat_protocol import SERVER_LINE_LIMIT, Broken, LineTooLong, NotCmdChat, Refused, broadcast_bytes
 from .plain_settings import PlainNetworkSettings, number, path, take, text
 
 __all__ = ["CmdChatBridge", "CmdChatSettings"]
@@ -55,7 +57,7 @@ __all__ = ["CmdChatBridge", "CmdChatSettings"]
 USERNAME = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]{0,62}[^\s\x00-\x1f\x7f])?$"  # 1-64, no control, no edge space
 DEFAULT_POINTER_CHARS = 32_768  # its line to the other members: ~44 KB of the 64 KiB they read
 MAX_POINTER_CHARS = min(40_000, _LONGEST)  # ~54 KB
-DEFAULT_LINE_BYTES = 16 * 1024 * 1024  # the init backlog is one line
+DEFAULT_LINE_BYTES = 4 * 1024 * 1024  # the init backlog is one line; parsed, a hostile one costs up to ~25x
 MAX_LINE_BYTES = 256 * 1024 * 1024
 _CATCH_UP_MARGIN = 600.0  # seconds before the last read that a catch-up request reaches back (clocks differ)
 assert broadcast_bytes(MAX_POINTER_CHARS, "x" * 64) < SERVER_LINE_LIMIT * 0.85
@@ -129,13 +131,19 @@ class CmdChatBridge(Bridge):
     @classmethod
     def same_place(cls, mine: dict[str, Any], shared: dict[str, Any]) -> bool:
         """The same server (host and port)."""
-        here = (mine.get("host"), mine.get("port"))
-        return bool(here[0]) and here == (shared.get("host"), shared.get("port"))
+        here = (mine.get("host"), str(mine.get("port")))  # `carrier add --set port=N` keeps a string
+        return bool(here[0]) and here == (shared.get("host"), str(shared.get("port")))
 
     def use_password(self, password: str) -> None:
         """Hand the room password over in memory (a front-end's prompt): used instead of
         ``password_env``/``password_file``, never written anywhere."""
         self._given = password
+
+    @property
+    def wants_password(self) -> bool:
+        """Whether the room password must be handed over (:meth:`use_password`): the
+        settings name none (neither ``password_env`` nor ``password_file``)."""
+        return self._given is None and self._s.password_env is None and self._s.password_file is None
 
     def claim(self) -> str:
         """The name in the room: two carriers logging in under one would refuse each other."""
@@ -177,7 +185,8 @@ class CmdChatBridge(Bridge):
                 if (left := deadline - time.monotonic()) <= 0:
                     break
                 link.cond.wait(left)
-            entries, failed, clears = link.since(start), link.failed, len(link.clears)
+            entries, failed, clears, end = link.since(start), link.failed, len(link.clears), link.end
+            empty = end == 0 or (clears > 0 and link.clears[-1] == end)  # the server's backlog, as read
             notes, link.notes = link.notes, []
         if failed is not None and not entries and not lost:
             self._let_go()
@@ -190,8 +199,8 @@ class CmdChatBridge(Bridge):
         if asked:
             result.notes.append(asked)
         last = next((e.id for e in reversed(entries) if e.id), None) or (None if lost else state.get("last"))
-        seq = link.end if not entries else start + len(entries)
-        kept = {"room": link.room, "link": link.token, "seq": seq, "last": last, "at": now, "clears": clears}
+        kept = {"room": link.room, "link": link.token, "seq": end, "last": None if empty else last, "at": now}
+        kept |= {"clears": clears, "empty": empty}
         result.cursor = json.dumps(kept)
         return result
 
@@ -288,17 +297,21 @@ class CmdChatBridge(Bridge):
                     "process or on another machine) uses that name; stop it, or give each bot a username of its own",
                 )
             if exc.text == "Authentication failed":
-                return ConfigurationError(self.name, f"{where} refused the room password: set the right one")
+                return CredentialRefusedError(self.name, f"{where} refused the room password: give the right one")
             if exc.text == "Invalid session":  # the server lost the login half-way (restarted)
                 return RetryableError(self.name, f"{where} lost the login half-way ({exc.text})")
             return ConfigurationError(
                 self.name, f"{where} refused the login ({exc.text!r}): is it a CMD-CHAT server (cmd-chat 18a1aab)?"
             )
-        if isinstance(exc, LineTooLong):
-            return RetryableError(
+        if isinstance(exc, LineTooLong):  # only a person can act: raise it, or clear the room
+            return ConfigurationError(
                 self.name,
                 f"the room's backlog on {where} is one line longer than max_line_bytes "
                 f"({s.max_line_bytes}): raise max_line_bytes",
+            )
+        if isinstance(exc, NotCmdChat):
+            return ConfigurationError(
+                self.name, f"{where} does not answer as a CMD-CHAT server ({exc}): check host and port"
             )
         if isinstance(exc, Broken):
             return RetryableError(self.name, f"{where}: {exc}")
@@ -361,6 +374,8 @@ def _start(link: Link, state: dict[str, Any]) -> tuple[int, str]:
         if seq >= link.first:
             return seq, ""
         return link.first, "more arrived than this bot keeps in memory (max_line_bytes) before it was stored"
+    if state.get("empty") is True:  # the backlog was empty when last read: all it holds now is new
+        return link.first, ""
     last = state.get("last")
     for offset, entry in enumerate(link.entries):
         if last and entry.id == last:

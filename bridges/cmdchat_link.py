@@ -14,6 +14,13 @@ that lets every bridge of one name share it.
 - **Keep the name.** The server forgets a member idle (sending nothing) for an hour
   (models.py:35-37, swept every 5 minutes): a link sends an ignored ``{"type": "noop"}``
   line after ``keepalive`` seconds without sending.
+- **Notice a dead connection.** A connection that went away without a word (a laptop
+  suspended, Wi-Fi gone) would look idle for ~25 minutes (the next noop, then TCP's
+  retransmissions): the socket has TCP keepalive (probes after 60 s of silence, every 15 s,
+  4 of them) and a TCP user timeout of 120 s, so such a link fails within about 2 minutes.
+- **Bounded.** A login, from connecting to the ``init`` line, has one deadline
+  (``timeout``); only texts that are strings are kept (a member may send any JSON as a
+  text: the server stores and broadcasts it as it is), counted with their size in memory.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import contextlib
 import hashlib
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,15 +43,24 @@ __all__ = ["Entry", "Link", "LinkSettings", "acquire", "release"]
 _CLOSE_WAIT = 2.0  # seconds a closing link waits for the server to let its name go
 _TAKEN_RETRY = 5.0  # seconds a login retries "Username taken" after this process let the name go
 _MAX_MEMBERS = 10_000  # members a link keeps track of
+_MAX_NAME = 200  # characters of a member's name kept
+_ENTRY_BYTES = 256  # what an entry costs beside its text and name (the object, its id, its time)
+_TCP_OPTIONS = (  # (name in socket, value): a silent peer is given up within about 2 minutes
+    ("TCP_KEEPIDLE", 60),  # seconds of silence before the first keepalive probe
+    ("TCP_KEEPINTVL", 15),  # seconds between probes
+    ("TCP_KEEPCNT", 4),  # probes unanswered before the connection fails
+    ("TCP_USER_TIMEOUT", 120_000),  # milliseconds sent data (a post, a probe) may stay unacknowledged
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One message as the server broadcast it: its id ("" when it had none), its text
-    (a Fernet token, or whatever the sender put there), who sent it and when (ISO 8601)."""
+    (a Fernet token, or whatever string the sender put there; None when it was not a
+    string), who sent it and when (ISO 8601)."""
 
     id: str
-    text: Any
+    text: str | None
     username: str
     timestamp: str
 
@@ -64,17 +81,26 @@ class LinkSettings:
 def _entry(raw: Any) -> Entry:
     if not isinstance(raw, dict):
         return Entry("", None, "", "")
-    ident, username, stamp = raw.get("id"), raw.get("username"), raw.get("timestamp")
+    ident, text, username, stamp = raw.get("id"), raw.get("text"), raw.get("username"), raw.get("timestamp")
     return Entry(
         ident if isinstance(ident, str) and 0 < len(ident) <= 100 and ident.isprintable() else "",
-        raw.get("text"),
-        username if isinstance(username, str) else "",
+        text if isinstance(text, str) else None,  # anything else is no pointer: not kept
+        username[:_MAX_NAME] if isinstance(username, str) else "",
         stamp if isinstance(stamp, str) and len(stamp) <= 64 else "",
     )
 
 
 def _size(entry: Entry) -> int:
-    return 64 + (len(entry.text) if isinstance(entry.text, str) else 64)
+    return _ENTRY_BYTES + sys.getsizeof(entry.username) + (sys.getsizeof(entry.text) if entry.text else 0)
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    """TCP keepalive and a user timeout (where the system has them): see the module's docstring."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in _TCP_OPTIONS:
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 @dataclass
@@ -101,12 +127,16 @@ class Link:
 
     @classmethod
     def open(cls, settings: LinkSettings, password: bytes) -> Link:
-        """Connect, log in and start reading. Raises what :func:`login` raises, or ``OSError``."""
+        """Connect, log in and start reading, all within ``timeout`` seconds. Raises what
+        :func:`login` raises, or ``OSError`` (``TimeoutError`` once the time is up)."""
+        deadline = time.monotonic() + settings.timeout
         sock = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
         try:
-            sock.settimeout(settings.timeout)
+            _keep_alive(sock)
             lines = LineReader(sock, settings.line_limit)
+            lines.deadline = deadline
             welcome = login(sock, lines, settings.username, password)
+            lines.deadline = None
         except BaseException:
             sock.close()
             raise
@@ -115,7 +145,9 @@ class Link:
             link._add(_entry(raw))
         for user in welcome.users[:_MAX_MEMBERS]:
             if isinstance(user, dict) and isinstance(user.get("user_id"), str):
-                link.members[user["user_id"]] = str(user.get("username"))
+                link.members[user["user_id"]] = str(user.get("username"))[:_MAX_NAME]
+        welcome.messages.clear()  # what the link keeps is in its entries, bounded
+        welcome.users.clear()
         sock.settimeout(min(settings.timeout, settings.keepalive))
         link._thread = threading.Thread(target=link._read, args=(lines,), name="cmdchat-link", daemon=True)
         link._thread.start()
@@ -182,7 +214,9 @@ class Link:
             while True:
                 try:
                     line = lines.readline()
-                except TimeoutError:
+                except TimeoutError as exc:
+                    if exc.errno is not None:  # ETIMEDOUT from the system: the connection is dead
+                        raise
                     self._keepalive()
                     continue
                 except LineTooLong:
@@ -221,7 +255,7 @@ class Link:
                 self.clears.append(self.end)
             elif kind == "user_joined" and isinstance(message.get("user_id"), str):
                 if len(self.members) < _MAX_MEMBERS:
-                    self.members[message["user_id"]] = str(message.get("username"))[:200]
+                    self.members[message["user_id"]] = str(message.get("username"))[:_MAX_NAME]
             elif kind == "user_left":
                 self.members.pop(str(message.get("user_id")), None)
             else:
@@ -241,36 +275,49 @@ class Link:
                 self.notes.append(text)
 
 
-_LINKS: dict[tuple[str, int, str], Link] = {}
-_LET_GO: dict[tuple[str, int, str], float] = {}  # when this process last closed a login of that name
-_REGISTRY = threading.Lock()
+_Key = tuple[str, int, str]
+_LINKS: dict[_Key, Link] = {}
+_LET_GO: dict[_Key, float] = {}  # when this process last closed a login of that name
+_OPENING: dict[_Key, threading.Lock] = {}  # one login at a time per name; other names go on meanwhile
+_REGISTRY = threading.Lock()  # over the three dicts, never held while a login runs
 
 
 def acquire(settings: LinkSettings, password: Callable[[], bytes]) -> Link:
     """The live link for (host, port, username) in this process, opened if there is none;
     :func:`release` it when done. A login refused as "Username taken" shortly after this
     process let the name go is tried again for a few seconds: the server forgets a name
-    only once it has read the end of the old connection."""
-    from .cmdchat_protocol import Refused
-
+    only once it has read the end of the old connection. A login in progress holds up only
+    the callers that want the same name."""
     key = (settings.host, settings.port, settings.username)
     with _REGISTRY:
-        link = _LINKS.get(key)
-        if link is None or link.failed is not None:
+        opening = _OPENING.setdefault(key, threading.Lock())
+    with opening:
+        with _REGISTRY:
+            link = _LINKS.get(key)
+            if link is not None and link.failed is None:
+                link.refs += 1
+                return link
             if link is not None:
                 _drop(key, link)
-            while True:
-                try:
-                    link = Link.open(settings, password())
-                    break
-                except Refused as exc:
-                    recent = time.monotonic() - _LET_GO.get(key, -1e9) < _TAKEN_RETRY
-                    if exc.text != "Username taken" or not recent:
-                        raise
-                    time.sleep(0.05)
+        link = _open(key, settings, password)
+        with _REGISTRY:
             _LINKS[key] = link
-        link.refs += 1
-        return link
+            link.refs += 1
+            return link
+
+
+def _open(key: _Key, settings: LinkSettings, password: Callable[[], bytes]) -> Link:
+    from .cmdchat_protocol import Refused
+
+    while True:
+        try:
+            return Link.open(settings, password())
+        except Refused as exc:
+            with _REGISTRY:
+                recent = time.monotonic() - _LET_GO.get(key, -1e9) < _TAKEN_RETRY
+            if exc.text != "Username taken" or not recent:
+                raise
+            time.sleep(0.05)
 
 
 def release(link: Link) -> None:
@@ -287,7 +334,7 @@ def release(link: Link) -> None:
     link.close()
 
 
-def _drop(key: tuple[str, int, str], link: Link) -> None:
+def _drop(key: _Key, link: Link) -> None:
     """Forget a dead link still held by bridges (each releases it in its own time), its
     connection ended now so that the server lets the name go."""
     del _LINKS[key]

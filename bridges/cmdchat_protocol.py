@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "Broken",
     "LineReader",
     "LineTooLong",
+    "NotCmdChat",
     "Refused",
     "Welcome",
     "broadcast_bytes",
@@ -59,6 +61,11 @@ class Broken(Exception):
 
 class LineTooLong(Broken):
     """A line longer than the reader's limit."""
+
+
+class NotCmdChat(Broken):
+    """An answer to the login in a shape CMD-CHAT's server never sends (not JSON, fields
+    missing, an SRP proof that fails): whatever listens there is not the room's server."""
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -93,6 +100,7 @@ class LineReader:
     def __init__(self, sock: socket.socket, limit: int) -> None:
         """Read ``sock`` with lines of at most ``limit`` bytes."""
         self._sock, self._limit = sock, limit
+        self.deadline: float | None = None  # a time.monotonic() after which reading raises TimeoutError
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer known to hold no newline
         self._skipping = False  # inside a line that was too long: drop up to its newline
@@ -116,27 +124,37 @@ class LineReader:
                 self._buffer.clear()
                 self._skipping = True
             self._scanned = len(self._buffer)
+            self.arm()
             chunk = self._sock.recv(256 * 1024)
             if not chunk:
                 raise Broken("the server closed the connection")
             self._buffer += chunk
 
+    def arm(self) -> None:
+        """Bound the socket's next call by :attr:`deadline` (``TimeoutError`` once it passed)."""
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self._sock.settimeout(left)
+
     def json(self) -> dict[str, Any]:
-        """The next line as a JSON object (:class:`Broken` when it is not one)."""
+        """The next line as a JSON object (:class:`NotCmdChat` when it is not one)."""
         line = self.readline()
         try:
             value = json.loads(line)
         except (ValueError, RecursionError):
-            raise Broken("the server sent a line that is not JSON") from None
+            raise NotCmdChat("the server sent a line that is not JSON") from None
         if not isinstance(value, dict):
-            raise Broken("the server sent a JSON line that is not an object")
+            raise NotCmdChat("the server sent a JSON line that is not an object")
         return value
 
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
     """What a login brings: the room's salt (the room key's, new at every server start),
-    its Fernet, and the ``init`` line's backlog and members."""
+    its Fernet, and the ``init`` line's backlog and members (the link empties ``messages``
+    once it has taken them)."""
 
     room_salt: bytes
     fernet: Any
@@ -147,11 +165,11 @@ class Welcome:
 def _b64(answer: dict[str, Any], key: str) -> bytes:
     value = answer.get(key)
     if not isinstance(value, str) or len(value) > 4096:
-        raise Broken(f"the server's answer has no {key!r}")
+        raise NotCmdChat(f"the server's answer has no {key!r}")
     try:
         return base64.b64decode(value, validate=True)
     except ValueError:
-        raise Broken(f"the server's {key!r} is not base64") from None
+        raise NotCmdChat(f"the server's {key!r} is not base64") from None
 
 
 def _answer(lines: LineReader) -> dict[str, Any]:
@@ -161,32 +179,39 @@ def _answer(lines: LineReader) -> dict[str, Any]:
     return answer
 
 
+def _send(sock: socket.socket, lines: LineReader, message: dict[str, Any]) -> None:
+    lines.arm()
+    sock.sendall(encode(message))
+
+
 def login(sock: socket.socket, lines: LineReader, username: str, password: bytes) -> Welcome:
     """CMD-CHAT's login on a connected socket, message by message as its client does it
-    (client.py:69-124), then the ``init`` line. Raises :class:`Refused` with the server's
-    error, :class:`Broken` on anything else, ``OSError`` from the socket."""
+    (client.py:69-124), then the ``init`` line, all by ``lines.deadline``. Raises
+    :class:`Refused` with the server's error, :class:`NotCmdChat` on an answer of another
+    shape, :class:`Broken` on the end of the connection, ``OSError`` (``TimeoutError``)
+    from the socket."""
     import srp
 
     srp.rfc5054_enable()  # both ends pad as RFC 5054 says (srp_auth.py:7, client.py:14)
     user = srp.User(IDENTITY, password, hash_alg=srp.SHA256, ng_type=srp.NG_2048)
     _, a_public = user.start_authentication()
-    sock.sendall(encode({"cmd": "srp_init", "username": username, "A": base64.b64encode(a_public).decode()}))
+    _send(sock, lines, {"cmd": "srp_init", "username": username, "A": base64.b64encode(a_public).decode()})
     challenge = _answer(lines)
     user_id = challenge.get("user_id")
     if not isinstance(user_id, str) or len(user_id) > 200:
-        raise Broken("the server's challenge has no user_id")
+        raise NotCmdChat("the server's challenge has no user_id")
     b_public, salt, room_salt = _b64(challenge, "B"), _b64(challenge, "salt"), _b64(challenge, "room_salt")
     fernet = room_fernet(password, room_salt)
     proof = user.process_challenge(salt, b_public)
     if proof is None:
-        raise Broken("the server's SRP challenge is not valid")
-    sock.sendall(encode({"cmd": "srp_verify", "user_id": user_id, "M": base64.b64encode(proof).decode()}))
+        raise NotCmdChat("the server's SRP challenge is not valid")
+    _send(sock, lines, {"cmd": "srp_verify", "user_id": user_id, "M": base64.b64encode(proof).decode()})
     verified = _answer(lines)
     user.verify_session(_b64(verified, "H_AMK"))
     if not user.authenticated():  # the server does not know the password: not the room's server
-        raise Broken("the server could not prove it knows the room password (SRP H_AMK)")
+        raise NotCmdChat("the server could not prove it knows the room password (SRP H_AMK)")
     init = lines.json()
     messages, users = init.get("messages"), init.get("users")
     if init.get("type") != "init" or not isinstance(messages, list) or not isinstance(users, list):
-        raise Broken("the server sent no init line after the login")
+        raise NotCmdChat("the server sent no init line after the login")
     return Welcome(room_salt, fernet, messages, users)

@@ -55,6 +55,7 @@ from .email_format import (
     search_uids,
     uid_set,
 )
+from .email_idle import MailboxIdle
 from .email_settings import EmailSettings
 
 __all__ = ["EmailBridge"]
@@ -66,8 +67,8 @@ _WINDOW = 20_000  # UIDs per UID SEARCH: an answer line stays far below imaplib'
 _LOGIN_LATER = ("[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]", "[LIMIT]")  # RFC 5530: try again, change nothing
 
 
-class EmailBridge(Bridge):
-    """One folder of this member's mailbox, and SMTP to every other member."""
+class EmailBridge(MailboxIdle, Bridge):
+    """One folder of this member's mailbox (listened to with IDLE), and SMTP to the others."""
 
     carrier_type = "email"
     Settings = EmailSettings

@@ -51,22 +51,24 @@ def tty_available() -> bool:
     return True
 
 
-def read_secret(prompt: str, env_var: str, fd: int | None, *, confirm: bool = False) -> str:
-    """Return a secret from ``fd``, else ``env_var``, else a hidden prompt on the terminal."""
+def read_secret(prompt: str, env_var: str | None, fd: int | None, *, confirm: bool = False) -> str:
+    """Return a secret from ``fd``, else ``env_var`` (None: no variable), else a hidden
+    prompt on the terminal."""
     if fd is not None:
         try:
             secret = _from_fd(fd)
         except OSError as exc:
             raise SecretUnavailableError(f"cannot read a secret from fd {fd}: {exc.strerror}") from None
-    elif env_var in os.environ:
+    elif env_var is not None and env_var in os.environ:
         secret = os.environ[env_var]
     elif tty_available():
         secret = getpass.getpass(f"{prompt}: ")
         if confirm and getpass.getpass(f"{prompt} (again): ") != secret:
             raise SecretUnavailableError("the two entries differ")
     else:
-        option = "--phrase-fd" if "PHRASE" in env_var else "--secret-fd"
-        raise SecretUnavailableError(f"no terminal to ask for the {prompt.lower()}: set {env_var} or use {option}")
+        option = "--phrase-fd" if "PHRASE" in (env_var or "") else "--secret-fd"
+        variable = f"set {env_var} or " if env_var else ""
+        raise SecretUnavailableError(f"no terminal to ask for the {prompt.lower()}: {variable}use {option}")
     if not secret:
         raise SecretUnavailableError(f"the {prompt.lower()} is empty")
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.console.tui import ConsoleApp
-from pointerbridge.home.config import Home
+from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -28,6 +28,16 @@ def make_home(root: Path, user: str, shared: Path, *, poll_every: int = 60, init
     if init:
         with App(home) as app:
             app.init(user, PHRASES[user], allow_weak=True)  # weak: kept, the snapshots show their keys
+    return home
+
+
+def carrier_home(root: Path, user: str, carrier: CarrierConfig) -> Home:
+    """A home whose carrier ``shared`` is ``carrier`` (a mailbox, a Matrix room), with an identity."""
+    home = Home.resolve(root / user)
+    home.create()
+    save_config(home.config_path, Config(carriers={"shared": carrier}))
+    with App(home) as app:
+        app.init(user, PHRASES[user], allow_weak=True)
     return home
 
 
@@ -49,14 +59,15 @@ def with_chat(
     bodies: tuple[str, ...] = (),
     *,
     open_chat: bool = False,
-) -> None:
-    """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted).
-    Every home gets the same salt for a name, as if all had joined one invite;
-    ``open_chat``: an open chat instead (CLM's model, joined by receiving)."""
+) -> UnlockedChat:
+    """Create chat ``name`` posting to ``shared`` and send ``bodies`` into it (posted); the
+    chat, to send more. Every home gets the same salt for a name, as if all had joined one
+    invite; ``open_chat``: an open chat instead (CLM's model, joined by receiving)."""
     with opened(home) as app:
         salt = None if open_chat else chat_salt(name)
         chat = app.create_chat(name, secret, ["shared"], open_chat=open_chat, salt=salt)
         send(app, chat, user, bodies)
+    return chat
 
 
 def chat_salt(name: str) -> bytes:

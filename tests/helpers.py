@@ -4,6 +4,7 @@ records opened, and sealed again."""
 from __future__ import annotations
 
 import hashlib
+import signal
 import subprocess
 import threading
 import time
@@ -156,3 +157,43 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout:.0f} s")
         time.sleep(0.02)
+
+
+@contextmanager
+def running_daemon(
+    home_dir: Path,
+    *extra_args: str,
+    listening_to: str | None = None,
+    timeout: float = 30.0,
+    stop_within: float = 10.0,
+    never_logged: tuple[str, ...] = (),
+) -> Iterator[list[str]]:
+    """``pbridge --home home_dir daemon *extra_args`` running while the block runs, its
+    stderr lines as they come. With ``listening_to``, the block starts once the daemon says
+    ``listening live to <carrier>`` (within ``timeout`` seconds). When the block ends
+    without an error, the daemon gets SIGTERM and must exit 0 within ``stop_within``
+    seconds and say ``stopped``, and no line may hold a pointer (``pb1``) or any of
+    ``never_logged``; it is killed if it still runs however the block ends."""
+    from test_cli import PBRIDGE
+
+    assert PBRIDGE
+    daemon = subprocess.Popen(
+        [PBRIDGE, "--home", str(home_dir), "daemon", *extra_args], stderr=subprocess.PIPE, text=True
+    )
+    lines = collect_lines(daemon)
+    try:
+        if listening_to is not None:
+            wait_for(
+                lambda: any(f"listening live to {listening_to}" in line for line in lines),
+                "the daemon listens",
+                timeout,
+            )
+        yield lines
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=stop_within) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
+    for secret in ("pb1", *never_logged):
+        assert not any(secret in line for line in lines), f"a daemon line holds {secret!r}"

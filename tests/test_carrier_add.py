@@ -132,3 +132,29 @@ def test_a_matrix_carrier_whose_token_cannot_be_read_is_refused_before_any_reque
     loose = run("--home", home, "carrier", "add", "mx", "--type", "matrix", *options)
     assert loose.returncode == EXIT_CODES["ConfigurationError"] and "chmod 600" in loose.stderr
     assert "mx" not in _carriers(home)
+
+
+def test_numbers_given_as_text_are_saved_as_numbers(tmp_path: Path) -> None:
+    # --set gives text; config.toml (and the invites made from it) keep what the bridge
+    # reads: a port of 8000, not "8000" (seen: a CMD-CHAT invite's port never matched a
+    # carrier file's number, so a member could not join by it).
+    home = _home(tmp_path)
+    options = ["--set", "max_pointer_chars=4096", "--set", "poll_every=30"]
+    result = run("--home", home, "carrier", "add", "sh", "--type", "files", "--path", str(tmp_path), *options)
+    assert result.returncode == 0, result.stderr
+    saved = _carriers(home)["sh"]
+    assert saved["max_pointer_chars"] == 4096 and saved["poll_every"] == 30 and saved["path"] == str(tmp_path)
+    bad = run(
+        "--home",
+        home,
+        "carrier",
+        "add",
+        "s2",
+        "--type",
+        "files",
+        "--path",
+        str(tmp_path),
+        "--set",
+        "max_pointer_chars=lots",
+    )
+    assert bad.returncode != 0 and "max_pointer_chars" in bad.stderr and "s2" not in _carriers(home)

@@ -329,6 +329,7 @@ def test_exit_codes_never_change() -> None:
         "PostsWaitingError": 38,
         "ChatsSealedError": 39,
         "PlaintextCredentialError": 43,
+        "CredentialRefusedError": 44,
         "CarrierExistsError": 49,
     }
 

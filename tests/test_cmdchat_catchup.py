@@ -7,37 +7,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cmdchat_helpers import PASSWORD, PASSWORD_ENV, bot, bot_settings, server_fixture
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.bridges.base import Bridge, RetryableError
+from pointerbridge.bridges.cmdchat import CmdChatBridge
 from pointerbridge.core import Identity
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.cmdchat import CmdChatServer, RawClient
 
-PASSWORD = "room password"
 Pair = tuple[App, Identity, UnlockedChat, App, UnlockedChat]
-
-
-@pytest.fixture
-def server() -> Iterator[CmdChatServer]:
-    made = CmdChatServer(PASSWORD).start()
-    yield made
-    made.close()
+server = server_fixture()
 
 
 @pytest.fixture
 def pair(tmp_path: Path, server: CmdChatServer, monkeypatch: pytest.MonkeyPatch) -> Pair:
     monkeypatch.setenv("PBRIDGE_IDENTITY_MEMORY_MIB", "64")
-    monkeypatch.setenv("CMDCHAT_TEST_PASSWORD", PASSWORD)
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     apps = []
     for user in ("alice", "bob"):
         home = Home(tmp_path / user, tmp_path / user)
         home.create()
-        settings = {"host": "127.0.0.1", "port": server.port, "username": f"{user}-bot"}
-        config = CarrierConfig.model_validate({"type": "cmdchat", **settings, "password_env": "CMDCHAT_TEST_PASSWORD"})
+        config = CarrierConfig.model_validate({"type": "cmdchat", **bot_settings(server.port, f"{user}-bot")})
         save_config(home.config_path, Config(carriers={"c": config}))
         apps.append(App(home))
     alice, bob = apps
@@ -170,3 +163,54 @@ def test_a_server_killed_mid_listen_loses_nothing_after_its_restart(pair: Pair, 
         assert time.monotonic() < deadline, _bodies(bob, chat_b)
         bob.listen_round(bridge, 1.0)
     bridge.close()
+
+
+def _bot(port: int, monkeypatch: pytest.MonkeyPatch) -> CmdChatBridge:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    return bot(port, "bob-bot")
+
+
+def _a_new_login_asks_nothing(server: CmdChatServer, cursor: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob's bot logs in anew and reads from ``cursor``: no note, and no catch-up request
+    posted into the room."""
+    again = _bot(server.port, monkeypatch)
+    found = again.poll(cursor)
+    again.close()
+    assert not found.notes, found.notes
+    assert [m["username"] for m in server.backlog()] == []  # no request posted into the room
+
+
+def test_a_new_login_to_an_unchanged_room_read_while_empty_asks_nothing(
+    server: CmdChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (issue 20's review) The cursor records that the backlog was empty as read: a new login
+    # to the same server (a daemon restart, nothing happened) loses nothing and asks nothing;
+    # a request would make every peer's bot post all it posted again, for nothing.
+    first = _bot(server.port, monkeypatch)
+    cursor = first.poll(None).cursor
+    first.close()
+    _a_new_login_asks_nothing(server, cursor, monkeypatch)
+
+
+def test_a_new_login_after_a_clear_seen_live_asks_nothing(
+    server: CmdChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The message read last is gone from the backlog, but this bot saw the clear: nothing lost.
+    bot = _bot(server.port, monkeypatch)
+    cursor = bot.poll(None).cursor
+    person = RawClient(server.port, "carol", PASSWORD)
+    person.say("before the clear")
+    read = cleared = False
+    deadline = time.monotonic() + 10
+    while not cleared:
+        assert time.monotonic() < deadline, "the clear never reached the bot"
+        result = bot.listen(cursor, 1.0)
+        cursor = result.cursor
+        if result.items and not read:  # the message is read (the cursor is past it): now the clear
+            read = True
+            person.send({"type": "clear"})
+        cleared = any("cleared" in note for note in result.notes)
+    assert read
+    bot.close()
+    person.close()
+    _a_new_login_asks_nothing(server, cursor, monkeypatch)

@@ -322,10 +322,8 @@ def test_without_move_read_mails_are_copied_and_flagged_deleted(server: MailServ
 @pytest.fixture(scope="module")
 def tls_server() -> Iterator[MailServer]:
     """A mail server that speaks TLS as providers do, with a certificate of its own CA."""
-    served = MailServer(tls=True)
-    served.start()
-    yield served
-    served.stop()
+    with MailServer(tls=True) as served:
+        yield served
 
 
 @pytest.mark.parametrize(("imap", "smtp"), [("tls", "starttls"), ("starttls", "tls")])

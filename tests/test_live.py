@@ -8,8 +8,11 @@ every body (the live user's HOME and XDG folders, the cwd, its TMPDIR, /tmp, /de
 the carrier's own files), the live user's folders are compared with what they were, and
 the trace must show no file made but the carrier's pointers.
 
-A second carrier type is one more :class:`CarrierCase` in ``CASES`` (the CMD-CHAT carrier's,
-once it lands: its test server started in ``start``, its relay password by reference)."""
+Each carrier type is a :class:`CarrierCase` in ``CASES``: a files carrier (its posts are
+pointer files), and CMD-CHAT's relay (its faithful test server, tests/servers/cmdchat.py,
+which keeps everything in RAM: the session makes no file at all), with the relay password
+in a 0600 file the carrier file names, or named nowhere and typed at the session's hidden
+prompt (then it is one more needle: no file anywhere may hold it)."""
 
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ from pointerbridge.core import RecoveryCode
 from test_cli import EXIT_CODES, PBRIDGE, run
 from test_console_tmux import Tmux
 
+# The live session's poll of a carrier that cannot push: a day away, so what it shows within
+# the test's wait came by the carrier's push (the files carrier's inotify, CMD-CHAT's relay).
+_NO_POLL = "poll_every = 86400\n"
 _POINTER_FILE = re.compile(r"\d+-[0-9a-f]+\.pb")
 
 
@@ -36,6 +42,8 @@ class CarrierCase:
     own ciphertext (a files carrier's pointer files)."""
 
     name = "shared"
+    live_name = "shared"  # the live user's name for it (its carrier file's)
+    typed: str | None = None  # a password the live user types at a prompt (no file holds it)
 
     def start(self, root: Path) -> None:
         """Start what the carrier needs (a folder, a test server)."""
@@ -44,6 +52,10 @@ class CarrierCase:
     def bob_add(self) -> list[str]:
         """``pbridge carrier add`` arguments for Bob's home."""
         raise NotImplementedError
+
+    def bob_env(self) -> dict[str, str]:
+        """What Bob's commands need in their environment (a credential by reference)."""
+        return {}
 
     def live_toml(self) -> str:
         """The live user's carrier file: ``[carriers.NAME]``, credentials by reference."""
@@ -56,6 +68,10 @@ class CarrierCase:
     def is_pointer(self, path: Path) -> bool:
         """Whether ``path``, new since the session started, is one of the carrier's pointers."""
         return False
+
+    def live_logins(self) -> int | None:
+        """How often the live session logged in to the carrier (None: it has no logins)."""
+        return None
 
     def stop(self) -> None:
         """Stop what :meth:`start` started."""
@@ -72,7 +88,7 @@ class FilesCase(CarrierCase):
         return ["carrier", "add", self.name, "--type", "files", "--path", str(self.folder)]
 
     def live_toml(self) -> str:
-        return f'[carriers.{self.name}]\ntype = "files"\npath = "{self.folder}"\n'
+        return f'[carriers.{self.name}]\ntype = "files"\npath = "{self.folder}"\n{_NO_POLL}'
 
     def places(self) -> list[Path]:
         return [self.folder]
@@ -81,7 +97,55 @@ class FilesCase(CarrierCase):
         return path.parent == self.folder and _POINTER_FILE.fullmatch(path.name) is not None
 
 
-CASES: dict[str, type[CarrierCase]] = {"files": FilesCase}
+class CmdChatCase(CarrierCase):
+    """A CMD-CHAT room on the faithful test server: Bob's bot and the live user's log in
+    under names of their own; the relay pushes, and keeps everything in RAM. The live user
+    calls the carrier otherwise: joining finds it by its server (the invite's port, as Bob's
+    ``carrier add --set`` kept it, a string; the carrier file's a number)."""
+
+    live_name = "relay"
+
+    def start(self, root: Path) -> None:
+        from servers.cmdchat import CmdChatServer
+
+        self.password = f"relay {secrets.token_hex(6)} room"
+        self.server = CmdChatServer(self.password).start()
+        self.file = root / "scaffold" / "cmdchat-password"
+        self.file.parent.mkdir(exist_ok=True)
+        self.file.write_text(self.password + "\n")
+        self.file.chmod(0o600)
+
+    def bob_add(self) -> list[str]:
+        where = ["--set", "host=127.0.0.1", "--set", f"port={self.server.port}", "--set", "username=bob-bot"]
+        return ["carrier", "add", self.name, "--type", "cmdchat", *where, "--set", "password_env=PB_TEST_RELAY"]
+
+    def bob_env(self) -> dict[str, str]:
+        return {"PB_TEST_RELAY": self.password}
+
+    def live_toml(self) -> str:
+        where = f'host = "127.0.0.1"\nport = {self.server.port}\nusername = "alice-bot"\n'
+        return f'[carriers.{self.live_name}]\ntype = "cmdchat"\n{_NO_POLL}{where}password_file = "{self.file}"\n'
+
+    def live_logins(self) -> int | None:
+        return self.server.logins_by["alice-bot"]
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+class TypedCmdChatCase(CmdChatCase):
+    """The same room, its password named nowhere in the carrier file: typed at the prompt."""
+
+    def start(self, root: Path) -> None:
+        super().start(root)
+        self.file.unlink()  # nothing on disk holds it: Bob's comes from his environment
+        self.typed = self.password
+
+    def live_toml(self) -> str:
+        return super().live_toml().replace(f'password_file = "{self.file}"\n', "")
+
+
+CASES: dict[str, type[CarrierCase]] = {"files": FilesCase, "cmdchat": CmdChatCase, "cmdchat-typed": TypedCmdChatCase}
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -201,9 +265,9 @@ def _files_holding(needles: list[str], folders: list[Path], since: float) -> lis
 def _bob(root: Path, carrier: CarrierCase, secret: str) -> tuple[str, str]:
     """Bob's home, with the carrier and a chat; returns (its --home, the chat's invite)."""
     home = str(root / "scaffold" / "bob")
-    env = {"PBRIDGE_CHAT_SECRET": secret}
+    env = {"PBRIDGE_CHAT_SECRET": secret, **carrier.bob_env()}
     assert run("--home", home, "init", "--username", "bob").returncode == 0
-    added = run("--home", home, *carrier.bob_add())
+    added = run("--home", home, *carrier.bob_add(), env=carrier.bob_env())
     assert added.returncode == 0, added.stderr
     made = run("--home", home, "chat", "create", "Family", "--carrier", carrier.name, env=env)
     assert made.returncode == 0, made.stderr
@@ -211,8 +275,8 @@ def _bob(root: Path, carrier: CarrierCase, secret: str) -> tuple[str, str]:
     return home, invite
 
 
-def _bob_sends(home: str, secret: str, body: str) -> None:
-    sent = run("--home", home, "send", "Family", stdin=body, env={"PBRIDGE_CHAT_SECRET": secret})
+def _bob_sends(home: str, carrier: CarrierCase, secret: str, body: str) -> None:
+    sent = run("--home", home, "send", "Family", stdin=body, env={"PBRIDGE_CHAT_SECRET": secret, **carrier.bob_env()})
     assert sent.returncode == 0 and "posted 1" in sent.stdout, sent.stdout + sent.stderr
 
 
@@ -232,7 +296,7 @@ def test_a_live_session_chats_and_leaves_nothing_on_disk(tmp_path: Path, carrier
     secret = _words()
     bob, invite = _bob(tmp_path, carrier, secret)
     backlog, pushed, reply = (f"body {secrets.token_hex(8)}" for _ in range(3))
-    _bob_sends(bob, secret, backlog)
+    _bob_sends(bob, carrier, secret, backlog)
     user = LiveUser(tmp_path, carrier)
     mine = [user.home, user.cwd, user.tmp, *user.xdg.values()]
     before, carried_before = _listing(mine), _listing(carrier.places())
@@ -256,25 +320,32 @@ def test_a_live_session_chats_and_leaves_nothing_on_disk(tmp_path: Path, carrier
     _wait_for(tmux, "Chat secret:")
     tmux.type(secret)
     tmux.press("Enter")
+    if carrier.typed is not None:
+        _wait_for(tmux, f"Password for carrier '{carrier.live_name}':")
+        tmux.type(carrier.typed)
+        tmux.press("Enter")
     _wait_for(tmux, rf"bob.*{backlog} #")  # what the carrier held, with sender and mark
     _wait_for(tmux, "type a line and Enter to send")
 
-    _bob_sends(bob, secret, pushed)  # nobody polls the live session: it hears it
+    _bob_sends(bob, carrier, secret, pushed)  # nobody polls the live session: it hears it
     screen = _wait_for(tmux, rf"bob.*{pushed} #")
     assert "new key" in screen  # Bob's trust mark, as `pbridge read` shows it
     tmux.type(reply)
     tmux.press("Enter")
     _wait_for(tmux, rf"alice.*{reply} #")  # posted, and shown as the others see it
 
-    assert run("--home", bob, "poll").returncode == 0
+    assert run("--home", bob, "poll", env=carrier.bob_env()).returncode == 0
     read = run("--home", bob, "read", "Family", env={"PBRIDGE_CHAT_SECRET": secret})
     assert re.search(rf"alice \(new key\): {reply}", read.stdout), read.stdout + read.stderr
+    assert carrier.live_logins() in (None, 1)  # one login: caught up, heard, posted, never polled again
     tmux.type("/quit")
     tmux.press("Enter")
-    _wait_for(tmux, "LIVE-EXIT=0")
+    screen = _wait_for(tmux, "LIVE-EXIT=0")
+    assert user.phrase not in screen and secret not in screen  # typed hidden
+    assert carrier.typed is None or carrier.typed not in screen
 
     # Nothing of the session on disk: not a secret, not a body, in any file changed meanwhile.
-    needles = [secret, user.phrase, backlog, pushed, reply]
+    needles = [secret, user.phrase, backlog, pushed, reply, *([carrier.typed] if carrier.typed else [])]
     searched = [*mine, *carrier.places(), Path("/dev/shm")]
     assert _files_holding(needles, searched, 0) == []
     assert _files_holding(needles, [Path("/tmp")], started) == []
@@ -287,6 +358,7 @@ def test_a_live_session_chats_and_leaves_nothing_on_disk(tmp_path: Path, carrier
     assert str(user.carrier_file) in user.trace.read_text()  # strace did trace it: it saw the file read
     made = [p for p in _made(user.trace) if not _devices(p)]
     assert all(any(Path(p).is_relative_to(place) for place in carrier.places()) for p in made), made
+    assert carrier.places() or made == []  # a relay that keeps everything in RAM: not one file made
 
 
 def test_bad_input_is_one_line_its_own_code_and_writes_nothing(tmp_path: Path) -> None:
@@ -294,7 +366,7 @@ def test_bad_input_is_one_line_its_own_code_and_writes_nothing(tmp_path: Path) -
     carrier.start(tmp_path)
     secret = _words()
     bob, invite = _bob(tmp_path, carrier, secret)
-    _bob_sends(bob, secret, "something for the chat")
+    _bob_sends(bob, carrier, secret, "something for the chat")
     user = LiveUser(tmp_path, carrier)
     plaintext = user.home / "plaintext.toml"
     plaintext.write_text(f'{carrier.live_toml()}password = "hunter2"\n')
@@ -353,3 +425,118 @@ def test_a_home_in_memory_writes_nowhere_and_locks_within_the_process(tmp_path: 
             home.config_dir  # noqa: B018  (a home in RAM names no folder to write to)
     assert carrier_file.read_bytes() == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["carriers.toml"]
+
+
+def test_a_relay_password_from_a_descriptor_and_a_wrong_one_refused_writing_nothing(tmp_path: Path) -> None:
+    carrier = TypedCmdChatCase()
+    carrier.start(tmp_path)
+    try:
+        secret = _words()
+        bob, invite = _bob(tmp_path, carrier, secret)
+        body = f"body {secrets.token_hex(8)}"
+        _bob_sends(bob, carrier, secret, body)
+        user = LiveUser(tmp_path, carrier)
+        watched = [user.home, user.cwd, user.tmp, *user.xdg.values()]
+        before = _listing(watched)
+
+        def attempt(password: str | None, *more: str) -> subprocess.CompletedProcess[str]:
+            typed = {"PBRIDGE_MASTER_PHRASE": user.phrase, "PBRIDGE_CHAT_SECRET": secret}
+            read, write = os.pipe()
+            os.write(write, (password or "").encode())
+            os.close(write)
+            given = ["--carrier-password-fd", f"{carrier.live_name}={read}"] if password is not None else []
+            command = user.command("--username", "alice", "--recovery-code", user.code, *given, *more, invite)
+            try:
+                done = subprocess.run(
+                    command,
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,  # the session ends at once: end of input
+                    text=True,
+                    env={**user.env(), **typed},
+                    cwd=user.cwd,
+                    pass_fds=(read,),
+                    timeout=120,
+                    start_new_session=True,  # no terminal to ask on
+                )
+            finally:
+                os.close(read)
+            assert [p for p in _made(user.trace) if not _devices(p)] == []  # not a file made, anywhere
+            assert "Traceback" not in done.stderr and carrier.password not in done.stdout + done.stderr
+            return done
+
+        wrong = attempt("not the relay password")
+        assert wrong.returncode == EXIT_CODES["CredentialRefusedError"] == 44, wrong.stderr
+        assert wrong.stderr.startswith("pbridge: ") and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
+        assert "refused the room password" in wrong.stderr and "not the relay password" not in wrong.stderr
+        untold = attempt(None)  # no terminal and no descriptor: it says how to give it
+        assert untold.returncode == EXIT_CODES["SecretUnavailableError"], untold.stderr
+        assert f"--carrier-password-fd {carrier.live_name}=FD" in untold.stderr
+        assert len(untold.stderr.strip().splitlines()) == 1
+        stray = attempt(carrier.password, "--carrier-password-fd", "nowhere=0")
+        assert stray.returncode == EXIT_CODES["InvalidInputError"] and "'nowhere'" in stray.stderr, stray.stderr
+        right = attempt(carrier.password)
+        assert right.returncode == 0, right.stderr
+        assert re.search(rf"bob \(new key\): {body} +#", right.stdout), right.stdout
+        assert _listing(watched) == before
+    finally:
+        carrier.stop()
+
+
+def _two_carrier_session(tmp_path: Path) -> tuple[Path, Path, Path]:
+    live_folder, slow_folder = tmp_path / "live", tmp_path / "slow"
+    for folder in (live_folder, slow_folder):
+        folder.mkdir(mode=0o700)
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(
+        f'[carriers.live]\ntype = "files"\npath = "{live_folder}"\n'
+        f'[carriers.slow]\ntype = "files"\npath = "{slow_folder}"\npoll_every = 5\n'
+    )
+    return carriers, live_folder, slow_folder
+
+
+def test_a_line_sent_while_the_watchers_poll_runs_still_reaches_every_carrier(tmp_path: Path) -> None:
+    # Found by the adversarial review: send() met the watcher's poll holding the poll lock,
+    # said "the poll running now posts it", but that poll posts only to the carriers that do
+    # not listen: the line waited in RAM for 'live' and /quit dropped it without a word.
+    from helpers import wait_for
+    from pointerbridge.app.base import default_bridge
+    from pointerbridge.app.live import LiveChat
+    from pointerbridge.bridges.files import FilesBridge
+    from pointerbridge.home.config import CarrierConfig
+
+    class PolledFiles(FilesBridge):  # a carrier without push (as e-mail without IDLE is)
+        listens = False
+
+    def factory(name: str, config: CarrierConfig) -> FilesBridge:
+        if name == "slow":
+            return PolledFiles.from_config(name, config.settings)  # type: ignore[return-value]
+        return default_bridge(name, config)  # type: ignore[return-value]
+
+    carriers, live_folder, slow_folder = _two_carrier_session(tmp_path)
+    with LiveChat.from_carrier_file(carriers, factory) as session:
+        session.unlock("alice", "lantern orbit mill quartz harbour", None)
+        session.open("general", "a chat secret nobody guesses 8421")
+        session.catch_up(new=True)
+        session.start(lambda shown: None, lambda note: None)
+        with session.home.hold("poll") as held:  # as if the watcher's poll of "slow" were running
+            assert held
+            assert session.send("hello") is None
+        wait_for(lambda: bool(list(live_folder.glob("*.pb"))), "the line posted to the carrier that listens")
+        wait_for(lambda: bool(list(slow_folder.glob("*.pb"))), "the line posted to the polled carrier")
+        wait_for(lambda: session.unsent() == 0, "both posts recorded (a file lands before its post is marked)")
+
+
+def test_closing_a_live_session_says_how_many_posts_no_carrier_took(tmp_path: Path) -> None:
+    from pointerbridge.app.live import LiveChat
+
+    carriers, live_folder, slow_folder = _two_carrier_session(tmp_path)
+    with LiveChat.from_carrier_file(carriers) as session:
+        session.unlock("alice", "lantern orbit mill quartz harbour", None)
+        session.open("general", "a chat secret nobody guesses 8421")
+        session.catch_up(new=True)
+        slow_folder.rmdir()  # the carrier's folder is gone: its post stays in RAM
+        session.send("into a folder that is gone")
+        assert session.unsent() == 1
+        assert session.close() == 1  # said by the front-end: gone with the session
+        assert session.close() == 0  # a second close does nothing
+    assert len(list(live_folder.glob("*.pb"))) == 1

@@ -4,27 +4,17 @@ keeps the pointer in the outbox, and the daemon's own post job sends it over its
 
 from __future__ import annotations
 
-import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cmdchat_helpers import PASSWORD, server_fixture
 from console_helpers import PHRASES, SECRET, chat_salt, opened, send
-from helpers import collect_lines, wait_for
+from helpers import running_daemon, wait_for
 from pointerbridge.app.service import App
 from pointerbridge.home.config import Home
 from servers.cmdchat import CmdChatServer
-from test_cli import PBRIDGE
 
-PASSWORD = "live room password"
-
-
-@pytest.fixture
-def server() -> Iterator[CmdChatServer]:
-    made = CmdChatServer(PASSWORD).start()
-    yield made
-    made.close()
+server = server_fixture()
 
 
 def _home(root: Path, user: str, server: CmdChatServer, poll_every: int) -> Home:
@@ -49,11 +39,7 @@ def test_bobs_daemon_hears_alice_live_and_posts_what_another_process_could_not(
 ) -> None:
     monkeypatch.setenv("PBRIDGE_IDENTITY_MEMORY_MIB", "64")
     alice, bob = _home(tmp_path, "alice", server, 60), _home(tmp_path, "bob", server, 5)
-    assert PBRIDGE
-    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
-    lines = collect_lines(daemon)
-    try:
-        wait_for(lambda: any("listening live to cc" in line for line in lines), "the daemon listens")
+    with running_daemon(bob.config_dir, listening_to="cc", never_logged=("live, not polled",)) as lines:
         wait_for(lambda: "bob-bot" in server.usernames(), "the daemon's login")
         with opened(alice) as app:
             send(app, app.unlock_chat("Family", SECRET), "alice", ["live, not polled"])
@@ -70,9 +56,3 @@ def test_bobs_daemon_hears_alice_live_and_posts_what_another_process_could_not(
             app.poll()
             assert [s.message.body for s in app.read(chat)[0]] == ["live, not polled", "from the side"]
         assert server.logins == 3  # the daemon's one login listened and posted; Alice's two
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    assert not any("live, not polled" in line or "pb1" in line for line in lines)

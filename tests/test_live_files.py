@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -27,12 +26,11 @@ from console_helpers import (
     until,
     with_chat,
 )
-from helpers import collect_lines, wait_for
+from helpers import running_daemon, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.bridges.files import FilesBridge
 from pointerbridge.console.chat import ChatScreen
 from pointerbridge.home.config import Home
-from test_cli import PBRIDGE
 from textual.pilot import Pilot
 
 
@@ -98,8 +96,7 @@ def test_a_poll_only_posts_to_a_carrier_a_listener_holds_and_a_second_listener_w
     tmp_path: Path, shared: Path
 ) -> None:
     alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
-    with opened(bob) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
+    chat = with_chat(bob, "bob")
     events: list[ListenEvent] = []
     first = Listener(alice, "shared", events.append, wait=0.5)
     first.start()
@@ -131,9 +128,7 @@ def test_a_folder_that_goes_away_mid_listen_is_retried_and_every_pointer_arrives
     tmp_path: Path, shared: Path
 ) -> None:
     alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
-    with opened(bob) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
-        send(app, chat, "bob", ["before"])
+    chat = with_chat(bob, "bob", bodies=("before",))
     events: list[ListenEvent] = []
     listener = Listener(alice, "shared", events.append, wait=0.5, backoff=Backoff(first=0.2, cap=0.5))
     listener.start()
@@ -161,31 +156,17 @@ def test_bobs_daemon_stores_alices_message_without_any_poll(tmp_path: Path, shar
     alice = make_home(tmp_path, "alice", shared)
     bob = make_home(tmp_path, "bob", shared, poll_every=3600)  # its jobs run once, at start
     with_chat(bob, "bob")
-    assert PBRIDGE
-    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
-    lines = collect_lines(daemon)
-    try:
-        wait_for(lambda: any("listening live to shared" in line for line in lines), "the daemon listens")
-        with opened(alice) as app:
-            chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
-            send(app, chat, "alice", ["live, not polled"])
+    with running_daemon(bob.config_dir, listening_to="shared", never_logged=("live, not polled",)) as lines:
+        with_chat(alice, "alice", bodies=("live, not polled",))
         wait_for(lambda: any("shared: received 1 (live)" in line for line in lines), "bob's daemon hears it")
         assert _stored(bob) == 1
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
-    assert not any("live, not polled" in line or "pb1" in line for line in lines)
 
 
 def test_alices_open_chat_shows_bobs_message_live_with_no_background_poll(tmp_path: Path, shared: Path) -> None:
     alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice", bodies=("are you there?",))
-    with opened(bob) as app:
-        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
+    chat = with_chat(bob, "bob")
 
     async def main() -> None:
         app = console(alice, poll_every=0, live=True)
@@ -212,22 +193,10 @@ def test_the_listeners_json_log_holds_no_pointer(tmp_path: Path, shared: Path) -
     alice, bob = make_home(tmp_path, "alice", shared, poll_every=3600), make_home(tmp_path, "bob", shared)
     with_chat(alice, "alice")
     with_chat(bob, "bob", bodies=("a body never logged",))
-    assert PBRIDGE
-    daemon = subprocess.Popen(
-        [PBRIDGE, "--home", str(alice.config_dir), "daemon", "--log-json"], stderr=subprocess.PIPE, text=True
-    )
-    lines = collect_lines(daemon)
-    try:
+    with running_daemon(alice.config_dir, "--log-json", never_logged=("never logged",)) as lines:
         wait_for(lambda: any("received 1 (live)" in line for line in lines), "the daemon hears bob's post")
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     records = [json.loads(line) for line in lines]
     assert any(r["message"] == "listening live to shared" for r in records)
-    assert not any("never logged" in line or "pb1" in line for line in lines)
 
 
 def test_a_cron_poll_beside_a_listener_only_posts_there_and_says_so(tmp_path: Path, shared: Path) -> None:

@@ -5,8 +5,6 @@ fails as a retry, and a listener brings every message once when the server is ba
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +13,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from console_helpers import PHRASES, SECRET, chat_salt, opened, send, with_chat
-from helpers import collect_lines, raw_chat, raw_identity, wait_for
+from console_helpers import carrier_home, opened, with_chat
+from helpers import raw_chat, raw_identity, running_daemon, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, BridgeError, PollResult, RetryableError, bridge_class
@@ -24,7 +22,6 @@ from pointerbridge.bridges.matrix_api import RawClient
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.synapse import Synapse, matrix_room, shared_server
-from test_cli import PBRIDGE
 
 
 class LongPolls:
@@ -206,13 +203,8 @@ def test_the_server_going_away_mid_listen_is_a_retry_and_nothing_is_lost(
 
 def _member_home(root: Path, user: str, settings: dict[str, Any], poll_every: int) -> Home:
     """A home whose carrier ``shared`` is the Matrix room of ``settings``."""
-    home = Home.resolve(root / user)
-    home.create()
     carrier = CarrierConfig.model_validate({"type": "matrix", "poll_every": poll_every, **settings})
-    save_config(home.config_path, Config(carriers={"shared": carrier}))
-    with App(home) as app:
-        app.init(user, PHRASES[user], allow_weak=True)
-    return home
+    return carrier_home(root, user, carrier)
 
 
 def test_bobs_daemon_stores_alices_matrix_message_without_any_poll(tmp_path: Path) -> None:
@@ -233,22 +225,9 @@ def test_bobs_daemon_stores_alices_matrix_message_without_any_poll(tmp_path: Pat
     alice = _member_home(tmp_path, "alice", alices, 60)
     bob = _member_home(tmp_path, "bob", bobs, 3600)  # its jobs run once, at start
     with_chat(bob, "bob")
-    assert PBRIDGE
-    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
-    lines = collect_lines(daemon)
-    try:
-        wait_for(lambda: any("listening live to shared" in line for line in lines), "the daemon listens", 60)
-        with opened(alice) as app:
-            chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
-            send(app, chat, "alice", ["live over matrix, not polled"])
+    with running_daemon(bob.config_dir, listening_to="shared", timeout=60, never_logged=("live over matrix",)) as lines:
+        with_chat(alice, "alice", bodies=("live over matrix, not polled",))
         wait_for(lambda: any("shared: received 1 (live)" in line for line in lines), "bob's daemon hears it", 60)
         with opened(bob) as app:
             assert app.store.counts()["inbox"] == 1
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
-    assert not any("live over matrix" in line or "pb1" in line for line in lines)

@@ -6,25 +6,24 @@ from __future__ import annotations
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from helpers import collect_lines, raw_chat, raw_identity, wait_for
+from helpers import raw_chat, raw_identity, running_daemon, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, ConfigurationError, RetryableError, bridge_class
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from servers.telegram import BotAccount, BotApiServer, Chat
-from test_cli import PBRIDGE
 
 
 def _settings(server: BotApiServer, bot: BotAccount, chat: Chat, **changes: Any) -> dict[str, Any]:
@@ -308,13 +307,12 @@ def test_bobs_daemon_stores_alices_message_without_any_poll(pair: _Pair, tmp_pat
     bob.config_path.chmod(0o600)
     with App(bob) as app:
         app.init("bob", "bob's phrase", allow_weak=True)
-    assert PBRIDGE
-    daemon = subprocess.Popen([PBRIDGE, "--home", str(bob.config_dir), "daemon"], stderr=subprocess.PIPE, text=True)
-    lines = collect_lines(daemon)
     pointer = _pointer("live from alice's bot")
-    writer = _bridge(pair.server, pair.alice, pair.group)
-    try:
-        wait_for(lambda: any("listening live to tg" in line for line in lines), "the daemon listens")
+    token_secret = pair.bob.token.partition(":")[2]
+    with (
+        closing(_bridge(pair.server, pair.alice, pair.group)) as writer,
+        running_daemon(bob.config_dir, listening_to="tg", never_logged=(token_secret,)) as lines,
+    ):
         wait_for(pair.bob_waits, "bob's bot waits in a long poll")
         calls, asked = len(pair.bob.calls), len(pair.bob.timeouts)
         writer.post(pointer)
@@ -324,12 +322,4 @@ def test_bobs_daemon_stores_alices_message_without_any_poll(pair: _Pair, tmp_pat
         assert set(pair.bob.timeouts[asked:]) <= {25}  # the listener's long polls (25 s), no poll's
         with App(bob) as app:
             assert _stored(app) == [pointer]
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=10) == 0
-    finally:
-        writer.close()
-        if daemon.poll() is None:
-            daemon.kill()
-    wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
-    assert not any("pb1" in line or pair.bob.token.partition(":")[2] in line for line in lines)

@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,7 @@ class CmdChatServer:
         self.password = password
         self.port = 0
         self.logins = 0  # completed logins, for tests that count them
+        self.logins_by: Counter[str] = Counter()  # completed logins by username
         self.activity: dict[str, float] = {}  # username -> when (monotonic) its last line came: the idle sweep's clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cmdchat-server", daemon=True)
@@ -172,9 +174,9 @@ class CmdChatServer:
     async def _error(self, writer: asyncio.StreamWriter, text: str) -> None:
         await self._send(writer, {"error": text})
 
-    async def _login(
-        self, room: _Room, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[str, str] | None:
+    async def _command(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cmd: str) -> Any:
+        """The login's next line, when it is the command ``cmd``; None when the client left or
+        sent something else (answered with the real server's error)."""
         line = await asyncio.wait_for(reader.readline(), _AUTH_TIMEOUT)
         if not line:
             return None
@@ -182,8 +184,16 @@ class CmdChatServer:
             data = json.loads(line.decode())
         except json.JSONDecodeError:
             return await self._error(writer, "Invalid JSON")
-        if data.get("cmd") != "srp_init":
-            return await self._error(writer, "Expected srp_init")
+        if data.get("cmd") != cmd:
+            return await self._error(writer, f"Expected {cmd}")
+        return data
+
+    async def _login(
+        self, room: _Room, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[str, str] | None:
+        data = await self._command(reader, writer, "srp_init")
+        if data is None:
+            return None
         username, a_b64 = data.get("username", "unknown"), data.get("A")
         if not a_b64:
             return await self._error(writer, "Missing A")
@@ -201,15 +211,9 @@ class CmdChatServer:
         await self._send(
             writer, {"user_id": user_id, "B": _b64(b_public), "salt": _b64(salt), "room_salt": _b64(room.room_salt)}
         )
-        line = await asyncio.wait_for(reader.readline(), _AUTH_TIMEOUT)
-        if not line:
+        data = await self._command(reader, writer, "srp_verify")
+        if data is None:
             return None
-        try:
-            data = json.loads(line.decode())
-        except json.JSONDecodeError:
-            return await self._error(writer, "Invalid JSON")
-        if data.get("cmd") != "srp_verify":
-            return await self._error(writer, "Expected srp_verify")
         if data.get("user_id") != user_id or not data.get("M"):
             return await self._error(writer, "Invalid verify request")
         pending = room.pending.get(user_id)
@@ -222,6 +226,7 @@ class CmdChatServer:
         key = pending.get_session_key()
         room.sessions[user_id] = username
         self.logins += 1
+        self.logins_by[username] += 1
         session_key = base64.b64encode(base64.urlsafe_b64encode(key[:32])).decode()  # sent, never used
         await self._send(writer, {"H_AMK": _b64(h_amk), "session_key": session_key})
         return user_id, username

@@ -178,12 +178,13 @@ class MailServer:
     TLS on ``imaps_port``; SMTP offers STARTTLS on ``smtp_starttls_port`` and implicit TLS
     on ``smtp_tls_port``, with a certificate from a CA of the test's own (``ca_file``)."""
 
-    def __init__(self, *, tls: bool = False) -> None:
-        """Ports and folders; nothing runs until :meth:`start`."""
+    def __init__(self, *, tls: bool = False, settings: str = "") -> None:
+        """Ports and folders; nothing runs until :meth:`start`. ``settings``: more lines
+        of Dovecot's configuration (e.g. an ``imap_capability`` without IDLE)."""
         self.folder = Path(tempfile.mkdtemp(prefix="pbridge-dovecot-"))
         self.run_dir = Path(tempfile.mkdtemp(prefix="pbd-", dir="/tmp"))  # unix sockets: a short path
         self.imap_port, self.lmtp_port, self.smtp_port = _free_port(), _free_port(), _free_port()
-        self.tls = tls
+        self.tls, self.settings = tls, settings
         self.imaps_port = _free_port() if tls else 0
         self.smtp_starttls_port, self.smtp_tls_port = (_free_port(), _free_port()) if tls else (0, 0)
         self.ca_file: Path | None = None
@@ -214,6 +215,7 @@ class MailServer:
                 password=PASSWORD,
                 ssl=ssl_lines,
             )
+            + self.settings
         )
         self.start_imap()
         self._start_smtp()
@@ -266,6 +268,14 @@ class MailServer:
         self.stop_imap()
         shutil.rmtree(self.run_dir, ignore_errors=True)
         shutil.rmtree(self.folder, ignore_errors=True)  # mailboxes, keys and the config with the password
+
+    def __enter__(self) -> MailServer:
+        """Started, for a ``with`` block (a module's fixture) that stops it at its end."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of Dovecot's log, for failure messages."""

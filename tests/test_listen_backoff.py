@@ -1,0 +1,97 @@
+"""The listener's pauses (app/listen.py): between reconnections over a long outage, after a
+carrier that never holds a wait, after a refused credential; and its own errors."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+from console_helpers import make_home
+from helpers import wait_for
+from pointerbridge.app.listen import Backoff, Listener, ListenEvent, ListenFailed
+from pointerbridge.bridges.base import Bridge, CredentialRefusedError, PollResult
+from pointerbridge.bridges.files import FilesBridge
+from pointerbridge.home.config import CarrierConfig, Home
+
+
+def test_the_pauses_stay_within_the_cap_after_thousands_of_failures() -> None:
+    backoff = Backoff(first=1.0, cap=60.0)
+    pauses = [backoff.next() for _ in range(3000)]  # a day and more of an outage at a minute a try
+    assert pauses[0] <= 1.0 and all(30.0 <= p <= 60.0 for p in pauses[10:])
+    backoff.reset()
+    assert backoff.next() <= 1.0
+
+
+def _listener_home(tmp_path: Path) -> Home:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o700)
+    return make_home(tmp_path, "alice", folder, poll_every=3600)
+
+
+def test_a_carrier_that_answers_every_wait_at_once_is_asked_again_only_after_a_growing_pause(tmp_path: Path) -> None:
+    # Found by the second review: a carrier that ignores a long poll's timeout (an IMAP server
+    # telling "* 1 EXISTS" at every IDLE, a proxy answering getUpdates at once) made the
+    # listener ask ~260 times a second, each with a cursor write.
+    calls: list[float] = []
+
+    class Impatient(FilesBridge):
+        def listen(self, cursor: str | None, wait: float) -> PollResult:
+            calls.append(time.monotonic())
+            return self.poll(cursor)  # never waits
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        return Impatient.from_config(name, config.settings)
+
+    home = _listener_home(tmp_path)
+    listener = Listener(home, "shared", lambda event: None, bridge_factory=factory, wait=5.0, backoff=Backoff(0.2, 0.8))
+    listener.start()
+    try:
+        wait_for(lambda: len(calls) >= 5, "five rounds")
+    finally:
+        assert listener.stop(timeout=10)
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    for gap, least in zip(gaps, (0.1, 0.2, 0.4, 0.4), strict=False):  # each pause from its upper half
+        assert gap >= least, gaps
+
+
+def test_a_refused_credential_is_tried_again_in_a_quarter_of_an_hour_not_a_minute(tmp_path: Path) -> None:
+    class Refused(FilesBridge):
+        def listen(self, cursor: str | None, wait: float) -> PollResult:
+            raise CredentialRefusedError(self.name, "the server refused the password")
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        return Refused.from_config(name, config.settings)
+
+    events: list[ListenEvent] = []
+    listener = Listener(_listener_home(tmp_path), "shared", events.append, bridge_factory=factory, wait=1.0)
+    listener.start()
+    try:
+        wait_for(lambda: bool(events), "the refusal")
+    finally:
+        assert listener.stop(timeout=10)  # the quarter-hour pause ends at once on stop
+    (failed,) = events
+    assert isinstance(failed, ListenFailed) and failed.to_fix and not failed.fatal
+    assert failed.retry_in == 900.0 and "refused the password" in failed.message
+
+
+def test_a_listener_survives_an_unexpected_error_of_its_own_and_says_only_its_type(tmp_path: Path) -> None:
+    built: list[int] = []
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        built.append(1)
+        if len(built) == 1:
+            raise ValueError("a secret-looking detail that must not be shown")
+        return FilesBridge.from_config(name, config.settings)
+
+    events: list[ListenEvent] = []
+    home = _listener_home(tmp_path)
+    listener = Listener(home, "shared", events.append, bridge_factory=factory, wait=0.3, backoff=Backoff(0.1, 0.2))
+    listener.start()
+    try:
+        wait_for(lambda: len(built) >= 2 and listener.running, "built again after the error")
+    finally:
+        assert listener.stop(timeout=10)
+    failures = [e for e in events if isinstance(e, ListenFailed)]
+    assert failures and failures[0].message.startswith("internal error (ValueError)")
+    assert not any("secret-looking" in e.message for e in failures) and not failures[0].fatal
