@@ -33,7 +33,6 @@ from .service import App
 
 __all__ = ["Backoff", "Heard", "ListenEvent", "ListenFailed", "Listener", "listening_carriers"]
 
-_WAIT = 25.0  # seconds a push hook waits for news: under the 30-60 s idle timeouts of proxies
 _HELD_RETRY = 1.0  # seconds between tries while someone else holds the carrier
 _QUICK = 1.0  # seconds: a round that brought nothing sooner than this (or a tenth of the wait) did not wait
 _REFUSED_RETRY = 900.0  # seconds between logins with a credential the carrier refused
@@ -109,10 +108,11 @@ class Listener:
         on_event: Callable[[ListenEvent], None],
         *,
         bridge_factory: BridgeFactory | None = None,
-        wait: float = _WAIT,
+        wait: float | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        """Listen to ``carrier`` of ``home``; ``on_event`` is called on the listener's thread."""
+        """Listen to ``carrier`` of ``home``; ``on_event`` is called on the listener's thread.
+        ``wait``: seconds per push-hook call (None: the bridge's :attr:`Bridge.listen_wait`)."""
         self.home, self.carrier, self.wait = home, carrier, wait
         self._on_event = on_event
         self._factory = bridge_factory
@@ -188,16 +188,17 @@ class Listener:
                 if clash is not None:
                     raise ConfigurationError(self.carrier, clash)
                 bridge = app.bridge(self.carrier)
+                wait = self.wait if self.wait is not None else bridge.listen_wait
                 # The rest of config.toml is not this listener's: a daemon's N listeners would
                 # each keep all N carriers' tables (N = 200: ~22 MB, bench/idle_push.py).
                 app.config = Config({self.carrier: app.config.carriers[self.carrier]})
                 try:
                     while not self._stop.is_set():
                         started = time.monotonic()
-                        found = app.listen_round(bridge, self.wait)
+                        found = app.listen_round(bridge, wait)
                         if found.new or found.notes:
                             self._on_event(Heard(self.carrier, found.new, found.notes))
-                        if found.new or time.monotonic() - started >= min(_QUICK, self.wait / 10):
+                        if found.new or time.monotonic() - started >= min(_QUICK, wait / 10):
                             self._backoff.reset()
                         else:  # nothing, at once: a carrier that never holds the wait must not spin us
                             self._stop.wait(self._backoff.next())

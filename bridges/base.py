@@ -219,6 +219,10 @@ class Bridge(ABC):
     # Whether :meth:`listen` waits on the carrier's own push: the daemon and the console
     # then listen to this carrier live instead of polling it on a timer.
     listens: ClassVar[bool] = False
+    # Seconds one :meth:`listen` call may wait: every round costs the carrier a request and
+    # the home a cursor write, so a carrier whose wait holds one open request waits long
+    # (under the 60 s idle timeout of common proxies); a scan's safety net waits less.
+    listen_wait: ClassVar[float] = 25.0
 
     def __init__(self, name: str, settings: Any) -> None:
         """Use :meth:`from_config`; ``settings`` is an instance of ``Settings`` (or what

@@ -112,6 +112,7 @@ class MatrixBridge(AsyncBridge):
     )
     quiet_loggers = ("nio", "aiohttp")  # aiohttp's and nio's INFO lines carry request URLs
     listens = True  # /sync long-polls
+    listen_wait = 50.0  # one open request (or connection) per wait: half the rounds of 25 s
 
     @classmethod
     def login(

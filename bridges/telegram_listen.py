@@ -45,6 +45,7 @@ class LongPoll(Bridge):
     """Mixed into the Telegram bridge: :meth:`listen` as a long poll, :meth:`close` ends its connection."""
 
     listens = True
+    listen_wait = 50.0  # one open request (or connection) per wait: half the rounds of 25 s
     _http: Any = None  # the httpx.Client the long polls share, opened on the first listen
 
     def listen(self, cursor: str | None, wait: float) -> PollResult:

@@ -95,3 +95,40 @@ def test_a_listener_survives_an_unexpected_error_of_its_own_and_says_only_its_ty
     failures = [e for e in events if isinstance(e, ListenFailed)]
     assert failures and failures[0].message.startswith("internal error (ValueError)")
     assert not any("secret-looking" in e.message for e in failures) and not failures[0].fatal
+
+
+def test_a_listener_waits_as_long_as_its_bridge_says_unless_told() -> None:
+    from pointerbridge.bridges.cmdchat import CmdChatBridge
+    from pointerbridge.bridges.email import EmailBridge
+    from pointerbridge.bridges.matrix import MatrixBridge
+    from pointerbridge.bridges.telegram import TelegramBridge
+
+    # One open request (or connection) per wait: long, under the 60 s idle timeout of common
+    # proxies; the files carrier's scan and IMAP's SELECT come every 25 s.
+    assert FilesBridge.listen_wait == EmailBridge.listen_wait == 25.0
+    assert MatrixBridge.listen_wait == TelegramBridge.listen_wait == CmdChatBridge.listen_wait == 50.0
+
+
+def test_the_listeners_wait_is_its_bridges_unless_given(tmp_path: Path) -> None:
+    waits: list[float] = []
+
+    class Patient(FilesBridge):
+        listen_wait = 0.2
+
+        def listen(self, cursor: str | None, wait: float) -> PollResult:
+            waits.append(wait)
+            return super().listen(cursor, wait)
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        return Patient.from_config(name, config.settings)
+
+    home = _listener_home(tmp_path)
+    for given, expected in ((None, 0.2), (0.3, 0.3)):
+        waits.clear()
+        listener = Listener(home, "shared", lambda event: None, bridge_factory=factory, wait=given)
+        listener.start()
+        try:
+            wait_for(lambda: len(waits) >= 2, "two rounds")
+        finally:
+            assert listener.stop(timeout=10)
+        assert set(waits) == {expected}
