@@ -57,8 +57,8 @@ from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 TARGET_CPU_PERCENT = 1.0
 TARGET_MB = 50.0
 SETTLE = 5.0  # seconds after the last listener started before the window opens
-# Seconds of the longest push-hook wait of any carrier (Bridge.listen_wait: 50 for Matrix,
-# Telegram, CMD-CHAT; 25 for files, e-mail): a window of whole such waits holds whole rounds.
+# Seconds of the longest push-hook wait of any carrier (Bridge.listen_wait: 50 for Matrix and
+# Telegram; 25 for files, e-mail, CMD-CHAT): a window of whole such waits holds whole rounds.
 LISTEN_WAIT = 50.0
 
 

@@ -113,7 +113,6 @@ class CmdChatBridge(Bridge):
         "{name} --type cmdchat --set host={host} --set port={port} --set username=NAME --set password_env=VAR"
     )
     listens = True
-    listen_wait = 50.0  # one open request (or connection) per wait: half the rounds of 25 s
 
     def __init__(self, name: str, settings: Any) -> None:
         """Use :meth:`from_config`. Nothing connects before the first call that needs it."""

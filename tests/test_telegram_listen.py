@@ -319,7 +319,7 @@ def test_bobs_daemon_stores_alices_message_without_any_poll(pair: _Pair, tmp_pat
         wait_for(lambda: any("tg: received 1 (live)" in line for line in lines), "bob's daemon hears it")
         assert pair.bob.calls[calls] == "getChatAdministrators"  # the waiting getUpdates answered: no poll
         assert "getMe" not in pair.bob.calls[calls:]
-        assert set(pair.bob.timeouts[asked:]) <= {50}  # the listener's long polls (TelegramBridge.listen_wait, 50 s), no poll's
+        assert set(pair.bob.timeouts[asked:]) <= {50}  # the listener's long polls (listen_wait), no poll's
         with App(bob) as app:
             assert _stored(app) == [pointer]
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
