@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -197,3 +198,39 @@ def running_daemon(
     wait_for(lambda: any("stopped" in line for line in lines), "the daemon's last line", 10)
     for secret in ("pb1", *never_logged):
         assert not any(secret in line for line in lines), f"a daemon line holds {secret!r}"
+
+
+class ScriptedServer:
+    """A server of a test's own on 127.0.0.1 that answers one connection after another with
+    :meth:`answer` (a hostile or broken peer no real server can be made to play). A subclass
+    sets what :meth:`answer` needs, then calls ``super().__init__()``, which starts serving."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self._listening = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listening.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def answer(self, conn: socket.socket) -> None:
+        """Speak to one connection; an ``OSError`` (the client gave up) ends only it."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving: the accept is woken and the thread joined."""
+        self.stopped.set()
+        self._listening.shutdown(socket.SHUT_RDWR)
+        self._listening.close()
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listening.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self.answer(conn)
+                except OSError:  # the client hung up mid-answer: what a bounded read does
+                    continue

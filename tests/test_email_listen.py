@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from console_helpers import carrier_home, opened, with_chat
-from helpers import raw_chat, raw_identity, running_daemon, wait_for
+from helpers import ScriptedServer, raw_chat, raw_identity, running_daemon, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges import email_idle
@@ -367,7 +367,7 @@ def test_the_idle_reader_bounds_what_a_server_sends(during_idle: bytes, outcome:
         thread.join(5)
 
 
-class _HostileImap:
+class _HostileImap(ScriptedServer):
     """An IMAP server (one connection after another) that logs anyone in, SELECTs an empty
     folder, and answers IDLE with its continuation and then, for ``for_s`` seconds, either
     untagged lines as fast as the socket takes them (``"flood"``: a hostile server, or a
@@ -376,31 +376,9 @@ class _HostileImap:
 
     def __init__(self, idle: str, for_s: float = 6.0) -> None:
         self.idle, self.for_s = idle, for_s
-        self._stopped = threading.Event()
-        self._listening = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listening.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def stop(self) -> None:
-        self._stopped.set()
-        self._listening.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        self._listening.close()
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listening.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    self._session(conn)
-                except OSError:  # the client gave up on this server: what it should do
-                    continue
-
-    def _session(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         conn.settimeout(30)
         lines = conn.makefile("rb")
         conn.sendall(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
@@ -413,13 +391,13 @@ class _HostileImap:
                 until = time.monotonic() + self.for_s
                 if self.idle == "trickle":
                     conn.sendall(b"+ idling\r\n* 1 FETCH (FLAGS (")
-                    while time.monotonic() < until and not self._stopped.is_set():
+                    while time.monotonic() < until and not self.stopped.is_set():
                         conn.sendall(b"x")
                         time.sleep(0.5)  # the server's pace, not a wait for a condition
                     conn.sendall(b"))\r\n")
                 else:
                     conn.sendall(b"+ idling\r\n")
-                    while time.monotonic() < until and not self._stopped.is_set():
+                    while time.monotonic() < until and not self.stopped.is_set():
                         conn.sendall(b"* 1 FETCH (FLAGS (\\Seen))\r\n" * 2000)
                 if lines.readline().strip().upper() != b"DONE":
                     return

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from console_helpers import carrier_home, opened, with_chat
-from helpers import raw_chat, raw_identity, running_daemon, wait_for
+from helpers import ScriptedServer, raw_chat, raw_identity, running_daemon, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges.base import Bridge, BridgeError, PollResult, RetryableError, bridge_class
@@ -235,7 +235,7 @@ def test_bobs_daemon_stores_alices_matrix_message_without_any_poll(tmp_path: Pat
     assert not any("received 1, skipped" in line for line in lines)  # no poll fetched it
 
 
-class _HugeAnswers:
+class _HugeAnswers(ScriptedServer):
     """A homeserver answering ``/sync`` and ``/messages`` with JSON bodies of the sizes it
     is given (padding streamed a MiB at a time, the end told by closing the connection):
     records, per endpoint, whether a whole body went out. The /sync names a gap (a limited
@@ -244,29 +244,9 @@ class _HugeAnswers:
     def __init__(self, sync: int, messages: int) -> None:
         self.sizes = {"sync": sync, "messages": messages}
         self.sent_all: set[str] = set()
-        self._listening = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listening.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def stop(self) -> None:
-        self._listening.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        self._listening.close()
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listening.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    self._answer(conn)
-                except OSError:  # the client hung up mid-answer: what a bounded read does
-                    continue
-
-    def _answer(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         conn.settimeout(30)
         request = b""
         while b"\r\n\r\n" not in request:
