@@ -116,20 +116,8 @@ def test_an_idle_listen_waits_its_time_and_gives_a_cursor_that_works(room: tuple
 
 
 def _bob(tmp_path: Path, server: Synapse) -> tuple[Home, dict[str, Any]]:
-    account = server.register("livebot", "bot-password")
-    token = account["access_token"]
-    room_id = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
-    os.environ["PBRIDGE_TEST_LIVE_TOKEN"] = token
-    carrier = CarrierConfig.model_validate(
-        {
-            "type": "matrix",
-            "homeserver": server.url,
-            "user_id": account["user_id"],
-            "device_id": account["device_id"],
-            "access_token_env": "PBRIDGE_TEST_LIVE_TOKEN",
-            "room_id": room_id,
-        }
-    )
+    settings, _ = server.bot_in_new_room("livebot", "PBRIDGE_TEST_LIVE_TOKEN")
+    carrier = CarrierConfig.model_validate(settings)
     home = Home(tmp_path / "home", tmp_path / "home")
     home.create()
     save_config(home.config_path, Config(carriers={"mx": carrier}))

@@ -4,7 +4,6 @@ not disturb the other tests' server."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,21 +30,8 @@ def server(tmp_path: Path) -> Iterator[Synapse]:
 
 
 def _home(tmp_path: Path, server: Synapse, **settings: object) -> tuple[Home, CarrierConfig]:
-    account = server.register("outagebot", "bot-password")
-    token = account["access_token"]
-    room = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
-    os.environ["PBRIDGE_TEST_OUTAGE_TOKEN"] = token
-    carrier = CarrierConfig.model_validate(
-        {
-            "type": "matrix",
-            "homeserver": server.url,
-            "user_id": account["user_id"],
-            "device_id": account["device_id"],
-            "access_token_env": "PBRIDGE_TEST_OUTAGE_TOKEN",
-            "room_id": room,
-            **settings,
-        }
-    )
+    made, _ = server.bot_in_new_room("outagebot", "PBRIDGE_TEST_OUTAGE_TOKEN")
+    carrier = CarrierConfig.model_validate({**made, **settings})
     home = Home(tmp_path / "home", tmp_path / "home")
     home.create()
     save_config(home.config_path, Config(carriers={"mx": carrier}))

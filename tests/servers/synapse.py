@@ -207,6 +207,23 @@ class Synapse:
         body = {"nonce": nonce, "username": username, "password": password, "admin": admin, "mac": mac}
         return _request("POST", endpoint, body)
 
+    def bot_in_new_room(self, username: str, variable: str) -> tuple[dict[str, Any], str]:
+        """A new bot account in a room of its own: a Matrix carrier's settings (its token in
+        the environment variable ``variable``) and the bot's token."""
+        account = self.register(username, "bot-password")
+        token = account["access_token"]
+        room = self.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
+        os.environ[variable] = token
+        settings = {
+            "type": "matrix",
+            "homeserver": self.url,
+            "user_id": account["user_id"],
+            "device_id": account["device_id"],
+            "access_token_env": variable,
+            "room_id": room,
+        }
+        return settings, token
+
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
@@ -248,11 +265,8 @@ def matrix_room() -> tuple[CarrierConfig, Callable[[str], None]]:
     in an environment variable) and a way for "a person" to post text in the room."""
     server = shared_server()
     name = f"bot{next(_accounts)}x{os.getpid()}"
-    account = server.register(name, "bot-password")
-    token = account["access_token"]
-    room = server.request("POST", "/_matrix/client/v3/createRoom", {"name": "pointers"}, token)["room_id"]
-    variable = f"PBRIDGE_TEST_MATRIX_TOKEN_{name.upper()}"
-    os.environ[variable] = token
+    settings, token = server.bot_in_new_room(name, f"PBRIDGE_TEST_MATRIX_TOKEN_{name.upper()}")
+    room = settings["room_id"]
     counter = itertools.count()
 
     def inject(text: str) -> None:  # a person in the room types (or pastes) this
@@ -261,12 +275,7 @@ def matrix_room() -> tuple[CarrierConfig, Callable[[str], None]]:
 
     config = CarrierConfig.model_validate(
         {
-            "type": "matrix",
-            "homeserver": server.url,
-            "user_id": account["user_id"],
-            "device_id": account["device_id"],
-            "access_token_env": variable,
-            "room_id": room,
+            **settings,
             "start": "history",
             "max_pointer_chars": 2000,
         }
