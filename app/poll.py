@@ -124,7 +124,11 @@ class Poller(Identities):
         """One call of the bridge's push hook (waiting up to ``wait`` seconds), stored and
         its cursor saved like a poll's, then polls while the carrier says there is more.
         The caller holds :meth:`listening`; errors are the bridge's, raised."""
-        first = functools.partial(bridge.listen, wait=wait)
+
+        def first(cursor: str | None) -> PollResult:
+            self.store.rest()  # no SQLite connection held while the carrier is waited on
+            return bridge.listen(cursor, wait=wait)
+
         found = self._fetch(bridge, None, first)
         if found.failed is not None:
             raise found.failed

@@ -112,10 +112,60 @@ def _synapse(servers: Servers) -> Any:
     return Synapse(servers.root / "synapse")
 
 
-def _telegram_server(servers: Servers) -> Any:
-    from servers.telegram import BotApiServer
+class TelegramServer:
+    """The suite's Bot API server (tests/servers/telegram.py) in a process of its own, so
+    that its work is not counted as the bench's: it makes groups of bots on request."""
 
-    return BotApiServer(rate_limits=False)
+    def __init__(self) -> None:
+        """Not started yet."""
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # nothing of this process's threads or servers
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve_telegram, args=(child,), daemon=True)
+
+    def start(self) -> None:
+        """Start the process and wait until its server listens."""
+        self._process.start()
+        try:
+            ready = self._conn.poll(60) and self._conn.recv() == "ready"
+        except EOFError:  # the process ended first (its error is on stderr)
+            ready = False
+        if not ready:
+            raise RuntimeError(f"the test Bot API server did not start in its process (exit {self._process.exitcode})")
+
+    def group(self, members: int) -> list[dict[str, Any]]:
+        """A fresh supergroup with ``members`` bots: each bot's carrier settings (its token
+        put in this process's environment, where the settings say)."""
+        self._conn.send(members)
+        settings, tokens = self._conn.recv()
+        os.environ.update(tokens)
+        return list(settings)
+
+    def stop(self) -> None:
+        """End the process."""
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def _serve_telegram(conn: Any) -> None:
+    from servers.telegram import BotApiServer, telegram_group
+
+    server = BotApiServer(rate_limits=False)
+    server.start()
+    conn.send("ready")
+    while (members := conn.recv()) is not None:
+        configs, _ = telegram_group(server, members)
+        settings = [{**c.settings, "type": "telegram"} for c in configs]
+        conn.send((settings, {s["token_env"]: os.environ[s["token_env"]] for s in settings}))
+    server.stop()
+
+
+def _telegram_server(servers: Servers) -> Any:
+    return TelegramServer()
 
 
 def _mail(servers: Servers) -> Any:
@@ -173,19 +223,19 @@ def matrix(servers: Servers, members: int) -> list[dict[str, Any]]:
 def telegram(servers: Servers, members: int) -> list[dict[str, Any]]:
     """One supergroup, a bot per member set up as the README says; posting unpaced (the
     test server has no rate limits here: the figure is delivery, not Telegram's pace)."""
-    from servers.telegram import telegram_group
-
-    configs, _ = telegram_group(servers.get("telegram"), members)
-    return [{**c.settings, "type": "telegram"} for c in configs]
+    server: TelegramServer = servers.get("telegram")
+    return server.group(members)
 
 
 def email(servers: Servers, members: int) -> list[dict[str, Any]]:
-    """A mailbox per member on one Dovecot (IMAP IDLE), each mailing all of them."""
+    """A mailbox per member on one Dovecot (IMAP IDLE), each mailing all of them (a lone
+    member mails a peer that never reads: a carrier must mail someone but itself)."""
     from servers.dovecot import mailbox_config
 
     server = servers.get("mail")
     users = [f"bench{next(servers.names)}" for _ in range(members)]
-    return [{**mailbox_config(server, user, users).settings, "type": "email"} for user in users]
+    to = users if members > 1 else [*users, f"{users[0]}peer"]
+    return [{**mailbox_config(server, user, to).settings, "type": "email"} for user in users]
 
 
 def cmdchat(servers: Servers, members: int) -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@ that lets every bridge of one name share it.
 
 - **Read continuously.** The server writes each broadcast to every member in turn under
   one lock, waiting until each has taken it (managers.py:20-34): a member that stops
-  reading stalls the whole room. So a link has a thread of its own that reads every line
-  as it comes and keeps what it read in memory (bounded: ``history_bytes``), for
+  reading stalls the whole room. So every link is read by the process's one reading
+  thread (cmdchat_reader.py) as lines come, and keeps what it read in memory (bounded:
+  ``history_bytes``), for
   :meth:`Link.since` to hand out and :meth:`Link.post` to find its echo in.
 - **One login per name.** The server refuses a second login under a connected name
   ("Username taken"), so within one process the listener's bridge and the posting one
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cmdchat_protocol import Broken, LineReader, LineTooLong, Welcome, encode, login
+from .cmdchat_reader import READERS
 
 __all__ = ["Entry", "Link", "LinkSettings", "acquire", "release"]
 
@@ -105,7 +107,7 @@ def _keep_alive(sock: socket.socket) -> None:
 
 @dataclass
 class Link:
-    """A logged-in connection and what its reader thread has read (see the module's docstring)."""
+    """A logged-in connection and what the reading thread has read from it (see the module's docstring)."""
 
     settings: LinkSettings
     sock: socket.socket
@@ -123,7 +125,7 @@ class Link:
     _sent_at: float = field(default_factory=time.monotonic)
     _send_lock: threading.Lock = field(default_factory=threading.Lock)
     _closing: bool = False
-    _thread: threading.Thread | None = None
+    _lines: LineReader | None = None
 
     @classmethod
     def open(cls, settings: LinkSettings, password: bytes) -> Link:
@@ -148,9 +150,9 @@ class Link:
                 link.members[user["user_id"]] = str(user.get("username"))[:_MAX_NAME]
         welcome.messages.clear()  # what the link keeps is in its entries, bounded
         welcome.users.clear()
-        sock.settimeout(min(settings.timeout, settings.keepalive))
-        link._thread = threading.Thread(target=link._read, args=(lines,), name="cmdchat-link", daemon=True)
-        link._thread.start()
+        sock.settimeout(settings.timeout)  # for sending: the reading thread reads only what is there
+        link._lines = lines
+        READERS.add(link)
         return link
 
     @property
@@ -204,39 +206,43 @@ class Link:
         self._closing = True
         with contextlib.suppress(OSError):  # already gone
             self.sock.shutdown(socket.SHUT_WR)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(_CLOSE_WAIT)
+        with self.cond:
+            self.cond.wait_for(lambda: self.failed is not None, _CLOSE_WAIT)
+        READERS.remove(self)
         self.sock.close()
 
-    def _read(self, lines: LineReader) -> None:
-        reason = "the server closed the connection"
-        try:
-            while True:
-                try:
-                    line = lines.readline()
-                except TimeoutError as exc:
-                    if exc.errno is not None:  # ETIMEDOUT from the system: the connection is dead
-                        raise
-                    self._keepalive()
-                    continue
-                except LineTooLong:
-                    limit = self.settings.line_limit
-                    self._note(f"a line from the server longer than max_line_bytes ({limit}) was skipped")
-                    continue
-                self._take(line)
-                self._keepalive()
-        except Broken as exc:
-            reason = str(exc)
-        except OSError as exc:
-            reason = f"the connection failed ({type(exc).__name__})"
-        finally:
-            with self.cond:
-                self.failed = "the link was closed" if self._closing else reason
-                self.cond.notify_all()
+    # -- what the reading thread calls (cmdchat_reader.Readable) ---------------------------
 
-    def _keepalive(self) -> None:
-        if time.monotonic() - self._sent_at >= self.settings.keepalive and not self._closing:
-            self.send({"type": "noop"})  # ignored by the server, but it keeps the name (module docstring)
+    def received(self, chunk: bytes) -> None:
+        """Take bytes read from the connection: every whole line in them is read."""
+        lines = self._lines
+        assert lines is not None  # set before the link is read
+        lines.feed(chunk)
+        while True:
+            try:
+                line = lines.buffered()
+            except LineTooLong:
+                limit = self.settings.line_limit
+                self._note(f"a line from the server longer than max_line_bytes ({limit}) was skipped")
+                continue
+            if line is None:
+                return
+            self._take(line)
+
+    def ended(self, reason: str) -> None:
+        """The connection ended: the link is dead."""
+        with self.cond:
+            self.failed = "the link was closed" if self._closing else reason
+            self.cond.notify_all()
+
+    def due(self) -> float:
+        """When the next keepalive is due (never once closing)."""
+        return float("inf") if self._closing else self._sent_at + self.settings.keepalive
+
+    def tick(self) -> None:
+        """Send the keepalive: an ignored noop line that keeps the name (module docstring)."""
+        if not self._closing:
+            self.send({"type": "noop"})
 
     def _take(self, line: bytes) -> None:
         import json

@@ -108,27 +108,37 @@ class LineReader:
     def readline(self) -> bytes:
         """The next line without its newline; :class:`Broken` at the end of the stream.
         A socket timeout propagates with the partial line kept for the next call."""
-        while True:
-            end = self._buffer.find(b"\n", self._scanned)
-            if end >= 0:
-                line = bytes(self._buffer[:end])
-                del self._buffer[: end + 1]
-                self._scanned = 0
-                if self._skipping or end > self._limit:
-                    self._skipping = False
-                    raise LineTooLong(f"a line longer than {self._limit} bytes")
-                return line
-            if self._skipping:
-                self._buffer.clear()
-            elif len(self._buffer) > self._limit:
-                self._buffer.clear()
-                self._skipping = True
-            self._scanned = len(self._buffer)
+        while (line := self.buffered()) is None:
             self.arm()
             chunk = self._sock.recv(256 * 1024)
             if not chunk:
                 raise Broken("the server closed the connection")
-            self._buffer += chunk
+            self.feed(chunk)
+        return line
+
+    def feed(self, chunk: bytes) -> None:
+        """Add bytes read from the socket elsewhere (a reader over many sockets)."""
+        self._buffer += chunk
+
+    def buffered(self) -> bytes | None:
+        """The next whole line already read, None when there is none yet (a longer line
+        than the limit raises :class:`LineTooLong` once its newline came)."""
+        end = self._buffer.find(b"\n", self._scanned)
+        if end >= 0:
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            self._scanned = 0
+            if self._skipping or end > self._limit:
+                self._skipping = False
+                raise LineTooLong(f"a line longer than {self._limit} bytes")
+            return line
+        if self._skipping:
+            self._buffer.clear()
+        elif len(self._buffer) > self._limit:
+            self._buffer.clear()
+            self._skipping = True
+        self._scanned = len(self._buffer)
+        return None
 
     def arm(self) -> None:
         """Bound the socket's next call by :attr:`deadline` (``TimeoutError`` once it passed)."""

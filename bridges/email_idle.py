@@ -27,7 +27,7 @@ branch is not exercised here).
   runs. ``EXISTS`` or ``RECENT`` end the wait, and the folder is scanned again; an
   ``EXPUNGE`` or a flag change brings nothing to read and the wait goes on.
 - **The 29-minute rule.** One IDLE lasts at most the listen's ``wait`` and never more
-  than :data:`_IDLE_MAX` (the app waits ~25 s); the connection and its folder stay open
+  than :data:`_IDLE_MAX` (the app waits 50 s); the connection and its folder stay open
   between listens, so an idle listener costs one SELECT and one IDLE per wait.
 - **No IDLE.** A server that does not offer it (or refuses it) is scanned once per wait:
   a scan, then a sleep; what arrived meanwhile is read by the next listen's scan at once.
@@ -69,6 +69,7 @@ class MailboxIdle(Bridge):
     """Mixed into the e-mail bridge: :meth:`listen` over IMAP IDLE, or a scan per wait."""
 
     listens = True
+    listen_wait = 50.0  # one SELECT and one IDLE per wait: half the rounds of 25 s, under proxies' 60 s
     _imap: imaplib.IMAP4 | None  # the e-mail bridge's poll connection
     _capabilities: set[str]
 

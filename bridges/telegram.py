@@ -250,9 +250,8 @@ class TelegramBridge(LongPoll, AsyncBridge):
 
     async def _connect(self) -> Any:
         import telegram
-        from telegram.request import HTTPXRequest
 
-        from .telegram_request import PrefetchedRequest
+        from .telegram_request import PrefetchedRequest, new_request
 
         # httpx logs every request's URL at INFO, and the URL holds the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -264,7 +263,7 @@ class TelegramBridge(LongPoll, AsyncBridge):
         # _seconds reads either, so the warning would only reach a cron log as noise.
         warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=UserWarning)
         s = self._s
-        request = HTTPXRequest(connect_timeout=s.timeout, read_timeout=s.timeout, write_timeout=s.timeout)
+        request = new_request(s.timeout)
         polling = PrefetchedRequest(s.timeout)
         bot = telegram.Bot(
             self._token(),

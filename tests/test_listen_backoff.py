@@ -104,9 +104,9 @@ def test_a_listener_waits_as_long_as_its_bridge_says_unless_told() -> None:
     from pointerbridge.bridges.telegram import TelegramBridge
 
     # One open request (or connection) per wait: long, under the 60 s idle timeout of common
-    # proxies; the files carrier's scan and IMAP's SELECT come every 25 s.
-    assert FilesBridge.listen_wait == EmailBridge.listen_wait == CmdChatBridge.listen_wait == 25.0
-    assert MatrixBridge.listen_wait == TelegramBridge.listen_wait == 50.0
+    # proxies; the files carrier's scan and CMD-CHAT's wait on its link come every 25 s.
+    assert FilesBridge.listen_wait == CmdChatBridge.listen_wait == 25.0
+    assert MatrixBridge.listen_wait == TelegramBridge.listen_wait == EmailBridge.listen_wait == 50.0
 
 
 def test_the_listeners_wait_is_its_bridges_unless_given(tmp_path: Path) -> None:

@@ -137,3 +137,29 @@ def test_published_migrations_are_never_edited() -> None:
     pinned = ["1cc4732c", "7259fd41", "40dd43c4", "d88f581c", "63b0493e", "9b2dbb34", "dc511cee", "28da1304"]
     pinned += ["8596ff07"]
     assert [hashlib.sha256(m.encode()).hexdigest()[:8] for m in MIGRATIONS[: len(pinned)]] == pinned
+
+
+def test_a_resting_store_holds_no_connection_and_reopens_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store.open(path) as store:
+        store.save_cursor("c", "before")
+        store.rest()
+        assert store._resting  # the connection is closed while a listener waits
+        assert store.cursor("c") == "before"  # reopened on use, PRAGMAs and all
+        assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        with store.transaction():
+            store.rest()  # never inside a transaction
+            assert not store._resting
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_whose_file_went_away_while_resting_is_an_error_not_a_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    store.rest()
+    path.unlink()
+    with pytest.raises(StoreError, match="cannot open the store"):
+        store.cursor("c")
+    assert not path.exists()
+    store.close()

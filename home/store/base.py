@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -24,29 +25,30 @@ _TRUNCATE_WAL = "truncate_wal"  # the WAL may hold pages written in the clear (s
 class StoreBase:
     """A connection to one user's store; the table families below add their methods."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        """Wrap an open connection; most callers want :meth:`open`."""
-        self._db = connection
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, reopen: Callable[[], sqlite3.Connection] | None = None
+    ) -> None:
+        """Wrap an open connection; most callers want :meth:`open`. ``reopen`` makes the
+        connection anew after :meth:`rest` (None: the store never rests)."""
+        self._connection = connection
+        self._reopen = reopen
+        self._resting = False
         self.path = path
         self._key: StoreKey | None = None  # the chat list's key, given at the identity's unlock
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._resting:
+            assert self._reopen is not None  # only a store that can reopen rests
+            self._connection, self._resting = self._reopen(), False
+        return self._connection
 
     @classmethod
     def open(cls, path: Path) -> Self:
         """Open (creating 0600 if needed) and migrate to the current schema."""
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        try:
-            db = connect(path, path, isolation_level=None, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA secure_delete=ON")  # purged pointers are overwritten, not left in free pages
-            # Statement journals and sorts in RAM: a migration copies clear pages into them,
-            # which SQLite would otherwise spill to a file in /tmp (docs/AT-REST.md §6).
-            db.execute("PRAGMA temp_store=MEMORY")
-        except sqlite3.DatabaseError as exc:  # connecting, before the guard is in place
-            raise StoreError(f"{path}: cannot open the store ({exc})") from None
-        store = cls(db, path)
+        store = cls(_connect_file(path, path), path, functools.partial(_connect_file, _existing(path), path))
         store._migrate()
         return store
 
@@ -56,19 +58,19 @@ class StoreBase:
         in this process's RAM only: SQLite's ``memdb`` VFS, shared by every connection of
         the process that names it, with SQLite's own locking between them (a thread's
         connection waits for another's write, as on disk). Nothing of it touches the disk:
-        no file, no journal (it is kept in memory), temporary tables in RAM. It lasts while
         one connection to it is open (:class:`~pointerbridge.home.memory.MemoryHome` keeps one)."""
-        where = Path("(in memory)")
-        try:
-            db = connect(f"file:/{name}?vfs=memdb", where, uri=True, isolation_level=None, timeout=30)
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA secure_delete=ON")
-            db.execute("PRAGMA temp_store=MEMORY")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{where}: cannot open the store ({exc})") from None
-        store = cls(db, where)
+        store = cls(_connect_memory(name), Path("(in memory)"), functools.partial(_connect_memory, name))
         store._migrate()
         return store
+
+    def rest(self) -> None:
+        """Close the connection until the store is next used, when it opens again as it was
+        (a listener waiting on its carrier for 25-50 s: each SQLite connection holds ~100 KB,
+        so 200 listeners held 20 MB). Nothing happens inside a transaction, or for a store
+        opened read-only."""
+        if self._reopen is not None and not self._resting and not self._connection.in_transaction:
+            self._connection.close()
+            self._resting = True
 
     @classmethod
     def open_readonly(cls, path: Path) -> Self:
@@ -108,8 +110,10 @@ class StoreBase:
         return problems
 
     def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+        """Close the connection (for good: a closed store does not reopen)."""
+        self._reopen = None
+        if not self._resting:
+            self._connection.close()
 
     def __enter__(self) -> Self:
         return self
@@ -191,3 +195,37 @@ def _columns(db: sqlite3.Connection) -> dict[str, set[str]]:
     return {
         t: {row[1] for row in db.execute(f"PRAGMA table_info({t!r})")} for t in tables if not t.startswith("sqlite_")
     }
+
+
+def _existing(path: Path) -> str:
+    # A reopened store must find its file: a home moved or deleted meanwhile is an error,
+    # never a new empty store created with the process's umask.
+    return f"{path.resolve().as_uri()}?mode=rw"
+
+
+def _connect_file(database: str | Path, path: Path) -> sqlite3.Connection:
+    uri = isinstance(database, str)
+    try:
+        db = connect(database, path, uri=uri, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")  # purged pointers are overwritten, not left in free pages
+        # Statement journals and sorts in RAM: a migration copies clear pages into them,
+        # which SQLite would otherwise spill to a file in /tmp (docs/AT-REST.md §6).
+        db.execute("PRAGMA temp_store=MEMORY")
+    except sqlite3.DatabaseError as exc:  # connecting, before the guard is in place
+        raise StoreError(f"{path}: cannot open the store ({exc})") from None
+    return db
+
+
+def _connect_memory(name: str) -> sqlite3.Connection:
+    where = Path("(in memory)")
+    try:
+        db = connect(f"file:/{name}?vfs=memdb", where, uri=True, isolation_level=None, timeout=30)
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute("PRAGMA temp_store=MEMORY")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{where}: cannot open the store ({exc})") from None
+    return db
