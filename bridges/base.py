@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pointerbridge.core import PointerBridgeError
 
+from .blobs import BlobHooks
 from .words import elapsed, header_safe, json_cursor, printable
 
 __all__ = [
@@ -202,7 +203,7 @@ def extract(text: str, reference: str, result: PollResult) -> None:
     result.pointers.extend(Received(p, reference) for p in scan.pointers)
 
 
-class Bridge(ABC):
+class Bridge(ABC, BlobHooks):
     """One configured carrier. Subclasses define ``carrier_type``, ``Settings``, post and
     poll; ``limits`` comes from the settings unless a subclass says otherwise."""
 
@@ -283,7 +284,7 @@ class Bridge(ABC):
             f"pbridge carrier add {name} --type {cls.carrier_type}",
         )
 
-    @classmethod  # noqa: B027  # optional hook: most carriers have no session to end
+    @classmethod  # optional hook: most carriers have no session to end
     def logout(cls, name: str, settings: Mapping[str, Any], credential: str) -> None:
         """Goes with :meth:`login`: end the session that ``settings`` and ``credential``
         belong to, so the credential stops working. The app calls it for the session a new
@@ -347,7 +348,7 @@ class Bridge(ABC):
         refused: they would take each other's updates."""
         return None
 
-    def close(self) -> None:  # noqa: B027  # optional hook: most bridges hold nothing open
+    def close(self) -> None:  # optional hook: most bridges hold nothing open
         """Release connections; the default has none."""
 
 
