@@ -184,7 +184,7 @@ class Listener:
             with app.listening(self.carrier) as free:
                 if not free:
                     return "held"
-                clash = app.clashes().get(self.carrier)
+                clash = app.clashes(only=self.carrier).get(self.carrier)
                 if clash is not None:
                     raise ConfigurationError(self.carrier, clash)
                 bridge = app.bridge(self.carrier)

@@ -7,6 +7,7 @@ variable or a 0600 file), and chat secrets and master phrases are typed, not con
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import re
@@ -192,13 +193,27 @@ def _plainly(error: ErrorDetails) -> str:
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate config.toml; a missing file is an empty config."""
+    """Read and validate config.toml; a missing file is an empty config. A text parsed
+    before (the same bytes) is not parsed again: a daemon's 200 listeners each open the
+    home, and parsing 200 carriers' TOML takes ~10 ms. Each caller gets a copy of its own."""
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    cached = _LOADED.get(path)
+    if cached is not None and cached[0] == raw:
+        return copy.deepcopy(cached[1])
+    config = _parsed(path, raw)
+    _LOADED[path] = (raw, copy.deepcopy(config))
+    return config
+
+
+_LOADED: dict[Path, tuple[str, Config]] = {}  # load_config's last parse per path: (its text, the config)
+
+
+def _parsed(path: Path, raw: str) -> Config:
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:

@@ -331,3 +331,19 @@ def test_carrier_login_of_a_type_without_a_login_hook_or_unknown(tmp_path: Path)
     not_an_option = run("--home", home, "carrier", "login", "matrix", "mx", "--set", "colour=blue")
     assert not_an_option.returncode == EXIT_CODES["InvalidInputError"] and "takes no 'colour'" in not_an_option.stderr
     assert not (tmp_path / "home" / "config.toml").exists()
+
+
+def test_config_toml_parsed_once_is_handed_out_as_copies_and_parsed_again_when_it_changes(tmp_path: Path) -> None:
+    from pointerbridge.home.config import CarrierConfig, Config, load_config, save_config
+
+    path = tmp_path / "config.toml"
+    save_config(path, Config({"a": CarrierConfig.model_validate({"type": "files", "folder": str(tmp_path)})}))
+    first = load_config(path)
+    first.carriers["a"].settings["folder"] = "changed in memory"  # a caller's own copy
+    del first.carriers["a"]
+    again = load_config(path)
+    assert again.carriers["a"].settings["folder"] == str(tmp_path)
+    save_config(path, Config({"b": CarrierConfig.model_validate({"type": "files", "folder": str(tmp_path)})}))
+    assert list(load_config(path).carriers) == ["b"]
+    path.write_text(path.read_text().replace("[carriers.b]", "[carriers.c]"))  # the same size, written in place
+    assert list(load_config(path).carriers) == ["c"]

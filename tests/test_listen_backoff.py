@@ -132,3 +132,29 @@ def test_the_listeners_wait_is_its_bridges_unless_given(tmp_path: Path) -> None:
         finally:
             assert listener.stop(timeout=10)
         assert set(waits) == {expected}
+
+
+def test_a_listener_builds_its_own_bridge_not_every_carriers_of_a_large_home(tmp_path: Path) -> None:
+    # Found by the idle bench: every listener start (and every retry of a refused
+    # configuration) built all N carriers' bridges to look for a clash, O(N^2) in a daemon.
+    home = _listener_home(tmp_path)
+    config = home.load_config()
+    shared = config.carriers["shared"]
+    for i in range(30):
+        config.carriers[f"other{i}"] = CarrierConfig("files", shared.poll_every, None, dict(shared.settings))
+    home.save_config(config)
+    built: list[str] = []
+
+    def factory(name: str, config: CarrierConfig) -> Bridge:
+        built.append(name)
+        return FilesBridge.from_config(name, config.settings)
+
+    events: list[ListenEvent] = []
+    listener = Listener(home, "shared", events.append, bridge_factory=factory, wait=0.2)
+    listener.start()
+    try:
+        wait_for(lambda: built.count("shared") >= 2, "the listener's own bridge built")
+    finally:
+        listener.stop(timeout=10)
+    assert set(built) == {"shared"}  # the clash check asks its own bridge only: files carriers claim nothing
+    assert not [e for e in events if isinstance(e, ListenFailed)]
