@@ -141,11 +141,19 @@ def test_published_migrations_are_never_edited() -> None:
 
 def test_a_resting_store_holds_no_connection_and_reopens_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with Store.open(path) as store:
+    with Store.open(path) as store, Store.open(path) as other:
         store.save_cursor("c", "before")
         store.rest()
-        assert store._resting  # the connection is closed while a listener waits
-        assert store.cursor("c") == "before"  # reopened on use, PRAGMAs and all
+        assert store._resting  # its connection waits in the pool while a listener waits
+        mine, theirs = store._connection, other._connection
+        other.rest()
+        assert store.cursor("c") == "before"  # reopened on use: a resting connection taken up
+        assert other.cursor("c") == "before"
+        assert (store._connection, other._connection) == (theirs, mine)  # shared: none opened anew
+        store.rest()
+        other.rest()
+        with Store.open(path) as third:
+            assert third.cursor("c") == "before"
         assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         with store.transaction():
@@ -154,12 +162,26 @@ def test_a_resting_store_holds_no_connection_and_reopens_as_it_was(tmp_path: Pat
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_store_whose_file_went_away_while_resting_is_an_error_not_a_new_file(tmp_path: Path) -> None:
+def test_the_last_store_closed_closes_its_databases_resting_connections(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    store = Store.open(path)
-    store.rest()
+    first, second = Store.open(path), Store.open(path)
+    first.rest()
+    idle = first._connection
+    first.close()
+    idle.execute("SELECT 1")  # still resting: the second store is open
+    second.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed with the last store
+        idle.execute("SELECT 1")
+
+
+def test_a_store_reopened_after_its_file_went_away_is_an_error_not_a_new_file(tmp_path: Path) -> None:
+    from pointerbridge.home.store.base import _existing, _Opener
+
+    path = tmp_path / "s.db"
+    Store.open(path).close()
+    opener = _Opener(_existing(path), path)
+    opener().close()
     path.unlink()
     with pytest.raises(StoreError, match="cannot open the store"):
-        store.cursor("c")
+        opener()
     assert not path.exists()
-    store.close()

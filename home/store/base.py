@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -28,11 +29,14 @@ class StoreBase:
     def __init__(
         self, connection: sqlite3.Connection, path: Path, reopen: Callable[[], sqlite3.Connection] | None = None
     ) -> None:
-        """Wrap an open connection; most callers want :meth:`open`. ``reopen`` makes the
-        connection anew after :meth:`rest` (None: the store never rests)."""
+        """Wrap an open connection; most callers want :meth:`open`. ``reopen`` makes a
+        connection to the same database anew after :meth:`rest` (None: the store never
+        rests); it also names the pool of resting connections the store shares."""
         self._connection = connection
         self._reopen = reopen
         self._resting = False
+        if reopen is not None:
+            _opened(reopen, +1)
         self.path = path
         self._key: StoreKey | None = None  # the chat list's key, given at the identity's unlock
 
@@ -40,7 +44,7 @@ class StoreBase:
     def _db(self) -> sqlite3.Connection:
         if self._resting:
             assert self._reopen is not None  # only a store that can reopen rests
-            self._connection, self._resting = self._reopen(), False
+            self._connection, self._resting = _take(self._reopen), False
         return self._connection
 
     @classmethod
@@ -48,7 +52,7 @@ class StoreBase:
         """Open (creating 0600 if needed) and migrate to the current schema."""
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        store = cls(_connect_file(path, path), path, functools.partial(_connect_file, _existing(path), path))
+        store = cls(_connect_file(path, path), path, _Opener(_existing(path), path))
         store._migrate()
         return store
 
@@ -59,17 +63,19 @@ class StoreBase:
         the process that names it, with SQLite's own locking between them (a thread's
         connection waits for another's write, as on disk). Nothing of it touches the disk:
         one connection to it is open (:class:`~pointerbridge.home.memory.MemoryHome` keeps one)."""
-        store = cls(_connect_memory(name), Path("(in memory)"), functools.partial(_connect_memory, name))
+        store = cls(_connect_memory(name), Path("(in memory)"))  # never rests: live sessions listen to few carriers
         store._migrate()
         return store
 
     def rest(self) -> None:
-        """Close the connection until the store is next used, when it opens again as it was
-        (a listener waiting on its carrier for 25-50 s: each SQLite connection holds ~100 KB,
-        so 200 listeners held 20 MB). Nothing happens inside a transaction, or for a store
-        opened read-only."""
+        """Give the connection back until the store is next used, which takes one of the
+        same database's resting connections, or opens one. A listener waits on its carrier
+        for 25-50 s: each SQLite connection holds ~100 KB, so 200 listeners held 20 MB,
+        and opening one anew per round tripled an idle daemon's CPU; resting connections
+        are shared by the process's stores of that database. Nothing happens inside a
+        transaction, or for a store opened read-only."""
         if self._reopen is not None and not self._resting and not self._connection.in_transaction:
-            self._connection.close()
+            _give(self._reopen, self._connection)
             self._resting = True
 
     @classmethod
@@ -111,9 +117,11 @@ class StoreBase:
 
     def close(self) -> None:
         """Close the connection (for good: a closed store does not reopen)."""
-        self._reopen = None
+        reopen, self._reopen = self._reopen, None
         if not self._resting:
             self._connection.close()
+        if reopen is not None:
+            _opened(reopen, -1)
 
     def __enter__(self) -> Self:
         return self
@@ -206,7 +214,8 @@ def _existing(path: Path) -> str:
 def _connect_file(database: str | Path, path: Path) -> sqlite3.Connection:
     uri = isinstance(database, str)
     try:
-        db = connect(database, path, uri=uri, isolation_level=None, timeout=30)
+        # A resting connection may be taken up by another thread's store (rest()).
+        db = connect(database, path, uri=uri, isolation_level=None, timeout=30, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a saved cursor must never outlive what it covers
         db.execute("PRAGMA foreign_keys=ON")
@@ -229,3 +238,50 @@ def _connect_memory(name: str) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{where}: cannot open the store ({exc})") from None
     return db
+
+
+@dataclass(frozen=True)
+class _Opener:
+    """Opens a connection to one database file; equal openers are the same database (rest()'s pool)."""
+
+    database: str  # the file's URI (mode=rw)
+    path: Path
+
+    def __call__(self) -> sqlite3.Connection:
+        return _connect_file(self.database, self.path)
+
+
+# rest()'s pool: a database's opener -> its idle connections
+_RESTING: dict[Callable[[], sqlite3.Connection], list[sqlite3.Connection]] = {}
+_OPEN: dict[Callable[[], sqlite3.Connection], int] = {}  # stores of each database not closed yet
+_RESTING_LOCK = threading.Lock()
+_MOST_RESTING = 4  # idle connections kept per database; more are closed
+
+
+def _give(reopen: Callable[[], sqlite3.Connection], connection: sqlite3.Connection) -> None:
+    with _RESTING_LOCK:
+        idle = _RESTING.setdefault(reopen, [])
+        if len(idle) < _MOST_RESTING:
+            idle.append(connection)
+            return
+    connection.close()
+
+
+def _take(reopen: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+    with _RESTING_LOCK:
+        idle = _RESTING.get(reopen)
+        if idle:
+            return idle.pop()
+    return reopen()
+
+
+def _opened(reopen: Callable[[], sqlite3.Connection], change: int) -> None:
+    """Count a database's open stores; the last one closed closes its resting connections."""
+    with _RESTING_LOCK:
+        _OPEN[reopen] = _OPEN.get(reopen, 0) + change
+        if _OPEN[reopen] > 0:
+            return
+        del _OPEN[reopen]
+        idle = _RESTING.pop(reopen, [])
+    for connection in idle:
+        connection.close()
