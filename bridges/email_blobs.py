@@ -178,8 +178,10 @@ class MailboxBlobs(Bridge):
         """(UID, size) of the mail whose Message-ID is ``locator``, selected; None: none."""
         for folder in self._folders():
             typ, _ = imap.select(quoted_folder(folder), readonly=True)
+            if typ != "OK" and folder == self._s.folder:
+                raise ConfigurationError(self.name, f"no folder {folder!r}")
             if typ != "OK":
-                continue  # move_to not made yet; the folder read: the poll says what is wrong
+                continue  # move_to not made yet: nothing was moved there
             uids = search_uids(imap.uid("SEARCH", f'HEADER Message-ID "{locator}"'))
             for uid in uids[:_CANDIDATES]:  # the header search matches parts: the whole id must be it
                 with _bounded(imap, _HEADERS):

@@ -82,6 +82,10 @@ def test_only_the_mail_with_exactly_that_message_id_is_the_blob(
         assert imap.uid("SEARCH", f'HEADER Message-ID "{locator}"') == ("OK", [b"1 2"])
         reader.get_blob(locator, tmp_path / "dest", len(data))
         assert (tmp_path / "dest").read_bytes() == data
+        elsewhere = _bridge(bob, folder="Elsewhere")
+        with pytest.raises(ConfigurationError, match="no folder 'Elsewhere'"):  # not "no such blob"
+            elsewhere.get_blob(locator, tmp_path / "elsewhere", len(data))
+        elsewhere.close()
         # A mail with a blob's form of Message-ID that holds no base64: no blob, nothing kept.
         fake = f"<pbb-{secrets.token_hex(16)}@{DOMAIN}>"
         server.deliver(_user(bob), _stranger_mail(_user(bob), fake, "this is not base64 at all!"))
