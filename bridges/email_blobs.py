@@ -13,7 +13,7 @@ it reads (and in ``move_to`` when read mails are moved there).
   simply have left unsent.
 - **A fetch is bounded in memory and size.** The mail's size (RFC822.SIZE) must fit
   ``max_bytes`` once base64-encoded plus headers; the body is then read in partial
-  FETCHes of 4 MiB and decoded as it comes, and imaplib's client is refused any literal
+  FETCHes of 2 MiB and decoded as it comes, and imaplib's client is refused any literal
   larger than asked for before it reads it (:class:`BoundedImap`), so a server sending
   more than it was asked is never held in memory.
 - **Size limits.** ``max_blob_bytes`` (18 MB by default: base64 makes it 24.6 MB, under
@@ -48,7 +48,7 @@ __all__ = ["NOT_BLOB", "BoundedImap", "BoundedImapTls", "LiteralRefused", "Mailb
 NOT_BLOB = 'NOT HEADER Message-ID "<pbb-"'  # a poll's search: mails that are not blob mails
 _BLOB = 'HEADER Message-ID "<pbb-"'
 _LOCATOR = re.compile(r"<pbb-[0-9a-f]{32}@[^\s<>\"\\@]{1,255}>")
-_CHUNK = 4 << 20  # encoded bytes per partial FETCH
+_CHUNK = 2 << 20  # encoded bytes per partial FETCH: a fetch holds about 4.6 times this at once
 _HEADERS = 64 * 1024  # bytes of headers a blob mail may have (servers add Received:, DKIM, ...)
 _CANDIDATES = 5  # mails a search finds that are looked at (a hostile one may share the id)
 _SIZE = re.compile(rb"RFC822\.SIZE (\d{1,20})")

@@ -158,3 +158,27 @@ def test_max_blob_bytes_sets_the_limit_and_zero_keeps_no_files(server: MailServe
     finally:
         for bridge in bridges:
             bridge.close()
+
+
+def test_a_fetch_holds_a_few_pieces_never_the_whole_mail(server: MailServer, tmp_path: Path) -> None:
+    import tracemalloc
+
+    alice, bob, _ = email_pair()
+    sender, reader = _bridge(alice), _bridge(bob)
+    try:
+        size = 10_000_000
+        data = os.urandom(size)
+        locator = sender.put_blob(_source(tmp_path, data), size)
+        del data
+        tracemalloc.start()
+        try:
+            reader.get_blob(locator, tmp_path / "dest", size)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (tmp_path / "dest").stat().st_size == size
+        # The mail is 13.7 MB: imaplib reading it whole would hold that, and decoding it more.
+        assert peak < min(encoded_size(size), 6 * email_blobs._CHUNK), peak
+    finally:
+        sender.close()
+        reader.close()
