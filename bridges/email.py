@@ -30,6 +30,7 @@ import imaplib
 import json
 import smtplib
 from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any
 
 from .base import (
@@ -44,6 +45,7 @@ from .base import (
     printable,
     read_credential,
 )
+from .email_blobs import NOT_BLOB, BoundedImap, BoundedImapTls, MailboxBlobs
 from .email_format import (
     answer_text,
     build_mail,
@@ -68,7 +70,7 @@ _WINDOW = 20_000  # UIDs per UID SEARCH: an answer line stays far below imaplib'
 _LOGIN_LATER = ("[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]", "[LIMIT]")  # RFC 5530: try again, change nothing
 
 
-class EmailBridge(MailboxIdle, Bridge):
+class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
     """One folder of this member's mailbox (listened to with IDLE), and SMTP to the others."""
 
     carrier_type = "email"
@@ -106,13 +108,19 @@ class EmailBridge(MailboxIdle, Bridge):
     # -- posting ------------------------------------------------------------------------------
 
     def post(self, pointer: str) -> str:
-        """Mail the pointer to every member but this one; return its Message-ID.
-
-        A server refusing some recipients for good (5xx) while taking the rest counts as
-        posted (resending would only repeat it to the others) and the next poll says who;
-        a temporary refusal (4xx) of anyone is retried, the others' stores drop the repeat."""
-        recipients = [a for a in self._s.to if a.lower() != self._s.address.lower()]
+        """Mail the pointer to every member but this one; return its Message-ID."""
+        recipients = self._recipients()
         mail = build_mail(pointer, self._s.address, self._s.subject, recipients)
+        self._send(mail, recipients)
+        return str(mail["Message-ID"])
+
+    def _recipients(self) -> list[str]:
+        return [a for a in self._s.to if a.lower() != self._s.address.lower()]
+
+    def _send(self, mail: EmailMessage, recipients: list[str]) -> None:
+        """Send ``mail`` (a pointer's, a blob's). Some recipients refused for good (5xx), the rest
+        taken: sent (resending would repeat it to the others), and the next poll says who; a
+        temporary refusal (4xx) of anyone is retried, the others' stores drop the repeat."""
         try:
             refused = self._smtp_client().send_message(mail, self._s.address, recipients)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -125,7 +133,6 @@ class EmailBridge(MailboxIdle, Bridge):
         if any(code < 500 for code, _ in refused.values()):
             raise RetryableError(self.name, f"the SMTP server deferred {_who(refused)}")
         self._refused.update({a: _said(answer) for a, (_, answer) in refused.items()})
-        return str(mail["Message-ID"])
 
     def _smtp_client(self) -> smtplib.SMTP:
         if self._smtp is not None:
@@ -232,14 +239,16 @@ class EmailBridge(MailboxIdle, Bridge):
 
     def _read(self, imap: imaplib.IMAP4, uids: list[int], result: PollResult) -> list[int]:
         """Fetch and scan ``uids``: light mails a hundred at a time, heavier ones one by one,
-        those over ``max_mail_bytes`` only noted. Return the UIDs whose mails carried pointers."""
+        those over ``max_mail_bytes`` only noted, blob mails passed over. Return the UIDs
+        whose mails carried pointers or blobs (marked or moved by the next poll)."""
         if not uids:
             return []
         span = f"UID {uids[0]}:{uids[-1]}"
-        wanted = set(search_uids(imap.uid("SEARCH", f"{span} SMALLER {self._s.max_mail_bytes + 1}")))
+        wanted = set(search_uids(imap.uid("SEARCH", f"{span} SMALLER {self._s.max_mail_bytes + 1} {NOT_BLOB}")))
         light = set(search_uids(imap.uid("SEARCH", f"{span} SMALLER {_LIGHT}"))) & wanted
+        blobs = self._blob_mails(imap, uids) if wanted != set(uids) else []
         for uid in uids:
-            if uid not in wanted:
+            if uid not in wanted and uid not in blobs:
                 result.items += 1
                 result.notes.append(f"mail {uid} is larger than max_mail_bytes: not read")
         small = [u for u in uids if u in light]
@@ -250,7 +259,7 @@ class EmailBridge(MailboxIdle, Bridge):
             for uid, raw in fetched_bodies(imap.uid("FETCH", uid_set(chunk), "(UID BODY.PEEK[])")):
                 if scan_mail(raw, uid, result):
                     carried.append(uid)
-        return sorted(carried)
+        return sorted(carried + blobs)
 
     def _finish(self, imap: imaplib.IMAP4, uids: list[int]) -> None:
         """Mark or move the mails an earlier poll read (their pointers are stored now).
@@ -280,9 +289,9 @@ class EmailBridge(MailboxIdle, Bridge):
         s = self._s
         client: imaplib.IMAP4
         if s.imap_security == "tls":
-            client = imaplib.IMAP4_SSL(s.imap_host, s.port("imap"), ssl_context=s.tls(), timeout=s.timeout)
+            client = BoundedImapTls(s.imap_host, s.port("imap"), ssl_context=s.tls(), timeout=s.timeout)
         else:
-            client = imaplib.IMAP4(s.imap_host, s.port("imap"), timeout=s.timeout)
+            client = BoundedImap(s.imap_host, s.port("imap"), timeout=s.timeout)
         try:
             if s.imap_security == "starttls":
                 if "STARTTLS" not in client.capabilities:
@@ -346,7 +355,7 @@ class EmailBridge(MailboxIdle, Bridge):
         failed = [f.detail for f in findings if f.status == "fail"]
         if failed:
             raise ConfigurationError(self.name, "; ".join(failed))
-        recipients = ", ".join(a for a in self._s.to if a.lower() != self._s.address.lower())
+        recipients = ", ".join(self._recipients())
         return [f"{f.check.upper()}: {f.detail}" for f in findings] + [f"mails go to {recipients}"]
 
     def diagnose(self, cursor: str | None) -> list[Finding]:
@@ -358,13 +367,8 @@ class EmailBridge(MailboxIdle, Bridge):
             except (imaplib.IMAP4.error, OSError, EOFError) as exc:
                 self._drop_imap()
                 raise self._imap_error(exc) from None
-            findings.append(
-                Finding(
-                    "imap",
-                    "ok",
-                    f"{self._s.username} at {self._s.imap_host}: folder {self._s.folder!r} (UIDVALIDITY {validity})",
-                )
-            )
+            where = f"{self._s.username} at {self._s.imap_host}: folder {self._s.folder!r}"
+            findings.append(Finding("imap", "ok", f"{where} (UIDVALIDITY {validity})"))
         except BridgeError as exc:
             findings.append(Finding("imap", "fail", str(exc)))
         try:

@@ -43,6 +43,9 @@ class EmailSettings(NetworkSettings):
     subject: str = Field(default="Pointer Bridge", max_length=200, pattern=r"^[\x20-\x7e]*$")
     max_pointer_chars: int = Field(default=MAX_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
     max_mail_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)  # larger: not read
+    # The largest blob (an attachment's encrypted file) mailed: base64 makes 18 MB 24.6 MB, under
+    # the common 25 MB cap on a mail (0: this carrier keeps no files).
+    max_blob_bytes: int = Field(default=18_000_000, ge=0, le=64 * 1024 * 1024)
     tls_ca_file: Path | None = None  # trust this CA too (a server with a certificate of its own)
     post_interval: float = Field(default=0.0, ge=0, le=60)  # seconds between mails, for a strict provider
 

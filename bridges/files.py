@@ -51,6 +51,7 @@ from typing import Any
 from pointerbridge.core.limits import MAX_POINTER_CHARS
 
 from .base import Bridge, ConfigurationError, Finding, PollResult, RetryableError, SettingsModel, extract, printable
+from .files_blobs import FilesBlobs, fsync_folder
 from .files_watch import FolderWatch
 from .plain_settings import REFUSED, number, take
 
@@ -75,6 +76,7 @@ class FilesSettings:
     path: Path
     max_pointer_chars: int = MAX_POINTER_CHARS
     full_scan_hours: float = 24.0
+    max_blob_bytes: int = 100 * 2**20  # the largest blob (an attachment's encrypted file); 0: none
 
 
 def _folder(value: Any) -> Any:
@@ -90,10 +92,11 @@ _PLAIN = {
     "path": _folder,
     "max_pointer_chars": number(int, 1000, MAX_POINTER_CHARS),
     "full_scan_hours": number(float, 0, math.inf),
+    "max_blob_bytes": number(int, 0, 2**40),
 }
 
 
-class FilesBridge(FolderWatch, Bridge):
+class FilesBridge(FolderWatch, FilesBlobs, Bridge):
     """A folder that every member's machine syncs."""
 
     carrier_type = "files"
@@ -105,6 +108,7 @@ class FilesBridge(FolderWatch, Bridge):
         plain = settings if isinstance(settings, FilesSettings) else FilesSettings(**settings.model_dump())
         super().__init__(name, plain)
         self.settings: FilesSettings = plain
+        self.blob_limit = plain.max_blob_bytes or None
 
     @classmethod
     def plain_settings(cls, settings: dict[str, Any]) -> FilesSettings | None:
@@ -147,7 +151,7 @@ class FilesBridge(FolderWatch, Bridge):
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self.folder / name)
-            _fsync_folder(self.folder)  # the rename itself must survive a power cut
+            fsync_folder(self.folder)  # the rename itself must survive a power cut
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise self._fail(exc, "write to") from None
@@ -355,19 +359,6 @@ def _alive(pid: int) -> bool:
     except (OverflowError, OSError):
         return False  # no such process can exist
     return True
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems (VirtualBox shares, some FUSE) cannot fsync a folder: the file
-        # is in place all the same, and failing the post would write it again each poll.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def _since_boot_ns() -> int:

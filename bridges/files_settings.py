@@ -22,6 +22,8 @@ class FilesSettingsModel(BaseModel):
     max_pointer_chars: int = Field(default=MAX_POINTER_CHARS, ge=1000, le=MAX_POINTER_CHARS)
     # How often every file is read again whatever the cursor says (0: never).
     full_scan_hours: float = Field(default=24.0, ge=0)
+    # The largest blob (an attachment's encrypted file) kept in blobs/ (0: this carrier keeps none).
+    max_blob_bytes: int = Field(default=100 * 2**20, ge=0, le=2**40)
 
     @field_validator("path")
     @classmethod

@@ -1,6 +1,7 @@
 """The bridge contract suite: what every bridge must do, alone (post, poll, resume) and
 under the app (a cursor saved only after the store, skipped foreign text, large messages
-split, failures finished by the next run, the outbox paced).
+split, failures finished by the next run, the outbox paced), and with blobs
+(:mod:`~pointerbridge.testing.blob_contract`).
 
 Collect it by importing :class:`TestBridgeContract` into a test module; the plugin
 (:mod:`pointerbridge.testing`) runs each test once per carrier a conftest.py names.
@@ -20,6 +21,7 @@ from pointerbridge.core import ChatKey, Identity, seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 
 from . import CarrierUnderTest
+from .blob_contract import BlobContract
 
 __all__ = ["Faults", "FaultyBridge", "TestBridgeContract"]
 
@@ -88,7 +90,7 @@ def _bodies(app: App, chat: UnlockedChat) -> list[str]:
     return [s.message.body for s in shown]
 
 
-class TestBridgeContract:
+class TestBridgeContract(BlobContract):
     """The contract, test by test. ``carrier`` is a fresh carrier of the kind under test
     (from the plugin); ``pair`` is Alice and Bob in one chat on it, each with a home."""
 

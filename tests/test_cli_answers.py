@@ -114,7 +114,7 @@ def test_a_wrong_table_or_key_in_config_is_named_plainly(tmp_path: Path, home: P
     assert key.returncode == EXIT_CODES["ConfigurationError"], key
     assert key.stdout.startswith(
         "x: unknown setting 'colour' in [carriers.x] (a files carrier takes: path, "
-        "max_pointer_chars, full_scan_hours) (fix it in "
+        "max_pointer_chars, full_scan_hours, max_blob_bytes) (fix it in "
     )
     value = pb(_with_config(tmp_path / "c", home, "[carriers]\nx = 5\n"), "status")
     assert value.returncode == EXIT_CODES["ConfigError"]
