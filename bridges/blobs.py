@@ -21,23 +21,34 @@ class BlobHooks:
     name: str
     carrier_type: ClassVar[str]
     # Bytes of the largest blob this carrier takes (an encrypted file is 16 bytes per
-    # 64 KiB chunk longer than the file); None: it keeps no blobs.
-    blob_limit: ClassVar[int | None] = None
+    # 64 KiB chunk longer than the file); None: it keeps no blobs. A class attribute, or
+    # set per bridge from its settings (files, e-mail: ``max_blob_bytes``).
+    blob_limit: int | None = None
 
     def put_blob(self, source: Path, size: int) -> str:
         """Store the encrypted blob in the file ``source`` (``size`` bytes) where the
         carrier keeps files; return its locator (a text of at most 1000 characters that
         :meth:`get_blob` of any member's bridge on the same place resolves). Raises
         :class:`~pointerbridge.bridges.base.RetryableError` when it may work later,
-        ``ConfigurationError`` when it cannot (too large, no blob store)."""
+        :class:`~pointerbridge.bridges.blob_io.BlobTooLargeError` when it is larger than
+        the carrier takes, ``ConfigurationError`` when it cannot (no blob store)."""
         from .base import ConfigurationError
 
-        raise ConfigurationError(self.name, f"a {self.carrier_type} carrier keeps no files")
+        raise ConfigurationError(
+            self.name,
+            f"a {self.carrier_type} carrier keeps no files: to send files in a chat, give it another carrier "
+            f"that does (a shared folder, e-mail, Matrix or Telegram): pbridge chat carriers CHAT "
+            f"--carrier {self.name} --carrier OTHER",
+        )
 
     def get_blob(self, locator: str, dest: Path, max_bytes: int) -> None:
-        """Fetch the blob ``locator`` names into the new file ``dest`` (0600), reading at
-        most ``max_bytes`` (more: ``ConfigurationError``, and ``dest`` removed). The
-        caller checks its hash: the carrier is not trusted with it."""
+        """Fetch the blob ``locator`` names into the new file ``dest`` (0600; it must not
+        exist), reading at most ``max_bytes``: more is
+        :class:`~pointerbridge.bridges.blob_io.BlobTooLargeError`, a locator that names
+        no blob here (removed, malformed, another carrier's)
+        :class:`~pointerbridge.bridges.blob_io.BlobNotFoundError`; after any failure
+        ``dest`` does not exist. The caller checks its hash: the carrier is not trusted
+        with it."""
         from .base import ConfigurationError
 
         raise ConfigurationError(self.name, f"a {self.carrier_type} carrier keeps no files")

@@ -23,8 +23,8 @@ R = TypeVar("R")
 
 
 # What ``exit_codes`` loads to find every error class: the app facade (which brings the
-# app's errors, the store, the config and the bridge contract), doctor, the secret policy
-# and rotation notices. tests/test_cli.py checks that no error class is defined anywhere
+# app's errors, the store, the config and the bridge contract), doctor, the secret policy,
+# rotation notices and the carriers' blob stores. tests/test_cli.py checks that no error class is defined anywhere
 # these do not reach.
 _DEFINED_BY = (
     "pointerbridge.app.service",
@@ -32,6 +32,7 @@ _DEFINED_BY = (
     "pointerbridge.app.secret_policy",
     "pointerbridge.core.rotation",
     "pointerbridge.cli.secrets",
+    "pointerbridge.bridges.blob_io",
 )
 
 

@@ -232,6 +232,7 @@ def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.app.errors as app_errors
     import pointerbridge.app.secret_policy as secret_policy
     import pointerbridge.bridges.base as base
+    import pointerbridge.bridges.blob_io as blob_io
     import pointerbridge.core.errors as errors
     import pointerbridge.core.rotation as rotation
     import pointerbridge.core.store_key as store_key
@@ -240,9 +241,10 @@ def test_every_error_class_has_its_exit_code() -> None:
     from pointerbridge.cli import secrets
     from pointerbridge.core import PointerBridgeError
 
+    modules = (doctor, secret_policy, app_errors, base, blob_io, config, errors, rotation, store, store_key, secrets)
     classes = {
         obj.__name__
-        for module in (doctor, secret_policy, app_errors, base, config, errors, rotation, store, store_key, secrets)
+        for module in modules
         for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, PointerBridgeError)
     }
@@ -331,6 +333,8 @@ def test_exit_codes_never_change() -> None:
         "PlaintextCredentialError": 43,
         "CredentialRefusedError": 44,
         "CarrierExistsError": 49,
+        "BlobNotFoundError": 51,
+        "BlobTooLargeError": 52,
     }
 
 
