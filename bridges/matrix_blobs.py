@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .base import AsyncBridge, ConfigurationError, RetryableError, printable
+from .blob_io import BlobNotFoundError, BlobTooLargeError
 from .matrix_api import Answer, Budget, call_api, error_answer, get_json, nio_answer
 
 __all__ = ["DEFAULT_BLOB_BYTES", "MatrixBlobs"]
@@ -75,7 +76,7 @@ class MatrixBlobs(AsyncBridge):
         limit = self.blob_limit
         assert limit is not None
         if size > limit:
-            raise ConfigurationError(
+            raise BlobTooLargeError(
                 self.name, f"the file is {size:,} bytes encrypted, more than the {limit:,} {self._s.homeserver} takes"
             )
         uri: str = self._run(lambda client: self._upload(client, source, size))
@@ -85,7 +86,7 @@ class MatrixBlobs(AsyncBridge):
         """Download the media ``locator`` names into the new file ``dest`` (0600), at most ``max_bytes``."""
         parts = parse_mxc(locator)
         if parts is None:
-            raise ConfigurationError(self.name, f"{printable(locator, 100)!r} is not a Matrix media URI")
+            raise BlobNotFoundError(self.name, f"{printable(locator, 100)!r} is not a Matrix media URI")
         path = f"{_DOWNLOAD}/{quote(parts[0], safe='')}/{parts[1]}"
         name = self.name
         self._run(lambda client: self._media(lambda: _download(name, client, path, dest, max_bytes), "fetching a file"))
@@ -111,7 +112,7 @@ class MatrixBlobs(AsyncBridge):
                 raise RetryableError(self.name, "uploading a file: the homeserver took too long") from None
             if answer.status == 413 or answer.code == "M_TOO_LARGE":
                 refused = f"{self._s.homeserver} refused {size:,} bytes as too large ({answer.message})"
-                raise ConfigurationError(self.name, refused)
+                raise BlobTooLargeError(self.name, refused)
             return answer
 
         response = await self._media(attempt, "uploading a file")
@@ -135,11 +136,13 @@ async def _download(carrier: str, client: Any, path: str, dest: Path, most: int)
     headers = {"Authorization": f"Bearer {client.access_token}"}
     async with await client.send("GET", path, headers=headers, wait=most / _SLOWEST) as response:
         status = int(response.status)
+        if status == 404:  # M_NOT_FOUND: no such media (here, or on the server the URI names)
+            raise BlobNotFoundError(carrier, f"the homeserver has no file {path.removeprefix(_DOWNLOAD + '/')}")
         if status >= 400:
             return await _error(response, status)
         if status != 200:
             return Answer(False, None, 502, message=f"the homeserver answered HTTP {status}")
-        too_large = ConfigurationError(carrier, f"the file is longer than the {most:,} bytes expected")
+        too_large = BlobTooLargeError(carrier, f"the file is longer than the {most:,} bytes expected")
         if (response.content_length or 0) > most:
             raise too_large
         try:

@@ -23,14 +23,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from .base import AsyncBridge, ConfigurationError, RetryableError, json_cursor, printable
+from .blob_io import BlobNotFoundError, BlobTooLargeError, write_blob
 from .telegram_probe import api_url, new_client
 
 __all__ = ["BLOB_LIMIT", "KEPT_BLOBS", "TelegramBlobs", "known_blobs", "remember_blob"]
@@ -60,7 +60,7 @@ def remember_blob(state: dict[str, Any], unique: str, file_id: str) -> None:
 class TelegramBlobs(AsyncBridge):
     """Mixed into :class:`~pointerbridge.bridges.telegram.TelegramBridge`: blobs as documents in the chat."""
 
-    blob_limit: ClassVar[int | None] = BLOB_LIMIT
+    blob_limit = BLOB_LIMIT
     _s: Any  # the bridge's TelegramSettings
     _known: dict[str, str] | None = None
 
@@ -75,7 +75,7 @@ class TelegramBlobs(AsyncBridge):
         """Post ``source`` as a document in the chat; return its locator."""
         if size > BLOB_LIMIT:
             too_large = f"the file is {size:,} bytes encrypted, more than the {BLOB_LIMIT:,} a Telegram bot can fetch"
-            raise ConfigurationError(self.name, too_large)
+            raise BlobTooLargeError(self.name, too_large)
         unique, file_id = self._run(lambda bot: self._send_blob(bot, source))
         return f"{unique}/{self._token().partition(':')[0]}/{file_id}"
 
@@ -83,12 +83,12 @@ class TelegramBlobs(AsyncBridge):
         """Download the document ``locator`` names into the new file ``dest`` (0600), at most ``max_bytes``."""
         match = _LOCATOR.fullmatch(locator)
         if match is None:
-            raise ConfigurationError(self.name, f"{printable(locator, 100)!r} is not a Telegram file locator")
+            raise BlobNotFoundError(self.name, f"{printable(locator, 100)!r} is not a Telegram file locator")
         unique, sender, file_id = match.groups()
         if sender != self._token().partition(":")[0]:  # another member's bot posted it: this bot's own id
             mine = (self._known or {}).get(unique)
             if mine is None:
-                raise ConfigurationError(
+                raise BlobNotFoundError(
                     self.name,
                     f"this bot has not received the file {unique} in chat {self._s.chat_id} (poll first; a file "
                     f"is fetched while it is among the last {KEPT_BLOBS} this bot saw)",
@@ -96,7 +96,7 @@ class TelegramBlobs(AsyncBridge):
             file_id = mine
         url, size = self._run(lambda bot: self._locate(bot, file_id))
         if size is not None and size > max_bytes:
-            raise ConfigurationError(self.name, f"the file is {size:,} bytes, more than the {max_bytes:,} expected")
+            raise BlobTooLargeError(self.name, f"the file is {size:,} bytes, more than the {max_bytes:,} expected")
         _download(self.name, url, dest, max_bytes, self._s.timeout)
 
     async def _send_blob(self, bot: Any, source: Path) -> tuple[str, str]:
@@ -113,7 +113,7 @@ class TelegramBlobs(AsyncBridge):
                 )
         except NetworkError as exc:  # api.telegram.org's front answers an upload over 50 MB with 413
             if "too large" in exc.message.lower():
-                raise ConfigurationError(self.name, "Telegram refused the file as too large") from None
+                raise BlobTooLargeError(self.name, "Telegram refused the file as too large") from None
             raise
         document = message.document
         if document is None:
@@ -128,8 +128,8 @@ class TelegramBlobs(AsyncBridge):
         except BadRequest as exc:  # gone, not this bot's, or past what a bot may fetch: asking again will not help
             said = f"getFile: {printable(exc.message, 200)}"
             if "too big" in exc.message.lower():
-                raise ConfigurationError(self.name, f"a bot fetches at most {BLOB_LIMIT:,} bytes ({said})") from None
-            raise ConfigurationError(self.name, f"Telegram has no such file for this bot ({said})") from None
+                raise BlobTooLargeError(self.name, f"a bot fetches at most {BLOB_LIMIT:,} bytes ({said})") from None
+            raise BlobNotFoundError(self.name, f"Telegram has no such file for this bot ({said})") from None
         prefix = api_url(self._s.base_file_url, self._token(), "")
         path = str(found.file_path or "")
         relative = path.removeprefix(prefix)
@@ -146,34 +146,25 @@ def _download(carrier: str, url: str, dest: Path, most: int, timeout: float) -> 
     import httpx
 
     deadline = time.monotonic() + timeout + most / _SLOWEST
-    created = kept = False
+
+    def chunks(response: Any) -> Iterator[bytes]:
+        for chunk in response.iter_bytes(1 << 16):
+            if time.monotonic() > deadline:
+                raise RetryableError(carrier, "downloading a file took too long")
+            yield chunk
+
     try:
         with client, client.stream("GET", url, timeout=httpx.Timeout(timeout)) as response:
             status = response.status_code
             if status in (400, 403, 404):
-                raise ConfigurationError(carrier, f"Telegram has no such file to download (HTTP {status})")
-            if response.status_code != 200:
-                raise RetryableError(carrier, f"downloading a file: HTTP {response.status_code}")
+                raise BlobNotFoundError(carrier, f"Telegram has no such file to download (HTTP {status})")
+            if status != 200:
+                raise RetryableError(carrier, f"downloading a file: HTTP {status}")
             try:
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                write_blob(carrier, dest, chunks(response), most)
             except OSError as exc:
                 raise ConfigurationError(carrier, f"cannot write {dest}: {exc.strerror}") from None
-            created = True
-            with os.fdopen(fd, "wb") as out:
-                written = 0
-                for chunk in response.iter_bytes(1 << 16):
-                    written += len(chunk)
-                    if written > most:
-                        raise ConfigurationError(carrier, f"the file is longer than the {most:,} bytes expected")
-                    if time.monotonic() > deadline:
-                        raise RetryableError(carrier, "downloading a file took too long")
-                    out.write(chunk)
-            kept = True
     except httpx.TimeoutException:
         raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None
     except (httpx.HTTPError, httpx.InvalidURL):
         raise RetryableError(carrier, "Telegram unreachable (NetworkError)") from None
-    finally:
-        if created and not kept:
-            with contextlib.suppress(FileNotFoundError):
-                dest.unlink()

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from pointerbridge.bridges.base import Bridge, ConfigurationError, bridge_class
+from pointerbridge.bridges.base import Bridge, bridge_class
+from pointerbridge.bridges.blob_io import BlobNotFoundError, BlobTooLargeError
 from servers.synapse import Synapse, shared_server
 
 _names = itertools.count()
@@ -107,7 +108,7 @@ def test_a_blob_over_the_homeservers_limit_is_refused_before_uploading(
             return await real(self, method, path, *args, **kw)
 
         monkeypatch.setattr(nio.AsyncClient, "send", counting)
-        with pytest.raises(ConfigurationError, match=r"102,401 bytes encrypted, more than the 102,400"):
+        with pytest.raises(BlobTooLargeError, match=r"102,401 bytes encrypted, more than the 102,400"):
             mine.put_blob(_blob(tmp_path, 102_401), 102_401)
         assert sent == []
         # Exactly the limit is taken, and fetched back whole.
@@ -127,7 +128,7 @@ def test_a_fetch_longer_than_expected_is_refused_and_leaves_nothing(
     mine, theirs = pair
     locator = mine.put_blob(_blob(tmp_path, 200_000), 200_000)
     dest = tmp_path / "fetched"
-    with pytest.raises(ConfigurationError, match=r"longer than the 199,999 bytes expected"):
+    with pytest.raises(BlobTooLargeError, match=r"longer than the 199,999 bytes expected"):
         theirs.get_blob(locator, dest, 199_999)
     assert not dest.exists()
 
@@ -140,13 +141,13 @@ def test_a_locator_that_is_no_media_uri_is_refused_without_asking(
     pair: tuple[Bridge, Bridge], tmp_path: Path, locator: str
 ) -> None:
     _, theirs = pair
-    with pytest.raises(ConfigurationError, match="is not a Matrix media URI"):
+    with pytest.raises(BlobNotFoundError, match="is not a Matrix media URI"):
         theirs.get_blob(locator, tmp_path / "fetched", 1000)
     assert not (tmp_path / "fetched").exists()
 
 
 def test_a_media_uri_that_names_nothing_is_not_found(pair: tuple[Bridge, Bridge], tmp_path: Path) -> None:
     _, theirs = pair
-    with pytest.raises(ConfigurationError, match="fetching a file: not found"):
+    with pytest.raises(BlobNotFoundError, match="the homeserver has no file localhost/NoSuchMediaHere"):
         theirs.get_blob("mxc://localhost/NoSuchMediaHere", tmp_path / "fetched", 1000)
     assert not (tmp_path / "fetched").exists()

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import telegram
-from pointerbridge.bridges.base import Bridge, ConfigurationError, PollResult, bridge_class
+from pointerbridge.bridges.base import Bridge, PollResult, bridge_class
+from pointerbridge.bridges.blob_io import BlobNotFoundError, BlobTooLargeError
 from pointerbridge.bridges.telegram_blobs import KEPT_BLOBS, known_blobs, remember_blob
 from servers.telegram import MAX_DOWNLOAD, MAX_UPLOAD, BotAccount, BotApiServer, Chat
 
@@ -84,7 +85,7 @@ def test_a_blob_posted_by_one_members_bot_is_fetched_by_anothers(members: Member
     bobs_id = known_blobs(result.cursor)[unique]
     assert bobs_id != alices_id
     dest = tmp_path / "fetched"
-    with pytest.raises(ConfigurationError, match=f"this bot has not received the file {unique}"):
+    with pytest.raises(BlobNotFoundError, match=f"this bot has not received the file {unique}"):
         bob.get_blob(locator, dest, 300_000)  # the app has not handed it the cursor yet
     bob.use_cursor(result.cursor)  # type: ignore[attr-defined]
     bob.get_blob(locator, dest, 300_000)
@@ -101,7 +102,7 @@ def test_a_file_id_works_only_for_the_bot_that_received_it(members: Members, tmp
     unique, _, alices_id = locator.split("/")
     # Bob's bot pretending the file were its own: Telegram refuses alice's id from bob's bot.
     refused = r"no such file for this bot \(getFile: Wrong file_id or the file is temporarily unavailable"
-    with pytest.raises(ConfigurationError, match=refused):
+    with pytest.raises(BlobNotFoundError, match=refused):
         bob.get_blob(f"{unique}/{members.bob.id}/{alices_id}", tmp_path / "x", 1000)
     assert not (tmp_path / "x").exists()
 
@@ -110,7 +111,7 @@ def test_a_blob_a_bot_could_not_fetch_is_refused_before_uploading(members: Membe
     alice, bob = members.bridge(members.alice), members.bridge(members.bob)
     assert alice.blob_limit == MAX_DOWNLOAD == 20 * MiB  # what matters is what the other members' bots can fetch
     cursor = members.poll(bob).cursor
-    with pytest.raises(ConfigurationError, match=r"20,971,521 bytes encrypted, more than the 20,971,520"):
+    with pytest.raises(BlobTooLargeError, match=r"20,971,521 bytes encrypted, more than the 20,971,520"):
         alice.put_blob(_blob(tmp_path, 20 * MiB + 1), 20 * MiB + 1)
     assert "sendDocument" not in members.alice.calls
     source = _blob(tmp_path, 20 * MiB)
@@ -145,7 +146,7 @@ def test_the_servers_limits_for_bots_are_telegrams(members: Members, tmp_path: P
     bob.use_cursor(result.cursor)  # type: ignore[attr-defined]
     locator = f"{big.file_unique_id}/{members.alice.id}/{big.file_id}"
     refused = r"a bot fetches at most 20,971,520 bytes \(getFile: File is too big\)"
-    with pytest.raises(ConfigurationError, match=refused):
+    with pytest.raises(BlobTooLargeError, match=refused):
         bob.get_blob(locator, tmp_path / "fetched", MAX_UPLOAD)
     assert not (tmp_path / "fetched").exists()
 
@@ -153,7 +154,7 @@ def test_the_servers_limits_for_bots_are_telegrams(members: Members, tmp_path: P
 def test_a_fetch_longer_than_expected_is_refused_and_leaves_nothing(members: Members, tmp_path: Path) -> None:
     alice = members.bridge(members.alice)
     locator = alice.put_blob(_blob(tmp_path, 5000), 5000)
-    with pytest.raises(ConfigurationError, match=r"5,000 bytes, more than the 4,999 expected"):
+    with pytest.raises(BlobTooLargeError, match=r"5,000 bytes, more than the 4,999 expected"):
         alice.get_blob(locator, tmp_path / "fetched", 4999)
     assert not (tmp_path / "fetched").exists()
 
@@ -161,12 +162,12 @@ def test_a_fetch_longer_than_expected_is_refused_and_leaves_nothing(members: Mem
 def test_a_locator_that_names_nothing_is_refused(members: Members, tmp_path: Path) -> None:
     alice = members.bridge(members.alice)
     mine = str(members.alice.id)
-    with pytest.raises(ConfigurationError, match=r"no such file for this bot \(getFile: Invalid file_id\)"):
+    with pytest.raises(BlobNotFoundError, match=r"no such file for this bot \(getFile: Invalid file_id\)"):
         alice.get_blob(f"AgADnothing/{mine}/BQACAgIAAxNoSuchFile", tmp_path / "x", 1000)
-    with pytest.raises(ConfigurationError, match="this bot has not received the file AgADnothing"):
+    with pytest.raises(BlobNotFoundError, match="this bot has not received the file AgADnothing"):
         alice.get_blob("AgADnothing/42/BQACAgIAAxNoSuchFile", tmp_path / "x", 1000)
     for locator in ("", "AgAD/1", "a/b/c", "AgAD/1/../../etc", f"x y/{mine}/z", "mxc://localhost/abc"):
-        with pytest.raises(ConfigurationError, match="is not a Telegram file locator"):
+        with pytest.raises(BlobNotFoundError, match="is not a Telegram file locator"):
             alice.get_blob(locator, tmp_path / "x", 1000)
     assert not (tmp_path / "x").exists()
 
