@@ -16,6 +16,8 @@ calls after every run, closes it.
 Listening live (:meth:`MatrixBridge.listen`) is that same poll with the ``/sync`` held open
 by the homeserver up to the wait (Matrix's long poll): one request while the room is idle,
 answered the moment a message lands, with the poll's filter, gap reading and cursor.
+
+Blobs (issue 21) go to the homeserver's media repository: bridges/matrix_blobs.py.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from typing import Any
 from urllib.parse import quote
 
 from .base import (
-    AsyncBridge,
     ConfigurationError,
     Finding,
     Login,
@@ -50,6 +51,7 @@ from .matrix_api import (
     get_json,
     nio_answer,
 )
+from .matrix_blobs import DEFAULT_BLOB_BYTES, MatrixBlobs
 from .plain_settings import PlainNetworkSettings, number, one_of, path, take_network, text
 
 __all__ = ["MatrixBridge", "MatrixSettings"]
@@ -84,6 +86,7 @@ class MatrixSettings(PlainNetworkSettings):
     msgtype: str = "m.text"
     max_pointer_chars: int = EVENT_LIMIT_SAFE_CHARS
     post_interval: float = 0.0
+    max_blob_bytes: int = DEFAULT_BLOB_BYTES  # when the homeserver does not say its upload limit
 
 
 _PLAIN = {
@@ -97,10 +100,11 @@ _PLAIN = {
     "msgtype": one_of("m.text", "m.notice"),
     "max_pointer_chars": number(int, 1000, EVENT_LIMIT_SAFE_CHARS),
     "post_interval": number(float, 0, 60),
+    "max_blob_bytes": number(int, 1, 2**40),
 }
 
 
-class MatrixBridge(AsyncBridge):
+class MatrixBridge(MatrixBlobs):
     """One Matrix room, reached as one bot account."""
 
     carrier_type = "matrix"

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from .matrix import EVENT_LIMIT_SAFE_CHARS
+from .matrix_blobs import DEFAULT_BLOB_BYTES
 from .network_settings import NetworkSettings
 
 __all__ = ["MatrixSettingsModel"]
@@ -30,3 +31,5 @@ class MatrixSettingsModel(NetworkSettings):
     msgtype: Literal["m.text", "m.notice"] = "m.text"
     max_pointer_chars: int = Field(default=EVENT_LIMIT_SAFE_CHARS, ge=1000, le=EVENT_LIMIT_SAFE_CHARS)
     post_interval: float = Field(default=0.0, ge=0, le=60)  # seconds between posts, for a strict server
+    # the largest blob to upload when the homeserver's media config does not say its limit
+    max_blob_bytes: int = Field(default=DEFAULT_BLOB_BYTES, ge=1, le=2**40)

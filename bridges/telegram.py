@@ -34,6 +34,7 @@ in a poll, a long poll when listening live (telegram_listen.py). See
 - **Pace.** Telegram allows about one message a second per chat and 20 a minute per
   group; ``post_interval`` (3.1 s by default) keeps under both, and the app's outbox
   drains over several runs when there is more.
+- **Blobs** (issue 21) are documents in the chat: telegram_blobs.py.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .base import (
-    AsyncBridge,
     ConfigurationError,
     Finding,
     PollResult,
@@ -66,6 +66,7 @@ from .base import (
     read_credential,
 )
 from .plain_settings import PlainNetworkSettings, integers, number, path, take_network, text
+from .telegram_blobs import TelegramBlobs
 from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
 from .telegram_listen import LongPoll
 from .telegram_probe import Answer, api_url, get_updates, parameters
@@ -117,7 +118,7 @@ class _Plan(NamedTuple):
     wait: int = 0  # seconds getUpdates waits for an update (a long poll)
 
 
-class TelegramBridge(LongPoll, AsyncBridge):
+class TelegramBridge(LongPoll, TelegramBlobs):
     """One Telegram chat, reached as this user's own bot."""
 
     carrier_type = "telegram"

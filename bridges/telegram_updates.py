@@ -20,6 +20,9 @@ another program polling the same bot took first.
   (Client.cpp, messageChatUpgradeTo/From). Seeing either, the poll keeps the new id in its
   cursor and reads both chats, and says to set ``chat_id`` to the new one.
 - **Errors listing the admins** never fail every poll: see ``_member_bots``.
+- **Blobs.** A document with no caption or text from a bot (or in a channel) is a member's
+  blob (telegram_blobs.py): its ids for this bot are kept in the cursor, and it is counted
+  as an item looked at, not as foreign junk.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 from pointerbridge.core.armor import find_pointers
 
 from .base import PollResult, extract, printable
+from .telegram_blobs import remember_blob
 
 __all__ = ["CATCH_UP_PREFIX", "CATCH_UP_REACH", "SERVICE_SENDERS", "describe_taken", "read", "taken_before"]
 
@@ -53,6 +57,10 @@ async def read(
         ours = message.chat.id in (chat_id, state.get("migrated_to"))
         sender = message.from_user.id if message.from_user else None
         if not ours and not (message.chat.type == "private" and sender in private_from):
+            continue
+        if ours and _blob_post(message):
+            remember_blob(state, message.document.file_unique_id, message.document.file_id)
+            result.items += 1
             continue
         text = "\n".join(t for t in (message.text, message.caption) if t)
         posting = _posting_bot(message, bot_id) if ours else None
@@ -93,6 +101,14 @@ def _learn_migration(message: Any, chat_id: int, state: dict[str, Any]) -> None:
         state["migrated_to"] = to
     elif since == chat_id:
         state["migrated_to"] = message.chat.id
+
+
+def _blob_post(message: Any) -> bool:
+    """Whether ``message`` is a member's blob: a document alone, posted by a bot or in a channel."""
+    sender = message.from_user
+    if message.document is None or message.caption or message.text:
+        return False
+    return sender is None or bool(sender.is_bot)
 
 
 def _posting_bot(message: Any, me: int) -> int | None:

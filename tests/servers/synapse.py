@@ -76,11 +76,15 @@ def _free_port() -> int:
 class Synapse:
     """One homeserver process in ``folder``; ``start``, ``stop`` and ``start`` again keep its data."""
 
-    def __init__(self, folder: Path, message_rate: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, folder: Path, message_rate: dict[str, float] | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         """``message_rate`` ({"per_second", "burst_count"}) turns on Synapse's limit on
-        sending messages, which is otherwise lifted."""
+        sending messages, which is otherwise lifted; ``extra``: more of homeserver.yaml
+        (``{"max_upload_size": "100K"}``)."""
         self.folder = folder
         self._message_rate = message_rate
+        self._extra = dict(extra or {})
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
@@ -148,6 +152,7 @@ class Synapse:
             "rc_joins": {"local": _UNLIMITED, "remote": _UNLIMITED},
             "rc_invites": {"per_room": _UNLIMITED, "per_user": _UNLIMITED, "per_issuer": _UNLIMITED},
             "rc_presence": {"per_user": _UNLIMITED},
+            **self._extra,
         }
         (d / "homeserver.yaml").write_text(json.dumps(config))  # JSON is YAML
 

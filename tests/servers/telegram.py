@@ -59,6 +59,18 @@ real one:
   getChat still answers. Nothing tells a bot whether its own Bot-to-Bot mode is on, as on Telegram.
 - **Limits.** Text of 1-4096 characters; per bot and chat at most one message a second,
   and in a group at most 20 a minute; over that, 429 with ``parameters.retry_after``.
+- **Files** (Bot API docs, sendDocument, getFile, File; ``MAX_DOWNLOAD_FILE_SIZE`` in
+  Client.h). sendDocument takes a multipart upload (the part named ``document``) of at most
+  50 MB, as api.telegram.org does (its front answers a bigger request 413 "Request Entity
+  Too Large"); the message carries ``document`` with ``file_name``, ``mime_type``,
+  ``file_size``, ``file_unique_id`` (the same for every bot) and a ``file_id`` of each bot's
+  own: "file_id is unique for each individual bot and can't be transferred from one bot to
+  another", so each bot's update and answer name the file differently, and getFile with
+  another bot's id answers 400 "Bad Request: wrong file_id or the file is temporarily
+  unavailable" (a string that names no file: "Bad Request: invalid file_id"). getFile of a
+  file over 20 MiB answers 400 "Bad Request: file is too big" (``do_get_file``); else a
+  ``file_path`` relative to the bot's folder, served at ``/file/bot<token>/<file_path>`` to
+  that bot only.
 - **Faults.** :meth:`BotApiServer.fail` makes the next calls of a method answer an error.
 """
 
@@ -88,6 +100,9 @@ _RESTART_IDS = (2 * 1_000_000 + 1, 1_000_000_000)  # TQueue::push's range for a 
 _WAIT_AFTER = 0.0015  # after a waiting call's first update: Client.h's LONG_POLL_WAIT_AFTER/_MAX_DELAY
 _FUTURE, _PAST = 10, 100_000  # TQueue::get refuses an offset this far past the tail or before the head
 MAX_TEXT = 4096
+MAX_UPLOAD = 50 * 1024 * 1024  # a bot's upload through api.telegram.org
+MAX_DOWNLOAD = 20 << 20  # Client.h: MAX_DOWNLOAD_FILE_SIZE
+MAX_CAPTION = 1024
 # The users Telegram puts into ``from`` when a chat sends (telegram.constants.ChatID; the
 # Bot API server reads them from TDLib's options in Client.cpp).
 GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
@@ -184,6 +199,9 @@ class BotApiServer:
         self.people: dict[int, str] = {}
         self._faults: dict[str, list[BotApiError]] = {}
         self.refused: list[tuple[str, int]] = []  # (method, status) of every error answered
+        self.files: dict[str, bytes] = {}  # file_unique_id -> content
+        self.file_ids: dict[str, tuple[int, str]] = {}  # file_id -> (the bot it is of, file_unique_id)
+        self.file_paths: dict[str, tuple[int, str]] = {}  # file_path -> (the bot it is of, file_unique_id)
         self._ids = itertools.count(7_000_000_001)
         self._chat_ids = itertools.count(1_000_000_000_001)  # supergroups and channels: -100...
         self._group_ids = itertools.count(4_100_000_001)  # basic groups
@@ -347,8 +365,9 @@ class BotApiServer:
         self._loop = asyncio.new_event_loop()
 
         async def serve() -> None:
-            app = web.Application()
+            app = web.Application(client_max_size=MAX_UPLOAD + (1 << 20))  # the multipart's own bytes too
             app.router.add_route("*", "/bot{token}/{method}", self._handle)
+            app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._file)
             # Stopping cuts every connection at once, waiting getUpdates calls included.
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.05)  # 0: no bound at all
             await self._runner.setup()
@@ -378,8 +397,22 @@ class BotApiServer:
 
     # -- the HTTP side ---------------------------------------------------------------------
 
+    async def _file(self, request: web.Request) -> web.Response:
+        """A file's bytes, for the bot whose getFile gave its path."""
+        bot = self.bots.get(request.match_info["token"])
+        with self._lock:
+            owner, unique = self.file_paths.get(request.match_info["path"], (None, ""))
+            if bot is None or owner != bot.id:
+                return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+            content = self.files[unique]
+        return web.Response(body=content, content_type="application/octet-stream")
+
     async def _handle(self, request: web.Request) -> web.Response:
         token, method = request.match_info["token"], request.match_info["method"]
+        if (request.content_length or 0) > MAX_UPLOAD + (1 << 20):  # what api.telegram.org's front refuses
+            return web.json_response(
+                {"ok": False, "error_code": 413, "description": "Request Entity Too Large"}, status=413
+            )
         params = await _parameters(request)
         bot = self.bots.get(token)
         try:
@@ -415,6 +448,10 @@ class BotApiServer:
             }
         if method == "sendMessage":
             return self._send(bot, params)
+        if method == "sendDocument":
+            return self._send_document(bot, params)
+        if method == "getFile":
+            return self._get_file(bot, params)
         if method == "pinChatMessage":
             chat = self._visible_chat(bot, params)
             pinned = next((m for m in chat.messages if m["message_id"] == _int(params.get("message_id"))), None)
@@ -486,7 +523,8 @@ class BotApiServer:
             "can_post_messages": chat.type == "channel",
         }
 
-    def _send(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
+    def _writable_chat(self, bot: BotAccount, params: dict[str, Any]) -> Chat:
+        """The chat a bot posts to, as Telegram refuses one it may not post to."""
         chat_id = _int(params.get("chat_id"))
         chat = self.private.get((bot.id, chat_id)) or self.chats.get(chat_id)
         if chat is None:
@@ -498,6 +536,10 @@ class BotApiServer:
         role = chat.members.get(bot.id)
         if role is None or (chat.type == "channel" and role != "admin"):
             raise BotApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+        return chat
+
+    def _send(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._writable_chat(bot, params)
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             raise BotApiError(400, "Bad Request: message text is empty")
@@ -508,6 +550,68 @@ class BotApiServer:
         reply_to = params.get("reply_to_message_id")
         reply = _int(reply_to) if reply_to is not None else None
         return self._post(chat, bot.user(), {"text": text}, author=bot.id, reply_to=reply)
+
+    def _send_document(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._writable_chat(bot, params)
+        upload = params.get("document")
+        if not isinstance(upload, web.FileField):
+            raise BotApiError(400, "Bad Request: there is no document in the request")
+        content = upload.file.read()
+        if len(content) > MAX_UPLOAD:
+            raise BotApiError(413, "Request Entity Too Large")
+        if not content:
+            raise BotApiError(400, "Bad Request: file must be non-empty")
+        caption = params.get("caption")
+        if caption is not None and len(str(caption)) > MAX_CAPTION:
+            raise BotApiError(400, "Bad Request: message caption is too long")
+        if self.rate_limits:
+            self._rate_limit(bot, chat)
+        unique = f"AgAD{secrets.token_urlsafe(9)}"
+        self.files[unique] = content
+        document = {
+            "file_name": upload.filename or "document",
+            "mime_type": upload.content_type or "application/octet-stream",
+            "file_unique_id": unique,
+            "file_size": len(content),
+        }
+        body: dict[str, Any] = {"document": document}
+        if caption:
+            body["caption"] = str(caption)
+        message = self._post(chat, bot.user(), body, author=bot.id)
+        return self._as_seen_by(bot, message)
+
+    def _get_file(self, bot: BotAccount, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id") or "")
+        if not file_id:
+            raise BotApiError(400, "Bad Request: file_id not specified")
+        owner, unique = self.file_ids.get(file_id, (None, ""))
+        if owner is None:
+            raise BotApiError(400, "Bad Request: invalid file_id")
+        if owner != bot.id:
+            raise BotApiError(400, "Bad Request: wrong file_id or the file is temporarily unavailable")
+        size = len(self.files[unique])
+        if size > MAX_DOWNLOAD:
+            raise BotApiError(400, "Bad Request: file is too big")
+        path = next((p for p, held in self.file_paths.items() if held == (bot.id, unique)), None)
+        if path is None:
+            path = f"documents/file_{len(self.file_paths)}.bin"
+            self.file_paths[path] = (bot.id, unique)
+        return {"file_id": file_id, "file_unique_id": unique, "file_size": size, "file_path": path}
+
+    def file_id(self, bot: BotAccount, unique: str) -> str:
+        """``bot``'s own id for the file ``unique`` (each bot has its own, as on Telegram)."""
+        found = next((f for f, held in self.file_ids.items() if held == (bot.id, unique)), None)
+        if found is None:
+            found = f"BQACAgIAAx{secrets.token_urlsafe(51)}"
+            self.file_ids[found] = (bot.id, unique)
+        return found
+
+    def _as_seen_by(self, bot: BotAccount, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` as ``bot`` gets it: a document under the bot's own file_id."""
+        document = message.get("document")
+        if not isinstance(document, dict):
+            return message
+        return {**message, "document": {**document, "file_id": self.file_id(bot, document["file_unique_id"])}}
 
     def _rate_limit(self, bot: BotAccount, chat: Chat) -> None:
         now = self.clock()
@@ -564,7 +668,7 @@ class BotApiServer:
         if bot.last_update_at is not None and now - bot.last_update_at >= RESTART_AFTER:
             bot.next_update_id = bot.restart_id if bot.restart_id is not None else random.randint(*_RESTART_IDS)
         bot.last_update_at = now
-        bot.queue.append((now, {"update_id": bot.next_update_id, kind: payload}))
+        bot.queue.append((now, {"update_id": bot.next_update_id, kind: self._as_seen_by(bot, payload)}))
         bot.next_update_id += 1
         self._wake(bot)
 
@@ -676,7 +780,7 @@ async def _parameters(request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
             raw.update(await request.json())
         else:
-            raw.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+            raw.update((await request.post()).items())  # a file's part as aiohttp's FileField
     params: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _RAW_PARAMETERS or not isinstance(value, str):
