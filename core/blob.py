@@ -172,13 +172,18 @@ class EncryptedStream:
                 # A full chunk is sealed only once more bytes follow it: until then it may
                 # be the last one, whose nonce differs.
                 if len(held) == CHUNK_BYTES:
-                    yield self._hashed(aead.encrypt(_nonce(index, False), bytes(held), None))
+                    yield self._hashed(aead.encrypt(_nonce(index, False), held, None))
                     index += 1
                     held.clear()
+                if not held and len(view) > CHUNK_BYTES:  # a whole chunk, more after it: no copy
+                    yield self._hashed(aead.encrypt(_nonce(index, False), view[:CHUNK_BYTES], None))
+                    index += 1
+                    view = view[CHUNK_BYTES:]
+                    continue
                 take = CHUNK_BYTES - len(held)
                 held += view[:take]
                 view = view[take:]
-        yield self._hashed(aead.encrypt(_nonce(index, True), bytes(held), None))
+        yield self._hashed(aead.encrypt(_nonce(index, True), held, None))
         self._done = True
 
     def _hashed(self, sealed: bytes) -> bytes:

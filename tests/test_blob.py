@@ -296,3 +296,25 @@ def test_each_failure_has_its_name_and_exit_code() -> None:
     assert [e.expect for e in errors] == ["blob_hash", "blob_chunk", "blob_truncated"]
     assert [e.exit_code for e in errors] == [48, 50, 51]
     assert all(issubclass(e, BlobError) and issubclass(e, PointerBridgeError) for e in errors)
+
+
+def test_the_benchmark_reports_ratios_and_pointer_sizes() -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, str(root / "bench" / "blob.py"), "--mib", "1", "--rounds", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(result.stdout)
+    t = data["throughput"]
+    assert t["encrypt_ratio"] == pytest.approx(t["encrypt_hash"]["s"] / t["encrypt_floor"]["s"], rel=0.02)
+    assert t["decrypt_ratio"] == pytest.approx(t["verify_decrypt"]["s"] / t["decrypt_floor"]["s"], rel=0.02)
+    assert t["blob_bytes"] == encrypted_size(1024 * 1024) and t["held_kib"]["decrypt"] < 1024
+    pointers = data["pointers"]
+    assert pointers["pb1_text_100"] == pointers["pb2_text_100"] == 377 and pointers["pb2_text_100_inner"] == 228
+    assert pointers["pb2_attachment_1_locator"] == 463
