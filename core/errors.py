@@ -13,6 +13,10 @@ __all__ = [
     "EXIT_INTERNAL",
     "ArmorError",
     "BadSignatureError",
+    "BlobChunkError",
+    "BlobError",
+    "BlobHashError",
+    "BlobTruncatedError",
     "ClmError",
     "ClmFormatError",
     "ClmTamperedError",
@@ -166,3 +170,34 @@ class ClmTamperedError(ClmError):
     """The decrypted text does not reproduce the pointer's nonce: it was altered."""
 
     exit_code = 23
+
+
+class BlobError(PointerBridgeError):
+    """An attachment's blob could not be opened (docs/SPEC-blobs.md). Never raised
+    directly: see the subclasses. Like :class:`PointerError`, ``expect`` names the outcome
+    in tests/vectors/blob.json."""
+
+    expect = "error"
+
+
+class BlobHashError(BlobError):
+    """The blob's SHA-256 is not the one its reference names: changed, or another file."""
+
+    expect = "blob_hash"
+    exit_code = 48
+
+
+class BlobChunkError(BlobError):
+    """A chunk of the blob does not authenticate: altered, moved to another place, or
+    sealed under another file key."""
+
+    expect = "blob_chunk"
+    exit_code = 50
+
+
+class BlobTruncatedError(BlobError):
+    """The blob is not as long as its reference's size makes it: its last chunk missing,
+    bytes after its last chunk, or the size itself wrong."""
+
+    expect = "blob_truncated"
+    exit_code = 53

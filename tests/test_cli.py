@@ -248,7 +248,7 @@ def test_every_error_class_has_its_exit_code() -> None:
         for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, PointerBridgeError)
     }
-    abstract = {"PointerBridgeError", "PointerError", "ClmError", "BridgeError"}
+    abstract = {"PointerBridgeError", "PointerError", "ClmError", "BridgeError", "BlobError"}
     assert classes - abstract == set(EXIT_CODES)
 
 
@@ -280,8 +280,8 @@ def test_every_error_class_in_any_module_carries_its_own_exit_code() -> None:
         return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
 
     ours = {c for c in subclasses(PointerBridgeError) if c.__module__.startswith("pointerbridge.")}
-    bases = {c for c in ours if c.__name__ in ("PointerError", "ClmError", "BridgeError")}
-    assert len(bases) == 3 and all(code_of(c) == 1 for c in bases)
+    bases = {c for c in ours if c.__name__ in ("PointerError", "ClmError", "BridgeError", "BlobError")}
+    assert len(bases) == 4 and all(code_of(c) == 1 for c in bases)
     concrete = ours - bases
     assert {c.__name__ for c in concrete} == set(EXIT_CODES)  # help lists them all, found from the app
     assert {c.__name__: code_of(c) for c in concrete} == EXIT_CODES
@@ -332,9 +332,12 @@ def test_exit_codes_never_change() -> None:
         "ChatsSealedError": 39,
         "PlaintextCredentialError": 43,
         "CredentialRefusedError": 44,
+        "BlobHashError": 48,
         "CarrierExistsError": 49,
+        "BlobChunkError": 50,
         "BlobNotFoundError": 51,
         "BlobTooLargeError": 52,
+        "BlobTruncatedError": 53,
     }
 
 
