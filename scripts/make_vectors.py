@@ -260,7 +260,7 @@ def armor_failures(base: str) -> list[dict[str, Any]]:
         unseal_vector(
             "a last block above its byte count", full[: len(full) - last_len] + "z" * last_len, "noncanonical"
         ),
-        unseal_vector("version 2", "pb2" + base[3:], "version"),
+        unseal_vector("version 3 (pb2 is read since issue 21)", "pb3" + base[3:], "version"),
         unseal_vector("version Z", "pbZ" + base[3:], "version"),
         unseal_vector("ten characters missing", base[:-10], "truncated"),
         unseal_vector("only the prefix", "pb1", "truncated"),
