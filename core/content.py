@@ -67,33 +67,32 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """A text answering the message ``target`` (kind 0x02; a message id, 32 hex digits)."""
+class _Aimed:
+    """A text aimed at an earlier message ``target`` (a message id, 32 hex digits)."""
 
-    kind: ClassVar[int] = REPLY
     target: str
     text: str
 
     @property
     def body(self) -> str:
-        """The text to show (the reply's own)."""
+        """The text to show (this message's own)."""
         return self.text
 
 
 @dataclass(frozen=True, slots=True)
-class Edit:
+class Reply(_Aimed):
+    """A text answering the message ``target`` (kind 0x02)."""
+
+    kind: ClassVar[int] = REPLY
+
+
+@dataclass(frozen=True, slots=True)
+class Edit(_Aimed):
     """A new text for the sender's own earlier message ``target`` (kind 0x03): a text, a
     reply, or an attachment's caption. Only the target's sender may edit it: a reader
     compares the two sender keys (an edit by anyone else is a forgery to show as such)."""
 
     kind: ClassVar[int] = EDIT
-    target: str
-    text: str
-
-    @property
-    def body(self) -> str:
-        """The text to show (the new one)."""
-        return self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +262,8 @@ def _attachment_fields(c: Attachment) -> bytes:
 
 
 def _rotation_problem(notice: bytes) -> str | None:
-    if not notice or len(notice) != NOTICE_FIXED_BYTES + notice[0]:
-        return "a rotation record is a notice's bytes: the wrong length"
+    if not notice or not notice[0] or len(notice) != NOTICE_FIXED_BYTES + notice[0]:
+        return "a rotation record is a notice's bytes: no username, or the wrong length"
     try:
         notice[1 : 1 + notice[0]].decode("utf-8")
     except UnicodeDecodeError:

@@ -67,7 +67,7 @@ _U32 = struct.Struct(">I")
 
 
 class _Format(NamedTuple):
-    """What sets one version's pointers apart (SPEC §11.1): its labels, the fields it has
+    """What sets one version's pointers apart (SPEC §11.2): its labels, the fields it has
     between the username and the split header (``extra`` bytes, read by ``read_extra`` into
     (stream, seq)), and how its body becomes content and the text to show (``read_body``).
     Both readers raise :class:`MalformedError`."""

@@ -494,23 +494,24 @@ def build() -> dict[str, Any]:
         *find_vectors(),
         *review_vectors(),
     ]
+    return document("pb1 test vectors", "docs/SPEC.md", "scripts/make_vectors.py", vectors)
+
+
+def document(title: str, spec: str, generator: str, vectors: list[dict[str, Any]]) -> dict[str, Any]:
+    """A vector file: its vectors numbered from 1, in order."""
     for number, vector in enumerate(vectors, 1):
         vector["id"] = number
-    return {
-        "format": "pb1 test vectors",
-        "spec": "docs/SPEC.md",
-        "generator": "scripts/make_vectors.py",
-        "vectors": vectors,
-    }
+    return {"format": title, "spec": spec, "generator": generator, "vectors": vectors}
 
 
-def render() -> bytes:
-    return (json.dumps(build(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+def render(make: Callable[[], dict[str, Any]] = build) -> bytes:
+    return (json.dumps(make(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def main() -> None:
-    data = render()
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+def main(make: Callable[[], dict[str, Any]] = build, out: Path = OUT) -> None:
+    """Write the file ``make`` builds to the path given, else to ``out``."""
+    data = render(make)
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else out
     target.write_bytes(data)
     print(f"{target}: {len(json.loads(data)['vectors'])} vectors, sha256 {hashlib.sha256(data).hexdigest()}")
 
