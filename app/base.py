@@ -56,8 +56,10 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
     items = []
     for text in texts:
         try:
-            payload = dearmor(text)[1]
+            version, payload = dearmor(text)
         except UnknownVersionError:
+            version, payload = 0, b""
+        if version != 1:  # pb2 too, for now: the core reads it, this app does not yet (issue 21)
             if declared_length(text) >= MIN_LATER_PAYLOAD:
                 items.append((text, b""))
             continue

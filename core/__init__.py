@@ -9,6 +9,12 @@ Nothing here touches the network or the disk. The whole public API::
     me = Identity.derive("alice", "my master phrase", RecoveryCode.new())
     pointers = seal(chat, me, "dinner at eight?")               # ['pb14Xo...']
     message = unseal(chat, pointers[0])                          # Message(body=...)
+
+pb2 (typed content, numbered per sending device; docs/SPEC.md §11)::
+
+    stream = new_stream()                                        # kept per chat and key
+    pointers = seal_content(chat, me, Reply(message.id, "yes!"), stream=stream, seq=1)
+    unseal(chat, pointers[0]).content                            # Reply(target=..., text='yes!')
 """
 
 from __future__ import annotations
@@ -18,6 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .armor import MAX_PAYLOAD_BYTES, Scan, find_pointers, scan_pointers
+    from .content import (
+        Attachment,
+        Content,
+        Delete,
+        Edit,
+        Locator,
+        Reply,
+        Rotation,
+        Text,
+        Unknown,
+        decode_content,
+        encode_content,
+    )
     from .errors import (
         ArmorError,
         BadSignatureError,
@@ -49,6 +68,7 @@ if TYPE_CHECKING:
         normalize_username,
     )
     from .pointer import MAX_MESSAGE_BYTES, Keyring, Message, Part, belongs_to, seal, unseal
+    from .pointer2 import new_stream, seal_content
     from .reassembly import Reassembler
     from .store_key import SealedDataError, StoreKey
 
@@ -59,6 +79,17 @@ _HOMES = {
     "Scan": "armor",
     "find_pointers": "armor",
     "scan_pointers": "armor",
+    "Attachment": "content",
+    "Content": "content",
+    "Delete": "content",
+    "Edit": "content",
+    "Locator": "content",
+    "Reply": "content",
+    "Rotation": "content",
+    "Text": "content",
+    "Unknown": "content",
+    "decode_content": "content",
+    "encode_content": "content",
     "ChatKey": "keys",
     "Identity": "keys",
     "fingerprint": "keys",
@@ -76,6 +107,8 @@ _HOMES = {
     "belongs_to": "pointer",
     "seal": "pointer",
     "unseal": "pointer",
+    "new_stream": "pointer2",
+    "seal_content": "pointer2",
 }
 
 
@@ -87,11 +120,14 @@ def __getattr__(name: str) -> Any:
     elif name in (
         "armor",
         "clm",
+        "content",
         "ed25519",
         "errors",
         "keys",
+        "layout",
         "padding",
         "pointer",
+        "pointer2",
         "reassembly",
         "rotation",
         "store_key",
@@ -108,6 +144,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_PAYLOAD_BYTES",
     "ArmorError",
+    "Attachment",
     "BadSignatureError",
     "ChatKey",
     "ClmError",
@@ -115,9 +152,13 @@ __all__ = [
     "ClmTamperedError",
     "ClmWrongChatError",
     "ClmWrongSecretError",
+    "Content",
+    "Delete",
+    "Edit",
     "Identity",
     "InvalidInputError",
     "Keyring",
+    "Locator",
     "MalformedError",
     "Message",
     "NonCanonicalError",
@@ -128,21 +169,29 @@ __all__ = [
     "PointerError",
     "Reassembler",
     "RecoveryCode",
+    "Reply",
+    "Rotation",
     "Scan",
     "SealedDataError",
     "StoreKey",
     "TamperedError",
+    "Text",
     "TooLargeError",
     "TruncatedError",
+    "Unknown",
     "UnknownVersionError",
     "WeakKeyError",
     "belongs_to",
+    "decode_content",
+    "encode_content",
     "find_pointers",
     "fingerprint",
     "new_chat_salt",
+    "new_stream",
     "normalize_chat_name",
     "normalize_username",
     "scan_pointers",
     "seal",
+    "seal_content",
     "unseal",
 ]

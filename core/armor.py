@@ -22,6 +22,7 @@ import gmpy2
 
 from .errors import (
     ArmorError,
+    InvalidInputError,
     NonCanonicalError,
     PointerError,
     TooLargeError,
@@ -35,6 +36,7 @@ __all__ = [
     "ALPHABET",
     "MAX_PAYLOAD_BYTES",
     "PREFIX",
+    "VERSIONS",
     "Scan",
     "armor",
     "dearmor",
@@ -48,6 +50,9 @@ __all__ = [
 
 PREFIX = "pb"
 VERSION = 1
+VERSIONS = (1, 2)
+"""The versions read here (SPEC §4 step 5, §11): pb1 and pb2 share the envelope."""
+_VERSION_CHARS = {ALPHABET[v]: v for v in VERSIONS}
 _LENGTH_CHARS = 3
 _HEADER_CHARS = len(PREFIX) + 1 + _LENGTH_CHARS
 _BLOCK_BYTES = 32
@@ -125,6 +130,8 @@ def _encode_blocks(payload: bytes) -> str:
 
 def armor(version: int, payload: bytes) -> str:
     """Encode payload bytes as pointer text (no line breaks)."""
+    if version not in range(1, 10):
+        raise InvalidInputError(f"a pointer version is a digit 1 to 9, not {version!r}")
     if not 1 <= len(payload) <= MAX_PAYLOAD_BYTES:
         raise TooLargeError(f"a payload is 1 to {MAX_PAYLOAD_BYTES} bytes, not {len(payload)}")
     return "".join([PREFIX, ALPHABET[version], _encode_number(len(payload), _LENGTH_CHARS), _encode_blocks(payload)])
@@ -136,8 +143,8 @@ def _read_header(compact: str) -> int:
         raise ArmorError("the text does not start with the pointer prefix 'pb'")
     if len(compact) < _HEADER_CHARS:
         raise TruncatedError("the text ends inside the pointer header")
-    if compact[2] != ALPHABET[VERSION]:
-        raise UnknownVersionError(f"pointer version {compact[2]!r} is not supported (this is pb1)")
+    if compact[2] not in _VERSION_CHARS:
+        raise UnknownVersionError(f"pointer version {compact[2]!r} is not supported (this reads pb1 and pb2)")
     length = _decode_number(compact[3:_HEADER_CHARS])
     if length > MAX_PAYLOAD_BYTES:
         raise TooLargeError(f"the pointer declares {length} bytes; the limit is {MAX_PAYLOAD_BYTES}")
@@ -196,7 +203,7 @@ def dearmor(text: str) -> tuple[int, bytes]:
         raise TruncatedError(f"the pointer has {len(compact)} of its {expected} characters")
     if len(compact) > expected:
         raise ArmorError(f"{len(compact) - expected} characters follow the end of the pointer")
-    return VERSION, _decode_blocks(compact[_HEADER_CHARS:], length)
+    return _VERSION_CHARS[compact[2]], _decode_blocks(compact[_HEADER_CHARS:], length)
 
 
 _MAX_REJECTED_KEPT = 100
@@ -227,8 +234,9 @@ def scan(text: str) -> Iterator[str | PointerError]:
     characters removed), and each candidate refused (its error, not raised), in order.
 
     A candidate is ``pb``, a version digit and a length field that can declare 1 to 32768
-    bytes (SPEC §4): other ``pb1``-like words are not reported. Pointers of later versions
-    are returned too: :func:`unseal` names their version. Builds an error per refused
+    bytes (SPEC §4): other ``pb1``-like words are not reported. pb1 and pb2 pointers are
+    judged whole (canonical blocks); pointers of later versions are returned too, judged
+    by their length alone: :func:`unseal` names their version. Builds an error per refused
     candidate: :func:`scan_pointers` counts them instead, for text that may be junk.
     """
     return _finder(text).stream()

@@ -47,6 +47,7 @@ _WIDE_IGNORABLES = str.maketrans(dict.fromkeys((c for c in _IGNORABLES if ord(c)
 _BYTE_CLASS = bytes(c if chr(c) in ALPHABET else 0x20 if chr(c) in _IGNORABLES else 0x2E for c in range(256))
 
 _A = b"[0-9A-Za-z!]"  # an alphabet character of compacted text (`!` is a `p`)
+_JUDGED = b"12"  # the versions whose blocks are checked (SPEC §4 step 8, §11)
 _CANDIDATE = re.compile(rb"!b[1-9](?=[0-8.])")  # compact() puts a `.` at each end of the text
 _GLUED = re.compile(rb"pb[1-9](?=[0-8.])")  # right where a pointer just found ends
 
@@ -88,9 +89,9 @@ _LARGEST = [_largest(r).encode() for r in range(_BLOCK_BYTES + 1)]  # the armor 
 
 
 def _small(length: int) -> bytes:
-    """After `pb1` and `00`: a complete candidate of ``length`` bytes (1 to 61) that Python
+    """After `pb1` (or `pb2`) and `00`: a complete candidate of ``length`` bytes (1 to 61) that Python
     must judge, because it may be a pointer (its blocks are canonical) or holds the start
-    of another candidate; a complete one that is neither is refused (pb1), and counted as such."""
+    of another candidate; a complete one that is neither is refused, and counted as such."""
     full, rest = divmod(length, _BLOCK_BYTES)
     canonical = _at_most(_largest(_BLOCK_BYTES)) * full + _at_most(_largest(rest))
     data = _LENGTHS[length] - _HEADER
@@ -113,8 +114,8 @@ _LARGER = rb"(?:0[1-9A-Za-z!]%s|[1-7]%s%s|8[0-9A-V]%s|8W[0-9A-W])%s{%d}" % (
 )
 _SMALL = b"00(?:" + b"|".join(map(_small, range(1, 62))) + b")"
 _SMALL_LATER = b"00(?:" + b"|".join(_char(ALPHABET[n]) + b"%s{%d}" % (_A, _LENGTHS[n] - 6) for n in range(1, 62)) + b")"
-# Later versions are not judged beyond their length: a complete one is a pointer.
-_MAYBE_COMPLETE = b"!b(?:1(?=%s|%s)|[2-9](?=%s|%s))" % (_SMALL, _LARGER, _SMALL_LATER, _LARGER)
+# Versions after pb2 are not judged beyond their length: a complete one is a pointer.
+_MAYBE_COMPLETE = b"!b(?:[12](?=%s|%s)|[3-9](?=%s|%s))" % (_SMALL, _LARGER, _SMALL_LATER, _LARGER)
 
 
 @functools.cache
@@ -207,7 +208,7 @@ class Finder:
         stop = start + encoded_length(length)
         if stop > self._end_of_run(start):
             return -1, TruncatedError("the text ends before the pointer does")
-        if data[start + 2] == ord("1"):
+        if data[start + 2] in _JUDGED:  # pb1 and pb2; a later version is judged by its length
             bad = _first_noncanonical(data[start + _HEADER : stop], length)
             if bad is not None:
                 return stop, NonCanonicalError(f"block at byte {bad} holds more than its bytes")

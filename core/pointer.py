@@ -1,21 +1,22 @@
-"""The pb1 pointer: seal a message for a chat, unseal it, split and join long ones.
+"""The pointer: seal a message for a chat, unseal it, split and join long ones.
 
 A pointer's payload is ``nonce(16) || routing tag(4) || ChaCha20-Poly1305 ciphertext``.
 The plaintext inside carries the sender's public key and Ed25519 signature, the send
 time, the username and the body, zero-padded to a Padmé bucket. Byte layout, key
-schedule and checking order are in ``docs/SPEC.md``; this module follows it.
+schedule and checking order are in ``docs/SPEC.md``; this module follows it. pb1 is
+here; pb2 (SPEC §11: the same layout with a stream and sequence number, a typed content
+record as its body, its own labels) is in :mod:`.pointer2`, read by the code here through
+its :class:`_Format`: the version the armor names picks the format, never a guess.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from hashlib import sha256
 from typing import NamedTuple
 
@@ -23,7 +24,8 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from .armor import MAX_PAYLOAD_BYTES, VERSION, armor, dearmor, max_payload_bytes
+from .armor import dearmor
+from .content import Content, Text, decode_content, encode_content
 from .ed25519 import is_strict_public_key
 from .errors import (
     BadSignatureError,
@@ -33,25 +35,61 @@ from .errors import (
     PaddingError,
     PointerError,
     TamperedError,
-    TooLargeError,
     TruncatedError,
     WeakKeyError,
 )
-from .keys import (
-    MESSAGE_KEY_INFO,
-    ROUTING_TAG_BYTES,
-    ChatKey,
-    Identity,
-    _short_hmac,
-    fingerprint,
-    normalize_username,
+from .keys import ChatKey, Identity, _short_hmac, fingerprint, normalize_username
+from .layout import (  # noqa: F401  (re-exported: tests and scripts craft pointers with them)
+    _AD_LABEL,
+    _AEAD_NONCE,
+    _ENVELOPE_BYTES,
+    _EPOCH,
+    _HEAD,
+    _ID_LABEL,
+    _MILLISECOND,
+    _MIN_PAYLOAD,
+    _PB1,
+    _SPLIT,
+    _SPLIT_BYTES,
+    _U32,
+    AEAD_TAG_BYTES,
+    FIXED_BYTES,
+    FLAG_SPLIT,
+    MAX_MESSAGE_BYTES,
+    MAX_PARTS,
+    MAX_SENT_AT_MS,
+    MESSAGE_ID_BYTES,
+    MIN_PAYLOAD_BYTES,
+    NONCE_BYTES,
+    PUBLIC_KEY_BYTES,
+    SIGNATURE_BYTES,
+    _Content,
+    _content,
+    _encrypt,
+    _Format,
+    _format,
+    _max_chars,
+    _message_id,
+    _message_key,
+    _part_capacity,
+    _seal_bytes,
+    _seal_content,
+    _sent_at,
+    _signed,
+    _text,
 )
-from .padding import MIN_PADDED, largest_padded_at_most, padded_length
+from .padding import padded_length
 
 __all__ = [
+    "AEAD_TAG_BYTES",
     "FIXED_BYTES",
     "MAX_MESSAGE_BYTES",
+    "MAX_PARTS",
+    "MESSAGE_ID_BYTES",
     "MIN_PAYLOAD_BYTES",
+    "NONCE_BYTES",
+    "PUBLIC_KEY_BYTES",
+    "SIGNATURE_BYTES",
     "Keyring",
     "Message",
     "MessageFields",
@@ -70,34 +108,6 @@ __all__ = [
     "unseal",
 ]
 
-NONCE_BYTES = 16
-AEAD_TAG_BYTES = 16
-SIGNATURE_BYTES = 64
-PUBLIC_KEY_BYTES = 32
-MESSAGE_ID_BYTES = 16
-MAX_PARTS = 0xFFFF
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-MAX_SENT_AT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last datetime Python has
-
-FLAG_SPLIT = 0x01
-_ENVELOPE_BYTES = NONCE_BYTES + ROUTING_TAG_BYTES
-_MIN_PAYLOAD = _ENVELOPE_BYTES + MIN_PADDED + AEAD_TAG_BYTES
-MIN_PAYLOAD_BYTES = _MIN_PAYLOAD  # the shortest payload of a pb1 pointer: anything shorter never opens
-_AD_LABEL = b"pb1"
-_SIGNATURE_LABEL = b"pb1 signature\x00"
-_ID_LABEL = b"pb1 message id\x00"
-_MESSAGE_KEY_EXPAND = MESSAGE_KEY_INFO + b"\x01"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-_AEAD_NONCE = bytes(12)  # every message has its own key, so a constant AEAD nonce is safe
-# The fixed bytes of every inner message: flags, sent_at, sender key, username length, body
-# length, signature (public: the codec benchmark sizes its floor by it).
-FIXED_BYTES = 1 + 8 + PUBLIC_KEY_BYTES + 1 + 4 + SIGNATURE_BYTES
-_SPLIT_BYTES = MESSAGE_ID_BYTES + 2 + 2
-_HEAD = struct.Struct(">BQ32sB")
-_SPLIT = struct.Struct(">16sHH")
-_U32 = struct.Struct(">I")
-
 
 class Message(NamedTuple):
     """A whole message, authenticated: who sent it, when (their clock), and what.
@@ -111,12 +121,26 @@ class Message(NamedTuple):
     sender_key: bytes
     sent_at: datetime
     body: str
+    """The text to show: the text, a reply's or edit's, an attachment's caption; "" for a
+    delete or a kind this version does not know (see ``content``)."""
     id: str
+    content: Content | None = None
+    """What the message says, typed (pb1: always a ``Text(body)``; None only in a message
+    built by hand, read as ``Text(body)``)."""
+    stream: bytes | None = None
+    """pb2: the sending device's 8-byte stream for this chat and key (None: pb1)."""
+    seq: int | None = None
+    """pb2: the message's number in its stream, from 1 (None: pb1)."""
 
     @property
     def fingerprint(self) -> str:
         """The sender key's fingerprint, for comparing with what the sender shows."""
         return fingerprint(self.sender_key)
+
+    @property
+    def version(self) -> int:
+        """The pointer version the message came in: 1 or 2."""
+        return 1 if self.stream is None else 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,56 +155,13 @@ class Part:
     index: int
     count: int
     data: bytes = field(repr=False)
+    stream: bytes | None = None  # pb2: every part of a message has the same stream and seq
+    seq: int | None = None
 
-
-def _signed(chat: ChatKey, nonce: bytes, *fields: bytes | memoryview) -> bytes:
-    """What the sender signs: a label, the chat, the nonce, and the fields before the signature."""
-    return b"".join((_SIGNATURE_LABEL, chat._chat_id, nonce, *fields))
-
-
-class _Content(NamedTuple):
-    """Sealed fields before the signature, as bytes ready to sign (a named tuple: built
-    once per pointer sealed, three times cheaper than a frozen dataclass)."""
-
-    head: bytes
-    body: bytes
-
-    def signed(self, chat: ChatKey, nonce: bytes) -> bytes:
-        return _signed(chat, nonce, self.head, self.body)
-
-
-def _message_id(sender_key: bytes, unique: bytes) -> str:
-    """A message's id: bound to its sender, so no one else can claim the same id."""
-    return hashlib.sha256(_ID_LABEL + sender_key + unique).digest()[:16].hex()
-
-
-def _sent_at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def _content(sender: Identity, sent_ms: int, body: bytes, split: tuple[bytes, int, int] | None) -> _Content:
-    user = sender.username.encode("utf-8")
-    head = _HEAD.pack(FLAG_SPLIT if split else 0, sent_ms, sender.public_key, len(user))
-    return _Content(b"".join((head, user, _SPLIT.pack(*split) if split else b"", _U32.pack(len(body)))), body)
-
-
-def _encrypt(chat: ChatKey, nonce: bytes, inner: bytes) -> str:
-    envelope = nonce + chat.routing_tag(nonce)
-    ciphertext = ChaCha20Poly1305(chat.message_key(nonce)).encrypt(_AEAD_NONCE, inner, _AD_LABEL + envelope)
-    return armor(VERSION, envelope + ciphertext)
-
-
-def _seal_content(chat: ChatKey, sender: Identity, nonce: bytes, content: _Content) -> str:
-    head, body = content.head, content.body
-    signed = len(head) + len(body) + SIGNATURE_BYTES
-    signature = sender._sign(_signed(chat, nonce, head, body))
-    return _encrypt(chat, nonce, b"".join((head, body, signature, bytes(padded_length(signed) - signed))))
-
-
-def _part_capacity(fixed: int, max_chars: int | None) -> int:
-    payload = MAX_PAYLOAD_BYTES if max_chars is None else max_payload_bytes(max_chars)
-    bucket = largest_padded_at_most(payload - _ENVELOPE_BYTES - AEAD_TAG_BYTES)
-    return bucket - fixed if bucket else -1
+    @property
+    def version(self) -> int:
+        """The pointer version the part came in: 1 or 2."""
+        return 1 if self.stream is None else 2
 
 
 def _seal(
@@ -193,45 +174,7 @@ def _seal(
 ) -> list[str]:
     if not isinstance(body, str):
         raise InvalidInputError("a message body is text")
-    data = body.encode("utf-8")
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise TooLargeError(f"a message is at most {MAX_MESSAGE_BYTES} bytes, not {len(data)}")
-    fixed = FIXED_BYTES + len(sender.username.encode("utf-8"))
-    if len(data) <= _part_capacity(fixed, max_chars):
-        return [_seal_content(chat, sender, random(NONCE_BYTES), _content(sender, sent_ms, data, None))]
-    chunk = _part_capacity(fixed + _SPLIT_BYTES, max_chars)
-    if chunk < 1:
-        raise InvalidInputError(f"max_chars={max_chars} cannot hold even one byte of a message")
-    bounds = _balanced(len(data), chunk, fixed + _SPLIT_BYTES)
-    count = len(bounds) - 1
-    message_id = random(MESSAGE_ID_BYTES)
-    return [
-        _seal_content(
-            chat,
-            sender,
-            random(NONCE_BYTES),
-            _content(sender, sent_ms, data[bounds[i] : bounds[i + 1]], (message_id, i, count)),
-        )
-        for i in range(count)
-    ]
-
-
-def _balanced(length: int, capacity: int, fixed: int) -> list[int]:
-    """Where the parts of a ``length``-byte body start (and the end), SPEC §8: the fewest
-    parts of at most ``capacity`` bytes whose sizes differ by at most one byte, so every
-    part pads to the same bucket and the last one does not tell the length to ~64 bytes.
-    (Should the larger and the smaller size fall on either side of a bucket boundary, one
-    part more is used.)"""
-    count = -(-length // capacity)
-    while True:
-        if count > MAX_PARTS:
-            raise TooLargeError(f"the message needs {count} pointers; the limit is {MAX_PARTS}")
-        base, extra = divmod(length, count)
-        if not extra or padded_length(fixed + base) == padded_length(fixed + base + 1):
-            break
-        count += 1
-    # The first ``extra`` parts carry one byte more.
-    return [i * base + min(i, extra) for i in range(count + 1)]
+    return _seal_bytes(chat, sender, body.encode("utf-8"), max_chars, random, sent_ms)
 
 
 def seal(chat: ChatKey, sender: Identity, body: str, *, max_chars: int | None = None) -> list[str]:
@@ -240,14 +183,16 @@ def seal(chat: ChatKey, sender: Identity, body: str, *, max_chars: int | None = 
     Returns one pointer when the message fits, otherwise the parts of a split message,
     each at most ``max_chars`` characters (default: the format's limit of 32 KiB payload).
     """
-    if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 1):
-        raise InvalidInputError("max_chars is a positive number of characters")
+    return _seal(chat, sender, body, _max_chars(max_chars), os.urandom, _next_sent_ms())
+
+
+def _next_sent_ms() -> int:
+    """Now, in milliseconds, and at least one after the last seal of this process: readers
+    order messages by their send time, and a burst sealed within one millisecond (``send
+    --lines``) must keep the order it was written in."""
     global _last_sent_ms
-    # Readers order messages by their send time: a burst sealed within one millisecond
-    # (``send --lines``) must keep the order it was written in, so each seal of this
-    # process is at least a millisecond after the one before.
     _last_sent_ms = max(time.time_ns() // 1_000_000, _last_sent_ms + 1)
-    return _seal(chat, sender, body, max_chars, os.urandom, _last_sent_ms)
+    return _last_sent_ms
 
 
 _last_sent_ms = 0
@@ -260,24 +205,18 @@ def envelope(payload: bytes) -> tuple[bytes, bytes]:
     return payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES]
 
 
-def _decrypt(chat: ChatKey, payload: bytes, check_tag: bool = True) -> tuple[bytes, bytes]:
-    """Check the routing tag and open the AEAD; return (nonce, padded plaintext)."""
+def _decrypt(chat: ChatKey, payload: bytes, check_tag: bool = True, fmt: _Format = _PB1) -> tuple[bytes, bytes]:
+    """Check the routing tag and open the AEAD under ``fmt``'s labels; return (nonce,
+    padded plaintext)."""
     nonce, tag = envelope(payload)
     if check_tag and not chat.matches(nonce, tag):
         raise NotForThisChatError(f"the pointer is not for chat {chat.name!r}, or the secret is wrong")
-    aead = ChaCha20Poly1305(chat.message_key(nonce))
+    aead = ChaCha20Poly1305(_message_key(chat, nonce, fmt))
     try:
-        inner = aead.decrypt(_AEAD_NONCE, payload[_ENVELOPE_BYTES:], _AD_LABEL + nonce + tag)
+        inner = aead.decrypt(_AEAD_NONCE, payload[_ENVELOPE_BYTES:], fmt.ad + nonce + tag)
     except InvalidTag:
         raise TamperedError("the pointer was altered: authenticated decryption failed") from None
     return nonce, inner
-
-
-def _text(data: bytes, what: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedError(f"the {what} is not valid UTF-8") from None
 
 
 SignatureCheck = tuple[bytes, bytes, bytes]
@@ -286,7 +225,12 @@ signature, the signed bytes (:func:`open_payload_deferred`, :func:`signature_hol
 
 
 def _parse(
-    chat: ChatKey, nonce: bytes, inner: bytes, verify: bool = True, deferred: list[SignatureCheck] | None = None
+    chat: ChatKey,
+    nonce: bytes,
+    inner: bytes,
+    verify: bool = True,
+    deferred: list[SignatureCheck] | None = None,
+    fmt: _Format = _PB1,
 ) -> Part | Message:
     flags, sent_ms, sender_key, user_len = _HEAD.unpack_from(inner)
     if flags & ~FLAG_SPLIT:
@@ -294,6 +238,8 @@ def _parse(
     if sent_ms > MAX_SENT_AT_MS:
         raise MalformedError("the send time is after the year 9999")
     pos = _HEAD.size + user_len
+    stream, seq = fmt.read_extra(inner, pos)
+    pos += fmt.extra
     split = None
     if flags & FLAG_SPLIT:
         split = _SPLIT.unpack_from(inner, pos) if pos + _SPLIT.size <= len(inner) else None
@@ -317,11 +263,11 @@ def _parse(
     if split and not (split[2] >= 2 and split[1] < split[2]):
         raise MalformedError(f"part {split[1]} of {split[2]} is impossible")
     data = inner[head_end : head_end + body_len]
-    body = "" if split else _text(data, "message body")
+    content, body = (None, "") if split else fmt.read_body(data)
     if verify:
         if not is_strict_public_key(sender_key):
             raise WeakKeyError(f"the sender key of {username!r} is of small order or not canonical")
-        signed = _signed(chat, nonce, memoryview(inner)[: end - SIGNATURE_BYTES])
+        signed = _signed(chat, nonce, memoryview(inner)[: end - SIGNATURE_BYTES], label=fmt.signature)
         if deferred is not None:
             deferred.append((sender_key, inner[end - SIGNATURE_BYTES : end], signed))
         elif not signature_holds((sender_key, inner[end - SIGNATURE_BYTES : end], signed)):
@@ -329,8 +275,9 @@ def _parse(
     sent_at = _sent_at(sent_ms)
     if split:
         message_id, index, count = split
-        return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, data)
-    return Message(chat.name, username, sender_key, sent_at, body, _message_id(sender_key, nonce))
+        return Part(chat.name, username, sender_key, sent_at, message_id.hex(), index, count, data, stream, seq)
+    message_id = _message_id(sender_key, nonce, fmt.id_label)
+    return Message(chat.name, username, sender_key, sent_at, body, message_id, content, stream, seq)
 
 
 @functools.lru_cache(maxsize=1024)  # a chat has few senders; loading a key costs ~2 µs a pointer
@@ -357,60 +304,69 @@ def signature_holds(check: SignatureCheck) -> bool:
     return True
 
 
-def open_payload_deferred(chat: ChatKey, payload: bytes) -> tuple[Part | Message, SignatureCheck]:
+def open_payload_deferred(chat: ChatKey, payload: bytes, *, version: int = 1) -> tuple[Part | Message, SignatureCheck]:
     """:func:`open_payload` with every check but the sender's signature, and what that
     check needs, for a caller that runs it elsewhere (another process: it needs no key).
     The result is not a message until :func:`signature_holds` says so: a caller that
     shows, stores or judges it before then trusts a forgery."""
+    fmt = _format(version)
     checks: list[SignatureCheck] = []
-    nonce, inner = _decrypt(chat, payload)
-    item = _parse(chat, nonce, inner, deferred=checks)
+    nonce, inner = _decrypt(chat, payload, fmt=fmt)
+    item = _parse(chat, nonce, inner, deferred=checks, fmt=fmt)
     return item, checks[0]
 
 
-def open_payload(chat: ChatKey, payload: bytes, verify: bool = True) -> Part | Message:
-    """Open a dearmored payload. ``verify=False`` skips the checks a full open made before
-    (routing tag, padding, username form, signature) but never the AEAD: for a caller
-    that holds its own proof over this exact payload that it opened the pointer fully
-    before (one no other member can make: SPEC §9)."""
+def open_payload(chat: ChatKey, payload: bytes, verify: bool = True, *, version: int = 1) -> Part | Message:
+    """Open a dearmored payload of pointer ``version`` (what :func:`~.armor.dearmor` said:
+    the version is not in the payload, and a payload opens under its own version's labels
+    alone, so a pb1 pointer relabelled ``pb2`` is no second copy of its message).
+    ``verify=False`` skips the checks a full open made before (routing tag, padding,
+    username form, signature) but never the AEAD: for a caller that holds its own proof
+    over this exact payload that it opened the pointer fully before (one no other member
+    can make: SPEC §9)."""
     if not verify:
-        return _open_known(chat, payload)
-    nonce, inner = _decrypt(chat, payload)
-    return _parse(chat, nonce, inner)
+        return _open_known(chat, payload, version)
+    fmt = _format(version)
+    nonce, inner = _decrypt(chat, payload, fmt=fmt)
+    return _parse(chat, nonce, inner, fmt=fmt)
 
 
-def _open_known(chat: ChatKey, payload: bytes) -> Part | Message:
+def _open_known(chat: ChatKey, payload: bytes, version: int = 1) -> Part | Message:
     """``open_payload(chat, payload, verify=False)``, the re-read path."""
-    fields = open_known_fields(chat, payload)
+    fields = open_known_fields(chat, payload, version=version)
     if type(fields) is tuple:
         return message_from_fields(chat.name, fields)
     return fields  # type: ignore[return-value]  # a Part
 
 
-MessageFields = tuple[str, bytes, int, str, str]  # username, sender key, sent ms, body, message id
+MessageFields = tuple[str, bytes, int, str, str] | tuple[str, bytes, int, str, str, bytes, bytes, int]
+"""A whole message as plain fields: username, sender key, sent ms, body, message id; a pb2
+message adds its content record, stream and seq."""
 
 
-def open_known_fields(chat: ChatKey, payload: bytes) -> Part | MessageFields:
-    """Open a payload known to have passed every check before (the caller holds its own
-    proof of that): the AEAD only. A whole message comes back as plain fields (cheap to
-    send between processes, :func:`message_from_fields` makes the message), a part as a
-    :class:`Part`."""
+def open_known_fields(chat: ChatKey, payload: bytes, *, version: int = 1) -> Part | MessageFields:
+    """Open a payload of ``version`` known to have passed every check before (the caller
+    holds its own proof of that): the AEAD only. A whole message comes back as plain fields
+    (cheap to send between processes, :func:`message_from_fields` makes the message), a
+    part as a :class:`Part`."""
     # The re-read path, ~100,000 times per history: one function, no re-checks of what
     # the proof covers; the layout is the one _parse validated when the proof was made.
+    fmt = _PB1 if version == 1 else _format(version)
     nonce = payload[:NONCE_BYTES]
-    key = _short_hmac(_short_hmac(nonce, chat._key), _MESSAGE_KEY_EXPAND)  # keys.hkdf, inlined
+    key = _short_hmac(_short_hmac(nonce, chat._key), fmt.key_expand)  # keys.hkdf, inlined
     try:
         inner = ChaCha20Poly1305(key).decrypt(
-            _AEAD_NONCE, payload[_ENVELOPE_BYTES:], _AD_LABEL + payload[:_ENVELOPE_BYTES]
+            _AEAD_NONCE, payload[_ENVELOPE_BYTES:], fmt.ad + payload[:_ENVELOPE_BYTES]
         )
     except InvalidTag:
         raise TamperedError("the pointer was altered: authenticated decryption failed") from None
     flags, sent_ms, sender_key, user_len = _HEAD.unpack_from(inner)
     pos = _HEAD.size + user_len
-    if flags & FLAG_SPLIT:
-        part = _parse(chat, nonce, inner, verify=False)  # rare: the full parser builds the part
-        assert isinstance(part, Part)
-        return part
+    if flags & FLAG_SPLIT or version != 1:
+        item = _parse(chat, nonce, inner, verify=False, fmt=fmt)  # the full parser: a part, or pb2
+        if isinstance(item, Part):
+            return item
+        return message_fields(item)
     (body_len,) = _U32.unpack_from(inner, pos)
     try:
         username = inner[_HEAD.size : pos].decode("utf-8")
@@ -422,23 +378,32 @@ def open_known_fields(chat: ChatKey, payload: bytes) -> Part | MessageFields:
 
 def message_from_fields(chat_name: str, fields: MessageFields) -> Message:
     """The message ``open_known_fields`` described."""
-    username, sender_key, sent_ms, body, message_id = fields
-    return Message(chat_name, username, sender_key, datetime.fromtimestamp(sent_ms / 1000, UTC), body, message_id)
+    sent_at = datetime.fromtimestamp(fields[2] / 1000, UTC)
+    if len(fields) == 5:
+        username, sender_key, _, body, message_id = fields
+        return Message(chat_name, username, sender_key, sent_at, body, message_id, Text(body))
+    username, sender_key, _, body, message_id, record, stream, seq = fields
+    return Message(chat_name, username, sender_key, sent_at, body, message_id, decode_content(record), stream, seq)
 
 
 def message_fields(message: Message) -> MessageFields:
     """A message as the fields ``open_known_fields`` gives (the time back in exact milliseconds)."""
     sent_ms = (message.sent_at - _EPOCH) // _MILLISECOND
-    return message.username, message.sender_key, sent_ms, message.body, message.id
+    if message.stream is None or message.seq is None:
+        return message.username, message.sender_key, sent_ms, message.body, message.id
+    record = encode_content(message.content or Text(message.body))
+    return message.username, message.sender_key, sent_ms, message.body, message.id, record, message.stream, message.seq
 
 
 def unseal(chat: ChatKey, pointer: str) -> Part | Message:
-    """Open one pointer of ``chat``: a :class:`Message`, or a :class:`Part` of a split one.
+    """Open one pointer of ``chat`` (pb1 or pb2): a :class:`Message`, or a :class:`Part`
+    of a split one.
 
-    Checks in the order of SPEC §7 and raises the matching :class:`PointerError` subclass.
+    Checks in the order of SPEC §7 (pb2: §11.4) and raises the matching
+    :class:`PointerError` subclass.
     """
-    _, payload = dearmor(pointer)
-    return open_payload(chat, payload)
+    version, payload = dearmor(pointer)
+    return open_payload(chat, payload, version=version)
 
 
 def tag_matches(chat: ChatKey, payload: bytes) -> bool:
@@ -450,7 +415,7 @@ def tag_matches(chat: ChatKey, payload: bytes) -> bool:
     return chat.matches(payload[:NONCE_BYTES], payload[NONCE_BYTES:_ENVELOPE_BYTES])
 
 
-def belongs_to(chat: ChatKey, payload: bytes) -> bool:
+def belongs_to(chat: ChatKey, payload: bytes, *, version: int = 1) -> bool:
     """Whether a dearmored payload is sealed under ``chat``: its routing tag is the chat's
     and its AEAD opens (SPEC §7 steps 3-4). The 4-byte tag alone collides, by chance (one
     in 2^32 per chat) or on purpose (a member of another chat can copy this one's tag, not
@@ -458,7 +423,7 @@ def belongs_to(chat: ChatKey, payload: bytes) -> bool:
     from it. Costs one BLAKE2s, and an HKDF and an AEAD open (~3 µs) when the tag matches;
     the layout and the signature are not checked."""
     try:
-        _decrypt(chat, payload)
+        _decrypt(chat, payload, fmt=_format(version))
     except PointerError:
         return False
     return True
@@ -487,13 +452,13 @@ class Keyring:
 
     def unseal(self, pointer: str) -> tuple[ChatKey, Part | Message]:
         """Open a pointer of any known chat; raise :class:`NotForThisChatError` if none."""
-        _, payload = dearmor(pointer)
+        version, payload = dearmor(pointer)
         nonce, tag = envelope(payload)
         failure: PointerError = NotForThisChatError("the pointer belongs to no unlocked chat")
         for chat in self._chats.values():
             if chat.matches(nonce, tag):
                 try:
-                    return chat, open_payload(chat, payload)
+                    return chat, open_payload(chat, payload, version=version)
                 except TamperedError as exc:  # a 32-bit tag collides now and then
                     failure = exc
         raise failure

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from .errors import MalformedError, TooLargeError
 from .keys import normalize_chat_name
-from .pointer import MAX_MESSAGE_BYTES, MAX_PARTS, Message, Part, _message_id, _text
+from .layout import MAX_MESSAGE_BYTES, MAX_PARTS, _format, _message_id
+from .pointer import Message, Part
 
 __all__ = ["Reassembler"]
 
@@ -44,9 +45,17 @@ class _Pending:
 def _message_cost(key: tuple[str, bytes, str], item: Part) -> int:
     """Memory a new incomplete message holds besides its parts: its key (the normalized
     chat name is a string of its own), its entry, and its first part's fields."""
-    first = _heap(item) + sum(
-        _heap(value) for value in (item.chat, item.username, item.sender_key, item.sent_at, item.message_id, item.count)
+    fields = (
+        item.chat,
+        item.username,
+        item.sender_key,
+        item.sent_at,
+        item.message_id,
+        item.count,
+        item.stream,
+        item.seq,
     )
+    first = _heap(item) + sum(_heap(value) for value in fields if value is not None)
     entry = _heap(_Pending(item, {})) + _heap({0: b""})  # the entry and its dict of pieces
     return _heap(key) + _heap(key[0]) + first + entry + _DICT_SLOT
 
@@ -54,6 +63,11 @@ def _message_cost(key: tuple[str, bytes, str], item: Part) -> int:
 def _part_cost(item: Part) -> int:
     """Memory one part holds while its message is incomplete: its data, index and slot."""
     return _heap(item.data) + _heap(item.index) + _DICT_SLOT
+
+
+def _siblings(item: Part) -> tuple[object, ...]:
+    """What every part of one message has alike (a pb1 part and a pb2 part never do)."""
+    return item.count, item.sent_at, item.username, item.stream, item.seq
 
 
 def _piece_digest(data: bytes) -> bytes:
@@ -64,7 +78,8 @@ class Reassembler:
     """Joins the parts of split messages, in any order, into whole messages.
 
     Parts are grouped by chat, sender key and message id; exact duplicates are ignored.
-    Parts that disagree about the message (count, time, username) raise
+    Parts that disagree about the message (count, time, username; version, stream and
+    seq) raise
     :class:`MalformedError`. A part that repeats an index with other data raises it too,
     and the whole message is refused from then on (:meth:`refuses`): its sender gave two
     texts under one id, and which one a member would see would depend on arrival order.
@@ -105,7 +120,7 @@ class Reassembler:
         joined = self._joined.get(key)
         if joined is not None:
             first, digests = joined
-            if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
+            if _siblings(item) != _siblings(first):
                 raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
             if digests[item.index] == _piece_digest(item.data):
                 return None  # a copy of a part of a message joined already
@@ -115,7 +130,7 @@ class Reassembler:
         entry = self._pending.get(key)
         if entry is not None:
             first = entry.first
-            if (item.count, item.sent_at, item.username) != (first.count, first.sent_at, first.username):
+            if _siblings(item) != _siblings(first):
                 raise MalformedError(f"part {item.index} of message {item.message_id} does not match its siblings")
             known = entry.pieces.get(item.index)
             if known is not None:
@@ -142,6 +157,17 @@ class Reassembler:
         self._pending_bytes -= entry.cost
         first = entry.first
         self._joined[key] = (first, {i: _piece_digest(piece) for i, piece in entry.pieces.items()})
-        body = _text(b"".join(entry.pieces[i] for i in range(first.count)), "message body")
-        message_id = _message_id(first.sender_key, bytes.fromhex(first.message_id))
-        return Message(first.chat, first.username, first.sender_key, first.sent_at, body, message_id)
+        fmt = _format(first.version)
+        content, body = fmt.read_body(b"".join(entry.pieces[i] for i in range(first.count)))
+        message_id = _message_id(first.sender_key, bytes.fromhex(first.message_id), fmt.id_label)
+        return Message(
+            first.chat,
+            first.username,
+            first.sender_key,
+            first.sent_at,
+            body,
+            message_id,
+            content,
+            first.stream,
+            first.seq,
+        )

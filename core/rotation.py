@@ -30,12 +30,25 @@ from .ed25519 import is_strict_public_key
 from .errors import InvalidInputError, PointerBridgeError
 from .keys import Identity, normalize_username
 
-__all__ = ["MARKER", "RotationError", "RotationNotice", "make_notice", "notice_body", "parse_notice"]
+__all__ = [
+    "MARKER",
+    "NOTICE_FIXED_BYTES",
+    "RotationError",
+    "RotationNotice",
+    "make_notice",
+    "notice_body",
+    "notice_bytes",
+    "notice_text",
+    "parse_notice",
+]
 
 MARKER = "pb-rotate-1 "
 _LABEL = b"pb1 key rotation\x00"
 _KEY = 32
 _SIGNATURE = 64
+NOTICE_FIXED_BYTES = 1 + 2 * _KEY + 8 + _SIGNATURE
+"""The bytes of a notice (:func:`notice_bytes`) besides its username: ulen, two keys, the
+time and the signature (a pb2 rotation record, SPEC §11, is these and the username)."""
 _MAX_AT_MS = 253_402_300_799_999  # the last millisecond a datetime holds
 
 
@@ -86,13 +99,25 @@ def make_notice(old: Identity, new: Identity, at: datetime | None = None) -> Rot
     return RotationNotice(old.username, old.public_key, new.public_key, when, signature)
 
 
+def notice_bytes(notice: RotationNotice) -> bytes:
+    """The notice as bytes: ``ulen || username || old key || new key || at_ms || signature``
+    (what a pb1 body carries in base64url, and a pb2 rotation record holds as it is)."""
+    name = notice.username.encode("utf-8")
+    at_ms = _ms(notice.at).to_bytes(8, "big")
+    return b"".join((bytes([len(name)]), name, notice.old_key, notice.new_key, at_ms, notice.signature))
+
+
+def notice_text(raw: bytes) -> str:
+    """The message body that carries a notice's bytes (:func:`notice_bytes`): a sentence for
+    people, a line for programs. ``raw`` must hold a UTF-8 username; nothing else is checked
+    here (:func:`parse_notice` checks the body)."""
+    username = raw[1 : 1 + raw[0]].decode("utf-8")
+    return f"{_sentence(username)}\n{MARKER}{base64.urlsafe_b64encode(raw).decode('ascii').rstrip('=')}"
+
+
 def notice_body(notice: RotationNotice) -> str:
     """The message body that carries ``notice``: a sentence for people, a line for programs."""
-    name = notice.username.encode("utf-8")
-    raw = b"".join(
-        (bytes([len(name)]), name, notice.old_key, notice.new_key, _ms(notice.at).to_bytes(8, "big"), notice.signature)
-    )
-    return f"{_sentence(notice.username)}\n{MARKER}{base64.urlsafe_b64encode(raw).decode('ascii').rstrip('=')}"
+    return notice_text(notice_bytes(notice))
 
 
 def parse_notice(body: str) -> RotationNotice | None:
@@ -108,7 +133,7 @@ def parse_notice(body: str) -> RotationNotice | None:
         raise RotationError("a rotation notice is two lines: a sentence, then the pb-rotate-1 line")
     raw = _decode(lines[1][len(MARKER) :])
     name_len = raw[0] if raw else 0
-    if len(raw) != 1 + name_len + 2 * _KEY + 8 + _SIGNATURE:
+    if len(raw) != name_len + NOTICE_FIXED_BYTES:
         raise RotationError("a rotation notice has the wrong length")
     try:
         username = raw[1 : 1 + name_len].decode("utf-8")

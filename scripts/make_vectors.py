@@ -260,7 +260,7 @@ def armor_failures(base: str) -> list[dict[str, Any]]:
         unseal_vector(
             "a last block above its byte count", full[: len(full) - last_len] + "z" * last_len, "noncanonical"
         ),
-        unseal_vector("version 2", "pb2" + base[3:], "version"),
+        unseal_vector("version 3 (pb2 is read since issue 21)", "pb3" + base[3:], "version"),
         unseal_vector("version Z", "pbZ" + base[3:], "version"),
         unseal_vector("ten characters missing", base[:-10], "truncated"),
         unseal_vector("only the prefix", "pb1", "truncated"),
@@ -494,23 +494,24 @@ def build() -> dict[str, Any]:
         *find_vectors(),
         *review_vectors(),
     ]
+    return document("pb1 test vectors", "docs/SPEC.md", "scripts/make_vectors.py", vectors)
+
+
+def document(title: str, spec: str, generator: str, vectors: list[dict[str, Any]]) -> dict[str, Any]:
+    """A vector file: its vectors numbered from 1, in order."""
     for number, vector in enumerate(vectors, 1):
         vector["id"] = number
-    return {
-        "format": "pb1 test vectors",
-        "spec": "docs/SPEC.md",
-        "generator": "scripts/make_vectors.py",
-        "vectors": vectors,
-    }
+    return {"format": title, "spec": spec, "generator": generator, "vectors": vectors}
 
 
-def render() -> bytes:
-    return (json.dumps(build(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+def render(make: Callable[[], dict[str, Any]] = build) -> bytes:
+    return (json.dumps(make(), ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def main() -> None:
-    data = render()
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+def main(make: Callable[[], dict[str, Any]] = build, out: Path = OUT) -> None:
+    """Write the file ``make`` builds to the path given, else to ``out``."""
+    data = render(make)
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else out
     target.write_bytes(data)
     print(f"{target}: {len(json.loads(data)['vectors'])} vectors, sha256 {hashlib.sha256(data).hexdigest()}")
 

@@ -294,7 +294,7 @@ def test_arguments_are_checked_before_any_byte_is_read() -> None:
 def test_each_failure_has_its_name_and_exit_code() -> None:
     errors = (BlobHashError, BlobChunkError, BlobTruncatedError)
     assert [e.expect for e in errors] == ["blob_hash", "blob_chunk", "blob_truncated"]
-    assert [e.exit_code for e in errors] == [48, 50, 51]
+    assert [e.exit_code for e in errors] == [48, 50, 53]
     assert all(issubclass(e, BlobError) and issubclass(e, PointerBridgeError) for e in errors)
 
 

@@ -45,6 +45,22 @@ def _outcome(fn: Any) -> tuple[str, Any]:
         return exc.expect, exc
 
 
+def _unsealed(chat: ChatKey, v: dict[str, Any]) -> Any:
+    """The vector's pointer opened (or its error), once the outcome is the one it expects."""
+    outcome, result = _outcome(lambda: unseal(chat, v["pointer"]))
+    assert outcome == v["expect"], result
+    return result
+
+
+def _join(chat: ChatKey, pointers: list[str]) -> Message | None:
+    """Unseal each pointer and join them in the order given: the last result."""
+    joiner = Reassembler()
+    done = None
+    for text in pointers:
+        done = joiner.add(unseal(chat, text))
+    return done
+
+
 def _replay(v: dict[str, Any]) -> None:
     kind, expect = v["kind"], v["expect"]
     if kind == "chat_key":
@@ -83,8 +99,7 @@ def _replay(v: dict[str, Any]) -> None:
         assert not buffer, "the seal drew fewer random bytes than the vector lists"
         return
     if kind == "unseal":
-        outcome, result = _outcome(lambda: unseal(chat, v["pointer"]))
-        assert outcome == expect, result
+        result = _unsealed(chat, v)
         if "message" in v:
             assert isinstance(result, Message)
             _check_message(result, v["message"], v["chat_name"])
@@ -95,15 +110,7 @@ def _replay(v: dict[str, Any]) -> None:
             assert result.data.hex() == want["data"]
         return
     if kind == "join":
-        joiner = Reassembler()
-
-        def join() -> Message | None:
-            done = None
-            for text in v["pointers"]:
-                done = joiner.add(unseal(chat, text))
-            return done
-
-        outcome, result = _outcome(join)
+        outcome, result = _outcome(lambda: _join(chat, v["pointers"]))
         assert outcome == expect, result
         if expect == "success":
             assert isinstance(result, Message)
@@ -136,16 +143,23 @@ def test_vectors_cover_every_outcome() -> None:
     assert {v["kind"] for v in DATA} == {"chat_key", "identity", "seal", "unseal", "join", "find"}
 
 
+def assert_pinned(vectors: Path, pin: str) -> None:
+    """The file's sha256 is the one docs/SPEC.md gives where ``pin`` (a pattern) matches."""
+    pinned = re.search(pin, (ROOT / "docs" / "SPEC.md").read_text(encoding="utf-8"))
+    assert pinned, f"docs/SPEC.md must pin the sha256 of {vectors.name}"
+    assert hashlib.sha256(vectors.read_bytes()).hexdigest() == pinned.group(1)
+
+
+def assert_generated(script: str, vectors: Path, tmp_path: Path) -> None:
+    """``scripts/<script>`` writes exactly the file."""
+    out = tmp_path / vectors.name
+    subprocess.run([sys.executable, str(ROOT / "scripts" / script), str(out)], check=True, capture_output=True)
+    assert out.read_bytes() == vectors.read_bytes()
+
+
 def test_spec_pins_the_vector_file() -> None:
-    spec = (ROOT / "docs" / "SPEC.md").read_text(encoding="utf-8")
-    pinned = re.search(r"sha256 `([0-9a-f]{64})`", spec)
-    assert pinned, "docs/SPEC.md must pin the vectors' sha256"
-    assert hashlib.sha256(VECTORS.read_bytes()).hexdigest() == pinned.group(1)
+    assert_pinned(VECTORS, r"sha256 `([0-9a-f]{64})`")
 
 
 def test_generator_reproduces_the_file(tmp_path: Path) -> None:
-    out = tmp_path / "pb1.json"
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_vectors.py"), str(out)], check=True, capture_output=True
-    )
-    assert out.read_bytes() == VECTORS.read_bytes()
+    assert_generated("make_vectors.py", VECTORS, tmp_path)
