@@ -31,7 +31,15 @@ def resolve_home(home: Home | Path | None) -> Home:
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["MIN_LATER_PAYLOAD", "MIN_PB1_PAYLOAD", "READ_VERSIONS", "AppBase", "BridgeFactory", "default_bridge", "resolve_home"]
+__all__ = [
+    "MIN_LATER_PAYLOAD",
+    "MIN_PB1_PAYLOAD",
+    "READ_VERSIONS",
+    "AppBase",
+    "BridgeFactory",
+    "default_bridge",
+    "resolve_home",
+]
 
 # Builds a carrier's bridge from its name and config (tests wrap the default to add faults).
 BridgeFactory = Callable[[str, CarrierConfig], Bridge]

@@ -338,6 +338,9 @@ def test_exit_codes_never_change() -> None:
         "BlobNotFoundError": 51,
         "BlobTooLargeError": 52,
         "BlobTruncatedError": 53,
+        "MessageNotFoundError": 54,
+        "NotYourMessageError": 55,
+        "NotChangeableError": 56,
     }
 
 
