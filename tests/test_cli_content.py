@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import raw_identity
 from pointerbridge.core.content import Edit, Text
 from pointerbridge.core.keys import ChatKey
 from pointerbridge.core.pointer import seal
 from pointerbridge.core.pointer2 import new_stream, seal_content
-
-from helpers import raw_identity
 from test_local_app import CHAT_SECRET, ok, pb, setup_user
 
 _files = count(1)
@@ -115,9 +114,7 @@ def test_a_forged_edit_of_another_members_message_is_flagged(chat: dict[str, Any
 def test_a_withheld_message_is_a_gap_until_it_arrives_and_replays_are_not_new(chat: dict[str, Any]) -> None:
     bob, shared = chat["bob"], chat["shared"]
     carol, stream = raw_identity("carol"), new_stream()
-    one, two, three = (
-        seal_content(chat["key"], carol, Text(f"carol {n}"), stream=stream, seq=n)[0] for n in (1, 2, 3)
-    )
+    one, two, three = (seal_content(chat["key"], carol, Text(f"carol {n}"), stream=stream, seq=n)[0] for n in (1, 2, 3))
     _drop(shared, one, three)
     seen = _read(bob, "bob")
     (gap,) = seen["gaps"]
