@@ -31,7 +31,15 @@ def resolve_home(home: Home | Path | None) -> Home:
 if TYPE_CHECKING:
     from pointerbridge.core.keys import ChatKey
 
-__all__ = ["MIN_LATER_PAYLOAD", "MIN_PB1_PAYLOAD", "AppBase", "BridgeFactory", "default_bridge", "resolve_home"]
+__all__ = [
+    "MIN_LATER_PAYLOAD",
+    "MIN_PB1_PAYLOAD",
+    "READ_VERSIONS",
+    "AppBase",
+    "BridgeFactory",
+    "default_bridge",
+    "resolve_home",
+]
 
 # Builds a carrier's bridge from its name and config (tests wrap the default to add faults).
 BridgeFactory = Callable[[str, CarrierConfig], Bridge]
@@ -44,12 +52,14 @@ BridgeFactory = Callable[[str, CarrierConfig], Bridge]
 # too). Kept here, not imported, so polling never loads the cryptography; a test checks them.
 MIN_PB1_PAYLOAD = 276
 MIN_LATER_PAYLOAD = 110
+READ_VERSIONS = (1, 2)  # the pointer versions this release opens (pb2: issue 21)
 
 
 def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
-    """(text, payload) of found pointers worth storing (see ``MIN_PB1_PAYLOAD``). A later
-    version's pointer is kept by its text with an empty payload: this release cannot open
-    it, a later one will find it stored."""
+    """(text, payload) of found pointers worth storing (see ``MIN_PB1_PAYLOAD``): pb1 and
+    pb2 with their payloads (the store keeps each with the version its armor names). A
+    later version's pointer is kept by its text with an empty payload: this release cannot
+    open it, a later one will find it stored."""
     # Imported here: the armor loads GMP (gmpy2, ~40 ms), which an idle poll never needs.
     from pointerbridge.core.armor import dearmor, declared_length
 
@@ -59,11 +69,11 @@ def _storable(texts: Iterable[str]) -> list[tuple[str, bytes]]:
             version, payload = dearmor(text)
         except UnknownVersionError:
             version, payload = 0, b""
-        if version != 1:  # pb2 too, for now: the core reads it, this app does not yet (issue 21)
+        if version not in READ_VERSIONS:
             if declared_length(text) >= MIN_LATER_PAYLOAD:
                 items.append((text, b""))
             continue
-        if len(payload) >= MIN_PB1_PAYLOAD:
+        if len(payload) >= MIN_PB1_PAYLOAD:  # pb2 pads to the same buckets: its shortest is as long
             items.append((text, payload))
     return items
 
@@ -121,6 +131,9 @@ class AppBase:
         # How many chats the last replacing init (``init --force``) hid: they were sealed
         # under the identity it replaced (see Store.replace_identity).
         self.hidden_by_replace = 0
+        # Whether this session has filled in the pointers an earlier build kept unopened
+        # (app/inbox.py, ``_fill_unopened``).
+        self._filled = False
 
     def close(self) -> None:
         """Close the store."""

@@ -33,8 +33,8 @@ def _hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
     return hkdf(key, info, salt)
 
 
-# A stored pointer as reading needs it: (id, payload, trashed, proof, received at).
-StoredRow = tuple[int, bytes, int, "bytes | None", float]
+# A stored pointer as reading needs it: (id, payload, trashed, proof, received at, version).
+StoredRow = tuple[int, bytes, int, "bytes | None", float, int]
 
 
 class Decrypting(Inbox):
@@ -127,7 +127,7 @@ class Decrypting(Inbox):
                 rows_here = group[start : start + CHUNK]
                 if progress:
                     progress(offset + start + len(rows_here), len(rows))
-                for (pointer_id, payload, trashed, _, received), (item, proof) in zip(rows_here, chunk, strict=True):
+                for (pointer_id, payload, trashed, _, received, _), (item, proof) in zip(rows_here, chunk, strict=True):
                     if item is None:
                         if not everything and self._under_other(chat.keys, payload):
                             locked += 1  # under a secret not unlocked: not a failed check

@@ -15,13 +15,16 @@ from .names import blanks, mark_glyphs, spelled
 from .trust import Trust
 
 if TYPE_CHECKING:
+    from .gaps import Gap
     from .models import Shown
+    from .view import MessageView
 
 __all__ = [
     "NAME_WARNING_STYLE",
     "PLAIN_MARKS",
     "TRUST_MARKS",
     "TRUST_MEANINGS",
+    "gap_lines",
     "late_note",
     "name_warning",
     "replace_command",
@@ -29,6 +32,7 @@ __all__ = [
     "safe_text",
     "shown_name",
     "unopened_note",
+    "view_body",
 ]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
@@ -151,3 +155,43 @@ def replace_command(chat_name: str) -> str:
     import shlex
 
     return f"pbridge chat join {shlex.quote(chat_name)} --replace-secret"
+
+
+def view_body(line: MessageView) -> str:
+    """What a line of a chat view (app/view.py) shows after the sender's name, in words
+    every front-end uses: the reply's quote, the body, its marks. Not escaped: it holds
+    what a sender wrote (pass it through :func:`safe_text` as a message body)."""
+    parts = []
+    if line.forged or (line.note and line.kind in ("edit", "delete")):
+        parts.append(f"[{line.note}]")
+        if line.kind == "edit":
+            parts.append(line.body)
+    elif line.deleted:
+        parts.append("(deleted by its sender)")
+    else:
+        if line.kind == "reply":
+            parts.append(f'(reply to "{line.quote}")' if line.quote is not None else f"({line.note})")
+        if line.kind == "unknown":
+            parts.append(f"({line.note})")
+        elif line.body or line.kind != "reply":
+            parts.append(line.body)
+        if line.edited:
+            parts.append("(edited)")
+    if line.replayed:
+        parts.append("[replayed: not a new message]")
+    return " ".join(parts)
+
+
+def gap_lines(gaps: tuple[Gap, ...]) -> list[str]:
+    """ "2 messages from bob have not arrived", one line per sender key (summed over its
+    streams). Not escaped: it holds the sender's name (use :func:`shown_name` on it first
+    as here, then :func:`safe_text` the line as any message)."""
+    summed: dict[bytes, tuple[str, int]] = {}
+    for gap in gaps:
+        summed[gap.sender_key] = (gap.username, summed.get(gap.sender_key, ("", 0))[1] + gap.count)
+    out = []
+    for name, count in summed.values():
+        what = "1 message" if count == 1 else f"{count} messages"
+        verb = "has" if count == 1 else "have"
+        out.append(f"{what} from {shown_name(name)} {verb} not arrived")
+    return out

@@ -16,8 +16,11 @@ __all__ = [
     "ConfigurationError",
     "ExportExistsError",
     "IdentityExistsError",
+    "MessageNotFoundError",
     "NoCarriersError",
+    "NotChangeableError",
     "NotInitialisedError",
+    "NotYourMessageError",
     "PollBusyError",
     "PostsWaitingError",
     "RetryableError",
@@ -98,3 +101,24 @@ class PostsWaitingError(PointerBridgeError):
     first)."""
 
     exit_code = 38
+
+
+class MessageNotFoundError(PointerBridgeError):
+    """``send --reply-to``, ``edit`` or ``delete --for-everyone`` name an id that is no
+    message of this chat (as ``read`` shows them)."""
+
+    exit_code = 54
+
+
+class NotYourMessageError(PointerBridgeError):
+    """``edit`` or ``delete --for-everyone`` of a message this identity did not sign:
+    refused before anything is sent (every reader would flag it as a forgery)."""
+
+    exit_code = 55
+
+
+class NotChangeableError(PointerBridgeError):
+    """``edit`` or ``delete --for-everyone`` of a message that cannot be changed: deleted
+    already, or not a text, reply or attachment (a rotation notice, an edit, a delete)."""
+
+    exit_code = 56

@@ -63,6 +63,7 @@ class Inbox(Poller):
         as refused by this chat's reads."""
         from pointerbridge.core.pointer import belongs_to, tag_matches
 
+        self._fill_unopened()
         keys = chat.keys
         # What these very keys (the same objects, kept alive here) already looked at stays
         # unrouted for them: a page read must not rescan another chat's pointers each time.
@@ -78,7 +79,7 @@ class Inbox(Poller):
             tagged = [key for key in keys if tag_matches(key, row.payload)]  # one BLAKE2s a key
             if not tagged:
                 continue
-            if any(belongs_to(key, row.payload) for key in tagged):  # an AEAD open (~3 µs)
+            if any(belongs_to(key, row.payload, version=row.version) for key in tagged):  # an AEAD open (~3 µs)
                 mine.append(row.id)
                 doubtful.discard(row.id)
             else:
@@ -89,6 +90,28 @@ class Inbox(Poller):
             self._routed[chat.row.id] = (keys, rows[-1].id)
         elif after == 0:
             self._routed[chat.row.id] = (keys, 0)
+
+    def _fill_unopened(self) -> None:
+        """Once a session: give the pointers an earlier build kept by their text alone (a
+        version it could not read) their payload and version where this build reads them."""
+        if self._filled:
+            return
+        self._filled = True
+        from pointerbridge.core.armor import dearmor
+        from pointerbridge.core.errors import PointerError
+
+        from .base import MIN_PB1_PAYLOAD, READ_VERSIONS
+
+        filled = []
+        for pid, text in self.store.unopened():
+            try:
+                version, payload = dearmor(text)
+            except PointerError:
+                continue  # a version this build does not read either: kept as it is
+            if version in READ_VERSIONS and len(payload) >= MIN_PB1_PAYLOAD:
+                filled.append((pid, payload, version))
+        if filled:
+            self.store.fill_payloads(filled)
 
     def route(self, chat: UnlockedChat) -> None:
         """Sort the pointers no chat has claimed yet into ``chat`` where its key opens them."""

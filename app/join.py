@@ -114,7 +114,7 @@ class Joining(Chats):
         index = self._verifier_index(row, key)
         if index == 0:
             raise InvalidInputError(f"that is the current secret of chat {row.name!r} already: nothing to replace")
-        opens = sum(belongs_to(key, r.payload) for r in self.store.unrouted() if r.payload)
+        opens = sum(belongs_to(key, r.payload, version=r.version) for r in self.store.unrouted() if r.payload)
         if index is not None:  # an earlier secret of the chat (set aside by a replacement): back to it
             return SecretReplacement(row, key, opens, earlier=True)
         if self.store.opened_any(row.id):

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK", "PARALLEL_FROM", "WORKERS", "Row", "cores", "open_chunks", "workers_for"]
 
-Row = tuple[int, bytes, int, "bytes | None", float]  # pointer id, payload, trashed, proof, received at
+Row = tuple[int, bytes, int, "bytes | None", float, int]  # pointer id, payload, trashed, proof, received at, version
 # (a message's fields, a Part, or None: refused; the proof to store, if new)
 Opened = tuple["MessageFields | Part | None", "bytes | None"]
 CHUNK = 4000
@@ -259,13 +259,13 @@ def _open_range_deferred(
     out: list[Opened] = []
     positions: list[int] = []
     checks: list[SignatureCheck] = []
-    for _, payload, _, proof, _ in rows[start : start + CHUNK]:
+    for _, payload, _, proof, _, version in rows[start : start + CHUNK]:
         try:
-            known, mac = _by_proof(key, proof_key, payload, proof)
+            known, mac = _by_proof(key, proof_key, payload, proof, version)
             if known is not None:
                 out.append(known)
                 continue
-            item, check = open_payload_deferred(key, payload)
+            item, check = open_payload_deferred(key, payload, version=version)
         except PointerError:
             out.append((None, None))
             continue
@@ -294,17 +294,22 @@ def _open_range(key: ChatKey, proof_key: bytes | None, rows: list[Row], start: i
 
 
 def _by_proof(
-    key: ChatKey, proof_key: bytes | None, payload: bytes, proof: bytes | None
+    key: ChatKey, proof_key: bytes | None, payload: bytes, proof: bytes | None, version: int = 1
 ) -> tuple[Opened | None, bytes | None]:
     """(the row opened on the strength of its proof, None) when its proof matches; else
-    (None, the proof to store once it is opened fully; None without a proof key)."""
+    (None, the proof to store once it is opened fully; None without a proof key).
+
+    The proof binds the version the payload was opened under (BLAKE2b's personalization:
+    none for pb1, as proofs were made before pb2, ``pb<version>`` for later ones), so a
+    proof of a pb1 open never vouches for a pb2 open of the same bytes, or the other way."""
     from pointerbridge.core.pointer import open_known_fields
 
     if proof_key is None:
         return None, None
     # Over the whole payload: a chat member knows the AEAD key, so nonce and tag alone
     # would not pin the ciphertext.
-    mac = blake2b(payload, key=proof_key, digest_size=32).digest()
+    person = b"" if version == 1 else b"pb%d" % version
+    mac = blake2b(payload, key=proof_key, digest_size=32, person=person).digest()
     if proof is not None and hmac.compare_digest(mac, proof):
-        return (open_known_fields(key, payload), None), None
+        return (open_known_fields(key, payload, version=version), None), None
     return None, mac

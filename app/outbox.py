@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pointerbridge.bridges.base import Bridge
-from pointerbridge.home.store import Direction
+from pointerbridge.home.store import Direction, SendStream
 
 from .carriers import bridge_call
 from .errors import NoCarriersError, WrongSecretError
@@ -17,6 +17,7 @@ from .join import Joining
 from .models import UnlockedChat
 
 if TYPE_CHECKING:
+    from pointerbridge.core.content import Content
     from pointerbridge.core.keys import Identity
 
 __all__ = ["Outbox"]
@@ -26,11 +27,17 @@ class Outbox(Joining):
     """Sealing messages and notices into the outbox, and posting it."""
 
     def send(self, chat: UnlockedChat, sender: Identity, body: str) -> list[int]:
-        """Seal ``body`` and queue its pointers for every carrier of the chat (after the
-        chat's pending rotation notice, if there is one). A username holding a trust mark's
-        glyph (an identity made before they were refused) does not send: app/names.py."""
-        from pointerbridge.core.pointer import seal
+        """Seal the text ``body`` and queue it: :meth:`send_content` with a ``Text``."""
+        from pointerbridge.core.content import Text
 
+        return self.send_content(chat, sender, Text(body))
+
+    def send_content(self, chat: UnlockedChat, sender: Identity, content: Content) -> list[int]:
+        """Seal ``content`` (any pb2 content: a text, reply, edit, delete, attachment) as
+        the next message of this device's stream in the chat, and queue its pointers for
+        every carrier of the chat (after the chat's pending rotation notice, if there is
+        one); return their ids. A username holding a trust mark's glyph (an identity made
+        before they were refused) does not send: app/names.py."""
         from .names import check_own_username
 
         check_own_username(sender.username)
@@ -39,15 +46,47 @@ class Outbox(Joining):
             name = chat.row.name
             raise NoCarriersError(f"chat {name!r} has no carriers: pbridge chat carriers {name!r} --carrier C")
         self.post_notice(chat, sender)  # a new key's first message in a chat follows its notice
-        pointers = seal(chat.key, sender, body, max_chars=self._max_chars(chat))
+        return self._queue(chat, sender, content)
+
+    def _queue(self, chat: UnlockedChat, sender: Identity, content: Content, *, notice: bool = False) -> list[int]:
+        """Seal ``content`` as pb2 with the chat's next (stream, seq) and queue it; the
+        stream's new seq is saved with the pointers, in one transaction."""
+        from pointerbridge.core.pointer2 import seal_content
+
+        stream = self._next_stream(chat, sender)
+        pointers = seal_content(
+            chat.key, sender, content, stream=stream.stream, seq=stream.seq, max_chars=self._max_chars(chat)
+        )
         items = [(p, _payload(p)) for p in pointers]
-        return self.store.add_pointers(items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers)
+        return self.store.add_pointers(
+            items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=notice, stream=stream
+        )
+
+    def _next_stream(self, chat: UnlockedChat, sender: Identity) -> SendStream:
+        """The (stream, seq) of this device's next message in ``chat``: the saved stream's
+        next number while it is this identity's under the chat's current secret; else (a
+        first message, a rotated or replaced identity, a rekeyed chat, a full stream) a
+        new stream at 1."""
+        from pointerbridge.core.pointer2 import MAX_SEQ, new_stream
+
+        secret = self.store.verifiers(chat.row.id)[0].salt
+        last = self.store.send_stream(chat.row.id)
+        if (
+            last is None
+            or not hmac.compare_digest(last.owner, sender.public_key)
+            or last.secret != secret
+            or last.seq >= MAX_SEQ
+        ):
+            return SendStream(sender.public_key, secret, new_stream(), 1)
+        return SendStream(last.owner, last.secret, last.stream, last.seq + 1)
 
     def post_notice(self, chat: UnlockedChat, identity: Identity) -> bool:
         """Queue the chat's pending rotation notice, sealed by ``identity`` (this home's
-        current one), for the chat's carriers; return whether there was one to queue. It
-        waits while the chat has no carriers or ``chat`` holds an earlier secret."""
-        from pointerbridge.core.pointer import seal
+        current one) as a pb2 rotation record, for the chat's carriers; return whether
+        there was one to queue. It waits while the chat has no carriers or ``chat`` holds
+        an earlier secret."""
+        from pointerbridge.core.content import Rotation
+        from pointerbridge.core.rotation import notice_bytes, parse_notice
 
         body = self.store.pending_notice(chat.row.id)
         if body is None or not chat.row.carriers or not chat.current:
@@ -55,9 +94,10 @@ class Outbox(Joining):
         known = self.store.identity()
         if known is None or not hmac.compare_digest(identity.public_key, known.public_key):
             raise WrongSecretError("the notice is posted by this home's current identity: give its master phrase")
-        pointers = seal(chat.key, identity, body, max_chars=self._max_chars(chat))
-        items = [(p, _payload(p)) for p in pointers]
-        self.store.add_pointers(items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=True)
+        notice = parse_notice(body)
+        if notice is None:  # stored by this app from a notice it made: never happens unless the store was edited
+            raise WrongSecretError("the pending rotation notice of this chat is damaged")
+        self._queue(chat, identity, Rotation(notice_bytes(notice)), notice=True)
         return True
 
     def _max_chars(self, chat: UnlockedChat) -> int | None:

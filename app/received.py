@@ -99,6 +99,7 @@ def sort_pasted(text: str, chats: Mapping[str, tuple[ChatKey, ...]]) -> tuple[Re
     report (``new`` and ``known`` left at 0) and the (text, payload) pointers to keep."""
     from pointerbridge.core.armor import scan_pointers
     from pointerbridge.core.pointer import belongs_to, envelope, tag_matches
+    from pointerbridge.home.store import pointer_version
 
     scan = scan_pointers(text)
     damaged = scan.rejected_count
@@ -122,7 +123,10 @@ def sort_pasted(text: str, chats: Mapping[str, tuple[ChatKey, ...]]) -> tuple[Re
             damaged += 1
             truncated += 1
             continue
-        owner = next((name for name, keys in chats.items() if any(belongs_to(k, payload) for k in keys)), None)
+        version = pointer_version(pointer, payload)
+        owner = next(
+            (name for name, keys in chats.items() if any(belongs_to(k, payload, version=version) for k in keys)), None
+        )
         if owner is not None:
             opened[owner] += 1
         elif any(tag_matches(k, payload) for keys in chats.values() for k in keys):

@@ -6,7 +6,7 @@ verifiers and public keys only.
 
 :class:`App` is a facade over the pipeline, one module per step, each adding its methods
 to the one before: ``base`` (the opened home) → ``carriers`` → ``chats`` → ``join`` → ``outbox`` →
-``identity`` → ``poll`` → ``inbox`` → ``decrypt`` → ``history`` → ``trash``. The names
+``identity`` → ``poll`` → ``inbox`` → ``decrypt`` → ``history`` → ``trash`` → ``compose``. The names
 a front-end needs are re-exported here."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pointerbridge.home.config import Home
 from .base import resolve_home
 from .carriers import carrier_clashes
 from .chats import HIDE_NOTE, OPEN_CHAT_COST, REKEY_COST
+from .compose import Composing
 from .errors import (
     ChatNotFoundError,
     NoCarriersError,
@@ -30,7 +31,7 @@ from .errors import (
     WrongSecretError,
 )
 from .models import ChatOverview, Page, PollSummary, Shown, UnlockedChat
-from .trash import Trash
+from .view import ChatView, MessageView
 
 if TYPE_CHECKING:
     from .backup import Imported
@@ -42,7 +43,9 @@ __all__ = [
     "App",
     "ChatNotFoundError",
     "ChatOverview",
+    "ChatView",
     "Home",
+    "MessageView",
     "NoCarriersError",
     "NotInitialisedError",
     "Page",
@@ -58,7 +61,7 @@ __all__ = [
 ]
 
 
-class App(Trash):
+class App(Composing):
     """One user's home, opened: every step of the pipeline. Close it (or use ``with``)."""
 
     def export_to(self, path: Path, *, replace: bool = False) -> int:

@@ -44,6 +44,8 @@ _COMMANDS = {
     "poll": "messages:poll",
     "read": "messages:read",
     "receive": "messages:receive",
+    "edit": "changes:edit",
+    "delete": "changes:delete",
     "status": "maintenance:status",
     "doctor": "maintenance:doctor",
     "export": "maintenance:export",

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # imported where used, so each command loads only what it needs
+    from pointerbridge.app.gaps import Gap
     from pointerbridge.app.received import Received
-    from pointerbridge.app.service import App, Shown, UnlockedChat
+    from pointerbridge.app.service import App, MessageView, UnlockedChat
 
 from .common import JSON_OPTION, PHRASE_FD, SECRET_FD, Decorator, flag, stdin_text
 from .context import (
@@ -31,12 +32,20 @@ __all__ = ["poll", "purge", "read", "receive", "restore", "send", "trash"]
 @click.argument("text", default="-")
 @flag("--queue", "Only queue; the next poll posts.")
 @flag("--lines", "Each line of the text is a message.")
+@click.option("--reply-to", "reply_to", metavar="ID", help="Answer this message (its id from 'read', or a prefix).")
 @SECRET_FD
 @PHRASE_FD
 @click.pass_context
 @one_line_errors
 def send(
-    ctx: click.Context, chat: str, text: str, queue: bool, lines: bool, secret_fd: int | None, phrase_fd: int | None
+    ctx: click.Context,
+    chat: str,
+    text: str,
+    queue: bool,
+    lines: bool,
+    reply_to: str | None,
+    secret_fd: int | None,
+    phrase_fd: int | None,
 ) -> None:
     """Seal a message into the chat's outbox and post it now (unless --queue).
 
@@ -45,10 +54,14 @@ def send(
     with open_app(ctx) as app:
         sender = app.unlock_identity(ask_phrase(phrase_fd))
         unlocked = unlock(app, chat, secret_fd)
+        target = app.find_message(unlocked, reply_to).id if reply_to is not None else None
         body = _message_text(text)
         bodies = [line for line in body.split("\n") if line] if lines else [body]
         noticed = app.has_pending_notice(unlocked)
-        ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
+        if target is None:
+            ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
+        else:
+            ids = [pid for one in bodies for pid in app.reply(unlocked, sender, target, one)]
         line = f"queued {len(bodies)} message(s) in {len(ids)} pointer(s) for {', '.join(unlocked.row.carriers)}"
         if noticed:
             line += ", after your key rotation notice"
@@ -83,9 +96,10 @@ def poll(ctx: click.Context, as_json: bool) -> None:
         raise click.exceptions.Exit(code)
 
 
-def _render(shown: Shown) -> dict[str, Any]:
+def _render(line: MessageView) -> dict[str, Any]:
     from pointerbridge.app.display import name_warning
 
+    shown = line.shown
     m = shown.message
     data = {
         "id": m.id,
@@ -94,7 +108,16 @@ def _render(shown: Shown) -> dict[str, Any]:
         "fingerprint": m.fingerprint,
         "trust": shown.trust,
         "trashed": shown.trashed,
-        "body": m.body,
+        "body": line.body,
+        "kind": line.kind,
+        "reply_to": line.target if line.kind == "reply" else None,
+        "target": line.target,
+        "quote": line.quote,
+        "edited": line.edited,
+        "deleted": line.deleted,
+        "forged": line.forged,
+        "replayed": line.replayed,
+        "note": line.note,
     }
     if shown.notice is not None:
         data["rotated_from"] = shown.notice.old_key.hex()
@@ -147,19 +170,19 @@ def read(
     with unlocked_app(ctx, phrase_fd) as app:
         unlocked = _unlock_to_read(app, chat, list(secret_fds), all_secrets, trash=trash, search=bool(search))
         with progress("checking pointers") as report:
-            if search:
-                shown, refused = app.search(unlocked, search, trash_only=trash, progress=report)
-            else:
-                shown, refused = app.read(unlocked, trash_only=trash, progress=report)
+            view, refused = app.read_view(unlocked, trash_only=trash, include_trash=bool(search), progress=report)
+        shown = view.messages
+        if search:  # in what is shown (an edited message by its latest text)
+            shown = [line for line in shown if search.casefold() in line.body.casefold()]
         if limit:
             shown = shown[-limit:]
         locked = app.locked_count(unlocked, trash_only=trash, include_trash=bool(search))
         waiting = app.unopened_waiting(unlocked)
         if as_json:
             data = {"messages": [_render(s) for s in shown], "refused": refused, "other_secret": locked}
-            emit({**data, "unopened_waiting": waiting})
+            emit({**data, "unopened_waiting": waiting, "gaps": [_gap(g) for g in view.gaps]})
             return
-        messages(shown)
+        _print_view(shown, view.gaps)
         if not (shown or refused or locked or waiting):  # else the lines below say why nothing shows
             click.echo(_nothing_shown(unlocked.row.name, search, trash), err=True)
         if refused:
@@ -178,6 +201,26 @@ def read(
             from pointerbridge.app.display import unopened_note
 
             click.echo(f"({unopened_note(unlocked.row.name, waiting)})", err=True)
+
+
+def _gap(gap: Gap) -> dict[str, Any]:
+    return {
+        "sender": gap.username,
+        "fingerprint": gap.fingerprint,
+        "stream": gap.stream.hex(),
+        "missing": list(gap.missing),
+        "count": gap.count,
+    }
+
+
+def _print_view(lines: list[MessageView], gaps: tuple[Gap, ...]) -> None:
+    """A chat view's lines (app/display.py words them), then one line per sender whose
+    messages have not all arrived."""
+    from pointerbridge.app.display import gap_lines, view_body
+
+    messages([line.shown for line in lines], [view_body(line) for line in lines])
+    for said in gap_lines(gaps):
+        click.echo(f"({safe_text(said)})")
 
 
 def _unlock_to_read(

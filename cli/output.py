@@ -52,8 +52,10 @@ def _cell(value: Any) -> str:
     return escape(safe_text(_joined(value)))
 
 
-def messages(shown: list[Shown]) -> None:
-    """A chat's messages: coloured with trust marks on a terminal, plain lines otherwise."""
+def messages(shown: list[Shown], bodies: list[str] | None = None) -> None:
+    """A chat's messages: coloured with trust marks on a terminal, plain lines otherwise.
+    ``bodies``: what to show of each instead of its body (a chat view's: app/display.py
+    ``view_body``), escaped the same way."""
     # Here, not at the top: the cron line prints through this module and needs none of it.
     from pointerbridge.app.display import (
         NAME_WARNING_STYLE,
@@ -66,12 +68,13 @@ def messages(shown: list[Shown]) -> None:
     )
     from pointerbridge.app.trust import Trust
 
+    texts = bodies if bodies is not None else [s.message.body for s in shown]
     if not to_terminal():
-        for s in shown:
+        for s, said in zip(shown, texts, strict=True):
             when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
             note = late_note(s)
             when = f"{when}, {note}" if note else when
-            name, body = shown_name(s.message.username), safe_text(s.message.body, multiline=True)
+            name, body = shown_name(s.message.username), safe_text(said, multiline=True)
             warning = name_warning(s)
             flag = f" !! {warning} !!" if warning else ""
             trust = Trust(s.trust)
@@ -87,7 +90,7 @@ def messages(shown: list[Shown]) -> None:
     # shows), so every line that starts at the margin is a message's first line, and a long
     # body or flagged name cannot push text of its own to the start of a line.
     console = Console(highlight=False, soft_wrap=True)
-    for s in shown:
+    for s, said in zip(shown, texts, strict=True):
         when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
         note = late_note(s)
         if note:  # the time the sender wrote is not believed: say so beside it
@@ -101,7 +104,7 @@ def messages(shown: list[Shown]) -> None:
             continue
         text, style = TRUST_MARKS[trust]
         mark = f"[{style}]{escape(text)}[/]"
-        body = escape(safe_text(s.message.body, multiline=True))
+        body = escape(safe_text(said, multiline=True))
         console.print(f"[dim]{when}[/] [bold]{name}[/] {mark}{flag} {body} [dim]#{s.message.id[:8]}[/]")
 
 

@@ -211,7 +211,7 @@ def test_demo_carries_messages_through_a_folder(tmp_path: Path) -> None:
     for path in files:
         assert path.stat().st_mode & 0o777 == 0o600
         text = path.read_text()
-        assert text.startswith("pb1") and "travelled as a pointer" not in text and "lorem ipsum" not in text
+        assert text.startswith("pb2") and "travelled as a pointer" not in text and "lorem ipsum" not in text
     assert shared.stat().st_mode & 0o777 == 0o700
 
 
@@ -338,6 +338,9 @@ def test_exit_codes_never_change() -> None:
         "BlobNotFoundError": 51,
         "BlobTooLargeError": 52,
         "BlobTruncatedError": 53,
+        "MessageNotFoundError": 54,
+        "NotYourMessageError": 55,
+        "NotChangeableError": 56,
     }
 
 

@@ -289,12 +289,13 @@ def test_the_armor_reads_pb2_and_the_finder_judges_its_blocks() -> None:
         armor(0, b"x")
 
 
-def test_the_app_keeps_pb2_by_its_text_until_its_layer_reads_it() -> None:
+def test_the_app_keeps_pb2_with_its_payload() -> None:
+    # issue 21: the app reads pb2 now, so it keeps its payload (before: by its text alone)
     from pointerbridge.app.base import _storable
 
     (pb2,) = _pb2()
     (pb1,) = seal(CHAT, ALICE, "x")
-    assert _storable([pb2, pb1]) == [(pb2, b""), (pb1, dearmor(pb1)[1])]
+    assert _storable([pb2, pb1]) == [(pb2, dearmor(pb2)[1]), (pb1, dearmor(pb1)[1])]
 
 
 def test_stream_zero_and_seq_zero_are_malformed_even_when_signed() -> None:

@@ -51,7 +51,7 @@ def test_carrier_junk_is_not_kept_is_bounded_shown_and_cleared(tmp_path: Path) -
     assert _texts(home) == [stranger, *many[5:]]
 
     # ... and by bytes (newest first): 100 of the longest pointers are more than the bound.
-    big = [_later(2, 32768) for _ in range(100)]
+    big = [_later(3, 32768) for _ in range(100)]  # pb3: pb2 is read (and kept with its payload) since issue 21
     (shared / "00000000000000000003-big.pb").write_text("\n".join(big))
     assert run("--home", home, "poll").returncode == 0
     kept = KEEP_LATER_VERSION_BYTES // len(big[0])

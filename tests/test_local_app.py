@@ -236,7 +236,7 @@ def test_a_later_version_pointer_is_kept_not_dropped(session: dict[str, Path]) -
 
     ok(session["bob"], "bob", "poll")  # whatever earlier tests posted
     genuine = min(session["shared"].iterdir()).read_text().strip()
-    later = genuine[:2] + ALPHABET[2] + genuine[3:]  # a pb2 envelope: same shape, next version
+    later = genuine[:2] + ALPHABET[3] + genuine[3:]  # a pb3 envelope: same shape, a version this build does not read
     (session["shared"] / "00000000000000000002-later.pb").write_text(later)
     summary = json.loads(ok(session["bob"], "bob", "poll", "--json"))
     assert summary["received"] == {"shared": 1} and summary["errors"] == {}

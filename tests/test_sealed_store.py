@@ -129,10 +129,10 @@ def _earlier_store(path: Path, version: int) -> None:
     """A store of schema ``version`` holding one chat with a member, as that schema kept it."""
     from pointerbridge.home.store.schema import MIGRATIONS
 
-    if version == 10:  # schema 10 itself: the chat waits in to_seal, as a bot's migration left it
+    if version >= 10:  # schema 10 on: the chat waits in to_seal, as a bot's migration left it
         _earlier_store(path, 9)
         with sqlite3.connect(path) as db:
-            db.executescript(MIGRATIONS[9] + "; PRAGMA user_version = 10;")
+            db.executescript(";".join(MIGRATIONS[9:version]) + f"; PRAGMA user_version = {version};")
         db.close()
         return
     db = sqlite3.connect(path)

@@ -65,9 +65,10 @@ def test_a_store_of_every_earlier_schema_is_migrated_keeping_its_data(tmp_path: 
     db.commit()
     db.close()
     with Store.open(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 11
+        assert store.schema_version == SCHEMA_VERSION == 12
         assert store._wal_marked()  # schema 11: the next unlock truncates whatever the WAL kept
         assert [r.text for r in store.unrouted()] == ["pb1old"] and store.cursor("c") == '{"at": 1}'
+        assert [r.version for r in store.unrouted()] == [1]  # schema 12: every earlier pointer is pb1
         store.record_run("c", None)  # what the newer schema added works
         store.record_run("c", "carrier 'c': down")
         ok_at, error, error_at = store.runs()["c"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .carriers import CarrierTables
 from .guard import home_failure, unwritable
+from .record import SendStream
 from .records import Records
 from .rows import (
     ChatRow,
@@ -28,6 +29,7 @@ from .rows import (
     StoreLockedError,
     Verifier,
     pointer_digest,
+    pointer_version,
 )
 from .schema import SCHEMA_VERSION
 
@@ -40,12 +42,14 @@ __all__ = [
     "PointerRow",
     "RotationRow",
     "RunRow",
+    "SendStream",
     "Store",
     "StoreError",
     "StoreLockedError",
     "Verifier",
     "home_failure",
     "pointer_digest",
+    "pointer_version",
     "unwritable",
 ]
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from .chats import ChatTables
-from .record import Conflict, Rotation
+from .record import Conflict, Rotation, SendStream
 from .rows import ConflictRow, RotationRow
 
 __all__ = ["MemberTables"]
@@ -38,6 +38,10 @@ class MemberTables(ChatTables):
     def pending_notice(self, chat_id: int) -> str | None:
         """The rotation notice body a chat still waits for, if any."""
         return self._load(chat_id).notice_out
+
+    def send_stream(self, chat_id: int) -> SendStream | None:
+        """This device's pb2 sending stream in a chat, as last saved (None: none yet)."""
+        return self._load(chat_id).stream
 
     def pending_notices(self) -> list[str]:
         """Names of the chats whose rotation notice is not posted yet."""

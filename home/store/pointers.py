@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterable
 
 from .members import MemberTables
-from .rows import _POINTER_COLUMNS, _READ_COLUMNS, Direction, PointerRow, _trash_filter, pointer_digest
+from .record import SendStream
+from .rows import _POINTER_COLUMNS, _READ_COLUMNS, Direction, PointerRow, _trash_filter, pointer_digest, pointer_version
 
 __all__ = ["KEEP_LATER_VERSION_BYTES", "KEEP_LATER_VERSION_POINTERS", "PointerTables"]
 
@@ -42,13 +43,17 @@ class PointerTables(MemberTables):
         chat_id: int | None = None,
         post_to: Iterable[str] = (),
         posts_notice: bool = False,
+        stream: SendStream | None = None,
     ) -> list[int]:
         """Store (text, payload) pointers in one transaction; return the ids of new ones.
+        Each is kept with the version its armor names (:func:`pointer_version`).
 
         A pointer already stored (same text) is left as it is: carriers echo, crashes
         repeat polls, and several carriers bring the same pointer. ``posts_notice``: these
         pointers carry the chat's pending rotation notice, which the same transaction
-        clears (a crash cannot post it twice, or lose it).
+        clears (a crash cannot post it twice, or lose it). ``stream``: the chat's sending
+        stream as it is after these pointers (their seq its last), saved in the same
+        transaction: a seq is used once, and never skipped by a crash.
         """
         now = time.time()
         targets = list(post_to)
@@ -57,17 +62,21 @@ class PointerTables(MemberTables):
             for text, payload in items:
                 digest = pointer_digest(text)
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, received_at)"
-                    " SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
-                    (digest, text, payload, direction, chat_id, carrier, now, digest),
+                    "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, received_at,"
+                    " version) SELECT ?, ?, ?, ?, ?, ?, ?, ?"
+                    " WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
+                    (digest, text, payload, direction, chat_id, carrier, now, pointer_version(text, payload), digest),
                 )
                 if cur.rowcount:
                     pid = int(cur.lastrowid or 0)
                     new.append(pid)
                     db.executemany("INSERT INTO posts (pointer_id, carrier) VALUES (?, ?)", ((pid, c) for c in targets))
-            if posts_notice and chat_id is not None:
+            if (posts_notice or stream is not None) and chat_id is not None:
                 record = self._load(chat_id, db)
-                record.notice_out = None
+                if posts_notice:
+                    record.notice_out = None
+                if stream is not None:
+                    record.stream = stream
                 self._save(db, chat_id, record)
             if new and direction == Direction.IN:
                 _bound_later_versions(db)
@@ -114,6 +123,20 @@ class PointerTables(MemberTables):
             ).rowcount
         return int(changed)
 
+    def unopened(self) -> list[tuple[int, str]]:
+        """(id, text) of the pointers kept by their text alone (version 0: a build that could
+        not read their version stored them), for a build that reads more to fill in."""
+        query = "SELECT id, text FROM pointers WHERE version = 0 AND chat_id IS NULL"
+        return [(int(pid), str(text)) for pid, text in self._db.execute(query)]
+
+    def fill_payloads(self, filled: Iterable[tuple[int, bytes, int]]) -> None:
+        """Give pointers kept unopened their (id, payload, version), now that they can be read."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE pointers SET payload = ?, version = ? WHERE id = ? AND version = 0",
+                ((payload, version, pid) for pid, payload, version in filled),
+            )
+
     def unrouted(self, after: int = 0) -> list[PointerRow]:
         """Inbound pointers whose chat is not known yet (with an id above ``after``)."""
         rows = self._db.execute(
@@ -129,8 +152,8 @@ class PointerTables(MemberTables):
 
     def history(
         self, chat_id: int, *, include_trash: bool = False, trash_only: bool = False, after: int = 0
-    ) -> list[tuple[int, bytes, int, bytes | None, float]]:
-        """(id, payload, trashed, verified, received_at) of a chat's pointers with an id
+    ) -> list[tuple[int, bytes, int, bytes | None, float, int]]:
+        """(id, payload, trashed, verified, received_at, version) of a chat's pointers with an id
         above ``after``, in stored order: only what reading needs, as plain tuples (a
         re-read of 100,000 pointers builds each one)."""
         where = "chat_id = ? AND id > ?" + _trash_filter(include_trash, trash_only)
@@ -139,7 +162,7 @@ class PointerTables(MemberTables):
 
     def history_page(
         self, chat_id: int, before: int | None, limit: int, *, include_trash: bool = False, trash_only: bool = False
-    ) -> list[tuple[int, bytes, int, bytes | None, float]]:
+    ) -> list[tuple[int, bytes, int, bytes | None, float, int]]:
         """The last ``limit`` rows of :meth:`history` with an id below ``before`` (None: all),
         in stored order: an index range scan, however long the history."""
         where = "chat_id = ? AND id < ?" + _trash_filter(include_trash, trash_only)

@@ -16,7 +16,21 @@ from typing import Any
 
 from .rows import StoreError, Verifier
 
-__all__ = ["ChatRecord", "Conflict", "Rotation", "SecretCheck"]
+__all__ = ["ChatRecord", "Conflict", "Rotation", "SecretCheck", "SendStream"]
+
+
+@dataclass(frozen=True, slots=True)
+class SendStream:
+    """This device's pb2 numbering in a chat (SPEC §11): ``stream`` (8 random bytes) and the
+    last ``seq`` sent in it, for messages signed by ``owner`` (an identity's public key)
+    under the secret whose verifier salt is ``secret``. Another identity (rotation, ``init
+    --force``) or secret (rekey) starts a new stream. Kept in the sealed record: the stream
+    id is not secret, but in the clear it would link a chat's row to the pointers it sends."""
+
+    owner: bytes
+    secret: bytes
+    stream: bytes
+    seq: int
 
 
 @dataclass(slots=True)
@@ -64,6 +78,7 @@ class ChatRecord:
     notice_out: str | None = None
     judged: int = 0
     seen: int = 0
+    stream: SendStream | None = None
 
     def to_bytes(self) -> bytes:
         """The record's JSON (UTF-8), what is sealed."""
@@ -109,6 +124,9 @@ class ChatRecord:
             "judged": self.judged,
             "seen": self.seen,
         }
+        if self.stream is not None:
+            s = self.stream
+            data["stream"] = {"owner": s.owner.hex(), "secret": s.secret.hex(), "id": s.stream.hex(), "seq": s.seq}
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -131,6 +149,7 @@ class ChatRecord:
                 notice_out=_text_or_none(data["notice_out"]),
                 judged=int(data["judged"] or 0),
                 seen=int(data["seen"] or 0),
+                stream=_stream(data.get("stream")),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
@@ -199,6 +218,12 @@ def _rotation(item: dict[str, Any]) -> Rotation:
         int(item["at_pointer"]),
         _text_or_none(item.get("notice")),
     )
+
+
+def _stream(item: Any) -> SendStream | None:
+    if item is None:
+        return None
+    return SendStream(_hex(item["owner"]), _hex(item["secret"]), _hex(item["id"]), int(item["seq"]))
 
 
 def _conflict(item: dict[str, Any]) -> Conflict:

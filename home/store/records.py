@@ -11,7 +11,7 @@ from typing import Any
 
 from .pointers import PointerTables
 from .record import ChatRecord, Conflict, Rotation, SecretCheck
-from .rows import StoreError, Verifier, pointer_digest
+from .rows import StoreError, Verifier, pointer_digest, pointer_version
 
 __all__ = ["Records"]
 
@@ -255,7 +255,7 @@ class Records(PointerTables):
         chat_id = chats.get(record["chat"]) if record["chat"] is not None else None
         cur = db.execute(
             "INSERT OR IGNORE INTO pointers (digest, text, payload, direction, chat_id, carrier, carrier_ref,"
-            " received_at, trashed) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            " received_at, trashed, version) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE digest = ?)",
             (
                 digest,
@@ -267,6 +267,7 @@ class Records(PointerTables):
                 record["carrier_ref"],
                 record["received_at"],
                 int(record["trashed"]),
+                pointer_version(record["text"], record["payload"]),
                 digest,
             ),
         )

@@ -92,6 +92,8 @@ class PointerRow(NamedTuple):
     received_at: float
     trashed: int
     verified: bytes | None
+    version: int = 1
+    """The pointer version its armor names (1, 2); 0: a later version kept by its text, unopened."""
 
 
 class IdentityRow(NamedTuple):
@@ -134,9 +136,17 @@ def pointer_digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("ascii")).digest()
 
 
-_POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified"
+_POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified, version"
 
-_READ_COLUMNS = "id, payload, trashed, verified, received_at"  # what reading a chat's history needs
+_READ_COLUMNS = "id, payload, trashed, verified, received_at, version"  # what reading a chat's history needs
+
+
+def pointer_version(text: str, payload: bytes) -> int:
+    """The version a stored pointer opens under: its armor's version character (SPEC §4: a
+    compact pointer reads ``pb`` + version + ...), 0 for one kept unopened (empty payload)."""
+    if not payload:
+        return 0
+    return int(text[2]) if text[2:3].isdigit() else 0
 
 
 def _trash_filter(include_trash: bool, trash_only: bool) -> str:

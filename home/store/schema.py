@@ -212,5 +212,13 @@ MIGRATIONS: list[str] = [
     CREATE TABLE marks (name TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT INTO marks VALUES ('truncate_wal');
     """,
+    # 12: each pointer's version (issue 21: pb2 opens only under the version its armor names,
+    # so the payload alone does not say how to open it). 1 for every pointer so far; 0 for a
+    # pointer kept by its text with an empty payload (a later version than its build read):
+    # the app dearmors those it now reads (pb2) and fills in their payload and version.
+    """
+    ALTER TABLE pointers ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    UPDATE pointers SET version = 0 WHERE length(payload) = 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,93 @@
+"""Gaps and replays (issue 21 design §3): what the pb2 numbering of a chat's messages says.
+
+Each sending device numbers its messages in a chat 1, 2, 3... in a stream of its own
+(SPEC §11). Per (sender key, stream) a reader knows the numbers it has seen: those missing
+below the highest have not arrived (withheld, lost, or still on their way: a carrier that
+reorders fills a gap later), and a number seen again under another message id is a replay
+(a second message the sender's key signed with a number it had used). A stream's trailing
+loss is invisible until its next message. pb1 messages carry no numbers and count for
+nothing here. Keyed by the sender key, not the name: after a rotation the new key's streams
+start at 1 and the old key's gaps stay reported under the old key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pointerbridge.core.pointer import Message
+
+__all__ = ["MAX_LISTED", "Gap", "Numbering", "number_messages"]
+
+MAX_LISTED = 100
+"""At most this many missing numbers are listed per stream (the count is exact): a hostile
+sender's seq 4,294,967,295 must not make a reader build a list of four billion numbers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Messages of one sender's stream that have not arrived: ``count`` of them, the first
+    ``missing`` numbers (at most :data:`MAX_LISTED`) listed; ``username`` is the name the
+    stream's newest message came under (sender-controlled: escape it to show it)."""
+
+    username: str
+    sender_key: bytes
+    stream: bytes
+    missing: tuple[int, ...]
+    count: int
+
+    @property
+    def fingerprint(self) -> str:
+        """The sender key's fingerprint."""
+        from pointerbridge.core.keys import fingerprint
+
+        return fingerprint(self.sender_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Numbering:
+    """What the numbers of a chat's messages say: the gaps (per stream, in order of each
+    stream's first message) and the ids of the messages that replay a number seen before."""
+
+    gaps: tuple[Gap, ...]
+    replayed: frozenset[str]
+
+
+def _missing(seen: set[int], highest: int) -> tuple[tuple[int, ...], int]:
+    """(the first missing numbers below ``highest``, how many are missing in all)."""
+    count = highest - len(seen)
+    listed: list[int] = []
+    number = 1
+    for present in sorted(seen):
+        while number < present and len(listed) < MAX_LISTED:
+            listed.append(number)
+            number += 1
+        if len(listed) >= MAX_LISTED:
+            break
+        number = present + 1
+    return tuple(listed), count
+
+
+def number_messages(messages: Iterable[Message]) -> Numbering:
+    """The gaps and replays of ``messages`` (a chat's whole history in display order, trash
+    included: a message in the trash arrived). The first message to use a number keeps it;
+    a later one with the same number and another id is a replay."""
+    streams: dict[tuple[bytes, bytes], tuple[str, dict[int, str]]] = {}
+    replayed: set[str] = set()
+    for message in messages:
+        if message.stream is None or message.seq is None:
+            continue
+        key = (message.sender_key, message.stream)
+        _, seqs = streams.get(key, ("", {}))
+        first = seqs.setdefault(message.seq, message.id)
+        if first != message.id:
+            replayed.add(message.id)
+        streams[key] = (message.username, seqs)
+    gaps = []
+    for (sender_key, stream), (username, seqs) in streams.items():
+        missing, count = _missing(set(seqs), max(seqs))
+        if count:
+            gaps.append(Gap(username, sender_key, stream, missing, count))
+    return Numbering(tuple(gaps), frozenset(replayed))
