@@ -14,9 +14,12 @@ __all__ = [
     "ChatNotFoundError",
     "ChatsSealedError",
     "ConfigurationError",
+    "DestinationExistsError",
     "ExportExistsError",
     "IdentityExistsError",
     "NoCarriersError",
+    "NoFileCarrierError",
+    "NotAFileError",
     "NotInitialisedError",
     "PollBusyError",
     "PostsWaitingError",
@@ -98,3 +101,23 @@ class PostsWaitingError(PointerBridgeError):
     first)."""
 
     exit_code = 38
+
+
+class NoFileCarrierError(PointerBridgeError):
+    """No carrier can carry this file: sending, none of the chat's carriers keeps files or
+    takes one this large; saving, none of the carriers the file was put on is one of this
+    chat's carriers in this home. The message names each carrier and why."""
+
+    exit_code = 57
+
+
+class DestinationExistsError(PointerBridgeError):
+    """``pbridge save`` to a file that exists: it is replaced only when asked (``--force``)."""
+
+    exit_code = 58
+
+
+class NotAFileError(PointerBridgeError):
+    """``pbridge save`` of a message that holds no file (a text, or one this version cannot read)."""
+
+    exit_code = 59
