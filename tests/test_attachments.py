@@ -5,6 +5,7 @@ half-written and nothing plaintext left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from dataclasses import replace
@@ -253,3 +254,37 @@ def test_a_5_mb_file_goes_over_e_mail_and_is_saved_byte_identical(tmp_path: Path
     source.unlink()
     dest.unlink()
     _no_plaintext(tmp_path / "alice", tmp_path / "bob")
+
+
+def _cli_home(tmp_path: Path) -> str:
+    from test_cli import SECRET, initialised_home, run
+
+    home = initialised_home(tmp_path / "home")
+    with open(Path(home) / "config.toml", "a") as config:  # added by hand: no CMD-CHAT server runs here
+        config.write('[carriers.room]\ntype = "cmdchat"\nhost = "127.0.0.1"\nport = 9\nusername = "alice-bot"\n')
+    secret = {"PBRIDGE_CHAT_SECRET": SECRET}
+    for chat, carrier in (("family", "shared"), ("room", "room")):
+        made = run("--home", home, "chat", "create", chat, "--carrier", carrier, env=secret)
+        assert made.returncode == 0, made.stderr
+    return home
+
+
+def test_the_cli_refuses_what_it_cannot_send_or_save_with_its_own_codes(tmp_path: Path) -> None:
+    from test_cli import SECRET, run
+
+    home = _cli_home(tmp_path)
+    secret = {"PBRIDGE_CHAT_SECRET": SECRET}
+    source = _file(tmp_path, "x.txt", 1000)
+    refused = run("--home", home, "send", "room", "--file", str(source), env=secret)
+    assert refused.returncode == 57, refused.stderr
+    assert "'room'" in refused.stderr and "keeps no files" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    both = run("--home", home, "send", "family", "words", "--file", str(source), env=secret)
+    assert both.returncode == 2 and "--caption" in both.stderr
+    assert run("--home", home, "send", "family", "just words", env=secret).returncode == 0
+    (message,) = json.loads(run("--home", home, "read", "family", "--json", env=secret).stdout)["messages"]
+    message_id = message["id"]
+    saved = run("--home", home, "save", "family", message_id[:10], str(tmp_path), env=secret)
+    assert saved.returncode == 59 and "holds no file" in saved.stderr, saved.stderr
+    unknown = run("--home", home, "save", "family", "0" * 32, env=secret)
+    assert unknown.returncode == 3, unknown.stderr
+    assert not (Path(home) / "tmp").exists() or list((Path(home) / "tmp").iterdir()) == []

@@ -338,6 +338,9 @@ def test_exit_codes_never_change() -> None:
         "BlobNotFoundError": 51,
         "BlobTooLargeError": 52,
         "BlobTruncatedError": 53,
+        "NoFileCarrierError": 57,
+        "DestinationExistsError": 58,
+        "NotAFileError": 59,
     }
 
 
