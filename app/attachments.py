@@ -155,10 +155,12 @@ def prepare_attachment(
     total)``: bytes encrypted, then one file's worth more per carrier put.
     """
     path = Path(path)
-    with open(path, "rb") as src:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO would block an open
+    with os.fdopen(fd, "rb") as src:
         found = os.fstat(src.fileno())
         if not stat.S_ISREG(found.st_mode):
             raise InvalidInputError(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
         size = found.st_size
         name, kind = path.name, _file_type(path.name, media_type)
         # Every field a reader checks, checked before anything is encrypted or put.

@@ -220,6 +220,10 @@ def test_a_bad_file_name_or_caption_is_refused_before_anything_is_put(tmp_path: 
         prepare_attachment(app, chat, source)
     with opened(alice) as app, pytest.raises(InvalidInputError):
         prepare_attachment(app, chat, _file(tmp_path, "ok.txt", 10), media_type="tëxt/plain")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # opening it to read would block forever
+    with opened(alice) as app, pytest.raises(InvalidInputError, match="not a regular file"):
+        prepare_attachment(app, chat, fifo)
     assert not (shared / "blobs").exists()
 
 
