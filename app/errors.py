@@ -14,10 +14,13 @@ __all__ = [
     "ChatNotFoundError",
     "ChatsSealedError",
     "ConfigurationError",
+    "DestinationExistsError",
     "ExportExistsError",
     "IdentityExistsError",
     "MessageNotFoundError",
     "NoCarriersError",
+    "NoFileCarrierError",
+    "NotAFileError",
     "NotChangeableError",
     "NotInitialisedError",
     "NotYourMessageError",
@@ -122,3 +125,23 @@ class NotChangeableError(PointerBridgeError):
     already, or not a text, reply or attachment (a rotation notice, an edit, a delete)."""
 
     exit_code = 56
+
+
+class NoFileCarrierError(PointerBridgeError):
+    """No carrier can carry this file: sending, none of the chat's carriers keeps files or
+    takes one this large; saving, none of the carriers the file was put on is one of this
+    chat's carriers in this home. The message names each carrier and why."""
+
+    exit_code = 57
+
+
+class DestinationExistsError(PointerBridgeError):
+    """``pbridge save`` to a file that exists: it is replaced only when asked (``--force``)."""
+
+    exit_code = 58
+
+
+class NotAFileError(PointerBridgeError):
+    """``pbridge save`` of a message that holds no file (a text, or one this version cannot read)."""
+
+    exit_code = 59

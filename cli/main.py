@@ -43,6 +43,7 @@ _COMMANDS = {
     "send": "messages:send",
     "poll": "messages:poll",
     "read": "messages:read",
+    "save": "files:save",
     "receive": "messages:receive",
     "edit": "changes:edit",
     "delete": "changes:delete",

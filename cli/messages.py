@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -33,6 +34,8 @@ __all__ = ["poll", "purge", "read", "receive", "restore", "send", "trash"]
 @flag("--queue", "Only queue; the next poll posts.")
 @flag("--lines", "Each line of the text is a message.")
 @click.option("--reply-to", "reply_to", metavar="ID", help="Answer this message (its id from 'read', or a prefix).")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Send this file.")
+@click.option("--caption", default="", help="With --file: a caption for the file.")
 @SECRET_FD
 @PHRASE_FD
 @click.pass_context
@@ -44,16 +47,25 @@ def send(
     queue: bool,
     lines: bool,
     reply_to: str | None,
+    file: Path | None,
+    caption: str,
     secret_fd: int | None,
     phrase_fd: int | None,
 ) -> None:
     """Seal a message into the chat's outbox and post it now (unless --queue).
 
     TEXT: - (default): read the message from stdin, or ask on a terminal. Text here shows in
-    the process list and your shell history."""
+    the process list and your shell history. --file PATH: send a file instead (encrypted,
+    put on the chat's carriers that keep files; 'pbridge save' fetches it)."""
+    if file is not None and (text != "-" or lines or reply_to is not None):
+        raise click.UsageError("--file sends a file: give its words with --caption, not as TEXT, --lines or --reply-to")
     with open_app(ctx) as app:
         sender = app.unlock_identity(ask_phrase(phrase_fd))
         unlocked = unlock(app, chat, secret_fd)
+        if file is not None:
+            from .files import send_file
+
+            return send_file(app, unlocked, sender, file, caption, queue)
         target = app.find_message(unlocked, reply_to).id if reply_to is not None else None
         body = _message_text(text)
         bodies = [line for line in body.split("\n") if line] if lines else [body]

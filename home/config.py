@@ -7,10 +7,12 @@ variable or a 0600 file), and chat secrets and master phrases are typed, not con
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fcntl
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -303,6 +305,20 @@ class Home:
         from .store import Store
 
         return Store.open_readonly(self.store_path) if readonly else Store.open(self.store_path)
+
+    def temp_folder(self) -> Path:
+        """Its folder for temporary files (``tmp`` in the data folder, made 0700; a link or
+        a file there is refused): an attachment's blob, encrypted, while it is put or
+        fetched. Never the system's /tmp: the home is where the user chose to keep data."""
+        folder = self.data_dir / "tmp"
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+        found = os.lstat(folder)
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+            raise ConfigError(f"{folder} is not this user's folder (a link or a file): not used")
+        if stat.S_IMODE(found.st_mode) != 0o700:
+            os.chmod(folder, 0o700)
+        return folder
 
     @contextmanager
     def hold(self, lock: str) -> Iterator[bool]:

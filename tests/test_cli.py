@@ -341,6 +341,9 @@ def test_exit_codes_never_change() -> None:
         "MessageNotFoundError": 54,
         "NotYourMessageError": 55,
         "NotChangeableError": 56,
+        "NoFileCarrierError": 57,
+        "DestinationExistsError": 58,
+        "NotAFileError": 59,
     }
 
 
