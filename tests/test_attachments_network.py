@@ -18,9 +18,10 @@ from urllib.parse import quote
 
 import pytest
 from attachment_helpers import SIZE, carried, marked_file, no_plaintext, temp_empty
-from console_helpers import carrier_home, opened, with_chat
+from console_helpers import carrier_home, make_home, opened, with_chat
 from pointerbridge.app.attachments import prepare_attachment, save_attachment
 from pointerbridge.app.errors import NoFileCarrierError
+from pointerbridge.bridges.base import RetryableError
 from pointerbridge.bridges.blob_io import BlobNotFoundError
 from pointerbridge.core.blob import encrypted_size
 from pointerbridge.home.config import CarrierConfig, Home
@@ -155,3 +156,29 @@ def test_a_file_over_the_homeservers_upload_limit_is_refused_before_encrypting(
     for home in (alice, bob):
         temp_empty(home)
     no_plaintext(tmp_path / "alice", tmp_path / "bob")
+
+
+def test_a_homeserver_that_cannot_be_asked_its_limit_is_passed_over_not_fatal(tmp_path: Path) -> None:
+    """A chat on a files carrier and on Matrix whose homeserver is down: the file goes over
+    the files carrier and Matrix is named as skipped; with Matrix alone, its failure (a
+    retryable one: asking later may work), not "no carrier can carry it"."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    home = make_home(tmp_path, "alice", shared)
+    os.environ["PBRIDGE_TEST_MX_ATT_DOWN"] = "syt_never_used"
+    with open(home.config_path, "a") as config:  # nothing listens on port 9 here
+        config.write(
+            '[carriers.room]\ntype = "matrix"\nhomeserver = "http://127.0.0.1:9"\nuser_id = "@a:localhost"\n'
+            'device_id = "DEVICE"\nroom_id = "!room:localhost"\naccess_token_env = "PBRIDGE_TEST_MX_ATT_DOWN"\n'
+        )
+    source = marked_file(tmp_path, "a.txt", 1000)
+    skipped: list[tuple[str, str]] = []
+    with opened(home) as app:
+        both = app.create_chat("Family", "a long secret for the family 42", ["room", "shared"])
+        attachment = prepare_attachment(app, both, source, skipped=lambda carrier, why: skipped.append((carrier, why)))
+        assert [loc.carrier for loc in attachment.locators] == ["files"]
+        assert [carrier for carrier, _ in skipped] == ["room"] and "unreachable" in skipped[0][1]
+        alone = app.create_chat("Room", "a long secret for the room 42", ["room"])
+        with pytest.raises(RetryableError, match=r"'room'.*unreachable"):
+            prepare_attachment(app, alone, source)
+    assert list((home.data_dir / "tmp").iterdir()) == []
