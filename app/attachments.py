@@ -111,25 +111,37 @@ def _read_bounded(src: BinaryIO, size: int, progress: Progress | None, total: in
         raise InvalidInputError("the file shrank while it was encrypted: send it again once it is written")
 
 
-def _takers(app: App, chat: UnlockedChat, blob_size: int) -> tuple[list[str], list[tuple[str, str]]]:
-    """The chat's carriers that take a blob of ``blob_size`` bytes, and the others with why not."""
-    takers, skipped = [], []
+def _blob_limit(app: App, carrier: str) -> int | None:
+    bridge = app.bridge(carrier)
+    try:
+        return bridge.blob_limit  # Matrix asks its homeserver
+    finally:
+        bridge.close()
+
+
+def _takers(app: App, chat: UnlockedChat, blob_size: int) -> tuple[list[str], list[tuple[str, str]], list[BridgeError]]:
+    """The chat's carriers that take a blob of ``blob_size`` bytes, the others with why
+    not, and the failures of those that could not say (passed over, as a failed put is)."""
+    takers: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    failures: list[BridgeError] = []
     for carrier in chat.row.carriers:
         if carrier not in app.config.carriers:
             skipped.append((carrier, "not a carrier of this home's config.toml"))
             continue
-        bridge = app.bridge(carrier)
         try:
-            limit = bridge.blob_limit
-        finally:
-            bridge.close()
+            limit = bridge_call(carrier, functools.partial(_blob_limit, app, carrier))
+        except BridgeError as exc:
+            failures.append(exc)
+            skipped.append((carrier, exc.detail))
+            continue
         if limit is None:
             skipped.append((carrier, f"a {_carrier_type(app, carrier)} carrier here keeps no files"))
         elif blob_size > limit:
             skipped.append((carrier, f"takes files up to {limit:,} bytes encrypted, this one is {blob_size:,}"))
         else:
             takers.append(carrier)
-    return takers, skipped
+    return takers, skipped, failures
 
 
 def _why(skipped: list[tuple[str, str]]) -> str:
@@ -150,10 +162,11 @@ def prepare_attachment(
     ``chat`` that takes it; return the attachment a message carries (its name the file's
     base name, its ``media_type`` guessed from the name unless given).
 
-    A carrier that keeps no files, takes none this large, or fails to put it is passed
-    over and named to ``skipped(carrier, why)``. Raises :class:`NoFileCarrierError` (before
-    encrypting anything) when no carrier can take it, naming each and why; when every
-    carrier that could take it failed, the first carrier's failure. ``progress(done,
+    A carrier that keeps no files, takes none this large, cannot say its limit now (a
+    homeserver down), or fails to put it is passed over and named to ``skipped(carrier,
+    why)``. Raises :class:`NoFileCarrierError` (before encrypting anything) when no carrier
+    can take it, naming each and why; when every carrier that might take it failed (to say
+    its limit, before encrypting; or to put it), the first carrier's failure. ``progress(done,
     total)``: bytes encrypted, then one file's worth more per carrier put.
     """
     path = Path(path)
@@ -167,7 +180,9 @@ def prepare_attachment(
         name, kind = path.name, _file_type(path.name, media_type)
         # Every field a reader checks, checked before anything is encrypted or put.
         encode_content(Attachment(bytes(32), bytes(32), size, name, kind, (Locator("files", "x"),), caption))
-        takers, passed = _takers(app, chat, encrypted_size(size))
+        takers, passed, failures = _takers(app, chat, encrypted_size(size))
+        if not takers and failures:
+            raise failures[0]  # a carrier that could not say its limit now may take the file later
         if not takers:
             raise NoFileCarrierError(
                 f"no carrier of chat {chat.row.name!r} can carry {name} ({size:,} bytes): {_why(passed)}"

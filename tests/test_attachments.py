@@ -12,30 +12,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from console_helpers import PHRASES, carrier_home, make_home, opened, with_chat
+from attachment_helpers import SIZE
+from attachment_helpers import carried as _carried
+from attachment_helpers import marked_file as _file
+from attachment_helpers import no_plaintext as _no_plaintext
+from attachment_helpers import temp_empty as _temp_empty
+from console_helpers import carrier_home, make_home, opened, with_chat
 from pointerbridge.app.attachments import attachment_of, prepare_attachment, save_attachment
 from pointerbridge.app.errors import DestinationExistsError, NoFileCarrierError, NotAFileError
 from pointerbridge.app.models import UnlockedChat
 from pointerbridge.bridges.blob_io import BlobNotFoundError
 from pointerbridge.core.blob import encrypted_size
-from pointerbridge.core.content import Attachment, Locator
+from pointerbridge.core.content import Locator
 from pointerbridge.core.errors import BlobChunkError, BlobHashError, InvalidInputError
-from pointerbridge.core.pointer import Message, unseal
-from pointerbridge.core.pointer2 import new_stream, seal_content
 from pointerbridge.home.config import Home
-
-MARKER = b"PLAINTEXT-MARKER-7f3a9c"
-SIZE = 5 * 1024 * 1024
-
-
-def _file(folder: Path, name: str = "holiday photo.jpg", size: int = SIZE) -> Path:
-    """A file of ``size`` random bytes with the marker in every 64 KiB."""
-    data = bytearray(os.urandom(size))
-    for at in range(0, size - len(MARKER), 65536):
-        data[at : at + len(MARKER)] = MARKER
-    path = folder / name
-    path.write_bytes(bytes(data))
-    return path
 
 
 def _pair(tmp_path: Path) -> tuple[Home, Home, Path]:
@@ -46,33 +36,6 @@ def _pair(tmp_path: Path) -> tuple[Home, Home, Path]:
 
 def _chat(home: Home, user: str) -> UnlockedChat:
     return with_chat(home, user)
-
-
-def _files_under(*roots: Path) -> list[Path]:
-    return [p for root in roots for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
-
-
-def _no_plaintext(*roots: Path) -> None:
-    holding = [p for p in _files_under(*roots) if MARKER in p.read_bytes()]
-    assert holding == []
-
-
-def _temp_empty(home: Home) -> None:
-    folder = home.data_dir / "tmp"
-    assert not folder.exists() or list(folder.iterdir()) == []
-    if folder.exists():
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-
-
-def _carried(alice: Home, chat: UnlockedChat, attachment: Attachment, bob_chat: UnlockedChat) -> Attachment:
-    """The attachment sealed by Alice into a pb2 pointer and opened under Bob's chat key."""
-    with opened(alice) as app:
-        sender = app.unlock_identity(PHRASES["alice"])
-    (pointer,) = seal_content(chat.key, sender, attachment, stream=new_stream(), seq=1)
-    message = unseal(bob_chat.key, pointer)
-    assert isinstance(message, Message)
-    assert isinstance(message.content, Attachment)
-    return message.content
 
 
 def test_a_5_mb_file_goes_over_a_files_carrier_and_is_saved_byte_identical(tmp_path: Path) -> None:
