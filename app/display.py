@@ -24,7 +24,9 @@ __all__ = [
     "PLAIN_MARKS",
     "TRUST_MARKS",
     "TRUST_MEANINGS",
+    "file_label",
     "gap_lines",
+    "human_size",
     "late_note",
     "name_warning",
     "replace_command",
@@ -173,6 +175,10 @@ def view_body(line: MessageView) -> str:
             parts.append(f'(reply to "{line.quote}")' if line.quote is not None else f"({line.note})")
         if line.kind == "unknown":
             parts.append(f"({line.note})")
+        elif line.kind == "attachment":
+            parts.append(file_label(line))
+            if line.body:
+                parts.append(line.body)
         elif line.body or line.kind != "reply":
             parts.append(line.body)
         if line.edited:
@@ -180,6 +186,27 @@ def view_body(line: MessageView) -> str:
     if line.replayed:
         parts.append("[replayed: not a new message]")
     return " ".join(parts)
+
+
+def file_label(line: MessageView) -> str:
+    """``[file: photo.jpg, 2.4 MB, image/jpeg; pbridge save CHAT ID]`` for an attachment
+    line (its name is the sender's words: escape it as a body)."""
+    from pointerbridge.core.content import Attachment
+
+    content = line.message.content
+    if not isinstance(content, Attachment):
+        return "[file]"
+    return f"[file: {content.name}, {human_size(content.size)}, {content.media_type}]"
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them: 512 B, 2.4 KB, 5.0 MB (powers of 1000, as file managers do)."""
+    if size < 1000:
+        return f"{size} B"
+    power = min(len(str(size)) - 1, 9) // 3  # 1: KB, 2: MB, 3: GB
+    if power < 3 and size / 1000**power >= 999.95:  # would print as 1000.0
+        power += 1
+    return f"{size / 1000**power:.1f} {('KB', 'MB', 'GB')[power - 1]}"
 
 
 def gap_lines(gaps: tuple[Gap, ...]) -> list[str]:

@@ -110,6 +110,7 @@ def poll(ctx: click.Context, as_json: bool) -> None:
 
 def _render(line: MessageView) -> dict[str, Any]:
     from pointerbridge.app.display import name_warning
+    from pointerbridge.core.content import Attachment
 
     shown = line.shown
     m = shown.message
@@ -131,6 +132,8 @@ def _render(line: MessageView) -> dict[str, Any]:
         "replayed": line.replayed,
         "note": line.note,
     }
+    if isinstance(m.content, Attachment):
+        data["file"] = {"name": m.content.name, "size": m.content.size, "media_type": m.content.media_type}
     if shown.notice is not None:
         data["rotated_from"] = shown.notice.old_key.hex()
     if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
