@@ -24,6 +24,7 @@ from typing import Protocol
 __all__ = ["READERS", "Readable", "Readers"]
 
 _CHUNK = 256 * 1024  # the most bytes read from one socket per wake
+_JOIN = 5.0  # seconds the last link's removal waits for the thread to end
 _IDLE = 3600.0  # seconds the thread sleeps when no link wants a tick sooner
 
 
@@ -49,10 +50,11 @@ class Readers:
     """The reading thread and the links it reads (started with the first link)."""
 
     def __init__(self) -> None:
-        """No thread yet: :meth:`add` starts it."""
+        """No thread yet: :meth:`add` starts it, and it ends when the last link is removed."""
         self._lock = threading.Lock()
         self._selector: selectors.BaseSelector | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
+        self._thread: threading.Thread | None = None
 
     def add(self, link: Readable) -> None:
         """Read ``link`` from now on (it first gets ``received(b"")``, in the caller's thread)."""
@@ -62,16 +64,34 @@ class Readers:
                 self._selector, self._wake = selectors.DefaultSelector(), socket.socketpair()
                 self._wake[0].setblocking(False)
                 self._selector.register(self._wake[0], selectors.EVENT_READ, None)
-                threading.Thread(target=self._run, args=(self._selector,), name="cmdchat-read", daemon=True).start()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._selector,), name="cmdchat-read", daemon=True
+                )
+                self._thread.start()
             self._selector.register(link.sock, selectors.EVENT_READ, link)
             self._poke()
 
     def remove(self, link: Readable) -> None:
-        """Stop reading ``link`` (nothing happens when it was not read)."""
+        """Stop reading ``link`` (nothing happens when it was not read); the thread ends
+        with the last link."""
         with self._lock:
-            if self._selector is not None:
-                with contextlib.suppress(KeyError, ValueError):  # not registered (any more)
-                    self._selector.unregister(link.sock)
+            if self._selector is None:
+                return
+            with contextlib.suppress(KeyError, ValueError):  # not registered (any more)
+                self._selector.unregister(link.sock)
+            last = not any(k.data is not None for k in self._selector.get_map().values())
+            thread = self._thread
+            self._poke()
+        if last and thread is not None and thread is not threading.current_thread():
+            thread.join(_JOIN)  # gone when this returns: a process may fork next (app/opening.py)
+
+    def _stop(self, selector: selectors.BaseSelector) -> None:
+        """Close the selector and the wake pair; the next :meth:`add` starts anew. Hold the lock."""
+        assert self._wake is not None
+        for end in self._wake:
+            end.close()
+        selector.close()
+        self._selector, self._wake = None, None
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -82,6 +102,9 @@ class Readers:
         while True:
             with self._lock:
                 links: list[Readable] = [k.data for k in selector.get_map().values() if k.data is not None]
+                if not links:  # the last link is gone: so is the thread (a process that forks wants none)
+                    self._stop(selector)
+                    return
             now = time.monotonic()
             timeout = min(max(0.0, min((link.due() for link in links), default=now + _IDLE) - now), _IDLE)
             for key, _ in selector.select(timeout):

@@ -57,6 +57,15 @@ def _named_nothing(locator: str) -> str:
     return locator[:at] + (new.upper() if old.isupper() else new) + locator[at + 1 :]
 
 
+def _seen(theirs: Bridge) -> None:
+    """What the app does before it fetches (app/attachments.py): a carrier whose blobs a
+    member can fetch only once its poll saw them (Telegram: a file id per bot) is polled,
+    and the cursor handed over."""
+    use_cursor = getattr(theirs, "use_cursor", None)
+    if use_cursor is not None:
+        use_cursor(theirs.poll(None).cursor)
+
+
 class BlobContract:
     """put_blob, get_blob and blob_limit, test by test (``carrier``: a fresh one, from the plugin)."""
 
@@ -72,8 +81,9 @@ class BlobContract:
                 assert not (tmp_path / "dest").exists()
                 return
             assert mine.blob_limit >= max(_SIZES)
-            for size in _SIZES:
-                locator, data = _put(mine, tmp_path, size)
+            put = {size: _put(mine, tmp_path, size) for size in _SIZES}
+            _seen(theirs)
+            for size, (locator, data) in put.items():
                 assert isinstance(locator, str) and 0 < len(locator) <= 1000
                 dest = tmp_path / f"fetched-{size}"
                 theirs.get_blob(locator, dest, size)
@@ -104,6 +114,7 @@ class BlobContract:
         try:
             size = 200_000
             locator, data = _put(mine, tmp_path, size)
+            _seen(theirs)
             for max_bytes in (size - 1, size // 2, 16):
                 dest = tmp_path / f"dest-{max_bytes}"
                 with pytest.raises(BlobTooLargeError):

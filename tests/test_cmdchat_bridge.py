@@ -281,6 +281,24 @@ def test_one_process_shares_one_login_per_name(server: CmdChatServer, make: Call
     assert make("alice-bot").post(_pointer("again"))
 
 
+def test_one_thread_reads_every_login_and_ends_with_the_last(
+    server: CmdChatServer, make: Callable[..., CmdChatBridge]
+) -> None:
+    # A thread left behind would keep a later read in this process from forking its
+    # workers (app/opening.py runs them only in a process of one thread).
+    def readers() -> int:
+        return sum(t.name == "cmdchat-read" for t in threading.enumerate())
+
+    first, second = make("alice-bot"), make("bob-bot")
+    first.poll(None)
+    second.poll(None)
+    assert readers() == 1  # one thread for both logins, not one each
+    first.close()
+    assert readers() == 1
+    second.close()
+    assert readers() == 0  # gone by the time the last login is closed
+
+
 def test_an_idle_login_keeps_its_name_with_an_ignored_line(
     server: CmdChatServer, make: Callable[..., CmdChatBridge]
 ) -> None:
