@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from .armor import dearmor
-from .content import Content, Text, decode_content, encode_content
+from .content import TEXT, Content, Text, decode_content, encode_content
 from .ed25519 import is_strict_public_key
 from .errors import (
     BadSignatureError,
@@ -79,6 +80,9 @@ from .layout import (  # noqa: F401  (re-exported: tests and scripts craft point
     _text,
 )
 from .padding import padded_length
+
+_NUMBERING = struct.Struct(">8sII")  # pb2's stream and seq, and the body's length
+_TEXT_KIND = bytes((TEXT,))  # a pb2 record of the text kind: its kind byte, then the text
 
 __all__ = [
     "AEAD_TAG_BYTES",
@@ -362,18 +366,23 @@ def open_known_fields(chat: ChatKey, payload: bytes, *, version: int = 1) -> Par
         raise TamperedError("the pointer was altered: authenticated decryption failed") from None
     flags, sent_ms, sender_key, user_len = _HEAD.unpack_from(inner)
     pos = _HEAD.size + user_len
-    if flags & FLAG_SPLIT or version != 1:
-        item = _parse(chat, nonce, inner, verify=False, fmt=fmt)  # the full parser: a part, or pb2
+    if flags & FLAG_SPLIT or version > 2:
+        item = _parse(chat, nonce, inner, verify=False, fmt=fmt)  # the full parser: a part
         if isinstance(item, Part):
             return item
         return message_fields(item)
-    (body_len,) = _U32.unpack_from(inner, pos)
+    message_id = sha256(fmt.id_label + sender_key + nonce).digest()[:16].hex()
     try:
         username = inner[_HEAD.size : pos].decode("utf-8")
-        body = inner[pos + 4 : pos + 4 + body_len].decode("utf-8")
+        if version == 1:
+            (body_len,) = _U32.unpack_from(inner, pos)
+            return username, sender_key, sent_ms, inner[pos + 4 : pos + 4 + body_len].decode("utf-8"), message_id
+        stream, seq, body_len = _NUMBERING.unpack_from(inner, pos)  # pb2: stream and seq before the body
+        data = inner[pos + _NUMBERING.size : pos + _NUMBERING.size + body_len]
+        body = data[1:].decode("utf-8") if data[:1] == _TEXT_KIND else decode_content(data).body
     except UnicodeDecodeError:
         raise MalformedError("the username or message body is not valid UTF-8") from None
-    return username, sender_key, sent_ms, body, sha256(_ID_LABEL + sender_key + nonce).digest()[:16].hex()
+    return username, sender_key, sent_ms, body, message_id, data, stream, seq
 
 
 def message_from_fields(chat_name: str, fields: MessageFields) -> Message:
@@ -383,7 +392,8 @@ def message_from_fields(chat_name: str, fields: MessageFields) -> Message:
         username, sender_key, _, body, message_id = fields
         return Message(chat_name, username, sender_key, sent_at, body, message_id, Text(body))
     username, sender_key, _, body, message_id, record, stream, seq = fields
-    return Message(chat_name, username, sender_key, sent_at, body, message_id, decode_content(record), stream, seq)
+    content = Text(body) if record[:1] == _TEXT_KIND else decode_content(record)  # most are texts: no second parse
+    return Message(chat_name, username, sender_key, sent_at, body, message_id, content, stream, seq)
 
 
 def message_fields(message: Message) -> MessageFields:
