@@ -123,16 +123,20 @@ class Part:
             raise _failed(self.dest, exc) from None
 
     def _publish_nameless(self) -> None:
-        here = f"/proc/self/fd/{self.fd}"
-        if not self.force:
-            os.link(here, self.dest)  # never over a file
-            return
-        named = self.dest.parent / f"{PART_PREFIX}{secrets.token_hex(8)}{PART_SUFFIX}"
-        os.link(here, named)
+        target = self.dest if not self.force else self.dest.parent / f"{PART_PREFIX}{secrets.token_hex(8)}{PART_SUFFIX}"
+        # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N, as open(2) shows: os.link takes
+        # that flag only with a dir_fd (without, plain link() links the /proc symlink: EXDEV).
+        fds = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            os.replace(named, self.dest)
+            os.link(str(self.fd), target, src_dir_fd=fds, follow_symlinks=True)  # never over a file
+        finally:
+            os.close(fds)
+        if not self.force:
+            return
+        try:
+            os.replace(target, self.dest)
         except BaseException:
-            named.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
             raise
 
     def _publish_named(self, path: Path) -> None:
