@@ -280,11 +280,13 @@ def attachment_of(app: App, chat: UnlockedChat, message_id: str) -> Attachment:
 
 def _destination(dest: Path, name: str, force: bool) -> Path:
     """The file to write: ``dest``, or ``name`` inside it when it is a folder (``name``
-    re-checked to be a base name: it comes from another member)."""
+    re-checked to be a base name: it comes from another member; its leading dots made
+    ``_``, as browsers do, so that it never lands as a hidden file such as ``.bashrc``)."""
     if dest.is_dir():
         if name in ("", ".", "..") or Path(name).name != name or any(c in name for c in "/\\\0"):
             raise InvalidInputError(f"the file's name {name!r} is not a plain file name: give a file to save it as")
-        dest = dest / name
+        bare = name.lstrip(".")
+        dest = dest / ("_" * (len(name) - len(bare)) + bare)
     elif not dest.parent.is_dir():
         raise InvalidInputError(f"{dest.parent} is not a folder")
     if os.path.lexists(dest):

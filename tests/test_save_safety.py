@@ -5,11 +5,13 @@ file, and a folder that refuses hard links or writes gets a typed answer."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,8 @@ from console_helpers import make_home, opened, with_chat
 from pointerbridge.app.attachments import prepare_attachment, save_attachment
 from pointerbridge.app.errors import DestinationExistsError, DestinationWriteError
 from pointerbridge.app.models import UnlockedChat
-from pointerbridge.core.content import Attachment
+from pointerbridge.core.content import Attachment, Locator, decode_content, encode_content
+from pointerbridge.core.errors import InvalidInputError, MalformedError
 from pointerbridge.home.config import Home
 
 TESTS = Path(__file__).parent
@@ -139,3 +142,54 @@ def test_a_folder_that_refuses_writes_is_a_typed_error(tmp_path: Path) -> None:
     with opened(bob) as app, pytest.raises(DestinationWriteError, match=r"^cannot write /sys/kernel/notes.txt: "):
         save_attachment(app, bob_chat, attachment, Path("/sys/kernel"))
     no_plaintext(tmp_path / "bob", tmp_path / "shared")
+
+
+def test_a_dot_name_is_saved_with_its_leading_dots_as_underscores(tmp_path: Path) -> None:
+    # Review item 3: a member's ".bash_login" once landed as a dot file in the folder named.
+    bob, bob_chat, attachment = _sent(tmp_path)
+    home_dir = tmp_path / "fakehome"
+    home_dir.mkdir()
+    (home_dir / ".profile").write_text("# mine\n")
+    with opened(bob) as app:
+        assert save_attachment(app, bob_chat, replace(attachment, name=".bash_login"), home_dir).name == "_bash_login"
+        assert save_attachment(app, bob_chat, replace(attachment, name="..profile"), home_dir).name == "__profile"
+        forced = save_attachment(app, bob_chat, replace(attachment, name=".profile"), home_dir, force=True)
+    assert forced == home_dir / "_profile"
+    assert (home_dir / ".profile").read_text() == "# mine\n"  # --force replaces only the sanitised name
+    assert sorted(os.listdir(home_dir)) == [".profile", "__profile", "_bash_login", "_profile"]
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200b", "\u2028", "\u2029", "\ue000", "\u0378", "\ufeff"])
+def test_a_name_with_a_character_that_hides_what_it_shows_is_refused(hidden: str) -> None:
+    # Review item 3: "evil\u202egpj.exe" showed as "evilexe.jpg"; a zero-width name showed as nothing.
+    good = Attachment(bytes(32), bytes(32), 5, "photo.jpg", "image/jpeg", (Locator("files", "x"),))
+    with pytest.raises(InvalidInputError, match=f"U\\+{ord(hidden):04X}"):
+        encode_content(replace(good, name=f"evil{hidden}gpj.exe"))
+    placeholder = "x" * len(hidden.encode("utf-8"))
+    sealed = encode_content(replace(good, name=f"evil{placeholder}gpj.exe"))
+    hostile = sealed.replace(placeholder.encode(), hidden.encode("utf-8"), 1)
+    with pytest.raises(MalformedError, match="invisible or direction-changing"):
+        decode_content(hostile)
+    assert decode_content(sealed) == replace(good, name=f"evil{placeholder}gpj.exe")  # the same bytes, but for it
+
+
+def test_the_cli_prints_the_sanitised_name_it_saved_and_force_replaces_only_that(tmp_path: Path) -> None:
+    from test_cli import SECRET, initialised_home, run
+
+    home = initialised_home(tmp_path / "home")
+    secret = {"PBRIDGE_CHAT_SECRET": SECRET}
+    assert run("--home", home, "chat", "create", "family", "--carrier", "shared", env=secret).returncode == 0
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / ".bashrc"
+    source.write_text("echo sent\n")
+    sent = run("--home", home, "send", "family", "--file", str(source), env=secret)
+    assert sent.returncode == 0, sent.stderr
+    (message,) = json.loads(run("--home", home, "read", "family", "--json", env=secret).stdout)["messages"]
+    folder = tmp_path / "fakehome"
+    folder.mkdir()
+    (folder / ".bashrc").write_text("# mine\n")
+    (folder / "_bashrc").write_text("old save\n")
+    saved = run("--home", home, "save", "family", message["id"], str(folder), "--force", env=secret)
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.startswith(f"saved {folder / '_bashrc'} ")
+    assert (folder / "_bashrc").read_text() == "echo sent\n" and (folder / ".bashrc").read_text() == "# mine\n"
