@@ -54,7 +54,8 @@ __all__ = ["NOT_BLOB", "BoundedImap", "BoundedImapTls", "LiteralRefused", "Mailb
 
 NOT_BLOB = 'NOT HEADER Message-ID "<pbb-"'  # a poll's search: mails that are not blob mails
 _BLOB = 'HEADER Message-ID "<pbb-"'
-_LOCATOR = re.compile(r"<pbb-[0-9a-f]{32}@[^\s<>\"\\@]{1,255}>")
+# The domain: printable ASCII but for <>"\@ (anything else imaplib cannot send: never found)
+_LOCATOR = re.compile(r"<pbb-[0-9a-f]{32}@[\x21\x23-\x3b\x3d\x3f\x41-\x5b\x5d-\x7e]{1,255}>")
 _CHUNK = 2 << 20  # encoded bytes per partial FETCH: a fetch holds about 4.6 times this at once
 _HEADERS = 64 * 1024  # bytes of headers a blob mail may have (servers add Received:, DKIM, ...)
 _CANDIDATES = 5  # mails a search finds that are looked at (a hostile one may share the id)

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from helpers import ScriptedServer
 from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
 from pointerbridge.bridges.blob_io import BlobNotFoundError, BlobTooLargeError
@@ -150,3 +151,12 @@ def test_a_server_dripping_lines_is_given_up_at_the_fetchs_deadline(tmp_path: Pa
     (error,) = raised
     assert isinstance(error, RetryableError) and "TimeoutError" in str(error)
     assert 1.5 < took < 6.0, f"a fetch given 2 s took {took:.1f} s"
+
+
+@pytest.mark.parametrize("domain", ["exämple.org", "exa\x01mple.org", "exa\x7fmple.org"])
+def test_a_locator_no_imap_command_can_carry_is_not_found(domain: str, tmp_path: Path) -> None:
+    # Review item 6: imaplib failed on these, a RetryableError for a locator that can never work.
+    bridge = _bridge(9)  # never reached: refused before any connection
+    with pytest.raises(BlobNotFoundError, match="is not the Message-ID of a blob mail"):
+        bridge.get_blob(f"<pbb-{'a' * 32}@{domain}>", tmp_path / "blob", 1000)
+    assert not (tmp_path / "blob").exists()
