@@ -11,9 +11,9 @@ and saved back from them, checked, to a file the user names.
 - **Saving** (:func:`save_attachment`) fetches the blob from a carrier of this chat whose
   type a locator names (a carrier that lacks it or fails: the next), into the home's
   ``tmp`` folder, bounded by the size the attachment states, checks its hash and length
-  before decrypting anything, then decrypts it streaming into a 0600 temporary file beside
-  the destination, renamed into place only once the whole blob verified: plaintext is
-  written at the destination only, and nothing half-written is ever left.
+  before decrypting anything, then decrypts it streaming into a 0600 file beside the
+  destination (``app/publish.py``: nameless on Linux, so even a killed run leaves none),
+  named only once the whole blob verified: nothing half-written is ever left.
 
 The carriers are hostile: a blob is bounded while fetched and checked before it is read;
 a file name comes from another member and is re-checked to be a base name before it
@@ -50,6 +50,7 @@ from pointerbridge.core.errors import BlobError, InvalidInputError, PointerBridg
 
 from .carriers import bridge_call
 from .errors import DestinationExistsError, NoFileCarrierError, NotAFileError
+from .publish import beside
 
 if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity
@@ -70,8 +71,6 @@ Progress = Callable[[int, int], None]
 """A progress callback: ``progress(done_bytes, total_bytes)``."""
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 _STALE_SECONDS = 3600  # a temporary blob no write touched for an hour: a killed run's
-_PART_PREFIX = ".pbridge-"
-_PART_SUFFIX = ".part"
 
 
 def _temp_blob(app: App) -> Path:
@@ -281,11 +280,13 @@ def attachment_of(app: App, chat: UnlockedChat, message_id: str) -> Attachment:
 
 def _destination(dest: Path, name: str, force: bool) -> Path:
     """The file to write: ``dest``, or ``name`` inside it when it is a folder (``name``
-    re-checked to be a base name: it comes from another member)."""
+    re-checked to be a base name: it comes from another member; its leading dots made
+    ``_``, as browsers do, so that it never lands as a hidden file such as ``.bashrc``)."""
     if dest.is_dir():
         if name in ("", ".", "..") or Path(name).name != name or any(c in name for c in "/\\\0"):
             raise InvalidInputError(f"the file's name {name!r} is not a plain file name: give a file to save it as")
-        dest = dest / name
+        bare = name.lstrip(".")
+        dest = dest / ("_" * (len(name) - len(bare)) + bare)
     elif not dest.parent.is_dir():
         raise InvalidInputError(f"{dest.parent} is not a folder")
     if os.path.lexists(dest):
@@ -333,32 +334,18 @@ def _fetch(app: App, carrier: str, locator: str, blob: Path, attachment: Attachm
 def _decrypt_to(
     attachment: Attachment, blob: Path, dest: Path, force: bool, progress: Progress | None, total: int
 ) -> None:
-    """Decrypt ``blob`` into a 0600 file beside ``dest``, renamed to ``dest`` once the
-    whole stream verified (never over a file unless ``force``)."""
-    part = dest.parent / f"{_PART_PREFIX}{secrets.token_hex(8)}{_PART_SUFFIX}"
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out, open(blob, "rb") as src:
-            done = total - attachment.size
-            pieces = iter(functools.partial(src.read, SEALED_CHUNK_BYTES), b"")
-            for plain in decrypt_stream(BlobKey(attachment.file_key), attachment.hash, attachment.size, pieces):
-                out.write(plain)
-                done += len(plain)
-                if progress is not None:
-                    progress(done, total)
-            out.flush()
-            os.fsync(out.fileno())
-        if force:
-            os.replace(part, dest)
-        else:
-            os.link(part, dest)  # fails if dest appeared meanwhile: never replaced unasked
-            part.unlink()
-    except FileExistsError:
-        part.unlink(missing_ok=True)
-        raise DestinationExistsError(f"{dest} exists: give another name, or --force to replace it") from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    """Decrypt ``blob`` into a 0600 file beside ``dest`` (nameless where the kernel allows:
+    ``app/publish.py``), given ``dest``'s name once the whole stream verified (never over a
+    file unless ``force``)."""
+    with beside(dest, force) as out, open(blob, "rb") as src:
+        done = total - attachment.size
+        pieces = iter(functools.partial(src.read, SEALED_CHUNK_BYTES), b"")
+        for plain in decrypt_stream(BlobKey(attachment.file_key), attachment.hash, attachment.size, pieces):
+            out.write(plain)
+            done += len(plain)
+            if progress is not None:
+                progress(done, total)
+        out.publish()
 
 
 def save_attachment(

@@ -15,6 +15,7 @@ __all__ = [
     "ChatsSealedError",
     "ConfigurationError",
     "DestinationExistsError",
+    "DestinationWriteError",
     "ExportExistsError",
     "IdentityExistsError",
     "MessageNotFoundError",
@@ -139,6 +140,13 @@ class DestinationExistsError(PointerBridgeError):
     """``pbridge save`` to a file that exists: it is replaced only when asked (``--force``)."""
 
     exit_code = 58
+
+
+class DestinationWriteError(PointerBridgeError):
+    """``pbridge save`` could not write its file: the folder is not writable, the disk is
+    full, or the filesystem refused (the message names the file and the system's reason)."""
+
+    exit_code = 60
 
 
 class NotAFileError(PointerBridgeError):

@@ -15,7 +15,14 @@ it reads (and in ``move_to`` when read mails are moved there).
   ``max_bytes`` once base64-encoded plus headers; the body is then read in partial
   FETCHes of 2 MiB and decoded as it comes, and imaplib's client is refused any literal
   larger than asked for before it reads it (:class:`BoundedImap`), so a server sending
-  more than it was asked is never held in memory.
+  more than it was asked is never held in memory. Every command of a fetch (SELECT, the
+  SEARCH, each FETCH) is bounded: literals of 1 MiB at most unless asked for more, and all
+  it answers (lines and literals, until its tagged answer) within twice its literal bound
+  and 64 KiB; and the whole fetch within the carrier's ``timeout`` plus a second per
+  16 KiB of the blob, checked at each read, so a server dripping untagged lines neither
+  holds a fetch forever nor fills memory. (A poll reads mails of up to
+  ``max_mail_bytes``, bounded by its ``SMALLER`` search, through the same client, which
+  is therefore unbounded outside a fetch.)
 - **Size limits.** ``max_blob_bytes`` (18 MB by default: base64 makes it 24.6 MB, under
   the common 25 MB cap on a mail); a server that declares a smaller ``SIZE`` refuses the
   blob before anything is sent. Mails stay in the mailbox as long as its owner keeps
@@ -47,29 +54,60 @@ __all__ = ["NOT_BLOB", "BoundedImap", "BoundedImapTls", "LiteralRefused", "Mailb
 
 NOT_BLOB = 'NOT HEADER Message-ID "<pbb-"'  # a poll's search: mails that are not blob mails
 _BLOB = 'HEADER Message-ID "<pbb-"'
-_LOCATOR = re.compile(r"<pbb-[0-9a-f]{32}@[^\s<>\"\\@]{1,255}>")
+# The domain: printable ASCII but for <>"\@ (anything else imaplib cannot send: never found)
+_LOCATOR = re.compile(r"<pbb-[0-9a-f]{32}@[\x21\x23-\x3b\x3d\x3f\x41-\x5b\x5d-\x7e]{1,255}>")
 _CHUNK = 2 << 20  # encoded bytes per partial FETCH: a fetch holds about 4.6 times this at once
 _HEADERS = 64 * 1024  # bytes of headers a blob mail may have (servers add Received:, DKIM, ...)
 _CANDIDATES = 5  # mails a search finds that are looked at (a hostile one may share the id)
 _SIZE = re.compile(rb"RFC822\.SIZE (\d{1,20})")
+_LITERAL = 1 << 20  # bytes of a literal a fetch's command may answer unless it asks for more
+_SLACK = 64 * 1024  # bytes of lines an answer may hold beyond twice its literal bound
+_BYTES_PER_SECOND = 16 * 1024  # the slowest pace a blob fetch is given, past the timeout
 
 
 class LiteralRefused(Exception):  # not an error class of the app: get_blob turns it into one
-    """A server sent a literal larger than the bound set: nothing of it was read (the
-    connection is then unusable: the bridge drops it)."""
+    """A server sent a literal larger than the bound set, or an answer longer than its
+    budget: nothing more of it was read (the connection is then unusable: the bridge
+    drops it). ``args[0]``: the bytes it would have taken."""
 
 
 class BoundedImap(imaplib.IMAP4):
     """imaplib's client, refusing a literal over :attr:`literal_limit` (when set) before
-    reading it (imaplib reads a literal whole into memory, whatever its size)."""
+    reading it (imaplib reads a literal whole into memory, whatever its size), more than
+    :attr:`budget` bytes read (lines and literals, when set), and any read once past
+    :attr:`deadline` (a ``time.monotonic()``, when set: ``TimeoutError``)."""
 
     literal_limit: int | None = None
+    budget: int | None = None
+    deadline: float | None = None
+    _spent = 0
+
+    def _spend(self, size: int) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeoutError("the IMAP server took too long over the blob")
+        if self.budget is not None:
+            if self._spent + size > self.budget:
+                raise LiteralRefused(self._spent + size)
+            self._spent += size
+
+    def bound(self, literal_limit: int | None, budget: int | None) -> None:
+        """Bound what the next command's answer may hold (None: unbounded); the budget
+        starts afresh."""
+        self.literal_limit, self.budget, self._spent = literal_limit, budget, 0
 
     def read(self, size: int) -> bytes:
-        """Read a literal of ``size`` bytes, if it is within the bound."""
+        """Read a literal of ``size`` bytes, if it is within the bounds."""
         if self.literal_limit is not None and size > self.literal_limit:
             raise LiteralRefused(size)
+        self._spend(size)
         return super().read(size)
+
+    def readline(self) -> bytes:
+        """Read a line (imaplib's bound: 1 MB), counted in the budget."""
+        self._spend(0)
+        line = super().readline()
+        self._spend(len(line))
+        return line
 
 
 class BoundedImapTls(BoundedImap, imaplib.IMAP4_SSL):
@@ -162,13 +200,22 @@ class MailboxBlobs(Bridge):
         encoded = encoded_size(max_bytes) + 1024  # and a few blank lines
         with self._talking():
             imap = self._imap_client()
-            found = self._find(imap, locator)
-        if found is None:
-            raise BlobNotFoundError(self.name, f"no mail {locator} in {' or '.join(self._folders())}")
-        uid, size = found
-        if size > encoded + _HEADERS:
-            raise BlobTooLargeError(self.name, f"the mail {locator} has {size} bytes, over {max_bytes} bytes' worth")
-        write_blob(self.name, dest, self._decoded(imap, uid, encoded, locator), max_bytes)
+        if not isinstance(imap, BoundedImap):
+            raise TypeError("the e-mail bridge's IMAP client must be a BoundedImap")
+        imap.deadline = time.monotonic() + self._s.timeout + max_bytes / _BYTES_PER_SECOND
+        try:
+            with self._talking():
+                found = self._find(imap, locator)
+            if found is None:
+                raise BlobNotFoundError(self.name, f"no mail {locator} in {' or '.join(self._folders())}")
+            uid, size = found
+            if size > encoded + _HEADERS:
+                raise BlobTooLargeError(
+                    self.name, f"the mail {locator} has {size} bytes, over {max_bytes} bytes' worth"
+                )
+            write_blob(self.name, dest, self._decoded(imap, uid, encoded, locator), max_bytes)
+        finally:
+            imap.deadline = None
 
     def _folders(self) -> list[str]:
         s = self._s
@@ -177,12 +224,14 @@ class MailboxBlobs(Bridge):
     def _find(self, imap: imaplib.IMAP4, locator: str) -> tuple[int, int] | None:
         """(UID, size) of the mail whose Message-ID is ``locator``, selected; None: none."""
         for folder in self._folders():
-            typ, _ = imap.select(quoted_folder(folder), readonly=True)
+            with _bounded(imap, _LITERAL):
+                typ, _ = imap.select(quoted_folder(folder), readonly=True)
             if typ != "OK" and folder == self._s.folder:
                 raise ConfigurationError(self.name, f"no folder {folder!r}")
             if typ != "OK":
                 continue  # move_to not made yet: nothing was moved there
-            uids = search_uids(imap.uid("SEARCH", f'HEADER Message-ID "{locator}"'))
+            with _bounded(imap, _LITERAL):
+                uids = search_uids(imap.uid("SEARCH", f'HEADER Message-ID "{locator}"'))
             for uid in uids[:_CANDIDATES]:  # the header search matches parts: the whole id must be it
                 with _bounded(imap, _HEADERS):
                     typ, data = imap.uid("FETCH", str(uid), "(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
@@ -229,13 +278,15 @@ class MailboxBlobs(Bridge):
 
 @contextlib.contextmanager
 def _bounded(imap: imaplib.IMAP4, limit: int) -> Iterator[None]:
+    """One command's answer: literals of ``limit`` bytes at most, and all of it within
+    twice that and :data:`_SLACK`."""
     if not isinstance(imap, BoundedImap):
         raise TypeError("the e-mail bridge's IMAP client must be a BoundedImap")
-    imap.literal_limit = limit
+    imap.bound(limit, 2 * limit + _SLACK)
     try:
         yield
     finally:
-        imap.literal_limit = None
+        imap.bound(None, None)
 
 
 def _blob_mail(data: bytes, address: str, subject: str, recipients: list[str]) -> EmailMessage:

@@ -16,7 +16,9 @@
   fetching; the sender's own bot uses the id in the locator. ``file_unique_id`` is the same
   for every bot.
 - **Getting** is getFile (its ``file_size`` checked against the bound first) and the
-  download of ``/file/bot<token>/<file_path>`` over httpx, read in chunks and bounded: not
+  download of ``/file/bot<token>/<file_path>`` over httpx, read in chunks and bounded
+  (asked with ``Accept-Encoding: identity``, read raw: a file sent compressed is refused,
+  never inflated, as a 1 MB gzip of 1 GB would be before any bound could look): not
   python-telegram-bot's ``download_to_drive``, which holds the whole file in memory and
   copies a *local* file when the server names a path that exists on this machine.
 """
@@ -148,14 +150,18 @@ def _download(carrier: str, url: str, dest: Path, most: int, timeout: float) -> 
     deadline = time.monotonic() + timeout + most / _SLOWEST
 
     def chunks(response: Any) -> Iterator[bytes]:
-        for chunk in response.iter_bytes(1 << 16):
+        for chunk in response.iter_raw(1 << 16):  # as sent: nothing inflated before the bound
             if time.monotonic() > deadline:
                 raise RetryableError(carrier, "downloading a file took too long")
             yield chunk
 
     try:
-        with client, client.stream("GET", url, timeout=httpx.Timeout(timeout)) as response:
+        asked = {"Accept-Encoding": "identity"}
+        with client, client.stream("GET", url, headers=asked, timeout=httpx.Timeout(timeout)) as response:
             status = response.status_code
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):  # a gzip bomb inflates 1000-fold: never inflated here
+                raise RetryableError(carrier, f"Telegram sent the file {printable(encoding, 40)}-encoded, not as asked")
             if status in (400, 403, 404):
                 raise BlobNotFoundError(carrier, f"Telegram has no such file to download (HTTP {status})")
             if status != 200:

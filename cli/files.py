@@ -5,10 +5,12 @@ nothing in a pipe or with ``--json``."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from pointerbridge.app.service import App, UnlockedChat
     from pointerbridge.core.keys import Identity
 
-__all__ = ["save", "send_file"]
+__all__ = ["save", "send_file", "stop_on_signals"]
 
 LARGE = 1 << 20
 """Files from this size on get a progress bar (smaller ones are done before it would show)."""
@@ -44,6 +46,23 @@ def progress_bar(label: str, size: int, quiet: bool = False) -> Iterator[Callabl
         yield update
 
 
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``SystemExit(128 + signal)`` inside (as app/daemon.py
+    stops on them), so that a file half-written beside DEST, or a temporary blob in the
+    home, is removed on the way out rather than left by the signal's default death."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def send_file(app: App, chat: UnlockedChat, sender: Identity, path: Path, caption: str, queue: bool) -> None:
     """``pbridge send CHAT --file PATH``: put the file on the chat's carriers that keep
     files, seal its reference into the outbox and post it now (unless ``queue``)."""
@@ -56,7 +75,7 @@ def send_file(app: App, chat: UnlockedChat, sender: Identity, path: Path, captio
             err=True,
         )
     skipped: list[str] = []
-    with progress_bar(f"encrypting and putting {path.name}", path.stat().st_size) as progress:
+    with stop_on_signals(), progress_bar(f"encrypting and putting {path.name}", path.stat().st_size) as progress:
         send_attachment(
             app,
             chat,
@@ -102,7 +121,8 @@ def save(
     with unlocked_app(ctx, phrase_fd) as app:
         unlocked = unlock(app, chat, secret_fd)
         attachment = attachment_of(app, unlocked, message_id)
-        with progress_bar(f"fetching {safe_text(attachment.name[:40])}", attachment.size, as_json) as progress:
+        label = f"fetching {safe_text(attachment.name[:40])}"
+        with stop_on_signals(), progress_bar(label, attachment.size, as_json) as progress:
             saved = save_attachment(app, unlocked, attachment, dest, force=force, progress=progress)
     if as_json:
         emit(

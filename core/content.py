@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import struct
+import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -51,6 +52,7 @@ _HASH_BYTES = 32
 _MAX_SIZE = 2**64 - 1
 _TARGET = re.compile(r"[0-9a-f]{32}")
 _FIXED = struct.Struct(">32s32sQ")  # file_key, hash, size
+_HIDING = frozenset({"Cf", "Zl", "Zp", "Co", "Cn"})  # format, line/paragraph separators, private, unassigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +184,9 @@ def _utf8(data: bytes, what: str) -> str:
 
 def _name_problem(name: str) -> str | None:
     """Why ``name`` is no base name (None: it is one): empty, over 255 bytes, a folder
-    separator, NUL or another control character, ``.`` or ``..``."""
+    separator, NUL or another control character, ``.`` or ``..``; or a character that
+    hides what the name shows (a bidi override or zero-width character: Unicode
+    categories Cf, Zl, Zp, Co, Cn)."""
     size = len(name.encode("utf-8", "surrogatepass"))
     if not 1 <= size <= 255:
         return f"a file name is 1 to 255 bytes, not {size}"
@@ -191,6 +195,9 @@ def _name_problem(name: str) -> str | None:
     bad = next((c for c in name if c in "/\\" or ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0), None)
     if bad is not None:
         return f"a file name holds no folder separator or control character, not {bad!r}"
+    hiding = next((c for c in name if unicodedata.category(c) in _HIDING), None)
+    if hiding is not None:
+        return f"a file name holds no invisible or direction-changing character, not U+{ord(hiding):04X}"
     return None
 
 

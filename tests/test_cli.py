@@ -343,6 +343,7 @@ def test_exit_codes_never_change() -> None:
         "NotChangeableError": 56,
         "NoFileCarrierError": 57,
         "DestinationExistsError": 58,
+        "DestinationWriteError": 60,
         "NotAFileError": 59,
     }
 
