@@ -126,3 +126,35 @@ def test_uidvalidity_an_html_reply_and_an_outage_through_the_cli(tmp_path: Path)
     assert json.loads(_pbridge(tmp_path, "bob", "poll", "--json"))["received"] == {"mail": 1}  # the HTML reply
     shown = json.loads(_pbridge(tmp_path, "bob", "read", "trouble", "--json"))["messages"]
     assert [m["body"] for m in shown] == ["one", "two", "three", "four", "five, forwarded by hand"]
+
+
+def test_a_file_a_reply_an_edit_and_a_delete_over_email_through_the_cli(tmp_path: Path) -> None:
+    # Issue 21's acceptance over a real carrier: what the files-carrier tests show, by mail.
+    _members(tmp_path, "Album")
+    original = tmp_path / "beach.jpg"
+    original.write_bytes(os.urandom(5 * 1024 * 1024))
+    _pbridge(tmp_path, "alice", "send", "album", "--file", str(original), "--caption", "the beach")
+    _pbridge(tmp_path, "alice", "send", "album", stdin="a typo")
+    _pbridge(tmp_path, "alice", "send", "album", stdin="take this back")
+    _pbridge(tmp_path, "bob", "poll")
+    seen = {m["body"]: m for m in json.loads(_pbridge(tmp_path, "bob", "read", "album", "--json"))["messages"]}
+    photo, typo, back = seen["the beach"], seen["a typo"], seen["take this back"]
+    assert photo["kind"] == "attachment" and photo["file"]["size"] == 5 * 1024 * 1024
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    _pbridge(tmp_path, "bob", "save", "album", photo["id"][:12], str(saves))
+    assert (saves / "beach.jpg").read_bytes() == original.read_bytes()
+
+    _pbridge(tmp_path, "bob", "send", "album", "--reply-to", typo["id"][:12], stdin="what typo?")
+    _pbridge(tmp_path, "alice", "edit", "album", typo["id"][:12], stdin="no typo")
+    _pbridge(tmp_path, "alice", "delete", "album", back["id"][:12], "--for-everyone")
+    _pbridge(tmp_path, "alice", "poll")
+    _pbridge(tmp_path, "bob", "poll")
+    for user in ("alice", "bob"):  # both sides show the same chat
+        shown = json.loads(_pbridge(tmp_path, user, "read", "album", "--json"))["messages"]
+        by_id = {m["id"]: m for m in shown}
+        assert (by_id[typo["id"]]["body"], by_id[typo["id"]]["edited"]) == ("no typo", True)
+        assert by_id[back["id"]]["deleted"] and by_id[back["id"]]["body"] == ""
+        (reply,) = [m for m in shown if m["kind"] == "reply"]
+        assert reply["reply_to"] == typo["id"] and reply["body"] == "what typo?"
+        assert not [m for m in shown if m["kind"] in ("edit", "delete")]  # folded into their targets

@@ -289,3 +289,32 @@ def test_logging_in_again_keeps_the_chosen_start(tmp_path: Path) -> None:
     login_ok(home, "mx", "--start", "now")
     login_ok(home, "mx")
     assert load_config(home / "config.toml").carriers["mx"].settings["start"] == "now"
+
+
+def test_a_file_a_reply_an_edit_and_a_delete_over_matrix_through_the_cli(room: dict[str, object]) -> None:
+    # Issue 21's acceptance over Matrix (runs last: it adds to the room the tests above read).
+    alice, bob, root = room["alice"], room["bob"], room["root"]
+    assert isinstance(alice, Path) and isinstance(bob, Path) and isinstance(root, Path)
+    original = root / "beach.jpg"
+    original.write_bytes(os.urandom(5 * 1024 * 1024))
+    ok(alice, "alice", "send", "family", "--file", str(original), "--caption", "the beach")
+    ok(alice, "alice", "send", "family", "-", "--lines", stdin="a typo\ntake this back")
+    assert poll(bob, "bob")["errors"] == {}
+    seen = {m["body"]: m for m in json.loads(ok(bob, "bob", "read", "family", "--json"))["messages"]}
+    photo, typo, back = seen["the beach"], seen["a typo"], seen["take this back"]
+    assert photo["kind"] == "attachment" and photo["file"]["size"] == 5 * 1024 * 1024
+    saves = root / "saves"
+    saves.mkdir()
+    ok(bob, "bob", "save", "family", photo["id"][:12], str(saves))
+    assert (saves / "beach.jpg").read_bytes() == original.read_bytes()
+
+    ok(bob, "bob", "send", "family", "--reply-to", typo["id"][:12], stdin="what typo?")
+    ok(alice, "alice", "edit", "family", typo["id"][:12], stdin="no typo")
+    ok(alice, "alice", "delete", "family", back["id"][:12], "--for-everyone")
+    for home, user in ((alice, "alice"), (bob, "bob")):
+        assert poll(home, user)["errors"] == {}
+        by_id = {m["id"]: m for m in json.loads(ok(home, user, "read", "family", "--json"))["messages"]}
+        assert (by_id[typo["id"]]["body"], by_id[typo["id"]]["edited"]) == ("no typo", True)
+        assert by_id[back["id"]]["deleted"]
+        (reply,) = [m for m in by_id.values() if m["kind"] == "reply"]
+        assert reply["reply_to"] == typo["id"]

@@ -141,7 +141,12 @@ def _set_up(pbridge: Pbridge, server: BotApiServer, user: str, token: str, chat_
     """A member's home: an identity, and a Telegram carrier with the member's own bot."""
     pbridge.monkeypatch.setenv(f"PBRIDGE_TG_{user.upper()}", token)
     pbridge(user, "init", "--username", user, "--weak-secret-ok")
-    settings = {"chat_id": chat_id, "token_env": f"PBRIDGE_TG_{user.upper()}", "base_url": server.base_url}
+    settings = {
+        "chat_id": chat_id,
+        "token_env": f"PBRIDGE_TG_{user.upper()}",
+        "base_url": server.base_url,
+        "base_file_url": server.base_file_url,
+    }
     pbridge(user, "carrier", "add", "tg", "--type", "telegram", *(f"--set={k}={v}" for k, v in settings.items()))
 
 
@@ -219,3 +224,33 @@ def test_a_burst_of_60_sends_never_draws_a_429(
     assert [status for _, status in server.refused] == []
     totals = _cron(pbridge, server, rounds=2)
     assert totals["bob"]["received"] == totals["carol"]["received"] == 60
+
+
+def test_a_file_a_reply_an_edit_and_a_delete_over_telegram_through_the_cli(
+    circle: tuple[Pbridge, BotApiServer], tmp_path: Path
+) -> None:
+    # Issue 21's acceptance over Telegram: a member's bot fetches the file once its poll saw it.
+    pbridge, server = circle
+    original = tmp_path / "beach.jpg"
+    original.write_bytes(bytes(range(256)) * (5 * 1024 * 1024 // 256))
+    pbridge("alice", "send", "circle", "--file", str(original), "--caption", "the beach", "--queue")
+    pbridge("alice", "send", "circle", "-", "--lines", "--queue", stdin="a typo\ntake this back")
+    _cron(pbridge, server, rounds=3)
+    seen = {m["body"]: m for m in json.loads(pbridge("bob", "read", "circle", "--json"))["messages"]}
+    photo, typo, back = seen["the beach"], seen["a typo"], seen["take this back"]
+    assert photo["kind"] == "attachment" and photo["file"]["name"] == "beach.jpg"
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    pbridge("bob", "save", "circle", photo["id"][:12], str(saves))
+    assert (saves / "beach.jpg").read_bytes() == original.read_bytes()
+
+    pbridge("bob", "send", "circle", "--reply-to", typo["id"][:12], "--queue", stdin="what typo?")
+    pbridge("alice", "edit", "circle", typo["id"][:12], "--queue", stdin="no typo")
+    pbridge("alice", "delete", "circle", back["id"][:12], "--for-everyone", "--queue")
+    _cron(pbridge, server, rounds=3)
+    for user in USERS:
+        by_id = {m["id"]: m for m in json.loads(pbridge(user, "read", "circle", "--json"))["messages"]}
+        assert (by_id[typo["id"]]["body"], by_id[typo["id"]]["edited"]) == ("no typo", True)
+        assert by_id[back["id"]]["deleted"]
+        (reply,) = [m for m in by_id.values() if m["kind"] == "reply"]
+        assert reply["reply_to"] == typo["id"]
