@@ -49,7 +49,7 @@ from pointerbridge.core.content import Attachment, Locator, encode_content
 from pointerbridge.core.errors import BlobError, InvalidInputError, PointerBridgeError
 
 from .carriers import bridge_call
-from .errors import DestinationExistsError, NoFileCarrierError, NotAFileError
+from .errors import DestinationExistsError, MessageNotFoundError, NoFileCarrierError, NotAFileError
 from .publish import beside
 
 if TYPE_CHECKING:
@@ -266,8 +266,8 @@ def attachment_of(app: App, chat: UnlockedChat, message_id: str) -> Attachment:
     """The attachment of the chat's message whose id (or unique id prefix) is ``message_id``."""
     shown, _ = app.read(chat, include_trash=True)
     matches = [s for s in shown if s.message.id.startswith(message_id.lower())]
-    if not matches:
-        raise InvalidInputError(
+    if not matches:  # as edit and delete say it (54)
+        raise MessageNotFoundError(
             f"no message of chat {chat.row.name!r} has an id starting {message_id!r} ('pbridge read' shows them)"
         )
     if len(matches) > 1:

@@ -19,7 +19,7 @@ from attachment_helpers import no_plaintext as _no_plaintext
 from attachment_helpers import temp_empty as _temp_empty
 from console_helpers import carrier_home, make_home, opened, with_chat
 from pointerbridge.app.attachments import attachment_of, prepare_attachment, save_attachment
-from pointerbridge.app.errors import DestinationExistsError, NoFileCarrierError, NotAFileError
+from pointerbridge.app.errors import DestinationExistsError, MessageNotFoundError, NoFileCarrierError, NotAFileError
 from pointerbridge.app.models import UnlockedChat
 from pointerbridge.bridges.blob_io import BlobNotFoundError
 from pointerbridge.core.blob import encrypted_size
@@ -197,7 +197,7 @@ def test_a_message_without_a_file_has_no_attachment(tmp_path: Path) -> None:
         (shown,), _ = app.read(chat)
         with pytest.raises(NotAFileError):
             attachment_of(app, chat, shown.message.id[:8])
-        with pytest.raises(InvalidInputError):
+        with pytest.raises(MessageNotFoundError):
             attachment_of(app, chat, "f" * 32)
 
 
@@ -253,5 +253,5 @@ def test_the_cli_refuses_what_it_cannot_send_or_save_with_its_own_codes(tmp_path
     saved = run("--home", home, "save", "family", message_id[:10], str(tmp_path), env=secret)
     assert saved.returncode == 59 and "holds no file" in saved.stderr, saved.stderr
     unknown = run("--home", home, "save", "family", "0" * 32, env=secret)
-    assert unknown.returncode == 3, unknown.stderr
+    assert unknown.returncode == 54, unknown.stderr  # as edit and delete --for-everyone say it
     assert not (Path(home) / "tmp").exists() or list((Path(home) / "tmp").iterdir()) == []
