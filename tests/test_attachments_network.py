@@ -14,7 +14,6 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from attachment_helpers import SIZE, carried, marked_file, no_plaintext, temp_empty
@@ -104,15 +103,7 @@ def test_on_telegram_a_member_saves_a_file_once_their_bot_has_polled_it(bot_api:
 
 def _matrix_homes(server: Synapse, tmp_path: Path) -> tuple[Home, Home]:
     """Alice's and Bob's homes, each with its own account in one room of ``server``."""
-    tag = f"att{next(_names)}x{os.getpid()}"
-    settings, token = server.bot_in_new_room(f"{tag}a", f"PBRIDGE_TEST_MX_ATT_{tag.upper()}_A")
-    other = server.register(f"{tag}b", "bot-password")
-    room = quote(settings["room_id"], safe="")
-    server.request("POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": other["user_id"]}, token)
-    server.request("POST", f"/_matrix/client/v3/join/{room}", {}, other["access_token"])
-    variable = f"PBRIDGE_TEST_MX_ATT_{tag.upper()}_B"
-    os.environ[variable] = other["access_token"]
-    theirs = {**settings, "user_id": other["user_id"], "device_id": other["device_id"], "access_token_env": variable}
+    settings, theirs = server.two_bots_in_new_room(f"att{next(_names)}x{os.getpid()}")
     mine = CarrierConfig.model_validate({**settings, "start": "history"})
     bobs = CarrierConfig.model_validate({**theirs, "start": "history"})
     return carrier_home(tmp_path, "alice", mine), carrier_home(tmp_path, "bob", bobs)

@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from pointerbridge.bridges.base import Bridge, bridge_class
@@ -22,15 +21,7 @@ _names = itertools.count()
 
 def _pair(server: Synapse) -> tuple[Bridge, Bridge]:
     """Two members' bridges, each its own account, in one room."""
-    tag = f"blob{next(_names)}x{os.getpid()}"
-    settings, token = server.bot_in_new_room(f"{tag}a", f"PBRIDGE_TEST_MX_BLOB_{tag.upper()}_A")
-    other = server.register(f"{tag}b", "bot-password")
-    room = quote(settings["room_id"], safe="")
-    server.request("POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": other["user_id"]}, token)
-    server.request("POST", f"/_matrix/client/v3/join/{room}", {}, other["access_token"])
-    variable = f"PBRIDGE_TEST_MX_BLOB_{tag.upper()}_B"
-    os.environ[variable] = other["access_token"]
-    theirs = {**settings, "user_id": other["user_id"], "device_id": other["device_id"], "access_token_env": variable}
+    settings, theirs = server.two_bots_in_new_room(f"blob{next(_names)}x{os.getpid()}")
     settings = {k: v for k, v in settings.items() if k != "type"}
     theirs = {k: v for k, v in theirs.items() if k != "type"}
     matrix = bridge_class("matrix")

@@ -27,6 +27,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pointerbridge.home.config import CarrierConfig
 
@@ -228,6 +229,24 @@ class Synapse:
             "room_id": room,
         }
         return settings, token
+
+    def two_bots_in_new_room(self, tag: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Two members' Matrix carrier settings, each bot its own account (tokens in
+        environment variables named after ``tag``), in one new room."""
+        settings, token = self.bot_in_new_room(f"{tag}a", f"PBRIDGE_TEST_MX_{tag.upper()}_A")
+        other = self.register(f"{tag}b", "bot-password")
+        room = quote(settings["room_id"], safe="")
+        self.request("POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": other["user_id"]}, token)
+        self.request("POST", f"/_matrix/client/v3/join/{room}", {}, other["access_token"])
+        variable = f"PBRIDGE_TEST_MX_{tag.upper()}_B"
+        os.environ[variable] = other["access_token"]
+        theirs = {
+            **settings,
+            "user_id": other["user_id"],
+            "device_id": other["device_id"],
+            "access_token_env": variable,
+        }
+        return settings, theirs
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
