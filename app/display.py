@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NAME_WARNING_STYLE",
     "PLAIN_MARKS",
+    "REPLAYED_MARK",
     "TRUST_MARKS",
     "TRUST_MEANINGS",
     "file_label",
@@ -29,6 +30,7 @@ __all__ = [
     "human_size",
     "late_note",
     "name_warning",
+    "quote_line",
     "replace_command",
     "rotated_line",
     "safe_text",
@@ -159,10 +161,15 @@ def replace_command(chat_name: str) -> str:
     return f"pbridge chat join {shlex.quote(chat_name)} --replace-secret"
 
 
-def view_body(line: MessageView) -> str:
+REPLAYED_MARK = "[replayed: not a new message]"
+
+
+def view_body(line: MessageView, *, quote: bool = True) -> str:
     """What a line of a chat view (app/view.py) shows after the sender's name, in words
     every front-end uses: the reply's quote, the body, its marks. Not escaped: it holds
-    what a sender wrote (pass it through :func:`safe_text` as a message body)."""
+    what a sender wrote (pass it through :func:`safe_text` as a message body).
+    ``quote=False``: a reply's quote is left out (shown on a line of its own:
+    :func:`quote_line`)."""
     parts = []
     if line.forged or (line.note and line.kind in ("edit", "delete")):
         parts.append(f"[{line.note}]")
@@ -171,7 +178,7 @@ def view_body(line: MessageView) -> str:
     elif line.deleted:
         parts.append("(deleted by its sender)")
     else:
-        if line.kind == "reply":
+        if line.kind == "reply" and (quote or line.quote is None):
             parts.append(f'(reply to "{line.quote}")' if line.quote is not None else f"({line.note})")
         if line.kind == "unknown":
             parts.append(f"({line.note})")
@@ -184,8 +191,16 @@ def view_body(line: MessageView) -> str:
         if line.edited:
             parts.append("(edited)")
     if line.replayed:
-        parts.append("[replayed: not a new message]")
+        parts.append(REPLAYED_MARK)
     return " ".join(parts)
+
+
+def quote_line(line: MessageView) -> str | None:
+    """``↳ alice: first line of what it answers`` for a reply whose target is shown, else
+    None. Not escaped, as :func:`view_body` (the name is passed through :func:`shown_name`)."""
+    if line.kind != "reply" or line.quote is None or line.deleted or line.forged:
+        return None
+    return f"↳ {shown_name(line.quote_from or '')}: {line.quote}"
 
 
 def file_label(line: MessageView) -> str:

@@ -8,6 +8,11 @@ reorders fills a gap later), and a number seen again under another message id is
 loss is invisible until its next message. pb1 messages carry no numbers and count for
 nothing here. Keyed by the sender key, not the name: after a rotation the new key's streams
 start at 1 and the old key's gaps stay reported under the old key.
+
+A part of a history (the console's pages, which do not reach the chat's first pointer)
+counts a stream's gaps only from the lowest number it holds: the numbers below it are on
+older pages, not missing. Its replays are those within the part (an original on an older
+page is not seen).
 """
 
 from __future__ import annotations
@@ -55,11 +60,11 @@ class Numbering:
     replayed: frozenset[str]
 
 
-def _missing(seen: set[int], highest: int) -> tuple[tuple[int, ...], int]:
-    """(the first missing numbers below ``highest``, how many are missing in all)."""
-    count = highest - len(seen)
+def _missing(seen: set[int], lowest: int, highest: int) -> tuple[tuple[int, ...], int]:
+    """(the first missing numbers from ``lowest`` to ``highest``, how many are missing in all)."""
+    count = highest - lowest + 1 - len(seen)
     listed: list[int] = []
-    number = 1
+    number = lowest
     for present in sorted(seen):
         while number < present and len(listed) < MAX_LISTED:
             listed.append(number)
@@ -70,10 +75,12 @@ def _missing(seen: set[int], highest: int) -> tuple[tuple[int, ...], int]:
     return tuple(listed), count
 
 
-def number_messages(messages: Iterable[Message]) -> Numbering:
+def number_messages(messages: Iterable[Message], *, whole: bool = True) -> Numbering:
     """The gaps and replays of ``messages`` (a chat's whole history in display order, trash
     included: a message in the trash arrived). The first message to use a number keeps it;
-    a later one with the same number and another id is a replay."""
+    a later one with the same number and another id is a replay. ``whole=False``: the
+    messages are the newest part of the history only, so each stream counts from the
+    lowest number among them, not from 1."""
     streams: dict[tuple[bytes, bytes], tuple[str, dict[int, str]]] = {}
     replayed: set[str] = set()
     for message in messages:
@@ -87,7 +94,7 @@ def number_messages(messages: Iterable[Message]) -> Numbering:
         streams[key] = (message.username, seqs)
     gaps = []
     for (sender_key, stream), (username, seqs) in streams.items():
-        missing, count = _missing(set(seqs), max(seqs))
+        missing, count = _missing(set(seqs), 1 if whole else min(seqs), max(seqs))
         if count:
             gaps.append(Gap(username, sender_key, stream, missing, count))
     return Numbering(tuple(gaps), frozenset(replayed))

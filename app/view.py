@@ -11,6 +11,11 @@ purged, or never sent) is shown as its own line too, as is one aimed at a messag
 cannot be edited (a delete, an edit, a rotation notice, a kind this version cannot show).
 A reply quotes the first line of its target's current body, or says the target is not
 here. A kind this version does not know is "a message this version cannot show".
+
+A view of part of a history (``whole=False``: the console's pages, newest first, not yet
+reaching the chat's first pointer) says of a target it does not hold that it is on an
+older page or not here, and counts gaps only from each stream's lowest number it holds
+(app/gaps.py); once the part reaches the chat's first pointer it is the whole view.
 """
 
 from __future__ import annotations
@@ -26,11 +31,21 @@ if TYPE_CHECKING:
 
     from .models import Shown
 
-__all__ = ["CANNOT_SHOW", "DELETED", "NOT_HERE", "ChatView", "MessageView", "build_view", "kind_name"]
+__all__ = [
+    "CANNOT_SHOW",
+    "DELETED",
+    "NOT_HERE",
+    "NOT_LOADED",
+    "ChatView",
+    "MessageView",
+    "build_view",
+    "kind_name",
+]
 
 CANNOT_SHOW = "a message this version cannot show"
 DELETED = "deleted by its sender"
 NOT_HERE = "a message not here"
+NOT_LOADED = "a message on an older page, or not here"
 _EDITABLE = ("text", "reply", "attachment")
 _QUOTE_CHARS = 120
 
@@ -43,7 +58,8 @@ class MessageView:
     ``body``: what to show (an edited message's latest text; "" once deleted, or for a kind
     this version cannot show: ``note`` then says so). ``target``: the message id a reply,
     edit or delete names. ``quote``: a reply's quote of its target's first line (None: the
-    target is not here, ``note`` says so). ``edited``/``deleted``: changed by its sender.
+    target is not here, ``note`` says so); ``quote_from``: the name its target was sent
+    under (sender-controlled). ``edited``/``deleted``: changed by its sender.
     ``forged``: an edit or delete signed by someone other than its target's sender (the
     target is unchanged). ``replayed``: its number in its sender's stream was used by an
     earlier message (not a new message). ``note``: a sentence for people, or None.
@@ -59,6 +75,7 @@ class MessageView:
     forged: bool = False
     replayed: bool = False
     note: str | None = None
+    quote_from: str | None = None
 
     @property
     def id(self) -> str:
@@ -102,14 +119,18 @@ def _short(message_id: str) -> str:
     return message_id[:8]
 
 
-def build_view(shown: Iterable[Shown], *, keep: Iterable[bool] | None = None) -> ChatView:
+def build_view(shown: Iterable[Shown], *, keep: Iterable[bool] | None = None, whole: bool = True) -> ChatView:
     """The view of a chat's messages (``shown``: its whole history in display order, trash
     included, so that gaps, edits and deletes see every message that arrived). ``keep``:
     one flag per message, whether its line is wanted (False: the line is left out, a
-    message in the trash when reading without it; its edits still count)."""
+    message in the trash when reading without it; its edits still count). ``whole=False``:
+    ``shown`` is the newest part of the history only (pages that do not reach the chat's
+    first pointer): a target outside it is :data:`NOT_LOADED`, and gaps count from each
+    stream's lowest number in it."""
     everything = list(shown)
     wanted = [True] * len(everything) if keep is None else list(keep)
-    numbering = number_messages(s.message for s in everything)
+    numbering = number_messages((s.message for s in everything), whole=whole)
+    absent = NOT_HERE if whole else NOT_LOADED
     by_id = {s.message.id: s for s in everything}
     edits: dict[str, str] = {}  # target id -> its latest body
     deleted: set[str] = set()
@@ -121,7 +142,7 @@ def build_view(shown: Iterable[Shown], *, keep: Iterable[bool] | None = None) ->
         aimed = by_id.get(target)
         action = "an edit" if kind == "edit" else "a delete"
         if aimed is None:
-            own_line[s.message.id] = (False, f"{action} of {NOT_HERE} (#{_short(target)})")
+            own_line[s.message.id] = (False, f"{action} of {absent} (#{_short(target)})")
         elif aimed.message.sender_key != s.message.sender_key:
             name = aimed.message.username
             by = s.message.username
@@ -148,14 +169,14 @@ def build_view(shown: Iterable[Shown], *, keep: Iterable[bool] | None = None) ->
             )
             continue
         target = _target(message)
-        quote: str | None = None
-        note: str | None = None
+        quote = quote_from = note = None
         if kind == "reply" and target is not None:
             quoted = by_id.get(target)
             if quoted is None:
-                note = f"a reply to {NOT_HERE}"
+                note = f"a reply to {absent}"
             else:
                 quote = DELETED if target in deleted else _first_line(edits.get(target, quoted.message.body))
+                quote_from = quoted.message.username
         if kind == "unknown":
             note = CANNOT_SHOW
         gone = mid in deleted
@@ -171,6 +192,7 @@ def build_view(shown: Iterable[Shown], *, keep: Iterable[bool] | None = None) ->
                 deleted=gone,
                 replayed=replayed,
                 note=DELETED if gone else note,
+                quote_from=quote_from,
             )
         )
     return ChatView(lines, numbering.gaps)
