@@ -1,23 +1,31 @@
-"""A chat: its history, newest at the bottom, loaded a page at a time; a composer below."""
+"""A chat: its history, newest at the bottom, loaded a page at a time; a composer below.
+
+The history is the chat's view (app/view.py) over the pages loaded so far, trash included
+so that edits in the trash count, as ``read`` counts them: replies quoted, edits and
+deletes applied, forgeries, replays and gaps flagged. Until the pages reach the chat's
+first pointer it is a view of part of the history (no gap is guessed at its top)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pointerbridge.app.display import TRUST_MEANINGS, safe_text, unopened_note
+from pointerbridge.app.display import TRUST_MEANINGS, gap_lines, safe_text, unopened_note
 from pointerbridge.app.trust import Trust
+from pointerbridge.app.view import build_view
 from pointerbridge.core import PointerBridgeError
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.containers import Vertical
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from .render import message_line
+from .actions import MessageActions
+from .render import view_line
+from .transfer import Transfer
 
 if TYPE_CHECKING:
-    from pointerbridge.app.service import Shown, UnlockedChat
+    from pointerbridge.app.service import ChatView, MessageView, Shown, UnlockedChat
 
     from .tui import ConsoleApp
 
@@ -26,25 +34,33 @@ __all__ = ["PAGE", "ChatScreen"]
 PAGE = 200  # pointers per page: a 100,000-message chat opens as fast as a short one
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(MessageActions):
     """History (decrypted on demand, RAM only) and a composer. Enter sends."""
 
     app: ConsoleApp
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Chats"),
+        Binding("escape", "back", "Chats"),
         Binding("tab", "switch", "History/compose", show=False),
         Binding("ctrl+o", "older", "Older"),
         Binding("ctrl+f", "search", "Search"),
         Binding("ctrl+t", "trash_view", "Trash"),
         Binding("ctrl+s", "settings", "Settings"),
         Binding("delete,t", "trash", "Trash message"),
+        Binding("r", "reply", "Reply"),
+        Binding("e", "edit", "Edit"),
+        Binding("d", "delete_for_everyone", "Unsend"),
+        Binding("s", "save", "Save file"),
+        Binding("a", "attach", "Send file", show=False),
         Binding("f", "fingerprint", "Sender's key", show=False),
     ]
 
     def __init__(self, chat: UnlockedChat) -> None:
         super().__init__()
         self.chat = chat
-        self.shown: list[Shown] = []
+        self.loaded: list[Shown] = []  # every message of the pages loaded, trash included
+        self.view: ChatView = build_view([])
+        self.shown: list[Shown] = []  # the messages of the lines shown, in their order
+        self.composing: tuple[str, MessageView] | None = None  # ("reply" or "edit", the message)
         self._older: int | None = None
         self._limit = PAGE
         self._locked = 0  # pointers under a secret of this chat not typed this session
@@ -60,7 +76,12 @@ class ChatScreen(Screen[None]):
         yield Static("", id="chat-title", markup=False)
         yield Static("", id="chat-notes", markup=False)
         yield OptionList(id="history", markup=False)
-        yield Input(placeholder="Write a message; Enter sends", id="composer")
+        with Vertical(id="compose-area"):
+            yield Transfer(id="transfer")
+            composing = Static("", id="composing", markup=False)
+            composing.display = False  # while replying or editing: what
+            yield composing
+            yield Input(placeholder="Write a message; Enter sends", id="composer")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -81,7 +102,8 @@ class ChatScreen(Screen[None]):
         """Reload the pages shown so far (new messages appear at the bottom)."""
         if self.chat.row.id not in self.app.unlocked:
             return
-        page = self.app.service.read_page(self.chat, limit=self._limit)
+        # The trash too: an edit or delete moved there still changes its target (read_view).
+        page = self.app.service.read_page(self.chat, limit=self._limit, include_trash=True)
         self._older = page.older
         self._unsettled = page.unsettled
         self._show(page.messages, keep_bottom=self._at_bottom())
@@ -109,6 +131,7 @@ class ChatScreen(Screen[None]):
             done, total = self._settled
             count = f": {done:,} of {total:,} pointers" if total else ""
             notes.append(f"checking senders against the whole history{count}…")
+        notes += [safe_text(said) for said in gap_lines(self.view.gaps)]
         if self._older is not None:
             notes.append("ctrl+o: older messages")
         # One line for the chat (cut with an ellipsis on a narrow terminal), the notes below
@@ -122,20 +145,26 @@ class ChatScreen(Screen[None]):
         index = self.query_one(OptionList).highlighted
         return index is None or index >= len(self.shown) - 1
 
-    def _show(self, shown: list[Shown], *, keep_bottom: bool) -> None:
+    def _show(self, loaded: list[Shown], *, keep_bottom: bool) -> None:
         history = self.query_one(OptionList)
-        before = history.highlighted
-        grown = len(shown) - len(self.shown)
-        self.shown = shown
+        before, was = self._highlighted(), history.highlighted
+        self.loaded = loaded
+        keep = [not s.trashed for s in loaded]
+        self.view = build_view(loaded, keep=keep, whole=self._older is None)
+        self.shown = [line.shown for line in self.view.messages]
         history.clear_options()
         # No option ids: a sender can give two messages one id (it is theirs to choose).
-        history.add_options([Option(message_line(s, provisional=self._unsettled)) for s in shown])
-        if not shown:
+        history.add_options([Option(view_line(line, provisional=self._unsettled)) for line in self.view.messages])
+        if not self.shown:
             return
-        if keep_bottom or before is None:
-            history.highlighted = len(shown) - 1
+        last = len(self.shown) - 1
+        # The line highlighted before, found by its pointers (unique, unlike message ids);
+        # gone (trashed, or an edit now applied): the place it was at.
+        again = next((i for i, s in enumerate(self.shown) if before and s.pointer_ids == before.pointer_ids), None)
+        if keep_bottom or was is None:
+            history.highlighted = last
         else:
-            history.highlighted = min(len(shown) - 1, max(0, before + grown))
+            history.highlighted = again if again is not None else min(last, was)
         history.scroll_to_highlight()
 
     @work(thread=True, group="settle")
@@ -161,13 +190,13 @@ class ChatScreen(Screen[None]):
         if self._older is None:
             self.notify("this is the start of the chat", markup=False)
             return
-        page = self.app.service.read_page(self.chat, before=self._older, limit=PAGE)
+        page = self.app.service.read_page(self.chat, before=self._older, limit=PAGE, include_trash=True)
         self._older = page.older
         self._limit += PAGE
         self._refused += page.refused
         history = self.query_one(OptionList)
-        history.highlighted = 0
-        self._show(page.messages + self.shown, keep_bottom=False)
+        history.highlighted = 0  # stays on the line that was first: where the new page ends
+        self._show(page.messages + self.loaded, keep_bottom=False)
         self._update_title()
 
     def action_switch(self) -> None:
@@ -176,25 +205,6 @@ class ChatScreen(Screen[None]):
         (self.query_one(OptionList) if composer.has_focus else composer).focus()
 
     # actions ---------------------------------------------------------------------------
-
-    @on(Input.Submitted, "#composer")
-    def _send(self, event: Input.Submitted) -> None:
-        body = event.value
-        if not body.strip():
-            return
-        assert self.app.identity is not None
-        try:
-            self.app.service.send(self.chat, self.app.identity, body)
-        except PointerBridgeError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        event.input.value = ""
-        self.refresh_data()
-        self.app.post_soon(self.chat.row.carriers)
-
-    def _highlighted(self) -> Shown | None:
-        index = self.query_one(OptionList).highlighted
-        return self.shown[index] if index is not None and index < len(self.shown) else None
 
     def action_trash(self) -> None:
         """Move the highlighted message to the trash (restore it from the Trash screen)."""

@@ -28,6 +28,11 @@ HELP: list[tuple[str, str]] = [
         "t or Delete (in the history) moves a message to the trash · "
         "f (in the history) shows the sender's key fingerprint",
     ),
+    (
+        "A message",
+        "in the history: r reply to it (Escape cancels) · e edit your own (the composer holds its text) · "
+        "d unsend your own: deleted for everyone (asks first) · s save its file · a send a file",
+    ),
     ("Search, trash", "r restore · t trash · d delete for good (asks first)"),
     (
         "Chat settings",

@@ -13,20 +13,23 @@ from typing import TYPE_CHECKING
 
 from pointerbridge.app.display import (
     NAME_WARNING_STYLE,
+    REPLAYED_MARK,
     TRUST_MARKS,
     late_note,
     name_warning,
+    quote_line,
     rotated_line,
     safe_text,
     shown_name,
+    view_body,
 )
 from pointerbridge.app.trust import Trust
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from pointerbridge.app.service import Shown
+    from pointerbridge.app.service import MessageView, Shown
 
-__all__ = ["ago", "message_line", "short_time"]
+__all__ = ["ago", "message_line", "short_time", "view_line"]
 
 
 def short_time(when: datetime) -> str:
@@ -52,12 +55,40 @@ _PROVISIONAL = ("…", "dim")
 _LOUD = frozenset({Trust.CHANGED, Trust.CONFLICT, Trust.RETIRED})  # warnings show at once, settled or not
 
 
-def message_line(shown: Shown, *, provisional: bool = False) -> Text:
+def _body(said: str) -> str:
+    # Continuation lines stay indented (a body cannot pass for a message of its own); with
+    # no-break spaces, as the list's wrapping drops ordinary leading spaces.
+    return safe_text(said, multiline=True).replace("\n    ", "\n" + "\u00a0" * 4)
+
+
+def view_line(line: MessageView, *, provisional: bool = False) -> Text:
+    """One line of a chat view (app/view.py), worded as the CLI's ``read`` words it
+    (app/display.py): a reply's quote on a line of its own above it ("↳ alice: ..."), an
+    edited body with its mark, a deleted message, a file's name, size and type; a forged
+    edit or delete and a replayed message flagged as loud as a changed key."""
+    from dataclasses import replace
+
+    said = Text(_body(view_body(replace(line, replayed=False), quote=False)))
+    if line.forged:
+        said.stylize(NAME_WARNING_STYLE)
+    if line.replayed:
+        said.append(" ")
+        said.append(f" {REPLAYED_MARK} ", style=NAME_WARNING_STYLE)
+    shown = message_line(line.shown, provisional=provisional, body=said)
+    quote = quote_line(line)
+    if quote is None:
+        return shown
+    # Under the sender's name, past the time: it reads as part of this message, not one of its own.
+    indent = "\u00a0" * (len(short_time(line.message.sent_at)) + 1)
+    return Text.assemble(indent, (safe_text(quote), "dim italic"), "\n", shown)
+
+
+def message_line(shown: Shown, *, provisional: bool = False, body: Text | None = None) -> Text:
     """One message: time, sender, trust mark, body (continuation lines indented), trash mark.
 
     ``provisional``: the marks are not settled yet (a page of history before the whole
     chat was judged): every mark but the warnings (a changed key, a key conflict, an old key) shows as "…",
-    never as a tick."""
+    never as a tick. ``body``: what to show instead of the message's body (escaped already)."""
     m = shown.message
     line = Text()
     line.append(short_time(m.sent_at), style="dim")
@@ -84,9 +115,7 @@ def message_line(shown: Shown, *, provisional: bool = False) -> Text:
         line.append(" ")
         line.append(f" {warning} ", style=NAME_WARNING_STYLE)
     line.append(" ")
-    # Continuation lines stay indented (a body cannot pass for a message of its own); with
-    # no-break spaces, as the list's wrapping drops ordinary leading spaces.
-    line.append(safe_text(m.body, multiline=True).replace("\n    ", "\n" + "\u00a0" * 4))
+    line.append(Text(_body(m.body)) if body is None else body)
     if shown.trashed:
         line.append("  (in trash)", style="dim italic")
     return line

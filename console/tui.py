@@ -40,8 +40,8 @@ ModalScreen { align: center middle; }
 .buttons { height: auto; margin-top: 1; }
 .buttons Button { margin-right: 2; }
 #history { height: 1fr; }
-#composer { dock: bottom; }
-#chat-title, #chat-notes, #hint { height: auto; padding: 0 1; color: $text-muted; }
+#compose-area { dock: bottom; height: auto; }
+#chat-title, #chat-notes, #hint, #composing { height: auto; padding: 0 1; color: $text-muted; }
 #chat-title { text-wrap: nowrap; text-overflow: ellipsis; text-style: bold; }
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import raw_chat, raw_identity
@@ -19,6 +20,14 @@ pytest_plugins = ["pointerbridge.testing"]
 # of 512 MiB: hundreds of unlocks would otherwise add minutes. tests/test_keys2.py checks
 # the default cost without it.
 os.environ["PBRIDGE_IDENTITY_MEMORY_MIB"] = "64"
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    """An empty 0700 folder for a files carrier that the test's homes share."""
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o700)
+    return folder
 
 
 @pytest.fixture

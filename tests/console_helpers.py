@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,19 @@ async def unlock(pilot: Pilot[None], user: str) -> None:
     """Answer the master phrase dialog the console opens with."""
     await pilot.pause()
     await fill(pilot, phrase=PHRASES[user])
+
+
+def drive(
+    home: Home, scenario: Callable[[Pilot[None]], Awaitable[None]], poll_every: float = 0, live: bool = False
+) -> None:
+    """Run a console on ``home`` (as :func:`console` makes it) through ``scenario``."""
+
+    async def main() -> None:
+        app = console(home, poll_every, live)
+        async with app.run_test(size=SIZE) as pilot:
+            await scenario(pilot)
+
+    asyncio.run(main())
 
 
 def console(home: Home, poll_every: float = 0, live: bool = False) -> ConsoleApp:

@@ -25,13 +25,6 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets._footer import FooterKey
 
 
-@pytest.fixture
-def shared(tmp_path: Path) -> Path:
-    folder = tmp_path / "shared"
-    folder.mkdir(mode=0o700)
-    return folder
-
-
 def drive(home: Home, scenario: Callable[[Pilot[None]], Awaitable[None]], size: tuple[int, int]) -> None:
     async def main() -> None:
         async with console(home).run_test(size=size) as pilot:

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from console_helpers import (
     PHRASES,
     SECRET,
@@ -32,13 +31,6 @@ from pointerbridge.bridges.files import FilesBridge
 from pointerbridge.console.chat import ChatScreen
 from pointerbridge.home.config import Home
 from textual.pilot import Pilot
-
-
-@pytest.fixture
-def shared(tmp_path: Path) -> Path:
-    folder = tmp_path / "shared"
-    folder.mkdir(mode=0o700)
-    return folder
 
 
 def _pointer(tmp_path: Path, shared: Path) -> str:
