@@ -15,6 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, ProgressBar
+from textual.worker import Worker, WorkerState
 
 from .dialogs import Confirm, Field, Form
 
@@ -88,7 +89,7 @@ class Transfer(Vertical):
             if yes:
                 self._save(chat, attachment, dest, force=True)
 
-        self.app.push_screen(Confirm(f"{why}. Replace it?", yes="Replace it"), answered)
+        self.app.push_screen(Confirm(f"{safe_text(why)}. Replace it?", yes="Replace it"), answered)
 
     def _save(self, chat: UnlockedChat, attachment: Attachment, dest: Path, *, force: bool) -> None:
         self._begin(f"saving {safe_text(attachment.name)}")
@@ -197,6 +198,11 @@ class Transfer(Vertical):
         except (PointerBridgeError, OSError) as exc:
             self.app.call_from_thread(self._failed, str(exc) or type(exc).__name__)
             return None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # A failure nobody foresaw: said, and the bar taken away (the app keeps running).
+        if event.state is WorkerState.ERROR and event.worker.group == "transfer":
+            self._failed(f"the transfer failed: {type(event.worker.error).__name__}: {event.worker.error}")
 
     def _failed(self, message: str) -> None:
         self._end()

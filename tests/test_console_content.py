@@ -105,8 +105,9 @@ def _notified(pilot: Pilot[None], words: str) -> bool:
 def test_bobs_pb2_messages_show_right_and_alice_answers_edits_deletes_and_saves(tmp_path: Path, shared: Path) -> None:
     alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
     photo = _bob_writes(tmp_path, shared, alice, bob)
-    saved_in = tmp_path / "saved"
+    saved_in, elsewhere = tmp_path / "saved", tmp_path / "elsewhere"
     saved_in.mkdir()
+    elsewhere.mkdir()
 
     async def scenario(pilot: Pilot[None]) -> None:
         screen = await _open_family(pilot)
@@ -188,6 +189,16 @@ def test_bobs_pb2_messages_show_right_and_alice_answers_edits_deletes_and_saves(
         await pilot.press("n")
         await settle(pilot)
         assert not transfer.busy and list(saved_in.iterdir()) == [saved_in / "holiday photo.jpg"]
+        # the blob altered on the carrier: one line, nothing written
+        (blob,) = (shared / "blobs").glob("blob-*.pbb")
+        altered = bytearray(blob.read_bytes())
+        altered[100] ^= 1
+        blob.write_bytes(bytes(altered))
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, Form), "where to save it")
+        await fill(pilot, dest=str(elsewhere))
+        await until(pilot, lambda: _notified(pilot, "SHA-256 is not the one its reference names"), "the refusal")
+        assert not transfer.busy and list(elsewhere.iterdir()) == []
         # a message that holds no file
         await _highlight(pilot, screen, "carol 1")
         await pilot.press("s")
