@@ -126,6 +126,7 @@ def _render(line: MessageView) -> dict[str, Any]:
         "reply_to": line.target if line.kind == "reply" else None,
         "target": line.target,
         "quote": line.quote,
+        "quote_from": line.quote_from,
         "edited": line.edited,
         "deleted": line.deleted,
         "forged": line.forged,

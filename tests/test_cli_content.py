@@ -62,7 +62,12 @@ def test_reply_edit_and_delete_show_right_on_the_other_side(chat: dict[str, Any]
 
     seen = _read(bob, "bob")
     reply = _by_body(seen, "hi alice")
-    assert (reply["kind"], reply["reply_to"], reply["quote"]) == ("reply", hello, "hello bob")
+    assert (reply["kind"], reply["reply_to"], reply["quote"], reply["quote_from"]) == (
+        "reply",
+        hello,
+        "hello bob",
+        "alice",
+    )
     edited = _by_body(seen, "no typo")
     assert (edited["id"], edited["edited"], edited["deleted"]) == (typo, True, False)
     gone = next(m for m in seen["messages"] if m["id"] == back)
