@@ -149,6 +149,14 @@ class DestinationWriteError(PointerBridgeError):
     exit_code = 60
 
 
+class EmptyMessageError(PointerBridgeError):
+    """``send`` or ``edit`` of a text that is empty or only whitespace (an empty stdin, most
+    often a pipe whose writer failed): refused, nothing is sealed or sent. A file's caption
+    may be empty."""
+
+    exit_code = 63
+
+
 class NotAFileError(PointerBridgeError):
     """``pbridge save`` of a message that holds no file (a text, or one this version cannot read)."""
 

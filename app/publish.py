@@ -3,11 +3,13 @@ checked (issue 21: ``pbridge save``).
 
 On Linux the file is opened with ``O_TMPFILE`` in the destination's folder: it has no
 name while it is written, so a process killed at any moment (SIGKILL, SIGTERM, a power
-cut) leaves nothing behind; once checked it gets its name with ``link`` (which never
-replaces a file) or, with ``force``, a random name then ``os.replace``. Where the folder's
-filesystem refuses ``O_TMPFILE`` the file is a named ``.pbridge-<hex>.part`` removed on
-any exception (the CLI turns SIGTERM/SIGHUP into one), and such parts an hour old, left
-by a run killed outright, are removed before a new one is written there.
+cut) leaves nothing behind; once checked it gets its name with ``link`` through
+``/proc/self/fd`` (which never replaces a file) or, with ``force``, a random name then
+``os.replace``. Where the folder's filesystem refuses ``O_TMPFILE``, or ``/proc`` is not
+mounted (``linkat`` of the descriptor itself, ``AT_EMPTY_PATH``, needs a privilege), the
+file is a named ``.pbridge-<hex>.part`` removed on any exception (the CLI turns
+SIGTERM/SIGHUP into one), and such parts an hour old, left by a run killed outright, are
+removed before a new one is written there.
 
 Filesystems without hard links (vfat, exFAT, SMB) answer ``link`` with EPERM: the part is
 then renamed with ``renameat2(RENAME_NOREPLACE)`` (called through ctypes: the standard
@@ -76,6 +78,16 @@ def _rename_noreplace(src: Path, dest: Path) -> None:
     os.rename(src, dest)
 
 
+def _fd_folder() -> int | None:
+    """``/proc/self/fd`` opened, through which a nameless file is linked; None where it is
+    not mounted (a sandbox, a chroot): a file with no name could then never get one, so
+    the named part is written instead."""
+    try:
+        return os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
 class Part:
     """A 0600 file being written beside ``dest``: nameless where the kernel allows it."""
 
@@ -83,20 +95,24 @@ class Part:
         self.dest, self.force = dest, force
         self.path: Path | None = None
         folder = dest.parent
-        tmpfile = getattr(os, "O_TMPFILE", None)
+        self._fds = _fd_folder() if hasattr(os, "O_TMPFILE") else None
         try:
-            if tmpfile is not None:
+            if self._fds is not None:
                 try:
-                    self.fd = os.open(folder, tmpfile | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+                    self.fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
                     return
                 except OSError as exc:
                     if exc.errno not in _NO_TMPFILE:
                         raise
+                os.close(self._fds)
+                self._fds = None
             _remove_stale_parts(folder)
             self.path = folder / f"{PART_PREFIX}{secrets.token_hex(8)}{PART_SUFFIX}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             self.fd = os.open(self.path, flags, 0o600)
         except OSError as exc:
+            if self._fds is not None:
+                os.close(self._fds)
             raise _failed(dest, exc) from None
 
     def write(self, data: bytes) -> None:
@@ -126,11 +142,7 @@ class Part:
         target = self.dest if not self.force else self.dest.parent / f"{PART_PREFIX}{secrets.token_hex(8)}{PART_SUFFIX}"
         # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N, as open(2) shows: os.link takes
         # that flag only with a dir_fd (without, plain link() links the /proc symlink: EXDEV).
-        fds = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.link(str(self.fd), target, src_dir_fd=fds, follow_symlinks=True)  # never over a file
-        finally:
-            os.close(fds)
+        os.link(str(self.fd), target, src_dir_fd=self._fds, follow_symlinks=True)  # never over a file
         if not self.force:
             return
         try:
@@ -156,6 +168,9 @@ class Part:
         """Close the file; a named part not published is removed."""
         with contextlib.suppress(OSError):
             os.close(self.fd)
+        if self._fds is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fds)
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 

@@ -19,8 +19,9 @@ it reads (and in ``move_to`` when read mails are moved there).
   SEARCH, each FETCH) is bounded: literals of 1 MiB at most unless asked for more, and all
   it answers (lines and literals, until its tagged answer) within twice its literal bound
   and 64 KiB; and the whole fetch within the carrier's ``timeout`` plus a second per
-  16 KiB of the blob, checked at each read, so a server dripping untagged lines neither
-  holds a fetch forever nor fills memory. (A poll reads mails of up to
+  16 KiB of the blob: under it every receive is given only what is left of that time, so
+  a server dripping untagged lines, or trickling a literal or a line a byte at a time,
+  neither holds a fetch past it nor fills memory. (A poll reads mails of up to
   ``max_mail_bytes``, bounded by its ``SMALLER`` search, through the same client, which
   is therefore unbounded outside a fetch.)
 - **Size limits.** ``max_blob_bytes`` (18 MB by default: base64 makes it 24.6 MB, under
@@ -34,6 +35,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import imaplib
+import io
 import re
 import secrets
 import smtplib
@@ -43,7 +45,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .base import Bridge, ConfigurationError, printable
 from .blob_io import BlobNotFoundError, BlobTooLargeError, write_blob
@@ -63,6 +65,8 @@ _SIZE = re.compile(rb"RFC822\.SIZE (\d{1,20})")
 _LITERAL = 1 << 20  # bytes of a literal a fetch's command may answer unless it asks for more
 _SLACK = 64 * 1024  # bytes of lines an answer may hold beyond twice its literal bound
 _BYTES_PER_SECOND = 16 * 1024  # the slowest pace a blob fetch is given, past the timeout
+_MAX_LINE = 1_000_000  # imaplib's bound on a line (its _MAXLINE)
+_PIECE = 256 * 1024  # bytes of a literal asked of one receive under a deadline
 
 
 class LiteralRefused(Exception):  # not an error class of the app: get_blob turns it into one
@@ -81,6 +85,7 @@ class BoundedImap(imaplib.IMAP4):
     budget: int | None = None
     deadline: float | None = None
     _spent = 0
+    _timeout: float | None = None  # the socket's own timeout while a deadline shortens it
 
     def _spend(self, size: int) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -100,14 +105,73 @@ class BoundedImap(imaplib.IMAP4):
         if self.literal_limit is not None and size > self.literal_limit:
             raise LiteralRefused(size)
         self._spend(size)
-        return super().read(size)
+        if not self._timed():
+            return super().read(size)
+        pieces, left = [], size
+        while left:  # one receive at a time, each given only what is left of the deadline
+            self._arm()
+            piece = self._buffered().read1(min(left, _PIECE))
+            if not piece:
+                break  # the server hung up: a short literal, as imaplib's own read gives
+            pieces.append(piece)
+            left -= len(piece)
+        return b"".join(pieces)
 
     def readline(self) -> bytes:
         """Read a line (imaplib's bound: 1 MB), counted in the budget."""
         self._spend(0)
-        line = super().readline()
+        line = self._timed_line() if self._timed() else super().readline()
         self._spend(len(line))
         return line
+
+    def _timed_line(self) -> bytes:
+        """A line read one receive at a time within the deadline (a line trickled a byte
+        per receive would otherwise take up to 1 MB of timeouts)."""
+        line = bytearray()
+        while len(line) <= _MAX_LINE:
+            self._arm()
+            ahead = self._buffered().peek(1)[: _MAX_LINE + 1 - len(line)]  # at most one receive
+            if not ahead:
+                break
+            end = ahead.find(b"\n")
+            line += self._buffered().read(len(ahead) if end < 0 else end + 1)  # all of it buffered already
+            if end >= 0:
+                break
+        if len(line) > _MAX_LINE:
+            raise self.error(f"got more than {_MAX_LINE} bytes")
+        return bytes(line)
+
+    def _timed(self) -> bool:
+        """Whether reads go one receive at a time under the deadline: where imaplib reads
+        through a buffered file (up to Python 3.13); elsewhere each receive is given what
+        is left of it, and the deadline is looked at before each read."""
+        if self.deadline is None:
+            return False
+        if isinstance(self.file, io.BufferedReader):
+            return True
+        self._arm()  # pragma: no cover  # Python 3.14's imaplib reads the socket itself
+        return False  # pragma: no cover
+
+    def _buffered(self) -> io.BufferedReader:
+        return cast(io.BufferedReader, self.file)  # what _timed found it to be
+
+    def _arm(self) -> None:
+        """The socket's next receive given at most what is left of the deadline."""
+        assert self.deadline is not None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the IMAP server took too long over the blob")
+        self.sock.settimeout(left if self._timeout is None else min(left, self._timeout))
+
+    def until(self, deadline: float | None) -> None:
+        """Give every read up to ``deadline`` (a ``time.monotonic()``; None: no deadline,
+        the socket's own timeout again)."""
+        if deadline is not None and self.deadline is None:
+            self._timeout = self.sock.gettimeout()
+        elif deadline is None and self.deadline is not None:
+            with contextlib.suppress(OSError):  # a connection dropped after a failure is closed
+                self.sock.settimeout(self._timeout)
+        self.deadline = deadline
 
 
 class BoundedImapTls(BoundedImap, imaplib.IMAP4_SSL):
@@ -202,7 +266,7 @@ class MailboxBlobs(Bridge):
             imap = self._imap_client()
         if not isinstance(imap, BoundedImap):
             raise TypeError("the e-mail bridge's IMAP client must be a BoundedImap")
-        imap.deadline = time.monotonic() + self._s.timeout + max_bytes / _BYTES_PER_SECOND
+        imap.until(time.monotonic() + self._s.timeout + max_bytes / _BYTES_PER_SECOND)
         try:
             with self._talking():
                 found = self._find(imap, locator)
@@ -215,7 +279,7 @@ class MailboxBlobs(Bridge):
                 )
             write_blob(self.name, dest, self._decoded(imap, uid, encoded, locator), max_bytes)
         finally:
-            imap.deadline = None
+            imap.until(None)
 
     def _folders(self) -> list[str]:
         s = self._s

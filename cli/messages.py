@@ -68,7 +68,7 @@ def send(
             return send_file(app, unlocked, sender, file, caption, queue)
         target = app.find_message(unlocked, reply_to).id if reply_to is not None else None
         body = _message_text(text)
-        bodies = [line for line in body.split("\n") if line] if lines else [body]
+        bodies = [line for line in body.split("\n") if line.strip()] if lines else [body]
         noticed = app.has_pending_notice(unlocked)
         if target is None:
             ids = [pid for one in bodies for pid in app.send(unlocked, sender, one)]
@@ -89,10 +89,16 @@ def _message_text(text: str) -> str:
             "and kept in shell history; pipe it in or type it at the prompt instead",
             err=True,
         )
-        return text
-    if sys.stdin.isatty():
-        click.echo("Message (end with Ctrl-D on an empty line):", err=True)
-    return stdin_text().removesuffix("\n")
+    else:
+        if sys.stdin.isatty():
+            click.echo("Message (end with Ctrl-D on an empty line):", err=True)
+        text = stdin_text().removesuffix("\n")
+    if not text.strip():
+        from pointerbridge.app.errors import EmptyMessageError
+
+        # most often a pipe whose writer failed: sending nothing beats an empty message
+        raise EmptyMessageError("nothing to send: the text is empty or only whitespace")
+    return text
 
 
 @click.command()

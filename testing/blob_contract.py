@@ -8,9 +8,11 @@ A blob is an opaque encrypted file to a carrier: these tests move random bytes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,17 @@ __all__ = ["BlobContract"]
 _SIZES = (1, 65_536 * 3 + 17, 300_001)  # one byte, a few STREAM chunks, not a multiple of 3 or 4
 
 
-def _bridges(carrier: CarrierUnderTest) -> tuple[Bridge, Bridge]:
-    """The first member's bridge and the second's (who fetches what the first put)."""
+@contextlib.contextmanager
+def _keeping(carrier: CarrierUnderTest, tmp_path: Path) -> Iterator[tuple[Bridge, Bridge] | None]:
+    """The first member's bridge and the second's (who fetches what the first put), closed
+    after; None where the carrier keeps no blobs, having checked it says so (:func:`_keeps_none`)."""
     mine = bridge_class(carrier.config.type).from_config("c", carrier.config.settings)
     theirs = bridge_class(carrier.other.type).from_config("c", carrier.other.settings)
-    return mine, theirs
+    try:
+        yield None if _keeps_none(mine, theirs, tmp_path) else (mine, theirs)
+    finally:
+        mine.close()
+        theirs.close()
 
 
 def _blob(tmp_path: Path, size: int) -> tuple[Path, bytes]:
@@ -82,10 +90,10 @@ class BlobContract:
     """put_blob, get_blob and blob_limit, test by test (``carrier``: a fresh one, from the plugin)."""
 
     def test_a_blob_put_is_fetched_whole_by_another_member(self, carrier: CarrierUnderTest, tmp_path: Path) -> None:
-        mine, theirs = _bridges(carrier)
-        try:
-            if _keeps_none(mine, theirs, tmp_path):  # a carrier without a blob store says so, and what to do
+        with _keeping(carrier, tmp_path) as pair:
+            if pair is None:  # a carrier without a blob store says so, and what to do
                 return
+            mine, theirs = pair
             assert mine.blob_limit is not None and mine.blob_limit >= max(_SIZES)
             put = {size: _put(mine, tmp_path, size) for size in _SIZES}
             _seen(theirs)
@@ -95,15 +103,12 @@ class BlobContract:
                 theirs.get_blob(locator, dest, size)
                 assert dest.read_bytes() == data
                 assert stat.S_IMODE(dest.stat().st_mode) == 0o600
-        finally:
-            mine.close()
-            theirs.close()
 
     def test_a_locator_that_names_nothing_is_refused(self, carrier: CarrierUnderTest, tmp_path: Path) -> None:
-        mine, theirs = _bridges(carrier)
-        try:
-            if _keeps_none(mine, theirs, tmp_path):
+        with _keeping(carrier, tmp_path) as pair:
+            if pair is None:
                 return
+            mine, theirs = pair
             locator, _ = _put(mine, tmp_path, 1000)
             strangers = [_named_nothing(locator), "", "../x", "/etc/passwd", "x" * 2000, locator + "\n"]
             for stranger in strangers:
@@ -111,17 +116,14 @@ class BlobContract:
                 with pytest.raises(BlobNotFoundError):
                     theirs.get_blob(stranger, dest, 1000)
                 assert not dest.exists()
-        finally:
-            mine.close()
-            theirs.close()
 
     def test_a_blob_over_max_bytes_is_refused_and_leaves_nothing(
         self, carrier: CarrierUnderTest, tmp_path: Path
     ) -> None:
-        mine, theirs = _bridges(carrier)
-        try:
-            if _keeps_none(mine, theirs, tmp_path):
+        with _keeping(carrier, tmp_path) as pair:
+            if pair is None:
                 return
+            mine, theirs = pair
             size = 200_000
             locator, data = _put(mine, tmp_path, size)
             _seen(theirs)
@@ -133,21 +135,15 @@ class BlobContract:
             whole = tmp_path / "whole"
             theirs.get_blob(locator, whole, size)  # the refusals broke nothing: it is still there
             assert whole.read_bytes() == data
-        finally:
-            mine.close()
-            theirs.close()
 
     def test_a_blob_over_the_carriers_limit_is_refused_before_it_is_put(
         self, carrier: CarrierUnderTest, tmp_path: Path
     ) -> None:
-        mine, theirs = _bridges(carrier)
-        try:
-            if _keeps_none(mine, theirs, tmp_path):
+        with _keeping(carrier, tmp_path) as pair:
+            if pair is None:
                 return
+            mine, _ = pair
             assert mine.blob_limit is not None
             source, _ = _blob(tmp_path, 10)  # the size said is what counts: nothing is read
             with pytest.raises(BlobTooLargeError):
                 mine.put_blob(source, mine.blob_limit + 1)
-        finally:
-            mine.close()
-            theirs.close()

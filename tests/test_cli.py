@@ -345,6 +345,7 @@ def test_exit_codes_never_change() -> None:
         "DestinationExistsError": 58,
         "DestinationWriteError": 60,
         "NotAFileError": 59,
+        "EmptyMessageError": 63,
     }
 
 

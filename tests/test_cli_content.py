@@ -102,6 +102,32 @@ def test_edits_and_deletes_that_cannot_be_sent_are_refused_before_sending(chat: 
     assert theirs in ok(bob, "bob", "read", "family", "--trash", "--json")
 
 
+def test_an_empty_or_blank_text_is_refused_and_nothing_is_sent(chat: dict[str, Any], tmp_path: Path) -> None:
+    alice, shared = chat["alice"], chat["shared"]
+    ok(alice, "alice", "send", "family", stdin="mine to edit")
+    mine = _by_body(_read(alice, "alice"), "mine to edit")["id"]
+    outbox, shown = sorted(shared.iterdir()), len(_read(alice, "alice")["messages"])
+    for args, stdin in (
+        (("send", "family"), ""),
+        (("send", "family"), " \n\t\n"),
+        (("send", "family", "-", "--lines"), "\n  \n"),
+        (("send", "family", "--reply-to", mine[:10]), "\n"),
+        (("edit", "family", mine[:10]), ""),
+        (("edit", "family", mine[:10]), "   "),
+    ):
+        refused = pb(alice, "alice", *args, stdin=stdin)
+        assert refused["rc"] == "63", (args, refused)
+        assert refused["err"].strip() == "pbridge: nothing to send: the text is empty or only whitespace", refused
+    assert pb(alice, "alice", "send", "family", "")["rc"] == "63"  # nor as TEXT
+    assert sorted(shared.iterdir()) == outbox  # nothing was sent
+    seen = _read(alice, "alice")  # nor sealed into alice's own store
+    assert len(seen["messages"]) == shown and _by_body(seen, "mine to edit")["edited"] is False
+    photo = tmp_path / "a.bin"
+    photo.write_bytes(b"a file needs no caption")
+    ok(alice, "alice", "send", "family", "--file", str(photo), "--caption", "")
+    assert len(list(shared.iterdir())) > len(outbox)
+
+
 def test_a_forged_edit_of_another_members_message_is_flagged(chat: dict[str, Any]) -> None:
     alice, bob = chat["alice"], chat["bob"]
     ok(alice, "alice", "send", "family", stdin="meet at noon")

@@ -24,7 +24,8 @@ class _HostileImap(ScriptedServer):
     """Logs anyone in and finds the mail ``LOCATOR``; then, by ``mode``: ``"search"`` a
     SEARCH answered with a 20 MiB literal; ``"flood"`` a SEARCH answered with untagged lines
     as fast as the socket takes them; ``"drip"`` one untagged line every 0.05 s; ``"multi"``
-    a body FETCH answered with 40 literals of 2 MiB. ``sent``: bytes the server got out."""
+    a body FETCH answered with 40 literals of 2 MiB; ``"trickle-line"`` a SEARCH line and
+    ``"trickle-literal"`` a body FETCH's 2 MiB literal sent a byte every 0.05 s. ``sent``: bytes the server got out."""
 
     def __init__(self, mode: str) -> None:
         self.mode, self.sent = mode, 0
@@ -51,6 +52,9 @@ class _HostileImap(ScriptedServer):
                     conn, b"* 1 FETCH (UID 1 RFC822.SIZE 1000 BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n" % len(header)
                 )
                 self._send(conn, header + b")\r\n" + tag + b" OK done\r\n")
+            elif said.startswith(b"UID FETCH") and self.mode == "trickle-literal":
+                self._send(conn, b"* 1 FETCH (UID 1 BODY[TEXT]<0> {%d}\r\n" % _CHUNK)
+                self._trickle(conn)
             elif said.startswith(b"UID FETCH"):
                 for _ in range(40):
                     self._send(conn, b"* 1 FETCH (UID 1 BODY[TEXT]<0> {%d}\r\n" % _CHUNK + b"A" * _CHUNK + b")\r\n")
@@ -61,12 +65,20 @@ class _HostileImap(ScriptedServer):
             else:
                 self._send(conn, tag + b" OK done\r\n")
 
+    def _trickle(self, conn: socket.socket) -> None:
+        while not self.stopped.is_set():
+            self._send(conn, b"1")
+            self.stopped.wait(0.05)  # the server's pace, not a wait for a condition
+
     def _search(self, conn: socket.socket, tag: bytes) -> None:
         if self.mode == "search":
             self._send(conn, b"* SEARCH {%d}\r\n" % (20 << 20))
             for _ in range(20):
                 self._send(conn, b"1" * (1 << 20))
             self._send(conn, b"\r\n" + tag + b" OK done\r\n")
+        elif self.mode == "trickle-line":
+            self._send(conn, b"* SEARCH 1")
+            self._trickle(conn)  # a line that never ends, each byte well within the socket's timeout
         elif self.mode in ("flood", "drip"):
             while not self.stopped.is_set():
                 self._send(conn, b"* 1 FETCH (FLAGS ())\r\n" * (2000 if self.mode == "flood" else 1))
@@ -147,6 +159,17 @@ def test_a_server_dripping_lines_is_given_up_at_the_fetchs_deadline(tmp_path: Pa
     # timeout 1 s, and 1 s more for 16 KiB: a drip of a line every 0.05 s stays under the
     # answer's budget for hours, and once held a fetch (and its memory) forever.
     server = _HostileImap("drip")
+    took, raised = _fetch(server, tmp_path, 16 * 1024)
+    (error,) = raised
+    assert isinstance(error, RetryableError) and "TimeoutError" in str(error)
+    assert 1.5 < took < 6.0, f"a fetch given 2 s took {took:.1f} s"
+
+
+@pytest.mark.parametrize("mode", ["trickle-line", "trickle-literal"])
+def test_a_line_or_a_literal_trickled_a_byte_at_a_time_is_given_up_at_the_deadline(mode: str, tmp_path: Path) -> None:
+    # Review leftover: the deadline was looked at before each read, and one read of a 2 MiB
+    # literal (or a 1 MB line) waited the socket's timeout per byte: days for a trickle.
+    server = _HostileImap(mode)
     took, raised = _fetch(server, tmp_path, 16 * 1024)
     (error,) = raised
     assert isinstance(error, RetryableError) and "TimeoutError" in str(error)

@@ -8,8 +8,10 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from carrier_acceptance import Members, a_file_a_reply_an_edit_a_delete_and_forgeries, post_as_bot
 from pointerbridge.home.config import load_config
 from servers.synapse import Synapse, shared_server
 from test_cli import PHRASE, initialised_home, run
@@ -292,29 +294,42 @@ def test_logging_in_again_keeps_the_chosen_start(tmp_path: Path) -> None:
 
 
 def test_a_file_a_reply_an_edit_and_a_delete_over_matrix_through_the_cli(room: dict[str, object]) -> None:
-    # Issue 21's acceptance over Matrix (runs last: it adds to the room the tests above read).
-    alice, bob, root = room["alice"], room["bob"], room["root"]
-    assert isinstance(alice, Path) and isinstance(bob, Path) and isinstance(root, Path)
-    original = root / "beach.jpg"
-    original.write_bytes(os.urandom(5 * 1024 * 1024))
-    ok(alice, "alice", "send", "family", "--file", str(original), "--caption", "the beach")
-    ok(alice, "alice", "send", "family", "-", "--lines", stdin="a typo\ntake this back")
-    assert poll(bob, "bob")["errors"] == {}
-    seen = {m["body"]: m for m in json.loads(ok(bob, "bob", "read", "family", "--json"))["messages"]}
-    photo, typo, back = seen["the beach"], seen["a typo"], seen["take this back"]
-    assert photo["kind"] == "attachment" and photo["file"]["size"] == 5 * 1024 * 1024
-    saves = root / "saves"
-    saves.mkdir()
-    ok(bob, "bob", "save", "family", photo["id"][:12], str(saves))
-    assert (saves / "beach.jpg").read_bytes() == original.read_bytes()
+    # Issue 21's acceptance over Matrix, a forged edit and delete too (runs last: it adds to
+    # the room the tests above read). Mallory's pointers go through the bridge, as her bot's.
+    alice, root, server = room["alice"], room["root"], room["server"]
+    assert isinstance(alice, Path) and isinstance(root, Path) and isinstance(server, Synapse)
+    homes = {"alice": alice, "bob": Path(str(room["bob"]))}
 
-    ok(bob, "bob", "send", "family", "--reply-to", typo["id"][:12], stdin="what typo?")
-    ok(alice, "alice", "edit", "family", typo["id"][:12], stdin="no typo")
-    ok(alice, "alice", "delete", "family", back["id"][:12], "--for-everyone")
-    for home, user in ((alice, "alice"), (bob, "bob")):
-        assert poll(home, user)["errors"] == {}
-        by_id = {m["id"]: m for m in json.loads(ok(home, user, "read", "family", "--json"))["messages"]}
-        assert (by_id[typo["id"]]["body"], by_id[typo["id"]]["edited"]) == ("no typo", True)
-        assert by_id[back["id"]]["deleted"]
-        (reply,) = [m for m in by_id.values() if m["kind"] == "reply"]
-        assert reply["reply_to"] == typo["id"]
+    def pbridge(user: str, *args: str, stdin: str = "") -> str:
+        return ok(homes[user], user, *args, stdin=stdin)
+
+    def exchange() -> None:
+        for user, home in homes.items():
+            assert poll(home, user)["errors"] == {}
+
+    members = Members(
+        pbridge=pbridge,
+        exchange=exchange,
+        post=post_as_bot("matrix", "mx", _mallorys_bot(server, alice, str(room["room_id"]))),
+        chat="family",
+        invite=str(room["invite"]),
+        secret=CHAT_SECRET,
+    )
+    a_file_a_reply_an_edit_a_delete_and_forgeries(members, root)
+
+
+def _mallorys_bot(server: Synapse, alice: Path, room_id: str) -> dict[str, str]:
+    """A bot of mallory's, invited by alice's and joined to the room: its carrier settings."""
+    account = server.register(f"mallorybot{next(_names)}p{os.getpid()}", BOT_PASSWORD)
+    alice_token = (alice / "tokens" / "mx.token").read_text().strip()
+    room = quote(room_id, safe="")
+    server.request("POST", f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": account["user_id"]}, alice_token)
+    server.request("POST", f"/_matrix/client/v3/join/{room}", {}, account["access_token"])
+    os.environ["PBRIDGE_TEST_MX_MALLORY"] = account["access_token"]
+    return {
+        "homeserver": server.url,
+        "user_id": account["user_id"],
+        "device_id": account["device_id"],
+        "access_token_env": "PBRIDGE_TEST_MX_MALLORY",
+        "room_id": room_id,
+    }

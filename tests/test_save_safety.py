@@ -24,6 +24,8 @@ from pointerbridge.app.models import UnlockedChat
 from pointerbridge.core.content import Attachment, Locator, decode_content, encode_content
 from pointerbridge.core.errors import InvalidInputError, MalformedError
 from pointerbridge.home.config import Home
+from test_cli import PBRIDGE
+from test_local_app import CHAT_SECRET, PHRASES, ok, setup_user
 
 TESTS = Path(__file__).parent
 
@@ -193,3 +195,31 @@ def test_the_cli_prints_the_sanitised_name_it_saved_and_force_replaces_only_that
     assert saved.returncode == 0, saved.stderr
     assert saved.stdout.startswith(f"saved {folder / '_bashrc'} ")
     assert (folder / "_bashrc").read_text() == "echo sent\n" and (folder / ".bashrc").read_text() == "# mine\n"
+
+
+def test_a_save_where_proc_is_not_mounted_still_writes_the_file(tmp_path: Path) -> None:
+    # Review leftover: the nameless file was linked through /proc/self/fd, so a save in a
+    # sandbox without /proc failed at its end with exit 60. A mount namespace of the test's
+    # own (a user namespace: no privilege needed) hides /proc from a real `pbridge save`.
+    shared, saves = tmp_path / "shared", tmp_path / "saves"
+    shared.mkdir()
+    saves.mkdir()
+    alice, bob = (setup_user(tmp_path, u, shared) for u in ("alice", "bob"))
+    source = _file(tmp_path, "notes.txt", 100_000)
+    ok(alice, "alice", "send", "family", "--file", str(source))
+    ok(bob, "bob", "poll")
+    shown = json.loads(ok(bob, "bob", "read", "family", "--json"))["messages"]
+    (sent,) = [m for m in shown if m["kind"] == "attachment"]
+    hidden = 'mount -t tmpfs none /proc && test ! -e /proc/self && exec "$@"'
+    env = {**os.environ, "PBRIDGE_MASTER_PHRASE": PHRASES["bob"], "PBRIDGE_CHAT_SECRET": CHAT_SECRET}
+    save = (str(PBRIDGE), "--home", str(bob), "save", "family", sent["id"][:12])  # no DEST: the current folder
+    saved = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", hidden, "sh", *save],
+        cwd=saves,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert (saves / "notes.txt").read_bytes() == source.read_bytes() and os.listdir(saves) == ["notes.txt"]

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from carrier_acceptance import Members, a_file_a_reply_an_edit_a_delete_and_forgeries, post_as_bot
 from pointerbridge.app import outbox, poll
 from pointerbridge.bridges import telegram as telegram_bridge
 from pointerbridge.bridges import telegram_doctor
 from pointerbridge.cli.main import main
 from pointerbridge.core import keys
+from pointerbridge.home.config import load_config
 from pointerbridge.home.store import carriers, chats, pointers, records
 from servers.telegram import BotApiServer
 
@@ -229,28 +231,22 @@ def test_a_burst_of_60_sends_never_draws_a_429(
 def test_a_file_a_reply_an_edit_and_a_delete_over_telegram_through_the_cli(
     circle: tuple[Pbridge, BotApiServer], tmp_path: Path
 ) -> None:
-    # Issue 21's acceptance over Telegram: a member's bot fetches the file once its poll saw it.
+    # Issue 21's acceptance over Telegram, a forged edit and delete too: mallory's pointers
+    # posted through the bridge by a bot of her own in the group, set up as the others are.
     pbridge, server = circle
-    original = tmp_path / "beach.jpg"
-    original.write_bytes(bytes(range(256)) * (5 * 1024 * 1024 // 256))
-    pbridge("alice", "send", "circle", "--file", str(original), "--caption", "the beach", "--queue")
-    pbridge("alice", "send", "circle", "-", "--lines", "--queue", stdin="a typo\ntake this back")
-    _cron(pbridge, server, rounds=3)
-    seen = {m["body"]: m for m in json.loads(pbridge("bob", "read", "circle", "--json"))["messages"]}
-    photo, typo, back = seen["the beach"], seen["a typo"], seen["take this back"]
-    assert photo["kind"] == "attachment" and photo["file"]["name"] == "beach.jpg"
-    saves = tmp_path / "saves"
-    saves.mkdir()
-    pbridge("bob", "save", "circle", photo["id"][:12], str(saves))
-    assert (saves / "beach.jpg").read_bytes() == original.read_bytes()
-
-    pbridge("bob", "send", "circle", "--reply-to", typo["id"][:12], "--queue", stdin="what typo?")
-    pbridge("alice", "edit", "circle", typo["id"][:12], "--queue", stdin="no typo")
-    pbridge("alice", "delete", "circle", back["id"][:12], "--for-everyone", "--queue")
-    _cron(pbridge, server, rounds=3)
-    for user in USERS:
-        by_id = {m["id"]: m for m in json.loads(pbridge(user, "read", "circle", "--json"))["messages"]}
-        assert (by_id[typo["id"]]["body"], by_id[typo["id"]]["edited"]) == ("no typo", True)
-        assert by_id[back["id"]]["deleted"]
-        (reply,) = [m for m in by_id.values() if m["kind"] == "reply"]
-        assert reply["reply_to"] == typo["id"]
+    mallory = server.add_bot("mallory_circle_bot", bot_to_bot=True, privacy=False)
+    group = next(iter(server.chats.values()))
+    group.members[mallory.id] = "admin"
+    pbridge.monkeypatch.setenv("PBRIDGE_TG_MALLORY", mallory.token)
+    settings = load_config(tmp_path / "carol" / "config.toml").carriers["tg"].settings
+    members = Members(
+        pbridge=pbridge,
+        exchange=lambda: _cron(pbridge, server, rounds=3) and None,
+        post=post_as_bot("telegram", "tg", {**settings, "token_env": "PBRIDGE_TG_MALLORY"}),
+        chat="circle",
+        invite=pbridge("alice", "chat", "invite", "circle", "--no-qr").strip(),
+        secret=SECRET,
+        readers=USERS,
+        queue=("--queue",),
+    )
+    a_file_a_reply_an_edit_a_delete_and_forgeries(members, tmp_path)
