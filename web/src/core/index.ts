@@ -21,4 +21,24 @@ export {
   routingTag,
 } from "./keys.js";
 export { paddedLength } from "./padding.js";
+export { type Content, contentBody, decodeContent, encodeContent } from "./content.js";
+export {
+  type Message,
+  type Part,
+  type SealOptions,
+  belongsTo,
+  isPart,
+  newStream,
+  seal,
+  sealContent,
+  unseal,
+} from "./pointer.js";
+export { Reassembler } from "./reassembly.js";
+export { blobHash, openBlob, sealBlob } from "./blob.js";
+export { type Invite, INVITE_PREFIX, readInvite } from "./invite.js";
 export { equalConstantTime, fromHex, toHex } from "./bytes.js";
+export { hex } from "./hexapi.js";
+
+import { openBlob, sealBlob } from "./blob.js";
+/** The blobs of attachments (docs/SPEC-blobs.md), as one object. */
+export const blob = Object.freeze({ open: openBlob, seal: sealBlob });
