@@ -8,6 +8,7 @@ test_key_vectors.py and test_blob_vectors.py compare the Python core's.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -250,3 +251,45 @@ def test_signatures_are_judged_as_openssl_judges_them(page: Page) -> None:
     genuine = private.public_key().public_bytes_raw()
     good = private.sign(message)
     assert call(page, "verify", genuine.hex(), good.hex(), message.hex()) == {"strict": True, "verifies": True}
+
+
+def _invite(fields: dict[str, Any]) -> str:
+    """An invite as app/invite.py writes one (sorted, compact JSON in base64url)."""
+    data = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+    return "pbinvite1." + base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_invites_read_as_the_app_reads_them(page: Page) -> None:
+    from pointerbridge.app.invite import read_invite
+
+    salt = bytes(range(16, 32))
+    salted = _invite(
+        {
+            "v": 2,
+            "chat": "Family Chat",
+            "salt": base64.urlsafe_b64encode(salt).decode().rstrip("="),
+            "carriers": {"home": {"type": "files", "folder": "/srv/x"}},
+        }
+    )
+    script = """(text) => { try { const i = window.pointerbridge.readInvite(text);
+        return { name: i.name, salt: i.salt ? window.pointerbridge.toHex(i.salt) : null, carriers: i.carriers }; }
+      catch (e) { return { error: e.name }; } }"""
+    wrapped = salted[:30] + "\n " + salted[30:]
+    for text in (salted, wrapped):
+        want = read_invite(text)
+        got = page.evaluate(script, text)
+        assert (got["name"], got["salt"], got["carriers"]) == (want.chat, salt.hex(), {"home": "files"})
+    opened = page.evaluate(script, _invite({"v": 1, "chat": "open one", "carriers": {}}))
+    assert (opened["name"], opened["salt"]) == (
+        read_invite(_invite({"v": 1, "chat": "open one", "carriers": {}})).chat,
+        None,
+    )
+    for bad in (
+        salted[:-3],
+        _invite({"v": 3, "chat": "x", "carriers": {}}),
+        _invite({"v": 2, "chat": "x", "carriers": {}}),
+        "pbinvite2.e30",
+    ):
+        with pytest.raises(InvalidInputError):
+            read_invite(bad)
+        assert page.evaluate(script, bad) == {"error": "InvalidInput"}, bad
