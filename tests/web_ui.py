@@ -57,8 +57,11 @@ def unlock_chat(page: Page, chat: Chat, card: int = 1) -> None:
 
 
 def paste(page: Page, text: str) -> None:
+    """Pastes ``text`` and waits for the page to have opened it (its summary changes)."""
+    summary = page.locator("#messages .summary")
+    before = summary.inner_text()
     page.fill("#paste", text)
-    page.locator("#messages .summary").wait_for()
+    page.wait_for_function("(b) => document.querySelector('#messages .summary').textContent !== b", arg=before)
 
 
 def unlock_identity(page: Page, username: str, phrase: str) -> None:

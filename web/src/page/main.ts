@@ -41,7 +41,11 @@ function start(root: HTMLElement): void {
   });
   const forget = el("button", { class: "quiet", text: "Forget all secrets", attrs: { type: "button", id: "forget" } });
   forget.addEventListener("click", () => {
-    for (const field of root.querySelectorAll<HTMLInputElement>("input[type=password], input[name=recovery]")) field.value = "";
+    // Each field's owner hears it cleared and drops its key, as when a person clears it.
+    for (const field of root.querySelectorAll<HTMLInputElement>("input[type=password], input[name=recovery]")) {
+      field.value = "";
+      field.dispatchEvent(new Event("input"));
+    }
     session.forget();
   });
   session.onChange(show);
