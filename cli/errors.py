@@ -32,6 +32,7 @@ _DEFINED_BY = (
     "pointerbridge.app.secret_policy",
     "pointerbridge.core.rotation",
     "pointerbridge.cli.secrets",
+    "pointerbridge.cli.web",
     "pointerbridge.bridges.blob_io",
 )
 

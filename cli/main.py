@@ -58,6 +58,7 @@ _COMMANDS = {
     "demo": "demo:demo",
     "console": "main:console",
     "live": "live:live",
+    "web": "web:web",
     "bench": "main:bench",
     "clm": "main:clm_app",
     "chat": "chats:chat_app",

@@ -238,10 +238,23 @@ def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.core.store_key as store_key
     import pointerbridge.home.config as config
     import pointerbridge.home.store as store
-    from pointerbridge.cli import secrets
+    from pointerbridge.cli import secrets, web
     from pointerbridge.core import PointerBridgeError
 
-    modules = (doctor, secret_policy, app_errors, base, blob_io, config, errors, rotation, store, store_key, secrets)
+    modules = (
+        doctor,
+        secret_policy,
+        app_errors,
+        base,
+        blob_io,
+        config,
+        errors,
+        rotation,
+        store,
+        store_key,
+        secrets,
+        web,
+    )
     classes = {
         obj.__name__
         for module in modules
@@ -346,6 +359,8 @@ def test_exit_codes_never_change() -> None:
         "DestinationWriteError": 60,
         "NotAFileError": 59,
         "EmptyMessageError": 63,
+        "PageExistsError": 65,
+        "ServeError": 66,
     }
 
 

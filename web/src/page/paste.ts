@@ -1,0 +1,58 @@
+/**
+ * Where pointers come in: a textarea to paste anything into (a chat's text, a mail), and a
+ * file dropped on it or chosen (a mail, a Telegram export) read as text in the browser:
+ * nothing is uploaded anywhere.
+ */
+import { el } from "./dom.js";
+
+const MAX_FILE_BYTES = 64 * 1024 * 1024; // a chat export is text; far more than that is a mistake
+
+/** The paste area; `changed` gets the whole text each time it changes. */
+export function pasteArea(changed: (text: string) => void): { element: HTMLElement; set: (text: string) => void } {
+  const area = el("textarea", {
+    attrs: { id: "paste", rows: "6", spellcheck: "false", placeholder: "Paste anything that holds pointers: messages, a mail, a chat export…" },
+  });
+  const picker = el("input", { attrs: { type: "file", id: "file", accept: ".txt,.eml,.json,.html,.mbox,text/*,application/json" } });
+  const note = el("p", { class: "status", text: "Or drop a file here (a mail, a Telegram export): it is read on this page, never uploaded." });
+  const zone = el("section", { class: "card paste", attrs: { "aria-label": "Paste" } },
+    el("label", { class: "field" }, el("span", { text: "Paste anything" }), area),
+    el("label", { class: "file" }, el("span", { text: "Choose a file" }), picker),
+    note,
+  );
+  let timer: number | undefined;
+  area.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = window.setTimeout(() => changed(area.value), 150); // once typing pauses
+  });
+  const readFile = async (file: File): Promise<void> => {
+    if (file.size > MAX_FILE_BYTES) {
+      note.textContent = `${file.name} is larger than 64 MB: not read.`;
+      return;
+    }
+    area.value = await file.text();
+    note.textContent = `Read ${file.name} (${file.size} bytes) on this page.`;
+    changed(area.value);
+  };
+  picker.addEventListener("change", () => {
+    const file = picker.files?.[0];
+    if (file !== undefined) void readFile(file);
+  });
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const file = event.dataTransfer?.files[0];
+    if (file !== undefined) void readFile(file);
+  });
+  return {
+    element: zone,
+    set: (text: string) => {
+      area.value = text;
+      changed(text);
+    },
+  };
+}
