@@ -10,7 +10,7 @@ from browser import BUILT, open_page
 from pointerbridge.core import Identity, unseal
 from pointerbridge.core.content import Text
 from pointerbridge.core.reassembly import Reassembler
-from web_ui import Sender, new_chat, paste, seal_reply, shown, unlock_chat, unlock_identity
+from web_ui import Sender, new_chat, paste_from_clipboard, seal_reply, shown, unlock_chat, unlock_identity
 
 SIZES = [100, 4_000, 100_000]
 
@@ -31,7 +31,8 @@ def test_python_to_page() -> None:
     pasted = "\n\n".join([*sealed[100_000][::-1], *sealed[100], *sealed[4_000]])
     with open_page(BUILT.as_uri()) as seen:
         unlock_chat(seen.page, chat)
-        paste(seen.page, pasted)
+        paste_from_clipboard(seen.page, pasted)  # as Ctrl+V does (the session tests type into the box)
+        assert seen.page.input_value("#paste") == pasted
         lines = shown(seen.page)
     assert [line["body"] for line in lines] == [_body(size) for size in SIZES]  # in sent order
     assert {line["name"] for line in lines} == {"alice"}

@@ -64,6 +64,24 @@ def paste(page: Page, text: str) -> None:
     page.wait_for_function("(b) => document.querySelector('#messages .summary').textContent !== b", arg=before)
 
 
+def paste_from_clipboard(page: Page, text: str) -> None:
+    """Pastes ``text`` as a person's Ctrl+V does (a paste event carrying it) and waits for
+    the page to have opened it."""
+    summary = page.locator("#messages .summary")
+    before = summary.inner_text()
+    page.focus("#paste")
+    page.evaluate(
+        """(text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            document.querySelector("#paste").dispatchEvent(
+                new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+        }""",
+        text,
+    )
+    page.wait_for_function("(b) => document.querySelector('#messages .summary').textContent !== b", arg=before)
+
+
 def unlock_identity(page: Page, username: str, phrase: str) -> None:
     form = page.locator("form.identity")
     form.locator("input[name=username]").fill(username)
