@@ -226,11 +226,11 @@ def test_casefold_in_the_page_is_python_str_casefold(page: Page) -> None:
     assert page.evaluate("(t) => window.pointerbridge.casefold(t)", every) == every.casefold()
 
 
-def test_casefold_table_is_what_the_script_writes(tmp_path: Path) -> None:
-    out = tmp_path / "casefold_table.ts"
-    script = ROOT / "scripts" / "make_casefold_table.py"
+def test_unicode_table_is_what_the_script_writes(tmp_path: Path) -> None:
+    out = tmp_path / "unicode_table.ts"
+    script = ROOT / "scripts" / "make_unicode_table.py"
     subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
-    assert out.read_bytes() == (ROOT / "web" / "src" / "core" / "casefold_table.ts").read_bytes()
+    assert out.read_bytes() == (ROOT / "web" / "src" / "core" / "unicode_table.ts").read_bytes()
 
 
 def test_signatures_are_judged_as_openssl_judges_them(page: Page) -> None:
