@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from browser import BUILT, open_page
+from browser import shipped_page
 from web_differential import generate
 
 if TYPE_CHECKING:
@@ -32,10 +32,8 @@ RUN = """(calls) => calls.map(([name, args]) => {
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
     """The shipped page, open once for the module."""
-    with open_page(BUILT.as_uri()) as seen:
-        yield seen.page
-        assert seen.console_errors == []
-        assert seen.requests == [BUILT.as_uri()]
+    with shipped_page() as page:
+        yield page
 
 
 def test_the_page_answers_every_hostile_input_as_the_python_core(page: Page) -> None:

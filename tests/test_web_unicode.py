@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from browser import BUILT, open_page
+from browser import shipped_page
 from pointerbridge.core import InvalidInputError
 from pointerbridge.core.content import _name_problem
 from pointerbridge.core.keys import normalize_chat_name, normalize_username
+from test_web_vectors import NORMALIZE_BOTH
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -29,10 +30,9 @@ EVERY = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
     """The shipped page, open once for the module."""
-    with open_page(BUILT.as_uri()) as seen:
-        seen.page.evaluate("(text) => { window.everyCodePoint = text; }", EVERY)  # sent once: 4 MB of JSON
-        yield seen.page
-        assert seen.console_errors == []
+    with shipped_page() as page:
+        page.evaluate("(text) => { window.everyCodePoint = text; }", EVERY)  # sent once: 4 MB of JSON
+        yield page
 
 
 def _file_name(name: str) -> None:
@@ -83,11 +83,8 @@ NEWER = [
 
 @pytest.mark.parametrize("name", NEWER)
 def test_names_with_newer_characters_are_refused_as_python_refuses_them(page: Page, name: str) -> None:
-    script = """(name) => { const out = {};
-      for (const f of ["normalizeChatName", "normalizeUsername"]) {
-        try { out[f] = window.pointerbridge[f](name); } catch (e) { out[f] = e.name; } }
-      return out; }"""
     for fn in (normalize_chat_name, normalize_username):
         with pytest.raises(InvalidInputError):
             fn(name)
-    assert page.evaluate(script, name) == {"normalizeChatName": "InvalidName", "normalizeUsername": "InvalidName"}
+    refused = {"normalizeChatName": "InvalidName", "normalizeUsername": "InvalidName"}
+    assert page.evaluate(NORMALIZE_BOTH, name) == refused
