@@ -81,6 +81,16 @@ class Browsing:
 
 
 @contextmanager
+def shipped_page() -> Iterator[Page]:
+    """The shipped page (webpage/pbridge.html) open from disk; on leaving, checked to have
+    logged no error and made no request but for itself."""
+    with open_page(BUILT.as_uri()) as seen:
+        yield seen.page
+        assert seen.console_errors == []
+        assert seen.requests == [BUILT.as_uri()]
+
+
+@contextmanager
 def open_page(url: str, *, width: int = 1280, height: int = 800) -> Iterator[Browsing]:
     """``url`` open in a fresh headless Chromium profile (nothing kept between tests)."""
     from playwright.sync_api import sync_playwright

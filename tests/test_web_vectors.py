@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from browser import BUILT, open_page
+from browser import shipped_page
 from pointerbridge.core import InvalidInputError
 from pointerbridge.core.blob import SEALED_CHUNK_BYTES
 from pointerbridge.core.keys import normalize_chat_name, normalize_username
@@ -42,10 +42,8 @@ PB1, PB2, KEYS2, BLOB = _load("pb1.json"), _load("pb2.json"), _load("keys2.json"
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
     """The shipped page, open once for the module (Chromium's start is slow)."""
-    with open_page(BUILT.as_uri()) as seen:
-        yield seen.page
-        assert seen.console_errors == []
-        assert seen.requests == [BUILT.as_uri()]
+    with shipped_page() as page:
+        yield page
 
 
 def call(page: Page, name: str, *args: Any) -> Any:
@@ -206,13 +204,16 @@ NAMES = [
 ]
 
 
+# A name as the page normalizes it as a chat name and as a username (or the error's name).
+NORMALIZE_BOTH = """(name) => { const out = {};
+  for (const f of ["normalizeChatName", "normalizeUsername"]) {
+    try { out[f] = window.pointerbridge[f](name); } catch (e) { out[f] = e.name; } }
+  return out; }"""
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_names_normalize_as_in_the_python_core(page: Page, name: str) -> None:
-    script = """(name) => { const out = {};
-      for (const f of ["normalizeChatName", "normalizeUsername"]) {
-        try { out[f] = window.pointerbridge[f](name); } catch (e) { out[f] = e.name; } }
-      return out; }"""
-    got = page.evaluate(script, name)
+    got = page.evaluate(NORMALIZE_BOTH, name)
     for fn, key in ((normalize_chat_name, "normalizeChatName"), (normalize_username, "normalizeUsername")):
         try:
             want = fn(name)
@@ -226,11 +227,11 @@ def test_casefold_in_the_page_is_python_str_casefold(page: Page) -> None:
     assert page.evaluate("(t) => window.pointerbridge.casefold(t)", every) == every.casefold()
 
 
-def test_casefold_table_is_what_the_script_writes(tmp_path: Path) -> None:
-    out = tmp_path / "casefold_table.ts"
-    script = ROOT / "scripts" / "make_casefold_table.py"
+def test_unicode_table_is_what_the_script_writes(tmp_path: Path) -> None:
+    out = tmp_path / "unicode_table.ts"
+    script = ROOT / "scripts" / "make_unicode_table.py"
     subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
-    assert out.read_bytes() == (ROOT / "web" / "src" / "core" / "casefold_table.ts").read_bytes()
+    assert out.read_bytes() == (ROOT / "web" / "src" / "core" / "unicode_table.ts").read_bytes()
 
 
 def test_signatures_are_judged_as_openssl_judges_them(page: Page) -> None:

@@ -97,7 +97,7 @@ export function armor(version: number, payload: Uint8Array): string {
 }
 
 /** Python's len(): code points, not UTF-16 units. */
-function codePoints(text: string): number {
+export function codePoints(text: string): number {
   let n = 0;
   for (const _ of text) n++;
   return n;

@@ -4,6 +4,7 @@
  */
 import { base64url, concatBytes, decodeUtf8, fromHex, readSmall, readUint, toHex, uintBytes, utf8ToBytes } from "./bytes.js";
 import { InvalidInput, PointerError } from "./errors.js";
+import { categories } from "./unicode.js";
 
 export const TEXT = 1;
 export const REPLY = 2;
@@ -34,19 +35,32 @@ export type Content =
   | { kind: "rotation"; username: string; oldKey: Uint8Array; newKey: Uint8Array; atMs: bigint; signature: Uint8Array }
   | { kind: "unknown"; code: number; data: Uint8Array };
 
-const HIDING = /[\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/u;
+
+const HIDING = categories("Cf", "Zl", "Zp", "Co", "Cn");
 
 function malformed(message: string): never {
   throw new PointerError("malformed", message);
 }
 
+/** The UTF-8 length of `text` with a lone surrogate as 3 bytes (Python's surrogatepass). */
+function surrogatepassLength(text: string): number {
+  let size = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // A pair's two halves are 2 bytes each (4 in all); a lone half is 3, as any other up to U+FFFF.
+    const paired = (c & 0xfc00) === 0xd800 ? (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 : (c & 0xfc00) === 0xdc00 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800;
+    size += c < 0x80 ? 1 : c < 0x800 || paired ? 2 : 3;
+  }
+  return size;
+}
+
 /** Why `name` is no base name (null: it is one), as core/content.py judges it. */
 export function nameProblem(name: string): string | null {
-  const size = utf8ToBytes(name.replace(/[\ud800-\udfff]/g, "\ufffd")).length; // a lone surrogate: 3 bytes, as surrogatepass
+  const size = surrogatepassLength(name);
   if (size < 1 || size > 255) return `a file name is 1 to 255 bytes, not ${size}`;
   if (name === "." || name === "..") return `'${name}' is not a file name`;
   if (/[/\\\x00-\x1f\x7f-\x9f]/.test(name)) return "a file name holds no folder separator or control character";
-  if (HIDING.test(name)) return "a file name holds no invisible or direction-changing character";
+  if (HIDING.any(name)) return "a file name holds no invisible or direction-changing character";
   return null;
 }
 

@@ -4,7 +4,7 @@
  * alphabet a `.` that ends a run, a `p` that may start a candidate, not right after an
  * alphabet character, written `!`), then candidates are judged one by one.
  */
-import { ALPHABET, CHARS_FOR, HEADER_CHARS, IGNORABLES, MAX_INPUT_CHARS, MAX_PAYLOAD_BYTES, VERSION_CHARS, encodedLength, base62Value } from "./armor.js";
+import { ALPHABET, CHARS_FOR, codePoints, HEADER_CHARS, IGNORABLES, MAX_INPUT_CHARS, MAX_PAYLOAD_BYTES, VERSION_CHARS, encodedLength, base62Value } from "./armor.js";
 import { PointerError } from "./errors.js";
 
 const IGNORABLE_SET = new Set(IGNORABLES);
@@ -56,10 +56,12 @@ function firstNoncanonical(data: string, length: number): number | null {
 /** Each pointer found in `text` (compact, in order) and each candidate refused (its error). */
 export function* scan(text: string): Generator<string | PointerError> {
   if (typeof text !== "string") throw new PointerError("armor", "pointers are found in text");
-  if (text.length > 64 * MAX_INPUT_CHARS) {
-    throw new PointerError("oversize", `text of ${text.length} characters is refused unread`);
+  // Characters as Python counts them (code points): a UTF-16 length over the limit may not be.
+  if (text.length > 64 * MAX_INPUT_CHARS && codePoints(text) > 64 * MAX_INPUT_CHARS) {
+    throw new PointerError("oversize", `text of ${codePoints(text)} characters is refused unread`);
   }
   const data = compact(text);
+  const runs = { end: -1 };
   let pos = 0;
   let glued = false;
   for (;;) {
@@ -74,15 +76,20 @@ export function* scan(text: string): Generator<string | PointerError> {
       if (!match) return;
       start = match.index;
     }
-    const [stop, refused] = judge(data, start);
+    const [stop, refused] = judge(data, start, runs);
     pos = stop >= 0 ? stop : start + 3;
     glued = refused === null;
     yield refused ?? data.slice(start, stop).replace(/!/g, "p");
   }
 }
 
-/** The end of the candidate at `start` and why it is refused (null: a pointer), or -1 when incomplete. */
-function judge(data: string, start: number): [number, PointerError | null] {
+/**
+ * The end of the candidate at `start` and why it is refused (null: a pointer), or -1 when
+ * incomplete. `runs.end` is the `.` ending the run of the last candidate judged: pointers
+ * glued end to end in one long run would each search the rest of it again (quadratic: an
+ * 11-million-character paste of them hung the page), as core/finding.py's _end_of_run.
+ */
+function judge(data: string, start: number, runs: { end: number }): [number, PointerError | null] {
   const header = data.slice(start + 3, start + HEADER_CHARS);
   if (header.includes(".")) return [-1, new PointerError("truncated", "the text ends inside a pointer header")];
   const length = Number(base62Value(header.replace(/!/g, "p")));
@@ -91,7 +98,8 @@ function judge(data: string, start: number): [number, PointerError | null] {
   }
   if (length === 0) return [-1, new PointerError("armor", "the pointer declares an empty payload")];
   const stop = start + encodedLength(length);
-  if (stop > data.indexOf(".", start)) return [-1, new PointerError("truncated", "the text ends before the pointer does")];
+  if (start >= runs.end) runs.end = data.indexOf(".", start); // there is one: compact() ends the text with it
+  if (stop > runs.end) return [-1, new PointerError("truncated", "the text ends before the pointer does")];
   if (VERSION_CHARS.includes(data[start + 2] as string)) {
     const bad = firstNoncanonical(data.slice(start + HEADER_CHARS, stop).replace(/!/g, "p"), length);
     if (bad !== null) return [stop, new PointerError("noncanonical", `block at byte ${bad} holds more than its bytes`)];

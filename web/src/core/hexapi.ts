@@ -5,13 +5,34 @@
  */
 import { blobHash, openBlob, sealBlob } from "./blob.js";
 import { fromHex, toHex } from "./bytes.js";
-import { type Content, encodeContent } from "./content.js";
+import { type Content, encodeContent, nameProblem } from "./content.js";
 import { BlobError, InvalidInput, PointerError } from "./errors.js";
 import { isStrictPublicKey, verifySignature } from "./ed25519.js";
 import { findPointers } from "./finding.js";
 import { chatKeyFromBytes, deriveChatKey, deriveIdentity, identityFromSeed, identitySalt, readRecoveryCode } from "./keys.js";
 import { type Message, type Part, isPart, sealContent, seal, unseal } from "./pointer.js";
+import { MAX_NAME_BYTES, cleanName } from "./normalize.js";
 import { Reassembler } from "./reassembly.js";
+
+/** Why a one-character name is refused (null: it is not), per kind of name. */
+const ONE_CHARACTER_CHECKS: Readonly<Record<string, (name: string) => string | null>> = {
+  chat: (name) => cleanName(name, "chat name", MAX_NAME_BYTES.chat, true).problem,
+  username: (name) => cleanName(name, "username", MAX_NAME_BYTES.username, false).problem,
+  file: nameProblem,
+};
+
+/** The code points of `text` that `check` refuses as a one-character name, as [first, last] ranges. */
+function refusedRanges(check: (name: string) => string | null, text: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const ch of text) {
+    if (check(ch) === null) continue;
+    const cp = ch.codePointAt(0) as number;
+    const last = out[out.length - 1];
+    if (last && last[1] === cp - 1) last[1] = cp;
+    else out.push([cp, cp]);
+  }
+  return out;
+}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type ContentJson = Record<string, Json>;
@@ -173,6 +194,12 @@ export const hex = Object.freeze({
       return { memory_mib: code.memoryMiB, salt: toHex(code.salt) };
     }),
   find: (text: string): string[] => findPointers(text),
+  /** Which characters of `text` a one-character chat name, username or file name refuses (ranges). */
+  refusedNames: (which: string, text: string): [number, number][] => {
+    const check = ONE_CHARACTER_CHECKS[which];
+    if (check === undefined) throw new InvalidInput(`no name check ${which}`);
+    return refusedRanges(check, text);
+  },
   unseal: (chatName: string, key: string, pointer: string) => outcome(() => itemToJson(unseal(chatKeyFromBytes(chatName, fromHex(key)), pointer))),
   join: (chatName: string, key: string, pointers: string[]) =>
     outcome(() => {

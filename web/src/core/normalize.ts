@@ -2,9 +2,11 @@
  * Names as SPEC §2.1 normalizes them: NFKC, zero-width characters removed, whitespace runs
  * (Python's str.split()) joined by one space, full Unicode case folding (Python's
  * str.casefold(), from a table generated from it: JavaScript's toLowerCase is not folding).
+ * Categories are Python's (unicode_table.ts), not the browser's newer Unicode: see clean().
  */
-import { CASEFOLD_DATA } from "./casefold_table.js";
 import { InvalidInput, InvalidName } from "./errors.js";
+import { categories } from "./unicode.js";
+import { CASEFOLD_DATA } from "./unicode_table.js";
 
 const MAX_CHAT_NAME_BYTES = 128;
 const MAX_USERNAME_BYTES = 64;
@@ -14,7 +16,6 @@ export const WHITESPACE =
   "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005" +
   "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
 const SPLIT = new RegExp(`[${WHITESPACE}]+`, "u");
-const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/u;
 const encoder = new TextEncoder();
 
 let folds: Map<number, string> | null = null;
@@ -52,15 +53,37 @@ export function utf8Length(text: string): number {
   return encoder.encode(text).length;
 }
 
-function clean(name: string, what: string, limit: number, fold: boolean): string {
-  if (typeof name !== "string") throw new InvalidName(`${what} must be text`);
+/** A name's normal form, or why it has none (SPEC §2.1). */
+export type Cleaned = { text: string; problem: null } | { text: null; problem: string };
+
+const UNASSIGNED = categories("Cn");
+const FORBIDDEN = categories("Cc", "Cf", "Cs", "Co", "Cn");
+
+/** `name` normalized as a chat name (`fold`) or a username, without throwing. */
+export function cleanName(name: string, what: string, limit: number, fold: boolean): Cleaned {
+  const refuse = (problem: string): Cleaned => ({ text: null, problem: `${what} ${problem}` });
+  if (typeof name !== "string") return refuse("must be text");
+  // A character unassigned in Python's Unicode stays in Python's NFKC result, so Python
+  // refuses the name; the browser's NFKC may know it (compatibility characters added
+  // since, e.g. U+1CCF0 OUTLINED DIGIT ZERO -> "0") and let the name through. Refused
+  // first, so that NFKC only ever sees characters both Unicodes have, where normalization
+  // stability makes the two agree.
+  if (UNASSIGNED.any(name)) return refuse("contains unassigned characters");
   let text = collapseWhitespace(name.normalize("NFKC").replace(ZERO_WIDTH, ""));
   if (fold) text = casefold(text);
-  if (!text) throw new InvalidName(`${what} is empty`);
-  if (FORBIDDEN.test(text)) throw new InvalidName(`${what} contains control or unassigned characters`);
-  if (utf8Length(text) > limit) throw new InvalidName(`${what} is longer than ${limit} bytes of UTF-8`);
-  return text;
+  if (!text) return refuse("is empty");
+  if (FORBIDDEN.any(text)) return refuse("contains control or unassigned characters");
+  if (utf8Length(text) > limit) return refuse(`is longer than ${limit} bytes of UTF-8`);
+  return { text, problem: null };
 }
+
+function clean(name: string, what: string, limit: number, fold: boolean): string {
+  const done = cleanName(name, what, limit, fold);
+  if (done.problem !== null) throw new InvalidName(done.problem);
+  return done.text;
+}
+
+export const MAX_NAME_BYTES = { chat: MAX_CHAT_NAME_BYTES, username: MAX_USERNAME_BYTES } as const;
 
 /** The form of a chat name that keys are bound to (SPEC §2.1). Throws InvalidName. */
 export function normalizeChatName(name: string): string {

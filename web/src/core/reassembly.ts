@@ -53,6 +53,11 @@ export class Reassembler {
     return this.refused.has(Reassembler.key(item));
   }
 
+  /** What the incomplete messages are charged against the bound (their data and overheads). */
+  get heldBytes(): number {
+    return this.pendingBytes;
+  }
+
   /** How many messages are waiting for more parts. */
   get waiting(): number {
     return this.pending.size;
