@@ -21,6 +21,7 @@ from .armor import MAX_PAYLOAD_BYTES, armor, max_payload_bytes
 from .content import Content, Text
 from .errors import InvalidInputError, MalformedError, TooLargeError, UnknownVersionError
 from .keys import MESSAGE_KEY_INFO, ROUTING_TAG_BYTES, ChatKey, Identity, _short_hmac
+from .millis import datetime_of_ms
 from .padding import MIN_PADDED, largest_padded_at_most, padded_length
 
 __all__ = [
@@ -236,4 +237,4 @@ def _text(data: bytes, what: str) -> str:
 
 
 def _sent_at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return datetime_of_ms(ms)

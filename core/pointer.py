@@ -17,7 +17,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from hashlib import sha256
 from typing import NamedTuple
 
@@ -79,6 +79,7 @@ from .layout import (  # noqa: F401  (re-exported: tests and scripts craft point
     _signed,
     _text,
 )
+from .millis import datetime_of_ms
 from .padding import padded_length
 
 _NUMBERING = struct.Struct(">8sII")  # pb2's stream and seq, and the body's length
@@ -387,7 +388,7 @@ def open_known_fields(chat: ChatKey, payload: bytes, *, version: int = 1) -> Par
 
 def message_from_fields(chat_name: str, fields: MessageFields) -> Message:
     """The message ``open_known_fields`` described."""
-    sent_at = datetime.fromtimestamp(fields[2] / 1000, UTC)
+    sent_at = datetime_of_ms(fields[2])
     if len(fields) == 5:
         username, sender_key, _, body, message_id = fields
         return Message(chat_name, username, sender_key, sent_at, body, message_id, Text(body))

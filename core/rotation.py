@@ -21,7 +21,7 @@ import base64
 import binascii
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .ed25519 import is_strict_public_key
 from .errors import InvalidInputError, PointerBridgeError
 from .keys import Identity, normalize_username
+from .millis import datetime_of_ms
 
 __all__ = [
     "MARKER",
@@ -95,7 +96,7 @@ def make_notice(old: Identity, new: Identity, at: datetime | None = None) -> Rot
         raise InvalidInputError("a rotation needs a new key")
     at_ms = time.time_ns() // 1_000_000 if at is None else _ms(at)
     signature = old._sign(_statement(old.username, old.public_key, new.public_key, at_ms))
-    when = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    when = datetime_of_ms(at_ms)
     return RotationNotice(old.username, old.public_key, new.public_key, when, signature)
 
 
@@ -159,7 +160,7 @@ def parse_notice(body: str) -> RotationNotice | None:
         Ed25519PublicKey.from_public_bytes(old_key).verify(signature, _statement(username, old_key, new_key, at_ms))
     except (InvalidSignature, ValueError):
         raise RotationError("the rotation notice is not signed by the old key") from None
-    return RotationNotice(username, old_key, new_key, datetime.fromtimestamp(at_ms / 1000, tz=UTC), signature)
+    return RotationNotice(username, old_key, new_key, datetime_of_ms(at_ms), signature)
 
 
 def _decode(text: str) -> bytes:

@@ -28,7 +28,7 @@ from pointerbridge.core.reassembly import Reassembler
 from pointerbridge.core.rotation import make_notice, notice_bytes
 
 CHAT_NAME = "Family Chat"
-LAST_EXACT_MS = 4_102_444_800_000  # 2100-01-01
+LAST_EXACT_MS = layout.MAX_SENT_AT_MS  # the core reads every time exactly (core/millis.py)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IGNORABLE = [" ", "\n", "\r\n> ", "\u200b", "\u00ad", "\ufeff", "\u3000", ">", "\t"]
 # Text a pointer is pasted into: words, punctuation, non-ASCII, pointer-like junk.
@@ -125,9 +125,8 @@ class Inputs:
         return "".join(self.rng.choice(pool) for _ in range(self.rng.randint(low, high)))
 
     def sent_ms(self) -> int:
-        """A send time up to 2100: beyond, the Python core reads some a millisecond early
-        (``datetime.fromtimestamp(ms / 1000)``: a float), which the test of the year 9999
-        pins; times past the last one allowed are made by :meth:`altered`."""
+        """A send time up to the last one SPEC §7 allows (both read every one exactly since
+        core/millis.py); times past it are made by :meth:`altered`."""
         return self.rng.choice([0, 1, LAST_EXACT_MS, self.rng.randrange(LAST_EXACT_MS + 1)])
 
     def content(self) -> content.Content:
