@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click
+from pointerbridge.app.escape import safe_text
 from pointerbridge.core import InvalidInputError, PointerBridgeError
 
 from .common import flag
@@ -23,6 +26,16 @@ __all__ = ["PageExistsError", "ServeError", "page_server", "web"]
 
 # What the server answers: the page at these paths, 404 at any other.
 PAGE_PATHS = ("/", "/pbridge.html")
+# A client on the network must not hold the server: each read waits at most READ_SECONDS,
+# a whole exchange lasts at most CLIENT_SECONDS (one byte every few seconds passes every
+# read's timeout), and at most MAX_CLIENTS are served at once (each is a thread): the
+# page is a few hundred kilobytes, which a phone loads in well under a second.
+READ_SECONDS = 10.0
+CLIENT_SECONDS = 30.0
+MAX_CLIENTS = 32
+# Sent as a header only (a meta tag cannot say it): no other site may frame the page and
+# draw over the fields where secrets are typed.
+FRAMING = "frame-ancestors 'none'"
 
 
 class PageExistsError(PointerBridgeError):
@@ -43,6 +56,23 @@ class _PageHandler(BaseHTTPRequestHandler):
 
     page: bytes = b""
     policy: str = ""
+    timeout = READ_SECONDS
+    deadline: float = CLIENT_SECONDS
+
+    def setup(self) -> None:
+        super().setup()
+        self._cut = threading.Timer(self.deadline, self._hang_up)
+        self._cut.daemon = True
+        self._cut.start()
+
+    def _hang_up(self) -> None:
+        with suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        self._cut.cancel()
+        with suppress(OSError):  # a client cut off mid-answer
+            super().finish()
 
     def version_string(self) -> str:
         return "pbridge"
@@ -53,7 +83,8 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.send_response(200 if found else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8" if found else "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Security-Policy", self.policy)
+        self.send_header("Content-Security-Policy", f"{self.policy}; {FRAMING}")
+        self.send_header("X-Frame-Options", "DENY")
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
@@ -69,23 +100,55 @@ class _PageHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         # Who loaded what, on stderr: anyone who can reach the address can load the page.
-        click.echo(f"{self.client_address[0]} {format % args}", err=True)
+        # The request line is theirs: its control characters (a terminal's escapes) are shown
+        # as codes, as http.server's own log_message does and this one replaces.
+        click.echo(safe_text(f"{self.client_address[0]} {format % args}"), err=True)
 
 
 class _PageServer(ThreadingHTTPServer):
     daemon_threads = True  # a browser's kept-alive connection must not hold up Ctrl-C
+    max_clients = MAX_CLIENTS
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._slots = threading.BoundedSemaphore(self.max_clients)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: this one is hung up on
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _PageServer6(_PageServer):
     address_family = socket.AF_INET6
 
 
-def page_server(host: str, port: int) -> ThreadingHTTPServer:
-    """A server of the page on ``host``:``port`` (0: any free port), not yet serving."""
+def page_server(
+    host: str,
+    port: int,
+    *,
+    read_seconds: float = READ_SECONDS,
+    client_seconds: float = CLIENT_SECONDS,
+    max_clients: int = MAX_CLIENTS,
+) -> ThreadingHTTPServer:
+    """A server of the page on ``host``:``port`` (0: any free port), not yet serving; the
+    limits on each client are the module's (READ_SECONDS...) unless given."""
     from pointerbridge.webpage import content_security_policy, page_html
 
-    handler = type("PageHandler", (_PageHandler,), {"page": page_html(), "policy": content_security_policy()})
-    server_class = _PageServer6 if ":" in host else _PageServer
+    handler = type(
+        "PageHandler",
+        (_PageHandler,),
+        {"page": page_html(), "policy": content_security_policy(), "timeout": read_seconds, "deadline": client_seconds},
+    )
+    base = _PageServer6 if ":" in host else _PageServer
+    server_class: type[_PageServer] = type(base.__name__, (base,), {"max_clients": max_clients})
     try:
         return server_class((host, port), handler)
     except (OSError, OverflowError) as exc:

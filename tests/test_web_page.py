@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from pointerbridge.cli.web import FRAMING
 from pointerbridge.webpage import content_security_policy, page_html
 from test_cli import EXIT_CODES, PBRIDGE, run
 
@@ -60,13 +61,13 @@ def test_web_serve_serves_only_the_page_with_its_policy_until_ctrl_c() -> None:
         for path in ("", "pbridge.html", "?from=phone"):
             status, headers, body = _get(url + path)
             assert status == 200 and body == page_html()
-            assert headers["Content-Security-Policy"] == content_security_policy()
+            assert headers["Content-Security-Policy"] == f"{content_security_policy()}; {FRAMING}"
             assert headers["Cache-Control"] == "no-store"
             assert headers["Content-Type"] == "text/html; charset=utf-8"
         for path in ("favicon.ico", "pbridge.html/x", "../pyproject.toml", "%2e%2e/README.md", "index.html"):
             status, headers, body = _get(url + path)
             assert status == 404 and body == b"not found\n", path
-            assert headers["Content-Security-Policy"] == content_security_policy()
+            assert headers["Content-Security-Policy"] == f"{content_security_policy()}; {FRAMING}"
     finally:
         server.send_signal(signal.SIGINT)  # Ctrl-C
         _, err = server.communicate(timeout=10)
