@@ -54,9 +54,14 @@ function targetOf(content: Content | undefined): string | undefined {
   return content !== undefined && "target" in content ? content.target : undefined;
 }
 
+// Counted in code points, as Python counts (app/view.py): UTF-16 units would cut an emoji
+// in half, leaving a lone surrogate that shows as \ud83d.
 function firstLine(body: string): string {
-  const line = body.split("\n", 1)[0] ?? "";
-  return line.length <= QUOTE_CHARS ? line : `${line.slice(0, QUOTE_CHARS - 1)}…`;
+  const end = body.indexOf("\n");
+  const line = end < 0 ? body : body.slice(0, end);
+  if (line.length <= QUOTE_CHARS) return line;
+  const chars = Array.from(line.slice(0, 2 * QUOTE_CHARS + 2)); // past 2 units a char: more than enough
+  return chars.length <= QUOTE_CHARS ? line : `${chars.slice(0, QUOTE_CHARS - 1).join("")}…`;
 }
 
 /** Trust of each message in paste order; `pins`: names already pinned (the reader's own). */
@@ -89,7 +94,9 @@ export function numbering(messages: readonly Message[]): { gaps: Gap[]; replayed
   }
   const bySender = new Map<string, Gap>();
   for (const { sender, username, seqs } of streams.values()) {
-    const missing = Math.max(...seqs.keys()) - seqs.size; // numbers from 1 to the highest not seen
+    let highest = 0; // a loop, not Math.max(...seqs): a spread of 200,000 numbers overflows the stack
+    for (const seq of seqs.keys()) highest = Math.max(highest, seq);
+    const missing = highest - seqs.size; // numbers from 1 to the highest not seen
     if (missing > 0) bySender.set(sender, { username, count: (bySender.get(sender)?.count ?? 0) + missing });
   }
   return { gaps: [...bySender.values()], replayed };
