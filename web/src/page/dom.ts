@@ -49,8 +49,11 @@ export function safeText(text: string, multiline = false): string {
     .join("\n");
 }
 
-// Glyphs a name could use to pass for a trust mark, written as their code instead.
-const MARK_LIKE = /[\u2713\u2714\u2705\u2611\u{1f5f8}\u26a0\u{1f512}\u{1f510}]/gu;
+// Glyphs a name could use to pass for a trust mark, written as their code instead: those of
+// app/names.py's mark_glyphs (every character Unicode names a check mark or a root/radical
+// sign: tests/test_web_view.py checks the two agree), and the warning and lock signs.
+const MARK_LIKE =
+  /[\u0606\u0607\u221a-\u221c\u237b\u23b7\u2611\u2705\u2713\u2714\u{10102}\u{1f5f8}\u{1f5f9}\u{1fbb1}\u26a0\u{1f512}\u{1f510}]/gu;
 
 /** A sender's name as shown: `safeText`, and a glyph that looks like a mark spelled out. */
 export function shownName(name: string): string {

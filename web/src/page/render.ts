@@ -27,8 +27,11 @@ function fileLabel(content: Extract<Content, { kind: "attachment" }>): string {
   return `[file: ${content.name}, ${humanSize(Number(content.size))}, ${content.mediaType}]`;
 }
 
-function rotationText(content: Extract<Content, { kind: "rotation" }>): string {
-  return `-- ${content.username} says they changed key (this page cannot check a key change: verify in person) --`;
+// Named by its sender, whose name the line's head shows: the name inside the notice is the
+// sender's words too, and one naming someone else must not read as that person's change.
+function rotationText(sender: string, content: Extract<Content, { kind: "rotation" }>): string {
+  const other = content.username === sender ? "" : ` (the notice names ${shownName(content.username)}, not its sender: ignore it)`;
+  return `-- ${shownName(sender)} says they changed key${other} (this page cannot check a key change: verify in person) --`;
 }
 
 function bodyOf(line: Line): HTMLElement {
@@ -47,7 +50,7 @@ function bodyOf(line: Line): HTMLElement {
     else if (line.kind === "attachment" && content?.kind === "attachment") {
       add(fileLabel(content), "attached");
       if (line.body !== "") add(line.body);
-    } else if (line.kind === "rotation" && content?.kind === "rotation") add(rotationText(content), "note");
+    } else if (line.kind === "rotation" && content?.kind === "rotation") add(rotationText(line.message.username, content), "note");
     else if (line.body !== "" || line.kind !== "reply") add(line.body);
     if (line.edited) add("(edited)", "note");
   }

@@ -59,6 +59,15 @@ export function replyBox(session: Session, changed: () => void): { element: HTML
     else if (status.textContent?.startsWith("Unlock")) status.textContent = "";
   };
   session.onChange(refresh);
+  // A message opened with a forgotten key must not stay on the page: the line being
+  // answered is quoted here, and the draft is plaintext too.
+  session.onForget(() => {
+    target = null;
+    answering.textContent = "";
+    text.value = "";
+    out.replaceChildren();
+    status.textContent = "";
+  });
   refresh();
   form.addEventListener("submit", (event) => {
     event.preventDefault();

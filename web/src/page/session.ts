@@ -17,10 +17,16 @@ export class Session {
   /** Pointers sealed on this page, shown with the paste (they are this session's messages). */
   readonly sent: string[] = [];
   private readonly listeners: (() => void)[] = [];
+  private readonly forgetting: (() => void)[] = [];
 
   /** Calls `listener` whenever a key, the identity or what was sent changes. */
   onChange(listener: () => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Calls `listener` when every secret is forgotten: what it shows of them must go too. */
+  onForget(listener: () => void): void {
+    this.forgetting.push(listener);
   }
 
   changed(): void {
@@ -56,6 +62,7 @@ export class Session {
     this.keys.clear();
     this.identity = null;
     this.sent.length = 0;
+    for (const listener of this.forgetting) listener();
     this.changed();
   }
 }
