@@ -126,3 +126,23 @@ def test_the_page_reads_well_on_a_phone_and_a_desktop(size: tuple[int, int], nam
         assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
         page.screenshot(path=str(folder / name), full_page=True)
     assert (folder / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_unlocked_chat_folds_to_one_line() -> None:
+    chat = new_chat()
+    alice = Sender(chat.key(), Identity.derive_unsalted("alice", "alice's phrase, long enough"))
+    with open_page(BUILT.as_uri(), width=390, height=844) as seen:
+        page = seen.page
+        card = page.locator("form.chat").first
+        unlock_chat(page, chat)
+        # On a phone the messages come right after one line: the chat's name and Change.
+        assert card.locator("input[name=secret]").is_hidden() and card.locator("button.change").is_visible()
+        assert card.bounding_box()["height"] < 80  # type: ignore[index]
+        paste(page, "\n".join(alice.seal(Text("still open"))))
+        card.locator("button.change").click()
+        assert card.locator("input[name=secret]").is_visible() and card.locator("button.change").is_hidden()
+        assert [line["body"] for line in shown(page)] == ["still open"]  # unfolding keeps the key
+        unlock_chat(page, chat)
+        page.click("#forget")  # the key dropped: the card unfolds to be unlocked again
+        assert card.locator("input[name=secret]").is_visible()
+        assert card.locator(".status.good").count() == 0

@@ -35,6 +35,7 @@ export function chatCard(session: Session, remove: (card: HTMLElement) => void):
   const status = el("p", { class: "status", text: "Type the chat's name and secret, then Unlock." });
   const unlock = el("button", { text: "Unlock", attrs: { type: "submit" } });
   const drop = el("button", { class: "quiet", text: "Remove", attrs: { type: "button" } });
+  const change = el("button", { class: "quiet change", text: "Change", attrs: { type: "button" } });
   const latest = new Latest();
   const form = el(
     "form",
@@ -43,10 +44,14 @@ export function chatCard(session: Session, remove: (card: HTMLElement) => void):
     field("Chat name", name),
     field("Secret", secret),
     field("Salt", salt),
-    el("div", { class: "row" }, unlock, drop),
-    status,
+    el("div", { class: "row actions" }, unlock, drop),
+    el("div", { class: "row state" }, status, change),
   );
+  // Unlocked, the card folds to one line (its name, and Change to unfold it), so on a phone
+  // the messages come right after it; any change to a field unfolds it again.
+  change.addEventListener("click", () => form.classList.remove("folded"));
   const dropKey = (why: string): void => {
+    form.classList.remove("folded");
     latest.cancel();
     session.setChat(id, "", null);
     status.textContent = why;
@@ -78,6 +83,7 @@ export function chatCard(session: Session, remove: (card: HTMLElement) => void):
         session.setChat(id, name.value, key);
         status.textContent = `Unlocked: ${key.name}`;
         status.className = "status good";
+        form.classList.add("folded");
       } catch (error) {
         status.textContent = `Cannot unlock: ${explain(error)}`;
         status.className = "status bad";

@@ -5,6 +5,7 @@ import { chatCard, identityCard } from "./forms.js";
 import { openPaste } from "./opening.js";
 import { pasteArea } from "./paste.js";
 import { renderResults } from "./render.js";
+import { findAll } from "./sources.js";
 import { replyBox } from "./reply.js";
 import { Session } from "./session.js";
 
@@ -18,15 +19,15 @@ Object.defineProperty(window, "pointerbridge", { value: Object.freeze({ ...core 
 
 function start(root: HTMLElement): void {
   const session = new Session();
-  let pasted = "";
+  let pasted: string[] = []; // the pointers found in what is pasted
   const results = el("div", { class: "card messages", attrs: { id: "messages", "aria-live": "polite" } });
   const reply = replyBox(session, () => show());
   const show = (): void => {
-    const text = [pasted, ...session.sent].join("\n");
+    const found = [...pasted, ...findAll(session.sent)];
     const me = session.identity;
     const pins = new Map(me === null ? [] : [[me.username, hex(me.publicKey)]]);
     if (session.chats().length === 0) results.replaceChildren(el("p", { class: "status", text: "Unlock a chat to open the pointers pasted." }));
-    else results.replaceChildren(renderResults(openPaste(text, session.chats()), pins, reply.answer));
+    else results.replaceChildren(renderResults(openPaste(found, session.chats()), pins, reply.answer));
   };
   const chats = el("div", { class: "chats" });
   const addChat = (): void => {
@@ -35,8 +36,8 @@ function start(root: HTMLElement): void {
   addChat();
   const another = el("button", { class: "quiet", text: "+ Another chat", attrs: { type: "button", id: "add-chat" } });
   another.addEventListener("click", addChat);
-  const paste = pasteArea((text) => {
-    pasted = text;
+  const paste = pasteArea((pointers) => {
+    pasted = pointers;
     show();
   });
   const forget = el("button", { class: "quiet", text: "Forget all secrets", attrs: { type: "button", id: "forget" } });

@@ -1,9 +1,9 @@
 /**
- * What a paste holds: every pointer found in it, opened under the chats typed on the page
+ * What a paste holds: every pointer found in it (sources.ts), opened under the chats typed on the page
  * (the first chat it opens under), split parts joined, each chat's messages in the order
  * they came in the paste. Pure: no DOM (the tests and the view use it alike).
  */
-import { findPointers, PointerError, Reassembler, unseal } from "../core/index.js";
+import { PointerError, Reassembler, unseal } from "../core/index.js";
 import type { ChatKey, Message, Part } from "../core/index.js";
 
 /** A chat the page can open: its key, and the name it was typed as. */
@@ -56,9 +56,9 @@ function openOne(chats: readonly OpenChat[], pointer: string): [number, Message 
   return "none";
 }
 
-/** Finds and opens every pointer of `text` under `chats`. */
-export function openPaste(text: string, chats: readonly OpenChat[]): PasteResult {
-  const pointers = [...new Set(findPointers(text))];
+/** Opens every pointer found in a paste (sources.ts `findAll`) under `chats`. */
+export function openPaste(found: readonly string[], chats: readonly OpenChat[]): PasteResult {
+  const pointers = [...new Set(found)];
   const result: PasteResult = {
     found: pointers.length,
     chats: chats.map((chat) => ({ chat, messages: [], damaged: 0, incomplete: 0, refused: 0 })),
@@ -87,10 +87,11 @@ export function openPaste(text: string, chats: readonly OpenChat[]): PasteResult
         share.refused += 1;
         continue;
       }
+      // Keyed by the item's id: a joined message's own id is not its parts' message id.
       const done = completed[index] as Set<string>;
-      if (message !== null && !done.has(message.id)) {
-        done.add(message.id);
-        share.messages.push({ message, order: seen.get(message.id) ?? order });
+      if (message !== null && !done.has(id)) {
+        done.add(id);
+        share.messages.push({ message, order: seen.get(id) ?? order });
       }
     }
   }
