@@ -40,3 +40,28 @@ def test_forgetting_leaves_nothing_opened_quoted_or_drafted_on_the_page() -> Non
         after = page.evaluate(PAGE_TEXT)
         for secret in ("old mill", "my draft", chat.secret, phrase, "the notice names"):
             assert secret not in after, secret
+
+
+def test_no_secret_sits_in_a_password_field_a_browser_would_offer_to_save() -> None:
+    # A password field in a form is what browsers and password managers save (on disk): the
+    # chat secret and the master phrase are text fields masked by CSS, marked for managers.
+    with shipped_page() as page:
+        assert page.evaluate("document.querySelectorAll('input[type=password]').length") == 0
+        for name in ("secret", "phrase"):
+            field = page.locator(f"input[name={name}]").first
+            assert field.get_attribute("type") == "text" and field.get_attribute("autocomplete") == "off"
+            assert field.get_attribute("data-1p-ignore") == "true" and field.get_attribute("data-lpignore") == "true"
+            assert field.evaluate("(f) => getComputedStyle(f).webkitTextSecurity") == "disc"  # shown as dots
+
+
+def test_a_body_of_stacked_marks_cannot_paint_over_the_line_above() -> None:
+    chat = new_chat()
+    mallory = Sender(chat.key(), Identity("mallory", os.urandom(32)))
+    with shipped_page() as page:
+        unlock_chat(page, chat)
+        paste(page, "\n".join(mallory.seal(content.Text("a" + "\u0301" * 300))))
+        message = page.locator("article.msg").first
+        style = message.evaluate("(m) => [getComputedStyle(m).overflow, getComputedStyle(m).contain]")
+        assert style[0] == "hidden" and "paint" in style[1]
+        body = message.locator(".body").evaluate("(b) => getComputedStyle(b).overflow")
+        assert body == "hidden"

@@ -13,10 +13,27 @@ function field(label: string, input: HTMLInputElement, hint?: string): HTMLLabel
   return el("label", { class: "field" }, el("span", { text: label }), input, hint && el("small", { text: hint }));
 }
 
+// A password field in a form is what browsers and password managers offer to save (a chat
+// secret or a master phrase in the browser's password store is on disk): where the browser
+// can mask a text field, secrets are text fields masked by CSS, which none of them saves.
+const MASKED = typeof CSS !== "undefined" && CSS.supports("-webkit-text-security", "disc");
+
 function input(name: string, type = "text", placeholder = ""): HTMLInputElement {
-  const attrs: Record<string, string> = { type, name, autocomplete: "off", spellcheck: "false", placeholder };
-  if (type === "password") attrs["autocomplete"] = "new-password"; // no browser should offer to save it
-  return el("input", { attrs: { ...attrs, autocapitalize: "off" } });
+  const secret = type === "password";
+  const attrs: Record<string, string> = {
+    type: secret && MASKED ? "text" : type,
+    name,
+    autocomplete: "off",
+    spellcheck: "false",
+    autocapitalize: "off",
+    placeholder,
+    // the password managers' own "leave this field alone" marks (1Password, LastPass, Bitwarden)
+    "data-1p-ignore": "true",
+    "data-lpignore": "true",
+    "data-bwignore": "true",
+  };
+  if (secret && !MASKED) attrs["autocomplete"] = "new-password"; // the fallback: asks not to fill it
+  return el("input", secret ? { class: "secret", attrs } : { attrs });
 }
 
 function explain(error: unknown): string {

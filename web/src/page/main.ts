@@ -43,7 +43,7 @@ function start(root: HTMLElement): void {
   const forget = el("button", { class: "quiet", text: "Forget all secrets", attrs: { type: "button", id: "forget" } });
   forget.addEventListener("click", () => {
     // Each field's owner hears it cleared and drops its key, as when a person clears it.
-    for (const field of root.querySelectorAll<HTMLInputElement>("input[type=password], input[name=recovery]")) {
+    for (const field of root.querySelectorAll<HTMLInputElement>("input.secret, input[name=recovery]")) {
       field.value = "";
       field.dispatchEvent(new Event("input"));
     }
