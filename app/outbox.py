@@ -9,12 +9,15 @@ import time
 from typing import TYPE_CHECKING
 
 from pointerbridge.bridges.base import Bridge
-from pointerbridge.home.store import Direction, SendStream
+from pointerbridge.home.store import Direction, SendStream, StreamMovedError
 
 from .carriers import bridge_call
 from .errors import NoCarriersError, WrongSecretError
 from .join import Joining
 from .models import UnlockedChat
+
+_FLUSH_ROUNDS = 10  # outbox reads per post run: what other processes queue meanwhile is posted too
+_SEAL_ATTEMPTS = 20  # senders racing for one chat's next number: each loss costs one seal (~0.1 ms)
 
 if TYPE_CHECKING:
     from pointerbridge.core.content import Content
@@ -53,14 +56,26 @@ class Outbox(Joining):
         stream's new seq is saved with the pointers, in one transaction."""
         from pointerbridge.core.pointer2 import seal_content
 
-        stream = self._next_stream(chat, sender)
-        pointers = seal_content(
-            chat.key, sender, content, stream=stream.stream, seq=stream.seq, max_chars=self._max_chars(chat)
-        )
-        items = [(p, _payload(p)) for p in pointers]
-        return self.store.add_pointers(
-            items, Direction.OUT, chat_id=chat.row.id, post_to=chat.row.carriers, posts_notice=notice, stream=stream
-        )
+        attempts = 0
+        while True:
+            stream = self._next_stream(chat, sender)
+            pointers = seal_content(
+                chat.key, sender, content, stream=stream.stream, seq=stream.seq, max_chars=self._max_chars(chat)
+            )
+            items = [(p, _payload(p)) for p in pointers]
+            try:
+                return self.store.add_pointers(
+                    items,
+                    Direction.OUT,
+                    chat_id=chat.row.id,
+                    post_to=chat.row.carriers,
+                    posts_notice=notice,
+                    stream=stream,
+                )
+            except StreamMovedError:  # another process took that number: seal again with the next
+                attempts += 1
+                if attempts == _SEAL_ATTEMPTS:
+                    raise
 
     def _next_stream(self, chat: UnlockedChat, sender: Identity) -> SendStream:
         """The (stream, seq) of this device's next message in ``chat``: the saved stream's
@@ -107,25 +122,31 @@ class Outbox(Joining):
     def _flush(self, bridge: Bridge) -> int:
         """Post the outbox at the carrier's pace, counted from this home's last post to it
         in any run (a ``send`` right after a poll must wait too); what does not fit this
-        run's time budget waits for the next run (a cron poll must not run for minutes)."""
-        outbox = self.store.outbox(bridge.name)
+        run's time budget waits for the next run (a cron poll must not run for minutes).
+        What another process queues while this one posts is posted too (its ``send`` was
+        told that this poll would post it), for a few rounds at most."""
         interval = bridge.limits.min_post_interval
-        if not outbox:
-            return 0
         started = time.monotonic()
-        previous = self.store.last_posted(bridge.name) if interval else None
-        # The wall clock only places the last run's post; within a run, the monotonic one.
-        due = started + (min(max(previous + interval - time.time(), 0.0), interval) if previous is not None else 0.0)
+        due: float | None = None
         posted = 0
-        for pointer_id, text in outbox:
-            if interval:
-                if due - started > self.flush_budget:  # the first post's wait counts too
-                    break
-                time.sleep(max(0.0, due - time.monotonic()))
-            reference = bridge_call(bridge.name, functools.partial(bridge.post, text))
-            due = time.monotonic() + interval
-            self.store.mark_posted(pointer_id, bridge.name, reference)  # durably, before the next post
-            posted += 1
+        for _ in range(_FLUSH_ROUNDS):
+            outbox = self.store.outbox(bridge.name)
+            if not outbox:
+                break
+            if due is None:
+                previous = self.store.last_posted(bridge.name) if interval else None
+                # The wall clock only places the last run's post; within a run, the monotonic one.
+                wait = min(max(previous + interval - time.time(), 0.0), interval) if previous is not None else 0.0
+                due = started + wait
+            for pointer_id, text in outbox:
+                if interval:
+                    if due - started > self.flush_budget:  # the first post's wait counts too
+                        return posted
+                    time.sleep(max(0.0, due - time.monotonic()))
+                reference = bridge_call(bridge.name, functools.partial(bridge.post, text))
+                due = time.monotonic() + interval
+                self.store.mark_posted(pointer_id, bridge.name, reference)  # durably, before the next post
+                posted += 1
         return posted
 
 

@@ -128,7 +128,7 @@ def post_to(app: App, carriers: list[str], line: str, queue: bool) -> None:
         try:
             summary = app.poll(carriers, fetch=False)
         except PollBusyError:
-            click.echo(f"{line}; a poll is running and will post them")
+            click.echo(f"{line}; a poll is running and will post them (or the next poll will)")
             return
         line += f"; posted {sum(summary.posted.values())}"
         for name, error in summary.errors.items():

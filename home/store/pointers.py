@@ -8,7 +8,16 @@ from collections.abc import Iterable
 
 from .members import MemberTables
 from .record import SendStream
-from .rows import _POINTER_COLUMNS, _READ_COLUMNS, Direction, PointerRow, _trash_filter, pointer_digest, pointer_version
+from .rows import (
+    _POINTER_COLUMNS,
+    _READ_COLUMNS,
+    Direction,
+    PointerRow,
+    StreamMovedError,
+    _trash_filter,
+    pointer_digest,
+    pointer_version,
+)
 
 __all__ = ["KEEP_LATER_VERSION_BYTES", "KEEP_LATER_VERSION_POINTERS", "PointerTables"]
 
@@ -53,7 +62,9 @@ class PointerTables(MemberTables):
         pointers carry the chat's pending rotation notice, which the same transaction
         clears (a crash cannot post it twice, or lose it). ``stream``: the chat's sending
         stream as it is after these pointers (their seq its last), saved in the same
-        transaction: a seq is used once, and never skipped by a crash.
+        transaction: a seq is used once, and never skipped by a crash. If the saved stream
+        is no longer the one ``stream`` follows (another process sent in the chat since it
+        was read), nothing is stored: :class:`StreamMovedError`.
         """
         now = time.time()
         targets = list(post_to)
@@ -76,6 +87,7 @@ class PointerTables(MemberTables):
                 if posts_notice:
                     record.notice_out = None
                 if stream is not None:
+                    _check_next(record.stream, stream)
                     record.stream = stream
                 self._save(db, chat_id, record)
             if new and direction == Direction.IN:
@@ -326,3 +338,13 @@ class PointerTables(MemberTables):
             f" AND received_at >= ? AND carrier IN ({', '.join('?' * len(names))})"
         )
         return [r[0] for r in self._db.execute(query, (since, *names))]
+
+
+def _check_next(saved: SendStream | None, following: SendStream) -> None:
+    """Refuse ``following`` unless it is the saved stream's next number (or a new stream,
+    which needs nothing before it): two processes must never seal two messages under one
+    number, which every receiver would flag as a replay."""
+    if following.seq == 1:
+        return
+    if saved is None or saved.stream != following.stream or saved.seq != following.seq - 1:
+        raise StreamMovedError("the chat's sending stream moved on meanwhile (another process sent in it)")

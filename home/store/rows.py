@@ -21,6 +21,7 @@ __all__ = [
     "RunRow",
     "StoreError",
     "StoreLockedError",
+    "StreamMovedError",
     "Verifier",
     "pointer_digest",
 ]
@@ -39,6 +40,12 @@ class StoreError(PointerBridgeError):
     def __init__(self, message: str, *, damaged: bool = False) -> None:
         super().__init__(message)
         self.damaged = damaged
+
+
+class StreamMovedError(StoreError):
+    """A chat's pb2 sending stream moved on while a message was sealed with its next
+    number: another process of this home sent in the chat meanwhile. Nothing was stored;
+    the sender seals again with the number after theirs (app/outbox.py does)."""
 
 
 class StoreLockedError(StoreError):
