@@ -30,6 +30,7 @@ __all__ = [
     "human_size",
     "late_note",
     "name_warning",
+    "plain_line",
     "quote_line",
     "replace_command",
     "rotated_line",
@@ -113,6 +114,23 @@ def name_warning(shown: Shown) -> str | None:
     if hidden:
         notes.append(f"NAME HOLDS A BLANK OR INVISIBLE CHARACTER ({spelled(hidden)}): shown here as its code")
     return "; ".join(notes) or None
+
+
+def plain_line(shown: Shown, said: str) -> str:
+    """A message as one plain line (what ``read`` prints to a pipe, and the XMPP gateway
+    sends): ``[2025-01-02 10:00] bob (new key): text  #1a2b3c4d``, the sender's name, trust
+    mark, name warning and ``said`` (its body, or :func:`view_body`'s words) escaped, a
+    rotation notice as :func:`rotated_line`."""
+    when = shown.message.sent_at.strftime("%Y-%m-%d %H:%M")
+    note = late_note(shown)
+    when = f"{when}, {note}" if note else when
+    warning = name_warning(shown)
+    flag = f" !! {warning} !!" if warning else ""
+    trust = Trust(shown.trust)
+    if trust is Trust.ROTATED:
+        return f"[{when}] {rotated_line(shown)}{flag}  #{shown.message.id[:8]}"
+    name, body = shown_name(shown.message.username), safe_text(said, multiline=True)
+    return f"[{when}] {name}{PLAIN_MARKS[trust]}{flag}: {body}  #{shown.message.id[:8]}"
 
 
 def _span(seconds: float) -> str:

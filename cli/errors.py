@@ -24,8 +24,8 @@ R = TypeVar("R")
 
 # What ``exit_codes`` loads to find every error class: the app facade (which brings the
 # app's errors, the store, the config and the bridge contract), doctor, the secret policy,
-# rotation notices and the carriers' blob stores. tests/test_cli.py checks that no error class is defined anywhere
-# these do not reach.
+# rotation notices, the carriers' blob stores and the gateway. tests/test_cli.py checks that
+# no error class is defined anywhere these do not reach.
 _DEFINED_BY = (
     "pointerbridge.app.service",
     "pointerbridge.app.doctor",
@@ -34,6 +34,7 @@ _DEFINED_BY = (
     "pointerbridge.cli.secrets",
     "pointerbridge.cli.web",
     "pointerbridge.bridges.blob_io",
+    "pointerbridge.gateway.errors",
 )
 
 

@@ -59,6 +59,7 @@ _COMMANDS = {
     "console": "main:console",
     "live": "live:live",
     "web": "web:web",
+    "gateway": "gateway:gateway_app",
     "bench": "main:bench",
     "clm": "main:clm_app",
     "chat": "chats:chat_app",

@@ -59,10 +59,10 @@ def messages(shown: list[Shown], bodies: list[str] | None = None) -> None:
     # Here, not at the top: the cron line prints through this module and needs none of it.
     from pointerbridge.app.display import (
         NAME_WARNING_STYLE,
-        PLAIN_MARKS,
         TRUST_MARKS,
         late_note,
         name_warning,
+        plain_line,
         rotated_line,
         shown_name,
     )
@@ -71,17 +71,7 @@ def messages(shown: list[Shown], bodies: list[str] | None = None) -> None:
     texts = bodies if bodies is not None else [s.message.body for s in shown]
     if not to_terminal():
         for s, said in zip(shown, texts, strict=True):
-            when = s.message.sent_at.strftime("%Y-%m-%d %H:%M")
-            note = late_note(s)
-            when = f"{when}, {note}" if note else when
-            name, body = shown_name(s.message.username), safe_text(said, multiline=True)
-            warning = name_warning(s)
-            flag = f" !! {warning} !!" if warning else ""
-            trust = Trust(s.trust)
-            if trust is Trust.ROTATED:
-                print(f"[{when}] {rotated_line(s)}{flag}  #{s.message.id[:8]}")
-                continue
-            print(f"[{when}] {name}{PLAIN_MARKS[trust]}{flag}: {body}  #{s.message.id[:8]}")
+            print(plain_line(s, said))
         return
     from rich.console import Console
     from rich.markup import escape

@@ -240,6 +240,7 @@ def test_every_error_class_has_its_exit_code() -> None:
     import pointerbridge.home.store as store
     from pointerbridge.cli import secrets, web
     from pointerbridge.core import PointerBridgeError
+    from pointerbridge.gateway import errors as gateway_errors
 
     modules = (
         doctor,
@@ -254,6 +255,7 @@ def test_every_error_class_has_its_exit_code() -> None:
         store_key,
         secrets,
         web,
+        gateway_errors,
     )
     classes = {
         obj.__name__
@@ -361,6 +363,9 @@ def test_exit_codes_never_change() -> None:
         "EmptyMessageError": 63,
         "PageExistsError": 65,
         "ServeError": 66,
+        "GatewayRefusedError": 71,
+        "GatewayUnreachableError": 72,
+        "ComponentSecretError": 73,
     }
 
 

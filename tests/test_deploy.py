@@ -28,7 +28,7 @@ SECRETS = {"PBRIDGE_MASTER_PHRASE": "deploy phrase", "PBRIDGE_CHAT_SECRET": "dep
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin folder of a fresh venv with the wheel (and its daemon extra) installed."""
+    """The bin folder of a fresh venv with the wheel (and its daemon and xmpp extras) installed."""
     root = tmp_path_factory.mktemp("deploy")
     subprocess.run(
         [
@@ -49,7 +49,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (root / "dist").glob("pointerbridge-*.whl")
     venv.create(root / "venv", with_pip=True)
     done = subprocess.run(
-        [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}[daemon]"],
+        [str(root / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}[daemon,xmpp]"],
         capture_output=True,
         text=True,
     )
@@ -113,10 +113,31 @@ def test_each_units_command_line_runs_and_exits_as_documented(installed: Path, u
             "%h/.local/bin/pbridge", str(installed / "pbridge")
         )
     )
+    if "gateway" in argv:
+        _gateway_runs_until_the_server(argv, {**env, **SECRETS}, tmp_path)
+        return
     daemon = argv[-1] == "daemon"
     done = _run(argv, env, seconds=3 if daemon else None)
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert ("stopped" in done.stderr) if daemon else ("shared: posted 0" in done.stdout)
+
+
+def _gateway_runs_until_the_server(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    """The gateway's unit: its component secret from LoadCredential's folder, the secrets
+    as a person types them (here the environment), then no server: 72, in one line."""
+    import socket
+
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    (credentials / "component.secret").write_text("deploy component secret\n")
+    (credentials / "component.secret").chmod(0o600)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [a.replace("${CREDENTIALS_DIRECTORY}", str(credentials)).replace(":5347", f":{port}") for a in argv]
+    done = _run(argv, env)
+    assert done.returncode == 72, (done.stdout, done.stderr)
+    assert done.stderr.startswith("pbridge: cannot connect to the XMPP server") and done.stderr.count("\n") == 1
 
 
 def _systemd_analyze() -> str:
@@ -162,6 +183,12 @@ def test_the_system_units_are_hardened() -> None:
         ):
             assert keys.get(key) == [value], (unit.name, key)
         assert keys["EnvironmentFile"] == ["-/etc/pointerbridge/credentials.env"]
+    gateway = _unit(DEPLOY / "systemd" / "pointerbridge-gateway.service")
+    for key, value in (("User", "pointerbridge"), ("NoNewPrivileges", "yes"), ("ProtectHome", "yes")):
+        assert gateway.get(key) == [value], key
+    # Secrets are typed on a console of the unit's own, never read from a file or the environment.
+    assert gateway["StandardInput"] == ["tty"] and gateway["TTYPath"] == ["/dev/tty8"]
+    assert "EnvironmentFile" not in gateway and "--secret-file ${CREDENTIALS_DIRECTORY}/" in gateway["ExecStart"][0]
     timer = _unit(DEPLOY / "systemd" / "pointerbridge-poll.timer")
     assert timer["OnCalendar"] == ["minutely"] and timer["RandomizedDelaySec"] == ["20"]
 
