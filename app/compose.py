@@ -44,7 +44,7 @@ class Composing(Trash):
         pass over the messages."""
         shown, refused = self.read(chat, include_trash=True, progress=progress)
         keep = (s.trashed if trash_only else include_trash or not s.trashed for s in shown)
-        return build_view(shown, keep=keep), refused
+        return build_view(shown, keep=keep, purged=self.purged_numbers(chat)), refused
 
     def find_message(self, chat: UnlockedChat, wanted: str | MessageView, view: ChatView | None = None) -> MessageView:
         """The shown message of ``chat`` whose id is or starts with ``wanted`` (the trash

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pointerbridge.core.armor import dearmor
 from pointerbridge.core.errors import InvalidInputError, PointerError, UnknownVersionError
 from pointerbridge.home.store import Direction
+from pointerbridge.home.store.purged import MAX_RUNS, MAX_SEQ
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 if TYPE_CHECKING:
@@ -31,8 +32,9 @@ ORDER = {
     "rotation": 6,
     "rotation_out": 7,
     "rotation_conflict": 8,
+    "purged": 9,  # after the pointers: what is stored by then was there before the purge
 }
-SEALED_KINDS = frozenset({"chat", "pin", "rotation", "rotation_out", "rotation_conflict"})
+SEALED_KINDS = frozenset({"chat", "pin", "rotation", "rotation_out", "rotation_conflict", "purged"})
 """The kinds a file seals from version 3 (what names a chat or its members): only inside a sealed line."""
 _LOOKUP = re.compile(r"[0-9a-f]{64}")  # a pointer's chat in version 3: hex of StoreKey.lookup
 
@@ -132,13 +134,38 @@ class _RotationConflict(_KeyChange):
     chosen: bool
 
 
+_Seq = Annotated[int, Field(ge=1, le=MAX_SEQ)]
+
+
+class _Purged(_Record):
+    """The numbers of one stream's purged pb2 messages (home/store/purged.py): runs of
+    (first, last), and every number up to ``below``."""
+
+    kind: Literal["purged"]
+    chat: str
+    sender_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    stream: str = Field(pattern=r"^[0-9a-f]{16}$")
+    below: int = Field(ge=0, le=MAX_SEQ)
+    runs: list[tuple[_Seq, _Seq]] = Field(max_length=MAX_RUNS)
+
+
 class _Sealed(_Record):
     kind: Literal["sealed"]
     data: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")  # base64 of StoreKey.seal(a record's JSON)
 
 
 _KIND = Annotated[
-    _Identity | _Chat | _Pin | _Pointer | _Cursor | _Tombstone | _Rotation | _RotationOut | _RotationConflict | _Sealed,
+    _Identity
+    | _Chat
+    | _Pin
+    | _Pointer
+    | _Cursor
+    | _Tombstone
+    | _Rotation
+    | _RotationOut
+    | _RotationConflict
+    | _Purged
+    | _Sealed,
     Field(discriminator="kind"),
 ]
 _ANY: TypeAdapter[Any] = TypeAdapter(_KIND)
@@ -206,6 +233,8 @@ def _check(record: dict[str, Any], at: str) -> None:
         raise InvalidInputError(f"{at}: normalized_name is not the chat name's")
     elif kind in ("rotation", "rotation_conflict") and record["old_key"] == record["new_key"]:
         raise InvalidInputError(f"{at}: a rotation to the same key")
+    elif kind == "purged" and any(first > last for first, last in record["runs"]):
+        raise InvalidInputError(f"{at}: runs: a run that ends before it starts")
     if kind == "rotation" and record["notice"] is not None:
         _check_rotation(record, at)
     elif kind == "rotation_out":

@@ -13,6 +13,12 @@ A part of a history (the console's pages, which do not reach the chat's first po
 counts a stream's gaps only from the lowest number it holds: the numbers below it are on
 older pages, not missing. Its replays are those within the part (an original on an older
 page is not seen).
+
+Messages deleted for good (purged) leave the store, but their numbers do not become gaps:
+the chat's sealed record keeps them (home/store/purged.py), and they count as arrived. A
+message carrying a purged number that reached the store after the purge is a replay (the
+purged message again, under a new id or re-padded under its own): no message ids are kept
+for it, which would grow with every purge.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pointerbridge.core.pointer import Message
+    from pointerbridge.home.store import Purged
 
 __all__ = ["MAX_LISTED", "Gap", "Numbering", "number_messages"]
 
@@ -60,41 +67,57 @@ class Numbering:
     replayed: frozenset[str]
 
 
-def _missing(seen: set[int], lowest: int, highest: int) -> tuple[tuple[int, ...], int]:
-    """(the first missing numbers from ``lowest`` to ``highest``, how many are missing in all)."""
-    count = highest - lowest + 1 - len(seen)
+def _missing(covered: Iterable[tuple[int, int]], lowest: int, highest: int) -> tuple[tuple[int, ...], int]:
+    """(the first missing numbers from ``lowest`` to ``highest``, how many are missing in
+    all), ``covered`` the runs (first, last) of numbers that arrived: counted, not walked
+    (a purged run may span millions of numbers)."""
     listed: list[int] = []
-    number = lowest
-    for present in sorted(seen):
-        while number < present and len(listed) < MAX_LISTED:
-            listed.append(number)
-            number += 1
-        if len(listed) >= MAX_LISTED:
-            break
-        number = present + 1
+    count, number = 0, lowest
+    for first, last in sorted(covered):
+        first, last = max(first, number), min(last, highest)
+        if first > last:
+            continue
+        count += first - number
+        listed.extend(range(number, first)[: MAX_LISTED - len(listed)])
+        number = last + 1
+    if number <= highest:
+        count += highest - number + 1
+        listed.extend(range(number, highest + 1)[: MAX_LISTED - len(listed)])
     return tuple(listed), count
 
 
-def number_messages(messages: Iterable[Message], *, whole: bool = True) -> Numbering:
+def number_messages(
+    messages: Iterable[tuple[Message, int]], *, whole: bool = True, purged: Purged | None = None
+) -> Numbering:
     """The gaps and replays of ``messages`` (a chat's whole history in display order, trash
-    included: a message in the trash arrived). The first message to use a number keeps it;
-    a later one with the same number and another id is a replay. ``whole=False``: the
-    messages are the newest part of the history only, so each stream counts from the
-    lowest number among them, not from 1."""
+    included: a message in the trash arrived; each with the id of its newest pointer). The
+    first message to use a number keeps it; a later one with the same number and another
+    id is a replay. ``whole=False``: the messages are the newest part of the history only,
+    so each stream counts from the lowest number among them, not from 1. ``purged``: the
+    numbers of the messages deleted for good (the chat's record, home/store/purged.py):
+    they arrived; a message carrying one that reached the store after it was purged is a
+    replay."""
+    purged = purged or {}
     streams: dict[tuple[bytes, bytes], tuple[str, dict[int, str]]] = {}
     replayed: set[str] = set()
-    for message in messages:
+    for message, newest in messages:
         if message.stream is None or message.seq is None:
             continue
         key = (message.sender_key, message.stream)
         _, seqs = streams.get(key, ("", {}))
         first = seqs.setdefault(message.seq, message.id)
-        if first != message.id:
+        gone = purged.get(key)
+        if first != message.id or (gone is not None and gone.replays(message.seq, newest)):
             replayed.add(message.id)
         streams[key] = (message.username, seqs)
     gaps = []
     for (sender_key, stream), (username, seqs) in streams.items():
-        missing, count = _missing(set(seqs), 1 if whole else min(seqs), max(seqs))
+        covered = [(seq, seq) for seq in seqs]
+        gone = purged.get((sender_key, stream))
+        if gone is not None:
+            covered += [(first, last) for first, last, _ in gone.runs]
+            covered += [(1, gone.below)] if gone.below else []
+        missing, count = _missing(covered, 1 if whole else min(seqs), max(seqs))
         if count:
             gaps.append(Gap(username, sender_key, stream, missing, count))
     return Numbering(tuple(gaps), frozenset(replayed))

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from pointerbridge.core.errors import InvalidInputError
+from pointerbridge.home.store import Purged
 
 from .history import History
 from .models import Shown, UnlockedChat
@@ -25,25 +26,25 @@ class Trash(History):
 
     def set_trashed(self, chat: UnlockedChat, message_ids: Iterable[str], trashed: bool) -> Acted:
         """Move messages (by id or unique id prefix) to the trash or back; say how many."""
-        messages, ids = self._pointer_ids(chat, message_ids, moving_to=trashed)
+        named, ids = self._named(chat, message_ids, moving_to=trashed)
         self.store.set_trashed(ids, trashed)
-        return Acted(messages, len(ids))
+        return Acted(len(named), len(ids))
 
     def purge(self, chat: UnlockedChat, message_ids: Iterable[str]) -> Acted:
         """Delete messages for good; say how many."""
-        messages, ids = self._pointer_ids(chat, message_ids)
-        self.store.purge(ids)
-        return Acted(messages, len(ids))
+        named, ids = self._named(chat, message_ids)
+        self._purge(chat, ids, named)
+        return Acted(len(named), len(ids))
 
-    def _pointer_ids(
+    def _named(
         self, chat: UnlockedChat, message_ids: Iterable[str], moving_to: bool | None = None
-    ) -> tuple[int, list[int]]:
-        """How many distinct messages are named by id or unique prefix (one named twice
-        counts once), and their pointers; with ``moving_to``, each must be on the other
-        side of the trash (nothing is done otherwise)."""
+    ) -> tuple[list[Shown], list[int]]:
+        """The distinct messages named by id or unique prefix (one named twice counts
+        once), and their pointers; with ``moving_to``, each must be on the other side of
+        the trash (nothing is done otherwise)."""
         shown, _ = self.read(chat, include_trash=True)
         found: list[int] = []
-        named: set[str] = set()
+        named: dict[str, Shown] = {}
         for wanted in message_ids:
             matches = [s for s in shown if s.message.id.startswith(wanted.lower())]
             if not matches:
@@ -56,9 +57,9 @@ class Trash(History):
                 where = "already in the trash" if moving_to else "not in the trash"
                 raise InvalidInputError(f"message {wanted!r} is {where}")
             if matches[0].message.id not in named:
-                named.add(matches[0].message.id)
+                named[matches[0].message.id] = matches[0]
                 found.extend(matches[0].pointer_ids)
-        return len(named), found
+        return list(named.values()), found
 
     def trash_messages(self, chat: UnlockedChat, shown: Iterable[Shown], trashed: bool) -> int:
         """Move messages read from ``chat`` to the trash or back; return how many pointers."""
@@ -68,18 +69,37 @@ class Trash(History):
 
     def purge_messages(self, chat: UnlockedChat, shown: Iterable[Shown]) -> int:
         """Delete messages read from ``chat`` for good; return how many pointers."""
-        ids = self._own_pointers(chat, shown)
-        self.store.purge(ids)
+        messages = list(shown)
+        ids = self._own_pointers(chat, messages)
+        self._purge(chat, ids, messages)
         return len(ids)
 
     def clear_history(self, chat: UnlockedChat) -> tuple[int, int]:
         """Delete every message of the chat for good (the chat stays), but for pointers
         still waiting to be posted (a key-rotation notice among them must reach the
-        members); return (pointers deleted, pointers kept to be posted)."""
+        members); return (pointers deleted, pointers kept to be posted). The history is
+        read first (once, whole) for the numbers of its pb2 messages: they stay arrived."""
+        shown, _ = self.read(chat, include_trash=True)
         waiting = self.store.chat_pointer_ids(chat.row.id, waiting=True)
         ids = [pid for pid in self.store.chat_pointer_ids(chat.row.id) if pid not in waiting]
-        self.store.purge(ids)
+        gone = set(ids)
+        self._purge(chat, ids, (s for s in shown if gone.issuperset(s.pointer_ids)))
         return len(ids), len(waiting)
+
+    def purged_numbers(self, chat: UnlockedChat) -> Purged:
+        """The numbers of the chat's pb2 messages deleted for good, which count as arrived
+        (:func:`~.gaps.number_messages`)."""
+        return self.store.purged_numbers(chat.row.id)
+
+    def _purge(self, chat: UnlockedChat, ids: list[int], messages: Iterable[Shown]) -> None:
+        """Delete pointers ``ids`` for good, noting the numbers of the pb2 ``messages``
+        they are in the chat's record, in the same transaction."""
+        numbers = [
+            (s.message.sender_key, s.message.stream, s.message.seq)
+            for s in messages
+            if s.message.stream is not None and s.message.seq is not None
+        ]
+        self.store.purge(ids, chat_id=chat.row.id, numbers=numbers)
 
     def clear_refused(self, chat: UnlockedChat) -> int:
         """Delete for good (tombstoned: no carrier brings them back) the unrouted pointers

@@ -28,6 +28,7 @@ from .gaps import Gap, number_messages
 
 if TYPE_CHECKING:
     from pointerbridge.core.pointer import Message
+    from pointerbridge.home.store import Purged
 
     from .models import Shown
 
@@ -119,17 +120,22 @@ def _short(message_id: str) -> str:
     return message_id[:8]
 
 
-def build_view(shown: Iterable[Shown], *, keep: Iterable[bool] | None = None, whole: bool = True) -> ChatView:
+def build_view(
+    shown: Iterable[Shown], *, keep: Iterable[bool] | None = None, whole: bool = True, purged: Purged | None = None
+) -> ChatView:
     """The view of a chat's messages (``shown``: its whole history in display order, trash
     included, so that gaps, edits and deletes see every message that arrived). ``keep``:
     one flag per message, whether its line is wanted (False: the line is left out, a
     message in the trash when reading without it; its edits still count). ``whole=False``:
     ``shown`` is the newest part of the history only (pages that do not reach the chat's
     first pointer): a target outside it is :data:`NOT_LOADED`, and gaps count from each
-    stream's lowest number in it."""
+    stream's lowest number in it. ``purged``: the numbers of the chat's messages deleted
+    for good (:meth:`App.purged_numbers`): arrived, not gaps (app/gaps.py)."""
     everything = list(shown)
     wanted = [True] * len(everything) if keep is None else list(keep)
-    numbering = number_messages((s.message for s in everything), whole=whole)
+    numbering = number_messages(
+        ((s.message, max(s.pointer_ids, default=0)) for s in everything), whole=whole, purged=purged
+    )
     absent = NOT_HERE if whole else NOT_LOADED
     by_id = {s.message.id: s for s in everything}
     edits: dict[str, str] = {}  # target id -> its latest body

@@ -150,7 +150,8 @@ class ChatScreen(MessageActions):
         before, was = self._highlighted(), history.highlighted
         self.loaded = loaded
         keep = [not s.trashed for s in loaded]
-        self.view = build_view(loaded, keep=keep, whole=self._older is None)
+        purged = self.app.service.purged_numbers(self.chat)  # deleted for good: arrived, not gaps
+        self.view = build_view(loaded, keep=keep, whole=self._older is None, purged=purged)
         self.shown = [line.shown for line in self.view.messages]
         history.clear_options()
         # No option ids: a sender can give two messages one id (it is theirs to choose).

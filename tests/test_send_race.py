@@ -23,4 +23,3 @@ def test_two_processes_sending_at_once_never_share_a_number(tmp_path: Path) -> N
     bodies = [m["body"] for m in seen["messages"]]
     assert sorted(bodies) == sorted(line for batch in batches for line in batch.split("\n"))
     assert not [m for m in seen["messages"] if m["replayed"]] and seen["gaps"] == []
-

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .carriers import CarrierTables
 from .guard import home_failure, unwritable
+from .purged import Purged, PurgedStream
 from .record import SendStream
 from .records import Records
 from .rows import (
@@ -41,6 +42,8 @@ __all__ = [
     "Direction",
     "IdentityRow",
     "PointerRow",
+    "Purged",
+    "PurgedStream",
     "RotationRow",
     "RunRow",
     "SendStream",

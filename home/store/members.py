@@ -1,6 +1,6 @@
 """What a chat knows of its members, kept in its sealed record (:mod:`.record`): pinned
 keys, accepted rotations and their conflicts, the rotation notice still to send, and how
-far the chat was judged and read."""
+far the chat was judged and read, and the numbers of the messages purged from it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 
 from .chats import ChatTables
+from .purged import Purged
 from .record import Conflict, Rotation, SendStream
 from .rows import ConflictRow, RotationRow
 
@@ -118,6 +119,17 @@ class MemberTables(ChatTables):
     def seen_through(self, chat_id: int) -> int:
         """The newest pointer id the chat was read up to (0: never read)."""
         return self._load(chat_id).seen
+
+    def mark_seen(self, chat_id: int) -> None:
+        """Note that a chat has been read up to its newest pointer (written only when that
+        moved: a chat on screen is marked after every poll)."""
+        newest = self._db.execute("SELECT coalesce(max(id), 0) FROM pointers WHERE chat_id = ?", (chat_id,)).fetchone()
+        if self.seen_through(chat_id) != newest[0]:
+            self._set_seen(chat_id, int(newest[0]))
+
+    def purged_numbers(self, chat_id: int) -> Purged:
+        """The numbers of the pb2 messages purged from a chat, per (sender key, stream)."""
+        return self._load(chat_id).purged
 
     def _set_seen(self, chat_id: int, newest: int) -> None:
         with self._editing(chat_id) as record:

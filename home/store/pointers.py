@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 
 from .members import MemberTables
+from .purged import Number, note_purged
 from .record import SendStream
 from .rows import (
     _POINTER_COLUMNS,
@@ -15,6 +16,7 @@ from .rows import (
     PointerRow,
     StreamMovedError,
     _trash_filter,
+    highest_pointer_id,
     pointer_digest,
     pointer_version,
 )
@@ -211,10 +213,18 @@ class PointerTables(MemberTables):
         with self.transaction() as db:
             db.executemany("UPDATE pointers SET trashed = ? WHERE id = ?", ((int(trashed), pid) for pid in pointer_ids))
 
-    def purge(self, pointer_ids: Iterable[int]) -> None:
-        """Delete pointers for good: a carrier that brings them again is ignored."""
+    def purge(self, pointer_ids: Iterable[int], chat_id: int = 0, numbers: Iterable[Number] = ()) -> None:
+        """Delete pointers for good: a carrier that brings them again is ignored.
+        ``numbers``: the (sender key, stream, seq) of the pb2 messages they are, noted in
+        chat ``chat_id``'s sealed record (:mod:`.purged`) in the same transaction: a crash
+        neither loses the note nor leaves the pointers."""
         ids = [(pid,) for pid in pointer_ids]
         with self.transaction() as db:
+            numbers = list(numbers)
+            if numbers:
+                record = self._load(chat_id, db)
+                note_purged(record.purged, numbers, highest_pointer_id(db))
+                self._save(db, chat_id, record)
             db.executemany("INSERT OR IGNORE INTO tombstones SELECT digest FROM pointers WHERE id = ?", ids)
             db.executemany("DELETE FROM pointers WHERE id = ?", ids)
         self._checkpoint()
@@ -283,13 +293,6 @@ class PointerTables(MemberTables):
             "SELECT count(*), coalesce(max(id), ?) FROM pointers WHERE chat_id = ? AND id > ?", (after, chat_id, after)
         ).fetchone()
         return int(row[0]), int(row[1])
-
-    def mark_seen(self, chat_id: int) -> None:
-        """Note that a chat has been read up to its newest pointer (written only when that
-        moved: a chat on screen is marked after every poll)."""
-        newest = self._db.execute("SELECT coalesce(max(id), 0) FROM pointers WHERE chat_id = ?", (chat_id,)).fetchone()
-        if self.seen_through(chat_id) != newest[0]:
-            self._set_seen(chat_id, int(newest[0]))
 
     def all_in_chat(self, chat_id: int, pointer_ids: Iterable[int]) -> bool:
         """Whether every one of ``pointer_ids`` is a pointer of this chat (reads only those)."""

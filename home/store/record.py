@@ -2,7 +2,9 @@
 
 Its name, carriers, the verifiers of its secrets, the keys pinned for its members, the
 rotations it accepted (with their notices) and their conflicts, the notice it still has to
-send, and how far it was judged and read. The store keeps it only sealed under the store
+send, how far it was judged and read, this device's sending stream, and the numbers of
+the pb2 messages purged from it (:mod:`.purged`: who sent how many messages is what the
+seal hides, so never in a column of its own). The store keeps it only sealed under the store
 key (:mod:`pointerbridge.core.store_key`, docs/AT-REST.md), one row per chat, found by a keyed hash
 of its name. Its JSON is the one schema 10's migration writes from the earlier tables
 (bytes as hex), so one parser reads both.
@@ -14,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .purged import MAX_RUNS, MAX_SEQ, Purged, PurgedStream
 from .rows import StoreError, Verifier
 
 __all__ = ["ChatRecord", "Conflict", "Rotation", "SecretCheck", "SendStream"]
@@ -79,6 +82,7 @@ class ChatRecord:
     judged: int = 0
     seen: int = 0
     stream: SendStream | None = None
+    purged: Purged = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         """The record's JSON (UTF-8), what is sealed."""
@@ -127,6 +131,11 @@ class ChatRecord:
         if self.stream is not None:
             s = self.stream
             data["stream"] = {"owner": s.owner.hex(), "secret": s.secret.hex(), "id": s.stream.hex(), "seq": s.seq}
+        if self.purged:
+            data["purged"] = [
+                {"key": key.hex(), "stream": stream.hex(), "below": p.below, "runs": [list(run) for run in p.runs]}
+                for (key, stream), p in self.purged.items()
+            ]
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -150,6 +159,7 @@ class ChatRecord:
                 judged=int(data["judged"] or 0),
                 seen=int(data["seen"] or 0),
                 stream=_stream(data.get("stream")),
+                purged=_purged(data.get("purged")),  # absent before purged numbers were kept: none
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
@@ -224,6 +234,17 @@ def _stream(item: Any) -> SendStream | None:
     if item is None:
         return None
     return SendStream(_hex(item["owner"]), _hex(item["secret"]), _hex(item["id"]), int(item["seq"]))
+
+
+def _purged(items: Any) -> Purged:
+    purged: Purged = {}
+    for item in items or []:
+        runs = [(int(first), int(last), int(at)) for first, last, at in item["runs"]]
+        below = int(item["below"])
+        if len(runs) > MAX_RUNS or not 0 <= below <= MAX_SEQ or not all(1 <= a <= b <= MAX_SEQ for a, b, _ in runs):
+            raise ValueError("purged numbers out of range")
+        purged[(_hex(item["key"]), _hex(item["stream"]))] = PurgedStream(runs, below)
+    return purged
 
 
 def _conflict(item: dict[str, Any]) -> Conflict:

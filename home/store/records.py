@@ -10,8 +10,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .pointers import PointerTables
+from .purged import PurgedStream, add_stream
 from .record import ChatRecord, Conflict, Rotation, SecretCheck
-from .rows import StoreError, Verifier, pointer_digest, pointer_version
+from .rows import StoreError, Verifier, highest_pointer_id, pointer_digest, pointer_version
 
 __all__ = ["Records"]
 
@@ -21,8 +22,8 @@ class Records(PointerTables):
 
     def export_records(self) -> Iterator[dict[str, Any]]:
         """Everything kept here but caches, as plain records (bytes as hex), oldest first:
-        the identity; chats with their verifiers, pins, rotations, waiting notices and
-        rotation conflicts (what the chat records hold: the key is needed); tombstones,
+        the identity; chats with their verifiers, pins, rotations, waiting notices,
+        rotation conflicts and purged numbers (what the chat records hold: the key is needed); tombstones,
         pointers with their posts, cursors. Nothing in it is secret; what names a chat or
         its members is sealed here, and an export seals it again. One read transaction: a
         poll writing meanwhile is not half in it."""
@@ -82,6 +83,16 @@ class Records(PointerTables):
         for chat_id, record in chats:
             for c in sorted(record.conflicts, key=lambda c: c.at_pointer):
                 yield {**self._key_change("rotation_conflict", chat_id, record.normalized_name, c), "chosen": c.chosen}
+        for _, record in chats:
+            for (key, stream), gone in record.purged.items():
+                yield {
+                    "kind": "purged",
+                    "chat": record.normalized_name,
+                    "sender_key": key.hex(),
+                    "stream": stream.hex(),
+                    "below": gone.below,
+                    "runs": [[first, last] for first, last, _ in gone.runs],
+                }
         for (digest,) in self._db.execute("SELECT digest FROM tombstones").fetchall():
             yield {"kind": "tombstone", "digest": digest.hex()}
         posts: dict[int, list[dict[str, Any]]] = {}
@@ -129,6 +140,7 @@ class Records(PointerTables):
             "rotations": 0,
             "rotation notices": 0,
             "rotation conflicts": 0,
+            "purged numbers": 0,
         }
         chats = {record.normalized_name: chat_id for chat_id, record in self._all_records()}
         with self.transaction() as db:
@@ -156,6 +168,8 @@ class Records(PointerTables):
                     added["rotation notices"] += self._import_notice_out(db, record, chats)
                 elif kind == "rotation_conflict":
                     added["rotation conflicts"] += self._import_conflict(db, record, chats)
+                elif kind == "purged":
+                    added["purged numbers"] += self._import_purged(db, record, chats)
         return added
 
     def _import_notice_out(self, db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
@@ -164,6 +178,25 @@ class Records(PointerTables):
         if kept.notice_out is not None:
             return 0
         kept.notice_out = record["body"]
+        self._save(db, chat_id, kept)
+        return 1
+
+    def _import_purged(self, db: sqlite3.Connection, record: dict[str, Any], chats: dict[str, int]) -> int:
+        """Add one stream's purged numbers to those the chat keeps (1 if any was new). Those
+        taken have as ``at`` the highest pointer id stored once the file's pointers are in
+        (purged records come last): no message stored here then is ever flagged by them as
+        a replay, so a file can only count numbers as arrived (hide gaps). Numbers kept
+        here already keep theirs (importing twice changes nothing)."""
+        chat_id = chats[record["chat"]]
+        kept = self._load(chat_id, db)
+        where = (bytes.fromhex(record["sender_key"]), bytes.fromhex(record["stream"]))
+        have = kept.purged.get(where) or PurgedStream()
+        runs = have.not_covered(tuple(run) for run in record["runs"])
+        below = record["below"] if record["below"] > have.below else 0
+        if not runs and not below:
+            return 0
+        at = highest_pointer_id(db)
+        add_stream(kept.purged, where, PurgedStream([(first, last, at) for first, last in runs], below))
         self._save(db, chat_id, kept)
         return 1
 

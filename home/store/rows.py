@@ -5,6 +5,7 @@ queries share.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -23,6 +24,7 @@ __all__ = [
     "StoreLockedError",
     "StreamMovedError",
     "Verifier",
+    "highest_pointer_id",
     "pointer_digest",
 ]
 
@@ -146,6 +148,12 @@ def pointer_digest(text: str) -> bytes:
 _POINTER_COLUMNS = "id, text, payload, direction, chat_id, carrier, received_at, trashed, verified, version"
 
 _READ_COLUMNS = "id, payload, trashed, verified, received_at, version"  # what reading a chat's history needs
+
+
+def highest_pointer_id(db: sqlite3.Connection) -> int:
+    """The highest pointer id stored (0: none). Ids are never given twice (AUTOINCREMENT,
+    schema 6): every pointer stored later has a higher one, whatever was purged."""
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM pointers").fetchone()[0])
 
 
 def pointer_version(text: str, payload: bytes) -> int:
