@@ -12,6 +12,8 @@ first use installs it from Debian's packages; a server that cannot be had raises
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
 import shutil
 import signal
@@ -19,7 +21,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from pointerbridge.home.config import CarrierConfig
 
 DOMAIN = "localhost"
 MUC = "muc.localhost"
@@ -232,3 +238,67 @@ class XmppServer:
         """The end of Prosody's log, for failure messages."""
         log = self.folder / "prosody.log"
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
+_server: XmppServer | None = None
+_rooms = itertools.count()
+
+
+def shared_xmpp_server() -> XmppServer:
+    """One Prosody for the whole test process (fresh accounts and rooms per test)."""
+    global _server
+    if _server is None:
+        server = XmppServer()
+        server.start()
+        atexit.register(server.close)
+        _server = server
+    return _server
+
+
+def bot_config(server: XmppServer, user: str, room: str, **changes: Any) -> CarrierConfig:
+    """An XMPP carrier's config for the account ``user`` (registered here) in ``room``,
+    over plain c2s on 127.0.0.1, the password in an environment variable."""
+    variable = "PBRIDGE_TEST_XMPP_PASSWORD"
+    os.environ[variable] = PASSWORD
+    server.register(user)
+    settings = {
+        "type": "xmpp",
+        "jid": f"{user}@{DOMAIN}",
+        "password_env": variable,
+        "room": room,
+        "host": "127.0.0.1",
+        "port": server.c2s_port,
+        "security": "none",
+        **changes,
+    }
+    return CarrierConfig.model_validate(settings)
+
+
+def say(config: CarrierConfig, text: str) -> str:
+    """Post ``text`` to the room as the account of ``config`` (a person typing); returns its archive id."""
+    from pointerbridge.bridges.xmpp import XmppBridge
+
+    bridge = XmppBridge.from_config("person", config.settings)
+    try:
+        return bridge.post(text)
+    finally:
+        bridge.close()
+
+
+def xmpp_room(max_pointer_chars: int = 2000) -> tuple[CarrierConfig, CarrierConfig, Callable[[str], None]]:
+    """A fresh room on the session's Prosody with two bots' configs (Alice's and Bob's
+    accounts), and a way for a third account, a person, to type text into it. The person
+    joins first: that creates the room (persistent, archived, as the test config says)."""
+    server = shared_xmpp_server()
+    number = f"{next(_rooms)}x{os.getpid()}"
+    room = f"room{number}@{MUC}"
+    person = bot_config(server, f"person{number}", room)
+    say(person, "hello, this room is for pointers")
+    alice, bob = (
+        bot_config(server, f"{who}{number}", room, max_pointer_chars=max_pointer_chars) for who in ("alice", "bob")
+    )
+
+    def inject(text: str) -> None:  # a person in the room types (or pastes) this
+        say(person, text)
+
+    return alice, bob, inject
