@@ -96,8 +96,12 @@ class Session:
         client.add_event_handler("session_start", lambda _e: settle(""))
         client.add_event_handler("failed_all_auth", lambda _e: settle("auth"))
         client.add_event_handler("connection_failed", lambda e: ended(_reason(e)))
+        client.add_event_handler("ssl_invalid_chain", lambda e: ended(_reason(e)))  # STARTTLS's handshake
         client.add_event_handler("stream_error", lambda e: ended("stream error: " + str(e["condition"])))
-        client.add_event_handler("disconnected", lambda _e: ended("the server closed the connection"))
+        # A STARTTLS handshake that fails says why only after the stream has ended: a moment's
+        # grace lets that reason (a certificate to fix) win over "closed".
+        closed = "the server closed the connection"
+        client.add_event_handler("disconnected", lambda _e: loop.call_later(0.2, ended, closed))
         client.add_event_handler("groupchat_message", self._live)
         self.client = client
         port = s.port or (5223 if s.security == "tls" else 5222)
@@ -110,8 +114,9 @@ class Session:
             await self.close()
             raise CredentialRefusedError(self.carrier, f"{s.server()} refused the password for {s.jid}")
         if outcome:
+            error = self._unreachable(outcome)
             await self.close()
-            raise self._unreachable(outcome)
+            raise error
         transport = client.transport
         if s.security != "none" and (transport is None or transport.get_extra_info("ssl_object") is None):
             await self.close()  # unreachable with slixmpp's own checks; kept as the promise
@@ -121,13 +126,10 @@ class Session:
 
     def _unreachable(self, outcome: str) -> RetryableError | ConfigurationError:
         s = self.s
-        if "SSL" in outcome or "certificate" in outcome:
+        if "SSL" in outcome or "certificate" in outcome or "TLS" in outcome:
             return ConfigurationError(self.carrier, f"{s.server()}: {outcome}")
         if outcome.startswith("stream error: see-other-host") or outcome.startswith("stream error: host-unknown"):
             return ConfigurationError(self.carrier, f"{s.server()} does not serve {s.domain} ({outcome})")
-        if s.security != "none" and "closed" in outcome and not self.client.is_connected():
-            # slixmpp closes the stream itself when a server offers no TLS to a client that requires it
-            return RetryableError(self.carrier, f"{s.server()} unreachable or without TLS ({outcome})")
         return RetryableError(self.carrier, f"{s.server()} unreachable ({printable(outcome, 200)})")
 
     def _live(self, message: Any) -> None:
@@ -221,13 +223,13 @@ class Session:
         name = "pbridge-mam-" + queryid
         self.client.register_handler(Callback(name, MatchXPath(f"{{{_CLIENT}}}message/{{{_MAM}}}result"), result))
         try:
-            answer = await asyncio.wait_for(iq.send(timeout=None), self.s.timeout)
+            answer = await self._await(asyncio.ensure_future(iq.send(timeout=None)), "reading the archive")
         except IqError as exc:
             condition = str(exc.iq["error"]["condition"])
             if condition == "item-not-found" and after is not None:
                 raise KeyError(after) from None  # the archive no longer has it: the caller reads by time
             raise self._refused(condition, exc.iq["error"]["text"]) from None
-        except (IqTimeout, TimeoutError):
+        except IqTimeout:
             raise self._lost("reading the archive: no answer") from None
         finally:
             self.client.remove_handler(name)
@@ -240,7 +242,8 @@ class Session:
         from slixmpp.exceptions import IqError, IqTimeout
 
         try:
-            info = await self.client.plugin["xep_0030"].get_info(jid=self.s.room, timeout=self.s.timeout)
+            asking = asyncio.ensure_future(self.client.plugin["xep_0030"].get_info(jid=self.s.room, timeout=None))
+            info = await self._await(asking, "asking the room what it is")
         except IqError as exc:
             raise self._refused(str(exc.iq["error"]["condition"]), exc.iq["error"]["text"]) from None
         except IqTimeout:
@@ -279,6 +282,7 @@ class Session:
         )
         if future in done:
             return future.result()
+        future.cancel()
         why = self.ended() or ""
         if "policy-violation" in why:
             raise ConfigurationError(
