@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import raw_chat
 from pointerbridge.bridges.base import (
     Bridge,
     ConfigurationError,
@@ -21,7 +22,6 @@ from pointerbridge.bridges.xmpp import XmppBridge
 from pointerbridge.bridges.xmpp_api import Session
 from pointerbridge.core import Identity, seal
 from servers.prosody import MUC, XmppServer, bot_config, say
-from helpers import raw_chat
 
 
 @pytest.fixture(scope="module")
