@@ -34,6 +34,7 @@ from typing import Any
 
 from .async_bridge import AsyncBridge
 from .base import ConfigurationError, Finding, Limits, PollResult, extract, json_cursor, printable, read_credential
+from .findings import told_or_refused
 from .xmpp_api import Session, stanza_bytes
 from .xmpp_settings import XmppSettings
 
@@ -98,11 +99,7 @@ class XmppBridge(AsyncBridge):
         """The password can be read (before any connection), then what doctor checks; a
         failure refuses the carrier."""
         self._password()
-        findings = self.diagnose(None)
-        failed = [f.detail for f in findings if f.status == "fail"]
-        if failed:
-            raise ConfigurationError(self.name, "; ".join(failed))
-        return [f"{f.check}: {f.detail}" for f in findings]
+        return told_or_refused(self.name, self.diagnose(None))
 
     def diagnose(self, cursor: str | None) -> list[Finding]:
         """The login (over TLS unless loopback), the room and its archive, and the size limit."""
