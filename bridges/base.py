@@ -68,6 +68,7 @@ _BUILT_IN = {
     "files": ("pointerbridge.bridges.files", "FilesBridge"),
     "matrix": ("pointerbridge.bridges.matrix", "MatrixBridge"),
     "telegram": ("pointerbridge.bridges.telegram", "TelegramBridge"),
+    "xmpp": ("pointerbridge.bridges.xmpp", "XmppBridge"),
 }
 
 

@@ -3,7 +3,6 @@ them (TLS by default; plaintext only to a loopback address), and what to do with
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import ssl
 from pathlib import Path
@@ -13,6 +12,7 @@ from pointerbridge.core.limits import MAX_POINTER_CHARS
 from pydantic import Field, field_validator, model_validator
 
 from .base import NetworkSettings, printable
+from .network_settings import loopback
 
 __all__ = ["EmailSettings", "Security", "tls_problem"]
 
@@ -65,7 +65,7 @@ class EmailSettings(NetworkSettings):
     @model_validator(mode="after")
     def _plaintext_only_here(self) -> EmailSettings:
         for service in ("imap", "smtp"):
-            if getattr(self, f"{service}_security") == "none" and not _loopback(getattr(self, f"{service}_host")):
+            if getattr(self, f"{service}_security") == "none" and not loopback(getattr(self, f"{service}_host")):
                 raise ValueError(f"{service}_security = 'none' sends the password in clear: only to 127.0.0.1")
         if self.after == "move" and not self.move_to:
             raise ValueError("after = 'move' needs move_to, the folder to move read mails to")
@@ -85,15 +85,6 @@ class EmailSettings(NetworkSettings):
     def port(self, service: str) -> int:
         explicit: int | None = getattr(self, f"{service}_port")
         return explicit or _PORTS[service][getattr(self, f"{service}_security")]
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_problem(exc: BaseException) -> str | None:

@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import quote
 
 from .base import (
-    ConfigurationError,
     Finding,
     Login,
     PollResult,
@@ -42,6 +41,7 @@ from .base import (
     printable,
     read_credential,
 )
+from .findings import told_or_refused
 from .matrix_api import (
     Budget,
     RawClient,
@@ -174,11 +174,7 @@ class MatrixBridge(MatrixBlobs):
         """The token can be read (before any request), then what doctor checks: whoami and
         the room; a failure refuses the carrier."""
         self._token()
-        findings = self.diagnose(None)
-        failed = [f.detail for f in findings if f.status == "fail"]
-        if failed:
-            raise ConfigurationError(self.name, "; ".join(failed))
-        return [f"{f.check}: {f.detail}" for f in findings]
+        return told_or_refused(self.name, self.diagnose(None))
 
     def diagnose(self, cursor: str | None) -> list[Finding]:
         """whoami (the token works, for this account) and the room among the joined ones."""

@@ -3,11 +3,12 @@ that use it load pydantic anyway; ``pointerbridge.bridges.base`` gives it by nam
 
 from __future__ import annotations
 
+import ipaddress
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["NetworkSettings"]
+__all__ = ["NetworkSettings", "loopback"]
 
 
 class NetworkSettings(BaseModel):
@@ -27,3 +28,14 @@ class NetworkSettings(BaseModel):
         if (getattr(self, env) is None) == (getattr(self, file) is None):
             raise ValueError(f"give exactly one of {env} and {file}")
         return self
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost`` or a loopback address): the only
+    place a carrier may be reached without TLS (tests, a local relay)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -10,6 +10,7 @@ from pointerbridge.home.config import CarrierConfig
 from pointerbridge.testing import CarrierFactory, CarrierUnderTest
 from servers.cmdchat import CmdChatServer, RawClient
 from servers.dovecot import email_pair
+from servers.prosody import xmpp_room
 from servers.synapse import matrix_room
 from servers.telegram import BotApiServer, telegram_group
 
@@ -63,10 +64,16 @@ def _email(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(alice, inject, bob)
 
 
+def _xmpp(tmp_path: Path) -> CarrierUnderTest:
+    alice, bob, inject = xmpp_room()  # a fresh room and accounts on one Prosody for the session
+    return CarrierUnderTest(alice, inject, bob)
+
+
 FACTORIES: dict[str, CarrierFactory] = {
     "cmdchat": _cmdchat,
     "email": _email,
     "files": _files,
     "matrix": _matrix,
     "telegram": _telegram,
+    "xmpp": _xmpp,
 }
