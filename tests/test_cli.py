@@ -363,6 +363,7 @@ def test_exit_codes_never_change() -> None:
         "EmptyMessageError": 63,
         "PageExistsError": 65,
         "ServeError": 66,
+        "StreamMovedError": 67,
         "GatewayRefusedError": 71,
         "GatewayUnreachableError": 72,
         "ComponentSecretError": 73,

@@ -47,7 +47,10 @@ class StoreError(PointerBridgeError):
 class StreamMovedError(StoreError):
     """A chat's pb2 sending stream moved on while a message was sealed with its next
     number: another process of this home sent in the chat meanwhile. Nothing was stored;
-    the sender seals again with the number after theirs (app/outbox.py does)."""
+    the sender seals again with the number after theirs (app/outbox.py does), and reports
+    this only when it lost that race many times in a row (send again)."""
+
+    exit_code = 67
 
 
 class StoreLockedError(StoreError):
