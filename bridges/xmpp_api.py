@@ -76,6 +76,10 @@ class Session:
         client.enable_plaintext = s.security == "none"
         client.ssl_context = s.tls()
         client.whitespace_keepalive = False  # a listener's wait is bounded; a post's life is short
+        # aiodns (pycares) leaves a thread running for good once a lookup ends, and a process
+        # with a thread no longer forks its readers (app/opening.py): the system's resolver
+        # for a named host; aiodns only for the SRV lookup of a domain without one.
+        client.use_aiodns = s.host is None
         if s.security == "none":  # allowed only to loopback (the settings refuse it elsewhere)
             client.plugin["feature_mechanisms"].unencrypted_scram = True
         for plugin in ("xep_0045", "xep_0059", "xep_0313", "xep_0334", "xep_0359"):

@@ -130,6 +130,7 @@ class _Component(ComponentXMPP):
     def __init__(self, settings: GatewaySettings, hub: Hub, names: dict[int, str]) -> None:
         super().__init__(settings.domain, settings.secret, settings.host, settings.port)  # type: ignore[no-untyped-call]
         self.settings, self.hub, self.names = settings, hub, names
+        self.use_aiodns = False  # the server is an address: aiodns would leave a thread running for good
         self.user = JID(settings.user).bare
         self.contacts = contact_names(names, settings.domain)
         self.jids = {chat_id: f"{local}@{settings.domain}" for local, chat_id in self.contacts.items()}

@@ -45,6 +45,7 @@ class JabberClient:
 
         client = ClientXMPP(self.jid, password)
         client.loop = self._loop
+        client.use_aiodns = False  # aiodns leaves a thread for good: the worker's later reads would not fork
         client.enable_starttls = False
         client.enable_direct_tls = False
         client.enable_plaintext = True  # 127.0.0.1 only: the test server has no certificate

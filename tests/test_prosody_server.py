@@ -13,6 +13,7 @@ from servers.prosody import PASSWORD, XmppServer
 async def _log_in(jid: str, password: str, port: int) -> bool:
     """Whether ``jid`` logs in over plain c2s on 127.0.0.1 (a bounded wait)."""
     client = slixmpp.ClientXMPP(jid, password)
+    client.use_aiodns = False  # aiodns leaves a thread for good: the worker's later reads would not fork
     client.enable_plaintext, client.enable_starttls, client.enable_direct_tls = True, False, False
     client.plugin["feature_mechanisms"].unencrypted_scram = True  # loopback only
     outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
