@@ -46,9 +46,22 @@ def new_client(homeserver: str, user: str, timeout: float, device_id: str | None
     # as one line naming the carrier, so nio's own warnings would only say it twice.
     logging.getLogger("nio.responses").setLevel(logging.ERROR)
 
+    _system_resolver()
     # No retries inside nio: it would sleep through 429s and timeouts without bound.
     config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=timeout)
     return AsyncClient(homeserver, user, device_id=device_id, config=config)
+
+
+def _system_resolver() -> None:
+    """Make aiohttp (under nio) resolve names with the system's resolver on the loop's
+    threads, as it does when aiodns is not installed. aiodns is (slixmpp needs it), and its
+    pycares leaves a thread running for good once a lookup ends: a process with a thread
+    no longer forks its readers (app/opening.py). nio builds its own connector, so the
+    default is what can be chosen."""
+    import aiohttp.connector
+    from aiohttp.resolver import ThreadedResolver
+
+    aiohttp.connector.DefaultResolver = ThreadedResolver  # type: ignore[attr-defined]
 
 
 class RawClient:
