@@ -57,11 +57,19 @@ def _system_resolver() -> None:
     threads, as it does when aiodns is not installed. aiodns is (slixmpp needs it), and its
     pycares leaves a thread running for good once a lookup ends: a process with a thread
     no longer forks its readers (app/opening.py). nio builds its own connector, so the
-    default is what can be chosen."""
+    default is what can be chosen; the raw session names its resolver itself."""
     import aiohttp.connector
     from aiohttp.resolver import ThreadedResolver
 
     aiohttp.connector.DefaultResolver = ThreadedResolver  # type: ignore[attr-defined]
+
+
+def _session(timeout: Any) -> Any:
+    """An aiohttp session resolving with the system's resolver (see :func:`_system_resolver`)."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+    return aiohttp.ClientSession(timeout=timeout, connector=connector)
 
 
 class RawClient:
@@ -84,7 +92,7 @@ class RawClient:
 
         timeout = aiohttp.ClientTimeout(total=self._timeout + wait)
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = _session(timeout)
         return await self._session.request(method, self.homeserver + path, headers=headers, timeout=timeout)
 
     def nio(self) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,38 @@ pytest_plugins = ["pointerbridge.testing"]
 # of 512 MiB: hundreds of unlocks would otherwise add minutes. tests/test_keys2.py checks
 # the default cost without it.
 os.environ["PBRIDGE_IDENTITY_MEMORY_MIB"] = "64"
+
+
+# Where each aiodns resolver of this process was made. aiodns is installed (slixmpp needs
+# it), aiohttp takes it by default, and its pycares keeps a thread running for good once a
+# resolver ends: every later test of the worker would then find reads no longer forking
+# (app/opening.py). The failure named only the thread, far from its cause; this names the
+# test, and the stack, that made one.
+_RESOLVERS: list[str] = []
+
+
+def _record_resolvers() -> None:
+    import aiodns
+
+    made = aiodns.DNSResolver.__init__
+
+    def recording(self: aiodns.DNSResolver, *args: object, **kwargs: object) -> None:
+        _RESOLVERS.append("".join(traceback.format_stack(limit=14)))
+        made(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    aiodns.DNSResolver.__init__ = recording  # type: ignore[method-assign]
+
+
+_record_resolvers()
+
+
+@pytest.fixture(autouse=True)
+def no_aiodns_resolver() -> Iterator[None]:
+    """Fail the test during which this process made an aiodns resolver, with its stack."""
+    before = len(_RESOLVERS)
+    yield
+    made = _RESOLVERS[before:]
+    assert not made, "an aiodns resolver (pycares: a thread for good) was made here:\n" + made[0]
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,43 @@ def test_an_idle_cron_poll_does_not_import_nio(tmp_path: Path) -> None:
     modules = imported_modules("--home", str(tmp_path / "home"), "poll", cwd=tmp_path)
     assert "pointerbridge.bridges.matrix" in modules and "aiohttp" in modules
     assert sorted(m for m in modules if m == "nio" or m.startswith("nio.")) == []
+
+
+def test_a_cron_poll_makes_no_aiodns_resolver(tmp_path: Path) -> None:
+    # aiodns is installed (slixmpp needs it) and aiohttp takes it by default; its pycares
+    # keeps a thread for good once a resolver ends, and a process with a thread no longer
+    # forks its readers (app/opening.py). The raw session of an idle poll, made before nio
+    # ever ran, took it: the CI's workers then refused to fork. A fresh process sees that
+    # order; a test worker may have run nio first.
+    from pointerbridge.app.service import App
+    from pointerbridge.home.config import Config, Home, save_config
+
+    config, _ = matrix_room()
+    home = Home(tmp_path / "home", tmp_path / "home")
+    home.create()
+    save_config(home.config_path, Config(carriers={"mx": config}))
+    with App(home) as app:
+        app.init("bob", "bob's long master phrase here", allow_weak=True)
+        assert app.poll().errors == {}
+    code = (
+        "import atexit, sys, threading, aiodns\n"
+        "made = []\n"
+        "real = aiodns.DNSResolver.__init__\n"
+        "def counted(self, *a, **k):\n"
+        "    made.append(1)\n"
+        "    real(self, *a, **k)\n"
+        "aiodns.DNSResolver.__init__ = counted\n"
+        "atexit.register(lambda: print('RESOLVERS', len(made), 'THREADS', threading.active_count(), file=sys.stderr))\n"
+        f"sys.argv = ['pbridge', '--home', {str(tmp_path / 'home')!r}, 'poll']\n"
+        "from pointerbridge.cli.entry import entry\n"
+        "entry()\n"
+    )
+    unset = ("PBRIDGE_HOME", "PBRIDGE_MASTER_PHRASE", "PBRIDGE_CHAT_SECRET")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "posted 0, received 0" in done.stdout
+    assert "RESOLVERS 0 THREADS 1" in done.stderr, done.stderr[-2000:]
 
 
 def test_a_bad_token_is_a_configuration_error(make_bridge: MakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:
