@@ -160,6 +160,29 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
         time.sleep(0.02)
 
 
+def timed_on_a_thread(
+    call: Callable[[], object], catch: tuple[type[BaseException], ...], timeout: float
+) -> tuple[float | None, list[BaseException]]:
+    """Run ``call`` on a daemon thread for at most ``timeout`` seconds: how long it ran
+    (None: it had not ended), and what of ``catch`` it raised."""
+    raised: list[BaseException] = []
+    ended: list[float] = []
+
+    def run() -> None:
+        try:
+            call()
+        except catch as exc:
+            raised.append(exc)
+        finally:
+            ended.append(time.monotonic())
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return (ended[0] - started if ended else None), raised
+
+
 @contextmanager
 def running_daemon(
     home_dir: Path,

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from helpers import ScriptedServer
+from helpers import ScriptedServer, timed_on_a_thread
 from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
 from pointerbridge.bridges.blob_io import BlobNotFoundError, BlobTooLargeError
 
@@ -109,26 +107,16 @@ def _bridge(port: int) -> Bridge:
 def _fetch(server: _HostileImap, tmp_path: Path, max_bytes: int) -> tuple[float, list[Exception]]:
     """A fetch from ``server`` in a thread given 30 s: how long it took, and what it raised."""
     bridge = _bridge(server.port)
-    raised: list[Exception] = []
-    ended: list[float] = []
-
-    def fetch() -> None:
-        try:
-            bridge.get_blob(LOCATOR, tmp_path / "blob", max_bytes)
-        except (BlobTooLargeError, BlobNotFoundError, RetryableError) as exc:
-            raised.append(exc)
-        finally:
-            ended.append(time.monotonic())
-
-    started = time.monotonic()
-    thread = threading.Thread(target=fetch, daemon=True)
-    thread.start()
-    thread.join(30)
+    took, raised = timed_on_a_thread(
+        lambda: bridge.get_blob(LOCATOR, tmp_path / "blob", max_bytes),
+        (BlobTooLargeError, BlobNotFoundError, RetryableError),
+        30,
+    )
     bridge.close()
     server.stop()
-    assert ended, "the fetch never ended"
+    assert took is not None, "the fetch never ended"
     assert not (tmp_path / "blob").exists()
-    return ended[0] - started, raised
+    return took, [e for e in raised if isinstance(e, Exception)]
 
 
 def test_a_search_answered_with_a_huge_literal_is_refused_before_it_is_read(tmp_path: Path) -> None:

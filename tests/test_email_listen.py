@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from console_helpers import carrier_home, opened, with_chat
-from helpers import ScriptedServer, raw_chat, raw_identity, running_daemon, wait_for
+from helpers import ScriptedServer, raw_chat, raw_identity, running_daemon, timed_on_a_thread, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges import email_idle
@@ -420,25 +420,11 @@ def _listen_to(server: _HostileImap) -> tuple[float, list[RetryableError]]:
         "timeout": 1,
     }
     bridge = bridge_class("email").from_config("mail", settings)
-    ended: list[float] = []
-    given_up: list[RetryableError] = []
-
-    def listen() -> None:
-        try:
-            bridge.listen(None, 1.0)
-        except RetryableError as exc:
-            given_up.append(exc)
-        finally:
-            ended.append(time.monotonic())
-
-    started = time.monotonic()
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    thread.join(20)
+    took, given_up = timed_on_a_thread(lambda: bridge.listen(None, 1.0), (RetryableError,), 20)
     bridge.close()
     server.stop()
-    assert ended, "the listen never ended"
-    return ended[0] - started, given_up
+    assert took is not None, "the listen never ended"
+    return took, [e for e in given_up if isinstance(e, RetryableError)]
 
 
 @pytest.mark.parametrize("capped", [True, False])
