@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 from console_helpers import PHRASES, SECRET, make_home, with_chat
-from gateway_prosody import Prosody, start_prosody
 from helpers import collect_lines, wait_for
 from jabber_client import JabberClient
+from servers.prosody import XmppServer
 
 COMPONENT = "pbridge.localhost"
-COMPONENT_SECRET = "component secret 4d1f0b5e9a"
 FAMILY = f"family@{COMPONENT}"
 FROM_BOB = "the tulips came up early this year"
 FROM_ALICE = "lovely, send me a photo of the mill"
@@ -37,14 +36,13 @@ def _pbridge(home: Path, *args: str, stdin: str = "", user: str = "bob") -> subp
 
 
 @pytest.fixture
-def prosody() -> Iterator[Prosody]:
-    server = start_prosody(COMPONENT, COMPONENT_SECRET)
-    try:
+def prosody() -> Iterator[XmppServer]:
+    """A Prosody of the test's own set up as deploy/prosody/pbridge-gateway.cfg.lua
+    advises: no offline store and no archive of the users' own messages."""
+    with XmppServer(component=COMPONENT, offline=False) as server:
         for user in ("alice", "mallory"):
             server.register(user, f"{user} password")
         yield server
-    finally:
-        server.remove()
 
 
 def _secret_file(tmp_path: Path, secret: str) -> Path:
@@ -54,7 +52,7 @@ def _secret_file(tmp_path: Path, secret: str) -> Path:
     return path
 
 
-def _gateway(home: Path, server: Prosody, secret_file: Path) -> subprocess.Popen[str]:
+def _gateway(home: Path, server: XmppServer, secret_file: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PBRIDGE_MASTER_PHRASE": PHRASES["alice"], "PBRIDGE_CHAT_SECRET": SECRET}
     return subprocess.Popen(
         [
@@ -87,11 +85,11 @@ def _every_file(*folders: Path) -> Iterator[tuple[Path, bytes]]:
                 yield path, path.read_bytes()
 
 
-def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, shared: Path, prosody: Prosody) -> None:
+def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, shared: Path, prosody: XmppServer) -> None:
     alice_home, bob_home = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
     with_chat(alice_home, "alice")
     with_chat(bob_home, "bob")
-    gateway = _gateway((tmp_path / "alice"), prosody, _secret_file(tmp_path, COMPONENT_SECRET))
+    gateway = _gateway((tmp_path / "alice"), prosody, _secret_file(tmp_path, prosody.component_secret))
     lines = collect_lines(gateway)
     alice = mallory = None
     try:
@@ -160,7 +158,7 @@ def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, sha
             assert needle.encode() not in data, (needle, path)
 
 
-def test_a_wrong_component_secret_and_no_server_are_one_line_each(tmp_path: Path, prosody: Prosody) -> None:
+def test_a_wrong_component_secret_and_no_server_are_one_line_each(tmp_path: Path, prosody: XmppServer) -> None:
     home = make_home(tmp_path, "alice", tmp_path / "shared")
     with_chat(home, "alice")
     wrong = _gateway((tmp_path / "alice"), prosody, _secret_file(tmp_path, "not the secret"))
@@ -169,16 +167,16 @@ def test_a_wrong_component_secret_and_no_server_are_one_line_each(tmp_path: Path
     assert err.startswith(f"pbridge: the XMPP server refused component {COMPONENT} (not-authorized)")
     assert err.count("\n") == 1
     prosody.stop()
-    gone = _gateway((tmp_path / "alice"), prosody, _secret_file(tmp_path, COMPONENT_SECRET))
+    gone = _gateway((tmp_path / "alice"), prosody, _secret_file(tmp_path, prosody.component_secret))
     _, err = gone.communicate(timeout=60)
     assert gone.returncode == 72 and err.startswith("pbridge: cannot connect to the XMPP server at 127.0.0.1:"), err
     assert err.count("\n") == 1
 
 
-def test_the_component_secret_is_taken_by_reference_only(tmp_path: Path, prosody: Prosody) -> None:
+def test_the_component_secret_is_taken_by_reference_only(tmp_path: Path, prosody: XmppServer) -> None:
     home = make_home(tmp_path, "alice", tmp_path / "shared")
     with_chat(home, "alice")
-    loose = _secret_file(tmp_path, COMPONENT_SECRET)
+    loose = _secret_file(tmp_path, prosody.component_secret)
     loose.chmod(0o644)
     done = _gateway((tmp_path / "alice"), prosody, loose)
     _, err = done.communicate(timeout=60)

@@ -75,7 +75,7 @@ data_path = "{d}/data"
 plugin_paths = {{ }}
 log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{d}/prosody.log" }} }}
 modules_enabled = {{ "disco"; "roster"; "saslauth"; "ping"; "register"; "posix"; {tls_module} }}
-modules_disabled = {{ "s2s" }}
+modules_disabled = {{ "s2s"; {disabled} }}
 interfaces = {{ "127.0.0.1" }}
 local_interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
@@ -112,14 +112,17 @@ class XmppServer:
     ``component``: a subdomain (e.g. ``pbridge.localhost``) served by an external component
     (XEP-0114) connecting on ``component_port`` with ``component_secret``.
     ``tls``: STARTTLS offered and required on c2s, with a certificate for ``localhost``
-    and 127.0.0.1 from a CA of the test's own (``ca_file``)."""
+    and 127.0.0.1 from a CA of the test's own (``ca_file``).
+    ``offline``: whether Prosody stores messages for users who are offline (mod_offline);
+    the gateway's set-up (deploy/prosody/pbridge-gateway.cfg.lua) turns it off, as it keeps
+    the users' own message archive (mod_mam) off, which no test server here turns on."""
 
-    def __init__(self, *, component: str = "", tls: bool = False, settings: str = "") -> None:
+    def __init__(self, *, component: str = "", tls: bool = False, settings: str = "", offline: bool = True) -> None:
         """Ports and folders; nothing runs until :meth:`start`. ``settings``: more lines
         of Prosody's global configuration (e.g. ``c2s_stanza_size_limit = 20000``)."""
         self.folder = Path(tempfile.mkdtemp(prefix="pbridge-prosody-"))
         self.c2s_port = free_port()
-        self.component, self.tls, self.settings = component, tls, settings
+        self.component, self.tls, self.settings, self.offline = component, tls, settings, offline
         self.component_port = free_port() if component else 0
         self.component_secret = "component-secret-" + os.urandom(6).hex() if component else ""
         self.ca_file: Path | None = None
@@ -130,9 +133,9 @@ class XmppServer:
     def _write_config(self) -> None:
         virtualhost_ssl = ""
         if self.tls:
-            from servers.dovecot import _certificates
+            from servers.tls import tls_certificates
 
-            self.ca_file = _certificates(self.folder)
+            self.ca_file = tls_certificates(self.folder)
             virtualhost_ssl = f'    ssl = {{ certificate = "{self.folder}/cert.pem"; key = "{self.folder}/key.pem" }}'
         components_global = component = ""
         if self.component:
@@ -152,6 +155,7 @@ class XmppServer:
                 virtualhost_ssl=virtualhost_ssl,
                 muc=MUC,
                 component=component,
+                disabled="" if self.offline else '"offline"',
             )
         )
         os.chmod(self.config, 0o600)  # holds the component's secret
@@ -201,6 +205,11 @@ class XmppServer:
                 process.wait(timeout=20)
         if process.stderr is not None:
             process.stderr.close()
+
+    @property
+    def data(self) -> Path:
+        """Prosody's data directory (accounts, rosters, archives, offline messages)."""
+        return self.folder / "data"
 
     @property
     def running(self) -> bool:
