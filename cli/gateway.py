@@ -6,7 +6,6 @@ descriptor, the environment, or a hidden prompt), never through the XMPP stream.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from .secrets import another_secret, read_secret
 if TYPE_CHECKING:
     from pointerbridge.app.service import App
     from pointerbridge.app.session import Session
-    from pointerbridge.gateway.xmpp import GatewaySettings
+    from pointerbridge.gateway.settings import GatewaySettings
 
 __all__ = ["gateway_app"]
 
@@ -97,17 +96,17 @@ def xmpp(
     Ctrl-C ends the gateway."""
     from pointerbridge.app.hardening import harden_process
 
-    host, port = _server(server, remote_server_ok)
     if (secret_file is None) == (secret_env is None):
         raise click.UsageError("give the component secret by reference: --secret-file or --secret-env (one)")
     if len(secret_fds) > max(len(chats), 1):
         raise click.UsageError("one --secret-fd per --chat, in the same order")
     try:
-        from pointerbridge.gateway.xmpp import GatewaySettings, read_component_secret
+        from pointerbridge.gateway.settings import GatewaySettings, bare_jid, read_component_secret, server_address
     except ImportError:
         raise click.ClickException("the XMPP gateway needs slixmpp: pip install 'pointerbridge[xmpp]'") from None
 
-    settings = GatewaySettings(host, port, domain, _bare_jid(user), read_component_secret(secret_env, secret_file))
+    host, port = server_address(server, remote_server_ok)
+    settings = GatewaySettings(host, port, domain, bare_jid(user), read_component_secret(secret_env, secret_file))
     harden_process()
     with open_app(ctx) as app:
         from pointerbridge.app.session import Session
@@ -116,40 +115,6 @@ def xmpp(
         session.identity = app.unlock_identity(ask_phrase(phrase_fd))
         _open_chats(app, session, list(chats), list(secret_fds))
         _run(settings, session)
-
-
-def _server(server: str, remote_ok: bool) -> tuple[str, int]:
-    host, _, port = server.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{server!r}: give HOST:PORT", param_hint="--server")
-    if not remote_ok and not _loopback(host):
-        raise InvalidInputError(
-            f"--server {server}: not on this machine, and the component stream is not encrypted: run the XMPP "
-            "server here, or pass --remote-server-ok"
-        )
-    return host, int(port)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _bare_jid(user: str) -> str:
-    from slixmpp.jid import JID, InvalidJID
-
-    try:
-        jid = JID(user)
-    except InvalidJID:
-        raise click.BadParameter(f"{user!r} is not a JID", param_hint="--user") from None
-    if not jid.node or jid.resource:
-        raise click.BadParameter(f"{user!r}: give your bare JID, user@server", param_hint="--user")
-    return str(jid.bare)
 
 
 def _open_chats(app: App, session: Session, names: list[str], fds: list[int]) -> None:

@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import stat
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pointerbridge.core.errors import InvalidInputError
@@ -36,52 +32,18 @@ from slixmpp.jid import JID, InvalidJID
 from slixmpp.types import PresenceTypes
 from slixmpp.xmlstream import ET
 
-from .errors import ComponentSecretError, GatewayRefusedError, GatewayUnreachableError
+from .errors import GatewayRefusedError, GatewayUnreachableError
+from .settings import GatewaySettings
 
 if TYPE_CHECKING:
     from .hub import Hub, Outgoing
 
-__all__ = ["GatewaySettings", "contact_names", "read_component_secret", "serve"]
+__all__ = ["contact_names", "serve"]
 
 _ESCAPES = {c: f"\\{ord(c):02x}" for c in " \"&'/:<>@\\"}  # XEP-0106
 _HELD = 1000  # lines kept for the user while no client of theirs is online (the oldest dropped)
 _CONNECT_TIMEOUT = 30.0
 _HINTS = ("no-store", "no-permanent-store", "no-copy")
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    """Where the gateway connects and whom it serves. ``secret``: the component secret
-    (given by reference: :func:`read_component_secret`)."""
-
-    host: str
-    port: int
-    domain: str
-    user: str
-    secret: str = field(repr=False)
-
-
-def read_component_secret(env_var: str | None, path: Path | None) -> str:
-    """The component secret: the value of ``env_var``, else the stripped text of ``path``,
-    a file its owner alone may read. :class:`ComponentSecretError` if it gives none."""
-    if env_var is not None:
-        secret = os.environ.get(env_var, "").strip()
-        if not secret:
-            raise ComponentSecretError(f"environment variable {env_var} holds no component secret")
-        return secret
-    if path is None:
-        raise ComponentSecretError("give the component secret by reference: --secret-file or --secret-env")
-    try:
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ComponentSecretError(f"{path} must be readable by you only (chmod 600)")
-        secret = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ComponentSecretError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        secret = ""
-    if not secret:
-        raise ComponentSecretError(f"{path} holds no component secret")
-    return secret
 
 
 def contact_names(chats: dict[int, str], domain: str) -> dict[str, int]:

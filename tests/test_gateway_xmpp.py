@@ -196,3 +196,23 @@ def test_the_component_secret_is_taken_by_reference_only(tmp_path: Path, prosody
         user="alice",
     )
     assert remote.returncode == 3 and "not on this machine" in remote.stderr
+
+
+@pytest.mark.parametrize(
+    ("server", "user", "said"),
+    [
+        ("127.0.0.1", "alice@localhost", "--server '127.0.0.1': give HOST:PORT"),
+        ("127.0.0.1:70000", "alice@localhost", "--server '127.0.0.1:70000': give HOST:PORT"),
+        ("[::1]:5347", "alice", "--user 'alice': give your bare JID, user@server"),
+        ("localhost:5347", "alice@localhost/phone", "--user 'alice@localhost/phone': give your bare JID"),
+        ("localhost:5347", "al ice@localhost", "--user 'al ice@localhost' is not a JID"),
+    ],
+)
+def test_a_bad_server_or_user_is_one_line_before_anything_is_unlocked(
+    tmp_path: Path, server: str, user: str, said: str
+) -> None:
+    make_home(tmp_path, "alice", tmp_path / "shared", init=False)
+    args = ("gateway", "xmpp", "--server", server, "--domain", COMPONENT, "--user", user, "--secret-env", "X")
+    done = _pbridge(tmp_path / "alice", *args, user="alice")
+    assert done.returncode == 3 and done.stderr.startswith(f"pbridge: {said}"), done.stderr
+    assert done.stderr.count("\n") == 1
