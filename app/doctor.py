@@ -8,6 +8,7 @@ once through :meth:`Bridge.diagnose`, with a short request timeout."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from pointerbridge.bridges.base import (
     bridge_class,
     elapsed,
 )
+from pointerbridge.bridges.proxy import parse_proxy
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import CarrierConfig, Config, ConfigError, Home, load_config
 from pointerbridge.home.store import SCHEMA_VERSION, Store, StoreError, unwritable
@@ -202,6 +204,7 @@ def _carrier(
     except BridgeError as exc:
         return [Finding("settings", "fail", str(exc))]
     seen = _seen(store, name)
+    proxy = _proxy(carrier)
     try:
         findings = bridge.diagnose(seen.cursor if seen else None)
     except RetryableError as exc:
@@ -212,7 +215,32 @@ def _carrier(
         bridge.close()
     if seen is not None:
         findings.append(_last_poll(seen.polled_at, seen.waiting, carrier.poll_every))
-    return findings
+    return findings if proxy is None else [proxy, *findings]
+
+
+def _proxy(carrier: CarrierConfig) -> Finding | None:
+    """Whether the carrier's SOCKS5 proxy (if it has one) answers as one. A SOCKS5 greeting
+    offering no authentication, read by hand: python-socks has no call that greets
+    without also asking for a destination, and doctor asks the carrier itself next."""
+    url = carrier.settings.get("proxy")
+    if not isinstance(url, str):
+        return None
+    try:
+        proxy = parse_proxy(url)
+    except ValueError:
+        return None  # building the bridge has said what is wrong with it
+    try:
+        with socket.create_connection((proxy.host, proxy.port), timeout=_TIMEOUT) as sock:
+            sock.sendall(b"\x05\x01\x00")
+            answer = sock.recv(2)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return Finding(
+            "proxy", "fail", f"{proxy.url} does not answer ({reason}): nothing of this carrier goes around it"
+        )
+    if answer != b"\x05\x00":
+        return Finding("proxy", "fail", f"{proxy.url} does not answer as a SOCKS5 proxy without a password")
+    return Finding("proxy", "ok", f"{proxy.url}: every connection and name lookup of this carrier goes through it")
 
 
 def _last_poll(polled: float | None, waiting: int, poll_every: int) -> Finding:

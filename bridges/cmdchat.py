@@ -50,7 +50,7 @@ from .base import (
 )
 from .cmdchat_link import Entry, Link, LinkSettings, acquire, release
 from .cmdchat_protocol import SERVER_LINE_LIMIT, Broken, LineTooLong, NotCmdChat, Refused, broadcast_bytes
-from .plain_settings import PlainNetworkSettings, number, path, take, text
+from .plain_settings import PlainNetworkSettings, number, path, proxy_url, take, text
 
 __all__ = ["CmdChatBridge", "CmdChatSettings"]
 
@@ -81,6 +81,7 @@ class CmdChatSettings(PlainNetworkSettings):
 _PLAIN = {
     "timeout": number(float, 0, 300, above=True),
     "max_retry_wait": number(float, 0, 120),
+    "proxy": proxy_url,
     "host": text(r"[^\s/]{1,253}$", min_length=1),
     "port": number(int, 1, 65535),
     "username": text(USERNAME),

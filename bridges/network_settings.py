@@ -6,7 +6,9 @@ from __future__ import annotations
 import ipaddress
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .proxy import parse_proxy
 
 __all__ = ["NetworkSettings", "loopback"]
 
@@ -14,13 +16,20 @@ __all__ = ["NetworkSettings", "loopback"]
 class NetworkSettings(BaseModel):
     """Settings every carrier reached over a network has: a request timeout, the longest
     rate-limit wait honoured inside one run, and exactly one credential source, named by
-    ``credential_fields`` (an environment variable's name, or a 0600 file)."""
+    ``credential_fields`` (an environment variable's name, or a 0600 file); and optionally
+    a SOCKS5 ``proxy`` that all of the carrier's traffic goes through (bridges/proxy.py)."""
 
     model_config = ConfigDict(extra="forbid")
     credential_fields: ClassVar[tuple[str, str]]
 
     timeout: float = Field(default=30.0, gt=0, le=300)  # seconds per request
     max_retry_wait: float = Field(default=10.0, ge=0, le=120)  # longest 429 wait honoured inside one run
+    proxy: str | None = None  # socks5h://HOST:PORT: every connection and name lookup through it
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        return None if value is None else parse_proxy(value).url
 
     @model_validator(mode="after")
     def _one_credential(self) -> NetworkSettings:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .proxy import proxy_check
+
 __all__ = [
     "REFUSED",
     "Check",
@@ -29,6 +31,7 @@ __all__ = [
     "number",
     "one_of",
     "path",
+    "proxy_url",
     "take",
     "take_network",
     "text",
@@ -105,9 +108,16 @@ class PlainNetworkSettings:
 
     timeout: float = 30.0
     max_retry_wait: float = 10.0
+    proxy: str | None = None
 
 
-_NETWORK = {"timeout": number(float, 0, 300, above=True), "max_retry_wait": number(float, 0, 120)}
+def proxy_url(value: Any) -> Any:
+    """A SOCKS5 proxy's URL as bridges/proxy.py takes it, in its one written form."""
+    kept = proxy_check(value)
+    return REFUSED if kept is None else kept
+
+
+_NETWORK = {"timeout": number(float, 0, 300, above=True), "max_retry_wait": number(float, 0, 120), "proxy": proxy_url}
 
 
 def take_network(

@@ -46,6 +46,16 @@ TELEGRAM_TABLES = [
     {**TELEGRAM, "token_env": 5},
     {**TELEGRAM, "token_file": ""},
     {**TELEGRAM, "unknown": 1},
+    {**TELEGRAM, "proxy": "socks5h://127.0.0.1:9050"},
+    {**TELEGRAM, "proxy": "socks5h://[::1]:1080"},
+    {**TELEGRAM, "proxy": "socks5h://localhost:9050"},
+    {**TELEGRAM, "proxy": "socks5://127.0.0.1:9050"},  # names would be looked up here
+    {**TELEGRAM, "proxy": "socks5h://tor.example:9050"},  # looking the proxy up goes around it
+    {**TELEGRAM, "proxy": "socks5h://127.0.0.1:0"},
+    {**TELEGRAM, "proxy": "socks5h://127.0.0.1:9050/"},  # pydantic writes it without the slash
+    {**TELEGRAM, "proxy": "socks5h://[0:0::1]:1080"},  # and the address in its short form
+    {**TELEGRAM, "proxy": "http://127.0.0.1:8080"},
+    {**TELEGRAM, "proxy": 9050},
 ]
 MATRIX = {
     "homeserver": "https://matrix.example.org",
@@ -80,6 +90,9 @@ MATRIX_TABLES = [
     {**MATRIX, "post_interval": True},
     {**MATRIX, "timeout": -1},
     {**MATRIX, "unknown": 1},
+    {**MATRIX, "proxy": "socks5h://127.0.0.1:9050"},
+    {**MATRIX, "proxy": "socks5h://user:pw@127.0.0.1:9050"},  # no password in config.toml
+    {**MATRIX, "proxy": "socks5h://127.0.0.1"},
 ]
 TABLES = [("telegram", t) for t in TELEGRAM_TABLES] + [("matrix", t) for t in MATRIX_TABLES]
 PLAIN_TYPES: dict[str, type] = {"telegram": TelegramSettings, "matrix": MatrixSettings}
