@@ -125,6 +125,13 @@ class _PageServer(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # socketserver prints a traceback for whatever a request raised: a client that hangs
+        # up mid-answer (a closed tab, the deadline's cut) is one line of the log, like a request.
+        error = sys.exc_info()[1]
+        host = client_address[0] if isinstance(client_address, tuple) else client_address
+        click.echo(safe_text(f"{host} gone before its answer was sent ({type(error).__name__})"), err=True)
+
 
 class _PageServer6(_PageServer):
     address_family = socket.AF_INET6

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from helpers import wait_for
 from pointerbridge.cli.web import FRAMING, page_server
 from pointerbridge.webpage import content_security_policy, page_html
 
@@ -115,3 +117,24 @@ def test_the_log_shows_a_request_lines_control_characters_as_codes(capsys: pytes
     err = capsys.readouterr().err
     assert "\\x1b]0;owned\\x07\\x1b[2J" in err
     assert "\x1b" not in err and "\x07" not in err
+
+
+def test_a_client_gone_before_its_answer_is_one_line_of_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    logged = ""
+
+    def some_gone() -> bool:
+        nonlocal logged
+        logged += capsys.readouterr().err
+        return "gone before its answer was sent" in logged
+
+    with _serving() as address:
+        for _ in range(20):  # the page is larger than what the socket buffers: writing it meets the reset
+            with socket.create_connection(address) as conn:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, not a FIN
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        wait_for(some_gone, "a client reset mid-answer in the log")
+        assert _exchange(address, b"GET / HTTP/1.0\r\n\r\n").endswith(page_html())  # still serving
+    logged += capsys.readouterr().err
+    assert "Traceback" not in logged, logged[-3000:]
+    gone = [line for line in logged.splitlines() if "gone before its answer was sent" in line]
+    assert all(line.startswith("127.0.0.1 gone before its answer was sent (") for line in gone), logged[-3000:]
