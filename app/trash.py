@@ -79,10 +79,18 @@ class Trash(History):
         still waiting to be posted (a key-rotation notice among them must reach the
         members); return (pointers deleted, pointers kept to be posted). The history is
         read first (once, whole) for the numbers of its pb2 messages: they stay arrived."""
-        shown, _ = self.read(chat, include_trash=True)
+        # The pointers to delete are listed before the history is read: one that another
+        # process routes here meanwhile (a poll) is in neither, so it stays, rather than
+        # being deleted without its number noted (a false gap once later numbers come).
+        self._route(chat)
+        present = self.store.chat_pointer_ids(chat.row.id)
         waiting = self.store.chat_pointer_ids(chat.row.id, waiting=True)
-        ids = [pid for pid in self.store.chat_pointer_ids(chat.row.id) if pid not in waiting]
-        gone = set(ids)
+        shown, _ = self.read(chat, include_trash=True)
+        gone = present - waiting
+        for message in shown:  # one with a part that came meanwhile stays whole
+            if not gone.issuperset(message.pointer_ids):
+                gone.difference_update(message.pointer_ids)
+        ids = sorted(gone)
         self._purge(chat, ids, (s for s in shown if gone.issuperset(s.pointer_ids)))
         return len(ids), len(waiting)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from console_helpers import SECRET, chat_salt, make_home, opened
 from helpers import raw_identity
 from pointerbridge.core.content import Text
 from pointerbridge.core.keys import ChatKey
@@ -165,3 +166,34 @@ def test_purged_numbers_stay_bounded() -> None:
     assert not kept.replays(1, 99) and kept.replays(kept.runs[0][0], 99) and not kept.replays(kept.runs[0][0], 5)
     note_purged(purged, [(bytes([n]), b"s", 1) for n in range(MAX_STREAMS + 3)], 6)
     assert len(purged) == MAX_STREAMS and (b"k", b"s") not in purged  # the stream noted longest ago forgotten
+
+
+def test_a_message_routed_while_a_history_is_cleared_stays_and_leaves_no_false_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice = make_home(tmp_path, "alice", shared)
+    carol, stream = raw_identity("carol"), new_stream()
+    key = ChatKey.derive("Family", SECRET, chat_salt("Family"))
+    sealed = {n: seal_content(key, carol, Text(f"carol {n}"), stream=stream, seq=n)[0] for n in range(1, 5)}
+    with opened(alice) as app:
+        chat = app.create_chat("Family", SECRET, ["shared"], salt=chat_salt("Family"))
+        app.receive(sealed[1] + "\n" + sealed[2], [chat])
+        real_read = app.read
+
+        def read_then_a_poll_elsewhere(*args: Any, **kwargs: Any) -> Any:
+            read = real_read(*args, **kwargs)
+            # Between this read and the delete, another process with the chat unlocked (the
+            # console, say) stores a pointer of it and routes it by reading.
+            app.receive(sealed[3], [chat])
+            real_read(chat)
+            return read
+
+        monkeypatch.setattr(app, "read", read_then_a_poll_elsewhere)
+        assert app.clear_history(chat) == (2, 0)
+        monkeypatch.undo()
+        app.receive(sealed[4], [chat])
+        view, _ = app.read_view(chat)
+    assert [m.body for m in view.messages] == ["carol 3", "carol 4"]
+    assert view.gaps == ()
