@@ -4,6 +4,7 @@ records opened, and sealed again."""
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import socket
 import subprocess
@@ -149,6 +150,26 @@ def collect_lines(process: subprocess.Popen[str]) -> list[str]:
 
     threading.Thread(target=read, daemon=True).start()
     return lines
+
+
+def end_process(process: subprocess.Popen[Any], timeout: float = 15.0, *, group: bool = False) -> None:
+    """SIGTERM ``process`` (``group``: its whole process group, started with a session of
+    its own), then SIGKILL if it has not exited within ``timeout`` seconds; wait for it."""
+    if process.poll() is not None:
+        return
+
+    def send(sig: signal.Signals) -> None:
+        if group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+
+    send(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        process.wait(timeout=timeout)
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from helpers import debian_command
+from helpers import debian_command, end_process
 
 __all__ = ["PROXY_SOURCE", "Socks", "Watch"]
 
@@ -61,12 +61,7 @@ class Socks:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        end_process(process, 10)
         if process.stderr is not None:
             process.stderr.close()
 

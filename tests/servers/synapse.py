@@ -16,7 +16,6 @@ import hmac
 import itertools
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -183,13 +182,10 @@ class Synapse:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 15 s."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+        if process is not None:
+            from helpers import end_process
+
+            end_process(process, 15)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
