@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from helpers import raw_chat, raw_identity
 from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
-from pointerbridge.bridges.matrix_login import log_in, log_out
+from pointerbridge.bridges.matrix_login import LoginOptions, log_in, login, logout
 from pointerbridge.bridges.proxy import parse_proxy
-from pointerbridge.core import seal
+from pointerbridge.core import InvalidInputError, seal
 from servers.socks import Socks, Watch, record_lookups
 from servers.synapse import shared_server
 
@@ -62,9 +62,10 @@ def test_posts_polls_listens_blobs_and_logins_go_through_the_proxy_which_resolve
             bridge.close()
         name = f"proxylogin{next(_names)}x{os.getpid()}"
         server.register(name, "login password")
-        homeserver, proxy = f"http://localhost:{watch.port}", parse_proxy(socks.url)
-        login = log_in("mx", homeserver, name, "login password", create_room=True, proxy=proxy)
-        log_out("mx", homeserver, login.user_id, login.device_id, login.access_token, proxy=proxy)
+        options = {"homeserver": f"http://localhost:{watch.port}", "user": name, "create_room": True}
+        done = login("mx", {}, lambda: "login password", options | {"proxy": socks.url})
+        assert done.settings["proxy"] == socks.url  # kept: the carrier goes through it from then on
+        logout("mx", done.settings, done.credential)  # through the saved proxy
     assert len(watch.peers) >= 3 and watch.direct == [], watch.peers
     assert "localhost" not in looked_up, looked_up
 
@@ -95,3 +96,9 @@ def test_with_the_proxy_down_every_request_is_retry_later_naming_it_and_nothing_
     assert str(raised.value) == down
     assert watch.peers == []
     assert not (tmp_path / "fetched").exists()
+
+
+def test_a_login_refuses_a_proxy_that_would_look_names_up_here() -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        LoginOptions.of({"homeserver": "https://matrix.example", "proxy": "socks5://127.0.0.1:9050"})
+    assert "use socks5h:// so the proxy resolves names" in str(raised.value)
