@@ -51,6 +51,7 @@ from .base import (
 from .cmdchat_link import Entry, Link, LinkSettings, acquire, release
 from .cmdchat_protocol import SERVER_LINE_LIMIT, Broken, LineTooLong, NotCmdChat, Refused, broadcast_bytes
 from .plain_settings import PlainNetworkSettings, number, path, proxy_url, take, text
+from .proxy import unreachable
 
 __all__ = ["CmdChatBridge", "CmdChatSettings"]
 
@@ -268,7 +269,9 @@ class CmdChatBridge(Bridge):
             return held
         self._let_go()
         s = self._s
-        settings = LinkSettings(s.host, s.port, s.username, s.timeout, s.max_line_bytes, s.max_line_bytes, s.keepalive)
+        settings = LinkSettings(
+            s.host, s.port, s.username, s.timeout, s.max_line_bytes, s.max_line_bytes, s.keepalive, s.proxy_server()
+        )
         try:
             self._held = acquire(settings, self._password)
         except ImportError:
@@ -316,6 +319,9 @@ class CmdChatBridge(Bridge):
             )
         if isinstance(exc, Broken):
             return RetryableError(self.name, f"{where}: {exc}")
+        proxy = s.proxy_server()
+        if proxy is not None and isinstance(exc, OSError) and not _waited(exc):
+            return unreachable(self.name, proxy, where, exc)
         if isinstance(exc, TimeoutError):
             return RetryableError(self.name, f"{where} did not answer within {s.timeout:g} s")
         if isinstance(exc, ConnectionRefusedError):
@@ -357,6 +363,13 @@ class CmdChatBridge(Bridge):
         except (Broken, TimeoutError) as exc:
             return f"{why}; asking the others to post again what they posted since then failed: {exc or 'no echo'}"
         return f"{why}: asked the other members' bots to post again what they posted since then"
+
+
+def _waited(exc: OSError) -> bool:
+    """Whether ``exc`` is the server's silence past the timeout, not the proxy's."""
+    from python_socks import ProxyTimeoutError
+
+    return isinstance(exc, TimeoutError) and not isinstance(exc, ProxyTimeoutError)
 
 
 def _count(value: Any) -> int:

@@ -39,6 +39,7 @@ from typing import Any
 
 from .cmdchat_protocol import Broken, LineReader, LineTooLong, Welcome, encode, login
 from .cmdchat_reader import READERS
+from .proxy import Proxy
 
 __all__ = ["Entry", "Link", "LinkSettings", "acquire", "release"]
 
@@ -78,6 +79,7 @@ class LinkSettings:
     line_limit: int  # the longest line read (the init backlog is one line)
     history_bytes: int  # the most message text kept in memory
     keepalive: float  # seconds without sending before a noop line
+    proxy: Proxy | None = None  # the SOCKS5 proxy the connection (and the host's lookup) goes through
 
 
 def _entry(raw: Any) -> Entry:
@@ -132,7 +134,10 @@ class Link:
         """Connect, log in and start reading, all within ``timeout`` seconds. Raises what
         :func:`login` raises, or ``OSError`` (``TimeoutError`` once the time is up)."""
         deadline = time.monotonic() + settings.timeout
-        sock = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
+        if settings.proxy is None:
+            sock = socket.create_connection((settings.host, settings.port), timeout=settings.timeout)
+        else:
+            sock = settings.proxy.connect(settings.host, settings.port, settings.timeout)
         try:
             _keep_alive(sock)
             lines = LineReader(sock, settings.line_limit)

@@ -50,6 +50,8 @@ from .matrix_api import (
     checked_token,
     get_json,
     nio_answer,
+    unreachable,
+    unreachable_errors,
 )
 from .matrix_blobs import DEFAULT_BLOB_BYTES, MatrixBlobs
 from .plain_settings import PlainNetworkSettings, number, one_of, path, take_network, text
@@ -209,17 +211,15 @@ class MatrixBridge(MatrixBlobs):
 
     async def _attempt(self, work: Any) -> Any:
         # (A fresh client per post cost ~15 ms more than the post itself on a busy machine.)
-        import aiohttp
-
         self._budget = Budget(self._s.max_retry_wait)  # for all of this post's or poll's requests
         try:
             return await super()._attempt(work)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryableError(self.name, f"{self._s.homeserver} unreachable ({type(exc).__name__})") from None
+        except unreachable_errors() as exc:
+            raise unreachable(self.name, self._s.homeserver, self._s.proxy_server(), exc) from None
 
     async def _connect(self) -> Any:
         s = self._s
-        return RawClient(s.homeserver, s.user_id, s.device_id, self._token(), s.timeout)
+        return RawClient(s.homeserver, s.user_id, s.device_id, self._token(), s.timeout, s.proxy_server())
 
     async def _disconnect(self, client: Any) -> None:
         await client.close()

@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 from .base import ConfigurationError, RetryableError, header_safe, printable
+from .proxy import unreachable as unreachable_through
+
+if TYPE_CHECKING:
+    from .proxy import Proxy
 
 __all__ = [
     "UNDECODABLE",
@@ -25,6 +29,8 @@ __all__ = [
     "get_json",
     "new_client",
     "nio_answer",
+    "unreachable",
+    "unreachable_errors",
 ]
 
 # What decoding an answer's body raises: bad JSON or UTF-8, a charset Python does not
@@ -39,7 +45,10 @@ def checked_token(carrier: str, token: str, where: str) -> str:
     return token
 
 
-def new_client(homeserver: str, user: str, timeout: float, device_id: str | None = None) -> Any:
+def new_client(
+    homeserver: str, user: str, timeout: float, device_id: str | None = None, proxy: Proxy | None = None
+) -> Any:
+    """nio's client for ``homeserver``, every connection through ``proxy`` when there is one."""
     from nio import AsyncClient, AsyncClientConfig
 
     # nio warns about each error answer it then returns; this module reports those itself,
@@ -49,7 +58,11 @@ def new_client(homeserver: str, user: str, timeout: float, device_id: str | None
     _system_resolver()
     # No retries inside nio: it would sleep through 429s and timeouts without bound.
     config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0, request_timeout=timeout)
-    return AsyncClient(homeserver, user, device_id=device_id, config=config)
+    # nio hands its proxy to aiohttp-socks, whose URL parser (python-socks') knows no
+    # socks5h://: its socks5:// is SOCKS5 with the proxy resolving names unless told
+    # otherwise (rdns=False), which nio never does (tests/test_matrix_proxy.py checks).
+    nio_proxy = None if proxy is None else proxy.url.replace("socks5h://", "socks5://", 1)
+    return AsyncClient(homeserver, user, device_id=device_id, config=config, proxy=nio_proxy)
 
 
 def _system_resolver() -> None:
@@ -64,12 +77,35 @@ def _system_resolver() -> None:
     aiohttp.connector.DefaultResolver = ThreadedResolver  # type: ignore[attr-defined]
 
 
-def _session(timeout: Any) -> Any:
-    """An aiohttp session resolving with the system's resolver (see :func:`_system_resolver`)."""
+def _session(timeout: Any, proxy: Proxy | None) -> Any:
+    """An aiohttp session resolving with the system's resolver (see :func:`_system_resolver`),
+    or with every connection and name lookup through ``proxy`` (aiohttp-socks' connector
+    resolves nothing itself: no aiodns either)."""
     import aiohttp
 
-    connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+    if proxy is None:
+        connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+    else:
+        from aiohttp_socks import ProxyConnector, ProxyType
+
+        connector = ProxyConnector(proxy.host, proxy.port, ProxyType.SOCKS5, rdns=True)
     return aiohttp.ClientSession(timeout=timeout, connector=connector)
+
+
+def unreachable_errors() -> tuple[type[BaseException], ...]:
+    """What a request raises when the homeserver (or the proxy) cannot be reached; for an
+    ``except`` clause, which evaluates it only once something was raised (no import before)."""
+    import aiohttp
+    from aiohttp_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+
+    return (aiohttp.ClientError, TimeoutError, ProxyConnectionError, ProxyError, ProxyTimeoutError)
+
+
+def unreachable(carrier: str, homeserver: str, proxy: Proxy | None, exc: BaseException) -> RetryableError:
+    """The "retry later" for one of :func:`unreachable_errors`, naming the proxy when there is one."""
+    if proxy is None:
+        return RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})")
+    return unreachable_through(carrier, proxy, homeserver, exc)
 
 
 class RawClient:
@@ -78,10 +114,13 @@ class RawClient:
     on first use by :meth:`nio`: importing nio costs an idle cron poll, which only reads,
     about as much as everything else it does. Its :meth:`send` is nio's ``AsyncClient.send``."""
 
-    def __init__(self, homeserver: str, user: str, device_id: str | None, token: str, timeout: float) -> None:
-        """Logged in as ``user`` on ``device_id`` with the access ``token``; nothing connects yet."""
+    def __init__(
+        self, homeserver: str, user: str, device_id: str | None, token: str, timeout: float, proxy: Proxy | None
+    ) -> None:
+        """Logged in as ``user`` on ``device_id`` with the access ``token``, through ``proxy``
+        when there is one; nothing connects yet."""
         self.homeserver, self.access_token = homeserver, token
-        self._user, self._device_id, self._timeout = user, device_id, timeout
+        self._user, self._device_id, self._timeout, self._proxy = user, device_id, timeout, proxy
         self._session: Any = None
         self._nio: Any = None
 
@@ -92,13 +131,13 @@ class RawClient:
 
         timeout = aiohttp.ClientTimeout(total=self._timeout + wait)
         if self._session is None:
-            self._session = _session(timeout)
+            self._session = _session(timeout, self._proxy)
         return await self._session.request(method, self.homeserver + path, headers=headers, timeout=timeout)
 
     def nio(self) -> Any:
         """nio's client, logged in as this session."""
         if self._nio is None:
-            self._nio = new_client(self.homeserver, self._user, self._timeout, self._device_id)
+            self._nio = new_client(self.homeserver, self._user, self._timeout, self._device_id, self._proxy)
             self._nio.restore_login(self._user, self._device_id, self.access_token)
         return self._nio
 

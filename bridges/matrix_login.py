@@ -12,8 +12,18 @@ from typing import Any, NamedTuple
 
 from pointerbridge.core import InvalidInputError
 
-from .base import ConfigurationError, Login, RetryableError, printable
-from .matrix_api import UNDECODABLE, Budget, call_api, checked_token, new_client, nio_answer
+from .base import ConfigurationError, Login, printable
+from .matrix_api import (
+    UNDECODABLE,
+    Budget,
+    call_api,
+    checked_token,
+    new_client,
+    nio_answer,
+    unreachable,
+    unreachable_errors,
+)
+from .proxy import Proxy, parse_proxy
 
 __all__ = ["LoginOptions", "MatrixLogin", "log_in", "log_out", "login", "logout"]
 
@@ -30,6 +40,7 @@ class LoginOptions(NamedTuple):
     invite: tuple[str, ...]
     start: str | None  # history, now, or None: the saved one (a new carrier's: history)
     device_name: str
+    proxy: str | None  # socks5h://HOST:PORT: the login and the carrier go through it (None: the saved one)
 
     @classmethod
     def of(cls, options: Mapping[str, object]) -> LoginOptions:
@@ -58,7 +69,13 @@ class LoginOptions(NamedTuple):
         if not (isinstance(invite, tuple) and all(isinstance(i, str) for i in invite)):
             raise InvalidInputError("--invite is a user id")
         device_name = text("device_name") or "pointer-bridge"
-        return cls(text("homeserver"), text("user"), text("room"), create, invite, start, device_name)
+        proxy = text("proxy")
+        if proxy is not None:
+            try:
+                proxy = parse_proxy(proxy).url
+            except ValueError as exc:
+                raise InvalidInputError(f"--set proxy={printable(exc, 300)}") from None
+        return cls(text("homeserver"), text("user"), text("room"), create, invite, start, device_name, proxy)
 
 
 class MatrixLogin(NamedTuple):
@@ -81,13 +98,14 @@ def log_in(
     invite: tuple[str, ...] = (),
     device_name: str = "pointer-bridge",
     timeout: float = 30.0,
+    proxy: Proxy | None = None,
 ) -> MatrixLogin:
     """Log in with a password (used once, never kept) and join ``room`` (an id or alias) or
-    create a private room inviting ``invite``. A failure after login logs the new device out
-    again, so no stray token is left on the server."""
+    create a private room inviting ``invite``, through ``proxy`` when there is one. A failure
+    after login logs the new device out again, so no stray token is left on the server."""
     if (room is None) == (not create_room):
         raise ConfigurationError(carrier, "give a room to join, or ask to create one")
-    return asyncio.run(_log_in(carrier, homeserver, user, password, room, invite, device_name, timeout))
+    return asyncio.run(_log_in(carrier, homeserver, user, password, room, invite, device_name, timeout, proxy))
 
 
 async def _log_in(
@@ -99,10 +117,9 @@ async def _log_in(
     invite: tuple[str, ...],
     device_name: str,
     timeout: float,
+    proxy: Proxy | None,
 ) -> MatrixLogin:
-    import aiohttp
-
-    client = new_client(homeserver, user, timeout)
+    client = new_client(homeserver, user, timeout, proxy=proxy)
     budget = Budget(_LOGIN_RETRY_WAIT)
     try:
         answer = await call_api(
@@ -125,29 +142,38 @@ async def _log_in(
         except BaseException:
             # The error that matters is the one propagating; a server that cannot be told
             # to forget the token now (unreachable, garbled) has it dropped with the client.
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError, *UNDECODABLE):
+            with contextlib.suppress(*unreachable_errors(), *UNDECODABLE):
                 await client.logout()
             raise
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})") from None
+    except unreachable_errors() as exc:
+        raise unreachable(carrier, homeserver, proxy, exc) from None
     finally:
         await client.close()
 
 
-def log_out(carrier: str, homeserver: str, user_id: str, device_id: str, token: str, timeout: float = 30.0) -> None:
-    """End a device's session on the server, so its token stops working."""
-    asyncio.run(_log_out(carrier, homeserver, user_id, device_id, token, timeout))
+def log_out(
+    carrier: str,
+    homeserver: str,
+    user_id: str,
+    device_id: str,
+    token: str,
+    timeout: float = 30.0,
+    proxy: Proxy | None = None,
+) -> None:
+    """End a device's session on the server (through ``proxy`` when there is one), so its
+    token stops working."""
+    asyncio.run(_log_out(carrier, homeserver, user_id, device_id, token, timeout, proxy))
 
 
-async def _log_out(carrier: str, homeserver: str, user_id: str, device_id: str, token: str, timeout: float) -> None:
-    import aiohttp
-
-    client = new_client(homeserver, user_id, timeout, device_id)
+async def _log_out(
+    carrier: str, homeserver: str, user_id: str, device_id: str, token: str, timeout: float, proxy: Proxy | None
+) -> None:
+    client = new_client(homeserver, user_id, timeout, device_id, proxy)
     client.restore_login(user_id, device_id, token)
     try:
         await call_api(carrier, lambda: nio_answer(client.logout()), "logging out", Budget(_LOGIN_RETRY_WAIT))
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryableError(carrier, f"{homeserver} unreachable ({type(exc).__name__})") from None
+    except unreachable_errors() as exc:
+        raise unreachable(carrier, homeserver, proxy, exc) from None
     finally:
         await client.close()
 
@@ -169,6 +195,7 @@ def login(name: str, saved: Mapping[str, Any], password: Callable[[], str], opti
         raise InvalidInputError("say which room: --room ID_OR_ALIAS, or --create-room")
     if room is not None and not room.startswith(("!", "#")):
         raise InvalidInputError(f"--room {room!r} is neither a room id (!...) nor an alias (#...)")
+    proxy = parse_proxy(given.proxy) if given.proxy else _saved_proxy(saved)
     login = log_in(
         name,
         homeserver,
@@ -178,6 +205,7 @@ def login(name: str, saved: Mapping[str, Any], password: Callable[[], str], opti
         create_room=given.create_room,
         invite=given.invite,
         device_name=given.device_name,
+        proxy=proxy,
     )
     settings = {
         **saved,
@@ -186,6 +214,8 @@ def login(name: str, saved: Mapping[str, Any], password: Callable[[], str], opti
         "device_id": login.device_id,
         "room_id": login.room_id,
     }
+    if proxy is not None:
+        settings["proxy"] = proxy.url
     if given.start is not None or not saved:
         settings["start"] = given.start or "history"  # a new bot reads what the room already holds
     old_device = saved.get("device_id")
@@ -201,4 +231,15 @@ def logout(name: str, settings: Mapping[str, Any], credential: str) -> None:
     """Log the device ``settings`` name out, so its token stops working."""
     token = checked_token(name, credential, "the credential to log out with")
     homeserver, user_id, device_id = (str(settings.get(k)) for k in ("homeserver", "user_id", "device_id"))
-    log_out(name, homeserver, user_id, device_id, token)
+    log_out(name, homeserver, user_id, device_id, token, proxy=_saved_proxy(settings))
+
+
+def _saved_proxy(settings: Mapping[str, Any]) -> Proxy | None:
+    """The proxy the carrier's settings name: a login again, or a logout, goes through it too."""
+    url = settings.get("proxy")
+    if url is None:
+        return None
+    try:
+        return parse_proxy(str(url))
+    except ValueError as exc:  # never around a proxy the user asked for: say what is wrong
+        raise InvalidInputError(f"the saved proxy: {printable(exc, 300)}") from None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .proxy import proxy_check
+from .proxy import Proxy, parse_proxy, proxy_check
 
 __all__ = [
     "REFUSED",
@@ -109,6 +109,10 @@ class PlainNetworkSettings:
     timeout: float = 30.0
     max_retry_wait: float = 10.0
     proxy: str | None = None
+
+    def proxy_server(self) -> Proxy | None:
+        """The SOCKS5 proxy all of the carrier's traffic goes through, if it has one."""
+        return None if self.proxy is None else parse_proxy(self.proxy)
 
 
 def proxy_url(value: Any) -> Any:

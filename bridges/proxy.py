@@ -17,13 +17,18 @@ does not."""
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["PROXY_PATTERN", "Proxy", "parse_proxy", "proxy_check"]
+if TYPE_CHECKING:
+    from .base import RetryableError
+
+__all__ = ["PROXY_PATTERN", "Proxy", "parse_proxy", "proxy_check", "unreachable"]
 
 # What a plainly valid proxy looks like (bridges/plain_settings.py); parse_proxy decides.
 PROXY_PATTERN = r"socks5h://(localhost|[0-9.]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}\Z"
@@ -94,3 +99,29 @@ def proxy_check(value: Any) -> str | None:
     except ValueError:
         return None
     return value if parsed.url == value else None
+
+
+def unreachable(carrier: str, proxy: Proxy, target: str, exc: BaseException) -> RetryableError:
+    """What a connection to ``target`` through ``proxy`` that failed with ``exc`` is: "the
+    proxy does not answer" when reaching the proxy itself failed (python-socks' connection
+    errors, or a refused connection anywhere in the chain: through the proxy, a refusal by
+    ``target`` comes as the proxy's SOCKS answer, never as the socket's own), else ``target``
+    unreachable through the proxy. Either is "retry later": nothing was tried directly."""
+    from python_socks import ProxyConnectionError, ProxyTimeoutError
+
+    from .base import RetryableError
+    from .words import printable
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 20:  # bounded: a chain may loop
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(one, ProxyTimeoutError) for one in chain):
+        return RetryableError(carrier, f"the proxy {proxy.url} did not answer in time")
+    if any(isinstance(one, ProxyConnectionError) or getattr(one, "errno", None) == errno.ECONNREFUSED for one in chain):
+        # The system's words for the socket's own error (asyncio's strerror names the address).
+        codes = [one.errno for one in chain if isinstance(one, OSError) and one.errno]
+        reason = os.strerror(codes[-1]) if codes else "Connection refused"
+        return RetryableError(carrier, f"the proxy {proxy.url} does not answer ({printable(reason, 100)})")
+    return RetryableError(carrier, f"{target} unreachable through the proxy {proxy.url} ({type(exc).__name__})")

@@ -69,7 +69,7 @@ from .plain_settings import PlainNetworkSettings, integers, number, path, take_n
 from .telegram_blobs import TelegramBlobs
 from .telegram_doctor import LOST_AFTER, WARN_AFTER, count, diagnose
 from .telegram_listen import LongPoll
-from .telegram_probe import Answer, api_url, get_updates, parameters
+from .telegram_probe import Answer, api_url, get_updates, parameters, unreachable
 
 __all__ = ["TelegramBridge", "TelegramSettings"]
 
@@ -170,7 +170,8 @@ class TelegramBridge(LongPoll, TelegramBlobs):
                 plan = plan._replace(wait=wait)
                 url = api_url(self._s.base_url, self._token(), "getUpdates")
                 asked = parameters(plan.offset, _BATCH, _KINDS, wait)
-                held.append(get_updates(self.name, url, asked, self._s.timeout, wait=wait, client=client))
+                proxy = self._s.proxy_server()
+                held.append(get_updates(self.name, url, asked, self._s.timeout, wait=wait, client=client, proxy=proxy))
                 if held[0].idle:
                     return self._closed(plan, PollResult([], ""), [])
             result: PollResult = self._run(lambda bot: self._poll(bot, plan, held))
@@ -264,8 +265,8 @@ class TelegramBridge(LongPoll, TelegramBlobs):
         # _seconds reads either, so the warning would only reach a cron log as noise.
         warnings.filterwarnings("ignore", message=r".*`retry_after` will be of type", category=UserWarning)
         s = self._s
-        request = new_request(s.timeout)
-        polling = PrefetchedRequest(s.timeout)
+        request = new_request(s.timeout, s.proxy_server())
+        polling = PrefetchedRequest(s.timeout, s.proxy_server())
         bot = telegram.Bot(
             self._token(),
             base_url=s.base_url,
@@ -309,7 +310,7 @@ class TelegramBridge(LongPoll, TelegramBlobs):
                 return ConfigurationError(self.name, f"chat {self._s.chat_id} not found (is the bot in it?)")
             return RetryableError(self.name, f"Telegram refused a request: {printable(exc.message, 200)}")
         if isinstance(exc, error.NetworkError):  # TimedOut included
-            return RetryableError(self.name, f"Telegram unreachable ({type(exc).__name__})")
+            return unreachable(self.name, self._s.proxy_server(), exc, type(exc).__name__)
         return RetryableError(self.name, f"Telegram error ({type(exc).__name__})")
 
     async def _post(self, bot: Any, pointer: str) -> str:

@@ -29,11 +29,14 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import AsyncBridge, ConfigurationError, RetryableError, json_cursor, printable
 from .blob_io import BlobNotFoundError, BlobTooLargeError, write_blob
-from .telegram_probe import api_url, new_client
+from .telegram_probe import api_url, new_client, unreachable
+
+if TYPE_CHECKING:
+    from .proxy import Proxy
 
 __all__ = ["BLOB_LIMIT", "KEPT_BLOBS", "TelegramBlobs", "known_blobs", "remember_blob"]
 
@@ -99,7 +102,7 @@ class TelegramBlobs(AsyncBridge):
         url, size = self._run(lambda bot: self._locate(bot, file_id))
         if size is not None and size > max_bytes:
             raise BlobTooLargeError(self.name, f"the file is {size:,} bytes, more than the {max_bytes:,} expected")
-        _download(self.name, url, dest, max_bytes, self._s.timeout)
+        _download(self.name, url, dest, max_bytes, self._s.timeout, self._s.proxy_server())
 
     async def _send_blob(self, bot: Any, source: Path) -> tuple[str, str]:
         from telegram.error import NetworkError
@@ -141,10 +144,11 @@ class TelegramBlobs(AsyncBridge):
         return path, size if isinstance(size, int) else None
 
 
-def _download(carrier: str, url: str, dest: Path, most: int, timeout: float) -> None:
+def _download(carrier: str, url: str, dest: Path, most: int, timeout: float, proxy: Proxy | None) -> None:
     """GET ``url`` into the new file ``dest`` (0600), at most ``most`` bytes, within a time
-    bound; ``dest`` is removed unless it is whole. The URL holds the token: never in a message."""
-    client = new_client()  # first: it imports httpx as telegram_probe.py does
+    bound, through ``proxy`` when there is one; ``dest`` is removed unless it is whole. The
+    URL holds the token: never in a message."""
+    client = new_client(proxy)  # first: it imports httpx as telegram_probe.py does
     import httpx
 
     deadline = time.monotonic() + timeout + most / _SLOWEST
@@ -170,7 +174,7 @@ def _download(carrier: str, url: str, dest: Path, most: int, timeout: float) -> 
                 write_blob(carrier, dest, chunks(response), most)
             except OSError as exc:
                 raise ConfigurationError(carrier, f"cannot write {dest}: {exc.strerror}") from None
-    except httpx.TimeoutException:
-        raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None
-    except (httpx.HTTPError, httpx.InvalidURL):
-        raise RetryableError(carrier, "Telegram unreachable (NetworkError)") from None
+    except httpx.TimeoutException as exc:
+        raise unreachable(carrier, proxy, exc, "TimedOut") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise unreachable(carrier, proxy, exc, "NetworkError") from None

@@ -47,11 +47,12 @@ class LongPoll(Bridge):
     listens = True
     listen_wait = 50.0  # one open request (or connection) per wait: half the rounds of 25 s
     _http: Any = None  # the httpx.Client the long polls share, opened on the first listen
+    _s: Any  # the bridge's TelegramSettings
 
     def listen(self, cursor: str | None, wait: float) -> PollResult:
         """A poll whose getUpdates waits up to ``wait`` seconds (at most 50) for an update."""
         if self._http is None:
-            self._http = new_client()
+            self._http = new_client(self._s.proxy_server())
         return self._updates(cursor, min(max(int(wait), 0), MAX_WAIT), self._http)
 
     def _updates(self, cursor: str | None, wait: int, client: Any) -> PollResult:  # the Telegram bridge's

@@ -20,11 +20,23 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .base import RetryableError
+from .proxy import unreachable as unreachable_through
 
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["MAX_ANSWER_BYTES", "Answer", "api_url", "get_updates", "new_client", "parameters", "tls_context"]
+    from .proxy import Proxy
+
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "Answer",
+    "api_url",
+    "get_updates",
+    "new_client",
+    "parameters",
+    "tls_context",
+    "unreachable",
+]
 
 # A batch is at most 100 messages of 4096 characters; the bound only keeps a broken or
 # hostile server from filling memory.
@@ -85,7 +97,14 @@ def parameters(offset: int | None, limit: int, kinds: list[str], wait: int = 0) 
 
 
 def get_updates(
-    carrier: str, url: str, params: dict[str, str], timeout: float, *, wait: float = 0.0, client: Any = None
+    carrier: str,
+    url: str,
+    params: dict[str, str],
+    timeout: float,
+    *,
+    wait: float = 0.0,
+    client: Any = None,
+    proxy: Proxy | None = None,
 ) -> Answer:
     """POST ``params`` to ``url`` (the bot's getUpdates, token included); a failure to get an
     answer at all is the carrier's :class:`RetryableError`, named as python-telegram-bot's
@@ -93,7 +112,8 @@ def get_updates(
     (httpx's) and the whole answer too, ``wait`` seconds more for a long poll (its
     ``timeout`` parameter): a server sending a byte now and then would hold the poll, and
     with its lock every later cron run, as long as it liked. ``client`` (of :func:`new_client`)
-    keeps its connection for the next call; without one the call opens and closes its own."""
+    keeps its connection for the next call; without one the call opens and closes its own,
+    through ``proxy`` when there is one."""
     httpx = _httpx()
     # A long poll waits at least 3 s: Telegram makes a call with the last call's offset
     # within 3 s of it wait that long (process_get_updates_query).
@@ -102,7 +122,7 @@ def get_updates(
     try:
         with contextlib.ExitStack() as stack:
             if client is None:
-                client = stack.enter_context(httpx.Client(timeout=timeout, verify=tls_context()))
+                client = stack.enter_context(new_client(proxy, timeout))
             steps = httpx.Timeout(timeout, read=bound)  # no byte comes while Telegram waits
             response = stack.enter_context(client.stream("POST", url, data=params, timeout=steps))
             payload = bytearray()
@@ -113,18 +133,28 @@ def get_updates(
                 if time.monotonic() > deadline:
                     raise RetryableError(carrier, f"Telegram's answer took longer than {bound:g} s")
             return Answer(url, params, response.status_code, bytes(payload))
-    except httpx.TimeoutException:
-        raise RetryableError(carrier, "Telegram unreachable (TimedOut)") from None
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError):
+    except httpx.TimeoutException as exc:
+        raise unreachable(carrier, proxy, exc, "TimedOut") from None
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         # python-telegram-bot's BaseRequest makes any failure of its transport a NetworkError,
         # and a URL httpx cannot request is no httpx.HTTPError (InvalidURL, an IDNA UnicodeError)
-        raise RetryableError(carrier, "Telegram unreachable (NetworkError)") from None
+        raise unreachable(carrier, proxy, exc, "NetworkError") from None
 
 
-def new_client() -> Any:
-    """An ``httpx.Client`` for :func:`get_updates` to keep its connection open between calls
-    (a listener's long polls); the caller closes it."""
-    return _httpx().Client(verify=tls_context())
+def unreachable(carrier: str, proxy: Proxy | None, exc: BaseException, kind: str) -> RetryableError:
+    """ "Telegram unreachable (``kind``)", named as python-telegram-bot's errors are, or what
+    failed through the proxy, naming it. Never ``exc``'s text: it can hold the URL, and the
+    URL holds the token."""
+    if proxy is None:
+        return RetryableError(carrier, f"Telegram unreachable ({kind})")
+    return unreachable_through(carrier, proxy, "Telegram", exc)
+
+
+def new_client(proxy: Proxy | None, timeout: float = 5.0) -> Any:  # 5 s: httpx's own default
+    """An ``httpx.Client`` (every connection and name lookup through ``proxy`` when there is
+    one: httpx's socks5h:// sends the proxy the host name), for :func:`get_updates` to keep
+    its connection open between calls (a listener's long polls); the caller closes it."""
+    return _httpx().Client(timeout=timeout, verify=tls_context(), proxy=None if proxy is None else proxy.url)
 
 
 def tls_context() -> ssl.SSLContext:

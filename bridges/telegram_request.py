@@ -9,25 +9,31 @@ from typing import Any
 
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from .proxy import Proxy
 from .telegram_probe import Answer, tls_context
 
 __all__ = ["PrefetchedRequest", "new_request"]
 
 
-def new_request(timeout: float) -> HTTPXRequest:
+def new_request(timeout: float, proxy: Proxy | None) -> HTTPXRequest:
     """python-telegram-bot's ``HTTPXRequest`` with every timeout ``timeout`` seconds, on the
-    process's one TLS context (:func:`tls_context`: a trust store per client costs ~0.9 MB)."""
+    process's one TLS context (:func:`tls_context`: a trust store per client costs ~0.9 MB),
+    every connection and name lookup through ``proxy`` when there is one (httpx's socks5h://)."""
     return HTTPXRequest(
-        connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout, httpx_kwargs={"verify": tls_context()}
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        proxy=None if proxy is None else proxy.url,
+        httpx_kwargs={"verify": tls_context()},
     )
 
 
 class PrefetchedRequest(BaseRequest):
     """An ``HTTPXRequest`` that first gives back a held :class:`Answer` to the request it answers."""
 
-    def __init__(self, timeout: float) -> None:
-        """Every timeout ``timeout`` seconds, as the carrier's other requests."""
-        self._inner = new_request(timeout)
+    def __init__(self, timeout: float, proxy: Proxy | None) -> None:
+        """Every timeout ``timeout`` seconds and the ``proxy``, as the carrier's other requests."""
+        self._inner = new_request(timeout, proxy)
         self._held: Answer | None = None
 
     def hold(self, answer: Answer) -> None:

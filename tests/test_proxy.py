@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.bridges.proxy import Proxy, parse_proxy
-from servers.socks import PROXY_SOURCE, Socks, Watch
+from servers.socks import PROXY_SOURCE, Socks, Watch, record_lookups
 from test_doctor import _doctor, _home
 
 
@@ -65,14 +65,7 @@ def echo() -> Iterator[int]:
 def test_a_connection_goes_through_the_proxy_which_resolves_the_name(
     echo: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    looked_up: list[object] = []
-    real = socket.getaddrinfo
-
-    def recorded(host: object, *args: object, **kwargs: object) -> object:
-        looked_up.append(host)
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", recorded)
+    looked_up = record_lookups(monkeypatch)
     with Socks() as socks, Watch(echo) as watch:
         with parse_proxy(socks.url).connect("localhost", watch.port, timeout=5) as sock:
             sock.sendall(b"hello\n")

@@ -16,12 +16,28 @@ import socket
 import subprocess
 import threading
 import time
+from typing import Any
 
+import pytest
 from helpers import debian_command, end_process
 
-__all__ = ["PROXY_SOURCE", "Socks", "Watch"]
+__all__ = ["PROXY_SOURCE", "Socks", "Watch", "record_lookups"]
 
 PROXY_SOURCE = "127.0.0.2"  # the address microsocks connects from
+
+
+def record_lookups(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every host name this process looks up from now on (``socket.getaddrinfo``, which
+    asyncio's and the system resolver's lookups go through too), until the test ends."""
+    looked_up: list[object] = []
+    real = socket.getaddrinfo
+
+    def recorded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(host)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recorded)
+    return looked_up
 
 
 def _free_port() -> int:
