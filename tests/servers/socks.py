@@ -16,10 +16,12 @@ import socket
 import subprocess
 import threading
 import time
+from typing import Any
 
+import pytest
 from helpers import debian_command
 
-__all__ = ["PROXY_SOURCE", "Socks", "Watch"]
+__all__ = ["PROXY_SOURCE", "Socks", "Watch", "record_lookups"]
 
 PROXY_SOURCE = "127.0.0.2"  # the address microsocks connects from
 
@@ -151,3 +153,19 @@ class Watch:
             with contextlib.suppress(KeyError, ValueError):
                 selector.unregister(end)
             end.close()
+
+
+def record_lookups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Every name lookup this process makes from now on (in any thread: asyncio's run in
+    its executor), as (function, name): getaddrinfo (under every connect), gethostbyname,
+    and getfqdn and gethostbyaddr (smtplib's way to name this machine in EHLO)."""
+    made: list[tuple[str, object]] = []
+    for function in ("getaddrinfo", "gethostbyname", "gethostbyaddr", "getfqdn"):
+        real = getattr(socket, function)
+
+        def recorded(name: object = "", *args: Any, _real: Any = real, _function: str = function, **kwargs: Any) -> Any:
+            made.append((_function, name))
+            return _real(name, *args, **kwargs)
+
+        monkeypatch.setattr(socket, function, recorded)
+    return made
