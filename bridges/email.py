@@ -6,7 +6,9 @@ poll is a handful of commands (LOGIN, SELECT, UID SEARCH, UID FETCH, LOGOUT), wh
 (four commands: CAPABILITY, LOGIN, EXAMINE, LOGOUT). ``imapclient`` would parse FETCH answers more kindly but adds a
 dependency for that alone; the async libraries would add an event loop to a cron job.
 Both libraries speak STARTTLS and implicit TLS with ``ssl.create_default_context()``;
-plaintext is refused except to a loopback address (tests, a local relay).
+plaintext is refused except to a loopback address (tests, a local relay). With ``proxy``
+set, every connection's socket comes from the proxy (``email_connect.py``, ``BoundedImap``),
+the proxy resolving the hosts' names; a proxy that does not answer is "retry later".
 
 - **Topology.** Every member lists all members' addresses in ``to`` (the same list for
   everyone, so an invite can carry it); a post goes to all of them but the sender's own
