@@ -168,3 +168,18 @@ def test_pbridge_poll_says_retry_later_in_one_line_and_doctor_names_the_proxy(tm
         said = f"mail: IMAP localhost:{imap_watch.port} unavailable: the proxy {socks.url} does not answer"
         assert polled.stdout.startswith(said) and polled.stdout.count("\n") == 1 and polled.stderr == "", polled
     assert imap_watch.peers and imap_watch.direct == [] and smtp_watch.direct == []
+
+
+def test_a_server_the_proxy_cannot_reach_is_retry_later_naming_both() -> None:
+    server = shared_mail_server()
+    with Socks() as socks:
+        with Watch(server.imap_port) as imap_watch, Watch(server.smtp_port) as smtp_watch:
+            config = _plain_through(server, "unreached", imap_watch, smtp_watch, socks)
+        bridge = _bridge(config)  # the watches have stopped: their ports refuse the proxy's connections
+        try:
+            with pytest.raises(
+                RetryableError, match=f"the proxy {socks.url} could not reach localhost:{imap_watch.port}"
+            ):
+                bridge.poll(None)
+        finally:
+            bridge.close()
