@@ -6,7 +6,9 @@ poll is a handful of commands (LOGIN, SELECT, UID SEARCH, UID FETCH, LOGOUT), wh
 (four commands: CAPABILITY, LOGIN, EXAMINE, LOGOUT). ``imapclient`` would parse FETCH answers more kindly but adds a
 dependency for that alone; the async libraries would add an event loop to a cron job.
 Both libraries speak STARTTLS and implicit TLS with ``ssl.create_default_context()``;
-plaintext is refused except to a loopback address (tests, a local relay).
+plaintext is refused except to a loopback address (tests, a local relay). With ``proxy``
+set, every connection's socket comes from the proxy (``email_connect.py``, ``BoundedImap``),
+the proxy resolving the hosts' names; a proxy that does not answer is "retry later".
 
 - **Topology.** Every member lists all members' addresses in ``to`` (the same list for
   everyone, so an invite can carry it); a post goes to all of them but the sender's own
@@ -29,7 +31,6 @@ from __future__ import annotations
 import imaplib
 import json
 import smtplib
-from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -46,6 +47,7 @@ from .base import (
     read_credential,
 )
 from .email_blobs import NOT_BLOB, BoundedImap, BoundedImapTls, MailboxBlobs
+from .email_connect import ProxiedSmtp, ProxiedSmtpTls, log_in, release, said, who
 from .email_format import (
     answer_text,
     build_mail,
@@ -60,6 +62,8 @@ from .email_format import (
 )
 from .email_idle import MailboxIdle
 from .email_settings import EmailSettings, tls_problem
+from .proxied import ProxyFailed
+from .proxy import Proxy, parse_proxy
 
 __all__ = ["EmailBridge"]
 
@@ -126,13 +130,13 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
         except smtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients
             if all(500 <= code < 600 for code, _ in refused.values()):
-                raise ConfigurationError(self.name, f"the SMTP server refused all of {_who(refused)}") from None
+                raise ConfigurationError(self.name, f"the SMTP server refused all of {who(refused)}") from None
         except (smtplib.SMTPException, OSError) as exc:
             self._drop_smtp()
             raise self._smtp_error(exc, "sending") from None
         if any(code < 500 for code, _ in refused.values()):
-            raise RetryableError(self.name, f"the SMTP server deferred {_who(refused)}")
-        self._refused.update({a: _said(answer) for a, (_, answer) in refused.items()})
+            raise RetryableError(self.name, f"the SMTP server deferred {who(refused)}")
+        self._refused.update({a: said(answer) for a, (_, answer) in refused.items()})
 
     def _smtp_client(self) -> smtplib.SMTP:
         if self._smtp is not None:
@@ -141,27 +145,31 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
         client: smtplib.SMTP | None = None
         try:
             if s.smtp_security == "tls":
-                client = smtplib.SMTP_SSL(s.smtp_host, s.port("smtp"), timeout=s.timeout, context=s.tls())
+                client = ProxiedSmtpTls(
+                    s.smtp_host, s.port("smtp"), proxy=self._proxy(), timeout=s.timeout, context=s.tls()
+                )
             else:
-                client = smtplib.SMTP(s.smtp_host, s.port("smtp"), timeout=s.timeout)
+                client = ProxiedSmtp(s.smtp_host, s.port("smtp"), proxy=self._proxy(), timeout=s.timeout)
                 if s.smtp_security == "starttls":
                     client.starttls(context=s.tls())
             client.ehlo_or_helo_if_needed()
             if client.has_extn("auth"):
-                _log_in(client, s.username, self._secret())
+                log_in(client, s.username, self._secret())
         except (smtplib.SMTPException, OSError) as exc:
             if client is not None:
-                _release(client.close)
+                release(client.close)
             raise self._smtp_error(exc, "connecting") from None
         except BaseException:
             if client is not None:
-                _release(client.close)
+                release(client.close)
             raise
         self._smtp = client
         return client
 
     def _smtp_error(self, exc: Exception, doing: str) -> Exception:
         where = f"SMTP {self._s.smtp_host}:{self._s.port('smtp')}"
+        if isinstance(exc, ProxyFailed):
+            return RetryableError(self.name, f"{where} unavailable: {exc}")
         if isinstance(exc, smtplib.SMTPAuthenticationError) and 500 <= exc.smtp_code < 600:
             refused = CredentialRefusedError if exc.smtp_code == 535 else ConfigurationError  # 535: wrong credentials
             return refused(self.name, f"{where} refused the login of {self._s.username!r} ({exc.smtp_code})")
@@ -171,13 +179,13 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             return ConfigurationError(self.name, f"{where} does not offer STARTTLS (set smtp_security)")
         if isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600:
-            return ConfigurationError(self.name, f"{where} refused {doing}: {exc.smtp_code} {_said(exc.smtp_error)}")
+            return ConfigurationError(self.name, f"{where} refused {doing}: {exc.smtp_code} {said(exc.smtp_error)}")
         return RetryableError(self.name, f"{where} unavailable while {doing} ({type(exc).__name__})")
 
     def _drop_smtp(self) -> None:
         client, self._smtp = self._smtp, None
         if client is not None:
-            _release(client.close)
+            release(client.close)
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -189,7 +197,7 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
             self._drop_imap()
             raise self._imap_error(exc) from None
         if self._refused:
-            result.notes.append(f"the SMTP server refused {_who(self._refused)} (the others got the mails)")
+            result.notes.append(f"the SMTP server refused {who(self._refused)} (the others got the mails)")
             self._refused = {}
         return result
 
@@ -289,9 +297,11 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
         s = self._s
         client: imaplib.IMAP4
         if s.imap_security == "tls":
-            client = BoundedImapTls(s.imap_host, s.port("imap"), ssl_context=s.tls(), timeout=s.timeout)
+            client = BoundedImapTls(
+                s.imap_host, s.port("imap"), ssl_context=s.tls(), timeout=s.timeout, proxy=self._proxy()
+            )
         else:
-            client = BoundedImap(s.imap_host, s.port("imap"), timeout=s.timeout)
+            client = BoundedImap(s.imap_host, s.port("imap"), timeout=s.timeout, proxy=self._proxy())
         try:
             if s.imap_security == "starttls":
                 if "STARTTLS" not in client.capabilities:
@@ -301,7 +311,7 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
                 client.starttls(s.tls())
             client.login(s.username, self._secret())
         except imaplib.IMAP4.error as exc:
-            _release(client.shutdown)
+            release(client.shutdown)
             if isinstance(exc, imaplib.IMAP4.abort) or any(code in str(exc) for code in _LOGIN_LATER):
                 raise RetryableError(
                     self.name, f"IMAP {s.imap_host} cannot log in now: {printable(exc, 200)}"
@@ -309,7 +319,7 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
             refused = CredentialRefusedError if password_refused(exc) else ConfigurationError
             raise refused(self.name, f"IMAP {s.imap_host} refused the login of {s.username!r}") from None
         except BaseException:
-            _release(client.shutdown)
+            release(client.shutdown)
             raise
         # The login's answer names what the server offers now (MOVE, UIDPLUS): not before.
         offered = [d for d in client.untagged_responses.pop("CAPABILITY", []) if isinstance(d, bytes)]
@@ -321,6 +331,8 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
 
     def _imap_error(self, exc: Exception) -> Exception:
         where = f"IMAP {self._s.imap_host}:{self._s.port('imap')}"
+        if isinstance(exc, ProxyFailed):
+            return RetryableError(self.name, f"{where} unavailable: {exc}")
         tls = tls_problem(exc)
         if tls is not None:
             return ConfigurationError(self.name, f"{where}: {tls}")
@@ -328,13 +340,16 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
             return ConfigurationError(self.name, f"{where}: folder {self._s.folder!r} is read-only")
         if isinstance(exc, imaplib.IMAP4.error) and not isinstance(exc, imaplib.IMAP4.abort):
             return RetryableError(self.name, f"{where} refused a command: {printable(exc, 200)}")
-        said = f": {printable(exc, 200)}" if isinstance(exc, imaplib.IMAP4.abort) else ""  # why it was given up
-        return RetryableError(self.name, f"{where} unavailable ({type(exc).__name__}{said})")
+        why = f": {printable(exc, 200)}" if isinstance(exc, imaplib.IMAP4.abort) else ""  # why it was given up
+        return RetryableError(self.name, f"{where} unavailable ({type(exc).__name__}{why})")
 
     def _drop_imap(self) -> None:
         client, self._imap = self._imap, None
         if client is not None:
-            _release(client.shutdown)
+            release(client.shutdown)
+
+    def _proxy(self) -> Proxy | None:
+        return parse_proxy(self._s.proxy) if self._s.proxy else None
 
     def _secret(self) -> str:
         if self._password is None:
@@ -386,33 +401,6 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
         """Log out of IMAP and quit SMTP."""
         imap, smtp, self._imap, self._smtp = self._imap, self._smtp, None, None
         if imap is not None:
-            _release(imap.logout)
+            release(imap.logout)
         if smtp is not None:
-            _release(smtp.quit)
-
-
-def _release(end: Callable[[], Any]) -> None:
-    """End a session that may be broken already: then there is nothing left to end, and
-    the error says nothing the poll or post that broke it has not said."""
-    try:
-        end()
-    except (imaplib.IMAP4.error, smtplib.SMTPException, OSError, EOFError):
-        return
-
-
-def _who(refused: dict[str, Any]) -> str:
-    return printable(", ".join(refused), 200)
-
-
-def _said(answer: bytes | str) -> str:
-    return printable(answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer, 200)
-
-
-def _log_in(client: smtplib.SMTP, username: str, password: str) -> None:
-    """AUTH PLAIN where offered (one attempt, so a wrong password is told as such; ``login``
-    would try each mechanism in turn, and servers hang up after the second failure)."""
-    if "PLAIN" in client.esmtp_features.get("auth", "").upper().split():
-        client.user, client.password = username, password
-        client.auth("PLAIN", client.auth_plain)
-    else:
-        client.login(username, password)
+            release(smtp.quit)

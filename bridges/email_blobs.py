@@ -39,6 +39,8 @@ import io
 import re
 import secrets
 import smtplib
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -51,6 +53,8 @@ from .base import Bridge, ConfigurationError, printable
 from .blob_io import BlobNotFoundError, BlobTooLargeError, write_blob
 from .email_format import HEADER, quoted_folder, search_uids
 from .email_settings import EmailSettings
+from .proxied import open_socket
+from .proxy import Proxy
 
 __all__ = ["NOT_BLOB", "BoundedImap", "BoundedImapTls", "LiteralRefused", "MailboxBlobs", "encoded_size", "fitting"]
 
@@ -67,6 +71,7 @@ _SLACK = 64 * 1024  # bytes of lines an answer may hold beyond twice its literal
 _BYTES_PER_SECOND = 16 * 1024  # the slowest pace a blob fetch is given, past the timeout
 _MAX_LINE = 1_000_000  # imaplib's bound on a line (its _MAXLINE)
 _PIECE = 256 * 1024  # bytes of a literal asked of one receive under a deadline
+_NO_TIMEOUT = 60.0  # seconds to get through a proxy when the client was given no timeout
 
 
 class LiteralRefused(Exception):  # not an error class of the app: get_blob turns it into one
@@ -86,6 +91,23 @@ class BoundedImap(imaplib.IMAP4):
     deadline: float | None = None
     _spent = 0
     _timeout: float | None = None  # the socket's own timeout while a deadline shortens it
+    proxy: Proxy | None = None
+
+    def __init__(self, *args: Any, proxy: Proxy | None = None, **kwargs: Any) -> None:
+        """imaplib's constructor (which connects), through ``proxy`` when one is given."""
+        self.proxy = proxy
+        super().__init__(*args, **kwargs)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        """imaplib's connection step: through the proxy, never around it, when one is set
+        (implicit TLS then wrapped over the proxied socket, for the server's name)."""
+        if self.proxy is None:
+            return cast(socket.socket, super()._create_socket(timeout))  # type: ignore[misc]  # imaplib's, unstubbed
+        sock = open_socket(self.proxy, self.host, self.port, timeout or _NO_TIMEOUT)
+        if isinstance(self, imaplib.IMAP4_SSL):
+            context: ssl.SSLContext = self.ssl_context
+            return context.wrap_socket(sock, server_hostname=self.host)
+        return sock
 
     def _spend(self, size: int) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .base import RetryableError
 
-__all__ = ["PROXY_PATTERN", "Proxy", "parse_proxy", "proxy_check", "unreachable"]
+__all__ = ["PROXY_PATTERN", "Proxy", "failure", "parse_proxy", "proxy_check", "unreachable"]
 
 # What a plainly valid proxy looks like (bridges/plain_settings.py); parse_proxy decides.
 PROXY_PATTERN = r"socks5h://(localhost|[0-9.]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}\Z"
@@ -102,14 +102,21 @@ def proxy_check(value: Any) -> str | None:
 
 
 def unreachable(carrier: str, proxy: Proxy, target: str, exc: BaseException) -> RetryableError:
-    """What a connection to ``target`` through ``proxy`` that failed with ``exc`` is: "the
+    """:func:`failure` as the carrier's "retry later": nothing was tried directly."""
+    from .base import RetryableError
+
+    return RetryableError(carrier, failure(proxy, target, exc))
+
+
+def failure(proxy: Proxy, target: str, exc: BaseException) -> str:
+    """What a connection to ``target`` through ``proxy`` that failed with ``exc`` was: "the
     proxy does not answer" when reaching the proxy itself failed (python-socks' connection
     errors, or a refused connection anywhere in the chain: through the proxy, a refusal by
-    ``target`` comes as the proxy's SOCKS answer, never as the socket's own), else ``target``
-    unreachable through the proxy. Either is "retry later": nothing was tried directly."""
+    ``target`` comes as the proxy's SOCKS answer, never as the socket's own), "did not
+    answer in time", else the proxy could not reach ``target``. Never the error's own text:
+    an HTTP library's may carry a URL with a token in it."""
     from python_socks import ProxyConnectionError, ProxyTimeoutError
 
-    from .base import RetryableError
     from .words import printable
 
     chain: list[BaseException] = []
@@ -118,10 +125,10 @@ def unreachable(carrier: str, proxy: Proxy, target: str, exc: BaseException) -> 
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
     if any(isinstance(one, ProxyTimeoutError) for one in chain):
-        return RetryableError(carrier, f"the proxy {proxy.url} did not answer in time")
+        return f"the proxy {proxy.url} did not answer in time"
     if any(isinstance(one, ProxyConnectionError) or getattr(one, "errno", None) == errno.ECONNREFUSED for one in chain):
         # The system's words for the socket's own error (asyncio's strerror names the address).
         codes = [one.errno for one in chain if isinstance(one, OSError) and one.errno]
         reason = os.strerror(codes[-1]) if codes else "Connection refused"
-        return RetryableError(carrier, f"the proxy {proxy.url} does not answer ({printable(reason, 100)})")
-    return RetryableError(carrier, f"{target} unreachable through the proxy {proxy.url} ({type(exc).__name__})")
+        return f"the proxy {proxy.url} does not answer ({printable(reason, 100)})"
+    return f"the proxy {proxy.url} could not reach {target} ({type(exc).__name__})"

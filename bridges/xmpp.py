@@ -22,7 +22,9 @@ so a bot that was offline for a week still finds every pointer the server kept.
   included (they come back once, through the archive, as every member's do).
 - **Security.** The password by reference only (``password_env`` or a 0600
   ``password_file``); TLS (STARTTLS or direct) with the system's CAs or ``tls_ca_file``,
-  and plaintext only to a loopback address (the settings refuse it anywhere else).
+  and plaintext only to a loopback address (the settings refuse it anywhere else). With
+  ``proxy``, every connection goes through it (``xmpp_proxy.py``) to ``host``, which is then
+  required: an SRV lookup of the JID's domain would be DNS outside the proxy.
 - **Files.** No blob store: the carrier's default refusal (bridges/blobs.py) names the
   carriers that keep files.
 """

@@ -16,6 +16,8 @@ from typing import Any
 
 from .base import ConfigurationError, CredentialRefusedError, RetryableError, printable
 from .email_settings import tls_problem
+from .proxied import ProxyFailed
+from .proxy import parse_proxy
 from .xmpp_settings import STANZA_FLOOR_BYTES, XmppSettings
 
 __all__ = ["ArchivePage", "Archived", "Session", "stanza_bytes"]
@@ -70,7 +72,14 @@ class Session:
 
         logging.getLogger("slixmpp").setLevel(logging.CRITICAL)  # it logs failures this module reports
         s = self.s
-        client = slixmpp.ClientXMPP(s.jid + "/pbridge-" + uuid.uuid4().hex[:8], self._password)
+        resource = s.jid + "/pbridge-" + uuid.uuid4().hex[:8]
+        client: slixmpp.ClientXMPP
+        if s.proxy is not None:  # every connection through it, named by host (no SRV lookup)
+            from .xmpp_proxy import ProxiedClient
+
+            client = ProxiedClient(resource, self._password, parse_proxy(s.proxy), s.timeout)
+        else:
+            client = slixmpp.ClientXMPP(resource, self._password)
         client.enable_starttls = s.security == "starttls"
         client.enable_direct_tls = s.security == "tls"
         client.enable_plaintext = s.security == "none"
@@ -79,7 +88,7 @@ class Session:
         # aiodns (pycares) leaves a thread running for good once a lookup ends, and a process
         # with a thread no longer forks its readers (app/opening.py): the system's resolver
         # for a named host; aiodns only for the SRV lookup of a domain without one.
-        client.use_aiodns = s.host is None
+        client.use_aiodns = s.host is None and s.proxy is None
         if s.security == "none":  # allowed only to loopback (the settings refuse it elsewhere)
             client.plugin["feature_mechanisms"].unencrypted_scram = True
         for plugin in ("xep_0045", "xep_0059", "xep_0313", "xep_0334", "xep_0359"):
@@ -329,6 +338,8 @@ def _archived(tag: ET.Element) -> Archived:
 
 
 def _reason(event: Any) -> str:
+    if isinstance(event, ProxyFailed):
+        return str(event)  # names the proxy already
     problem = tls_problem(event) if isinstance(event, BaseException) else None
     return problem or (f"{type(event).__name__}: {event}" if isinstance(event, BaseException) else str(event))
 

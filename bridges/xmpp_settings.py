@@ -50,6 +50,11 @@ class XmppSettings(NetworkSettings):
                 f"security = 'none' sends the password and the pointers in clear: only to 127.0.0.1 "
                 f"(the server here is {self.server()}; use starttls or tls)"
             )
+        if self.proxy is not None and self.host is None:
+            raise ValueError(
+                "a proxy needs host (the server's name: the JID's domain, or what its SRV record names): "
+                "finding the server by an SRV lookup would ask DNS outside the proxy"
+            )
         return self
 
     @property

@@ -181,6 +181,24 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
         time.sleep(0.02)
 
 
+def idle_began(monkeypatch: Any) -> threading.Event:
+    """An event set each time an e-mail bridge's IMAP server answers an IDLE with its
+    continuation (the listen waits now), until ``monkeypatch`` undoes it."""
+    from pointerbridge.bridges import email_idle
+
+    real = email_idle._read_line
+    began = threading.Event()
+
+    def reading(imap: Any, by: float) -> bytes | None:
+        line = real(imap, by)
+        if line is not None and line.startswith(b"+"):
+            began.set()
+        return line
+
+    monkeypatch.setattr(email_idle, "_read_line", reading)
+    return began
+
+
 def timed_on_a_thread(
     call: Callable[[], object], catch: tuple[type[BaseException], ...], timeout: float
 ) -> tuple[float | None, list[BaseException]]:

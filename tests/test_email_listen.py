@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from console_helpers import carrier_home, opened, with_chat
-from helpers import ScriptedServer, raw_chat, raw_identity, running_daemon, timed_on_a_thread, wait_for
+from helpers import ScriptedServer, idle_began, raw_chat, raw_identity, running_daemon, timed_on_a_thread, wait_for
 from pointerbridge.app.listen import Backoff, Heard, Listener, ListenEvent, ListenFailed
 from pointerbridge.app.service import App
 from pointerbridge.bridges import email_idle
@@ -51,17 +51,7 @@ def pair() -> Iterator[tuple[Bridge, Bridge, CarrierConfig]]:
 @pytest.fixture
 def idling(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set each time the server has answered an IDLE with its continuation (cleared by the test)."""
-    real = email_idle._read_line
-    began = threading.Event()
-
-    def reading(imap: Any, by: float) -> bytes | None:
-        line = real(imap, by)
-        if line is not None and line.startswith(b"+"):
-            began.set()
-        return line
-
-    monkeypatch.setattr(email_idle, "_read_line", reading)
-    return began
+    return idle_began(monkeypatch)
 
 
 @pytest.fixture

@@ -26,20 +26,6 @@ __all__ = ["PROXY_SOURCE", "Socks", "Watch", "record_lookups"]
 PROXY_SOURCE = "127.0.0.2"  # the address microsocks connects from
 
 
-def record_lookups(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every host name this process looks up from now on (``socket.getaddrinfo``, which
-    asyncio's and the system resolver's lookups go through too), until the test ends."""
-    looked_up: list[object] = []
-    real = socket.getaddrinfo
-
-    def recorded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        looked_up.append(host)
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", recorded)
-    return looked_up
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -162,3 +148,19 @@ class Watch:
             with contextlib.suppress(KeyError, ValueError):
                 selector.unregister(end)
             end.close()
+
+
+def record_lookups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Every name lookup this process makes from now on (in any thread: asyncio's run in
+    its executor), as (function, name): getaddrinfo (under every connect), gethostbyname,
+    and getfqdn and gethostbyaddr (smtplib's way to name this machine in EHLO)."""
+    made: list[tuple[str, object]] = []
+    for function in ("getaddrinfo", "gethostbyname", "gethostbyaddr", "getfqdn"):
+        real = getattr(socket, function)
+
+        def recorded(name: object = "", *args: Any, _real: Any = real, _function: str = function, **kwargs: Any) -> Any:
+            made.append((_function, name))
+            return _real(name, *args, **kwargs)
+
+        monkeypatch.setattr(socket, function, recorded)
+    return made
