@@ -251,6 +251,22 @@ class Chats(Carriers):
         row = self.chat_row(name)
         return self.store.set_chat_carriers(row.id, self._check_carriers(carriers))
 
+    def notify_show(self, name: str) -> str:
+        """What a desktop notification of the chat's new messages shows (app/notify.py):
+        ``off``, ``count`` (the default), ``names`` or ``text``."""
+        return self.store.chat_notify(self.chat_row(name).id)
+
+    def set_notify_show(self, name: str, show: str) -> str:
+        """Set what a desktop notification of the chat's new messages shows, and return it;
+        kept in the chat's sealed record (its name, and so the setting, is what the chat
+        list hides)."""
+        from pointerbridge.home.store.record import NOTIFY_SHOWS
+
+        if show not in NOTIFY_SHOWS:
+            raise InvalidInputError(f"{show!r}: a notification shows one of {', '.join(NOTIFY_SHOWS)}")
+        self.store.set_chat_notify(self.chat_row(name).id, show)
+        return show
+
     def hide_chat(self, name: str) -> int:
         """Hide a chat (docs/AT-REST.md §7): its sealed record is deleted, its pointers are
         kept as unclaimed ones (chat unlinked, received, out of the trash), until the chat

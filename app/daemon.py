@@ -9,13 +9,20 @@ overlap; for a carrier being listened to, the job only posts. The home's poll lo
 cron-run ``pbridge poll`` from overlapping, and the carrier's fetch lock keeps it from
 fetching what a listener fetches. SIGTERM or SIGINT stops both; a poll already running
 finishes first (seconds); a listener still waiting on its carrier after 2 s ends with the
-process (a batch is stored before its cursor is saved, so nothing is lost)."""
+process (a batch is stored before its cursor is saved, so nothing is lost).
+
+With ``notify``, pointers that arrive (on a poll, or live) raise a desktop notification
+(app/notify.py) that says "new messages" and how many pointers came, nothing else: the
+daemon holds no key, so it cannot know a chat, a sender or a word of text. With no
+notification service (no D-Bus session bus, as under a system service manager or cron),
+it says so once and polls on."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 from types import FrameType
@@ -25,10 +32,12 @@ from pointerbridge.bridges.base import ConfigurationError, bridge_class, bridge_
 from pointerbridge.core.errors import PointerBridgeError
 from pointerbridge.home.config import ConfigError, Home, load_config
 
+from .errors import NotifyUnavailableError
 from .listen import Heard, Listener, ListenEvent, listening_carriers
+from .notify import NEEDS_DBUS_FAST, Notifier, count_notice
 from .service import App, PollBusyError
 
-__all__ = ["JsonLines", "quiet_loggers", "run_daemon", "setup_logging"]
+__all__ = ["Announcer", "JsonLines", "quiet_loggers", "run_daemon", "setup_logging"]
 
 log = logging.getLogger("pointerbridge.daemon")
 
@@ -88,7 +97,38 @@ def _loggable(text: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
-def _poll(home: Home, carrier: str, fetch: bool) -> None:
+class Announcer:
+    """The daemon's desktop notifications: a count of what arrived, nothing else. A failure
+    is logged once (and once more when they work again), never raised: polling goes on.
+    Called from the scheduler's worker and every listener's thread."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        """Announce through ``notifier``."""
+        self._notifier = notifier
+        self._lock = threading.Lock()
+        self._failing = False
+
+    def arrived(self, pointers: int) -> None:
+        """``pointers`` pointers arrived: raise a notification saying so (none for 0)."""
+        if not pointers:
+            return
+        try:
+            self._notifier.send(count_notice(pointers))
+        except NotifyUnavailableError as exc:
+            if self._now_failing(True):
+                log.warning("desktop notifications are off: %s (polling goes on)", _loggable(str(exc)))
+            return
+        if self._now_failing(False):
+            log.info("desktop notifications work again")
+
+    def _now_failing(self, failing: bool) -> bool:
+        # whether this changes the state: only a change is logged
+        with self._lock:
+            changed, self._failing = self._failing != failing, failing
+        return changed
+
+
+def _poll(home: Home, carrier: str, fetch: bool, announcer: Announcer | None = None) -> None:
     try:
         with App(home, create=False) as app:
             summary = app.poll([carrier], fetch=fetch)
@@ -113,14 +153,18 @@ def _poll(home: Home, carrier: str, fetch: bool) -> None:
             summary.received.get(carrier, 0),
             summary.skipped.get(carrier, 0),
         )
+        if announcer is not None:
+            announcer.arrived(summary.received.get(carrier, 0))
 
 
-def _heard(home: Home, event: ListenEvent) -> None:
+def _heard(home: Home, announcer: Announcer | None, event: ListenEvent) -> None:
     if isinstance(event, Heard):
         for note in event.notes:
             log.warning("%s: %s", event.carrier, _loggable(note))
         if event.received:
             log.info("%s: received %d (live)", event.carrier, event.received)
+            if announcer is not None:
+                announcer.arrived(event.received)
     elif event.fatal:
         log.error("%s: stopped listening: %s", event.carrier, _loggable(event.message))
     elif event.to_fix:
@@ -130,10 +174,10 @@ def _heard(home: Home, event: ListenEvent) -> None:
         log.warning("%s: %s (listening again in %.0f s)", event.carrier, _loggable(event.message), event.retry_in)
 
 
-def _listen(home: Home) -> list[Listener]:
+def _listen(home: Home, announcer: Announcer | None) -> list[Listener]:
     with App(home, create=False) as app:
         carriers = listening_carriers(app)
-    listeners = [Listener(home, carrier, functools.partial(_heard, home)) for carrier in carriers]
+    listeners = [Listener(home, carrier, functools.partial(_heard, home, announcer)) for carrier in carriers]
     for listener in listeners:
         listener.start()
     if carriers:
@@ -153,8 +197,9 @@ def _trigger(name: str, poll_every: int, poll_cron: str | None, config_path: str
         raise ConfigError(f"{config_path}: carriers.{name}.poll_cron: {exc}") from None
 
 
-def run_daemon(home: Home) -> None:
-    """Run until SIGTERM or SIGINT."""
+def run_daemon(home: Home, *, notify: bool = False) -> None:
+    """Run until SIGTERM or SIGINT; with ``notify``, raise a content-free desktop
+    notification when pointers arrive."""
     try:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.blocking import BlockingScheduler
@@ -169,12 +214,18 @@ def run_daemon(home: Home) -> None:
         executors={"default": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
     )
-    listeners = _listen(home)
+    if notify:
+        try:
+            import dbus_fast  # noqa: F401  (a missing library is a setup to fix, not a bus to wait for)
+        except ImportError:
+            raise ConfigError(NEEDS_DBUS_FAST) from None
+    announcer = Announcer(Notifier()) if notify else None
+    listeners = _listen(home, announcer)
     live = {listener.carrier for listener in listeners}
     for name, carrier in config.carriers.items():
         trigger = _trigger(name, carrier.poll_every, carrier.poll_cron, str(home.config_path))
         # A carrier listened to is only posted to on its schedule: its listener fetches.
-        args = [home, name, name not in live]
+        args = [home, name, name not in live, announcer]
         scheduler.add_job(_poll, trigger, args=args, id=name, next_run_time=datetime.now(UTC))
 
     def stop(signum: int, _frame: FrameType | None) -> None:

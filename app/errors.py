@@ -25,6 +25,7 @@ __all__ = [
     "NotChangeableError",
     "NotInitialisedError",
     "NotYourMessageError",
+    "NotifyUnavailableError",
     "PollBusyError",
     "PostsWaitingError",
     "RetryableError",
@@ -161,3 +162,11 @@ class NotAFileError(PointerBridgeError):
     """``pbridge save`` of a message that holds no file (a text, or one this version cannot read)."""
 
     exit_code = 59
+
+
+class NotifyUnavailableError(PointerBridgeError):
+    """A desktop notification could not be raised: no D-Bus session bus, no notification
+    service on it, or it failed or did not answer (app/notify.py). It never ends a command:
+    the daemon and the console say so once and go on."""
+
+    exit_code = 74

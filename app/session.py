@@ -62,10 +62,12 @@ class PollFailed:
 
 @dataclass(frozen=True, slots=True)
 class NewMessages:
-    """An unlocked chat gained ``pointers`` pointers since the session last looked."""
+    """An unlocked chat gained ``pointers`` pointers since the session last looked: those
+    with an id above ``after``."""
 
     chat: UnlockedChat
     pointers: int
+    after: int = 0
 
 
 Event = Polled | PollFailed | NewMessages | Heard | ListenFailed
@@ -176,9 +178,10 @@ class Session:
         each chat that gained pointers."""
         for chat in list(self.unlocked.values()):
             self.app.route(chat)
-            count, self._newest[chat.row.id] = self.app.arrived_after(chat, self._newest.get(chat.row.id, 0))
+            after = self._newest.get(chat.row.id, 0)
+            count, self._newest[chat.row.id] = self.app.arrived_after(chat, after)
             if count:
-                self._emit(NewMessages(chat, count))
+                self._emit(NewMessages(chat, count, after))
 
     def start_listening(self, hand_over: Callable[[ListenEvent], None]) -> list[str]:
         """Listen live to every carrier that pushes (each in a thread of its own); return

@@ -1,4 +1,4 @@
-"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust."""
+"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust, notify."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ __all__ = ["chat_app"]
     "chat",
     cls=HelpGroup,
     help="Chats: create or join one, list them, show or set a chat's carriers, print its invite, rekey it "
-    "(a new secret), clear its history, trust a key you verified, hide it (deniable) or delete it.",
+    "(a new secret), clear its history, trust a key you verified, notify (what its desktop notifications "
+    "show), hide it (deniable) or delete it.",
     no_args_is_help=True,
 )
 def chat_app() -> None:
@@ -339,3 +340,25 @@ def chat_trust(ctx: click.Context, name: str, username: str, fingerprint: str, p
     with unlocked_app(ctx, phrase_fd) as app:
         key = app.trust_key(name, username, fingerprint)
         click.echo(f"{safe_text(username)} in chat {app.chat_row(name).name!r} is pinned to {fingerprint_of(key)}")
+
+
+@chat_app.command("notify")
+@click.argument("name")
+@click.option(
+    "--show",
+    metavar="off|count|names|text",
+    help="What a desktop notification of its new messages says: off (none), count (the default: 'new "
+    "messages' and how many, no name or text), names (the chat's and the senders' names too), text (what "
+    "they wrote too).",
+)
+@PHRASE_FD
+@click.pass_context
+@one_line_errors
+def chat_notify(ctx: click.Context, name: str, show: str | None, phrase_fd: int | None) -> None:
+    """Show or set what the console's desktop notifications (pbridge console --notify) say of
+    this chat. Kept in the chat's sealed record: the setting, like the name, is hidden
+    under the master phrase. The daemon's notifications always say a count alone."""
+    with unlocked_app(ctx, phrase_fd) as app:
+        if show is not None:
+            app.set_notify_show(name, show)
+        click.echo(f"chat {app.chat_row(name).name!r}: notifications show {app.notify_show(name)}")

@@ -255,15 +255,20 @@ def clm_encode(
 
 
 @click.command()
+@flag(
+    "--notify",
+    "Raise a desktop notification (D-Bus) when messages arrive: 'new messages' and how many, nothing else, "
+    "unless a chat is set to say more (pbridge chat notify CHAT --show names|text|off, or its settings).",
+)
 @click.pass_context
 @one_line_errors
-def console(ctx: click.Context) -> None:
+def console(ctx: click.Context, notify: bool) -> None:
     """Open the interactive console (what a bare 'pbridge' on a terminal does)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InvalidInputError("the console needs a terminal; the other commands work from scripts")
     from pointerbridge.console import run_console
 
-    code = run_console(ctx.find_root().obj)
+    code = run_console(ctx.find_root().obj, notify=notify)
     if code:
         raise click.exceptions.Exit(code)
 

@@ -219,15 +219,21 @@ def import_(ctx: click.Context, file: str, phrase_fd: int | None) -> None:
 
 @click.command()
 @flag("--log-json", "Log JSON lines (for a log collector).")
+@flag(
+    "--notify",
+    "Raise a desktop notification (D-Bus, the desktop session's) when pointers arrive. It says 'new messages' "
+    "and how many pointers came, never more: the daemon holds no key, so it knows no chat, sender or text. "
+    "Without a notification service it says so once and polls on.",
+)
 @click.pass_context
 @one_line_errors
-def daemon(ctx: click.Context, log_json: bool) -> None:
+def daemon(ctx: click.Context, log_json: bool, notify: bool) -> None:
     """Poll every carrier on its schedule (config: poll_every or poll_cron) until SIGTERM.
 
     Needs the daemon extra: pip install 'pointerbridge[daemon]'. Without it, 'pbridge poll'
-    from cron does the same."""
+    from cron does the same. --notify needs the notify extra (pointerbridge[notify])."""
     from pointerbridge.app.daemon import run_daemon, setup_logging
     from pointerbridge.app.service import resolve_home
 
     setup_logging(as_json=log_json)
-    run_daemon(resolve_home(ctx.find_root().obj))
+    run_daemon(resolve_home(ctx.find_root().obj), notify=notify)

@@ -37,14 +37,15 @@ def quiet_textual(environ: MutableMapping[str, str]) -> list[str]:
     return found
 
 
-def run_console(home: Path | None) -> int:
+def run_console(home: Path | None, *, notify: bool = False) -> int:
     """Open the console on ``home`` (None: the default home), run it until the user quits,
-    and return its exit code (0, or the code of the error that ended it)."""
+    and return its exit code (0, or the code of the error that ended it). ``notify``: raise
+    desktop notifications of new messages."""
     from pointerbridge.app.service import resolve_home
 
     quiet_textual(os.environ)  # before Textual is imported
     from .tui import ConsoleApp
 
-    app = ConsoleApp(resolve_home(home))
+    app = ConsoleApp(resolve_home(home), notify=notify)
     app.run()
     return app.return_code or 0

@@ -36,8 +36,8 @@ HELP: list[tuple[str, str]] = [
     ("Search, trash", "r restore · t trash · d delete for good (asks first)"),
     (
         "Chat settings",
-        "carriers · invite with QR code · change secret · add an earlier secret · clear history · "
-        "hide chat (deniable: joining it again brings it back) · delete chat",
+        "carriers · invite with QR code · change secret · add an earlier secret · n notifications · "
+        "clear history · hide chat (deniable: joining it again brings it back) · delete chat",
     ),
     (
         "Profile",

@@ -1,4 +1,5 @@
-"""A chat's settings: carriers, invite (with a QR code), a new secret, clear, hide, delete."""
+"""A chat's settings: carriers, invite (with a QR code), a new secret, what its desktop
+notifications show, clear, hide, delete."""
 
 from __future__ import annotations
 
@@ -65,7 +66,10 @@ class ChatSettingsScreen(Screen[None]):
     """What a chat posts to, how others join it, and its secret."""
 
     app: ConsoleApp
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("n", "notify_show", "Notifications"),
+    ]
 
     def __init__(self, chat: UnlockedChat) -> None:
         super().__init__()
@@ -85,6 +89,9 @@ class ChatSettingsScreen(Screen[None]):
                 yield Button("Invite + QR", id="invite")
                 yield Button("Change secret", id="rekey")
                 yield Button("Add a secret", id="add-secret")
+            with Horizontal(classes="buttons"):
+                show = self.app.attempt(lambda: self.app.service.notify_show(self.chat.row.name))
+                yield Button(f"Notifications: {show}", id="notify")
             with Horizontal(classes="buttons"):
                 yield Button("Clear history", id="clear", variant="warning")
                 yield Button("Hide chat", id="hide", variant="warning")
@@ -154,6 +161,22 @@ class ChatSettingsScreen(Screen[None]):
                 self.notify(f"{len(chat.keys)} secret(s) of this chat unlocked", markup=False)
 
         self.app.push_screen(form, done)
+
+    @on(Button.Pressed, "#notify")
+    def action_notify_show(self) -> None:
+        """Show the next of off, count, names, text in the chat's desktop notifications."""
+        from pointerbridge.app.notify import SHOWS, SHOWS_MEANING
+
+        service, name = self.app.service, self.chat.row.name
+        now = self.app.attempt(lambda: service.notify_show(name))
+        if now is None:
+            return
+        show = SHOWS[(SHOWS.index(now) + 1) % len(SHOWS)]
+        if self.app.attempt(lambda: service.set_notify_show(name, show)) is None:
+            return
+        self.query_one("#notify", Button).label = f"Notifications: {show}"
+        off = "" if self.app.notices is not None else " (this console raises none: pbridge console --notify does)"
+        self.notify(f"desktop notifications of this chat: {SHOWS_MEANING[show]}{off}", markup=False)
 
     @on(Button.Pressed, "#clear")
     def _clear(self) -> None:

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pointerbridge.app.display import safe_text
 from pointerbridge.app.service import App, PollSummary, UnlockedChat
-from pointerbridge.app.session import Event, Heard, ListenEvent, ListenFailed, Polled, PollFailed, PollOutcome, Session
+from pointerbridge.app.session import (
+    Event,
+    Heard,
+    ListenEvent,
+    ListenFailed,
+    NewMessages,
+    Polled,
+    PollFailed,
+    PollOutcome,
+    Session,
+)
 from pointerbridge.core import PointerBridgeError
 from rich.text import Text
 from textual import work
@@ -19,6 +29,7 @@ from textual.app import App as TextualApp
 from textual.binding import Binding, BindingType
 
 from .dialogs import Field, Form, weak_ok
+from .notices import Notices
 
 if TYPE_CHECKING:
     from pointerbridge.app.base import BridgeFactory
@@ -65,10 +76,12 @@ class ConsoleApp(TextualApp[None]):
         poll_every: float | None = None,
         live: bool = True,
         bridge_factory: BridgeFactory | None = None,
+        notify: bool = False,
     ) -> None:
         """``poll_every``: seconds between background polls (None: the shortest
         ``poll_every`` of this home's carriers; 0: no background polling). ``live``: listen
-        live to the carriers that push, from the unlock on."""
+        live to the carriers that push, from the unlock on. ``notify``: raise desktop
+        notifications of new messages (console/notices.py)."""
         super().__init__()
         self.home = home
         self.service = App(home, bridge_factory)
@@ -80,6 +93,7 @@ class ConsoleApp(TextualApp[None]):
         self.polls = 0  # background polls finished (tests wait on it)
         self.heard = 0  # batches received live (tests wait on it)
         self.error_line: str | None = None  # the one line an unexpected error ended the app with
+        self.notices = Notices(self) if notify else None
 
     # the session --------------------------------------------------------------------
 
@@ -242,7 +256,8 @@ class ConsoleApp(TextualApp[None]):
             self._refresh_front()  # the session routed the unlocked chats before this event
         elif isinstance(event, ListenFailed):
             self.sub_title = safe_text(f"{event.carrier}: {event.message}")
-        # NewMessages: the screens redraw on the Polled event that follows it
+        elif isinstance(event, NewMessages) and self.notices is not None:
+            self.notices.new_messages(event)  # the screens redraw on the Polled or Heard that follows
 
     def _polled(self, summary: PollSummary, fetch: bool) -> None:
         if fetch:

@@ -230,18 +230,20 @@ def running_daemon(
     timeout: float = 30.0,
     stop_within: float = 10.0,
     never_logged: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[list[str]]:
     """``pbridge --home home_dir daemon *extra_args`` running while the block runs, its
-    stderr lines as they come. With ``listening_to``, the block starts once the daemon says
-    ``listening live to <carrier>`` (within ``timeout`` seconds). When the block ends
-    without an error, the daemon gets SIGTERM and must exit 0 within ``stop_within``
-    seconds and say ``stopped``, and no line may hold a pointer (``pb1``) or any of
-    ``never_logged``; it is killed if it still runs however the block ends."""
+    stderr lines as they come; ``env``: its environment (None: this process's). With
+    ``listening_to``, the block starts once the daemon says ``listening live to <carrier>``
+    (within ``timeout`` seconds). When the block ends without an error, the daemon gets
+    SIGTERM and must exit 0 within ``stop_within`` seconds and say ``stopped``, and no line
+    may hold a pointer (``pb1``) or any of ``never_logged``; it is killed if it still runs
+    however the block ends."""
     from test_cli import PBRIDGE
 
     assert PBRIDGE
     daemon = subprocess.Popen(
-        [PBRIDGE, "--home", str(home_dir), "daemon", *extra_args], stderr=subprocess.PIPE, text=True
+        [PBRIDGE, "--home", str(home_dir), "daemon", *extra_args], stderr=subprocess.PIPE, text=True, env=env
     )
     lines = collect_lines(daemon)
     try:

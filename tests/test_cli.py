@@ -367,6 +367,7 @@ def test_exit_codes_never_change() -> None:
         "GatewayRefusedError": 71,
         "GatewayUnreachableError": 72,
         "ComponentSecretError": 73,
+        "NotifyUnavailableError": 74,
     }
 
 

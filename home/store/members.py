@@ -1,6 +1,7 @@
 """What a chat knows of its members, kept in its sealed record (:mod:`.record`): pinned
 keys, accepted rotations and their conflicts, the rotation notice still to send, and how
-far the chat was judged and read, and the numbers of the messages purged from it."""
+far the chat was judged and read, the numbers of the messages purged from it, and what its
+desktop notifications show."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from collections.abc import Iterable
 
 from .chats import ChatTables
 from .purged import Purged
-from .record import Conflict, Rotation, SendStream
-from .rows import ConflictRow, RotationRow
+from .record import NOTIFY_SHOWS, Conflict, Rotation, SendStream
+from .rows import ConflictRow, RotationRow, StoreError
 
 __all__ = ["MemberTables"]
 
@@ -35,6 +36,18 @@ class MemberTables(ChatTables):
         then lead from it to the key they hold."""
         with self._editing(chat_id) as record:
             record.pins[username] = (public_key, time.time())
+
+    def chat_notify(self, chat_id: int) -> str:
+        """What a desktop notification of the chat's new messages shows (one of
+        :data:`~.record.NOTIFY_SHOWS`)."""
+        return self._load(chat_id).notify
+
+    def set_chat_notify(self, chat_id: int, show: str) -> None:
+        """Set what a desktop notification of the chat's new messages shows."""
+        if show not in NOTIFY_SHOWS:
+            raise StoreError(f"{show!r} is not a notification setting ({', '.join(NOTIFY_SHOWS)})")
+        with self._editing(chat_id) as record:
+            record.notify = show
 
     def pending_notice(self, chat_id: int) -> str | None:
         """The rotation notice body a chat still waits for, if any."""

@@ -4,7 +4,8 @@ Its name, carriers, the verifiers of its secrets, the keys pinned for its member
 rotations it accepted (with their notices) and their conflicts, the notice it still has to
 send, how far it was judged and read, this device's sending stream, and the numbers of
 the pb2 messages purged from it (:mod:`.purged`: who sent how many messages is what the
-seal hides, so never in a column of its own). The store keeps it only sealed under the store
+seal hides, so never in a column of its own), and what a desktop notification of its new
+messages may show (its name is what the chat list hides). The store keeps it only sealed under the store
 key (:mod:`pointerbridge.core.store_key`, docs/AT-REST.md), one row per chat, found by a keyed hash
 of its name. Its JSON is the one schema 10's migration writes from the earlier tables
 (bytes as hex), so one parser reads both.
@@ -19,7 +20,13 @@ from typing import Any
 from .purged import MAX_RUNS, MAX_SEQ, Purged, PurgedStream
 from .rows import StoreError, Verifier
 
-__all__ = ["ChatRecord", "Conflict", "Rotation", "SecretCheck", "SendStream"]
+__all__ = ["NOTIFY_DEFAULT", "NOTIFY_SHOWS", "ChatRecord", "Conflict", "Rotation", "SecretCheck", "SendStream"]
+
+# What a desktop notification of the chat's new messages shows (app/notify.py): nothing
+# (none is raised), their count alone (the default), the chat's and senders' names too, or
+# the text as well. Kept in the sealed record: which chat is set to what names the chat.
+NOTIFY_SHOWS = ("off", "count", "names", "text")
+NOTIFY_DEFAULT = "count"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,7 @@ class ChatRecord:
     seen: int = 0
     stream: SendStream | None = None
     purged: Purged = field(default_factory=dict)
+    notify: str = NOTIFY_DEFAULT
 
     def to_bytes(self) -> bytes:
         """The record's JSON (UTF-8), what is sealed."""
@@ -136,6 +144,8 @@ class ChatRecord:
                 {"key": key.hex(), "stream": stream.hex(), "below": p.below, "runs": [list(run) for run in p.runs]}
                 for (key, stream), p in self.purged.items()
             ]
+        if self.notify != NOTIFY_DEFAULT:
+            data["notify"] = self.notify
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -160,6 +170,7 @@ class ChatRecord:
                 seen=int(data["seen"] or 0),
                 stream=_stream(data.get("stream")),
                 purged=_purged(data.get("purged")),  # absent before purged numbers were kept: none
+                notify=_notify(data.get("notify", NOTIFY_DEFAULT)),  # absent: the default
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             raise StoreError("a chat's record is damaged in the store (pbridge doctor)", damaged=True) from None
@@ -234,6 +245,12 @@ def _stream(item: Any) -> SendStream | None:
     if item is None:
         return None
     return SendStream(_hex(item["owner"]), _hex(item["secret"]), _hex(item["id"]), int(item["seq"]))
+
+
+def _notify(value: Any) -> str:
+    if value not in NOTIFY_SHOWS:
+        raise ValueError("not a notification setting")
+    return str(value)
 
 
 def _purged(items: Any) -> Purged:
