@@ -21,6 +21,7 @@ __all__ = [
     "MessageNotFoundError",
     "NoCarriersError",
     "NoFileCarrierError",
+    "NoMemberKeyError",
     "NotAFileError",
     "NotChangeableError",
     "NotInitialisedError",
@@ -28,7 +29,9 @@ __all__ = [
     "PollBusyError",
     "PostsWaitingError",
     "RetryableError",
+    "SafetyCodeMismatchError",
     "StaleSecretError",
+    "UnconfirmedVerifyError",
     "WrongSecretError",
 ]
 
@@ -161,3 +164,24 @@ class NotAFileError(PointerBridgeError):
     """``pbridge save`` of a message that holds no file (a text, or one this version cannot read)."""
 
     exit_code = 59
+
+
+class NoMemberKeyError(PointerBridgeError):
+    """``chat verify`` of a name the chat has no key to verify for: never read there,
+    frozen by a key conflict, or this user's own."""
+
+    exit_code = 78
+
+
+class SafetyCodeMismatchError(PointerBridgeError):
+    """A key was to be marked verified, but the code confirmed is not the code of the key
+    the name holds now (mistyped, or the key moved since the code was shown)."""
+
+    exit_code = 79
+
+
+class UnconfirmedVerifyError(PointerBridgeError):
+    """``chat verify`` with no terminal to ask "does the code match?" on and no code given
+    to confirm: nothing is marked verified without a person comparing."""
+
+    exit_code = 80

@@ -1,4 +1,5 @@
-"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust."""
+"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust
+(and, from cli/verify.py, members, verify, unverify)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ __all__ = ["chat_app"]
     "chat",
     cls=HelpGroup,
     help="Chats: create or join one, list them, show or set a chat's carriers, print its invite, rekey it "
-    "(a new secret), clear its history, trust a key you verified, hide it (deniable) or delete it.",
+    "(a new secret), clear its history, trust a key you verified, hide it (deniable) or delete it; list its "
+    "members, verify a member's key in person (a safety code) or unverify it.",
     no_args_is_help=True,
 )
 def chat_app() -> None:
@@ -339,3 +341,14 @@ def chat_trust(ctx: click.Context, name: str, username: str, fingerprint: str, p
     with unlocked_app(ctx, phrase_fd) as app:
         key = app.trust_key(name, username, fingerprint)
         click.echo(f"{safe_text(username)} in chat {app.chat_row(name).name!r} is pinned to {fingerprint_of(key)}")
+
+
+def _add_key_checks() -> None:
+    # Kept in cli/verify.py (this module is near its size); listed after ``trust``.
+    from .verify import chat_members, chat_unverify, chat_verify
+
+    for command in (chat_members, chat_verify, chat_unverify):
+        chat_app.add_command(command)
+
+
+_add_key_checks()

@@ -367,6 +367,9 @@ def test_exit_codes_never_change() -> None:
         "GatewayRefusedError": 71,
         "GatewayUnreachableError": 72,
         "ComponentSecretError": 73,
+        "NoMemberKeyError": 78,
+        "SafetyCodeMismatchError": 79,
+        "UnconfirmedVerifyError": 80,
     }
 
 
