@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console_helpers import PHRASES, SECRET, drive, fill, make_home, opened, unlock, until, with_chat
+from console_helpers import PHRASES, SECRET, drive, make_home, opened, polled_chat, until, with_chat
 from pointerbridge.app.display import TRUST_MARKS
 from pointerbridge.app.trust import Trust
 from pointerbridge.console.chat import ChatScreen
@@ -38,13 +38,7 @@ def test_v_shows_the_code_both_homes_compute_and_yes_marks_the_key_verified(tmp_
         bobs_code = app.safety_check("family", "alice").code
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot, "alice")
-        await pilot.press("ctrl+g")
-        await until(pilot, lambda: pilot.app.polls == 1, "a poll")
-        await pilot.press("enter")
-        await fill(pilot, secret=SECRET)
-        chat = pilot.app.screen
-        assert isinstance(chat, ChatScreen)
+        chat = await polled_chat(pilot, "alice", 2)
         settled = lambda: len(chat.shown) == 2 and not chat._unsettled  # noqa: E731
         await until(pilot, settled, "both messages, judged")
         history = chat.query_one(OptionList)
