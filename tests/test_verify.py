@@ -13,7 +13,7 @@ from helpers import opened_export, write_export_file
 from pointerbridge.app.errors import NoMemberKeyError, SafetyCodeMismatchError
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.app.trust import StoredRotation, Trust, TrustWalk
-from pointerbridge.core import Message
+from pointerbridge.core import InvalidInputError, Message
 from test_cli import run
 from test_rotation import SECRET, _home, _marks  # a family on a files carrier, every home with one salt
 
@@ -39,6 +39,17 @@ def test_the_walk_marks_the_verified_key_only_and_a_change_of_it_loudest() -> No
     plain.judge(1, _message("bob", k1))
     plain.judge(2, _message("bob", k3))
     assert [v.trust for v in plain.verdicts] == [Trust.PINNED, Trust.CHANGED]
+
+
+def test_no_name_can_wear_the_verified_mark() -> None:
+    from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, shown_name
+    from pointerbridge.app.names import MARK_SYMBOLS, check_own_username, mark_glyphs
+
+    assert "✔" in TRUST_MARKS[Trust.VERIFIED][0] and "✔" in PLAIN_MARKS[Trust.VERIFIED] and "✔" in MARK_SYMBOLS
+    assert TRUST_MARKS[Trust.VERIFIED] != TRUST_MARKS[Trust.PINNED]  # its own mark, above the ✓
+    assert mark_glyphs("bob ✔ verified") == "✔" and shown_name("bob ✔ verified") == "bob \\u2714 verified"
+    with pytest.raises(InvalidInputError, match="trust"):
+        check_own_username("bob ✔ verified", new=True)
 
 
 def _pair(tmp_path: Path) -> tuple[App, UnlockedChat, App, UnlockedChat]:
