@@ -41,10 +41,16 @@ __all__ = [
 ]
 
 # What a terminal shows after a sender's name, by trust (text, rich style): the command
-# line's coloured output and the console share it. A verified key gets a quiet tick; a
-# changed key, a leaked old key (two different rotations signed by it) and a message
-# under a key its owner replaced get loud warnings: each may be someone else.
+# line's coloured output and the console share it. A key verified in person gets a heavy
+# tick above the quiet one of trust on first use; a changed key, a leaked old key (two
+# different rotations signed by it) and a message under a key its owner replaced get loud
+# warnings: each may be someone else; another key under a name whose key was verified in
+# person is the loudest of all (the name's owner proved that key theirs).
+_VERIFIED_CHANGED = (
+    " !!! KEY CHANGED AFTER YOU VERIFIED IT IN PERSON: NOT THE KEY YOU CHECKED; someone else is using this name !!! "
+)
 TRUST_MARKS: dict[Trust, tuple[str, str]] = {
+    Trust.VERIFIED: ("✔ verified", "bold green"),
     Trust.PINNED: ("✓", "green"),
     Trust.NEW: ("(new key)", "yellow"),
     Trust.ROTATED: ("(changed key, signed by the old one)", "cyan"),
@@ -53,6 +59,7 @@ TRUST_MARKS: dict[Trust, tuple[str, str]] = {
         "bold white on red",
     ),
     Trust.CHANGED: (" KEY CHANGED: NOT VERIFIED AS THIS SENDER ", "bold white on red"),
+    Trust.VERIFIED_CHANGED: (_VERIFIED_CHANGED, "bold yellow on red"),
     Trust.CONFLICT: (
         " KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person ",
         "bold white on magenta",
@@ -62,20 +69,25 @@ TRUST_MARKS: dict[Trust, tuple[str, str]] = {
 # What each mark means, for a legend beside the marks (the console's help): with the marks
 # above, the one wording of trust every front-end shows.
 TRUST_MEANINGS: dict[Trust, str] = {
+    Trust.VERIFIED: "the key you verified in person (pbridge chat verify: a safety code compared)",
     Trust.PINNED: "the key first seen under that name",
     Trust.NEW: "the first message under that name (its key is pinned from now on)",
     Trust.ROTATED: "a key change, signed by the sender's old key",
     Trust.RETIRED: "a key its owner replaced, used after the change: not the owner, unless they say so in person",
     Trust.CHANGED: "another key under a known name, with no signed change: someone else",
+    Trust.VERIFIED_CHANGED: "another key under a name whose key you verified in person: someone else, until they "
+    "say otherwise in person and you verify again",
     Trust.CONFLICT: "then re-pin the key you verified: pbridge chat trust CHAT NAME --fingerprint ...",
 }
 
 # The same in plain output (a rotation notice prints as a line of its own: rotated_line).
 PLAIN_MARKS: dict[Trust, str] = {
+    Trust.VERIFIED: " ✔ verified",
     Trust.PINNED: "",
     Trust.NEW: " (new key)",
     Trust.RETIRED: " !! sent with their OLD key after they changed it: someone may hold their old phrase !!",
     Trust.CHANGED: " !! KEY CHANGED: NOT VERIFIED AS THIS SENDER !!",
+    Trust.VERIFIED_CHANGED: f" !!! {_VERIFIED_CHANGED.strip(' !')} !!!",
     Trust.CONFLICT: (
         " !! KEY CONFLICT: the old key signed two different rotations: its phrase leaked; verify in person !!"
     ),

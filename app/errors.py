@@ -21,6 +21,7 @@ __all__ = [
     "MessageNotFoundError",
     "NoCarriersError",
     "NoFileCarrierError",
+    "NoMemberKeyError",
     "NotAFileError",
     "NotChangeableError",
     "NotInitialisedError",
@@ -29,7 +30,9 @@ __all__ = [
     "PollBusyError",
     "PostsWaitingError",
     "RetryableError",
+    "SafetyCodeMismatchError",
     "StaleSecretError",
+    "UnconfirmedVerifyError",
     "WrongSecretError",
 ]
 
@@ -170,3 +173,24 @@ class NotifyUnavailableError(PointerBridgeError):
     the daemon and the console say so once and go on."""
 
     exit_code = 74
+
+
+class NoMemberKeyError(PointerBridgeError):
+    """``chat verify`` of a name the chat has no key to verify for: never read there,
+    frozen by a key conflict, or this user's own."""
+
+    exit_code = 78
+
+
+class SafetyCodeMismatchError(PointerBridgeError):
+    """A key was to be marked verified, but the code confirmed is not the code of the key
+    the name holds now (mistyped, or the key moved since the code was shown)."""
+
+    exit_code = 79
+
+
+class UnconfirmedVerifyError(PointerBridgeError):
+    """``chat verify`` with no terminal to ask "does the code match?" on and no code given
+    to confirm: nothing is marked verified without a person comparing."""
+
+    exit_code = 80

@@ -168,7 +168,7 @@ class History(Decrypting):
             pins[known.username] = known.public_key
         rotations = [StoredRotation(*row) for row in self.store.rotations(chat.row.id)]
         conflicts = [StoredConflict(*row) for row in self.store.conflicts(chat.row.id)]
-        return TrustWalk(pins, rotations, conflicts, self.store.received_at)
+        return TrustWalk(pins, rotations, conflicts, self.store.received_at, self.store.verified_keys(chat.row.id))
 
     def _store_walk(self, chat: UnlockedChat, walk: TrustWalk) -> None:
         """Store the pins, rotations and conflicts a full walk found (a crash between

@@ -49,7 +49,9 @@ class Shown(NamedTuple):
     frozen: its old key signed two rotations naming different new keys, so its phrase
     leaked; neither side is genuine until the user re-pins after verifying in person,
     :meth:`App.trust_key`) or ``"changed"`` (the name was pinned to another key: someone
-    else, or a new identity without a notice; never show this as genuine).
+    else, or a new identity without a notice; never show this as genuine). A pinned key
+    the user verified in person (:meth:`App.mark_verified`) is ``"verified"``, and another
+    key under that name while it holds it ``"verified_changed"``, louder than ``"changed"``.
 
     ``arrived_late`` is set when the send time the sender wrote is not believable beside
     when the message reached this store (SPEC §9): the time from the claimed send time

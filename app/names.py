@@ -23,7 +23,7 @@ tick ("bob ✓") wears the mark of a verified key. This module finds both:
   ``\\p{Default_Ignorable_Code_Point}``: Python's ``unicodedata`` has no such property, and
   ``regex`` is the kept, widely used engine whose Unicode tables carry it.
 - :func:`mark_glyphs`: the characters of a name that look like a trust mark. UTS #39
-  lists no lookalike of ✓, so they are the symbols of the marks themselves (``✓``, see
+  lists no lookalike of ✓, so they are the symbols of the marks themselves (``✓ ✔``, see
   :data:`MARK_SYMBOLS`; app/display.py's marks use no other), every character Unicode
   names a check mark (✔ ✅ ☑ 🗸 …) and every radical sign, which is drawn as one: those
   Unicode names a ROOT (√ ∛ ∜ and the Arabic-Indic ؆ ؇) or a RADICAL SYMBOL (⎷). A CJK,
@@ -68,7 +68,7 @@ __all__ = [
 
 # The symbols the trust marks of app/display.py are drawn with (tests/test_names.py checks
 # that every symbol of every mark is here): a name must not hold them.
-MARK_SYMBOLS = frozenset("✓")
+MARK_SYMBOLS = frozenset("✓✔")  # trust on first use's tick; the heavy one of a key verified in person
 # ✔ ✅ ☑ 🗹 🗸, and the radical signs √ ∛ ∜ ؆ ؇ ⎷ (not CJK, Kangxi or Yi radicals: letters)
 _TICKS = ("CHECK MARK", "WITH CHECK", "WITH BOLD CHECK", " ROOT", "RADICAL SYMBOL")
 _DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f"))  # around right-to-left glyphs in the data

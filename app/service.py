@@ -6,8 +6,9 @@ verifiers and public keys only.
 
 :class:`App` is a facade over the pipeline, one module per step, each adding its methods
 to the one before: ``base`` (the opened home) → ``carriers`` → ``chats`` → ``join`` → ``outbox`` →
-``identity`` → ``poll`` → ``inbox`` → ``decrypt`` → ``history`` → ``trash`` → ``compose``. The names
-a front-end needs are re-exported here."""
+``identity`` → ``poll`` → ``inbox`` → ``decrypt`` → ``history`` → ``trash`` → ``compose`` →
+``verify`` (members, safety codes, verified pins). The names a front-end needs are
+re-exported here."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from pointerbridge.home.config import Home
 from .base import resolve_home
 from .carriers import carrier_clashes
 from .chats import HIDE_NOTE, OPEN_CHAT_COST, REKEY_COST
-from .compose import Composing
 from .errors import (
     ChatNotFoundError,
     NoCarriersError,
@@ -31,6 +31,7 @@ from .errors import (
     WrongSecretError,
 )
 from .models import ChatOverview, Page, PollSummary, Shown, UnlockedChat
+from .verify import Member, SafetyCheck, Verifying
 from .view import ChatView, MessageView
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "ChatOverview",
     "ChatView",
     "Home",
+    "Member",
     "MessageView",
     "NoCarriersError",
     "NotInitialisedError",
@@ -52,6 +54,7 @@ __all__ = [
     "PollBusyError",
     "PollSummary",
     "PostsWaitingError",
+    "SafetyCheck",
     "Shown",
     "StaleSecretError",
     "UnlockedChat",
@@ -61,7 +64,7 @@ __all__ = [
 ]
 
 
-class App(Composing):
+class App(Verifying):
     """One user's home, opened: every step of the pipeline. Close it (or use ``with``)."""
 
     def export_to(self, path: Path, *, replace: bool = False) -> int:

@@ -13,6 +13,12 @@ until the user re-pins one of the named keys after verifying it in person (a sto
 conflict with a ``chosen`` key). docs/KEYS.md has the rules; this module reads and writes
 nothing: the caller loads the stored state and stores what :class:`TrustWalk` collects.
 
+A key the user verified in person (``pbridge chat verify``: a safety code compared) is
+that exact key: its messages show as :attr:`Trust.VERIFIED` while the name holds it, a
+rotation moves the name to a key nobody verified (shown as pinned), and another key under
+the name while it holds the verified one is :attr:`Trust.VERIFIED_CHANGED`, louder than
+an ordinary changed key.
+
 A chat this user joins again after rotating (``chat hide`` then ``chat join``, or another
 machine with the new identity) pins their current key for their own name before anyone
 can claim it, yet its history holds their messages under older keys. A full walk from the
@@ -35,7 +41,16 @@ if TYPE_CHECKING:
     from pointerbridge.core.pointer import Message
     from pointerbridge.core.rotation import RotationNotice
 
-__all__ = ["FUTURE_SLACK_MS", "MAX_TRACE", "StoredConflict", "StoredRotation", "Trust", "TrustWalk", "Verdict"]
+__all__ = [
+    "FUTURE_SLACK_MS",
+    "MAX_TRACE",
+    "StoredConflict",
+    "StoredRotation",
+    "Trust",
+    "TrustWalk",
+    "Verdict",
+    "current_keys",
+]
 
 # A notice may be dated this much after it reached this store (clocks disagree); one dated
 # later claims a rotation that has not happened yet, and is not accepted.
@@ -50,11 +65,13 @@ class Trust(StrEnum):
     """Who a message is from, as the walk judged it: the mark it shows with (a ``str``, so
     JSON and comparisons with the plain names are unchanged)."""
 
+    VERIFIED = "verified"  # the pinned key, and the very key the user verified in person
     PINNED = "pinned"  # the key seen before under this name, or the one its owner rotated to
     NEW = "new"  # the first message under this name: its key is pinned now
     ROTATED = "rotated"  # a rotation notice signed by the name's trusted key (Verdict.notice)
     RETIRED = "retired"  # sent with a key its owner replaced: someone may hold the old phrase
     CHANGED = "changed"  # the name is pinned to another key: someone else may be using it
+    VERIFIED_CHANGED = "verified_changed"  # as CHANGED, but the pinned key was verified in person
     CONFLICT = "conflict"  # the name is frozen: its old key signed two different rotations
 
 
@@ -112,7 +129,8 @@ class TrustWalk:
     """Judge a chat's messages one by one, in arrival order (:meth:`judge`).
 
     Starts from the stored pins, rotations and conflicts; ``arrived`` gives a pointer's
-    arrival time (Unix seconds) for the date check of notices. Afterwards ``verdicts``
+    arrival time (Unix seconds) for the date check of notices; ``verified``: the keys the
+    user verified in person, by name. Afterwards ``verdicts``
     holds a :class:`Verdict` per judged message, in the order judged, and
     ``new_pins``, ``new_rotations`` and ``new_conflicts`` what the store does not hold yet.
     """
@@ -125,10 +143,12 @@ class TrustWalk:
         rotations: list[StoredRotation],
         conflicts: list[StoredConflict],
         arrived: Callable[[int], float | None],
+        verified: dict[str, bytes] | None = None,
     ) -> None:
         from pointerbridge.core.rotation import MARKER
 
         self._marker = MARKER
+        self.verified = dict(verified or {})
         self.current = dict(pins)  # username -> the key it has now, at this point of the walk
         self.retired: dict[str, list[bytes]] = {}
         self.rotated_to: dict[tuple[str, bytes], _Rotated] = {}  # (name, old key) -> where it moved
@@ -287,15 +307,33 @@ class TrustWalk:
         self.retired.setdefault(name, []).append(old)
         self.rotated_to[(name, old)] = _Rotated(new, at)
 
+    def settle(self) -> None:
+        """Apply every stored rotation and conflict, as if the walk had judged the whole
+        chat: :attr:`current` and :attr:`frozen` are then the names' keys and frozen names
+        as the store says now (:func:`current_keys`)."""
+        self._replay(1 << 63)
+
     def _ordinary(self, name: str, key: bytes) -> Trust:
         pinned = self.current.get(name)
         if pinned == key:  # the common case first (public keys: no timing to hide)
-            return Trust.PINNED
+            return Trust.VERIFIED if _same(self.verified.get(name), key) else Trust.PINNED
         if pinned is None:
             self.current[name] = self.new_pins[name] = key
             return Trust.NEW
         if _same(pinned, key):
-            return Trust.PINNED
+            return Trust.VERIFIED if _same(self.verified.get(name), key) else Trust.PINNED
         if any(_same(old, key) for old in self.retired.get(name, ())):
             return Trust.RETIRED
-        return Trust.CHANGED
+        # the name still holds the key the user verified in person: this one is not theirs
+        return Trust.VERIFIED_CHANGED if _same(self.verified.get(name), pinned) else Trust.CHANGED
+
+
+def current_keys(
+    pins: dict[str, bytes], rotations: list[StoredRotation], conflicts: list[StoredConflict]
+) -> tuple[dict[str, bytes], set[str]]:
+    """Each pinned name's key now (its pin moved by the stored rotations, as a walk of the
+    whole chat would), and the names frozen by a key conflict: what a chat's members are,
+    as far as its last full read judged."""
+    walk = TrustWalk(pins, rotations, conflicts, lambda _: None)
+    walk.settle()
+    return walk.current, walk.frozen

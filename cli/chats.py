@@ -1,4 +1,5 @@
-"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust, notify."""
+"""``pbridge chat ...``: create, list, carriers, invite, join, hide, delete, rekey, clear, trust,
+notify (and, from cli/verify.py, members, verify, unverify)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ __all__ = ["chat_app"]
     cls=HelpGroup,
     help="Chats: create or join one, list them, show or set a chat's carriers, print its invite, rekey it "
     "(a new secret), clear its history, trust a key you verified, notify (what its desktop notifications "
-    "show), hide it (deniable) or delete it.",
+    "show), hide it (deniable) or delete it; list its members, verify a member's key in person (a safety "
+    "code) or unverify it.",
     no_args_is_help=True,
 )
 def chat_app() -> None:
@@ -362,3 +364,14 @@ def chat_notify(ctx: click.Context, name: str, show: str | None, phrase_fd: int 
         if show is not None:
             app.set_notify_show(name, show)
         click.echo(f"chat {app.chat_row(name).name!r}: notifications show {app.notify_show(name)}")
+
+
+def _add_key_checks() -> None:
+    # Kept in cli/verify.py (this module is near its size); listed after ``trust``.
+    from .verify import chat_members, chat_unverify, chat_verify
+
+    for command in (chat_members, chat_verify, chat_unverify):
+        chat_app.add_command(command)
+
+
+_add_key_checks()

@@ -52,6 +52,7 @@ class ChatScreen(MessageActions):
         Binding("s", "save", "Save file"),
         Binding("a", "attach", "Send file", show=False),
         Binding("f", "fingerprint", "Sender's key", show=False),
+        Binding("v", "verify", "Verify sender", show=False),
     ]
 
     def __init__(self, chat: UnlockedChat) -> None:
@@ -235,6 +236,35 @@ class ChatScreen(MessageActions):
             timeout=30,
             markup=False,
         )
+
+    def action_verify(self) -> None:
+        """The highlighted message's sender: their safety code with this user, its QR code,
+        "does it match?" (console/verify.py); yes marks their pinned key verified."""
+        import hmac
+
+        from .verify import Answer, VerifyScreen
+
+        if self.query_one("#composer", Input).has_focus:
+            return
+        shown = self._highlighted()
+        if shown is None:
+            return
+        service, chat, name = self.app.service, self.chat.row.name, shown.message.username
+        check = self.app.attempt(lambda: service.safety_check(chat, name))
+        if check is None:
+            return
+
+        def answered(answer: Answer) -> None:
+            if answer == "match":
+                done = self.app.attempt(lambda: service.mark_verified(chat, name, check.digits))
+                if done is not None:
+                    self.notify(f"{safe_text(name)}: key {done.fingerprint} verified", markup=False)
+            elif answer == "unverify" and self.app.attempt(lambda: service.unverify(chat, name)):
+                self.notify(f"{safe_text(name)}: no longer verified", markup=False)
+            self.refresh_data()
+
+        other = not hmac.compare_digest(shown.message.sender_key, check.public_key)
+        self.app.push_screen(VerifyScreen(check, other_key=other), answered)
 
     def action_search(self) -> None:
         """Search this chat, trash included."""

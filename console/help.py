@@ -26,7 +26,8 @@ HELP: list[tuple[str, str]] = [
         "type, then Enter sends · Tab history/composer · ctrl+o older messages · "
         "ctrl+f search (trash included) · ctrl+t trash · ctrl+s settings · "
         "t or Delete (in the history) moves a message to the trash · "
-        "f (in the history) shows the sender's key fingerprint",
+        "f (in the history) shows the sender's key fingerprint · "
+        "v verifies the sender's key in person (a safety code and its QR code to compare)",
     ),
     (
         "A message",

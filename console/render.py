@@ -52,7 +52,8 @@ def ago(seconds: float | None, now: float | None = None) -> str:
 
 
 _PROVISIONAL = ("…", "dim")
-_LOUD = frozenset({Trust.CHANGED, Trust.CONFLICT, Trust.RETIRED})  # warnings show at once, settled or not
+# warnings show at once, settled or not
+_LOUD = frozenset({Trust.CHANGED, Trust.VERIFIED_CHANGED, Trust.CONFLICT, Trust.RETIRED})
 
 
 def _body(said: str) -> str:

@@ -130,6 +130,7 @@ def __getattr__(name: str) -> Any:
         "pointer2",
         "reassembly",
         "rotation",
+        "safety",
         "store_key",
     ):
         return importlib.import_module(f".{name}", __name__)

@@ -7,13 +7,16 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.console.tui import ConsoleApp
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
+
+if TYPE_CHECKING:
+    from pointerbridge.console.chat import ChatScreen
 
 PHRASES = {"alice": "alice master phrase 11", "bob": "bob master phrase 22", "carol": "carol master phrase 33"}
 SECRET = "tulips in the rain 7 by the old mill"
@@ -137,6 +140,23 @@ async def unlock(pilot: Pilot[None], user: str) -> None:
     """Answer the master phrase dialog the console opens with."""
     await pilot.pause()
     await fill(pilot, phrase=PHRASES[user])
+
+
+async def polled_chat(pilot: Pilot[None], user: str, senders: int) -> ChatScreen:
+    """Unlock as ``user``, poll once, open the first chat (its secret :data:`SECRET`), wait
+    for a message of each of ``senders`` senders, and highlight the last sender's in the
+    history (focused)."""
+    from pointerbridge.console.chat import ChatScreen
+
+    await unlock(pilot, user)
+    await pilot.press("ctrl+g")
+    await until(pilot, lambda: pilot.app.polls == 1, "a poll")
+    await pilot.press("enter")
+    await fill(pilot, secret=SECRET)
+    chat = pilot.app.screen
+    assert isinstance(chat, ChatScreen)
+    await until(pilot, lambda: len({s.message.username for s in chat.shown}) == senders, "every sender's message")
+    return chat
 
 
 def drive(

@@ -368,6 +368,9 @@ def test_exit_codes_never_change() -> None:
         "GatewayUnreachableError": 72,
         "ComponentSecretError": 73,
         "NotifyUnavailableError": 74,
+        "NoMemberKeyError": 78,
+        "SafetyCodeMismatchError": 79,
+        "UnconfirmedVerifyError": 80,
     }
 
 

@@ -9,7 +9,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from console_helpers import PHRASES, SECRET, console, fill, make_home, opened, settle, unlock, until, with_chat
+from console_helpers import (
+    PHRASES,
+    SECRET,
+    console,
+    fill,
+    make_home,
+    opened,
+    polled_chat,
+    settle,
+    unlock,
+    until,
+    with_chat,
+)
 from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, TRUST_MEANINGS
 from pointerbridge.app.trust import Trust
 from pointerbridge.console.carriers import CarriersScreen
@@ -128,13 +140,7 @@ def test_f_shows_the_highlighted_senders_fingerprint(tmp_path: Path, shared: Pat
         bobs = app.unlock_identity(PHRASES["bob"]).fingerprint
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot, "alice")
-        await pilot.press("ctrl+g")
-        await until(pilot, lambda: pilot.app.polls == 1, "a poll")
-        await pilot.press("enter")
-        await fill(pilot, secret=SECRET)
-        chat = pilot.app.screen
-        assert isinstance(chat, ChatScreen)
+        chat = await polled_chat(pilot, "alice", 2)
         await until(pilot, lambda: len(chat.shown) == 2, "both messages")
         history = chat.query_one(OptionList)
         history.focus()

@@ -1,7 +1,7 @@
 """What a chat knows of its members, kept in its sealed record (:mod:`.record`): pinned
-keys, accepted rotations and their conflicts, the rotation notice still to send, and how
-far the chat was judged and read, the numbers of the messages purged from it, and what its
-desktop notifications show."""
+keys and the ones verified in person, accepted rotations and their conflicts, the rotation
+notice still to send, how far the chat was judged and read, the numbers of the messages
+purged from it, and what its desktop notifications show."""
 
 from __future__ import annotations
 
@@ -48,6 +48,23 @@ class MemberTables(ChatTables):
             raise StoreError(f"{show!r} is not a notification setting ({', '.join(NOTIFY_SHOWS)})")
         with self._editing(chat_id) as record:
             record.notify = show
+
+    def verified_keys(self, chat_id: int) -> dict[str, bytes]:
+        """username -> the exact key the user verified in person, for one chat."""
+        return {name: key for name, (key, _) in self._load(chat_id).verified.items()}
+
+    def verify_key(self, chat_id: int, username: str, public_key: bytes) -> None:
+        """Mark ``public_key`` verified in person for ``username`` (that key only)."""
+        with self._editing(chat_id) as record:
+            record.verified[username] = (public_key, time.time())
+
+    def unverify_key(self, chat_id: int, username: str) -> bool:
+        """Take back a verification; False: the name had none."""
+        if username not in self._load(chat_id).verified:
+            return False
+        with self._editing(chat_id) as record:
+            del record.verified[username]
+        return True
 
     def pending_notice(self, chat_id: int) -> str | None:
         """The rotation notice body a chat still waits for, if any."""

@@ -1,11 +1,12 @@
 """A chat's sealed record: everything the store knows about one chat, as one plaintext.
 
-Its name, carriers, the verifiers of its secrets, the keys pinned for its members, the
-rotations it accepted (with their notices) and their conflicts, the notice it still has to
-send, how far it was judged and read, this device's sending stream, and the numbers of
-the pb2 messages purged from it (:mod:`.purged`: who sent how many messages is what the
-seal hides, so never in a column of its own), and what a desktop notification of its new
-messages may show (its name is what the chat list hides). The store keeps it only sealed under the store
+Its name, carriers, the verifiers of its secrets, the keys pinned for its members (and
+which of them the user verified in person), the rotations it accepted (with their
+notices) and their conflicts, the notice it still has to send, how far it was judged
+and read, this device's sending stream, the numbers of the pb2 messages purged from it
+(:mod:`.purged`: who sent how many messages is what the seal hides, so never in a column
+of its own), and what a desktop notification of its new messages may show (its name is
+what the chat list hides). The store keeps it only sealed under the store
 key (:mod:`pointerbridge.core.store_key`, docs/AT-REST.md), one row per chat, found by a keyed hash
 of its name. Its JSON is the one schema 10's migration writes from the earlier tables
 (bytes as hex), so one parser reads both.
@@ -83,6 +84,9 @@ class ChatRecord:
     created_at: float
     checks: list[SecretCheck] = field(default_factory=list)
     pins: dict[str, tuple[bytes, float]] = field(default_factory=dict)
+    # username -> (the exact key the user verified in person, when): beside the pin, and
+    # only ever for that key (a rotation or re-pin moves the pin, never this)
+    verified: dict[str, tuple[bytes, float]] = field(default_factory=dict)
     rotations: list[Rotation] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     notice_out: str | None = None
@@ -136,6 +140,10 @@ class ChatRecord:
             "judged": self.judged,
             "seen": self.seen,
         }
+        if self.verified:  # absent until a key is verified: older records read the same
+            data["verified"] = [
+                {"username": name, "public_key": key.hex(), "at": at} for name, (key, at) in self.verified.items()
+            ]
         if self.stream is not None:
             s = self.stream
             data["stream"] = {"owner": s.owner.hex(), "secret": s.secret.hex(), "id": s.stream.hex(), "seq": s.seq}
@@ -162,6 +170,9 @@ class ChatRecord:
                 checks=[_check(v) for v in data["verifiers"] or []],
                 pins={
                     _text(p["username"]): (_hex(p["public_key"]), float(p["first_seen"])) for p in data["pins"] or []
+                },
+                verified={
+                    _text(v["username"]): (_hex(v["public_key"]), float(v["at"])) for v in data.get("verified") or []
                 },
                 rotations=[_rotation(r) for r in data["rotations"] or []],
                 conflicts=[_conflict(c) for c in data["conflicts"] or []],
