@@ -20,7 +20,6 @@ it says so once and polls on."""
 from __future__ import annotations
 
 import functools
-import logging
 import signal
 import threading
 import time
@@ -34,45 +33,19 @@ from pointerbridge.home.config import ConfigError, Home, load_config
 
 from .errors import NotifyUnavailableError
 from .listen import Heard, Listener, ListenEvent, listening_carriers
+from .logs import JsonLines, log, log_poll, log_to_stderr, loggable
 from .notify import NEEDS_DBUS_FAST, Notifier, count_notice
 from .service import App, PollBusyError
 
 __all__ = ["Announcer", "JsonLines", "quiet_loggers", "run_daemon", "setup_logging"]
-
-log = logging.getLogger("pointerbridge.daemon")
-
-
-class JsonLines(logging.Formatter):
-    """One JSON object a line (``time``, ``level``, ``logger``, ``message``), for a log
-    collector. Messages are the same escaped one-liners a person sees: no secret, body or
-    pointer text is ever logged above DEBUG."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        fields = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        return json.dumps(fields, ensure_ascii=False)
 
 
 def setup_logging(*, as_json: bool) -> None:
     """Configure the ``pointerbridge`` logger tree on stderr: human lines, or JSON lines.
     The scheduler's loggers and those every registered bridge names (``quiet_loggers``:
     their libraries' INFO lines can carry URLs, and URLs tokens) log warnings only."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
     noisy, unloaded = quiet_loggers()
-    for name in sorted(noisy):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    log_to_stderr(as_json=as_json, quiet=noisy)
     for carrier_type, why in unloaded:
         log.warning("the %s bridge cannot be loaded, its libraries' loggers stay as they are: %s", carrier_type, why)
 
@@ -87,14 +60,8 @@ def quiet_loggers() -> tuple[set[str], list[tuple[str, str]]]:
         try:
             noisy.update(bridge_class(carrier_type).quiet_loggers)
         except (ConfigurationError, ImportError, AttributeError) as exc:  # a broken plugin
-            unloaded.append((carrier_type, _loggable(str(exc))))
+            unloaded.append((carrier_type, loggable(str(exc))))
     return noisy, unloaded
-
-
-def _loggable(text: str) -> str:
-    # Carriers' texts (file names, server messages) come from other people: one log line
-    # each, with no control characters that could forge another line or drive a terminal.
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 class Announcer:
@@ -116,7 +83,7 @@ class Announcer:
             self._notifier.send(count_notice(pointers))
         except NotifyUnavailableError as exc:
             if self._now_failing(True):
-                log.warning("desktop notifications are off: %s (polling goes on)", _loggable(str(exc)))
+                log.warning("desktop notifications are off: %s (polling goes on)", loggable(str(exc)))
             return
         if self._now_failing(False):
             log.info("desktop notifications work again")
@@ -136,42 +103,29 @@ def _poll(home: Home, carrier: str, fetch: bool, announcer: Announcer | None = N
         log.warning("%s: skipped, another poll of this home is running", carrier)
         return
     except PointerBridgeError as exc:
-        log.error("%s: %s", carrier, _loggable(str(exc)))
+        log.error("%s: %s", carrier, loggable(str(exc)))
         return
-    for note in summary.notes.get(carrier, []):
-        log.warning("%s: %s", carrier, _loggable(note))
-    if carrier in summary.errors:
-        log.error("%s: %s", carrier, _loggable(summary.errors[carrier]))
-    elif not fetch or carrier in summary.live:  # received live: a listener says what it receives
-        if summary.posted.get(carrier, 0):
-            log.info("%s: posted %d", carrier, summary.posted[carrier])
-    else:
-        log.info(
-            "%s: posted %d, received %d, skipped %d",
-            carrier,
-            summary.posted.get(carrier, 0),
-            summary.received.get(carrier, 0),
-            summary.skipped.get(carrier, 0),
-        )
-        if announcer is not None:
-            announcer.arrived(summary.received.get(carrier, 0))
+    log_poll(carrier, summary, fetch=fetch)
+    arrived = fetch and carrier not in summary.errors and carrier not in summary.live
+    if announcer is not None and arrived:  # received live: the listener announces it
+        announcer.arrived(summary.received.get(carrier, 0))
 
 
 def _heard(home: Home, announcer: Announcer | None, event: ListenEvent) -> None:
     if isinstance(event, Heard):
         for note in event.notes:
-            log.warning("%s: %s", event.carrier, _loggable(note))
+            log.warning("%s: %s", event.carrier, loggable(note))
         if event.received:
             log.info("%s: received %d (live)", event.carrier, event.received)
             if announcer is not None:
                 announcer.arrived(event.received)
     elif event.fatal:
-        log.error("%s: stopped listening: %s", event.carrier, _loggable(event.message))
+        log.error("%s: stopped listening: %s", event.carrier, loggable(event.message))
     elif event.to_fix:
-        message, where = _loggable(event.message), home.config_path
+        message, where = loggable(event.message), home.config_path
         log.error("%s: %s (fix it in %s; listening again in %.0f s)", event.carrier, message, where, event.retry_in)
     else:
-        log.warning("%s: %s (listening again in %.0f s)", event.carrier, _loggable(event.message), event.retry_in)
+        log.warning("%s: %s (listening again in %.0f s)", event.carrier, loggable(event.message), event.retry_in)
 
 
 def _listen(home: Home, announcer: Announcer | None) -> list[Listener]:

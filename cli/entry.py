@@ -1,6 +1,6 @@
 """The ``pbridge`` console script's entry point, which runs the cron line without click.
 
-cron runs ``pbridge [--home DIR] poll [--json]`` every minute; on an idle carrier the
+cron runs ``pbridge [--home DIR] poll [--json] [--log-json]`` every minute; on an idle carrier the
 work is one ``stat``, and importing click and building the root command would cost more
 than the poll. So the entry point recognises exactly that line and runs it here; every
 other command line (``--help`` included) goes to the click command tree in ``main``
@@ -25,39 +25,52 @@ __all__ = ["CronLine", "cron_line", "entry", "run_poll"]
 
 
 class CronLine(NamedTuple):
-    """What the cron line asks: the home (None: the default) and whether to print JSON."""
+    """What the cron line asks: the home (None: the default), whether to print JSON, and
+    whether to log the daemon's JSON lines (on stderr) instead of the human summary."""
 
     home: Path | None
     as_json: bool
+    log_json: bool = False
 
 
 def cron_line(args: list[str]) -> CronLine | None:
-    """The cron line ``args`` are, if they are exactly ``[--home DIR] poll [--json]``, else None."""
+    """The cron line ``args`` are, if they are exactly ``[--home DIR] poll`` and at most once
+    each ``--json`` and ``--log-json``, else None."""
     home: Path | None = None
     rest = list(args)
     if rest[:1] == ["--home"] and len(rest) >= 2:
         home, rest = Path(rest[1]), rest[2:]
     elif rest and rest[0].startswith("--home="):
         home, rest = Path(rest[0].removeprefix("--home=")), rest[1:]
-    if rest == ["poll"]:
-        return CronLine(home, as_json=False)
-    if rest == ["poll", "--json"]:
-        return CronLine(home, as_json=True)
-    return None
+    flags = rest[1:]
+    if rest[:1] != ["poll"] or len(set(flags)) != len(flags) or not set(flags) <= {"--json", "--log-json"}:
+        return None
+    return CronLine(home, as_json="--json" in flags, log_json="--log-json" in flags)
 
 
-def run_poll(home: Path | None, as_json: bool) -> int:
-    """One poll of a home, printed; return the exit code (expected failures print one line)."""
+def run_poll(home: Path | None, as_json: bool, log_json: bool = False) -> int:
+    """One poll of a home, printed; return the exit code (expected failures print one line).
+    ``log_json``: stderr gets the JSON lines the daemon logs for a poll (one per carrier,
+    its notes, a failure) and stdout no human summary."""
     from pointerbridge.app.errors import ConfigurationError, RetryableError
     from pointerbridge.app.poll import Poller  # the pipeline up to polling: reading is not loaded
 
+    if log_json:
+        from pointerbridge.app.logs import log_to_stderr
+
+        log_to_stderr(as_json=True, quiet=None)  # no bridge loaded just to name its loggers
     try:
         with Poller.at(home, create=False) as app, progress("storing pointers") as report:
             summary = app.poll(progress=report)
             carriers = list(app.carriers)
     except PointerBridgeError as exc:
-        print(f"pbridge: {exc}", file=sys.stderr)
+        _failed(exc, log_json)
         return exit_code(exc)
+    if log_json:
+        from pointerbridge.app.logs import log_poll
+
+        for name in carriers:
+            log_poll(name, summary)
     if as_json:
         data = {
             "posted": summary.posted,
@@ -69,7 +82,7 @@ def run_poll(home: Path | None, as_json: bool) -> int:
             "live": summary.live,  # fetched by a live listener (the daemon's, a console's): only posted here
         }
         print(json.dumps(data, ensure_ascii=False))
-    else:
+    elif not log_json:
         for name in carriers:
             error = summary.errors.get(name)
             status = (
@@ -88,6 +101,15 @@ def run_poll(home: Path | None, as_json: bool) -> int:
     if summary.to_fix:
         return ConfigurationError.exit_code
     return RetryableError.exit_code if summary.errors else 0
+
+
+def _failed(exc: PointerBridgeError, log_json: bool) -> None:
+    if not log_json:
+        print(f"pbridge: {exc}", file=sys.stderr)
+        return
+    from pointerbridge.app.logs import log, loggable
+
+    log.error("%s", loggable(str(exc)))
 
 
 def _console_line(args: list[str]) -> bool:
@@ -118,7 +140,7 @@ def entry() -> None:
         main(args)
         return
     try:
-        code = run_poll(cron.home, cron.as_json)
+        code = run_poll(cron.home, cron.as_json, cron.log_json)
     except KeyboardInterrupt:  # as click's own path reports it
         print("Aborted!", file=sys.stderr)
         code = 1

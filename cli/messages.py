@@ -103,13 +103,14 @@ def _message_text(text: str) -> str:
 
 @click.command()
 @JSON_OPTION
+@flag("--log-json", "Log the daemon's JSON lines on stderr (for a log collector) instead of the summary.")
 @click.pass_context
 @one_line_errors
-def poll(ctx: click.Context, as_json: bool) -> None:
+def poll(ctx: click.Context, as_json: bool, log_json: bool) -> None:
     """One run: post the outbox, poll every carrier, store what arrives. Safe from cron."""
     from .entry import run_poll
 
-    code = run_poll(ctx.find_root().obj, as_json)
+    code = run_poll(ctx.find_root().obj, as_json, log_json)
     if code:
         raise click.exceptions.Exit(code)
 

@@ -46,6 +46,25 @@ def machine_lock(name: str) -> Iterator[None]:
             fcntl.flock(held, fcntl.LOCK_UN)
 
 
+def apt_install(*packages: str) -> str | None:
+    """Install Debian's ``packages`` (without recommends); None when done, else why not
+    (not root on Debian, or apt-get's own words). The caller holds ``machine_lock("apt")``."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return f"not root on Debian: apt-get install {' '.join(packages)}"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+    ):
+        done = subprocess.run(step, capture_output=True, text=True, env=env, timeout=600)
+        if done.returncode != 0:
+            return f"{' '.join(step)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    return None
+
+
 def debian_command(command: str, package: str) -> str:
     """The path of ``command``, installing Debian's ``package`` first when root and it is
     missing; fails (never skips) with the reason when it cannot."""

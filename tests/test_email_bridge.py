@@ -17,12 +17,14 @@ from pointerbridge.bridges.base import Bridge, ConfigurationError, CredentialRef
 from pointerbridge.bridges.email_format import password_refused
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig, Config, Home, save_config
-from servers.dovecot import DOMAIN, MailServer, email_pair, mailbox_config, shared_mail_server
+from servers.dovecot import DOMAIN, DOVECOTS, MailServer, email_pair, mailbox_config, shared_mail_server
+from servers.dovecot_install import named_dovecot
 
 
-@pytest.fixture
-def server() -> MailServer:
-    return shared_mail_server()
+@pytest.fixture(params=DOVECOTS)
+def server(request: pytest.FixtureRequest) -> MailServer:
+    """This machine's Dovecot (2.3 on Debian 12) and Debian 13's 2.4: each test on both."""
+    return shared_mail_server(request.param)
 
 
 def _bridge(config: CarrierConfig, **changes: Any) -> Bridge:
@@ -41,8 +43,8 @@ def _pointers(count: int, prefix: str = "m") -> list[str]:
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[Bridge, Bridge, CarrierConfig]]:
-    alice, bob, _ = email_pair()
+def pair(server: MailServer) -> Iterator[tuple[Bridge, Bridge, CarrierConfig]]:
+    alice, bob, _ = email_pair(server=server)
     sender, reader = _bridge(alice), _bridge(bob)
     yield sender, reader, bob
     sender.close()
@@ -132,7 +134,7 @@ def test_dovecot_stopped_mid_poll_is_retryable_and_the_next_poll_completes(
 def test_mails_with_pointers_are_marked_or_moved_on_the_next_poll_and_others_are_left(
     server: MailServer, after: str
 ) -> None:
-    alice, bob, inject = email_pair()
+    alice, bob, inject = email_pair(server=server)
     sender = _bridge(alice)
     changes = {"after": after, "move_to": "Pointers"} if after == "move" else {"after": after}
     if after == "move":
@@ -168,7 +170,7 @@ def test_wrong_password_folder_and_server_are_told_apart(server: MailServer) -> 
     """A wrong password is a refused credential (exit 44: the listener retries it slowly,
     as failed logins lock accounts), from Dovecot's IMAP (NO [AUTHENTICATIONFAILED]) and
     its SMTP (535), whether polled or listened; a missing folder is another configuration."""
-    alice, _, _ = email_pair()
+    alice, _, _ = email_pair(server=server)
     os.environ["PBRIDGE_TEST_MAIL_WRONG"] = "not the password"
     wrong = _bridge(alice, password_env="PBRIDGE_TEST_MAIL_WRONG")
     with pytest.raises(CredentialRefusedError, match=r"IMAP .* refused the login") as refused:
@@ -229,7 +231,7 @@ def test_an_idle_poll_is_four_imap_commands(
 
 
 def test_a_mail_larger_than_the_limit_is_noted_not_downloaded(server: MailServer) -> None:
-    alice, bob, _ = email_pair()
+    alice, bob, _ = email_pair(server=server)
     sender, reader = _bridge(alice), _bridge(bob, max_mail_bytes=64 * 1024)
     try:
         big = EmailMessage()
@@ -274,7 +276,7 @@ def test_hostile_mails_are_noted_and_passed_over_never_the_end_of_the_poll(
 
 
 def test_recipients_refused_for_good_are_told_and_the_mail_counts_as_posted(server: MailServer) -> None:
-    alice, bob, _ = email_pair()
+    alice, bob, _ = email_pair(server=server)
     members = [*alice.settings["to"], f"refusedbox@{DOMAIN}"]
     sender, reader = _bridge(alice, to=members), _bridge(bob)
     deferring = _bridge(alice, to=[*alice.settings["to"], f"deferredbox@{DOMAIN}"])
@@ -313,7 +315,7 @@ def test_tls_settings_that_cannot_work_are_configuration_errors() -> None:
 
 
 def test_without_move_read_mails_are_copied_and_flagged_deleted(server: MailServer) -> None:
-    alice, bob, _ = email_pair()
+    alice, bob, _ = email_pair(server=server)
     server.doveadm("mailbox", "create", "-u", _user(bob), "Pointers")
     sender, reader = _bridge(alice), _bridge(bob, after="move", move_to="Pointers")
     try:
@@ -327,10 +329,11 @@ def test_without_move_read_mails_are_copied_and_flagged_deleted(server: MailServ
         reader.close()
 
 
-@pytest.fixture(scope="module")
-def tls_server() -> Iterator[MailServer]:
-    """A mail server that speaks TLS as providers do, with a certificate of its own CA."""
-    with MailServer(tls=True) as served:
+@pytest.fixture(scope="module", params=DOVECOTS)
+def tls_server(request: pytest.FixtureRequest) -> Iterator[MailServer]:
+    """A mail server that speaks TLS as providers do, with a certificate of its own CA
+    (each Dovecot: 2.4 names its certificate files in settings of their own)."""
+    with MailServer(tls=True, dovecot=named_dovecot(request.param)) as served:
         yield served
 
 

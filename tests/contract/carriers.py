@@ -9,7 +9,7 @@ from pathlib import Path
 from pointerbridge.home.config import CarrierConfig
 from pointerbridge.testing import CarrierFactory, CarrierUnderTest
 from servers.cmdchat import CmdChatServer, RawClient
-from servers.dovecot import email_pair
+from servers.dovecot import email_pair, shared_mail_server
 from servers.prosody import xmpp_room
 from servers.synapse import matrix_room
 from servers.telegram import BotApiServer, telegram_group
@@ -64,6 +64,11 @@ def _email(tmp_path: Path) -> CarrierUnderTest:
     return CarrierUnderTest(alice, inject, bob)
 
 
+def _email_dovecot24(tmp_path: Path) -> CarrierUnderTest:
+    alice, bob, inject = email_pair(server=shared_mail_server("2.4"))  # Debian 13's Dovecot
+    return CarrierUnderTest(alice, inject, bob)
+
+
 def _xmpp(tmp_path: Path) -> CarrierUnderTest:
     alice, bob, inject = xmpp_room()  # a fresh room and accounts on one Prosody for the session
     return CarrierUnderTest(alice, inject, bob)
@@ -72,6 +77,7 @@ def _xmpp(tmp_path: Path) -> CarrierUnderTest:
 FACTORIES: dict[str, CarrierFactory] = {
     "cmdchat": _cmdchat,
     "email": _email,
+    "email-dovecot2.4": _email_dovecot24,
     "files": _files,
     "matrix": _matrix,
     "telegram": _telegram,

@@ -1,13 +1,15 @@
 """A real IMAP server and SMTP delivery on 127.0.0.1 for tests (see ../shared/recipes/email-dovecot.md).
 
-Debian's Dovecot 2.3 serves IMAP and LMTP from a private config (nothing under /etc is
-read); an aiosmtpd SMTP front (``smtp_front.py``, a process of its own), with AUTH like a
-real submission server, hands each mail to Dovecot over LMTP and answers 250 only once
-Dovecot has stored it, so a sent mail is visible over IMAP when the send returns. Any
-user name logs in with the password :data:`PASSWORD`, so each test takes fresh
-mailboxes. Run as root without Dovecot, the first use installs it from Debian's
-packages; a server that cannot be had raises :class:`MailServerUnavailable` with the
-reason: a test that needs it fails, never skips.
+Dovecot serves IMAP and LMTP from a private config (nothing under /etc is read), in the
+syntax of its version (2.3 or 2.4, dovecot_config.py): this machine's, or Debian 13's in a
+root of its own (dovecot_install.py, ``$PBRIDGE_TEST_DOVECOT=2.4``). An aiosmtpd SMTP
+front (``smtp_front.py``, a process of its own, the same for both), with AUTH like a real
+submission server, hands each mail to Dovecot over LMTP and answers 250 only once Dovecot
+has stored it, so a sent mail is visible over IMAP when the send returns. Any user name
+logs in with the password :data:`PASSWORD`, so each test takes fresh mailboxes. Run as
+root without Dovecot, the first use installs it from Debian's packages; a server that
+cannot be had raises :class:`MailServerUnavailable` with the reason: a test that needs it
+fails, never skips.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,94 +30,29 @@ from typing import Any
 
 from pointerbridge.home.config import CarrierConfig
 
+from servers.dovecot_config import Layout, dovecot_config
+from servers.dovecot_install import Dovecot, MailServerUnavailable, chosen_dovecot, named_dovecot
 from servers.tls import tls_certificates
 
 PASSWORD = "secret"
 DOMAIN = "mail.test"
-_PACKAGES = ("dovecot-imapd", "dovecot-lmtpd")
 
-
-class MailServerUnavailable(RuntimeError):
-    """Dovecot could not be installed or started here; the message says why."""
-
-
-def dovecot_binary() -> str:
-    """Dovecot 2.3's path, installing Debian's packages first when root and it is missing."""
-    from helpers import machine_lock
-
-    with machine_lock("apt"):
-        return _dovecot_binary()
-
-
-def _dovecot_binary() -> str:
-    found = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
-    if not found:
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise MailServerUnavailable(
-                f"Dovecot is not installed and this is not root on Debian: apt-get install {' '.join(_PACKAGES)}"
-            )
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *_PACKAGES],
-        ):
-            done = subprocess.run(step, capture_output=True, text=True, env=env, timeout=600)
-            if done.returncode != 0:
-                raise MailServerUnavailable(f"{' '.join(step)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        found = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    if not version.startswith("2.3."):
-        raise MailServerUnavailable(f"Dovecot {version or '(unknown)'} found; this configuration needs 2.3")
-    return found
+__all__ = [
+    "DOMAIN",
+    "DOVECOTS",
+    "PASSWORD",
+    "Dovecot",
+    "MailServer",
+    "MailServerUnavailable",
+    "email_pair",
+    "mailbox_config",
+]
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-_CONFIG = """\
-instance_name = pbtest-{imap}
-base_dir = {run}
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap lmtp
-listen = 127.0.0.1
-{ssl}
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-auth_failure_delay = 0
-mail_location = maildir:{d}/mail/%n/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = static
-  args = password={password}
-}}
-userdb {{
-  driver = static
-  args = uid=mail gid=mail home={d}/mail/%n allow_all_users=yes
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {imaps}
-  }}
-}}
-service lmtp {{
-  inet_listener lmtp {{
-    address = 127.0.0.1
-    port = {lmtp}
-  }}
-}}
-protocol lmtp {{
-  auth_username_format = %n
-}}
-"""
 
 
 class MailServer:
@@ -126,11 +62,13 @@ class MailServer:
     TLS on ``imaps_port``; SMTP offers STARTTLS on ``smtp_starttls_port`` and implicit TLS
     on ``smtp_tls_port``, with a certificate from a CA of the test's own (``ca_file``)."""
 
-    def __init__(self, *, tls: bool = False, settings: str = "") -> None:
-        """Ports and folders; nothing runs until :meth:`start`. ``settings``: more lines
-        of Dovecot's configuration (e.g. an ``imap_capability`` without IDLE)."""
-        self.folder = Path(tempfile.mkdtemp(prefix="pbridge-dovecot-"))
-        self.run_dir = Path(tempfile.mkdtemp(prefix="pbd-", dir="/tmp"))  # unix sockets: a short path
+    def __init__(self, *, tls: bool = False, settings: str = "", dovecot: Dovecot | None = None) -> None:
+        """Ports, folders and which Dovecot (``$PBRIDGE_TEST_DOVECOT``'s unless given; installed
+        or built on first use); nothing runs until :meth:`start`. ``settings``: more lines of
+        Dovecot's configuration (e.g. an ``imap_capability`` without IDLE), in either syntax."""
+        self.dovecot = dovecot or chosen_dovecot()
+        self.folder = self.dovecot.folder("pbridge-dovecot-")
+        self.run_dir = self.dovecot.folder("pbd-")  # unix sockets: a short path
         self.imap_port, self.lmtp_port, self.smtp_port = _free_port(), _free_port(), _free_port()
         self.tls, self.settings = tls, settings
         self.imaps_port = _free_port() if tls else 0
@@ -139,39 +77,26 @@ class MailServer:
         self.config = self.folder / "dovecot.conf"
         self._dovecot: subprocess.Popen[bytes] | None = None
         self._smtp: subprocess.Popen[bytes] | None = None
-        self.binary = ""
 
     def start(self) -> None:
         """Dovecot, then the SMTP front."""
-        self.binary = dovecot_binary()
         for folder in (self.folder, self.run_dir):
             os.chmod(folder, 0o755)  # Dovecot's processes run as mail: they must get in
         (self.folder / "state").mkdir(exist_ok=True)
         (self.folder / "mail").mkdir(exist_ok=True)
         shutil.chown(self.folder / "mail", "mail", "mail")
-        ssl_lines = "ssl = no"
         if self.tls:
             self.ca_file = tls_certificates(self.folder)
-            ssl_lines = f"ssl = yes\nssl_cert = <{self.folder / 'cert.pem'}\nssl_key = <{self.folder / 'key.pem'}"
-        self.config.write_text(
-            _CONFIG.format(
-                d=self.folder,
-                run=self.run_dir,
-                imap=self.imap_port,
-                imaps=self.imaps_port,
-                lmtp=self.lmtp_port,
-                password=PASSWORD,
-                ssl=ssl_lines,
-            )
-            + self.settings
-        )
+        inside, ports = self.dovecot.inside, (self.imap_port, self.imaps_port, self.lmtp_port)
+        layout = Layout(inside(self.folder), inside(self.run_dir), *ports, PASSWORD, self.tls)
+        self.config.write_text(dovecot_config(self.dovecot.series, layout) + self.settings)
         self.start_imap()
         self._start_smtp()
 
     def start_imap(self, timeout: float = 30.0) -> None:
         """Run Dovecot in the foreground of a child process; wait until IMAP answers."""
         self._dovecot = subprocess.Popen(
-            [self.binary, "-F", "-c", str(self.config)],
+            self.dovecot.command("dovecot", "-F", "-c", str(self.dovecot.inside(self.config))),
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -232,7 +157,8 @@ class MailServer:
 
     def doveadm(self, *args: str) -> str:
         """Run ``doveadm`` against this server (e.g. to change a folder's UIDVALIDITY)."""
-        done = subprocess.run(["doveadm", "-c", str(self.config), *args], capture_output=True, text=True, timeout=60)
+        command = self.dovecot.command("doveadm", "-c", str(self.dovecot.inside(self.config)), *args)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
@@ -267,19 +193,20 @@ class MailServer:
             raise MailServerUnavailable(f"the SMTP front did not answer within {timeout:.0f} s")
 
 
-_server: MailServer | None = None
+_servers: dict[str, MailServer] = {}
 _boxes = itertools.count()
+DOVECOTS = ("installed", "2.4")  # the Dovecots shared_mail_server runs: this machine's (or the env's) and 2.4
 
 
-def shared_mail_server() -> MailServer:
-    """One mail server for the whole session (fresh mailboxes per test)."""
-    global _server
-    if _server is None:
-        server = MailServer()
+def shared_mail_server(which: str = DOVECOTS[0]) -> MailServer:
+    """One mail server per Dovecot for the whole session (fresh mailboxes per test):
+    ``which`` "2.4" is Debian 13's, anything else ``$PBRIDGE_TEST_DOVECOT``'s."""
+    if which not in _servers:
+        server = MailServer(dovecot=named_dovecot(which))
         server.start()
         atexit.register(server.stop)
-        _server = server
-    return _server
+        _servers[which] = server
+    return _servers[which]
 
 
 def mailbox_config(server: MailServer, user: str, members: list[str], **changes: Any) -> CarrierConfig:
@@ -304,10 +231,12 @@ def mailbox_config(server: MailServer, user: str, members: list[str], **changes:
     )
 
 
-def email_pair(max_pointer_chars: int = 2000) -> tuple[CarrierConfig, CarrierConfig, Callable[[str], None]]:
-    """Two fresh mailboxes on the session's server, their carriers mailing each other, and a
-    way for a stranger to mail text to the second one."""
-    server = shared_mail_server()
+def email_pair(
+    max_pointer_chars: int = 2000, server: MailServer | None = None
+) -> tuple[CarrierConfig, CarrierConfig, Callable[[str], None]]:
+    """Two fresh mailboxes on ``server`` (the session's by default), their carriers mailing
+    each other, and a way for a stranger to mail text to the second one."""
+    server = server or shared_mail_server()
     number = next(_boxes)
     alice, bob = f"alice{number}x{os.getpid()}", f"bob{number}x{os.getpid()}"
     configs = [mailbox_config(server, user, [alice, bob], max_pointer_chars=max_pointer_chars) for user in (alice, bob)]

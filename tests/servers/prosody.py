@@ -39,22 +39,15 @@ class XmppServerUnavailable(RuntimeError):
 
 def prosody_binary() -> str:
     """Prosody's path, installing Debian's package first when root and it is missing."""
-    from helpers import machine_lock
+    from helpers import apt_install, machine_lock
 
     with machine_lock("apt"):
         found = shutil.which("prosody")
         if found:
             return found
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise XmppServerUnavailable("Prosody is missing and this is not root on Debian: apt-get install prosody")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *_PACKAGES],
-        ):
-            done = subprocess.run(step, capture_output=True, text=True, env=env, timeout=600)
-            if done.returncode != 0:
-                raise XmppServerUnavailable(f"{' '.join(step)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        failed = apt_install(*_PACKAGES)
+        if failed:
+            raise XmppServerUnavailable(f"Prosody is missing and cannot be installed: {failed}")
         # The package starts the system's own Prosody; the tests never use it, and it holds 5222.
         subprocess.run(["systemctl", "stop", "prosody"], capture_output=True, timeout=60, check=False)
         return shutil.which("prosody") or "/usr/bin/prosody"
