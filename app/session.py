@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pointerbridge.core.keys import Identity
 
 __all__ = [
+    "ChatGone",
     "Event",
     "Heard",
     "ListenEvent",
@@ -70,7 +71,15 @@ class NewMessages:
     after: int = 0
 
 
-Event = Polled | PollFailed | NewMessages | Heard | ListenFailed
+@dataclass(frozen=True, slots=True)
+class ChatGone:
+    """An unlocked chat was deleted or hidden by another process of this home (the CLI):
+    the session forgot its keys and routes nothing to it."""
+
+    chat: UnlockedChat
+
+
+Event = Polled | PollFailed | NewMessages | ChatGone | Heard | ListenFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +184,13 @@ class Session:
 
     def route_unlocked(self) -> None:
         """Sort stored pointers into the unlocked chats, and emit :class:`NewMessages` for
-        each chat that gained pointers."""
+        each chat that gained pointers (:class:`ChatGone` for one no longer in the home)."""
+        here = self.app.store.chat_ids()
         for chat in list(self.unlocked.values()):
+            if chat.row.id not in here:  # routing to it would fail the store's foreign key
+                self.forget(chat.row.id)
+                self._emit(ChatGone(chat))
+                continue
             self.app.route(chat)
             after = self._newest.get(chat.row.id, 0)
             count, self._newest[chat.row.id] = self.app.arrived_after(chat, after)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from pointerbridge.app.display import safe_text
 from pointerbridge.app.service import App, PollSummary, UnlockedChat
 from pointerbridge.app.session import (
+
     Event,
     Heard,
     ListenEvent,
@@ -256,6 +257,11 @@ class ConsoleApp(TextualApp[None]):
             self._refresh_front()  # the session routed the unlocked chats before this event
         elif isinstance(event, ListenFailed):
             self.sub_title = safe_text(f"{event.carrier}: {event.message}")
+        elif isinstance(event, ChatGone):
+            name = safe_text(event.chat.row.name)
+            self.notify(
+                f"chat {name!r} was deleted or hidden elsewhere: its keys are forgotten here", severity="warning"
+            )
         elif isinstance(event, NewMessages) and self.notices is not None:
             self.notices.new_messages(event)  # the screens redraw on the Polled or Heard that follows
 

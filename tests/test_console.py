@@ -34,6 +34,7 @@ from pointerbridge.console.find import SearchScreen, TrashScreen
 from pointerbridge.console.profile import ProfileScreen
 from pointerbridge.console.receive import ReceiveScreen
 from pointerbridge.console.settings import ChatSettingsScreen, InviteScreen
+from pointerbridge.console.tui import ConsoleApp
 from pointerbridge.home.config import Home
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Label, OptionList, Static, TextArea
@@ -484,6 +485,37 @@ def test_a_chat_deleted_elsewhere_is_said_not_fatal(tmp_path: Path, shared: Path
         assert any("no chat named" in str(n.message) for n in pilot.app._notifications)
 
     drive(alice, scenario)
+
+
+def test_a_chat_hidden_elsewhere_while_unlocked_here_is_said_and_its_pointers_kept(
+    tmp_path: Path, shared: Path
+) -> None:
+    # Routing a pointer to a chat the CLI had meanwhile hidden failed the store's foreign
+    # key: the console stopped with "internal error (IntegrityError)" (found by a review).
+    alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
+    alices = with_chat(alice, "alice")
+    with_chat(bob, "bob")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await _open_family(pilot, "bob")
+        await pilot.press("escape")
+        with opened(bob) as cli:
+            cli.hide_chat("family")
+        with opened(alice) as other:
+            send(other, alices, "alice", ["to a chat bob hid"])
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        polls = app.polls
+        app.action_poll_now()
+        await until(pilot, lambda: app.polls > polls, "a poll")
+        await until(pilot, lambda: any("hidden elsewhere" in str(n.message) for n in app._notifications), "told")
+        assert app.return_code is None and "internal error" not in str(app.sub_title), app.sub_title
+        assert app.session.unlocked == {}
+
+    drive(bob, scenario)
+    with opened(bob) as cli:
+        assert cli.chats() == []
+        assert cli.store.unrouted(0)  # Alice's pointer is kept, for the chat's return
 
 
 def test_clearing_a_history_keeps_what_waits_to_be_posted(tmp_path: Path, shared: Path) -> None:
