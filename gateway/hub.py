@@ -10,7 +10,12 @@ poll thread, as the console posts (:meth:`Session.start_poll`, :meth:`Session.ru
 ``read``: replies quoted, edits and deletes applied, gaps counted) and hands every line not
 shown yet, worded by :mod:`pointerbridge.app.display`, to ``deliver`` as an
 :class:`Outgoing`, on the worker thread. Nothing is written but what the app itself
-stores (the pointers, sealed)."""
+stores (the pointers, sealed).
+
+A line shown carries its XMPP id (:mod:`.ids`); one that changes afterwards is a
+correction or retraction of it, a reply points at what it answers. The user's replies,
+corrections and retractions name messages by XMPP ids: the gateway's own, or their
+client's, remembered in memory for the messages they sent this run."""
 
 from __future__ import annotations
 
@@ -21,38 +26,59 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pointerbridge.app.display import gap_lines, plain_line, safe_text, view_body
+from pointerbridge.app.display import gap_lines, plain_line, safe_text, shown_name, view_body
+from pointerbridge.app.errors import EmptyMessageError, MessageNotFoundError, NotChangeableError, NotYourMessageError
 from pointerbridge.app.session import Event, ListenEvent, ListenFailed, NewMessages, Polled, PollFailed, PollOutcome
-from pointerbridge.core.errors import PointerBridgeError
+from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
+
+from .ids import IdMap, xmpp_id
 
 if TYPE_CHECKING:
     from pointerbridge.app.models import UnlockedChat
     from pointerbridge.app.session import Session
-    from pointerbridge.app.view import ChatView
+    from pointerbridge.app.view import ChatView, MessageView
 
-__all__ = ["HELP", "Hub", "Outgoing"]
+__all__ = ["HELP", "Hub", "Outgoing", "Typed"]
 
 HELP = (
     "Type a message to send it to the chat. /history [N]: its last N messages again (20 unless said); "
     "//text sends /text; /help: this."
 )
 _HISTORY = 20
+_UNKNOWN = "the gateway does not know the message your client names (it remembers this run's messages only)"
 _RETRY_BUSY = 2.0  # seconds before posting again when another process's poll held the home
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A line for the user: from the chat ``chat`` (a chat id), or from the gateway itself
-    (None: a note about a carrier or the gateway)."""
+    (None: a note about a carrier or the gateway). A line that is a chat's message carries
+    its XMPP ``id`` (:func:`~.ids.xmpp_id`); one that changes a line shown before names
+    it in ``replaces`` (an edit, or a reply whose quote changed) or ``retracts`` (a
+    delete); a reply names the message it answers in ``reply_to`` (the user's own when
+    ``reply_to_user``) with ``quote``, (name, first line), to show before it."""
 
     chat: int | None
     body: str
+    id: str | None = None
+    replaces: str | None = None
+    retracts: str | None = None
+    reply_to: str | None = None
+    reply_to_user: bool = False
+    quote: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class _Typed:
+class Typed:
+    """What the user sent to chat ``chat``: ``kind`` text, edit, delete or reply (the last
+    three of the message their client calls ``target``); ``ids``: their client's ids for
+    this one (its later corrections name them)."""
+
     chat: int
     text: str
+    kind: str = "text"
+    target: str | None = None
+    ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +87,7 @@ class _Finished:
 
 
 _STOP = "stop"
-_Work = _Typed | _Finished | ListenEvent | str
+_Work = Typed | _Finished | ListenEvent | str
 
 
 class Hub:
@@ -78,6 +104,7 @@ class Hub:
         self._work: queue.Queue[_Work] = queue.Queue()
         self._shown: dict[int, dict[str, str]] = {}  # chat id -> message id -> the line the user got
         self._gaps: dict[int, set[str]] = {}  # chat id -> the gap lines the user got
+        self._ids = IdMap()  # the user's XMPP ids of what they sent, to pb2 message ids
         self._troubles: dict[str, str] = {}  # carrier -> the failure last told (told again only if it changes)
         self._thread: threading.Thread | None = None
         self._post_again: tuple[float, list[str]] | None = None
@@ -101,9 +128,9 @@ class Hub:
         self._thread = threading.Thread(target=self._run, name="gateway-hub", daemon=True)
         self._thread.start()
 
-    def typed(self, chat: int, text: str) -> None:
-        """What the user typed to chat ``chat`` (any thread): sent, or a command run."""
-        self._work.put(_Typed(chat, text))
+    def typed(self, typed: Typed) -> None:
+        """What the user sent (any thread): sealed and sent, or a command run."""
+        self._work.put(typed)
 
     def stop(self, wait: float = 5.0) -> None:
         """Stop listening and the hub's thread (up to ``wait`` seconds), forget every key."""
@@ -141,26 +168,67 @@ class Hub:
         return None if self._post_again is None else self._post_again[0]
 
     def _do(self, work: _Work | None) -> None:
-        if isinstance(work, _Typed):
+        if isinstance(work, Typed):
             self._typed(work)
         elif isinstance(work, _Finished):
             self._finished(work.outcome)
         elif work is not None and not isinstance(work, str):
             self.session.heard(work)  # a listener's event: routed into the chats, then emitted
 
-    def _typed(self, typed: _Typed) -> None:
+    def _typed(self, typed: Typed) -> None:
         chat = self.chats.get(typed.chat)
         if chat is None:
             return
         text = typed.text
+        if typed.kind != "text":
+            self._change(chat, typed)
+            return
         if text.startswith("/") and not text.startswith("//"):
             self._command(chat, text)
             return
         if not text.strip():
             return
         assert self.session.identity is not None
-        self.session.app.send(chat, self.session.identity, text.removeprefix("/"))
+        sent = self.session.app.send(chat, self.session.identity, text.removeprefix("/"))
+        self._sent(chat, typed.ids, sent)
         self._poll(chat.row.carriers, fetch=False)
+
+    def _change(self, chat: UnlockedChat, typed: Typed) -> None:
+        """An edit, delete or reply of the message the user's client names: sent, or one
+        line saying why not (an id this run does not know, a message not the user's)."""
+        app, me, told = self.session.app, self.session.identity, chat.row.id
+        assert me is not None
+        action = {"edit": "correct", "delete": "retract", "reply": "answer"}[typed.kind]
+        aimed = None if typed.target is None else self._ids.pb2(told, typed.target)
+        try:
+            if aimed is None:
+                raise MessageNotFoundError(_UNKNOWN)
+            if typed.kind != "delete" and not typed.text.strip():
+                raise EmptyMessageError("its text is empty (to take a message back, retract it)")
+            if typed.kind == "edit":
+                app.edit(chat, me, aimed, typed.text)
+                self._ids.add(told, typed.ids, aimed)  # a correction of this correction edits the same message
+            elif typed.kind == "delete":
+                app.delete_for_everyone(chat, me, aimed)
+            else:
+                self._sent(chat, typed.ids, app.reply(chat, me, aimed, typed.text))
+        except MessageNotFoundError:
+            why = _UNKNOWN  # the app's own words name 'pbridge read', no help in a Jabber client
+        except (NotYourMessageError, NotChangeableError, EmptyMessageError, InvalidInputError) as exc:
+            why = safe_text(str(exc))
+        else:
+            self._poll(chat.row.carriers, fetch=False)
+            return
+        self._deliver(Outgoing(told, f"(cannot {action} it: {why}; nothing was sent)"))
+
+    def _sent(self, chat: UnlockedChat, ids: tuple[str, ...], pointers: list[int]) -> None:
+        """Remember which pb2 message the user's XMPP ``ids`` became (sealed as ``pointers``)."""
+        if ids:
+            view, _ = self.session.app.read_view(chat)
+            sealed = set(pointers)
+            line = next((m for m in reversed(view.messages) if sealed & set(m.shown.pointer_ids)), None)
+            if line is not None:
+                self._ids.add(chat.row.id, ids, line.id)
 
     def _command(self, chat: UnlockedChat, text: str) -> None:
         word, _, rest = text.partition(" ")
@@ -225,7 +293,8 @@ class Hub:
 
     def _show(self, chat: UnlockedChat) -> None:
         """Hand the user every line of the chat's view not given yet, or changed since (an
-        edit or delete arrived), and every new gap; their own messages are not echoed."""
+        edit or delete arrived: a correction or retraction of the message shown), and every
+        new gap; their own messages are not echoed."""
         view, _ = self.session.app.read_view(chat)
         shown = self._shown.setdefault(chat.row.id, {})
         for line in view.messages:
@@ -234,12 +303,33 @@ class Hub:
             shown[line.id] = said
             if said == before or line.shown.message.sender_key == self._own_key:
                 continue
-            self._deliver(Outgoing(chat.row.id, said if before is None else f"(changed) {said}"))
+            self._deliver(self._outgoing(chat.row.id, view, line, shown_before=before is not None))
         told = self._gaps.setdefault(chat.row.id, set())
         for gap in gap_lines(view.gaps):
             if gap not in told:
                 told.add(gap)
                 self._deliver(Outgoing(chat.row.id, f"({safe_text(gap)})"))
+
+    def _outgoing(self, chat: int, view: ChatView, line: MessageView, *, shown_before: bool) -> Outgoing:
+        """The message for ``line``: new, or correcting or retracting the one shown before;
+        a reply points at the message it answers (an arrival by the id the gateway gave it,
+        the user's own by their client's id while remembered) with the quote before it."""
+        body = plain_line(line.shown, view_body(line, quote=False))
+        ours = xmpp_id(line.id)
+        if line.deleted:
+            return Outgoing(chat, body, retracts=ours if shown_before else None, id=None if shown_before else ours)
+        reply_to, to_user, quote = None, False, None
+        if line.kind == "reply" and line.target is not None and not line.forged:
+            aimed = view.find(line.target)
+            to_user = aimed is not None and aimed.shown.message.sender_key == self._own_key
+            reply_to = self._ids.xmpp(chat, line.target) if to_user else xmpp_id(line.target)
+            if reply_to is None:  # the user's own message, sent before this run: the quote in words
+                body = plain_line(line.shown, view_body(line))
+            elif line.quote is not None:
+                quote = (shown_name(line.quote_from or ""), safe_text(line.quote))
+        if shown_before:
+            return Outgoing(chat, body, replaces=ours, reply_to=reply_to, reply_to_user=to_user, quote=quote)
+        return Outgoing(chat, body, id=ours, reply_to=reply_to, reply_to_user=to_user, quote=quote)
 
     def _remember(self, chat_id: int, view: ChatView) -> None:
         self._shown[chat_id] = {line.id: plain_line(line.shown, view_body(line)) for line in view.messages}

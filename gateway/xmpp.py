@@ -7,7 +7,9 @@ the gateway asks the user to add it (a subscription request, with the chat's nam
 nick), grants the user's own request, and shows it online while the gateway runs. What
 the user types to a chat's contact is handed to the hub (:mod:`.hub`), which seals it as
 the user's identity and posts it; what the hub gives back is sent as a chat message from
-that contact (notes about carriers from the domain itself).
+that contact (notes about carriers from the domain itself). Replies, corrections and
+retractions go both ways (:mod:`.stanzas`: what the client sent is read there, checked;
+what the hub gives is written there).
 
 Only the configured user's bare JID is served: a message from anyone else is answered
 with a ``not-allowed`` error and dropped, a subscription request refused, a probe
@@ -33,10 +35,12 @@ from slixmpp.types import PresenceTypes
 from slixmpp.xmlstream import ET
 
 from .errors import GatewayRefusedError, GatewayUnreachableError
+from .hub import Outgoing, Typed
 from .settings import GatewaySettings
+from .stanzas import FEATURES, PLUGINS, add_references, read_incoming
 
 if TYPE_CHECKING:
-    from .hub import Hub, Outgoing
+    from .hub import Hub
 
 __all__ = ["contact_names", "serve"]
 
@@ -102,7 +106,7 @@ class _Component(ComponentXMPP):
         self.ended: asyncio.Future[None] = self.loop.create_future()
         self.started: asyncio.Future[None] = self.loop.create_future()
         self.stopping = False
-        for plugin in ("xep_0030", "xep_0172", "xep_0334"):
+        for plugin in ("xep_0030", "xep_0172", "xep_0334", *PLUGINS):
             self.register_plugin(plugin)
         self.del_event_handler("presence_probe", self._handle_probe)  # its roster would answer "unsubscribed"
         for event, handler in (
@@ -153,6 +157,8 @@ class _Component(ComponentXMPP):
         if not self.started.done():
             self.started.set_result(None)
         for chat_id, jid in self.jids.items():
+            for feature in FEATURES:  # what a client looks up before offering replies, corrections, retractions
+                self["xep_0030"].add_feature(feature, jid=jid)
             self._presence(jid, "subscribe", nick=self.names[chat_id])
             self._presence(jid, "probe")
             self._presence(jid, None)
@@ -196,8 +202,13 @@ class _Component(ComponentXMPP):
             elif body.strip():
                 self.deliver_now(None, self._overview())
             return
-        if body:
-            self.hub.typed(chat, body)
+        try:
+            sent = read_incoming(msg.xml, body)
+        except InvalidInputError as exc:
+            self.deliver_now(chat, f"({exc}; nothing was sent)")
+            return
+        if sent.kind != "text" or body:
+            self.hub.typed(Typed(chat, sent.text, sent.kind, sent.target, sent.ids))
 
     def _overview(self) -> str:
         chats = ", ".join(f"{self.names[chat]!r}: {jid}" for chat, jid in sorted(self.jids.items()))
@@ -249,8 +260,6 @@ class _Component(ComponentXMPP):
         self.loop.call_soon_threadsafe(self._send, out)
 
     def deliver_now(self, chat: int | None, body: str) -> None:
-        from .hub import Outgoing
-
         self._send(Outgoing(chat, body))
 
     def _send(self, out: Outgoing) -> None:
@@ -260,6 +269,7 @@ class _Component(ComponentXMPP):
         sender = self.settings.domain if out.chat is None else self.jids[out.chat]
         for full in sorted(self.online):
             msg = self.make_message(mto=full, mfrom=sender, mbody=out.body, mtype="chat")
+            add_references(msg, out, sender, self.user)
             for hint in _HINTS:
                 msg.enable(hint)
             msg.append(ET.Element("{urn:xmpp:styling:0}unstyled"))

@@ -4,11 +4,15 @@ a files carrier they share."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from console_helpers import PHRASES, SECRET, make_home, with_chat
@@ -85,13 +89,24 @@ def _every_file(*folders: Path) -> Iterator[tuple[Path, bytes]]:
                 yield path, path.read_bytes()
 
 
-def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, shared: Path, prosody: XmppServer) -> None:
+@dataclass
+class _Running:
+    gateway: subprocess.Popen[str]
+    lines: list[str]  # the gateway's stderr
+    alice: JabberClient  # logged in, the chat Family a contact of hers, online
+
+
+@contextmanager
+def _alice_in_her_client(tmp_path: Path, shared: Path, prosody: XmppServer) -> Iterator[_Running]:
+    """Alice's and Bob's homes sharing chat Family on a files carrier, Alice's gateway up
+    and her Jabber client logged in with the chat as a contact; afterwards the client is
+    logged out and the gateway ended (asserted to end well)."""
     alice_home, bob_home = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
     with_chat(alice_home, "alice")
     with_chat(bob_home, "bob")
     gateway = _gateway((tmp_path / "alice"), prosody, _secret_file(tmp_path, prosody.component_secret))
     lines = collect_lines(gateway)
-    alice = mallory = None
+    alice = None
     try:
         wait_for(lambda: any("gateway ready" in line for line in lines) or gateway.poll() is not None, "gateway up")
         assert gateway.poll() is None, lines
@@ -99,55 +114,69 @@ def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, sha
         alice = JabberClient("alice@localhost", "alice password", prosody.c2s_port)
         alice.subscribe(FAMILY)  # the chat as a contact: the gateway grants it and shows it online
         wait_for(lambda: (FAMILY, "available") in alice.presences, "the chat online in Alice's client")
-
-        # Bob writes from his CLI: it lands in Alice's Jabber client, decrypted, with his name.
-        sent = _pbridge((tmp_path / "bob"), "send", "Family", stdin=FROM_BOB)
-        assert sent.returncode == 0, sent.stderr
-        wait_for(lambda: any(FROM_BOB in m.body for m in alice.messages), "Bob's message in Alice's client")
-        (got,) = [m for m in alice.messages if FROM_BOB in m.body]
-        assert got.sender == FAMILY and got.kind == "chat" and "bob (new key): " in got.body
-        assert got.hints == {"no-store", "no-permanent-store", "no-copy"} and got.unstyled
-
-        # Alice answers in her client: Bob's read shows it, sealed by her key.
-        alice.say(FAMILY, FROM_ALICE)
-
-        def bob_read() -> str:
-            fetched = _pbridge((tmp_path / "bob"), "poll")
-            assert fetched.returncode == 0, fetched.stderr
-            done = _pbridge((tmp_path / "bob"), "read", "Family")
-            assert done.returncode == 0, done.stderr
-            return done.stdout
-
-        reads: list[str] = []
-        wait_for(lambda: reads.append(bob_read()) or FROM_ALICE in reads[-1], "Alice's reply in Bob's read")
-        assert f"alice (new key): {FROM_ALICE}" in reads[-1]  # her key, first seen: pinned from now on
-        assert not any(FROM_ALICE in m.body for m in alice.messages)  # her own words are not echoed back
-
-        # A stranger on the same server is refused, and nothing of theirs is sealed.
-        mallory = JabberClient("mallory@localhost", "mallory password", prosody.c2s_port)
-        mallory.say(FAMILY, "let me in")
-        wait_for(lambda: any(m.kind == "error" for m in mallory.messages), "the stranger refused")
-        (refused,) = [m for m in mallory.messages if m.kind == "error"]
-        assert refused.sender == FAMILY and refused.error == "not-allowed"
-        mallory.subscribe(FAMILY)
-        wait_for(lambda: (FAMILY, "unsubscribed") in mallory.presences, "the stranger's request refused")
-        alice.say(FAMILY, "/history 5")  # what the gateway has sealed so far: Alice's one message
-        wait_for(
-            lambda: any(
-                "/history" not in m.body and "let me in" not in m.body and FROM_BOB in m.body and FROM_ALICE in m.body
-                for m in alice.messages
-            ),
-            "the history",
-        )
-        assert "let me in" not in bob_read()
+        yield _Running(gateway, lines, alice)
     finally:
-        for client in (alice, mallory):
-            if client is not None:
-                client.close()
+        if alice is not None:
+            alice.close()
         gateway.terminate()
         gateway.wait(30)
     assert gateway.returncode == 0, lines
     assert lines[-1] == "gateway stopped: every key is forgotten"
+
+
+def _bob_reads(tmp_path: Path) -> str:
+    fetched = _pbridge((tmp_path / "bob"), "poll")
+    assert fetched.returncode == 0, fetched.stderr
+    done = _pbridge((tmp_path / "bob"), "read", "Family")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, shared: Path, prosody: XmppServer) -> None:
+    mallory = None
+    with _alice_in_her_client(tmp_path, shared, prosody) as running:
+        alice = running.alice
+        try:
+            # Bob writes from his CLI: it lands in Alice's Jabber client, decrypted, with his name.
+            sent = _pbridge((tmp_path / "bob"), "send", "Family", stdin=FROM_BOB)
+            assert sent.returncode == 0, sent.stderr
+            wait_for(lambda: any(FROM_BOB in m.body for m in alice.messages), "Bob's message in Alice's client")
+            (got,) = [m for m in alice.messages if FROM_BOB in m.body]
+            assert got.sender == FAMILY and got.kind == "chat" and "bob (new key): " in got.body
+            assert got.hints == {"no-store", "no-permanent-store", "no-copy"} and got.unstyled
+
+            # Alice answers in her client: Bob's read shows it, sealed by her key.
+            alice.say(FAMILY, FROM_ALICE)
+            reads: list[str] = []
+            wait_for(
+                lambda: reads.append(_bob_reads(tmp_path)) or FROM_ALICE in reads[-1], "Alice's reply in Bob's read"
+            )
+            assert f"alice (new key): {FROM_ALICE}" in reads[-1]  # her key, first seen: pinned from now on
+            assert not any(FROM_ALICE in m.body for m in alice.messages)  # her own words are not echoed back
+
+            # A stranger on the same server is refused, and nothing of theirs is sealed.
+            mallory = JabberClient("mallory@localhost", "mallory password", prosody.c2s_port)
+            mallory.say(FAMILY, "let me in")
+            wait_for(lambda: any(m.kind == "error" for m in mallory.messages), "the stranger refused")
+            (refused,) = [m for m in mallory.messages if m.kind == "error"]
+            assert refused.sender == FAMILY and refused.error == "not-allowed"
+            mallory.subscribe(FAMILY)
+            wait_for(lambda: (FAMILY, "unsubscribed") in mallory.presences, "the stranger's request refused")
+            alice.say(FAMILY, "/history 5")  # what the gateway has sealed so far: Alice's one message
+            wait_for(
+                lambda: any(
+                    "/history" not in m.body
+                    and "let me in" not in m.body
+                    and FROM_BOB in m.body
+                    and FROM_ALICE in m.body
+                    for m in alice.messages
+                ),
+                "the history",
+            )
+            assert "let me in" not in _bob_reads(tmp_path)
+        finally:
+            if mallory is not None:
+                mallory.close()
 
     # Nothing secret or plain was written by Prosody or by the gateway's home.
     prosody.stop()
@@ -156,6 +185,97 @@ def test_bob_and_alice_talk_through_alices_own_jabber_client(tmp_path: Path, sha
     for needle in (FROM_BOB, FROM_ALICE, SECRET, PHRASES["alice"], "let me in"):
         for path, data in written:
             assert needle.encode() not in data, (needle, path)
+
+
+def _bob_messages(tmp_path: Path) -> list[dict[str, Any]]:
+    fetched = _pbridge((tmp_path / "bob"), "poll")
+    assert fetched.returncode == 0, fetched.stderr
+    done = _pbridge((tmp_path / "bob"), "read", "Family", "--json")
+    assert done.returncode == 0, done.stderr
+    messages: list[dict[str, Any]] = json.loads(done.stdout)["messages"]
+    return messages
+
+
+def test_replies_corrections_and_retractions_go_both_ways(tmp_path: Path, shared: Path, prosody: XmppServer) -> None:
+    bob = tmp_path / "bob"
+    with _alice_in_her_client(tmp_path, shared, prosody) as running:
+        alice = running.alice
+        features = alice.features(FAMILY)
+        assert {"urn:xmpp:message-correct:0", "urn:xmpp:message-retract:1", "urn:xmpp:reply:0"} <= features
+
+        # Bob's message reaches Alice's client with an id that names it (and an origin-id, the same).
+        assert _pbridge(bob, "send", "Family", stdin=FROM_BOB).returncode == 0
+        wait_for(lambda: any(FROM_BOB in m.body for m in alice.messages), "Bob's message in Alice's client")
+        (got,) = [m for m in alice.messages if FROM_BOB in m.body]
+        (bobs,) = _bob_messages(tmp_path)
+        assert got.id == got.origin_id == f"pb-{bobs['id']}"
+
+        # From Alice's client: a reply to it (the quote a fallback), a message corrected, one
+        # retracted, one retracted in the older fastened form.
+        answer = alice.reply(FAMILY, got.id, FROM_ALICE, FROM_BOB, "bob")
+        typo = alice.say(FAMILY, "see you on Sunday")
+        alice.correct(FAMILY, typo, "see you on Saturday")
+        alice.retract(FAMILY, alice.say(FAMILY, "the code is 1234"))
+        older = alice.say(FAMILY, "the code is 5678")
+        alice.retract_fastened(FAMILY, older)
+        views: list[list[dict[str, Any]]] = []
+
+        def all_of_alices_arrived() -> bool:
+            views.append([m for m in _bob_messages(tmp_path) if m["username"] == "alice"])
+            return sum(m["deleted"] for m in views[-1]) == 2 and any(m["edited"] for m in views[-1])
+
+        wait_for(all_of_alices_arrived, "Alice's reply, correction and retractions in Bob's read", timeout=60)
+        assert len(views[-1]) == 4, views[-1]  # the correction and retractions are no messages of their own
+        (reply,) = [m for m in views[-1] if m["kind"] == "reply"]
+        assert reply["reply_to"] == bobs["id"] and reply["body"] == FROM_ALICE and reply["quote"] == FROM_BOB
+        (edited,) = [m for m in views[-1] if m["edited"]]
+        assert edited["body"] == "see you on Saturday"
+        assert all(m["body"] == "" for m in views[-1] if m["deleted"])
+
+        # From Bob's CLI: an edit of his message is a correction of the one Alice's client showed.
+        assert _pbridge(bob, "edit", "Family", bobs["id"], stdin="the tulips came up late").returncode == 0
+        wait_for(lambda: any(m.replaces == got.id for m in alice.messages), "the correction in Alice's client")
+        (fixed,) = [m for m in alice.messages if m.replaces]
+        assert ": the tulips came up late (edited)  #" in fixed.body and fixed.id not in ("", got.id)
+
+        # Bob's reply to Alice's reply names her client's id for it, his quote of it a fallback.
+        assert _pbridge(bob, "send", "Family", "--reply-to", reply["id"], stdin="that one").returncode == 0
+        wait_for(lambda: any(m.reply_to for m in alice.messages), "Bob's reply in Alice's client")
+        (answered,) = [m for m in alice.messages if m.reply_to]
+        assert answered.reply_to == answer and answered.reply_to_jid == "alice@localhost"
+        assert answered.body.startswith(f"> alice:\n> {FROM_ALICE}\n[") and answered.body.endswith(answered.text)
+        assert ": that one  #" in answered.text and FROM_ALICE not in answered.text
+
+        # Alice correcting Bob's message, ids the gateway does not know or takes, an empty
+        # correction: one line each, nothing sent.
+        alice.correct(FAMILY, got.id, "I wrote this")
+        alice.reply(FAMILY, "an-id-of-another-run", "hello?", "what", "who")
+        alice.retract(FAMILY, "pb-" + "0" * 32)
+        alice.correct(FAMILY, "x" * 500, "too long an id")
+        alice.correct(FAMILY, typo, "  ")
+        refusals = [
+            "(cannot correct it: message ",
+            "(cannot answer it: the gateway does not know the message your client names",
+            "(cannot retract it: the gateway does not know the message your client names",
+            "(the correction id your client gave is not one the gateway takes; nothing was sent)",
+            "(cannot correct it: its text is empty (to take a message back, retract it)",
+        ]
+        wait_for(lambda: all(any(m.body.startswith(r) for m in alice.messages) for r in refusals), "the refusals")
+        for start in refusals:
+            (line,) = [m for m in alice.messages if m.body.startswith(start)]
+            assert line.sender == FAMILY and "\n" not in line.body and line.body.endswith("nothing was sent)")
+        (mine_only,) = [m for m in alice.messages if m.body.startswith(refusals[0])]
+        assert "you can only edit your own messages" in mine_only.body
+
+        # Bob deletes his message for everyone: a retraction of it, with a readable body.
+        assert _pbridge(bob, "delete", "Family", bobs["id"], "--for-everyone").returncode == 0
+        wait_for(lambda: any(m.retracts == got.id for m in alice.messages), "the retraction in Alice's client")
+        (retraction,) = [m for m in alice.messages if m.retracts]
+        assert ": (deleted by its sender)  #" in retraction.body
+        after = _bob_messages(tmp_path)
+        assert not {"I wrote this", "hello?", "too long an id"} & {m["body"] for m in after}
+        assert [m["body"] for m in after if m["edited"]] == ["see you on Saturday"]  # not emptied
+        assert not [m for m in after if m["kind"] in ("edit", "delete")]  # no refused change was sealed
 
 
 def test_a_wrong_component_secret_and_no_server_are_one_line_each(tmp_path: Path, prosody: XmppServer) -> None:
