@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from pointerbridge.app.display import safe_text
 from pointerbridge.app.service import App, PollSummary, UnlockedChat
 from pointerbridge.app.session import (
-
+    ChatGone,
     Event,
     Heard,
     ListenEvent,

@@ -208,10 +208,6 @@ class ChatTables(StoreBase):
         row = self._db.execute("SELECT id, sealed FROM chats WHERE lookup = ?", (lookup,)).fetchone()
         return _row(row[0], self._open(lookup, row[1])) if row else None
 
-    def chat_ids(self) -> set[int]:
-        """The ids of the chats this store holds (nothing opened: a cheap "is it still here")."""
-        return {row[0] for row in self._db.execute("SELECT id FROM chats")}
-
     def chats(self) -> list[ChatRow]:
         """Every chat, by name."""
         return sorted((_row(i, r) for i, r in self._all_records()), key=lambda c: c.normalized_name)

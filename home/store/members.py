@@ -19,6 +19,10 @@ __all__ = ["MemberTables"]
 class MemberTables(ChatTables):
     """Pins, rotations, conflicts and marks of each chat (all sealed)."""
 
+    def chat_ids(self) -> set[int]:
+        """The ids of the chats this store holds (nothing opened: a cheap "is it still here")."""
+        return {row[0] for row in self._db.execute("SELECT id FROM chats")}
+
     def pins(self, chat_id: int) -> dict[str, bytes]:
         """username -> pinned public key, for one chat."""
         return {name: key for name, (key, _) in self._load(chat_id).pins.items()}
