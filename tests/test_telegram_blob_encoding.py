@@ -58,6 +58,6 @@ def test_a_gzip_encoded_download_is_refused_uninflated(
     dest = tmp_path / "blob"
     url = f"http://127.0.0.1:{gzip_server.server_address[1]}/file/botX/documents/file_1.bin"
     with pytest.raises(RetryableError, match="gzip-encoded, not as asked"):
-        telegram_blobs._download("tg", url, dest, 20 << 20, 10)
+        telegram_blobs._download("tg", url, dest, 20 << 20, 10, None)
     assert _Gzipping.asked == ["identity"]
     assert not dest.exists()
