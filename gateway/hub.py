@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from pointerbridge.app.display import gap_lines, plain_line, safe_text, shown_name, view_body
 from pointerbridge.app.errors import EmptyMessageError, MessageNotFoundError, NotChangeableError, NotYourMessageError
 from pointerbridge.app.session import Event, ListenEvent, ListenFailed, NewMessages, Polled, PollFailed, PollOutcome
+from pointerbridge.app.trust import Trust
 from pointerbridge.core.errors import InvalidInputError, PointerBridgeError
 
 from .ids import IdMap, xmpp_id
@@ -298,7 +299,7 @@ class Hub:
         view, _ = self.session.app.read_view(chat)
         shown = self._shown.setdefault(chat.row.id, {})
         for line in view.messages:
-            said = plain_line(line.shown, view_body(line))
+            said = _as_said(line)
             before = shown.get(line.id)
             shown[line.id] = said
             if said == before or line.shown.message.sender_key == self._own_key:
@@ -332,5 +333,19 @@ class Hub:
         return Outgoing(chat, body, id=ours, reply_to=reply_to, reply_to_user=to_user, quote=quote)
 
     def _remember(self, chat_id: int, view: ChatView) -> None:
-        self._shown[chat_id] = {line.id: plain_line(line.shown, view_body(line)) for line in view.messages}
+        self._shown[chat_id] = {line.id: _as_said(line) for line in view.messages}
         self._gaps[chat_id] = set(gap_lines(view.gaps))
+
+
+# A key verified (or unverified) in person moves every earlier line of its sender between
+# ✓ and ✔: a change of mark, not of the message. Sent again, a verify would resend the
+# member's whole history as corrections (found by the review).
+_SAME_MARK = {Trust.VERIFIED: Trust.PINNED, Trust.VERIFIED_CHANGED: Trust.CHANGED}
+
+
+def _as_said(line: MessageView) -> str:
+    """What decides whether a line shown before has changed: its words and its mark, with
+    the verified marks counted as the marks they stand above."""
+    shown = line.shown
+    mark = _SAME_MARK.get(shown.trust)
+    return plain_line(shown if mark is None else shown._replace(trust=mark), view_body(line))
