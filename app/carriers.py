@@ -157,8 +157,9 @@ class Carriers(AppBase):
 def _typed(name: str, carrier_type: str, settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` with the numbers and switches given as text (``--set port=8000``) as the
     bridge reads them, so config.toml and invites carry ``8000``, not ``"8000"`` (a place
-    compared by its settings would not match). Anything the bridge refuses is left as it
-    is: adding the carrier then says what is wrong."""
+    compared by its settings would not match), and a proxy in its one written form.
+    Anything the bridge refuses is left as it is: adding the carrier then says what is
+    wrong."""
     from pydantic import ValidationError
 
     own = {k: v for k, v in settings.items() if k not in ("type", "poll_every", "poll_cron")}  # the app's own
@@ -172,4 +173,6 @@ def _typed(name: str, carrier_type: str, settings: dict[str, Any]) -> dict[str, 
         kept = read.get(key)
         if isinstance(value, str) and isinstance(kept, int | float):  # bool is an int
             typed[key] = kept
+    if isinstance(read.get("proxy"), str):  # its one written form, which a cron poll takes without pydantic
+        typed["proxy"] = read["proxy"]
     return typed

@@ -90,8 +90,16 @@ def log_in(
         _forget(cls, name, settings, login.credential)
         raise
     if login.replaces is not None:
-        _log_out_old(cls, name, old, old_token, login.replaces, done)
+        _log_out_old(cls, name, _as_now(old, carrier.settings), old_token, login.replaces, done)
     return done
+
+
+def _as_now(old: dict[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:
+    """The old session's settings, reached as the new settings say: through the proxy the
+    new login used, or directly if the user took the proxy away. Logging the old device
+    out over the old route went around a proxy the user had just asked for."""
+    kept = {k: v for k, v in old.items() if k != "proxy"}
+    return {**kept, "proxy": now["proxy"]} if now.get("proxy") else kept
 
 
 def _check_name(name: str) -> None:

@@ -13,17 +13,15 @@ without reading entry points (a third-party bridge takes a name of its own).
 from __future__ import annotations
 
 import functools
-import os
-import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pointerbridge.core import PointerBridgeError
 
 from .blobs import BlobHooks
+from .credentials import read_credential
 from .words import elapsed, header_safe, json_cursor, printable
 
 __all__ = [
@@ -174,24 +172,6 @@ class Finding(NamedTuple):
     detail: str
 
 
-def read_credential(carrier: str, env_var: str | None, path: Path | None) -> tuple[str, str]:
-    """A credential given by reference: the value of ``env_var``, else the stripped text of
-    ``path``, which must be readable by its owner only. Returns (value, where it came from)
-    for the caller's own checks; an empty value comes back empty, never as an error here."""
-    if env_var is not None:
-        return os.environ.get(env_var, ""), f"environment variable {env_var}"
-    if path is None:
-        raise ConfigurationError(carrier, "no credential configured")
-    try:
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigurationError(carrier, f"{path} must be readable by you only (chmod 600)")
-        return path.read_text(encoding="utf-8").strip(), str(path)
-    except OSError as exc:
-        raise ConfigurationError(carrier, f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        return "", str(path)  # not text: the caller says it holds no usable credential
-
-
 def extract(text: str, reference: str, result: PollResult) -> None:
     """Add the pointers in one carrier item to ``result``, counting what is skipped."""
     from pointerbridge.core.armor import scan_pointers  # its tables cost ~10 ms: not for an idle poll
@@ -225,6 +205,8 @@ class Bridge(ABC, BlobHooks):
     # the home a cursor write, so a carrier whose wait holds one open request waits long
     # (under the 60 s idle timeout of common proxies); a scan's safety net waits less.
     listen_wait: ClassVar[float] = 25.0
+    # Whether every connection honours ``proxy`` (bridges/proxy.py); if not, it is refused.
+    takes_proxy: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: Any) -> None:
         """Use :meth:`from_config`; ``settings`` is an instance of ``Settings`` (or what
@@ -244,6 +226,8 @@ class Bridge(ABC, BlobHooks):
     @classmethod
     def from_config(cls, name: str, settings: dict[str, Any]) -> Bridge:
         """Validate this carrier's settings from config.toml and build the bridge."""
+        if settings.get("proxy") is not None and not cls.takes_proxy:  # it would connect directly
+            raise ConfigurationError(name, f"a {cls.carrier_type} carrier does not go through a proxy: remove 'proxy'")
         plain = cls.plain_settings(settings)
         if plain is not None:
             return cls(name, plain)

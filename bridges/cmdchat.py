@@ -107,6 +107,7 @@ REVEALS = (
 class CmdChatBridge(Bridge):
     """One CMD-CHAT room, reached as this bot's own username."""
 
+    takes_proxy = True
     carrier_type = "cmdchat"
     Settings = SettingsModel("pointerbridge.bridges.cmdchat_settings", "CmdChatSettingsModel")
     shareable_settings = ("host", "port", "max_pointer_chars")

@@ -77,6 +77,7 @@ _LOGIN_LATER = ("[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]", "[LIMIT]")  # RFC 553
 class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
     """One folder of this member's mailbox (listened to with IDLE), and SMTP to the others."""
 
+    takes_proxy = True
     carrier_type = "email"
     Settings = EmailSettings
     shareable_settings = ("to", "max_pointer_chars")

@@ -12,7 +12,7 @@ from pointerbridge.core.limits import MAX_POINTER_CHARS
 from pydantic import Field, field_validator, model_validator
 
 from .base import NetworkSettings, printable
-from .network_settings import loopback
+from .network_settings import on_this_machine
 
 __all__ = ["EmailSettings", "Security", "tls_problem"]
 
@@ -65,8 +65,12 @@ class EmailSettings(NetworkSettings):
     @model_validator(mode="after")
     def _plaintext_only_here(self) -> EmailSettings:
         for service in ("imap", "smtp"):
-            if getattr(self, f"{service}_security") == "none" and not loopback(getattr(self, f"{service}_host")):
-                raise ValueError(f"{service}_security = 'none' sends the password in clear: only to 127.0.0.1")
+            here = on_this_machine(getattr(self, f"{service}_host"), self.proxy)
+            if getattr(self, f"{service}_security") == "none" and not here:
+                raise ValueError(
+                    f"{service}_security = 'none' sends the password in clear: only to 127.0.0.1, and not through a "
+                    "proxy on another machine"
+                )
         if self.after == "move" and not self.move_to:
             raise ValueError("after = 'move' needs move_to, the folder to move read mails to")
         if self.after == "move" and self.move_to == self.folder:

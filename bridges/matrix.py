@@ -109,6 +109,7 @@ _PLAIN = {
 class MatrixBridge(MatrixBlobs):
     """One Matrix room, reached as one bot account."""
 
+    takes_proxy = True
     carrier_type = "matrix"
     Settings = SettingsModel("pointerbridge.bridges.matrix_settings", "MatrixSettingsModel")
     shareable_settings = ("homeserver", "room_id", "max_pointer_chars")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .proxy import parse_proxy
 
-__all__ = ["NetworkSettings", "loopback"]
+__all__ = ["NetworkSettings", "loopback", "on_this_machine"]
 
 
 class NetworkSettings(BaseModel):
@@ -48,3 +48,10 @@ def loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def on_this_machine(host: str, proxy: str | None) -> bool:
+    """Whether a connection to ``host`` stays on this machine: ``host`` is a loopback
+    name, and no proxy on another machine stands between (through a proxy, 127.0.0.1 is
+    the proxy's own machine)."""
+    return loopback(host) and (proxy is None or loopback(parse_proxy(proxy).host))

@@ -121,6 +121,7 @@ class _Plan(NamedTuple):
 class TelegramBridge(LongPoll, TelegramBlobs):
     """One Telegram chat, reached as this user's own bot."""
 
+    takes_proxy = True
     carrier_type = "telegram"
     Settings = SettingsModel("pointerbridge.bridges.telegram_settings", "TelegramSettingsModel")
     shareable_settings = ("chat_id", "max_pointer_chars")

@@ -49,6 +49,7 @@ _MAM_FEATURE = "urn:xmpp:mam:2"
 class XmppBridge(AsyncBridge):
     """One group chat, reached as one bot account."""
 
+    takes_proxy = True
     carrier_type = "xmpp"
     Settings = XmppSettings
     shareable_settings = ("room", "max_pointer_chars")

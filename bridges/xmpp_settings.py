@@ -11,7 +11,7 @@ from typing import Literal
 from pointerbridge.core.limits import MAX_POINTER_CHARS
 from pydantic import Field, model_validator
 
-from .network_settings import NetworkSettings, loopback
+from .network_settings import NetworkSettings, on_this_machine
 
 __all__ = ["DEFAULT_POINTER_CHARS", "STANZA_FLOOR_BYTES", "Security", "XmppSettings"]
 
@@ -45,10 +45,10 @@ class XmppSettings(NetworkSettings):
 
     @model_validator(mode="after")
     def _plaintext_only_here(self) -> XmppSettings:
-        if self.security == "none" and not loopback(self.server()):
+        if self.security == "none" and not on_this_machine(self.server(), self.proxy):
             raise ValueError(
-                f"security = 'none' sends the password and the pointers in clear: only to 127.0.0.1 "
-                f"(the server here is {self.server()}; use starttls or tls)"
+                f"security = 'none' sends the password and the pointers in clear: only to 127.0.0.1, and not "
+                f"through a proxy on another machine (the server here is {self.server()}; use starttls or tls)"
             )
         if self.proxy is not None and self.host is None:
             raise ValueError(

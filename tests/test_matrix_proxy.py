@@ -102,3 +102,22 @@ def test_a_login_refuses_a_proxy_that_would_look_names_up_here() -> None:
     with pytest.raises(InvalidInputError) as raised:
         LoginOptions.of({"homeserver": "https://matrix.example", "proxy": "socks5://127.0.0.1:9050"})
     assert "use socks5h:// so the proxy resolves names" in str(raised.value)
+
+
+def test_logging_in_again_to_add_a_proxy_logs_the_old_device_out_through_it(tmp_path: Path) -> None:
+    # The old device's logout used the old settings, with no proxy: a direct connection
+    # with the old token right after the user asked for a proxy (found by the review).
+    from test_matrix_cli import BOT_PASSWORD, login, login_ok
+
+    server = shared_server()
+    name = f"relog{os.getpid()}"
+    server.register(name, BOT_PASSWORD)
+    home = tmp_path / "home"
+    with Watch(server.port) as watch, Socks() as socks:
+        login_ok(home, "mx", "--homeserver", f"http://localhost:{watch.port}", "--user", name, "--create-room")
+        assert watch.direct  # the first login, without a proxy, went direct
+        watch.peers.clear()
+        again = login(home, "mx", "--set", f"proxy={socks.url}")
+        assert again.returncode == 0 and "note: the old device " in again.stderr, again
+        assert "was logged out" in again.stderr, again.stderr
+        assert watch.peers and watch.direct == [], watch.peers

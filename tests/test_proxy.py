@@ -103,3 +103,64 @@ def test_doctor_says_whether_the_proxy_answers(tmp_path: Path) -> None:
     found = _doctor(home, code=28)
     status, detail = found["tg proxy"]
     assert status == "fail" and detail.startswith(f"{socks.url} does not answer (Connection refused)"), detail
+
+
+def test_a_bridge_that_does_not_say_it_takes_a_proxy_refuses_one() -> None:
+    # A third-party bridge built on NetworkSettings took `proxy` and connected directly,
+    # while doctor said all its traffic went through the proxy (found by the review).
+    from pointerbridge.bridges.base import Bridge, ConfigurationError, NetworkSettings, PollResult, bridge_class
+
+    class ToySettings(NetworkSettings):
+        credential_fields = ("token_env", "token_file")
+        token_env: str | None = None
+        token_file: Path | None = None
+
+    class ToyBridge(Bridge):
+        carrier_type = "toy"
+        Settings = ToySettings
+
+        def post(self, pointer: str) -> str:
+            return "x"
+
+        def poll(self, cursor: str | None) -> PollResult:
+            return PollResult([], cursor or "")
+
+    assert ToyBridge.from_config("t", {"token_env": "T"}).settings.proxy is None
+    with pytest.raises(ConfigurationError, match="a toy carrier does not go through a proxy: remove 'proxy'"):
+        ToyBridge.from_config("t", {"token_env": "T", "proxy": "socks5h://127.0.0.1:9050"})
+    assert all(bridge_class(t).takes_proxy for t in ("matrix", "telegram", "email", "xmpp", "cmdchat"))
+
+
+def test_plaintext_to_loopback_is_refused_through_a_proxy_on_another_machine() -> None:
+    # Through a proxy, 127.0.0.1 is the proxy's own machine: the password would cross the
+    # network in clear (found by the review). A proxy on this machine keeps it here.
+    from pointerbridge.bridges.base import ConfigurationError, bridge_class
+
+    mail = {
+        "address": "bot@example.org",
+        "to": ["alice@example.org"],
+        "username": "bot",
+        "password_env": "X",
+        "imap_host": "127.0.0.1",
+        "imap_security": "none",
+        "smtp_host": "127.0.0.1",
+        "smtp_security": "none",
+    }
+    xmpp = {"jid": "bot@example.org", "room": "r@muc.example.org", "password_env": "X", "host": "127.0.0.1"}
+    xmpp["security"] = "none"
+    for kind, settings in (("email", mail), ("xmpp", xmpp)):
+        bridge = bridge_class(kind)
+        assert bridge.from_config("c", {**settings, "proxy": "socks5h://127.0.0.1:9050"})
+        with pytest.raises(ConfigurationError, match="not through a proxy on another machine"):
+            bridge.from_config("c", {**settings, "proxy": "socks5h://192.0.2.7:1080"})
+
+
+def test_carrier_add_writes_the_proxy_in_its_one_form() -> None:
+    # Written as given, a cron poll's plain path refused it and imported pydantic each time.
+    from pointerbridge.app.carriers import _typed
+    from pointerbridge.bridges.base import bridge_class
+
+    given = {"type": "telegram", "chat_id": "-100", "token_env": "TG", "proxy": "socks5h://[0:0::1]:9050/"}
+    typed = _typed("tg", "telegram", given)
+    assert typed == {**given, "chat_id": -100, "proxy": "socks5h://[::1]:9050"}
+    assert bridge_class("telegram").plain_settings({k: v for k, v in typed.items() if k != "type"}) is not None
