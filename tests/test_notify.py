@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_helpers import SIZE, make_home, opened, send, settle, until, with_chat
+from console_helpers import SIZE, keys, make_home, opened, send, settle, until, with_chat
 from helpers import running_daemon, wait_for
 from pointerbridge.app.errors import NotifyUnavailableError
 from pointerbridge.app.models import UnlockedChat
@@ -27,7 +27,7 @@ from test_cli import run
 from test_console import _open_family
 from test_local_app import CHAT_SECRET, PHRASES, ok, setup_user
 from textual.pilot import Pilot
-from textual.widgets import Button
+from textual.widgets import Button, Input
 
 NOTICE = {"app_name": "Pointer Bridge", "summary": "New messages", "actions": []}
 HINTS = {"category": "im.received", "urgency": 1}
@@ -210,6 +210,43 @@ def test_the_console_says_a_count_unless_the_chat_is_set_to_say_more(
     asyncio.run(main())
     with opened(bob) as app:
         assert app.notify_show("family") == "off"  # kept in the sealed record
+
+
+def test_the_console_counts_only_what_came_in_never_what_you_sent(
+    tmp_path: Path, shared: Path, server: NotificationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Your own message is stored in the chat too (and comes back from the carrier): it is
+    # no news, and raises no notification.
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", server.address)
+    alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
+    alices = with_chat(alice, "alice")
+    with_chat(bob, "bob")
+
+    async def say(pilot: Pilot[None], text: str) -> None:
+        """Bob sends ``text`` from the composer; the console looks at the batch it made."""
+        assert isinstance(pilot.app, ConsoleApp) and pilot.app.notices is not None
+        notices = pilot.app.notices
+        batches = notices.batches
+        await pilot.press(*keys(text), "enter")
+        await until(pilot, lambda: notices.batches > batches, "bob's own pointer looked at")
+        await settle(pilot)
+
+    async def main() -> None:
+        app = ConsoleApp(bob, poll_every=0, live=False, notify=True)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await _open_family(pilot, "bob")
+            screen.query_one("#composer", Input).focus()
+            await say(pilot, "hello from me")
+            await _arrive(alice, alices, pilot, "from alice")  # the poll brings bob's pointer back too
+            assert [call["body"] for call in server.calls()] == ["1 new pointer arrived"]
+            with opened(bob) as cli:
+                cli.set_notify_show("family", "names")  # a chat that names senders says nothing of bob either
+            await say(pilot, "and again")
+            await _arrive(alice, alices, pilot, "alice again")
+            assert [call["body"] for call in server.calls()] == ["1 new pointer arrived", "in Family\nfrom alice"]
+            assert [s.message.body for s in screen.shown] == ["hello from me", "from alice", "and again", "alice again"]
+
+    asyncio.run(main())
 
 
 def test_without_a_session_bus_the_console_says_so_once_and_goes_on(
