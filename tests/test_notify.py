@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from console_helpers import SIZE, keys, make_home, opened, send, settle, until, with_chat
 from helpers import running_daemon, wait_for
+from pointerbridge.app.attachments import send_attachment
 from pointerbridge.app.errors import NotifyUnavailableError
 from pointerbridge.app.models import UnlockedChat
-from pointerbridge.app.notify import Notifier, chat_notice, count_notice, markup_safe
+from pointerbridge.app.notify import Notifier, chat_notice, count_notice, markup_safe, said_by_others
 from pointerbridge.console.settings import ChatSettingsScreen
 from pointerbridge.console.tui import ConsoleApp
 from pointerbridge.home.config import Home
@@ -26,6 +27,7 @@ from servers.notifications import NotificationServer, notification_server, sessi
 from test_cli import run
 from test_console import _open_family
 from test_local_app import CHAT_SECRET, PHRASES, ok, setup_user
+from test_rotation import _home
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
@@ -71,6 +73,30 @@ def test_names_and_text_are_one_escaped_line_each() -> None:
         notice is not None
         and notice.body == "in Fam&lt;i&gt;ly\n&lt;b&gt;mallory&lt;/b&gt;: hi &amp; &lt;u&gt;bye&lt;/u&gt;"
     )
+
+
+def test_a_file_is_news_with_or_without_a_caption(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice, alice_id, alice_chat = _home(tmp_path, "alice", shared)
+    bob, bob_id, bob_chat = _home(tmp_path, "bob", shared)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8" + b"x" * 2000)
+    send_attachment(alice, alice_chat, alice_id, photo)  # no caption
+    send_attachment(alice, alice_chat, alice_id, photo, caption="the <b>view</b>")
+    bob.send(bob_chat, bob_id, "my own")
+    alice.poll()
+    bob.poll()
+    page = bob.read_page(bob_chat, limit=10)
+    said = said_by_others(page.messages, 0, bob_id.public_key)
+    assert said == [("alice (new key)", "[file]"), ("alice", "[file] the <b>view</b>")]
+    names = chat_notice("names", "Family", said, 3)
+    assert names is not None and names.body == "in Family\nfrom alice (new key), alice"
+    text = chat_notice("text", "Family", said, 3)
+    assert text is not None and text.body.split("\n")[1:] == [
+        "alice (new key): [file]",
+        "alice: [file] the &lt;b&gt;view&lt;/b&gt;",
+    ]
 
 
 def test_the_setting_is_sealed_in_the_chat_record() -> None:
