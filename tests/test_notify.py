@@ -142,6 +142,17 @@ def test_chat_notify_sets_and_shows_the_setting(tmp_path: Path, shared: Path) ->
         assert b'"notify"' not in path.read_bytes()
 
 
+def test_the_help_says_the_daemon_counts_a_chat_set_to_off_too() -> None:
+    # The daemon holds no key: it cannot read a chat's setting (sealed), so "off" is the console's alone.
+    daemon = " ".join(run("daemon", "--help").stdout.split())
+    assert "nor a chat's notification setting: it counts every chat's pointers, those of a chat set to off" in daemon
+    notify = " ".join(run("chat", "notify", "--help").stdout.split())
+    assert "The daemon's ignore it: they count every chat's pointers, an 'off' chat's too." in notify
+    assert "count this chat's pointers even when it is set to off" in notify
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "so it counts the pointers of every chat, one set to `off` too" in readme
+
+
 def _arrival(alice: Path, body: str) -> None:
     ok(alice, "alice", "send", "family", body)
 
