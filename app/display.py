@@ -34,6 +34,7 @@ __all__ = [
     "quote_line",
     "replace_command",
     "rotated_line",
+    "rotation_warning",
     "safe_text",
     "shown_name",
     "unopened_note",
@@ -140,7 +141,9 @@ def plain_line(shown: Shown, said: str) -> str:
     flag = f" !! {warning} !!" if warning else ""
     trust = Trust(shown.trust)
     if trust is Trust.ROTATED:
-        return f"[{when}] {rotated_line(shown)}{flag}  #{shown.message.id[:8]}"
+        replaced = rotation_warning(shown)
+        loud = f" !!! {replaced} !!!" if replaced else ""
+        return f"[{when}] {rotated_line(shown)}{loud}{flag}  #{shown.message.id[:8]}"
     name, body = shown_name(shown.message.username), safe_text(said, multiline=True)
     return f"[{when}] {name}{PLAIN_MARKS[trust]}{flag}: {body}  #{shown.message.id[:8]}"
 
@@ -171,6 +174,18 @@ def rotated_line(shown: Shown) -> str:
     # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
     signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
     return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"
+
+
+def rotation_warning(shown: Shown) -> str | None:
+    """What a rotation's line adds when it replaced the key the reader verified in person
+    (``Shown.replaced_verified``): the new key is not that one, and is to be verified
+    again; None for any other rotation."""
+    if not shown.replaced_verified:
+        return None
+    return (
+        "IT REPLACED THE KEY YOU VERIFIED IN PERSON: the new key is not verified; compare the safety code "
+        "with them in person again (pbridge chat verify)"
+    )
 
 
 def unopened_note(chat_name: str, waiting: int) -> str:

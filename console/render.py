@@ -19,6 +19,7 @@ from pointerbridge.app.display import (
     name_warning,
     quote_line,
     rotated_line,
+    rotation_warning,
     safe_text,
     shown_name,
     view_body,
@@ -102,6 +103,10 @@ def message_line(shown: Shown, *, provisional: bool = False, body: Text | None =
     warning = name_warning(shown)  # a lookalike name, or one holding a mark: loud, settled or not
     if trust is Trust.ROTATED and shown.notice is not None and not provisional:
         line.append(rotated_line(shown), style="cyan")
+        replaced = rotation_warning(shown)
+        if replaced:  # as loud as another key under a verified name: the key checked in person is gone
+            line.append(" ")
+            line.append(f" {replaced} ", style=TRUST_MARKS[Trust.VERIFIED_CHANGED][1])
         if warning:
             line.append(" ")
             line.append(f" {warning} ", style=NAME_WARNING_STYLE)
