@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .escape import safe_text
-from .names import blanks, mark_glyphs, spelled
+from .names import blanks, mark_glyphs, mark_words, spelled
 from .trust import Trust
 
 if TYPE_CHECKING:
@@ -113,7 +113,8 @@ def shown_name(username: str) -> str:
 def name_warning(shown: Shown) -> str | None:
     """What the reader is told about a sender's name, if anything: it looks like another
     sender's of the chat (``Shown.lookalikes``; spelled out, so the two read differently),
-    it holds a glyph of a trust mark, or a character that shows as nothing or a blank.
+    it holds a glyph or the words of a trust mark, or a character that shows as nothing
+    or a blank.
     None for an ordinary name."""
     name = shown.message.username
     notes = []
@@ -123,6 +124,10 @@ def name_warning(shown: Shown) -> str | None:
     glyphs = mark_glyphs(name)
     if glyphs:
         notes.append(f"NAME HOLDS A TRUST MARK'S GLYPH ({spelled(glyphs)}): it is part of the name, not a mark")
+    words = mark_words(name)
+    if words:
+        said = ", ".join(f"'{w}'" for w in words)
+        notes.append(f"NAME HOLDS A TRUST MARK'S WORDS ({said}): they are part of the name, not a mark")
     hidden = blanks(name)
     if hidden:
         notes.append(f"NAME HOLDS A BLANK OR INVISIBLE CHARACTER ({spelled(hidden)}): shown here as its code")

@@ -98,7 +98,7 @@ def messages(shown: list[Shown], bodies: list[str] | None = None) -> None:
         text, style = TRUST_MARKS[trust]
         mark = f"[{style}]{escape(text)}[/]"
         body = escape(safe_text(said, multiline=True))
-        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark}{flag} {body} [dim]#{s.message.id[:8]}[/]")
+        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark}{flag}: {body} [dim]#{s.message.id[:8]}[/]")
 
 
 @contextmanager
