@@ -206,13 +206,21 @@ async def _arrive(alice: Home, chat: UnlockedChat, pilot: Pilot[None], body: str
     await settle(pilot)
 
 
-def test_the_console_says_a_count_unless_the_chat_is_set_to_say_more(
+def _homes_on_the_bus(
     tmp_path: Path, shared: Path, server: NotificationServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Home, UnlockedChat, Home]:
+    """Alice (and her chat) and bob, in one chat; the console's notifications go to ``server``."""
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", server.address)
     alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
     alices = with_chat(alice, "alice")
     with_chat(bob, "bob")
+    return alice, alices, bob
+
+
+def test_the_console_says_a_count_unless_the_chat_is_set_to_say_more(
+    tmp_path: Path, shared: Path, server: NotificationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, alices, bob = _homes_on_the_bus(tmp_path, shared, server, monkeypatch)
 
     async def set_to(pilot: Pilot[None], show: str) -> None:
         await pilot.press("ctrl+s")
@@ -254,10 +262,7 @@ def test_the_console_counts_only_what_came_in_never_what_you_sent(
 ) -> None:
     # Your own message is stored in the chat too (and comes back from the carrier): it is
     # no news, and raises no notification.
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", server.address)
-    alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
-    alices = with_chat(alice, "alice")
-    with_chat(bob, "bob")
+    alice, alices, bob = _homes_on_the_bus(tmp_path, shared, server, monkeypatch)
 
     async def say(pilot: Pilot[None], text: str) -> None:
         """Bob sends ``text`` from the composer; the console looks at the batch it made."""
