@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .escape import safe_text
-from .names import blanks, mark_glyphs, spelled
+from .names import blanks, mark_glyphs, mark_words, spelled
 from .trust import Trust
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ __all__ = [
     "quote_line",
     "replace_command",
     "rotated_line",
+    "rotation_warning",
     "safe_text",
     "shown_name",
     "unopened_note",
@@ -112,7 +113,8 @@ def shown_name(username: str) -> str:
 def name_warning(shown: Shown) -> str | None:
     """What the reader is told about a sender's name, if anything: it looks like another
     sender's of the chat (``Shown.lookalikes``; spelled out, so the two read differently),
-    it holds a glyph of a trust mark, or a character that shows as nothing or a blank.
+    it holds a glyph or the words of a trust mark, or a character that shows as nothing
+    or a blank.
     None for an ordinary name."""
     name = shown.message.username
     notes = []
@@ -122,6 +124,10 @@ def name_warning(shown: Shown) -> str | None:
     glyphs = mark_glyphs(name)
     if glyphs:
         notes.append(f"NAME HOLDS A TRUST MARK'S GLYPH ({spelled(glyphs)}): it is part of the name, not a mark")
+    words = mark_words(name)
+    if words:
+        said = ", ".join(f"'{w}'" for w in words)
+        notes.append(f"NAME HOLDS A TRUST MARK'S WORDS ({said}): they are part of the name, not a mark")
     hidden = blanks(name)
     if hidden:
         notes.append(f"NAME HOLDS A BLANK OR INVISIBLE CHARACTER ({spelled(hidden)}): shown here as its code")
@@ -140,7 +146,9 @@ def plain_line(shown: Shown, said: str) -> str:
     flag = f" !! {warning} !!" if warning else ""
     trust = Trust(shown.trust)
     if trust is Trust.ROTATED:
-        return f"[{when}] {rotated_line(shown)}{flag}  #{shown.message.id[:8]}"
+        replaced = rotation_warning(shown)
+        loud = f" !!! {replaced} !!!" if replaced else ""
+        return f"[{when}] {rotated_line(shown)}{loud}{flag}  #{shown.message.id[:8]}"
     name, body = shown_name(shown.message.username), safe_text(said, multiline=True)
     return f"[{when}] {name}{PLAIN_MARKS[trust]}{flag}: {body}  #{shown.message.id[:8]}"
 
@@ -171,6 +179,18 @@ def rotated_line(shown: Shown) -> str:
     # The old key signed the date too (at_ms): shown, so a rotation nobody remembers stands out.
     signed = f" on {shown.notice.at:%Y-%m-%d %H:%M} UTC" if shown.notice is not None else ""
     return f"-- {name} changed key: now {shown.message.fingerprint} (signed by the old key{signed}) --"
+
+
+def rotation_warning(shown: Shown) -> str | None:
+    """What a rotation's line adds when it replaced the key the reader verified in person
+    (``Shown.replaced_verified``): the new key is not that one, and is to be verified
+    again; None for any other rotation."""
+    if not shown.replaced_verified:
+        return None
+    return (
+        "IT REPLACED THE KEY YOU VERIFIED IN PERSON: the new key is not verified; compare the safety code "
+        "with them in person again (pbridge chat verify)"
+    )
 
 
 def unopened_note(chat_name: str, waiting: int) -> str:

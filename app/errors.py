@@ -13,6 +13,7 @@ __all__ = [
     "CarrierExistsError",
     "ChatNotFoundError",
     "ChatsSealedError",
+    "CodesDifferError",
     "ConfigurationError",
     "DestinationExistsError",
     "DestinationWriteError",
@@ -194,3 +195,10 @@ class UnconfirmedVerifyError(PointerBridgeError):
     to confirm: nothing is marked verified without a person comparing."""
 
     exit_code = 80
+
+
+class CodesDifferError(PointerBridgeError):
+    """``chat verify`` at a terminal answered "no, the codes differ": nothing is marked
+    verified, and one of the two does not hold the other's real key."""
+
+    exit_code = 81

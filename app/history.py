@@ -228,8 +228,7 @@ class History(Decrypting):
             walk.judge(first_id, message)
         if persist:
             self._store_walk(chat, walk)
-        trust = [verdict.trust for verdict in walk.verdicts]
-        notices = [verdict.notice for verdict in walk.verdicts]
+        verdicts = walk.verdicts
         # By send time, held to arrival where it is not believable (flagged); equal send
         # times (another sender's clock, or a burst) fall back on arrival order.
         order, late = display_order(done, floor)
@@ -237,6 +236,15 @@ class History(Decrypting):
         # looks like a member's is flagged, and so is the member's (app/names.py).
         alike = lookalikes(walk.current) if len(walk.current) > 1 else {}
         return [
-            Shown(done[i][1], trust[i], done[i][2], done[i][3], notices[i], late[i], alike.get(done[i][1].username, ()))
+            Shown(
+                done[i][1],
+                verdicts[i].trust,
+                done[i][2],
+                done[i][3],
+                verdicts[i].notice,
+                late[i],
+                alike.get(done[i][1].username, ()),
+                verdicts[i].replaced_verified,
+            )
             for i in order
         ]

@@ -117,7 +117,8 @@ class Inbox(Poller):
         """Sort the pointers no chat has claimed yet into ``chat`` where its key opens them."""
         self._route(chat)
 
-    def arrived_after(self, chat: UnlockedChat, after: int) -> tuple[int, int]:
-        """(how many pointers routed to ``chat`` have an id above ``after``, the highest such
-        id, or ``after``): what a front-end counts as new since it last looked."""
+    def arrived_after(self, chat: UnlockedChat, after: int) -> tuple[int, int, int]:
+        """(how many pointers routed to ``chat`` have an id above ``after``, how many of them
+        came in rather than being sent from this home, the highest such id, or ``after``):
+        what a front-end counts as new since it last looked."""
         return self.store.arrived_after(chat.row.id, after)

@@ -61,6 +61,10 @@ class Shown(NamedTuple):
     ``lookalikes``: the other senders of the chat whose names look like this one's
     (another case, a Cyrillic "а" for a Latin "a": app/names.py); every front-end flags
     such a name loudly (:func:`pointerbridge.app.display.name_warning`).
+
+    ``replaced_verified``: a rotation notice (``"rotated"``) that moved its name off the
+    key the user verified in person: every front-end says so on its line, and to verify
+    the new key again (:func:`pointerbridge.app.display.rotation_warning`).
     """
 
     message: Message
@@ -70,6 +74,7 @@ class Shown(NamedTuple):
     notice: RotationNotice | None = None
     arrived_late: timedelta | None = None
     lookalikes: tuple[str, ...] = ()
+    replaced_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

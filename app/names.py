@@ -3,7 +3,8 @@
 A sender chooses the name their messages carry. Two senders of one chat whose names look
 alike ("alice", "Alice", "аlice" with a Cyrillic а, "rnallory" beside "mallory") are told
 apart by nothing on screen but the "(new key)" of the first message; a name holding a
-tick ("bob ✓") wears the mark of a verified key. This module finds both:
+tick ("bob ✓") or a mark's words ("bob verified") wears the mark of a verified key. This
+module finds both:
 
 - :func:`lookalikes`: names of a chat with one :func:`skeleton`, the UTS #39 skeleton
   (§4: NFD, every character to its prototype, NFD again) of the case-folded name, so a
@@ -28,6 +29,10 @@ tick ("bob ✓") wears the mark of a verified key. This module finds both:
   names a check mark (✔ ✅ ☑ 🗸 …) and every radical sign, which is drawn as one: those
   Unicode names a ROOT (√ ∛ ∜ and the Arabic-Indic ؆ ؇) or a RADICAL SYMBOL (⎷). A CJK,
   Kangxi or Yi radical (RADICAL in its name, but no SYMBOL) is a part of writing, not a sign.
+- :func:`mark_words`: the words of a trust mark a name holds as words of its own ("bob
+  verified" reads as "bob ✔ verified" where the glyph is lost, in plain output), whatever
+  their case or confusable glyphs: each word of the name by its skeleton, and a mark of
+  several words only all of them in a row. The marks are app/display.py's own.
 - :func:`blanks`: the characters of a name that show as nothing or as a blank: the
   default-ignorable ones (but a variation selector, which only chooses how the glyph
   before it is drawn, unless nothing else of the name shows), whitespace other than a
@@ -40,7 +45,8 @@ whitespace to one space and refuses control and format characters; it is left as
 since keys are bound to it, and this module judges what it lets through.
 
 Importing it loads no data: the confusables table (about 1 MB of JSON) is read the first
-time two names of a chat are compared, the ``regex`` patterns the first time they are used.
+time two names of a chat are compared or a name's words are looked at (:func:`mark_words`),
+the ``regex`` patterns the first time they are used.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ __all__ = [
     "check_own_username",
     "lookalikes",
     "mark_glyphs",
+    "mark_words",
     "skeleton",
     "spelled",
 ]
@@ -82,6 +89,47 @@ def mark_glyphs(name: str) -> str:
         if ch in MARK_SYMBOLS or (not ch.isascii() and any(t in unicodedata.name(ch, "") for t in _TICKS))
     ]
     return "".join(dict.fromkeys(found))
+
+
+@functools.cache
+def _mark_phrases() -> tuple[tuple[str, tuple[frozenset[str], ...]], ...]:
+    """Each trust mark's words (app/display.py's marks, the plain ones and the terminal's),
+    as (the words, one set of forms per word that a name's word matching it skeletons to)."""
+    from .display import PLAIN_MARKS, TRUST_MARKS  # display imports this module: read when first asked
+
+    phrases = {}
+    for text in (*PLAIN_MARKS.values(), *(mark for mark, _ in TRUST_MARKS.values())):
+        words = _word_pattern().findall(text)
+        if words:  # "✓" has none: its glyph is mark_glyphs'
+            # upper case too: skeletons tell "I" from "i" ("VERIFIED" is "verlfled"), a reader does not
+            forms = tuple(frozenset({skeleton(w.casefold()), skeleton(w.upper())}) for w in words)
+            phrases[" ".join(words).casefold()] = forms
+    return tuple(sorted(phrases.items()))
+
+
+@functools.cache
+def _word_pattern() -> regex.Pattern[str]:
+    import regex
+
+    return regex.compile(r"[\p{L}\p{M}\p{N}]+")  # letters, their accents, digits: "_" and "-" part words
+
+
+@functools.lru_cache(maxsize=1024)
+def mark_words(name: str) -> tuple[str, ...]:
+    """The words of trust marks that ``name`` holds as words of its own, sorted (() none):
+    "bob verified" holds "verified", and reads as "bob ✔ verified" in plain output. A word
+    matches whatever its case and confusable glyphs (:func:`skeleton` of the word and of
+    its case-folded form), and a mark of several words matches only all of them in a row
+    ("new key", not "key")."""
+    text = _patterns()[0].sub("", name) if not name.isascii() else name  # "veri\u200dfied" is "verified"
+    keys = [{skeleton(word), skeleton(word.casefold())} for word in _word_pattern().findall(text)]
+    found = []
+    for said, forms in _mark_phrases():
+        for start in range(len(keys) - len(forms) + 1):
+            if all(keys[start + i] & form for i, form in enumerate(forms)):
+                found.append(said)
+                break
+    return tuple(found)
 
 
 @functools.cache
@@ -110,8 +158,9 @@ def blanks(name: str) -> str:
 
 
 def check_own_username(name: str, *, new: bool = False) -> None:
-    """Refuse ``name`` as this user's own if it holds a trust mark's glyph (:func:`mark_glyphs`):
-    every reader would see it beside the name as if it were a mark; or a character that
+    """Refuse ``name`` as this user's own if it holds a trust mark's glyph (:func:`mark_glyphs`)
+    or words (:func:`mark_words`): every reader would see them beside the name as if they
+    were a mark; or a character that
     shows as nothing or as a blank (:func:`blanks`, or any default-ignorable one): the name
     could pass for another. ``new``: the name of an identity being made (the advice is to
     choose another), else an identity's that has it already (to make a new one)."""
@@ -121,6 +170,13 @@ def check_own_username(name: str, *, new: bool = False) -> None:
         raise InvalidInputError(
             f"the username '{spelled(name)}' holds {spelled(glyphs)} ({_names(glyphs)}), which looks like a trust "
             f"mark beside a name: {advice}"
+        )
+    words = mark_words(name)
+    if words:
+        said = ", ".join(f"'{w}'" for w in words)
+        raise InvalidInputError(
+            f"the username '{spelled(name)}' holds the words of a trust mark ({said}), which read as the mark "
+            f"beside a name: {advice}"
         )
     found = blanks(name) + ("" if name.isascii() else "".join(_patterns()[0].findall(name)))
     if found:

@@ -124,19 +124,25 @@ def chat_notice(show: str, chat_name: str, said: Sequence[tuple[str, str]], poin
 def said_by_others(messages: Sequence[Shown], after: int, own_key: bytes) -> list[tuple[str, str]]:
     """What :func:`chat_notice` quotes of ``messages`` (a page of the chat, oldest first):
     those completed by a pointer above ``after`` (the newest the front-end had seen), not
-    sent by ``own_key``, with text, as (sender's name with its trust mark and any name
-    warning, as the plain output shows them; text)."""
+    sent by ``own_key``, with text or a file, as (sender's name with its trust mark and any
+    name warning, as the plain output shows them; text, a file's as ``[file]`` and its
+    caption if it has one)."""
+    from pointerbridge.core.content import Attachment
+
     from .display import PLAIN_MARKS, name_warning, shown_name  # a front-end's, never the daemon's
     from .trust import Trust
 
     said = []
     for shown in messages:
         message = shown.message
-        if max(shown.pointer_ids) <= after or message.sender_key == own_key or not message.body:
+        text = message.body
+        if isinstance(message.content, Attachment):  # a file with no caption is news too
+            text = f"[file] {text}" if text else "[file]"
+        if max(shown.pointer_ids) <= after or message.sender_key == own_key or not text:
             continue
         warning = name_warning(shown)
         sender = shown_name(message.username) + PLAIN_MARKS.get(Trust(shown.trust), "")
-        said.append((f"{sender} !! {warning} !!" if warning else sender, message.body))
+        said.append((f"{sender} !! {warning} !!" if warning else sender, text))
     return said
 
 

@@ -64,11 +64,13 @@ class PollFailed:
 @dataclass(frozen=True, slots=True)
 class NewMessages:
     """An unlocked chat gained ``pointers`` pointers since the session last looked: those
-    with an id above ``after``."""
+    with an id above ``after``; ``incoming`` of them came in (the rest this home sent: no
+    news to notify of)."""
 
     chat: UnlockedChat
     pointers: int
     after: int = 0
+    incoming: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ class Session:
         self.unlocked[chat.row.id] = chat
         if chat.row.id not in self._newest:  # what is stored for it already is not news
             self.app.route(chat)
-            self._newest[chat.row.id] = self.app.arrived_after(chat, 0)[1]
+            self._newest[chat.row.id] = self.app.arrived_after(chat, 0)[2]
         return self.identity is not None and self.app.post_notice(chat, self.identity)
 
     def forget(self, chat_id: int) -> None:
@@ -193,9 +195,9 @@ class Session:
                 continue
             self.app.route(chat)
             after = self._newest.get(chat.row.id, 0)
-            count, self._newest[chat.row.id] = self.app.arrived_after(chat, after)
+            count, incoming, self._newest[chat.row.id] = self.app.arrived_after(chat, after)
             if count:
-                self._emit(NewMessages(chat, count, after))
+                self._emit(NewMessages(chat, count, after, incoming))
 
     def start_listening(self, hand_over: Callable[[ListenEvent], None]) -> list[str]:
         """Listen live to every carrier that pushes (each in a thread of its own); return

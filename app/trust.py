@@ -15,9 +15,10 @@ nothing: the caller loads the stored state and stores what :class:`TrustWalk` co
 
 A key the user verified in person (``pbridge chat verify``: a safety code compared) is
 that exact key: its messages show as :attr:`Trust.VERIFIED` while the name holds it, a
-rotation moves the name to a key nobody verified (shown as pinned), and another key under
-the name while it holds the verified one is :attr:`Trust.VERIFIED_CHANGED`, louder than
-an ordinary changed key.
+rotation moves the name to a key nobody verified (shown as pinned; the rotation itself
+says it replaced the verified key: :attr:`Verdict.replaced_verified`), and another key
+under the name while it holds the verified one is :attr:`Trust.VERIFIED_CHANGED`, louder
+than an ordinary changed key.
 
 A chat this user joins again after rotating (``chat hide`` then ``chat join``, or another
 machine with the new identity) pins their current key for their own name before anyone
@@ -77,10 +78,13 @@ class Trust(StrEnum):
 
 class Verdict(NamedTuple):
     """The walk's judgement of one message: its trust, and the rotation notice it carries
-    when that notice was accepted (``trust`` is then :attr:`Trust.ROTATED`)."""
+    when that notice was accepted (``trust`` is then :attr:`Trust.ROTATED`);
+    ``replaced_verified``: that rotation moved the name off the key the user verified in
+    person (the new key is not verified: louder than any rotation)."""
 
     trust: Trust
     notice: RotationNotice | None = None
+    replaced_verified: bool = False
 
 
 _PLAIN = {trust: Verdict(trust) for trust in Trust}  # one shared verdict per mark, for the common case
@@ -273,14 +277,16 @@ class TrustWalk:
         elif group in self.conflict_groups or (earlier is not None and not _same(earlier.new_key, new)):
             self._freeze(name, old, [earlier] if earlier is not None else [], _Rotated(new, first_id))
             return True
+        replaced_verified = False
         if _same(pinned, old):
+            replaced_verified = _same(self.verified.get(name), old)
             self._rotate(name, old, new, first_id)
             if group not in self._replayed:
                 self.new_rotations.append(StoredRotation(name, old, new, first_id))
                 self._replayed.add(group)
         elif not (_same(pinned, new) and earlier is not None):
             return False  # not the name's key, nor a copy of the rotation applied already
-        self.verdicts.append(Verdict(Trust.ROTATED, notice))
+        self.verdicts.append(Verdict(Trust.ROTATED, notice, replaced_verified))
         return True
 
     def _freeze(self, name: str, old: bytes, earlier: list[_Rotated], this: _Rotated) -> None:

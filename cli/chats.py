@@ -349,9 +349,9 @@ def chat_trust(ctx: click.Context, name: str, username: str, fingerprint: str, p
 @click.option(
     "--show",
     metavar="off|count|names|text",
-    help="What a desktop notification of its new messages says: off (none), count (the default: 'new "
-    "messages' and how many, no name or text), names (the chat's and the senders' names too), text (what "
-    "they wrote too).",
+    help="What the console's desktop notification of its new messages says: off (none), count (the default: "
+    "'new messages' and how many, no name or text), names (the chat's and the senders' names too), text (what "
+    "they wrote too). The daemon's ignore it: they count every chat's pointers, an 'off' chat's too.",
 )
 @PHRASE_FD
 @click.pass_context
@@ -359,7 +359,9 @@ def chat_trust(ctx: click.Context, name: str, username: str, fingerprint: str, p
 def chat_notify(ctx: click.Context, name: str, show: str | None, phrase_fd: int | None) -> None:
     """Show or set what the console's desktop notifications (pbridge console --notify) say of
     this chat. Kept in the chat's sealed record: the setting, like the name, is hidden
-    under the master phrase. The daemon's notifications always say a count alone."""
+    under the master phrase. The daemon (pbridge daemon --notify) holds no key, so it
+    cannot read the setting: its notifications always say a count alone, and count this
+    chat's pointers even when it is set to off."""
     with unlocked_app(ctx, phrase_fd) as app:
         if show is not None:
             app.set_notify_show(name, show)

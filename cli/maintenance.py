@@ -222,8 +222,9 @@ def import_(ctx: click.Context, file: str, phrase_fd: int | None) -> None:
 @flag(
     "--notify",
     "Raise a desktop notification (D-Bus, the desktop session's) when pointers arrive. It says 'new messages' "
-    "and how many pointers came, never more: the daemon holds no key, so it knows no chat, sender or text. "
-    "Without a notification service it says so once and polls on.",
+    "and how many pointers came, never more: the daemon holds no key, so it knows no chat, sender or text, "
+    "nor a chat's notification setting: it counts every chat's pointers, those of a chat set to off "
+    "(pbridge chat notify CHAT --show off) too. Without a notification service it says so once and polls on.",
 )
 @click.pass_context
 @one_line_errors

@@ -144,6 +144,7 @@ def _render(line: MessageView) -> dict[str, Any]:
         data["file"] = {"name": m.content.name, "size": m.content.size, "media_type": m.content.media_type}
     if shown.notice is not None:
         data["rotated_from"] = shown.notice.old_key.hex()
+        data["verified_key_replaced"] = shown.replaced_verified  # the key it replaced was verified in person
     if shown.arrived_late is not None:  # shown at its arrival, not at the sent_at it claims
         data["arrived_late_seconds"] = round(shown.arrived_late.total_seconds(), 3)
     if shown.lookalikes:  # other senders of the chat whose names look like this one's

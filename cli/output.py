@@ -64,6 +64,7 @@ def messages(shown: list[Shown], bodies: list[str] | None = None) -> None:
         name_warning,
         plain_line,
         rotated_line,
+        rotation_warning,
         shown_name,
     )
     from pointerbridge.app.trust import Trust
@@ -90,12 +91,14 @@ def messages(shown: list[Shown], bodies: list[str] | None = None) -> None:
         flag = f" [{NAME_WARNING_STYLE}] {escape(warning)} [/]" if warning else ""
         trust = Trust(s.trust)
         if trust is Trust.ROTATED:
-            console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/]{flag} [dim]#{s.message.id[:8]}[/]")
+            replaced = rotation_warning(s)
+            loud = f" [{TRUST_MARKS[Trust.VERIFIED_CHANGED][1]}] {escape(replaced)} [/]" if replaced else ""
+            console.print(f"[dim]{when}[/] [cyan]{escape(rotated_line(s))}[/]{loud}{flag} [dim]#{s.message.id[:8]}[/]")
             continue
         text, style = TRUST_MARKS[trust]
         mark = f"[{style}]{escape(text)}[/]"
         body = escape(safe_text(said, multiline=True))
-        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark}{flag} {body} [dim]#{s.message.id[:8]}[/]")
+        console.print(f"[dim]{when}[/] [bold]{name}[/] {mark}{flag}: {body} [dim]#{s.message.id[:8]}[/]")
 
 
 @contextmanager

@@ -81,7 +81,7 @@ def chat_verify(
     person (each of you runs this; the codes match only if each holds the other's real
     key), and mark their key verified when you say they match: its messages then show ✔
     verified, and another key under their name is the loudest warning there is."""
-    from pointerbridge.app.errors import UnconfirmedVerifyError
+    from pointerbridge.app.errors import CodesDifferError, UnconfirmedVerifyError
 
     with unlocked_app(ctx, phrase_fd) as app:
         check = app.safety_check(name, username)
@@ -96,12 +96,10 @@ def chat_verify(
                     "then give the code: --confirm-code CODE)"
                 )
             if not click.confirm(f"Does {_who(check)}'s code match?", default=False, err=True):
-                click.echo(
-                    "not marked verified. If the codes differ, one of you does not hold the other's real key: "
-                    "someone may be passing for one of you; talk it over in person.",
-                    err=True,
+                raise CodesDifferError(
+                    "not marked verified: the codes differ, so one of you does not hold the other's real key "
+                    "(someone may be between you): check in person again"
                 )
-                return
             confirm_code = check.digits
         done = app.mark_verified(name, username, confirm_code)
     click.echo(f"{_who(done)} in chat {done.chat!r}: key {done.fingerprint} verified ✔", err=True)

@@ -3,9 +3,10 @@
 raised on the desktop's notification service (app/notify.py).
 
 The chats set to ``count`` (the default) share one notification: "new messages" and how
-many pointers came, no chat, sender or text. A chat set to ``names`` or ``text`` (``pbridge
-chat notify``, or its settings screen here) gets one of its own, worded by
-:func:`~pointerbridge.app.notify.chat_notice`; one set to ``off`` none. A notification
+many pointers came in (those this home sent are no news), no chat, sender or text. A
+chat set to ``names`` or ``text`` (``pbridge chat notify``, or its settings screen here)
+gets one of its own, worded by :func:`~pointerbridge.app.notify.chat_notice`; one set
+to ``off`` none. A notification
 that cannot be raised is said once as a warning on screen (and once when they work
 again); the console goes on."""
 
@@ -47,7 +48,9 @@ class Notices:
             self.app.call_later(self._flush)
         before = self._pending.get(event.chat.row.id)
         if before is not None:  # a second batch before this one was raised: one notification for both
-            event = type(event)(event.chat, before.pointers + event.pointers, before.after)
+            event = type(event)(
+                event.chat, before.pointers + event.pointers, before.after, before.incoming + event.incoming
+            )
         self._pending[event.chat.row.id] = event
 
     def _flush(self) -> None:
@@ -56,10 +59,12 @@ class Notices:
         counted = 0
         notices: list[Notice] = []
         for event in events:
+            if not event.incoming:
+                continue  # only what this home sent: nobody else wrote
             # a chat deleted from the CLI meanwhile is said on screen (attempt) and left out
             show = self.app.attempt(functools.partial(self.app.service.notify_show, event.chat.row.name))
             if show == "count":
-                counted += event.pointers
+                counted += event.incoming  # pointers this home sent are no news
             elif show in ("names", "text"):
                 notice = self.app.attempt(functools.partial(self._chat_notice, event, show))
                 if notice is not None:
@@ -74,7 +79,7 @@ class Notices:
         page = self.app.service.read_page(event.chat, limit=event.pointers)
         own = identity.public_key if identity is not None else b""
         said = said_by_others(page.messages, event.after, own)
-        return chat_notice(show, event.chat.row.name, said, event.pointers)
+        return chat_notice(show, event.chat.row.name, said, event.incoming)
 
     async def _raise(self, notices: list[Notice]) -> None:
         for notice in notices:

@@ -19,6 +19,7 @@ from pointerbridge.app.display import (
     name_warning,
     quote_line,
     rotated_line,
+    rotation_warning,
     safe_text,
     shown_name,
     view_body,
@@ -85,7 +86,7 @@ def view_line(line: MessageView, *, provisional: bool = False) -> Text:
 
 
 def message_line(shown: Shown, *, provisional: bool = False, body: Text | None = None) -> Text:
-    """One message: time, sender, trust mark, body (continuation lines indented), trash mark.
+    """One message: time, sender, trust mark, a colon, body (continuation lines indented), trash mark.
 
     ``provisional``: the marks are not settled yet (a page of history before the whole
     chat was judged): every mark but the warnings (a changed key, a key conflict, an old key) shows as "…",
@@ -102,6 +103,10 @@ def message_line(shown: Shown, *, provisional: bool = False, body: Text | None =
     warning = name_warning(shown)  # a lookalike name, or one holding a mark: loud, settled or not
     if trust is Trust.ROTATED and shown.notice is not None and not provisional:
         line.append(rotated_line(shown), style="cyan")
+        replaced = rotation_warning(shown)
+        if replaced:  # as loud as another key under a verified name: the key checked in person is gone
+            line.append(" ")
+            line.append(f" {replaced} ", style=TRUST_MARKS[Trust.VERIFIED_CHANGED][1])
         if warning:
             line.append(" ")
             line.append(f" {warning} ", style=NAME_WARNING_STYLE)
@@ -115,7 +120,9 @@ def message_line(shown: Shown, *, provisional: bool = False, body: Text | None =
     if warning:
         line.append(" ")
         line.append(f" {warning} ", style=NAME_WARNING_STYLE)
-    line.append(" ")
+    # A colon after the name and its mark, as in plain output: a body that starts like a mark
+    # ("✔ verified: ...") stays on the far side of it.
+    line.append(": ")
     line.append(Text(_body(m.body)) if body is None else body)
     if shown.trashed:
         line.append("  (in trash)", style="dim italic")

@@ -371,6 +371,7 @@ def test_exit_codes_never_change() -> None:
         "NoMemberKeyError": 78,
         "SafetyCodeMismatchError": 79,
         "UnconfirmedVerifyError": 80,
+        "CodesDifferError": 81,
     }
 
 

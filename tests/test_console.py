@@ -641,9 +641,11 @@ def test_lookalike_names_and_a_tick_in_a_name_are_flagged_in_the_history(tmp_pat
         lines = [str(history.get_option_at_index(i).prompt) for i in range(history.option_count)]
         assert len(lines) == 3, lines
         impostor = next(line for line in lines if "new phone" in line)
-        assert " Alice (new key)  NAME LOOKS LIKE ANOTHER SENDER'S ('alice'): this one is spelled 'Alice'  " in impostor
+        assert (
+            " Alice (new key)  NAME LOOKS LIKE ANOTHER SENDER'S ('alice'): this one is spelled 'Alice' : it" in impostor
+        )
         own = next(line for line in lines if "alice here" in line)
-        assert " alice ✓  NAME LOOKS LIKE ANOTHER SENDER'S ('Alice'): this one is spelled 'alice'  " in own
+        assert " alice ✓  NAME LOOKS LIKE ANOTHER SENDER'S ('Alice'): this one is spelled 'alice' : hi" in own
         dave = next(line for line in lines if "honest" in line)
         assert " dave \\u2713 (new key)  NAME HOLDS A TRUST MARK'S GLYPH (\\u2713): it is part of the name" in dave
         assert "✓" not in dave

@@ -124,7 +124,7 @@ def test_bobs_pb2_messages_show_right_and_alice_answers_edits_deletes_and_saves(
             "[FORGED: an edit of alice's message #" in forged.plain and "signed by mallory] at midnight" in forged.plain
         )
         assert any(span.style == NAME_WARNING_STYLE for span in forged.spans)  # loud, as a changed key
-        assert _line(screen, "alice ✓ dinner at eight?").plain.endswith("eight?")  # unchanged by the forgery
+        assert _line(screen, "alice ✓: dinner at eight?").plain.endswith("eight?")  # unchanged by the forgery
         assert "[replayed: not a new message]" in _line(screen, "carol 3, again").plain
         assert "(a message this version cannot show)" in _line(screen, "cannot show").plain
         notes = str(screen.query_one("#chat-notes", Static).render())
@@ -152,7 +152,7 @@ def test_bobs_pb2_messages_show_right_and_alice_answers_edits_deletes_and_saves(
         assert _line(screen, "↳ bob: no typo").plain.endswith(" glad")
 
         # her own message edited: the composer holds its text
-        await _highlight(pilot, screen, "alice ✓ dinner at eight?")
+        await _highlight(pilot, screen, "alice ✓: dinner at eight?")
         await pilot.press("e")
         composer = screen.query_one("#composer", Input)
         assert composer.value == "dinner at eight?" and composer.has_focus

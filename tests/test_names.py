@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from pointerbridge.app.display import PLAIN_MARKS, TRUST_MARKS, name_warning, shown_name
-from pointerbridge.app.names import MARK_SYMBOLS, blanks, lookalikes, mark_glyphs, skeleton, spelled
+from pointerbridge.app.names import MARK_SYMBOLS, blanks, lookalikes, mark_glyphs, mark_words, skeleton, spelled
 from pointerbridge.app.service import App, UnlockedChat
 from pointerbridge.core import Identity, InvalidInputError
 from pointerbridge.core.keys import RecoveryCode
@@ -69,6 +69,56 @@ def test_every_symbol_of_a_trust_mark_is_a_glyph_a_name_may_not_hold() -> None:
     assert mark_glyphs("bob ✔ ✅ ☑ 🗸 √ ✓") == "✔✅☑🗸√✓"
     assert mark_glyphs("José Ωmega") == "" and mark_glyphs("bob (new key)") == ""
     assert shown_name("bob ✓") == "bob \\u2713"
+
+
+def test_the_words_of_a_trust_mark_in_a_name_are_found_whatever_their_case_or_glyphs() -> None:
+    for name in ("bob verified", "Bob VERIFIED", "verified", "bob_verified", "bob.verified:", "VERlFIED bob",
+                 "bob v\u0435rified", "veri\u200dfied bob"):  # fmt: skip
+        assert mark_words(name) == ("verified",), name
+    for name in ("bob", "unverified", "verifiedbob", "bob verlfied", "the key", "new", "vérified"):
+        assert mark_words(name) == (), name
+    assert mark_words("alice (new key)") == mark_words("alice-New-Key") == ("new key",)
+    # Every mark with words, plain or on a terminal, is found in a name made of them.
+    for text in [*PLAIN_MARKS.values(), *(text for text, _ in TRUST_MARKS.values())]:
+        if any(ch.isalpha() for ch in text):
+            assert mark_words(f"mallory {text.strip(' !()').upper()}"), text
+
+
+def test_a_name_holding_a_marks_words_is_flagged_and_the_body_stays_past_a_colon(tmp_path: Path) -> None:
+    from pointerbridge.app.display import plain_line
+    from pointerbridge.console.render import message_line, short_time
+
+    app, chat = _home(tmp_path)
+    app.receive(_from(chat, "dave", "hello", NOW_MS - 2000))
+    app.receive(_from(chat, "dave verified", "meet at 7 instead", NOW_MS - 1000))
+    app.receive(_from(chat, "dave:", "✔ verified: meet at 8 instead"))
+    shown, _ = app.read(chat)
+    app.close()
+    flag = "!! NAME HOLDS A TRUST MARK'S WORDS ('verified'): they are part of the name, not a mark !!"
+    plain = [plain_line(s, s.message.body).split("] ", 1)[1].rsplit("  #", 1)[0] for s in shown]
+    assert plain == [
+        "dave (new key): hello",
+        f"dave verified (new key) {flag}: meet at 7 instead",
+        "dave: (new key): ✔ verified: meet at 8 instead",
+    ]
+    console = [message_line(s).plain[len(short_time(s.message.sent_at)) + 1 :] for s in shown]
+    assert console == [
+        "dave (new key): hello",
+        f"dave verified (new key)  {flag.strip('! ')} : meet at 7 instead",
+        "dave: (new key): ✔ verified: meet at 8 instead",
+    ]
+
+
+def test_a_username_holding_a_marks_words_is_refused_at_init(tmp_path: Path) -> None:
+    phrase = {"PBRIDGE_MASTER_PHRASE": "a long and unusual phrase of eleven words for bob"}
+    refused = run("--home", str(tmp_path / "x"), "init", "--username", "bob verified", env=phrase)
+    assert refused.returncode == 3 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("pbridge: the username 'bob verified' holds the words of a trust mark")
+    app = App(Home.resolve(tmp_path / "y"))
+    with pytest.raises(InvalidInputError, match=r"\('new key'\)"):
+        app.init("Carol New Key", "carol phrase", allow_weak=True)
+    assert app.public_identity() is None
+    app.close()
 
 
 def test_lookalike_senders_are_flagged_loudly_by_read(tmp_path: Path) -> None:

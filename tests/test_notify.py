@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from console_helpers import SIZE, make_home, opened, send, settle, until, with_chat
+from console_helpers import SIZE, keys, make_home, opened, send, settle, until, with_chat
 from helpers import running_daemon, wait_for
+from pointerbridge.app.attachments import send_attachment
 from pointerbridge.app.errors import NotifyUnavailableError
 from pointerbridge.app.models import UnlockedChat
-from pointerbridge.app.notify import Notifier, chat_notice, count_notice, markup_safe
+from pointerbridge.app.notify import Notifier, chat_notice, count_notice, markup_safe, said_by_others
 from pointerbridge.console.settings import ChatSettingsScreen
 from pointerbridge.console.tui import ConsoleApp
 from pointerbridge.home.config import Home
@@ -26,8 +27,9 @@ from servers.notifications import NotificationServer, notification_server, sessi
 from test_cli import run
 from test_console import _open_family
 from test_local_app import CHAT_SECRET, PHRASES, ok, setup_user
+from test_rotation import _home
 from textual.pilot import Pilot
-from textual.widgets import Button
+from textual.widgets import Button, Input
 
 NOTICE = {"app_name": "Pointer Bridge", "summary": "New messages", "actions": []}
 HINTS = {"category": "im.received", "urgency": 1}
@@ -73,6 +75,30 @@ def test_names_and_text_are_one_escaped_line_each() -> None:
     )
 
 
+def test_a_file_is_news_with_or_without_a_caption(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    alice, alice_id, alice_chat = _home(tmp_path, "alice", shared)
+    bob, bob_id, bob_chat = _home(tmp_path, "bob", shared)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8" + b"x" * 2000)
+    send_attachment(alice, alice_chat, alice_id, photo)  # no caption
+    send_attachment(alice, alice_chat, alice_id, photo, caption="the <b>view</b>")
+    bob.send(bob_chat, bob_id, "my own")
+    alice.poll()
+    bob.poll()
+    page = bob.read_page(bob_chat, limit=10)
+    said = said_by_others(page.messages, 0, bob_id.public_key)
+    assert said == [("alice (new key)", "[file]"), ("alice", "[file] the <b>view</b>")]
+    names = chat_notice("names", "Family", said, 3)
+    assert names is not None and names.body == "in Family\nfrom alice (new key), alice"
+    text = chat_notice("text", "Family", said, 3)
+    assert text is not None and text.body.split("\n")[1:] == [
+        "alice (new key): [file]",
+        "alice: [file] the &lt;b&gt;view&lt;/b&gt;",
+    ]
+
+
 def test_the_setting_is_sealed_in_the_chat_record() -> None:
     record = ChatRecord("Family", "family", ["shared"], 1.0)
     assert record.notify == "count" and "notify" not in json.loads(record.to_bytes())  # the default: absent
@@ -114,6 +140,17 @@ def test_chat_notify_sets_and_shows_the_setting(tmp_path: Path, shared: Path) ->
     assert wrong.returncode == 3 and "off, count, names, text" in wrong.stderr
     for path in bob.glob("store.db*"):  # sealed: the setting is nowhere in the clear
         assert b'"notify"' not in path.read_bytes()
+
+
+def test_the_help_says_the_daemon_counts_a_chat_set_to_off_too() -> None:
+    # The daemon holds no key: it cannot read a chat's setting (sealed), so "off" is the console's alone.
+    daemon = " ".join(run("daemon", "--help").stdout.split())
+    assert "nor a chat's notification setting: it counts every chat's pointers, those of a chat set to off" in daemon
+    notify = " ".join(run("chat", "notify", "--help").stdout.split())
+    assert "The daemon's ignore it: they count every chat's pointers, an 'off' chat's too." in notify
+    assert "count this chat's pointers even when it is set to off" in notify
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "so it counts the pointers of every chat, one set to `off` too" in readme
 
 
 def _arrival(alice: Path, body: str) -> None:
@@ -169,13 +206,21 @@ async def _arrive(alice: Home, chat: UnlockedChat, pilot: Pilot[None], body: str
     await settle(pilot)
 
 
-def test_the_console_says_a_count_unless_the_chat_is_set_to_say_more(
+def _homes_on_the_bus(
     tmp_path: Path, shared: Path, server: NotificationServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Home, UnlockedChat, Home]:
+    """Alice (and her chat) and bob, in one chat; the console's notifications go to ``server``."""
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", server.address)
     alice, bob = make_home(tmp_path, "alice", shared), make_home(tmp_path, "bob", shared)
     alices = with_chat(alice, "alice")
     with_chat(bob, "bob")
+    return alice, alices, bob
+
+
+def test_the_console_says_a_count_unless_the_chat_is_set_to_say_more(
+    tmp_path: Path, shared: Path, server: NotificationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, alices, bob = _homes_on_the_bus(tmp_path, shared, server, monkeypatch)
 
     async def set_to(pilot: Pilot[None], show: str) -> None:
         await pilot.press("ctrl+s")
@@ -210,6 +255,40 @@ def test_the_console_says_a_count_unless_the_chat_is_set_to_say_more(
     asyncio.run(main())
     with opened(bob) as app:
         assert app.notify_show("family") == "off"  # kept in the sealed record
+
+
+def test_the_console_counts_only_what_came_in_never_what_you_sent(
+    tmp_path: Path, shared: Path, server: NotificationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Your own message is stored in the chat too (and comes back from the carrier): it is
+    # no news, and raises no notification.
+    alice, alices, bob = _homes_on_the_bus(tmp_path, shared, server, monkeypatch)
+
+    async def say(pilot: Pilot[None], text: str) -> None:
+        """Bob sends ``text`` from the composer; the console looks at the batch it made."""
+        assert isinstance(pilot.app, ConsoleApp) and pilot.app.notices is not None
+        notices = pilot.app.notices
+        batches = notices.batches
+        await pilot.press(*keys(text), "enter")
+        await until(pilot, lambda: notices.batches > batches, "bob's own pointer looked at")
+        await settle(pilot)
+
+    async def main() -> None:
+        app = ConsoleApp(bob, poll_every=0, live=False, notify=True)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await _open_family(pilot, "bob")
+            screen.query_one("#composer", Input).focus()
+            await say(pilot, "hello from me")
+            await _arrive(alice, alices, pilot, "from alice")  # the poll brings bob's pointer back too
+            assert [call["body"] for call in server.calls()] == ["1 new pointer arrived"]
+            with opened(bob) as cli:
+                cli.set_notify_show("family", "names")  # a chat that names senders says nothing of bob either
+            await say(pilot, "and again")
+            await _arrive(alice, alices, pilot, "alice again")
+            assert [call["body"] for call in server.calls()] == ["1 new pointer arrived", "in Family\nfrom alice"]
+            assert [s.message.body for s in screen.shown] == ["hello from me", "from alice", "and again", "alice again"]
+
+    asyncio.run(main())
 
 
 def test_without_a_session_bus_the_console_says_so_once_and_goes_on(

@@ -112,6 +112,44 @@ def test_a_rotation_leaves_the_new_key_unverified(tmp_path: Path) -> None:
     bob.close()
 
 
+def test_a_rotation_off_the_key_you_verified_says_so_and_to_verify_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pointerbridge.app.display import plain_line
+    from pointerbridge.cli import output
+    from pointerbridge.console.render import message_line
+
+    alice, alice_chat, bob, bob_chat = _pair(tmp_path)
+    old = bob.unlock_identity("bob phrase")
+    alice.mark_verified("family", "bob", alice.safety_check("family", "bob").code)
+    new = bob.rotate_identity(old, "bob new phrase", [bob_chat], allow_weak=True)
+    bob.send(bob_chat, new, "hello from my new key")
+    bob.poll()
+    _marks(alice, alice_chat)
+    newer = bob.rotate_identity(new, "bob newest phrase", [bob_chat], allow_weak=True)  # off a key never verified
+    bob.send(bob_chat, newer, "and my newest")
+    bob.poll()
+    alice.poll()
+    shown = [s for s in alice.read(alice_chat)[0] if s.trust == "rotated"]
+    assert [s.replaced_verified for s in shown] == [True, False]
+    said = "IT REPLACED THE KEY YOU VERIFIED IN PERSON: the new key is not verified; compare the safety code"
+    first, second = (plain_line(s, s.message.body) for s in shown)  # read into a pipe, the gateway
+    assert first.split("  #")[0].endswith(f"--{' !!! ' + said} with them in person again (pbridge chat verify) !!!")
+    assert "-- bob changed key: now " in first and said not in second and second.split("  #")[0].endswith("--")
+    console = [message_line(s).plain for s in shown]
+    assert said in console[0] and said not in console[1]
+    monkeypatch.setattr(output, "to_terminal", lambda: True)  # read at a terminal: rich, coloured
+    output.messages(shown)
+    terminal = capsys.readouterr().out.splitlines()
+    assert said in " ".join(terminal[0].split()) and said not in terminal[-1]
+    code, out, err = _cli(tmp_path / "alice", "read", "family", "--json")
+    assert code == 0, err
+    rotations = [m for m in json.loads(out)["messages"] if m["trust"] == "rotated"]
+    assert [m["verified_key_replaced"] for m in rotations] == [True, False]
+    alice.close()
+    bob.close()
+
+
 def _cli(home: Path, *args: str) -> tuple[int, str, str]:
     env = {"PBRIDGE_MASTER_PHRASE": "alice phrase", "PBRIDGE_CHAT_SECRET": SECRET}
     result = run("--home", str(home), *args, env=env)

@@ -79,9 +79,13 @@ def test_two_homes_verify_each_other_and_a_key_change_after_it_is_loudest(tmp_pa
     for missing in ("carol", "alice"):  # nobody of that name here; one's own name
         assert pb(alice, "alice", "chat", "verify", "family", missing)["rc"] == "78"
 
-    # At a terminal, "n" marks nothing, "y" marks bob's key verified.
+    # At a terminal, "n" marks nothing and fails (exit 81, one line), "y" marks bob's key verified.
     rc, out, err = _at_a_terminal(alice, "alice", "n", "chat", "verify", "family", "bob", "--no-qr")
-    assert rc == 0 and _code(out) == code and "Does bob's code match? [y/N]" in err and "not marked verified" in err
+    assert rc == 81 and _code(out) == code and "Does bob's code match? [y/N]" in err and "not marked verified" in err
+    assert err.endswith(  # after the question (the answer's newline is echoed on the terminal, not here)
+        "[y/N]: pbridge: not marked verified: the codes differ, so one of you does not hold the other's real key "
+        "(someone may be between you): check in person again\n"
+    )
     rc, out, err = _at_a_terminal(alice, "alice", "y", "chat", "verify", "family", "bob", "--qr")
     assert rc == 0 and QR.intersection(out) and "verified ✔" in err, err
     assert _line(alice, "alice", "hello from bob") == "bob ✔ verified: hello from bob"

@@ -286,13 +286,12 @@ class PointerTables(MemberTables):
         """How many pointers no chat has claimed yet (an index range)."""
         return int(self._db.execute("SELECT count(*) FROM pointers WHERE chat_id IS NULL").fetchone()[0])
 
-    def arrived_after(self, chat_id: int, after: int) -> tuple[int, int]:
-        """(how many of the chat's pointers have an id above ``after``, the highest id of the
-        chat's pointers or ``after`` if none is above it): an index range read."""
-        row = self._db.execute(
-            "SELECT count(*), coalesce(max(id), ?) FROM pointers WHERE chat_id = ? AND id > ?", (after, chat_id, after)
-        ).fetchone()
-        return int(row[0]), int(row[1])
+    def arrived_after(self, chat_id: int, after: int) -> tuple[int, int, int]:
+        """(how many of the chat's pointers have an id above ``after``, how many of those came in
+        (not sent from here), their highest id or ``after`` if none): an index range read."""
+        query = "SELECT count(*), coalesce(sum(direction = 'in'), 0), coalesce(max(id), ?) FROM pointers"
+        row = self._db.execute(query + " WHERE chat_id = ? AND id > ?", (after, chat_id, after)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
 
     def all_in_chat(self, chat_id: int, pointer_ids: Iterable[int]) -> bool:
         """Whether every one of ``pointer_ids`` is a pointer of this chat (reads only those)."""
