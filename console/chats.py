@@ -72,14 +72,20 @@ class ChatListScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).focus()  # the rows load as the screen resumes, first time too
+        self.query_one(DataTable).focus()
+        self.refresh_data()
 
     def on_screen_resume(self) -> None:
         self.refresh_data()
 
     def refresh_data(self) -> None:
         """Reload the chats and their counts from the store."""
-        table = self.query_one(DataTable)
+        # A resume (or a poll's end) can come before compose has mounted the table on a
+        # loaded machine (seen: NoMatches for the DataTable): on_mount loads it then.
+        found = self.query(DataTable)
+        if not found:
+            return
+        table = found.first()
         selected = table.cursor_row
         table.clear()
         overview = self.app.service.chat_overview()
