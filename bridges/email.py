@@ -366,17 +366,26 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
         return self._password
 
     def check(self) -> list[str]:
-        """Log in to IMAP (and select the folder) and to SMTP; name what was reached."""
-        findings = self.diagnose(None)
-        failed = [f.detail for f in findings if f.status == "fail"]
+        """Log in to IMAP (and select the folder) and to SMTP; name what was reached. Only
+        failures to be retried (a server or the proxy not answering) are "retry later"."""
+        reached = self._reach()
+        failed = [found for _, found in reached if isinstance(found, BridgeError)]
         if failed:
-            raise ConfigurationError(self.name, "; ".join(failed))
+            retry = all(isinstance(error, RetryableError) for error in failed)
+            raise (RetryableError if retry else ConfigurationError)(self.name, "; ".join(e.detail for e in failed))
         recipients = ", ".join(self._recipients())
-        return [f"{f.check.upper()}: {f.detail}" for f in findings] + [f"mails go to {recipients}"]
+        return [f"{check.upper()}: {found}" for check, found in reached] + [f"mails go to {recipients}"]
 
     def diagnose(self, cursor: str | None) -> list[Finding]:
         """Log in to IMAP and select the folder; connect and log in to SMTP. Sends nothing."""
-        findings = []
+        return [
+            Finding(check, "fail", str(found)) if isinstance(found, BridgeError) else Finding(check, "ok", found)
+            for check, found in self._reach()
+        ]
+
+    def _reach(self) -> list[tuple[str, str | BridgeError]]:
+        """IMAP's and SMTP's login, each what it reached or why not."""
+        found: list[tuple[str, str | BridgeError]] = []
         try:
             try:
                 validity, _ = self._select(self._imap_client(), writable=False)
@@ -384,19 +393,19 @@ class EmailBridge(MailboxIdle, MailboxBlobs, Bridge):
                 self._drop_imap()
                 raise self._imap_error(exc) from None
             where = f"{self._s.username} at {self._s.imap_host}: folder {self._s.folder!r}"
-            findings.append(Finding("imap", "ok", f"{where} (UIDVALIDITY {validity})"))
+            found.append(("imap", f"{where} (UIDVALIDITY {validity})"))
         except BridgeError as exc:
-            findings.append(Finding("imap", "fail", str(exc)))
+            found.append(("imap", exc))
         try:
             try:
                 self._smtp_client().noop()
             except (smtplib.SMTPException, OSError) as exc:
                 self._drop_smtp()
                 raise self._smtp_error(exc, "checking") from None
-            findings.append(Finding("smtp", "ok", f"{self._s.smtp_host}:{self._s.port('smtp')} accepts the login"))
+            found.append(("smtp", f"{self._s.smtp_host}:{self._s.port('smtp')} accepts the login"))
         except BridgeError as exc:
-            findings.append(Finding("smtp", "fail", str(exc)))
-        return findings
+            found.append(("smtp", exc))
+        return found
 
     def close(self) -> None:
         """Log out of IMAP and quit SMTP."""

@@ -8,9 +8,11 @@ the open, so it is refused with that reason; the proxy's own host must be an IP 
 or ``localhost``, because looking up the proxy's name would itself be a lookup outside
 it. No user name or password: they would sit in config.toml in the clear (Tor needs none).
 
-Each bridge hands the proxy to its own library (nio's and PTB's proxy settings, slixmpp's
-socket, smtplib's and imaplib's socket) with remote name resolution; :meth:`Proxy.connect`
-is the blocking connection through python-socks for the libraries that take a socket.
+Each bridge hands the proxy to its own library (nio's proxy setting, httpx-socks' transport
+for PTB's and the probe's httpx clients, slixmpp's socket, smtplib's and imaplib's socket)
+with remote name resolution, always within the carrier's ``timeout``: a proxy that takes
+the connection and never answers is "retry later" too. :meth:`Proxy.connect` is the
+blocking connection through python-socks for the libraries that take a socket.
 When a proxy is set a bridge never connects directly: a proxy that does not answer is a
 :class:`~pointerbridge.bridges.base.RetryableError` ("retry later"), like a carrier that
 does not."""
@@ -113,7 +115,8 @@ def failure(proxy: Proxy, target: str, exc: BaseException) -> str:
     proxy does not answer" when reaching the proxy itself failed (python-socks' connection
     errors, or a refused connection anywhere in the chain: through the proxy, a refusal by
     ``target`` comes as the proxy's SOCKS answer, never as the socket's own), "did not
-    answer in time", else the proxy could not reach ``target``. Never the error's own text:
+    answer in time" (python-socks' timeout), "no answer ... in time" (another bound: the
+    proxy or ``target`` silent), else the proxy could not reach ``target``. Never the error's own text:
     an HTTP library's may carry a URL with a token in it."""
     from python_socks import ProxyConnectionError, ProxyTimeoutError
 
@@ -126,6 +129,8 @@ def failure(proxy: Proxy, target: str, exc: BaseException) -> str:
         seen = seen.__cause__ or seen.__context__
     if any(isinstance(one, ProxyTimeoutError) for one in chain):
         return f"the proxy {proxy.url} did not answer in time"
+    if any(isinstance(one, TimeoutError) for one in chain):  # the library's own bound: proxy or server silent
+        return f"no answer from {target} through the proxy {proxy.url} in time"
     if any(isinstance(one, ProxyConnectionError) or getattr(one, "errno", None) == errno.ECONNREFUSED for one in chain):
         # The system's words for the socket's own error (asyncio's strerror names the address).
         codes = [one.errno for one in chain if isinstance(one, OSError) and one.errno]

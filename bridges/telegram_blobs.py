@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import AsyncBridge, ConfigurationError, RetryableError, json_cursor, printable
 from .blob_io import BlobNotFoundError, BlobTooLargeError, write_blob
-from .telegram_probe import api_url, new_client, unreachable
+from .telegram_probe import api_url, new_client, socks_errors, unreachable
 
 if TYPE_CHECKING:
     from .proxy import Proxy
@@ -152,6 +152,7 @@ def _download(carrier: str, url: str, dest: Path, most: int, timeout: float, pro
     import httpx
 
     deadline = time.monotonic() + timeout + most / _SLOWEST
+    late: tuple[type[Exception], ...] = (httpx.TimeoutException, *socks_errors(proxy))
 
     def chunks(response: Any) -> Iterator[bytes]:
         for chunk in response.iter_raw(1 << 16):  # as sent: nothing inflated before the bound
@@ -174,7 +175,7 @@ def _download(carrier: str, url: str, dest: Path, most: int, timeout: float, pro
                 write_blob(carrier, dest, chunks(response), most)
             except OSError as exc:
                 raise ConfigurationError(carrier, f"cannot write {dest}: {exc.strerror}") from None
-    except httpx.TimeoutException as exc:
+    except late as exc:
         raise unreachable(carrier, proxy, exc, "TimedOut") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise unreachable(carrier, proxy, exc, "NetworkError") from None

@@ -34,6 +34,8 @@ __all__ = [
     "get_updates",
     "new_client",
     "parameters",
+    "proxied",
+    "socks_errors",
     "tls_context",
     "unreachable",
 ]
@@ -115,6 +117,7 @@ def get_updates(
     keeps its connection for the next call; without one the call opens and closes its own,
     through ``proxy`` when there is one."""
     httpx = _httpx()
+    through = socks_errors(proxy)
     # A long poll waits at least 3 s: Telegram makes a call with the last call's offset
     # within 3 s of it wait that long (process_get_updates_query).
     bound = timeout + (max(wait, 3.0) if wait else 0.0)
@@ -133,7 +136,7 @@ def get_updates(
                 if time.monotonic() > deadline:
                     raise RetryableError(carrier, f"Telegram's answer took longer than {bound:g} s")
             return Answer(url, params, response.status_code, bytes(payload))
-    except httpx.TimeoutException as exc:
+    except (httpx.TimeoutException, *through) as exc:
         raise unreachable(carrier, proxy, exc, "TimedOut") from None
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         # python-telegram-bot's BaseRequest makes any failure of its transport a NetworkError,
@@ -152,9 +155,38 @@ def unreachable(carrier: str, proxy: Proxy | None, exc: BaseException, kind: str
 
 def new_client(proxy: Proxy | None, timeout: float = 5.0) -> Any:  # 5 s: httpx's own default
     """An ``httpx.Client`` (every connection and name lookup through ``proxy`` when there is
-    one: httpx's socks5h:// sends the proxy the host name), for :func:`get_updates` to keep
-    its connection open between calls (a listener's long polls); the caller closes it."""
-    return _httpx().Client(timeout=timeout, verify=tls_context(), proxy=None if proxy is None else proxy.url)
+    one: :func:`proxied`), for :func:`get_updates` to keep its connection open between calls
+    (a listener's long polls); the caller closes it."""
+    return _httpx().Client(timeout=timeout, verify=tls_context(), **proxied(proxy, asynchronous=False))
+
+
+def proxied(proxy: Proxy | None, *, asynchronous: bool) -> dict[str, Any]:
+    """An httpx client's keyword arguments for ``proxy``: none without one, else httpx-socks'
+    transport (python-socks, the proxy resolving names), whose connect timeout bounds the
+    proxy's SOCKS answers too. httpx's own socks5h:// (httpcore) reads those answers with no
+    timeout at all, so a proxy that took the connection and said nothing held every call
+    for good. ``trust_env`` off: an ``HTTPS_PROXY`` in the environment would take the
+    requests around the carrier's proxy."""
+    if proxy is None:
+        return {}
+    _httpx()  # first: httpx-socks imports httpx
+    from httpx_socks import AsyncProxyTransport, SyncProxyTransport
+    from python_socks import ProxyType
+
+    made = AsyncProxyTransport if asynchronous else SyncProxyTransport
+    kind, tls = ProxyType.SOCKS5, tls_context()
+    through = made(proxy_type=kind, proxy_host=proxy.host, proxy_port=proxy.port, rdns=True, verify=tls)
+    return {"transport": through, "trust_env": False}
+
+
+def socks_errors(proxy: Proxy | None) -> tuple[type[Exception], ...]:
+    """What python-socks raises through httpx-socks' transport (no ``httpx.HTTPError``:
+    httpx maps only httpcore's errors); none without a proxy."""
+    if proxy is None:
+        return ()
+    from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
+
+    return ProxyError, ProxyTimeoutError, ProxyConnectionError
 
 
 def tls_context() -> ssl.SSLContext:

@@ -10,7 +10,7 @@ from typing import Any
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from .proxy import Proxy
-from .telegram_probe import Answer, tls_context
+from .telegram_probe import Answer, proxied, tls_context
 
 __all__ = ["PrefetchedRequest", "new_request"]
 
@@ -18,13 +18,14 @@ __all__ = ["PrefetchedRequest", "new_request"]
 def new_request(timeout: float, proxy: Proxy | None) -> HTTPXRequest:
     """python-telegram-bot's ``HTTPXRequest`` with every timeout ``timeout`` seconds, on the
     process's one TLS context (:func:`tls_context`: a trust store per client costs ~0.9 MB),
-    every connection and name lookup through ``proxy`` when there is one (httpx's socks5h://)."""
+    every connection and name lookup through ``proxy`` when there is one (httpx-socks'
+    transport, :func:`~.telegram_probe.proxied`: its connect timeout bounds the proxy's
+    answers, which PTB's own ``proxy`` would wait for without end)."""
     return HTTPXRequest(
         connect_timeout=timeout,
         read_timeout=timeout,
         write_timeout=timeout,
-        proxy=None if proxy is None else proxy.url,
-        httpx_kwargs={"verify": tls_context()},
+        httpx_kwargs={"verify": tls_context(), **proxied(proxy, asynchronous=True)},
     )
 
 

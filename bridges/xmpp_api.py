@@ -121,8 +121,8 @@ class Session:
         client.connect(s.server(), port) if s.host or s.security == "none" else client.connect()
         try:
             outcome = await asyncio.wait_for(ready, s.timeout)
-        except TimeoutError:
-            outcome = f"no answer within {s.timeout:.0f} s"
+        except TimeoutError:  # a silent proxy's own timeout (as long) may not have fired yet: named here
+            outcome = f"no answer within {s.timeout:.0f} s" + (f" through the proxy {s.proxy}" if s.proxy else "")
         if outcome == "auth":
             await self.close()
             raise CredentialRefusedError(self.carrier, f"{s.server()} refused the password for {s.jid}")

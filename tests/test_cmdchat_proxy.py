@@ -2,7 +2,8 @@
 server behind a :class:`~servers.socks.Watch`: the bot's one connection (its login, posts,
 polls and listens) reaches the server only from the proxy, and the server's name
 (``localhost``) is looked up by the proxy, never by this process; with the proxy down,
-"retry later" naming it, and nothing goes direct. Once through ``pbridge poll`` too."""
+"retry later" naming it, and nothing goes direct; the same, within the carrier's timeout,
+with a proxy that takes the connection and never answers. Once through ``pbridge poll`` too."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from helpers import raw_chat, raw_identity
 from pointerbridge.bridges.base import RetryableError
 from pointerbridge.core import seal
 from servers.cmdchat import CmdChatServer, RawClient
-from servers.socks import Socks, Watch, record_lookups
+from servers.socks import Silent, Socks, Watch, record_lookups, retry_said
 from test_cli import run
 from test_doctor import _home
 
@@ -72,6 +73,22 @@ def test_with_the_proxy_down_it_is_retry_later_naming_it_and_nothing_goes_direct
             assert str(raised.value) == down
     finally:
         mine.close()
+    assert watch.peers == []
+
+
+@pytest.mark.parametrize("greets", [False, True], ids=["silent", "greets-only"])
+def test_a_proxy_that_never_answers_is_retry_later_within_the_timeout_and_nothing_goes_direct(
+    watch: Watch, greets: bool
+) -> None:
+    timeout = 1.0
+    with Silent(greets=greets) as silent:
+        mine = bot(watch.port, "alice-bot", host="localhost", proxy=silent.url, timeout=timeout)
+        try:
+            attempts = (lambda: mine.poll(None), lambda: mine.post(_pointer("x")), lambda: mine.listen(None, 5))
+            assert retry_said(attempts, timeout) == [f"carrier 'c': the proxy {silent.url} did not answer in time"] * 3
+        finally:
+            mine.close()
+        assert silent.accepted >= 3
     assert watch.peers == []
 
 

@@ -2,7 +2,9 @@
 SMTP front, with a real microsocks: every connection (SMTP, IMAP, the IDLE listen, a blob
 fetch) reaches the servers from the proxy's address, TLS (implicit and STARTTLS) is
 verified for the server's name over the proxied socket, the mail host's name is never
-looked up here, and with the proxy down nothing connects at all ("retry later")."""
+looked up here, and with the proxy down, or taking the connection and never answering,
+nothing connects at all ("retry later", within the carrier's timeout), ``pbridge carrier
+add`` included."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
 from pointerbridge.core import seal
 from pointerbridge.home.config import CarrierConfig
 from servers.dovecot import PASSWORD, MailServer, mailbox_config, shared_mail_server
-from servers.socks import PROXY_SOURCE, Socks, Watch, record_lookups
+from servers.socks import PROXY_SOURCE, Silent, Socks, Watch, record_lookups, retry_said
 from test_cli import run
 from test_doctor import _doctor, _home
 
@@ -36,9 +38,11 @@ def _users(tag: str) -> list[str]:
     return [f"px{tag}{who}{os.getpid()}" for who in ("a", "b")]
 
 
-def _plain_through(server: MailServer, tag: str, imap: Watch, smtp: Watch, socks: Socks) -> CarrierConfig:
+def _plain_through(
+    server: MailServer, tag: str, imap: Watch, smtp: Watch, socks: Socks | Silent, **more: object
+) -> CarrierConfig:
     """A mailbox's config on the plaintext ``server``, by the name localhost, through the
-    watches and ``socks``."""
+    watches and ``socks``, with ``more`` settings."""
     users = _users(tag)
     return mailbox_config(
         server,
@@ -49,6 +53,7 @@ def _plain_through(server: MailServer, tag: str, imap: Watch, smtp: Watch, socks
         smtp_host="localhost",
         smtp_port=smtp.port,
         proxy=socks.url,
+        **more,
     )
 
 
@@ -147,6 +152,52 @@ def test_with_the_proxy_down_every_use_is_retry_later_and_nothing_connects(tmp_p
         finally:
             bridge.close()
         assert imap_watch.peers == [] and smtp_watch.peers == []  # no way around the proxy
+
+
+@pytest.mark.parametrize("greets", [False, True], ids=["silent", "greets-only"])
+def test_a_proxy_that_never_answers_is_retry_later_within_the_timeout_and_nothing_connects(greets: bool) -> None:
+    server = shared_mail_server()
+    timeout = 1.0
+    with Silent(greets=greets) as silent, Watch(server.imap_port) as imap, Watch(server.smtp_port) as smtp:
+        bridge = _bridge(_plain_through(server, "silent", imap, smtp, silent, timeout=timeout))
+        late = f"the proxy {silent.url} did not answer in time"
+        try:
+            attempts = (lambda: bridge.poll(None), lambda: bridge.post(_pointer("x")), lambda: bridge.listen(None, 5))
+            reading, sending = f"IMAP localhost:{imap.port}", f"SMTP localhost:{smtp.port}"
+            assert retry_said(attempts, timeout) == [
+                f"carrier 'mail': {where} unavailable: {late}" for where in (reading, sending, reading)
+            ]
+        finally:
+            bridge.close()
+        assert silent.accepted >= 3
+        assert imap.peers == [] and smtp.peers == []  # no way around the proxy
+
+
+def test_pbridge_carrier_add_with_the_proxy_down_is_retry_later_in_one_line(tmp_path: Path) -> None:
+    socks = Socks()  # never started: its port refuses
+    home = _home(tmp_path)
+    env: dict[str, str | bytes] = {"PBRIDGE_TEST_MAIL_PASSWORD": PASSWORD}
+    with Watch(9) as imap, Watch(9) as smtp:  # nothing may reach them
+        settings = {
+            "address": "a@mail.test",
+            "to": "a@mail.test,b@mail.test",
+            "username": "a",
+            "password_env": "PBRIDGE_TEST_MAIL_PASSWORD",
+            "imap_host": "localhost",
+            "imap_port": imap.port,
+            "smtp_host": "localhost",
+            "smtp_port": smtp.port,
+            "proxy": socks.url,
+        }
+        options = [f"--set={key}={value}" for key, value in settings.items()]
+        added = run("--home", str(home), "carrier", "add", "em", "--type", "email", *options, env=env)
+    down = f"the proxy {socks.url} does not answer (Connection refused)"
+    assert added.returncode == RetryableError.exit_code, added  # "retry later", not a setting to fix
+    assert added.stderr == (
+        f"pbridge: carrier 'em': IMAP localhost:{imap.port} unavailable: {down}; "
+        f"SMTP localhost:{smtp.port} unavailable: {down}\n"
+    ), added
+    assert imap.peers == [] and smtp.peers == []
 
 
 def test_pbridge_poll_says_retry_later_in_one_line_and_doctor_names_the_proxy(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 :class:`~servers.socks.Watch`: every request (the raw reads, nio's posts and uploads, a
 blob's download, a login) reaches the homeserver only from the proxy, and the
 homeserver's name (``localhost``) is looked up by the proxy, never by this process; with
-the proxy down, "retry later" naming it, and nothing reaches the homeserver."""
+the proxy down, or taking the connection and never answering, "retry later" naming it
+(within the carrier's timeout), and nothing reaches the homeserver."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
 from pointerbridge.bridges.matrix_login import LoginOptions, log_in, login, logout
 from pointerbridge.bridges.proxy import parse_proxy
 from pointerbridge.core import InvalidInputError, seal
-from servers.socks import Socks, Watch, record_lookups
+from servers.socks import Silent, Socks, Watch, record_lookups, retry_said
 from servers.synapse import shared_server
 
 _names = itertools.count()
@@ -31,12 +32,13 @@ def watch() -> Iterator[Watch]:
         yield watching
 
 
-def _bot(watch: Watch, proxy: str) -> tuple[Bridge, dict[str, Any]]:
-    """A bot in a room of its own, its homeserver ``localhost`` behind ``watch`` and its
-    proxy ``proxy``; and the room's other member's settings (direct, as a person's client)."""
+def _bot(watch: Watch, proxy: str, **more: object) -> tuple[Bridge, dict[str, Any]]:
+    """A bot in a room of its own, its homeserver ``localhost`` behind ``watch``, its proxy
+    ``proxy`` and ``more`` settings; and the room's other member's settings (direct, as a
+    person's client)."""
     settings, theirs = shared_server().two_bots_in_new_room(f"proxy{next(_names)}x{os.getpid()}")
     mine = {k: v for k, v in settings.items() if k != "type"}
-    mine |= {"homeserver": f"http://localhost:{watch.port}", "proxy": proxy}
+    mine |= {"homeserver": f"http://localhost:{watch.port}", "proxy": proxy, **more}
     return bridge_class("matrix").from_config("mx", mine), theirs
 
 
@@ -96,6 +98,30 @@ def test_with_the_proxy_down_every_request_is_retry_later_naming_it_and_nothing_
     assert str(raised.value) == down
     assert watch.peers == []
     assert not (tmp_path / "fetched").exists()
+
+
+@pytest.mark.parametrize("greets", [False, True], ids=["silent", "greets-only"])
+def test_a_proxy_that_never_answers_is_retry_later_within_the_timeout_and_nothing_goes_direct(
+    watch: Watch, tmp_path: Path, greets: bool
+) -> None:
+    timeout = 1.0
+    pointer = seal(raw_chat("proxied"), raw_identity("alice"), "never sent")[0]
+    with Silent(greets=greets) as silent:
+        bridge, _ = _bot(watch, silent.url, timeout=timeout)
+        target = f"http://localhost:{watch.port}"
+        try:
+            attempts = (
+                lambda: bridge.poll(None),  # the raw session
+                lambda: bridge.listen(None, 5),  # its long poll
+                lambda: bridge.post(pointer),  # nio
+                lambda: bridge.get_blob("mxc://localhost/abcdef", tmp_path / "fetched", 1000),
+            )
+            late = f"carrier 'mx': no answer from {target} through the proxy {silent.url} in time"
+            assert retry_said(attempts, timeout) == [late] * 4
+        finally:
+            bridge.close()
+        assert silent.accepted >= 4
+    assert watch.peers == []
 
 
 def test_a_login_refuses_a_proxy_that_would_look_names_up_here() -> None:

@@ -2,7 +2,9 @@
 behind a :class:`~servers.socks.Watch`: python-telegram-bot's requests, the idle probe's
 (with its own client and with a listener's kept one) and a blob's download reach the
 server only from the proxy, and its name (``localhost``) is looked up by the proxy, never
-by this process; with the proxy down, "retry later" naming it, and nothing goes direct."""
+by this process; with the proxy down, "retry later" naming it, and nothing goes direct; with
+a proxy that takes the connection and never answers, the same within the carrier's timeout
+(httpx's own SOCKS client waited for its answer for good)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 from helpers import raw_chat, raw_identity
 from pointerbridge.bridges.base import Bridge, RetryableError, bridge_class
 from pointerbridge.core import seal
-from servers.socks import Socks, Watch, record_lookups
+from servers.socks import Silent, Socks, Watch, record_lookups, retry_said
 from servers.telegram import BotAccount, BotApiServer, Chat
 
 
@@ -32,13 +34,14 @@ class Group:
         )
         self.made: list[Bridge] = []
 
-    def bridge(self, bot: BotAccount, proxy: str | None = None) -> Bridge:
-        """``bot``'s bridge: through ``proxy`` and the watch, or (None) straight to the server."""
+    def bridge(self, bot: BotAccount, proxy: str | None = None, **more: object) -> Bridge:
+        """``bot``'s bridge: through ``proxy`` and the watch, or (None) straight to the server;
+        ``more`` settings."""
         variable = f"PBRIDGE_TEST_TG_PROXY_{bot.id}"
         os.environ[variable] = bot.token
         root = f"http://localhost:{self.watch.port}" if proxy else f"http://127.0.0.1:{self.server.port}"
         settings = {"token_env": variable, "chat_id": self.chat.id, "post_interval": 0}
-        settings |= {"base_url": f"{root}/bot", "base_file_url": f"{root}/file/bot"}
+        settings |= {"base_url": f"{root}/bot", "base_file_url": f"{root}/file/bot", **more}
         self.made.append(bridge_class("telegram").from_config("tg", settings | ({"proxy": proxy} if proxy else {})))
         return self.made[-1]
 
@@ -85,11 +88,7 @@ def test_polls_posts_listens_and_blobs_go_through_the_proxy_which_resolves_the_n
 def test_with_the_proxy_down_every_request_is_retry_later_naming_it_and_nothing_goes_direct(
     group: Group, tmp_path: Path
 ) -> None:
-    with Socks() as socks:
-        before = group.bridge(group.alice, socks.url)
-        cursor = before.poll(None).cursor  # the bot's id known: the next poll asks by the probe
-        locator = before.put_blob(_written(tmp_path), 1000)
-        before.close()
+    cursor, locator, socks = _known(group, tmp_path)
     reached = list(group.watch.peers)
     mine = group.bridge(group.alice, socks.url)
     down = f"carrier 'tg': the proxy {socks.url} does not answer (Connection refused)"
@@ -104,6 +103,39 @@ def test_with_the_proxy_down_every_request_is_retry_later_naming_it_and_nothing_
         assert str(raised.value) == down
     assert group.watch.peers == reached
     assert not (tmp_path / "fetched").exists()
+
+
+@pytest.mark.parametrize("greets", [False, True], ids=["silent", "greets-only"])
+def test_a_proxy_that_never_answers_is_retry_later_within_the_timeout_and_nothing_goes_direct(
+    group: Group, tmp_path: Path, greets: bool
+) -> None:
+    timeout = 1.0
+    cursor, locator, _ = _known(group, tmp_path)
+    reached = list(group.watch.peers)
+    with Silent(greets=greets) as silent:
+        mine = group.bridge(group.alice, silent.url, timeout=timeout)
+        attempts = (
+            lambda: mine.poll(cursor),  # the probe
+            lambda: mine.poll(None),  # python-telegram-bot's getUpdates
+            lambda: mine.listen(cursor, 5),  # the probe, on the listener's client
+            lambda: mine.post(_pointer("never sent")),
+            lambda: mine.get_blob(locator, tmp_path / "fetched", 1000),  # getFile
+            lambda: mine.diagnose(None),
+        )
+        assert retry_said(attempts, timeout) == [f"carrier 'tg': the proxy {silent.url} did not answer in time"] * 6
+        assert silent.accepted >= 6
+    assert group.watch.peers == reached
+
+
+def _known(group: Group, tmp_path: Path) -> tuple[str, str, Socks]:
+    """Alice's cursor after a poll through a real proxy (the bot's id known: her next poll
+    asks by the probe) and a blob she sent; and the proxy, stopped since."""
+    with Socks() as socks:
+        before = group.bridge(group.alice, socks.url)
+        cursor = before.poll(None).cursor
+        locator = before.put_blob(_written(tmp_path), 1000)
+        before.close()
+    return cursor, locator, socks
 
 
 def _written(folder: Path) -> Path:

@@ -2,7 +2,8 @@
 microsocks: the login (STARTTLS verified for the JID's domain over the proxied socket), a
 post, a poll and a listen all reach the server from the proxy's address, the server's
 name is never looked up here, a proxy without ``host`` (an SRV lookup outside it) is
-refused, and with the proxy down nothing connects at all ("retry later")."""
+refused, and with the proxy down, or taking the connection and never answering, nothing
+connects at all ("retry later" naming the proxy, within the carrier's timeout)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pointerbridge.bridges.base import ConfigurationError, RetryableError
 from pointerbridge.bridges.xmpp import XmppBridge
 from pointerbridge.core import Identity, seal
 from servers.prosody import MUC, PASSWORD, XmppServer, bot_config, say, shared_xmpp_server
-from servers.socks import PROXY_SOURCE, Socks, Watch, record_lookups
+from servers.socks import PROXY_SOURCE, Silent, Socks, Watch, record_lookups, retry_said
 from test_doctor import _doctor, _home
 
 
@@ -97,6 +98,24 @@ def test_with_the_proxy_down_the_login_is_retry_later_and_nothing_connects() -> 
         finally:
             bridge.close()
         assert watch.peers == []  # no way around the proxy
+
+
+@pytest.mark.parametrize("greets", [False, True], ids=["silent", "greets-only"])
+def test_a_proxy_that_never_answers_is_retry_later_naming_it_within_the_timeout(greets: bool) -> None:
+    server = shared_xmpp_server()
+    timeout = 1.0
+    with Silent(greets=greets) as silent, Watch(server.c2s_port) as watch:
+        room = f"proxysilent@{MUC}"
+        config = bot_config(server, "proxysilent", room, host="localhost", port=watch.port, proxy=silent.url)
+        bridge = XmppBridge.from_config("x", config.settings | {"timeout": timeout})
+        try:
+            attempts = (lambda: bridge.poll(None), lambda: bridge.post(_pointer("x")), lambda: bridge.listen(None, 5))
+            for said in retry_said(attempts, timeout):
+                assert said.startswith("carrier 'x': localhost unreachable (") and f"the proxy {silent.url}" in said
+        finally:
+            bridge.close()
+        assert silent.accepted >= 3
+        assert watch.peers == []
 
 
 def test_doctor_shows_the_proxy_and_logs_in_through_it(tmp_path: Path) -> None:

@@ -16,12 +16,14 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Self
 
 import pytest
-from helpers import debian_command, end_process
+from helpers import debian_command, end_process, timed_on_a_thread
+from pointerbridge.bridges.base import RetryableError
 
-__all__ = ["PROXY_SOURCE", "Socks", "Watch", "record_lookups"]
+__all__ = ["PROXY_SOURCE", "Silent", "Socks", "Watch", "ends_in_retry", "record_lookups", "retry_said"]
 
 PROXY_SOURCE = "127.0.0.2"  # the address microsocks connects from
 
@@ -75,24 +77,18 @@ class Socks:
         self.stop()
 
 
-class Watch:
-    """A TCP relay on 127.0.0.1:``port`` to ``target_port``, noting each connection's
-    source address in ``peers``. Use as a context manager; its thread ends on exit."""
+class _Served:
+    """A TCP server on 127.0.0.1:``port`` on a thread of its own, every connection in one
+    selector; :meth:`_accept` takes a new one, :meth:`_ready` reads one (its ``data``, as
+    the subclass registered it). Use as a context manager; its thread ends on exit."""
 
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
-        self.target = (target_host, target_port)
-        self.peers: list[str] = []
+    def __init__(self, name: str) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="watch", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
 
-    @property
-    def direct(self) -> list[str]:
-        """Sources of the connections that did not come through the proxy."""
-        return [peer for peer in self.peers if peer != PROXY_SOURCE]
-
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -100,10 +96,10 @@ class Watch:
         self._stop.set()
         self._thread.join(10)
         self._listener.close()
-        assert not self._thread.is_alive(), "the watch's relay did not stop"
+        assert not self._thread.is_alive(), f"the {self._thread.name} thread did not stop"
 
     def _serve(self) -> None:
-        """Relay every connection both ways, on one thread, until told to stop."""
+        """Serve every connection, on one thread, until told to stop."""
         selector = selectors.DefaultSelector()
         self._listener.setblocking(False)
         selector.register(self._listener, selectors.EVENT_READ, None)
@@ -113,12 +109,33 @@ class Watch:
                     if key.data is None:
                         self._accept(selector)
                     else:
-                        self._relay(selector, key.fileobj, key.data)  # type: ignore[arg-type]
+                        self._ready(selector, key.fileobj, key.data)  # type: ignore[arg-type]
         finally:
             for key in list(selector.get_map().values()):
                 if key.data is not None:
                     key.fileobj.close()  # type: ignore[union-attr]
             selector.close()
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        raise NotImplementedError
+
+    def _ready(self, selector: selectors.BaseSelector, conn: socket.socket, data: Any) -> None:
+        raise NotImplementedError
+
+
+class Watch(_Served):
+    """A TCP relay on 127.0.0.1:``port`` to ``target_port``, noting each connection's
+    source address in ``peers``. Use as a context manager; its thread ends on exit."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        super().__init__("watch")
+        self.target = (target_host, target_port)
+        self.peers: list[str] = []
+
+    @property
+    def direct(self) -> list[str]:
+        """Sources of the connections that did not come through the proxy."""
+        return [peer for peer in self.peers if peer != PROXY_SOURCE]
 
     def _accept(self, selector: selectors.BaseSelector) -> None:
         client, (source, *_) = self._listener.accept()
@@ -132,8 +149,8 @@ class Watch:
             one.setblocking(False)
             selector.register(one, selectors.EVENT_READ, other)
 
-    @staticmethod
-    def _relay(selector: selectors.BaseSelector, source: socket.socket, sink: socket.socket) -> None:
+    def _ready(self, selector: selectors.BaseSelector, source: socket.socket, sink: socket.socket) -> None:
+        """Relay what came from ``source`` to ``sink``; end both when either ends."""
         try:
             data = source.recv(65536)
             if data:
@@ -164,3 +181,51 @@ def record_lookups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
 
         monkeypatch.setattr(socket, function, recorded)
     return made
+
+
+class Silent(_Served):
+    """A "proxy" on 127.0.0.1 that accepts connections and never answers; ``greets``: it
+    answers the SOCKS5 greeting ("no authentication") and then never the CONNECT. ``url``
+    is the carrier's ``proxy`` setting, ``accepted`` counts the connections it took. Use as
+    a context manager; its thread ends on exit."""
+
+    def __init__(self, *, greets: bool = False) -> None:
+        super().__init__("silent-proxy")
+        self.greets = greets
+        self.accepted = 0
+        self.url = f"socks5h://127.0.0.1:{self.port}"
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        client, _ = self._listener.accept()
+        self.accepted += 1
+        client.setblocking(False)
+        selector.register(client, selectors.EVENT_READ, [False])  # not greeted yet
+
+    def _ready(self, selector: selectors.BaseSelector, client: socket.socket, greeted: list[bool]) -> None:
+        """Read what came, answering at most the greeting; close when the client does."""
+        try:
+            data = client.recv(4096)
+        except OSError:
+            data = b""
+        if not data:
+            selector.unregister(client)
+            client.close()
+        elif self.greets and not greeted[0]:  # the first bytes are the greeting (05 01 00)
+            greeted[0] = True
+            client.sendall(b"\x05\x00")
+
+
+def ends_in_retry(call: Any, timeout: float) -> RetryableError:
+    """What ``call`` (through a :class:`Silent` proxy, the carrier's ``timeout`` seconds)
+    raised: it must end, within three timeouts and a margin, in "retry later"."""
+    bound = timeout * 3 + 3
+    took, raised = timed_on_a_thread(call, (RetryableError,), bound)
+    assert took is not None, f"still waiting on the silent proxy after {bound:g} s"
+    assert len(raised) == 1, f"no RetryableError: it ended otherwise after {took:.1f} s"
+    assert isinstance(raised[0], RetryableError)
+    return raised[0]
+
+
+def retry_said(attempts: tuple[Callable[[], object], ...], timeout: float) -> list[str]:
+    """What each of ``attempts`` said, each ended by :func:`ends_in_retry`."""
+    return [str(ends_in_retry(attempt, timeout)) for attempt in attempts]
