@@ -4,11 +4,10 @@ component secret, by reference only."""
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pointerbridge.bridges.credentials import UnusableReferenceError, read_reference
 from pointerbridge.bridges.network_settings import loopback
 from pointerbridge.core.errors import InvalidInputError
 from slixmpp.jid import JID, InvalidJID
@@ -33,24 +32,15 @@ class GatewaySettings:
 def read_component_secret(env_var: str | None, path: Path | None) -> str:
     """The component secret: the value of ``env_var``, else the stripped text of ``path``,
     a file its owner alone may read. :class:`ComponentSecretError` if it gives none."""
-    if env_var is not None:
-        secret = os.environ.get(env_var, "").strip()
-        if not secret:
-            raise ComponentSecretError(f"environment variable {env_var} holds no component secret")
-        return secret
-    if path is None:
+    if env_var is None and path is None:
         raise ComponentSecretError("give the component secret by reference: --secret-file or --secret-env")
     try:
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ComponentSecretError(f"{path} must be readable by you only (chmod 600)")
-        secret = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ComponentSecretError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        secret = ""
-    if not secret:
-        raise ComponentSecretError(f"{path} holds no component secret")
-    return secret
+        secret, where = read_reference(env_var, path)
+    except UnusableReferenceError as exc:
+        raise ComponentSecretError(str(exc)) from None
+    if not secret.strip():
+        raise ComponentSecretError(f"{where} holds no component secret")
+    return secret.strip()
 
 
 def server_address(server: str, remote_ok: bool) -> tuple[str, int]:

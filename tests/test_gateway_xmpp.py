@@ -336,3 +336,28 @@ def test_a_bad_server_or_user_is_one_line_before_anything_is_unlocked(
     done = _pbridge(tmp_path / "alice", *args, user="alice")
     assert done.returncode == 3 and done.stderr.startswith(f"pbridge: {said}"), done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_a_component_secret_reference_that_gives_none_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pointerbridge.gateway.errors import ComponentSecretError
+    from pointerbridge.gateway.settings import read_component_secret
+
+    monkeypatch.setenv("PBRIDGE_TEST_COMPONENT", "  s3cret \n")
+    assert read_component_secret("PBRIDGE_TEST_COMPONENT", None) == "s3cret"
+    monkeypatch.setenv("PBRIDGE_TEST_COMPONENT", " ")
+    empty, binary, missing = tmp_path / "empty", tmp_path / "binary", tmp_path / "missing"
+    empty.write_text("\n")
+    binary.write_bytes(b"\xff\xfe")
+    for path in (empty, binary):
+        path.chmod(0o600)
+    cases = [
+        (("PBRIDGE_TEST_COMPONENT", None), "environment variable PBRIDGE_TEST_COMPONENT holds no component secret"),
+        ((None, empty), f"{empty} holds no component secret"),
+        ((None, binary), f"{binary} holds no component secret"),
+        ((None, missing), f"cannot read {missing}: No such file or directory"),
+        ((None, None), "give the component secret by reference: --secret-file or --secret-env"),
+    ]
+    for (env, path), said in cases:
+        with pytest.raises(ComponentSecretError) as raised:
+            read_component_secret(env, path)
+        assert str(raised.value) == said
